@@ -1,0 +1,41 @@
+//go:build js
+
+// Package bridge is the one place where Go meets JavaScript: nothing else in
+// Hearth imports syscall/js or touches globalThis.
+//
+// # The contract, version 1
+//
+// Go and JS share exactly these globals on globalThis. The JS side of the same
+// list is js/bridge/globals.js; change both together and bump Version when a
+// shape changes.
+//
+//	global          set by  shape
+//	hearthServe     Go      (request) => Promise<response>, see serve_js.go
+//	hearthReady     Go      Promise<{version, serverName}>; rejects with an Error
+//	                        whose message says why start-up failed
+//	hearthStorage   JS      the SQLite database (sql.js), see storage_js.go;
+//	                        set before the wasm starts
+//	hearthP2P       JS      outgoing federation over libp2p, see p2p_js.go;
+//	                        may be absent (no network: federation requests fail)
+//
+// request  = {head: string, body: Uint8Array | null}
+// head     = JSON {"method", "url" (path and query), "headers": [[name, value], …],
+//
+//	"peer" (optional: the libp2p peer ID a federation request came from)}
+//
+// response = {head: string, body: Uint8Array}
+// head     = JSON {"status", "headers": [[name, value], …]}
+//
+// Bodies always cross as bytes, never as text, and each crossing reads a
+// request with a handful of js.Value calls: the head is one string.
+package bridge
+
+// Version of the contract above. JS checks it against its own.
+const Version = 1
+
+const (
+	globalServe   = "hearthServe"
+	globalReady   = "hearthReady"
+	globalStorage = "hearthStorage"
+	globalP2P     = "hearthP2P"
+)

@@ -1,0 +1,96 @@
+/**
+ * The contract between Go (compiled to wasm) and the JS layer, version 1.
+ *
+ * Go and JS share exactly these globals on globalThis; the Go side of the
+ * same list is go/bridge/globals_js.go. Change both together and bump
+ * BRIDGE_VERSION when a shape changes. Nothing else in the JS layer reads or
+ * writes these globals: other modules call the helpers exported here.
+ *
+ * | global        | set by | shape                                                  |
+ * | ------------- | ------ | ------------------------------------------------------ |
+ * | hearthServe   | Go     | (request) => Promise<response>                         |
+ * | hearthReady   | Go     | Promise<{version, serverName}>, rejects with an Error  |
+ * | hearthStorage | JS     | the SQLite database, see js/storage (before Go starts) |
+ * | hearthP2P     | JS     | outgoing federation over libp2p, see js/p2p            |
+ *
+ * request  = {head: string, body: Uint8Array | null}
+ * head     = JSON {method, url (path + query), headers: [[name, value], ...],
+ *                  peer?: libp2p peer ID a federation request came from}
+ * response = {head: string, body: Uint8Array}
+ * head     = JSON {status, headers: [[name, value], ...]}
+ */
+
+export const BRIDGE_VERSION = 1
+
+export const GLOBALS = Object.freeze({
+  serve: 'hearthServe',
+  ready: 'hearthReady',
+  storage: 'hearthStorage',
+  p2p: 'hearthP2P'
+})
+
+/** Statuses whose responses must not carry a body (Fetch spec "null body status"). */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+
+/**
+ * Hands one raw request to Go's serve global.
+ * @param {{method: string, url: string, headers: Array<[string, string]>, peer?: string}} head
+ * @param {Uint8Array|null} body
+ * @returns {Promise<{status: number, headers: Array<[string, string]>, body: Uint8Array}>}
+ */
+export async function callServe (head, body) {
+  const serve = globalThis[GLOBALS.serve]
+  if (typeof serve !== 'function') {
+    throw new BridgeError('the Go server is not running (hearthServe is not set)')
+  }
+  const res = await serve({ head: JSON.stringify(head), body: body ?? null })
+  const parsed = JSON.parse(res.head)
+  return { status: parsed.status, headers: parsed.headers, body: res.body }
+}
+
+/**
+ * Answers a Fetch API Request with Go's server: used by the service worker.
+ * @param {Request} request
+ * @returns {Promise<Response>}
+ */
+export async function serveFetch (request) {
+  const url = new URL(request.url)
+  const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
+  const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null
+  const res = await callServe({
+    method: request.method,
+    url: url.pathname + url.search,
+    headers: [...request.headers]
+  }, body)
+  const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
+  return new Response(responseBody, { status: res.status, headers: res.headers })
+}
+
+/**
+ * Resolves when Go says it can serve; rejects with Go's start-up error.
+ * @returns {Promise<{version: number, serverName: string}>}
+ */
+export async function whenReady () {
+  const ready = globalThis[GLOBALS.ready]
+  if (ready === undefined) throw new BridgeError('the Go server did not start (hearthReady is not set)')
+  const info = await ready
+  if (info.version !== BRIDGE_VERSION) {
+    throw new BridgeError(`bridge version mismatch: Go speaks ${info.version}, JS speaks ${BRIDGE_VERSION}`)
+  }
+  return info
+}
+
+/** Sets a JS-owned global (storage or p2p) for Go to find. */
+export function provide (name, value) {
+  if (name !== GLOBALS.storage && name !== GLOBALS.p2p) {
+    throw new BridgeError(`${name} is not a JS-owned bridge global`)
+  }
+  globalThis[name] = value
+}
+
+export class BridgeError extends Error {
+  constructor (message) {
+    super(message)
+    this.name = 'BridgeError'
+  }
+}
