@@ -61,7 +61,7 @@ export async function serveFetch (request) {
   const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null
   const res = await callServe({
     method: request.method,
-    url: url.href,
+    url: request.url,
     headers: [...request.headers]
   }, body)
   const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
