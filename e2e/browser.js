@@ -22,13 +22,14 @@ const CHROMIUM_ARGS = [
 ]
 
 /**
- * Starts the site and a browser. close() always stops both and removes the profile.
+ * Starts the site (dir, default dist/) and a browser. close() always stops both
+ * and removes the profile.
  * @returns {Promise<{site, browser, logs: string[], newPage: () => Promise<import('puppeteer-core').Page>, close: () => Promise<void>}>}
  */
-export async function openBrowser ({ name = 'e2e' } = {}) {
+export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
   for (const file of ['index.html', 'page.js', 'sw.js', 'hearth.wasm', 'sql-wasm.wasm']) {
     try {
-      await access(join(DIST, file))
+      await access(join(dir, file))
     } catch {
       throw new Error(`dist/${file} is missing: run \`npm run build\` first`)
     }
@@ -39,7 +40,7 @@ export async function openBrowser ({ name = 'e2e' } = {}) {
   const log = (line) => logs.push(`${new Date().toISOString().slice(11, 23)} ${line}`)
   let site, browser
   try {
-    site = await startSite({ dir: DIST, port: 0, host: '127.0.0.1' })
+    site = await startSite({ dir, port: 0, host: '127.0.0.1' })
     browser = await puppeteer.launch({
       executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
       headless: true,
@@ -65,6 +66,8 @@ export async function openBrowser ({ name = 'e2e' } = {}) {
     if (target.type() === 'service_worker') log(`[sw] stopped ${target.url()}`)
   })
 
+  let closing = null
+
   async function newPage () {
     const page = await browser.newPage()
     await page.setViewport({ width: 1000, height: 760 })
@@ -83,11 +86,20 @@ export async function openBrowser ({ name = 'e2e' } = {}) {
     logs,
     log,
     newPage,
-    async close () {
-      await browser.close().catch(() => browser.process()?.kill('SIGKILL'))
-      await site.close()
-      await rm(profile, { recursive: true, force: true }).catch(() => {})
+    /** Idempotent: the test's finally and its abort signal may both call it. */
+    close: () => {
+      closing ??= closeAll()
+      return closing
     }
+  }
+
+  async function closeAll () {
+    // browser.close() can hang on a wedged browser: kill it after 10 s.
+    const killer = setTimeout(() => browser.process()?.kill('SIGKILL'), 10000)
+    await browser.close().catch(() => browser.process()?.kill('SIGKILL'))
+    clearTimeout(killer)
+    await site.close()
+    await rm(profile, { recursive: true, force: true }).catch(() => {})
   }
 }
 

@@ -16,6 +16,8 @@ const BOOT_TIMEOUT = 90000
 
 test('first visit, register, create a room, message, reload keeps it all', { timeout: 300000 }, async (t) => {
   const env = await openBrowser({ name: 'skeleton' })
+  // If the test runner gives up (timeout), the browser must not outlive it.
+  t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
   let step = 'start'
   const run = async (name, fn) => {

@@ -44,6 +44,7 @@ function showStatus (status) {
   const phase = status.phase
   const el = $('startup-phase')
   el.dataset.phase = phase
+  document.body.dataset.server = phase
   let text = PHASE_TEXT[phase] ?? phase
   if (phase === 'downloading' && status.loaded !== undefined) {
     const mb = (n) => (n / 1e6).toFixed(1)
