@@ -9,7 +9,7 @@
  * because the bridge globals are per realm.
  */
 import '../../build/wasm_exec.js' // side effect: sets globalThis.Go (copied from the Go toolchain by `make wasm`)
-import { GLOBALS, provide, whenReady } from './globals.js'
+import { GLOBALS, provide, readyIsSet, whenReady } from './globals.js'
 
 /**
  * Start-up phases, in order. onPhase gets {phase, ...details}:
@@ -40,10 +40,12 @@ export class BootError extends Error {
  * @param {string[]} [options.args] extra argv for Go (argv[0] is "hearth")
  * @param {Record<string, string>} [options.env] environment for Go
  * @param {AbortSignal} [options.signal] cancels the download and the wait
+ * @param {number} [options.startTimeoutMs] how long Go may take from starting to ready
+ *   (default 120 s); past it start-up fails instead of hanging
  * @returns {Promise<{serverName: string, version: number, exited: Promise<number>}>}
  *   exited resolves with Go's exit code if the server ever stops
  */
-export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, args = [], env = {}, signal } = {}) {
+export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
   if (typeof globalThis.Go !== 'function') {
     throw new BootError('wasm_exec.js did not define Go: run `make wasm`', { phase: 'starting' })
   }
@@ -88,17 +90,38 @@ export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, arg
     throw new BootError(`the server exited during start-up (exit code ${code})`, { phase: 'starting' })
   })
   died.catch(() => {})
-  // One macrotask: a main that sets hearthReady after a first yield still counts.
-  await new Promise((resolve) => setTimeout(resolve, 0))
+  let timer
+  const tooSlow = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new BootError(
+      `the server did not become ready within ${startTimeoutMs / 1000} s`, { phase: 'starting' })), startTimeoutMs)
+  })
+  const waiting = { done: false }
   let info
   try {
-    info = await Promise.race([whenReady(), died, aborted(signal)])
+    info = await Promise.race([readyFromGo(waiting), died, aborted(signal), tooSlow])
   } catch (err) {
     if (err instanceof BootError) throw err
     throw new BootError(`the server failed to start: ${err.message}`, { phase: 'starting', cause: err })
+  } finally {
+    waiting.done = true
+    clearTimeout(timer)
   }
   report('ready', { serverName: info.serverName, version: info.version })
   return { ...info, exited }
+}
+
+/**
+ * Go's ready promise. Go normally sets it before main first blocks, but a main
+ * that awaits something first still counts: poll until it appears (the
+ * callers race this against Go exiting and the start-up timeout, and set
+ * waiting.done when the race is over).
+ */
+async function readyFromGo (waiting) {
+  while (!readyIsSet()) {
+    if (waiting.done) return new Promise(() => {}) // the race is over
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return whenReady()
 }
 
 /** Fetches (when given a URL) and compiles the wasm, reporting progress. */
