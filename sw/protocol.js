@@ -11,8 +11,10 @@
  *   every change is also broadcast on the BroadcastChannel CHANNEL:
  *   {type: MSG.status, status}
  *
- * status = {phase, loaded?, total?, serverName?, error?, failedPhase?, since}
+ * status = {phase, loaded?, total?, serverName?, error?, failedPhase?, waitingForPrevious, since}
  *   phase: 'idle' | 'downloading' | 'compiling' | 'starting' | 'ready' | 'failed'
+ *   waitingForPrevious: true while storage waits for the previous worker's
+ *   server to stop (after an update), alongside whatever phase is under way
  *   since: epoch ms when the worker entered this phase
  */
 export const CHANNEL = 'hearth-status'

@@ -36,33 +36,63 @@ const server = {
 
 const channel = new BroadcastChannel(CHANNEL)
 
+/** Web Lock name: one Hearth server per origin at a time. */
+const SERVER_LOCK = 'hearth-server'
+
 function setStatus (status) {
-  server.status = { ...status, since: status.phase === server.status.phase ? server.status.since : Date.now() }
+  const waitingForPrevious = status.waitingForPrevious ?? server.status.waitingForPrevious ?? false
+  server.status = { ...status, waitingForPrevious, since: status.phase === server.status.phase ? server.status.since : Date.now() }
   channel.postMessage({ type: MSG.status, status: server.status })
+}
+
+/**
+ * Holds the origin-wide server lock for the rest of this worker's life and
+ * resolves once it is ours. An updated worker activates while the old one may
+ * still be finishing requests (a sync long-poll); two Go servers on one
+ * IndexedDB database would overwrite each other's writes, so the new one opens
+ * storage only after the old one is gone. Browsers without Web Locks skip this.
+ */
+function takeServerLock () {
+  if (!self.navigator?.locks) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const waiting = setTimeout(() => setStatus({ ...server.status, waitingForPrevious: true }), 1000)
+    self.navigator.locks.request(SERVER_LOCK, { mode: 'exclusive' }, () => {
+      clearTimeout(waiting)
+      if (server.status.waitingForPrevious) setStatus({ ...server.status, waitingForPrevious: false })
+      resolve()
+      return new Promise(() => {}) // released when this worker ends
+    }).catch((err) => {
+      clearTimeout(waiting)
+      reject(err)
+    })
+  })
 }
 
 /** Starts the server once; resolves when it can answer, rejects with the reason. */
 function boot () {
   if (server.booting !== null) return server.booting
   server.booting = (async () => {
-    const storage = createStorage({
+    const storage = takeServerLock().then(() => createStorage({
       // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one copy.
       locateFile: () => assetURL('sql-wasm.wasm'),
       persistence: 'indexeddb',
       name: 'hearth'
-    }).then((opened) => opened.storage)
+    })).then((opened) => opened.storage)
     const info = await startServer({
       wasm: assetURL('hearth.wasm'),
       storage,
       onPhase: (event) => {
         if (event.phase === 'starting') server.goRan = true
-        setStatus(event)
+        // Only what pages need: never the signing key.
+        setStatus(event.phase === 'ready'
+          ? { phase: 'ready', serverName: event.serverName, version: event.version }
+          : event)
       }
     })
     info.exited.then(
       (code) => fail(new Error(`the server stopped (exit code ${code})`), 'ready'),
       (err) => fail(err, 'ready'))
-    return info
+    return { serverName: info.serverName }
   })()
   server.booting.catch((err) => fail(err, err.phase ?? server.status.phase))
   return server.booting

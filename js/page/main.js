@@ -51,6 +51,7 @@ function showStatus (status) {
     text += status.total ? ` ${mb(status.loaded)} of ${mb(status.total)} MB` : ` ${mb(status.loaded)} MB`
   }
   if (phase === 'ready' && status.serverName) text += ` — server ${status.serverName}`
+  if (status.waitingForPrevious && phase !== 'ready' && phase !== 'failed') text += ' (waiting for the previous server to stop)'
   el.textContent = text
   const progress = $('startup-progress')
   progress.hidden = phase === 'ready' || phase === 'failed'
@@ -260,7 +261,8 @@ function renderEvent (event) {
     li.dataset.pending = String(Boolean(event.pending))
     const sender = document.createElement('span')
     sender.className = 'sender'
-    sender.textContent = event.sender
+    sender.textContent = shortUser(event.sender)
+    sender.title = event.sender
     const body = document.createElement('span')
     body.className = 'body'
     body.dataset.testid = 'message-body'
@@ -277,11 +279,21 @@ function renderEvent (event) {
   return li
 }
 
+/**
+ * Server names are long (they are peer IDs): users of our own server are shown
+ * by their localpart, others in full.
+ */
+function shortUser (userId = '') {
+  const own = state.session?.userId
+  const server = (id) => id.slice(id.indexOf(':') + 1)
+  return own && server(userId) === server(own) ? userId.slice(0, userId.indexOf(':')) : userId
+}
+
 function noticeText (event) {
   switch (event.type) {
-    case 'm.room.create': return `${event.sender} created the room`
-    case 'm.room.name': return `${event.sender} named the room “${event.content?.name ?? ''}”`
-    case 'm.room.member': return `${event.state_key} ${event.content?.membership === 'join' ? 'joined' : event.content?.membership}`
+    case 'm.room.create': return `${shortUser(event.sender)} created the room`
+    case 'm.room.name': return `${shortUser(event.sender)} named the room “${event.content?.name ?? ''}”`
+    case 'm.room.member': return `${shortUser(event.state_key)} ${event.content?.membership === 'join' ? 'joined' : event.content?.membership}`
     default: return null
   }
 }
