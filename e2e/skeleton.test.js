@@ -86,6 +86,15 @@ test('first visit, register, create a room, message, reload keeps it all', { tim
       await page.setViewport({ width: 390, height: 800 })
       await shot('skeleton-4-phone.png')
     })
+
+    await run('hard reload: the worker takes the uncontrolled page back', async () => {
+      // Like Shift+Reload: the page loads without its service worker, which
+      // then has to claim it (no controllerchange comes by itself).
+      await page.reload({ waitUntil: 'domcontentloaded', ignoreCache: true })
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null))
+      await waitForMessages(page, messages)
+    })
   } catch (err) {
     const report = await diagnose(page)
     if (page && !page.isClosed()) await shot('skeleton-failure.png').catch(() => {})

@@ -71,7 +71,10 @@ async function takeControl (registration, timeoutMs) {
     const worker = registration.active ?? registration.waiting ?? registration.installing
     if (worker === null) return
     await activated(worker)
-    if (!container.controller) worker.postMessage({ type: MSG.claim })
+    if (!container.controller) {
+      console.info('hearth: the service worker is active but does not control this page; asking it to claim')
+      worker.postMessage({ type: MSG.claim })
+    }
   })()
   try {
     await Promise.race([controlled, timedOut, claimWhenActive.then(() => controlled)])
