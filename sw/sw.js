@@ -72,9 +72,11 @@ function takeServerLock () {
 function boot () {
   if (server.booting !== null) return server.booting
   server.booting = (async () => {
+    // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one copy.
+    const sqlJs = { locateFile: () => assetURL('sql-wasm.wasm') }
     const storage = takeServerLock().then(() => createStorage({
-      // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one copy.
-      locateFile: () => assetURL('sql-wasm.wasm'),
+      ...sqlJs, // the brief's shape: sql.js options at the top level
+      initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
       persistence: 'indexeddb',
       name: 'hearth'
     })).then((opened) => opened.storage)
