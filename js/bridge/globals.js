@@ -134,3 +134,8 @@ export class BridgeError extends Error {
     this.name = 'BridgeError'
   }
 }
+
+/** True once Go has set its ready global (it may do so after main first blocks). */
+export function readyIsSet () {
+  return globalThis[GLOBALS.ready] !== undefined
+}
