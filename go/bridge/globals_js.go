@@ -11,15 +11,17 @@
 //
 //	global          set by  shape
 //	hearthServe     Go      (request) => Promise<response>, see serve_js.go
-//	hearthReady     Go      Promise<{version, serverName}>; rejects with an Error
-//	                        whose message says why start-up failed
+//	hearthReady     Go      Promise<{version, serverName, signingKey}>; rejects
+//	                        with an Error whose message says why start-up failed.
+//	                        signingKey: Uint8Array(64), ed25519 seed || public key,
+//	                        for the libp2p identity (see ready_js.go)
 //	hearthStorage   JS      the SQLite database (sql.js), see storage_js.go;
 //	                        set before the wasm starts
 //	hearthP2P       JS      outgoing federation over libp2p, see p2p_js.go;
 //	                        may be absent (no network: federation requests fail)
 //
 // request  = {head: string, body: Uint8Array | null}
-// head     = JSON {"method", "url" (path and query), "headers": [[name, value], …],
+// head     = JSON {"method", "url" (absolute, or path and query), "headers": [[name, value], …],
 //
 //	"peer" (optional: the libp2p peer ID a federation request came from)}
 //

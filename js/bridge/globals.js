@@ -9,12 +9,15 @@
  * | global        | set by | shape                                                  |
  * | ------------- | ------ | ------------------------------------------------------ |
  * | hearthServe   | Go     | (request) => Promise<response>                         |
- * | hearthReady   | Go     | Promise<{version, serverName}>, rejects with an Error  |
+ * | hearthReady   | Go     | Promise<{version, serverName, signingKey}>, or rejects |
  * | hearthStorage | JS     | the SQLite database, see js/storage (before Go starts) |
  * | hearthP2P     | JS     | outgoing federation over libp2p, see js/p2p            |
  *
  * request  = {head: string, body: Uint8Array | null}
- * head     = JSON {method, url (path + query), headers: [[name, value], ...],
+ * signingKey is Uint8Array(64): the ed25519 seed || public key, so libp2p runs
+ * as the same identity as the Matrix server (server name = peer ID).
+ *
+ * head     = JSON {method, url (absolute, or path + query), headers: [[name, value], ...],
  *                  peer?: libp2p peer ID a federation request came from}
  * response = {head: string, body: Uint8Array}
  * head     = JSON {status, headers: [[name, value], ...]}
@@ -54,12 +57,11 @@ export async function callServe (head, body) {
  * @returns {Promise<Response>}
  */
 export async function serveFetch (request) {
-  const url = new URL(request.url)
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null
   const res = await callServe({
     method: request.method,
-    url: url.pathname + url.search,
+    url: request.url,
     headers: [...request.headers]
   }, body)
   const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
@@ -68,7 +70,7 @@ export async function serveFetch (request) {
 
 /**
  * Resolves when Go says it can serve; rejects with Go's start-up error.
- * @returns {Promise<{version: number, serverName: string}>}
+ * @returns {Promise<{version: number, serverName: string, signingKey: Uint8Array}>}
  */
 export async function whenReady () {
   const ready = globalThis[GLOBALS.ready]

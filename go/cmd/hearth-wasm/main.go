@@ -4,4 +4,44 @@
 // headless Node peer: JS sets hearthStorage, starts this, and waits for hearthReady.
 package main
 
-func main() {}
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sirupsen/logrus"
+
+	"hearth/go/bridge"
+	"hearth/go/server"
+	"hearth/go/storage"
+)
+
+func main() {
+	startup := bridge.AnnounceStartup()
+	// Logs go to the console (wasm_exec.js prints stdout there); colours and
+	// timestamps are noise in devtools, which adds its own.
+	logrus.SetOutput(os.Stdout)
+	logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, DisableTimestamp: true})
+
+	srv, err := start(context.Background())
+	if err != nil {
+		logrus.WithError(err).Error("start-up failed")
+		startup.Failed(err)
+		return
+	}
+	bridge.Serve(srv)
+	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
+	select {} // serve until the worker or process ends
+}
+
+func start(ctx context.Context) (*server.Server, error) {
+	db, err := storage.Open(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	srv, err := server.New(ctx, server.Config{DB: db})
+	if err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	return srv, nil
+}

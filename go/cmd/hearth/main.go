@@ -1,10 +1,57 @@
+//go:build !js
+
+// Command hearth runs the homeserver natively: for development and for
+// trying the client-server API with any Matrix client.
 package main
 
 import (
-	_ "github.com/matrix-org/gomatrixserverlib"
-	_ "github.com/sirupsen/logrus"
-	_ "golang.org/x/crypto/bcrypt"
-	_ "modernc.org/sqlite"
+	"context"
+	"errors"
+	"flag"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/sirupsen/logrus"
+
+	"hearth/go/server"
+	"hearth/go/storage"
 )
 
-func main() {}
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8008", "address to listen on")
+	dataDir := flag.String("data", "hearth-data", "directory for the database")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *addr, *dataDir); err != nil {
+		logrus.WithError(err).Fatal("hearth stopped")
+	}
+}
+
+func run(ctx context.Context, addr, dataDir string) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	db, err := storage.Open(ctx, filepath.Join(dataDir, "hearth.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv, err := server.New(ctx, server.Config{DB: db})
+	if err != nil {
+		return err
+	}
+	httpServer := &http.Server{Addr: addr, Handler: srv}
+	go func() {
+		<-ctx.Done()
+		httpServer.Close()
+	}()
+	logrus.Infof("listening on http://%s as %s", addr, srv.Identity.ServerName)
+	if err := httpServer.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

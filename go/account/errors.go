@@ -1,0 +1,12 @@
+package account
+
+import "errors"
+
+// Sentinel errors; the client API maps each to a Matrix errcode.
+var (
+	ErrUserInUse       = errors.New("user ID already taken")
+	ErrInvalidUsername = errors.New("invalid username")
+	ErrBadPassword     = errors.New("password not acceptable")
+	ErrWrongLogin      = errors.New("invalid username or password")
+	ErrUnknownToken    = errors.New("unknown access token")
+)

@@ -1,0 +1,165 @@
+//go:build js
+
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall/js"
+)
+
+// requestHead and responseHead are the JSON heads of the serve contract
+// (globals_js.go).
+type requestHead struct {
+	Method  string      `json:"method"`
+	URL     string      `json:"url"`
+	Headers [][2]string `json:"headers"`
+	Peer    string      `json:"peer,omitempty"`
+}
+
+type responseHead struct {
+	Status  int         `json:"status"`
+	Headers [][2]string `json:"headers"`
+}
+
+// PeerKey is the request context key under which Serve stores the libp2p
+// peer ID a federation request arrived from ("" for local requests).
+type peerKey struct{}
+
+// PeerFromContext returns the libp2p peer a request came from, if any.
+func PeerFromContext(ctx context.Context) string {
+	p, _ := ctx.Value(peerKey{}).(string)
+	return p
+}
+
+// Serve installs hearthServe: each call decodes one request, runs h on its
+// own goroutine and resolves with the response. The JS callback itself never
+// blocks (it runs on the JS event loop).
+func Serve(h http.Handler) {
+	serve := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) != 1 {
+			return rejected(fmt.Errorf("hearthServe takes one request, got %d arguments", len(args)))
+		}
+		head, body := args[0].Get("head").String(), bytesFromJS(args[0].Get("body"))
+		return newPromise(func() (js.Value, error) { return serveOne(h, head, body) })
+	})
+	// serve lives as long as the program: it is never released.
+	js.Global().Set(globalServe, serve)
+}
+
+func serveOne(h http.Handler, headJSON string, body []byte) (js.Value, error) {
+	var head requestHead
+	if err := json.Unmarshal([]byte(headJSON), &head); err != nil {
+		return js.Value{}, fmt.Errorf("decode request head: %w", err)
+	}
+	u, err := url.Parse(head.URL)
+	if err != nil {
+		return js.Value{}, fmt.Errorf("parse request URL %q: %w", head.URL, err)
+	}
+	ctx := context.Background()
+	if head.Peer != "" {
+		ctx = context.WithValue(ctx, peerKey{}, head.Peer)
+	}
+	req, err := http.NewRequestWithContext(ctx, head.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return js.Value{}, fmt.Errorf("build request: %w", err)
+	}
+	req.RequestURI = u.RequestURI()
+	for _, kv := range head.Headers {
+		req.Header.Add(kv[0], kv[1])
+	}
+	if host := req.Header.Get("Host"); host != "" {
+		req.Host = host
+	}
+	rec := &recorder{header: http.Header{}}
+	h.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	resp := responseHead{Status: rec.status, Headers: [][2]string{}}
+	for name, values := range rec.header {
+		for _, v := range values {
+			resp.Headers = append(resp.Headers, [2]string{strings.ToLower(name), v})
+		}
+	}
+	respHead, err := json.Marshal(resp)
+	if err != nil {
+		return js.Value{}, fmt.Errorf("encode response head: %w", err)
+	}
+	return js.ValueOf(map[string]any{"head": string(respHead), "body": bytesToJS(rec.body.Bytes())}), nil
+}
+
+// recorder collects a handler's response in memory.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+var _ io.Writer = (*recorder)(nil)
+
+var uint8Array = js.Global().Get("Uint8Array")
+
+// bytesFromJS copies a Uint8Array (or null/undefined: no bytes) into Go.
+func bytesFromJS(v js.Value) []byte {
+	if v.IsNull() || v.IsUndefined() {
+		return nil
+	}
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b
+}
+
+// bytesToJS copies bytes into a new Uint8Array.
+func bytesToJS(b []byte) js.Value {
+	arr := uint8Array.New(len(b))
+	js.CopyBytesToJS(arr, b)
+	return arr
+}
+
+// newPromise returns a JS Promise settled by fn, which runs on its own goroutine.
+func newPromise(fn func() (js.Value, error)) js.Value {
+	var executor js.Func
+	executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resolve, reject := args[0], args[1]
+		go func() {
+			v, err := fn()
+			if err != nil {
+				reject.Invoke(jsError(err))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	})
+	defer executor.Release() // the executor runs synchronously inside the constructor
+	return js.Global().Get("Promise").New(executor)
+}
+
+func rejected(err error) js.Value {
+	return js.Global().Get("Promise").Call("reject", jsError(err))
+}
+
+// jsError makes a JS Error, the form errors take when they cross to JS.
+func jsError(err error) js.Value {
+	e := js.Global().Get("Error").New(err.Error())
+	e.Set("name", "GoError")
+	return e
+}

@@ -1,0 +1,85 @@
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"hearth/go/account"
+	"hearth/go/room"
+)
+
+// matrixError is an error response with its Matrix errcode (client-server
+// API, "Standard error response").
+type matrixError struct {
+	Status  int    `json:"-"`
+	ErrCode string `json:"errcode"`
+	Message string `json:"error"`
+}
+
+func (e *matrixError) Error() string { return e.ErrCode + ": " + e.Message }
+
+func newError(status int, errcode, message string) *matrixError {
+	return &matrixError{Status: status, ErrCode: errcode, Message: message}
+}
+
+func badJSON(message string) *matrixError {
+	return newError(http.StatusBadRequest, "M_BAD_JSON", message)
+}
+func notFound(message string) *matrixError {
+	return newError(http.StatusNotFound, "M_NOT_FOUND", message)
+}
+func invalidParam(message string) *matrixError {
+	return newError(http.StatusBadRequest, "M_INVALID_PARAM", message)
+}
+
+// errorTable maps the sentinel errors of the packages below to Matrix errors.
+// This is the only place errcodes are chosen for them.
+var errorTable = []struct {
+	err     error
+	status  int
+	errcode string
+}{
+	{account.ErrUserInUse, http.StatusBadRequest, "M_USER_IN_USE"},
+	{account.ErrInvalidUsername, http.StatusBadRequest, "M_INVALID_USERNAME"},
+	{account.ErrBadPassword, http.StatusBadRequest, "M_WEAK_PASSWORD"},
+	{account.ErrWrongLogin, http.StatusForbidden, "M_FORBIDDEN"},
+	{account.ErrUnknownToken, http.StatusUnauthorized, "M_UNKNOWN_TOKEN"},
+	{room.ErrRoomNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{room.ErrEventNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{room.ErrForbidden, http.StatusForbidden, "M_FORBIDDEN"},
+	{room.ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
+	{room.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
+	{room.ErrUnsupportedVersion, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION"},
+}
+
+// toMatrixError turns any error from a handler into the response to send.
+func toMatrixError(err error) *matrixError {
+	var me *matrixError
+	if errors.As(err, &me) {
+		return me
+	}
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			return newError(e.status, e.errcode, err.Error())
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return newError(http.StatusServiceUnavailable, "M_UNKNOWN", "request cancelled: "+err.Error())
+	}
+	if isQuotaError(err) {
+		return newError(http.StatusInsufficientStorage, "M_RESOURCE_LIMIT_EXCEEDED", "browser storage is full: "+err.Error())
+	}
+	return newError(http.StatusInternalServerError, "M_UNKNOWN", "internal error")
+}
+
+// isQuotaError recognises the browser's storage quota error as the storage
+// layer reports it (by its stable name).
+func isQuotaError(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if named, ok := e.(interface{ Name() string }); ok && named.Name() == "QuotaExceededError" {
+			return true
+		}
+	}
+	return false
+}

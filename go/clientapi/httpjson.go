@@ -1,0 +1,67 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// maxBodyBytes bounds a JSON request body; events are at most 64 KiB
+// (server-server API, "Size limits") and no client request needs more.
+const maxBodyBytes = 1 << 20
+
+// readJSON decodes a request body into v: M_NOT_JSON when it is not JSON at
+// all, M_BAD_JSON when it is JSON of the wrong shape, M_TOO_LARGE past the limit.
+func readJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return newError(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", fmt.Sprintf("request body over %d bytes", maxBodyBytes))
+		}
+		return newError(http.StatusBadRequest, "M_UNKNOWN", "read request body: "+err.Error())
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) {
+		return newError(http.StatusBadRequest, "M_NOT_JSON", "request body is not valid JSON")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return badJSON("request body has the wrong shape: " + err.Error())
+	}
+	return nil
+}
+
+// readJSONObject reads a body that must be a JSON object, kept raw.
+func readJSONObject(r *http.Request) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := readJSON(r, &obj); err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return nil, badJSON("request body must be a JSON object")
+	}
+	return json.Marshal(obj)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		log.WithError(err).Error("marshal response")
+		status, body = http.StatusInternalServerError, []byte(`{"errcode":"M_UNKNOWN","error":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	me := toMatrixError(err)
+	if me.Status >= 500 {
+		log.WithError(err).WithField("path", r.URL.Path).Error("request failed")
+	}
+	writeJSON(w, me.Status, me)
+}

@@ -1,0 +1,203 @@
+package clientapi
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/room"
+	"hearth/go/syncapi"
+)
+
+func (a *API) createRoom(req *request) (any, error) {
+	var body room.CreateRequest
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	roomID, err := a.rooms.Create(req.ctx(), req.device.UserID, body)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"room_id": roomID}, nil
+}
+
+func (a *API) joinedRooms(req *request) (any, error) {
+	ids, err := a.rooms.JoinedRooms(req.ctx(), req.device.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]string{"joined_rooms": ids}, nil
+}
+
+func (a *API) sendMessage(req *request) (any, error) {
+	content, err := readJSONObject(req.Request)
+	if err != nil {
+		return nil, err
+	}
+	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"),
+		req.PathValue("roomId"), req.PathValue("eventType"), nil, content)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"event_id": eventID}, nil
+}
+
+func (a *API) putState(req *request) (any, error) {
+	content, err := readJSONObject(req.Request)
+	if err != nil {
+		return nil, err
+	}
+	stateKey := req.PathValue("stateKey")
+	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, "",
+		req.PathValue("roomId"), req.PathValue("eventType"), &stateKey, content)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"event_id": eventID}, nil
+}
+
+func (a *API) getState(req *request) (any, error) {
+	ev, err := a.rooms.StateEvent(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventType"), req.PathValue("stateKey"))
+	if err != nil {
+		return nil, err
+	}
+	if req.URL.Query().Get("format") == "event" {
+		return syncapi.ToClientEvent(ev, true), nil
+	}
+	return json.RawMessage(ev.Content()), nil
+}
+
+func (a *API) roomState(req *request) (any, error) {
+	events, err := a.rooms.CurrentState(req.ctx(), req.device.UserID, req.PathValue("roomId"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]syncapi.ClientEvent, 0, len(events))
+	for _, ev := range events {
+		out = append(out, syncapi.ToClientEvent(ev.PDU, true))
+	}
+	return out, nil
+}
+
+// maxMessagesLimit caps /messages' limit parameter.
+const maxMessagesLimit = 1000
+
+func (a *API) messages(req *request) (any, error) {
+	q := req.URL.Query()
+	dir := q.Get("dir")
+	if dir == "" {
+		dir = room.Backward
+	}
+	if dir != room.Backward && dir != room.Forward {
+		return nil, invalidParam("dir must be b or f")
+	}
+	limit := 10
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return nil, invalidParam("limit must be a non-negative integer")
+		}
+		limit = min(n, maxMessagesLimit)
+	}
+	var from room.StreamPos
+	if s := q.Get("from"); s != "" {
+		var err error
+		if from, err = room.ParseStreamPos(s); err != nil {
+			return nil, err
+		}
+	} else if dir == room.Backward {
+		latest, err := a.rooms.LatestPos(req.ctx())
+		if err != nil {
+			return nil, err
+		}
+		from = latest
+	}
+	events, next, err := a.rooms.Messages(req.ctx(), req.device.UserID, req.PathValue("roomId"), from, dir, limit)
+	if err != nil {
+		return nil, err
+	}
+	chunk := make([]syncapi.ClientEvent, 0, len(events))
+	for _, ev := range events {
+		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
+	}
+	resp := map[string]any{"start": from.String(), "chunk": chunk}
+	if next != 0 {
+		resp["end"] = next.String()
+	}
+	return resp, nil
+}
+
+type membershipRequest struct {
+	UserID string `json:"user_id"`
+	Reason string `json:"reason"`
+}
+
+func (a *API) join(req *request) (any, error) {
+	var body membershipRequest
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	roomID := req.PathValue("roomId")
+	if roomID == "" {
+		roomID = req.PathValue("roomIdOrAlias")
+	}
+	if !strings.HasPrefix(roomID, "!") {
+		return nil, newError(http.StatusNotFound, "M_NOT_FOUND", "room aliases are not supported yet: "+roomID)
+	}
+	if _, err := a.rooms.SetMembership(req.ctx(), req.device.UserID, roomID, req.device.UserID, spec.Join, body.Reason); err != nil {
+		return nil, err
+	}
+	return map[string]string{"room_id": roomID}, nil
+}
+
+func (a *API) leave(req *request) (any, error) {
+	var body membershipRequest
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	_, err := a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.device.UserID, spec.Leave, body.Reason)
+	return struct{}{}, err
+}
+
+func (a *API) invite(req *request) (any, error) {
+	var body membershipRequest
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	target, err := spec.NewUserID(body.UserID, true)
+	if err != nil {
+		return nil, badJSON("user_id is not a valid user ID: " + body.UserID)
+	}
+	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), *target, spec.Invite, body.Reason)
+	return struct{}{}, err
+}
+
+// maxSyncTimeout caps long-polls below the ~30 s after which Firefox stops an
+// idle service worker, so the worker always has a request in flight.
+const maxSyncTimeout = 20 * time.Second
+
+func (a *API) sync(req *request) (any, error) {
+	q := req.URL.Query()
+	timeout := time.Duration(0)
+	if s := q.Get("timeout"); s != "" {
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, invalidParam("timeout must be a non-negative integer of milliseconds")
+		}
+		timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
+	}
+	return a.syncer.Sync(req.ctx(), syncapi.Request{
+		User: req.device.UserID, DeviceID: req.device.DeviceID,
+		Since: q.Get("since"), Timeout: timeout, FullState: q.Get("full_state") == "true",
+	})
+}
+
+// randomSession returns an opaque identifier for a user-interactive auth session.
+func randomSession() string {
+	return strings.ToUpper(rand.Text())
+}

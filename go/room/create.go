@@ -1,0 +1,177 @@
+package room
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// Presets of POST /createRoom (client-server API, "Creation").
+const (
+	PresetPrivateChat        = "private_chat"
+	PresetTrustedPrivateChat = "trusted_private_chat"
+	PresetPublicChat         = "public_chat"
+)
+
+// StateEvent is one entry of createRoom's initial_state.
+type StateEvent struct {
+	Type     string          `json:"type"`
+	StateKey string          `json:"state_key"`
+	Content  json.RawMessage `json:"content"`
+}
+
+// CreateRequest is the body of POST /createRoom.
+type CreateRequest struct {
+	Name                      string          `json:"name,omitempty"`
+	Topic                     string          `json:"topic,omitempty"`
+	Preset                    string          `json:"preset,omitempty"`
+	Visibility                string          `json:"visibility,omitempty"` // public or private
+	Invite                    []string        `json:"invite,omitempty"`
+	RoomVersion               string          `json:"room_version,omitempty"`
+	IsDirect                  bool            `json:"is_direct,omitempty"`
+	CreationContent           json.RawMessage `json:"creation_content,omitempty"`
+	InitialState              []StateEvent    `json:"initial_state,omitempty"`
+	PowerLevelContentOverride json.RawMessage `json:"power_level_content_override,omitempty"`
+}
+
+// Create makes a new room with creator joined, following the event order of
+// the createRoom spec: create, creator's join, power levels, preset state,
+// initial_state, name, topic, invites. It is one transaction: all or nothing.
+func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateRequest) (string, error) {
+	version := DefaultVersion
+	if req.RoomVersion != "" {
+		version = gomatrixserverlib.RoomVersion(req.RoomVersion)
+	}
+	v, err := gomatrixserverlib.GetRoomVersion(version)
+	if err != nil || !v.Stable() || v.DomainlessRoomIDs() {
+		return "", fmt.Errorf("%w: room version %q is not supported", ErrUnsupportedVersion, req.RoomVersion)
+	}
+	preset := req.Preset
+	if preset == "" {
+		preset = PresetPrivateChat
+		if req.Visibility == "public" {
+			preset = PresetPublicChat
+		}
+	}
+	joinRule, visibility, guestAccess := "invite", "shared", "can_join"
+	switch preset {
+	case PresetPrivateChat, PresetTrustedPrivateChat:
+	case PresetPublicChat:
+		joinRule, guestAccess = "public", "forbidden"
+	default:
+		return "", fmt.Errorf("%w: unknown preset %q", ErrBadEvent, preset)
+	}
+	invitees := make([]spec.UserID, 0, len(req.Invite))
+	for _, raw := range req.Invite {
+		id, err := spec.NewUserID(raw, true)
+		if err != nil {
+			return "", fmt.Errorf("%w: invite %q: %v", ErrBadEvent, raw, err)
+		}
+		invitees = append(invitees, *id)
+	}
+
+	createContent := map[string]any{}
+	if len(req.CreationContent) > 0 {
+		if err := json.Unmarshal(req.CreationContent, &createContent); err != nil {
+			return "", fmt.Errorf("%w: creation_content: %v", ErrBadEvent, err)
+		}
+	}
+	createContent["room_version"] = string(version)
+
+	powerLevels := defaultPowerLevels(creator)
+	if preset == PresetTrustedPrivateChat {
+		users := powerLevels["users"].(map[string]int64)
+		for _, id := range invitees {
+			users[id.String()] = 100
+		}
+	}
+	if len(req.PowerLevelContentOverride) > 0 {
+		var override map[string]any
+		if err := json.Unmarshal(req.PowerLevelContentOverride, &override); err != nil {
+			return "", fmt.Errorf("%w: power_level_content_override: %v", ErrBadEvent, err)
+		}
+		maps.Copy(powerLevels, override)
+	}
+
+	roomID := "!" + randomID(r.random, 18) + ":" + string(r.identity.ServerName)
+	creatorID := creator.String()
+	empty := ""
+	events := []newEvent{
+		{Type: spec.MRoomCreate, StateKey: &empty, Content: mustJSON(createContent)},
+		{Type: spec.MRoomMember, StateKey: &creatorID, Content: mustJSON(map[string]any{"membership": spec.Join})},
+		{Type: spec.MRoomPowerLevels, StateKey: &empty, Content: mustJSON(powerLevels)},
+		{Type: spec.MRoomJoinRules, StateKey: &empty, Content: mustJSON(map[string]any{"join_rule": joinRule})},
+		{Type: spec.MRoomHistoryVisibility, StateKey: &empty, Content: mustJSON(map[string]any{"history_visibility": visibility})},
+		{Type: "m.room.guest_access", StateKey: &empty, Content: mustJSON(map[string]any{"guest_access": guestAccess})},
+	}
+	for _, s := range req.InitialState {
+		sk := s.StateKey
+		events = append(events, newEvent{Type: s.Type, StateKey: &sk, Content: s.Content})
+	}
+	if req.Name != "" {
+		events = append(events, newEvent{Type: spec.MRoomName, StateKey: &empty, Content: mustJSON(map[string]any{"name": req.Name})})
+	}
+	if req.Topic != "" {
+		events = append(events, newEvent{Type: spec.MRoomTopic, StateKey: &empty, Content: mustJSON(map[string]any{"topic": req.Topic})})
+	}
+	for _, id := range invitees {
+		target := id.String()
+		content := map[string]any{"membership": spec.Invite}
+		if req.IsDirect {
+			content["is_direct"] = true
+		}
+		events = append(events, newEvent{Type: spec.MRoomMember, StateKey: &target, Content: mustJSON(content)})
+	}
+
+	err = r.write(ctx, func(w *writeTx) error {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO rooms (room_id, room_version) VALUES (?, ?)`, roomID, string(version)); err != nil {
+			return fmt.Errorf("insert room: %w", err)
+		}
+		for _, ne := range events {
+			ne.Sender = creator
+			if _, err := r.appendLocal(ctx, w, roomID, v, ne); err != nil {
+				return fmt.Errorf("create room: %s event: %w", ne.Type, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	log.WithField("room_id", roomID).Info("room created")
+	return roomID, nil
+}
+
+func defaultPowerLevels(creator spec.UserID) map[string]any {
+	return map[string]any{
+		"users":          map[string]int64{creator.String(): 100},
+		"users_default":  0,
+		"events_default": 0,
+		"state_default":  50,
+		"ban":            50,
+		"kick":           50,
+		"redact":         50,
+		"invite":         0,
+		"events": map[string]int64{
+			spec.MRoomName: 50, spec.MRoomPowerLevels: 100, spec.MRoomHistoryVisibility: 100,
+			"m.room.canonical_alias": 50, "m.room.avatar": 50, "m.room.tombstone": 100,
+			"m.room.server_acl": 100, "m.room.encryption": 100,
+		},
+		"notifications": map[string]int64{"room": 50},
+	}
+}
+
+// randomID returns n characters of URL-safe randomness.
+func randomID(random io.Reader, n int) string {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(random, b); err != nil {
+		panic(fmt.Sprintf("read randomness: %v", err)) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}

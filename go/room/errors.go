@@ -1,0 +1,15 @@
+package room
+
+import "errors"
+
+// Sentinel errors; the client API maps each to a Matrix errcode.
+var (
+	ErrRoomNotFound  = errors.New("room not found")
+	ErrEventNotFound = errors.New("event not found")
+	ErrForbidden     = errors.New("forbidden")
+	ErrBadEvent      = errors.New("invalid event")
+	ErrBadToken      = errors.New("invalid pagination token")
+)
+
+// ErrUnsupportedVersion is returned for a room version this server cannot create.
+var ErrUnsupportedVersion = errors.New("unsupported room version")

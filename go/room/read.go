@@ -1,0 +1,279 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// StreamPos is a position in the order this server learned events: /sync's
+// next_batch and /messages' from/to tokens count in it. Event positions start
+// at 1. As a token, position N sits just after the event at N: paging back
+// from it starts with that event, paging forward starts with the one after.
+type StreamPos int64
+
+// String is the token form handed to clients.
+func (p StreamPos) String() string { return "s" + strconv.FormatInt(int64(p), 10) }
+
+// ParseStreamPos reads a token made by String.
+func ParseStreamPos(token string) (StreamPos, error) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(token, "s"), 10, 64)
+	if err != nil || !strings.HasPrefix(token, "s") || n < 0 {
+		return 0, fmt.Errorf("%w: %q", ErrBadToken, token)
+	}
+	return StreamPos(n), nil
+}
+
+// Event is a stored event and its stream position.
+type Event struct {
+	gomatrixserverlib.PDU
+	Pos StreamPos
+}
+
+// LatestPos returns the newest stream position (0 for an empty server).
+func (r *Rooms) LatestPos(ctx context.Context) (StreamPos, error) {
+	var pos int64
+	if err := r.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM events`).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("read latest stream position: %w", err)
+	}
+	return StreamPos(pos), nil
+}
+
+// Membership is a user's current membership of one room.
+type Membership struct {
+	Membership string    // join, invite, leave, ban or knock
+	Pos        StreamPos // of the m.room.member event that set it
+}
+
+// Memberships returns every room the user has a membership in.
+func (r *Rooms) Memberships(ctx context.Context, user spec.UserID) (map[string]Membership, error) {
+	rows, err := r.db.Query(ctx,
+		`SELECT s.room_id, s.membership, e.stream_pos FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.type = 'm.room.member' AND s.state_key = ?`, user.String())
+	if err != nil {
+		return nil, fmt.Errorf("load memberships: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Membership{}
+	for rows.Next() {
+		var roomID string
+		var m Membership
+		if err := rows.Scan(&roomID, &m.Membership, &m.Pos); err != nil {
+			return nil, fmt.Errorf("load memberships: %w", err)
+		}
+		out[roomID] = m
+	}
+	return out, rows.Err()
+}
+
+// JoinedRooms returns the IDs of the rooms user is joined to, sorted.
+func (r *Rooms) JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error) {
+	all, err := r.Memberships(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	joined := []string{}
+	for roomID, m := range all {
+		if m.Membership == spec.Join {
+			joined = append(joined, roomID)
+		}
+	}
+	slices.Sort(joined)
+	return joined, nil
+}
+
+// strippedStateTypes are the state events an invitee may see before joining
+// (client-server API, "Stripped state").
+var strippedStateTypes = []string{
+	spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.canonical_alias",
+	"m.room.avatar", "m.room.encryption", spec.MRoomTopic,
+}
+
+// InviteState returns the stripped state shown with an invite: the room's
+// public-facing state and the invite event itself. It asks no membership:
+// the caller has checked that user is invited.
+func (r *Rooms) InviteState(ctx context.Context, roomID string, user spec.UserID) ([]gomatrixserverlib.PDU, error) {
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	var out []gomatrixserverlib.PDU
+	for _, t := range strippedStateTypes {
+		ev, err := stateEvent(ctx, reader{r.db}, v, roomID, t, "")
+		if errors.Is(err, ErrEventNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	ev, err := stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomMember, user.String())
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ev), nil
+}
+
+// TransactionIDs maps those of eventIDs that a device sent to the client
+// transaction IDs it sent them with.
+func (r *Rooms) TransactionIDs(ctx context.Context, user spec.UserID, deviceID string, eventIDs []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(eventIDs) == 0 {
+		return out, nil
+	}
+	args := []any{user.Local(), deviceID}
+	for _, id := range eventIDs {
+		args = append(args, id)
+	}
+	rows, err := r.db.Query(ctx,
+		`SELECT event_id, txn_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND event_id IN (?`+
+			strings.Repeat(",?", len(eventIDs)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load transaction IDs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var eventID, txnID string
+		if err := rows.Scan(&eventID, &txnID); err != nil {
+			return nil, fmt.Errorf("load transaction IDs: %w", err)
+		}
+		out[eventID] = txnID
+	}
+	return out, rows.Err()
+}
+
+// StateEvent returns one current state event, for a user joined to the room.
+func (r *Rooms) StateEvent(ctx context.Context, user spec.UserID, roomID, evType, stateKey string) (gomatrixserverlib.PDU, error) {
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireJoined(ctx, reader{r.db}, roomID, user); err != nil {
+		return nil, err
+	}
+	return stateEvent(ctx, reader{r.db}, v, roomID, evType, stateKey)
+}
+
+// CurrentState returns all current state events of a room, for a joined user.
+func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID string) ([]Event, error) {
+	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
+		return nil, err
+	}
+	if err := requireJoined(ctx, reader{r.db}, roomID, user); err != nil {
+		return nil, err
+	}
+	return r.query(ctx, roomID,
+		`SELECT e.stream_pos, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? ORDER BY e.stream_pos`, roomID)
+}
+
+// StateBetween returns the state of a room as of just before stream position
+// before, counting only state events after position after: the newest event
+// of each (type, state_key) in that range. Sync's "state" block is this.
+func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before StreamPos) ([]Event, error) {
+	return r.query(ctx, roomID,
+		`SELECT stream_pos, json FROM events WHERE stream_pos IN (
+			SELECT MAX(stream_pos) FROM events
+			WHERE room_id = ? AND state_key IS NOT NULL AND stream_pos > ? AND stream_pos < ?
+			GROUP BY type, state_key)
+		 ORDER BY stream_pos`, roomID, int64(after), int64(before))
+}
+
+// Timeline returns up to limit of the newest events of a room in the range
+// (after, upTo], oldest first, and whether older events in the range were left out.
+func (r *Rooms) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
+	events, err := r.query(ctx, roomID,
+		`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ?
+		 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(after), int64(upTo), limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	limited := len(events) > limit
+	if limited {
+		events = events[:limit]
+	}
+	reverse(events)
+	return events, limited, nil
+}
+
+// Direction of /messages pagination.
+const (
+	Backward = "b"
+	Forward  = "f"
+)
+
+// Messages pages through a room's events for a joined user, starting at the
+// token from (see StreamPos). It returns the events in the order paged and the
+// token to continue from, or 0 when there is nothing further that way.
+func (r *Rooms) Messages(ctx context.Context, user spec.UserID, roomID string, from StreamPos, dir string, limit int) ([]Event, StreamPos, error) {
+	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
+		return nil, 0, err
+	}
+	if err := requireJoined(ctx, reader{r.db}, roomID, user); err != nil {
+		return nil, 0, err
+	}
+	var events []Event
+	var err error
+	if dir == Forward {
+		events, err = r.query(ctx, roomID,
+			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? ORDER BY stream_pos ASC LIMIT ?`,
+			roomID, int64(from), limit)
+	} else {
+		events, err = r.query(ctx, roomID,
+			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos <= ? ORDER BY stream_pos DESC LIMIT ?`,
+			roomID, int64(from), limit)
+	}
+	if err != nil || len(events) < limit {
+		return events, 0, err // 0: nothing more in this direction
+	}
+	last := events[len(events)-1].Pos
+	if dir == Forward {
+		return events, last, nil
+	}
+	return events, last - 1, nil
+}
+
+// query loads events of one room.
+func (r *Rooms) query(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load events of %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var pos int64
+		var raw []byte
+		if err := rows.Scan(&pos, &raw); err != nil {
+			return nil, fmt.Errorf("load events of %s: %w", roomID, err)
+		}
+		ev, err := loadEvent(v, raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Event{PDU: ev, Pos: StreamPos(pos)})
+	}
+	return out, rows.Err()
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}
+
+// IsNotFound reports whether err means the room or event does not exist.
+func IsNotFound(err error) bool {
+	return errors.Is(err, ErrRoomNotFound) || errors.Is(err, ErrEventNotFound)
+}

@@ -1,0 +1,140 @@
+// Package room keeps rooms and their events: it builds, signs and
+// authorises every event with gomatrixserverlib, stores it, and tracks each
+// room's current state and forward extremities.
+package room
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/sirupsen/logrus"
+
+	"hearth/go/identity"
+	"hearth/go/storage"
+)
+
+// DefaultVersion is the room version of new rooms: stable, with the v11
+// redaction and auth rules, and room IDs that still name their server.
+const DefaultVersion = gomatrixserverlib.RoomVersionV11
+
+// Rooms is the room store of one server.
+type Rooms struct {
+	db       *storage.DB
+	identity identity.Identity
+	now      func() time.Time
+	random   io.Reader
+	// appended is called after each committed write that added events, with
+	// the newest stream position: /sync waiters wake on it.
+	appended func(StreamPos)
+}
+
+// Options configure Rooms; zero values mean production defaults.
+type Options struct {
+	Now    func() time.Time // nil: time.Now
+	Random io.Reader        // nil: crypto/rand
+	// Appended is told the newest stream position after new events commit; may be nil.
+	Appended func(StreamPos)
+}
+
+// New returns the room store of the server with the given identity.
+func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
+	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.random == nil {
+		r.random = rand.Reader
+	}
+	if r.appended == nil {
+		r.appended = func(StreamPos) {}
+	}
+	return r
+}
+
+// write runs fn as the single writer and, once committed, announces the
+// newest stream position if fn appended events.
+func (r *Rooms) write(ctx context.Context, fn func(w *writeTx) error) error {
+	w := &writeTx{}
+	err := r.db.Write(ctx, func(tx *sql.Tx) error {
+		w.tx = tx
+		return fn(w)
+	})
+	if err == nil && w.lastPos > 0 {
+		r.appended(w.lastPos)
+	}
+	return err
+}
+
+// writeTx is one write transaction and what it appended.
+type writeTx struct {
+	tx      *sql.Tx
+	lastPos StreamPos
+}
+
+// roomVersion returns a room's version, or ErrRoomNotFound.
+func roomVersion(ctx context.Context, q querier, roomID string) (gomatrixserverlib.IRoomVersion, error) {
+	var version string
+	err := q.QueryRowContext(ctx, `SELECT room_version FROM rooms WHERE room_id = ?`, roomID).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrRoomNotFound, roomID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up room %s: %w", roomID, err)
+	}
+	v, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	if err != nil {
+		return nil, fmt.Errorf("room %s: %w", roomID, err)
+	}
+	return v, nil
+}
+
+// querier is what both *sql.Tx and a read-only view of the database offer.
+// Inside a write, reads must go through the transaction: in wasm the database
+// has a single connection, and a read outside the transaction would wait for it.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reader adapts *storage.DB to querier for read-only paths.
+type reader struct{ db *storage.DB }
+
+func (r reader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return r.db.Query(ctx, q, args...)
+}
+func (r reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return r.db.QueryRow(ctx, q, args...)
+}
+
+// loadEvent parses a stored event.
+func loadEvent(v gomatrixserverlib.IRoomVersion, raw []byte) (gomatrixserverlib.PDU, error) {
+	ev, err := v.NewEventFromTrustedJSON(raw, false)
+	if err != nil {
+		return nil, fmt.Errorf("parse stored event: %w", err)
+	}
+	return ev, nil
+}
+
+// userIDForSender maps sender IDs to user IDs: in the room versions Hearth
+// supports they are the same string.
+func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) {
+	return spec.NewUserID(string(sender), true)
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // only called on plain maps and structs
+	}
+	return b
+}
+
+var log = logrus.WithField("component", "room")

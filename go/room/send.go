@@ -1,0 +1,105 @@
+package room
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// Send adds a message or state event from a local user. A repeated
+// (device, txnID) returns the event ID of the first send instead of a new event.
+// An empty txnID is not deduplicated (state events have none).
+func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, evType string, stateKey *string, content json.RawMessage) (string, error) {
+	var eventID string
+	err := r.write(ctx, func(w *writeTx) error {
+		if txnID != "" {
+			err := w.tx.QueryRowContext(ctx,
+				`SELECT event_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND txn_id = ?`,
+				sender.Local(), deviceID, txnID).Scan(&eventID)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("look up transaction ID: %w", err)
+			}
+		}
+		v, err := roomVersion(ctx, w.tx, roomID)
+		if err != nil {
+			return err
+		}
+		if err := requireJoined(ctx, w.tx, roomID, sender); err != nil {
+			return err
+		}
+		ev, err := r.appendLocal(ctx, w, roomID, v, newEvent{Sender: sender, Type: evType, StateKey: stateKey, Content: content})
+		if err != nil {
+			return err
+		}
+		eventID = ev.EventID()
+		if txnID != "" {
+			_, err = w.tx.ExecContext(ctx,
+				`INSERT INTO transaction_ids (localpart, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)`,
+				sender.Local(), deviceID, txnID, eventID)
+			if err != nil {
+				return fmt.Errorf("record transaction ID: %w", err)
+			}
+		}
+		return nil
+	})
+	return eventID, err
+}
+
+// SetMembership changes target's membership in a room on behalf of sender:
+// join and leave for oneself, invite, kick (leave for another) and ban for
+// others. The auth rules decide whether it is allowed.
+func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership, reason string) (string, error) {
+	content := map[string]any{"membership": membership}
+	if reason != "" {
+		content["reason"] = reason
+	}
+	targetID := target.String()
+	var eventID string
+	err := r.write(ctx, func(w *writeTx) error {
+		v, err := roomVersion(ctx, w.tx, roomID)
+		if err != nil {
+			return err
+		}
+		ev, err := r.appendLocal(ctx, w, roomID, v, newEvent{Sender: sender, Type: spec.MRoomMember, StateKey: &targetID, Content: mustJSON(content)})
+		if err != nil {
+			return err
+		}
+		eventID = ev.EventID()
+		return nil
+	})
+	return eventID, err
+}
+
+// requireJoined fails with ErrForbidden unless user is joined to the room.
+func requireJoined(ctx context.Context, q querier, roomID string, user spec.UserID) error {
+	m, err := membership(ctx, q, roomID, user)
+	if err != nil {
+		return err
+	}
+	if m != spec.Join {
+		return fmt.Errorf("%w: %s is not joined to %s", ErrForbidden, user.String(), roomID)
+	}
+	return nil
+}
+
+// membership returns user's current membership of a room, "" if none.
+func membership(ctx context.Context, q querier, roomID string, user spec.UserID) (string, error) {
+	var m sql.NullString
+	err := q.QueryRowContext(ctx,
+		`SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?`,
+		roomID, user.String()).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up membership: %w", err)
+	}
+	return m.String, nil
+}

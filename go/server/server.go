@@ -1,0 +1,91 @@
+// Package server wires one homeserver together: storage, identity, accounts,
+// rooms, sync and the HTTP APIs. Both mains (native and wasm) call New.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"hearth/go/account"
+	"hearth/go/clientapi"
+	"hearth/go/identity"
+	"hearth/go/room"
+	"hearth/go/storage"
+	"hearth/go/syncapi"
+)
+
+// Config is what a server needs from its platform.
+type Config struct {
+	DB *storage.DB
+	// BcryptCost for password hashes; 0 is bcrypt's default. Tests lower it.
+	BcryptCost int
+	Now        func() time.Time // nil: time.Now
+	Random     io.Reader        // nil: crypto/rand
+}
+
+// Server is one running homeserver.
+type Server struct {
+	Identity identity.Identity
+	handler  http.Handler
+}
+
+// New loads (or on first start, creates and stores) the server's identity
+// and assembles its components.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	id, err := loadIdentity(ctx, cfg.DB, cfg.Random)
+	if err != nil {
+		return nil, err
+	}
+	accounts := account.New(cfg.DB, id.ServerName, account.Options{BcryptCost: cfg.BcryptCost, Now: cfg.Now, Random: cfg.Random})
+
+	notifier := syncapi.NewNotifier(0)
+	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance})
+	latest, err := rooms.LatestPos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notifier.Advance(latest)
+
+	api := clientapi.New(id.ServerName, accounts, rooms, syncapi.New(rooms, notifier))
+	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
+	return &Server{Identity: id, handler: api.Handler()}, nil
+}
+
+// ServeHTTP answers client-server API requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// loadIdentity reads the server key, generating and storing one on first start.
+func loadIdentity(ctx context.Context, db *storage.DB, random io.Reader) (identity.Identity, error) {
+	var key []byte
+	err := db.QueryRow(ctx, `SELECT private_key FROM server_identity WHERE id = 1`).Scan(&key)
+	if err == nil {
+		return identity.FromKey(key)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return identity.Identity{}, fmt.Errorf("load server key: %w", err)
+	}
+	id, err := identity.Generate(random)
+	if err != nil {
+		return identity.Identity{}, err
+	}
+	err = db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO server_identity (id, private_key) VALUES (1, ?)`, []byte(id.Key))
+		return err
+	})
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("store server key: %w", err)
+	}
+	logrus.WithField("server_name", id.ServerName).Info("generated a new server identity")
+	return id, nil
+}

@@ -1,0 +1,112 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to version i+1. Append only:
+// a database in the field may be at any earlier version.
+var migrations = []string{
+	// 1: accounts, devices, rooms and their events.
+	`
+CREATE TABLE server_identity (
+	id          INTEGER PRIMARY KEY CHECK (id = 1),
+	private_key BLOB NOT NULL          -- ed25519: seed || public key
+);
+CREATE TABLE accounts (
+	localpart     TEXT PRIMARY KEY,
+	password_hash TEXT NOT NULL,       -- bcrypt
+	created_ts    INTEGER NOT NULL     -- ms since the epoch
+);
+CREATE TABLE devices (
+	access_token TEXT PRIMARY KEY,
+	localpart    TEXT NOT NULL REFERENCES accounts(localpart),
+	device_id    TEXT NOT NULL,
+	display_name TEXT NOT NULL DEFAULT '',
+	created_ts   INTEGER NOT NULL,
+	UNIQUE (localpart, device_id)
+);
+CREATE TABLE rooms (
+	room_id      TEXT PRIMARY KEY,
+	room_version TEXT NOT NULL
+);
+-- Every event this server holds, in the order it learned them: stream_pos is
+-- the position /sync and /messages tokens count in.
+CREATE TABLE events (
+	stream_pos INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id   TEXT NOT NULL UNIQUE,
+	room_id    TEXT NOT NULL REFERENCES rooms(room_id),
+	type       TEXT NOT NULL,
+	state_key  TEXT,                   -- NULL for message events
+	depth      INTEGER NOT NULL,
+	json       BLOB NOT NULL           -- the signed PDU as received or built
+);
+CREATE INDEX events_by_room ON events (room_id, stream_pos);
+CREATE TABLE current_state (
+	room_id    TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	state_key  TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	membership TEXT,                   -- for m.room.member: join, invite, leave, ban, knock
+	PRIMARY KEY (room_id, type, state_key)
+);
+CREATE INDEX current_state_by_member ON current_state (state_key, membership) WHERE type = 'm.room.member';
+-- The room's forward extremities: the prev_events of the next event.
+CREATE TABLE room_extremities (
+	room_id  TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	PRIMARY KEY (room_id, event_id)
+);
+-- Client transaction IDs, so a retried PUT /send gives the same event.
+CREATE TABLE transaction_ids (
+	localpart TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	txn_id    TEXT NOT NULL,
+	event_id  TEXT NOT NULL,
+	PRIMARY KEY (localpart, device_id, txn_id)
+);
+`,
+}
+
+// SchemaVersion is the version a fully migrated database has.
+func SchemaVersion() int { return len(migrations) }
+
+// migrate brings the schema to SchemaVersion, each step in its own transaction
+// so that a failure leaves the database at the last complete version.
+func (db *DB) migrate(ctx context.Context) error {
+	return db.migrateTo(ctx, len(migrations))
+}
+
+func (db *DB) migrateTo(ctx context.Context, target int) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	for {
+		var current int
+		if err := db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if current > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this build knows (%d)", current, len(migrations))
+		}
+		if current >= target {
+			return nil
+		}
+		err := db.Write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[current]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, current+1)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate schema to version %d: %w", current+1, err)
+		}
+	}
+}
