@@ -21,6 +21,18 @@
  *                  peer?: libp2p peer ID a federation request came from}
  * response = {head: string, body: Uint8Array}
  * head     = JSON {status, headers: [[name, value], ...]}
+ *
+ * hearthP2P (js/p2p/bridge.js makes it from a js/p2p node):
+ *   {version: 1,
+ *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
+ *    peers() => string[]}
+ *   peerId is the destination server name (a libp2p peer ID, "12D3KooW..."); the
+ *   request head's url is path + query. Rejections are Errors named
+ *   PeerUnreachableError (fails fast), P2PTimeoutError, P2PProtocolError,
+ *   P2PTooLargeError (head > 64 KiB, body > 16 MiB) or P2PNotRunningError.
+ *   peers() lists the server names currently reachable through the relay.
+ *   Incoming federation streams reach Go through hearthServe with head.peer set
+ *   to the sender; only /_matrix/federation/ and /_matrix/key/ paths get there.
  */
 
 export const BRIDGE_VERSION = 1
