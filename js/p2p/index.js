@@ -284,6 +284,8 @@ class HearthP2P {
 
     let stream
     try {
+      // Full negotiation (the default): measured no faster with negotiateFully: false,
+      // and a peer without the protocol then fails here, clearly, not mid-read.
       stream = await node.dialProtocol(addrs, FEDERATION_PROTOCOL, { signal: dialSignal })
     } catch (err) {
       if (signal?.aborted) throw signal.reason
