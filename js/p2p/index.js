@@ -19,6 +19,7 @@ import { ping } from '@libp2p/ping'
 import { generateKeyPairFromSeed, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
 import { DEFAULTS, FEDERATION_PATH_PREFIXES, FEDERATION_PROTOCOL } from './constants.js'
 import { P2PNotRunningError, P2PProtocolError, P2PTimeoutError, P2PTooLargeError, PeerUnreachableError } from './errors.js'
@@ -39,6 +40,8 @@ export { FEDERATION_PROTOCOL, PRESENCE_PROTOCOL } from './constants.js'
  *   answers an incoming federation request (callServe in js/bridge/globals.js)
  * @property {{info?: Function, warn?: Function}} [logger] for joins, leaves and relay trouble;
  *   libp2p's own logs are switched on with `debug` (see README)
+ * @property {string} [debug] libp2p log namespaces to switch on, e.g. 'libp2p:*': for a
+ *   service worker, which has no localStorage for the usual `localStorage.debug`
  * @property {number} [requestTimeout] ms, whole outgoing request
  * @property {number} [dialTimeout] ms, reaching a peer through the relay
  * @property {number} [serveTimeout] ms Go may take to answer an incoming request
@@ -70,6 +73,7 @@ class HearthP2P {
       return { addr: ma, peerId: peerIdFromString(relayId), known: new Set() }
     })
     this.serve = options.serve
+    this.debug = options.debug
     this.logger = options.logger ?? {}
     this.timeouts = {
       request: options.requestTimeout ?? DEFAULTS.requestTimeout,
@@ -108,6 +112,7 @@ class HearthP2P {
   async start () {
     if (this.node != null) return
     await this.checkKeyPair()
+    if (this.debug) enableLibp2pLogs(this.debug)
     const node = await this.createLibp2p({
       privateKey: this.privateKey,
       // No listen addresses here: the relay loops below listen on each relay's

@@ -6,7 +6,11 @@
  * - `Promise.withResolvers` (Node 22+, every current browser): libp2p calls it
  *   on hot paths such as yamux pings.
  * - a global `WebSocket`: @libp2p/websockets dials with the global. Node 20's
- *   own is experimental and several times slower than `ws`.
+ *   own is experimental and several times slower than `ws`. `ws` sockets are
+ *   Node EventEmitters, which throw an 'error' event nobody listens to: when a
+ *   dial is aborted (say, stop() while the relay is unreachable) libp2p has
+ *   already removed its listeners and the late ECONNREFUSED would kill the
+ *   process. Browsers just drop such events, so we do the same.
  */
 import { WebSocket as WsWebSocket } from 'ws'
 
@@ -22,6 +26,13 @@ if (typeof Promise.withResolvers !== 'function') {
   })
 }
 
-if (typeof globalThis.WebSocket !== 'function' || globalThis.WebSocket !== WsWebSocket) {
-  globalThis.WebSocket = WsWebSocket
+class NodeWebSocket extends WsWebSocket {
+  constructor (...args) {
+    super(...args)
+    this.on('error', () => {}) // listeners added with addEventListener still get it
+  }
+}
+
+if (globalThis.WebSocket?.name !== NodeWebSocket.name) {
+  globalThis.WebSocket = NodeWebSocket
 }

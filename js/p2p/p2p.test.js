@@ -178,3 +178,31 @@ async function waitUntil (predicate, ms, message) {
     await new Promise(resolve => setTimeout(resolve, 20))
   }
 }
+
+test('a peer started before its relay waits for it; stopping mid-dial leaves nothing behind', { timeout: TEST_TIMEOUT }, async () => {
+  const relayKey = await newKey()
+  const probe = createRelay({ port: 0, privateKey: relayKey })
+  await probe.start()
+  const addrs = probe.multiaddrs()
+  const port = probe.port
+  await probe.stop()
+
+  const early = createP2P({ privateKey: await newKey(), relayAddrs: addrs, serve: echoServe })
+  await early.start() // the relay is down: start must not fail
+  await early.stop() // while its first dial may be in flight
+  await new Promise(resolve => setTimeout(resolve, 300)) // a late socket error would crash the run here
+
+  const a = createP2P({ privateKey: await newKey(), relayAddrs: addrs, serve: echoServe })
+  const b = createP2P({ privateKey: await newKey(), relayAddrs: addrs, serve: echoServe })
+  const relay = createRelay({ port, privateKey: relayKey })
+  try {
+    await a.start()
+    await b.start()
+    await new Promise(resolve => setTimeout(resolve, 200))
+    await relay.start()
+    await a.waitForPeer(b.peerId, { signal: AbortSignal.timeout(10_000) })
+  } finally {
+    await Promise.allSettled([a.stop(), b.stop()])
+    await relay.stop()
+  }
+})
