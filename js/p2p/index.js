@@ -328,7 +328,14 @@ class HearthP2P {
         response = matrixError(403, 'M_FORBIDDEN', 'only federation paths are served over p2p')
       } else {
         head.peer = from
-        response = await withTimeout(this.serve(head, request.body), this.timeouts.serve, 'serve')
+        try {
+          response = await withTimeout(this.serve(head, request.body), this.timeouts.serve, 'serve')
+        } catch (err) {
+          // Go failed or timed out: answer with an HTTP error, so the requester sees
+          // a server error rather than a vanished peer.
+          this.logger.warn?.(`p2p: serving ${head.method} ${head.url} for ${from} failed: ${err.message}`)
+          response = matrixError(500, 'M_UNKNOWN', 'the server failed to answer')
+        }
       }
       await writeMessage(stream, JSON.stringify({ status: response.status, headers: response.headers ?? [] }),
         response.body ?? null, { signal: AbortSignal.timeout(this.timeouts.read) })

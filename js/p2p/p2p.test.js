@@ -124,14 +124,18 @@ test('a peer that stops fails fast and is found again when it restarts', { timeo
   })
 })
 
-test('errors are named: not running, not a peer ID, caller abort', { timeout: TEST_TIMEOUT }, async () => {
+test('errors are named: not running, not a peer ID, caller abort; a failing serve is a 500', { timeout: TEST_TIMEOUT }, async () => {
   await withNetwork(async ({ makePeer }) => {
     const idle = createP2P({ privateKey: await newKey(), relayAddrs: ['/ip4/127.0.0.1/tcp/1/ws/p2p/12D3KooWBVJTuNBRmN6p3qYWbsiJXPVW9A1p6UPZhtrCajM2WnJo'], serve: echoServe })
     await assert.rejects(idle.roundTrip(idle.peerId, request('GET', '/_matrix/key/v2/server')), P2PNotRunningError)
 
+    const failing = await makePeer(undefined, async () => { throw new Error('Go fell over') })
     const slow = await makePeer(undefined, () => new Promise(() => {}))
     const a = await makePeer()
     await assert.rejects(a.roundTrip('example.org', request('GET', '/_matrix/key/v2/server')), PeerUnreachableError)
+    await a.waitForPeer(failing.peerId, { signal: AbortSignal.timeout(3000) })
+    const failed = await a.roundTrip(failing.peerId, request('GET', '/_matrix/key/v2/server'))
+    assert.equal(JSON.parse(failed.head).status, 500)
     await a.waitForPeer(slow.peerId, { signal: AbortSignal.timeout(3000) })
     const controller = new AbortController()
     setTimeout(() => controller.abort(new Error('caller gave up')), 200)
