@@ -40,7 +40,8 @@
  *   commit()                → Promise<undefined>: resolves once durable,
  *                             rejects with a named Error
  *   stats()                 → {openStatements, handles, inTransaction,
- *                              commits, persistedBytes, persistFailures, reloads}
+ *                              seq, commits, journalBytesWritten, snapshots,
+ *                              snapshotBytesWritten, persistFailures, reloads, …}
  *
  * Synchronous methods never throw: failures come back as {name, message}.
  * Names: SQLiteError, SQLiteConstraintError, StorageQuotaError (the browser
