@@ -4,6 +4,7 @@ package storage
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"hearth/go/storage/sqljs"
@@ -22,4 +23,12 @@ func openSQLite(path string) (*sql.DB, error) {
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(1)
 	return db, nil
+}
+
+// classify marks the browser's quota error as ErrFull.
+func classify(err error) error {
+	if errors.Is(err, sqljs.ErrQuotaExceeded) {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return err
 }
