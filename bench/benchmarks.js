@@ -25,7 +25,7 @@ export const BENCHMARKS = Object.freeze([
   { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 45_000 },
   { name: 'memory', module: './memory.js', fn: 'memory', timeoutMs: 60_000 },
   { name: 'storage', module: './storage.js', fn: 'storage', timeoutMs: 90_000 },
-  { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 120_000 }
+  { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 150_000 }
 ])
 
 /**

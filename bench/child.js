@@ -1,7 +1,8 @@
 /**
  * Runs one benchmark of bench/benchmarks.js in this process and sends its rows
- * to the parent (bench/run.js) over the IPC channel. stdout and stderr are
- * free for logs (the Go server logs to stdout).
+ * to the parent (bench/run.js) over the IPC channel: {row} for each row a
+ * benchmark emits as it goes (kept even if it is killed later), then {rows}
+ * or {error}. stdout and stderr are free for logs (the Go server logs to stdout).
  *
  *   node bench/child.js NAME   (with an IPC channel; options arrive as the first message)
  */
@@ -15,7 +16,11 @@ process.once('message', async (options) => {
   try {
     if (bench === undefined) throw new Error(`no benchmark named ${name}`)
     const mod = await import(bench.module)
-    const rows = await mod[bench.fn]({ ...options, log: (line) => console.error(`[${name}] ${line}`) })
+    const rows = await mod[bench.fn]({
+      ...options,
+      log: (line) => console.error(`[${name}] ${line}`),
+      emit: (row) => process.send({ row })
+    })
     reply = { rows }
   } catch (err) {
     reply = { error: err?.stack ?? String(err) }

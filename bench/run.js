@@ -84,11 +84,12 @@ function runInChild (bench) {
     child.stdout.on('data', keep)
     child.stderr.on('data', keep)
     let settled = false
+    const emitted = []
     const finish = (rows) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      resolve(rows)
+      resolve([...emitted, ...rows])
     }
     const failed = (message) => finish([errorRow(bench.name, `${message}${tail.length ? `\nlast output:\n${tail.slice(-5).join('\n')}` : ''}`)])
     const timer = setTimeout(() => {
@@ -96,7 +97,8 @@ function runInChild (bench) {
       killGroup(child)
     }, bench.timeoutMs)
     child.on('message', (msg) => {
-      if (msg.error !== undefined) failed(msg.error)
+      if (msg.row !== undefined) emitted.push(msg.row)
+      else if (msg.error !== undefined) failed(msg.error)
       else finish(msg.rows)
     })
     child.on('exit', (code, signal) => {
