@@ -10,21 +10,21 @@
  *              reported; the function gets a deadline a little before it and
  *              should stop measuring and report what it has by then
  *
- * The sum of the time limits bounds the whole run (under 10 minutes on 2 cores);
- * typical times are far below the limits.
+ * The time limits add up to 10 minutes, which bounds the whole run on a
+ * 2-core machine; typical times are well below them.
  *
  * A function gets {root, dist, deadline (Date.now() ms), quick, log} and
  * returns rows (bench/rows.js). It may throw: that becomes an error row.
  */
 export const BENCHMARKS = Object.freeze([
-  { name: 'size', module: './size.js', fn: 'size', timeoutMs: 60_000 },
-  { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 150_000 },
-  { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 90_000 },
-  { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 60_000 },
-  { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 60_000 },
-  { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 45_000 },
+  { name: 'size', module: './size.js', fn: 'size', timeoutMs: 40_000 },
+  { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 110_000 },
+  { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 75_000 },
+  { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 40_000 },
+  { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 40_000 },
+  { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 25_000 },
   { name: 'memory', module: './memory.js', fn: 'memory', timeoutMs: 60_000 },
-  { name: 'storage', module: './storage.js', fn: 'storage', timeoutMs: 90_000 },
+  { name: 'storage', module: './storage.js', fn: 'storage', timeoutMs: 60_000 },
   { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 150_000 }
 ])
 

@@ -25,7 +25,9 @@
  *
  * clientapi.browser: from the page, fetch against its own origin (so through
  * the worker): for each message start a /sync long-poll, wait 5 ms, send, and
- * time send → the poll answering with it. go/cmd/hearth-bench does the same natively.
+ * time send → the poll answering with it; then GET /versions alone (the cost of
+ * the hop). go/cmd/hearth-bench does the same natively. Chromium's timer is
+ * coarsened to 0.1 ms in pages.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -266,7 +268,13 @@ async function sendAndSync (count, headStartMs, budgetMs) {
       polled = poll(since) // an answer without our message: poll again
     }
   }
-  return { send, arrival }
+  const versions = []
+  for (let i = 0; i < count && performance.now() - began < budgetMs; i++) {
+    const t0 = performance.now()
+    await ok('GET', '/_matrix/client/versions')
+    versions.push(performance.now() - t0)
+  }
+  return { send, arrival, versions }
 }
 
 export async function clientapiBrowser ({ dist, quick, deadline }) {
@@ -278,8 +286,9 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       await page.goto(site.url, { waitUntil: 'domcontentloaded' })
       await measureLoad(page)
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
-      const { send, arrival } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const { send, arrival, versions } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
       return [
+        latencyRow('clientapi.browser.versions', versions, { note: 'GET /_matrix/client/versions answered: the page → worker → Go hop alone' }),
         latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' }),
         latencyRow('clientapi.browser.send', send, { note: 'PUT /send answered' })
       ]

@@ -15,6 +15,9 @@ import { startServer } from '../js/bridge/boot.js'
 import { callServe } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
 
+/** This file, for running it as a script. */
+export const SELF = fileURLToPath(import.meta.url)
+
 /**
  * Boots the server from wasm bytes with storage from createStorage(storageOptions).
  * @returns {Promise<{info: object, memory: WebAssembly.Memory, storage: object, compileMs: number, goStartMs: number}>}
@@ -76,6 +79,3 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] =
   console.log(JSON.stringify({ compileMs: started.compileMs, goStartMs: started.goStartMs }))
   process.exit(0)
 }
-
-export const NODE_FLAGS = Object.freeze(['--stack-size=8192'])
-export const SELF = fileURLToPath(import.meta.url)

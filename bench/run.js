@@ -126,7 +126,7 @@ function killGroup (child) {
 function derivedRows (rows) {
   const out = []
   const byName = new Map(rows.map((r) => [r.name, r]))
-  for (const what of ['send-sync', 'send']) {
+  for (const what of ['send-sync', 'send', 'versions']) {
     const browser = byName.get(`clientapi.browser.${what}`)
     const native = byName.get(`clientapi.native.${what}`)
     if (browser?.p50 === undefined || native?.p50 === undefined) continue

@@ -139,12 +139,22 @@ func run(ctx context.Context, messages int) ([]row, error) {
 		}
 		arrivalMs = append(arrivalMs, ms(time.Since(began)))
 	}
-	if len(arrivalMs) == 0 {
+	// The same client's simplest request: the cost of the HTTP hop alone.
+	var versionsMs []float64
+	for i := 0; i < messages && ctx.Err() == nil; i++ {
+		began := time.Now()
+		if err := c.do(ctx, "GET", "/_matrix/client/versions", nil, nil); err != nil {
+			return nil, err
+		}
+		versionsMs = append(versionsMs, ms(time.Since(began)))
+	}
+	if len(arrivalMs) == 0 || len(versionsMs) == 0 {
 		return nil, fmt.Errorf("no message was measured before the timeout")
 	}
 	return []row{
 		latency("clientapi.native.send-sync", arrivalMs, "send → arrival in a waiting /sync long-poll, loopback HTTP, SQLite on disk"),
 		latency("clientapi.native.send", sendMs, "PUT /send answered"),
+		latency("clientapi.native.versions", versionsMs, "GET /_matrix/client/versions answered"),
 	}, nil
 }
 
