@@ -117,7 +117,7 @@ func (a *API) messages(req *request) (any, error) {
 		}
 		from = latest
 	}
-	events, next, err := a.rooms.Messages(req.ctx(), req.device.UserID, req.PathValue("roomId"), from, dir, limit)
+	events, next, more, err := a.rooms.Messages(req.ctx(), req.device.UserID, req.PathValue("roomId"), from, dir, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (a *API) messages(req *request) (any, error) {
 		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
 	}
 	resp := map[string]any{"start": from.String(), "chunk": chunk}
-	if next != 0 {
+	if more {
 		resp["end"] = next.String()
 	}
 	return resp, nil
