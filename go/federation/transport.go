@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -58,28 +59,31 @@ func (n *InProcess) SetOnline(name spec.ServerName, online bool) {
 	n.offline[name] = !online
 }
 
-// From returns the transport one server uses to send.
-func (n *InProcess) From(origin spec.ServerName) http.RoundTripper {
-	return inProcessFrom{net: n, origin: origin}
-}
+// Transport returns the round tripper every server on this network sends
+// with. The sender is the origin of the request's X-Matrix header: signed,
+// so a server cannot pass for another one that is offline.
+func (n *InProcess) Transport() http.RoundTripper { return inProcessTransport{net: n} }
 
-type inProcessFrom struct {
-	net    *InProcess
-	origin spec.ServerName
-}
+type inProcessTransport struct{ net *InProcess }
 
 // RoundTrip delivers the request to the handler registered for URL.Host.
-func (t inProcessFrom) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != Scheme {
 		return nil, fmt.Errorf("in-process transport: scheme %q is not %s", req.URL.Scheme, Scheme)
+	}
+	var origin spec.ServerName
+	for _, h := range req.Header.Values("Authorization") {
+		if scheme, o, _, _, _ := fclient.ParseAuthorization(h); scheme == "X-Matrix" {
+			origin = o
+		}
 	}
 	dest := spec.ServerName(req.URL.Host)
 	t.net.mu.Lock()
 	h, known := t.net.handlers[dest]
-	down := t.net.offline[dest] || t.net.offline[t.origin]
+	down := t.net.offline[dest] || t.net.offline[origin]
 	t.net.mu.Unlock()
 	if !known || down {
-		return nil, fmt.Errorf("in-process transport: %s cannot reach %s", t.origin, dest)
+		return nil, fmt.Errorf("in-process transport: %s cannot reach %s", origin, dest)
 	}
 	var body []byte
 	if req.Body != nil {

@@ -196,6 +196,9 @@ func (r *Rooms) stateBefore(ctx context.Context, q querier, v gomatrixserverlib.
 		return s, sql.NullInt64{}, err
 	}
 	prevIDs := ev.PrevEventIDs()
+	if len(prevIDs) == 0 && ev.Type() == spec.MRoomCreate && ev.StateKeyEquals("") {
+		return stateMap{}, sql.NullInt64{}, nil // the room's first event: nothing before it
+	}
 	prevs, err := loadEvents(ctx, q, v, prevIDs)
 	if err != nil {
 		return nil, sql.NullInt64{}, err
@@ -366,7 +369,7 @@ func (r *Rooms) EnsureRoom(ctx context.Context, roomID string, version gomatrixs
 // state, event_auth answers), each checked against its own auth events.
 // Those that fail are stored as rejected.
 func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomatrixserverlib.PDU) error {
-	ordered := gomatrixserverlib.ReverseTopologicalOrdering(events, gomatrixserverlib.TopologicalOrderByAuthEvents)
+	ordered := authOrder(events)
 	return r.write(ctx, func(w *writeTx) error {
 		v, err := roomVersion(ctx, w.tx, roomID)
 		if err != nil {
@@ -397,6 +400,9 @@ func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomat
 				if err := gomatrixserverlib.Allowed(ev, authSet, userIDForSender); err != nil {
 					reason = "not allowed by its auth events: " + err.Error()
 				}
+			}
+			if reason != "" {
+				log.WithField("event_id", ev.EventID()).WithField("reason", reason).Warn("rejected outlier")
 			}
 			if _, err := insertEvent(ctx, w, eventRow{ev: ev, outlier: true, rejected: reason}); err != nil {
 				return err
@@ -550,7 +556,11 @@ func (r *Rooms) federate(ctx context.Context, w *writeTx, v gomatrixserverlib.IR
 			servers[s] = true
 		}
 	}
+	// Neither this server nor the event's own (which has it) needs it sent.
 	delete(servers, r.identity.ServerName)
+	if _, origin, err := gomatrixserverlib.SplitID('@', string(ev.SenderID())); err == nil {
+		delete(servers, origin)
+	}
 	if len(servers) == 0 {
 		return nil
 	}
@@ -564,4 +574,55 @@ func (r *Rooms) federate(ctx context.Context, w *writeTx, v gomatrixserverlib.IR
 		w.afterCommit = append(w.afterCommit, after)
 	}
 	return nil
+}
+
+// authOrder sorts events so that each comes after the auth events among
+// them (Kahn's algorithm; ties by depth, then event ID, so the order is
+// deterministic). Duplicates are dropped.
+func authOrder(events []gomatrixserverlib.PDU) []gomatrixserverlib.PDU {
+	byID := map[string]gomatrixserverlib.PDU{}
+	for _, ev := range events {
+		byID[ev.EventID()] = ev
+	}
+	waiting := map[string]int{}          // event → auth events in the set not yet placed
+	dependents := map[string][]string{} // auth event → events waiting for it
+	for id, ev := range byID {
+		for _, a := range ev.AuthEventIDs() {
+			if _, ok := byID[a]; ok && a != id {
+				waiting[id]++
+				dependents[a] = append(dependents[a], id)
+			}
+		}
+	}
+	less := func(a, b string) int {
+		if d := byID[a].Depth() - byID[b].Depth(); d != 0 {
+			return int(d)
+		}
+		return strings.Compare(a, b)
+	}
+	var ready []string
+	for id := range byID {
+		if waiting[id] == 0 {
+			ready = append(ready, id)
+		}
+	}
+	out := make([]gomatrixserverlib.PDU, 0, len(byID))
+	for len(ready) > 0 {
+		slices.SortFunc(ready, less)
+		id := ready[0]
+		ready = ready[1:]
+		out = append(out, byID[id])
+		for _, d := range dependents[id] {
+			if waiting[d]--; waiting[d] == 0 {
+				ready = append(ready, d)
+			}
+		}
+	}
+	// Events in an auth cycle (only a forged set has one) come last, and fail.
+	for id, n := range waiting {
+		if n > 0 {
+			out = append(out, byID[id])
+		}
+	}
+	return out
 }
