@@ -278,3 +278,16 @@ func TestMain(m *testing.M) {
 	logrus.SetLevel(logrus.WarnLevel)
 	os.Exit(m.Run())
 }
+
+func newRequest(t *testing.T, method string, origin, dest spec.ServerName, path string, body any) fclient.FederationRequest {
+	t.Helper()
+	fr := fclient.NewFederationRequest(method, origin, dest, path)
+	if body != nil {
+		if err := fr.SetContent(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fr
+}
+
+func ioNopCloser(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
