@@ -63,9 +63,10 @@ function showStatus (status) {
   }
   const error = $('startup-error')
   error.hidden = phase !== 'failed'
-  $('startup-retry').hidden = phase !== 'failed'
+  $('startup-retry').hidden = phase !== 'failed' || status.retryable === false
   if (phase === 'failed') {
-    error.textContent = `${status.error ?? 'unknown error'}` + (status.failedPhase ? ` (while ${status.failedPhase})` : '')
+    error.textContent = `${status.error ?? 'unknown error'}` + (status.failedPhase ? ` (while ${status.failedPhase})` : '') +
+      (status.retryable === false ? '\nClose every Hearth tab and open the site again to restart the server.' : '')
   }
   if (phase === 'ready') state.serverReady?.resolve(status)
 }
