@@ -23,7 +23,7 @@ const CHROMIUM_ARGS = [
 
 /**
  * Starts the site (dir, default dist/) and a browser. close() always stops both
- * and removes the profile; restartBrowser() closes the browser gracefully and
+ * and removes the profile; restartBrowser() closes (or kills) the browser and
  * opens it again on the same profile and the same origin.
  * @returns {Promise<{site, browser, logs: string[], log, newPage, stopWorkers, restartBrowser, close}>}
  */
@@ -90,9 +90,19 @@ export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
       await cdp.detach()
       log('[test] stopped all service workers')
     },
-    async restartBrowser () {
-      await closeBrowser()
-      log('[test] browser closed; starting it again on the same profile')
+    /** kill: SIGKILL the browser (a crash) instead of closing it. */
+    async restartBrowser ({ kill = false } = {}) {
+      if (kill) {
+        const child = browser.process()
+        const gone = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGKILL')
+        await gone
+        browser.disconnect().catch(() => {})
+        log('[test] browser killed; starting it again on the same profile')
+      } else {
+        await closeBrowser()
+        log('[test] browser closed; starting it again on the same profile')
+      }
       browser = await launch(profile, log)
     },
     /** Idempotent: the test's finally and its abort signal may both call it. */
