@@ -66,7 +66,7 @@ test('acknowledged messages survive a browser crash', { timeout: 240000 }, async
       }
       await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
       const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
-      if (title !== 'Cellar') await page.click('[data-testid=room-item]')
+      if (title !== 'Cellar') await openRoom(page, '[data-testid=room-item]')
       await page.waitForFunction((want) => {
         const got = [...document.querySelectorAll('[data-testid=message] [data-testid=message-body]')].map((e) => e.textContent)
         return JSON.stringify(got) === JSON.stringify(want)
@@ -84,3 +84,9 @@ test('acknowledged messages survive a browser crash', { timeout: 240000 }, async
     await env.close()
   }
 })
+
+/** Clicks a room in one step inside the page, so a re-render cannot detach it in between. */
+async function openRoom (page, selector) {
+  await page.waitForSelector(selector, { timeout: 30000 })
+  await page.$eval(selector, (button) => button.click())
+}

@@ -80,7 +80,7 @@ test('first visit, register, create a room, message; reloads, worker restarts an
       const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
       if (title !== 'Kitchen') {
         await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
-        await page.click('[data-testid=room-item]')
+        await openRoom(page, '[data-testid=room-item]')
       }
       await waitForMessages(page, messages)
       await shot('skeleton-3-after-reload.png')
@@ -136,4 +136,10 @@ async function waitForMessages (page, texts) {
     const got = await page.$$eval('[data-testid=message]', (els) => els.map((e) => `${e.dataset.pending === 'true' ? '(pending) ' : ''}${e.textContent}`))
     throw new Error(`timeline shows ${JSON.stringify(got)}, want ${JSON.stringify(texts)}: ${err.message}`)
   }
+}
+
+/** Clicks a room in one step inside the page, so a re-render cannot detach it in between. */
+async function openRoom (page, selector) {
+  await page.waitForSelector(selector, { timeout: 30000 })
+  await page.$eval(selector, (button) => button.click())
 }

@@ -208,6 +208,10 @@ function roomName (id) {
 
 function renderRooms () {
   const list = $('room-list')
+  // Re-render only on change, so a click never lands on a replaced button.
+  const key = JSON.stringify([...state.rooms.keys()].map((id) => [id, roomName(id), id === state.selected]))
+  if (list.dataset.key === key) return
+  list.dataset.key = key
   list.replaceChildren(...[...state.rooms.keys()].map((id) => {
     const li = document.createElement('li')
     const button = document.createElement('button')
