@@ -16,6 +16,18 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Name + ": " + e.Message }
 
+// Is maps the names of hearthP2P's rejections to the sentinels of p2p_js.go,
+// so callers can write errors.Is(err, ErrPeerUnreachable).
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrPeerUnreachable:
+		return e.Name == "PeerUnreachableError" || e.Name == "P2PNotRunningError"
+	case ErrP2PTimeout:
+		return e.Name == "P2PTimeoutError"
+	}
+	return false
+}
+
 // errorFromJS turns a thrown or rejected JS value into an *Error.
 func errorFromJS(v js.Value) *Error {
 	if v.Type() != js.TypeObject {

@@ -28,7 +28,8 @@ import (
 //	commit()                   → Promise<undefined>, rejects with an Error
 //	                             whose name is stable
 //	stats()                    → {openStatements, handles, inTransaction,
-//	                             commits, persistedBytes, persistFailures, reloads}
+//	                             seq, commits, journalBytesWritten, snapshots,
+//	                             snapshotBytesWritten, persistFailures, reloads, …}
 //
 // Synchronous methods never throw; a failure comes back as a plain
 // {name, message} object. Names (js/storage/errors.js):

@@ -1,3 +1,8 @@
+//go:build !js
+
+// These tests drive a real server over real loopback HTTP, which js/wasm does
+// not have; the wasm build runs the room and storage suites on sql.js instead.
+
 package clientapi_test
 
 import (

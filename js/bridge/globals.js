@@ -40,7 +40,8 @@
  *   commit()                → Promise<undefined>: resolves once durable,
  *                             rejects with a named Error
  *   stats()                 → {openStatements, handles, inTransaction,
- *                              commits, persistedBytes, persistFailures, reloads}
+ *                              seq, commits, journalBytesWritten, snapshots,
+ *                              snapshotBytesWritten, persistFailures, reloads, …}
  *
  * Synchronous methods never throw: failures come back as {name, message}.
  * Names: SQLiteError, SQLiteConstraintError, StorageQuotaError (the browser
@@ -59,6 +60,19 @@
  *   result = u8 flags (bit 0: commit required), i64 changes,
  *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
  *            u32 rows, rows × columns × value
+ *
+ * ## hearthP2P (version 1, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
+ *
+ *   {version: 1,
+ *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
+ *    peers() => string[]}
+ *   peerId is the destination server name (a libp2p peer ID, "12D3KooW..."); the
+ *   request head's url is path + query. Rejections are Errors named
+ *   PeerUnreachableError (fails fast), P2PTimeoutError, P2PProtocolError,
+ *   P2PTooLargeError (head > 64 KiB, body > 16 MiB) or P2PNotRunningError.
+ *   peers() lists the server names currently reachable through the relay.
+ *   Incoming federation streams reach Go through hearthServe with head.peer set
+ *   to the sender; only /_matrix/federation/ and /_matrix/key/ paths get there.
  */
 
 export const BRIDGE_VERSION = 1

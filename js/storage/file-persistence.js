@@ -1,31 +1,107 @@
 /**
- * Whole-database snapshots in one file (Node only). A save is durable when
- * it resolves: the bytes go to a temporary file that is fsynced, renamed over
- * the old file, and the directory is fsynced so the rename itself survives a
- * crash. At every moment the file holds either the old or the new snapshot.
+ * Durable storage in files (Node): one snapshot file and numbered journal
+ * segments in `dir`:
+ *
+ *   <name>.snapshot     the database as of some sequence S (journal.js format),
+ *                       replaced atomically: temp file, fsync, rename, fsync dir
+ *   <name>.journal.<k>  append-only records (journal.js); each append is
+ *                       fsynced (fdatasync) before it resolves
+ *
+ * Crash safety, step by step:
+ * - An append that dies half-way leaves a torn record at the end of its
+ *   segment. Nothing follows it there: after load, and after any failed
+ *   append, appends go to a new segment (k+1), so a torn tail is always the
+ *   end of its segment and later segments still replay.
+ * - A snapshot is taken at a quiescent point: appends switch to a new
+ *   segment at that moment, so segments up to k hold only records ≤ S. The
+ *   snapshot is renamed into place, then segments ≤ k are deleted. A crash
+ *   before the rename keeps the old snapshot and every segment; after it,
+ *   leftover segments hold only records ≤ S, which replay skips.
  */
 
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { decodeRecords, decodeSnapshot, encodeSnapshot } from './journal.js'
 
 export function filePersistence ({ dir, name = 'hearth' }) {
   if (!dir) throw new TypeError('file persistence needs options.dir')
-  const path = join(dir, `${name}.sqlite`)
+  const snapshotPath = join(dir, `${name}.snapshot`)
+  const segmentPrefix = `${name}.journal.`
+  const segmentPath = k => join(dir, segmentPrefix + k)
+  /** number of the newest segment; appends go to segment+1 when handle is null */
+  let segment = 0
+  /** the open segment, or null: the next append starts a new one */
+  let handle = null
+
+  async function segments () {
+    const names = await readdir(dir)
+    return names
+      .filter(n => n.startsWith(segmentPrefix) && /^\d+$/.test(n.slice(segmentPrefix.length)))
+      .map(n => Number(n.slice(segmentPrefix.length)))
+      .sort((a, b) => a - b)
+  }
+
+  function rotate () {
+    const old = handle
+    handle = null
+    return old?.close().catch(() => {})
+  }
+
   return {
     async load () {
+      await rotate()
       await mkdir(dir, { recursive: true })
+      let snapshot = null
+      let lastSeq = 0
       try {
-        return new Uint8Array(await readFile(path))
+        const s = decodeSnapshot(new Uint8Array(await readFile(snapshotPath)))
+        snapshot = s.db
+        lastSeq = s.lastSeq
       } catch (err) {
-        if (err.code === 'ENOENT') return null
+        if (err.code !== 'ENOENT') throw err
+      }
+      const records = []
+      const ks = await segments()
+      for (const k of ks) {
+        records.push(...decodeRecords(new Uint8Array(await readFile(segmentPath(k)))).records)
+      }
+      segment = ks.length ? ks[ks.length - 1] : 0
+      return { snapshot, lastSeq, records }
+    },
+
+    async append (seq, record) {
+      try {
+        if (handle === null) {
+          segment++
+          handle = await open(segmentPath(segment), 'a')
+          await syncDirectory(dir) // the new file's name must survive a crash too
+        }
+        await handle.write(record)
+        await handle.datasync()
+      } catch (err) {
+        await rotate() // never append after a possibly torn record
         throw err
       }
     },
-    async save (bytes) {
-      await writeFileDurably(path, bytes)
-      await syncDirectory(dir)
+
+    /** Must be called when no append is in flight; resolves once the old journal is gone. */
+    snapshot (lastSeq, db) {
+      const covered = segment
+      const closing = rotate()
+      return (async () => {
+        await closing
+        await writeFileDurably(snapshotPath, encodeSnapshot(lastSeq, db))
+        await syncDirectory(dir)
+        for (const k of await segments()) {
+          if (k <= covered) await unlink(segmentPath(k))
+        }
+        await syncDirectory(dir)
+      })()
     },
-    async close () {}
+
+    async close () {
+      await rotate()
+    }
   }
 }
 

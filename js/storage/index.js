@@ -21,12 +21,20 @@ export const STORAGE_VERSION = 1
  * @param {string} [options.name='hearth'] IndexedDB database name, or file base name
  * @param {string} [options.dir] directory for 'file' persistence (Node)
  * @param {IDBFactory} [options.indexedDB] for 'indexeddb' (default globalThis.indexedDB)
+ * @param {typeof IDBKeyRange} [options.IDBKeyRange] for 'indexeddb' (default globalThis.IDBKeyRange)
+ * @param {number} [options.snapshotAfterBytes=1048576] take a snapshot (and drop the
+ *   journal it covers) once the journal holds this many bytes, or the database's
+ *   size if larger, so snapshot cost stays proportional to the bytes written
  * @returns {Promise<{storage: object, stats: () => object, close: () => Promise<void>}>}
  */
 export async function createStorage (options = {}) {
   const SQL = await initSqlJs(options.initSqlJs ?? {})
   const persistence = await choosePersistence(options)
-  const db = await Storage.open(SQL, persistence)
+  const inMemory = (options.persistence ?? 'memory') === 'memory'
+  const db = await Storage.open(SQL, persistence, {
+    // Nothing to compact in memory: never export.
+    snapshotAfterBytes: inMemory ? Infinity : options.snapshotAfterBytes
+  })
   return {
     storage: bridgeShape(db),
     stats: () => db.stats(),
@@ -37,7 +45,12 @@ export async function createStorage (options = {}) {
 async function choosePersistence (options) {
   switch (options.persistence ?? 'memory') {
     case 'memory':
-      return { load: async () => null, save: async () => {}, close: async () => {} }
+      return {
+        load: async () => ({ snapshot: null, lastSeq: 0, records: [] }),
+        append: async () => {},
+        snapshot: async () => {},
+        close: async () => {}
+      }
     case 'indexeddb': {
       const { indexedDBPersistence } = await import('./indexeddb-persistence.js')
       return indexedDBPersistence(options)

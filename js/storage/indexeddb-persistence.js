@@ -1,26 +1,63 @@
 /**
- * Whole-database snapshots in IndexedDB. A save resolves when its readwrite
- * transaction completes with durability 'strict' (the browser flushes to disk
- * before reporting completion; browsers without the hint ignore it).
+ * Durable storage in IndexedDB: object store `snapshot` holds the database
+ * as of sequence S (key 'db', journal.js snapshot format) and store `journal`
+ * holds one record per committed transaction, keyed by its sequence.
+ *
+ * Each append is its own readwrite transaction with durability 'strict' (the
+ * browser flushes before reporting completion; browsers without the hint
+ * ignore it), so it resolves only once durable, and IndexedDB makes it
+ * atomic: no torn records here, though checksums are still verified.
+ * A snapshot is written in one transaction and the records it covers
+ * (keys ≤ S) are deleted in a second: a crash between them leaves records
+ * that replay skips.
  */
 
-const STORE = 'snapshot'
-const KEY = 'db'
+import { decodeRecord, decodeSnapshot, encodeSnapshot } from './journal.js'
 
-export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.indexedDB }) {
-  if (!indexedDB) throw new TypeError('IndexedDB persistence needs indexedDB (options.indexedDB or globalThis.indexedDB)')
+const SNAPSHOT = 'snapshot'
+const JOURNAL = 'journal'
+const SNAPSHOT_KEY = 'db'
+const VERSION = 2
+
+export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.indexedDB, IDBKeyRange = globalThis.IDBKeyRange }) {
+  if (!indexedDB || !IDBKeyRange) {
+    throw new TypeError('IndexedDB persistence needs indexedDB and IDBKeyRange (options or globalThis)')
+  }
+  const keyRange = IDBKeyRange
   let db = null
+
   return {
     async load () {
+      db?.close()
       db = await openDatabase(indexedDB, name)
-      const value = await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(KEY))
-      return value === undefined ? null : new Uint8Array(value)
+      const tx = db.transaction([SNAPSHOT, JOURNAL], 'readonly')
+      const stored = await request(tx.objectStore(SNAPSHOT).get(SNAPSHOT_KEY))
+      const { db: snapshot, lastSeq } = stored === undefined ? { db: null, lastSeq: 0 } : decodeSnapshot(new Uint8Array(stored))
+      const values = await request(tx.objectStore(JOURNAL).getAll(keyRange.lowerBound(lastSeq, true)))
+      const records = []
+      for (const v of values) {
+        const r = decodeRecord(new Uint8Array(v))
+        if (r === null) break
+        records.push(r)
+      }
+      return { snapshot, lastSeq, records }
     },
-    async save (bytes) {
-      const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' })
-      tx.objectStore(STORE).put(bytes, KEY)
+
+    async append (seq, record) {
+      const tx = db.transaction(JOURNAL, 'readwrite', { durability: 'strict' })
+      tx.objectStore(JOURNAL).put(record, seq)
       await transactionDone(tx)
     },
+
+    async snapshot (lastSeq, bytes) {
+      const put = db.transaction(SNAPSHOT, 'readwrite', { durability: 'strict' })
+      put.objectStore(SNAPSHOT).put(encodeSnapshot(lastSeq, bytes), SNAPSHOT_KEY)
+      await transactionDone(put)
+      const prune = db.transaction(JOURNAL, 'readwrite', { durability: 'strict' })
+      prune.objectStore(JOURNAL).delete(keyRange.upperBound(lastSeq))
+      await transactionDone(prune)
+    },
+
     async close () {
       db?.close()
       db = null
@@ -29,8 +66,14 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
 }
 
 function openDatabase (indexedDB, name) {
-  const req = indexedDB.open(name, 1)
-  req.onupgradeneeded = () => { req.result.createObjectStore(STORE) }
+  const req = indexedDB.open(name, VERSION)
+  req.onupgradeneeded = () => {
+    const db = req.result
+    // Version 1 kept a bare whole-database export; start over in the new layout.
+    for (const store of [...db.objectStoreNames]) db.deleteObjectStore(store)
+    db.createObjectStore(SNAPSHOT)
+    db.createObjectStore(JOURNAL)
+  }
   return request(req)
 }
 

@@ -2,51 +2,85 @@
  * The database behind hearthStorage: one sql.js Database, its statements,
  * its transaction state and its durability.
  *
- * Rules this type enforces:
+ * Durability design (commit-durable journaling):
+ * - Every write statement that succeeds is captured (its SQL text and its
+ *   encoded params, or a whole script) into the open transaction's list; a
+ *   write outside a transaction autocommits in SQLite and is captured as a
+ *   pending list of its own. Reads are not captured (EXPLAIN tells them apart,
+ *   see Statements.isReadonly).
+ * - commit() runs COMMIT, then appends ONE journal record (journal.js: length,
+ *   CRC-32, sequence number, the captured writes) to durable storage and
+ *   resolves only when the append is durable. Cost is proportional to the
+ *   write, not to the database.
+ * - Start-up loads the last snapshot (the whole database as of sequence S)
+ *   and replays the records after S, in order and contiguous, each in its own
+ *   transaction. A torn or corrupt record ends replay of its segment; it was
+ *   never acknowledged.
+ * - Once the journal outgrows max(snapshotAfterBytes, database size), a
+ *   snapshot is exported at a quiescent point (right after a durable append,
+ *   no transaction open, no write pending) and written in the background,
+ *   after which the persistence drops the records it covers. See
+ *   file-persistence.js and indexeddb-persistence.js for why each step is
+ *   crash-safe.
+ * - Replay re-runs SQL, so writes must be deterministic given the database:
+ *   values such as random IDs and timestamps come from Go as parameters,
+ *   never from random(), datetime('now') or CURRENT_TIMESTAMP in SQL.
+ *
+ * Other rules this type enforces:
  * - One transaction at a time, opened by begin() and closed by commit() or
- *   rollback(); BEGIN/COMMIT/ROLLBACK are never run as statements by callers.
- * - A write outside a transaction autocommits in SQLite and is reported with
- *   the commit-required flag; the caller must then call commit(), which makes
- *   it durable. Go's driver does this for every such write.
- * - commit() resolves only once the committed data is durable. While that is
- *   in flight, begin() and writes are refused (reads are allowed), so nothing
- *   can be built on data that might still fail to persist.
- * - If persisting fails, the in-memory database is reloaded from durable
+ *   rollback(); callers never run BEGIN/COMMIT/ROLLBACK as statements.
+ * - While a commit is being persisted, begin() and writes are refused (reads
+ *   are allowed), so nothing is built on data that might still fail to persist.
+ * - If persisting fails, the in-memory database is rebuilt from durable
  *   storage before commit() rejects: the failed commit is undone, as SQLite
- *   would undo a failed COMMIT. Handles stay valid (their statements are
- *   compiled again).
+ *   undoes a failed COMMIT. Handles stay valid (their statements recompile).
  */
 
 import { decodeParams, FLAG_COMMIT_REQUIRED, ResultWriter } from './codec.js'
 import { Statements } from './statements.js'
-import { persistError, sqliteError, StorageClosedError, StorageTransactionError } from './errors.js'
+import { encodeRecord, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
+import { persistError, sqliteError, StorageClosedError, StorageError, StorageTransactionError } from './errors.js'
+
+const DEFAULT_SNAPSHOT_AFTER_BYTES = 1 << 20
 
 export class Storage {
   /**
    * @param {object} SQL initialised sql.js module
-   * @param {{load(): Promise<Uint8Array|null>, save(bytes: Uint8Array): Promise<void>, close(): Promise<void>}} persistence
+   * @param {object} persistence load/append/snapshot/close, see file-persistence.js
+   * @param {{snapshotAfterBytes?: number}} [options]
    */
-  static async open (SQL, persistence) {
-    const bytes = await persistence.load()
-    return new Storage(SQL, persistence, openDatabase(SQL, bytes))
+  static async open (SQL, persistence, options = {}) {
+    const state = await persistence.load()
+    const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
+    storage.seq = state.lastSeq
+    storage.replay(state.records)
+    return storage
   }
 
-  constructor (SQL, persistence, db) {
+  constructor (SQL, persistence, db, options) {
     this.SQL = SQL
     this.persistence = persistence
     this.db = db
     this.statements = new Statements(SQL, db)
+    /** bytes of journal after which a snapshot is taken (at least the database size) */
+    this.snapshotAfterBytes = options.snapshotAfterBytes ?? DEFAULT_SNAPSHOT_AFTER_BYTES
+    /** sequence number of the last durable journal record (or of the snapshot) */
+    this.seq = 0
     /** an explicit transaction is open */
     this.inTransaction = false
-    /** the open transaction ran a write */
-    this.transactionWrote = false
-    /** committed in SQLite but not yet durable (autocommitted writes, or a commit being persisted) */
-    this.dirty = false
+    /** writes of the open transaction, in order */
+    this.transactionWrites = []
+    /** autocommitted writes not yet made durable */
+    this.pendingWrites = []
     /** the promise of the commit being persisted, or null */
     this.committing = null
+    /** the promise of the snapshot being written, or null */
+    this.snapshotting = null
+    /** journal bytes appended since the last snapshot was taken */
+    this.journalBytes = 0
     /** null while usable; the reason otherwise */
     this.closedReason = null
-    this.counters = { commits: 0, persistedBytes: 0, persistFailures: 0, reloads: 0 }
+    this.counters = { commits: 0, journalBytesWritten: 0, snapshots: 0, snapshotBytesWritten: 0, snapshotFailures: 0, persistFailures: 0, reloads: 0, replayed: 0 }
   }
 
   prepare (sql) {
@@ -77,17 +111,19 @@ export class Storage {
   exec (sql) {
     this.checkOpen()
     this.checkNotCommitting()
+    sql = String(sql)
     const before = this.inTransaction ? null : this.fingerprint()
     try {
-      this.db.run(String(sql))
+      this.db.run(sql)
     } catch (err) {
       throw sqliteError(err)
     }
     let flags = 0
+    const write = { kind: KIND_SCRIPT, sql, params: null }
     if (this.inTransaction) {
-      this.transactionWrote = true
+      this.transactionWrites.push(write)
     } else if (this.fingerprint() !== before) {
-      this.dirty = true
+      this.pendingWrites.push(write)
       flags = FLAG_COMMIT_REQUIRED
     }
     const out = new ResultWriter()
@@ -101,13 +137,14 @@ export class Storage {
     if (this.inTransaction) throw new StorageTransactionError('a transaction is already open')
     this.db.run('BEGIN')
     this.inTransaction = true
-    this.transactionWrote = false
+    this.transactionWrites = []
   }
 
   rollback () {
     this.checkOpen()
     if (!this.inTransaction) throw new StorageTransactionError('no transaction is open')
     this.inTransaction = false
+    this.transactionWrites = []
     // SQLite may have rolled back already (e.g. after SQLITE_FULL); then ROLLBACK fails harmlessly.
     try { this.db.run('ROLLBACK') } catch {}
   }
@@ -131,17 +168,22 @@ export class Storage {
           throw sqliteError(err)
         }
         this.inTransaction = false
-        if (this.transactionWrote) this.dirty = true
+        this.pendingWrites.push(...this.transactionWrites)
+        this.transactionWrites = []
       }
     } catch (err) {
       return Promise.reject(err)
     }
-    if (!this.dirty) return Promise.resolve()
-    this.dirty = false
-    const snapshot = this.db.export()
-    this.committing = this.persistence.save(snapshot).then(() => {
+    if (this.pendingWrites.length === 0) return Promise.resolve()
+    const seq = this.seq + 1
+    const record = encodeRecord(seq, this.pendingWrites)
+    this.pendingWrites = []
+    this.committing = this.persistence.append(seq, record).then(() => {
+      this.seq = seq
       this.counters.commits++
-      this.counters.persistedBytes += snapshot.length
+      this.counters.journalBytesWritten += record.length
+      this.journalBytes += record.length
+      this.maybeSnapshot()
     }, async err => {
       this.counters.persistFailures++
       await this.reload()
@@ -155,13 +197,21 @@ export class Storage {
       openStatements: this.statements.openStatements,
       handles: this.statements.handles.size,
       inTransaction: this.inTransaction,
+      seq: this.seq,
       ...this.counters
+    }
+  }
+
+  /** Resolves when no snapshot is being written (tests, benchmarks, close). */
+  async settled () {
+    while (this.committing || this.snapshotting) {
+      await (this.committing ?? this.snapshotting).catch(() => {})
     }
   }
 
   async close () {
     if (this.closedReason !== null) return
-    if (this.committing) await this.committing.catch(() => {})
+    await this.settled()
     if (this.inTransaction) this.rollback()
     this.closedReason = 'the storage is closed'
     this.statements.freeAll()
@@ -175,16 +225,65 @@ export class Storage {
     const params = decodeParams(paramBytes)
     const readonly = this.statements.isReadonly(entry)
     if (!readonly) this.checkNotCommitting()
-    const wrote = !readonly
     const out = this.statements.run(entry, params, {
-      flags: wrote && !this.inTransaction ? FLAG_COMMIT_REQUIRED : 0,
-      wantsChanges: wrote
+      flags: !readonly && !this.inTransaction ? FLAG_COMMIT_REQUIRED : 0,
+      wantsChanges: !readonly
     })
-    if (wrote) {
-      if (this.inTransaction) this.transactionWrote = true
-      else this.dirty = true
+    if (!readonly) {
+      const write = { kind: KIND_STATEMENT, sql: entry.sql, params: paramBytes ?? null }
+      if (this.inTransaction) this.transactionWrites.push(write)
+      else this.pendingWrites.push(write)
     }
     return out
+  }
+
+  /** Applies journal records after this.seq, in order, each in a transaction of its own. */
+  replay (records) {
+    for (const record of records) {
+      if (record.seq <= this.seq) continue // covered by the snapshot
+      if (record.seq !== this.seq + 1) break // a gap: nothing after it can be applied
+      this.db.run('BEGIN')
+      try {
+        for (const w of record.writes) {
+          if (w.kind === KIND_SCRIPT) {
+            this.db.run(w.sql)
+          } else {
+            this.statements.withEntry(w.sql, entry => this.statements.run(entry, decodeParams(w.params), { flags: 0, wantsChanges: false }))
+          }
+        }
+        this.db.run('COMMIT')
+      } catch (err) {
+        try { this.db.run('ROLLBACK') } catch {}
+        throw new StorageError(`replaying journal record ${record.seq} failed: ${err?.message ?? err}`, { cause: err })
+      }
+      this.seq = record.seq
+      this.counters.replayed++
+    }
+  }
+
+  /** Starts a background snapshot once the journal has grown enough. Call only at a quiescent point. */
+  maybeSnapshot () {
+    if (this.snapshotting || this.inTransaction || this.pendingWrites.length) return
+    if (this.journalBytes < this.snapshotAfterBytes) return
+    // Keep the cost of snapshots proportional to the bytes written: wait
+    // until the journal is at least as large as the database.
+    if (this.journalBytes < this.databaseSize()) return
+    const bytes = this.db.export()
+    const seq = this.seq
+    this.journalBytes = 0
+    this.snapshotting = this.persistence.snapshot(seq, bytes).then(() => {
+      this.counters.snapshots++
+      this.counters.snapshotBytesWritten += bytes.length
+    }, () => {
+      // The journal still holds everything; try again after the next commit.
+      this.counters.snapshotFailures++
+      this.journalBytes = Math.max(this.journalBytes, this.snapshotAfterBytes)
+    }).finally(() => { this.snapshotting = null })
+  }
+
+  databaseSize () {
+    const [res] = this.db.exec('SELECT page_count * page_size FROM pragma_page_count, pragma_page_size')
+    return res.values[0][0]
   }
 
   /** Changes whenever a script wrote rows, the schema or user_version. */
@@ -193,18 +292,22 @@ export class Storage {
     return res.values[0].join(',')
   }
 
-  /** Replaces the in-memory database with the durable one. */
+  /** Rebuilds the in-memory database from durable storage. */
   async reload () {
     this.counters.reloads++
     try {
-      const bytes = await this.persistence.load()
-      const db = openDatabase(this.SQL, bytes)
+      if (this.snapshotting) await this.snapshotting
+      const state = await this.persistence.load()
+      const db = openDatabase(this.SQL, state.snapshot)
       this.statements.freeAll()
       this.db.close()
       this.db = db
       this.statements.rebind(db)
       this.inTransaction = false
-      this.dirty = false
+      this.transactionWrites = []
+      this.pendingWrites = []
+      this.seq = state.lastSeq
+      this.replay(state.records)
     } catch (err) {
       this.closedReason = `reloading after a failed commit failed: ${err?.message ?? err}`
     }

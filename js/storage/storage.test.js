@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { IDBFactory } from 'fake-indexeddb'
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createStorage } from './index.js'
 import { encodeParams, decodeResult, TAG_INTEGER, TAG_TEXT, FLAG_COMMIT_REQUIRED } from './codec.js'
 
@@ -55,7 +55,7 @@ test('file persistence: written data is there after close and reopen', async () 
 })
 
 test('indexeddb persistence: written data is there after close and reopen', async () => {
-  await persistenceRoundTrip({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory() })
+  await persistenceRoundTrip({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory(), IDBKeyRange })
 })
 
 test('memory persistence starts empty each time', async () => {
@@ -87,7 +87,7 @@ test('errors cross as {name, message}', async () => {
 test('a quota error on persist undoes the commit and is named StorageQuotaError', async () => {
   const factory = new IDBFactory()
   {
-    const s = await createStorage({ persistence: 'indexeddb', name: 'quota', indexedDB: factory })
+    const s = await createStorage({ persistence: 'indexeddb', name: 'quota', indexedDB: factory, IDBKeyRange })
     s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
     await s.storage.commit()
     await write(s.storage, 1, 'kept')
