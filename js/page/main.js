@@ -63,9 +63,10 @@ function showStatus (status) {
   }
   const error = $('startup-error')
   error.hidden = phase !== 'failed'
-  $('startup-retry').hidden = phase !== 'failed'
+  $('startup-retry').hidden = phase !== 'failed' || status.retryable === false
   if (phase === 'failed') {
-    error.textContent = `${status.error ?? 'unknown error'}` + (status.failedPhase ? ` (while ${status.failedPhase})` : '')
+    error.textContent = `${status.error ?? 'unknown error'}` + (status.failedPhase ? ` (while ${status.failedPhase})` : '') +
+      (status.retryable === false ? '\nClose every Hearth tab and open the site again to restart the server.' : '')
   }
   if (phase === 'ready') state.serverReady?.resolve(status)
 }
@@ -207,6 +208,10 @@ function roomName (id) {
 
 function renderRooms () {
   const list = $('room-list')
+  // Re-render only on change, so a click never lands on a replaced button.
+  const key = JSON.stringify([...state.rooms.keys()].map((id) => [id, roomName(id), id === state.selected]))
+  if (list.dataset.key === key) return
+  list.dataset.key = key
   list.replaceChildren(...[...state.rooms.keys()].map((id) => {
     const li = document.createElement('li')
     const button = document.createElement('button')
