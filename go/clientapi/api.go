@@ -98,6 +98,9 @@ func (a *API) Handler() http.Handler {
 	client("GET", "/sync", authed, a.sync)
 
 	mux.Handle("/_matrix/", a.serve(public, unrecognized))
+	mux.Handle("/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {
+		return nil, notFound("no such well-known document: " + req.URL.Path)
+	}))
 	return cors(mux)
 }
 

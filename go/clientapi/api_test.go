@@ -1,3 +1,8 @@
+//go:build !js
+
+// These tests drive a real server over real loopback HTTP, which js/wasm does
+// not have; the wasm build runs the room and storage suites on sql.js instead.
+
 package clientapi_test
 
 import (
@@ -145,6 +150,11 @@ func TestVersionsAndCORS(t *testing.T) {
 		t.Fatalf("preflight: %d %v", r.status, r.header)
 	}
 	ts.expect(ts.do("GET", "/_matrix/client/v3/no_such_thing", "", nil), 404, "M_UNRECOGNIZED")
+	ts.expect(ts.do("GET", "/.well-known/matrix/server", "", nil), 404, "M_NOT_FOUND")
+	wk := ts.do("GET", "/.well-known/matrix/client", "", nil)
+	if base, _ := wk.body["m.homeserver"].(map[string]any)["base_url"].(string); base != ts.url {
+		t.Fatalf("well-known base_url: %s", wk.raw)
+	}
 }
 
 func TestRegistration(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"hearth/go/account"
 	"hearth/go/federation"
 	"hearth/go/room"
+	"hearth/go/storage"
 )
 
 // matrixError is an error response with its Matrix errcode (client-server
@@ -56,6 +57,7 @@ var errorTable = []struct {
 	{federation.ErrUnreachable, http.StatusBadGateway, "M_UNKNOWN"},
 	{federation.ErrBadEvent, http.StatusBadGateway, "M_UNKNOWN"},
 	{federation.ErrBadRequest, http.StatusBadGateway, "M_UNKNOWN"},
+	{storage.ErrFull, http.StatusInsufficientStorage, "M_RESOURCE_LIMIT_EXCEEDED"},
 }
 
 // toMatrixError turns any error from a handler into the response to send.
@@ -72,19 +74,5 @@ func toMatrixError(err error) *matrixError {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return newError(http.StatusServiceUnavailable, "M_UNKNOWN", "request cancelled: "+err.Error())
 	}
-	if isQuotaError(err) {
-		return newError(http.StatusInsufficientStorage, "M_RESOURCE_LIMIT_EXCEEDED", "browser storage is full: "+err.Error())
-	}
 	return newError(http.StatusInternalServerError, "M_UNKNOWN", "internal error")
-}
-
-// isQuotaError recognises the browser's storage quota error as the storage
-// layer reports it (by its stable name).
-func isQuotaError(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if named, ok := e.(interface{ Name() string }); ok && named.Name() == "QuotaExceededError" {
-			return true
-		}
-	}
-	return false
 }

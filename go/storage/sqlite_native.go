@@ -4,10 +4,11 @@ package storage
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // openSQLite opens a file database natively. WAL lets reads run while the
@@ -27,4 +28,16 @@ func openSQLite(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// sqliteFull is SQLITE_FULL, the primary result code for a full disk.
+const sqliteFull = 13
+
+// classify marks a full disk as ErrFull.
+func classify(err error) error {
+	var e *sqlite.Error
+	if errors.As(err, &e) && e.Code()&0xff == sqliteFull {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return err
 }

@@ -21,6 +21,58 @@
  *                  peer?: libp2p peer ID a federation request came from}
  * response = {head: string, body: Uint8Array}
  * head     = JSON {status, headers: [[name, value], ...]}
+ *
+ * ## hearthStorage (version 1, set by JS before Go starts)
+ *
+ * Made by createStorage() in js/storage and installed with
+ * provide(GLOBALS.storage, storage). One SQLite database (sql.js) with commit
+ * durability; the Go side is go/bridge/storage_js.go.
+ *
+ *   version                 1
+ *   prepare(sql)            → handle: number | {name, message}
+ *   run(handle, params)     → result: Uint8Array | {name, message}
+ *   query(sql, params)      → result | {name, message}   (one-shot run)
+ *   exec(sql)               → result without rows | {name, message}
+ *                             (a script of statements, no params)
+ *   finalize(handle)        → undefined
+ *   begin()                 → undefined | {name, message}
+ *   rollback()              → undefined | {name, message}
+ *   commit()                → Promise<undefined>: resolves once durable,
+ *                             rejects with a named Error
+ *   stats()                 → {openStatements, handles, inTransaction,
+ *                              seq, commits, journalBytesWritten, snapshots,
+ *                              snapshotBytesWritten, persistFailures, reloads, …}
+ *
+ * Synchronous methods never throw: failures come back as {name, message}.
+ * Names: SQLiteError, SQLiteConstraintError, StorageQuotaError (the browser
+ * or disk is full: the commit did not happen; Go maps it to
+ * M_RESOURCE_LIMIT_EXCEEDED), StoragePersistError, StorageTransactionError,
+ * StorageClosedError.
+ *
+ * A write outside begin()/commit() autocommits and its result has the
+ * commit-required flag: call commit() to make it durable.
+ *
+ * params and result are binary, little-endian (js/storage/codec.js), so
+ * int64 and every other SQLite value cross exactly:
+ *   value  = u8 tag, payload: 0 NULL | 1 INTEGER i64 | 2 REAL f64
+ *            | 3 TEXT u32 length + UTF-8 | 4 BLOB u32 length + bytes
+ *   params = u32 count, count × (u32 name length, name, value); or null
+ *   result = u8 flags (bit 0: commit required), i64 changes,
+ *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
+ *            u32 rows, rows × columns × value
+ *
+ * ## hearthP2P (version 1, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
+ *
+ *   {version: 1,
+ *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
+ *    peers() => string[]}
+ *   peerId is the destination server name (a libp2p peer ID, "12D3KooW..."); the
+ *   request head's url is path + query. Rejections are Errors named
+ *   PeerUnreachableError (fails fast), P2PTimeoutError, P2PProtocolError,
+ *   P2PTooLargeError (head > 64 KiB, body > 16 MiB) or P2PNotRunningError.
+ *   peers() lists the server names currently reachable through the relay.
+ *   Incoming federation streams reach Go through hearthServe with head.peer set
+ *   to the sender; only /_matrix/federation/ and /_matrix/key/ paths get there.
  */
 
 export const BRIDGE_VERSION = 1
@@ -95,4 +147,9 @@ export class BridgeError extends Error {
     super(message)
     this.name = 'BridgeError'
   }
+}
+
+/** True once Go has set its ready global (it may do so after main first blocks). */
+export function readyIsSet () {
+  return globalThis[GLOBALS.ready] !== undefined
 }

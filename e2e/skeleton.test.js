@@ -1,0 +1,150 @@
+/**
+ * The walking skeleton in a real browser: first visit, the server starts in the
+ * service worker, register through the UI, create a room, send three messages;
+ * then reload, hard reload, stop the worker (it boots again from IndexedDB) and
+ * restart the browser, and everything is still there.
+ *
+ * Run `npm run build` first; then `npm run test:browser`.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
+
+const STEP_TIMEOUT = 30000
+/** The first start-up downloads and compiles the wasm: give it longer. */
+const BOOT_TIMEOUT = 90000
+
+test('first visit, register, create a room, message; reloads, worker restarts and browser restarts keep it all', { timeout: 300000 }, async (t) => {
+  const env = await openBrowser({ name: 'skeleton' })
+  // If the test runner gives up (timeout), the browser must not outlive it.
+  t.signal.addEventListener('abort', () => { env.close() }, { once: true })
+  let page
+  let step = 'start'
+  const run = async (name, fn) => {
+    step = name
+    env.log(`[test] step: ${name}`)
+    return fn()
+  }
+  const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file), fullPage: true })
+
+  try {
+    page = await env.newPage()
+    const user = `alice${Date.now().toString(36)}`
+    const password = 'correct horse battery staple'
+    const messages = ['hello, hearth', 'second message ✓', 'third: <b>not bold</b> & done']
+
+    await run('first visit shows start-up, then ready', async () => {
+      await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      const controlled = await page.evaluate(() => navigator.serviceWorker.controller !== null)
+      assert.ok(controlled, 'the page is controlled by the service worker without a reload')
+      await page.waitForSelector('[data-testid=auth]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await shot('skeleton-1-ready.png')
+    })
+
+    await run('register through the form', async () => {
+      await page.type('[data-testid=auth-username]', user)
+      await page.type('[data-testid=auth-password]', password)
+      await page.click('[data-testid=auth-register]')
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await page.waitForFunction((u) => document.querySelector('[data-testid=whoami]').textContent.startsWith(`@${u}:`),
+        { timeout: STEP_TIMEOUT }, user)
+    })
+
+    await run('create a room', async () => {
+      await page.type('[data-testid=new-room-name]', 'Kitchen')
+      await page.click('[data-testid=new-room-create]')
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=room-item]')]
+        .some((b) => b.textContent === 'Kitchen'), { timeout: STEP_TIMEOUT })
+      await page.waitForFunction(() => document.querySelector('[data-testid=room-title]').textContent === 'Kitchen',
+        { timeout: STEP_TIMEOUT })
+    })
+
+    await run('send three messages', async () => {
+      for (const text of messages) {
+        await page.type('[data-testid=composer-input]', text)
+        await page.click('[data-testid=composer-send]')
+      }
+      await waitForMessages(page, messages)
+      await shot('skeleton-2-messages.png')
+    })
+
+    await run('the page shows how much browser storage the homeserver uses', async () => {
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid=storage-status]').dataset.usage) > 0,
+        { timeout: STEP_TIMEOUT })
+    })
+
+    await run('reload: still logged in, messages still there', async () => {
+      await page.reload({ waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      const who = await page.$eval('[data-testid=whoami]', (e) => e.textContent)
+      assert.match(who, new RegExp(`^@${user}:`))
+      // The page remembers the open room; open it if it did not.
+      const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
+      if (title !== 'Kitchen') {
+        await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
+        await openRoom(page, '[data-testid=room-item]')
+      }
+      await waitForMessages(page, messages)
+      await shot('skeleton-3-after-reload.png')
+      await page.setViewport({ width: 390, height: 800 })
+      await shot('skeleton-4-phone.png')
+    })
+
+    await run('hard reload: the worker takes the uncontrolled page back', async () => {
+      // Like Shift+Reload: the page loads without its service worker, which
+      // then has to claim it (no controllerchange comes by itself).
+      await page.reload({ waitUntil: 'domcontentloaded', ignoreCache: true })
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null))
+      await waitForMessages(page, messages)
+    })
+
+    await run('the worker is stopped, as when idle: it boots again from storage', async () => {
+      await env.stopWorkers(page)
+      await page.reload({ waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await waitForMessages(page, messages)
+    })
+
+    await run('the browser restarts: same account, same messages', async () => {
+      await env.restartBrowser()
+      page = await env.newPage()
+      await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await waitForMessages(page, messages)
+      await shot('skeleton-5-after-browser-restart.png')
+    })
+  } catch (err) {
+    const report = await diagnose(page)
+    if (page && !page.isClosed()) await shot('skeleton-failure.png').catch(() => {})
+    t.diagnostic(`failed at step: ${step}`)
+    err.message = `step "${step}": ${err.message}\n--- page and worker status ---\n${report}\n--- console (page, worker) ---\n${env.logs.join('\n')}`
+    throw err
+  } finally {
+    await env.close()
+  }
+})
+
+async function waitForMessages (page, texts) {
+  try {
+    await page.waitForFunction((want) => {
+      const got = [...document.querySelectorAll('[data-testid=message][data-pending=false] [data-testid=message-body]')]
+        .map((e) => e.textContent)
+      return want.every((w) => got.includes(w)) && got.length === want.length
+    }, { timeout: STEP_TIMEOUT }, texts)
+  } catch (err) {
+    const got = await page.$$eval('[data-testid=message]', (els) => els.map((e) => `${e.dataset.pending === 'true' ? '(pending) ' : ''}${e.textContent}`))
+    throw new Error(`timeline shows ${JSON.stringify(got)}, want ${JSON.stringify(texts)}: ${err.message}`)
+  }
+}
+
+/** Clicks a room in one step inside the page, so a re-render cannot detach it in between. */
+async function openRoom (page, selector) {
+  await page.waitForSelector(selector, { timeout: 30000 })
+  await page.$eval(selector, (button) => button.click())
+}

@@ -1,0 +1,168 @@
+//go:build js
+
+package bridge
+
+// # hearthP2P, version 1 (set by JS: js/p2p/bridge.js, before Go starts)
+//
+//	{
+//	  version: 1,
+//	  roundTrip(peerId: string, request: {head, body}, options?: {signal: AbortSignal})
+//	      => Promise<{head, body}>,
+//	  peers() => string[],
+//	}
+//
+// roundTrip sends one federation request to the server whose name is peerId
+// (a libp2p peer ID, "12D3KooW…") and resolves with its response. Heads and
+// bodies are those of hearthServe (globals_js.go); the request head's url is
+// path and query only, the destination being peerId. Aborting the signal
+// abandons the request. It rejects with an Error whose name is one of
+//
+//	PeerUnreachableError  the peer is not on the relay, or went away mid-request (fails fast)
+//	P2PTimeoutError       the peer did not answer in time (60 s)
+//	P2PProtocolError      the peer broke the framing
+//	P2PTooLargeError      head over 64 KiB or body over 16 MiB
+//	P2PNotRunningError    the p2p node is stopped
+//
+// peers() lists the server names currently reachable through the relay.
+//
+// On the receiving side JS answers incoming federation streams by calling
+// hearthServe with the head's "peer" set to the sender's peer ID; only paths
+// under /_matrix/federation/ and /_matrix/key/ get that far (others: 403).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"syscall/js"
+)
+
+// MaxP2PBodyBytes is the largest request body P2PTransport sends; the JS
+// side refuses bigger ones too (js/p2p/constants.js MAX_BODY_BYTES).
+const MaxP2PBodyBytes = 16 << 20
+
+var (
+	// ErrNoP2P: hearthP2P is not set (no network configured) or speaks another version.
+	ErrNoP2P = errors.New("p2p network unavailable")
+	// ErrPeerUnreachable: the destination is not online, or went away mid-request.
+	ErrPeerUnreachable = errors.New("peer unreachable")
+	// ErrP2PTimeout: the destination did not answer in time.
+	ErrP2PTimeout = errors.New("peer did not answer in time")
+)
+
+// P2PTransport is an http.RoundTripper over hearthP2P: give it to the
+// federation client. The request URL's host is the destination server name,
+// i.e. its peer ID; any scheme is accepted, so gomatrixserverlib's own
+// "matrix://<server name>/path" URLs work as they are, as does
+// "https://<peer ID>/path". Request context cancellation aborts the JS side.
+// Safe for concurrent use; the zero value is ready.
+type P2PTransport struct{}
+
+var _ http.RoundTripper = P2PTransport{}
+
+func (P2PTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	p2p, err := p2pGlobal()
+	if err != nil {
+		return nil, err
+	}
+	destination := req.URL.Host
+	if destination == "" {
+		return nil, fmt.Errorf("p2p round trip: request URL %q names no destination server", req.URL)
+	}
+	var body []byte
+	if req.Body != nil {
+		body, err = io.ReadAll(io.LimitReader(req.Body, MaxP2PBodyBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+		if len(body) > MaxP2PBodyBytes {
+			return nil, fmt.Errorf("p2p round trip: request body over %d bytes", MaxP2PBodyBytes)
+		}
+	}
+	head := requestHead{Method: req.Method, URL: req.URL.RequestURI(), Headers: [][2]string{{"host", destination}}}
+	for name, values := range req.Header {
+		if strings.EqualFold(name, "Host") {
+			continue
+		}
+		for _, v := range values {
+			head.Headers = append(head.Headers, [2]string{strings.ToLower(name), v})
+		}
+	}
+	headJSON, err := json.Marshal(head)
+	if err != nil {
+		return nil, fmt.Errorf("encode request head: %w", err)
+	}
+
+	ctx := req.Context()
+	abort := js.Global().Get("AbortController").New()
+	promise := p2p.Call("roundTrip", destination,
+		js.ValueOf(map[string]any{"head": string(headJSON), "body": bytesOrNull(body)}),
+		js.ValueOf(map[string]any{"signal": abort.Get("signal")}))
+	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
+	defer stopAbort()
+	result, err := await(ctx, promise)
+	if err != nil {
+		return nil, fmt.Errorf("p2p round trip to %s: %w", destination, err)
+	}
+
+	var rh responseHead
+	if err := json.Unmarshal([]byte(result.Get("head").String()), &rh); err != nil {
+		return nil, fmt.Errorf("decode response head from %s: %w", destination, err)
+	}
+	respBody := bytesFromJS(result.Get("body"))
+	resp := &http.Response{
+		Status:        fmt.Sprintf("%d %s", rh.Status, http.StatusText(rh.Status)),
+		StatusCode:    rh.Status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{},
+		Body:          io.NopCloser(bytes.NewReader(respBody)),
+		ContentLength: int64(len(respBody)),
+		Request:       req,
+	}
+	for _, kv := range rh.Headers {
+		resp.Header.Add(kv[0], kv[1])
+	}
+	return resp, nil
+}
+
+// KnownPeers returns the server names (peer IDs) currently reachable through
+// the relay, or nil without a network.
+func KnownPeers() []string {
+	p2p, err := p2pGlobal()
+	if err != nil {
+		return nil
+	}
+	list := p2p.Call("peers")
+	peers := make([]string, list.Length())
+	for i := range peers {
+		peers[i] = list.Index(i).String()
+	}
+	return peers
+}
+
+func p2pGlobal() (js.Value, error) {
+	p2p := js.Global().Get(globalP2P)
+	if p2p.IsUndefined() || p2p.IsNull() {
+		return js.Value{}, fmt.Errorf("%w: %s is not set", ErrNoP2P, globalP2P)
+	}
+	if v := p2p.Get("version"); v.Type() != js.TypeNumber || v.Int() != Version {
+		return js.Value{}, fmt.Errorf("%w: %s speaks version %v, Go speaks %d", ErrNoP2P, globalP2P, v, Version)
+	}
+	return p2p, nil
+}
+
+func bytesOrNull(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return bytesToJS(b)
+}

@@ -1,0 +1,207 @@
+//go:build js
+
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall/js"
+)
+
+// # hearthStorage, version 1
+//
+// JS (js/storage, createStorage) sets hearthStorage before the wasm starts.
+// It is one SQLite database (sql.js) with commit durability:
+//
+//	version                    number, storageVersion below
+//	prepare(sql)               → handle (number) | {name, message}
+//	run(handle, params)        → result (Uint8Array) | {name, message}
+//	query(sql, params)         → result | {name, message}
+//	                             (prepare + run + finalize in one crossing;
+//	                             JS caches the compiled statement)
+//	exec(sql)                  → result without rows | {name, message}
+//	                             (a script of statements, no parameters)
+//	finalize(handle)           → undefined (unknown handles are ignored)
+//	begin()                    → undefined | {name, message}
+//	rollback()                 → undefined | {name, message}
+//	commit()                   → Promise<undefined>, rejects with an Error
+//	                             whose name is stable
+//	stats()                    → {openStatements, handles, inTransaction,
+//	                             seq, commits, journalBytesWritten, snapshots,
+//	                             snapshotBytesWritten, persistFailures, reloads, …}
+//
+// Synchronous methods never throw; a failure comes back as a plain
+// {name, message} object. Names (js/storage/errors.js):
+//
+//	SQLiteError            SQLite rejected the statement
+//	SQLiteConstraintError  a constraint failed (UNIQUE, NOT NULL, FOREIGN KEY…)
+//	StorageQuotaError      the browser or disk refused to store more; the
+//	                       commit did not happen (Matrix: M_RESOURCE_LIMIT_EXCEEDED)
+//	StoragePersistError    persisting failed otherwise; the commit did not happen
+//	StorageTransactionError  begin inside a transaction, commit/rollback
+//	                       outside one, a write while a commit is persisting
+//	StorageClosedError     the storage is closed or an unknown handle was used
+//
+// Transactions: begin/commit/rollback are the only way to run BEGIN, COMMIT
+// and ROLLBACK. A write outside a transaction autocommits in SQLite and its
+// result carries the commit-required flag: the caller must then call commit(),
+// which resolves once that write is durable. commit() always resolves only
+// after the data is durable; if persisting fails, the database is reset to
+// its last durable state and commit() rejects.
+//
+// params and result are binary (little-endian), so every SQLite value
+// crosses exactly (a JS number cannot hold every int64, and syscall/js has
+// no BigInt):
+//
+//	value  = u8 tag, payload
+//	         0 NULL     no payload
+//	         1 INTEGER  i64
+//	         2 REAL     f64
+//	         3 TEXT     u32 length, UTF-8 bytes
+//	         4 BLOB     u32 length, bytes
+//	params = u32 count, count × (u32 name length, name (UTF-8; empty for
+//	         positional), value); null or an empty array for no params
+//	result = u8 flags (bit 0: commit required), i64 changes,
+//	         i64 last insert rowid, u32 column count,
+//	         columns × (u32 length, UTF-8 name), u32 row count,
+//	         rows × columns × value
+//
+// So one statement execution is one call with one Uint8Array each way,
+// whatever the number of rows and cells.
+
+const storageVersion = 1
+
+// Storage is Go's handle on hearthStorage. Its methods must be called from
+// one goroutine at a time (the database/sql driver in go/storage/sqljs
+// guarantees that); Commit blocks on a JS promise, so it must not be called
+// from a js.FuncOf callback.
+type Storage struct {
+	v          js.Value
+	uint8Array js.Value
+}
+
+// StmtHandle names a statement prepared in JS; Finalize frees it.
+type StmtHandle int
+
+// StorageStats are counters from the JS side, for tests and diagnostics.
+type StorageStats struct {
+	// OpenStatements is the number of compiled sql.js statements alive,
+	// including JS's small cache of idle ones.
+	OpenStatements int
+	// Handles is the number of handles prepared and not yet finalized.
+	Handles int
+	// InTransaction: a transaction is open.
+	InTransaction bool
+	// Commits is the number of durable commits.
+	Commits int
+}
+
+// ErrNoStorage: hearthStorage is not set, or speaks another version.
+var ErrNoStorage = errors.New("hearthStorage is not set")
+
+// OpenStorage returns the hearthStorage global.
+func OpenStorage() (*Storage, error) {
+	v := js.Global().Get(globalStorage)
+	if v.Type() != js.TypeObject {
+		return nil, ErrNoStorage
+	}
+	if got := v.Get("version"); got.Type() != js.TypeNumber || got.Int() != storageVersion {
+		return nil, fmt.Errorf("%w in version %d (got %v)", ErrNoStorage, storageVersion, got)
+	}
+	return &Storage{v: v, uint8Array: js.Global().Get("Uint8Array")}, nil
+}
+
+// Prepare compiles sql and returns its handle.
+func (s *Storage) Prepare(sql string) (StmtHandle, error) {
+	res := s.v.Call("prepare", sql)
+	if res.Type() != js.TypeNumber {
+		return 0, errorFromJS(res)
+	}
+	return StmtHandle(res.Int()), nil
+}
+
+// Finalize frees a handle from Prepare.
+func (s *Storage) Finalize(h StmtHandle) {
+	s.v.Call("finalize", int(h))
+}
+
+// Run executes a prepared statement to its end and returns every row.
+func (s *Storage) Run(h StmtHandle, params []Param) (*Result, error) {
+	p, err := s.paramsToJS(params)
+	if err != nil {
+		return nil, err
+	}
+	return s.resultFromJS(s.v.Call("run", int(h), p))
+}
+
+// Query executes sql once (one crossing) and returns every row.
+func (s *Storage) Query(sql string, params []Param) (*Result, error) {
+	p, err := s.paramsToJS(params)
+	if err != nil {
+		return nil, err
+	}
+	return s.resultFromJS(s.v.Call("query", sql, p))
+}
+
+// Exec runs a script of statements without parameters.
+func (s *Storage) Exec(sql string) (*Result, error) {
+	return s.resultFromJS(s.v.Call("exec", sql))
+}
+
+// Begin opens a transaction.
+func (s *Storage) Begin() error {
+	return errorOrNil(s.v.Call("begin"))
+}
+
+// Rollback ends the open transaction, undoing it.
+func (s *Storage) Rollback() error {
+	return errorOrNil(s.v.Call("rollback"))
+}
+
+// Commit commits the open transaction, if any, and returns once every
+// committed write is durable. If ctx ends first it returns ctx.Err(), and the
+// commit may or may not become durable: pass a context that only ends when
+// the answer no longer matters.
+func (s *Storage) Commit(ctx context.Context) error {
+	_, err := await(ctx, s.v.Call("commit"))
+	return err
+}
+
+// Stats reads the JS counters.
+func (s *Storage) Stats() StorageStats {
+	v := s.v.Call("stats")
+	return StorageStats{
+		OpenStatements: v.Get("openStatements").Int(),
+		Handles:        v.Get("handles").Int(),
+		InTransaction:  v.Get("inTransaction").Bool(),
+		Commits:        v.Get("commits").Int(),
+	}
+}
+
+func (s *Storage) paramsToJS(params []Param) (js.Value, error) {
+	b, err := encodeParams(params)
+	if err != nil || b == nil {
+		return js.Null(), err
+	}
+	arr := s.uint8Array.New(len(b))
+	js.CopyBytesToJS(arr, b)
+	return arr, nil
+}
+
+func (s *Storage) resultFromJS(v js.Value) (*Result, error) {
+	n := v.Get("length")
+	if n.Type() != js.TypeNumber {
+		return nil, errorFromJS(v)
+	}
+	b := make([]byte, n.Int())
+	js.CopyBytesToGo(b, v)
+	return decodeResult(b)
+}
+
+func errorOrNil(v js.Value) error {
+	if v.IsUndefined() || v.IsNull() {
+		return nil
+	}
+	return errorFromJS(v)
+}

@@ -1,0 +1,34 @@
+//go:build js
+
+package storage
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"hearth/go/storage/sqljs"
+)
+
+// openSQLite opens the database in hearthStorage (sql.js). path is ignored:
+// in js/wasm, JS decides where the data lives (IndexedDB in a browser, files
+// or memory under Node; see js/storage). sql.js is one connection, hence
+// SetMaxOpenConns(1).
+func openSQLite(path string) (*sql.DB, error) {
+	_ = path
+	c, err := sqljs.NewConnector()
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// classify marks the browser's quota error as ErrFull.
+func classify(err error) error {
+	if errors.Is(err, sqljs.ErrQuotaExceeded) {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return err
+}

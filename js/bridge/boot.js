@@ -1,0 +1,223 @@
+/**
+ * Starts the Go server (dist/hearth.wasm) in this JS realm: a service worker,
+ * or Node for the headless peer. No DOM and no Node-only API is used unless a
+ * file: URL asks for one.
+ *
+ * The order follows the bridge contract (js/bridge/globals.js): the wasm is
+ * compiled (while storage opens), the storage global is installed, Go runs,
+ * and then we wait for Go's ready promise. One realm runs one Go server,
+ * because the bridge globals are per realm.
+ */
+import '../../build/wasm_exec.js' // side effect: sets globalThis.Go (copied from the Go toolchain by `make wasm`)
+import { GLOBALS, provide, readyIsSet, whenReady } from './globals.js'
+
+/**
+ * Start-up phases, in order. onPhase gets {phase, ...details}:
+ *   downloading  {loaded, total}  bytes of the wasm so far (total null if unknown)
+ *   compiling    {}               WebAssembly compilation (overlaps the download when streaming)
+ *   starting     {}               Go runs; waiting for hearthReady
+ *   ready        {serverName, version}
+ */
+export const PHASES = Object.freeze(['downloading', 'compiling', 'starting', 'ready'])
+
+/** Start-up failed; `phase` says where. */
+export class BootError extends Error {
+  constructor (message, { phase, cause } = {}) {
+    super(message, { cause })
+    this.name = 'BootError'
+    this.phase = phase
+  }
+}
+
+/**
+ * @param {object} options
+ * @param {URL|string|BufferSource|WebAssembly.Module} options.wasm the server: a URL (string
+ *   URLs resolve against the realm's location), the bytes, or a compiled module
+ * @param {object|Promise<object>} options.storage the storage object Go uses
+ *   (createStorage().storage); a promise lets storage open while the wasm downloads
+ * @param {object} [options.p2p] the p2p object, if any
+ * @param {(event: {phase: string}) => void} [options.onPhase]
+ * @param {string[]} [options.args] extra argv for Go (argv[0] is "hearth")
+ * @param {Record<string, string>} [options.env] environment for Go
+ * @param {AbortSignal} [options.signal] cancels the download and the wait
+ * @param {number} [options.startTimeoutMs] how long Go may take from starting to ready
+ *   (default 120 s); past it start-up fails instead of hanging
+ * @returns {Promise<{serverName: string, version: number, exited: Promise<number>}>}
+ *   exited resolves with Go's exit code if the server ever stops
+ */
+export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
+  if (typeof globalThis.Go !== 'function') {
+    throw new BootError('wasm_exec.js did not define Go: run `make wasm`', { phase: 'starting' })
+  }
+  if (storage === undefined || storage === null) {
+    throw new BootError('startServer needs a storage object', { phase: 'starting' })
+  }
+  const report = (phase, details = {}) => {
+    try { onPhase({ phase, ...details }) } catch { /* a listener's fault is not ours */ }
+  }
+
+  // Storage opens while the wasm downloads and compiles; both must succeed.
+  const opened = Promise.resolve(storage).catch((err) => {
+    throw new BootError(`cannot open storage: ${err.message}`, { phase: 'starting', cause: err })
+  })
+  opened.catch(() => {}) // awaited below, after the compile
+  const module = await compile(wasm, report, signal)
+  provide(GLOBALS.storage, await opened)
+  if (p2p !== undefined) provide(GLOBALS.p2p, p2p)
+
+  report('starting')
+  const go = new globalThis.Go()
+  go.argv = ['hearth', ...args]
+  go.env = { ...env }
+  let exitCode = 0
+  go.exit = (code) => {
+    exitCode = code
+    if (code !== 0) console.warn(`hearth: the Go server exited with code ${code}`)
+  }
+  let instance
+  try {
+    instance = await WebAssembly.instantiate(module, go.importObject)
+  } catch (err) {
+    throw new BootError(`cannot instantiate the server: ${err.message}`, { phase: 'starting', cause: err })
+  }
+  // go.run runs main until it first blocks, so hearthReady is normally set
+  // when it returns; its promise settles only when Go exits.
+  const exited = go.run(instance).then(() => exitCode, (err) => {
+    throw new BootError(`the server crashed: ${err.message}`, { phase: 'starting', cause: err })
+  })
+  exited.catch(() => {}) // observed below and by the caller
+  const died = exited.then((code) => {
+    throw new BootError(`the server exited during start-up (exit code ${code})`, { phase: 'starting' })
+  })
+  died.catch(() => {})
+  let timer
+  const tooSlow = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new BootError(
+      `the server did not become ready within ${startTimeoutMs / 1000} s`, { phase: 'starting' })), startTimeoutMs)
+  })
+  const waiting = { done: false }
+  let info
+  try {
+    info = await Promise.race([readyFromGo(waiting), died, aborted(signal), tooSlow])
+  } catch (err) {
+    if (err instanceof BootError) throw err
+    throw new BootError(`the server failed to start: ${err.message}`, { phase: 'starting', cause: err })
+  } finally {
+    waiting.done = true
+    clearTimeout(timer)
+  }
+  report('ready', { serverName: info.serverName, version: info.version })
+  return { ...info, exited }
+}
+
+/**
+ * Go's ready promise. Go normally sets it before main first blocks, but a main
+ * that awaits something first still counts: poll until it appears (the
+ * callers race this against Go exiting and the start-up timeout, and set
+ * waiting.done when the race is over).
+ */
+async function readyFromGo (waiting) {
+  while (!readyIsSet()) {
+    if (waiting.done) return new Promise(() => {}) // the race is over
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return whenReady()
+}
+
+/** Fetches (when given a URL) and compiles the wasm, reporting progress. */
+async function compile (wasm, report, signal) {
+  if (wasm instanceof WebAssembly.Module) return wasm
+  if (wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm)) {
+    report('compiling')
+    return compileBytes(wasm)
+  }
+  if (typeof wasm !== 'string' && !(wasm instanceof URL)) {
+    throw new BootError('options.wasm must be a URL, a string URL, bytes or a WebAssembly.Module', { phase: 'downloading' })
+  }
+  const url = new URL(wasm, globalThis.location?.href)
+  if (url.protocol === 'file:') {
+    report('downloading', { loaded: 0, total: null })
+    const { readFile } = await import(/* webpackIgnore: true */ 'node:fs/promises')
+    const bytes = await readFile(url)
+    report('downloading', { loaded: bytes.byteLength, total: bytes.byteLength })
+    report('compiling')
+    return compileBytes(bytes)
+  }
+
+  report('downloading', { loaded: 0, total: null })
+  let response
+  try {
+    response = await fetch(url, { signal })
+  } catch (err) {
+    throw new BootError(`cannot download ${url.pathname}: ${err.message}`, { phase: 'downloading', cause: err })
+  }
+  if (!response.ok) {
+    throw new BootError(`cannot download ${url.pathname}: HTTP ${response.status}`, { phase: 'downloading' })
+  }
+  const length = Number(response.headers.get('content-length'))
+  // Content-Length counts encoded bytes; with Content-Encoding we cannot know the total.
+  const total = Number.isFinite(length) && length > 0 && !response.headers.get('content-encoding') ? length : null
+  const counted = countBytes(response, total, report)
+
+  const streaming = typeof WebAssembly.compileStreaming === 'function' &&
+    (response.headers.get('content-type') ?? '').split(';')[0].trim() === 'application/wasm'
+  if (streaming) {
+    // compileStreaming compiles while bytes arrive; 'compiling' is reported when the last byte has.
+    try {
+      return await WebAssembly.compileStreaming(counted)
+    } catch (err) {
+      throw new BootError(`cannot compile ${url.pathname}: ${err.message}`, { phase: 'compiling', cause: err })
+    }
+  }
+  let bytes
+  try {
+    bytes = await counted.arrayBuffer()
+  } catch (err) {
+    throw new BootError(`cannot download ${url.pathname}: ${err.message}`, { phase: 'downloading', cause: err })
+  }
+  return compileBytes(bytes)
+}
+
+async function compileBytes (bytes) {
+  try {
+    return await WebAssembly.compile(bytes)
+  } catch (err) {
+    throw new BootError(`cannot compile the server: ${err.message}`, { phase: 'compiling', cause: err })
+  }
+}
+
+/** A Response with the same body that reports download progress, then 'compiling'. */
+function countBytes (response, total, report) {
+  if (response.body === null) return response
+  let loaded = 0
+  let lastReport = 0
+  const counter = new TransformStream({
+    transform (chunk, controller) {
+      loaded += chunk.byteLength
+      // At most one report per 1 % (or 256 KiB when the total is unknown).
+      const step = total ? total / 100 : 256 * 1024
+      if (loaded - lastReport >= step) {
+        lastReport = loaded
+        report('downloading', { loaded, total })
+      }
+      controller.enqueue(chunk)
+    },
+    flush () {
+      report('downloading', { loaded, total: total ?? loaded })
+      report('compiling')
+    }
+  })
+  return new Response(response.body.pipeThrough(counter), {
+    status: response.status,
+    headers: { 'content-type': 'application/wasm' }
+  })
+}
+
+function aborted (signal) {
+  if (signal === undefined) return new Promise(() => {})
+  return new Promise((resolve, reject) => {
+    const fail = () => reject(new BootError(`start-up cancelled: ${signal.reason?.message ?? signal.reason}`, { phase: 'starting' }))
+    if (signal.aborted) fail()
+    else signal.addEventListener('abort', fail, { once: true })
+  })
+}

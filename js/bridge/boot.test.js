@@ -1,0 +1,119 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import { startServer, BootError } from './boot.js'
+
+// Each startServer runs one Go program in this realm and sets the bridge
+// globals, so every successful start-up here runs in a child process; the
+// failures before Go runs are checked in-process.
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const run = promisify(execFile)
+let dir, wasm
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hearth-boot-'))
+  wasm = join(dir, 'fake.wasm')
+  await run('go', ['build', '-o', wasm, './testdata/fakeserver'], {
+    cwd: here, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' }
+  })
+})
+
+after(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+/** Runs startServer in a fresh Node process; returns what it printed as JSON. */
+async function boot (mode, how = 'file') {
+  const script = `
+    import { startServer } from ${JSON.stringify(pathToFileURL(join(here, 'boot.js')).href)}
+    import { callServe } from ${JSON.stringify(pathToFileURL(join(here, 'globals.js')).href)}
+    import { readFile } from 'node:fs/promises'
+    const phases = []
+    const wasm = ${how === 'bytes' ? `await readFile(${JSON.stringify(wasm)})` : JSON.stringify(pathToFileURL(wasm).href)}
+    try {
+      const info = await startServer({ wasm, storage: { fake: true }, args: [${JSON.stringify(mode)}],
+        startTimeoutMs: 5000, onPhase: (e) => phases.push(e.phase) })
+      const res = await callServe({ method: 'GET', url: '/x', headers: [] }, null)
+      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, status: res.status }))
+    } catch (err) {
+      console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message }))
+    }
+    process.exit(0)
+  `
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000 })
+  return JSON.parse(stdout.trim().split('\n').pop())
+}
+
+test('a file: URL starts the server and reports every phase in order', async () => {
+  const r = await boot('ready')
+  assert.deepEqual(r, {
+    ok: true,
+    phases: ['downloading', 'downloading', 'compiling', 'starting', 'ready'],
+    serverName: 'fake.test',
+    storageSeen: true,
+    status: 200
+  })
+})
+
+test('bytes start the server too', async () => {
+  const r = await boot('ready', 'bytes')
+  assert.equal(r.ok, true)
+  assert.deepEqual(r.phases, ['compiling', 'starting', 'ready'])
+})
+
+test('a ready global set after main first blocks still counts', async () => {
+  const r = await boot('late')
+  assert.equal(r.ok, true, r.message)
+})
+
+test('start-up failures are BootErrors that say why', async (t) => {
+  const cases = [
+    ['reject', /storage is broken/],
+    ['exit', /exited during start-up \(exit code 3\)/],
+    ['panic', /exited during start-up \(exit code 2\)/]
+  ]
+  for (const [mode, message] of cases) {
+    await t.test(mode, async () => {
+      const r = await boot(mode)
+      assert.equal(r.ok, false)
+      assert.equal(r.name, 'BootError')
+      assert.equal(r.phase, 'starting')
+      assert.match(r.message, message)
+    })
+  }
+})
+
+test('failures before Go runs', async (t) => {
+  await t.test('not wasm', async () => {
+    await assert.rejects(startServer({ wasm: new Uint8Array([1, 2, 3, 4]), storage: {} }),
+      (err) => err instanceof BootError && err.phase === 'compiling')
+  })
+  await t.test('no storage', async () => {
+    await assert.rejects(startServer({ wasm: new Uint8Array(8) }), (err) => err instanceof BootError && /storage/.test(err.message))
+  })
+  await t.test('storage fails to open', async () => {
+    const bytes = await readFile(wasm)
+    await assert.rejects(startServer({ wasm: bytes, storage: Promise.reject(new Error('disk on fire')) }),
+      (err) => err instanceof BootError && /cannot open storage: disk on fire/.test(err.message))
+  })
+  await t.test('download fails', async () => {
+    await assert.rejects(startServer({ wasm: 'http://127.0.0.1:9/hearth.wasm', storage: {} }),
+      (err) => err instanceof BootError && err.phase === 'downloading')
+  })
+  await t.test('HTTP 404', async () => {
+    const { startSite } = await import('../site/serve.js')
+    const site = await startSite({ dir, port: 0 })
+    try {
+      await assert.rejects(startServer({ wasm: `${site.url}missing.wasm`, storage: {} }),
+        (err) => err instanceof BootError && err.phase === 'downloading' && /HTTP 404/.test(err.message))
+    } finally {
+      await site.close()
+    }
+  })
+})

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+/**
+ * p2p benchmarks, one JSON object per line on stdout (never fails a build):
+ *   discovery     ms from two peers starting to both knowing each other
+ *   roundtrip     request/response latency through the relay, p50/p99, small and 64 KiB bodies
+ *   relay-load    federation requests/second with N peers all sending at once
+ *                 (peers share this process, so this is bounded by them), and
+ *                 requests per CPU-second of the relay, which runs in its own
+ *                 process (npm run relay) so its CPU time is its own (Linux /proc)
+ * Usage: node js/p2p/bench.js [--quick]
+ */
+import './node-env.js'
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createRelay } from '../relay/index.js'
+import { createP2P } from './index.js'
+
+const quick = process.argv.includes('--quick')
+const serve = async (head, body) => ({ status: 200, headers: [], body })
+const print = row => console.log(JSON.stringify(row))
+
+async function newPeer (relay) {
+  const key = (await generateKeyPair('Ed25519')).raw
+  return createP2P({ privateKey: key, relayAddrs: relay.multiaddrs(), serve })
+}
+
+/** The relay CLI in a child process; resolves once it printed its address. */
+function spawnRelay () {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../relay/cli.js', import.meta.url))], {
+    env: { ...process.env, RELAY_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.once('error', reject)
+    child.stdout.on('data', chunk => {
+      out += chunk
+      const addr = out.match(/relay: address (\S+)/)?.[1]
+      if (addr != null) resolve({ child, multiaddrs: () => [addr] })
+    })
+  })
+}
+
+/** CPU seconds used so far by a process (user + system), or null off Linux. */
+async function cpuSecondsOf (pid) {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null
+  }
+}
+
+function request (size) {
+  return {
+    head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/bench', headers: [] }),
+    body: size === 0 ? null : new Uint8Array(size).fill(1)
+  }
+}
+
+function percentile (sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
+}
+
+async function discovery (relay) {
+  const rounds = quick ? 3 : 10
+  const times = []
+  for (let i = 0; i < rounds; i++) {
+    const [a, b] = [await newPeer(relay), await newPeer(relay)]
+    const began = performance.now()
+    await Promise.all([a.start(), b.start()])
+    await Promise.all([a.waitForPeer(b.peerId), b.waitForPeer(a.peerId)])
+    times.push(performance.now() - began)
+    await Promise.all([a.stop(), b.stop()])
+  }
+  times.sort((x, y) => x - y)
+  print({ bench: 'discovery', rounds, p50_ms: round(percentile(times, 0.5)), max_ms: round(times.at(-1)) })
+}
+
+async function roundtrip (relay) {
+  const [a, b] = [await newPeer(relay), await newPeer(relay)]
+  await Promise.all([a.start(), b.start()])
+  await a.waitForPeer(b.peerId)
+  for (const size of [0, 64 * 1024]) {
+    const n = quick ? 100 : 1000
+    for (let i = 0; i < 20; i++) await a.roundTrip(b.peerId, request(size)) // warm up
+    const times = []
+    for (let i = 0; i < n; i++) {
+      const began = performance.now()
+      await a.roundTrip(b.peerId, request(size))
+      times.push(performance.now() - began)
+    }
+    times.sort((x, y) => x - y)
+    print({ bench: 'roundtrip', via: 'relay', body_bytes: size, n, p50_ms: round(percentile(times, 0.5)), p99_ms: round(percentile(times, 0.99)) })
+  }
+  await Promise.all([a.stop(), b.stop()])
+}
+
+async function relayLoad (relay, count) {
+  const peers = []
+  for (let i = 0; i < count; i++) peers.push(await newPeer(relay))
+  await Promise.all(peers.map(p => p.start()))
+  await Promise.all(peers.flatMap(p => peers.filter(q => q !== p).map(q => p.waitForPeer(q.peerId))))
+  const seconds = quick ? 2 : 5
+  const deadline = performance.now() + seconds * 1000
+  let done = 0
+  const relayCpuBefore = await cpuSecondsOf(relay.child.pid)
+  const began = performance.now()
+  await Promise.all(peers.map(async (p, i) => {
+    const target = peers[(i + 1) % peers.length].peerId
+    while (performance.now() < deadline) {
+      await p.roundTrip(target, request(256))
+      done++
+    }
+  }))
+  const elapsed = (performance.now() - began) / 1000
+  const relayCpu = relayCpuBefore == null ? null : (await cpuSecondsOf(relay.child.pid)) - relayCpuBefore
+  print({
+    bench: 'relay-load',
+    peers: count,
+    requests: done,
+    requests_per_s: Math.round(done / elapsed),
+    relay_cpu_share: relayCpu == null ? null : round(relayCpu / elapsed),
+    requests_per_relay_cpu_s: relayCpu == null || relayCpu === 0 ? null : Math.round(done / relayCpu),
+    note: 'one request = one relayed stream carrying a request and its response; peers share one process'
+  })
+  await Promise.all(peers.map(p => p.stop()))
+}
+
+function round (ms) {
+  return Math.round(ms * 100) / 100
+}
+
+const relay = createRelay({ port: 0 })
+await relay.start()
+try {
+  await discovery(relay)
+  await roundtrip(relay)
+} finally {
+  await relay.stop()
+}
+const child = await spawnRelay()
+try {
+  for (const count of quick ? [2, 10] : [2, 10, 50]) await relayLoad(child, count)
+} finally {
+  child.child.kill('SIGTERM')
+}

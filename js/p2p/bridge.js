@@ -1,0 +1,20 @@
+/**
+ * The hearthP2P global's value for a p2p node (shape documented in
+ * js/bridge/globals.js and go/bridge/p2p_js.go). Install it with
+ *   provide(GLOBALS.p2p, hearthP2P(p2p))
+ * before the wasm starts; Go looks the global up per request, so it may also
+ * come later (federation requests fail with ErrNoP2P until then).
+ */
+import { BRIDGE_VERSION } from '../bridge/globals.js'
+
+/**
+ * @param {ReturnType<typeof import('./index.js').createP2P>} p2p
+ * @returns {{version: number, roundTrip: Function, peers: () => string[]}}
+ */
+export function hearthP2P (p2p) {
+  return Object.freeze({
+    version: BRIDGE_VERSION,
+    roundTrip: (peerId, request, options) => p2p.roundTrip(peerId, request, options),
+    peers: () => p2p.peers()
+  })
+}

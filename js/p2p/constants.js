@@ -1,0 +1,41 @@
+/**
+ * Protocol IDs and limits shared by peers and the relay. A change to a wire
+ * format gets a new protocol ID, never a silent change under the old one.
+ */
+
+/** One Matrix federation request and its response per stream (framing.js). */
+export const FEDERATION_PROTOCOL = '/hearth/federation/1.0.0'
+
+/**
+ * Presence on a relay (presence.js): a peer opens one long-lived stream to the
+ * relay once its reservation is made; the relay sends who is there, then
+ * joins and leaves. A peer is "present" while that stream is open.
+ */
+export const PRESENCE_PROTOCOL = '/hearth/presence/1.0.0'
+
+/** Largest request or response head (JSON), in bytes. */
+export const MAX_HEAD_BYTES = 64 * 1024
+
+/** Largest request or response body, in bytes. Matrix PDUs are 64 KiB at most; media and
+ * large /send batches stay well under this. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024
+
+/** Largest presence message (a full peer list), in bytes. */
+export const MAX_PRESENCE_MESSAGE_BYTES = 1024 * 1024
+
+/** Only these paths may reach Go's serve from another peer (server-server API, keys). */
+export const FEDERATION_PATH_PREFIXES = Object.freeze(['/_matrix/federation/', '/_matrix/key/'])
+
+export const DEFAULTS = Object.freeze({
+  /** ms for a whole outgoing request: dial, send, wait for the answer. */
+  requestTimeout: 60_000,
+  /** ms to open a connection to a peer through the relay; short, so an absent peer fails fast. */
+  dialTimeout: 5_000,
+  /** ms for an incoming request to arrive in full once its stream opened. */
+  readTimeout: 15_000,
+  /** ms Go may take to answer an incoming request. */
+  serveTimeout: 60_000,
+  /** ms between attempts to get back onto the relay after losing it (doubles, capped). */
+  relayRetryMin: 500,
+  relayRetryMax: 15_000
+})

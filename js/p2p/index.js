@@ -1,0 +1,418 @@
+/**
+ * The p2p layer: a libp2p node that carries Matrix federation between Hearth
+ * peers through a circuit relay, and learns who is online from that relay.
+ *
+ * Go never sees libp2p: it calls `roundTrip` (through the hearthP2P global,
+ * see bridge.js) and answers incoming requests through `serve`. This module
+ * owns the node's lifecycle, the federation protocol (framing.js), discovery
+ * (presence.js) and the mapping of every failure to a named error (errors.js).
+ *
+ * Works unchanged in a page, a service worker and Node (Node entry points must
+ * import ./node-env.js first).
+ */
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { webSockets } from '@libp2p/websockets'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { generateKeyPairFromSeed, privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { enable as enableLibp2pLogs } from '@libp2p/logger'
+import { createLibp2p } from 'libp2p'
+import { DEFAULTS, FEDERATION_PATH_PREFIXES, FEDERATION_PROTOCOL } from './constants.js'
+import { P2PNotRunningError, P2PProtocolError, P2PTimeoutError, P2PTooLargeError, PeerUnreachableError } from './errors.js'
+import { readMessage, writeMessage } from './framing.js'
+import { subscribePresence } from './presence.js'
+
+export * from './errors.js'
+export { FEDERATION_PROTOCOL, PRESENCE_PROTOCOL } from './constants.js'
+
+/**
+ * @typedef {object} P2POptions
+ * @property {Uint8Array} privateKey 64 bytes, Go's ed25519.PrivateKey layout (seed || public key):
+ *   the same key is the Matrix signing key, so the peer ID is the server name.
+ * @property {string[]} relayAddrs relay multiaddrs including `/p2p/<relay peer ID>`,
+ *   e.g. `/ip4/127.0.0.1/tcp/8081/ws/p2p/12D3KooW…`
+ * @property {(head: {method: string, url: string, headers: Array<[string, string]>, peer: string},
+ *   body: Uint8Array) => Promise<{status: number, headers: Array<[string, string]>, body: Uint8Array}>} serve
+ *   answers an incoming federation request (callServe in js/bridge/globals.js)
+ * @property {{info?: Function, warn?: Function}} [logger] for joins, leaves and relay trouble;
+ *   libp2p's own logs are switched on with `debug` (see README)
+ * @property {string} [debug] libp2p log namespaces to switch on, e.g. 'libp2p:*': for a
+ *   service worker, which has no localStorage for the usual `localStorage.debug`
+ * @property {number} [requestTimeout] ms, whole outgoing request
+ * @property {number} [dialTimeout] ms, reaching a peer through the relay
+ * @property {number} [serveTimeout] ms Go may take to answer an incoming request
+ */
+
+/**
+ * @param {P2POptions} options
+ * @param {{createLibp2p?: typeof createLibp2p}} [components] seams for tests
+ */
+export function createP2P (options, components = {}) {
+  return new HearthP2P(options, components).facade()
+}
+
+class HearthP2P {
+  constructor (options, components) {
+    if (!(options.privateKey instanceof Uint8Array) || options.privateKey.byteLength !== 64) {
+      throw new TypeError('privateKey must be a 64-byte ed25519 private key (seed || public key)')
+    }
+    if (!Array.isArray(options.relayAddrs) || options.relayAddrs.length === 0) {
+      throw new TypeError('relayAddrs must list at least one relay multiaddr')
+    }
+    if (typeof options.serve !== 'function') throw new TypeError('serve must be a function')
+    this.privateKey = privateKeyFromRaw(options.privateKey)
+    this.peerId = peerIdFromPrivateKey(this.privateKey)
+    this.relays = options.relayAddrs.map(addr => {
+      const ma = multiaddr(addr)
+      const relayId = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (relayId == null) throw new TypeError(`relay address ${addr} lacks /p2p/<relay peer ID>`)
+      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set() }
+    })
+    this.serve = options.serve
+    this.debug = options.debug
+    this.logger = options.logger ?? {}
+    this.timeouts = {
+      request: options.requestTimeout ?? DEFAULTS.requestTimeout,
+      dial: options.dialTimeout ?? DEFAULTS.dialTimeout,
+      read: DEFAULTS.readTimeout,
+      serve: options.serveTimeout ?? DEFAULTS.serveTimeout
+    }
+    this.createLibp2p = components.createLibp2p ?? createLibp2p
+    /** the running node; null before start() and after stop() */
+    this.node = null
+    /** aborted by stop(): ends the presence loops */
+    this.lifetime = null
+    this.listeners = new Set()
+    this.loops = []
+    this.seed = options.privateKey.subarray(0, 32)
+    this.publicKeyBytes = options.privateKey.subarray(32)
+  }
+
+  facade () {
+    const self = this
+    return {
+      peerId: this.peerId.toString(),
+      start: () => this.start(),
+      stop: () => this.stop(),
+      roundTrip: (peerId, request, opts) => this.roundTrip(peerId, request, opts),
+      peers: () => this.peers(),
+      onPeers: (listener) => this.onPeers(listener),
+      waitForPeer: (peerId, opts) => this.waitForPeer(peerId, opts),
+      /** the libp2p node while running (for diagnostics and benchmarks), else null */
+      get libp2p () { return self.node },
+      /** our circuit addresses: how others reach us */
+      multiaddrs: () => this.node?.getMultiaddrs().map(String) ?? []
+    }
+  }
+
+  async start () {
+    if (this.node != null) return
+    await this.checkKeyPair()
+    if (this.debug) enableLibp2pLogs(this.debug)
+    const node = await this.createLibp2p({
+      privateKey: this.privateKey,
+      // No listen addresses here: the relay loops below listen on each relay's
+      // /p2p-circuit address and redo it when a relay comes back.
+      addresses: { listen: [] },
+      transports: [webSockets(), circuitRelayTransport({ reservationCompletionTimeout: this.timeouts.dial })],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      // Browsers' default gater refuses ws:// and private addresses; the relay is
+      // often exactly that (127.0.0.1 in development). We only ever dial relays
+      // and circuit addresses through them.
+      connectionGater: { denyDialMultiaddr: () => false },
+      connectionManager: { dialTimeout: this.timeouts.dial },
+      // A relay that is down must not make start() fail: we retry in the loops.
+      transportManager: { faultTolerance: 1 /* FaultTolerance.NO_FATAL */ },
+      services: { identify: identify(), ping: ping() }
+    })
+    await node.handle(FEDERATION_PROTOCOL, (stream, connection) => this.answer(stream, connection), {
+      maxInboundStreams: 64,
+      maxOutboundStreams: 64
+    })
+    await node.start()
+    this.node = node
+    this.lifetime = new AbortController()
+    this.loops = this.relays.map(relay => this.relayLoop(relay, this.lifetime.signal))
+  }
+
+  async stop () {
+    const node = this.node
+    if (node == null) return
+    this.lifetime.abort()
+    this.node = null
+    await node.stop()
+    await Promise.allSettled(this.loops)
+    this.loops = []
+    for (const relay of this.relays) {
+      for (const peer of relay.known) this.forget(relay, peer)
+    }
+  }
+
+  /** Refuses a key whose public half does not belong to its seed: the peer ID would lie. */
+  async checkKeyPair () {
+    const derived = await generateKeyPairFromSeed('Ed25519', this.seed)
+    const expected = derived.publicKey.raw
+    if (expected.byteLength !== 32 || !expected.every((b, i) => b === this.publicKeyBytes[i])) {
+      throw new TypeError('privateKey: the public key half does not match the seed')
+    }
+  }
+
+  /**
+   * Keeps us on one relay: reserve a slot (so we are dialable through it),
+   * subscribe to its presence, and when either breaks, start over with backoff.
+   */
+  async relayLoop (relay, signal) {
+    let delay = DEFAULTS.relayRetryMin
+    const circuit = relay.addr.encapsulate('/p2p-circuit')
+    while (!signal.aborted) {
+      try {
+        if (!this.listensThrough(relay)) {
+          await this.node.components.transportManager.listen([circuit])
+          if (!this.listensThrough(relay)) throw new Error('no reservation on the relay')
+        }
+        await subscribePresence(this.node, relay.peerId, {
+          signal,
+          onSubscribed: () => {
+            delay = DEFAULTS.relayRetryMin
+            this.logger.info?.(`p2p: on relay ${relay.peerId}`)
+          },
+          onPeers: (peers) => {
+            const now = new Set(peers.filter(p => p !== this.peerId.toString()))
+            for (const peer of relay.known) if (!now.has(peer)) this.forget(relay, peer)
+            for (const peer of now) this.learn(relay, peer)
+          },
+          onJoin: (peer) => this.learn(relay, peer),
+          onLeave: (peer) => this.forget(relay, peer)
+        })
+        if (!signal.aborted) this.logger.warn?.(`p2p: lost relay ${relay.peerId}, reconnecting`)
+      } catch (err) {
+        if (signal.aborted) break
+        this.logger.warn?.(`p2p: relay ${relay.addr} unavailable (${err.message}), retrying in ${delay} ms`)
+      }
+      for (const peer of relay.known) this.forget(relay, peer)
+      await sleep(delay, signal)
+      delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
+    }
+  }
+
+  listensThrough (relay) {
+    const id = relay.peerId.toString()
+    return this.node.getMultiaddrs().some(ma => {
+      const parts = ma.getComponents()
+      const circuitAt = parts.findIndex(c => c.name === 'p2p-circuit')
+      return circuitAt > 0 && parts[circuitAt - 1].name === 'p2p' && parts[circuitAt - 1].value === id
+    })
+  }
+
+  learn (relay, peer) {
+    if (peer === this.peerId.toString() || relay.known.has(peer)) return
+    const wasKnown = this.isKnown(peer)
+    relay.known.add(peer)
+    if (!wasKnown) this.emit({ type: 'join', peerId: peer })
+  }
+
+  forget (relay, peer) {
+    if (!relay.known.delete(peer) || this.isKnown(peer)) return
+    // A peer that left may have left silently: drop our connection so the next
+    // request dials afresh and fails fast instead of waiting on a dead circuit.
+    this.node?.hangUp(peerIdFromString(peer)).catch(() => {})
+    this.emit({ type: 'leave', peerId: peer })
+  }
+
+  isKnown (peer) {
+    return this.relays.some(r => r.known.has(peer))
+  }
+
+  peers () {
+    const all = new Set()
+    for (const relay of this.relays) for (const peer of relay.known) all.add(peer)
+    return [...all]
+  }
+
+  /** @param {(event: {type: 'join'|'leave', peerId: string}) => void} listener @returns {() => void} unsubscribe */
+  onPeers (listener) {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  emit (event) {
+    this.logger.info?.(`p2p: peer ${event.peerId} ${event.type === 'join' ? 'joined' : 'left'}`)
+    for (const listener of this.listeners) {
+      try { listener(event) } catch (err) { this.logger.warn?.(`p2p: peer listener threw: ${err.message}`) }
+    }
+  }
+
+  /** Resolves once `peerId` is known (or already is); rejects on signal abort. */
+  waitForPeer (peerId, { signal } = {}) {
+    if (this.isKnown(peerId)) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const onAbort = () => { stop(); reject(signal.reason) }
+      const stop = this.onPeers(event => {
+        if (event.type === 'join' && event.peerId === peerId) {
+          stop()
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+      })
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /**
+   * Sends one federation request to a peer and returns its response.
+   * @param {string} peerId the destination server name
+   * @param {{head: string, body: Uint8Array|null}} request the bridge's request shape
+   * @param {{signal?: AbortSignal}} [opts] abort = the caller gave up (Go's context)
+   * @returns {Promise<{head: string, body: Uint8Array}>} the bridge's response shape
+   */
+  async roundTrip (peerId, request, { signal } = {}) {
+    const node = this.node
+    if (node == null) throw new P2PNotRunningError('the p2p node is not running')
+    let target
+    try {
+      target = peerIdFromString(peerId)
+    } catch (err) {
+      throw new PeerUnreachableError(`${JSON.stringify(peerId)} is not a peer ID`, { cause: err })
+    }
+    if (target.equals(this.peerId)) throw new PeerUnreachableError('refusing to federate with ourselves over p2p')
+    if (typeof request?.head !== 'string') throw new TypeError('request.head must be a JSON string')
+
+    const timeout = AbortSignal.timeout(this.timeouts.request)
+    const whole = signal == null ? timeout : AbortSignal.any([timeout, signal])
+    const dialSignal = AbortSignal.any([whole, AbortSignal.timeout(this.timeouts.dial)])
+    const addrs = this.relays.map(r => r.addr.encapsulate(`/p2p-circuit/p2p/${peerId}`))
+
+    let stream
+    try {
+      // Full negotiation (the default): measured no faster with negotiateFully: false,
+      // and a peer without the protocol then fails here, clearly, not mid-read.
+      stream = await node.dialProtocol(addrs, FEDERATION_PROTOCOL, { signal: dialSignal })
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason
+      const why = this.isKnown(peerId) ? 'known but not answering' : 'not on any relay we use'
+      throw new PeerUnreachableError(`peer ${peerId} is unreachable (${why}): ${err.message}`, { cause: err })
+    }
+    try {
+      await writeMessage(stream, request.head, request.body, { signal: whole })
+      const response = await readMessage(stream, { signal: whole })
+      checkResponseHead(response.head)
+      return response
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      if (signal?.aborted) throw signal.reason
+      if (timeout.aborted) {
+        throw new P2PTimeoutError(`peer ${peerId} did not answer within ${this.timeouts.request} ms`, { cause: err })
+      }
+      if (err instanceof P2PProtocolError || err instanceof P2PTooLargeError) throw err
+      throw new PeerUnreachableError(`peer ${peerId} went away mid-request: ${err.message}`, { cause: err })
+    }
+  }
+
+  /** Answers one incoming federation stream with Go's serve. */
+  async answer (stream, connection) {
+    const from = connection.remotePeer.toString()
+    try {
+      const request = await readMessage(stream, { signal: AbortSignal.timeout(this.timeouts.read) })
+      const head = parseRequestHead(request.head)
+      let response
+      if (head == null) {
+        response = matrixError(400, 'M_BAD_JSON', 'malformed request head')
+      } else if (!isFederationPath(head.url)) {
+        // Only the server-server API may be reached from the network: the client
+        // API on the same Go server belongs to the local user alone.
+        response = matrixError(403, 'M_FORBIDDEN', 'only federation paths are served over p2p')
+      } else {
+        head.peer = from
+        try {
+          response = await withTimeout(this.serve(head, request.body), this.timeouts.serve, 'serve')
+        } catch (err) {
+          // Go failed or timed out: answer with an HTTP error, so the requester sees
+          // a server error rather than a vanished peer.
+          this.logger.warn?.(`p2p: serving ${head.method} ${head.url} for ${from} failed: ${err.message}`)
+          response = matrixError(500, 'M_UNKNOWN', 'the server failed to answer')
+        }
+      }
+      await writeMessage(stream, JSON.stringify({ status: response.status, headers: response.headers ?? [] }),
+        response.body ?? null, { signal: AbortSignal.timeout(this.timeouts.read) })
+    } catch (err) {
+      this.logger.warn?.(`p2p: request from ${from} failed: ${err.message}`)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+}
+
+/**
+ * Whether `url` (path + query) is under a federation prefix. Normalising first means "/_matrix/federation/../client/…" or its %2e%2e form
+ * cannot sneak past the prefix check.
+ */
+export function isFederationPath (url) {
+  if (typeof url !== 'string' || !url.startsWith('/')) return false
+  let pathname
+  try {
+    pathname = new URL(url, 'http://hearth.invalid').pathname
+  } catch {
+    return false
+  }
+  return FEDERATION_PATH_PREFIXES.some(prefix => pathname.startsWith(prefix))
+}
+
+function parseRequestHead (text) {
+  let head
+  try {
+    head = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (head === null || typeof head !== 'object' || typeof head.method !== 'string' ||
+      typeof head.url !== 'string' || !Array.isArray(head.headers)) return null
+  const parsed = new URL(head.url, 'http://hearth.invalid')
+  return { method: head.method, url: parsed.pathname + parsed.search, headers: head.headers }
+}
+
+function checkResponseHead (text) {
+  let head
+  try {
+    head = JSON.parse(text)
+  } catch (err) {
+    throw new P2PProtocolError('response head is not JSON', { cause: err })
+  }
+  if (!Number.isInteger(head?.status) || !Array.isArray(head.headers)) {
+    throw new P2PProtocolError('response head lacks status or headers')
+  }
+}
+
+const encoder = new TextEncoder()
+
+function matrixError (status, errcode, error) {
+  return {
+    status,
+    headers: [['content-type', 'application/json']],
+    body: encoder.encode(JSON.stringify({ errcode, error }))
+  }
+}
+
+function withTimeout (promise, ms, what) {
+  let timer
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new P2PTimeoutError(`${what} took longer than ${ms} ms`)), ms)
+    timer.unref?.() // Node: a hung serve must not keep the process alive after stop()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+function sleep (ms, signal) {
+  return new Promise(resolve => {
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+    function done () {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+  })
+}

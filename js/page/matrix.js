@@ -1,0 +1,77 @@
+/**
+ * A minimal Matrix client-server API client over fetch(): just what the page
+ * needs. Paths are on the page's own origin, where the service worker answers.
+ * Spec: https://spec.matrix.org/v1.11/client-server-api/
+ */
+
+/** The server answered with a Matrix error (or not with JSON at all). */
+export class MatrixError extends Error {
+  constructor (status, body) {
+    const errcode = body?.errcode ?? 'M_UNKNOWN'
+    super(body?.error ? `${body.error} (${errcode})` : `HTTP ${status} (${errcode})`)
+    this.name = 'MatrixError'
+    this.status = status
+    this.errcode = errcode
+    this.body = body
+  }
+}
+
+const V3 = '/_matrix/client/v3'
+
+/**
+ * @param {{baseUrl?: string, fetch?: typeof fetch, accessToken?: string}} [options]
+ */
+export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalThis.fetch(...a), accessToken = null } = {}) {
+  const state = { accessToken }
+
+  async function request (method, path, { body, query, signal, auth = true } = {}) {
+    const url = new URL(baseUrl + V3 + path, globalThis.location?.href)
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, v)
+    const headers = {}
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (auth && state.accessToken) headers.Authorization = `Bearer ${state.accessToken}`
+    const res = await doFetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal })
+    const text = await res.text()
+    let json = null
+    try { json = text ? JSON.parse(text) : {} } catch { json = { error: text.slice(0, 200) } }
+    if (!res.ok) throw new MatrixError(res.status, json)
+    return json
+  }
+
+  return {
+    get accessToken () { return state.accessToken },
+    set accessToken (token) { state.accessToken = token },
+
+    /** Registers with User-Interactive Auth, completing the m.login.dummy stage. */
+    async register (username, password) {
+      const body = { username, password, initial_device_display_name: 'Hearth web' }
+      let session
+      try {
+        return await request('POST', '/register', { body, auth: false })
+      } catch (err) {
+        if (!(err instanceof MatrixError) || err.status !== 401 || !err.body?.session) throw err
+        session = err.body.session
+        const flows = err.body.flows ?? []
+        if (flows.length > 0 && !flows.some((f) => (f.stages ?? []).every((s) => s === 'm.login.dummy'))) {
+          throw new MatrixError(401, { errcode: 'M_FORBIDDEN', error: `registration needs stages this client cannot do: ${JSON.stringify(flows)}` })
+        }
+      }
+      return request('POST', '/register', { body: { ...body, auth: { type: 'm.login.dummy', session } }, auth: false })
+    },
+
+    login (username, password) {
+      return request('POST', '/login', {
+        auth: false,
+        body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: username }, password, initial_device_display_name: 'Hearth web' }
+      })
+    },
+    whoami: () => request('GET', '/account/whoami'),
+    logout: () => request('POST', '/logout', { body: {} }),
+    createRoom: (name) => request('POST', '/createRoom', { body: { name, preset: 'private_chat' } }),
+    joinedRooms: () => request('GET', '/joined_rooms'),
+    sendMessage: (roomId, txnId, content) =>
+      request('PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`, { body: content }),
+    sync: ({ since, timeout, filter, signal }) =>
+      request('GET', '/sync', { query: { since, timeout, filter: filter && JSON.stringify(filter) }, signal })
+  }
+}

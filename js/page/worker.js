@@ -1,0 +1,100 @@
+/**
+ * The page's side of the service worker: register it, make sure it controls
+ * this page (first visit included, no manual reload), start the server in it
+ * and follow its start-up status.
+ *
+ * Browser differences handled here (see the 2020 write-up in the design notes):
+ * - navigator.serviceWorker.ready resolves before activation in Firefox and
+ *   after it in Chrome, so we wait for the worker's 'activated' state and for
+ *   this page to be controlled, not for `ready`.
+ * - after a hard reload (Shift+Reload) an active worker does not control the
+ *   page and no controllerchange comes by itself: we ask the worker to claim.
+ */
+import { CHANNEL, MSG } from '../../sw/protocol.js'
+
+/** The page could not get a controlling service worker. */
+export class WorkerError extends Error {
+  constructor (message, options) {
+    super(message, options)
+    this.name = 'WorkerError'
+  }
+}
+
+/**
+ * @param {{onStatus: (status: object) => void, timeoutMs?: number, scriptURL?: string}} options
+ * @returns {Promise<{boot: () => void, askStatus: () => void, close: () => void}>}
+ */
+export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = '/sw.js' }) {
+  const container = navigator.serviceWorker
+  if (container === undefined) {
+    throw new WorkerError('This browser offers no service workers here, and Hearth runs its server in one. ' +
+      'Private windows (Firefox) and non-HTTPS sites other than localhost disable them.')
+  }
+  const onMessage = (event) => {
+    if (event.data?.type === MSG.status) onStatus(event.data.status)
+  }
+  const channel = new BroadcastChannel(CHANNEL)
+  channel.addEventListener('message', onMessage)
+  container.addEventListener('message', onMessage)
+  container.startMessages()
+
+  let registration
+  try {
+    // updateViaCache 'none': a new sw.js is noticed on every navigation.
+    registration = await container.register(scriptURL, { scope: '/', updateViaCache: 'none', type: 'classic' })
+  } catch (err) {
+    throw new WorkerError(`cannot register the service worker: ${err.message}`, { cause: err })
+  }
+  await takeControl(registration, timeoutMs)
+
+  const post = (type) => container.controller?.postMessage({ type })
+  return {
+    boot: () => post(MSG.boot),
+    askStatus: () => post(MSG.status),
+    close: () => {
+      channel.close()
+      container.removeEventListener('message', onMessage)
+    }
+  }
+}
+
+async function takeControl (registration, timeoutMs) {
+  const container = navigator.serviceWorker
+  if (container.controller) return
+  let timer
+  const controlled = new Promise((resolve) => container.addEventListener('controllerchange', resolve, { once: true }))
+  const timedOut = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new WorkerError(
+      `the service worker did not take control of this page within ${timeoutMs / 1000} s; reload the page`)), timeoutMs)
+  })
+  const claimWhenActive = (async () => {
+    const worker = registration.active ?? registration.waiting ?? registration.installing
+    if (worker === null) return
+    await activated(worker)
+    if (!container.controller) {
+      console.info('hearth: the service worker is active but does not control this page; asking it to claim')
+      worker.postMessage({ type: MSG.claim })
+    }
+  })()
+  try {
+    await Promise.race([controlled, timedOut, claimWhenActive.then(() => controlled)])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function activated (worker) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (worker.state === 'activated') {
+        worker.removeEventListener('statechange', check)
+        resolve()
+      } else if (worker.state === 'redundant') {
+        worker.removeEventListener('statechange', check)
+        reject(new WorkerError('the service worker failed to install (see the browser console)'))
+      }
+    }
+    worker.addEventListener('statechange', check)
+    check()
+  })
+}

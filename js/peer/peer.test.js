@@ -1,0 +1,106 @@
+/**
+ * The headless peer as a user runs it: `node js/peer/cli.js` in its own
+ * process (one Go server per JS realm), driven over its HTTP client API.
+ * Needs `npm run build` (dist/hearth.wasm).
+ */
+import '../p2p/node-env.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRelay } from '../relay/index.js'
+
+const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+
+/** Starts a peer process and waits until it prints what we need. */
+async function spawnPeer (dataDir, extraArgs = []) {
+  const child = spawn(process.execPath, [cli, '--data', dataDir, '--http-port', '0', ...extraArgs], {
+    cwd: repo, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  const lines = (stream) => stream.on('data', (chunk) => { output += chunk })
+  lines(child.stdout)
+  lines(child.stderr)
+  const exited = new Promise(resolve => child.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + 60000
+  while (!/client API at (\S+)/.test(output) || (extraArgs.includes('--relay') && !/on the p2p network/.test(output))) {
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`peer did not start:\n${output}`) }
+    if (child.exitCode !== null) throw new Error(`peer exited with ${child.exitCode}:\n${output}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return {
+    url: output.match(/client API at (\S+)/)[1],
+    serverName: output.match(/homeserver (\S+) is running/)[1],
+    output: () => output,
+    exited,
+    stop: async () => { child.kill('SIGTERM'); return exited },
+    kill: async () => { child.kill('SIGKILL'); return exited }
+  }
+}
+
+async function call (peer, method, path, { token, body } = {}) {
+  const res = await fetch(peer.url + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  return { status: res.status, body: await res.json() }
+}
+
+async function register (peer, username) {
+  const body = { username, password: 'secret', auth: { type: 'm.login.dummy' } }
+  const res = await call(peer, 'POST', '/_matrix/client/v3/register', { body })
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  return res.body.access_token
+}
+
+test('a headless peer keeps its identity and data across restarts, and one peer owns a data directory', { timeout: 120000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-peer-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+
+  let peer = await spawnPeer(dir)
+  const name = peer.serverName
+  const token = await register(peer, 'bot')
+  const room = await call(peer, 'POST', '/_matrix/client/v3/createRoom', { token, body: { name: 'Log' } })
+  assert.equal(room.status, 200)
+  const roomPath = `/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}`
+  const sent = await call(peer, 'PUT', `${roomPath}/send/m.room.message/t1`, { token, body: { msgtype: 'm.text', body: 'persisted' } })
+  assert.equal(sent.status, 200)
+
+  // A second peer on the same directory is refused while the first runs.
+  const second = spawn(process.execPath, [cli, '--data', dir], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
+  let secondOut = ''
+  second.stderr.on('data', (c) => { secondOut += c })
+  const code = await new Promise(resolve => second.once('exit', resolve))
+  assert.equal(code, 1)
+  assert.match(secondOut, /in use by process/)
+
+  // Killed outright: the acknowledged message survives, the stale lock is taken over.
+  await peer.kill()
+  peer = await spawnPeer(dir)
+  t.after(() => peer.stop())
+  assert.equal(peer.serverName, name, 'the server name changed across a restart')
+  const messages = await call(peer, 'GET', `${roomPath}/messages?dir=b&limit=5`, { token })
+  assert.equal(messages.status, 200, JSON.stringify(messages.body))
+  assert.ok(messages.body.chunk.some(ev => ev.content?.body === 'persisted'), 'the message was lost')
+})
+
+test('two peers on one relay: each runs as the libp2p identity its server name names', { timeout: 120000 }, async (t) => {
+  const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
+  await relay.start()
+  t.after(() => relay.stop())
+  const relayAddr = relay.multiaddrs()[0]
+  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-peer-'))))
+  t.after(() => Promise.all(dirs.map(d => rm(d, { recursive: true, force: true }))))
+
+  const [a, b] = await Promise.all(dirs.map(d => spawnPeer(d, ['--relay', relayAddr])))
+  t.after(() => Promise.all([a.stop(), b.stop()]))
+  // The server name is the libp2p peer ID the peer announces itself with.
+  assert.match(a.output(), new RegExp(`on the p2p network as ${a.serverName}`))
+  assert.match(b.output(), new RegExp(`on the p2p network as ${b.serverName}`))
+  assert.notEqual(a.serverName, b.serverName)
+})

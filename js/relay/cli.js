@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/**
+ * `npm run relay`: runs the relay alone. RELAY_PORT (default 8081) and
+ * RELAY_HOST (default 127.0.0.1) pick where it listens. RELAY_KEY_FILE, if
+ * set, keeps the relay's key (and so its address) across restarts: the file is
+ * created on first start.
+ */
+import '../p2p/node-env.js'
+import { startRelayFromEnv } from './from-env.js'
+
+const relay = await startRelayFromEnv(process.env, console)
+const shutdown = async () => {
+  await relay.stop()
+  process.exit(0)
+}
+process.once('SIGINT', shutdown)
+process.once('SIGTERM', shutdown)

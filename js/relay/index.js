@@ -1,0 +1,125 @@
+/**
+ * The relay: the one server Hearth needs. Browsers cannot listen for
+ * connections, so each peer keeps a WebSocket to the relay, reserves a slot
+ * (circuit relay v2) and is dialed by others through `/p2p-circuit`. The
+ * relay also tells peers who else is there (presence.js). It never sees
+ * federation content: relayed connections are end-to-end encrypted (noise).
+ *
+ * Limits, chosen deliberately:
+ * - per relayed connection: none on data or duration. libp2p's default
+ *   (128 KiB, 2 min) cuts federation mid-request; Hearth peers keep one
+ *   relayed connection per pair open for as long as both are online.
+ * - counts: reservations (one per online peer), connections, concurrent hop
+ *   streams. These bound the relay's memory; raise them for a bigger network.
+ */
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { webSockets } from '@libp2p/websockets'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { createLibp2p } from 'libp2p'
+import { servePresence } from '../p2p/presence.js'
+
+export const DEFAULT_RELAY_LIMITS = Object.freeze({
+  /** online peers the relay will hold a slot for */
+  maxReservations: 256,
+  /** connections of any kind (peers' own, plus relayed ones the relay opens) */
+  maxConnections: 1024,
+  /** concurrent relayed-connection setups */
+  maxHopStreams: 256,
+  /** ms a reservation lasts before the peer must refresh it (libp2p refreshes) */
+  reservationTtl: 2 * 60 * 60 * 1000,
+  /** bytes per relayed connection; null = unlimited (see the file comment) */
+  dataLimit: null,
+  /** ms per relayed connection; null = unlimited */
+  durationLimit: null
+})
+
+/**
+ * @param {{port?: number, host?: string, limits?: Partial<typeof DEFAULT_RELAY_LIMITS>,
+ *          privateKey?: Uint8Array, logger?: {info?: Function, warn?: Function}}} [options]
+ *   port 0 picks a free port; privateKey (64-byte raw ed25519) keeps the relay's
+ *   peer ID, and so its address, stable across restarts
+ */
+export function createRelay (options = {}) {
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? 8081
+  const limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits }
+  const logger = options.logger ?? {}
+  let node = null
+  let presence = null
+
+  return {
+    async start () {
+      if (node != null) return
+      const privateKey = options.privateKey != null
+        ? privateKeyFromRaw(options.privateKey)
+        : await generateKeyPair('Ed25519')
+      const unlimited = limits.dataLimit == null && limits.durationLimit == null
+      node = await createLibp2p({
+        privateKey,
+        addresses: { listen: [`/ip4/${host}/tcp/${port}/ws`] },
+        transports: [webSockets()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        connectionManager: { maxConnections: limits.maxConnections },
+        services: {
+          identify: identify(),
+          ping: ping(),
+          relay: circuitRelayServer({
+            maxInboundHopStreams: limits.maxHopStreams,
+            maxOutboundStopStreams: limits.maxHopStreams,
+            reservations: {
+              maxReservations: limits.maxReservations,
+              reservationTtl: limits.reservationTtl,
+              applyDefaultLimit: !unlimited,
+              ...(limits.dataLimit != null && { defaultDataLimit: BigInt(limits.dataLimit) }),
+              ...(limits.durationLimit != null && { defaultDurationLimit: limits.durationLimit })
+            }
+          })
+        }
+      })
+      presence = await servePresence(node, {
+        onJoin: peer => logger.info?.(`relay: peer joined ${peer} (${presence?.present().length ?? 1} online)`),
+        onLeave: peer => logger.info?.(`relay: peer left ${peer} (${presence.present().length} online)`)
+      })
+      node.addEventListener('peer:connect', evt => logger.debug?.(`relay: connection from ${evt.detail}`))
+    },
+
+    async stop () {
+      if (node == null) return
+      const stopping = node
+      node = null
+      await presence.stop().catch(() => {})
+      await stopping.stop()
+    },
+
+    /** @returns {string} the relay's peer ID */
+    get peerId () { return node?.peerId.toString() },
+
+    /** the TCP port it listens on (the real one when started with port 0) */
+    get port () {
+      const tcp = node?.getMultiaddrs()[0]?.getComponents().find(c => c.name === 'tcp')
+      return tcp == null ? undefined : Number(tcp.value)
+    },
+
+    /** @returns {string[]} addresses peers dial, each ending in /p2p/<relay peer ID> */
+    multiaddrs () {
+      return node?.getMultiaddrs().map(String) ?? []
+    },
+
+    /** @returns {string[]} peer IDs currently present */
+    present () {
+      return presence?.present() ?? []
+    },
+
+    /** presence messages sent so far (for the benchmark) */
+    messagesSent () {
+      return presence?.messagesSent() ?? 0
+    },
+
+    get libp2p () { return node }
+  }
+}

@@ -1,0 +1,63 @@
+// The relay on its own: configuration from the environment, a stable key,
+// and relayed connections without the libp2p default data/duration limit.
+import '../p2p/node-env.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { startRelayFromEnv } from './from-env.js'
+import { createRelay } from './index.js'
+import { createP2P } from '../p2p/index.js'
+
+const quiet = { log () {}, info () {}, warn () {} }
+
+test('RELAY_KEY_FILE keeps the relay address across restarts; the port is printed', { timeout: 20_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-relay-'))
+  const lines = []
+  const logger = { ...quiet, log: line => lines.push(line) }
+  try {
+    const env = { RELAY_PORT: '0', RELAY_KEY_FILE: join(dir, 'relay.key') }
+    const first = await startRelayFromEnv(env, logger)
+    const id = first.peerId
+    await first.stop()
+    const second = await startRelayFromEnv(env, logger)
+    assert.equal(second.peerId, id)
+    await second.stop()
+    assert.match(lines[0], /^relay: listening on port \d+$/)
+    assert.ok(lines.some(line => line.includes(`/ws/p2p/${id}`)))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('relayed connections carry no data or duration limit, and joins and leaves are logged', { timeout: 20_000 }, async () => {
+  const events = []
+  const relay = createRelay({ port: 0, logger: { info: line => events.push(line) } })
+  await relay.start()
+  const serve = async (head, body) => ({ status: 200, headers: [], body })
+  const a = createP2P({ privateKey: (await generateKeyPair('Ed25519')).raw, relayAddrs: relay.multiaddrs(), serve })
+  const b = createP2P({ privateKey: (await generateKeyPair('Ed25519')).raw, relayAddrs: relay.multiaddrs(), serve })
+  try {
+    await a.start()
+    await b.start()
+    await a.waitForPeer(b.peerId, { signal: AbortSignal.timeout(3000) })
+    // 3 MiB: well past libp2p's default 128 KiB per relayed connection
+    const body = new Uint8Array(3 * 1024 * 1024).fill(7)
+    const res = await a.roundTrip(b.peerId, { head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/1', headers: [] }), body })
+    assert.equal(res.body.byteLength, body.byteLength)
+    const relayed = a.libp2p.getConnections().filter(c => c.remotePeer.toString() === b.peerId)
+    assert.ok(relayed.length > 0)
+    for (const connection of relayed) assert.equal(connection.limits, undefined)
+    assert.deepEqual(relay.present().sort(), [a.peerId, b.peerId].sort())
+    await b.stop()
+    for (let i = 0; i < 100 && relay.present().length !== 1; i++) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.deepEqual(relay.present(), [a.peerId])
+    assert.ok(events.some(line => line.startsWith(`relay: peer joined ${b.peerId}`)))
+    assert.ok(events.some(line => line.startsWith(`relay: peer left ${b.peerId}`)))
+  } finally {
+    await Promise.allSettled([a.stop(), b.stop()])
+    await relay.stop()
+  }
+})

@@ -1,0 +1,93 @@
+/**
+ * js/storage: SQLite (sql.js) with commit durability, shaped as the
+ * hearthStorage bridge global. Install the returned `storage` with
+ * provide(GLOBALS.storage, storage) before the wasm starts; its shape is
+ * documented in js/bridge/globals.js and go/bridge/storage_js.go.
+ */
+
+import initSqlJs from 'sql.js'
+import { Storage } from './storage.js'
+import { errorShape } from './errors.js'
+
+export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, StoragePersistError, StorageTransactionError, StorageClosedError } from './errors.js'
+
+/** Version of the hearthStorage shape; Go checks it. */
+export const STORAGE_VERSION = 1
+
+/**
+ * @param {object} [options]
+ * @param {object} [options.initSqlJs] passed to sql.js's initSqlJs (locateFile, wasmBinary)
+ * @param {'memory'|'indexeddb'|'file'} [options.persistence='memory']
+ * @param {string} [options.name='hearth'] IndexedDB database name, or file base name
+ * @param {string} [options.dir] directory for 'file' persistence (Node)
+ * @param {IDBFactory} [options.indexedDB] for 'indexeddb' (default globalThis.indexedDB)
+ * @param {typeof IDBKeyRange} [options.IDBKeyRange] for 'indexeddb' (default globalThis.IDBKeyRange)
+ * @param {number} [options.snapshotAfterBytes=1048576] take a snapshot (and drop the
+ *   journal it covers) once the journal holds this many bytes, or the database's
+ *   size if larger, so snapshot cost stays proportional to the bytes written
+ * @returns {Promise<{storage: object, stats: () => object, close: () => Promise<void>}>}
+ */
+export async function createStorage (options = {}) {
+  const SQL = await initSqlJs(options.initSqlJs ?? {})
+  const persistence = await choosePersistence(options)
+  const inMemory = (options.persistence ?? 'memory') === 'memory'
+  const db = await Storage.open(SQL, persistence, {
+    // Nothing to compact in memory: never export.
+    snapshotAfterBytes: inMemory ? Infinity : options.snapshotAfterBytes
+  })
+  return {
+    storage: bridgeShape(db),
+    stats: () => db.stats(),
+    close: () => db.close()
+  }
+}
+
+async function choosePersistence (options) {
+  switch (options.persistence ?? 'memory') {
+    case 'memory':
+      return {
+        load: async () => ({ snapshot: null, lastSeq: 0, records: [] }),
+        append: async () => {},
+        snapshot: async () => {},
+        close: async () => {}
+      }
+    case 'indexeddb': {
+      const { indexedDBPersistence } = await import('./indexeddb-persistence.js')
+      return indexedDBPersistence(options)
+    }
+    case 'file': {
+      // Node only: keep bundlers from following this import into node:fs.
+      const { filePersistence } = await import(/* webpackIgnore: true */ './file-persistence.js')
+      return filePersistence(options)
+    }
+    default:
+      throw new TypeError(`unknown persistence ${options.persistence}`)
+  }
+}
+
+/**
+ * The object Go sees as hearthStorage. Synchronous methods never throw: a
+ * failure is returned as a plain {name, message}; commit's promise rejects
+ * with the named Error itself.
+ */
+function bridgeShape (db) {
+  const guard = fn => (...args) => {
+    try {
+      return fn(...args)
+    } catch (err) {
+      return errorShape(err)
+    }
+  }
+  return Object.freeze({
+    version: STORAGE_VERSION,
+    prepare: guard(sql => db.prepare(sql)),
+    run: guard((handle, params) => db.run(handle, params)),
+    query: guard((sql, params) => db.query(sql, params)),
+    exec: guard(sql => db.exec(sql)),
+    finalize: guard(handle => { db.finalize(handle) }),
+    begin: guard(() => { db.begin() }),
+    rollback: guard(() => { db.rollback() }),
+    commit: () => db.commit(),
+    stats: () => db.stats()
+  })
+}

@@ -1,0 +1,333 @@
+/**
+ * The database behind hearthStorage: one sql.js Database, its statements,
+ * its transaction state and its durability.
+ *
+ * Durability design (commit-durable journaling):
+ * - Every write statement that succeeds is captured (its SQL text and its
+ *   encoded params, or a whole script) into the open transaction's list; a
+ *   write outside a transaction autocommits in SQLite and is captured as a
+ *   pending list of its own. Reads are not captured (EXPLAIN tells them apart,
+ *   see Statements.isReadonly).
+ * - commit() runs COMMIT, then appends ONE journal record (journal.js: length,
+ *   CRC-32, sequence number, the captured writes) to durable storage and
+ *   resolves only when the append is durable. Cost is proportional to the
+ *   write, not to the database.
+ * - Start-up loads the last snapshot (the whole database as of sequence S)
+ *   and replays the records after S, in order and contiguous, each in its own
+ *   transaction. A torn or corrupt record ends replay of its segment; it was
+ *   never acknowledged.
+ * - Once the journal outgrows max(snapshotAfterBytes, database size), a
+ *   snapshot is exported at a quiescent point (right after a durable append,
+ *   no transaction open, no write pending) and written in the background,
+ *   after which the persistence drops the records it covers. See
+ *   file-persistence.js and indexeddb-persistence.js for why each step is
+ *   crash-safe.
+ * - Replay re-runs SQL, so writes must be deterministic given the database:
+ *   values such as random IDs and timestamps come from Go as parameters,
+ *   never from random(), datetime('now') or CURRENT_TIMESTAMP in SQL.
+ *
+ * Other rules this type enforces:
+ * - One transaction at a time, opened by begin() and closed by commit() or
+ *   rollback(); callers never run BEGIN/COMMIT/ROLLBACK as statements.
+ * - While a commit is being persisted, begin() and writes are refused (reads
+ *   are allowed), so nothing is built on data that might still fail to persist.
+ * - If persisting fails, the in-memory database is rebuilt from durable
+ *   storage before commit() rejects: the failed commit is undone, as SQLite
+ *   undoes a failed COMMIT. Handles stay valid (their statements recompile).
+ */
+
+import { decodeParams, FLAG_COMMIT_REQUIRED, ResultWriter } from './codec.js'
+import { Statements } from './statements.js'
+import { encodeRecord, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
+import { persistError, sqliteError, StorageClosedError, StorageError, StorageTransactionError } from './errors.js'
+
+const DEFAULT_SNAPSHOT_AFTER_BYTES = 1 << 20
+
+export class Storage {
+  /**
+   * @param {object} SQL initialised sql.js module
+   * @param {object} persistence load/append/snapshot/close, see file-persistence.js
+   * @param {{snapshotAfterBytes?: number}} [options]
+   */
+  static async open (SQL, persistence, options = {}) {
+    const state = await persistence.load()
+    const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
+    storage.seq = state.lastSeq
+    storage.replay(state.records)
+    return storage
+  }
+
+  constructor (SQL, persistence, db, options) {
+    this.SQL = SQL
+    this.persistence = persistence
+    this.db = db
+    this.statements = new Statements(SQL, db)
+    /** bytes of journal after which a snapshot is taken (at least the database size) */
+    this.snapshotAfterBytes = options.snapshotAfterBytes ?? DEFAULT_SNAPSHOT_AFTER_BYTES
+    /** sequence number of the last durable journal record (or of the snapshot) */
+    this.seq = 0
+    /** an explicit transaction is open */
+    this.inTransaction = false
+    /** writes of the open transaction, in order */
+    this.transactionWrites = []
+    /** autocommitted writes not yet made durable */
+    this.pendingWrites = []
+    /** the promise of the commit being persisted, or null */
+    this.committing = null
+    /** the promise of the snapshot being written, or null */
+    this.snapshotting = null
+    /** journal bytes appended since the last snapshot was taken */
+    this.journalBytes = 0
+    /** null while usable; the reason otherwise */
+    this.closedReason = null
+    this.counters = { commits: 0, journalBytesWritten: 0, snapshots: 0, snapshotBytesWritten: 0, snapshotFailures: 0, persistFailures: 0, reloads: 0, replayed: 0 }
+  }
+
+  prepare (sql) {
+    this.checkOpen()
+    return this.statements.acquire(String(sql))
+  }
+
+  finalize (handle) {
+    this.statements.release(handle)
+  }
+
+  /** Runs a prepared statement with encoded params; returns the encoded result. */
+  run (handle, params) {
+    this.checkOpen()
+    return this.execute(this.statements.byHandle(handle), params)
+  }
+
+  /** Runs sql once with encoded params; returns the encoded result. */
+  query (sql, params) {
+    this.checkOpen()
+    return this.statements.withEntry(String(sql), entry => this.execute(entry, params))
+  }
+
+  /**
+   * Runs a script of one or more statements without parameters (schema
+   * migrations, pragmas). Returns an encoded result without rows.
+   */
+  exec (sql) {
+    this.checkOpen()
+    this.checkNotCommitting()
+    sql = String(sql)
+    const before = this.inTransaction ? null : this.fingerprint()
+    try {
+      this.db.run(sql)
+    } catch (err) {
+      throw sqliteError(err)
+    }
+    let flags = 0
+    const write = { kind: KIND_SCRIPT, sql, params: null }
+    if (this.inTransaction) {
+      this.transactionWrites.push(write)
+    } else if (this.fingerprint() !== before) {
+      this.pendingWrites.push(write)
+      flags = FLAG_COMMIT_REQUIRED
+    }
+    const out = new ResultWriter()
+    out.header(flags, this.db.getRowsModified(), this.statements.lastInsertRowid(), [])
+    return out.finish()
+  }
+
+  begin () {
+    this.checkOpen()
+    this.checkNotCommitting()
+    if (this.inTransaction) throw new StorageTransactionError('a transaction is already open')
+    this.db.run('BEGIN')
+    this.inTransaction = true
+    this.transactionWrites = []
+  }
+
+  rollback () {
+    this.checkOpen()
+    if (!this.inTransaction) throw new StorageTransactionError('no transaction is open')
+    this.inTransaction = false
+    this.transactionWrites = []
+    // SQLite may have rolled back already (e.g. after SQLITE_FULL); then ROLLBACK fails harmlessly.
+    try { this.db.run('ROLLBACK') } catch {}
+  }
+
+  /**
+   * Commits the open transaction (if any) and makes every committed write
+   * durable. Resolves when durable; rejects with a named StorageError, and
+   * then the database is as it was before the transaction.
+   * @returns {Promise<void>}
+   */
+  commit () {
+    try {
+      this.checkOpen()
+      this.checkNotCommitting()
+      if (this.inTransaction) {
+        try {
+          this.db.run('COMMIT')
+        } catch (err) {
+          // e.g. a deferred foreign key failed: the transaction is still open; undo it.
+          this.rollback()
+          throw sqliteError(err)
+        }
+        this.inTransaction = false
+        this.pendingWrites.push(...this.transactionWrites)
+        this.transactionWrites = []
+      }
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (this.pendingWrites.length === 0) return Promise.resolve()
+    const seq = this.seq + 1
+    const record = encodeRecord(seq, this.pendingWrites)
+    this.pendingWrites = []
+    this.committing = this.persistence.append(seq, record).then(() => {
+      this.seq = seq
+      this.counters.commits++
+      this.counters.journalBytesWritten += record.length
+      this.journalBytes += record.length
+      this.maybeSnapshot()
+    }, async err => {
+      this.counters.persistFailures++
+      await this.reload()
+      throw persistError(err)
+    }).finally(() => { this.committing = null })
+    return this.committing
+  }
+
+  stats () {
+    return {
+      openStatements: this.statements.openStatements,
+      handles: this.statements.handles.size,
+      inTransaction: this.inTransaction,
+      seq: this.seq,
+      ...this.counters
+    }
+  }
+
+  /** Resolves when no snapshot is being written (tests, benchmarks, close). */
+  async settled () {
+    while (this.committing || this.snapshotting) {
+      await (this.committing ?? this.snapshotting).catch(() => {})
+    }
+  }
+
+  async close () {
+    if (this.closedReason !== null) return
+    await this.settled()
+    if (this.inTransaction) this.rollback()
+    this.closedReason = 'the storage is closed'
+    this.statements.freeAll()
+    this.db.close()
+    await this.persistence.close()
+  }
+
+  // --- internals ---
+
+  execute (entry, paramBytes) {
+    const params = decodeParams(paramBytes)
+    const readonly = this.statements.isReadonly(entry)
+    if (!readonly) this.checkNotCommitting()
+    const out = this.statements.run(entry, params, {
+      flags: !readonly && !this.inTransaction ? FLAG_COMMIT_REQUIRED : 0,
+      wantsChanges: !readonly
+    })
+    if (!readonly) {
+      const write = { kind: KIND_STATEMENT, sql: entry.sql, params: paramBytes ?? null }
+      if (this.inTransaction) this.transactionWrites.push(write)
+      else this.pendingWrites.push(write)
+    }
+    return out
+  }
+
+  /** Applies journal records after this.seq, in order, each in a transaction of its own. */
+  replay (records) {
+    for (const record of records) {
+      if (record.seq <= this.seq) continue // covered by the snapshot
+      if (record.seq !== this.seq + 1) break // a gap: nothing after it can be applied
+      this.db.run('BEGIN')
+      try {
+        for (const w of record.writes) {
+          if (w.kind === KIND_SCRIPT) {
+            this.db.run(w.sql)
+          } else {
+            this.statements.withEntry(w.sql, entry => this.statements.run(entry, decodeParams(w.params), { flags: 0, wantsChanges: false }))
+          }
+        }
+        this.db.run('COMMIT')
+      } catch (err) {
+        try { this.db.run('ROLLBACK') } catch {}
+        throw new StorageError(`replaying journal record ${record.seq} failed: ${err?.message ?? err}`, { cause: err })
+      }
+      this.seq = record.seq
+      this.counters.replayed++
+    }
+  }
+
+  /** Starts a background snapshot once the journal has grown enough. Call only at a quiescent point. */
+  maybeSnapshot () {
+    if (this.snapshotting || this.inTransaction || this.pendingWrites.length) return
+    if (this.journalBytes < this.snapshotAfterBytes) return
+    // Keep the cost of snapshots proportional to the bytes written: wait
+    // until the journal is at least as large as the database.
+    if (this.journalBytes < this.databaseSize()) return
+    const bytes = this.db.export()
+    const seq = this.seq
+    this.journalBytes = 0
+    this.snapshotting = this.persistence.snapshot(seq, bytes).then(() => {
+      this.counters.snapshots++
+      this.counters.snapshotBytesWritten += bytes.length
+    }, () => {
+      // The journal still holds everything; try again after the next commit.
+      this.counters.snapshotFailures++
+      this.journalBytes = Math.max(this.journalBytes, this.snapshotAfterBytes)
+    }).finally(() => { this.snapshotting = null })
+  }
+
+  databaseSize () {
+    const [res] = this.db.exec('SELECT page_count * page_size FROM pragma_page_count, pragma_page_size')
+    return res.values[0][0]
+  }
+
+  /** Changes whenever a script wrote rows, the schema or user_version. */
+  fingerprint () {
+    const [res] = this.db.exec('SELECT total_changes(), (SELECT schema_version FROM pragma_schema_version), (SELECT user_version FROM pragma_user_version)')
+    return res.values[0].join(',')
+  }
+
+  /** Rebuilds the in-memory database from durable storage. */
+  async reload () {
+    this.counters.reloads++
+    try {
+      if (this.snapshotting) await this.snapshotting
+      const state = await this.persistence.load()
+      const db = openDatabase(this.SQL, state.snapshot)
+      this.statements.freeAll()
+      this.db.close()
+      this.db = db
+      this.statements.rebind(db)
+      this.inTransaction = false
+      this.transactionWrites = []
+      this.pendingWrites = []
+      this.seq = state.lastSeq
+      this.replay(state.records)
+    } catch (err) {
+      this.closedReason = `reloading after a failed commit failed: ${err?.message ?? err}`
+    }
+  }
+
+  checkOpen () {
+    if (this.closedReason !== null) throw new StorageClosedError(this.closedReason)
+  }
+
+  checkNotCommitting () {
+    if (this.committing !== null) {
+      throw new StorageTransactionError('a commit is being persisted; wait for it before writing')
+    }
+  }
+}
+
+function openDatabase (SQL, bytes) {
+  const db = new SQL.Database(bytes ?? undefined)
+  // The rollback journal only needs to outlive a transaction, never a crash:
+  // durability is ours (see commit), so keep it in memory.
+  db.run('PRAGMA journal_mode=MEMORY')
+  return db
+}

@@ -1,0 +1,126 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
+import { createStorage } from './index.js'
+import { encodeParams, decodeResult, TAG_INTEGER, TAG_TEXT, FLAG_COMMIT_REQUIRED } from './codec.js'
+
+const text = s => ({ name: '', tag: TAG_TEXT, value: new TextEncoder().encode(s) })
+const int = v => ({ name: '', tag: TAG_INTEGER, value: BigInt(v) })
+
+/** Runs sql through the bridge shape and decodes the answer, throwing named errors. */
+function query (storage, sql, params = []) {
+  const res = storage.query(sql, params.length ? encodeParams(params) : null)
+  if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
+  return decodeResult(res)
+}
+
+async function write (storage, id, value) {
+  storage.begin()
+  query(storage, 'INSERT INTO kv (id, v) VALUES (?, ?)', [int(id), text(value)])
+  await storage.commit()
+}
+
+async function persistenceRoundTrip (options) {
+  let s = await createStorage(options)
+  assert.equal(s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)') instanceof Uint8Array, true)
+  await s.storage.commit()
+  await write(s.storage, 1, 'one')
+  await write(s.storage, 2 ** 40, 'big')
+  // An autocommitted write reports that it needs a commit.
+  const res = query(s.storage, 'INSERT INTO kv (id, v) VALUES (3, ?)', [text('three')])
+  assert.equal(res.flags & FLAG_COMMIT_REQUIRED, FLAG_COMMIT_REQUIRED)
+  await s.storage.commit()
+  // A rolled back write must not come back.
+  s.storage.begin()
+  query(s.storage, 'INSERT INTO kv (id, v) VALUES (4, ?)', [text('rolled back')])
+  s.storage.rollback()
+  await s.close()
+
+  s = await createStorage(options)
+  const rows = query(s.storage, 'SELECT id, v FROM kv ORDER BY id').rows
+  assert.deepEqual(rows, [[1n, 'one'], [3n, 'three'], [2n ** 40n, 'big']])
+  await s.close()
+}
+
+test('file persistence: written data is there after close and reopen', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-storage-'))
+  try {
+    await persistenceRoundTrip({ persistence: 'file', dir, name: 'test' })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('indexeddb persistence: written data is there after close and reopen', async () => {
+  await persistenceRoundTrip({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory(), IDBKeyRange })
+})
+
+test('memory persistence starts empty each time', async () => {
+  let s = await createStorage()
+  s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+  await s.storage.commit()
+  await s.close()
+  s = await createStorage()
+  assert.deepEqual(query(s.storage, "SELECT count(*) FROM sqlite_master WHERE name = 'kv'").rows, [[0n]])
+  await s.close()
+})
+
+test('errors cross as {name, message}', async () => {
+  const s = await createStorage()
+  assert.deepEqual(s.storage.prepare('SELEC 1'), { name: 'SQLiteError', message: 'near "SELEC": syntax error' })
+  s.storage.exec('CREATE TABLE u (x UNIQUE)')
+  await s.storage.commit()
+  query(s.storage, 'INSERT INTO u VALUES (1)')
+  await s.storage.commit()
+  assert.equal(s.storage.query('INSERT INTO u VALUES (1)', null).name, 'SQLiteConstraintError')
+  assert.equal(s.storage.rollback().name, 'StorageTransactionError')
+  assert.equal(s.storage.begin(), undefined)
+  assert.equal(s.storage.begin().name, 'StorageTransactionError')
+  s.storage.rollback()
+  await s.close()
+  assert.equal(s.storage.prepare('SELECT 1').name, 'StorageClosedError')
+})
+
+test('a quota error on persist undoes the commit and is named StorageQuotaError', async () => {
+  const factory = new IDBFactory()
+  {
+    const s = await createStorage({ persistence: 'indexeddb', name: 'quota', indexedDB: factory, IDBKeyRange })
+    s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+    await s.storage.commit()
+    await write(s.storage, 1, 'kept')
+    // Make the next IndexedDB write fail like a full quota does.
+    const { IDBObjectStore } = await import('fake-indexeddb')
+    const put = IDBObjectStore.prototype.put
+    IDBObjectStore.prototype.put = function () {
+      throw new DOMException('quota exceeded', 'QuotaExceededError')
+    }
+    try {
+      s.storage.begin()
+      query(s.storage, 'INSERT INTO kv (id, v) VALUES (2, ?)', [text('lost')])
+      await assert.rejects(s.storage.commit(), err => err.name === 'StorageQuotaError')
+    } finally {
+      IDBObjectStore.prototype.put = put
+    }
+    // The failed commit is undone in memory too, and the storage still works.
+    assert.deepEqual(query(s.storage, 'SELECT id FROM kv ORDER BY id').rows, [[1n]])
+    await write(s.storage, 3, 'after')
+    assert.deepEqual(query(s.storage, 'SELECT id FROM kv ORDER BY id').rows, [[1n], [3n]])
+    assert.equal(s.stats().reloads, 1)
+    await s.close()
+  }
+})
+
+test('writes are refused while a commit is being persisted', async () => {
+  const s = await createStorage()
+  s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+  const pending = s.storage.commit()
+  assert.equal(s.storage.begin().name, 'StorageTransactionError')
+  assert.ok(query(s.storage, 'SELECT count(*) FROM kv'), 'reads are allowed')
+  await pending
+  assert.equal(s.storage.begin(), undefined)
+  s.storage.rollback()
+  await s.close()
+})

@@ -1,0 +1,161 @@
+/**
+ * The service worker: runs the Go server and answers /_matrix/* and
+ * /.well-known/matrix/* on its own origin with it. Everything else goes to the
+ * network untouched.
+ *
+ * Life cycle. The browser may stop an idle worker at any time (Firefox after
+ * about 30 s without events) and start it again for the next fetch, so the
+ * server is booted lazily, once per worker life, from what storage persisted.
+ * install skips waiting and activate claims open pages, so the first visit is
+ * served without a reload.
+ *
+ * Start-up is visible: every phase change is broadcast (see sw/protocol.js) and
+ * a failed start-up answers server requests with 503 M_UNKNOWN and the reason,
+ * never with a hang.
+ */
+import { startServer } from '../js/bridge/boot.js'
+import { serveFetch } from '../js/bridge/globals.js'
+import { createStorage } from '../js/storage/index.js'
+import { CHANNEL, MSG, isServerPath } from './protocol.js'
+
+/** Where the static files are, relative to this script (dist/ root). */
+const assetURL = (name) => new URL(name, self.location.href).href
+
+/**
+ * The one server of this worker life. Fields:
+ *   status   what pages are told (see sw/protocol.js)
+ *   booting  the start-up promise, null until the first boot request; reset
+ *            only after a failure that happened before Go ran
+ *   goRan    true once Go was started: a second Go in this realm is not safe
+ */
+const server = {
+  status: { phase: 'idle', since: Date.now() },
+  booting: null,
+  goRan: false
+}
+
+const channel = new BroadcastChannel(CHANNEL)
+
+/** Web Lock name: one Hearth server per origin at a time. */
+const SERVER_LOCK = 'hearth-server'
+
+function setStatus (status) {
+  const waitingForPrevious = status.waitingForPrevious ?? server.status.waitingForPrevious ?? false
+  server.status = { ...status, waitingForPrevious, since: status.phase === server.status.phase ? server.status.since : Date.now() }
+  channel.postMessage({ type: MSG.status, status: server.status })
+}
+
+/**
+ * Holds the origin-wide server lock for the rest of this worker's life and
+ * resolves once it is ours. An updated worker activates while the old one may
+ * still be finishing requests (a sync long-poll); two Go servers on one
+ * IndexedDB database would overwrite each other's writes, so the new one opens
+ * storage only after the old one is gone. Browsers without Web Locks skip this.
+ */
+function takeServerLock () {
+  if (!self.navigator?.locks) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const waiting = setTimeout(() => setStatus({ ...server.status, waitingForPrevious: true }), 1000)
+    self.navigator.locks.request(SERVER_LOCK, { mode: 'exclusive' }, () => {
+      clearTimeout(waiting)
+      if (server.status.waitingForPrevious) setStatus({ ...server.status, waitingForPrevious: false })
+      resolve()
+      return new Promise(() => {}) // released when this worker ends
+    }).catch((err) => {
+      clearTimeout(waiting)
+      reject(err)
+    })
+  })
+}
+
+/** Starts the server once; resolves when it can answer, rejects with the reason. */
+function boot () {
+  if (server.booting !== null) return server.booting
+  server.booting = (async () => {
+    // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one copy.
+    const sqlJs = { locateFile: () => assetURL('sql-wasm.wasm') }
+    const storage = takeServerLock().then(() => createStorage({
+      ...sqlJs, // the brief's shape: sql.js options at the top level
+      initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
+      persistence: 'indexeddb',
+      name: 'hearth'
+    })).then((opened) => opened.storage)
+    const info = await startServer({
+      wasm: assetURL('hearth.wasm'),
+      storage,
+      onPhase: (event) => {
+        if (event.phase === 'starting') server.goRan = true
+        // Only what pages need: never the signing key.
+        setStatus(event.phase === 'ready'
+          ? { phase: 'ready', serverName: event.serverName, version: event.version }
+          : event)
+      }
+    })
+    info.exited.then(
+      (code) => fail(new Error(`the server stopped (exit code ${code})`), 'ready'),
+      (err) => fail(err, 'ready'))
+    return { serverName: info.serverName }
+  })()
+  server.booting.catch((err) => fail(err, err.phase ?? server.status.phase))
+  return server.booting
+}
+
+function fail (err, failedPhase) {
+  console.error('hearth: the server failed:', err)
+  // Go cannot run twice in one worker; only a failure before it ran can be retried here.
+  setStatus({ phase: 'failed', failedPhase, error: err.message || String(err), retryable: !server.goRan })
+}
+
+function matrixError (status, message) {
+  return new Response(JSON.stringify({ errcode: 'M_UNKNOWN', error: message }), {
+    status,
+    headers: { 'Content-Type': 'application/json' }
+  })
+}
+
+async function answer (request) {
+  try {
+    await boot()
+  } catch (err) {
+    return matrixError(503, `the Hearth server failed to start: ${err.message}`)
+  }
+  if (server.status.phase === 'failed') {
+    return matrixError(503, `the Hearth server is not running: ${server.status.error}`)
+  }
+  try {
+    return await serveFetch(request)
+  } catch (err) {
+    console.error('hearth: request failed:', request.method, request.url, err)
+    return matrixError(500, `the Hearth server could not answer: ${err.message}`)
+  }
+}
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(self.skipWaiting())
+})
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(self.clients.claim())
+})
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url)
+  if (url.origin !== self.location.origin || !isServerPath(url.pathname)) return
+  event.respondWith(answer(event.request))
+})
+
+self.addEventListener('message', (event) => {
+  const type = event.data?.type
+  const reply = () => event.source?.postMessage({ type: MSG.status, status: server.status })
+  if (type === MSG.status) {
+    reply()
+  } else if (type === MSG.boot) {
+    if (server.status.phase === 'failed' && !server.goRan) server.booting = null
+    const booting = boot()
+    reply()
+    // Keep the worker alive until start-up settles.
+    event.waitUntil(booting.catch(() => {}))
+  } else if (type === MSG.claim) {
+    event.waitUntil(self.clients.claim())
+  }
+})
