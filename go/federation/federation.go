@@ -33,6 +33,9 @@ type Federation struct {
 	now    func() time.Time
 	// edu receives typing, receipt and other EDUs; never nil.
 	edu func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// requestPeer returns the transport-level sender of an incoming request
+	// ("" if unknown); never nil.
+	requestPeer func(context.Context) string
 }
 
 // Options configure Federation; zero values mean production defaults.
@@ -41,12 +44,20 @@ type Options struct {
 	// EDU is told of each EDU received (typing, receipts, …); nil drops them.
 	// Client support for them is another component's job.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// RequestPeer returns the peer an incoming request came from, as the
+	// transport knows it ("" when unknown, as for in-process requests). When
+	// known, it must be the X-Matrix origin: a second check beside the
+	// signature. In the browser: bridge.PeerFromContext. Nil: never known.
+	RequestPeer func(context.Context) string
 }
 
 // New returns the federation side of the server with identity id. The queue
 // must be the one whose Outbox the room store was given.
 func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, opts Options) *Federation {
-	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU}
+	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU, requestPeer: opts.RequestPeer}
+	if f.requestPeer == nil {
+		f.requestPeer = func(context.Context) string { return "" }
+	}
 	if f.now == nil {
 		f.now = time.Now
 	}
@@ -106,3 +117,8 @@ func unrecognized(req *request) (any, error) {
 
 // ctx is shorthand for the request's context.
 func (req *request) ctx() context.Context { return req.Context() }
+
+// Pending returns how many PDUs and EDUs wait to be sent to server.
+func (f *Federation) Pending(ctx context.Context, server spec.ServerName) (int, error) {
+	return f.queue.Pending(ctx, server)
+}

@@ -77,6 +77,9 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 		}
 		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", msg)
 	}
+	if peer := f.requestPeer(r.Context()); peer != "" && spec.ServerName(peer) != fr.Origin() {
+		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", "request signed by "+string(fr.Origin())+" arrived from peer "+peer)
+	}
 	return fr.Origin(), fr.Content(), nil
 }
 

@@ -267,3 +267,12 @@ func (q *Queue) sendBatch(dest spec.ServerName) (sent bool, err error) {
 	}
 	return true, nil
 }
+
+// Pending returns how many PDUs and EDUs wait for a destination.
+func (q *Queue) Pending(ctx context.Context, dest spec.ServerName) (int, error) {
+	var n int
+	if err := q.db.QueryRow(ctx, `SELECT COUNT(*) FROM federation_queue WHERE destination = ?`, string(dest)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count queue for %s: %w", dest, err)
+	}
+	return n, nil
+}

@@ -1,6 +1,7 @@
 package federation_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
@@ -298,4 +299,34 @@ func TestRequestAuthentication(t *testing.T) {
 			t.Fatalf("valid_until_ts %v is not in the future", r.body["valid_until_ts"])
 		}
 	})
+}
+
+// A server that has not heard of a ban cannot slip the banned user's message
+// in: allowed by the state before it, refused by current state, it is kept
+// hidden (soft failure).
+func TestBannedUsersMessageFromStaleServerStaysHidden(t *testing.T) {
+	n := newNetwork(t)
+	nodes := n.nodes(2)
+	a, c := nodes[0], nodes[1]
+	alice, carol := a.register("alice"), c.register("carol")
+	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
+	carol.join(roomID, a)
+	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
+
+	n.setOnline(c, false, nodes)
+	alice.must("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/ban", map[string]any{"user_id": carol.id})
+	carol.say(roomID, "sent before hearing of the ban")
+	n.setOnline(c, true, nodes)
+
+	eventually(t, "carol's server to learn of the ban", func() bool {
+		return carol.do("GET", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/messages", nil).status == http.StatusForbidden
+	})
+	alice.say(roomID, "after the ban")
+	eventually(t, "carol's server to deliver her message", func() bool {
+		pending, err := c.srv.Federation.Pending(context.Background(), a.name)
+		return err == nil && pending == 0
+	})
+	if got := alice.texts(roomID); slices.Contains(got, "sent before hearing of the ban") {
+		t.Fatalf("alice sees the banned user's message: %v", got)
+	}
 }

@@ -96,13 +96,16 @@ func (f *Federation) receivePDU(ctx context.Context, origin spec.ServerName, raw
 		log.WithError(err).WithField("origin", origin).Warn("dropped a PDU that failed its checks")
 		return unchecked.EventID(), err
 	}
-	outcome, err := f.process(ctx, origin, room.Incoming{Event: ev}, true)
+	outcome, err := f.process(ctx, origin, room.Incoming{Event: ev, Live: true}, true)
 	if err != nil {
 		log.WithError(err).WithField("event_id", ev.EventID()).Warn("could not add a received PDU")
 		return ev.EventID(), err
 	}
-	if outcome == room.Rejected {
+	switch outcome {
+	case room.Rejected:
 		return ev.EventID(), errors.New("rejected by the auth rules")
+	case room.SoftFailed:
+		return ev.EventID(), errors.New("refused by the room's current state")
 	}
 	return ev.EventID(), nil
 }

@@ -208,9 +208,9 @@ func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before S
 		 ORDER BY stream_pos`, roomID, int64(after), int64(before))
 }
 
-// visible is the SQL condition for events clients may see: neither rejected
-// nor outliers (outliers have no place in the timeline).
-const visible = "outlier = 0 AND rejected IS NULL"
+// visible is the SQL condition for events clients may see: neither rejected,
+// nor soft-failed, nor outliers (outliers have no place in the timeline).
+const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 
 // Timeline returns up to limit of the newest events of a room in the range
 // (after, upTo], oldest first, and whether older events in the range were left out.

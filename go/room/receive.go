@@ -26,6 +26,11 @@ type Incoming struct {
 	// Historical marks a backfilled event: older than the whole timeline,
 	// stored without state, never changing current state or extremities.
 	Historical bool
+	// Live marks an event pushed to this server as new (a transaction): it is
+	// also checked against current state, and hidden if that refuses it
+	// ("soft failure"), so that a server unaware of a ban cannot slip a banned
+	// user's message in. Events fetched to fill gaps are not live.
+	Live bool
 	// Broadcast sends the event, once accepted, to the other servers in the
 	// room: a join received through send_join, or this server's own invite
 	// that the invitee's server countersigned.
@@ -39,6 +44,7 @@ const (
 	Accepted  Outcome = iota + 1 // stored and part of the room
 	Duplicate                    // already stored; nothing changed
 	Rejected                     // stored as rejected: never shown, never used for auth
+	SoftFailed                   // allowed by the state before it, not by current state: stored, hidden
 )
 
 // MissingEventsError says which events Receive needs first. Callers branch on
@@ -154,8 +160,19 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 	if err != nil {
 		return 0, err
 	}
-	if _, err := insertEvent(ctx, w, eventRow{ev: ev, before: beforeID, after: sql.NullInt64{Int64: afterID, Valid: true}}); err != nil {
+	softFailed := false
+	if in.Live {
+		if softFailed, err = r.refusedByCurrentState(ctx, w.tx, v, ev); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := insertEvent(ctx, w, eventRow{ev: ev, softFailed: softFailed,
+		before: beforeID, after: sql.NullInt64{Int64: afterID, Valid: true}}); err != nil {
 		return 0, err
+	}
+	if softFailed {
+		log.WithField("event_id", ev.EventID()).Warn("soft-failed event: current state refuses it")
+		return SoftFailed, nil
 	}
 
 	// 3. Forward extremities and current state.
@@ -167,7 +184,7 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 	var referenced bool
 	if err := w.tx.QueryRowContext(ctx,
 		`SELECT EXISTS (SELECT 1 FROM event_edges g JOIN events e ON e.event_id = g.event_id
-		 WHERE g.kind = 'prev' AND g.target_id = ? AND e.outlier = 0 AND e.rejected IS NULL AND e.stream_pos > 0)`,
+		 WHERE g.kind = 'prev' AND g.target_id = ? AND e.outlier = 0 AND e.rejected IS NULL AND e.soft_failed = 0 AND e.stream_pos > 0)`,
 		ev.EventID()).Scan(&referenced); err != nil {
 		return 0, fmt.Errorf("look for successors: %w", err)
 	}
@@ -185,6 +202,24 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 		}
 	}
 	return Accepted, nil
+}
+
+// refusedByCurrentState reports whether the auth rules refuse ev against the
+// room's current state.
+func (r *Rooms) refusedByCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU) (bool, error) {
+	current, err := currentSnapshot(ctx, tx, ev.RoomID().String())
+	if err != nil {
+		return false, err
+	}
+	s, err := loadSnapshot(ctx, tx, current)
+	if err != nil {
+		return false, err
+	}
+	auth, err := authEventsFromState(ctx, tx, v, s, ev)
+	if err != nil {
+		return false, err
+	}
+	return gomatrixserverlib.Allowed(ev, auth, userIDForSender) != nil, nil
 }
 
 // stateBefore works out the state before an incoming event. The snapshot ID
@@ -485,6 +520,7 @@ type eventRow struct {
 	ev         gomatrixserverlib.PDU
 	historical bool   // backfilled: placed before every event already held
 	outlier    bool   // no place in the timeline
+	softFailed bool   // current state refused it: hidden, never an extremity
 	rejected   string // why the auth rules refused it; "" if accepted
 	// before and after are its state snapshots, if computed.
 	before, after sql.NullInt64
@@ -510,10 +546,10 @@ func insertEvent(ctx context.Context, w *writeTx, row eventRow) (StreamPos, erro
 		rejected = row.rejected
 	}
 	res, err := w.tx.ExecContext(ctx,
-		`INSERT INTO events (stream_pos, event_id, room_id, type, state_key, depth, json, rejected, outlier, state_before, state_after)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO events (stream_pos, event_id, room_id, type, state_key, depth, json, rejected, outlier, soft_failed, state_before, state_after)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		pos, ev.EventID(), ev.RoomID().String(), ev.Type(), ev.StateKey(), ev.Depth(), ev.JSON(),
-		rejected, row.outlier, row.before, row.after)
+		rejected, row.outlier, row.softFailed, row.before, row.after)
 	if err != nil {
 		return 0, fmt.Errorf("insert event %s: %w", ev.EventID(), err)
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// browser it is the libp2p round tripper; nil means no federation (every
 	// remote request fails, the outgoing queue waits).
 	Transport http.RoundTripper
+	// RequestPeer returns the libp2p peer an incoming request came from ("" if
+	// none: in the browser, bridge.PeerFromContext); federation requests whose
+	// X-Matrix origin differs are refused. Nil: not checked.
+	RequestPeer func(context.Context) string
 	// Queue tunes the outgoing federation queue; zero is production.
 	Queue federation.QueueOptions
 }
@@ -73,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	notifier.Advance(latest)
-	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now})
+	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer})
 	if err := queue.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -74,6 +74,7 @@ CREATE TABLE transaction_ids (
 	`
 ALTER TABLE events ADD COLUMN rejected TEXT;                          -- NULL: accepted; else why the auth rules refused it
 ALTER TABLE events ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;    -- 1: known without its place in the timeline
+ALTER TABLE events ADD COLUMN soft_failed INTEGER NOT NULL DEFAULT 0; -- 1: refused by current state: hidden, not an extremity
 ALTER TABLE events ADD COLUMN state_before INTEGER;                  -- state_snapshots id; NULL for outliers and backfilled events
 ALTER TABLE events ADD COLUMN state_after INTEGER;
 ALTER TABLE rooms ADD COLUMN current_snapshot INTEGER;               -- the state current_state mirrors; NULL before migration 2
