@@ -1,10 +1,15 @@
 package federation_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"hearth/go/federation"
 )
 
 // Create on A, B and C join by room ID; messages from all three arrive
@@ -129,4 +134,35 @@ func TestGapFilledFromMissingEvents(t *testing.T) {
 	if got := carol.texts(roomID); !slices.Equal(got, missed) {
 		t.Fatalf("carol sees %v", got)
 	}
+}
+
+// A peer that reappears in the transport's peer list gets its queue at once,
+// not after the back-off.
+func TestWatchPeersKicksReturningPeer(t *testing.T) {
+	n := newNetwork(t)
+	slow := federation.QueueOptions{Backoff: federation.Backoff{Initial: time.Hour, Max: time.Hour}}
+	a, c := n.node(slow), n.node(slow)
+	alice, carol := a.register("alice"), c.register("carol")
+	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
+	carol.join(roomID, a)
+
+	var mu sync.Mutex
+	peers := []string{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.srv.Federation.WatchPeers(ctx, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(peers) }, 5*time.Millisecond)
+
+	n.net.SetOnline(c.name, false)
+	alice.say(roomID, "while you were away")
+	eventually(t, "the first attempt to fail", func() bool {
+		pending, _ := a.srv.Federation.Pending(ctx, c.name)
+		return pending == 1
+	})
+	n.net.SetOnline(c.name, true)
+	mu.Lock()
+	peers = append(peers, string(c.name))
+	mu.Unlock()
+	eventually(t, "carol to get the message without waiting an hour", func() bool {
+		return slices.Contains(carol.texts(roomID), "while you were away")
+	})
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
@@ -40,6 +42,9 @@ type Config struct {
 	// none: in the browser, bridge.PeerFromContext); federation requests whose
 	// X-Matrix origin differs are refused. Nil: not checked.
 	RequestPeer func(context.Context) string
+	// EDU is told of each EDU received over federation (typing, receipts);
+	// nil drops them.
+	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
 	// Queue tunes the outgoing federation queue; zero is production.
 	Queue federation.QueueOptions
 }
@@ -77,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	notifier.Advance(latest)
-	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer})
+	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU})
 	if err := queue.Start(ctx); err != nil {
 		return nil, err
 	}
