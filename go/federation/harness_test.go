@@ -50,6 +50,12 @@ func newNetwork(t *testing.T) *network {
 }
 
 func (n *network) node(opts federation.QueueOptions) *node {
+	n.t.Helper()
+	return n.nodeWith(func(cfg *server.Config) { cfg.Queue = opts })
+}
+
+// nodeWith starts a server whose config tweak may change.
+func (n *network) nodeWith(tweak func(*server.Config)) *node {
 	t := n.t
 	t.Helper()
 	ctx := context.Background()
@@ -57,7 +63,9 @@ func (n *network) node(opts federation.QueueOptions) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Config{DB: db, BcryptCost: bcrypt.MinCost, Transport: n.net.Transport(), Queue: opts})
+	cfg := server.Config{DB: db, BcryptCost: bcrypt.MinCost, Transport: n.net.Transport(), Queue: fastQueue}
+	tweak(&cfg)
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +279,6 @@ func (n *network) send(req *http.Request) response {
 	_ = json.Unmarshal(raw, &r.body)
 	return r
 }
-
-func escape(id string) string { return strings.ReplaceAll(url.PathEscape(id), "$", "%24") }
 
 func TestMain(m *testing.M) {
 	logrus.SetLevel(logrus.WarnLevel)

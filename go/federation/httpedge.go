@@ -71,11 +71,13 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 	}
 	fr, resp := fclient.VerifyHTTPRequest(r, f.now(), f.id.ServerName, nil, keyRing{})
 	if fr == nil {
-		msg := "invalid X-Matrix authorization"
-		if m, ok := resp.JSON.(interface{ Error() string }); ok {
-			msg = m.Error()
+		// resp carries gomatrixserverlib's reason as {"message": …}.
+		var reason struct {
+			Message string `json:"message"`
 		}
-		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", msg)
+		raw, _ := json.Marshal(resp.JSON)
+		_ = json.Unmarshal(raw, &reason)
+		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", "invalid X-Matrix authorization: "+reason.Message)
 	}
 	if peer := f.requestPeer(r.Context()); peer != "" && spec.ServerName(peer) != fr.Origin() {
 		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", "request signed by "+string(fr.Origin())+" arrived from peer "+peer)

@@ -15,6 +15,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/identity"
+	"hearth/go/server"
 )
 
 // Two servers change the same state while cut off from each other; once
@@ -282,6 +283,19 @@ func TestRequestAuthentication(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("signed by one server, carried from another peer", func(t *testing.T) {
+		// The transport says who it carried the request from (libp2p's
+		// remote peer); it must be the signer.
+		guarded := n.nodeWith(func(cfg *server.Config) {
+			cfg.RequestPeer = func(context.Context) string { return string(impostor.ServerName) }
+		})
+		req := sign(b.srv.Identity, b.name, guarded.name, txn)
+		req.URL.Host = string(guarded.name)
+		if r := n.send(req); r.status != http.StatusUnauthorized || r.str("errcode") != "M_UNAUTHORIZED" {
+			t.Fatalf("status %d: %s", r.status, r.raw)
+		}
+	})
 
 	t.Run("keys and version are public", func(t *testing.T) {
 		for _, path := range []string{"/_matrix/key/v2/server", "/_matrix/federation/v1/version"} {
