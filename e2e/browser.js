@@ -23,8 +23,9 @@ export const CHROMIUM_ARGS = [
 
 /**
  * Starts the site (dir, default dist/) and a browser. close() always stops both
- * and removes the profile.
- * @returns {Promise<{site, browser, logs: string[], newPage: () => Promise<import('puppeteer-core').Page>, close: () => Promise<void>}>}
+ * and removes the profile; restartBrowser() closes (or kills) the browser and
+ * opens it again on the same profile and the same origin.
+ * @returns {Promise<{site, browser, logs: string[], log, newPage, stopWorkers, restartBrowser, close}>}
  */
 export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
   for (const file of ['index.html', 'page.js', 'sw.js', 'hearth.wasm', 'sql-wasm.wasm']) {
@@ -41,30 +42,12 @@ export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
   let site, browser
   try {
     site = await startSite({ dir, port: 0, host: '127.0.0.1' })
-    browser = await puppeteer.launch({
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      headless: true,
-      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
-      protocolTimeout: 60000
-    })
+    browser = await launch(profile, log)
   } catch (err) {
     await site?.close()
     await rm(profile, { recursive: true, force: true })
     throw err
   }
-  browser.on('targetcreated', async (target) => {
-    if (target.type() !== 'service_worker') return
-    log(`[sw] started ${target.url()}`)
-    try {
-      const worker = await target.worker()
-      worker?.on('console', (msg) => log(`[sw ${msg.type()}] ${msg.text()}`))
-    } catch (err) {
-      log(`[sw] cannot attach: ${err.message}`)
-    }
-  })
-  browser.on('targetdestroyed', (target) => {
-    if (target.type() === 'service_worker') log(`[sw] stopped ${target.url()}`)
-  })
 
   let closing = null
 
@@ -80,27 +63,114 @@ export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
     return page
   }
 
+  async function closeBrowser () {
+    // browser.close() can hang on a wedged browser: kill it after 10 s.
+    const killer = setTimeout(() => browser.process()?.kill('SIGKILL'), 10000)
+    await browser.close().catch(() => browser.process()?.kill('SIGKILL'))
+    clearTimeout(killer)
+  }
+
+  async function closeAll () {
+    await closeBrowser()
+    await site.close()
+    await rm(profile, { recursive: true, force: true }).catch(() => {})
+  }
+
   return {
     site,
-    browser,
+    get browser () { return browser },
     logs,
     log,
     newPage,
+    /** Stops every service worker, as the browser does to idle ones; the next fetch starts it again. */
+    async stopWorkers (page) {
+      const cdp = await page.createCDPSession()
+      await cdp.send('ServiceWorker.enable')
+      await cdp.send('ServiceWorker.stopAllWorkers')
+      await cdp.detach()
+      log('[test] stopped all service workers')
+    },
+    /** kill: SIGKILL the browser (a crash) instead of closing it. */
+    async restartBrowser ({ kill = false } = {}) {
+      if (kill) {
+        const child = browser.process()
+        const gone = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGKILL')
+        await gone
+        browser.disconnect().catch(() => {})
+        log('[test] browser killed; starting it again on the same profile')
+      } else {
+        await closeBrowser()
+        log('[test] browser closed; starting it again on the same profile')
+      }
+      browser = await launch(profile, log)
+    },
     /** Idempotent: the test's finally and its abort signal may both call it. */
     close: () => {
       closing ??= closeAll()
       return closing
     }
   }
+}
 
-  async function closeAll () {
-    // browser.close() can hang on a wedged browser: kill it after 10 s.
-    const killer = setTimeout(() => browser.process()?.kill('SIGKILL'), 10000)
-    await browser.close().catch(() => browser.process()?.kill('SIGKILL'))
-    clearTimeout(killer)
-    await site.close()
-    await rm(profile, { recursive: true, force: true }).catch(() => {})
+async function launch (profile, log) {
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+    protocolTimeout: 60000
+  })
+  browser.on('targetcreated', async (target) => {
+    if (target.type() !== 'service_worker') return
+    log(`[sw] started ${target.url()}`)
+    try {
+      const worker = await target.worker()
+      worker?.on('console', (msg) => log(`[sw ${msg.type()}] ${msg.text()}`))
+    } catch (err) {
+      log(`[sw] cannot attach: ${err.message}`)
+    }
+  })
+  browser.on('targetdestroyed', (target) => {
+    if (target.type() === 'service_worker') log(`[sw] stopped ${target.url()}`)
+  })
+  resumeRestartedWorkers(browser, log)
+  return browser
+}
+
+/**
+ * Puppeteer attaches to every new target paused until the debugger lets it
+ * run, but it does not resume a service worker that the browser restarts
+ * (after ServiceWorker.stopAllWorkers, or an idle stop): the worker, and every
+ * fetch of the pages it controls, then hangs. Resume such workers as long as
+ * the browser runs (runIfWaitingForDebugger is a no-op on a running worker).
+ */
+function resumeRestartedWorkers (browser, log) {
+  let busy = false
+  const tick = async () => {
+    if (busy || !browser.connected) return
+    busy = true
+    try {
+      const cdp = await browser.target().createCDPSession()
+      try {
+        const { targetInfos } = await cdp.send('Target.getTargets')
+        for (const info of targetInfos.filter((t) => t.type === 'service_worker')) {
+          const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: info.targetId, flatten: true })
+          const session = cdp.connection().session(sessionId)
+          await session?.send('Runtime.runIfWaitingForDebugger').catch(() => {})
+          await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {})
+        }
+      } finally {
+        await cdp.detach().catch(() => {})
+      }
+    } catch (err) {
+      if (browser.connected) log(`[test] cannot resume service workers: ${err.message}`)
+    } finally {
+      busy = false
+    }
   }
+  const timer = setInterval(tick, 250)
+  timer.unref()
+  browser.once('disconnected', () => clearInterval(timer))
 }
 
 /**

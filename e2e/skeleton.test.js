@@ -1,7 +1,8 @@
 /**
  * The walking skeleton in a real browser: first visit, the server starts in the
- * service worker, register through the UI, create a room, send three messages,
- * reload, and everything is still there.
+ * service worker, register through the UI, create a room, send three messages;
+ * then reload, hard reload, stop the worker (it boots again from IndexedDB) and
+ * restart the browser, and everything is still there.
  *
  * Run `npm run build` first; then `npm run test:browser`.
  */
@@ -14,7 +15,7 @@ const STEP_TIMEOUT = 30000
 /** The first start-up downloads and compiles the wasm: give it longer. */
 const BOOT_TIMEOUT = 90000
 
-test('first visit, register, create a room, message, reload keeps it all', { timeout: 300000 }, async (t) => {
+test('first visit, register, create a room, message; reloads, worker restarts and browser restarts keep it all', { timeout: 300000 }, async (t) => {
   const env = await openBrowser({ name: 'skeleton' })
   // If the test runner gives up (timeout), the browser must not outlive it.
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
@@ -69,6 +70,11 @@ test('first visit, register, create a room, message, reload keeps it all', { tim
       await shot('skeleton-2-messages.png')
     })
 
+    await run('the page shows how much browser storage the homeserver uses', async () => {
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid=storage-status]').dataset.usage) > 0,
+        { timeout: STEP_TIMEOUT })
+    })
+
     await run('reload: still logged in, messages still there', async () => {
       await page.reload({ waitUntil: 'domcontentloaded' })
       await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
@@ -79,7 +85,7 @@ test('first visit, register, create a room, message, reload keeps it all', { tim
       const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
       if (title !== 'Kitchen') {
         await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
-        await page.click('[data-testid=room-item]')
+        await openRoom(page, '[data-testid=room-item]')
       }
       await waitForMessages(page, messages)
       await shot('skeleton-3-after-reload.png')
@@ -94,6 +100,24 @@ test('first visit, register, create a room, message, reload keeps it all', { tim
       await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
       assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null))
       await waitForMessages(page, messages)
+    })
+
+    await run('the worker is stopped, as when idle: it boots again from storage', async () => {
+      await env.stopWorkers(page)
+      await page.reload({ waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await waitForMessages(page, messages)
+    })
+
+    await run('the browser restarts: same account, same messages', async () => {
+      await env.restartBrowser()
+      page = await env.newPage()
+      await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await waitForMessages(page, messages)
+      await shot('skeleton-5-after-browser-restart.png')
     })
   } catch (err) {
     const report = await diagnose(page)
@@ -117,4 +141,10 @@ async function waitForMessages (page, texts) {
     const got = await page.$$eval('[data-testid=message]', (els) => els.map((e) => `${e.dataset.pending === 'true' ? '(pending) ' : ''}${e.textContent}`))
     throw new Error(`timeline shows ${JSON.stringify(got)}, want ${JSON.stringify(texts)}: ${err.message}`)
   }
+}
+
+/** Clicks a room in one step inside the page, so a re-render cannot detach it in between. */
+async function openRoom (page, selector) {
+  await page.waitForSelector(selector, { timeout: 30000 })
+  await page.$eval(selector, (button) => button.click())
 }

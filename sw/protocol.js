@@ -11,10 +11,12 @@
  *   every change is also broadcast on the BroadcastChannel CHANNEL:
  *   {type: MSG.status, status}
  *
- * status = {phase, loaded?, total?, serverName?, error?, failedPhase?, waitingForPrevious, since, marks}
+ * status = {phase, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks}
  *   phase: 'idle' | 'downloading' | 'compiling' | 'starting' | 'ready' | 'failed'
  *   waitingForPrevious: true while storage waits for the previous worker's
  *   server to stop (after an update), alongside whatever phase is under way
+ *   retryable: with 'failed', whether MSG.boot can try again in this worker
+ *   (false once Go has run: the worker must be restarted, e.g. by closing all tabs)
  *   since: epoch ms when the worker entered this phase
  *   marks: when start-up steps happened in this worker life, epoch ms with
  *   sub-ms precision (performance.timeOrigin + performance.now(), so a page can

@@ -137,8 +137,9 @@ function markPhase (event) {
 }
 
 function fail (err, failedPhase) {
-  console.error('hearth: server start-up failed:', err)
-  setStatus({ phase: 'failed', failedPhase, error: err.message || String(err) })
+  console.error('hearth: the server failed:', err)
+  // Go cannot run twice in one worker; only a failure before it ran can be retried here.
+  setStatus({ phase: 'failed', failedPhase, error: err.message || String(err), retryable: !server.goRan })
 }
 
 function matrixError (status, message) {

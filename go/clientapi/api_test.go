@@ -47,7 +47,7 @@ func startServer(t *testing.T, dbPath string) *testServer {
 	}
 	hs := httptest.NewServer(srv)
 	ts := &testServer{t: t, url: hs.URL, name: string(srv.Identity.ServerName), path: dbPath}
-	ts.stop = func() { hs.Close(); db.Close() }
+	ts.stop = func() { hs.Close(); srv.Close(); db.Close() }
 	t.Cleanup(ts.stop)
 	return ts
 }
@@ -150,6 +150,11 @@ func TestVersionsAndCORS(t *testing.T) {
 		t.Fatalf("preflight: %d %v", r.status, r.header)
 	}
 	ts.expect(ts.do("GET", "/_matrix/client/v3/no_such_thing", "", nil), 404, "M_UNRECOGNIZED")
+	ts.expect(ts.do("GET", "/.well-known/matrix/server", "", nil), 404, "M_NOT_FOUND")
+	wk := ts.do("GET", "/.well-known/matrix/client", "", nil)
+	if base, _ := wk.body["m.homeserver"].(map[string]any)["base_url"].(string); base != ts.url {
+		t.Fatalf("well-known base_url: %s", wk.raw)
+	}
 }
 
 func TestRegistration(t *testing.T) {

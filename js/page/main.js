@@ -5,6 +5,7 @@
  */
 import { connectWorker } from './worker.js'
 import { createClient, MatrixError } from './matrix.js'
+import { showStorageStatus } from './storage-status.js'
 
 const SESSION_KEY = 'hearth.session'
 const ROOM_KEY = 'hearth.room'
@@ -63,9 +64,10 @@ function showStatus (status) {
   }
   const error = $('startup-error')
   error.hidden = phase !== 'failed'
-  $('startup-retry').hidden = phase !== 'failed'
+  $('startup-retry').hidden = phase !== 'failed' || status.retryable === false
   if (phase === 'failed') {
-    error.textContent = `${status.error ?? 'unknown error'}` + (status.failedPhase ? ` (while ${status.failedPhase})` : '')
+    error.textContent = `${status.error ?? 'unknown error'}` + (status.failedPhase ? ` (while ${status.failedPhase})` : '') +
+      (status.retryable === false ? '\nClose every Hearth tab and open the site again to restart the server.' : '')
   }
   if (phase === 'ready') state.serverReady?.resolve(status)
 }
@@ -207,6 +209,10 @@ function roomName (id) {
 
 function renderRooms () {
   const list = $('room-list')
+  // Re-render only on change, so a click never lands on a replaced button.
+  const key = JSON.stringify([...state.rooms.keys()].map((id) => [id, roomName(id), id === state.selected]))
+  if (list.dataset.key === key) return
+  list.dataset.key = key
   list.replaceChildren(...[...state.rooms.keys()].map((id) => {
     const li = document.createElement('li')
     const button = document.createElement('button')
@@ -391,6 +397,7 @@ async function main () {
   wire(worker)
   worker.boot()
   await state.serverReady.promise
+  showStorageStatus($('storage-status'))
 
   const saved = localStorage.getItem(SESSION_KEY)
   if (saved) {

@@ -1,0 +1,92 @@
+/**
+ * Durability seen from the browser: messages the server acknowledged survive
+ * the browser being killed (SIGKILL) the moment the acknowledgement arrives.
+ * The page's own login may not survive (localStorage is flushed lazily), so
+ * the test logs in again if it has to; the server's data must all be there.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
+
+const STEP_TIMEOUT = 30000
+const BOOT_TIMEOUT = 90000
+
+test('acknowledged messages survive a browser crash', { timeout: 240000 }, async (t) => {
+  const env = await openBrowser({ name: 'crash' })
+  t.signal.addEventListener('abort', () => { env.close() }, { once: true })
+  let page
+  let step = 'start'
+  const run = async (name, fn) => {
+    step = name
+    env.log(`[test] step: ${name}`)
+    return fn()
+  }
+  const user = `carol${Date.now().toString(36)}`
+  const password = 'pass-word-123'
+  const messages = ['one', 'two', 'three']
+  try {
+    await run('register, create a room', async () => {
+      page = await env.newPage()
+      await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=auth]:not([hidden])', { timeout: BOOT_TIMEOUT })
+      await page.type('[data-testid=auth-username]', user)
+      await page.type('[data-testid=auth-password]', password)
+      await page.click('[data-testid=auth-register]')
+      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await page.type('[data-testid=new-room-name]', 'Cellar')
+      await page.click('[data-testid=new-room-create]')
+      await page.waitForFunction(() => document.querySelector('[data-testid=room-title]').textContent === 'Cellar',
+        { timeout: STEP_TIMEOUT })
+    })
+
+    await run('send three messages; kill the browser as the last is acknowledged', async () => {
+      for (const text of messages) {
+        const acked = page.waitForResponse((res) => res.request().method() === 'PUT' && res.url().includes('/send/m.room.message/'),
+          { timeout: STEP_TIMEOUT })
+        await page.type('[data-testid=composer-input]', text)
+        await page.click('[data-testid=composer-send]')
+        const res = await acked
+        assert.equal(res.status(), 200)
+      }
+      await env.restartBrowser({ kill: true })
+    })
+
+    await run('after the crash: log in if needed, all three messages are there', async () => {
+      page = await env.newPage()
+      await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      await page.waitForSelector('[data-testid=app]:not([hidden]), [data-testid=auth]:not([hidden])', { timeout: STEP_TIMEOUT })
+      if (await page.$eval('[data-testid=app]', (e) => e.hidden)) {
+        env.log('[test] the session did not survive the crash: logging in again')
+        await page.type('[data-testid=auth-username]', user)
+        await page.type('[data-testid=auth-password]', password)
+        await page.click('[data-testid=auth-login]')
+        await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+      }
+      await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
+      const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
+      if (title !== 'Cellar') await openRoom(page, '[data-testid=room-item]')
+      await page.waitForFunction((want) => {
+        const got = [...document.querySelectorAll('[data-testid=message] [data-testid=message-body]')].map((e) => e.textContent)
+        return JSON.stringify(got) === JSON.stringify(want)
+      }, { timeout: STEP_TIMEOUT }, messages).catch(async (err) => {
+        const got = await page.$$eval('[data-testid=message-body]', (els) => els.map((e) => e.textContent))
+        throw new Error(`timeline shows ${JSON.stringify(got)}, want ${JSON.stringify(messages)}: ${err.message}`)
+      })
+      await page.screenshot({ path: join(ARTIFACTS, 'crash-after-restart.png') })
+    })
+  } catch (err) {
+    const report = await diagnose(page)
+    err.message = `step "${step}": ${err.message}\n--- page and worker status ---\n${report}\n--- console ---\n${env.logs.join('\n')}`
+    throw err
+  } finally {
+    await env.close()
+  }
+})
+
+/** Clicks a room in one step inside the page, so a re-render cannot detach it in between. */
+async function openRoom (page, selector) {
+  await page.waitForSelector(selector, { timeout: 30000 })
+  await page.$eval(selector, (button) => button.click())
+}

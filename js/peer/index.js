@@ -1,0 +1,147 @@
+/**
+ * The headless peer: the same hearth.wasm and the same JS layer as the
+ * browser, under Node. Storage is sql.js with file persistence in a data
+ * directory; federation goes over libp2p through a relay. Optionally it also
+ * answers the client-server API over HTTP on 127.0.0.1, so bots, tests and any
+ * Matrix client can use it.
+ *
+ * Node only: import '../p2p/node-env.js' before this module.
+ */
+import { createServer } from 'node:http'
+import { mkdir, open, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { startServer } from '../bridge/boot.js'
+import { GLOBALS, callServe, provide } from '../bridge/globals.js'
+import { createStorage } from '../storage/index.js'
+import { createP2P } from '../p2p/index.js'
+import { hearthP2P } from '../p2p/bridge.js'
+
+/** Largest client API request body the HTTP front accepts. */
+const MAX_HTTP_BODY_BYTES = 16 << 20
+
+/** The data directory is in use by another running peer. */
+export class DataDirLockedError extends Error {
+  constructor (dir, pid) {
+    super(`data directory ${dir} is in use by process ${pid}`)
+    this.name = 'DataDirLockedError'
+  }
+}
+
+/**
+ * @param {object} options
+ * @param {string} options.dataDir where the database (and its journal) lives; created if missing
+ * @param {string|URL|Uint8Array} options.wasm hearth.wasm: a file: URL or the bytes
+ * @param {string[]} [options.relayAddrs] relay multiaddrs (with /p2p/<id>); none: no federation
+ * @param {{port: number, host?: string}} [options.http] serve the client API over HTTP
+ * @param {Console} [options.logger]
+ * @returns {Promise<{serverName: string, url: string|null, p2p: object|null, stop: () => Promise<void>}>}
+ */
+export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger = console }) {
+  await mkdir(dataDir, { recursive: true })
+  const unlock = await lockDataDir(dataDir)
+  const cleanups = [unlock]
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try { await cleanup() } catch (err) { logger.warn?.(`peer: stopping: ${err.message}`) }
+    }
+  }
+  try {
+    const opened = await createStorage({ persistence: 'file', dir: dataDir })
+    cleanups.push(() => opened.close())
+    const info = await startServer({ wasm, storage: opened.storage })
+    logger.log(`peer: homeserver ${info.serverName} is running (data in ${dataDir})`)
+
+    let p2p = null
+    if (relayAddrs.length > 0) {
+      p2p = createP2P({ privateKey: info.signingKey, relayAddrs, serve: callServe, logger })
+      await p2p.start()
+      cleanups.push(() => p2p.stop())
+      provide(GLOBALS.p2p, hearthP2P(p2p))
+      logger.log(`peer: on the p2p network as ${p2p.peerId} through ${relayAddrs.join(', ')}`)
+    }
+
+    let url = null
+    if (http !== undefined) {
+      const server = await listen(http.port, http.host ?? '127.0.0.1')
+      cleanups.push(() => new Promise(resolve => { server.closeAllConnections(); server.close(resolve) }))
+      const { port, address } = server.address()
+      url = `http://${address}:${port}`
+      logger.log(`peer: client API at ${url}`)
+    }
+    return { serverName: info.serverName, url, p2p, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** The client API over HTTP: each request is handed whole to Go's serve global. */
+function listen (port, host) {
+  const server = createServer(async (req, res) => {
+    try {
+      const body = await readBody(req)
+      const headers = []
+      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]])
+      const answer = await callServe({ method: req.method, url: `http://${req.headers.host ?? host}${req.url}`, headers }, body)
+      res.writeHead(answer.status, answer.headers.flat())
+      res.end(req.method === 'HEAD' ? undefined : answer.body)
+    } catch (err) {
+      const status = err.name === 'PayloadTooLargeError' ? 413 : 500
+      const errcode = status === 413 ? 'M_TOO_LARGE' : 'M_UNKNOWN'
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ errcode, error: err.message }))
+    }
+  })
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve(server))
+  })
+}
+
+async function readBody (req) {
+  if (req.method === 'GET' || req.method === 'HEAD') return null
+  const chunks = []
+  let size = 0
+  for await (const chunk of req) {
+    size += chunk.length
+    if (size > MAX_HTTP_BODY_BYTES) {
+      const err = new Error(`request body over ${MAX_HTTP_BODY_BYTES} bytes`)
+      err.name = 'PayloadTooLargeError'
+      throw err
+    }
+    chunks.push(chunk)
+  }
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+/**
+ * One peer per data directory: two Go servers on one database would each
+ * believe they are its only writer. A LOCK file holds the owner's pid; a
+ * stale one (its process is gone, e.g. after SIGKILL) is taken over.
+ */
+async function lockDataDir (dir) {
+  const file = join(dir, 'LOCK')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, 'wx')
+      await handle.writeFile(String(process.pid))
+      await handle.close()
+      return () => rm(file, { force: true })
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err
+      const pid = Number(await readFile(file, 'utf8').catch(() => ''))
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) throw new DataDirLockedError(dir, pid)
+      await rm(file, { force: true })
+    }
+  }
+  throw new DataDirLockedError(dir, 'unknown')
+}
+
+function isAlive (pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM'
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The headless peer as a user runs it: `node js/peer/cli.js` in its own
+ * process (one Go server per JS realm), driven over its HTTP client API.
+ * Needs `npm run build` (dist/hearth.wasm).
+ */
+import '../p2p/node-env.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRelay } from '../relay/index.js'
+
+const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+
+/** Starts a peer process and waits until it prints what we need. */
+async function spawnPeer (dataDir, extraArgs = []) {
+  const child = spawn(process.execPath, [cli, '--data', dataDir, '--http-port', '0', ...extraArgs], {
+    cwd: repo, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  const lines = (stream) => stream.on('data', (chunk) => { output += chunk })
+  lines(child.stdout)
+  lines(child.stderr)
+  const exited = new Promise(resolve => child.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + 60000
+  while (!/client API at (\S+)/.test(output) || (extraArgs.includes('--relay') && !/on the p2p network/.test(output))) {
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`peer did not start:\n${output}`) }
+    if (child.exitCode !== null) throw new Error(`peer exited with ${child.exitCode}:\n${output}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return {
+    url: output.match(/client API at (\S+)/)[1],
+    serverName: output.match(/homeserver (\S+) is running/)[1],
+    output: () => output,
+    exited,
+    stop: async () => { child.kill('SIGTERM'); return exited },
+    kill: async () => { child.kill('SIGKILL'); return exited }
+  }
+}
+
+async function call (peer, method, path, { token, body } = {}) {
+  const res = await fetch(peer.url + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  return { status: res.status, body: await res.json() }
+}
+
+async function register (peer, username) {
+  const body = { username, password: 'secret', auth: { type: 'm.login.dummy' } }
+  const res = await call(peer, 'POST', '/_matrix/client/v3/register', { body })
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  return res.body.access_token
+}
+
+test('a headless peer keeps its identity and data across restarts, and one peer owns a data directory', { timeout: 120000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-peer-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+
+  let peer = await spawnPeer(dir)
+  const name = peer.serverName
+  const token = await register(peer, 'bot')
+  const room = await call(peer, 'POST', '/_matrix/client/v3/createRoom', { token, body: { name: 'Log' } })
+  assert.equal(room.status, 200)
+  const roomPath = `/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}`
+  const sent = await call(peer, 'PUT', `${roomPath}/send/m.room.message/t1`, { token, body: { msgtype: 'm.text', body: 'persisted' } })
+  assert.equal(sent.status, 200)
+
+  // A second peer on the same directory is refused while the first runs.
+  const second = spawn(process.execPath, [cli, '--data', dir], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
+  let secondOut = ''
+  second.stderr.on('data', (c) => { secondOut += c })
+  const code = await new Promise(resolve => second.once('exit', resolve))
+  assert.equal(code, 1)
+  assert.match(secondOut, /in use by process/)
+
+  // Killed outright: the acknowledged message survives, the stale lock is taken over.
+  await peer.kill()
+  peer = await spawnPeer(dir)
+  t.after(() => peer.stop())
+  assert.equal(peer.serverName, name, 'the server name changed across a restart')
+  const messages = await call(peer, 'GET', `${roomPath}/messages?dir=b&limit=5`, { token })
+  assert.equal(messages.status, 200, JSON.stringify(messages.body))
+  assert.ok(messages.body.chunk.some(ev => ev.content?.body === 'persisted'), 'the message was lost')
+})
+
+/** Polls /sync until a message with this body shows up in the room. */
+async function waitForMessage (peer, token, roomId, text, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs
+  let since = ''
+  const seen = []
+  while (Date.now() < deadline) {
+    const res = await call(peer, 'GET', `/_matrix/client/v3/sync?timeout=2000${since ? `&since=${since}` : ''}`, { token })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    since = res.body.next_batch
+    for (const ev of res.body.rooms?.join?.[roomId]?.timeline?.events ?? []) {
+      if (ev.type === 'm.room.message') seen.push(ev.content.body)
+    }
+    if (seen.includes(text)) return seen
+  }
+  throw new Error(`"${text}" did not arrive on ${peer.serverName}; saw ${JSON.stringify(seen)}`)
+}
+
+test('two peers on one relay share a room, and a restarted peer catches up on what it missed', { timeout: 180000 }, async (t) => {
+  const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
+  await relay.start()
+  t.after(() => relay.stop())
+  const relayArgs = ['--relay', relay.multiaddrs()[0]]
+  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-peer-'))))
+  t.after(() => Promise.all(dirs.map(d => rm(d, { recursive: true, force: true }))))
+
+  const a = await spawnPeer(dirs[0], relayArgs)
+  let b = await spawnPeer(dirs[1], relayArgs)
+  t.after(() => Promise.all([a.stop(), b.stop()]))
+  // The server name is the libp2p peer ID each peer announces itself with.
+  assert.match(a.output(), new RegExp(`on the p2p network as ${a.serverName}`))
+  assert.notEqual(a.serverName, b.serverName)
+
+  const alice = await register(a, 'alice')
+  const bob = await register(b, 'bob')
+  const created = await call(a, 'POST', '/_matrix/client/v3/createRoom', { token: alice, body: { preset: 'public_chat', name: 'Across' } })
+  assert.equal(created.status, 200, JSON.stringify(created.body))
+  const roomId = created.body.room_id
+
+  // Bob joins A's room over libp2p: make_join/send_join signed by B's key, checked by A.
+  const joinPath = `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?server_name=${a.serverName}`
+  let joined
+  for (let tries = 0; tries < 20; tries++) { // discovery through the relay takes a moment
+    joined = await call(b, 'POST', joinPath, { token: bob, body: {} })
+    if (joined.status === 200) break
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  assert.equal(joined.status, 200, JSON.stringify(joined.body))
+
+  const send = (peer, token, txn, text) => call(peer, 'PUT',
+    `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`,
+    { token, body: { msgtype: 'm.text', body: text } })
+  assert.equal((await send(a, alice, 'a1', 'hello from A')).status, 200)
+  await waitForMessage(b, bob, roomId, 'hello from A')
+  assert.equal((await send(b, bob, 'b1', 'hello from B')).status, 200)
+  await waitForMessage(a, alice, roomId, 'hello from B')
+
+  // B goes away; A keeps talking; B comes back (same data, same key) and catches up.
+  await b.stop()
+  for (const n of [1, 2, 3]) assert.equal((await send(a, alice, `missed${n}`, `missed ${n}`)).status, 200)
+  b = await spawnPeer(dirs[1], relayArgs)
+  await waitForMessage(b, bob, roomId, 'missed 3', 60000)
+  const history = await call(b, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`, { token: bob })
+  const bodies = history.body.chunk.filter(ev => ev.type === 'm.room.message').map(ev => ev.content.body).reverse()
+  assert.deepEqual(bodies, ['hello from A', 'hello from B', 'missed 1', 'missed 2', 'missed 3'])
+})
