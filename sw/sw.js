@@ -94,8 +94,8 @@ function boot () {
     const storage = takeServerLock().then(() => {
       mark('storageOpenStarted')
       return createStorage({
-      ...sqlJs, // the brief's shape: sql.js options at the top level
-      initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
+        ...sqlJs, // the brief's shape: sql.js options at the top level
+        initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
         persistence: 'indexeddb',
         name: 'hearth'
       })
