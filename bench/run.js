@@ -4,8 +4,8 @@
  * process and within its own time limit, and writes ONE JSON document to
  * stdout and to bench/results/latest.json:
  *
- *   {date, machine: {cores, cpuModel, memory, node, go, chromium, commit},
- *    durationMs, rows: [{name, unit, p50?, p99?, value?, samples, cores, note?, error?}]}
+ *   {date, machine: {cores, loadavg, cpuModel, memory, node, go, chromium, commit},
+ *    loadavgAtEnd, durationMs, rows: [{name, unit, p50?, p99?, value?, samples, cores, note?, error?}]}
  *
  * and a short table on stderr. It measures; it never judges: a benchmark that
  * fails becomes a row with an `error`, and the exit code is 0 whatever the
@@ -58,7 +58,13 @@ for (const bench of selected) {
 }
 rows.push(...derivedRows(rows).map((r) => ({ ...r, cores })))
 
-const doc = { date: new Date(began).toISOString(), machine, durationMs: Date.now() - began, rows }
+const doc = {
+  date: new Date(began).toISOString(),
+  machine,
+  loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  durationMs: Date.now() - began,
+  rows
+}
 const json = JSON.stringify(doc, null, 2)
 await mkdir(join(root, 'bench/results'), { recursive: true })
 await writeFile(join(root, 'bench/results/latest.json'), json + '\n')
@@ -153,6 +159,8 @@ function describeMachine () {
   }
   return {
     cores: cpus.length,
+    // Other work on the machine skews every figure: 1, 5 and 15 minute load averages when the run began.
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
     memory: os.totalmem(),
     node: process.version,
@@ -174,7 +182,7 @@ function printTable (doc) {
   }
   const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)))
   const out = lines.map((l) => l.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join('  '))
-  console.error(`\n${doc.machine.cpuModel}, ${doc.machine.cores} cores, ${doc.date}, ${(doc.durationMs / 1000).toFixed(0)} s`)
+  console.error(`\n${doc.machine.cpuModel}, ${doc.machine.cores} cores, ${doc.date}, ${(doc.durationMs / 1000).toFixed(0)} s, load average ${doc.machine.loadavg[0]} → ${doc.loadavgAtEnd[0]}`)
   console.error(out.join('\n'))
   for (const r of doc.rows.filter((r) => r.error !== undefined)) console.error(`\nERROR ${r.name}: ${r.error}`)
 }
