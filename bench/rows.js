@@ -22,8 +22,9 @@ export function round (x) {
   return Number.isInteger(x) ? x : Math.round(x * 1000) / 1000
 }
 
-/** A row for a distribution of measurements. */
+/** A row for a distribution of measurements; with no samples, an error row. */
 export function latencyRow (name, samples, { unit = 'ms', note } = {}) {
+  if (samples.length === 0) return { ...errorRow(name, 'no samples: the time limit came first'), unit }
   const sorted = [...samples].sort((a, b) => a - b)
   return withNote({
     name,

@@ -135,7 +135,7 @@ function derivedRows (rows) {
   for (const what of ['send-sync', 'send', 'versions']) {
     const browser = byName.get(`clientapi.browser.${what}`)
     const native = byName.get(`clientapi.native.${what}`)
-    if (browser?.p50 === undefined || native?.p50 === undefined) continue
+    if (!(browser?.p50 > 0) || !(native?.p50 > 0)) continue
     out.push({
       name: `clientapi.ratio.${what}`,
       unit: 'ratio',
