@@ -33,7 +33,7 @@ export function createApp ({ client, session, storage, showError, onSessionEnded
   const roomKey = `hearth.room.${session.userId}`
   const readKey = `hearth.read.${session.userId}`
   const readMarks = new Map(Object.entries(safeParse(storage.getItem(readKey)) ?? {}))
-  const model = createModel({ userId: session.userId, readMarks })
+  const model = createModel({ userId: session.userId, readMarks, ownName: () => session.displayName })
   const features = { profile: true, typing: true, receipts: true }
   const abort = new AbortController()
   const listeners = []

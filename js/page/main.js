@@ -218,7 +218,7 @@ function wire (worker) {
         const login = await state.client.login($('auth-username').value.trim(), password)
         saveSession(login, undefined)
       }
-      $('auth-password').value = ''
+      $('auth-form').reset()
       enterApp()
     })
   })

@@ -43,9 +43,10 @@ export const MAX_EVENTS = 500
  */
 
 /**
- * @param {{userId: string, readMarks?: {get(roomId): string|null|undefined}}} options
+ * @param {{userId: string, readMarks?: {get(roomId): string|null|undefined}, ownName?: () => string|null}} options
+ *   ownName: our display name, for rooms whose member event has none
  */
-export function createModel ({ userId, readMarks = new Map() }) {
+export function createModel ({ userId, readMarks = new Map(), ownName = () => null }) {
   /** @type {Map<string, Room>} */
   const rooms = new Map()
   /** @type {Map<string, {id, name, inviter, topic, isDirect, version}>} */
@@ -288,7 +289,7 @@ export function createModel ({ userId, readMarks = new Map() }) {
 
   function displayName (roomId, user) {
     const m = rooms.get(roomId)?.members.get(user)
-    return m?.displayname || localpart(user)
+    return m?.displayname || (user === userId && ownName()) || localpart(user)
   }
 
   function roomName (roomId) {

@@ -33,8 +33,9 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
     topic.textContent = r?.topic ?? ''
     renderMembers(r)
     renderTyping(r)
+    $('members').dataset.room = r ? 'true' : 'false'
     if (!r) {
-      timeline.replaceChildren()
+      timeline.replaceChildren(h('li', { className: 'empty' }, 'Pick a room on the left, create one, or join a public one.'))
       return
     }
 
