@@ -93,7 +93,9 @@ export function createApp ({ client, session, storage, showError, onSessionEnded
     const net = network() ?? {}
     $('my-peer-id').textContent = net.serverName ?? serverOf(session.userId)
     $('my-user-id').textContent = session.userId
+    // The count until the worker's network view (network.js, from status.p2p) takes this place.
     const count = $('peers-online-count')
+    if (!count) return
     if (Array.isArray(net.peers)) {
       count.textContent = String(net.peers.length)
       count.dataset.count = String(net.peers.length)
