@@ -11,7 +11,7 @@
  */
 import { createModel, serverOf } from './model.js'
 import { MatrixError } from './matrix.js'
-import { createRoomView } from './room-view.js'
+import { createRoomView, hasEarlier } from './room-view.js'
 import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
 
@@ -22,6 +22,8 @@ const SYNC_FILTER = { room: { timeline: { limit: 50 } } }
 const TYPING_TIMEOUT_MS = 6000
 const TYPING_RENEW_MS = 4000
 const PHONE = '(max-width: 40rem)'
+/** A room opened with fewer events than this pages back once by itself (e.g. just joined over federation). */
+const FEW_EVENTS = 20
 
 /**
  * @param {{client, session: {userId, accessToken, deviceId, displayName?}, storage: Storage,
@@ -37,6 +39,7 @@ export function createApp ({ client, session, storage, showError, onSessionEnded
   const features = { profile: true, typing: true, receipts: true }
   const abort = new AbortController()
   const listeners = []
+  const autoLoaded = new Set() // rooms already paged back once by themselves
   const sendQueues = new Map() // roomId → promise of the last send: sends go out in order
   const typingState = { roomId: null, sentAt: 0, on: false }
   const phone = matchMedia(PHONE)
@@ -71,6 +74,11 @@ export function createApp ({ client, session, storage, showError, onSessionEnded
     roomView.render(selected)
     $('app').dataset.view = selected && $('app').dataset.view === 'room' ? 'room' : 'list'
     markReadIfSeen()
+    const r = selected && model.rooms.get(selected)
+    if (r && !autoLoaded.has(r.id) && r.prevBatch && r.events.length < FEW_EVENTS && hasEarlier(r)) {
+      autoLoaded.add(r.id)
+      loadEarlier(r.id).catch((err) => console.warn('hearth: cannot load earlier messages:', err))
+    }
   }
 
   function roomIsVisible () {

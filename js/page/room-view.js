@@ -44,8 +44,7 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
     const oldTop = timeline.scrollTop
     const readers = readersByEvent(r)
     const nodes = []
-    // Only when the server said older events exist (a limited timeline) and the room's start is not loaded.
-    if (r.limited && r.events[0]?.type !== 'm.room.create') nodes.push(earlierButton(r))
+    if (hasEarlier(r)) nodes.push(earlierButton(r))
     const keep = new Set()
     let previous = null
     for (const event of r.events) {
@@ -197,6 +196,11 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
   }
 
   return { render, forceNext: () => { shown.version = -1 } }
+}
+
+/** Older events may exist: the server gave a token to page back from, and the room's start is not loaded. */
+export function hasEarlier (r) {
+  return Boolean(r.limited || r.prevBatch) && r.events[0]?.type !== 'm.room.create'
 }
 
 function timeNode (ts) {
