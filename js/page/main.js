@@ -127,7 +127,19 @@ function setAuthMode (mode) {
   showError('auth-error', null)
 }
 
+/**
+ * The worker's network view (peer identity, peers online), when the page has
+ * one, sits above the account form before log-in and in the sidebar after.
+ */
+function placeNetworkView (inApp) {
+  const view = $('network')
+  if (!view) return
+  if (inApp) $('identity').append(view)
+  else $('auth').before(view)
+}
+
 function showAuth (mode = 'register') {
+  placeNetworkView(false)
   $('auth').hidden = false
   $('app').hidden = true
   $('logout').hidden = true
@@ -137,6 +149,7 @@ function showAuth (mode = 'register') {
 }
 
 function enterApp () {
+  placeNetworkView(true)
   $('auth').hidden = true
   $('app').hidden = false
   $('logout').hidden = false
