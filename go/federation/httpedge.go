@@ -119,6 +119,7 @@ var errorTable = []struct {
 }{
 	{ErrUnauthorized, http.StatusUnauthorized, "M_UNAUTHORIZED"},
 	{ErrNotInRoom, http.StatusForbidden, "M_FORBIDDEN"},
+	{ErrNotVisible, http.StatusForbidden, "M_FORBIDDEN"},
 	{ErrBadRequest, http.StatusBadRequest, "M_BAD_JSON"},
 	{ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
 	{ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
