@@ -12,6 +12,7 @@ package federation
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -36,6 +37,15 @@ type Federation struct {
 	// requestPeer returns the transport-level sender of an incoming request
 	// ("" if unknown); never nil.
 	requestPeer func(context.Context) string
+	// peers lists the servers the transport reaches now; never nil.
+	peers func() []string
+	// localAlias resolves an alias of this server; never nil.
+	localAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
+
+	mu sync.Mutex
+	// directoryMisses holds when each peer last failed to list its public
+	// rooms; guarded by mu.
+	directoryMisses map[spec.ServerName]time.Time
 }
 
 // Options configure Federation; zero values mean production defaults.
@@ -49,12 +59,26 @@ type Options struct {
 	// known, it must be the X-Matrix origin: a second check beside the
 	// signature. In the browser: bridge.PeerFromContext. Nil: never known.
 	RequestPeer func(context.Context) string
+	// Peers lists the servers the transport reaches now (in the browser:
+	// bridge.KnownPeers); the public room directory asks them too. Nil: none.
+	Peers func() []string
+	// LocalAlias resolves a room alias of this server to its room (the local
+	// alias table); found is false for an unknown alias. Nil: none known.
+	LocalAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
 }
 
 // New returns the federation side of the server with identity id. The queue
 // must be the one whose Outbox the room store was given.
 func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, opts Options) *Federation {
-	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU, requestPeer: opts.RequestPeer}
+	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU,
+		requestPeer: opts.RequestPeer, peers: opts.Peers, localAlias: opts.LocalAlias,
+		directoryMisses: map[spec.ServerName]time.Time{}}
+	if f.peers == nil {
+		f.peers = func() []string { return nil }
+	}
+	if f.localAlias == nil {
+		f.localAlias = func(context.Context, string) (string, bool, error) { return "", false, nil }
+	}
 	if f.requestPeer == nil {
 		f.requestPeer = func(context.Context) string { return "" }
 	}
@@ -95,6 +119,7 @@ func (f *Federation) Handler() http.Handler {
 	route("GET /_matrix/federation/v1/event/{eventId}", signed, f.event)
 	route("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", signed, f.eventAuth)
 
+	route("GET /_matrix/federation/v1/query/directory", signed, f.queryDirectory)
 	route("GET /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
 	route("POST /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
 
