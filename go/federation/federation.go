@@ -32,8 +32,11 @@ type Federation struct {
 	client *Client
 	queue  *Queue
 	now    func() time.Time
-	// edu receives typing, receipt and other EDUs; never nil.
+	// edu receives every EDU after typing and receipts are handled; never nil.
 	edu func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// typing and receipt take checked typing and receipt EDUs; never nil.
+	typing  func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
+	receipt func(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error
 	// requestPeer returns the transport-level sender of an incoming request
 	// ("" if unknown); never nil.
 	requestPeer func(context.Context) string
@@ -52,8 +55,14 @@ type Federation struct {
 type Options struct {
 	Now func() time.Time // nil: time.Now
 	// EDU is told of each EDU received (typing, receipts, …); nil drops them.
-	// Client support for them is another component's job.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// Typing is told of a remote user's typing change (m.typing), once
+	// checked: the user is of the sending server and joined to the room.
+	// In the server: ephemeral.ReceiveTyping. Nil drops them.
+	Typing func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
+	// Receipt is told of a remote user's receipt (m.receipt), checked the
+	// same way. In the server: ephemeral.ReceiveReceipt. Nil drops them.
+	Receipt func(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error
 	// RequestPeer returns the peer an incoming request came from, as the
 	// transport knows it ("" when unknown, as for in-process requests). When
 	// known, it must be the X-Matrix origin: a second check beside the
@@ -72,9 +81,16 @@ type Options struct {
 func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, opts Options) *Federation {
 	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU,
 		requestPeer: opts.RequestPeer, peers: opts.Peers, localAlias: opts.LocalAlias,
+		typing: opts.Typing, receipt: opts.Receipt,
 		directoryMisses: map[spec.ServerName]time.Time{}}
 	if f.peers == nil {
 		f.peers = func() []string { return nil }
+	}
+	if f.typing == nil {
+		f.typing = func(string, spec.UserID, bool, time.Duration) {}
+	}
+	if f.receipt == nil {
+		f.receipt = func(context.Context, string, string, spec.UserID, string, int64) error { return nil }
 	}
 	if f.localAlias == nil {
 		f.localAlias = func(context.Context, string) (string, bool, error) { return "", false, nil }
