@@ -140,6 +140,7 @@ func (f *Federation) AllPublicRooms(ctx context.Context, q DirectoryQuery) (Publ
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	merged := slices.Clone(local)
+	slots := make(chan struct{}, maxDirectoryFanout)
 	for _, peer := range peers {
 		if f.directoryMissed(peer) {
 			continue
@@ -147,6 +148,8 @@ func (f *Federation) AllPublicRooms(ctx context.Context, q DirectoryQuery) (Publ
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			// One page of up to maxPeerRooms: a browser holds few rooms.
 			out, err := f.RemotePublicRooms(ctx, peer, DirectoryQuery{Limit: maxPeerRooms, Search: q.Search})
 			if err != nil {
@@ -189,6 +192,9 @@ func (f *Federation) directoryMiss(peer spec.ServerName) {
 	defer f.mu.Unlock()
 	f.directoryMisses[peer] = f.now()
 }
+
+// maxDirectoryFanout bounds the peers AllPublicRooms asks at once.
+const maxDirectoryFanout = 16
 
 // maxPeerRooms is how many rooms AllPublicRooms takes from one peer.
 const maxPeerRooms = 100
