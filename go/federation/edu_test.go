@@ -4,6 +4,9 @@ package federation_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,4 +94,56 @@ func TestTypingAndReceiptEDUs(t *testing.T) {
 	if got := atB.of("m.typing"); len(got) != 1 {
 		t.Fatalf("B took forged typing: %v", got)
 	}
+}
+
+// Through the client APIs: alice types and reads on A, bob's /sync on B
+// shows both.
+func TestTypingAndReceiptsReachOtherServersSync(t *testing.T) {
+	n := newNetwork(t)
+	nodes := n.nodes(2)
+	a, b := nodes[0], nodes[1]
+	alice, bob := a.register("alice"), b.register("bob")
+	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
+	bob.join(roomID, a)
+	eventID := alice.say(roomID, "read me")
+	eventually(t, "bob to get the message", func() bool { return hasAll(bob.texts(roomID), "read me") })
+
+	base := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID)
+	r := alice.do("PUT", base+"/typing/"+url.PathEscape(alice.id), map[string]any{"typing": true, "timeout": 20000})
+	if r.status == http.StatusNotFound && r.str("errcode") == "M_UNRECOGNIZED" {
+		t.Skip("no typing in the client API on this branch yet")
+	}
+	if r.status != http.StatusOK {
+		t.Fatalf("typing: %d %s", r.status, r.raw)
+	}
+	alice.must("POST", base+"/receipt/m.read/"+url.PathEscape(eventID), map[string]any{})
+
+	eventually(t, "bob's sync to show alice typing and her receipt", func() bool {
+		var body struct {
+			Rooms struct {
+				Join map[string]struct {
+					Ephemeral struct {
+						Events []struct {
+							Type    string         `json:"type"`
+							Content map[string]any `json:"content"`
+						} `json:"events"`
+					} `json:"ephemeral"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		if err := json.Unmarshal(bob.must("GET", "/_matrix/client/v3/sync", nil).raw, &body); err != nil {
+			t.Fatal(err)
+		}
+		var typing, read bool
+		for _, ev := range body.Rooms.Join[roomID].Ephemeral.Events {
+			raw, _ := json.Marshal(ev.Content)
+			switch ev.Type {
+			case "m.typing":
+				typing = strings.Contains(string(raw), alice.id)
+			case "m.receipt":
+				read = strings.Contains(string(raw), eventID) && strings.Contains(string(raw), alice.id)
+			}
+		}
+		return typing && read
+	})
 }
