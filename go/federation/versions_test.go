@@ -5,6 +5,7 @@ package federation_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestRoomVersionsAcrossServers(t *testing.T) {
 			if domainless := !strings.Contains(roomID, ":"); domainless != (version == "12") {
 				t.Fatalf("room ID %s for version %s", roomID, version)
 			}
-			alice.say(roomID, "first")
+			firstID := alice.say(roomID, "first")
 			bob.join(roomID, a)
 			carol.join(roomID, b)
 
@@ -46,6 +47,23 @@ func TestRoomVersionsAcrossServers(t *testing.T) {
 				}
 				if _, listed := pl.Users[alice.id]; listed {
 					t.Fatalf("v12 creator listed in power levels: %v", pl.Users)
+				}
+				// As other servers get them: the create event has no room_id
+				// and no event lists it in auth_events.
+				pdu := func(eventID string) map[string]any {
+					r := n.signedRequest(b.srv.Identity, a.name, "GET", "/_matrix/federation/v1/event/"+url.PathEscape(eventID), nil)
+					pdus, _ := r.body["pdus"].([]any)
+					if len(pdus) != 1 {
+						t.Fatalf("event %s: %d %s", eventID, r.status, r.raw)
+					}
+					return pdus[0].(map[string]any)
+				}
+				if raw := pdu(fmt.Sprint(create["event_id"])); raw["room_id"] != nil {
+					t.Fatalf("v12 create event carries room_id: %v", raw)
+				}
+				auth, _ := pdu(firstID)["auth_events"].([]any)
+				if len(auth) == 0 || slices.Contains(auth, create["event_id"]) {
+					t.Fatalf("v12 message's auth_events %v (create %v)", auth, create["event_id"])
 				}
 			}
 			if r := carol.state(roomID, "m.room.create", ""); r.str("room_version") != version {
