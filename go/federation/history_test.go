@@ -147,3 +147,42 @@ func TestJoinedVisibilityHidesHistoryFromLateServers(t *testing.T) {
 		t.Fatalf("a server outside the room read an event: %d %s", r.status, r.raw)
 	}
 }
+
+// What a late server's user reads of the history before joining, by the
+// room's history_visibility: everything when shared, from the invite on when
+// invited, nothing when joined.
+func TestHistoryVisibilityForLateServers(t *testing.T) {
+	for _, tc := range []struct {
+		visibility string
+		want       []string
+	}{
+		{"shared", []string{"before the invite", "after the invite", "after the join"}},
+		{"invited", []string{"after the invite", "after the join"}},
+		{"joined", []string{"after the join"}},
+	} {
+		t.Run(tc.visibility, func(t *testing.T) {
+			n := newNetwork(t)
+			nodes := n.nodes(2)
+			a, b := nodes[0], nodes[1]
+			alice, bob := a.register("alice"), b.register("bob")
+			roomID := alice.createRoom(map[string]any{"preset": "private_chat", "initial_state": []map[string]any{
+				{"type": "m.room.history_visibility", "state_key": "", "content": map[string]any{"history_visibility": tc.visibility}},
+			}})
+			alice.say(roomID, "before the invite")
+			alice.must("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/invite", map[string]any{"user_id": bob.id})
+			alice.say(roomID, "after the invite")
+			bob.join(roomID)
+			alice.say(roomID, "after the join")
+			eventually(t, "bob to get the message after his join", func() bool { return hasAll(bob.texts(roomID), "after the join") })
+			var readable []string
+			for _, text := range bob.texts(roomID) {
+				if text != "" { // events bob's server got redacted
+					readable = append(readable, text)
+				}
+			}
+			if !slices.Equal(readable, tc.want) {
+				t.Fatalf("bob reads %q, want %q", readable, tc.want)
+			}
+		})
+	}
+}
