@@ -1,0 +1,189 @@
+/**
+ * The browser peer: a headless Chromium page (Go and libp2p in its service
+ * worker) and a headless peer (js/peer, in this process) on a local relay.
+ * They list each other within seconds, and a federation request goes each
+ * way, answered by the other side's Go. The headless peer then goes away
+ * (requests to it fail fast) and comes back (found again); the service
+ * worker is stopped as an idle one would be, and the page's keep-alive brings
+ * it back onto the network.
+ *
+ * Run `npm run build` first; then `npm run test:browser`.
+ */
+import '../js/p2p/node-env.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { openBrowser, diagnose, ARTIFACTS, DIST } from './browser.js'
+import { createRelay } from '../js/relay/index.js'
+import { startPeer } from '../js/peer/index.js'
+
+const STEP_TIMEOUT = 30000
+const BOOT_TIMEOUT = 90000
+/** Discovery must take seconds, not the anchor's minutes. */
+const DISCOVERY_TIMEOUT = 5000
+
+const quiet = { log () {}, info () {}, warn () {} }
+
+test('a browser and a headless peer find each other through the relay and federate both ways', { timeout: 240000 }, async (t) => {
+  const relay = createRelay({ port: 0, logger: quiet })
+  await relay.start()
+  const relayAddr = relay.multiaddrs()[0]
+  const siteDir = await siteWithConfig({ relay: relayAddr, debug: null })
+  const peerDir = await mkdtemp(join(tmpdir(), 'hearth-e2e-peer-'))
+  const startHeadless = () => startPeer({
+    dataDir: peerDir, wasm: pathToFileURL(join(DIST, 'hearth.wasm')), relayAddrs: [relayAddr], logger: quiet
+  })
+  let peer = await startHeadless()
+  const env = await openBrowser({ name: 'p2p', dir: siteDir })
+  t.signal.addEventListener('abort', () => { env.close() }, { once: true })
+  let page
+  let step = 'start'
+  const run = async (name, fn) => {
+    step = name
+    env.log(`[test] step: ${name}`)
+    return fn()
+  }
+  const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file), fullPage: true })
+  /** Runs fn in the current service worker (a restarted worker is a new target). */
+  const inWorker = async (fn, ...args) => {
+    const target = env.browser.targets().find((t) => t.type() === 'service_worker')
+    if (!target) throw new Error('no service worker is running')
+    return (await target.worker()).evaluate(fn, ...args)
+  }
+  const workerRoundTrip = (peerId, path) => inWorker(async (peerId, path) => {
+    try {
+      const res = await globalThis.hearthP2P.roundTrip(peerId, {
+        head: JSON.stringify({ method: 'GET', url: path, headers: [['accept', 'application/json']] }), body: null
+      })
+      return { head: res.head, body: new TextDecoder().decode(res.body) }
+    } catch (err) {
+      return { error: { name: err.name, message: err.message } }
+    }
+  }, peerId, path)
+
+  let browserName
+  try {
+    await run('the page boots, shows its peer identity and goes online', async () => {
+      page = await env.newPage()
+      // localStorage.debug reaches libp2p in the worker through the page.
+      await page.evaluateOnNewDocument(() => localStorage.setItem('debug', 'libp2p:circuit-relay*'))
+      await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+      await page.waitForSelector('[data-testid=network][data-state=online]', { timeout: STEP_TIMEOUT })
+      browserName = await page.$eval('[data-testid=peer-id]', (e) => e.textContent)
+      const status = await page.$eval('[data-testid=server-status]', (e) => e.textContent)
+      assert.match(browserName, /^12D3KooW\w+$/)
+      assert.ok(status.endsWith(`server ${browserName}`), `the peer ID ${browserName} is not the server name (${status})`)
+    })
+
+    await run('both list each other within seconds', async () => {
+      await page.waitForSelector(`[data-testid=peer][data-peer-id="${peer.serverName}"]`, { timeout: DISCOVERY_TIMEOUT })
+      await peer.p2p.waitForPeer(browserName, { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT) })
+      assert.deepEqual(await inWorker(() => globalThis.hearthP2P.peers()), [peer.serverName])
+      await page.$eval('[data-testid=network]', (e) => { e.open = true })
+      await shot('p2p-1-online.png')
+    })
+
+    await run('the worker asks the headless peer: its Go answers', async () => {
+      const res = await workerRoundTrip(peer.serverName, '/_matrix/key/v2/server')
+      assert.equal(res.error, undefined, JSON.stringify(res.error))
+      assertKeyAnswer(res, peer.serverName)
+    })
+
+    await run('the headless peer asks the browser: the worker\'s Go answers', async () => {
+      const res = await peer.p2p.roundTrip(browserName, {
+        head: JSON.stringify({ method: 'GET', url: '/_matrix/key/v2/server', headers: [] }), body: null
+      })
+      assertKeyAnswer({ head: res.head, body: new TextDecoder().decode(res.body) }, browserName)
+    })
+
+    await run('libp2p logs in the worker follow the page\'s localStorage.debug', async () => {
+      assert.ok(env.logs.some((line) => line.includes(' [sw ') && line.includes('libp2p:circuit-relay')),
+        'no libp2p:circuit-relay log line from the service worker')
+    })
+
+    await run('the headless peer goes away: requests fail fast and clearly, the page drops it', async () => {
+      const gone = peer.serverName
+      await peer.stop()
+      peer = null
+      await page.waitForSelector('[data-testid=peer]', { hidden: true, timeout: DISCOVERY_TIMEOUT })
+      const began = Date.now()
+      const res = await workerRoundTrip(gone, '/_matrix/key/v2/server')
+      assert.equal(res.error?.name, 'PeerUnreachableError', JSON.stringify(res))
+      assert.ok(Date.now() - began < 3000, `failing took ${Date.now() - began} ms`)
+      await shot('p2p-2-peer-gone.png')
+    })
+
+    await run('the headless peer comes back: found again, and it answers', async () => {
+      peer = await startHeadless()
+      await page.waitForSelector(`[data-testid=peer][data-peer-id="${peer.serverName}"]`, { timeout: DISCOVERY_TIMEOUT })
+      const res = await workerRoundTrip(peer.serverName, '/_matrix/federation/v1/version')
+      assert.equal(res.error, undefined, JSON.stringify(res.error))
+      assert.ok([200, 404].includes(JSON.parse(res.head).status))
+      JSON.parse(res.body) // JSON from Go, whichever it was
+    })
+
+    await run('the worker is stopped as when idle: the keep-alive restarts it and it rejoins', async () => {
+      const left = new Promise((resolve) => {
+        const stop = peer.p2p.onPeers((e) => { if (e.type === 'leave' && e.peerId === browserName) { stop(); resolve() } })
+      })
+      await env.stopWorkers(page)
+      await Promise.race([left, rejectAfter(DISCOVERY_TIMEOUT, 'the peer did not see the browser leave')])
+      // No fetch from the test: the page's keep-alive message alone must bring the worker back.
+      await peer.p2p.waitForPeer(browserName, { signal: AbortSignal.timeout(BOOT_TIMEOUT) })
+      await page.waitForSelector(`[data-testid=peer][data-peer-id="${peer.serverName}"]`, { timeout: STEP_TIMEOUT })
+      const res = await peer.p2p.roundTrip(browserName, {
+        head: JSON.stringify({ method: 'GET', url: '/_matrix/key/v2/server', headers: [] }), body: null
+      })
+      assertKeyAnswer({ head: res.head, body: new TextDecoder().decode(res.body) }, browserName)
+      await shot('p2p-3-after-worker-restart.png')
+    })
+  } catch (err) {
+    const report = await diagnose(page)
+    if (page && !page.isClosed()) await shot('p2p-failure.png').catch(() => {})
+    t.diagnostic(`failed at step: ${step}`)
+    err.message = `step "${step}": ${err.message}\n--- page and worker status ---\n${report}\n--- console (page, worker) ---\n${env.logs.join('\n')}`
+    throw err
+  } finally {
+    await env.close()
+    await peer?.stop()
+    await relay.stop()
+    await rm(siteDir, { recursive: true, force: true })
+    await rm(peerDir, { recursive: true, force: true })
+  }
+
+})
+
+/**
+ * The answer to GET /_matrix/key/v2/server came from the named server's Go:
+ * with federation, its key document names it; before federation, Go's own
+ * "unrecognized request" JSON (the JS layer's errors look different).
+ */
+function assertKeyAnswer (res, serverName) {
+  const head = JSON.parse(res.head)
+  const body = JSON.parse(res.body)
+  if (head.status === 200) {
+    assert.equal(body.server_name, serverName)
+  } else {
+    assert.equal(head.status, 404, res.body)
+    assert.equal(body.errcode, 'M_UNRECOGNIZED', res.body)
+    assert.match(body.error, /key\/v2\/server/)
+  }
+}
+
+/** dist/ as it is, but with its own config.json: the real one stays untouched. */
+async function siteWithConfig (config) {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-e2e-site-'))
+  for (const name of await readdir(DIST)) {
+    if (name !== 'config.json') await symlink(join(DIST, name), join(dir, name))
+  }
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config))
+  return dir
+}
+
+function rejectAfter (ms, message) {
+  return new Promise((resolve, reject) => setTimeout(() => reject(new Error(message)), ms).unref())
+}
