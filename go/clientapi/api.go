@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
+	"hearth/go/federation"
 	"hearth/go/room"
 	"hearth/go/syncapi"
 )
@@ -23,11 +24,14 @@ type API struct {
 	accounts *account.Accounts
 	rooms    *room.Rooms
 	syncer   *syncapi.Syncer
+	// fed does what needs other servers: joins, invites and leaves of rooms
+	// elsewhere, remote directories, backfill.
+	fed *federation.Federation
 }
 
 // New returns the client API of the server named server.
-func New(server spec.ServerName, accounts *account.Accounts, rooms *room.Rooms, syncer *syncapi.Syncer) *API {
-	return &API{server: server, accounts: accounts, rooms: rooms, syncer: syncer}
+func New(server spec.ServerName, accounts *account.Accounts, rooms *room.Rooms, syncer *syncapi.Syncer, fed *federation.Federation) *API {
+	return &API{server: server, accounts: accounts, rooms: rooms, syncer: syncer, fed: fed}
 }
 
 // request is what every handler gets: the HTTP request and, on
@@ -86,6 +90,11 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/join/{roomIdOrAlias}", authed, a.join)
 	client("POST", "/rooms/{roomId}/leave", authed, a.leave)
 	client("POST", "/rooms/{roomId}/invite", authed, a.invite)
+	client("POST", "/rooms/{roomId}/kick", authed, a.kick)
+	client("POST", "/rooms/{roomId}/ban", authed, a.ban)
+	client("POST", "/rooms/{roomId}/unban", authed, a.unban)
+	client("GET", "/publicRooms", public, a.publicRooms)
+	client("POST", "/publicRooms", authed, a.publicRooms)
 	client("GET", "/sync", authed, a.sync)
 
 	mux.Handle("/_matrix/", a.serve(public, unrecognized))

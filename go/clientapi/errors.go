@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"hearth/go/account"
+	"hearth/go/federation"
 	"hearth/go/room"
 	"hearth/go/storage"
 )
@@ -52,6 +53,10 @@ var errorTable = []struct {
 	{room.ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
 	{room.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{room.ErrUnsupportedVersion, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION"},
+	{federation.ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+	{federation.ErrUnreachable, http.StatusBadGateway, "M_UNKNOWN"},
+	{federation.ErrBadEvent, http.StatusBadGateway, "M_UNKNOWN"},
+	{federation.ErrBadRequest, http.StatusBadGateway, "M_UNKNOWN"},
 	{storage.ErrFull, http.StatusInsufficientStorage, "M_RESOURCE_LIMIT_EXCEEDED"},
 }
 

@@ -10,12 +10,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
 	"hearth/go/clientapi"
+	"hearth/go/federation"
 	"hearth/go/identity"
 	"hearth/go/room"
 	"hearth/go/storage"
@@ -29,12 +33,31 @@ type Config struct {
 	BcryptCost int
 	Now        func() time.Time // nil: time.Now
 	Random     io.Reader        // nil: crypto/rand
+	// Transport carries outgoing federation requests: URL
+	// matrix-federation://<peer ID><path> (see federation.Scheme). In the
+	// browser it is the libp2p round tripper; nil means no federation (every
+	// remote request fails, the outgoing queue waits).
+	Transport http.RoundTripper
+	// RequestPeer returns the libp2p peer an incoming request came from ("" if
+	// none: in the browser, bridge.PeerFromContext); federation requests whose
+	// X-Matrix origin differs are refused. Nil: not checked.
+	RequestPeer func(context.Context) string
+	// EDU is told of each EDU received over federation (typing, receipts);
+	// nil drops them.
+	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// Queue tunes the outgoing federation queue; zero is production.
+	Queue federation.QueueOptions
 }
 
 // Server is one running homeserver.
 type Server struct {
 	Identity identity.Identity
-	handler  http.Handler
+	// Federation is the server-server side; PeerOnline(server) tells it a
+	// peer is reachable again.
+	Federation *federation.Federation
+	client     http.Handler // client-server API
+	federation http.Handler // server-server and key APIs
+	queue      *federation.Queue
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -49,21 +72,37 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	accounts := account.New(cfg.DB, id.ServerName, account.Options{BcryptCost: cfg.BcryptCost, Now: cfg.Now, Random: cfg.Random})
 
+	// The queue exists before the rooms: they hand it every new event to send.
+	fedClient := federation.NewClient(id, cfg.Transport, 0)
+	queue := federation.NewQueue(cfg.DB, fedClient, cfg.Queue)
 	notifier := syncapi.NewNotifier(0)
-	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance})
+	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox})
 	latest, err := rooms.LatestPos(ctx)
 	if err != nil {
 		return nil, err
 	}
 	notifier.Advance(latest)
+	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU})
+	if err := queue.Start(ctx); err != nil {
+		return nil, err
+	}
 
-	api := clientapi.New(id.ServerName, accounts, rooms, syncapi.New(rooms, notifier))
+	api := clientapi.New(id.ServerName, accounts, rooms, syncapi.New(rooms, notifier), fed)
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
-	return &Server{Identity: id, handler: api.Handler()}, nil
+	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue}, nil
 }
 
-// ServeHTTP answers client-server API requests.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP answers client-server, server-server and key API requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_matrix/federation/") || strings.HasPrefix(r.URL.Path, "/_matrix/key/") {
+		s.federation.ServeHTTP(w, r)
+		return
+	}
+	s.client.ServeHTTP(w, r)
+}
+
+// Close stops the outgoing federation queue. The database is the caller's.
+func (s *Server) Close() { s.queue.Close() }
 
 // loadIdentity reads the server key, generating and storing one on first start.
 func loadIdentity(ctx context.Context, db *storage.DB, random io.Reader) (identity.Identity, error) {
