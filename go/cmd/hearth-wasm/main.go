@@ -31,6 +31,10 @@ func main() {
 	}
 	bridge.Serve(srv)
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
+	// Not yet: srv.Federation.WatchPeers(ctx, bridge.KnownPeers, interval). Its
+	// ticker is a JS timer that never stops, so a Node process running a peer
+	// in-process (the e2e tests) would never exit; JS should rather tell Go
+	// when a peer joins. Until then a returning peer waits out the queue's back-off.
 	select {} // serve until the worker or process ends
 }
 
@@ -39,7 +43,13 @@ func start(ctx context.Context) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
-	srv, err := server.New(ctx, server.Config{DB: db})
+	srv, err := server.New(ctx, server.Config{
+		DB: db,
+		// Federation goes over libp2p (hearthP2P); an incoming federation
+		// request must come from the peer its X-Matrix origin names.
+		Transport:   bridge.P2PTransport{},
+		RequestPeer: bridge.PeerFromContext,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
