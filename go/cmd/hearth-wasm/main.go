@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -15,6 +16,9 @@ import (
 	"hearth/go/server"
 	"hearth/go/storage"
 )
+
+// peerWatchInterval is how often the list of peers on the relay is checked.
+const peerWatchInterval = 5 * time.Second
 
 func main() {
 	startup := bridge.AnnounceStartup()
@@ -30,11 +34,10 @@ func main() {
 		return
 	}
 	bridge.Serve(srv)
+	// A peer that reappears on the relay gets its queued events at once,
+	// rather than at the end of its back-off.
+	go srv.Federation.WatchPeers(context.Background(), bridge.KnownPeers, peerWatchInterval)
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
-	// Not yet: srv.Federation.WatchPeers(ctx, bridge.KnownPeers, interval). Its
-	// ticker is a JS timer that never stops, so a Node process running a peer
-	// in-process (the e2e tests) would never exit; JS should rather tell Go
-	// when a peer joins. Until then a returning peer waits out the queue's back-off.
 	select {} // serve until the worker or process ends
 }
 
@@ -44,10 +47,9 @@ func start(ctx context.Context) (*server.Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	srv, err := server.New(ctx, server.Config{
-		DB: db,
-		// Federation goes over libp2p (hearthP2P); an incoming federation
-		// request must come from the peer its X-Matrix origin names.
-		Transport:   bridge.P2PTransport{},
+		DB:        db,
+		Transport: bridge.P2PTransport{}, // outgoing federation over libp2p (hearthP2P)
+		// An incoming request's libp2p sender must be the server its X-Matrix header names.
 		RequestPeer: bridge.PeerFromContext,
 	})
 	if err != nil {
