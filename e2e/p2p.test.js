@@ -30,9 +30,9 @@ const DISCOVERY_TIMEOUT = 5000
 const quiet = { log () {}, info () {}, warn () {} }
 
 // The headless peer's Go runs in this process and cannot be stopped: its
-// pending timers (a federation request's 30 s deadline, queue back-offs) would
-// keep the process alive for up to half a minute after the test. Results are
-// reported by then; leave shortly after if nothing else is running.
+// timers (WatchPeers' ticker, a federation request's deadline, queue
+// back-offs) keep the process alive forever after the test. Results are
+// reported by then; leave shortly after.
 after(() => setTimeout(() => process.exit(), 2000).unref())
 
 test('a browser and a headless peer find each other through the relay and federate both ways', { timeout: 240000 }, async (t) => {
