@@ -8,6 +8,7 @@ import { connectWorker } from './worker.js'
 import { createClient, MatrixError } from './matrix.js'
 import { createApp } from './app.js'
 import { localpartFrom } from './model.js'
+import { createNetworkView } from './network.js'
 import { showStorageStatus } from './storage-status.js'
 
 const SESSION_KEY = 'hearth.session'
@@ -37,7 +38,8 @@ const state = {
   session: null,
   app: null,
   status: null,
-  serverReady: null
+  serverReady: null,
+  network: null
 }
 
 function showStatus (status) {
@@ -73,6 +75,7 @@ function showStatus (status) {
     state.serverReady?.resolve(status)
     state.app?.renderNetwork()
   }
+  state.network?.render(phase === 'ready' ? status.p2p : undefined)
 }
 
 function showError (target, err) {
@@ -252,6 +255,7 @@ async function main () {
   state.serverReady = Promise.withResolvers
     ? Promise.withResolvers()
     : (() => { const d = {}; d.promise = new Promise((resolve) => { d.resolve = resolve }); return d })()
+  state.network = createNetworkView($('network'))
   showStatus({ phase: 'registering' })
   let worker
   try {
