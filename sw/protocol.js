@@ -7,11 +7,18 @@
  *   {type: MSG.boot}     start the server if it is not started; after a failure
  *                        before Go ran (download, compile), try again
  *   {type: MSG.claim}    take control of uncontrolled pages (after a hard reload)
+ *   {type: MSG.keepAlive} sent every KEEP_ALIVE_MS while a page is open: each
+ *                        message is an event, so the browser does not stop the
+ *                        idle worker (and with it the p2p node); a worker the
+ *                        browser restarted anyway boots the server again.
+ *                        Replies like MSG.status. Never retries a failure.
+ *   Any of these may carry {debug: string}: libp2p log namespaces for the
+ *   worker (the page's localStorage.debug), applied for this worker's life.
  * worker -> page   replies go to the asking client (event.source.postMessage);
  *   every change is also broadcast on the BroadcastChannel CHANNEL:
  *   {type: MSG.status, status}
  *
- * status = {phase, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks}
+ * status = {phase, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
  *   phase: 'idle' | 'downloading' | 'compiling' | 'starting' | 'ready' | 'failed'
  *   waitingForPrevious: true while storage waits for the previous worker's
  *   server to stop (after an update), alongside whatever phase is under way
@@ -31,14 +38,21 @@
  *     goStarted           Go began to run (after compile and storage, whichever came last)
  *     ready               Go said it can serve
  *   Read-only diagnostics (the benchmark reads them); pages may ignore them.
+ *   p2p: absent until the server is ready, then the network's status (sw/network.js):
+ *     {state: 'starting'|'off'|'connecting'|'online'|'failed', peerId?, relays?: [{addr, online}],
+ *      peers?: [server name], error?}
  */
 export const CHANNEL = 'hearth-status'
 
 export const MSG = Object.freeze({
   status: 'hearth:status',
   boot: 'hearth:boot',
-  claim: 'hearth:claim'
+  claim: 'hearth:claim',
+  keepAlive: 'hearth:keep-alive'
 })
+
+/** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */
+export const KEEP_ALIVE_MS = 10000
 
 /** Paths on the worker's own origin that the Go server answers. */
 export function isServerPath (pathname) {

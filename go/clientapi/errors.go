@@ -53,6 +53,8 @@ var errorTable = []struct {
 	{room.ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
 	{room.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{room.ErrUnsupportedVersion, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION"},
+	{federation.ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{federation.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{federation.ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
 	{federation.ErrUnreachable, http.StatusBadGateway, "M_UNKNOWN"},
 	{federation.ErrBadEvent, http.StatusBadGateway, "M_UNKNOWN"},
@@ -70,6 +72,12 @@ func toMatrixError(err error) *matrixError {
 		if errors.Is(err, e.err) {
 			return newError(e.status, e.errcode, err.Error())
 		}
+	}
+	// Another server's answer to a request made for the client (a remote
+	// directory, an alias): its refusal is the client's.
+	var re *federation.RemoteError
+	if errors.As(err, &re) && re.Status >= 400 && re.Status < 500 && re.ErrCode != "" {
+		return newError(re.Status, re.ErrCode, err.Error())
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return newError(http.StatusServiceUnavailable, "M_UNKNOWN", "request cancelled: "+err.Error())

@@ -42,6 +42,9 @@ type Config struct {
 	// none: in the browser, bridge.PeerFromContext); federation requests whose
 	// X-Matrix origin differs are refused. Nil: not checked.
 	RequestPeer func(context.Context) string
+	// Peers lists the servers the transport reaches now (in the browser:
+	// bridge.KnownPeers); the public room directory asks them too. Nil: none.
+	Peers func() []string
 	// EDU is told of each EDU received over federation (typing, receipts);
 	// nil drops them.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
@@ -82,7 +85,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	notifier.Advance(latest)
-	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU})
+	fed := federation.New(id, rooms, fedClient, queue, federation.Options{
+		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU, Peers: cfg.Peers,
+	})
 	if err := queue.Start(ctx); err != nil {
 		return nil, err
 	}
