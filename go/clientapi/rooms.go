@@ -3,7 +3,6 @@ package clientapi
 import (
 	"crypto/rand"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -107,7 +106,7 @@ func (a *API) messages(req *request) (any, error) {
 	var from room.StreamPos
 	if s := q.Get("from"); s != "" {
 		var err error
-		if from, err = room.ParseStreamPos(s); err != nil {
+		if from, err = room.ParseStreamPos(syncapi.EventsPart(s)); err != nil {
 			return nil, err
 		}
 	} else if dir == room.Backward {
@@ -146,8 +145,9 @@ func (a *API) join(req *request) (any, error) {
 	if roomID == "" {
 		roomID = req.PathValue("roomIdOrAlias")
 	}
-	if !strings.HasPrefix(roomID, "!") {
-		return nil, newError(http.StatusNotFound, "M_NOT_FOUND", "room aliases are not supported yet: "+roomID)
+	roomID, err := a.resolveRoom(req, roomID)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := a.rooms.SetMembership(req.ctx(), req.device.UserID, roomID, req.device.UserID, spec.Join, body.Reason); err != nil {
 		return nil, err
@@ -191,9 +191,18 @@ func (a *API) sync(req *request) (any, error) {
 		}
 		timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
 	}
+	filter, err := a.filters.Resolve(req.ctx(), req.device.UserID, q.Get("filter"))
+	if err != nil {
+		return nil, err
+	}
+	if s := q.Get("set_presence"); s == "online" || s == "unavailable" {
+		if a.ephemeral.GetPresence(req.device.UserID).State != s {
+			a.ephemeral.SetPresence(req.device.UserID, s, "")
+		}
+	}
 	return a.syncer.Sync(req.ctx(), syncapi.Request{
 		User: req.device.UserID, DeviceID: req.device.DeviceID,
-		Since: q.Get("since"), Timeout: timeout, FullState: q.Get("full_state") == "true",
+		Since: q.Get("since"), Timeout: timeout, FullState: q.Get("full_state") == "true", Filter: filter,
 	})
 }
 

@@ -34,7 +34,13 @@ type Rooms struct {
 	// appended is called after each committed write that added events, with
 	// the newest stream position: /sync waiters wake on it.
 	appended func(StreamPos)
+	// profile fills display names and avatars into local users' member events.
+	profile ProfileLookup
 }
+
+// ProfileLookup returns a local user's display name and avatar URL ("" when
+// unset or not a local user), reading through tx: it runs inside room writes.
+type ProfileLookup func(ctx context.Context, tx *sql.Tx, user spec.UserID) (displayName, avatarURL string, err error)
 
 // Options configure Rooms; zero values mean production defaults.
 type Options struct {
@@ -42,6 +48,8 @@ type Options struct {
 	Random io.Reader        // nil: crypto/rand
 	// Appended is told the newest stream position after new events commit; may be nil.
 	Appended func(StreamPos)
+	// Profile fills member events' displayname and avatar_url; may be nil.
+	Profile ProfileLookup
 }
 
 // New returns the room store of the server with the given identity.
@@ -52,6 +60,10 @@ func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
 	}
 	if r.random == nil {
 		r.random = rand.Reader
+	}
+	r.profile = opts.Profile
+	if r.profile == nil {
+		r.profile = func(context.Context, *sql.Tx, spec.UserID) (string, string, error) { return "", "", nil }
 	}
 	if r.appended == nil {
 		r.appended = func(StreamPos) {}

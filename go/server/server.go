@@ -12,11 +12,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
+	"hearth/go/accountdata"
 	"hearth/go/clientapi"
+	"hearth/go/ephemeral"
 	"hearth/go/identity"
+	"hearth/go/keys"
+	"hearth/go/media"
 	"hearth/go/room"
 	"hearth/go/storage"
 	"hearth/go/syncapi"
@@ -49,15 +54,41 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	accounts := account.New(cfg.DB, id.ServerName, account.Options{BcryptCost: cfg.BcryptCost, Now: cfg.Now, Random: cfg.Random})
 
-	notifier := syncapi.NewNotifier(0)
-	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance})
+	notifier := syncapi.NewNotifier(syncapi.Token{})
+	profile := func(ctx context.Context, tx *sql.Tx, user spec.UserID) (string, string, error) {
+		if user.Domain() != id.ServerName {
+			return "", "", nil
+		}
+		p, err := account.ProfileOf(ctx, tx, user.Local())
+		if errors.Is(err, account.ErrUnknownUser) {
+			return "", "", nil
+		}
+		return p.DisplayName, p.AvatarURL, err
+	}
+	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Profile: profile})
 	latest, err := rooms.LatestPos(ctx)
 	if err != nil {
 		return nil, err
 	}
 	notifier.Advance(latest)
+	latestData, err := cfg.DB.LatestDataPos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notifier.AdvanceData(latestData)
 
-	api := clientapi.New(id.ServerName, accounts, rooms, syncapi.New(rooms, notifier))
+	// Federation hooks (EDUs, remote keys and media) are left nil here: the
+	// federation side sets them when it is wired in (see each Options).
+	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
+	eph := ephemeral.New(cfg.DB, ephemeral.Options{Now: cfg.Now, MemoryAdvanced: notifier.AdvanceEphemeral, DataAdvanced: notifier.AdvanceData})
+	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs})
+	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
+	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
+
+	api := clientapi.New(id.ServerName, clientapi.Deps{
+		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
+		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore,
+	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	return &Server{Identity: id, handler: api.Handler()}, nil
 }

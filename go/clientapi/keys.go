@@ -1,0 +1,89 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"strings"
+
+	"hearth/go/keys"
+	"hearth/go/syncapi"
+)
+
+func (a *API) uploadKeys(req *request) (any, error) {
+	var body keys.Upload
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	counts, err := a.keys.Upload(req.ctx(), req.device.UserID, req.device.DeviceID, body)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"one_time_key_counts": counts}, nil
+}
+
+func (a *API) queryKeys(req *request) (any, error) {
+	var body struct {
+		DeviceKeys map[string][]string `json:"device_keys"`
+	}
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	return a.keys.Query(req.ctx(), body.DeviceKeys)
+}
+
+func (a *API) claimKeys(req *request) (any, error) {
+	var body struct {
+		OneTimeKeys map[string]map[string]string `json:"one_time_keys"`
+	}
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	claimed, failures, err := a.keys.Claim(req.ctx(), body.OneTimeKeys)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"one_time_keys": claimed, "failures": failures}, nil
+}
+
+// keyChanges lists room mates whose device lists changed between two sync tokens.
+func (a *API) keyChanges(req *request) (any, error) {
+	q := req.URL.Query()
+	from, err := syncapi.ParseToken(q.Get("from"))
+	if err != nil {
+		return nil, err
+	}
+	to, err := syncapi.ParseToken(q.Get("to"))
+	if err != nil {
+		return nil, err
+	}
+	changed, err := a.keys.Changes(req.ctx(), from.Data, to.Data)
+	if err != nil {
+		return nil, err
+	}
+	mates, err := a.rooms.RoomMates(req.ctx(), req.device.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, uid := range changed {
+		if mates[uid] {
+			out = append(out, uid)
+		}
+	}
+	return map[string]any{"changed": out, "left": []string{}}, nil
+}
+
+func (a *API) sendToDevice(req *request) (any, error) {
+	var body struct {
+		Messages map[string]map[string]json.RawMessage `json:"messages"`
+	}
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	evType := req.PathValue("eventType")
+	if strings.TrimSpace(evType) == "" {
+		return nil, invalidParam("event type is required")
+	}
+	// Retried transactions deliver twice; clients' crypto tolerates duplicate
+	// to-device messages (each carries its own message index / nonce).
+	return struct{}{}, a.keys.SendToDevice(req.ctx(), req.device.UserID, evType, body.Messages)
+}
