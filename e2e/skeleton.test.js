@@ -70,6 +70,11 @@ test('first visit, register, create a room, message; reloads, worker restarts an
       await shot('skeleton-2-messages.png')
     })
 
+    await run('the page shows how much browser storage the homeserver uses', async () => {
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid=storage-status]').dataset.usage) > 0,
+        { timeout: STEP_TIMEOUT })
+    })
+
     await run('reload: still logged in, messages still there', async () => {
       await page.reload({ waitUntil: 'domcontentloaded' })
       await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })

@@ -13,6 +13,7 @@ import (
 	"hearth/go/account"
 	"hearth/go/accountdata"
 	"hearth/go/ephemeral"
+	"hearth/go/federation"
 	"hearth/go/keys"
 	"hearth/go/media"
 	"hearth/go/room"
@@ -32,6 +33,9 @@ type API struct {
 	ephemeral   *ephemeral.Ephemeral
 	keys        *keys.Keys
 	media       *media.Store
+	// fed does what needs other servers: joins, invites and leaves of rooms
+	// elsewhere, remote directories, backfill.
+	fed *federation.Federation
 }
 
 // Deps are the components the client API serves from.
@@ -44,13 +48,14 @@ type Deps struct {
 	Ephemeral   *ephemeral.Ephemeral
 	Keys        *keys.Keys
 	Media       *media.Store
+	Federation  *federation.Federation
 }
 
 // New returns the client API of the server named server.
 func New(server spec.ServerName, d Deps) *API {
 	return &API{
 		server: server, accounts: d.Accounts, rooms: d.Rooms, syncer: d.Syncer, filters: d.Filters,
-		accountData: d.AccountData, ephemeral: d.Ephemeral, keys: d.Keys, media: d.Media,
+		accountData: d.AccountData, ephemeral: d.Ephemeral, keys: d.Keys, media: d.Media, fed: d.Federation,
 	}
 }
 
@@ -110,6 +115,11 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/join/{roomIdOrAlias}", authed, a.join)
 	client("POST", "/rooms/{roomId}/leave", authed, a.leave)
 	client("POST", "/rooms/{roomId}/invite", authed, a.invite)
+	client("POST", "/rooms/{roomId}/kick", authed, a.kick)
+	client("POST", "/rooms/{roomId}/ban", authed, a.ban)
+	client("POST", "/rooms/{roomId}/unban", authed, a.unban)
+	client("GET", "/publicRooms", public, a.publicRooms)
+	client("POST", "/publicRooms", authed, a.publicRooms)
 	client("GET", "/sync", authed, a.sync)
 
 	client("GET", "/profile/{userId}", public, a.getProfile)

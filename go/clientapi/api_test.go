@@ -47,7 +47,7 @@ func startServer(t *testing.T, dbPath string) *testServer {
 	}
 	hs := httptest.NewServer(srv)
 	ts := &testServer{t: t, url: hs.URL, name: string(srv.Identity.ServerName), path: dbPath}
-	ts.stop = func() { hs.Close(); db.Close() }
+	ts.stop = func() { hs.Close(); srv.Close(); db.Close() }
 	t.Cleanup(ts.stop)
 	return ts
 }

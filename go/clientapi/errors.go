@@ -7,6 +7,7 @@ import (
 
 	"hearth/go/account"
 	"hearth/go/accountdata"
+	"hearth/go/federation"
 	"hearth/go/keys"
 	"hearth/go/media"
 	"hearth/go/pushrules"
@@ -72,6 +73,10 @@ var errorTable = []struct {
 	{media.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
 	{media.ErrTooLarge, http.StatusRequestEntityTooLarge, "M_TOO_LARGE"},
 	{keys.ErrBadKeys, http.StatusBadRequest, "M_INVALID_PARAM"},
+	{federation.ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+	{federation.ErrUnreachable, http.StatusBadGateway, "M_UNKNOWN"},
+	{federation.ErrBadEvent, http.StatusBadGateway, "M_UNKNOWN"},
+	{federation.ErrBadRequest, http.StatusBadGateway, "M_UNKNOWN"},
 	{storage.ErrFull, http.StatusInsufficientStorage, "M_RESOURCE_LIMIT_EXCEEDED"},
 }
 

@@ -3,6 +3,7 @@ package clientapi
 import (
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -116,16 +117,29 @@ func (a *API) messages(req *request) (any, error) {
 		}
 		from = latest
 	}
-	events, next, err := a.rooms.Messages(req.ctx(), req.device.UserID, req.PathValue("roomId"), from, dir, limit)
+	roomID := req.PathValue("roomId")
+	events, next, more, err := a.rooms.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit)
 	if err != nil {
 		return nil, err
+	}
+	if dir == room.Backward && !more && len(events) < limit {
+		// Out of history here: ask the room's other servers for older events.
+		added, err := a.fed.Backfill(req.ctx(), roomID, limit-len(events))
+		if err != nil {
+			log.WithError(err).WithField("room_id", roomID).Info("backfill failed")
+		}
+		if added > 0 {
+			if events, next, more, err = a.rooms.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit); err != nil {
+				return nil, err
+			}
+		}
 	}
 	chunk := make([]syncapi.ClientEvent, 0, len(events))
 	for _, ev := range events {
 		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
 	}
 	resp := map[string]any{"start": from.String(), "chunk": chunk}
-	if next != 0 {
+	if more {
 		resp["end"] = next.String()
 	}
 	return resp, nil
@@ -149,7 +163,12 @@ func (a *API) join(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.rooms.SetMembership(req.ctx(), req.device.UserID, roomID, req.device.UserID, spec.Join, body.Reason); err != nil {
+	q := req.URL.Query()
+	var via []spec.ServerName
+	for _, s := range append(q["server_name"], q["via"]...) {
+		via = append(via, spec.ServerName(s))
+	}
+	if err := a.fed.Join(req.ctx(), req.device.UserID, roomID, via); err != nil {
 		return nil, err
 	}
 	return map[string]string{"room_id": roomID}, nil
@@ -160,21 +179,67 @@ func (a *API) leave(req *request) (any, error) {
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
 	}
-	_, err := a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.device.UserID, spec.Leave, body.Reason)
-	return struct{}{}, err
+	return struct{}{}, a.fed.Leave(req.ctx(), req.device.UserID, req.PathValue("roomId"), body.Reason)
 }
 
 func (a *API) invite(req *request) (any, error) {
+	body, target, err := readTarget(req)
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, a.fed.Invite(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, body.Reason)
+}
+
+func (a *API) kick(req *request) (any, error) { return a.setOthersMembership(req, spec.Leave) }
+func (a *API) ban(req *request) (any, error)  { return a.setOthersMembership(req, spec.Ban) }
+
+func (a *API) unban(req *request) (any, error) {
+	body, target, err := readTarget(req)
+	if err != nil {
+		return nil, err
+	}
+	m, err := a.rooms.MembershipOf(req.ctx(), req.PathValue("roomId"), target)
+	if err != nil {
+		return nil, err
+	}
+	if m != spec.Ban {
+		return nil, newError(http.StatusForbidden, "M_FORBIDDEN", target.String()+" is not banned")
+	}
+	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, spec.Leave, body.Reason)
+	return struct{}{}, err
+}
+
+// setOthersMembership kicks or bans: a local event, which the room's outbox
+// sends to every server in the room, the target's included.
+func (a *API) setOthersMembership(req *request, membership string) (any, error) {
+	body, target, err := readTarget(req)
+	if err != nil {
+		return nil, err
+	}
+	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, membership, body.Reason)
+	return struct{}{}, err
+}
+
+func readTarget(req *request) (membershipRequest, spec.UserID, error) {
 	var body membershipRequest
 	if err := readJSON(req.Request, &body); err != nil {
-		return nil, err
+		return body, spec.UserID{}, err
 	}
 	target, err := spec.NewUserID(body.UserID, true)
 	if err != nil {
-		return nil, badJSON("user_id is not a valid user ID: " + body.UserID)
+		return body, spec.UserID{}, badJSON("user_id is not a valid user ID: " + body.UserID)
 	}
-	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), *target, spec.Invite, body.Reason)
-	return struct{}{}, err
+	return body, *target, nil
+}
+
+// publicRooms lists this server's public rooms, or with ?server= (or
+// "server" in a POST body's query) another server's.
+func (a *API) publicRooms(req *request) (any, error) {
+	server := req.URL.Query().Get("server")
+	if server == "" || spec.ServerName(server) == a.server {
+		return a.fed.LocalPublicRooms(req.ctx())
+	}
+	return a.fed.RemotePublicRooms(req.ctx(), spec.ServerName(server))
 }
 
 // maxSyncTimeout caps long-polls below the ~30 s after which Firefox stops an

@@ -60,7 +60,7 @@ func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v go
 	if err := gomatrixserverlib.Allowed(ev, auth, userIDForSender); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
 	}
-	if err := r.store(ctx, w, ev, prevIDs); err != nil {
+	if err := r.store(ctx, w, v, ev, prevIDs); err != nil {
 		return nil, err
 	}
 	return ev, nil
@@ -89,20 +89,23 @@ func (r *Rooms) authEventsFor(ctx context.Context, q querier, v gomatrixserverli
 	return auth, nil
 }
 
-// store writes an accepted event and advances current state and extremities.
-func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, prevIDs []string) error {
-	res, err := w.tx.ExecContext(ctx,
-		`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES (?, ?, ?, ?, ?, ?)`,
-		ev.EventID(), ev.RoomID().String(), ev.Type(), ev.StateKey(), ev.Depth(), ev.JSON())
+// store writes an accepted local event, advances current state and
+// extremities, and queues it for the other servers in the room. Local events
+// sit on every extremity, so the state before one is the current state.
+func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, prevIDs []string) error {
+	roomID := ev.RoomID().String()
+	before, err := currentSnapshot(ctx, w.tx, roomID)
 	if err != nil {
-		return fmt.Errorf("insert event %s: %w", ev.EventID(), err)
+		return err
 	}
-	pos, err := res.LastInsertId()
+	after, err := stateAfter(ctx, w.tx, before, ev)
 	if err != nil {
-		return fmt.Errorf("stream position of %s: %w", ev.EventID(), err)
+		return err
 	}
-	w.lastPos = StreamPos(pos)
-
+	if _, err := insertEvent(ctx, w, eventRow{ev: ev,
+		before: sql.NullInt64{Int64: before, Valid: true}, after: sql.NullInt64{Int64: after, Valid: true}}); err != nil {
+		return err
+	}
 	if sk := ev.StateKey(); sk != nil {
 		var membership any
 		if ev.Type() == spec.MRoomMember {
@@ -115,20 +118,23 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 		_, err := w.tx.ExecContext(ctx,
 			`INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, ?, ?, ?, ?)
 			 ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`,
-			ev.RoomID().String(), ev.Type(), *sk, ev.EventID(), membership)
+			roomID, ev.Type(), *sk, ev.EventID(), membership)
 		if err != nil {
 			return fmt.Errorf("update current state: %w", err)
 		}
+		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET current_snapshot = ? WHERE room_id = ?`, after, roomID); err != nil {
+			return fmt.Errorf("set current snapshot: %w", err)
+		}
 	}
 	for _, prev := range prevIDs {
-		if _, err := w.tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, ev.RoomID().String(), prev); err != nil {
+		if _, err := w.tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, roomID, prev); err != nil {
 			return fmt.Errorf("update extremities: %w", err)
 		}
 	}
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, ev.RoomID().String(), ev.EventID()); err != nil {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
 		return fmt.Errorf("update extremities: %w", err)
 	}
-	return nil
+	return r.federate(ctx, w, v, ev, before, after)
 }
 
 // extremities returns a room's forward extremities and the greatest depth among them.

@@ -38,11 +38,11 @@ func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID s
 	if err != nil || len(evs) == 0 {
 		return EventContext{}, errors.Join(err, fmt.Errorf("%w: %s", ErrEventNotFound, eventID))
 	}
-	before, _, err := r.Messages(ctx, user, roomID, at-1, Backward, limit/2)
+	before, _, _, err := r.Messages(ctx, user, roomID, at-1, Backward, limit/2)
 	if err != nil {
 		return EventContext{}, err
 	}
-	after, _, err := r.Messages(ctx, user, roomID, at, Forward, limit-limit/2)
+	after, _, _, err := r.Messages(ctx, user, roomID, at, Forward, limit-limit/2)
 	if err != nil {
 		return EventContext{}, err
 	}

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,8 +15,10 @@ import (
 
 // StreamPos is a position in the order this server learned events: /sync's
 // next_batch and /messages' from/to tokens count in it. Event positions start
-// at 1. As a token, position N sits just after the event at N: paging back
-// from it starts with that event, paging forward starts with the one after.
+// at 1; events backfilled from other servers, older than everything held,
+// get positions 0, -1, -2, … going back in time. As a token, position N sits
+// just after the event at N: paging back from it starts with that event,
+// paging forward starts with the one after.
 type StreamPos int64
 
 // String is the token form handed to clients.
@@ -24,7 +27,7 @@ func (p StreamPos) String() string { return "s" + strconv.FormatInt(int64(p), 10
 // ParseStreamPos reads a token made by String.
 func ParseStreamPos(token string) (StreamPos, error) {
 	n, err := strconv.ParseInt(strings.TrimPrefix(token, "s"), 10, 64)
-	if err != nil || !strings.HasPrefix(token, "s") || n < 0 {
+	if err != nil || !strings.HasPrefix(token, "s") {
 		return 0, fmt.Errorf("%w: %q", ErrBadToken, token)
 	}
 	return StreamPos(n), nil
@@ -175,22 +178,45 @@ func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID strin
 }
 
 // StateBetween returns the state of a room as of just before stream position
-// before, counting only state events after position after: the newest event
-// of each (type, state_key) in that range. Sync's "state" block is this.
+// before, counting only state events after position after. From the start
+// (after ≤ 0) it is the state snapshot before the first event at or past
+// before, so forks and joined-over state are right; otherwise it is the newest
+// event of each (type, state_key) in the range. Sync's "state" block is this.
 func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before StreamPos) ([]Event, error) {
+	if after <= 0 {
+		var snap sql.NullInt64
+		err := r.db.QueryRow(ctx,
+			`SELECT state_before FROM events WHERE room_id = ? AND stream_pos >= ? AND `+visible+`
+			 ORDER BY stream_pos LIMIT 1`, roomID, int64(before)).Scan(&snap)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = r.db.QueryRow(ctx, `SELECT current_snapshot FROM rooms WHERE room_id = ?`, roomID).Scan(&snap)
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("load state snapshot of %s: %w", roomID, err)
+		}
+		if snap.Valid {
+			return r.query(ctx, roomID,
+				`SELECT stream_pos, json FROM events WHERE event_id IN (SELECT event_id FROM state_entries WHERE snapshot_id = ?)
+				 ORDER BY stream_pos`, snap.Int64)
+		}
+	}
 	return r.query(ctx, roomID,
 		`SELECT stream_pos, json FROM events WHERE stream_pos IN (
 			SELECT MAX(stream_pos) FROM events
-			WHERE room_id = ? AND state_key IS NOT NULL AND stream_pos > ? AND stream_pos < ?
+			WHERE room_id = ? AND state_key IS NOT NULL AND stream_pos > ? AND stream_pos < ? AND `+visible+`
 			GROUP BY type, state_key)
 		 ORDER BY stream_pos`, roomID, int64(after), int64(before))
 }
+
+// visible is the SQL condition for events clients may see: neither rejected,
+// nor soft-failed, nor outliers (outliers have no place in the timeline).
+const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 
 // Timeline returns up to limit of the newest events of a room in the range
 // (after, upTo], oldest first, and whether older events in the range were left out.
 func (r *Rooms) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
 	events, err := r.query(ctx, roomID,
-		`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ?
+		`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
 		 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(after), int64(upTo), limit+1)
 	if err != nil {
 		return nil, false, err
@@ -210,34 +236,34 @@ const (
 )
 
 // Messages pages through a room's events for a joined user, starting at the
-// token from (see StreamPos). It returns the events in the order paged and the
-// token to continue from, or 0 when there is nothing further that way.
-func (r *Rooms) Messages(ctx context.Context, user spec.UserID, roomID string, from StreamPos, dir string, limit int) ([]Event, StreamPos, error) {
+// token from (see StreamPos). It returns the events in the order paged, the
+// token to continue from, and whether there may be more that way.
+func (r *Rooms) Messages(ctx context.Context, user spec.UserID, roomID string, from StreamPos, dir string, limit int) ([]Event, StreamPos, bool, error) {
 	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	if err := requireJoined(ctx, reader{r.db}, roomID, user); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	var events []Event
 	var err error
 	if dir == Forward {
 		events, err = r.query(ctx, roomID,
-			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? ORDER BY stream_pos ASC LIMIT ?`,
-			roomID, int64(from), limit)
+			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? AND `+visible+`
+			 ORDER BY stream_pos ASC LIMIT ?`, roomID, int64(from), limit)
 	} else {
 		events, err = r.query(ctx, roomID,
-			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos <= ? ORDER BY stream_pos DESC LIMIT ?`,
-			roomID, int64(from), limit)
+			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos <= ? AND `+visible+`
+			 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(from), limit)
 	}
-	if err != nil || len(events) < limit {
-		return events, 0, err // 0: nothing more in this direction
+	if err != nil || len(events) < limit || len(events) == 0 {
+		return events, 0, false, err
 	}
 	last := events[len(events)-1].Pos
 	if dir == Forward {
-		return events, last, nil
+		return events, last, true, nil
 	}
-	return events, last - 1, nil
+	return events, last - 1, true, nil
 }
 
 // query loads events of one room.

@@ -34,9 +34,16 @@ type Rooms struct {
 	// appended is called after each committed write that added events, with
 	// the newest stream position: /sync waiters wake on it.
 	appended func(StreamPos)
+	// outbox queues new events for other servers; nil: no federation.
+	outbox Outbox
 	// profile fills display names and avatars into local users' member events.
 	profile ProfileLookup
 }
+
+// Outbox is told, inside the write that stores it, of each event to send to
+// other servers and where, so that queueing is as durable as the event. It
+// returns what to run once that write has committed (waking the senders), or nil.
+type Outbox func(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, destinations []spec.ServerName) (afterCommit func(), err error)
 
 // ProfileLookup returns a local user's display name and avatar URL ("" when
 // unset or not a local user), reading through tx: it runs inside room writes.
@@ -48,13 +55,15 @@ type Options struct {
 	Random io.Reader        // nil: crypto/rand
 	// Appended is told the newest stream position after new events commit; may be nil.
 	Appended func(StreamPos)
+	// Outbox receives this server's new events for other servers; may be nil.
+	Outbox Outbox
 	// Profile fills member events' displayname and avatar_url; may be nil.
 	Profile ProfileLookup
 }
 
 // New returns the room store of the server with the given identity.
 func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
-	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended}
+	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -79,16 +88,24 @@ func (r *Rooms) write(ctx context.Context, fn func(w *writeTx) error) error {
 		w.tx = tx
 		return fn(w)
 	})
-	if err == nil && w.lastPos > 0 {
+	if err != nil {
+		return err
+	}
+	if w.lastPos > 0 {
 		r.appended(w.lastPos)
 	}
-	return err
+	for _, fn := range w.afterCommit {
+		fn()
+	}
+	return nil
 }
 
 // writeTx is one write transaction and what it appended.
 type writeTx struct {
 	tx      *sql.Tx
 	lastPos StreamPos
+	// afterCommit runs once the transaction has committed.
+	afterCommit []func()
 }
 
 // roomVersion returns a room's version, or ErrRoomNotFound.

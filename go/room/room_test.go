@@ -137,7 +137,7 @@ func TestStreamPosTokens(t *testing.T) {
 		in   string
 		want StreamPos
 		ok   bool
-	}{{"s0", 0, true}, {"s42", 42, true}, {"42", 0, false}, {"s-1", 0, false}, {"", 0, false}, {"sx", 0, false}} {
+	}{{"s0", 0, true}, {"s42", 42, true}, {"42", 0, false}, {"s-1", -1, true}, {"", 0, false}, {"sx", 0, false}} {
 		got, err := ParseStreamPos(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParseStreamPos(%q) = %d, %v", tc.in, got, err)

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
@@ -19,6 +21,7 @@ import (
 	"hearth/go/accountdata"
 	"hearth/go/clientapi"
 	"hearth/go/ephemeral"
+	"hearth/go/federation"
 	"hearth/go/identity"
 	"hearth/go/keys"
 	"hearth/go/media"
@@ -34,12 +37,31 @@ type Config struct {
 	BcryptCost int
 	Now        func() time.Time // nil: time.Now
 	Random     io.Reader        // nil: crypto/rand
+	// Transport carries outgoing federation requests: URL
+	// matrix-federation://<peer ID><path> (see federation.Scheme). In the
+	// browser it is the libp2p round tripper; nil means no federation (every
+	// remote request fails, the outgoing queue waits).
+	Transport http.RoundTripper
+	// RequestPeer returns the libp2p peer an incoming request came from ("" if
+	// none: in the browser, bridge.PeerFromContext); federation requests whose
+	// X-Matrix origin differs are refused. Nil: not checked.
+	RequestPeer func(context.Context) string
+	// EDU is told of each EDU received over federation (typing, receipts);
+	// nil drops them.
+	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// Queue tunes the outgoing federation queue; zero is production.
+	Queue federation.QueueOptions
 }
 
 // Server is one running homeserver.
 type Server struct {
 	Identity identity.Identity
-	handler  http.Handler
+	// Federation is the server-server side; PeerOnline(server) tells it a
+	// peer is reachable again.
+	Federation *federation.Federation
+	client     http.Handler // client-server API
+	federation http.Handler // server-server and key APIs
+	queue      *federation.Queue
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -54,6 +76,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	accounts := account.New(cfg.DB, id.ServerName, account.Options{BcryptCost: cfg.BcryptCost, Now: cfg.Now, Random: cfg.Random})
 
+	// The queue exists before the rooms: they hand it every new event to send.
+	fedClient := federation.NewClient(id, cfg.Transport, 0)
+	queue := federation.NewQueue(cfg.DB, fedClient, cfg.Queue)
 	notifier := syncapi.NewNotifier(syncapi.Token{})
 	profile := func(ctx context.Context, tx *sql.Tx, user spec.UserID) (string, string, error) {
 		if user.Domain() != id.ServerName {
@@ -65,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return p.DisplayName, p.AvatarURL, err
 	}
-	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Profile: profile})
+	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile})
 	latest, err := rooms.LatestPos(ctx)
 	if err != nil {
 		return nil, err
@@ -76,9 +101,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	notifier.AdvanceData(latestData)
+	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU})
+	if err := queue.Start(ctx); err != nil {
+		return nil, err
+	}
 
-	// Federation hooks (EDUs, remote keys and media) are left nil here: the
-	// federation side sets them when it is wired in (see each Options).
+	// The client API's federation hooks (outgoing typing and receipt EDUs,
+	// remote keys, to-device and media) are left nil: see each Options and
+	// the README for what the federation side plugs in.
 	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
 	eph := ephemeral.New(cfg.DB, ephemeral.Options{Now: cfg.Now, MemoryAdvanced: notifier.AdvanceEphemeral, DataAdvanced: notifier.AdvanceData})
 	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs})
@@ -87,14 +117,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	api := clientapi.New(id.ServerName, clientapi.Deps{
 		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
-		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore,
+		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
-	return &Server{Identity: id, handler: api.Handler()}, nil
+	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue}, nil
 }
 
-// ServeHTTP answers client-server API requests.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP answers client-server, server-server and key API requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_matrix/federation/") || strings.HasPrefix(r.URL.Path, "/_matrix/key/") {
+		s.federation.ServeHTTP(w, r)
+		return
+	}
+	s.client.ServeHTTP(w, r)
+}
+
+// Close stops the outgoing federation queue. The database is the caller's.
+func (s *Server) Close() { s.queue.Close() }
 
 // loadIdentity reads the server key, generating and storing one on first start.
 func loadIdentity(ctx context.Context, db *storage.DB, random io.Reader) (identity.Identity, error) {

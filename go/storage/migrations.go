@@ -68,7 +68,61 @@ CREATE TABLE transaction_ids (
 	PRIMARY KEY (localpart, device_id, txn_id)
 );
 `,
-	// 2: what the client API keeps besides rooms: profiles, account data,
+	// 2: federation. Events gain the flags and state the federation rules
+	// need (rejected, outlier, the state before and after each event); the
+	// outgoing queue and the received transaction IDs persist.
+	`
+ALTER TABLE events ADD COLUMN rejected TEXT;                          -- NULL: accepted; else why the auth rules refused it
+ALTER TABLE events ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;    -- 1: known without its place in the timeline
+ALTER TABLE events ADD COLUMN soft_failed INTEGER NOT NULL DEFAULT 0; -- 1: refused by current state: hidden, not an extremity
+ALTER TABLE events ADD COLUMN state_before INTEGER;                  -- state_snapshots id; NULL for outliers and backfilled events
+ALTER TABLE events ADD COLUMN state_after INTEGER;
+ALTER TABLE rooms ADD COLUMN current_snapshot INTEGER;               -- the state current_state mirrors; NULL before migration 2
+-- A state snapshot is a full map (type, state_key) → event; message events
+-- share their predecessor's, so only state events and merges make new ones.
+CREATE TABLE state_snapshots (
+	snapshot_id INTEGER PRIMARY KEY AUTOINCREMENT,
+	room_id     TEXT NOT NULL
+);
+CREATE TABLE state_entries (
+	snapshot_id INTEGER NOT NULL,
+	type        TEXT NOT NULL,
+	state_key   TEXT NOT NULL,
+	event_id    TEXT NOT NULL,
+	PRIMARY KEY (snapshot_id, type, state_key)
+);
+-- The event graph: kind 'prev' (prev_events) or 'auth' (auth_events).
+CREATE TABLE event_edges (
+	event_id  TEXT NOT NULL,
+	kind      TEXT NOT NULL,
+	target_id TEXT NOT NULL,
+	PRIMARY KEY (event_id, kind, target_id)
+);
+CREATE INDEX event_edges_by_target ON event_edges (target_id, kind);
+-- Stripped state sent with an invite to a room this server is not in.
+CREATE TABLE invite_state (
+	room_id TEXT NOT NULL,
+	user_id TEXT NOT NULL,
+	events  BLOB NOT NULL,             -- JSON array of stripped state events
+	PRIMARY KEY (room_id, user_id)
+);
+-- Transactions received, so a retried PUT /send is answered, not reapplied.
+CREATE TABLE federation_received (
+	origin   TEXT NOT NULL,
+	txn_id   TEXT NOT NULL,
+	response BLOB NOT NULL,
+	PRIMARY KEY (origin, txn_id)
+);
+-- What to send to each destination, in order (id).
+CREATE TABLE federation_queue (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	destination TEXT NOT NULL,
+	kind        TEXT NOT NULL,         -- pdu or edu
+	json        BLOB NOT NULL
+);
+CREATE INDEX federation_queue_by_destination ON federation_queue (destination, id);
+`,
+	// 3: what the client API keeps besides rooms: profiles, account data,
 	// filters, receipts, aliases, media, end-to-end encryption keys and
 	// to-device messages. Rows that /sync reports carry a position in the
 	// data stream (data_stream), which the second part of sync tokens counts in.

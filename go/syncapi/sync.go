@@ -4,6 +4,7 @@ package syncapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -341,6 +342,22 @@ func (s *Syncer) timeline(ctx context.Context, req Request, events []room.Event,
 }
 
 func (s *Syncer) invitedRoom(ctx context.Context, user spec.UserID, roomID string) (InvitedRoom, error) {
+	// An invite from another server to a room this server is not in comes
+	// with the stripped state that server chose to send.
+	remote, ok, err := s.rooms.RemoteInviteState(ctx, roomID, user)
+	if err != nil {
+		return InvitedRoom{}, err
+	}
+	if ok {
+		var ir InvitedRoom
+		if err := json.Unmarshal(remote, &ir.InviteState.Events); err != nil || ir.InviteState.Events == nil {
+			ir.InviteState.Events = []StrippedEvent{}
+		}
+		if ev, err := s.rooms.InviteEvent(ctx, roomID, user); err == nil {
+			ir.InviteState.Events = append(ir.InviteState.Events, stripped(ev))
+		}
+		return ir, nil
+	}
 	events, err := s.rooms.InviteState(ctx, roomID, user)
 	if err != nil {
 		return InvitedRoom{}, err

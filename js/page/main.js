@@ -5,6 +5,7 @@
  */
 import { connectWorker } from './worker.js'
 import { createClient, MatrixError } from './matrix.js'
+import { showStorageStatus } from './storage-status.js'
 
 const SESSION_KEY = 'hearth.session'
 const ROOM_KEY = 'hearth.room'
@@ -396,6 +397,7 @@ async function main () {
   wire(worker)
   worker.boot()
   await state.serverReady.promise
+  showStorageStatus($('storage-status'))
 
   const saved = localStorage.getItem(SESSION_KEY)
   if (saved) {

@@ -1,0 +1,124 @@
+// Package federation is the Matrix server-server API of one server: X-Matrix
+// signing and checking of every request, the federation route table, joins,
+// invites and leaves across servers, transactions in and out (a persisted
+// queue per destination), and fetching what is missing (get_missing_events,
+// state, backfill). The room rules themselves live in package room; this
+// package checks hashes, signatures and who may ask, and moves events.
+//
+// Servers are addressed by name over an injected http.RoundTripper (see
+// Scheme); a server's signing key is read from its name (package identity).
+package federation
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/sirupsen/logrus"
+
+	"hearth/go/identity"
+	"hearth/go/room"
+)
+
+var log = logrus.WithField("component", "federation")
+
+// Federation is the federation side of one server.
+type Federation struct {
+	id     identity.Identity
+	rooms  *room.Rooms
+	client *Client
+	queue  *Queue
+	now    func() time.Time
+	// edu receives typing, receipt and other EDUs; never nil.
+	edu func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// requestPeer returns the transport-level sender of an incoming request
+	// ("" if unknown); never nil.
+	requestPeer func(context.Context) string
+}
+
+// Options configure Federation; zero values mean production defaults.
+type Options struct {
+	Now func() time.Time // nil: time.Now
+	// EDU is told of each EDU received (typing, receipts, …); nil drops them.
+	// Client support for them is another component's job.
+	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// RequestPeer returns the peer an incoming request came from, as the
+	// transport knows it ("" when unknown, as for in-process requests). When
+	// known, it must be the X-Matrix origin: a second check beside the
+	// signature. In the browser: bridge.PeerFromContext. Nil: never known.
+	RequestPeer func(context.Context) string
+}
+
+// New returns the federation side of the server with identity id. The queue
+// must be the one whose Outbox the room store was given.
+func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, opts Options) *Federation {
+	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU, requestPeer: opts.RequestPeer}
+	if f.requestPeer == nil {
+		f.requestPeer = func(context.Context) string { return "" }
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	if f.edu == nil {
+		f.edu = func(spec.ServerName, gomatrixserverlib.EDU) {}
+	}
+	return f
+}
+
+// PeerOnline tells the federation that a peer is reachable again (the
+// libp2p layer saw it connect): its queue is retried at once.
+func (f *Federation) PeerOnline(server spec.ServerName) { f.queue.Kick(server) }
+
+// Handler returns the federation and key APIs (/_matrix/federation/*,
+// /_matrix/key/*). One route table; each line shows whether the request must
+// be signed (X-Matrix) by its origin.
+func (f *Federation) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, acc access, h handler) { mux.Handle(pattern, f.serve(acc, h)) }
+
+	route("GET /_matrix/key/v2/server", public, f.serverKeys)
+	route("GET /_matrix/federation/v1/version", public, f.version)
+
+	route("PUT /_matrix/federation/v1/send/{txnId}", signed, f.send)
+	route("GET /_matrix/federation/v1/make_join/{roomId}/{userId}", signed, f.makeJoin)
+	route("PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}", signed, f.sendJoin)
+	route("GET /_matrix/federation/v1/make_leave/{roomId}/{userId}", signed, f.makeLeave)
+	route("PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}", signed, f.sendLeave)
+	route("PUT /_matrix/federation/v2/invite/{roomId}/{eventId}", signed, f.invite)
+
+	route("POST /_matrix/federation/v1/get_missing_events/{roomId}", signed, f.getMissingEvents)
+	route("GET /_matrix/federation/v1/backfill/{roomId}", signed, f.backfill)
+	route("GET /_matrix/federation/v1/state/{roomId}", signed, f.state)
+	route("GET /_matrix/federation/v1/state_ids/{roomId}", signed, f.stateIDs)
+	route("GET /_matrix/federation/v1/event/{eventId}", signed, f.event)
+	route("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", signed, f.eventAuth)
+
+	route("GET /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
+	route("POST /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
+
+	route("/_matrix/federation/", public, unrecognized)
+	route("/_matrix/key/", public, unrecognized)
+	return mux
+}
+
+func (f *Federation) version(*request) (any, error) {
+	return map[string]any{"server": map[string]string{"name": "Hearth", "version": "0.1"}}, nil
+}
+
+func (f *Federation) serverKeys(*request) (any, error) {
+	return serverKeys(f.id, f.now())
+}
+
+func unrecognized(req *request) (any, error) {
+	return nil, newError(http.StatusNotFound, "M_UNRECOGNIZED", "unrecognized request: "+req.Method+" "+req.URL.Path)
+}
+
+// ctx is shorthand for the request's context.
+func (req *request) ctx() context.Context { return req.Context() }
+
+// Pending returns how many PDUs and EDUs wait to be sent to server.
+func (f *Federation) Pending(ctx context.Context, server spec.ServerName) (int, error) {
+	return f.queue.Pending(ctx, server)
+}

@@ -1,0 +1,199 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+)
+
+// EnsureRoom records a room this server learns of from another server.
+func (r *Rooms) EnsureRoom(ctx context.Context, roomID string, version gomatrixserverlib.RoomVersion) error {
+	v, err := gomatrixserverlib.GetRoomVersion(version)
+	if err != nil || v.DomainlessRoomIDs() {
+		return fmt.Errorf("%w: %q", ErrUnsupportedVersion, version)
+	}
+	return r.write(ctx, func(w *writeTx) error {
+		var have string
+		err := w.tx.QueryRowContext(ctx, `SELECT room_version FROM rooms WHERE room_id = ?`, roomID).Scan(&have)
+		if err == nil {
+			if have != string(version) {
+				return fmt.Errorf("%w: room %s is version %s, not %s", ErrBadEvent, roomID, have, version)
+			}
+			return nil
+		}
+		_, err = w.tx.ExecContext(ctx, `INSERT INTO rooms (room_id, room_version) VALUES (?, ?)`, roomID, string(version))
+		if err != nil {
+			return fmt.Errorf("insert room: %w", err)
+		}
+		return nil
+	})
+}
+
+// StoreOutliers stores events known only as state or auth chain (send_join,
+// state, event_auth answers), each checked against its own auth events.
+// Those that fail are stored as rejected.
+func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomatrixserverlib.PDU) error {
+	ordered := authOrder(events)
+	return r.write(ctx, func(w *writeTx) error {
+		v, err := roomVersion(ctx, w.tx, roomID)
+		if err != nil {
+			return err
+		}
+		for _, ev := range ordered {
+			if ev.RoomID().String() != roomID || ev.Version() != v.Version() {
+				return fmt.Errorf("%w: outlier %s is not an event of %s", ErrBadEvent, ev.EventID(), roomID)
+			}
+			have, err := loadEvents(ctx, w.tx, v, append([]string{ev.EventID()}, ev.AuthEventIDs()...))
+			if err != nil {
+				return err
+			}
+			if _, ok := have[ev.EventID()]; ok {
+				continue
+			}
+			reason := ""
+			for _, id := range ev.AuthEventIDs() {
+				if a, ok := have[id]; !ok || a.Rejected {
+					reason = "auth event " + id + " missing or rejected"
+				}
+			}
+			if reason == "" {
+				authSet, err := authEventsByID(ctx, w.tx, v, ev.AuthEventIDs())
+				if err != nil {
+					return err
+				}
+				if err := gomatrixserverlib.Allowed(ev, authSet, userIDForSender); err != nil {
+					reason = "not allowed by its auth events: " + err.Error()
+				}
+			}
+			if reason != "" {
+				log.WithField("event_id", ev.EventID()).WithField("reason", reason).Warn("rejected outlier")
+			}
+			if _, err := insertEvent(ctx, w, eventRow{ev: ev, outlier: true, rejected: reason}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// StoreRemoteMembership records a membership event of a local user in a room
+// this server may not be in: an invite from another server (with the
+// stripped state to show with it) or the leave that rejected one. If a local
+// user is joined, the event also arrives through the room and current state
+// stays the room's; otherwise it becomes the user's current membership.
+func (r *Rooms) StoreRemoteMembership(ctx context.Context, ev gomatrixserverlib.PDU, inviteState []byte) error {
+	roomID := ev.RoomID().String()
+	if err := r.EnsureRoom(ctx, roomID, ev.Version()); err != nil {
+		return err
+	}
+	return r.write(ctx, func(w *writeTx) error {
+		v, err := roomVersion(ctx, w.tx, roomID)
+		if err != nil {
+			return err
+		}
+		have, err := loadEvents(ctx, w.tx, v, []string{ev.EventID()})
+		if err != nil {
+			return err
+		}
+		if _, ok := have[ev.EventID()]; !ok {
+			if _, err := insertEvent(ctx, w, eventRow{ev: ev, outlier: true}); err != nil {
+				return err
+			}
+		}
+		resident, err := r.resident(ctx, w.tx, roomID)
+		if err != nil || resident {
+			return err
+		}
+		m, err := ev.Membership()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadEvent, err)
+		}
+		if _, err := w.tx.ExecContext(ctx,
+			`INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, 'm.room.member', ?, ?, ?)
+			 ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`,
+			roomID, *ev.StateKey(), ev.EventID(), m); err != nil {
+			return fmt.Errorf("update membership: %w", err)
+		}
+		if inviteState != nil {
+			if _, err := w.tx.ExecContext(ctx,
+				`INSERT INTO invite_state (room_id, user_id, events) VALUES (?, ?, ?)
+				 ON CONFLICT (room_id, user_id) DO UPDATE SET events = excluded.events`,
+				roomID, *ev.StateKey(), inviteState); err != nil {
+				return fmt.Errorf("store invite state: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// resident reports whether a local user is joined to the room: then this
+// server holds its state and receives its events.
+func (r *Rooms) resident(ctx context.Context, q querier, roomID string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
+		roomID, "%:"+string(r.identity.ServerName)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up local members: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Resident reports whether a local user is joined to the room.
+func (r *Rooms) Resident(ctx context.Context, roomID string) (bool, error) {
+	return r.resident(ctx, reader{r.db}, roomID)
+}
+
+// authOrder sorts events so that each comes after the auth events among
+// them (Kahn's algorithm; ties by depth, then event ID, so the order is
+// deterministic). Duplicates are dropped.
+func authOrder(events []gomatrixserverlib.PDU) []gomatrixserverlib.PDU {
+	byID := map[string]gomatrixserverlib.PDU{}
+	for _, ev := range events {
+		byID[ev.EventID()] = ev
+	}
+	waiting := map[string]int{}         // event → auth events in the set not yet placed
+	dependents := map[string][]string{} // auth event → events waiting for it
+	for id, ev := range byID {
+		for _, a := range ev.AuthEventIDs() {
+			if _, ok := byID[a]; ok && a != id {
+				waiting[id]++
+				dependents[a] = append(dependents[a], id)
+			}
+		}
+	}
+	less := func(a, b string) int {
+		if d := byID[a].Depth() - byID[b].Depth(); d != 0 {
+			return int(d)
+		}
+		return strings.Compare(a, b)
+	}
+	var ready []string
+	for id := range byID {
+		if waiting[id] == 0 {
+			ready = append(ready, id)
+		}
+	}
+	out := make([]gomatrixserverlib.PDU, 0, len(byID))
+	for len(ready) > 0 {
+		slices.SortFunc(ready, less)
+		id := ready[0]
+		ready = ready[1:]
+		out = append(out, byID[id])
+		for _, d := range dependents[id] {
+			if waiting[d]--; waiting[d] == 0 {
+				ready = append(ready, d)
+			}
+		}
+	}
+	// Events in an auth cycle (only a forged set has one) come last, and fail.
+	for id, n := range waiting {
+		if n > 0 {
+			out = append(out, byID[id])
+		}
+	}
+	return out
+}
