@@ -85,7 +85,13 @@ func (r *Rooms) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserver
 	if err != nil {
 		return fmt.Errorf("redact %s: %w", targetID, err)
 	}
-	ev, err = ev.SetUnsigned(map[string]any{"redacted_because": json.RawMessage(redaction.JSON())})
+	// Clients read redacted_because as a client event, so it is stored in that form.
+	because := map[string]any{
+		"type": redaction.Type(), "event_id": redaction.EventID(), "sender": string(redaction.SenderID()),
+		"room_id": redaction.RoomID().String(), "origin_server_ts": redaction.OriginServerTS(),
+		"content": json.RawMessage(redaction.Content()), "redacts": targetID,
+	}
+	ev, err = ev.SetUnsigned(map[string]any{"redacted_because": because})
 	if err != nil {
 		return fmt.Errorf("redact %s: %w", targetID, err)
 	}

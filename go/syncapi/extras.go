@@ -68,7 +68,7 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 			resp.ToDevice.Events = append(resp.ToDevice.Events, m)
 		}
 		ex.dataUpTo = last
-		if since.Data > 0 {
+		if since != (Token{}) { // an initial sync has no "since" for changes
 			changed, err := k.Changes(ctx, since.Data, latest.Data)
 			if err != nil {
 				return ex, err
