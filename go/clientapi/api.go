@@ -275,11 +275,11 @@ func (a *API) wellKnown(req *request) (any, error) {
 
 func (a *API) capabilities(*request) (any, error) {
 	return map[string]any{"capabilities": map[string]any{
-		"m.change_password":  map[string]bool{"enabled": false},
-		"m.set_displayname":  map[string]bool{"enabled": true},
-		"m.set_avatar_url":   map[string]bool{"enabled": true},
-		"m.3pid_changes":     map[string]bool{"enabled": false},
-		"m.get_login_token":  map[string]bool{"enabled": false},
+		"m.change_password": map[string]bool{"enabled": false},
+		"m.set_displayname": map[string]bool{"enabled": true},
+		"m.set_avatar_url":  map[string]bool{"enabled": true},
+		"m.3pid_changes":    map[string]bool{"enabled": false},
+		"m.get_login_token": map[string]bool{"enabled": false},
 		"m.room_versions": map[string]any{
 			"default":   string(room.DefaultVersion),
 			"available": map[string]string{"10": "stable", "11": "stable"},
