@@ -169,6 +169,7 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/keys/claim", authed, a.claimKeys)
 	client("GET", "/keys/changes", authed, a.keyChanges)
 	client("PUT", "/sendToDevice/{eventType}/{txnId}", authed, a.sendToDevice)
+	client("GET", "/room_keys/version", authed, a.noKeyBackup)
 
 	// The content repository: the deprecated unauthenticated v3 forms, which
 	// clients still use, and the authenticated v1 forms of spec 1.11.

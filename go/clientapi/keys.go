@@ -87,3 +87,10 @@ func (a *API) sendToDevice(req *request) (any, error) {
 	// to-device messages (each carries its own message index / nonce).
 	return struct{}{}, a.keys.SendToDevice(req.ctx(), req.device.UserID, evType, body.Messages)
 }
+
+// noKeyBackup answers that no server-side key backup exists, which clients
+// take as "backup not set up" (an unknown endpoint reads as a server fault).
+// Hearth keeps no key backups yet.
+func (a *API) noKeyBackup(*request) (any, error) {
+	return nil, notFound("no current key backup version")
+}

@@ -73,7 +73,7 @@ func Defaults(user spec.UserID) Ruleset {
 			Conditions: []map[string]any{eventMatch("type", "m.room.tombstone"), eventMatch("state_key", "")}},
 		{RuleID: ".m.rule.reaction", Enabled: true, Actions: []any{},
 			Conditions: []map[string]any{eventMatch("type", "m.reaction")}},
-		{RuleID: ".m.rule.server_acl", Enabled: true, Actions: []any{},
+		{RuleID: ".m.rule.room.server_acl", Enabled: true, Actions: []any{},
 			Conditions: []map[string]any{eventMatch("type", "m.room.server_acl"), eventMatch("state_key", "")}},
 		{RuleID: ".m.rule.suppress_edits", Enabled: true, Actions: []any{},
 			Conditions: []map[string]any{propertyIs(`content.m\.relates_to.rel_type`, "m.replace")}},
