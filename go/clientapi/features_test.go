@@ -453,3 +453,23 @@ func TestMedia(t *testing.T) {
 		t.Fatalf("html served inline: %v", h.header)
 	}
 }
+
+func TestKickBanUnban(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	bobID := "@bob:" + ts.name
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/kick", bob, map[string]any{"user_id": "@alice:" + ts.name}), 403, "M_FORBIDDEN")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/kick", alice, map[string]any{"user_id": bobID, "reason": "out"}), 200, "")
+	if m := ts.do("GET", roomPath(roomID)+"/state/m.room.member/"+bobID, alice, nil); m.str("membership") != "leave" || m.str("reason") != "out" {
+		t.Fatalf("after kick: %s", m.raw)
+	}
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/ban", alice, map[string]any{"user_id": bobID}), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 403, "M_FORBIDDEN")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/unban", alice, map[string]any{"user_id": bobID}), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/unban", alice, map[string]any{"user_id": bobID}), 403, "M_FORBIDDEN")
+}

@@ -46,8 +46,8 @@ type Config struct {
 	// none: in the browser, bridge.PeerFromContext); federation requests whose
 	// X-Matrix origin differs are refused. Nil: not checked.
 	RequestPeer func(context.Context) string
-	// EDU is told of each EDU received over federation (typing, receipts);
-	// nil drops them.
+	// EDU is also told of each EDU received over federation, after the
+	// server has applied it (typing, receipts, to-device, …); may be nil.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
 	// Queue tunes the outgoing federation queue; zero is production.
 	Queue federation.QueueOptions
@@ -101,23 +101,37 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	notifier.AdvanceData(latestData)
-	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU})
+	// Typing, receipts, to-device messages, device lists and presence cross
+	// servers as EDUs: edus routes them between federation and the stores.
+	edus := &eduRouter{rooms: rooms, queue: queue, self: id.ServerName}
+	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
+	edus.eph = ephemeral.New(cfg.DB, ephemeral.Options{
+		Now: cfg.Now, MemoryAdvanced: notifier.AdvanceEphemeral, DataAdvanced: notifier.AdvanceData,
+		SendTyping: edus.sendTyping, SendReceipt: edus.sendReceipt,
+	})
+	// Remote key queries and claims, to-device messages for other servers and
+	// remote media are left to federation (keys.Options QueryRemote,
+	// ClaimRemote, SendRemote; media.Options FetchRemote): without them those
+	// answer failures / M_NOT_FOUND.
+	edus.keys = keys.New(cfg.DB, id.ServerName, keys.Options{DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs})
+	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
+	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: edus.eph, Keys: edus.keys})
+
+	receiveEDU := edus.receive
+	if cfg.EDU != nil {
+		receiveEDU = func(origin spec.ServerName, edu gomatrixserverlib.EDU) {
+			edus.receive(origin, edu)
+			cfg.EDU(origin, edu)
+		}
+	}
+	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: receiveEDU})
 	if err := queue.Start(ctx); err != nil {
 		return nil, err
 	}
 
-	// The client API's federation hooks (outgoing typing and receipt EDUs,
-	// remote keys, to-device and media) are left nil: see each Options and
-	// the README for what the federation side plugs in.
-	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
-	eph := ephemeral.New(cfg.DB, ephemeral.Options{Now: cfg.Now, MemoryAdvanced: notifier.AdvanceEphemeral, DataAdvanced: notifier.AdvanceData})
-	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs})
-	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
-	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
-
 	api := clientapi.New(id.ServerName, clientapi.Deps{
 		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
-		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
+		AccountData: accountData, Ephemeral: edus.eph, Keys: edus.keys, Media: mediaStore, Federation: fed,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue}, nil
