@@ -1,3 +1,9 @@
+//go:build !js
+
+// The federation tests run several servers in one process, each with its own
+// database; under js/wasm a test binary has one sql.js database (hearthStorage),
+// so they run natively. The same code paths run in wasm through js/peer tests.
+
 package federation_test
 
 import (

@@ -89,18 +89,68 @@ test('a headless peer keeps its identity and data across restarts, and one peer 
   assert.ok(messages.body.chunk.some(ev => ev.content?.body === 'persisted'), 'the message was lost')
 })
 
-test('two peers on one relay: each runs as the libp2p identity its server name names', { timeout: 120000 }, async (t) => {
+/** Polls /sync until a message with this body shows up in the room. */
+async function waitForMessage (peer, token, roomId, text, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs
+  let since = ''
+  const seen = []
+  while (Date.now() < deadline) {
+    const res = await call(peer, 'GET', `/_matrix/client/v3/sync?timeout=2000${since ? `&since=${since}` : ''}`, { token })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    since = res.body.next_batch
+    for (const ev of res.body.rooms?.join?.[roomId]?.timeline?.events ?? []) {
+      if (ev.type === 'm.room.message') seen.push(ev.content.body)
+    }
+    if (seen.includes(text)) return seen
+  }
+  throw new Error(`"${text}" did not arrive on ${peer.serverName}; saw ${JSON.stringify(seen)}`)
+}
+
+test('two peers on one relay share a room, and a restarted peer catches up on what it missed', { timeout: 180000 }, async (t) => {
   const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
   await relay.start()
   t.after(() => relay.stop())
-  const relayAddr = relay.multiaddrs()[0]
+  const relayArgs = ['--relay', relay.multiaddrs()[0]]
   const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-peer-'))))
   t.after(() => Promise.all(dirs.map(d => rm(d, { recursive: true, force: true }))))
 
-  const [a, b] = await Promise.all(dirs.map(d => spawnPeer(d, ['--relay', relayAddr])))
+  const a = await spawnPeer(dirs[0], relayArgs)
+  let b = await spawnPeer(dirs[1], relayArgs)
   t.after(() => Promise.all([a.stop(), b.stop()]))
-  // The server name is the libp2p peer ID the peer announces itself with.
+  // The server name is the libp2p peer ID each peer announces itself with.
   assert.match(a.output(), new RegExp(`on the p2p network as ${a.serverName}`))
-  assert.match(b.output(), new RegExp(`on the p2p network as ${b.serverName}`))
   assert.notEqual(a.serverName, b.serverName)
+
+  const alice = await register(a, 'alice')
+  const bob = await register(b, 'bob')
+  const created = await call(a, 'POST', '/_matrix/client/v3/createRoom', { token: alice, body: { preset: 'public_chat', name: 'Across' } })
+  assert.equal(created.status, 200, JSON.stringify(created.body))
+  const roomId = created.body.room_id
+
+  // Bob joins A's room over libp2p: make_join/send_join signed by B's key, checked by A.
+  const joinPath = `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?server_name=${a.serverName}`
+  let joined
+  for (let tries = 0; tries < 20; tries++) { // discovery through the relay takes a moment
+    joined = await call(b, 'POST', joinPath, { token: bob, body: {} })
+    if (joined.status === 200) break
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  assert.equal(joined.status, 200, JSON.stringify(joined.body))
+
+  const send = (peer, token, txn, text) => call(peer, 'PUT',
+    `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`,
+    { token, body: { msgtype: 'm.text', body: text } })
+  assert.equal((await send(a, alice, 'a1', 'hello from A')).status, 200)
+  await waitForMessage(b, bob, roomId, 'hello from A')
+  assert.equal((await send(b, bob, 'b1', 'hello from B')).status, 200)
+  await waitForMessage(a, alice, roomId, 'hello from B')
+
+  // B goes away; A keeps talking; B comes back (same data, same key) and catches up.
+  await b.stop()
+  for (const n of [1, 2, 3]) assert.equal((await send(a, alice, `missed${n}`, `missed ${n}`)).status, 200)
+  b = await spawnPeer(dirs[1], relayArgs)
+  await waitForMessage(b, bob, roomId, 'missed 3', 60000)
+  const history = await call(b, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`, { token: bob })
+  const bodies = history.body.chunk.filter(ev => ev.type === 'm.room.message').map(ev => ev.content.body).reverse()
+  assert.deepEqual(bodies, ['hello from A', 'hello from B', 'missed 1', 'missed 2', 'missed 3'])
 })

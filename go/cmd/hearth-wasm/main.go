@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -15,6 +16,9 @@ import (
 	"hearth/go/server"
 	"hearth/go/storage"
 )
+
+// peerWatchInterval is how often the list of peers on the relay is checked.
+const peerWatchInterval = 5 * time.Second
 
 func main() {
 	startup := bridge.AnnounceStartup()
@@ -30,6 +34,9 @@ func main() {
 		return
 	}
 	bridge.Serve(srv)
+	// A peer that reappears on the relay gets its queued events at once,
+	// rather than at the end of its back-off.
+	go srv.Federation.WatchPeers(context.Background(), bridge.KnownPeers, peerWatchInterval)
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
 	select {} // serve until the worker or process ends
 }
@@ -39,7 +46,12 @@ func start(ctx context.Context) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
-	srv, err := server.New(ctx, server.Config{DB: db})
+	srv, err := server.New(ctx, server.Config{
+		DB:        db,
+		Transport: bridge.P2PTransport{}, // outgoing federation over libp2p (hearthP2P)
+		// An incoming request's libp2p sender must be the server its X-Matrix header names.
+		RequestPeer: bridge.PeerFromContext,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
