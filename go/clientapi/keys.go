@@ -83,9 +83,7 @@ func (a *API) sendToDevice(req *request) (any, error) {
 	if strings.TrimSpace(evType) == "" {
 		return nil, invalidParam("event type is required")
 	}
-	// Retried transactions deliver twice; clients' crypto tolerates duplicate
-	// to-device messages (each carries its own message index / nonce).
-	return struct{}{}, a.keys.SendToDevice(req.ctx(), req.device.UserID, evType, body.Messages)
+	return struct{}{}, a.keys.SendToDevice(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"), evType, body.Messages)
 }
 
 // noKeyBackup answers that no server-side key backup exists, which clients

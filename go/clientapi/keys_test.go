@@ -67,7 +67,13 @@ func TestKeysAndToDevice(t *testing.T) {
 	// To-device: delivered in the next sync, again until acknowledged, then gone.
 	ts.expect(ts.do("PUT", v3+"/sendToDevice/m.room_key_request/t1", alice, map[string]any{
 		"messages": map[string]any{bobID: map[string]any{"*": map[string]any{"hello": "bob"}}}}), 200, "")
+	// A retried transaction delivers nothing twice.
+	ts.expect(ts.do("PUT", v3+"/sendToDevice/m.room_key_request/t1", alice, map[string]any{
+		"messages": map[string]any{bobID: map[string]any{"*": map[string]any{"hello": "bob"}}}}), 200, "")
 	s1 := ts.do("GET", v3+"/sync?since="+bobSync.str("next_batch"), bob, nil)
+	if evs, _ := get(s1.body, "to_device", "events").([]any); len(evs) != 1 {
+		t.Fatalf("%d to-device messages, want 1: %s", len(evs), s1.raw)
+	}
 	if get(s1.body, "to_device", "events", 0, "sender") != aliceID || get(s1.body, "to_device", "events", 0, "content", "hello") != "bob" {
 		t.Fatalf("to_device: %s", s1.raw)
 	}

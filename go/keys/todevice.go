@@ -19,9 +19,24 @@ type ToDeviceEvent struct {
 }
 
 // SendToDevice delivers messages (user → device, "*" for all → content)
-// from a local user: local recipients' are stored for their next sync,
-// other servers' go to SendRemote (dropped, with an error, without it).
-func (k *Keys) SendToDevice(ctx context.Context, sender spec.UserID, evType string, messages map[string]map[string]json.RawMessage) error {
+// from a local user's device: local recipients' are stored for their next
+// sync, other servers' go to SendRemote (logged and dropped without it).
+// A repeated (device, txnID) delivers nothing again.
+func (k *Keys) SendToDevice(ctx context.Context, sender spec.UserID, senderDevice, txnID, evType string, messages map[string]map[string]json.RawMessage) error {
+	first := true
+	err := k.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO to_device_txns (user_id, device_id, txn_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			sender.String(), senderDevice, txnID)
+		if err != nil {
+			return fmt.Errorf("record to-device transaction: %w", err)
+		}
+		n, err := res.RowsAffected()
+		first = n > 0
+		return err
+	})
+	if err != nil || !first {
+		return err
+	}
 	remote := map[spec.ServerName]map[string]map[string]json.RawMessage{}
 	local := map[string]map[string]json.RawMessage{}
 	for uid, devices := range messages {

@@ -211,6 +211,13 @@ CREATE TABLE key_changes (
 	PRIMARY KEY (user_id, stream_pos)
 );
 CREATE INDEX key_changes_by_pos ON key_changes (stream_pos);
+-- Client transaction IDs of PUT /sendToDevice, so a retry delivers nothing twice.
+CREATE TABLE to_device_txns (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	txn_id    TEXT NOT NULL,
+	PRIMARY KEY (user_id, device_id, txn_id)
+);
 -- To-device messages waiting for their device; deleted once acknowledged.
 CREATE TABLE to_device (
 	stream_pos INTEGER NOT NULL,
