@@ -473,3 +473,16 @@ func TestKickBanUnban(t *testing.T) {
 	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
 	ts.expect(ts.do("POST", roomPath(roomID)+"/unban", alice, map[string]any{"user_id": bobID}), 403, "M_FORBIDDEN")
 }
+
+// A server with no events yet hands out a zero token; syncing from it is an
+// incremental sync that waits, not an initial one that answers at once.
+func TestSyncFromZeroTokenWaits(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	first := ts.do("GET", v3+"/sync", alice, nil)
+	start := time.Now()
+	ts.do("GET", v3+"/sync?timeout=400&since="+first.str("next_batch"), alice, nil)
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Fatalf("sync from %s answered after %v instead of waiting", first.str("next_batch"), waited)
+	}
+}

@@ -29,6 +29,6 @@ func TestTypingAndReceiptsAcrossServers(t *testing.T) {
 	bob.must("POST", base+"/receipt/m.read/"+url.PathEscape(eventID), map[string]any{})
 	eventually(t, "alice sees bob's receipt", func() bool {
 		r := alice.do("GET", "/_matrix/client/v3/sync", nil)
-		return strings.Contains(string(r.raw), `"m.receipt"`) && strings.Contains(string(r.raw), bob.id)
+		return strings.Contains(string(r.raw), `"`+eventID+`":{"m.read":{"`+bob.id+`":{"ts":`)
 	})
 }

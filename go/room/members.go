@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
@@ -190,4 +191,21 @@ func (r *Rooms) RoomMates(ctx context.Context, user spec.UserID) (map[string]boo
 		out[id] = true
 	}
 	return out, rows.Err()
+}
+
+// CurrentMemberEvents returns the current m.room.member events of the given
+// users in a room (those that have one). Sync uses it to lazy-load the
+// members who sent timeline events; the caller has checked access.
+func (r *Rooms) CurrentMemberEvents(ctx context.Context, roomID string, userIDs []string) ([]Event, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{roomID}
+	for _, id := range userIDs {
+		args = append(args, id)
+	}
+	return r.query(ctx, roomID,
+		`SELECT e.stream_pos, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.state_key IN (?`+strings.Repeat(",?", len(userIDs)-1)+`)
+		 ORDER BY e.stream_pos`, args...)
 }

@@ -26,7 +26,7 @@ type accountDataEvent struct {
 // userExtras fills the user-wide parts of resp — account data, presence,
 // to-device messages, device lists and key counts — and gathers per-room
 // account data.
-func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Token, resp *Response) (extras, error) {
+func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Token, initial bool, resp *Response) (extras, error) {
 	ex := extras{roomData: map[string][]any{}, dataUpTo: latest.Data}
 	if ad := s.src.AccountData; ad != nil {
 		evs, err := ad.Since(ctx, req.User, since.Data, latest.Data)
@@ -68,7 +68,7 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 			resp.ToDevice.Events = append(resp.ToDevice.Events, m)
 		}
 		ex.dataUpTo = last
-		if since != (Token{}) { // an initial sync has no "since" for changes
+		if !initial { // an initial sync has no "since" for changes
 			changed, err := k.Changes(ctx, since.Data, latest.Data)
 			if err != nil {
 				return ex, err

@@ -137,13 +137,16 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 	if req.Filter.Room.Timeline.Limit <= 0 {
 		req.Filter.Room.Timeline.Limit = DefaultTimelineLimit
 	}
+	// An initial sync is one without a token, not one with a zero token: an
+	// empty server hands out s0_0_0, and a sync from it must wait for news.
+	initial := req.Since == ""
 	deadline := time.Now().Add(req.Timeout)
 	for {
 		latest := s.notifier.Latest()
 		// A part from the future (the database was reset, or the server
 		// restarted and in-memory positions began again) starts that part afresh.
 		if since.Events > latest.Events {
-			since = Token{}
+			since, initial = Token{}, true
 		}
 		if since.Data > latest.Data {
 			since.Data = 0
@@ -151,11 +154,10 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 		if since.Ephemeral > latest.Ephemeral {
 			since.Ephemeral = 0
 		}
-		resp, err := s.build(ctx, req, since, latest)
+		resp, err := s.build(ctx, req, since, latest, initial)
 		if err != nil {
 			return nil, err
 		}
-		initial := since == Token{}
 		if initial || req.FullState || !resp.empty() || !time.Now().Before(deadline) {
 			return resp, nil
 		}
@@ -177,7 +179,7 @@ func (r *Response) empty() bool {
 }
 
 // build collects what changed for the user between since and latest.
-func (s *Syncer) build(ctx context.Context, req Request, since, latest Token) (*Response, error) {
+func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, initial bool) (*Response, error) {
 	resp := &Response{
 		Rooms: Rooms{
 			Join: map[string]JoinedRoom{}, Invite: map[string]InvitedRoom{}, Leave: map[string]LeftRoom{},
@@ -185,7 +187,7 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token) (*
 		AccountData: emptyList(), Presence: emptyList(), ToDevice: emptyList(),
 		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}},
 	}
-	extras, err := s.userExtras(ctx, req, since, latest, resp)
+	extras, err := s.userExtras(ctx, req, since, latest, initial, resp)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +296,29 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 		}
 		if summary, err = s.summary(ctx, req.User, roomID); err != nil {
 			return JoinedRoom{}, false, err
+		}
+	} else if f.State.LazyLoadMembers && len(shown) > 0 {
+		// Members are lazy-loaded: the client learns of a sender's membership
+		// with their first events, so send it along (redundantly at times:
+		// the spec allows that, and tracking what each client holds is not worth it).
+		inTimeline := map[string]bool{}
+		for _, ev := range shown {
+			if ev.Type() == spec.MRoomMember {
+				inTimeline[*ev.StateKey()] = true
+			}
+		}
+		var need []string
+		for id := range senders {
+			if !inTimeline[id] && id != req.User.String() {
+				need = append(need, id)
+			}
+		}
+		members, err := s.rooms.CurrentMemberEvents(ctx, roomID, need)
+		if err != nil {
+			return JoinedRoom{}, false, err
+		}
+		for _, ev := range members {
+			state.Events = append(state.Events, ToClientEvent(ev.PDU, false))
 		}
 	}
 	tl, err := s.timeline(ctx, req, shown, limited, latest.Events)

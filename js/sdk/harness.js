@@ -101,14 +101,21 @@ export async function peerBuilt () {
   }
 }
 
-/** Starts a headless peer (`npm run peer`) with a fresh data directory. */
-export async function startPeer () {
+/**
+ * Starts a headless peer (`npm run peer`) with a fresh data directory; with
+ * a relay multiaddr, waits until the peer is on the p2p network.
+ */
+export async function startPeer ({ relay } = {}) {
   const data = await mkdtemp(join(tmpdir(), 'hearth-sdk-peer-'))
   const port = await freePort()
-  const proc = await spawnUntil(process.execPath, [join(repo, 'js/peer/cli.js'), '--data', data, '--http-port', String(port)],
-    /client API at (\S+)/)
+  const args = [join(repo, 'js/peer/cli.js'), '--data', data, '--http-port', String(port)]
+  if (relay) args.push('--relay', relay)
+  const ready = relay ? /client API at (\S+)[\s\S]*on the p2p network|on the p2p network[\s\S]*client API at (\S+)/ : /client API at (\S+)/
+  const proc = await spawnUntil(process.execPath, args, ready)
   return {
-    url: proc.match()[1].replace(/\/$/, ''),
+    url: proc.output().match(/client API at (\S+)/)[1].replace(/\/$/, ''),
+    serverName: proc.output().match(/homeserver (\S+) is running/)?.[1],
+    output: proc.output,
     stop: async () => { await proc.stop(); await rm(data, { recursive: true, force: true }) }
   }
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createRelay } from '../relay/index.js'
 import {
   sdk, buildNative, startNative, startPeer, peerBuilt,
   loggedInClient, startSyncing, waitFor, until
@@ -177,4 +178,51 @@ test('matrix-js-sdk against a headless peer', { timeout: 120000 }, async (t) => 
     return
   }
   await chatFlow(t, await startPeer())
+})
+
+test('matrix-js-sdk: two clients on two peers in one room, through a relay', { timeout: 120000 }, async (t) => {
+  if (!(await peerBuilt())) {
+    t.skip('dist/hearth.wasm is missing: run npm run build')
+    return
+  }
+  const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
+  await relay.start()
+  t.after(() => relay.stop())
+  const [a, b] = await Promise.all([startPeer({ relay: relay.multiaddrs()[0] }), startPeer({ relay: relay.multiaddrs()[0] })])
+  t.after(() => Promise.all([a.stop(), b.stop()]))
+  const alice = await loggedInClient(a.url, 'alice')
+  const bob = await loggedInClient(b.url, 'bob')
+  t.after(() => { alice.stopClient(); bob.stopClient() })
+  await Promise.all([startSyncing(alice), startSyncing(bob)])
+
+  const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Across' })
+  await until(async () => {
+    try {
+      await bob.joinRoom(roomId, { viaServers: [a.serverName] })
+      return true
+    } catch { return false } // discovery through the relay takes a moment
+  }, 'bob joins alice\'s room on the other peer', 30000)
+
+  const got = waitFor(bob, RoomEvent.Timeline, (ev) => ev.getContent().body === 'hello from A', 30000)
+  await alice.sendTextMessage(roomId, 'hello from A')
+  const [ev] = await got
+  const back = waitFor(alice, RoomEvent.Timeline, (e) => e.getContent().body === 'hello from B', 30000)
+  await bob.sendTextMessage(roomId, 'hello from B')
+  await back
+
+  // Typing and receipts cross as EDUs.
+  const typing = waitFor(bob, RoomMemberEvent.Typing, (_e, member) => member.userId === alice.getUserId() && member.typing, 30000)
+  await alice.sendTyping(roomId, true, 20000)
+  await typing
+  const readMe = waitFor(bob, RoomEvent.Timeline, (e) => e.getContent().body === 'read me', 30000)
+  await alice.sendTextMessage(roomId, 'read me')
+  const [toRead] = await readMe
+  await bob.sendReadReceipt(toRead)
+  await until(() => alice.getRoom(roomId).getEventReadUpTo(bob.getUserId()) === toRead.getId(), 'alice sees bob\'s receipt', 30000)
+
+  // A profile change and a redaction are room events: they federate too.
+  await alice.setDisplayName('Alice on A')
+  await until(() => bob.getRoom(roomId).getMember(alice.getUserId())?.name === 'Alice on A', 'bob sees alice\'s new name', 30000)
+  await alice.redactEvent(roomId, ev.getId())
+  await until(() => bob.getRoom(roomId).findEventById(ev.getId())?.isRedacted(), 'bob sees the redaction', 30000)
 })
