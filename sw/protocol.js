@@ -7,6 +7,13 @@
  *   {type: MSG.boot}     start the server if it is not started; after a failure
  *                        before Go ran (download, compile), try again
  *   {type: MSG.claim}    take control of uncontrolled pages (after a hard reload)
+ *   {type: MSG.keepAlive} sent every KEEP_ALIVE_MS while a page is open: each
+ *                        message is an event, so the browser does not stop the
+ *                        idle worker (and with it the p2p node); a worker the
+ *                        browser restarted anyway boots the server again.
+ *                        Replies like MSG.status. Never retries a failure.
+ *   Any of these may carry {debug: string}: libp2p log namespaces for the
+ *   worker (the page's localStorage.debug), applied for this worker's life.
  * worker -> page   replies go to the asking client (event.source.postMessage);
  *   every change is also broadcast on the BroadcastChannel CHANNEL:
  *   {type: MSG.status, status}
@@ -18,14 +25,21 @@
  *   retryable: with 'failed', whether MSG.boot can try again in this worker
  *   (false once Go has run: the worker must be restarted, e.g. by closing all tabs)
  *   since: epoch ms when the worker entered this phase
+ *   p2p: absent until the server is ready, then the network's status (sw/network.js):
+ *     {state: 'starting'|'off'|'connecting'|'online'|'failed', peerId?, relays?: [{addr, online}],
+ *      peers?: [server name], error?}
  */
 export const CHANNEL = 'hearth-status'
 
 export const MSG = Object.freeze({
   status: 'hearth:status',
   boot: 'hearth:boot',
-  claim: 'hearth:claim'
+  claim: 'hearth:claim',
+  keepAlive: 'hearth:keep-alive'
 })
+
+/** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */
+export const KEEP_ALIVE_MS = 10000
 
 /** Paths on the worker's own origin that the Go server answers. */
 export function isServerPath (pathname) {

@@ -12,10 +12,16 @@
  * Start-up is visible: every phase change is broadcast (see sw/protocol.js) and
  * a failed start-up answers server requests with 503 M_UNKNOWN and the reason,
  * never with a hang.
+ *
+ * Once Go is ready, the worker joins the peer-to-peer network as the same
+ * identity (sw/network.js says why libp2p lives here and not in the page).
+ * A restarted worker boots Go and rejoins; the page's keep-alive (MSG.keepAlive)
+ * restarts a worker the browser stopped while a tab is open.
  */
 import { startServer } from '../js/bridge/boot.js'
 import { serveFetch } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
+import { createNetwork } from './network.js'
 import { CHANNEL, MSG, isServerPath } from './protocol.js'
 
 /** Where the static files are, relative to this script (dist/ root). */
@@ -27,11 +33,15 @@ const assetURL = (name) => new URL(name, self.location.href).href
  *   booting  the start-up promise, null until the first boot request; reset
  *            only after a failure that happened before Go ran
  *   goRan    true once Go was started: a second Go in this realm is not safe
+ *   network  the libp2p node (sw/network.js), null until Go is ready
+ *   debug    libp2p log namespaces a page asked for, applied to the network
  */
 const server = {
   status: { phase: 'idle', since: Date.now() },
   booting: null,
-  goRan: false
+  goRan: false,
+  network: null,
+  debug: null
 }
 
 const channel = new BroadcastChannel(CHANNEL)
@@ -41,7 +51,13 @@ const SERVER_LOCK = 'hearth-server'
 
 function setStatus (status) {
   const waitingForPrevious = status.waitingForPrevious ?? server.status.waitingForPrevious ?? false
-  server.status = { ...status, waitingForPrevious, since: status.phase === server.status.phase ? server.status.since : Date.now() }
+  const p2p = status.p2p ?? server.status.p2p
+  server.status = {
+    ...status,
+    waitingForPrevious,
+    ...(p2p !== undefined && { p2p }),
+    since: status.phase === server.status.phase ? server.status.since : Date.now()
+  }
   channel.postMessage({ type: MSG.status, status: server.status })
 }
 
@@ -94,6 +110,15 @@ function boot () {
     info.exited.then(
       (code) => fail(new Error(`the server stopped (exit code ${code})`), 'ready'),
       (err) => fail(err, 'ready'))
+    // The key stays in this worker: it becomes the libp2p identity right here.
+    server.network = createNetwork({
+      configURL: assetURL('config.json'),
+      signingKey: info.signingKey,
+      serverName: info.serverName,
+      debug: server.debug,
+      onStatus: (p2p) => setStatus({ ...server.status, p2p })
+    })
+    server.network.start() // never rejects; the client API does not wait for the network
     return { serverName: info.serverName }
   })()
   server.booting.catch((err) => fail(err, err.phase ?? server.status.phase))
@@ -102,6 +127,7 @@ function boot () {
 
 function fail (err, failedPhase) {
   console.error('hearth: the server failed:', err)
+  server.network?.stop().catch(() => {})
   // Go cannot run twice in one worker; only a failure before it ran can be retried here.
   setStatus({ phase: 'failed', failedPhase, error: err.message || String(err), retryable: !server.goRan })
 }
@@ -147,10 +173,16 @@ self.addEventListener('fetch', (event) => {
 self.addEventListener('message', (event) => {
   const type = event.data?.type
   const reply = () => event.source?.postMessage({ type: MSG.status, status: server.status })
+  if (typeof event.data?.debug === 'string' && event.data.debug !== server.debug) {
+    server.debug = event.data.debug
+    server.network?.setDebug(server.debug)
+  }
   if (type === MSG.status) {
     reply()
-  } else if (type === MSG.boot) {
-    if (server.status.phase === 'failed' && !server.goRan) server.booting = null
+  } else if (type === MSG.boot || type === MSG.keepAlive) {
+    // boot retries a failed start-up that can be retried; keepAlive only starts
+    // the server in a worker life that has not (the browser restarted us).
+    if (type === MSG.boot && server.status.phase === 'failed' && !server.goRan) server.booting = null
     const booting = boot()
     reply()
     // Keep the worker alive until start-up settles.

@@ -283,10 +283,19 @@ func (a *API) capabilities(*request) (any, error) {
 		"m.get_login_token": map[string]bool{"enabled": false},
 		"m.room_versions": map[string]any{
 			"default":   string(room.DefaultVersion),
-			"available": map[string]string{"10": "stable", "11": "stable"},
+			"available": availableVersions(),
 		},
 	}}, nil
 }
 
 // ctx is shorthand for the request's context.
 func (req *request) ctx() context.Context { return req.Context() }
+
+// availableVersions lists the room versions this server creates and joins.
+func availableVersions() map[string]string {
+	out := map[string]string{}
+	for _, v := range room.SupportedVersions {
+		out[string(v)] = "stable"
+	}
+	return out
+}

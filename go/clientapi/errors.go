@@ -73,6 +73,8 @@ var errorTable = []struct {
 	{media.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
 	{media.ErrTooLarge, http.StatusRequestEntityTooLarge, "M_TOO_LARGE"},
 	{keys.ErrBadKeys, http.StatusBadRequest, "M_INVALID_PARAM"},
+	{federation.ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{federation.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{federation.ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
 	{federation.ErrUnreachable, http.StatusBadGateway, "M_UNKNOWN"},
 	{federation.ErrBadEvent, http.StatusBadGateway, "M_UNKNOWN"},
@@ -90,6 +92,12 @@ func toMatrixError(err error) *matrixError {
 		if errors.Is(err, e.err) {
 			return newError(e.status, e.errcode, err.Error())
 		}
+	}
+	// Another server's answer to a request made for the client (a remote
+	// directory, an alias): its refusal is the client's.
+	var re *federation.RemoteError
+	if errors.As(err, &re) && re.Status >= 400 && re.Status < 500 && re.ErrCode != "" {
+		return newError(re.Status, re.ErrCode, err.Error())
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return newError(http.StatusServiceUnavailable, "M_UNKNOWN", "request cancelled: "+err.Error())

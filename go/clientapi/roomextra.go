@@ -3,7 +3,6 @@ package clientapi
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -24,17 +23,14 @@ func (a *API) putAlias(req *request) (any, error) {
 	return struct{}{}, a.rooms.SetAlias(req.ctx(), req.device.UserID, req.PathValue("alias"), body.RoomID)
 }
 
+// getAlias resolves an alias: this server's from its table, another
+// server's by asking it (federation query/directory).
 func (a *API) getAlias(req *request) (any, error) {
-	alias := req.PathValue("alias")
-	if !strings.HasSuffix(alias, ":"+string(a.server)) {
-		// Other servers' aliases need GET /_matrix/federation/v1/query/directory.
-		return nil, notFound("aliases of other servers are not resolved yet: " + alias)
-	}
-	roomID, err := a.rooms.ResolveAlias(req.ctx(), alias)
+	roomID, servers, err := a.fed.ResolveAlias(req.ctx(), req.PathValue("alias"))
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"room_id": roomID, "servers": []string{string(a.server)}}, nil
+	return map[string]any{"room_id": roomID, "servers": servers}, nil
 }
 
 func (a *API) deleteAlias(req *request) (any, error) {
@@ -51,20 +47,6 @@ func (a *API) roomAliases(req *request) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"aliases": aliases}, nil
-}
-
-// resolveRoom turns a room ID or a local alias into a room ID.
-func (a *API) resolveRoom(req *request, idOrAlias string) (string, error) {
-	if strings.HasPrefix(idOrAlias, "!") {
-		return idOrAlias, nil
-	}
-	if !strings.HasPrefix(idOrAlias, "#") {
-		return "", invalidParam("not a room ID or alias: " + idOrAlias)
-	}
-	if !strings.HasSuffix(idOrAlias, ":"+string(a.server)) {
-		return "", notFound("aliases of other servers are not resolved yet: " + idOrAlias)
-	}
-	return a.rooms.ResolveAlias(req.ctx(), idOrAlias)
 }
 
 func (a *API) redact(req *request) (any, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/federation"
 	"hearth/go/room"
 	"hearth/go/syncapi"
 )
@@ -159,14 +160,20 @@ func (a *API) join(req *request) (any, error) {
 	if roomID == "" {
 		roomID = req.PathValue("roomIdOrAlias")
 	}
-	roomID, err := a.resolveRoom(req, roomID)
-	if err != nil {
-		return nil, err
-	}
 	q := req.URL.Query()
 	var via []spec.ServerName
 	for _, s := range append(q["server_name"], q["via"]...) {
 		via = append(via, spec.ServerName(s))
+	}
+	if strings.HasPrefix(roomID, "#") {
+		resolved, servers, err := a.fed.ResolveAlias(req.ctx(), roomID)
+		if err != nil {
+			return nil, err
+		}
+		roomID, via = resolved, append(via, servers...)
+	}
+	if !strings.HasPrefix(roomID, "!") {
+		return nil, invalidParam("not a room ID or alias: " + roomID)
 	}
 	if err := a.fed.Join(req.ctx(), req.device.UserID, roomID, via); err != nil {
 		return nil, err
@@ -232,14 +239,38 @@ func readTarget(req *request) (membershipRequest, spec.UserID, error) {
 	return body, *target, nil
 }
 
-// publicRooms lists this server's public rooms, or with ?server= (or
-// "server" in a POST body's query) another server's.
+// publicRooms lists a page of the public rooms of this server and every
+// known peer, or with ?server= of that one server (another server is given
+// federation.PeerDirectoryTimeout to answer). GET pages with limit and since
+// in the query; POST with limit, since and filter.generic_search_term in
+// the body.
 func (a *API) publicRooms(req *request) (any, error) {
-	server := req.URL.Query().Get("server")
-	if server == "" || spec.ServerName(server) == a.server {
-		return a.fed.LocalPublicRooms(req.ctx())
+	var dq federation.DirectoryQuery
+	q := req.URL.Query()
+	if req.Method == http.MethodPost {
+		var body federation.DirectoryBody
+		if err := readJSON(req.Request, &body); err != nil {
+			return nil, err
+		}
+		dq = body.Query()
+	} else {
+		dq.Since = q.Get("since")
+		if s := q.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return nil, invalidParam("limit must be a non-negative integer")
+			}
+			dq.Limit = n
+		}
 	}
-	return a.fed.RemotePublicRooms(req.ctx(), spec.ServerName(server))
+	switch server := spec.ServerName(q.Get("server")); server {
+	case "":
+		return a.fed.AllPublicRooms(req.ctx(), dq)
+	case a.server:
+		return a.fed.LocalPublicRooms(req.ctx(), dq)
+	default:
+		return a.fed.RemotePublicRooms(req.ctx(), server, dq)
+	}
 }
 
 // maxSyncTimeout caps long-polls below the ~30 s after which Firefox stops an

@@ -12,6 +12,13 @@ var (
 	ErrUnauthorized = errors.New("request not signed by its origin for this server")
 	// ErrNotInRoom: the requesting server has no joined member in the room.
 	ErrNotInRoom = errors.New("server is not in the room")
+	// ErrNotVisible: the room's history visibility hides the event from the
+	// requesting server's users.
+	ErrNotVisible = errors.New("event not visible to the requesting server")
+	// ErrAliasNotFound: no room has that alias.
+	ErrAliasNotFound = errors.New("room alias not found")
+	// ErrBadToken: a paging token or limit (since, limit) is not valid.
+	ErrBadToken = errors.New("invalid paging parameter")
 	// ErrBadRequest: the request is malformed.
 	ErrBadRequest = errors.New("bad request")
 	// ErrIncompatibleVersion: the room's version is not one the other side supports.

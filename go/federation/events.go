@@ -19,12 +19,9 @@ func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) 
 	return spec.NewUserID(string(sender), true)
 }
 
-// supportedVersions are the room versions this server joins: their room IDs
-// name a server and their create events carry room_id.
-// TODO(v12): room version 12 (domainless room IDs) needs changes in package room.
-var supportedVersions = []gomatrixserverlib.RoomVersion{gomatrixserverlib.RoomVersionV10, gomatrixserverlib.RoomVersionV11}
-
-func supported(v gomatrixserverlib.RoomVersion) bool { return slices.Contains(supportedVersions, v) }
+// supported reports whether this server joins rooms of version v (see
+// room.SupportedVersions).
+func supported(v gomatrixserverlib.RoomVersion) bool { return room.Supported(v) }
 
 // parseEvent checks an event from another server before anything else sees
 // it: it must parse for the room version, and carry the signatures of the

@@ -12,6 +12,7 @@ package federation
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -31,30 +32,69 @@ type Federation struct {
 	client *Client
 	queue  *Queue
 	now    func() time.Time
-	// edu receives typing, receipt and other EDUs; never nil.
+	// edu receives every EDU after typing and receipts are handled; never nil.
 	edu func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// typing and receipt take checked typing and receipt EDUs; never nil.
+	typing  func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
+	receipt func(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error
 	// requestPeer returns the transport-level sender of an incoming request
 	// ("" if unknown); never nil.
 	requestPeer func(context.Context) string
+	// peers lists the servers the transport reaches now; never nil.
+	peers func() []string
+	// localAlias resolves an alias of this server; never nil.
+	localAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
+
+	mu sync.Mutex
+	// directoryMisses holds when each peer last failed to list its public
+	// rooms; guarded by mu.
+	directoryMisses map[spec.ServerName]time.Time
 }
 
 // Options configure Federation; zero values mean production defaults.
 type Options struct {
 	Now func() time.Time // nil: time.Now
 	// EDU is told of each EDU received (typing, receipts, …); nil drops them.
-	// Client support for them is another component's job.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
+	// Typing is told of a remote user's typing change (m.typing), once
+	// checked: the user is of the sending server and joined to the room.
+	// In the server: ephemeral.ReceiveTyping. Nil drops them.
+	Typing func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
+	// Receipt is told of a remote user's receipt (m.receipt), checked the
+	// same way. In the server: ephemeral.ReceiveReceipt. Nil drops them.
+	Receipt func(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error
 	// RequestPeer returns the peer an incoming request came from, as the
 	// transport knows it ("" when unknown, as for in-process requests). When
 	// known, it must be the X-Matrix origin: a second check beside the
 	// signature. In the browser: bridge.PeerFromContext. Nil: never known.
 	RequestPeer func(context.Context) string
+	// Peers lists the servers the transport reaches now (in the browser:
+	// bridge.KnownPeers); the public room directory asks them too. Nil: none.
+	Peers func() []string
+	// LocalAlias resolves a room alias of this server to its room (the local
+	// alias table); found is false for an unknown alias. Nil: none known.
+	LocalAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
 }
 
 // New returns the federation side of the server with identity id. The queue
 // must be the one whose Outbox the room store was given.
 func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, opts Options) *Federation {
-	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU, requestPeer: opts.RequestPeer}
+	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU,
+		requestPeer: opts.RequestPeer, peers: opts.Peers, localAlias: opts.LocalAlias,
+		typing: opts.Typing, receipt: opts.Receipt,
+		directoryMisses: map[spec.ServerName]time.Time{}}
+	if f.peers == nil {
+		f.peers = func() []string { return nil }
+	}
+	if f.typing == nil {
+		f.typing = func(string, spec.UserID, bool, time.Duration) {}
+	}
+	if f.receipt == nil {
+		f.receipt = func(context.Context, string, string, spec.UserID, string, int64) error { return nil }
+	}
+	if f.localAlias == nil {
+		f.localAlias = func(context.Context, string) (string, bool, error) { return "", false, nil }
+	}
 	if f.requestPeer == nil {
 		f.requestPeer = func(context.Context) string { return "" }
 	}
@@ -95,6 +135,7 @@ func (f *Federation) Handler() http.Handler {
 	route("GET /_matrix/federation/v1/event/{eventId}", signed, f.event)
 	route("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", signed, f.eventAuth)
 
+	route("GET /_matrix/federation/v1/query/directory", signed, f.queryDirectory)
 	route("GET /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
 	route("POST /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
 

@@ -36,13 +36,13 @@ import (
 // network is several homeservers in one process, federating over the
 // in-process transport: the same code paths as over libp2p.
 type network struct {
-	t   *testing.T
+	t   testing.TB
 	net *federation.InProcess
 }
 
 // node is one homeserver of a network.
 type node struct {
-	t    *testing.T
+	t    testing.TB
 	net  *network
 	srv  *server.Server
 	name spec.ServerName
@@ -51,7 +51,7 @@ type node struct {
 // fastQueue retries quickly, so that tests of offline peers stay short.
 var fastQueue = federation.QueueOptions{Backoff: federation.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}}
 
-func newNetwork(t *testing.T) *network {
+func newNetwork(t testing.TB) *network {
 	return &network{t: t, net: federation.NewInProcess()}
 }
 
@@ -230,7 +230,7 @@ func (u *user) state(roomID, evType, stateKey string) response {
 }
 
 // eventually polls cond until it holds, failing the test after a bound.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -9,8 +9,12 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
-// The read side of filling gaps: what a server in the room may fetch.
-// TODO: history_visibility is not applied; any joined server reads all history.
+// The read side of filling gaps: what a server in the room may fetch. Only
+// a server with a joined user may ask, and it gets only what its users may
+// see (room.VisibleToServer): backfill, get_missing_events and event answer
+// the events it may not see redacted, so that the event graph stays whole
+// while their content stays here; state and state_ids at such an event are
+// refused.
 
 // requireJoined fails unless the requesting server is in the room.
 func (f *Federation) requireJoined(req *request, roomID string) error {
@@ -48,7 +52,11 @@ func (f *Federation) getMissingEvents(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"events": rawEvents(events)}, nil
+	raws, err := f.visibleEvents(req, roomID, events)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"events": raws}, nil
 }
 
 func (f *Federation) backfill(req *request) (any, error) {
@@ -65,7 +73,11 @@ func (f *Federation) backfill(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.transactionOf(events), nil
+	raws, err := f.visibleEvents(req, roomID, events)
+	if err != nil {
+		return nil, err
+	}
+	return f.transactionOf(raws), nil
 }
 
 func (f *Federation) state(req *request) (any, error) {
@@ -94,6 +106,13 @@ func (f *Federation) stateAt(req *request) (state, chain []gomatrixserverlib.PDU
 	if eventID == "" {
 		return nil, nil, fmt.Errorf("%w: event_id is required", ErrBadRequest)
 	}
+	visible, err := f.rooms.VisibleToServer(req.ctx(), roomID, req.origin, []string{eventID})
+	if err != nil {
+		return nil, nil, err
+	}
+	if known, ok := visible[eventID]; ok && !known {
+		return nil, nil, fmt.Errorf("%w: %s may not see %s", ErrNotVisible, req.origin, eventID)
+	}
 	return f.rooms.StateBefore(req.ctx(), roomID, eventID)
 }
 
@@ -110,7 +129,11 @@ func (f *Federation) event(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.transactionOf([]gomatrixserverlib.PDU{ev}), nil
+	raws, err := f.visibleEvents(req, roomID, []gomatrixserverlib.PDU{ev})
+	if err != nil {
+		return nil, err
+	}
+	return f.transactionOf(raws), nil
 }
 
 func (f *Federation) eventAuth(req *request) (any, error) {
@@ -129,10 +152,33 @@ func (f *Federation) eventAuth(req *request) (any, error) {
 	return map[string]any{"auth_chain": rawEvents(chain)}, nil
 }
 
+// visibleEvents returns events as the requesting server may have them: those
+// its users may not see are redacted (their signatures still verify, and
+// their hashes tell the receiver they were).
+func (f *Federation) visibleEvents(req *request, roomID string, events []gomatrixserverlib.PDU) ([]json.RawMessage, error) {
+	visible, err := f.rooms.VisibleToServer(req.ctx(), roomID, req.origin, eventIDs(events))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, 0, len(events))
+	for _, ev := range events {
+		if visible[ev.EventID()] {
+			out = append(out, json.RawMessage(ev.JSON()))
+			continue
+		}
+		redacted, err := gomatrixserverlib.MustGetRoomVersion(ev.Version()).RedactEventJSON(ev.JSON())
+		if err != nil {
+			return nil, fmt.Errorf("redact %s: %w", ev.EventID(), err)
+		}
+		out = append(out, redacted)
+	}
+	return out, nil
+}
+
 // transactionOf wraps events as the spec's Transaction shape (event, backfill).
-func (f *Federation) transactionOf(events []gomatrixserverlib.PDU) map[string]any {
+func (f *Federation) transactionOf(raws []json.RawMessage) map[string]any {
 	return map[string]any{
-		"origin": f.id.ServerName, "origin_server_ts": spec.AsTimestamp(f.now()), "pdus": rawEvents(events),
+		"origin": f.id.ServerName, "origin_server_ts": spec.AsTimestamp(f.now()), "pdus": raws,
 	}
 }
 

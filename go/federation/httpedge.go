@@ -119,6 +119,9 @@ var errorTable = []struct {
 }{
 	{ErrUnauthorized, http.StatusUnauthorized, "M_UNAUTHORIZED"},
 	{ErrNotInRoom, http.StatusForbidden, "M_FORBIDDEN"},
+	{ErrNotVisible, http.StatusForbidden, "M_FORBIDDEN"},
+	{ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{ErrBadRequest, http.StatusBadRequest, "M_BAD_JSON"},
 	{ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
 	{ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},

@@ -187,7 +187,7 @@ func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, 
 // joinVia joins through one resident server.
 func (f *Federation) joinVia(ctx context.Context, server spec.ServerName, user spec.UserID, roomID string) error {
 	q := map[string][]string{"ver": {}}
-	for _, v := range supportedVersions {
+	for _, v := range room.SupportedVersions {
 		q["ver"] = append(q["ver"], string(v))
 	}
 	ev, v, err := f.signTemplate(ctx, server, "/_matrix/federation/v1/make_join", q, user, roomID, spec.Join)

@@ -27,11 +27,17 @@ func (u *user) syncRooms(membership string) map[string]json.RawMessage {
 // stripped state; they can accept it (joining through the inviter's server)
 // or reject it (make_leave / send_leave). Kicks and bans cross servers too.
 func TestInvitesAcrossServers(t *testing.T) {
+	for _, version := range []string{"11", "12"} {
+		t.Run("v"+version, func(t *testing.T) { testInvitesAcrossServers(t, version) })
+	}
+}
+
+func testInvitesAcrossServers(t *testing.T, version string) {
 	n := newNetwork(t)
 	nodes := n.nodes(3)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	alice, bob, carol := a.register("alice"), b.register("bob"), c.register("carol")
-	roomID := alice.createRoom(map[string]any{"preset": "private_chat", "name": "Secret"})
+	roomID := alice.createRoom(map[string]any{"preset": "private_chat", "name": "Secret", "room_version": version})
 	base := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID)
 
 	// Without an invite, the private room refuses bob.

@@ -22,7 +22,8 @@ import (
 //
 // A destination that stays away does not grow the queue without bound: past
 // MaxPDUs, the oldest PDUs are dropped, since the receiver fetches the events
-// it lacks (get_missing_events) when the newest arrive.
+// it lacks (get_missing_events) when the newest arrive; past maxQueuedEDUs,
+// the oldest EDUs are.
 type Queue struct {
 	db      *storage.DB
 	client  *Client
@@ -135,16 +136,24 @@ func (q *Queue) insert(ctx context.Context, tx *sql.Tx, dest spec.ServerName, ki
 		string(dest), kind, raw); err != nil {
 		return fmt.Errorf("queue %s for %s: %w", kind, dest, err)
 	}
-	if kind == "pdu" {
-		if _, err := tx.ExecContext(ctx,
-			`DELETE FROM federation_queue WHERE destination = ? AND kind = 'pdu' AND id <= (
-				SELECT id FROM federation_queue WHERE destination = ? AND kind = 'pdu' ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-			string(dest), string(dest), q.maxPDUs); err != nil {
-			return fmt.Errorf("trim queue for %s: %w", dest, err)
-		}
+	// Past the limit of its kind, the oldest rows go: PDUs are fetched again
+	// by the receiver (get_missing_events), and EDUs (typing, receipts) are
+	// worth little once old.
+	limit := q.maxPDUs
+	if kind == "edu" {
+		limit = maxQueuedEDUs
+	}
+	if _, err := tx.ExecContext(ctx,
+		`DELETE FROM federation_queue WHERE destination = ? AND kind = ? AND id <= (
+			SELECT id FROM federation_queue WHERE destination = ? AND kind = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+		string(dest), kind, string(dest), kind, limit); err != nil {
+		return fmt.Errorf("trim queue for %s: %w", dest, err)
 	}
 	return nil
 }
+
+// maxQueuedEDUs bounds the EDUs waiting for one destination.
+const maxQueuedEDUs = 100
 
 // Kick retries a destination at once: call it when the peer reappears.
 func (q *Queue) Kick(dest spec.ServerName) { q.signal(dest, true) }

@@ -21,14 +21,21 @@ import (
 )
 
 // Two servers change the same state while cut off from each other; once
-// reconnected, all three servers resolve the fork to the same state.
+// reconnected, all three servers resolve the fork to the same state (state
+// resolution v2, and v2.1 in room version 12).
 func TestForkResolvedTheSameEverywhere(t *testing.T) {
+	for _, version := range []string{"11", "12"} {
+		t.Run("v"+version, func(t *testing.T) { testForkResolved(t, version) })
+	}
+}
+
+func testForkResolved(t *testing.T, version string) {
 	n := newNetwork(t)
 	nodes := n.nodes(3)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	alice, bob, carol := a.register("alice"), b.register("bob"), c.register("carol")
 	roomID := alice.createRoom(map[string]any{
-		"preset": "public_chat", "topic": "original",
+		"preset": "public_chat", "topic": "original", "room_version": version,
 		"power_level_content_override": map[string]any{"events": map[string]int{"m.room.topic": 0, "m.room.power_levels": 100}},
 	})
 	bob.join(roomID, a)

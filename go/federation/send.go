@@ -62,7 +62,7 @@ func (f *Federation) send(req *request) (any, error) {
 		results[eventID] = pduResult{}
 	}
 	for _, edu := range txn.EDUs {
-		f.edu(req.origin, edu)
+		f.receiveEDU(req.ctx(), req.origin, edu)
 	}
 	answer, err := json.Marshal(map[string]any{"pdus": results})
 	if err != nil {

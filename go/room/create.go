@@ -10,6 +10,8 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/identity"
 )
 
 // Presets of POST /createRoom (client-server API, "Creation").
@@ -52,7 +54,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		version = gomatrixserverlib.RoomVersion(req.RoomVersion)
 	}
 	v, err := gomatrixserverlib.GetRoomVersion(version)
-	if err != nil || !v.Stable() || v.DomainlessRoomIDs() {
+	if err != nil || !v.Stable() || !Supported(version) {
 		return "", fmt.Errorf("%w: room version %q is not supported", ErrUnsupportedVersion, req.RoomVersion)
 	}
 	preset := req.Preset
@@ -86,8 +88,11 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		}
 	}
 	createContent["room_version"] = string(version)
+	if version == gomatrixserverlib.RoomVersionV10 {
+		createContent["creator"] = creator.String() // dropped in version 11
+	}
 
-	powerLevels := defaultPowerLevels(creator)
+	powerLevels := defaultPowerLevels(creator, v)
 	if preset == PresetTrustedPrivateChat {
 		users := powerLevels["users"].(map[string]int64)
 		for _, id := range invitees {
@@ -102,6 +107,8 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		maps.Copy(powerLevels, override)
 	}
 
+	// Before version 12 the room ID names this server; from 12 on it is
+	// the create event's reference hash, known once that event is built.
 	roomID := "!" + randomID(r.random, 18) + ":" + string(r.identity.ServerName)
 	creatorID := creator.String()
 	empty := ""
@@ -141,6 +148,14 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	}
 
 	err = r.write(ctx, func(w *writeTx) error {
+		var create gomatrixserverlib.PDU
+		if v.DomainlessRoomIDs() {
+			var err error
+			if create, err = r.buildCreate(v, creator, events[0].Content); err != nil {
+				return err
+			}
+			roomID = create.RoomID().String()
+		}
 		if _, err := w.tx.ExecContext(ctx, `INSERT INTO rooms (room_id, room_version) VALUES (?, ?)`, roomID, string(version)); err != nil {
 			return fmt.Errorf("insert room: %w", err)
 		}
@@ -149,8 +164,14 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 				return err
 			}
 		}
-		for _, ne := range events {
+		for i, ne := range events {
 			ne.Sender = creator
+			if i == 0 && create != nil {
+				if err := r.store(ctx, w, v, create, nil); err != nil {
+					return fmt.Errorf("create room: create event: %w", err)
+				}
+				continue
+			}
 			if ne.Type == spec.MRoomMember && *ne.StateKey == creatorID {
 				content, err := r.memberContent(ctx, w.tx, creator, spec.Join, "")
 				if err != nil {
@@ -171,9 +192,35 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	return roomID, nil
 }
 
-func defaultPowerLevels(creator spec.UserID) map[string]any {
+// buildCreate builds and signs the create event of a room of a version with
+// domainless room IDs (12 on): no room_id, no prev or auth events; the room
+// ID derives from its event ID.
+func (r *Rooms) buildCreate(v gomatrixserverlib.IRoomVersion, creator spec.UserID, content json.RawMessage) (gomatrixserverlib.PDU, error) {
+	empty := ""
+	proto := gomatrixserverlib.ProtoEvent{
+		SenderID: creator.String(), Type: spec.MRoomCreate, StateKey: &empty,
+		Content: spec.RawJSON(content), Version: v, PrevEvents: []string{}, AuthEvents: []string{}, Depth: 1,
+	}
+	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(r.now(), r.identity.ServerName, identity.KeyID, r.identity.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: create event: %v", ErrBadEvent, err)
+	}
+	auth, _ := gomatrixserverlib.NewAuthEvents(nil)
+	if err := gomatrixserverlib.Allowed(ev, auth, userIDForSender); err != nil {
+		return nil, fmt.Errorf("%w: create event: %v", ErrForbidden, err)
+	}
+	return ev, nil
+}
+
+// defaultPowerLevels gives the creator power 100, except from room version
+// 12 on, where creators are privileged and must not be listed in users.
+func defaultPowerLevels(creator spec.UserID, v gomatrixserverlib.IRoomVersion) map[string]any {
+	users := map[string]int64{}
+	if !v.PrivilegedCreators() {
+		users[creator.String()] = 100
+	}
 	return map[string]any{
-		"users":          map[string]int64{creator.String(): 100},
+		"users":          users,
 		"users_default":  0,
 		"events_default": 0,
 		"state_default":  50,

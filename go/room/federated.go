@@ -244,6 +244,35 @@ func (r *Rooms) JoinedServers(ctx context.Context, roomID string) ([]spec.Server
 	return out, nil
 }
 
+// AllJoinedServers returns the servers with a joined member in any room
+// this server is in, sorted: the peers it knows through rooms.
+func (r *Rooms) AllJoinedServers(ctx context.Context) ([]spec.ServerName, error) {
+	rows, err := r.db.Query(ctx,
+		`SELECT DISTINCT s.state_key FROM current_state s WHERE s.type = 'm.room.member' AND s.membership = 'join'
+		   AND s.room_id IN (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?)`,
+		"%:"+string(r.identity.ServerName))
+	if err != nil {
+		return nil, fmt.Errorf("load joined servers: %w", err)
+	}
+	defer rows.Close()
+	set := map[spec.ServerName]bool{}
+	for rows.Next() {
+		var userID string
+		if err := rows.Scan(&userID); err != nil {
+			return nil, fmt.Errorf("load joined servers: %w", err)
+		}
+		if _, server, err := gomatrixserverlib.SplitID('@', userID); err == nil {
+			set[server] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load joined servers: %w", err)
+	}
+	out := keys(set)
+	slices.Sort(out)
+	return out, nil
+}
+
 // ServerJoined reports whether server has a joined member in the room: the
 // condition for reading its history and state over federation.
 func (r *Rooms) ServerJoined(ctx context.Context, roomID string, server spec.ServerName) (bool, error) {

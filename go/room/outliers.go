@@ -11,8 +11,7 @@ import (
 
 // EnsureRoom records a room this server learns of from another server.
 func (r *Rooms) EnsureRoom(ctx context.Context, roomID string, version gomatrixserverlib.RoomVersion) error {
-	v, err := gomatrixserverlib.GetRoomVersion(version)
-	if err != nil || v.DomainlessRoomIDs() {
+	if !Supported(version) {
 		return fmt.Errorf("%w: %q", ErrUnsupportedVersion, version)
 	}
 	return r.write(ctx, func(w *writeTx) error {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -24,6 +25,19 @@ import (
 // DefaultVersion is the room version of new rooms: stable, with the v11
 // redaction and auth rules, and room IDs that still name their server.
 const DefaultVersion = gomatrixserverlib.RoomVersionV11
+
+// SupportedVersions are the room versions this server creates and joins.
+// Version 12 differs from the others: its room IDs name no server (they are
+// the create event's reference hash), its create event has no room_id and
+// is never listed in auth_events, and its creators are privileged (never in
+// power levels' users). gomatrixserverlib's event types hide the first two:
+// RoomID() and AuthEventIDs() of a v12 event already include the create event.
+var SupportedVersions = []gomatrixserverlib.RoomVersion{
+	gomatrixserverlib.RoomVersionV10, gomatrixserverlib.RoomVersionV11, gomatrixserverlib.RoomVersionV12,
+}
+
+// Supported reports whether this server creates and joins rooms of version v.
+func Supported(v gomatrixserverlib.RoomVersion) bool { return slices.Contains(SupportedVersions, v) }
 
 // Rooms is the room store of one server.
 type Rooms struct {

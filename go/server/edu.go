@@ -10,31 +10,21 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/ephemeral"
-	"hearth/go/federation"
 	"hearth/go/keys"
-	"hearth/go/room"
 )
 
-// EDUs (server-server API, "Ephemeral Data Units") between federation and
-// the client API's stores. Incoming: federation hands every received EDU to
-// receiveEDU, which checks that the origin speaks for its own users only.
-// Outgoing: ephemeral's SendTyping and SendReceipt queue EDUs for the other
-// servers in the room.
+// EDUs (server-server API, "Ephemeral Data Units") that federation passes
+// on (Options.EDU) without applying: to-device messages, device list updates
+// and presence. Federation handles typing and receipts itself. A server
+// speaks only for its own users: anything about another server's users is
+// dropped.
 
-// eduTimeout bounds queueing one outgoing EDU, which runs after the client's
-// request has been answered.
+// eduTimeout bounds storing what one EDU brings.
 const eduTimeout = 30 * time.Second
 
-// typingTimeoutOverFederation is how long a remote typing notice lasts: the
-// m.typing EDU carries no timeout, and the spec lets servers choose.
-const typingTimeoutOverFederation = 30 * time.Second
-
 type eduRouter struct {
-	eph   *ephemeral.Ephemeral
-	keys  *keys.Keys
-	rooms *room.Rooms
-	queue *federation.Queue
-	self  spec.ServerName
+	eph  *ephemeral.Ephemeral
+	keys *keys.Keys
 }
 
 var eduLog = logrus.WithField("component", "edu")
@@ -53,43 +43,6 @@ func (e *eduRouter) receive(origin spec.ServerName, edu gomatrixserverlib.EDU) {
 	ctx, cancel := context.WithTimeout(context.Background(), eduTimeout)
 	defer cancel()
 	switch edu.Type {
-	case spec.MTyping:
-		var c struct {
-			RoomID string `json:"room_id"`
-			UserID string `json:"user_id"`
-			Typing bool   `json:"typing"`
-		}
-		if json.Unmarshal(edu.Content, &c) != nil {
-			return
-		}
-		if u, ok := ownUser(origin, c.UserID); ok {
-			e.eph.ReceiveTyping(c.RoomID, u, c.Typing, typingTimeoutOverFederation)
-		}
-	case spec.MReceipt:
-		// room ID → receipt type → user ID → {data: {ts}, event_ids}
-		var c map[string]map[string]map[string]struct {
-			Data     struct{ TS int64 } `json:"data"`
-			EventIDs []string           `json:"event_ids"`
-		}
-		if json.Unmarshal(edu.Content, &c) != nil {
-			return
-		}
-		for roomID, byType := range c {
-			for rtype, byUser := range byType {
-				if rtype == ephemeral.ReceiptReadPrivate {
-					continue // never federated; a server sending one is confused
-				}
-				for uid, r := range byUser {
-					u, ok := ownUser(origin, uid)
-					if !ok || len(r.EventIDs) == 0 {
-						continue
-					}
-					if err := e.eph.ReceiveReceipt(ctx, roomID, rtype, u, r.EventIDs[len(r.EventIDs)-1], r.Data.TS); err != nil {
-						eduLog.WithError(err).Warn("store remote receipt")
-					}
-				}
-			}
-		}
 	case spec.MDirectToDevice:
 		var c struct {
 			Sender   string                                `json:"sender"`
@@ -133,42 +86,4 @@ func (e *eduRouter) receive(origin spec.ServerName, edu gomatrixserverlib.EDU) {
 			}
 		}
 	}
-}
-
-// toRoom queues an EDU for every other server joined to a room, in the
-// background: the client has its answer already.
-func (e *eduRouter) toRoom(roomID, eduType string, content any) {
-	raw, err := json.Marshal(content)
-	if err != nil {
-		eduLog.WithError(err).Error("encode EDU")
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), eduTimeout)
-		defer cancel()
-		servers, err := e.rooms.JoinedServers(ctx, roomID)
-		if err != nil {
-			eduLog.WithError(err).WithField("room_id", roomID).Warn("find servers for EDU")
-			return
-		}
-		for _, s := range servers {
-			if s == e.self {
-				continue
-			}
-			edu := gomatrixserverlib.EDU{Type: eduType, Origin: string(e.self), Destination: string(s), Content: raw}
-			if err := e.queue.SendEDU(ctx, s, edu); err != nil {
-				eduLog.WithError(err).WithField("destination", s).Warn("queue EDU")
-			}
-		}
-	}()
-}
-
-func (e *eduRouter) sendTyping(roomID string, user spec.UserID, typing bool, _ time.Duration) {
-	e.toRoom(roomID, spec.MTyping, map[string]any{"room_id": roomID, "user_id": user.String(), "typing": typing})
-}
-
-func (e *eduRouter) sendReceipt(roomID, receiptType string, user spec.UserID, eventID string, ts int64) {
-	e.toRoom(roomID, spec.MReceipt, map[string]any{roomID: map[string]any{receiptType: map[string]any{
-		user.String(): map[string]any{"data": map[string]int64{"ts": ts}, "event_ids": []string{eventID}},
-	}}})
 }

@@ -46,6 +46,9 @@ type Config struct {
 	// none: in the browser, bridge.PeerFromContext); federation requests whose
 	// X-Matrix origin differs are refused. Nil: not checked.
 	RequestPeer func(context.Context) string
+	// Peers lists the servers the transport reaches now (in the browser:
+	// bridge.KnownPeers); the public room directory asks them too. Nil: none.
+	Peers func() []string
 	// EDU is also told of each EDU received over federation, after the
 	// server has applied it (typing, receipts, to-device, …); may be nil.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
@@ -101,22 +104,31 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	notifier.AdvanceData(latestData)
-	// Typing, receipts, to-device messages, device lists and presence cross
-	// servers as EDUs: edus routes them between federation and the stores.
-	edus := &eduRouter{rooms: rooms, queue: queue, self: id.ServerName}
+
+	// fed is set below; the stores' outgoing hooks reach it through closures
+	// because federation, in turn, is built with the stores' incoming ones.
+	var fed *federation.Federation
 	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
-	edus.eph = ephemeral.New(cfg.DB, ephemeral.Options{
+	eph := ephemeral.New(cfg.DB, ephemeral.Options{
 		Now: cfg.Now, MemoryAdvanced: notifier.AdvanceEphemeral, DataAdvanced: notifier.AdvanceData,
-		SendTyping: edus.sendTyping, SendReceipt: edus.sendReceipt,
+		SendTyping: func(roomID string, user spec.UserID, typing bool, timeout time.Duration) {
+			fed.SendTyping(roomID, user, typing, timeout)
+		},
+		SendReceipt: func(roomID, receiptType string, user spec.UserID, eventID string, ts int64) {
+			fed.SendReceipt(roomID, receiptType, user, eventID, ts)
+		},
 	})
 	// Remote key queries and claims, to-device messages for other servers and
 	// remote media are left to federation (keys.Options QueryRemote,
 	// ClaimRemote, SendRemote; media.Options FetchRemote): without them those
 	// answer failures / M_NOT_FOUND.
-	edus.keys = keys.New(cfg.DB, id.ServerName, keys.Options{DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs})
+	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs})
 	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
-	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: edus.eph, Keys: edus.keys})
+	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
 
+	// Federation applies typing and receipt EDUs itself (checked, into eph);
+	// the others it passes on reach the stores through edus.
+	edus := &eduRouter{eph: eph, keys: keyStore}
 	receiveEDU := edus.receive
 	if cfg.EDU != nil {
 		receiveEDU = func(origin spec.ServerName, edu gomatrixserverlib.EDU) {
@@ -124,14 +136,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			cfg.EDU(origin, edu)
 		}
 	}
-	fed := federation.New(id, rooms, fedClient, queue, federation.Options{Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: receiveEDU})
+	fed = federation.New(id, rooms, fedClient, queue, federation.Options{
+		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: receiveEDU, Peers: cfg.Peers,
+		Typing: eph.ReceiveTyping, Receipt: eph.ReceiveReceipt,
+		LocalAlias: func(ctx context.Context, alias string) (string, bool, error) {
+			roomID, err := rooms.ResolveAlias(ctx, alias)
+			if errors.Is(err, room.ErrAliasNotFound) {
+				return "", false, nil
+			}
+			return roomID, err == nil, err
+		},
+	})
 	if err := queue.Start(ctx); err != nil {
 		return nil, err
 	}
 
 	api := clientapi.New(id.ServerName, clientapi.Deps{
 		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
-		AccountData: accountData, Ephemeral: edus.eph, Keys: edus.keys, Media: mediaStore, Federation: fed,
+		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue}, nil

@@ -70,7 +70,7 @@ class HearthP2P {
       const ma = multiaddr(addr)
       const relayId = ma.getComponents().findLast(c => c.name === 'p2p')?.value
       if (relayId == null) throw new TypeError(`relay address ${addr} lacks /p2p/<relay peer ID>`)
-      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set() }
+      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false }
     })
     this.serve = options.serve
     this.debug = options.debug
@@ -87,6 +87,8 @@ class HearthP2P {
     /** aborted by stop(): ends the presence loops */
     this.lifetime = null
     this.listeners = new Set()
+    /** relay listeners: called with relays() whenever one goes on or off line */
+    this.relayListeners = new Set()
     this.loops = []
     this.seed = options.privateKey.subarray(0, 32)
     this.publicKeyBytes = options.privateKey.subarray(32)
@@ -102,6 +104,8 @@ class HearthP2P {
       peers: () => this.peers(),
       onPeers: (listener) => this.onPeers(listener),
       waitForPeer: (peerId, opts) => this.waitForPeer(peerId, opts),
+      relays: () => this.relayStatus(),
+      onRelays: (listener) => this.onRelays(listener),
       /** the libp2p node while running (for diagnostics and benchmarks), else null */
       get libp2p () { return self.node },
       /** our circuit addresses: how others reach us */
@@ -150,6 +154,7 @@ class HearthP2P {
     this.loops = []
     for (const relay of this.relays) {
       for (const peer of relay.known) this.forget(relay, peer)
+      this.setOnline(relay, false)
     }
   }
 
@@ -180,6 +185,7 @@ class HearthP2P {
           onSubscribed: () => {
             delay = DEFAULTS.relayRetryMin
             this.logger.info?.(`p2p: on relay ${relay.peerId}`)
+            this.setOnline(relay, true)
           },
           onPeers: (peers) => {
             const now = new Set(peers.filter(p => p !== this.peerId.toString()))
@@ -195,6 +201,7 @@ class HearthP2P {
         this.logger.warn?.(`p2p: relay ${relay.addr} unavailable (${err.message}), retrying in ${delay} ms`)
       }
       for (const peer of relay.known) this.forget(relay, peer)
+      this.setOnline(relay, false)
       await sleep(delay, signal)
       delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
     }
@@ -222,6 +229,30 @@ class HearthP2P {
     // request dials afresh and fails fast instead of waiting on a dead circuit.
     this.node?.hangUp(peerIdFromString(peer)).catch(() => {})
     this.emit({ type: 'leave', peerId: peer })
+  }
+
+  /**
+   * Where we stand with each relay: online = reserved and subscribed to its
+   * presence, so we are dialable through it and learn who else is there.
+   * @returns {Array<{addr: string, peerId: string, online: boolean}>}
+   */
+  relayStatus () {
+    return this.relays.map(r => ({ addr: r.addr.toString(), peerId: r.peerId.toString(), online: r.online }))
+  }
+
+  /** @param {(relays: ReturnType<HearthP2P['relayStatus']>) => void} listener @returns {() => void} unsubscribe */
+  onRelays (listener) {
+    this.relayListeners.add(listener)
+    return () => this.relayListeners.delete(listener)
+  }
+
+  setOnline (relay, online) {
+    if (relay.online === online) return
+    relay.online = online
+    const status = this.relayStatus()
+    for (const listener of this.relayListeners) {
+      try { listener(status) } catch (err) { this.logger.warn?.(`p2p: relay listener threw: ${err.message}`) }
+    }
   }
 
   isKnown (peer) {

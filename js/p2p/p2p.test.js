@@ -155,14 +155,21 @@ test('a peer whose relay restarts gets back on it and is found again', { timeout
     createP2P({ privateKey: await newKey(), relayAddrs: addrs, serve: echoServe })
   ]
   try {
-    await Promise.all(peers.map(p => p.start()))
     const [a, b] = peers
+    const seen = []
+    a.onRelays(relays => seen.push(relays.map(r => r.online)))
+    assert.deepEqual(a.relays().map(r => [r.peerId, r.online]), [[relay.peerId, false]])
+    await Promise.all(peers.map(p => p.start()))
     await a.waitForPeer(b.peerId, { signal: AbortSignal.timeout(3000) })
+    assert.equal(a.relays()[0].online, true)
     await relay.stop()
     await waitUntil(() => a.peers().length === 0, 3000, 'A still lists B after the relay went away')
+    await waitUntil(() => !a.relays()[0].online, 3000, 'A still says it is on the relay')
     relay = createRelay({ port, privateKey: relayKey })
     await relay.start()
     await a.waitForPeer(b.peerId, { signal: AbortSignal.timeout(10_000) })
+    await waitUntil(() => a.relays()[0].online, 3000, 'A is not back on the relay')
+    assert.deepEqual(seen, [[true], [false], [true]])
     const res = await a.roundTrip(b.peerId, request('GET', '/_matrix/federation/v1/version'))
     assert.equal(JSON.parse(res.head).status, 200)
   } finally {

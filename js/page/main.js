@@ -5,6 +5,7 @@
  */
 import { connectWorker } from './worker.js'
 import { createClient, MatrixError } from './matrix.js'
+import { createNetworkView } from './network.js'
 import { showStorageStatus } from './storage-status.js'
 
 const SESSION_KEY = 'hearth.session'
@@ -38,6 +39,7 @@ const state = {
   selected: localStorage.getItem(ROOM_KEY),
   syncAbort: null,
   serverReady: null,
+  network: null,
   txnCounter: 0
 }
 
@@ -70,6 +72,7 @@ function showStatus (status) {
       (status.retryable === false ? '\nClose every Hearth tab and open the site again to restart the server.' : '')
   }
   if (phase === 'ready') state.serverReady?.resolve(status)
+  state.network?.render(phase === 'ready' ? status.p2p : undefined)
 }
 
 function showError (target, err) {
@@ -385,6 +388,7 @@ async function main () {
   state.serverReady = Promise.withResolvers
     ? Promise.withResolvers()
     : (() => { const d = {}; d.promise = new Promise((resolve) => { d.resolve = resolve }); return d })()
+  state.network = createNetworkView($('network'))
   showStatus({ phase: 'registering' })
   let worker
   try {

@@ -10,7 +10,7 @@
  * - after a hard reload (Shift+Reload) an active worker does not control the
  *   page and no controllerchange comes by itself: we ask the worker to claim.
  */
-import { CHANNEL, MSG } from '../../sw/protocol.js'
+import { CHANNEL, KEEP_ALIVE_MS, MSG } from '../../sw/protocol.js'
 
 /** The page could not get a controlling service worker. */
 export class WorkerError extends Error {
@@ -47,11 +47,18 @@ export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = 
   }
   await takeControl(registration, timeoutMs)
 
-  const post = (type) => container.controller?.postMessage({ type })
+  // Every message carries localStorage.debug: libp2p runs in the worker, which has
+  // no localStorage, so this is how `localStorage.debug = 'libp2p:*'` reaches it.
+  const post = (type) => container.controller?.postMessage({ type, debug: debugNamespaces() })
+  // While this page is open the worker must not be stopped as idle: its libp2p
+  // node would leave the network. A logged-in page's /sync long-poll keeps it
+  // busy too, but not before log-in, and not in a tab whose timers are throttled.
+  const keepAlive = setInterval(() => post(MSG.keepAlive), KEEP_ALIVE_MS)
   return {
     boot: () => post(MSG.boot),
     askStatus: () => post(MSG.status),
     close: () => {
+      clearInterval(keepAlive)
       channel.close()
       container.removeEventListener('message', onMessage)
     }
@@ -97,4 +104,12 @@ function activated (worker) {
     worker.addEventListener('statechange', check)
     check()
   })
+}
+
+function debugNamespaces () {
+  try {
+    return localStorage.getItem('debug') ?? undefined
+  } catch {
+    return undefined // storage disabled
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * Starts a relay configured from environment variables and prints where it is.
- * Used by `npm run relay` (cli.js) and by `npm start` (js/site/serve.js), so
+ * Used by `npm run relay` (cli.js) and by `npm start` (js/start.js), so
  * both read the same variables:
  *   RELAY_PORT      port (default 8081)
  *   RELAY_HOST      interface (default 127.0.0.1)

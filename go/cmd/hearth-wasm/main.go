@@ -51,6 +51,8 @@ func start(ctx context.Context) (*server.Server, error) {
 		Transport: bridge.P2PTransport{}, // outgoing federation over libp2p (hearthP2P)
 		// An incoming request's libp2p sender must be the server its X-Matrix header names.
 		RequestPeer: bridge.PeerFromContext,
+		// The public room directory asks every peer the relay shows.
+		Peers: bridge.KnownPeers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)

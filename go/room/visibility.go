@@ -1,0 +1,155 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// History visibility for other servers (client-server API, "Room History
+// Visibility"; server-server API, "Retrieving events": a server only gets
+// what its users may see). As Synapse applies it to servers, judged on the
+// state after each event:
+//
+//   - world_readable and shared: visible to every server in the room;
+//   - invited: visible if one of the server's users was invited or joined;
+//   - joined: visible if one of the server's users was joined.
+//
+// So the event that joins a server's first user is visible to it, and what
+// came before is not, for joined and invited rooms.
+
+// History visibility values (m.room.history_visibility).
+const (
+	visibilityWorldReadable = "world_readable"
+	visibilityShared        = "shared"
+	visibilityInvited       = "invited"
+	visibilityJoined        = "joined"
+)
+
+// VisibleToServer reports which of a room's events the users of server may
+// see, by event ID. Events whose state this server never computed
+// (backfilled or outliers) are judged by the room's current visibility
+// alone: visible only if it is shared or world_readable.
+func (r *Rooms) VisibleToServer(ctx context.Context, roomID string, server spec.ServerName, eventIDs []string) (map[string]bool, error) {
+	q := reader{r.db}
+	v, err := roomVersion(ctx, q, roomID)
+	if err != nil {
+		return nil, err
+	}
+	events, err := loadEvents(ctx, q, v, eventIDs)
+	if err != nil {
+		return nil, err
+	}
+	bySnapshot := map[int64]bool{}
+	var current *bool
+	out := make(map[string]bool, len(eventIDs))
+	for _, id := range eventIDs {
+		ev, ok := events[id]
+		if !ok || ev.RoomID().String() != roomID {
+			continue
+		}
+		if !ev.StateAfter.Valid {
+			if current == nil {
+				vis, err := r.currentVisibility(ctx, v, roomID)
+				if err != nil {
+					return nil, err
+				}
+				open := vis == visibilityShared || vis == visibilityWorldReadable
+				current = &open
+			}
+			out[id] = *current
+			continue
+		}
+		visible, known := bySnapshot[ev.StateAfter.Int64]
+		if !known {
+			if visible, err = visibleInSnapshot(ctx, q, v, ev.StateAfter.Int64, server); err != nil {
+				return nil, err
+			}
+			bySnapshot[ev.StateAfter.Int64] = visible
+		}
+		out[id] = visible
+	}
+	return out, nil
+}
+
+// visibleInSnapshot applies the rules above to one state snapshot.
+func visibleInSnapshot(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, snapshot int64, server spec.ServerName) (bool, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT type, state_key, event_id FROM state_entries
+		 WHERE snapshot_id = ? AND (type = 'm.room.history_visibility' AND state_key = '' OR type = 'm.room.member')`, snapshot)
+	if err != nil {
+		return false, fmt.Errorf("load visibility state: %w", err)
+	}
+	var visibilityID string
+	var memberIDs []string
+	suffix := ":" + string(server)
+	for rows.Next() {
+		var evType, stateKey, id string
+		if err := rows.Scan(&evType, &stateKey, &id); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("load visibility state: %w", err)
+		}
+		switch {
+		case evType == spec.MRoomHistoryVisibility:
+			visibilityID = id
+		case strings.HasSuffix(stateKey, suffix):
+			memberIDs = append(memberIDs, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("load visibility state: %w", err)
+	}
+	events, err := loadEvents(ctx, q, v, append(memberIDs, visibilityID))
+	if err != nil {
+		return false, err
+	}
+	vis := visibilityShared // the spec's default when the room has none
+	if ev, ok := events[visibilityID]; ok {
+		vis = visibilityOf(ev.PDU)
+	}
+	if vis == visibilityShared || vis == visibilityWorldReadable {
+		return true, nil
+	}
+	for _, id := range memberIDs {
+		m, err := events[id].Membership()
+		if err != nil {
+			continue
+		}
+		if m == spec.Join || (m == spec.Invite && vis == visibilityInvited) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// currentVisibility returns a room's history_visibility now.
+func (r *Rooms) currentVisibility(ctx context.Context, v gomatrixserverlib.IRoomVersion, roomID string) (string, error) {
+	ev, err := stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomHistoryVisibility, "")
+	if errors.Is(err, ErrEventNotFound) {
+		return visibilityShared, nil // the spec's default
+	}
+	if err != nil {
+		return "", err
+	}
+	return visibilityOf(ev), nil
+}
+
+// visibilityOf reads an m.room.history_visibility event; unknown values
+// count as the most restrictive.
+func visibilityOf(ev gomatrixserverlib.PDU) string {
+	var c struct {
+		HistoryVisibility string `json:"history_visibility"`
+	}
+	_ = json.Unmarshal(ev.Content(), &c)
+	switch c.HistoryVisibility {
+	case visibilityWorldReadable, visibilityShared, visibilityInvited, visibilityJoined:
+		return c.HistoryVisibility
+	}
+	return visibilityJoined
+}

@@ -1,0 +1,73 @@
+/**
+ * The page's view of the peer-to-peer network: this server's peer identity
+ * (copyable: it is what another person needs to reach us) and the servers
+ * online on our relay. It only shows what the service worker reports in
+ * status.p2p (sw/protocol.js); libp2p itself runs in the worker.
+ */
+
+const STATE_TEXT = {
+  starting: 'Joining the network…',
+  off: 'No relay configured: this server is on its own',
+  connecting: 'Connecting to the relay…',
+  online: 'Online',
+  failed: 'Not on the network'
+}
+
+/**
+ * @param {HTMLElement} root the #network element (see index.html)
+ * @returns {{render: (p2p: object|undefined) => void}}
+ */
+export function createNetworkView (root) {
+  const $ = (id) => root.querySelector(`[data-testid=${id}]`)
+  const copy = $('peer-id-copy')
+  copy.addEventListener('click', async () => {
+    const text = $('peer-id').textContent
+    try {
+      await navigator.clipboard.writeText(text)
+      flash(copy, 'Copied')
+    } catch {
+      // No clipboard permission (or an insecure context): select it for Ctrl+C instead.
+      const range = document.createRange()
+      range.selectNodeContents($('peer-id'))
+      getSelection().removeAllRanges()
+      getSelection().addRange(range)
+      flash(copy, 'Selected: press Ctrl+C')
+    }
+  })
+
+  let lastKey = null
+  return {
+    render (p2p) {
+      root.hidden = p2p === undefined
+      if (p2p === undefined) return
+      const key = JSON.stringify(p2p)
+      if (key === lastKey) return
+      lastKey = key
+      root.dataset.state = p2p.state
+      const peers = p2p.peers ?? []
+      $('network-state').textContent = STATE_TEXT[p2p.state] ?? p2p.state
+      $('peer-count').textContent = p2p.state === 'online' ? ` · ${peers.length} ${peers.length === 1 ? 'peer' : 'peers'} online` : ''
+      $('peer-identity').hidden = !p2p.peerId
+      $('peer-id').textContent = p2p.peerId ?? ''
+      const error = $('network-error')
+      error.hidden = !p2p.error
+      error.textContent = p2p.error ?? ''
+      $('relay').textContent = (p2p.relays ?? []).map(r => `${r.addr} (${r.online ? 'connected' : 'connecting'})`).join(', ')
+      $('peer-list').replaceChildren(...peers.map((peer) => {
+        const li = document.createElement('li')
+        li.dataset.testid = 'peer'
+        li.dataset.peerId = peer
+        li.textContent = peer
+        return li
+      }))
+      $('peer-list-empty').hidden = peers.length > 0 || p2p.state !== 'online'
+    }
+  }
+}
+
+function flash (button, text) {
+  const original = button.dataset.label ?? button.textContent
+  button.dataset.label = original
+  button.textContent = text
+  setTimeout(() => { button.textContent = original }, 1500)
+}

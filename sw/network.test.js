@@ -1,0 +1,66 @@
+// The worker's network status from config.json, under Node (the browser run
+// is e2e/p2p.test.js): no relay means 'off', a bad config means 'failed' with
+// a reason the page can show, a relay means 'online' as the server's identity.
+import '../js/p2p/node-env.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createRelay } from '../js/relay/index.js'
+import { createNetwork } from './network.js'
+
+const quiet = { info () {}, warn () {} }
+
+async function identity () {
+  const key = await generateKeyPair('Ed25519')
+  return { signingKey: key.raw, serverName: peerIdFromPrivateKey(key).toString() }
+}
+
+function serving (config, status = 200) {
+  return async () => new Response(JSON.stringify(config), { status })
+}
+
+async function startWith (fetch, id) {
+  const seen = []
+  const network = createNetwork({ configURL: 'https://hearth.invalid/config.json', ...id, logger: quiet, onStatus: s => seen.push(s) }, { fetch })
+  await network.start()
+  return { network, seen }
+}
+
+test('config.json decides: no relay is off; unreadable or bad relay is failed, with the reason', async () => {
+  const id = await identity()
+  assert.equal((await startWith(serving({ relay: null }), id)).network.status().state, 'off')
+  const missing = (await startWith(serving({}, 404), id)).network.status()
+  assert.deepEqual(missing, { state: 'failed', error: 'cannot read config.json: HTTP 404' })
+  const bad = (await startWith(serving({ relay: '/ip4/127.0.0.1/tcp/8081/ws' }), id)).network.status()
+  assert.equal(bad.state, 'failed')
+  assert.match(bad.error, /not a multiaddr ending in \/p2p\/<relay peer ID>/)
+})
+
+test('a relay in config.json: online as the server name, with the peers there', { timeout: 20_000 }, async (t) => {
+  const relay = createRelay({ port: 0, logger: quiet })
+  await relay.start()
+  t.after(() => relay.stop())
+  const [a, b] = await Promise.all([identity(), identity()])
+  const config = serving({ relay: relay.multiaddrs()[0], debug: null })
+  const first = await startWith(config, a)
+  const second = await startWith(config, b)
+  t.after(() => Promise.all([first.network.stop(), second.network.stop()]))
+  const deadline = Date.now() + 5000
+  while (first.network.status().peers?.length !== 1) {
+    assert.ok(Date.now() < deadline, `never saw the other peer: ${JSON.stringify(first.network.status())}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  assert.deepEqual(first.network.status(), {
+    state: 'online', peerId: a.serverName, relays: [{ addr: relay.multiaddrs()[0], online: true }], peers: [b.serverName]
+  })
+  assert.deepEqual(first.seen.map(s => s.state).slice(0, 2), ['starting', 'connecting'])
+})
+
+test('a key that is not the server name is refused', async () => {
+  const [a, b] = await Promise.all([identity(), identity()])
+  const { network } = await startWith(serving({ relay: '/ip4/127.0.0.1/tcp/1/ws/p2p/' + a.serverName }),
+    { signingKey: a.signingKey, serverName: b.serverName })
+  assert.equal(network.status().state, 'failed')
+  assert.match(network.status().error, /is not the server name/)
+})
