@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -10,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/ephemeral"
+	"hearth/go/federation"
 	"hearth/go/keys"
 )
 
@@ -86,4 +90,23 @@ func (e *eduRouter) receive(origin spec.ServerName, edu gomatrixserverlib.EDU) {
 			}
 		}
 	}
+}
+
+// sendToDeviceEDU queues to-device messages for another server's users as
+// an m.direct_to_device EDU (keys.Options.SendRemote).
+func sendToDeviceEDU(ctx context.Context, queue *federation.Queue, self spec.ServerName, sender spec.UserID, evType string,
+	server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
+	id := make([]byte, 12)
+	if _, err := rand.Read(id); err != nil {
+		return fmt.Errorf("make message ID: %w", err)
+	}
+	content, err := json.Marshal(map[string]any{
+		"sender": sender.String(), "type": evType, "message_id": hex.EncodeToString(id), "messages": messages,
+	})
+	if err != nil {
+		return fmt.Errorf("encode to-device EDU: %w", err)
+	}
+	return queue.SendEDU(ctx, server, gomatrixserverlib.EDU{
+		Type: spec.MDirectToDevice, Origin: string(self), Destination: string(server), Content: content,
+	})
 }

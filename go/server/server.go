@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,11 +119,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			fed.SendReceipt(roomID, receiptType, user, eventID, ts)
 		},
 	})
-	// Remote key queries and claims, to-device messages for other servers and
-	// remote media are left to federation (keys.Options QueryRemote,
-	// ClaimRemote, SendRemote; media.Options FetchRemote): without them those
-	// answer failures / M_NOT_FOUND.
-	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs})
+	// Remote key queries and claims and remote media are left to federation
+	// (keys.Options QueryRemote, ClaimRemote; media.Options FetchRemote):
+	// without them those answer failures / M_NOT_FOUND.
+	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{
+		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs,
+		SendRemote: func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
+			return sendToDeviceEDU(ctx, queue, id.ServerName, sender, evType, server, messages)
+		},
+	})
 	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
 	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
 
