@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
@@ -58,7 +59,7 @@ func (a *API) thumbnail(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !inlineSafe(m.ContentType) || m.ContentType[:6] != "image/" {
+	if !inlineSafe(m.ContentType) || !strings.HasPrefix(m.ContentType, "image/") {
 		return nil, notFound("no thumbnail for " + m.ContentType)
 	}
 	return rawBody{contentType: m.ContentType, disposition: "inline", data: m.Data}, nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"hearth/go/accountdata"
 	"hearth/go/pushrules"
@@ -94,7 +95,7 @@ func (a *API) pushRules(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.URL.Path[len(req.URL.Path)-len("global/"):] == "global/" {
+	if strings.HasSuffix(req.URL.Path, "/global/") {
 		return rs.Global, nil
 	}
 	return rs, nil
