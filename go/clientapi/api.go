@@ -168,6 +168,8 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/keys/query", authed, a.queryKeys)
 	client("POST", "/keys/claim", authed, a.claimKeys)
 	client("GET", "/keys/changes", authed, a.keyChanges)
+	client("POST", "/keys/device_signing/upload", authed, a.uploadCrossSigning)
+	client("POST", "/keys/signatures/upload", authed, a.uploadSignatures)
 	client("PUT", "/sendToDevice/{eventType}/{txnId}", authed, a.sendToDevice)
 	client("GET", "/room_keys/version", authed, a.noKeyBackup)
 

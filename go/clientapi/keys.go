@@ -27,7 +27,7 @@ func (a *API) queryKeys(req *request) (any, error) {
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
 	}
-	return a.keys.Query(req.ctx(), body.DeviceKeys)
+	return a.keys.Query(req.ctx(), req.device.UserID, body.DeviceKeys)
 }
 
 func (a *API) claimKeys(req *request) (any, error) {
@@ -91,4 +91,42 @@ func (a *API) sendToDevice(req *request) (any, error) {
 // Hearth keeps no key backups yet.
 func (a *API) noKeyBackup(*request) (any, error) {
 	return nil, notFound("no current key backup version")
+}
+
+// uploadCrossSigning stores the caller's cross-signing keys, behind
+// user-interactive auth (the dummy stage, as for deleting devices).
+func (a *API) uploadCrossSigning(req *request) (any, error) {
+	var body struct {
+		uiaBody
+		Master      json.RawMessage `json:"master_key"`
+		SelfSigning json.RawMessage `json:"self_signing_key"`
+		UserSigning json.RawMessage `json:"user_signing_key"`
+	}
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	if challenge, ok := needAuth(body.uiaBody); ok {
+		return challenge, nil
+	}
+	upload := map[string]json.RawMessage{}
+	for keyType, raw := range map[string]json.RawMessage{
+		keys.MasterKey: body.Master, keys.SelfSigningKey: body.SelfSigning, keys.UserSigningKey: body.UserSigning,
+	} {
+		if len(raw) > 0 && string(raw) != "null" {
+			upload[keyType] = raw
+		}
+	}
+	return struct{}{}, a.keys.UploadCrossSigning(req.ctx(), req.device.UserID, upload)
+}
+
+func (a *API) uploadSignatures(req *request) (any, error) {
+	var body map[string]map[string]json.RawMessage
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	failures, err := a.keys.UploadSignatures(req.ctx(), req.device.UserID, body)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"failures": failures}, nil
 }

@@ -87,3 +87,49 @@ func TestKeysAndToDevice(t *testing.T) {
 	}
 	_ = aliceDev
 }
+
+func TestCrossSigning(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	aliceID := "@alice:" + ts.name
+	dev := ts.do("GET", v3+"/account/whoami", alice, nil).str("device_id")
+	ts.expect(ts.do("POST", v3+"/keys/upload", alice, map[string]any{"device_keys": map[string]any{
+		"user_id": aliceID, "device_id": dev, "keys": map[string]any{"ed25519:" + dev: "devkey"}}}), 200, "")
+	key := func(usage, pub string) map[string]any {
+		return map[string]any{"user_id": aliceID, "usage": []string{usage}, "keys": map[string]any{"ed25519:" + pub: pub}}
+	}
+	upload := map[string]any{"master_key": key("master", "MPUB"), "self_signing_key": key("self_signing", "SPUB"), "user_signing_key": key("user_signing", "UPUB")}
+	ts.expect(ts.do("POST", v3+"/keys/device_signing/upload", alice, upload), 401, "")
+	upload["auth"] = map[string]any{"type": "m.login.dummy"}
+	ts.expect(ts.do("POST", v3+"/keys/device_signing/upload", alice, upload), 200, "")
+	bad := map[string]any{"master_key": key("self_signing", "X"), "auth": map[string]any{"type": "m.login.dummy"}}
+	ts.expect(ts.do("POST", v3+"/keys/device_signing/upload", alice, bad), 400, "M_INVALID_PARAM")
+
+	// Alice's self-signing key signs her device, and her master key signs itself.
+	sig := ts.do("POST", v3+"/keys/signatures/upload", alice, map[string]any{aliceID: map[string]any{
+		dev:    map[string]any{"signatures": map[string]any{aliceID: map[string]any{"ed25519:SPUB": "sig-of-device"}}},
+		"MPUB": map[string]any{"signatures": map[string]any{aliceID: map[string]any{"ed25519:" + dev: "sig-of-master"}}},
+		"NOPE": map[string]any{"signatures": map[string]any{aliceID: map[string]any{"ed25519:x": "y"}}},
+	}})
+	ts.expect(sig, 200, "")
+	if get(sig.body, "failures", aliceID, "NOPE") == nil || get(sig.body, "failures", aliceID, dev) != nil {
+		t.Fatalf("signature failures: %s", sig.raw)
+	}
+
+	q := ts.do("POST", v3+"/keys/query", bob, map[string]any{"device_keys": map[string]any{aliceID: []string{}}})
+	if get(q.body, "master_keys", aliceID, "keys", "ed25519:MPUB") != "MPUB" || get(q.body, "self_signing_keys", aliceID) == nil {
+		t.Fatalf("bob's query lacks alice's cross-signing keys: %s", q.raw)
+	}
+	if get(q.body, "user_signing_keys", aliceID) != nil {
+		t.Fatalf("alice's user-signing key shown to bob: %s", q.raw)
+	}
+	if get(q.body, "device_keys", aliceID, dev, "signatures", aliceID, "ed25519:SPUB") != "sig-of-device" ||
+		get(q.body, "master_keys", aliceID, "signatures", aliceID, "ed25519:"+dev) != "sig-of-master" {
+		t.Fatalf("signatures not merged: %s", q.raw)
+	}
+	own := ts.do("POST", v3+"/keys/query", alice, map[string]any{"device_keys": map[string]any{aliceID: []string{}}})
+	if get(own.body, "user_signing_keys", aliceID) == nil {
+		t.Fatalf("alice does not get her own user-signing key: %s", own.raw)
+	}
+}

@@ -236,9 +236,10 @@ type QueryResult struct {
 	UserSigningKeys map[string]json.RawMessage            `json:"user_signing_keys"`
 }
 
-// Query returns the device keys of users (user ID → device IDs, empty for
-// all devices); other servers' users go through QueryRemote.
-func (k *Keys) Query(ctx context.Context, users map[string][]string) (QueryResult, error) {
+// Query returns, for requester, the device and cross-signing keys of users
+// (user ID → device IDs, empty for all devices); other servers' users go
+// through QueryRemote.
+func (k *Keys) Query(ctx context.Context, requester spec.UserID, users map[string][]string) (QueryResult, error) {
 	res := QueryResult{
 		DeviceKeys: map[string]map[string]json.RawMessage{}, Failures: map[string]any{},
 		MasterKeys: map[string]json.RawMessage{}, SelfSigningKeys: map[string]json.RawMessage{}, UserSigningKeys: map[string]json.RawMessage{},
@@ -261,6 +262,9 @@ func (k *Keys) Query(ctx context.Context, users map[string][]string) (QueryResul
 			return res, err
 		}
 		res.DeviceKeys[uid] = keys
+		if err := k.crossSigningFor(ctx, &res, requester.String(), uid); err != nil {
+			return res, err
+		}
 	}
 	for server, us := range remote {
 		if k.opts.QueryRemote == nil {

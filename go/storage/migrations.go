@@ -204,6 +204,13 @@ CREATE TABLE fallback_keys (
 	used      INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (user_id, device_id, algorithm)
 );
+-- Cross-signing keys: key_type is master, self_signing or user_signing.
+CREATE TABLE cross_signing_keys (
+	user_id  TEXT NOT NULL,
+	key_type TEXT NOT NULL,
+	json     BLOB NOT NULL,            -- the CrossSigningKey object, with signatures
+	PRIMARY KEY (user_id, key_type)
+);
 -- A user's device list changed at stream_pos (keys uploaded, device deleted).
 CREATE TABLE key_changes (
 	user_id    TEXT NOT NULL,

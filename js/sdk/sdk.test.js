@@ -136,7 +136,7 @@ test('matrix-js-sdk: media, account data and devices on the native server', { ti
   assert.ok(devices.some(d => d.device_id === alice.getDeviceId()))
 })
 
-test('matrix-js-sdk rust crypto: an encrypted room between two users of one server', { timeout: 90000 }, async (t) => {
+test('matrix-js-sdk rust crypto: an encrypted room between two users of one server, and cross-signing', { timeout: 90000 }, async (t) => {
   const server = await startNative(bin)
   const alice = await loggedInClient(server.url, 'alice')
   const bob = await loggedInClient(server.url, 'bob')
@@ -170,6 +170,15 @@ test('matrix-js-sdk rust crypto: an encrypted room between two users of one serv
   const back = waitFor(alice, MatrixEventEvent.Decrypted, (e) => e.getType() === 'm.room.message' && e.getSender() === bob.getUserId(), 30000)
   await bob.sendTextMessage(roomId, 'got it')
   assert.equal((await back)[0].getContent().body, 'got it')
+
+  // Cross-signing: alice sets it up; bob's client learns through its device
+  // list that alice's device is now signed by her own cross-signing keys.
+  await alice.getCrypto().bootstrapCrossSigning({
+    authUploadDeviceSigningKeys: async (makeRequest) => { await makeRequest({ type: 'm.login.dummy' }) }
+  })
+  assert.ok(await alice.getCrypto().isCrossSigningReady())
+  await until(async () => (await bob.getCrypto().getDeviceVerificationStatus(alice.getUserId(), alice.getDeviceId()))?.signedByOwner,
+    'bob sees alice\'s device signed by her', 30000)
 })
 
 test('matrix-js-sdk against a headless peer', { timeout: 120000 }, async (t) => {
