@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
@@ -79,4 +80,33 @@ func (a *Accounts) setProfileField(ctx context.Context, user spec.UserID, column
 		}
 		return nil
 	})
+}
+
+// UserProfile is a local user found by SearchUsers.
+type UserProfile struct {
+	UserID string `json:"user_id"`
+	Profile
+}
+
+// SearchUsers finds local users whose localpart or display name contains
+// term (case-insensitively), at most limit of them.
+func (a *Accounts) SearchUsers(ctx context.Context, term string, limit int) ([]UserProfile, error) {
+	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(term)) + "%"
+	rows, err := a.db.Query(ctx,
+		`SELECT a.localpart, p.displayname, p.avatar_url FROM accounts a LEFT JOIN profiles p ON p.localpart = a.localpart
+		 WHERE a.localpart LIKE ? ESCAPE '\' OR LOWER(p.displayname) LIKE ? ESCAPE '\' ORDER BY a.localpart LIMIT ?`, like, like, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search users: %w", err)
+	}
+	defer rows.Close()
+	var out []UserProfile
+	for rows.Next() {
+		var local string
+		var name, avatar sql.NullString
+		if err := rows.Scan(&local, &name, &avatar); err != nil {
+			return nil, fmt.Errorf("search users: %w", err)
+		}
+		out = append(out, UserProfile{UserID: "@" + local + ":" + string(a.server), Profile: Profile{DisplayName: name.String, AvatarURL: avatar.String}})
+	}
+	return out, rows.Err()
 }

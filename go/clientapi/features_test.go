@@ -85,6 +85,13 @@ func TestProfiles(t *testing.T) {
 	}
 	ts.expect(ts.do("PUT", v3+"/profile/@bob:"+ts.name+"/displayname", bob, map[string]any{"displayname": "Bobby"}), 200, "")
 	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	found := ts.do("POST", v3+"/user_directory/search", bob, map[string]any{"search_term": "liCE a"})
+	if get(found.body, "results", 0, "user_id") != aliceID || get(found.body, "results", 0, "display_name") != "Alice A." {
+		t.Fatalf("user directory: %s", found.raw)
+	}
+	if none := ts.do("POST", v3+"/user_directory/search", bob, map[string]any{"search_term": "%"}); len(none.body["results"].([]any)) != 0 {
+		t.Fatalf("%% is a wildcard: %s", none.raw)
+	}
 	jm := ts.do("GET", roomPath(roomID)+"/joined_members", alice, nil)
 	if get(jm.body, "joined", "@bob:"+ts.name, "display_name") != "Bobby" || get(jm.body, "joined", aliceID, "avatar_url") != "mxc://x/y" {
 		t.Fatalf("joined_members: %s", jm.raw)

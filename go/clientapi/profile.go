@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -96,4 +97,62 @@ func (a *API) putProfileField(req *request) (any, error) {
 		log.WithError(err).Warn("profile change not sent to every room")
 	}
 	return struct{}{}, nil
+}
+
+// maxDirectoryResults caps a user directory search.
+const maxDirectoryResults = 50
+
+// searchUsers is the user directory (client-server API, "User directory"):
+// this server's users by name, and users of other servers the caller shares
+// a room with, by user ID.
+func (a *API) searchUsers(req *request) (any, error) {
+	var body struct {
+		SearchTerm string `json:"search_term"`
+		Limit      int    `json:"limit"`
+	}
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	limit := body.Limit
+	if limit <= 0 || limit > maxDirectoryResults {
+		limit = 10
+	}
+	local, err := a.accounts.SearchUsers(req.ctx(), body.SearchTerm, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	results := []map[string]any{}
+	seen := map[string]bool{}
+	add := func(id, name, avatar string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		r := map[string]any{"user_id": id}
+		if name != "" {
+			r["display_name"] = name
+		}
+		if avatar != "" {
+			r["avatar_url"] = avatar
+		}
+		results = append(results, r)
+	}
+	for _, u := range local {
+		add(u.UserID, u.DisplayName, u.AvatarURL)
+	}
+	mates, err := a.rooms.RoomMates(req.ctx(), req.device.UserID)
+	if err != nil {
+		return nil, err
+	}
+	term := strings.ToLower(body.SearchTerm)
+	for id := range mates {
+		if u, err := spec.NewUserID(id, true); err == nil && u.Domain() != a.server && strings.Contains(strings.ToLower(id), term) {
+			add(id, "", "")
+		}
+	}
+	limited := len(results) > limit
+	if limited {
+		results = results[:limit]
+	}
+	return map[string]any{"results": results, "limited": limited}, nil
 }
