@@ -47,6 +47,11 @@ type Options struct {
 	// SendRemote delivers to-device messages to another server's users
 	// (m.direct_to_device EDU): user → device ("*" for all) → content.
 	SendRemote func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error
+	// DeviceChanged is told, after commit, that a local user's device got
+	// new keys (keys is the device keys object) or was deleted (keys nil),
+	// for other servers sharing a room (m.device_list_update EDU). It must
+	// not block.
+	DeviceChanged func(user spec.UserID, deviceID string, keys json.RawMessage)
 }
 
 // Keys is the key and to-device store of one server.
@@ -134,6 +139,9 @@ func (k *Keys) Upload(ctx context.Context, user spec.UserID, deviceID string, up
 	}
 	if pos > 0 {
 		k.opts.DataAdvanced(pos)
+		if k.opts.DeviceChanged != nil {
+			k.opts.DeviceChanged(user, deviceID, up.DeviceKeys)
+		}
 	}
 	counts, _, err := k.Counts(ctx, user, deviceID)
 	return counts, err
@@ -181,6 +189,9 @@ func (k *Keys) DeleteDevice(ctx context.Context, user spec.UserID, deviceID stri
 	})
 	if err == nil {
 		k.opts.DataAdvanced(pos)
+		if k.opts.DeviceChanged != nil {
+			k.opts.DeviceChanged(user, deviceID, nil)
+		}
 	}
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"hearth/go/ephemeral"
 	"hearth/go/federation"
 	"hearth/go/keys"
+	"hearth/go/room"
 )
 
 // EDUs (server-server API, "Ephemeral Data Units") that federation passes
@@ -109,4 +110,47 @@ func sendToDeviceEDU(ctx context.Context, queue *federation.Queue, self spec.Ser
 	return queue.SendEDU(ctx, server, gomatrixserverlib.EDU{
 		Type: spec.MDirectToDevice, Origin: string(self), Destination: string(server), Content: content,
 	})
+}
+
+// sendDeviceListUpdate tells every other server that shares a room with
+// user that one of user's devices changed (m.device_list_update), so their
+// clients query the new keys. stream_id is a clock reading: it only has to
+// grow, and prev_id is left empty, which tells receivers to resync the list.
+func sendDeviceListUpdate(rooms *room.Rooms, queue *federation.Queue, self spec.ServerName, user spec.UserID, deviceID string, keys json.RawMessage) {
+	ctx, cancel := context.WithTimeout(context.Background(), eduTimeout)
+	defer cancel()
+	content := map[string]any{
+		"user_id": user.String(), "device_id": deviceID, "stream_id": time.Now().UnixNano(),
+		"prev_id": []int64{}, "deleted": keys == nil,
+	}
+	if keys != nil {
+		content["keys"] = keys
+	}
+	raw, err := json.Marshal(content)
+	if err != nil {
+		eduLog.WithError(err).Error("encode device list update")
+		return
+	}
+	joined, err := rooms.JoinedRooms(ctx, user)
+	if err != nil {
+		eduLog.WithError(err).Warn("rooms for a device list update")
+		return
+	}
+	sent := map[spec.ServerName]bool{self: true}
+	for _, roomID := range joined {
+		servers, err := rooms.JoinedServers(ctx, roomID)
+		if err != nil {
+			continue
+		}
+		for _, s := range servers {
+			if sent[s] {
+				continue
+			}
+			sent[s] = true
+			edu := gomatrixserverlib.EDU{Type: spec.MDeviceListUpdate, Origin: string(self), Destination: string(s), Content: raw}
+			if err := queue.SendEDU(ctx, s, edu); err != nil {
+				eduLog.WithError(err).WithField("destination", s).Warn("queue device list update")
+			}
+		}
+	}
 }

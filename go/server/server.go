@@ -127,6 +127,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		SendRemote: func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
 			return sendToDeviceEDU(ctx, queue, id.ServerName, sender, evType, server, messages)
 		},
+		DeviceChanged: func(user spec.UserID, deviceID string, keys json.RawMessage) {
+			go sendDeviceListUpdate(rooms, queue, id.ServerName, user, deviceID, keys)
+		},
 	})
 	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
 	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
