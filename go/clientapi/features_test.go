@@ -277,6 +277,17 @@ func TestTypingReceiptsReadMarkers(t *testing.T) {
 	if len(rc) != 1 || get(rc[0], "content", msg, "m.read", bobID, "ts") == nil {
 		t.Fatalf("receipt: %s", r.raw)
 	}
+	unread := func(token string) any {
+		return get(ts.do("GET", v3+"/sync", token, nil).body, "rooms", "join", roomID, "unread_notifications", "notification_count")
+	}
+	if n := unread(alice); n != 0.0 {
+		t.Fatalf("alice has %v unread of her own message", n)
+	}
+	ts.send(alice, roomID, "m2", "unread one")
+	ts.send(alice, roomID, "m3", "unread two")
+	if n := unread(bob); n != 2.0 {
+		t.Fatalf("bob has %v unread, want 2", n)
+	}
 	ts.expect(ts.do("POST", roomPath(roomID)+"/read_markers", bob, map[string]any{
 		"m.fully_read": msg, "m.read.private": msg}), 200, "")
 	r = ts.do("GET", v3+"/sync?since="+r.str("next_batch"), alice, nil)

@@ -209,3 +209,25 @@ func (r *Rooms) CurrentMemberEvents(ctx context.Context, roomID string, userIDs 
 		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.state_key IN (?`+strings.Repeat(",?", len(userIDs)-1)+`)
 		 ORDER BY e.stream_pos`, args...)
 }
+
+// CountUnread counts the messages others sent to a room after the event
+// readUpTo ("" : from the start), at most max of them: the unread count
+// clients badge rooms with.
+func (r *Rooms) CountUnread(ctx context.Context, roomID string, user spec.UserID, readUpTo string, max int) (int, error) {
+	var from int64
+	if readUpTo != "" {
+		err := r.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ? AND room_id = ?`, readUpTo, roomID).Scan(&from)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("find read position: %w", err)
+		}
+	}
+	var n int
+	err := r.db.QueryRow(ctx,
+		`SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE room_id = ? AND stream_pos > ? AND state_key IS NULL
+			AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker') AND json_extract(json, '$.sender') != ? AND `+visible+`
+			LIMIT ?)`, roomID, from, user.String(), max).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count unread in %s: %w", roomID, err)
+	}
+	return n, nil
+}

@@ -145,3 +145,26 @@ func (s *Syncer) summary(ctx context.Context, user spec.UserID, roomID string) (
 	}
 	return map[string]any{"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}, nil
 }
+
+// maxUnread caps the unread count: badges show "99+" long before.
+const maxUnread = 100
+
+// unread is a room's unread_notifications: messages from others after the
+// user's read receipt. Hearth evaluates no push rules, so every such message
+// counts and none highlights.
+func (s *Syncer) unread(ctx context.Context, user spec.UserID, roomID string) (map[string]int, error) {
+	out := map[string]int{"notification_count": 0, "highlight_count": 0}
+	if s.src.Ephemeral == nil {
+		return out, nil
+	}
+	readUpTo, err := s.src.Ephemeral.ReadUpTo(ctx, roomID, user)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.rooms.CountUnread(ctx, roomID, user, readUpTo, maxUnread)
+	if err != nil {
+		return nil, err
+	}
+	out["notification_count"] = n
+	return out, nil
+}

@@ -328,9 +328,13 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 	if accountData == nil {
 		accountData = []any{}
 	}
+	unread, err := s.unread(ctx, req.User, roomID)
+	if err != nil {
+		return JoinedRoom{}, false, err
+	}
 	return JoinedRoom{
 		State: state, Timeline: tl, Ephemeral: EventList{Events: ephemeral}, AccountData: EventList{Events: accountData},
-		UnreadNotifications: map[string]int{}, Summary: summary,
+		UnreadNotifications: unread, Summary: summary,
 	}, true, nil
 }
 
