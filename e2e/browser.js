@@ -27,7 +27,7 @@ const CHROMIUM_ARGS = [
  * opens it again on the same profile and the same origin.
  * @returns {Promise<{site, browser, logs: string[], log, newPage, stopWorkers, restartBrowser, close}>}
  */
-export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
+export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome' } = {}) {
   for (const file of ['index.html', 'page.js', 'sw.js', 'hearth.wasm', 'sql-wasm.wasm']) {
     try {
       await access(join(dir, file))
@@ -42,7 +42,7 @@ export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
   let site, browser
   try {
     site = await startSite({ dir, port: 0, host: '127.0.0.1' })
-    browser = await launch(profile, log)
+    browser = await launch(profile, log, product)
   } catch (err) {
     await site?.close()
     await rm(profile, { recursive: true, force: true })
@@ -103,7 +103,7 @@ export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
         await closeBrowser()
         log('[test] browser closed; starting it again on the same profile')
       }
-      browser = await launch(profile, log)
+      browser = await launch(profile, log, product)
     },
     /** Idempotent: the test's finally and its abort signal may both call it. */
     close: () => {
@@ -113,7 +113,20 @@ export async function openBrowser ({ name = 'e2e', dir = DIST } = {}) {
   }
 }
 
-async function launch (profile, log) {
+/** Firefox ESR (Debian's firefox-esr), driven over WebDriver BiDi; FIREFOX_PATH overrides. */
+export const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr'
+
+async function launch (profile, log, product = 'chrome') {
+  if (product === 'firefox') {
+    // No CDP here: no service worker console and no resume workaround (Firefox does not pause them).
+    return puppeteer.launch({
+      browser: 'firefox',
+      executablePath: FIREFOX,
+      headless: true,
+      userDataDir: profile,
+      protocolTimeout: 60000
+    })
+  }
   const browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,

@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
+import { register, createRoom, logIn } from './ui.js'
 
 const STEP_TIMEOUT = 30000
 const BOOT_TIMEOUT = 90000
@@ -30,14 +31,8 @@ test('acknowledged messages survive a browser crash', { timeout: 240000 }, async
       page = await env.newPage()
       await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
       await page.waitForSelector('[data-testid=auth]:not([hidden])', { timeout: BOOT_TIMEOUT })
-      await page.type('[data-testid=auth-username]', user)
-      await page.type('[data-testid=auth-password]', password)
-      await page.click('[data-testid=auth-register]')
-      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
-      await page.type('[data-testid=new-room-name]', 'Cellar')
-      await page.click('[data-testid=new-room-create]')
-      await page.waitForFunction(() => document.querySelector('[data-testid=room-title]').textContent === 'Cellar',
-        { timeout: STEP_TIMEOUT })
+      await register(page, user, password)
+      await createRoom(page, { name: 'Cellar' })
     })
 
     await run('send three messages; kill the browser as the last is acknowledged', async () => {
@@ -59,10 +54,7 @@ test('acknowledged messages survive a browser crash', { timeout: 240000 }, async
       await page.waitForSelector('[data-testid=app]:not([hidden]), [data-testid=auth]:not([hidden])', { timeout: STEP_TIMEOUT })
       if (await page.$eval('[data-testid=app]', (e) => e.hidden)) {
         env.log('[test] the session did not survive the crash: logging in again')
-        await page.type('[data-testid=auth-username]', user)
-        await page.type('[data-testid=auth-password]', password)
-        await page.click('[data-testid=auth-login]')
-        await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+        await logIn(page, user, password)
       }
       await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
       const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)

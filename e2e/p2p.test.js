@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { openBrowser, diagnose, ARTIFACTS, DIST } from './browser.js'
+import { register, createRoom } from './ui.js'
 import { createRelay } from '../js/relay/index.js'
 import { startPeer } from '../js/peer/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -112,12 +113,8 @@ test('a browser and a headless peer find each other through the relay and federa
 
     await run('Matrix over p2p: the browser invites the headless peer\'s user; they chat both ways', async () => {
       const bob = await peerClient(peer, 'bob')
-      await page.type('[data-testid=auth-username]', 'alice')
-      await page.type('[data-testid=auth-password]', 'correct horse battery staple')
-      await page.click('[data-testid=auth-register]')
-      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
-      await page.type('[data-testid=new-room-name]', 'Across')
-      await page.click('[data-testid=new-room-create]')
+      await register(page, 'alice', 'correct horse battery staple')
+      await createRoom(page, { name: 'Across' })
       await page.waitForFunction(() => document.querySelector('[data-testid=room-title]').dataset.roomId, { timeout: STEP_TIMEOUT })
       const roomId = await page.$eval('[data-testid=room-title]', (e) => e.dataset.roomId)
       const invited = await page.evaluate(async (roomId, userId) => {

@@ -10,6 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
+import { register, createRoom } from './ui.js'
 
 const STEP_TIMEOUT = 30000
 /** The first start-up downloads and compiles the wasm: give it longer. */
@@ -44,17 +45,12 @@ test('first visit, register, create a room, message; reloads, worker restarts an
     })
 
     await run('register through the form', async () => {
-      await page.type('[data-testid=auth-username]', user)
-      await page.type('[data-testid=auth-password]', password)
-      await page.click('[data-testid=auth-register]')
-      await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
-      await page.waitForFunction((u) => document.querySelector('[data-testid=whoami]').textContent.startsWith(`@${u}:`),
-        { timeout: STEP_TIMEOUT }, user)
+      const userId = await register(page, user, password)
+      assert.match(userId, new RegExp(`^@${user}:`))
     })
 
     await run('create a room', async () => {
-      await page.type('[data-testid=new-room-name]', 'Kitchen')
-      await page.click('[data-testid=new-room-create]')
+      await createRoom(page, { name: 'Kitchen' })
       await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=room-item]')]
         .some((b) => b.textContent === 'Kitchen'), { timeout: STEP_TIMEOUT })
       await page.waitForFunction(() => document.querySelector('[data-testid=room-title]').textContent === 'Kitchen',
@@ -80,7 +76,7 @@ test('first visit, register, create a room, message; reloads, worker restarts an
       await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
       await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
       const who = await page.$eval('[data-testid=whoami]', (e) => e.textContent)
-      assert.match(who, new RegExp(`^@${user}:`))
+      assert.match(who, new RegExp(`@${user}:`))
       // The page remembers the open room; open it if it did not.
       const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
       if (title !== 'Kitchen') {

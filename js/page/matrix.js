@@ -17,6 +17,7 @@ export class MatrixError extends Error {
 }
 
 const V3 = '/_matrix/client/v3'
+const enc = encodeURIComponent
 
 /**
  * @param {{baseUrl?: string, fetch?: typeof fetch, accessToken?: string}} [options]
@@ -67,11 +68,44 @@ export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalT
     },
     whoami: () => request('GET', '/account/whoami'),
     logout: () => request('POST', '/logout', { body: {} }),
-    createRoom: (name) => request('POST', '/createRoom', { body: { name, preset: 'private_chat' } }),
+    /** @param {{name?: string, topic?: string, isPublic?: boolean, invite?: string[]}} options */
+    createRoom: ({ name, topic, isPublic = false, invite } = {}) => request('POST', '/createRoom', {
+      body: {
+        ...(name ? { name } : {}),
+        ...(topic ? { topic } : {}),
+        ...(invite?.length ? { invite } : {}),
+        preset: isPublic ? 'public_chat' : 'private_chat',
+        visibility: isPublic ? 'public' : 'private'
+      }
+    }),
     joinedRooms: () => request('GET', '/joined_rooms'),
     sendMessage: (roomId, txnId, content) =>
-      request('PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`, { body: content }),
+      request('PUT', `/rooms/${enc(roomId)}/send/m.room.message/${enc(txnId)}`, { body: content }),
     sync: ({ since, timeout, filter, signal }) =>
-      request('GET', '/sync', { query: { since, timeout, filter: filter && JSON.stringify(filter) }, signal })
+      request('GET', '/sync', { query: { since, timeout, filter: filter && JSON.stringify(filter) }, signal }),
+    messages: (roomId, { from, dir = 'b', limit = 30 }) =>
+      request('GET', `/rooms/${enc(roomId)}/messages`, { query: { from, dir, limit } }),
+    members: (roomId) => request('GET', `/rooms/${enc(roomId)}/members`),
+
+    /** Joins by room ID or alias; servers: where to join through (federation). */
+    join: (roomIdOrAlias, servers = []) => {
+      const query = new URLSearchParams()
+      for (const s of servers) query.append('server_name', s)
+      const qs = query.toString() ? `?${query}` : ''
+      return request('POST', `/join/${enc(roomIdOrAlias)}${qs}`, { body: {} })
+    },
+    leave: (roomId) => request('POST', `/rooms/${enc(roomId)}/leave`, { body: {} }),
+    invite: (roomId, userId) => request('POST', `/rooms/${enc(roomId)}/invite`, { body: { user_id: userId } }),
+    /** server: another server's directory (federation); omitted = this server's. */
+    publicRooms: ({ server, limit = 100, signal } = {}) =>
+      request('GET', '/publicRooms', { query: { server, limit }, signal }),
+
+    setDisplayName: (userId, displayname) =>
+      request('PUT', `/profile/${enc(userId)}/displayname`, { body: { displayname } }),
+    getProfile: (userId) => request('GET', `/profile/${enc(userId)}`),
+    typing: (roomId, userId, typing, timeout = 5000) =>
+      request('PUT', `/rooms/${enc(roomId)}/typing/${enc(userId)}`, { body: typing ? { typing, timeout } : { typing } }),
+    receipt: (roomId, eventId) =>
+      request('POST', `/rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, { body: {} })
   }
 }

@@ -1,0 +1,64 @@
+/**
+ * The built-in client in Firefox ESR (puppeteer over WebDriver BiDi): first
+ * visit (the service worker takes the page without a reload), sign up, create
+ * a room, send (pending, then sent), reload keeps it, phone width.
+ *
+ * Skipped, saying so, when Firefox ESR is not installed (.ci/run installs it).
+ * Run `npm run build` first; then `npm run test:browser`.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { openBrowser, diagnose, ARTIFACTS, FIREFOX } from './browser.js'
+import { openSite, register, createRoom, send, waitForMessages, timelineText, backToList, STEP_TIMEOUT } from './ui.js'
+
+test('the client in Firefox ESR: sign up, room, messages, reload, phone width', {
+  timeout: 180000,
+  skip: existsSync(FIREFOX) ? false : `Firefox ESR is not installed at ${FIREFOX} (apt-get install firefox-esr, or set FIREFOX_PATH)`
+}, async (t) => {
+  const env = await openBrowser({ name: 'firefox', product: 'firefox' })
+  t.signal.addEventListener('abort', () => { env.close() }, { once: true })
+  let page
+  let step = 'start'
+  const run = async (name, fn) => {
+    step = name
+    env.log(`[test] step: ${name}`)
+    return fn()
+  }
+  const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
+  try {
+    page = await env.newPage()
+    await run('first visit: the server starts in the service worker', async () => {
+      await openSite(page, env.site.url)
+      assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null))
+    })
+    await run('sign up, create a room, send two messages', async () => {
+      await register(page, 'Fox', 'firefox password')
+      await createRoom(page, { name: 'Den', topic: 'in Firefox' })
+      await send(page, 'hello from Firefox')
+      await send(page, 'second ✓')
+      await waitForMessages(page, ['hello from Firefox', 'second ✓'])
+      await shot('firefox-1-room.png')
+    })
+    await run('reload: still logged in, messages still there', async () => {
+      await page.reload({ waitUntil: 'domcontentloaded' })
+      await page.waitForSelector('[data-testid=app][data-synced=true]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await waitForMessages(page, ['hello from Firefox', 'second ✓'])
+    })
+    await run('phone width', async () => {
+      await page.setViewport({ width: 390, height: 800 })
+      await shot('firefox-2-phone.png')
+      await backToList(page)
+      assert.equal(await page.$eval('[data-testid=room]', (e) => getComputedStyle(e).display), 'none')
+    })
+  } catch (err) {
+    const report = await diagnose(page)
+    if (page && !page.isClosed()) await shot('firefox-failure.png').catch(() => {})
+    const timeline = page && !page.isClosed() ? await timelineText(page).catch(() => []) : []
+    err.message = `step "${step}": ${err.message}\n--- timeline ---\n${JSON.stringify(timeline)}\n--- page and worker status ---\n${report}\n--- console ---\n${env.logs.join('\n')}`
+    throw err
+  } finally {
+    await env.close()
+  }
+})

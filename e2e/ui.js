@@ -1,0 +1,103 @@
+/**
+ * What a person does with the built-in client, as puppeteer steps: every
+ * helper clicks and types through the page's controls (data-testid), never
+ * the Matrix API. Shared by the browser tests.
+ */
+
+export const STEP_TIMEOUT = 30000
+/** The first start-up downloads and compiles the wasm: give it longer. */
+export const BOOT_TIMEOUT = 90000
+
+const sel = (id) => `[data-testid=${id}]`
+
+/** Opens the site and waits for the server to be ready and the account form or the client. */
+export async function openSite (page, url) {
+  await page.goto(url, { waitUntil: 'domcontentloaded' })
+  await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
+  await page.waitForSelector('[data-testid=auth]:not([hidden]), [data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
+}
+
+/** First visit: a display name and a password; resolves to the new user ID. */
+export async function register (page, displayName, password) {
+  await page.waitForSelector('[data-testid=auth][data-mode=register]:not([hidden])', { timeout: STEP_TIMEOUT })
+  await page.type(sel('auth-displayname'), displayName)
+  await page.type(sel('auth-password'), password)
+  await page.click(sel('auth-register'))
+  await page.waitForSelector('[data-testid=app][data-synced=true]:not([hidden])', { timeout: STEP_TIMEOUT })
+  return page.$eval(sel('my-user-id'), (e) => e.textContent)
+}
+
+/** Logs in with a user name (or full user ID) and password from the account form. */
+export async function logIn (page, username, password) {
+  await page.waitForSelector('[data-testid=auth]:not([hidden])', { timeout: STEP_TIMEOUT })
+  if (await page.$eval(sel('auth'), (e) => e.dataset.mode) !== 'login') await page.click(sel('auth-switch'))
+  await page.type(sel('auth-username'), username)
+  await page.type(sel('auth-password'), password)
+  await page.click(sel('auth-login'))
+  await page.waitForSelector('[data-testid=app][data-synced=true]:not([hidden])', { timeout: STEP_TIMEOUT })
+}
+
+/** Creates a room from the sidebar's form; resolves to its room ID once it is open. */
+export async function createRoom (page, { name, topic, isPublic = false }) {
+  await backToList(page)
+  await page.click(sel('new-room-open'))
+  await page.waitForSelector('[data-testid=new-room]:not([hidden])')
+  await page.type(sel('new-room-name'), name)
+  if (topic) await page.type(sel('new-room-topic'), topic)
+  await page.click(sel(isPublic ? 'new-room-public' : 'new-room-private'))
+  await page.click(sel('new-room-create'))
+  await page.waitForFunction((n) => document.querySelector('[data-testid=room-title]').textContent === n &&
+    document.querySelector('[data-testid=new-room]').hidden, { timeout: STEP_TIMEOUT }, name)
+  return page.$eval(sel('room-title'), (e) => e.dataset.roomId)
+}
+
+/** At phone width, the room list is behind the "Rooms" button. */
+export async function backToList (page) {
+  const view = await page.$eval(sel('app'), (e) => e.dataset.view)
+  const back = await page.$eval(sel('back'), (e) => getComputedStyle(e).display !== 'none')
+  if (view === 'room' && back) await page.click(sel('back'))
+}
+
+/** Opens a room by its name in the room list (one in-page click: a re-render cannot detach it in between). */
+export async function openRoom (page, name) {
+  await backToList(page)
+  await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid=room-item-name]')].some((e) => e.textContent === n),
+    { timeout: STEP_TIMEOUT }, name)
+  await page.evaluate((n) => {
+    const item = [...document.querySelectorAll('[data-testid=room-item-name]')].find((e) => e.textContent === n)
+    item.closest('button').click()
+  }, name)
+  await page.waitForFunction((n) => document.querySelector('[data-testid=room-title]').textContent === n, { timeout: STEP_TIMEOUT }, name)
+}
+
+/** Types a message into the composer and presses Enter. */
+export async function send (page, text) {
+  await page.type(sel('composer-input'), text)
+  await page.keyboard.press('Enter')
+}
+
+/** Waits until the open room's timeline shows exactly these sent messages (in order). */
+export async function waitForMessages (page, texts, { timeout = STEP_TIMEOUT } = {}) {
+  try {
+    await page.waitForFunction((want) => {
+      const got = [...document.querySelectorAll('[data-testid=message][data-pending=false] [data-testid=message-body]')]
+        .map((e) => e.textContent)
+      return JSON.stringify(got) === JSON.stringify(want)
+    }, { timeout }, texts)
+  } catch (err) {
+    throw new Error(`timeline shows ${JSON.stringify(await timelineText(page))}, want ${JSON.stringify(texts)}: ${err.message}`)
+  }
+}
+
+export function timelineText (page) {
+  return page.$$eval('[data-testid=message]', (els) => els.map((e) =>
+    `${e.dataset.pending === 'true' ? '(pending) ' : ''}${e.dataset.failed === 'true' ? '(failed) ' : ''}${e.querySelector('[data-testid=message-body]').textContent}`))
+}
+
+/** The unread count the room list shows for a room name (0 when no badge). */
+export function unreadCount (page, name) {
+  return page.evaluate((n) => {
+    const item = [...document.querySelectorAll('[data-testid=room-item-name]')].find((e) => e.textContent === n)
+    return item ? Number(item.closest('button').dataset.unread) : null
+  }, name)
+}

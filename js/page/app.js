@@ -1,0 +1,423 @@
+/**
+ * The logged-in client: the sync loop, the model it feeds, the views, and the
+ * user's actions (create, invite, join, leave, send, retry, typing, receipts).
+ *
+ * Never blocks the page: the sync loop awaits the network, each response is
+ * applied in one pass over what it carries, and renders are coalesced into one
+ * task that touches only what changed (room versions, see model.js).
+ *
+ * Features the server may not have yet (profiles, typing, receipts) are tried
+ * and switched off for the session on M_UNRECOGNIZED.
+ */
+import { createModel, serverOf } from './model.js'
+import { MatrixError } from './matrix.js'
+import { createRoomView, hasEarlier } from './room-view.js'
+import { createSidebar } from './sidebar.js'
+import { createDirectory } from './directory.js'
+
+/** Long-polls stay at 20 s: Firefox stops a service worker idle for ~30 s. */
+const SYNC_TIMEOUT_MS = 20000
+const SYNC_FILTER = { room: { timeline: { limit: 50 } } }
+/** A typing notice lasts this long on the server; we renew it while typing goes on. */
+const TYPING_TIMEOUT_MS = 6000
+const TYPING_RENEW_MS = 4000
+const PHONE = '(max-width: 40rem)'
+/** A room opened with fewer events than this pages back once by itself (e.g. just joined over federation). */
+const FEW_EVENTS = 20
+
+/**
+ * @param {{client, session: {userId, accessToken, deviceId, displayName?}, storage: Storage,
+ *   showError: (target, err) => void, onSessionEnded: (message) => void, network: () => {serverName?, peers?}}} options
+ * @returns {{start, stop, renderNetwork}}
+ */
+export function createApp ({ client, session, storage, showError, onSessionEnded, network }) {
+  const $ = (id) => document.getElementById(id)
+  const roomKey = `hearth.room.${session.userId}`
+  const readKey = `hearth.read.${session.userId}`
+  const readMarks = new Map(Object.entries(safeParse(storage.getItem(readKey)) ?? {}))
+  const model = createModel({ userId: session.userId, readMarks, ownName: () => session.displayName })
+  const features = { profile: true, typing: true, receipts: true }
+  const abort = new AbortController()
+  const listeners = []
+  const autoLoaded = new Set() // rooms already paged back once by themselves
+  const sendQueues = new Map() // roomId → promise of the last send: sends go out in order
+  const typingState = { roomId: null, sentAt: 0, on: false }
+  const phone = matchMedia(PHONE)
+  let selected = storage.getItem(roomKey)
+  let renderQueued = false
+  let txnCounter = 0
+  let synced = false
+
+  const roomView = createRoomView({ model, onRetry: retry, onLoadEarlier: loadEarlier })
+  const sidebar = createSidebar({ model, onSelect: select, onAccept: accept, onReject: reject })
+  const directory = createDirectory({
+    client,
+    model: () => model,
+    servers: knownServers,
+    ownServer: () => serverOf(session.userId),
+    onJoined: (roomId) => { model.room(roomId); select(roomId) }
+  })
+
+  // ---- rendering ----
+
+  function scheduleRender () {
+    if (renderQueued) return
+    renderQueued = true
+    setTimeout(render, 0)
+  }
+
+  function render () {
+    renderQueued = false
+    if (abort.signal.aborted) return
+    if (selected && !model.rooms.has(selected) && synced) selected = null
+    sidebar.render(selected)
+    roomView.render(selected)
+    $('app').dataset.view = selected && $('app').dataset.view === 'room' ? 'room' : 'list'
+    markReadIfSeen()
+    const r = selected && model.rooms.get(selected)
+    if (r && !autoLoaded.has(r.id) && r.prevBatch && r.events.length < FEW_EVENTS && hasEarlier(r)) {
+      autoLoaded.add(r.id)
+      loadEarlier(r.id).catch((err) => console.warn('hearth: cannot load earlier messages:', err))
+    }
+  }
+
+  function roomIsVisible () {
+    return selected && document.visibilityState === 'visible' && (!phone.matches || $('app').dataset.view === 'room')
+  }
+
+  function markReadIfSeen () {
+    if (!roomIsVisible()) return
+    const eventId = model.markRead(selected)
+    if (!eventId) return
+    readMarks.set(selected, eventId)
+    storage.setItem(readKey, JSON.stringify(Object.fromEntries(readMarks)))
+    sidebar.render(selected)
+    if (features.receipts) {
+      client.receipt(selected, eventId).catch((err) => unsupported(err, 'receipts'))
+    }
+  }
+
+  function renderNetwork () {
+    const net = network() ?? {}
+    $('my-peer-id').textContent = net.serverName ?? serverOf(session.userId)
+    $('my-user-id').textContent = session.userId
+    // The count until the worker's network view (network.js, from status.p2p) takes this place.
+    const count = $('peers-online-count')
+    if (!count) return
+    if (Array.isArray(net.peers)) {
+      count.textContent = String(net.peers.length)
+      count.dataset.count = String(net.peers.length)
+      count.title = net.peers.join('\n')
+    } else {
+      count.textContent = 'not connected to the network yet'
+      delete count.dataset.count
+    }
+  }
+
+  /** Servers we know: peers online, and the servers of everyone in our rooms. */
+  function knownServers () {
+    const out = new Set(network()?.peers ?? [])
+    for (const r of model.rooms.values()) for (const user of r.members.keys()) out.add(serverOf(user))
+    for (const inv of model.invites.values()) if (inv.inviter) out.add(serverOf(inv.inviter))
+    out.delete(serverOf(session.userId))
+    return [...out]
+  }
+
+  function unsupported (err, feature) {
+    if (err instanceof MatrixError && (err.errcode === 'M_UNRECOGNIZED' || err.status === 404 || err.status === 405)) {
+      features[feature] = false
+      console.info(`hearth: the server does not support ${feature} yet; the page stops using them`)
+      return true
+    }
+    console.warn(`hearth: ${feature}:`, err)
+    return false
+  }
+
+  // ---- sync ----
+
+  async function syncLoop () {
+    let since
+    let backoff = 1000
+    const signal = abort.signal
+    while (!signal.aborted) {
+      try {
+        const timeout = since === undefined ? 0 : SYNC_TIMEOUT_MS
+        // The page gives up a little after the server should have answered.
+        const deadline = AbortSignal.any ? AbortSignal.any([signal, AbortSignal.timeout(timeout + 15000)]) : signal
+        const res = await client.sync({ since, timeout, filter: SYNC_FILTER, signal: deadline })
+        if (signal.aborted) return
+        since = res.next_batch
+        const { left } = model.applySync(res)
+        if (!synced) {
+          synced = true
+          $('app').dataset.synced = 'true'
+          if (selected && model.rooms.has(selected) && !phone.matches) $('app').dataset.view = 'room'
+        }
+        if (left.includes(selected)) selected = null
+        showError('app-error', null)
+        backoff = 1000
+        scheduleRender()
+      } catch (err) {
+        if (signal.aborted) return
+        if (err instanceof MatrixError && err.errcode === 'M_UNKNOWN_TOKEN') {
+          onSessionEnded('Your session ended; log in again.')
+          return
+        }
+        showError('app-error', new Error(`sync failed, retrying: ${err.message}`))
+        await new Promise((resolve) => setTimeout(resolve, backoff))
+        backoff = Math.min(backoff * 2, 15000)
+      }
+    }
+  }
+
+  // ---- actions ----
+
+  function select (roomId) {
+    if (selected !== roomId) stopTyping()
+    selected = roomId
+    if (roomId) storage.setItem(roomKey, roomId)
+    else storage.removeItem(roomKey)
+    $('app').dataset.view = roomId ? 'room' : 'list'
+    $('invite-form').hidden = true
+    $('leave-confirm').hidden = true
+    render()
+    if (roomId && !phone.matches) $('composer-input').focus()
+  }
+
+  function send (text) {
+    const roomId = selected
+    const txnId = `hearth-${Date.now().toString(36)}-${txnCounter++}`
+    const echo = model.addEcho(roomId, { txnId, content: { msgtype: 'm.text', body: text }, now: Date.now() })
+    scheduleRender()
+    stopTyping()
+    return enqueue(roomId, echo)
+  }
+
+  function retry (roomId, echo) {
+    echo.failed = undefined
+    model.rooms.get(roomId).version++
+    scheduleRender()
+    return enqueue(roomId, echo)
+  }
+
+  /** Sends an echo after the room's earlier sends settle; the same txnId on retry makes it idempotent. */
+  function enqueue (roomId, echo) {
+    const previous = sendQueues.get(roomId) ?? Promise.resolve()
+    const next = previous.then(async () => {
+      try {
+        const res = await client.sendMessage(roomId, echo.txnId, echo.content)
+        model.echoSent(roomId, echo, res.event_id)
+      } catch (err) {
+        model.echoFailed(roomId, echo, err.message)
+      }
+      scheduleRender()
+    })
+    sendQueues.set(roomId, next)
+    return next
+  }
+
+  function stopTyping () {
+    if (!typingState.on || !features.typing) return
+    const roomId = typingState.roomId
+    typingState.on = false
+    client.typing(roomId, session.userId, false).catch((err) => unsupported(err, 'typing'))
+  }
+
+  function typed () {
+    if (!features.typing || !selected) return
+    const text = $('composer-input').value
+    if (!text) return stopTyping()
+    const now = Date.now()
+    if (typingState.on && typingState.roomId === selected && now - typingState.sentAt < TYPING_RENEW_MS) return
+    typingState.on = true
+    typingState.roomId = selected
+    typingState.sentAt = now
+    client.typing(selected, session.userId, true, TYPING_TIMEOUT_MS).catch((err) => unsupported(err, 'typing'))
+  }
+
+  async function createRoom ({ name, topic, isPublic }) {
+    const res = await client.createRoom({ name, topic, isPublic })
+    const r = model.room(res.room_id)
+    r.name ??= name
+    r.topic ??= topic || null
+    r.joinRule ??= isPublic ? 'public' : 'invite'
+    select(res.room_id)
+  }
+
+  async function accept (roomId) {
+    const inv = model.invites.get(roomId)
+    try {
+      const via = [inv?.inviter && serverOf(inv.inviter), serverOf(roomId)].filter(Boolean)
+      await client.join(roomId, [...new Set(via)])
+      model.invites.delete(roomId)
+      const r = model.room(roomId)
+      r.name ??= inv?.name ?? null
+      model.listVersion++
+      select(roomId)
+    } catch (err) {
+      showError('app-error', new Error(`Could not join: ${err.message}`))
+    }
+  }
+
+  async function reject (roomId) {
+    try {
+      await client.leave(roomId)
+      model.invites.delete(roomId)
+      model.listVersion++
+      scheduleRender()
+    } catch (err) {
+      showError('app-error', new Error(`Could not reject the invitation: ${err.message}`))
+    }
+  }
+
+  async function leave () {
+    const roomId = selected
+    await client.leave(roomId)
+    model.rooms.delete(roomId)
+    model.listVersion++
+    select(null)
+  }
+
+  async function invite (userId) {
+    if (!/^@[^:\s]+:\S+$/.test(userId)) throw new Error('A user ID looks like @name:server (the server is the peer ID)')
+    await client.invite(selected, userId)
+  }
+
+  async function loadEarlier (roomId) {
+    const r = model.rooms.get(roomId)
+    if (!r?.prevBatch) return
+    const res = await client.messages(roomId, { from: r.prevBatch, dir: 'b', limit: 30 })
+    model.prependEvents(roomId, res.chunk ?? [], res.end)
+    scheduleRender()
+  }
+
+  // ---- wiring ----
+
+  function on (target, type, fn) {
+    target.addEventListener(type, fn)
+    listeners.push(() => target.removeEventListener(type, fn))
+  }
+
+  /** Runs a form's action: buttons disabled meanwhile, errors shown in errorTarget. */
+  async function act (form, errorTarget, fn) {
+    const buttons = form.querySelectorAll('button')
+    buttons.forEach((b) => { b.disabled = true })
+    showError(errorTarget, null)
+    try {
+      await fn()
+    } catch (err) {
+      showError(errorTarget, err)
+    } finally {
+      buttons.forEach((b) => { b.disabled = false })
+    }
+  }
+
+  function wire () {
+    on($('composer'), 'submit', (event) => {
+      event.preventDefault()
+      const input = $('composer-input')
+      const text = input.value
+      if (!text.trim() || !selected) return
+      input.value = ''
+      send(text)
+    })
+    on($('composer-input'), 'input', typed)
+    on($('composer-input'), 'blur', stopTyping)
+    on($('new-room-open'), 'click', () => {
+      $('new-room').hidden = !$('new-room').hidden
+      if (!$('new-room').hidden) $('new-room-name').focus()
+    })
+    on($('new-room-cancel'), 'click', () => { $('new-room').hidden = true })
+    on($('new-room'), 'submit', (event) => {
+      event.preventDefault()
+      act($('new-room'), 'app-error', async () => {
+        const form = $('new-room')
+        await createRoom({
+          name: $('new-room-name').value.trim(),
+          topic: $('new-room-topic').value.trim(),
+          isPublic: form.querySelector('input[name=visibility]:checked')?.value === 'public'
+        })
+        form.reset()
+        form.hidden = true
+      })
+    })
+    on($('directory-open'), 'click', () => directory.open())
+    on($('back'), 'click', () => {
+      $('app').dataset.view = 'list'
+      render()
+    })
+    on($('members-toggle'), 'click', () => {
+      const members = $('members')
+      members.hidden = !members.hidden
+      $('members-toggle').setAttribute('aria-pressed', String(!members.hidden))
+    })
+    on($('invite-open'), 'click', () => {
+      $('invite-form').hidden = false
+      $('leave-confirm').hidden = true
+      $('invite-user').focus()
+    })
+    on($('invite-cancel'), 'click', () => { $('invite-form').hidden = true })
+    on($('invite-form'), 'submit', (event) => {
+      event.preventDefault()
+      act($('invite-form'), 'app-error', async () => {
+        await invite($('invite-user').value.trim())
+        $('invite-user').value = ''
+        $('invite-form').hidden = true
+      })
+    })
+    on($('leave'), 'click', () => {
+      $('leave-confirm').hidden = false
+      $('invite-form').hidden = true
+    })
+    on($('leave-no'), 'click', () => { $('leave-confirm').hidden = true })
+    on($('leave-yes'), 'click', () => act($('leave-confirm'), 'app-error', leave))
+    on($('my-peer-id-copy'), 'click', () => copy($('my-peer-id'), $('my-peer-id-copy')))
+    on(document, 'visibilitychange', markReadIfSeen)
+    on(phone, 'change', scheduleRender)
+  }
+
+  return {
+    model,
+    start () {
+      wire()
+      renderNetwork()
+      render()
+      syncLoop()
+    },
+    stop () {
+      abort.abort()
+      for (const off of listeners.splice(0)) off()
+    },
+    renderNetwork
+  }
+}
+
+async function copy (source, button) {
+  const text = source.textContent
+  try {
+    await navigator.clipboard.writeText(text)
+    flash(button, 'Copied')
+  } catch {
+    // No clipboard permission (or an insecure context): select it for Ctrl+C instead.
+    const range = document.createRange()
+    range.selectNodeContents(source)
+    getSelection().removeAllRanges()
+    getSelection().addRange(range)
+    flash(button, 'Selected: press Ctrl+C')
+  }
+}
+
+function flash (button, text) {
+  const original = button.dataset.label ?? button.textContent
+  button.dataset.label = original
+  button.textContent = text
+  setTimeout(() => { button.textContent = original }, 1500)
+}
+
+function safeParse (text) {
+  try {
+    return text ? JSON.parse(text) : null
+  } catch {
+    return null
+  }
+}

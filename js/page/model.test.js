@@ -1,0 +1,97 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createModel, localpartFrom } from './model.js'
+
+const me = '@alice:peerA'
+const bob = '@bob:peerB'
+const ev = (id, type, sender, content, extra = {}) => ({ event_id: id, type, sender, content, origin_server_ts: Number(id.slice(2)) || 1, ...extra })
+const member = (id, user, membership, displayname) => ev(id, 'm.room.member', user, { membership, displayname }, { state_key: user })
+const msg = (id, sender, body, extra) => ev(id, 'm.room.message', sender, { msgtype: 'm.text', body }, extra)
+const join = (roomId, events, { timeline, ...extra } = {}) => ({ next_batch: 's', rooms: { join: { [roomId]: { ...extra, timeline: { events, ...timeline } } } } })
+
+test('names come from room state, display names from member events', () => {
+  const m = createModel({ userId: me })
+  m.applySync(join('!r', [member('$1', me, 'join', 'Alice'), member('$2', bob, 'join', 'Bob')]))
+  assert.equal(m.roomName('!r'), 'Bob')
+  assert.equal(m.displayName('!r', bob), 'Bob')
+  m.applySync(join('!r', [ev('$3', 'm.room.name', me, { name: 'Kitchen' }, { state_key: '' })]))
+  assert.equal(m.roomName('!r'), 'Kitchen')
+  assert.equal(m.displayName('!r', '@carol:x'), 'carol')
+})
+
+test('a local echo is replaced by its event, matched by transaction ID', () => {
+  const m = createModel({ userId: me })
+  m.applySync(join('!r', [member('$1', me, 'join')]))
+  const echo = m.addEcho('!r', { txnId: 't1', content: { body: 'hi' }, now: 5 })
+  assert.equal(m.rooms.get('!r').pending.length, 1)
+  m.applySync(join('!r', [msg('$2', me, 'hi', { unsigned: { transaction_id: 't1' } })]))
+  assert.equal(m.rooms.get('!r').pending.length, 0)
+  // The send's answer arriving after the sync drops nothing twice.
+  m.echoSent('!r', echo, '$2')
+  assert.deepEqual(m.rooms.get('!r').events.map((e) => e.event_id), ['$1', '$2'])
+})
+
+test('unread: messages from others after the read position; markRead clears it', () => {
+  const marks = new Map()
+  const m = createModel({ userId: me, readMarks: marks })
+  m.applySync(join('!r', [member('$1', me, 'join'), msg('$2', bob, 'one'), msg('$3', bob, 'two')]))
+  assert.equal(m.unread('!r'), 2)
+  assert.equal(m.markRead('!r'), '$3')
+  assert.equal(m.unread('!r'), 0)
+  m.applySync(join('!r', [msg('$4', bob, 'three')]))
+  assert.equal(m.unread('!r'), 1)
+  m.applySync(join('!r', [msg('$5', me, 'answer')]))
+  assert.equal(m.unread('!r'), 0, 'our own message reads everything before it')
+  // A reload: the page's read mark counts too.
+  const again = createModel({ userId: me, readMarks: new Map([['!r', '$3']]) })
+  again.applySync(join('!r', [member('$1', me, 'join'), msg('$2', bob, 'one'), msg('$3', bob, 'two'), msg('$4', bob, 'three')]))
+  assert.equal(again.unread('!r'), 1)
+})
+
+test('the server\'s count wins when it sends one', () => {
+  const m = createModel({ userId: me })
+  m.applySync(join('!r', [msg('$2', bob, 'one')], { unread_notifications: { notification_count: 7 } }))
+  assert.equal(m.unread('!r'), 7)
+})
+
+test('typing and receipts from ephemeral events', () => {
+  const m = createModel({ userId: me })
+  m.applySync(join('!r', [msg('$2', me, 'hi')], { ephemeral: { events: [
+    { type: 'm.typing', content: { user_ids: [bob, me] } },
+    { type: 'm.receipt', content: { $2: { 'm.read': { [bob]: { ts: 1 } } } } }
+  ] } }))
+  const r = m.rooms.get('!r')
+  assert.deepEqual(r.typing, [bob])
+  assert.equal(r.receipts.get(bob), '$2')
+})
+
+test('invitations come and go', () => {
+  const m = createModel({ userId: me })
+  m.applySync({ rooms: { invite: { '!i': { invite_state: { events: [
+    { type: 'm.room.name', state_key: '', content: { name: 'Den' }, sender: bob },
+    { type: 'm.room.member', state_key: me, content: { membership: 'invite' }, sender: bob }
+  ] } } } } })
+  assert.deepEqual([...m.invites.values()].map((i) => [i.name, i.inviter]), [['Den', bob]])
+  m.applySync(join('!i', [member('$9', me, 'join')]))
+  assert.equal(m.invites.size, 0)
+  m.applySync({ rooms: { leave: { '!i': {} } } })
+  assert.equal(m.rooms.size, 0)
+})
+
+test('a limited timeline starts over and can page back', () => {
+  const m = createModel({ userId: me })
+  m.applySync(join('!r', [msg('$2', bob, 'old')]))
+  m.applySync(join('!r', [msg('$9', bob, 'new')], { timeline: { limited: true, prev_batch: 'p1' } }))
+  const r = m.rooms.get('!r')
+  assert.deepEqual(r.events.map((e) => e.event_id), ['$9'])
+  assert.equal(r.prevBatch, 'p1')
+  m.prependEvents('!r', [msg('$8', bob, 'b'), msg('$7', bob, 'a')], undefined)
+  assert.deepEqual(r.events.map((e) => e.event_id), ['$7', '$8', '$9'])
+  assert.equal(r.prevBatch, null)
+})
+
+test('user names from display names', () => {
+  assert.equal(localpartFrom('Bob Builder'), 'bob.builder')
+  assert.equal(localpartFrom('  Zoë  '), 'zoe')
+  assert.equal(localpartFrom('Алиса'), '')
+})
