@@ -288,6 +288,10 @@ func TestTypingReceiptsReadMarkers(t *testing.T) {
 	if n := unread(bob); n != 2.0 {
 		t.Fatalf("bob has %v unread, want 2", n)
 	}
+	ts.send(bob, roomID, "b1", "replying reads what came before")
+	if n := unread(bob); n != 0.0 {
+		t.Fatalf("bob has %v unread after writing, want 0", n)
+	}
 	ts.expect(ts.do("POST", roomPath(roomID)+"/read_markers", bob, map[string]any{
 		"m.fully_read": msg, "m.read.private": msg}), 200, "")
 	r = ts.do("GET", v3+"/sync?since="+r.str("next_batch"), alice, nil)
