@@ -235,3 +235,26 @@ func (r *Rooms) CountUnread(ctx context.Context, roomID string, user spec.UserID
 	}
 	return n, nil
 }
+
+// UsersOfServer returns the users of server joined to any room here: whose
+// presence follows that server's reachability.
+func (r *Rooms) UsersOfServer(ctx context.Context, server spec.ServerName) ([]spec.UserID, error) {
+	rows, err := r.db.Query(ctx,
+		`SELECT DISTINCT state_key FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
+		"%:"+string(server))
+	if err != nil {
+		return nil, fmt.Errorf("users of %s: %w", server, err)
+	}
+	defer rows.Close()
+	var out []spec.UserID
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("users of %s: %w", server, err)
+		}
+		if u, err := spec.NewUserID(id, true); err == nil && u.Domain() == server {
+			out = append(out, *u)
+		}
+	}
+	return out, rows.Err()
+}

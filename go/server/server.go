@@ -66,6 +66,8 @@ type Server struct {
 	client     http.Handler // client-server API
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
+	rooms      *room.Rooms
+	eph        *ephemeral.Ephemeral
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -164,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
-	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue}, nil
+	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue, rooms: rooms, eph: eph}, nil
 }
 
 // ServeHTTP answers client-server, server-server and key API requests.

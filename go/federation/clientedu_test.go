@@ -1,10 +1,18 @@
 //go:build !js
 
+// Client API state that crosses servers outside typing and receipts:
+// to-device messages, device lists, presence.
+
 package federation_test
 
 import (
+	"context"
+	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // To-device messages for another server's users travel as an
@@ -39,4 +47,30 @@ func TestDeviceListUpdateAcrossServers(t *testing.T) {
 		r := bob.do("GET", "/_matrix/client/v3/sync?since="+since, nil)
 		return strings.Contains(string(r.raw), `"changed":["`+alice.id+`"]`)
 	})
+}
+
+// The users of a peer the transport reaches are online; when it goes, offline.
+func TestPresenceFollowsPeers(t *testing.T) {
+	n := newNetwork(t)
+	nodes := n.nodes(2)
+	a, b := nodes[0], nodes[1]
+	alice, bob := a.register("alice"), b.register("bob")
+	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
+	bob.join(roomID, a)
+
+	var mu sync.Mutex
+	reachable := []string{string(b.name)}
+	list := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(reachable) }
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go a.srv.WatchPresence(ctx, list, 10*time.Millisecond)
+
+	status := func() string {
+		return alice.do("GET", "/_matrix/client/v3/presence/"+url.PathEscape(bob.id)+"/status", nil).str("presence")
+	}
+	eventually(t, "bob online", func() bool { return status() == "online" })
+	mu.Lock()
+	reachable = nil
+	mu.Unlock()
+	eventually(t, "bob offline", func() bool { return status() == "offline" })
 }
