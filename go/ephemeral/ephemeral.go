@@ -4,7 +4,7 @@
 //
 // Federation plugs in at construction: Options.SendTyping and
 // Options.SendReceipt are told of local changes to pass on as EDUs, and
-// ReceiveTyping, ReceiveReceipt and PeerReachable take what other servers send.
+// ReceiveTyping, ReceiveReceipt and SetPresence take what other servers send.
 package ephemeral
 
 import (
@@ -188,35 +188,6 @@ func (e *Ephemeral) SetPresence(user spec.UserID, state, statusMsg string) {
 	pos := e.pos
 	e.mu.Unlock()
 	e.opts.MemoryAdvanced(pos)
-}
-
-// PeerReachable is federation's hook: a peer's server came online or went
-// away, and so did the presence of its users this server knows of.
-func (e *Ephemeral) PeerReachable(server spec.ServerName, reachable bool) {
-	state := Offline
-	if reachable {
-		state = Online
-	}
-	e.mu.Lock()
-	var changed bool
-	for uid, p := range e.presence {
-		u, err := spec.NewUserID(uid, true)
-		if err != nil || u.Domain() != server || p.State == state {
-			continue
-		}
-		e.pos++
-		p.State, p.CurrentActive, p.Pos = state, reachable, e.pos
-		if reachable {
-			p.LastActive = e.opts.Now()
-		}
-		e.presence[uid] = p
-		changed = true
-	}
-	pos := e.pos
-	e.mu.Unlock()
-	if changed {
-		e.opts.MemoryAdvanced(pos)
-	}
 }
 
 // GetPresence returns a user's presence; unknown users are offline.
