@@ -16,7 +16,7 @@ import { startSite } from '../js/site/serve.js'
 export const DIST = fileURLToPath(new URL('../dist/', import.meta.url))
 export const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url))
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run', '--disable-quic'
 ]

@@ -35,13 +35,25 @@ const assetURL = (name) => new URL(name, self.location.href).href
  *   goRan    true once Go was started: a second Go in this realm is not safe
  *   network  the libp2p node (sw/network.js), null until Go is ready
  *   debug    libp2p log namespaces a page asked for, applied to the network
+ *   marks    start-up timestamps of this worker life (sw/protocol.js), for status.marks
  */
 const server = {
   status: { phase: 'idle', since: Date.now() },
   booting: null,
   goRan: false,
   network: null,
-  debug: null
+  debug: null,
+  marks: { workerStarted: now() }
+}
+
+/** Epoch ms with sub-ms precision, comparable with a page's timeOrigin + performance.now(). */
+function now () {
+  return performance.timeOrigin + performance.now()
+}
+
+/** Notes when a start-up step happened (first time only); broadcast with every status as marks. */
+function mark (name, at = now()) {
+  server.marks[name] ??= at
 }
 
 const channel = new BroadcastChannel(CHANNEL)
@@ -56,7 +68,8 @@ function setStatus (status) {
     ...status,
     waitingForPrevious,
     ...(p2p !== undefined && { p2p }),
-    since: status.phase === server.status.phase ? server.status.since : Date.now()
+    since: status.phase === server.status.phase ? server.status.since : Date.now(),
+    marks: { ...server.marks }
   }
   channel.postMessage({ type: MSG.status, status: server.status })
 }
@@ -89,17 +102,25 @@ function boot () {
   if (server.booting !== null) return server.booting
   server.booting = (async () => {
     // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one copy.
+    mark('bootRequested')
     const sqlJs = { locateFile: () => assetURL('sql-wasm.wasm') }
-    const storage = takeServerLock().then(() => createStorage({
-      ...sqlJs, // the brief's shape: sql.js options at the top level
-      initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
-      persistence: 'indexeddb',
-      name: 'hearth'
-    })).then((opened) => opened.storage)
+    const storage = takeServerLock().then(() => {
+      mark('storageOpenStarted')
+      return createStorage({
+        ...sqlJs, // the brief's shape: sql.js options at the top level
+        initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
+        persistence: 'indexeddb',
+        name: 'hearth'
+      })
+    }).then((opened) => {
+      mark('storageOpened')
+      return opened.storage
+    })
     const info = await startServer({
       wasm: assetURL('hearth.wasm'),
       storage,
       onPhase: (event) => {
+        markPhase(event)
         if (event.phase === 'starting') server.goRan = true
         // Only what pages need: never the signing key.
         setStatus(event.phase === 'ready'
@@ -123,6 +144,18 @@ function boot () {
   })()
   server.booting.catch((err) => fail(err, err.phase ?? server.status.phase))
   return server.booting
+}
+
+/** Start-up marks from boot.js's phases; see sw/protocol.js for what each means. */
+function markPhase (event) {
+  const at = now()
+  if (event.phase === 'downloading') mark('downloadStarted', at)
+  if (event.phase === 'compiling') mark('downloadDone', at)
+  if (event.phase === 'starting') {
+    mark('compiled', at - (event.waitedForStorageMs ?? 0))
+    mark('goStarted', at)
+  }
+  if (event.phase === 'ready') mark('ready', at)
 }
 
 function fail (err, failedPhase) {

@@ -15,7 +15,10 @@ import { GLOBALS, provide, readyIsSet, whenReady } from './globals.js'
  * Start-up phases, in order. onPhase gets {phase, ...details}:
  *   downloading  {loaded, total}  bytes of the wasm so far (total null if unknown)
  *   compiling    {}               WebAssembly compilation (overlaps the download when streaming)
- *   starting     {}               Go runs; waiting for hearthReady
+ *   starting     {waitedForStorageMs}  Go runs; waiting for hearthReady. waitedForStorageMs:
+ *                                how long the compiled wasm waited for storage to open
+ *                                (0 when storage was open first), so callers can tell
+ *                                when compiling ended
  *   ready        {serverName, version}
  */
 export const PHASES = Object.freeze(['downloading', 'compiling', 'starting', 'ready'])
@@ -42,8 +45,9 @@ export class BootError extends Error {
  * @param {AbortSignal} [options.signal] cancels the download and the wait
  * @param {number} [options.startTimeoutMs] how long Go may take from starting to ready
  *   (default 120 s); past it start-up fails instead of hanging
- * @returns {Promise<{serverName: string, version: number, exited: Promise<number>}>}
- *   exited resolves with Go's exit code if the server ever stops
+ * @returns {Promise<{serverName: string, version: number, exited: Promise<number>, memory: WebAssembly.Memory}>}
+ *   exited resolves with Go's exit code if the server ever stops; memory is the
+ *   instance's linear memory (for measuring, e.g. memory.buffer.byteLength)
  */
 export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
   if (typeof globalThis.Go !== 'function') {
@@ -62,10 +66,11 @@ export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, arg
   })
   opened.catch(() => {}) // awaited below, after the compile
   const module = await compile(wasm, report, signal)
+  const compiledAt = performance.now()
   provide(GLOBALS.storage, await opened)
   if (p2p !== undefined) provide(GLOBALS.p2p, p2p)
 
-  report('starting')
+  report('starting', { waitedForStorageMs: performance.now() - compiledAt })
   const go = new globalThis.Go()
   go.argv = ['hearth', ...args]
   go.env = { ...env }
@@ -107,7 +112,7 @@ export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, arg
     clearTimeout(timer)
   }
   report('ready', { serverName: info.serverName, version: info.version })
-  return { ...info, exited }
+  return { ...info, exited, memory: instance.exports.mem }
 }
 
 /**

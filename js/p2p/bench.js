@@ -8,18 +8,17 @@
  *                 requests per CPU-second of the relay, which runs in its own
  *                 process (npm run relay) so its CPU time is its own (Linux /proc)
  * Usage: node js/p2p/bench.js [--quick]
+ * `npm run bench` calls runP2PBench (bench/p2p.js).
  */
 import './node-env.js'
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay } from '../relay/index.js'
 import { createP2P } from './index.js'
 
-const quick = process.argv.includes('--quick')
 const serve = async (head, body) => ({ status: 200, headers: [], body })
-const print = row => console.log(JSON.stringify(row))
 
 async function newPeer (relay) {
   const key = (await generateKeyPair('Ed25519')).raw
@@ -64,7 +63,7 @@ function percentile (sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 }
 
-async function discovery (relay) {
+async function discovery (relay, { quick, print }) {
   const rounds = quick ? 3 : 10
   const times = []
   for (let i = 0; i < rounds; i++) {
@@ -79,7 +78,7 @@ async function discovery (relay) {
   print({ bench: 'discovery', rounds, p50_ms: round(percentile(times, 0.5)), max_ms: round(times.at(-1)) })
 }
 
-async function roundtrip (relay) {
+async function roundtrip (relay, { quick, print }) {
   const [a, b] = [await newPeer(relay), await newPeer(relay)]
   await Promise.all([a.start(), b.start()])
   await a.waitForPeer(b.peerId)
@@ -98,7 +97,7 @@ async function roundtrip (relay) {
   await Promise.all([a.stop(), b.stop()])
 }
 
-async function relayLoad (relay, count) {
+async function relayLoad (relay, count, { quick, print }) {
   const peers = []
   for (let i = 0; i < count; i++) peers.push(await newPeer(relay))
   await Promise.all(peers.map(p => p.start()))
@@ -133,17 +132,28 @@ function round (ms) {
   return Math.round(ms * 100) / 100
 }
 
-const relay = createRelay({ port: 0 })
-await relay.start()
-try {
-  await discovery(relay)
-  await roundtrip(relay)
-} finally {
-  await relay.stop()
+/**
+ * Runs every p2p benchmark; each row goes to onRow as it is measured.
+ * @param {{quick?: boolean, onRow?: (row: object) => void}} [options]
+ */
+export async function runP2PBench ({ quick = false, onRow = row => console.log(JSON.stringify(row)) } = {}) {
+  const options = { quick, print: onRow }
+  const relay = createRelay({ port: 0 })
+  await relay.start()
+  try {
+    await discovery(relay, options)
+    await roundtrip(relay, options)
+  } finally {
+    await relay.stop()
+  }
+  const child = await spawnRelay()
+  try {
+    for (const count of quick ? [2, 10] : [2, 10, 50]) await relayLoad(child, count, options)
+  } finally {
+    child.child.kill('SIGTERM')
+  }
 }
-const child = await spawnRelay()
-try {
-  for (const count of quick ? [2, 10] : [2, 10, 50]) await relayLoad(child, count)
-} finally {
-  child.child.kill('SIGTERM')
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runP2PBench({ quick: process.argv.includes('--quick') })
 }

@@ -1,0 +1,39 @@
+/**
+ * Every benchmark `npm run bench` runs, in order. Each runs in its own Node
+ * process (bench/child.js): the wasm bridge globals are per realm, libp2p
+ * installs polyfills, and a benchmark that hangs or crashes must not take the
+ * others with it.
+ *
+ *   name       rows it reports start with name + '.'; `--only` matches it
+ *   module     file in bench/ exporting the function `fn`
+ *   timeoutMs  hard limit: the process group is killed and an error row
+ *              reported; the function gets a deadline a little before it and
+ *              should stop measuring and report what it has by then
+ *
+ * The time limits add up to 10 minutes, which bounds the whole run on a
+ * 2-core machine; typical times are well below them.
+ *
+ * A function gets {root, dist, deadline (Date.now() ms), quick, log} and
+ * returns rows (bench/rows.js). It may throw: that becomes an error row.
+ */
+export const BENCHMARKS = Object.freeze([
+  { name: 'size', module: './size.js', fn: 'size', timeoutMs: 45_000 },
+  { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 125_000 },
+  { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 75_000 },
+  { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 45_000 },
+  { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 30_000 },
+  { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 20_000 },
+  { name: 'memory', module: './memory.js', fn: 'memory', timeoutMs: 60_000 },
+  { name: 'storage', module: './storage.js', fn: 'storage', timeoutMs: 40_000 },
+  { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 160_000 }
+])
+
+/**
+ * Benchmarks selected by `--only NAME`: NAME is a benchmark, a group of them
+ * ("clientapi" runs clientapi.browser and clientapi.native) or a row name
+ * inside one ("size.hearth.wasm" runs size).
+ */
+export function select (only) {
+  if (only === undefined) return BENCHMARKS
+  return BENCHMARKS.filter((b) => b.name === only || b.name.startsWith(only + '.') || only.startsWith(b.name + '.'))
+}

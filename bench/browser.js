@@ -1,0 +1,303 @@
+/**
+ * The server in its real home: headless Chromium, the site from dist/ on
+ * 127.0.0.1, the Go server in the service worker.
+ *
+ * startup: time from navigation start to the first /_matrix/client/versions
+ * answered by the service worker (a probe injected into the page asks as soon
+ * as the page is controlled; the worker answers once Go is ready):
+ *   startup.cold.*           fresh profile, nothing cached, split with the
+ *                            worker's start-up marks (sw/protocol.js):
+ *     .worker-install        navigation start → the worker asked to boot (page
+ *                            load, register, install, activate, claim)
+ *     .download              hearth.wasm fetch start → last byte (compiling streams alongside)
+ *     .compile               last byte → compiled (what streaming compile had left)
+ *     .storage-open          sql.js + IndexedDB open (runs alongside the download)
+ *     .go-start              Go main → ready (storage.Open, migrations, identity)
+ *     .total
+ *   startup.warm-reload.total      reload, worker still running
+ *   startup.worker-restart.*       worker stopped (as browsers do to idle
+ *                                  workers), reload: it boots again from IndexedDB
+ *   startup.browser-restart.*      browser closed and started again on the same profile
+ *   size.first-visit               bytes downloaded by page and worker on the first
+ *                                  visit (Chromium network events, bench/network-recorder.js)
+ *   size.first-visit.brotli        the same files as a brotli-compressing host would send them
+ *   size.browser-restart           bytes downloaded when the browser comes back
+ *
+ * clientapi.browser: from the page, fetch against its own origin (so through
+ * the worker): for each message start a /sync long-poll, wait 5 ms, send, and
+ * time send → the poll answering with it; before that, GET /versions alone (the
+ * cost of the hop). go/cmd/hearth-bench does the same natively. Chromium's timer is
+ * coarsened to 0.1 ms in pages.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import puppeteer from 'puppeteer-core'
+import { CHROMIUM_ARGS } from '../e2e/browser.js'
+import { startSite } from '../js/site/serve.js'
+import { CHANNEL } from '../sw/protocol.js'
+import { recordNetwork } from './network-recorder.js'
+import { latencyRow, valueRow } from './rows.js'
+import { compressedSizes } from './size.js'
+
+/** Matches go/cmd/hearth-bench's pollHeadStart. */
+const POLL_HEAD_START_MS = 5
+const BOOT_TIMEOUT_MS = 60_000
+
+/**
+ * Runs in the page before its own scripts: follows the worker's status and
+ * asks for /versions as soon as the page is controlled.
+ */
+function probe (channelName) {
+  const b = (window.__hearthBench = { versionsAt: null, error: null, status: null })
+  try {
+    new BroadcastChannel(channelName).onmessage = (e) => { if (e.data?.status) b.status = e.data.status }
+  } catch {}
+  const ask = async () => {
+    while (b.versionsAt === null) {
+      try {
+        const res = await fetch('/_matrix/client/versions', { cache: 'no-store' })
+        const body = await res.json()
+        if (res.ok && Array.isArray(body.versions)) b.versionsAt = performance.now()
+        else b.error = `HTTP ${res.status}: ${JSON.stringify(body).slice(0, 200)}`
+      } catch (err) {
+        b.error = String(err)
+      }
+      if (b.versionsAt === null) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  const sw = navigator.serviceWorker
+  if (!sw) b.error = 'no service worker support'
+  else if (sw.controller) ask()
+  else sw.addEventListener('controllerchange', ask, { once: true })
+}
+
+/** A browser on a profile that outlives it; the site stays up across restarts. */
+async function launch (profile) {
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+    protocolTimeout: 120_000
+  })
+  const network = await recordNetwork(browser)
+  const page = await browser.newPage()
+  await page.evaluateOnNewDocument(probe, CHANNEL)
+  return { browser, network, page }
+}
+
+async function close (browser) {
+  const killer = setTimeout(() => browser.process()?.kill('SIGKILL'), 10_000)
+  await browser.close().catch(() => browser.process()?.kill('SIGKILL'))
+  clearTimeout(killer)
+}
+
+/** Waits for the probe's answer; returns ms from navigation start and the worker's marks relative to it. */
+async function measureLoad (page) {
+  try {
+    await page.waitForFunction(() => window.__hearthBench?.versionsAt != null, { timeout: BOOT_TIMEOUT_MS, polling: 50 })
+  } catch (err) {
+    const why = await page.evaluate(() => window.__hearthBench?.error).catch(() => null)
+    throw new Error(`no /versions answer within ${BOOT_TIMEOUT_MS / 1000} s${why ? `: ${why}` : ''}`)
+  }
+  // The 'ready' broadcast may trail the answer by a moment.
+  await page.waitForFunction(() => window.__hearthBench.status?.phase === 'ready', { timeout: 2000, polling: 20 }).catch(() => {})
+  return page.evaluate(() => {
+    const b = window.__hearthBench
+    const marks = {}
+    for (const [k, v] of Object.entries(b.status?.marks ?? {})) marks[k] = v - performance.timeOrigin
+    return { total: b.versionsAt, marks }
+  })
+}
+
+/** The phase split from the worker's marks, where the marks cover this load. */
+function phases ({ total, marks: m }) {
+  const out = { total }
+  const span = (from, to) => (m[from] !== undefined && m[to] !== undefined && m[from] >= 0 ? m[to] - m[from] : undefined)
+  if (m.bootRequested !== undefined && m.bootRequested >= 0) out['worker-install'] = m.bootRequested
+  out.download = span('downloadStarted', 'downloadDone')
+  out.compile = span('downloadDone', 'compiled')
+  out['storage-open'] = span('storageOpenStarted', 'storageOpened')
+  out['go-start'] = span('goStarted', 'ready')
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
+}
+
+/** Samples by name across rounds → latency rows. */
+function collect () {
+  const samples = new Map()
+  return {
+    add (prefix, split) {
+      for (const [k, v] of Object.entries(split)) {
+        const name = `${prefix}.${k}`
+        if (!samples.has(name)) samples.set(name, [])
+        samples.get(name).push(v)
+      }
+    },
+    rows: (note) => [...samples].map(([name, xs]) => latencyRow(name, xs, { note: note(name) }))
+  }
+}
+
+const NOTES = {
+  'worker-install': 'navigation start → the worker asked to boot',
+  download: 'hearth.wasm first → last byte; streaming compile runs alongside',
+  compile: 'hearth.wasm last byte → compiled',
+  'storage-open': 'sql.js + IndexedDB open and replay; alongside the download',
+  'go-start': 'Go main → ready',
+  total: 'navigation start → first /_matrix/client/versions answered by the worker'
+}
+
+export async function startup ({ dist, quick, deadline }) {
+  const site = await startSite({ dir: dist, port: 0, host: '127.0.0.1' })
+  const times = collect()
+  const firstVisit = []
+  const restartBytes = []
+  const rounds = quick ? 1 : 3
+  try {
+    for (let round = 0; round < rounds && (round === 0 || Date.now() < deadline - 30_000); round++) {
+      const profile = await mkdtemp(join(tmpdir(), 'hearth-bench-profile-'))
+      try {
+        let { browser, network, page } = await launch(profile)
+        try {
+          await page.goto(site.url, { waitUntil: 'domcontentloaded' })
+          times.add('startup.cold', phases(await measureLoad(page)))
+          firstVisit.push(network.requests())
+          await network.stop()
+
+          for (let i = 0; i < (quick ? 1 : 3); i++) {
+            await page.reload({ waitUntil: 'domcontentloaded' })
+            times.add('startup.warm-reload', { total: (await measureLoad(page)).total })
+          }
+
+          const cdp = await page.createCDPSession()
+          for (let i = 0; i < (quick ? 1 : 2); i++) {
+            await cdp.send('ServiceWorker.enable')
+            await cdp.send('ServiceWorker.stopAllWorkers')
+            await page.reload({ waitUntil: 'domcontentloaded' })
+            times.add('startup.worker-restart', phases(await measureLoad(page)))
+          }
+          await cdp.detach().catch(() => {})
+        } finally {
+          await close(browser)
+        }
+
+        ;({ browser, network, page } = await launch(profile))
+        try {
+          await page.goto(site.url, { waitUntil: 'domcontentloaded' })
+          times.add('startup.browser-restart', phases(await measureLoad(page)))
+          restartBytes.push(network.total().bytes)
+          await network.stop()
+        } finally {
+          await close(browser)
+        }
+      } finally {
+        await rm(profile, { recursive: true, force: true }).catch(() => {})
+      }
+    }
+  } finally {
+    await site.close()
+  }
+
+  const rows = times.rows((name) => NOTES[name.split('.').pop()])
+  rows.push(...await firstVisitRows(firstVisit, dist, site.url))
+  if (restartBytes.length) {
+    rows.push(latencyRow('size.browser-restart', restartBytes, { unit: 'bytes', note: 'downloaded when the browser comes back (revalidations)' }))
+  }
+  return rows
+}
+
+async function firstVisitRows (visits, dist, siteURL) {
+  if (visits.length === 0) return []
+  const bytes = visits.map((reqs) => reqs.reduce((sum, r) => sum + r.bytes, 0))
+  const last = visits.at(-1)
+  const paths = last.map((r) => new URL(r.url).pathname)
+  // The same files, as a host that pre-compresses with brotli would send them (bodies only).
+  let brotli = 0
+  for (const path of new Set(paths)) {
+    const file = path === '/' ? 'index.html' : path.slice(1)
+    try {
+      brotli += (await compressedSizes(await readFile(join(dist, file)))).brotli
+    } catch { /* not a file of dist/: counted as zero */ }
+  }
+  const sameOrigin = last.every((r) => r.url.startsWith(siteURL))
+  return [
+    latencyRow('size.first-visit', bytes, {
+      unit: 'bytes',
+      note: `headers + bodies as served by npm start (no compression), ${last.length} requests: ${paths.join(' ')}${sameOrigin ? '' : ' (some cross-origin)'}`
+    }),
+    valueRow('size.first-visit.brotli', 'bytes', brotli, { note: 'bodies of the same files, brotli quality 11' })
+  ]
+}
+
+/** In the page: register, create a room, then count send → sync arrivals. */
+async function sendAndSync (count, headStartMs, budgetMs) {
+  const began = performance.now()
+  let token = null
+  const api = async (method, path, body) => {
+    const headers = { 'content-type': 'application/json' }
+    if (token) headers.authorization = `Bearer ${token}`
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    return { status: res.status, text: await res.text() }
+  }
+  const ok = async (method, path, body) => {
+    const res = await api(method, path, body)
+    if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status} ${res.text.slice(0, 200)}`)
+    return JSON.parse(res.text)
+  }
+  const user = `bench${Date.now().toString(36)}`
+  const password = 'bench password'
+  const first = JSON.parse((await api('POST', '/_matrix/client/v3/register', { username: user, password })).text)
+  token = (await ok('POST', '/_matrix/client/v3/register', { username: user, password, auth: { type: 'm.login.dummy', session: first.session } })).access_token
+  const roomId = (await ok('POST', '/_matrix/client/v3/createRoom', { name: 'bench' })).room_id
+  // First the hop alone (quick), then the messages (the bulk of the time).
+  const versions = []
+  for (let i = 0; i < count && performance.now() - began < budgetMs / 4; i++) {
+    const t0 = performance.now()
+    await ok('GET', '/_matrix/client/versions')
+    versions.push(performance.now() - t0)
+  }
+  let since = (await ok('GET', '/_matrix/client/v3/sync?timeout=0')).next_batch
+  const poll = (from) => api('GET', `/_matrix/client/v3/sync?timeout=30000&since=${encodeURIComponent(from)}`)
+  const send = []
+  const arrival = []
+  for (let i = 0; i < count && performance.now() - began < budgetMs; i++) {
+    let polled = poll(since)
+    await new Promise((resolve) => setTimeout(resolve, headStartMs))
+    const t0 = performance.now()
+    const sent = await ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/bench${i}`, { msgtype: 'm.text', body: `message ${i}` })
+    send.push(performance.now() - t0)
+    for (;;) {
+      const res = await polled
+      if (res.status !== 200) throw new Error(`/sync: HTTP ${res.status} ${res.text.slice(0, 200)}`)
+      const arrived = res.text.includes(sent.event_id)
+      if (arrived) arrival.push(performance.now() - t0)
+      since = JSON.parse(res.text).next_batch
+      if (arrived) break
+      polled = poll(since) // an answer without our message: poll again
+    }
+  }
+  return { send, arrival, versions }
+}
+
+export async function clientapiBrowser ({ dist, quick, deadline }) {
+  const site = await startSite({ dir: dist, port: 0, host: '127.0.0.1' })
+  const profile = await mkdtemp(join(tmpdir(), 'hearth-bench-profile-'))
+  try {
+    const { browser, page } = await launch(profile)
+    try {
+      await page.goto(site.url, { waitUntil: 'domcontentloaded' })
+      await measureLoad(page)
+      const budget = Math.max(5_000, deadline - Date.now() - 10_000)
+      const { send, arrival, versions } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      return [
+        latencyRow('clientapi.browser.versions', versions, { note: 'GET /_matrix/client/versions answered: the page → worker → Go hop alone' }),
+        latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' }),
+        latencyRow('clientapi.browser.send', send, { note: 'PUT /send answered' })
+      ]
+    } finally {
+      await close(browser)
+    }
+  } finally {
+    await site.close()
+    await rm(profile, { recursive: true, force: true }).catch(() => {})
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The real server (dist/hearth.wasm) under Node, for the benchmarks that
+ * measure Go itself: the boundary, memory, and Go start-up per build flag.
+ * One server per process (the bridge globals are per realm).
+ *
+ * Also a tiny Matrix client over callServe, so benchmarks can drive the
+ * server exactly as the service worker does, minus the worker.
+ *
+ *   node --stack-size=8192 bench/node-server.js --startup WASM
+ *     boots WASM with in-memory storage and prints {compileMs, goStartMs}
+ */
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { startServer } from '../js/bridge/boot.js'
+import { callServe } from '../js/bridge/globals.js'
+import { createStorage } from '../js/storage/index.js'
+
+/** This file, for running it as a script. */
+export const SELF = fileURLToPath(import.meta.url)
+
+/**
+ * Boots the server from wasm bytes with storage from createStorage(storageOptions).
+ * @returns {Promise<{info: object, memory: WebAssembly.Memory, storage: object, compileMs: number, goStartMs: number}>}
+ */
+export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' } }) {
+  const bytes = await readFile(wasm)
+  const storage = await createStorage(storageOptions)
+  const at = {}
+  const info = await startServer({
+    wasm: bytes,
+    storage: storage.storage,
+    onPhase: ({ phase }) => { at[phase] ??= performance.now() }
+  })
+  return {
+    info,
+    memory: info.memory,
+    storage,
+    compileMs: at.starting - at.compiling,
+    goStartMs: at.ready - at.starting
+  }
+}
+
+/** A Matrix client over callServe (no HTTP, no worker): register, createRoom, send, sync. */
+export function matrixClient () {
+  let token = null
+  const origin = 'http://hearth.bench'
+  async function request (method, path, body) {
+    const headers = [['content-type', 'application/json']]
+    if (token) headers.push(['authorization', `Bearer ${token}`])
+    const res = await callServe({ method, url: origin + path, headers },
+      body === undefined ? null : new TextEncoder().encode(JSON.stringify(body)))
+    const json = res.body.length ? JSON.parse(new TextDecoder().decode(res.body)) : {}
+    return { status: res.status, json }
+  }
+  async function ok (method, path, body) {
+    const res = await request(method, path, body)
+    if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(res.json)}`)
+    return res.json
+  }
+  return {
+    request,
+    ok,
+    async register (username, password) {
+      const first = await request('POST', '/_matrix/client/v3/register', { username, password })
+      const done = await ok('POST', '/_matrix/client/v3/register', {
+        username, password, auth: { type: 'm.login.dummy', session: first.json.session }
+      })
+      token = done.access_token
+      return done
+    },
+    createRoom: (body) => ok('POST', '/_matrix/client/v3/createRoom', body),
+    send: (roomId, txnId, text) => ok('PUT',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txnId}`, { msgtype: 'm.text', body: text })
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--startup') {
+  const started = await bootServer({ wasm: process.argv[3] })
+  console.log(JSON.stringify({ compileMs: started.compileMs, goStartMs: started.goStartMs }))
+  process.exit(0)
+}
