@@ -10,3 +10,10 @@ var (
 	ErrWrongLogin      = errors.New("invalid username or password")
 	ErrUnknownToken    = errors.New("unknown access token")
 )
+
+// More sentinels for profiles and devices.
+var (
+	ErrUnknownUser   = errors.New("no such user")
+	ErrBadProfile    = errors.New("profile field not acceptable")
+	ErrUnknownDevice = errors.New("no such device")
+)

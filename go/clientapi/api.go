@@ -11,7 +11,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
+	"hearth/go/accountdata"
+	"hearth/go/ephemeral"
 	"hearth/go/federation"
+	"hearth/go/keys"
+	"hearth/go/media"
 	"hearth/go/room"
 	"hearth/go/syncapi"
 )
@@ -20,18 +24,39 @@ var log = logrus.WithField("component", "clientapi")
 
 // API serves the client-server API of one server.
 type API struct {
-	server   spec.ServerName
-	accounts *account.Accounts
-	rooms    *room.Rooms
-	syncer   *syncapi.Syncer
+	server      spec.ServerName
+	accounts    *account.Accounts
+	rooms       *room.Rooms
+	syncer      *syncapi.Syncer
+	filters     *syncapi.Filters
+	accountData *accountdata.Store
+	ephemeral   *ephemeral.Ephemeral
+	keys        *keys.Keys
+	media       *media.Store
 	// fed does what needs other servers: joins, invites and leaves of rooms
 	// elsewhere, remote directories, backfill.
 	fed *federation.Federation
 }
 
+// Deps are the components the client API serves from.
+type Deps struct {
+	Accounts    *account.Accounts
+	Rooms       *room.Rooms
+	Syncer      *syncapi.Syncer
+	Filters     *syncapi.Filters
+	AccountData *accountdata.Store
+	Ephemeral   *ephemeral.Ephemeral
+	Keys        *keys.Keys
+	Media       *media.Store
+	Federation  *federation.Federation
+}
+
 // New returns the client API of the server named server.
-func New(server spec.ServerName, accounts *account.Accounts, rooms *room.Rooms, syncer *syncapi.Syncer, fed *federation.Federation) *API {
-	return &API{server: server, accounts: accounts, rooms: rooms, syncer: syncer, fed: fed}
+func New(server spec.ServerName, d Deps) *API {
+	return &API{
+		server: server, accounts: d.Accounts, rooms: d.Rooms, syncer: d.Syncer, filters: d.Filters,
+		accountData: d.AccountData, ephemeral: d.Ephemeral, keys: d.Keys, media: d.Media, fed: d.Federation,
+	}
 }
 
 // request is what every handler gets: the HTTP request and, on
@@ -97,6 +122,74 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/publicRooms", authed, a.publicRooms)
 	client("GET", "/sync", authed, a.sync)
 
+	client("GET", "/profile/{userId}", public, a.getProfile)
+	client("GET", "/profile/{userId}/{field}", public, a.getProfileField)
+	client("PUT", "/profile/{userId}/{field}", authed, a.putProfileField)
+	client("POST", "/user_directory/search", authed, a.searchUsers)
+
+	client("PUT", "/directory/room/{alias}", authed, a.putAlias)
+	client("GET", "/directory/room/{alias}", public, a.getAlias)
+	client("DELETE", "/directory/room/{alias}", authed, a.deleteAlias)
+	client("GET", "/rooms/{roomId}/aliases", authed, a.roomAliases)
+
+	client("PUT", "/rooms/{roomId}/redact/{eventId}/{txnId}", authed, a.redact)
+	client("GET", "/rooms/{roomId}/context/{eventId}", authed, a.eventContext)
+	client("GET", "/rooms/{roomId}/event/{eventId}", authed, a.getEvent)
+	client("GET", "/rooms/{roomId}/members", authed, a.members)
+	client("GET", "/rooms/{roomId}/joined_members", authed, a.joinedMembers)
+	client("POST", "/rooms/{roomId}/forget", authed, a.forget)
+
+	client("PUT", "/rooms/{roomId}/typing/{userId}", authed, a.typing)
+	client("POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}", authed, a.receipt)
+	client("POST", "/rooms/{roomId}/read_markers", authed, a.readMarkers)
+	client("GET", "/presence/{userId}/status", authed, a.getPresence)
+	client("PUT", "/presence/{userId}/status", authed, a.putPresence)
+
+	client("GET", "/user/{userId}/account_data/{type}", authed, a.getAccountData)
+	client("PUT", "/user/{userId}/account_data/{type}", authed, a.putAccountData)
+	client("GET", "/user/{userId}/rooms/{roomId}/account_data/{type}", authed, a.getAccountData)
+	client("PUT", "/user/{userId}/rooms/{roomId}/account_data/{type}", authed, a.putAccountData)
+	client("POST", "/user/{userId}/filter", authed, a.createFilter)
+	client("GET", "/user/{userId}/filter/{filterId}", authed, a.getFilter)
+	client("GET", "/pushrules/", authed, a.pushRules)
+	client("GET", "/pushrules/global/", authed, a.pushRules)
+	client("GET", "/pushrules/global/{kind}/{ruleId}", authed, a.pushRule)
+	client("PUT", "/pushrules/global/{kind}/{ruleId}", authed, a.putPushRule)
+	client("DELETE", "/pushrules/global/{kind}/{ruleId}", authed, a.deletePushRule)
+	client("GET", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.pushRuleAttr)
+	client("PUT", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.putPushRuleAttr)
+
+	client("GET", "/devices", authed, a.devices)
+	client("GET", "/devices/{deviceId}", authed, a.device)
+	client("PUT", "/devices/{deviceId}", authed, a.renameDevice)
+	client("DELETE", "/devices/{deviceId}", authed, a.deleteDevice)
+	client("POST", "/delete_devices", authed, a.deleteDevices)
+
+	client("POST", "/keys/upload", authed, a.uploadKeys)
+	client("POST", "/keys/query", authed, a.queryKeys)
+	client("POST", "/keys/claim", authed, a.claimKeys)
+	client("GET", "/keys/changes", authed, a.keyChanges)
+	client("POST", "/keys/device_signing/upload", authed, a.uploadCrossSigning)
+	client("POST", "/keys/signatures/upload", authed, a.uploadSignatures)
+	client("PUT", "/sendToDevice/{eventType}/{txnId}", authed, a.sendToDevice)
+	client("GET", "/room_keys/version", authed, a.noKeyBackup)
+
+	// The content repository: the deprecated unauthenticated v3 forms, which
+	// clients still use, and the authenticated v1 forms of spec 1.11.
+	for _, p := range []struct {
+		prefix string
+		acc    access
+	}{{"/_matrix/media/v3", public}, {"/_matrix/media/r0", public}, {"/_matrix/client/v1/media", authed}} {
+		mux.Handle("GET "+p.prefix+"/config", a.serve(p.acc, a.mediaConfig))
+		mux.Handle("GET "+p.prefix+"/download/{serverName}/{mediaId}", a.serve(p.acc, a.download))
+		mux.Handle("GET "+p.prefix+"/download/{serverName}/{mediaId}/{fileName}", a.serve(p.acc, a.download))
+		mux.Handle("GET "+p.prefix+"/thumbnail/{serverName}/{mediaId}", a.serve(p.acc, a.thumbnail))
+		mux.Handle("GET "+p.prefix+"/preview_url", a.serve(p.acc, a.previewURL))
+	}
+	mux.Handle("POST /_matrix/media/v3/upload", a.serve(authed, a.upload))
+	mux.Handle("POST /_matrix/media/r0/upload", a.serve(authed, a.upload))
+	mux.Handle("POST /_matrix/media/v1/create", a.serve(authed, unrecognized))
+
 	mux.Handle("/_matrix/", a.serve(public, unrecognized))
 	mux.Handle("/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {
 		return nil, notFound("no such well-known document: " + req.URL.Path)
@@ -126,8 +219,12 @@ func (a *API) serve(acc access, h handler) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		if ws, ok := body.(withStatus); ok {
-			writeJSON(w, ws.status, ws.body)
+		switch b := body.(type) {
+		case withStatus:
+			writeJSON(w, b.status, b.body)
+			return
+		case rawBody:
+			b.write(w)
 			return
 		}
 		writeJSON(w, http.StatusOK, body)
@@ -183,6 +280,10 @@ func (a *API) wellKnown(req *request) (any, error) {
 func (a *API) capabilities(*request) (any, error) {
 	return map[string]any{"capabilities": map[string]any{
 		"m.change_password": map[string]bool{"enabled": false},
+		"m.set_displayname": map[string]bool{"enabled": true},
+		"m.set_avatar_url":  map[string]bool{"enabled": true},
+		"m.3pid_changes":    map[string]bool{"enabled": false},
+		"m.get_login_token": map[string]bool{"enabled": false},
 		"m.room_versions": map[string]any{
 			"default":   string(room.DefaultVersion),
 			"available": availableVersions(),

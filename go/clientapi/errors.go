@@ -6,9 +6,14 @@ import (
 	"net/http"
 
 	"hearth/go/account"
+	"hearth/go/accountdata"
 	"hearth/go/federation"
+	"hearth/go/keys"
+	"hearth/go/media"
+	"hearth/go/pushrules"
 	"hearth/go/room"
 	"hearth/go/storage"
+	"hearth/go/syncapi"
 )
 
 // matrixError is an error response with its Matrix errcode (client-server
@@ -53,6 +58,21 @@ var errorTable = []struct {
 	{room.ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
 	{room.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{room.ErrUnsupportedVersion, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION"},
+	{account.ErrUnknownUser, http.StatusNotFound, "M_NOT_FOUND"},
+	{account.ErrBadProfile, http.StatusBadRequest, "M_INVALID_PARAM"},
+	{account.ErrUnknownDevice, http.StatusNotFound, "M_NOT_FOUND"},
+	{room.ErrBadAlias, http.StatusBadRequest, "M_INVALID_PARAM"},
+	{room.ErrAliasInUse, http.StatusConflict, "M_UNKNOWN"},
+	{room.ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{room.ErrStillJoined, http.StatusBadRequest, "M_UNKNOWN"},
+	{accountdata.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{syncapi.ErrFilterNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{syncapi.ErrBadFilter, http.StatusBadRequest, "M_BAD_JSON"},
+	{pushrules.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{pushrules.ErrBadRule, http.StatusBadRequest, "M_INVALID_PARAM"},
+	{media.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{media.ErrTooLarge, http.StatusRequestEntityTooLarge, "M_TOO_LARGE"},
+	{keys.ErrBadKeys, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{federation.ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
 	{federation.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
 	{federation.ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},

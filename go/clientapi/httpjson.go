@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 )
 
 // maxBodyBytes bounds a JSON request body; events are at most 64 KiB
@@ -64,4 +65,28 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		log.WithError(err).WithField("path", r.URL.Path).Error("request failed")
 	}
 	writeJSON(w, me.Status, me)
+}
+
+// rawBody is a non-JSON 200 response: media downloads.
+type rawBody struct {
+	contentType string
+	// disposition is the Content-Disposition header; "" for none.
+	disposition string
+	data        []byte
+}
+
+func (b rawBody) write(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", b.contentType)
+	if b.disposition != "" {
+		h.Set("Content-Disposition", b.disposition)
+	}
+	// Uploaded files are not trusted pages: never sniff or run them on this
+	// origin (client-server API, "Content repository", security considerations).
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("Content-Length", strconv.Itoa(len(b.data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b.data)
 }

@@ -108,7 +108,7 @@ func (a *API) messages(req *request) (any, error) {
 	var from room.StreamPos
 	if s := q.Get("from"); s != "" {
 		var err error
-		if from, err = room.ParseStreamPos(s); err != nil {
+		if from, err = room.ParseStreamPos(syncapi.EventsPart(s)); err != nil {
 			return nil, err
 		}
 	} else if dir == room.Backward {
@@ -287,9 +287,18 @@ func (a *API) sync(req *request) (any, error) {
 		}
 		timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
 	}
+	filter, err := a.filters.Resolve(req.ctx(), req.device.UserID, q.Get("filter"))
+	if err != nil {
+		return nil, err
+	}
+	if s := q.Get("set_presence"); s == "online" || s == "unavailable" {
+		if a.ephemeral.GetPresence(req.device.UserID).State != s {
+			a.ephemeral.SetPresence(req.device.UserID, s, "")
+		}
+	}
 	return a.syncer.Sync(req.ctx(), syncapi.Request{
 		User: req.device.UserID, DeviceID: req.device.DeviceID,
-		Since: q.Get("since"), Timeout: timeout, FullState: q.Get("full_state") == "true",
+		Since: q.Get("since"), Timeout: timeout, FullState: q.Get("full_state") == "true", Filter: filter,
 	})
 }
 

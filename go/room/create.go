@@ -40,6 +40,9 @@ type CreateRequest struct {
 	CreationContent           json.RawMessage `json:"creation_content,omitempty"`
 	InitialState              []StateEvent    `json:"initial_state,omitempty"`
 	PowerLevelContentOverride json.RawMessage `json:"power_level_content_override,omitempty"`
+	// RoomAliasName is the localpart of an alias of this server to create
+	// with the room and make its canonical alias.
+	RoomAliasName string `json:"room_alias_name,omitempty"`
 }
 
 // Create makes a new room with creator joined, following the event order of
@@ -117,6 +120,14 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		{Type: spec.MRoomHistoryVisibility, StateKey: &empty, Content: mustJSON(map[string]any{"history_visibility": visibility})},
 		{Type: "m.room.guest_access", StateKey: &empty, Content: mustJSON(map[string]any{"guest_access": guestAccess})},
 	}
+	alias := ""
+	if req.RoomAliasName != "" {
+		alias = "#" + req.RoomAliasName + ":" + string(r.identity.ServerName)
+		if err := validAlias(alias); err != nil {
+			return "", err
+		}
+		events = append(events, newEvent{Type: spec.MRoomCanonicalAlias, StateKey: &empty, Content: mustJSON(map[string]any{"alias": alias})})
+	}
 	for _, s := range req.InitialState {
 		sk := s.StateKey
 		events = append(events, newEvent{Type: s.Type, StateKey: &sk, Content: s.Content})
@@ -148,6 +159,11 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		if _, err := w.tx.ExecContext(ctx, `INSERT INTO rooms (room_id, room_version) VALUES (?, ?)`, roomID, string(version)); err != nil {
 			return fmt.Errorf("insert room: %w", err)
 		}
+		if alias != "" {
+			if err := insertAlias(ctx, w.tx, alias, roomID, creator); err != nil {
+				return err
+			}
+		}
 		for i, ne := range events {
 			ne.Sender = creator
 			if i == 0 && create != nil {
@@ -155,6 +171,13 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 					return fmt.Errorf("create room: create event: %w", err)
 				}
 				continue
+			}
+			if ne.Type == spec.MRoomMember && *ne.StateKey == creatorID {
+				content, err := r.memberContent(ctx, w.tx, creator, spec.Join, "")
+				if err != nil {
+					return err
+				}
+				ne.Content = mustJSON(content)
 			}
 			if _, err := r.appendLocal(ctx, w, roomID, v, ne); err != nil {
 				return fmt.Errorf("create room: %s event: %w", ne.Type, err)

@@ -13,3 +13,11 @@ var (
 
 // ErrUnsupportedVersion is returned for a room version this server cannot create.
 var ErrUnsupportedVersion = errors.New("unsupported room version")
+
+// Sentinels of aliases and redactions.
+var (
+	ErrBadAlias      = errors.New("invalid room alias")
+	ErrAliasInUse    = errors.New("room alias already taken")
+	ErrAliasNotFound = errors.New("room alias not found")
+	ErrStillJoined   = errors.New("user is still in the room")
+)

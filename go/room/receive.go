@@ -173,6 +173,13 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 		return SoftFailed, nil
 	}
 
+	if ev.Type() == spec.MRoomRedaction {
+		// Redactions from other servers take effect here as local ones do in send.
+		if err := r.applyRedaction(ctx, w.tx, v, ev); err != nil {
+			return 0, err
+		}
+	}
+
 	// 3. Forward extremities and current state.
 	for _, prev := range ev.PrevEventIDs() {
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, roomID, prev); err != nil {

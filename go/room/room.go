@@ -50,12 +50,18 @@ type Rooms struct {
 	appended func(StreamPos)
 	// outbox queues new events for other servers; nil: no federation.
 	outbox Outbox
+	// profile fills display names and avatars into local users' member events.
+	profile ProfileLookup
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to
 // other servers and where, so that queueing is as durable as the event. It
 // returns what to run once that write has committed (waking the senders), or nil.
 type Outbox func(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, destinations []spec.ServerName) (afterCommit func(), err error)
+
+// ProfileLookup returns a local user's display name and avatar URL ("" when
+// unset or not a local user), reading through tx: it runs inside room writes.
+type ProfileLookup func(ctx context.Context, tx *sql.Tx, user spec.UserID) (displayName, avatarURL string, err error)
 
 // Options configure Rooms; zero values mean production defaults.
 type Options struct {
@@ -65,6 +71,8 @@ type Options struct {
 	Appended func(StreamPos)
 	// Outbox receives this server's new events for other servers; may be nil.
 	Outbox Outbox
+	// Profile fills member events' displayname and avatar_url; may be nil.
+	Profile ProfileLookup
 }
 
 // New returns the room store of the server with the given identity.
@@ -75,6 +83,10 @@ func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
 	}
 	if r.random == nil {
 		r.random = rand.Reader
+	}
+	r.profile = opts.Profile
+	if r.profile == nil {
+		r.profile = func(context.Context, *sql.Tx, spec.UserID) (string, string, error) { return "", "", nil }
 	}
 	if r.appended == nil {
 		r.appended = func(StreamPos) {}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -14,6 +15,13 @@ import (
 // (device, txnID) returns the event ID of the first send instead of a new event.
 // An empty txnID is not deduplicated (state events have none).
 func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, evType string, stateKey *string, content json.RawMessage) (string, error) {
+	return r.send(ctx, deviceID, txnID, roomID, newEvent{Sender: sender, Type: evType, StateKey: stateKey, Content: content}, nil)
+}
+
+// send is Send for any new event; check, when not nil, runs inside the write
+// before the event is built, and may refuse it.
+func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne newEvent, check func(w *writeTx, v gomatrixserverlib.IRoomVersion) error) (string, error) {
+	sender := ne.Sender
 	var eventID string
 	err := r.write(ctx, func(w *writeTx) error {
 		if txnID != "" {
@@ -34,11 +42,21 @@ func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, r
 		if err := requireJoined(ctx, w.tx, roomID, sender); err != nil {
 			return err
 		}
-		ev, err := r.appendLocal(ctx, w, roomID, v, newEvent{Sender: sender, Type: evType, StateKey: stateKey, Content: content})
+		if check != nil {
+			if err := check(w, v); err != nil {
+				return err
+			}
+		}
+		ev, err := r.appendLocal(ctx, w, roomID, v, ne)
 		if err != nil {
 			return err
 		}
 		eventID = ev.EventID()
+		if ev.Type() == spec.MRoomRedaction {
+			if err := r.applyRedaction(ctx, w.tx, v, ev); err != nil {
+				return err
+			}
+		}
 		if txnID != "" {
 			_, err = w.tx.ExecContext(ctx,
 				`INSERT INTO transaction_ids (localpart, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)`,
@@ -56,14 +74,14 @@ func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, r
 // join and leave for oneself, invite, kick (leave for another) and ban for
 // others. The auth rules decide whether it is allowed.
 func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership, reason string) (string, error) {
-	content := map[string]any{"membership": membership}
-	if reason != "" {
-		content["reason"] = reason
-	}
 	targetID := target.String()
 	var eventID string
 	err := r.write(ctx, func(w *writeTx) error {
 		v, err := roomVersion(ctx, w.tx, roomID)
+		if err != nil {
+			return err
+		}
+		content, err := r.memberContent(ctx, w.tx, target, membership, reason)
 		if err != nil {
 			return err
 		}
@@ -72,6 +90,12 @@ func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID st
 			return err
 		}
 		eventID = ev.EventID()
+		if membership == spec.Join || membership == spec.Invite {
+			// A room forgotten and then rejoined (or re-invited to) shows again.
+			if _, err := w.tx.ExecContext(ctx, `DELETE FROM forgotten_rooms WHERE user_id = ? AND room_id = ?`, targetID, roomID); err != nil {
+				return fmt.Errorf("unforget %s: %w", roomID, err)
+			}
+		}
 		return nil
 	})
 	return eventID, err
@@ -102,4 +126,26 @@ func membership(ctx context.Context, q querier, roomID string, user spec.UserID)
 		return "", fmt.Errorf("look up membership: %w", err)
 	}
 	return m.String, nil
+}
+
+// memberContent is the content of a new m.room.member event: for joins and
+// invites it carries the target's profile, as clients show it per room.
+func (r *Rooms) memberContent(ctx context.Context, tx *sql.Tx, target spec.UserID, membership, reason string) (map[string]any, error) {
+	content := map[string]any{"membership": membership}
+	if reason != "" {
+		content["reason"] = reason
+	}
+	if membership == spec.Join || membership == spec.Invite {
+		name, avatar, err := r.profile(ctx, tx, target)
+		if err != nil {
+			return nil, fmt.Errorf("profile of %s: %w", target.String(), err)
+		}
+		if name != "" {
+			content["displayname"] = name
+		}
+		if avatar != "" {
+			content["avatar_url"] = avatar
+		}
+	}
+	return content, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,9 +19,13 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
+	"hearth/go/accountdata"
 	"hearth/go/clientapi"
+	"hearth/go/ephemeral"
 	"hearth/go/federation"
 	"hearth/go/identity"
+	"hearth/go/keys"
+	"hearth/go/media"
 	"hearth/go/room"
 	"hearth/go/storage"
 	"hearth/go/syncapi"
@@ -45,8 +50,8 @@ type Config struct {
 	// Peers lists the servers the transport reaches now (in the browser:
 	// bridge.KnownPeers); the public room directory asks them too. Nil: none.
 	Peers func() []string
-	// EDU is told of each EDU received over federation (typing, receipts);
-	// nil drops them.
+	// EDU is also told of each EDU received over federation, after the
+	// server has applied it (typing, receipts, to-device, …); may be nil.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
 	// Queue tunes the outgoing federation queue; zero is production.
 	Queue federation.QueueOptions
@@ -61,6 +66,8 @@ type Server struct {
 	client     http.Handler // client-server API
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
+	rooms      *room.Rooms
+	eph        *ephemeral.Ephemeral
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -78,23 +85,88 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// The queue exists before the rooms: they hand it every new event to send.
 	fedClient := federation.NewClient(id, cfg.Transport, 0)
 	queue := federation.NewQueue(cfg.DB, fedClient, cfg.Queue)
-	notifier := syncapi.NewNotifier(0)
-	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox})
+	notifier := syncapi.NewNotifier(syncapi.Token{})
+	profile := func(ctx context.Context, tx *sql.Tx, user spec.UserID) (string, string, error) {
+		if user.Domain() != id.ServerName {
+			return "", "", nil
+		}
+		p, err := account.ProfileOf(ctx, tx, user.Local())
+		if errors.Is(err, account.ErrUnknownUser) {
+			return "", "", nil
+		}
+		return p.DisplayName, p.AvatarURL, err
+	}
+	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile})
 	latest, err := rooms.LatestPos(ctx)
 	if err != nil {
 		return nil, err
 	}
 	notifier.Advance(latest)
-	fed := federation.New(id, rooms, fedClient, queue, federation.Options{
-		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU, Peers: cfg.Peers,
+	latestData, err := cfg.DB.LatestDataPos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notifier.AdvanceData(latestData)
+
+	// fed is set below; the stores' outgoing hooks reach it through closures
+	// because federation, in turn, is built with the stores' incoming ones.
+	var fed *federation.Federation
+	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
+	eph := ephemeral.New(cfg.DB, ephemeral.Options{
+		Now: cfg.Now, MemoryAdvanced: notifier.AdvanceEphemeral, DataAdvanced: notifier.AdvanceData,
+		SendTyping: func(roomID string, user spec.UserID, typing bool, timeout time.Duration) {
+			fed.SendTyping(roomID, user, typing, timeout)
+		},
+		SendReceipt: func(roomID, receiptType string, user spec.UserID, eventID string, ts int64) {
+			fed.SendReceipt(roomID, receiptType, user, eventID, ts)
+		},
+	})
+	// Remote key queries and claims and remote media are left to federation
+	// (keys.Options QueryRemote, ClaimRemote; media.Options FetchRemote):
+	// without them those answer failures / M_NOT_FOUND.
+	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{
+		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs,
+		SendRemote: func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
+			return sendToDeviceEDU(ctx, queue, id.ServerName, sender, evType, server, messages)
+		},
+		DeviceChanged: func(user spec.UserID, deviceID string, keys json.RawMessage) {
+			go sendDeviceListUpdate(rooms, queue, id.ServerName, user, deviceID, keys)
+		},
+	})
+	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
+	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
+
+	// Federation applies typing and receipt EDUs itself (checked, into eph);
+	// the others it passes on reach the stores through edus.
+	edus := &eduRouter{eph: eph, keys: keyStore}
+	receiveEDU := edus.receive
+	if cfg.EDU != nil {
+		receiveEDU = func(origin spec.ServerName, edu gomatrixserverlib.EDU) {
+			edus.receive(origin, edu)
+			cfg.EDU(origin, edu)
+		}
+	}
+	fed = federation.New(id, rooms, fedClient, queue, federation.Options{
+		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: receiveEDU, Peers: cfg.Peers,
+		Typing: eph.ReceiveTyping, Receipt: eph.ReceiveReceipt,
+		LocalAlias: func(ctx context.Context, alias string) (string, bool, error) {
+			roomID, err := rooms.ResolveAlias(ctx, alias)
+			if errors.Is(err, room.ErrAliasNotFound) {
+				return "", false, nil
+			}
+			return roomID, err == nil, err
+		},
 	})
 	if err := queue.Start(ctx); err != nil {
 		return nil, err
 	}
 
-	api := clientapi.New(id.ServerName, accounts, rooms, syncapi.New(rooms, notifier), fed)
+	api := clientapi.New(id.ServerName, clientapi.Deps{
+		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
+		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
+	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
-	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue}, nil
+	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue, rooms: rooms, eph: eph}, nil
 }
 
 // ServeHTTP answers client-server, server-server and key API requests.

@@ -122,6 +122,118 @@ CREATE TABLE federation_queue (
 );
 CREATE INDEX federation_queue_by_destination ON federation_queue (destination, id);
 `,
+	// 3: what the client API keeps besides rooms: profiles, account data,
+	// filters, receipts, aliases, media, end-to-end encryption keys and
+	// to-device messages. Rows that /sync reports carry a position in the
+	// data stream (data_stream), which the second part of sync tokens counts in.
+	`
+CREATE TABLE data_stream (
+	pos  INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind TEXT NOT NULL                 -- what took the position, for debugging
+);
+CREATE TABLE profiles (
+	localpart    TEXT PRIMARY KEY,
+	displayname  TEXT,                 -- NULL: not set
+	avatar_url   TEXT
+);
+CREATE TABLE account_data (
+	user_id    TEXT NOT NULL,
+	room_id    TEXT NOT NULL,          -- '' for global account data
+	type       TEXT NOT NULL,
+	content    BLOB NOT NULL,          -- a JSON object
+	stream_pos INTEGER NOT NULL,
+	PRIMARY KEY (user_id, room_id, type)
+);
+CREATE INDEX account_data_by_pos ON account_data (user_id, stream_pos);
+CREATE TABLE filters (
+	localpart TEXT NOT NULL,
+	filter_id INTEGER NOT NULL,
+	json      BLOB NOT NULL,
+	PRIMARY KEY (localpart, filter_id)
+);
+-- The newest receipt of each type per user and room (m.read, m.read.private).
+CREATE TABLE receipts (
+	room_id      TEXT NOT NULL,
+	receipt_type TEXT NOT NULL,
+	user_id      TEXT NOT NULL,
+	event_id     TEXT NOT NULL,
+	ts           INTEGER NOT NULL,     -- ms since the epoch
+	stream_pos   INTEGER NOT NULL,
+	PRIMARY KEY (room_id, receipt_type, user_id)
+);
+CREATE INDEX receipts_by_pos ON receipts (room_id, stream_pos);
+CREATE TABLE room_aliases (
+	alias      TEXT PRIMARY KEY,       -- #local:server
+	room_id    TEXT NOT NULL,
+	creator    TEXT NOT NULL
+);
+CREATE INDEX room_aliases_by_room ON room_aliases (room_id);
+CREATE TABLE forgotten_rooms (
+	user_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	PRIMARY KEY (user_id, room_id)
+);
+CREATE TABLE media (
+	media_id     TEXT PRIMARY KEY,     -- of this server's mxc:// URIs
+	content_type TEXT NOT NULL,
+	filename     TEXT NOT NULL DEFAULT '',
+	uploader     TEXT NOT NULL,
+	created_ts   INTEGER NOT NULL,
+	data         BLOB NOT NULL
+);
+CREATE TABLE device_keys (
+	user_id    TEXT NOT NULL,
+	device_id  TEXT NOT NULL,
+	json       BLOB NOT NULL,          -- the signed DeviceKeys object
+	PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE one_time_keys (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	key_id    TEXT NOT NULL,           -- algorithm:id
+	algorithm TEXT NOT NULL,
+	json      BLOB NOT NULL,
+	PRIMARY KEY (user_id, device_id, key_id)
+);
+CREATE TABLE fallback_keys (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	key_id    TEXT NOT NULL,
+	json      BLOB NOT NULL,
+	used      INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (user_id, device_id, algorithm)
+);
+-- Cross-signing keys: key_type is master, self_signing or user_signing.
+CREATE TABLE cross_signing_keys (
+	user_id  TEXT NOT NULL,
+	key_type TEXT NOT NULL,
+	json     BLOB NOT NULL,            -- the CrossSigningKey object, with signatures
+	PRIMARY KEY (user_id, key_type)
+);
+-- A user's device list changed at stream_pos (keys uploaded, device deleted).
+CREATE TABLE key_changes (
+	user_id    TEXT NOT NULL,
+	stream_pos INTEGER NOT NULL,
+	PRIMARY KEY (user_id, stream_pos)
+);
+CREATE INDEX key_changes_by_pos ON key_changes (stream_pos);
+-- Client transaction IDs of PUT /sendToDevice, so a retry delivers nothing twice.
+CREATE TABLE to_device_txns (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	txn_id    TEXT NOT NULL,
+	PRIMARY KEY (user_id, device_id, txn_id)
+);
+-- To-device messages waiting for their device; deleted once acknowledged.
+CREATE TABLE to_device (
+	stream_pos INTEGER NOT NULL,
+	user_id    TEXT NOT NULL,
+	device_id  TEXT NOT NULL,
+	json       BLOB NOT NULL,          -- {sender, type, content}
+	PRIMARY KEY (user_id, device_id, stream_pos)
+);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

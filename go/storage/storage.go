@@ -83,3 +83,43 @@ func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) (err error) 
 	}
 	return nil
 }
+
+// NextDataPos takes the next position of the data stream inside a write:
+// account data, receipts, key changes and to-device messages are ordered by
+// it, and /sync tokens count in it. kind says what took it.
+func NextDataPos(ctx context.Context, tx *sql.Tx, kind string) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO data_stream (kind) VALUES (?)`, kind)
+	if err != nil {
+		return 0, fmt.Errorf("take a data stream position: %w", err)
+	}
+	pos, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("take a data stream position: %w", err)
+	}
+	// Only the newest row matters (AUTOINCREMENT never reuses a position), so
+	// the table stays one row long.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM data_stream WHERE pos < ?`, pos); err != nil {
+		return 0, fmt.Errorf("trim the data stream: %w", err)
+	}
+	return pos, nil
+}
+
+// LatestDataPos returns the newest data stream position (0 when none).
+func (db *DB) LatestDataPos(ctx context.Context) (int64, error) {
+	var pos int64
+	if err := db.QueryRow(ctx, `SELECT COALESCE(MAX(pos), 0) FROM data_stream`).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("read latest data stream position: %w", err)
+	}
+	return pos, nil
+}
+
+// QueryContext and QueryRowContext are Query and QueryRow under the names
+// *sql.Tx uses, so read helpers can take either a DB or a write's transaction.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.Query(ctx, query, args...)
+}
+
+// QueryRowContext: see QueryContext.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.QueryRow(ctx, query, args...)
+}

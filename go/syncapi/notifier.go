@@ -7,39 +7,72 @@ import (
 	"hearth/go/room"
 )
 
-// Notifier wakes long-polling /sync requests when new events commit.
+// Notifier wakes long-polling /sync requests when anything a sync reports
+// changes: new events, data-stream rows (account data, receipts, keys,
+// to-device) or typing and presence.
 type Notifier struct {
 	mu     sync.Mutex
-	latest room.StreamPos // guarded by mu
+	latest Token // guarded by mu
 	// changed is closed and replaced whenever latest advances; guarded by mu.
 	changed chan struct{}
 }
 
-// NewNotifier starts at the given stream position.
-func NewNotifier(latest room.StreamPos) *Notifier {
+// NewNotifier starts at the given position.
+func NewNotifier(latest Token) *Notifier {
 	return &Notifier{latest: latest, changed: make(chan struct{})}
 }
 
-// Advance records a new latest position and wakes every waiter.
+// Advance records a new newest event position and wakes every waiter.
 func (n *Notifier) Advance(pos room.StreamPos) {
+	n.update(func(t *Token) bool {
+		if pos <= t.Events {
+			return false
+		}
+		t.Events = pos
+		return true
+	})
+}
+
+// AdvanceData records a new newest data-stream position and wakes every waiter.
+func (n *Notifier) AdvanceData(pos int64) {
+	n.update(func(t *Token) bool {
+		if pos <= t.Data {
+			return false
+		}
+		t.Data = pos
+		return true
+	})
+}
+
+// AdvanceEphemeral records a new typing-or-presence position and wakes every waiter.
+func (n *Notifier) AdvanceEphemeral(pos int64) {
+	n.update(func(t *Token) bool {
+		if pos <= t.Ephemeral {
+			return false
+		}
+		t.Ephemeral = pos
+		return true
+	})
+}
+
+func (n *Notifier) update(fn func(*Token) bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if pos <= n.latest {
+	if !fn(&n.latest) {
 		return
 	}
-	n.latest = pos
 	close(n.changed)
 	n.changed = make(chan struct{})
 }
 
-// Wait blocks until the latest position is past since or ctx ends, and
-// returns the latest position.
-func (n *Notifier) Wait(ctx context.Context, since room.StreamPos) room.StreamPos {
+// Wait blocks until some part of the latest token is past since, or ctx
+// ends, and returns the latest token.
+func (n *Notifier) Wait(ctx context.Context, since Token) Token {
 	for {
 		n.mu.Lock()
 		latest, changed := n.latest, n.changed
 		n.mu.Unlock()
-		if latest > since {
+		if latest.after(since) {
 			return latest
 		}
 		select {
@@ -50,8 +83,8 @@ func (n *Notifier) Wait(ctx context.Context, since room.StreamPos) room.StreamPo
 	}
 }
 
-// Latest returns the newest position.
-func (n *Notifier) Latest() room.StreamPos {
+// Latest returns the newest token.
+func (n *Notifier) Latest() Token {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.latest

@@ -11,6 +11,9 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/accountdata"
+	"hearth/go/ephemeral"
+	"hearth/go/keys"
 	"hearth/go/room"
 )
 
@@ -22,11 +25,19 @@ const DefaultTimelineLimit = 20
 type Syncer struct {
 	rooms    *room.Rooms
 	notifier *Notifier
+	src      Sources
 }
 
-// New returns a Syncer reading rooms and woken by notifier.
-func New(rooms *room.Rooms, notifier *Notifier) *Syncer {
-	return &Syncer{rooms: rooms, notifier: notifier}
+// Sources are the non-room parts a sync reports.
+type Sources struct {
+	AccountData *accountdata.Store
+	Ephemeral   *ephemeral.Ephemeral
+	Keys        *keys.Keys
+}
+
+// New returns a Syncer reading rooms and src, woken by notifier.
+func New(rooms *room.Rooms, notifier *Notifier, src Sources) *Syncer {
+	return &Syncer{rooms: rooms, notifier: notifier, src: src}
 }
 
 // Request is one /sync call.
@@ -34,10 +45,10 @@ type Request struct {
 	User     spec.UserID
 	DeviceID string
 	// Since is the client's next_batch token; "" for an initial sync.
-	Since         string
-	Timeout       time.Duration // how long to wait for news; 0 answers at once
-	FullState     bool
-	TimelineLimit int // 0: DefaultTimelineLimit
+	Since     string
+	Timeout   time.Duration // how long to wait for news; 0 answers at once
+	FullState bool
+	Filter    *Filter // nil: no filter
 }
 
 // Response is the body of a /sync answer.
@@ -48,6 +59,9 @@ type Response struct {
 	Presence    EventList   `json:"presence"`
 	ToDevice    EventList   `json:"to_device"`
 	DeviceLists DeviceLists `json:"device_lists"`
+	// OTKCounts and FallbackKeyTypes let the device top up its keys.
+	OTKCounts        map[string]int `json:"device_one_time_keys_count"`
+	FallbackKeyTypes []string       `json:"device_unused_fallback_key_types"`
 }
 
 // Rooms groups rooms by the user's membership.
@@ -93,7 +107,7 @@ type EventList struct {
 	Events []any `json:"events"`
 }
 
-// DeviceLists is reserved for end-to-end encryption.
+// DeviceLists names users whose devices changed, for end-to-end encryption.
 type DeviceLists struct {
 	Changed []string `json:"changed"`
 	Left    []string `json:"left"`
@@ -110,31 +124,44 @@ type StrippedEvent struct {
 // Sync answers one request. With a since token and a timeout, it waits until
 // something new for this user arrives or the timeout passes, then answers.
 func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
-	var since room.StreamPos
+	var since Token
 	if req.Since != "" {
 		var err error
-		if since, err = room.ParseStreamPos(req.Since); err != nil {
+		if since, err = ParseToken(req.Since); err != nil {
 			return nil, err
 		}
 	}
-	if req.TimelineLimit <= 0 {
-		req.TimelineLimit = DefaultTimelineLimit
+	if req.Filter == nil {
+		req.Filter = &Filter{}
 	}
+	if req.Filter.Room.Timeline.Limit <= 0 {
+		req.Filter.Room.Timeline.Limit = DefaultTimelineLimit
+	}
+	// An initial sync is one without a token, not one with a zero token: an
+	// empty server hands out s0_0_0, and a sync from it must wait for news.
+	initial := req.Since == ""
 	deadline := time.Now().Add(req.Timeout)
 	for {
 		latest := s.notifier.Latest()
-		if since > latest {
-			// A token from the future (the database was reset): answer from scratch.
-			since = 0
+		// A part from the future (the database was reset, or the server
+		// restarted and in-memory positions began again) starts that part afresh.
+		if since.Events > latest.Events {
+			since, initial = Token{}, true
 		}
-		resp, err := s.build(ctx, req, since, latest)
+		if since.Data > latest.Data {
+			since.Data = 0
+		}
+		if since.Ephemeral > latest.Ephemeral {
+			since.Ephemeral = 0
+		}
+		resp, err := s.build(ctx, req, since, latest, initial)
 		if err != nil {
 			return nil, err
 		}
-		if since == 0 || req.FullState || !resp.empty() || !time.Now().Before(deadline) {
+		if initial || req.FullState || !resp.empty() || !time.Now().Before(deadline) {
 			return resp, nil
 		}
-		// Nothing for this user yet: wait for any new event, then look again.
+		// Nothing for this user yet: wait for any news, then look again.
 		// Once the deadline passes, the next round answers whatever it finds.
 		waitCtx, cancel := context.WithDeadline(ctx, deadline)
 		s.notifier.Wait(waitCtx, latest)
@@ -146,35 +173,44 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 }
 
 func (r *Response) empty() bool {
-	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0
+	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 &&
+		len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0 && len(r.ToDevice.Events) == 0 &&
+		len(r.DeviceLists.Changed) == 0 && len(r.DeviceLists.Left) == 0
 }
 
-// build collects what changed for the user in (since, latest].
-func (s *Syncer) build(ctx context.Context, req Request, since, latest room.StreamPos) (*Response, error) {
+// build collects what changed for the user between since and latest.
+func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, initial bool) (*Response, error) {
 	resp := &Response{
-		NextBatch: latest.String(),
 		Rooms: Rooms{
 			Join: map[string]JoinedRoom{}, Invite: map[string]InvitedRoom{}, Leave: map[string]LeftRoom{},
 		},
 		AccountData: emptyList(), Presence: emptyList(), ToDevice: emptyList(),
 		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}},
 	}
+	extras, err := s.userExtras(ctx, req, since, latest, initial, resp)
+	if err != nil {
+		return nil, err
+	}
+	next := latest
+	next.Data = extras.dataUpTo
+	resp.NextBatch = next.String()
+
 	memberships, err := s.rooms.Memberships(ctx, req.User)
 	if err != nil {
 		return nil, err
 	}
 	for roomID, m := range memberships {
-		if m.Pos > latest {
+		if m.Pos > latest.Events || !req.Filter.Room.allowsRoom(roomID) {
 			continue // committed after this response's snapshot: the next sync shows it
 		}
 		switch m.Membership {
 		case spec.Join:
 			// A room joined after the token is shown whole, as in an initial sync.
-			from := since
-			if m.Pos > since || req.FullState {
+			from := since.Events
+			if m.Pos > since.Events || req.FullState {
 				from = 0
 			}
-			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, since, latest)
+			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, since, latest, extras.roomData[roomID])
 			if err != nil {
 				return nil, err
 			}
@@ -182,7 +218,7 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest room.Stre
 				resp.Rooms.Join[roomID] = jr
 			}
 		case spec.Invite:
-			if m.Pos <= since {
+			if m.Pos <= since.Events {
 				continue
 			}
 			ir, err := s.invitedRoom(ctx, req.User, roomID)
@@ -191,10 +227,16 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest room.Stre
 			}
 			resp.Rooms.Invite[roomID] = ir
 		case spec.Leave, spec.Ban:
-			if since == 0 || m.Pos <= since {
+			if since.Events == 0 || m.Pos <= since.Events {
 				continue // initial syncs leave out rooms already left
 			}
-			timeline, limited, err := s.rooms.Timeline(ctx, roomID, since, m.Pos, req.TimelineLimit)
+			if forgotten, err := s.rooms.Forgotten(ctx, req.User, roomID); err != nil || forgotten {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+			timeline, limited, err := s.rooms.Timeline(ctx, roomID, since.Events, m.Pos, req.Filter.Room.Timeline.Limit)
 			if err != nil {
 				return nil, err
 			}
@@ -208,37 +250,91 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest room.Stre
 	return resp, nil
 }
 
-// joinedRoom shows a joined room's news in (since, latest]; from is where
-// its state starts (0 for the whole state). ok is false when nothing changed.
-func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from, since, latest room.StreamPos) (JoinedRoom, bool, error) {
-	events, limited, err := s.rooms.Timeline(ctx, roomID, from, latest, req.TimelineLimit)
+// joinedRoom shows a joined room's news between since and latest; from is
+// where its state starts (0 for the whole state). ok is false when nothing
+// changed.
+func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from room.StreamPos, since, latest Token, accountData []any) (JoinedRoom, bool, error) {
+	f := req.Filter.Room
+	events, limited, err := s.rooms.Timeline(ctx, roomID, from, latest.Events, f.Timeline.Limit)
 	if err != nil {
 		return JoinedRoom{}, false, err
 	}
-	if len(events) == 0 && from == since {
+	ephemeral, err := s.roomEphemeral(ctx, req, roomID, since, latest)
+	if err != nil {
+		return JoinedRoom{}, false, err
+	}
+	if len(events) == 0 && from == since.Events && len(ephemeral) == 0 && len(accountData) == 0 {
 		return JoinedRoom{}, false, nil
 	}
-	timelineStart := latest + 1
+	timelineStart := latest.Events + 1
 	if len(events) > 0 {
 		timelineStart = events[0].Pos
 	}
+	shown := events[:0:0]
+	senders := map[string]bool{req.User.String(): true}
+	for _, ev := range events {
+		if f.Timeline.allowsType(ev.Type()) {
+			shown = append(shown, ev)
+			senders[string(ev.SenderID())] = true
+		}
+	}
 	state := emptyList()
+	summary := map[string]any{}
 	if from == 0 || limited {
 		stateEvents, err := s.rooms.StateBetween(ctx, roomID, from, timelineStart)
 		if err != nil {
 			return JoinedRoom{}, false, err
 		}
 		for _, ev := range stateEvents {
+			if !f.State.allowsType(ev.Type()) {
+				continue
+			}
+			if f.State.LazyLoadMembers && ev.Type() == spec.MRoomMember && !senders[*ev.StateKey()] {
+				continue
+			}
+			state.Events = append(state.Events, ToClientEvent(ev.PDU, false))
+		}
+		if summary, err = s.summary(ctx, req.User, roomID); err != nil {
+			return JoinedRoom{}, false, err
+		}
+	} else if f.State.LazyLoadMembers && len(shown) > 0 {
+		// Members are lazy-loaded: the client learns of a sender's membership
+		// with their first events, so send it along (redundantly at times:
+		// the spec allows that, and tracking what each client holds is not worth it).
+		inTimeline := map[string]bool{}
+		for _, ev := range shown {
+			if ev.Type() == spec.MRoomMember {
+				inTimeline[*ev.StateKey()] = true
+			}
+		}
+		var need []string
+		for id := range senders {
+			if !inTimeline[id] && id != req.User.String() {
+				need = append(need, id)
+			}
+		}
+		members, err := s.rooms.CurrentMemberEvents(ctx, roomID, need)
+		if err != nil {
+			return JoinedRoom{}, false, err
+		}
+		for _, ev := range members {
 			state.Events = append(state.Events, ToClientEvent(ev.PDU, false))
 		}
 	}
-	tl, err := s.timeline(ctx, req, events, limited, latest)
+	tl, err := s.timeline(ctx, req, shown, limited, latest.Events)
+	if err != nil {
+		return JoinedRoom{}, false, err
+	}
+	if accountData == nil {
+		accountData = []any{}
+	}
+	unread, err := s.unread(ctx, req.User, roomID)
 	if err != nil {
 		return JoinedRoom{}, false, err
 	}
 	return JoinedRoom{
-		State: state, Timeline: tl, Ephemeral: emptyList(), AccountData: emptyList(),
-		UnreadNotifications: map[string]int{}, Summary: map[string]any{},
+		State: state, Timeline: tl, Ephemeral: EventList{Events: ephemeral}, AccountData: EventList{Events: accountData},
+		UnreadNotifications: unread, Summary: summary,
 	}, true, nil
 }
 

@@ -37,6 +37,8 @@ func main() {
 	// A peer that reappears on the relay gets its queued events at once,
 	// rather than at the end of its back-off.
 	go srv.Federation.WatchPeers(context.Background(), bridge.KnownPeers, peerWatchInterval)
+	// Whether a peer is reachable is its users' presence.
+	go srv.WatchPresence(context.Background(), bridge.KnownPeers, peerWatchInterval)
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
 	select {} // serve until the worker or process ends
 }

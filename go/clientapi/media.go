@@ -1,0 +1,86 @@
+package clientapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+func (a *API) mediaConfig(*request) (any, error) {
+	return map[string]int64{"m.upload.size": a.media.MaxBytes()}, nil
+}
+
+func (a *API) upload(req *request) (any, error) {
+	max := a.media.MaxBytes()
+	data, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, max))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, newError(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", fmt.Sprintf("uploads are at most %d bytes", max))
+		}
+		return nil, newError(http.StatusBadRequest, "M_UNKNOWN", "read upload: "+err.Error())
+	}
+	uri, err := a.media.Upload(req.ctx(), req.device.UserID, req.Header.Get("Content-Type"), req.URL.Query().Get("filename"), data)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"content_uri": uri}, nil
+}
+
+func (a *API) download(req *request) (any, error) {
+	m, err := a.media.Get(req.ctx(), spec.ServerName(req.PathValue("serverName")), req.PathValue("mediaId"))
+	if err != nil {
+		return nil, err
+	}
+	name := req.PathValue("fileName")
+	if name == "" {
+		name = m.FileName
+	}
+	disposition := "attachment"
+	if inlineSafe(m.ContentType) {
+		disposition = "inline"
+	}
+	if name != "" {
+		disposition = mime.FormatMediaType(disposition, map[string]string{"filename": name})
+	}
+	return rawBody{contentType: m.ContentType, disposition: disposition, data: m.Data}, nil
+}
+
+// thumbnail serves the original file: Hearth has no image resizer (it would
+// weigh down the wasm build), and clients scale what they get. Only images
+// are served this way; anything else has no thumbnail.
+func (a *API) thumbnail(req *request) (any, error) {
+	m, err := a.media.Get(req.ctx(), spec.ServerName(req.PathValue("serverName")), req.PathValue("mediaId"))
+	if err != nil {
+		return nil, err
+	}
+	if !inlineSafe(m.ContentType) || !strings.HasPrefix(m.ContentType, "image/") {
+		return nil, notFound("no thumbnail for " + m.ContentType)
+	}
+	return rawBody{contentType: m.ContentType, disposition: "inline", data: m.Data}, nil
+}
+
+func (a *API) previewURL(*request) (any, error) {
+	// Fetching arbitrary URLs from a browser-hosted server is neither possible
+	// (CORS) nor wise; the spec allows an empty preview.
+	return struct{}{}, nil
+}
+
+// inlineSafe lists the types a browser may show inline (the spec's
+// recommended list), so uploads cannot run as pages on this origin.
+func inlineSafe(contentType string) bool {
+	t, _, _ := mime.ParseMediaType(contentType)
+	switch t {
+	case "text/css", "text/plain", "text/csv", "application/json", "application/ld+json",
+		"image/jpeg", "image/gif", "image/png", "image/apng", "image/webp", "image/avif",
+		"video/mp4", "video/webm", "video/ogg", "video/quicktime",
+		"audio/mp4", "audio/webm", "audio/aac", "audio/mpeg", "audio/ogg", "audio/wave", "audio/wav", "audio/x-wav", "audio/x-pn-wav", "audio/flac", "audio/x-flac":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,151 @@
+package clientapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/room"
+	"hearth/go/syncapi"
+)
+
+func (a *API) putAlias(req *request) (any, error) {
+	var body struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	if body.RoomID == "" {
+		return nil, badJSON("room_id is required")
+	}
+	return struct{}{}, a.rooms.SetAlias(req.ctx(), req.device.UserID, req.PathValue("alias"), body.RoomID)
+}
+
+// getAlias resolves an alias: this server's from its table, another
+// server's by asking it (federation query/directory).
+func (a *API) getAlias(req *request) (any, error) {
+	roomID, servers, err := a.fed.ResolveAlias(req.ctx(), req.PathValue("alias"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"room_id": roomID, "servers": servers}, nil
+}
+
+func (a *API) deleteAlias(req *request) (any, error) {
+	return struct{}{}, a.rooms.DeleteAlias(req.ctx(), req.device.UserID, req.PathValue("alias"))
+}
+
+func (a *API) roomAliases(req *request) (any, error) {
+	roomID := req.PathValue("roomId")
+	if _, err := a.rooms.Members(req.ctx(), req.device.UserID, roomID, 0, spec.Join, ""); err != nil {
+		return nil, err // not joined: no aliases either
+	}
+	aliases, err := a.rooms.LocalAliases(req.ctx(), roomID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"aliases": aliases}, nil
+}
+
+func (a *API) redact(req *request) (any, error) {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := readJSON(req.Request, &body); err != nil {
+		return nil, err
+	}
+	eventID, err := a.rooms.Redact(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"),
+		req.PathValue("roomId"), req.PathValue("eventId"), body.Reason)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"event_id": eventID}, nil
+}
+
+func (a *API) eventContext(req *request) (any, error) {
+	limit := 10
+	if s := req.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return nil, invalidParam("limit must be a non-negative integer")
+		}
+		limit = min(n, 100)
+	}
+	c, err := a.rooms.Context(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventId"), limit)
+	if err != nil {
+		return nil, err
+	}
+	conv := func(evs []room.Event) []syncapi.ClientEvent {
+		out := make([]syncapi.ClientEvent, 0, len(evs))
+		for _, ev := range evs {
+			out = append(out, syncapi.ToClientEvent(ev.PDU, true))
+		}
+		return out
+	}
+	start, end := c.Event.Pos-1, c.Event.Pos
+	if n := len(c.Before); n > 0 {
+		start = c.Before[n-1].Pos - 1
+	}
+	if n := len(c.After); n > 0 {
+		end = c.After[n-1].Pos
+	}
+	return map[string]any{
+		"event":         syncapi.ToClientEvent(c.Event.PDU, true),
+		"events_before": conv(c.Before), "events_after": conv(c.After), "state": conv(c.State),
+		"start": start.String(), "end": end.String(),
+	}, nil
+}
+
+func (a *API) getEvent(req *request) (any, error) {
+	c, err := a.rooms.Context(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventId"), 0)
+	if err != nil {
+		return nil, err
+	}
+	return syncapi.ToClientEvent(c.Event.PDU, true), nil
+}
+
+func (a *API) members(req *request) (any, error) {
+	q := req.URL.Query()
+	var at room.StreamPos
+	if s := q.Get("at"); s != "" {
+		var err error
+		if at, err = room.ParseStreamPos(syncapi.EventsPart(s)); err != nil {
+			return nil, err
+		}
+	}
+	evs, err := a.rooms.Members(req.ctx(), req.device.UserID, req.PathValue("roomId"), at, q.Get("membership"), q.Get("not_membership"))
+	if err != nil {
+		return nil, err
+	}
+	chunk := make([]syncapi.ClientEvent, 0, len(evs))
+	for _, ev := range evs {
+		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
+	}
+	return map[string]any{"chunk": chunk}, nil
+}
+
+func (a *API) joinedMembers(req *request) (any, error) {
+	joined, err := a.rooms.JoinedMembers(req.ctx(), req.device.UserID, req.PathValue("roomId"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"joined": joined}, nil
+}
+
+func (a *API) forget(req *request) (any, error) {
+	return struct{}{}, a.rooms.Forget(req.ctx(), req.device.UserID, req.PathValue("roomId"))
+}
+
+// requireJoined answers M_FORBIDDEN unless the caller is joined to roomId.
+func (a *API) requireJoined(req *request, roomID string) error {
+	m, err := a.rooms.Memberships(req.ctx(), req.device.UserID)
+	if err != nil {
+		return err
+	}
+	if m[roomID].Membership != spec.Join {
+		return newError(http.StatusForbidden, "M_FORBIDDEN", "you are not joined to "+roomID)
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+// Package ephemeral keeps what rooms show beside their timelines: typing
+// notifications and presence (in memory: they mean nothing after a restart)
+// and read receipts (stored: a client must find its read position again).
+//
+// Federation plugs in at construction: Options.SendTyping and
+// Options.SendReceipt are told of local changes to pass on as EDUs, and
+// ReceiveTyping, ReceiveReceipt and SetPresence take what other servers send.
+package ephemeral
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/storage"
+)
+
+// Receipt types (client-server API, "Receipts").
+const (
+	ReceiptRead        = "m.read"
+	ReceiptReadPrivate = "m.read.private" // never shown to other users nor sent to other servers
+)
+
+// Presence states (client-server API, "Presence").
+const (
+	Online      = "online"
+	Offline     = "offline"
+	Unavailable = "unavailable"
+)
+
+// Options connect Ephemeral to the rest of the server. Nil functions do nothing.
+type Options struct {
+	Now func() time.Time // nil: time.Now
+	// MemoryAdvanced is told the new in-memory position (typing, presence).
+	MemoryAdvanced func(int64)
+	// DataAdvanced is told the new data-stream position after a receipt commits.
+	DataAdvanced func(int64)
+	// SendTyping is told of a local user's typing change, for the room's
+	// other servers (m.typing EDU). It must not block.
+	SendTyping func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
+	// SendReceipt is told of a local user's public receipt, for the room's
+	// other servers (m.receipt EDU). It must not block.
+	SendReceipt func(roomID, receiptType string, user spec.UserID, eventID string, ts int64)
+}
+
+// Ephemeral is the typing, presence and receipt state of one server.
+type Ephemeral struct {
+	db   *storage.DB
+	opts Options
+
+	mu sync.Mutex
+	// pos counts changes to typing and presence; guarded by mu.
+	pos int64
+	// typing is roomID → user ID → the timer that ends their typing; guarded by mu.
+	typing map[string]*roomTyping
+	// presence is user ID → state; guarded by mu. Absent users are offline.
+	presence map[string]Presence
+}
+
+type roomTyping struct {
+	users map[string]*time.Timer
+	pos   int64 // of the last change in this room
+}
+
+// Presence is one user's presence.
+type Presence struct {
+	UserID        string
+	State         string // Online, Offline or Unavailable
+	StatusMsg     string
+	LastActive    time.Time
+	CurrentActive bool
+	Pos           int64 // in-memory position of the last change
+}
+
+// New returns an empty Ephemeral.
+func New(db *storage.DB, opts Options) *Ephemeral {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MemoryAdvanced == nil {
+		opts.MemoryAdvanced = func(int64) {}
+	}
+	if opts.DataAdvanced == nil {
+		opts.DataAdvanced = func(int64) {}
+	}
+	return &Ephemeral{db: db, opts: opts, typing: map[string]*roomTyping{}, presence: map[string]Presence{}}
+}
+
+// maxTypingTimeout bounds how long one typing notice lasts without renewal.
+const maxTypingTimeout = 2 * time.Minute
+
+// SetTyping records a local user's typing state and tells the room's other
+// servers. The caller has checked that user is joined to the room.
+func (e *Ephemeral) SetTyping(roomID string, user spec.UserID, typing bool, timeout time.Duration) {
+	timeout = min(max(timeout, time.Second), maxTypingTimeout)
+	e.ReceiveTyping(roomID, user, typing, timeout)
+	if e.opts.SendTyping != nil {
+		e.opts.SendTyping(roomID, user, typing, timeout)
+	}
+}
+
+// ReceiveTyping records a typing change from federation (or, via SetTyping,
+// from a local user). Typing ends by itself after timeout.
+func (e *Ephemeral) ReceiveTyping(roomID string, user spec.UserID, typing bool, timeout time.Duration) {
+	e.mu.Lock()
+	rt := e.typing[roomID]
+	if rt == nil {
+		rt = &roomTyping{users: map[string]*time.Timer{}}
+		e.typing[roomID] = rt
+	}
+	uid := user.String()
+	old, was := rt.users[uid]
+	if was {
+		old.Stop()
+		delete(rt.users, uid)
+	}
+	if typing {
+		var timer *time.Timer
+		timer = time.AfterFunc(timeout, func() { e.expire(roomID, uid, timer) })
+		rt.users[uid] = timer
+	}
+	var pos int64
+	if typing != was {
+		e.pos++
+		rt.pos, pos = e.pos, e.pos
+	}
+	e.mu.Unlock()
+	if pos > 0 {
+		e.opts.MemoryAdvanced(pos)
+	}
+}
+
+// expire ends a typing notice whose timeout passed, unless it was renewed.
+func (e *Ephemeral) expire(roomID, uid string, timer *time.Timer) {
+	e.mu.Lock()
+	rt := e.typing[roomID]
+	if rt == nil || rt.users[uid] != timer {
+		e.mu.Unlock()
+		return
+	}
+	delete(rt.users, uid)
+	e.pos++
+	rt.pos = e.pos
+	pos := e.pos
+	e.mu.Unlock()
+	e.opts.MemoryAdvanced(pos)
+}
+
+// Typing returns who is typing in a room if that changed after position
+// after (ok false otherwise).
+func (e *Ephemeral) Typing(roomID string, after int64) (users []string, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rt := e.typing[roomID]
+	if rt == nil || rt.pos <= after {
+		return nil, false
+	}
+	users = []string{}
+	for uid := range rt.users {
+		users = append(users, uid)
+	}
+	return users, true
+}
+
+// MemoryPos is the newest in-memory position.
+func (e *Ephemeral) MemoryPos() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pos
+}
+
+// SetPresence records a user's presence: local users through the client
+// API, remote ones from federation's m.presence EDUs.
+func (e *Ephemeral) SetPresence(user spec.UserID, state, statusMsg string) {
+	e.mu.Lock()
+	e.pos++
+	now := e.opts.Now()
+	e.presence[user.String()] = Presence{
+		UserID: user.String(), State: state, StatusMsg: statusMsg,
+		LastActive: now, CurrentActive: state == Online, Pos: e.pos,
+	}
+	pos := e.pos
+	e.mu.Unlock()
+	e.opts.MemoryAdvanced(pos)
+}
+
+// GetPresence returns a user's presence; unknown users are offline.
+func (e *Ephemeral) GetPresence(user spec.UserID) Presence {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p, ok := e.presence[user.String()]; ok {
+		return p
+	}
+	return Presence{UserID: user.String(), State: Offline}
+}
+
+// PresenceSince returns the presence of users that changed after position after.
+func (e *Ephemeral) PresenceSince(after int64) []Presence {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Presence
+	for _, p := range e.presence {
+		if p.Pos > after {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SetReceipt stores a local user's receipt and, unless private, tells the
+// room's other servers. The caller has checked that user is joined.
+func (e *Ephemeral) SetReceipt(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string) error {
+	ts := e.opts.Now().UnixMilli()
+	if err := e.ReceiveReceipt(ctx, roomID, receiptType, user, eventID, ts); err != nil {
+		return err
+	}
+	if receiptType != ReceiptReadPrivate && e.opts.SendReceipt != nil {
+		e.opts.SendReceipt(roomID, receiptType, user, eventID, ts)
+	}
+	return nil
+}
+
+// ReceiveReceipt stores a receipt from federation (or, via SetReceipt, from
+// a local user), replacing the user's previous one of that type.
+func (e *Ephemeral) ReceiveReceipt(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error {
+	var pos int64
+	err := e.db.Write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if pos, err = storage.NextDataPos(ctx, tx, "receipt"); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO receipts (room_id, receipt_type, user_id, event_id, ts, stream_pos) VALUES (?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (room_id, receipt_type, user_id) DO UPDATE SET
+			   event_id = excluded.event_id, ts = excluded.ts, stream_pos = excluded.stream_pos`,
+			roomID, receiptType, user.String(), eventID, ts, pos)
+		if err != nil {
+			return fmt.Errorf("store receipt: %w", err)
+		}
+		return nil
+	})
+	if err == nil {
+		e.opts.DataAdvanced(pos)
+	}
+	return err
+}
+
+// Receipts returns the m.receipt event content for a room's receipts stored
+// in (after, upTo] of the data stream, as viewer sees them (others' private
+// receipts hidden); ok is false when there are none.
+func (e *Ephemeral) Receipts(ctx context.Context, roomID string, viewer spec.UserID, after, upTo int64) (json.RawMessage, bool, error) {
+	rows, err := e.db.Query(ctx,
+		`SELECT receipt_type, user_id, event_id, ts FROM receipts
+		 WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND (receipt_type != ? OR user_id = ?)`,
+		roomID, after, upTo, ReceiptReadPrivate, viewer.String())
+	if err != nil {
+		return nil, false, fmt.Errorf("load receipts: %w", err)
+	}
+	defer rows.Close()
+	// event ID → receipt type → user ID → {ts}
+	content := map[string]map[string]map[string]map[string]int64{}
+	for rows.Next() {
+		var rtype, uid, eventID string
+		var ts int64
+		if err := rows.Scan(&rtype, &uid, &eventID, &ts); err != nil {
+			return nil, false, fmt.Errorf("load receipts: %w", err)
+		}
+		byType := content[eventID]
+		if byType == nil {
+			byType = map[string]map[string]map[string]int64{}
+			content[eventID] = byType
+		}
+		if byType[rtype] == nil {
+			byType[rtype] = map[string]map[string]int64{}
+		}
+		byType[rtype][uid] = map[string]int64{"ts": ts}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("load receipts: %w", err)
+	}
+	if len(content) == 0 {
+		return nil, false, nil
+	}
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return nil, false, fmt.Errorf("marshal receipts: %w", err)
+	}
+	return raw, true, nil
+}
+
+// ReadUpTo returns the event of user's newest read receipt in a room,
+// public or private ("" when none).
+func (e *Ephemeral) ReadUpTo(ctx context.Context, roomID string, user spec.UserID) (string, error) {
+	var eventID string
+	err := e.db.QueryRow(ctx,
+		`SELECT event_id FROM receipts WHERE room_id = ? AND user_id = ? AND receipt_type IN (?, ?)
+		 ORDER BY stream_pos DESC LIMIT 1`, roomID, user.String(), ReceiptRead, ReceiptReadPrivate).Scan(&eventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("load read receipt: %w", err)
+	}
+	return eventID, nil
+}

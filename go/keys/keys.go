@@ -1,0 +1,428 @@
+// Package keys keeps what end-to-end encryption needs from a server
+// (client-server API, "End-to-End Encryption" and "Send-to-Device messaging"):
+// device keys, one-time and fallback keys, device list changes, and
+// to-device messages waiting for their device. The server never sees a
+// plaintext: it stores and relays what clients sign and encrypt.
+//
+// Users of other servers are federation's: Options.QueryRemote, ClaimRemote
+// and SendRemote are its hooks (nil: those users fail or are dropped), and it
+// calls ReceiveToDevice and DeviceListChanged for what arrives.
+package keys
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/storage"
+)
+
+// ErrBadKeys means uploaded keys are malformed or belong to someone else.
+var ErrBadKeys = errors.New("invalid keys")
+
+// ErrNoFederation means a remote user's keys or devices were needed and no
+// federation hook is installed.
+var ErrNoFederation = errors.New("no federation for remote users")
+
+// Options connect Keys to the server. Nil functions mean "not available".
+type Options struct {
+	// DataAdvanced is told the new data-stream position after commits.
+	DataAdvanced func(int64)
+	// Devices lists a local user's device IDs (to expand "*" in to-device messages).
+	Devices func(ctx context.Context, user spec.UserID) ([]string, error)
+	// QueryRemote fetches device keys of another server's users
+	// (POST /_matrix/federation/v1/user/keys/query): user ID → device IDs
+	// (empty: all) in, the response's device_keys out.
+	QueryRemote func(ctx context.Context, server spec.ServerName, users map[string][]string) (map[string]map[string]json.RawMessage, error)
+	// ClaimRemote claims one-time keys of another server's users
+	// (POST /_matrix/federation/v1/user/keys/claim): user → device → algorithm
+	// in, user → device → key ID → key out.
+	ClaimRemote func(ctx context.Context, server spec.ServerName, claims map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error)
+	// SendRemote delivers to-device messages to another server's users
+	// (m.direct_to_device EDU): user → device ("*" for all) → content.
+	SendRemote func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error
+	// DeviceChanged is told, after commit, that a local user's device got
+	// new keys (keys is the device keys object) or was deleted (keys nil),
+	// for other servers sharing a room (m.device_list_update EDU). It must
+	// not block.
+	DeviceChanged func(user spec.UserID, deviceID string, keys json.RawMessage)
+}
+
+// Keys is the key and to-device store of one server.
+type Keys struct {
+	db     *storage.DB
+	server spec.ServerName
+	opts   Options
+}
+
+// New returns the store of the server named server.
+func New(db *storage.DB, server spec.ServerName, opts Options) *Keys {
+	if opts.DataAdvanced == nil {
+		opts.DataAdvanced = func(int64) {}
+	}
+	return &Keys{db: db, server: server, opts: opts}
+}
+
+// Upload is the body of POST /keys/upload.
+type Upload struct {
+	DeviceKeys   json.RawMessage            `json:"device_keys"`
+	OneTimeKeys  map[string]json.RawMessage `json:"one_time_keys"`
+	FallbackKeys map[string]json.RawMessage `json:"fallback_keys"`
+}
+
+// deviceKeysHeader is what the server checks of uploaded device keys.
+type deviceKeysHeader struct {
+	UserID   string `json:"user_id"`
+	DeviceID string `json:"device_id"`
+}
+
+// Upload stores a device's keys and returns its count of unclaimed
+// one-time keys per algorithm. New or changed device keys are a device list
+// change that room mates' clients learn of through /sync.
+func (k *Keys) Upload(ctx context.Context, user spec.UserID, deviceID string, up Upload) (map[string]int, error) {
+	if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
+		var h deviceKeysHeader
+		if err := json.Unmarshal(up.DeviceKeys, &h); err != nil {
+			return nil, fmt.Errorf("%w: device_keys: %v", ErrBadKeys, err)
+		}
+		if h.UserID != user.String() || h.DeviceID != deviceID {
+			return nil, fmt.Errorf("%w: device_keys are for %s %s, not this device", ErrBadKeys, h.UserID, h.DeviceID)
+		}
+	}
+	var pos int64
+	err := k.db.Write(ctx, func(tx *sql.Tx) error {
+		uid := user.String()
+		if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
+			var old []byte
+			err := tx.QueryRowContext(ctx, `SELECT json FROM device_keys WHERE user_id = ? AND device_id = ?`, uid, deviceID).Scan(&old)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("load device keys: %w", err)
+			}
+			if string(old) != string(up.DeviceKeys) {
+				if _, err := tx.ExecContext(ctx,
+					`INSERT INTO device_keys (user_id, device_id, json) VALUES (?, ?, ?)
+					 ON CONFLICT (user_id, device_id) DO UPDATE SET json = excluded.json`, uid, deviceID, []byte(up.DeviceKeys)); err != nil {
+					return fmt.Errorf("store device keys: %w", err)
+				}
+				if pos, err = keyChanged(ctx, tx, uid); err != nil {
+					return err
+				}
+			}
+		}
+		for keyID, key := range up.OneTimeKeys {
+			alg, _, _ := strings.Cut(keyID, ":")
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, json) VALUES (?, ?, ?, ?, ?)
+				 ON CONFLICT DO NOTHING`, uid, deviceID, keyID, alg, []byte(key)); err != nil {
+				return fmt.Errorf("store one-time key: %w", err)
+			}
+		}
+		for keyID, key := range up.FallbackKeys {
+			alg, _, _ := strings.Cut(keyID, ":")
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, json, used) VALUES (?, ?, ?, ?, ?, 0)
+				 ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET key_id = excluded.key_id, json = excluded.json, used = 0`,
+				uid, deviceID, alg, keyID, []byte(key)); err != nil {
+				return fmt.Errorf("store fallback key: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pos > 0 {
+		k.opts.DataAdvanced(pos)
+		if k.opts.DeviceChanged != nil {
+			k.opts.DeviceChanged(user, deviceID, up.DeviceKeys)
+		}
+	}
+	counts, _, err := k.Counts(ctx, user, deviceID)
+	return counts, err
+}
+
+// keyChanged records that a user's device list changed, at a new data position.
+func keyChanged(ctx context.Context, tx *sql.Tx, uid string) (int64, error) {
+	pos, err := storage.NextDataPos(ctx, tx, "key_change")
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO key_changes (user_id, stream_pos) VALUES (?, ?)`, uid, pos); err != nil {
+		return 0, fmt.Errorf("record key change: %w", err)
+	}
+	return pos, nil
+}
+
+// DeviceListChanged records a device list change of any user: federation
+// calls it for m.device_list_update EDUs, the client API when a device is deleted.
+func (k *Keys) DeviceListChanged(ctx context.Context, user spec.UserID) error {
+	var pos int64
+	err := k.db.Write(ctx, func(tx *sql.Tx) error {
+		var err error
+		pos, err = keyChanged(ctx, tx, user.String())
+		return err
+	})
+	if err == nil {
+		k.opts.DataAdvanced(pos)
+	}
+	return err
+}
+
+// DeleteDevice forgets a deleted device's keys and pending messages.
+func (k *Keys) DeleteDevice(ctx context.Context, user spec.UserID, deviceID string) error {
+	var pos int64
+	err := k.db.Write(ctx, func(tx *sql.Tx) error {
+		for _, table := range []string{"device_keys", "one_time_keys", "fallback_keys", "to_device"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = ? AND device_id = ?`, user.String(), deviceID); err != nil {
+				return fmt.Errorf("delete %s of %s: %w", table, deviceID, err)
+			}
+		}
+		var err error
+		pos, err = keyChanged(ctx, tx, user.String())
+		return err
+	})
+	if err == nil {
+		k.opts.DataAdvanced(pos)
+		if k.opts.DeviceChanged != nil {
+			k.opts.DeviceChanged(user, deviceID, nil)
+		}
+	}
+	return err
+}
+
+// Counts returns a device's unclaimed one-time keys per algorithm and the
+// algorithms of its unused fallback keys.
+func (k *Keys) Counts(ctx context.Context, user spec.UserID, deviceID string) (map[string]int, []string, error) {
+	counts := map[string]int{}
+	rows, err := k.db.Query(ctx, `SELECT algorithm, COUNT(*) FROM one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm`,
+		user.String(), deviceID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("count one-time keys: %w", err)
+	}
+	for rows.Next() {
+		var alg string
+		var n int
+		if err := rows.Scan(&alg, &n); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("count one-time keys: %w", err)
+		}
+		counts[alg] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("count one-time keys: %w", err)
+	}
+	if _, ok := counts["signed_curve25519"]; !ok {
+		counts["signed_curve25519"] = 0 // clients expect this count even at 0
+	}
+	frows, err := k.db.Query(ctx, `SELECT algorithm FROM fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm`,
+		user.String(), deviceID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load fallback keys: %w", err)
+	}
+	defer frows.Close()
+	unused := []string{}
+	for frows.Next() {
+		var alg string
+		if err := frows.Scan(&alg); err != nil {
+			return nil, nil, fmt.Errorf("load fallback keys: %w", err)
+		}
+		unused = append(unused, alg)
+	}
+	return counts, unused, frows.Err()
+}
+
+// QueryResult is the body of a /keys/query answer.
+type QueryResult struct {
+	DeviceKeys      map[string]map[string]json.RawMessage `json:"device_keys"`
+	Failures        map[string]any                        `json:"failures"`
+	MasterKeys      map[string]json.RawMessage            `json:"master_keys"`
+	SelfSigningKeys map[string]json.RawMessage            `json:"self_signing_keys"`
+	UserSigningKeys map[string]json.RawMessage            `json:"user_signing_keys"`
+}
+
+// Query returns, for requester, the device and cross-signing keys of users
+// (user ID → device IDs, empty for all devices); other servers' users go
+// through QueryRemote.
+func (k *Keys) Query(ctx context.Context, requester spec.UserID, users map[string][]string) (QueryResult, error) {
+	res := QueryResult{
+		DeviceKeys: map[string]map[string]json.RawMessage{}, Failures: map[string]any{},
+		MasterKeys: map[string]json.RawMessage{}, SelfSigningKeys: map[string]json.RawMessage{}, UserSigningKeys: map[string]json.RawMessage{},
+	}
+	remote := map[spec.ServerName]map[string][]string{}
+	for uid, devices := range users {
+		u, err := spec.NewUserID(uid, true)
+		if err != nil {
+			continue
+		}
+		if u.Domain() != k.server {
+			if remote[u.Domain()] == nil {
+				remote[u.Domain()] = map[string][]string{}
+			}
+			remote[u.Domain()][uid] = devices
+			continue
+		}
+		keys, err := k.localDeviceKeys(ctx, uid, devices)
+		if err != nil {
+			return res, err
+		}
+		res.DeviceKeys[uid] = keys
+		if err := k.crossSigningFor(ctx, &res, requester.String(), uid); err != nil {
+			return res, err
+		}
+	}
+	for server, us := range remote {
+		if k.opts.QueryRemote == nil {
+			res.Failures[string(server)] = map[string]string{"errcode": "M_UNKNOWN", "error": ErrNoFederation.Error()}
+			continue
+		}
+		got, err := k.opts.QueryRemote(ctx, server, us)
+		if err != nil {
+			res.Failures[string(server)] = map[string]string{"errcode": "M_UNKNOWN", "error": err.Error()}
+			continue
+		}
+		for uid, keys := range got {
+			res.DeviceKeys[uid] = keys
+		}
+	}
+	return res, nil
+}
+
+func (k *Keys) localDeviceKeys(ctx context.Context, uid string, devices []string) (map[string]json.RawMessage, error) {
+	rows, err := k.db.Query(ctx, `SELECT device_id, json FROM device_keys WHERE user_id = ?`, uid)
+	if err != nil {
+		return nil, fmt.Errorf("load device keys of %s: %w", uid, err)
+	}
+	defer rows.Close()
+	want := map[string]bool{}
+	for _, d := range devices {
+		want[d] = true
+	}
+	out := map[string]json.RawMessage{}
+	for rows.Next() {
+		var deviceID string
+		var raw []byte
+		if err := rows.Scan(&deviceID, &raw); err != nil {
+			return nil, fmt.Errorf("load device keys of %s: %w", uid, err)
+		}
+		if len(want) == 0 || want[deviceID] {
+			out[deviceID] = raw
+		}
+	}
+	return out, rows.Err()
+}
+
+// Claim takes one one-time key (else the fallback key) per requested device:
+// user → device → algorithm in, user → device → key ID → key out. Other
+// servers' users go through ClaimRemote; failures are per server.
+func (k *Keys) Claim(ctx context.Context, claims map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, map[string]any, error) {
+	out := map[string]map[string]map[string]json.RawMessage{}
+	failures := map[string]any{}
+	remote := map[spec.ServerName]map[string]map[string]string{}
+	err := k.db.Write(ctx, func(tx *sql.Tx) error {
+		for uid, devices := range claims {
+			u, err := spec.NewUserID(uid, true)
+			if err != nil {
+				continue
+			}
+			if u.Domain() != k.server {
+				if remote[u.Domain()] == nil {
+					remote[u.Domain()] = map[string]map[string]string{}
+				}
+				remote[u.Domain()][uid] = devices
+				continue
+			}
+			for deviceID, alg := range devices {
+				keyID, key, err := claimOne(ctx, tx, uid, deviceID, alg)
+				if err != nil {
+					return err
+				}
+				if key == nil {
+					continue
+				}
+				if out[uid] == nil {
+					out[uid] = map[string]map[string]json.RawMessage{}
+				}
+				out[uid][deviceID] = map[string]json.RawMessage{keyID: key}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for server, c := range remote {
+		if k.opts.ClaimRemote == nil {
+			failures[string(server)] = map[string]string{"errcode": "M_UNKNOWN", "error": ErrNoFederation.Error()}
+			continue
+		}
+		got, err := k.opts.ClaimRemote(ctx, server, c)
+		if err != nil {
+			failures[string(server)] = map[string]string{"errcode": "M_UNKNOWN", "error": err.Error()}
+			continue
+		}
+		for uid, d := range got {
+			out[uid] = d
+		}
+	}
+	return out, failures, nil
+}
+
+// claimOne removes and returns one one-time key, or marks the fallback key
+// used and returns it; a nil key means the device has neither.
+func claimOne(ctx context.Context, tx *sql.Tx, uid, deviceID, alg string) (string, json.RawMessage, error) {
+	var keyID string
+	var raw []byte
+	err := tx.QueryRowContext(ctx,
+		`SELECT key_id, json FROM one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY key_id LIMIT 1`,
+		uid, deviceID, alg).Scan(&keyID, &raw)
+	if err == nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM one_time_keys WHERE user_id = ? AND device_id = ? AND key_id = ?`,
+			uid, deviceID, keyID); err != nil {
+			return "", nil, fmt.Errorf("claim one-time key: %w", err)
+		}
+		return keyID, raw, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", nil, fmt.Errorf("claim one-time key: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, `SELECT key_id, json FROM fallback_keys WHERE user_id = ? AND device_id = ? AND algorithm = ?`,
+		uid, deviceID, alg).Scan(&keyID, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("claim fallback key: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE fallback_keys SET used = 1 WHERE user_id = ? AND device_id = ? AND algorithm = ?`,
+		uid, deviceID, alg); err != nil {
+		return "", nil, fmt.Errorf("claim fallback key: %w", err)
+	}
+	return keyID, raw, nil
+}
+
+// Changes returns the users whose device lists changed in (after, upTo] of
+// the data stream, sorted.
+func (k *Keys) Changes(ctx context.Context, after, upTo int64) ([]string, error) {
+	rows, err := k.db.Query(ctx, `SELECT DISTINCT user_id FROM key_changes WHERE stream_pos > ? AND stream_pos <= ?`, after, upTo)
+	if err != nil {
+		return nil, fmt.Errorf("load key changes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, fmt.Errorf("load key changes: %w", err)
+		}
+		out = append(out, uid)
+	}
+	sort.Strings(out)
+	return out, rows.Err()
+}

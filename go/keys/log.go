@@ -1,0 +1,5 @@
+package keys
+
+import "github.com/sirupsen/logrus"
+
+var log = logrus.WithField("component", "keys")

@@ -1,0 +1,190 @@
+package keys
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/storage"
+)
+
+// ToDeviceEvent is a to-device message as /sync shows it.
+type ToDeviceEvent struct {
+	Sender  string          `json:"sender"`
+	Type    string          `json:"type"`
+	Content json.RawMessage `json:"content"`
+}
+
+// SendToDevice delivers messages (user → device, "*" for all → content)
+// from a local user's device: local recipients' are stored for their next
+// sync, other servers' go to SendRemote (logged and dropped without it).
+// A repeated (device, txnID) delivers nothing again.
+func (k *Keys) SendToDevice(ctx context.Context, sender spec.UserID, senderDevice, txnID, evType string, messages map[string]map[string]json.RawMessage) error {
+	first := true
+	err := k.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO to_device_txns (user_id, device_id, txn_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			sender.String(), senderDevice, txnID)
+		if err != nil {
+			return fmt.Errorf("record to-device transaction: %w", err)
+		}
+		n, err := res.RowsAffected()
+		first = n > 0
+		return err
+	})
+	if err != nil || !first {
+		return err
+	}
+	remote := map[spec.ServerName]map[string]map[string]json.RawMessage{}
+	local := map[string]map[string]json.RawMessage{}
+	for uid, devices := range messages {
+		u, err := spec.NewUserID(uid, true)
+		if err != nil {
+			continue
+		}
+		if u.Domain() == k.server {
+			local[uid] = devices
+			continue
+		}
+		if remote[u.Domain()] == nil {
+			remote[u.Domain()] = map[string]map[string]json.RawMessage{}
+		}
+		remote[u.Domain()][uid] = devices
+	}
+	if err := k.ReceiveToDevice(ctx, sender.String(), evType, local); err != nil {
+		return err
+	}
+	var firstErr error
+	for server, msgs := range remote {
+		var err error
+		if k.opts.SendRemote == nil {
+			err = fmt.Errorf("send to-device to %s: %w", server, ErrNoFederation)
+		} else {
+			err = k.opts.SendRemote(ctx, sender, evType, server, msgs)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		log.WithError(firstErr).Warn("to-device messages for other servers not sent")
+	}
+	return nil
+}
+
+// ReceiveToDevice stores to-device messages for this server's users:
+// federation calls it for m.direct_to_device EDUs. Unknown users and devices
+// are skipped.
+func (k *Keys) ReceiveToDevice(ctx context.Context, sender, evType string, messages map[string]map[string]json.RawMessage) error {
+	if len(messages) == 0 {
+		return nil
+	}
+	type target struct {
+		uid, deviceID string
+		content       json.RawMessage
+	}
+	var targets []target
+	for uid, devices := range messages {
+		u, err := spec.NewUserID(uid, true)
+		if err != nil || u.Domain() != k.server {
+			continue
+		}
+		for deviceID, content := range devices {
+			if deviceID != "*" {
+				targets = append(targets, target{uid, deviceID, content})
+				continue
+			}
+			if k.opts.Devices == nil {
+				continue
+			}
+			all, err := k.opts.Devices(ctx, *u)
+			if err != nil {
+				return fmt.Errorf("list devices of %s: %w", uid, err)
+			}
+			for _, d := range all {
+				targets = append(targets, target{uid, d, content})
+			}
+		}
+	}
+	var pos int64
+	err := k.db.Write(ctx, func(tx *sql.Tx) error {
+		for _, t := range targets {
+			raw, err := json.Marshal(ToDeviceEvent{Sender: sender, Type: evType, Content: t.content})
+			if err != nil {
+				return fmt.Errorf("encode to-device message: %w", err)
+			}
+			// One position per message: the primary key needs it unique per device.
+			if pos, err = storage.NextDataPos(ctx, tx, "to_device"); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO to_device (stream_pos, user_id, device_id, json) VALUES (?, ?, ?, ?)`,
+				pos, t.uid, t.deviceID, raw); err != nil {
+				return fmt.Errorf("store to-device message: %w", err)
+			}
+		}
+		return nil
+	})
+	if err == nil && pos > 0 {
+		k.opts.DataAdvanced(pos)
+	}
+	return err
+}
+
+// maxToDevicePerSync bounds how many to-device messages one sync carries.
+const maxToDevicePerSync = 100
+
+// ToDevice acknowledges (deletes) a device's messages at or before acked —
+// the data position of the since token the client synced with, so it has
+// received them — and returns the next ones up to upTo. When more wait than
+// one sync carries, last is the position of the last one returned (the sync
+// token must not pass it); otherwise last is upTo.
+func (k *Keys) ToDevice(ctx context.Context, user spec.UserID, deviceID string, acked, upTo int64) ([]ToDeviceEvent, int64, error) {
+	if acked > 0 {
+		var n int
+		if err := k.db.QueryRow(ctx, `SELECT COUNT(*) FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`,
+			user.String(), deviceID, acked).Scan(&n); err != nil {
+			return nil, 0, fmt.Errorf("count acknowledged to-device messages: %w", err)
+		}
+		if n > 0 {
+			err := k.db.Write(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`,
+					user.String(), deviceID, acked)
+				return err
+			})
+			if err != nil {
+				return nil, 0, fmt.Errorf("delete acknowledged to-device messages: %w", err)
+			}
+		}
+	}
+	rows, err := k.db.Query(ctx,
+		`SELECT stream_pos, json FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ? ORDER BY stream_pos LIMIT ?`,
+		user.String(), deviceID, upTo, maxToDevicePerSync+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load to-device messages: %w", err)
+	}
+	defer rows.Close()
+	out := []ToDeviceEvent{}
+	last := upTo
+	for rows.Next() {
+		var pos int64
+		var raw []byte
+		if err := rows.Scan(&pos, &raw); err != nil {
+			return nil, 0, fmt.Errorf("load to-device messages: %w", err)
+		}
+		if len(out) == maxToDevicePerSync {
+			break // one more waits: stop the token at the last one carried
+		}
+		var ev ToDeviceEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, 0, fmt.Errorf("decode to-device message: %w", err)
+		}
+		out = append(out, ev)
+		last = pos
+	}
+	if len(out) < maxToDevicePerSync {
+		last = upTo
+	}
+	return out, last, rows.Err()
+}

@@ -1,0 +1,170 @@
+package syncapi
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// extras is what build gathers outside the rooms' timelines.
+type extras struct {
+	// roomData is per-room account data events, by room.
+	roomData map[string][]any
+	// dataUpTo is the data position the response covers: latest's, unless
+	// to-device messages were held back for the next sync.
+	dataUpTo int64
+}
+
+// accountDataEvent is account data as /sync shows it.
+type accountDataEvent struct {
+	Type    string          `json:"type"`
+	Content json.RawMessage `json:"content"`
+}
+
+// userExtras fills the user-wide parts of resp — account data, presence,
+// to-device messages, device lists and key counts — and gathers per-room
+// account data.
+func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Token, initial bool, resp *Response) (extras, error) {
+	ex := extras{roomData: map[string][]any{}, dataUpTo: latest.Data}
+	if ad := s.src.AccountData; ad != nil {
+		evs, err := ad.Since(ctx, req.User, since.Data, latest.Data)
+		if err != nil {
+			return ex, err
+		}
+		for _, ev := range evs {
+			out := accountDataEvent{Type: ev.Type, Content: ev.Content}
+			if ev.RoomID == "" {
+				if req.Filter.AccountData.allowsType(ev.Type) {
+					resp.AccountData.Events = append(resp.AccountData.Events, out)
+				}
+			} else if req.Filter.Room.AccountData.allowsType(ev.Type) {
+				ex.roomData[ev.RoomID] = append(ex.roomData[ev.RoomID], out)
+			}
+		}
+	}
+	if eph := s.src.Ephemeral; eph != nil {
+		for _, p := range eph.PresenceSince(since.Ephemeral) {
+			if !req.Filter.Presence.allowsType("m.presence") {
+				break
+			}
+			content := map[string]any{"presence": p.State, "currently_active": p.CurrentActive}
+			if !p.LastActive.IsZero() {
+				content["last_active_ago"] = time.Since(p.LastActive).Milliseconds()
+			}
+			if p.StatusMsg != "" {
+				content["status_msg"] = p.StatusMsg
+			}
+			resp.Presence.Events = append(resp.Presence.Events, map[string]any{"type": "m.presence", "sender": p.UserID, "content": content})
+		}
+	}
+	if k := s.src.Keys; k != nil {
+		msgs, last, err := k.ToDevice(ctx, req.User, req.DeviceID, since.Data, latest.Data)
+		if err != nil {
+			return ex, err
+		}
+		for _, m := range msgs {
+			resp.ToDevice.Events = append(resp.ToDevice.Events, m)
+		}
+		ex.dataUpTo = last
+		if !initial { // an initial sync has no "since" for changes
+			changed, err := k.Changes(ctx, since.Data, latest.Data)
+			if err != nil {
+				return ex, err
+			}
+			if len(changed) > 0 {
+				mates, err := s.rooms.RoomMates(ctx, req.User)
+				if err != nil {
+					return ex, err
+				}
+				for _, uid := range changed {
+					if mates[uid] {
+						resp.DeviceLists.Changed = append(resp.DeviceLists.Changed, uid)
+					}
+				}
+			}
+		}
+		if resp.OTKCounts, resp.FallbackKeyTypes, err = k.Counts(ctx, req.User, req.DeviceID); err != nil {
+			return ex, err
+		}
+	}
+	return ex, nil
+}
+
+// roomEphemeral returns a joined room's typing and receipt events that
+// changed between since and latest.
+func (s *Syncer) roomEphemeral(ctx context.Context, req Request, roomID string, since, latest Token) ([]any, error) {
+	eph := s.src.Ephemeral
+	out := []any{}
+	if eph == nil {
+		return out, nil
+	}
+	f := req.Filter.Room.Ephemeral
+	if users, ok := eph.Typing(roomID, since.Ephemeral); ok && f.allowsType("m.typing") {
+		out = append(out, map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
+	}
+	if f.allowsType("m.receipt") {
+		content, ok, err := eph.Receipts(ctx, roomID, req.User, since.Data, latest.Data)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, map[string]any{"type": "m.receipt", "content": content})
+		}
+	}
+	return out, nil
+}
+
+// maxHeroes is how many members a room summary names (client-server API,
+// "m.heroes": up to 5).
+const maxHeroes = 5
+
+// summary is a room's member counts and heroes, which clients use to name
+// rooms without a name, and need when members are lazy-loaded.
+func (s *Syncer) summary(ctx context.Context, user spec.UserID, roomID string) (map[string]any, error) {
+	members, err := s.rooms.Members(ctx, user, roomID, 0, "", "")
+	if err != nil {
+		return nil, err
+	}
+	joined, invited := 0, 0
+	heroes := []string{}
+	for _, ev := range members {
+		m, _ := ev.Membership()
+		switch m {
+		case spec.Join:
+			joined++
+		case spec.Invite:
+			invited++
+		default:
+			continue
+		}
+		if id := *ev.StateKey(); id != user.String() && len(heroes) < maxHeroes {
+			heroes = append(heroes, id)
+		}
+	}
+	return map[string]any{"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}, nil
+}
+
+// maxUnread caps the unread count: badges show "99+" long before.
+const maxUnread = 100
+
+// unread is a room's unread_notifications: messages from others after the
+// user's read receipt. Hearth evaluates no push rules, so every such message
+// counts and none highlights.
+func (s *Syncer) unread(ctx context.Context, user spec.UserID, roomID string) (map[string]int, error) {
+	out := map[string]int{"notification_count": 0, "highlight_count": 0}
+	if s.src.Ephemeral == nil {
+		return out, nil
+	}
+	readUpTo, err := s.src.Ephemeral.ReadUpTo(ctx, roomID, user)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.rooms.CountUnread(ctx, roomID, user, readUpTo, maxUnread)
+	if err != nil {
+		return nil, err
+	}
+	out["notification_count"] = n
+	return out, nil
+}
