@@ -18,14 +18,14 @@
  */
 export const BENCHMARKS = Object.freeze([
   { name: 'size', module: './size.js', fn: 'size', timeoutMs: 45_000 },
-  { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 110_000 },
-  { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 75_000 },
+  { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 95_000 },
+  { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 70_000 },
   { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 45_000 },
   { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 30_000 },
   { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 20_000 },
-  { name: 'memory', module: './memory.js', fn: 'memory', timeoutMs: 45_000 },
+  { name: 'memory', module: './memory.js', fn: 'memory', timeoutMs: 75_000 },
   { name: 'storage', module: './storage.js', fn: 'storage', timeoutMs: 40_000 },
-  { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 130_000 },
+  { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 120_000 },
   { name: 'federation', module: './federation.js', fn: 'federation', timeoutMs: 60_000 }
 ])
 
