@@ -4,6 +4,9 @@
 // queue per destination), and fetching what is missing (get_missing_events,
 // state, backfill). The room rules themselves live in package room; this
 // package checks hashes, signatures and who may ask, and moves events.
+// It also answers, and asks, for users' end-to-end keys (e2ekeys.go),
+// media (media.go) and profiles (profile.go); package keys checks what
+// comes back for keys, package media caches what comes back for media.
 //
 // Servers are addressed by name over an injected http.RoundTripper (see
 // Scheme); a server's signing key is read from its name (package identity).
