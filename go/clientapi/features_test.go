@@ -461,7 +461,9 @@ func TestMedia(t *testing.T) {
 		t.Fatalf("v1 download: %d %v", v1.status, v1.header)
 	}
 	ts.expect(ts.do("GET", "/_matrix/media/v3/download/"+server+"/nope", "", nil), 404, "M_NOT_FOUND")
-	ts.expect(ts.do("GET", "/_matrix/media/v3/download/other.server/abc", "", nil), 404, "M_NOT_FOUND")
+	ts.expect(ts.do("GET", "/_matrix/media/v3/download/other.server/abc?allow_remote=false", "", nil), 404, "M_NOT_FOUND")
+	// No federation transport in this test: the other server is unreachable.
+	ts.expect(ts.do("GET", "/_matrix/media/v3/download/other.server/abc", "", nil), 502, "M_UNKNOWN")
 	cfg := ts.do("GET", "/_matrix/client/v1/media/config", alice, nil)
 	limit, _ := cfg.body["m.upload.size"].(float64)
 	if limit <= 0 {

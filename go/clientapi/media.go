@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/media"
 )
 
 func (a *API) mediaConfig(*request) (any, error) {
@@ -32,8 +34,18 @@ func (a *API) upload(req *request) (any, error) {
 	return map[string]string{"content_uri": uri}, nil
 }
 
+// getMedia loads the {serverName}/{mediaId} of the path, fetching another
+// server's over federation unless the query says allow_remote=false.
+func (a *API) getMedia(req *request) (media.Media, error) {
+	server := spec.ServerName(req.PathValue("serverName"))
+	if server != a.server && req.URL.Query().Get("allow_remote") == "false" {
+		return media.Media{}, notFound("media of another server and allow_remote=false")
+	}
+	return a.media.Get(req.ctx(), server, req.PathValue("mediaId"))
+}
+
 func (a *API) download(req *request) (any, error) {
-	m, err := a.media.Get(req.ctx(), spec.ServerName(req.PathValue("serverName")), req.PathValue("mediaId"))
+	m, err := a.getMedia(req)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +67,7 @@ func (a *API) download(req *request) (any, error) {
 // weigh down the wasm build), and clients scale what they get. Only images
 // are served this way; anything else has no thumbnail.
 func (a *API) thumbnail(req *request) (any, error) {
-	m, err := a.media.Get(req.ctx(), spec.ServerName(req.PathValue("serverName")), req.PathValue("mediaId"))
+	m, err := a.getMedia(req)
 	if err != nil {
 		return nil, err
 	}

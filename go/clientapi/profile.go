@@ -36,8 +36,7 @@ func (a *API) profile(req *request) (account.Profile, error) {
 		return account.Profile{}, err
 	}
 	if u.Domain() != a.server {
-		// Remote profiles are federation's (GET /_matrix/federation/v1/query/profile).
-		return account.Profile{}, notFound("profiles of other servers are not fetched yet")
+		return a.fed.QueryProfile(req.ctx(), u)
 	}
 	return a.accounts.Profile(req.ctx(), u)
 }

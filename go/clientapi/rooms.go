@@ -20,9 +20,28 @@ func (a *API) createRoom(req *request) (any, error) {
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
 	}
+	// Users of other servers are invited once the room exists, over
+	// federation (PUT /_matrix/federation/v2/invite): an invite event made
+	// inside the creation would never reach their server, which is not yet
+	// in the room. Their invites carry no is_direct.
+	var local, remote []string
+	for _, raw := range body.Invite {
+		if u, err := spec.NewUserID(raw, true); err == nil && u.Domain() != a.server {
+			remote = append(remote, raw)
+		} else {
+			local = append(local, raw)
+		}
+	}
+	body.Invite = local
 	roomID, err := a.rooms.Create(req.ctx(), req.device.UserID, body)
 	if err != nil {
 		return nil, err
+	}
+	for _, raw := range remote {
+		target, _ := spec.NewUserID(raw, true)
+		if err := a.fed.Invite(req.ctx(), req.device.UserID, roomID, *target, ""); err != nil {
+			log.WithError(err).WithField("invitee", raw).Warn("createRoom: remote invite failed")
+		}
 	}
 	return map[string]string{"room_id": roomID}, nil
 }

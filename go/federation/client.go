@@ -53,11 +53,25 @@ func path(prefix string, segments ...string) string {
 // do sends one signed request and decodes a 200 answer into out (if not nil).
 // Other answers become *RemoteError.
 func (c *Client) do(ctx context.Context, dest spec.ServerName, method, p string, query url.Values, body, out any) error {
+	_, raw, err := c.exchange(ctx, dest, method, p, query, body, maxResponseBytes)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(out); err != nil {
+		return fmt.Errorf("%w: decode answer of %s from %s: %v", ErrBadRequest, p, dest, err)
+	}
+	return nil
+}
+
+// exchange sends one signed request and returns a 200 answer's headers and
+// body, read up to limit bytes (a longer body is an error). Other answers
+// become *RemoteError.
+func (c *Client) exchange(ctx context.Context, dest spec.ServerName, method, p string, query url.Values, body any, limit int64) (http.Header, []byte, error) {
 	if c.transport == nil {
-		return fmt.Errorf("%w: no federation transport", ErrUnreachable)
+		return nil, nil, fmt.Errorf("%w: no federation transport", ErrUnreachable)
 	}
 	if dest == c.id.ServerName {
-		return fmt.Errorf("%w: refusing to send %s %s to this server itself", ErrBadRequest, method, p)
+		return nil, nil, fmt.Errorf("%w: refusing to send %s %s to this server itself", ErrBadRequest, method, p)
 	}
 	requestURI := p
 	if len(query) > 0 {
@@ -66,27 +80,30 @@ func (c *Client) do(ctx context.Context, dest spec.ServerName, method, p string,
 	fr := fclient.NewFederationRequest(method, c.id.ServerName, dest, requestURI)
 	if body != nil {
 		if err := fr.SetContent(body); err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, p, err)
+			return nil, nil, fmt.Errorf("encode %s %s: %w", method, p, err)
 		}
 	}
 	if err := fr.Sign(c.id.ServerName, identity.KeyID, c.id.Key); err != nil {
-		return fmt.Errorf("sign %s %s: %w", method, p, err)
+		return nil, nil, fmt.Errorf("sign %s %s: %w", method, p, err)
 	}
 	req, err := fr.HTTPRequest()
 	if err != nil {
-		return fmt.Errorf("build %s %s: %w", method, p, err)
+		return nil, nil, fmt.Errorf("build %s %s: %w", method, p, err)
 	}
 	req.URL.Scheme = Scheme
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	resp, err := c.transport.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		return fmt.Errorf("%w: %s %s to %s: %v", ErrUnreachable, method, p, dest, err)
+		return nil, nil, fmt.Errorf("%w: %s %s to %s: %v", ErrUnreachable, method, p, dest, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return fmt.Errorf("%w: read answer of %s from %s: %v", ErrUnreachable, p, dest, err)
+		return nil, nil, fmt.Errorf("%w: read answer of %s from %s: %v", ErrUnreachable, p, dest, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, nil, fmt.Errorf("%w: answer of %s from %s is over %d bytes", ErrBadRequest, p, dest, limit)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var me struct {
@@ -94,13 +111,7 @@ func (c *Client) do(ctx context.Context, dest spec.ServerName, method, p string,
 			Error   string `json:"error"`
 		}
 		_ = json.Unmarshal(raw, &me) // best effort: the status says enough
-		return &RemoteError{Server: string(dest), Status: resp.StatusCode, ErrCode: me.ErrCode, Message: me.Error}
+		return nil, nil, &RemoteError{Server: string(dest), Status: resp.StatusCode, ErrCode: me.ErrCode, Message: me.Error}
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(out); err != nil {
-		return fmt.Errorf("%w: decode answer of %s from %s: %v", ErrBadRequest, p, dest, err)
-	}
-	return nil
+	return resp.Header, raw, nil
 }

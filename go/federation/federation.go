@@ -4,6 +4,9 @@
 // queue per destination), and fetching what is missing (get_missing_events,
 // state, backfill). The room rules themselves live in package room; this
 // package checks hashes, signatures and who may ask, and moves events.
+// It also answers, and asks, for users' end-to-end keys (e2ekeys.go),
+// media (media.go) and profiles (profile.go); package keys checks what
+// comes back for keys, package media caches what comes back for media.
 //
 // Servers are addressed by name over an injected http.RoundTripper (see
 // Scheme); a server's signing key is read from its name (package identity).
@@ -19,7 +22,10 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
+	"hearth/go/account"
 	"hearth/go/identity"
+	"hearth/go/keys"
+	"hearth/go/media"
 	"hearth/go/room"
 )
 
@@ -44,6 +50,11 @@ type Federation struct {
 	peers func() []string
 	// localAlias resolves an alias of this server; never nil.
 	localAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
+	// keys, media and accounts answer other servers for this server's
+	// users' keys, media and profiles; nil: those routes answer 404.
+	keys     *keys.Keys
+	media    *media.Store
+	accounts *account.Accounts
 
 	mu sync.Mutex
 	// directoryMisses holds when each peer last failed to list its public
@@ -74,6 +85,13 @@ type Options struct {
 	// LocalAlias resolves a room alias of this server to its room (the local
 	// alias table); found is false for an unknown alias. Nil: none known.
 	LocalAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
+	// Keys answers user/keys/query and user/keys/claim for this server's
+	// users; nil: 404.
+	Keys *keys.Keys
+	// Media serves this server's media (media/download); nil: 404.
+	Media *media.Store
+	// Accounts answers query/profile for this server's users; nil: 404.
+	Accounts *account.Accounts
 }
 
 // New returns the federation side of the server with identity id. The queue
@@ -82,6 +100,7 @@ func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, 
 	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU,
 		requestPeer: opts.RequestPeer, peers: opts.Peers, localAlias: opts.LocalAlias,
 		typing: opts.Typing, receipt: opts.Receipt,
+		keys: opts.Keys, media: opts.Media, accounts: opts.Accounts,
 		directoryMisses: map[spec.ServerName]time.Time{}}
 	if f.peers == nil {
 		f.peers = func() []string { return nil }
@@ -134,6 +153,11 @@ func (f *Federation) Handler() http.Handler {
 	route("GET /_matrix/federation/v1/state_ids/{roomId}", signed, f.stateIDs)
 	route("GET /_matrix/federation/v1/event/{eventId}", signed, f.event)
 	route("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", signed, f.eventAuth)
+
+	route("POST /_matrix/federation/v1/user/keys/query", signed, f.userKeysQuery)
+	route("POST /_matrix/federation/v1/user/keys/claim", signed, f.userKeysClaim)
+	route("GET /_matrix/federation/v1/media/download/{mediaId}", signed, f.mediaDownload)
+	route("GET /_matrix/federation/v1/query/profile", signed, f.queryProfile)
 
 	route("GET /_matrix/federation/v1/query/directory", signed, f.queryDirectory)
 	route("GET /_matrix/federation/v1/publicRooms", signed, f.publicRooms)

@@ -20,8 +20,14 @@ type request struct {
 	content []byte
 }
 
-// handler answers with a JSON body for 200 OK, or an error.
+// handler answers with a JSON body for 200 OK (a rawBody as is), or an error.
 type handler func(req *request) (any, error)
+
+// rawBody is a 200 answer that is not JSON (media downloads).
+type rawBody struct {
+	contentType string
+	data        []byte
+}
 
 type access int
 
@@ -50,6 +56,12 @@ func (f *Federation) serve(acc access, h handler) http.Handler {
 		body, err := h(req)
 		if err != nil {
 			writeError(w, r, err)
+			return
+		}
+		if raw, ok := body.(rawBody); ok {
+			w.Header().Set("Content-Type", raw.contentType)
+			w.WriteHeader(http.StatusOK)
+			w.Write(raw.data)
 			return
 		}
 		writeJSON(w, http.StatusOK, body)

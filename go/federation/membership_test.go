@@ -154,3 +154,18 @@ func TestPublicRoomsAcrossServers(t *testing.T) {
 	bob.join(public, a)
 	eventually(t, "alice to see bob join", func() bool { return alice.state(public, "m.room.member", bob.id).str("membership") == "join" })
 }
+
+// createRoom's invite list may name users of other servers: their invites go
+// over federation once the room exists, and they can join.
+func TestCreateRoomInvitesRemoteUser(t *testing.T) {
+	nodes := newNetwork(t).nodes(2)
+	alice, bob := nodes[0].register("alice"), nodes[1].register("bob")
+	roomID := alice.createRoom(map[string]any{"preset": "private_chat", "invite": []string{bob.id}})
+	if _, ok := bob.syncRooms("invite")[roomID]; !ok {
+		t.Fatal("bob's sync shows no invite to the new room")
+	}
+	bob.join(roomID, nodes[0])
+	if m := alice.state(roomID, "m.room.member", bob.id).str("membership"); m != "join" {
+		t.Fatalf("bob's membership on A = %q", m)
+	}
+}

@@ -44,7 +44,9 @@ type Options struct {
 	MaxBytes int64            // 0: DefaultMaxBytes
 	Now      func() time.Time // nil: time.Now
 	Random   io.Reader        // nil: crypto/rand
-	// FetchRemote fetches media of another server; nil: remote media is not found.
+	// FetchRemote fetches media of another server; nil: remote media is not
+	// found. Get caches what it returns (at most MaxBytes); it should return
+	// ErrNotFound wrapped when the other server has no such media.
 	FetchRemote func(ctx context.Context, server spec.ServerName, mediaID string) (Media, error)
 }
 
@@ -100,14 +102,18 @@ func (s *Store) Upload(ctx context.Context, uploader spec.UserID, contentType, f
 	return "mxc://" + string(s.server) + "/" + mediaID, nil
 }
 
-// Get returns a file of this server, or of another through FetchRemote.
+// Get returns a file of this server, or of another: from the cache, else
+// through FetchRemote, then cached. Media never changes once uploaded, so a
+// cached copy stays valid.
 func (s *Store) Get(ctx context.Context, server spec.ServerName, mediaID string) (Media, error) {
 	if server != s.server {
-		if s.opts.FetchRemote == nil {
-			return Media{}, fmt.Errorf("%w: %s/%s is another server's and remote media is not fetched yet", ErrNotFound, server, mediaID)
-		}
-		return s.opts.FetchRemote(ctx, server, mediaID)
+		return s.getRemote(ctx, server, mediaID)
 	}
+	return s.GetLocal(ctx, mediaID)
+}
+
+// GetLocal returns a file of this server only (what federation serves).
+func (s *Store) GetLocal(ctx context.Context, mediaID string) (Media, error) {
 	var m Media
 	err := s.db.QueryRow(ctx, `SELECT content_type, filename, data FROM media WHERE media_id = ?`, mediaID).
 		Scan(&m.ContentType, &m.FileName, &m.Data)
@@ -116,6 +122,42 @@ func (s *Store) Get(ctx context.Context, server spec.ServerName, mediaID string)
 	}
 	if err != nil {
 		return Media{}, fmt.Errorf("load media %s: %w", mediaID, err)
+	}
+	return m, nil
+}
+
+func (s *Store) getRemote(ctx context.Context, server spec.ServerName, mediaID string) (Media, error) {
+	var m Media
+	err := s.db.QueryRow(ctx, `SELECT content_type, filename, data FROM remote_media WHERE server_name = ? AND media_id = ?`,
+		string(server), mediaID).Scan(&m.ContentType, &m.FileName, &m.Data)
+	if err == nil {
+		return m, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Media{}, fmt.Errorf("load cached media %s/%s: %w", server, mediaID, err)
+	}
+	if s.opts.FetchRemote == nil {
+		return Media{}, fmt.Errorf("%w: %s/%s is another server's and remote media is not fetched", ErrNotFound, server, mediaID)
+	}
+	m, err = s.opts.FetchRemote(ctx, server, mediaID)
+	if err != nil {
+		return Media{}, err
+	}
+	if int64(len(m.Data)) > s.opts.MaxBytes {
+		return Media{}, fmt.Errorf("%w: %s/%s is %d bytes, at most %d", ErrTooLarge, server, mediaID, len(m.Data), s.opts.MaxBytes)
+	}
+	if m.ContentType == "" {
+		m.ContentType = "application/octet-stream"
+	}
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO remote_media (server_name, media_id, content_type, filename, fetched_ts, data) VALUES (?, ?, ?, ?, ?, ?)
+			 ON CONFLICT DO NOTHING`,
+			string(server), mediaID, m.ContentType, m.FileName, s.opts.Now().UnixMilli(), m.Data)
+		return err
+	})
+	if err != nil {
+		return Media{}, fmt.Errorf("cache media %s/%s: %w", server, mediaID, err)
 	}
 	return m, nil
 }

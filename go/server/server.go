@@ -121,11 +121,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			fed.SendReceipt(roomID, receiptType, user, eventID, ts)
 		},
 	})
-	// Remote key queries and claims and remote media are left to federation
-	// (keys.Options QueryRemote, ClaimRemote; media.Options FetchRemote):
-	// without them those answer failures / M_NOT_FOUND.
+	// Other servers' users' keys and media come through the federation client.
 	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{
 		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs,
+		QueryRemote: fedClient.QueryKeys, ClaimRemote: fedClient.ClaimKeys,
 		SendRemote: func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
 			return sendToDeviceEDU(ctx, queue, id.ServerName, sender, evType, server, messages)
 		},
@@ -133,7 +132,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			go sendDeviceListUpdate(rooms, queue, id.ServerName, user, deviceID, keys)
 		},
 	})
-	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random})
+	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random,
+		FetchRemote: func(ctx context.Context, server spec.ServerName, mediaID string) (media.Media, error) {
+			return fedClient.DownloadMedia(ctx, server, mediaID, media.DefaultMaxBytes)
+		},
+	})
 	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
 
 	// Federation applies typing and receipt EDUs itself (checked, into eph);
@@ -149,6 +152,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	fed = federation.New(id, rooms, fedClient, queue, federation.Options{
 		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: receiveEDU, Peers: cfg.Peers,
 		Typing: eph.ReceiveTyping, Receipt: eph.ReceiveReceipt,
+		Keys: keyStore, Media: mediaStore, Accounts: accounts,
 		LocalAlias: func(ctx context.Context, alias string) (string, bool, error) {
 			roomID, err := rooms.ResolveAlias(ctx, alias)
 			if errors.Is(err, room.ErrAliasNotFound) {

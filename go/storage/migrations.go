@@ -234,6 +234,18 @@ CREATE TABLE to_device (
 	PRIMARY KEY (user_id, device_id, stream_pos)
 );
 `,
+	// 4: other servers' media, cached once fetched over federation.
+	`
+CREATE TABLE remote_media (
+	server_name  TEXT NOT NULL,
+	media_id     TEXT NOT NULL,
+	content_type TEXT NOT NULL,
+	filename     TEXT NOT NULL DEFAULT '',
+	fetched_ts   INTEGER NOT NULL,     -- ms since the epoch
+	data         BLOB NOT NULL,
+	PRIMARY KEY (server_name, media_id)
+);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

@@ -154,3 +154,49 @@ test('two peers on one relay share a room, and a restarted peer catches up on wh
   const bodies = history.body.chunk.filter(ev => ev.type === 'm.room.message').map(ev => ev.content.body).reverse()
   assert.deepEqual(bodies, ['hello from A', 'hello from B', 'missed 1', 'missed 2', 'missed 3'])
 })
+
+test('a federation request from A\'s Go code reaches B\'s Go code and back, with a 1 MiB body intact (remote media through the relay)', { timeout: 180000 }, async (t) => {
+  const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
+  await relay.start()
+  t.after(() => relay.stop())
+  const relayArgs = ['--relay', relay.multiaddrs()[0]]
+  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-peer-'))))
+  t.after(() => Promise.all(dirs.map(d => rm(d, { recursive: true, force: true }))))
+  const a = await spawnPeer(dirs[0], relayArgs)
+  const b = await spawnPeer(dirs[1], relayArgs)
+  t.after(() => Promise.all([a.stop(), b.stop()]))
+
+  const alice = await register(a, 'alice')
+  const bob = await register(b, 'bob')
+  const data = new Uint8Array(1024 * 1024)
+  for (let i = 0; i < data.length; i++) data[i] = i % 256
+  const up = await fetch(`${a.url}/_matrix/media/v3/upload?filename=bytes.bin`, {
+    method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, body: data
+  })
+  assert.equal(up.status, 200, await up.clone().text())
+  const { content_uri: mxc } = await up.json()
+  assert.ok(mxc.startsWith(`mxc://${a.serverName}/`), mxc)
+
+  // Bob's client asks B; B's Go fetches from A's Go over libp2p
+  // (GET /_matrix/federation/v1/media/download, multipart/mixed).
+  const path = `/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`
+  let res
+  for (let tries = 0; tries < 20; tries++) { // discovery through the relay takes a moment
+    res = await fetch(b.url + path, { headers: { authorization: `Bearer ${bob}` } })
+    if (res.status === 200) break
+    await res.arrayBuffer()
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  assert.equal(res.status, 200)
+  const got = new Uint8Array(await res.arrayBuffer())
+  assert.equal(got.length, data.length)
+  assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'the 1 MiB body changed on the way')
+
+  // Remote profile through the relay too.
+  const set = await call(a, 'PUT', `/_matrix/client/v3/profile/${encodeURIComponent(`@alice:${a.serverName}`)}/displayname`,
+    { token: alice, body: { displayname: 'Alice on A' } })
+  assert.equal(set.status, 200, JSON.stringify(set.body))
+  const profile = await call(b, 'GET', `/_matrix/client/v3/profile/${encodeURIComponent(`@alice:${a.serverName}`)}`, { token: bob })
+  assert.equal(profile.status, 200, JSON.stringify(profile.body))
+  assert.equal(profile.body.displayname, 'Alice on A')
+})

@@ -189,7 +189,7 @@ test('matrix-js-sdk against a headless peer', { timeout: 120000 }, async (t) => 
   await chatFlow(t, await startPeer())
 })
 
-test('matrix-js-sdk: two clients on two peers in one room, through a relay', { timeout: 120000 }, async (t) => {
+test('matrix-js-sdk: two clients on two peers in one room, through a relay, and an encrypted room between them', { timeout: 150000 }, async (t) => {
   if (!(await peerBuilt())) {
     t.skip('dist/hearth.wasm is missing: run npm run build')
     return
@@ -202,6 +202,8 @@ test('matrix-js-sdk: two clients on two peers in one room, through a relay', { t
   const alice = await loggedInClient(a.url, 'alice')
   const bob = await loggedInClient(b.url, 'bob')
   t.after(() => { alice.stopClient(); bob.stopClient() })
+  await alice.initRustCrypto({ useIndexedDB: false })
+  await bob.initRustCrypto({ useIndexedDB: false })
   await Promise.all([startSyncing(alice), startSyncing(bob)])
 
   const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Across' })
@@ -234,4 +236,24 @@ test('matrix-js-sdk: two clients on two peers in one room, through a relay', { t
   await until(() => bob.getRoom(roomId).getMember(alice.getUserId())?.name === 'Alice on A', 'bob sees alice\'s new name', 30000)
   await alice.redactEvent(roomId, ev.getId())
   await until(() => bob.getRoom(roomId).findEventById(ev.getId())?.isRedacted(), 'bob sees the redaction', 30000)
+
+  // An encrypted room across the two peers: alice's client queries and
+  // claims bob's keys through A and B (user/keys/query, user/keys/claim),
+  // and the room key reaches bob's device as a to-device EDU.
+  const { room_id: secretRoom } = await alice.createRoom({
+    preset: 'private_chat', name: 'Secrets across', invite: [bob.getUserId()],
+    initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }]
+  })
+  await until(() => bob.getRoom(secretRoom)?.getMyMembership() === 'invite', 'bob sees the invite to the encrypted room', 30000)
+  await bob.joinRoom(secretRoom, { viaServers: [a.serverName] })
+  await until(() => alice.getRoom(secretRoom)?.getMember(bob.getUserId())?.membership === 'join', 'alice sees bob join the encrypted room', 30000)
+  const decrypted = waitFor(bob, MatrixEventEvent.Decrypted, (e) => e.getType() === 'm.room.message' && e.getRoomId() === secretRoom, 30000)
+  await alice.sendTextMessage(secretRoom, 'for bob only, across peers')
+  const [secret] = await decrypted
+  assert.equal(secret.getContent().body, 'for bob only, across peers')
+  assert.equal(secret.getWireType(), 'm.room.encrypted')
+  const decryptedBack = waitFor(alice, MatrixEventEvent.Decrypted,
+    (e) => e.getType() === 'm.room.message' && e.getRoomId() === secretRoom && e.getSender() === bob.getUserId(), 30000)
+  await bob.sendTextMessage(secretRoom, 'got it, across peers')
+  assert.equal((await decryptedBack)[0].getContent().body, 'got it, across peers')
 })
