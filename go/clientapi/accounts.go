@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"hearth/go/account"
+	"hearth/go/errcode"
 )
 
 // User-interactive authentication: registration asks for one m.login.dummy stage.
@@ -24,7 +25,7 @@ type registerRequest struct {
 
 func (a *API) register(req *request) (any, error) {
 	if kind := req.URL.Query().Get("kind"); kind != "" && kind != "user" {
-		return nil, newError(http.StatusForbidden, "M_GUEST_ACCESS_FORBIDDEN", "guest accounts are not supported")
+		return nil, errcode.New(http.StatusForbidden, "M_GUEST_ACCESS_FORBIDDEN", "guest accounts are not supported")
 	}
 	var body registerRequest
 	if err := readJSON(req.Request, &body); err != nil {
@@ -92,11 +93,11 @@ func (a *API) login(req *request) (any, error) {
 		return nil, err
 	}
 	if body.Type != "m.login.password" {
-		return nil, newError(http.StatusBadRequest, "M_UNKNOWN", "unsupported login type "+body.Type)
+		return nil, errcode.New(http.StatusBadRequest, "M_UNKNOWN", "unsupported login type "+body.Type)
 	}
 	user := body.Identifier.User
 	if body.Identifier.Type != "" && body.Identifier.Type != "m.id.user" {
-		return nil, newError(http.StatusBadRequest, "M_UNKNOWN", "unsupported identifier type "+body.Identifier.Type)
+		return nil, errcode.New(http.StatusBadRequest, "M_UNKNOWN", "unsupported identifier type "+body.Identifier.Type)
 	}
 	if user == "" {
 		user = body.User

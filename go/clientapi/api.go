@@ -13,6 +13,7 @@ import (
 	"hearth/go/account"
 	"hearth/go/accountdata"
 	"hearth/go/ephemeral"
+	"hearth/go/errcode"
 	"hearth/go/federation"
 	"hearth/go/keys"
 	"hearth/go/media"
@@ -204,7 +205,7 @@ func (a *API) serve(acc access, h handler) http.Handler {
 		if acc == authed {
 			token, ok := accessToken(r)
 			if !ok {
-				writeError(w, r, newError(http.StatusUnauthorized, "M_MISSING_TOKEN", "no access token given"))
+				writeError(w, r, errcode.New(http.StatusUnauthorized, "M_MISSING_TOKEN", "no access token given"))
 				return
 			}
 			dev, err := a.accounts.Authenticate(r.Context(), token)
@@ -259,7 +260,7 @@ func cors(next http.Handler) http.Handler {
 }
 
 func unrecognized(req *request) (any, error) {
-	return nil, newError(http.StatusNotFound, "M_UNRECOGNIZED", "unrecognized request: "+req.Method+" "+req.URL.Path)
+	return nil, errcode.New(http.StatusNotFound, "M_UNRECOGNIZED", "unrecognized request: "+req.Method+" "+req.URL.Path)
 }
 
 func (a *API) versions(*request) (any, error) {

@@ -1,12 +1,12 @@
 package clientapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
 	"hearth/go/account"
 	"hearth/go/accountdata"
+	"hearth/go/errcode"
 	"hearth/go/federation"
 	"hearth/go/keys"
 	"hearth/go/media"
@@ -16,91 +16,64 @@ import (
 	"hearth/go/syncapi"
 )
 
-// matrixError is an error response with its Matrix errcode (client-server
-// API, "Standard error response").
-type matrixError struct {
-	Status  int    `json:"-"`
-	ErrCode string `json:"errcode"`
-	Message string `json:"error"`
+func badJSON(message string) *errcode.Error {
+	return errcode.New(http.StatusBadRequest, "M_BAD_JSON", message)
 }
-
-func (e *matrixError) Error() string { return e.ErrCode + ": " + e.Message }
-
-func newError(status int, errcode, message string) *matrixError {
-	return &matrixError{Status: status, ErrCode: errcode, Message: message}
+func notFound(message string) *errcode.Error {
+	return errcode.New(http.StatusNotFound, "M_NOT_FOUND", message)
 }
-
-func badJSON(message string) *matrixError {
-	return newError(http.StatusBadRequest, "M_BAD_JSON", message)
-}
-func notFound(message string) *matrixError {
-	return newError(http.StatusNotFound, "M_NOT_FOUND", message)
-}
-func invalidParam(message string) *matrixError {
-	return newError(http.StatusBadRequest, "M_INVALID_PARAM", message)
+func invalidParam(message string) *errcode.Error {
+	return errcode.New(http.StatusBadRequest, "M_INVALID_PARAM", message)
 }
 
 // errorTable maps the sentinel errors of the packages below to Matrix errors.
-// This is the only place errcodes are chosen for them.
-var errorTable = []struct {
-	err     error
-	status  int
-	errcode string
-}{
-	{account.ErrUserInUse, http.StatusBadRequest, "M_USER_IN_USE"},
-	{account.ErrInvalidUsername, http.StatusBadRequest, "M_INVALID_USERNAME"},
-	{account.ErrBadPassword, http.StatusBadRequest, "M_WEAK_PASSWORD"},
-	{account.ErrWrongLogin, http.StatusForbidden, "M_FORBIDDEN"},
-	{account.ErrUnknownToken, http.StatusUnauthorized, "M_UNKNOWN_TOKEN"},
-	{room.ErrRoomNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{room.ErrEventNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{room.ErrForbidden, http.StatusForbidden, "M_FORBIDDEN"},
-	{room.ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
-	{room.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
-	{room.ErrUnsupportedVersion, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION"},
-	{account.ErrUnknownUser, http.StatusNotFound, "M_NOT_FOUND"},
-	{account.ErrBadProfile, http.StatusBadRequest, "M_INVALID_PARAM"},
-	{account.ErrUnknownDevice, http.StatusNotFound, "M_NOT_FOUND"},
-	{room.ErrBadAlias, http.StatusBadRequest, "M_INVALID_PARAM"},
-	{room.ErrAliasInUse, http.StatusConflict, "M_UNKNOWN"},
-	{room.ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{room.ErrStillJoined, http.StatusBadRequest, "M_UNKNOWN"},
-	{accountdata.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{syncapi.ErrFilterNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{syncapi.ErrBadFilter, http.StatusBadRequest, "M_BAD_JSON"},
-	{pushrules.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{pushrules.ErrBadRule, http.StatusBadRequest, "M_INVALID_PARAM"},
-	{media.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{media.ErrTooLarge, http.StatusRequestEntityTooLarge, "M_TOO_LARGE"},
-	{keys.ErrBadKeys, http.StatusBadRequest, "M_INVALID_PARAM"},
-	{federation.ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{federation.ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
-	{federation.ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
-	{federation.ErrUnreachable, http.StatusBadGateway, "M_UNKNOWN"},
-	{federation.ErrBadEvent, http.StatusBadGateway, "M_UNKNOWN"},
-	{federation.ErrBadRequest, http.StatusBadGateway, "M_UNKNOWN"},
-	{storage.ErrFull, http.StatusInsufficientStorage, "M_RESOURCE_LIMIT_EXCEEDED"},
+// This is the only place client API errcodes are chosen for them.
+var errorTable = []errcode.Rule{
+	{Err: account.ErrUserInUse, Status: http.StatusBadRequest, ErrCode: "M_USER_IN_USE"},
+	{Err: account.ErrInvalidUsername, Status: http.StatusBadRequest, ErrCode: "M_INVALID_USERNAME"},
+	{Err: account.ErrBadPassword, Status: http.StatusBadRequest, ErrCode: "M_WEAK_PASSWORD"},
+	{Err: account.ErrWrongLogin, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
+	{Err: account.ErrUnknownToken, Status: http.StatusUnauthorized, ErrCode: "M_UNKNOWN_TOKEN"},
+	{Err: room.ErrRoomNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: room.ErrEventNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: room.ErrForbidden, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
+	{Err: room.ErrBadEvent, Status: http.StatusBadRequest, ErrCode: "M_BAD_JSON"},
+	{Err: room.ErrBadToken, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: room.ErrUnsupportedVersion, Status: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION"},
+	{Err: account.ErrUnknownUser, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: account.ErrBadProfile, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: account.ErrUnknownDevice, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: room.ErrBadAlias, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: room.ErrAliasInUse, Status: http.StatusConflict, ErrCode: "M_UNKNOWN"},
+	{Err: room.ErrAliasNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: room.ErrStillJoined, Status: http.StatusBadRequest, ErrCode: "M_UNKNOWN"},
+	{Err: accountdata.ErrNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: syncapi.ErrFilterNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: syncapi.ErrBadFilter, Status: http.StatusBadRequest, ErrCode: "M_BAD_JSON"},
+	{Err: pushrules.ErrNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: pushrules.ErrBadRule, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: media.ErrNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: media.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, ErrCode: "M_TOO_LARGE"},
+	{Err: keys.ErrBadKeys, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: federation.ErrAliasNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: federation.ErrBadToken, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: federation.ErrIncompatibleVersion, Status: http.StatusBadRequest, ErrCode: "M_INCOMPATIBLE_ROOM_VERSION"},
+	{Err: federation.ErrUnreachable, Status: http.StatusBadGateway, ErrCode: "M_UNKNOWN"},
+	{Err: federation.ErrBadEvent, Status: http.StatusBadGateway, ErrCode: "M_UNKNOWN"},
+	{Err: federation.ErrBadRequest, Status: http.StatusBadGateway, ErrCode: "M_UNKNOWN"},
+	{Err: storage.ErrFull, Status: http.StatusInsufficientStorage, ErrCode: "M_RESOURCE_LIMIT_EXCEEDED"},
 }
 
-// toMatrixError turns any error from a handler into the response to send.
-func toMatrixError(err error) *matrixError {
-	var me *matrixError
-	if errors.As(err, &me) {
-		return me
-	}
-	for _, e := range errorTable {
-		if errors.Is(err, e.err) {
-			return newError(e.status, e.errcode, err.Error())
-		}
+// toMatrixError turns any error from a handler into the answer to send.
+func toMatrixError(err error) *errcode.Error {
+	if e := errcode.Match(err, errorTable, errcode.Cancelled); e != nil {
+		return e
 	}
 	// Another server's answer to a request made for the client (a remote
 	// directory, an alias): its refusal is the client's.
 	var re *federation.RemoteError
 	if errors.As(err, &re) && re.Status >= 400 && re.Status < 500 && re.ErrCode != "" {
-		return newError(re.Status, re.ErrCode, err.Error())
+		return errcode.New(re.Status, re.ErrCode, err.Error())
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return newError(http.StatusServiceUnavailable, "M_UNKNOWN", "request cancelled: "+err.Error())
-	}
-	return newError(http.StatusInternalServerError, "M_UNKNOWN", "internal error")
+	return errcode.Internal()
 }

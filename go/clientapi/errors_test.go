@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"hearth/go/account"
+	"hearth/go/errcode"
 	"hearth/go/room"
 	"hearth/go/storage"
 )
@@ -25,7 +26,7 @@ func TestToMatrixError(t *testing.T) {
 		{fmt.Errorf("commit: %w", fmt.Errorf("%w: QuotaExceededError", storage.ErrFull)), http.StatusInsufficientStorage, "M_RESOURCE_LIMIT_EXCEEDED"},
 		{context.Canceled, http.StatusServiceUnavailable, "M_UNKNOWN"},
 		{errors.New("anything else"), http.StatusInternalServerError, "M_UNKNOWN"},
-		{newError(http.StatusTeapot, "M_X", "kept as is"), http.StatusTeapot, "M_X"},
+		{errcode.New(http.StatusTeapot, "M_X", "kept as is"), http.StatusTeapot, "M_X"},
 	} {
 		got := toMatrixError(tc.err)
 		if got.Status != tc.status || got.ErrCode != tc.errcode {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"hearth/go/errcode"
 )
 
 // maxBodyBytes bounds a JSON request body; events are at most 64 KiB
@@ -20,15 +22,15 @@ func readJSON(r *http.Request, v any) error {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return newError(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", fmt.Sprintf("request body over %d bytes", maxBodyBytes))
+			return errcode.New(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", fmt.Sprintf("request body over %d bytes", maxBodyBytes))
 		}
-		return newError(http.StatusBadRequest, "M_UNKNOWN", "read request body: "+err.Error())
+		return errcode.New(http.StatusBadRequest, "M_UNKNOWN", "read request body: "+err.Error())
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
 	if !json.Valid(body) {
-		return newError(http.StatusBadRequest, "M_NOT_JSON", "request body is not valid JSON")
+		return errcode.New(http.StatusBadRequest, "M_NOT_JSON", "request body is not valid JSON")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return badJSON("request body has the wrong shape: " + err.Error())
@@ -48,23 +50,10 @@ func readJSONObject(r *http.Request) (json.RawMessage, error) {
 	return json.Marshal(obj)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		log.WithError(err).Error("marshal response")
-		status, body = http.StatusInternalServerError, []byte(`{"errcode":"M_UNKNOWN","error":"internal error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(body)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { errcode.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	me := toMatrixError(err)
-	if me.Status >= 500 {
-		log.WithError(err).WithField("path", r.URL.Path).Error("request failed")
-	}
-	writeJSON(w, me.Status, me)
+	errcode.Write(w, r, toMatrixError(err), err, log)
 }
 
 // rawBody is a non-JSON 200 response: media downloads.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/media"
 )
 
@@ -23,9 +24,9 @@ func (a *API) upload(req *request) (any, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, newError(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", fmt.Sprintf("uploads are at most %d bytes", max))
+			return nil, errcode.New(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", fmt.Sprintf("uploads are at most %d bytes", max))
 		}
-		return nil, newError(http.StatusBadRequest, "M_UNKNOWN", "read upload: "+err.Error())
+		return nil, errcode.New(http.StatusBadRequest, "M_UNKNOWN", "read upload: "+err.Error())
 	}
 	uri, err := a.media.Upload(req.ctx(), req.device.UserID, req.Header.Get("Content-Type"), req.URL.Query().Get("filename"), data)
 	if err != nil {

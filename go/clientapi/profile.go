@@ -7,6 +7,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/account"
+	"hearth/go/errcode"
 )
 
 // pathUser reads the {userId} path value.
@@ -25,7 +26,7 @@ func ownUser(req *request) (spec.UserID, error) {
 		return u, err
 	}
 	if u.String() != req.device.UserID.String() {
-		return u, newError(http.StatusForbidden, "M_FORBIDDEN", "cannot act for another user")
+		return u, errcode.New(http.StatusForbidden, "M_FORBIDDEN", "cannot act for another user")
 	}
 	return u, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/room"
 	"hearth/go/syncapi"
 )
@@ -145,7 +146,7 @@ func (a *API) requireJoined(req *request, roomID string) error {
 		return err
 	}
 	if m[roomID].Membership != spec.Join {
-		return newError(http.StatusForbidden, "M_FORBIDDEN", "you are not joined to "+roomID)
+		return errcode.New(http.StatusForbidden, "M_FORBIDDEN", "you are not joined to "+roomID)
 	}
 	return nil
 }

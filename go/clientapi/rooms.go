@@ -10,6 +10,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/federation"
 	"hearth/go/room"
 	"hearth/go/syncapi"
@@ -229,7 +230,7 @@ func (a *API) unban(req *request) (any, error) {
 		return nil, err
 	}
 	if m != spec.Ban {
-		return nil, newError(http.StatusForbidden, "M_FORBIDDEN", target.String()+" is not banned")
+		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", target.String()+" is not banned")
 	}
 	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, spec.Leave, body.Reason)
 	return struct{}{}, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"hearth/go/accountdata"
+	"hearth/go/errcode"
 	"hearth/go/pushrules"
 )
 
@@ -34,7 +35,7 @@ func (a *API) putAccountData(req *request) (any, error) {
 	evType := req.PathValue("type")
 	if evType == pushRulesType {
 		// The push rules endpoints keep the ruleset well-formed.
-		return nil, newError(http.StatusMethodNotAllowed, "M_BAD_JSON", "use the dedicated endpoint for "+evType)
+		return nil, errcode.New(http.StatusMethodNotAllowed, "M_BAD_JSON", "use the dedicated endpoint for "+evType)
 	}
 	return struct{}{}, a.accountData.Put(req.ctx(), u, req.PathValue("roomId"), evType, content)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/keys"
 )
 
@@ -32,7 +33,7 @@ type keyClaimAnswer struct {
 
 func (f *Federation) userKeysQuery(req *request) (any, error) {
 	if f.keys == nil {
-		return nil, newError(http.StatusNotFound, "M_UNRECOGNIZED", "this server keeps no keys")
+		return nil, errcode.New(http.StatusNotFound, "M_UNRECOGNIZED", "this server keeps no keys")
 	}
 	var q keyQuery
 	if err := req.readContent(&q); err != nil {
@@ -56,7 +57,7 @@ func (f *Federation) userKeysQuery(req *request) (any, error) {
 
 func (f *Federation) userKeysClaim(req *request) (any, error) {
 	if f.keys == nil {
-		return nil, newError(http.StatusNotFound, "M_UNRECOGNIZED", "this server keeps no keys")
+		return nil, errcode.New(http.StatusNotFound, "M_UNRECOGNIZED", "this server keeps no keys")
 	}
 	var c keyClaim
 	if err := req.readContent(&c); err != nil {

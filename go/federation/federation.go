@@ -23,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
+	"hearth/go/errcode"
 	"hearth/go/identity"
 	"hearth/go/keys"
 	"hearth/go/media"
@@ -177,7 +178,7 @@ func (f *Federation) serverKeys(*request) (any, error) {
 }
 
 func unrecognized(req *request) (any, error) {
-	return nil, newError(http.StatusNotFound, "M_UNRECOGNIZED", "unrecognized request: "+req.Method+" "+req.URL.Path)
+	return nil, errcode.New(http.StatusNotFound, "M_UNRECOGNIZED", "unrecognized request: "+req.Method+" "+req.URL.Path)
 }
 
 // ctx is shorthand for the request's context.

@@ -1,14 +1,13 @@
 package federation
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/room"
 )
 
@@ -79,7 +78,7 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 		}
 	}
 	if destination != "" && destination != f.id.ServerName {
-		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", "request is addressed to "+string(destination))
+		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "request is addressed to "+string(destination))
 	}
 	fr, resp := fclient.VerifyHTTPRequest(r, f.now(), f.id.ServerName, nil, keyRing{})
 	if fr == nil {
@@ -89,10 +88,10 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 		}
 		raw, _ := json.Marshal(resp.JSON)
 		_ = json.Unmarshal(raw, &reason)
-		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", "invalid X-Matrix authorization: "+reason.Message)
+		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "invalid X-Matrix authorization: "+reason.Message)
 	}
 	if peer := f.requestPeer(r.Context()); peer != "" && spec.ServerName(peer) != fr.Origin() {
-		return "", nil, newError(http.StatusUnauthorized, "M_UNAUTHORIZED", "request signed by "+string(fr.Origin())+" arrived from peer "+peer)
+		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "request signed by "+string(fr.Origin())+" arrived from peer "+peer)
 	}
 	return fr.Origin(), fr.Content(), nil
 }
@@ -100,81 +99,41 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 // readContent decodes the signed body of a request.
 func (req *request) readContent(v any) error {
 	if len(req.content) == 0 {
-		return newError(http.StatusBadRequest, "M_NOT_JSON", "request body is empty")
+		return errcode.New(http.StatusBadRequest, "M_NOT_JSON", "request body is empty")
 	}
 	if err := json.Unmarshal(req.content, v); err != nil {
-		return newError(http.StatusBadRequest, "M_BAD_JSON", "request body: "+err.Error())
+		return errcode.New(http.StatusBadRequest, "M_BAD_JSON", "request body: "+err.Error())
 	}
 	return nil
 }
 
-// matrixError is an error answer with its errcode (server-server API uses
-// the client-server API's "Standard error response").
-type matrixError struct {
-	Status  int    `json:"-"`
-	ErrCode string `json:"errcode"`
-	Message string `json:"error"`
-}
-
-func (e *matrixError) Error() string { return e.ErrCode + ": " + e.Message }
-
-func newError(status int, errcode, message string) *matrixError {
-	return &matrixError{Status: status, ErrCode: errcode, Message: message}
-}
-
 // errorTable maps sentinel errors to Matrix errors: the only place
 // federation answers choose errcodes.
-var errorTable = []struct {
-	err     error
-	status  int
-	errcode string
-}{
-	{ErrUnauthorized, http.StatusUnauthorized, "M_UNAUTHORIZED"},
-	{ErrNotInRoom, http.StatusForbidden, "M_FORBIDDEN"},
-	{ErrNotVisible, http.StatusForbidden, "M_FORBIDDEN"},
-	{ErrAliasNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{ErrBadToken, http.StatusBadRequest, "M_INVALID_PARAM"},
-	{ErrBadRequest, http.StatusBadRequest, "M_BAD_JSON"},
-	{ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
-	{ErrIncompatibleVersion, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
-	{room.ErrRoomNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{room.ErrEventNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-	{room.ErrForbidden, http.StatusForbidden, "M_FORBIDDEN"},
-	{room.ErrBadEvent, http.StatusBadRequest, "M_BAD_JSON"},
-	{room.ErrUnsupportedVersion, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION"},
+var errorTable = []errcode.Rule{
+	{Err: ErrUnauthorized, Status: http.StatusUnauthorized, ErrCode: "M_UNAUTHORIZED"},
+	{Err: ErrNotInRoom, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
+	{Err: ErrNotVisible, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
+	{Err: ErrAliasNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: ErrBadToken, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: ErrBadRequest, Status: http.StatusBadRequest, ErrCode: "M_BAD_JSON"},
+	{Err: ErrBadEvent, Status: http.StatusBadRequest, ErrCode: "M_BAD_JSON"},
+	{Err: ErrIncompatibleVersion, Status: http.StatusBadRequest, ErrCode: "M_INCOMPATIBLE_ROOM_VERSION"},
+	{Err: room.ErrRoomNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: room.ErrEventNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: room.ErrForbidden, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
+	{Err: room.ErrBadEvent, Status: http.StatusBadRequest, ErrCode: "M_BAD_JSON"},
+	{Err: room.ErrUnsupportedVersion, Status: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION"},
 }
 
-func toMatrixError(err error) *matrixError {
-	var me *matrixError
-	if errors.As(err, &me) {
-		return me
+func toMatrixError(err error) *errcode.Error {
+	if e := errcode.Match(err, errorTable, errcode.Cancelled); e != nil {
+		return e
 	}
-	for _, e := range errorTable {
-		if errors.Is(err, e.err) {
-			return newError(e.status, e.errcode, err.Error())
-		}
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return newError(http.StatusServiceUnavailable, "M_UNKNOWN", "request cancelled: "+err.Error())
-	}
-	return newError(http.StatusInternalServerError, "M_UNKNOWN", "internal error")
+	return errcode.Internal()
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		log.WithError(err).Error("marshal response")
-		status, body = http.StatusInternalServerError, []byte(`{"errcode":"M_UNKNOWN","error":"internal error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(body)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { errcode.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	me := toMatrixError(err)
-	if me.Status >= 500 {
-		log.WithError(err).WithField("path", r.URL.Path).Error("federation request failed")
-	}
-	writeJSON(w, me.Status, me)
+	errcode.Write(w, r, toMatrixError(err), err, log)
 }

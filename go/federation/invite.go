@@ -9,6 +9,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/identity"
 	"hearth/go/room"
 )
@@ -55,7 +56,7 @@ func (f *Federation) invite(req *request) (any, error) {
 	case target.Domain() != f.id.ServerName:
 		return nil, fmt.Errorf("%w: %s is not a user of this server", ErrBadEvent, target.String())
 	case sender.Domain() != req.origin:
-		return nil, newError(http.StatusForbidden, "M_FORBIDDEN", "a server may only send invites from its own users")
+		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", "a server may only send invites from its own users")
 	}
 	// Only the sender's signature can be checked yet: ours comes next.
 	if err := verifyEventSignedBy(v, ev, sender.Domain()); err != nil {

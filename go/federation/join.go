@@ -11,6 +11,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/identity"
 	"hearth/go/room"
 )
@@ -58,7 +59,7 @@ func (f *Federation) template(req *request, roomID string, v gomatrixserverlib.I
 		return nil, fmt.Errorf("%w: user ID: %v", ErrBadRequest, err)
 	}
 	if user.Domain() != req.origin {
-		return nil, newError(http.StatusForbidden, "M_FORBIDDEN", "a server may only make events for its own users")
+		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", "a server may only make events for its own users")
 	}
 	resident, err := f.rooms.Resident(req.ctx(), roomID)
 	if err != nil {
@@ -130,7 +131,7 @@ func (f *Federation) receiveMembership(req *request, membership string) (gomatri
 	case ev.Type() != spec.MRoomMember || m != membership || ev.StateKey() == nil || *ev.StateKey() != sender.String():
 		return nil, fmt.Errorf("%w: not a %s of its sender", ErrBadEvent, membership)
 	case sender.Domain() != req.origin:
-		return nil, newError(http.StatusForbidden, "M_FORBIDDEN", "a server may only send memberships of its own users")
+		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", "a server may only send memberships of its own users")
 	}
 	outcome, err := f.process(req.ctx(), req.origin, room.Incoming{Event: ev, Broadcast: true}, false)
 	if err != nil {

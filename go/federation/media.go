@@ -13,6 +13,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/media"
 )
 
@@ -29,11 +30,11 @@ const maxMediaOverhead = 64 << 10
 
 func (f *Federation) mediaDownload(req *request) (any, error) {
 	if f.media == nil {
-		return nil, newError(http.StatusNotFound, "M_NOT_FOUND", "this server keeps no media")
+		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "this server keeps no media")
 	}
 	m, err := f.media.GetLocal(req.ctx(), req.PathValue("mediaId"))
 	if errors.Is(err, media.ErrNotFound) {
-		return nil, newError(http.StatusNotFound, "M_NOT_FOUND", err.Error())
+		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", err.Error())
 	}
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/account"
+	"hearth/go/errcode"
 )
 
 // Profiles across servers (server-server API, "Querying for information":
@@ -17,19 +18,19 @@ import (
 
 func (f *Federation) queryProfile(req *request) (any, error) {
 	if f.accounts == nil {
-		return nil, newError(http.StatusNotFound, "M_NOT_FOUND", "this server has no users")
+		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "this server has no users")
 	}
 	q := req.URL.Query()
 	u, err := spec.NewUserID(q.Get("user_id"), true)
 	if err != nil {
-		return nil, newError(http.StatusBadRequest, "M_INVALID_PARAM", "not a user ID: "+q.Get("user_id"))
+		return nil, errcode.New(http.StatusBadRequest, "M_INVALID_PARAM", "not a user ID: "+q.Get("user_id"))
 	}
 	if u.Domain() != f.id.ServerName {
-		return nil, newError(http.StatusNotFound, "M_NOT_FOUND", "user is not of this server")
+		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "user is not of this server")
 	}
 	p, err := f.accounts.Profile(req.ctx(), *u)
 	if errors.Is(err, account.ErrUnknownUser) {
-		return nil, newError(http.StatusNotFound, "M_NOT_FOUND", "no such user")
+		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "no such user")
 	}
 	if err != nil {
 		return nil, err
@@ -42,7 +43,7 @@ func (f *Federation) queryProfile(req *request) (any, error) {
 	case "avatar_url":
 		return account.Profile{AvatarURL: p.AvatarURL}, nil
 	}
-	return nil, newError(http.StatusBadRequest, "M_INVALID_PARAM", "unknown profile field "+q.Get("field"))
+	return nil, errcode.New(http.StatusBadRequest, "M_INVALID_PARAM", "unknown profile field "+q.Get("field"))
 }
 
 // QueryProfile asks user's server for the user's profile. A 404 answer is
