@@ -220,37 +220,22 @@ func (r *Rooms) BackwardExtremities(ctx context.Context, roomID string) ([]strin
 // JoinedServers returns the servers with a joined member in the room's
 // current state, sorted.
 func (r *Rooms) JoinedServers(ctx context.Context, roomID string) ([]spec.ServerName, error) {
-	rows, err := r.db.Query(ctx,
+	return r.serversOf(ctx,
 		`SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("load joined servers: %w", err)
-	}
-	defer rows.Close()
-	set := map[spec.ServerName]bool{}
-	for rows.Next() {
-		var userID string
-		if err := rows.Scan(&userID); err != nil {
-			return nil, fmt.Errorf("load joined servers: %w", err)
-		}
-		if _, server, err := gomatrixserverlib.SplitID('@', userID); err == nil {
-			set[server] = true
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load joined servers: %w", err)
-	}
-	out := keys(set)
-	slices.SortFunc(out, func(a, b spec.ServerName) int { return strings.Compare(string(a), string(b)) })
-	return out, nil
 }
 
 // AllJoinedServers returns the servers with a joined member in any room
 // this server is in, sorted: the peers it knows through rooms.
 func (r *Rooms) AllJoinedServers(ctx context.Context) ([]spec.ServerName, error) {
-	rows, err := r.db.Query(ctx,
+	return r.serversOf(ctx,
 		`SELECT DISTINCT s.state_key FROM current_state s WHERE s.type = 'm.room.member' AND s.membership = 'join'
 		   AND s.room_id IN (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?)`,
 		"%:"+string(r.identity.ServerName))
+}
+
+// serversOf runs a query listing user IDs and returns their servers, sorted, once each.
+func (r *Rooms) serversOf(ctx context.Context, query string, args ...any) ([]spec.ServerName, error) {
+	rows, err := r.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load joined servers: %w", err)
 	}

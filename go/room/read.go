@@ -102,20 +102,13 @@ var strippedStateTypes = []string{
 // public-facing state and the invite event itself. It asks no membership:
 // the caller has checked that user is invited.
 func (r *Rooms) InviteState(ctx context.Context, roomID string, user spec.UserID) ([]gomatrixserverlib.PDU, error) {
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	out, err := r.StrippedState(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	var out []gomatrixserverlib.PDU
-	for _, t := range strippedStateTypes {
-		ev, err := stateEvent(ctx, reader{r.db}, v, roomID, t, "")
-		if errors.Is(err, ErrEventNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
 	}
 	ev, err := stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomMember, user.String())
 	if err != nil {
