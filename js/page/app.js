@@ -27,10 +27,10 @@ const FEW_EVENTS = 20
 
 /**
  * @param {{client, session: {userId, accessToken, deviceId, displayName?}, storage: Storage,
- *   showError: (target, err) => void, onSessionEnded: (message) => void, network: () => {serverName?, peers?}}} options
+ *   showError: (target, err) => void, act: (form, errorTarget, fn) => Promise<void>, onSessionEnded: (message) => void, network: () => {serverName?, peers?}}} options
  * @returns {{start, stop, renderNetwork}}
  */
-export function createApp ({ client, session, storage, showError, onSessionEnded, network }) {
+export function createApp ({ client, session, storage, showError, act, onSessionEnded, network }) {
   const $ = (id) => document.getElementById(id)
   const roomKey = `hearth.room.${session.userId}`
   const readKey = `hearth.read.${session.userId}`
@@ -296,20 +296,6 @@ export function createApp ({ client, session, storage, showError, onSessionEnded
   function on (target, type, fn) {
     target.addEventListener(type, fn)
     listeners.push(() => target.removeEventListener(type, fn))
-  }
-
-  /** Runs a form's action: buttons disabled meanwhile, errors shown in errorTarget. */
-  async function act (form, errorTarget, fn) {
-    const buttons = form.querySelectorAll('button')
-    buttons.forEach((b) => { b.disabled = true })
-    showError(errorTarget, null)
-    try {
-      await fn()
-    } catch (err) {
-      showError(errorTarget, err)
-    } finally {
-      buttons.forEach((b) => { b.disabled = false })
-    }
   }
 
   function wire () {

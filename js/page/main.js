@@ -174,6 +174,7 @@ function enterApp () {
     session: state.session,
     storage: localStorage,
     showError,
+    act,
     network: () => state.status && { serverName: state.status.serverName, peers: state.status.p2p?.peers },
     onSessionEnded: (message) => {
       forgetSession()
