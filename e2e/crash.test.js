@@ -8,10 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
-import { register, createRoom, logIn } from './ui.js'
-
-const STEP_TIMEOUT = 30000
-const BOOT_TIMEOUT = 90000
+import { register, createRoom, logIn, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 
 test('acknowledged messages survive a browser crash', { timeout: 240000 }, async (t) => {
   const env = await openBrowser({ name: 'crash' })

@@ -18,13 +18,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { openBrowser, diagnose, ARTIFACTS, DIST } from './browser.js'
-import { register, createRoom } from './ui.js'
+import { register, createRoom, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 import { createRelay } from '../js/relay/index.js'
 import { startPeer } from '../js/peer/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 
-const STEP_TIMEOUT = 30000
-const BOOT_TIMEOUT = 90000
 /** Discovery must take seconds, not the anchor's minutes. */
 const DISCOVERY_TIMEOUT = 5000
 

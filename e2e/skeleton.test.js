@@ -10,11 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
-import { register, createRoom } from './ui.js'
-
-const STEP_TIMEOUT = 30000
-/** The first start-up downloads and compiles the wasm: give it longer. */
-const BOOT_TIMEOUT = 90000
+import { register, createRoom, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 
 test('first visit, register, create a room, message; reloads, worker restarts and browser restarts keep it all', { timeout: 300000 }, async (t) => {
   const env = await openBrowser({ name: 'skeleton' })
