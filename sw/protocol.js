@@ -17,8 +17,12 @@
  * worker -> page   replies go to the asking client (event.source.postMessage);
  *   every change is also broadcast on the BroadcastChannel CHANNEL:
  *   {type: MSG.status, status}
+ *   The two paths do not keep order between them, so a page must drop a status
+ *   older than one it already has: see isNewerStatus.
  *
- * status = {phase, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
+ * status = {phase, life, seq, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
+ *   life: when this worker life began (epoch ms); a restarted worker has a larger one
+ *   seq: counts the statuses of one worker life, from 1
  *   phase: 'idle' | 'downloading' | 'compiling' | 'starting' | 'ready' | 'failed'
  *   waitingForPrevious: true while storage waits for the previous worker's
  *   server to stop (after an update), alongside whatever phase is under way
@@ -53,6 +57,17 @@ export const MSG = Object.freeze({
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */
 export const KEEP_ALIVE_MS = 10000
+
+/**
+ * Whether status `next` is newer than `previous` (null: none yet). A reply
+ * and a broadcast may arrive in either order; without this a page could show
+ * "downloading" after "failed" and stay there.
+ */
+export function isNewerStatus (previous, next) {
+  if (!previous || previous.life === undefined || next.life === undefined) return true
+  if (next.life !== previous.life) return next.life > previous.life
+  return next.seq > previous.seq
+}
 
 /** Paths on the worker's own origin that the Go server answers. */
 export function isServerPath (pathname) {

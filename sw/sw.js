@@ -37,13 +37,14 @@ const assetURL = (name) => new URL(name, self.location.href).href
  *   debug    libp2p log namespaces a page asked for, applied to the network
  *   marks    start-up timestamps of this worker life (sw/protocol.js), for status.marks
  */
+const startedAt = now()
 const server = {
-  status: { phase: 'idle', since: Date.now() },
+  status: { phase: 'idle', life: startedAt, seq: 0, since: Date.now() },
   booting: null,
   goRan: false,
   network: null,
   debug: null,
-  marks: { workerStarted: now() }
+  marks: { workerStarted: startedAt }
 }
 
 /** Epoch ms with sub-ms precision, comparable with a page's timeOrigin + performance.now(). */
@@ -66,6 +67,8 @@ function setStatus (status) {
   const p2p = status.p2p ?? server.status.p2p
   server.status = {
     ...status,
+    life: server.status.life,
+    seq: server.status.seq + 1,
     waitingForPrevious,
     ...(p2p !== undefined && { p2p }),
     since: status.phase === server.status.phase ? server.status.since : Date.now(),

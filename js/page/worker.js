@@ -10,7 +10,7 @@
  * - after a hard reload (Shift+Reload) an active worker does not control the
  *   page and no controllerchange comes by itself: we ask the worker to claim.
  */
-import { CHANNEL, KEEP_ALIVE_MS, MSG } from '../../sw/protocol.js'
+import { CHANNEL, KEEP_ALIVE_MS, MSG, isNewerStatus } from '../../sw/protocol.js'
 
 /** The page could not get a controlling service worker. */
 export class WorkerError extends Error {
@@ -30,8 +30,11 @@ export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = 
     throw new WorkerError('This browser offers no service workers here, and Hearth runs its server in one. ' +
       'Private windows (Firefox) and non-HTTPS sites other than localhost disable them.')
   }
+  let latest = null
   const onMessage = (event) => {
-    if (event.data?.type === MSG.status) onStatus(event.data.status)
+    if (event.data?.type !== MSG.status || !isNewerStatus(latest, event.data.status)) return
+    latest = event.data.status
+    onStatus(latest)
   }
   const channel = new BroadcastChannel(CHANNEL)
   channel.addEventListener('message', onMessage)
