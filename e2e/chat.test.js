@@ -2,7 +2,9 @@
  * Two people, two browsers (separate Chromium profiles, so two homeservers),
  * one relay: Alice creates a room and invites Bob by his user ID, Bob accepts,
  * they write both ways, and Alice sees Bob typing and reading her message.
- * All through the built-in client's controls.
+ * Meanwhile the two workers link directly (WebRTC, hosted by the pages,
+ * signalled over the relay); the relay is then stopped and they go on
+ * chatting. All through the built-in client's controls.
  *
  * Needs the browser's libp2p node (the service worker joins the relay named in
  * config.json); skipped, saying so, while that is not in this tree.
@@ -30,7 +32,7 @@ const FEDERATION_TIMEOUT = 45000
 const EDU_TIMEOUT = 10000
 const quiet = { log () {}, info () {}, warn () {} }
 
-test('two browsers chat through the relay: invite, accept, messages both ways, read receipt, typing', {
+test('two browsers chat: invite, accept, messages both ways, read receipt, typing; then a direct WebRTC link carries it without the relay', {
   timeout: 300000,
   skip: BROWSER_P2P ? false : 'the browser libp2p node (sw/network.js, branch p2pint) is not in this tree yet'
 }, async (t) => {
@@ -129,6 +131,27 @@ test('two browsers chat through the relay: invite, accept, messages both ways, r
 
     await shot(pageA, 'chat-3-alice.png')
     await shot(pageB, 'chat-4-bob.png')
+
+    // Their federation traffic made each worker try a WebRTC link (signalled
+    // over the relay, hosted by the page): both list the other as direct.
+    const [serverA, serverB] = [alice, bob].map((id) => id.split(':')[1])
+    await run('the two browsers link directly (WebRTC), the relay only signalled', async () => {
+      await pageA.waitForSelector(`[data-testid=peer][data-peer-id="${serverB}"][data-direct=true]`, { timeout: FEDERATION_TIMEOUT })
+      await pageB.waitForSelector(`[data-testid=peer][data-peer-id="${serverA}"][data-direct=true]`, { timeout: FEDERATION_TIMEOUT })
+    })
+
+    await run('the relay goes away: they keep chatting over the direct link', async () => {
+      await relay.stop()
+      for (const page of [pageA, pageB]) {
+        await page.waitForSelector('[data-testid=network]:not([data-state=online])', { timeout: STEP_TIMEOUT })
+      }
+      const before = ['hello from Alice', 'hello from Bob', 'nice to meet you, Bob', 'I am typing something long']
+      await send(pageA, 'still here without the relay?')
+      await waitForMessages(pageB, [...before, 'still here without the relay?'], { timeout: FEDERATION_TIMEOUT })
+      await send(pageB, 'yes, browser to browser')
+      await waitForMessages(pageA, [...before, 'still here without the relay?', 'yes, browser to browser'], { timeout: FEDERATION_TIMEOUT })
+      await shot(pageA, 'chat-5-alice-direct.png')
+    })
   } catch (err) {
     const reports = await Promise.all([diagnose(pageA), diagnose(pageB)])
     for (const [page, file] of [[pageA, 'chat-failure-a.png'], [pageB, 'chat-failure-b.png']]) {

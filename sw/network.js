@@ -12,10 +12,10 @@
  *   through the hearthP2P global;
  * - libp2p 3 over WebSockets and circuit relay v2 runs in service workers in
  *   Chromium and Firefox (measured, see issue 4).
- * The price: service workers have no RTCPeerConnection, so no direct WebRTC
- * between browsers from here (all traffic goes through the relay). Moving to
- * WebRTC would mean a page-hosted transport talking to this node over a
- * MessageChannel.
+ * Service workers have no RTCPeerConnection: for direct WebRTC links between
+ * browsers, one open page hosts the connections and this node signals for
+ * them over the relay (js/p2p/direct/). Federation goes over a direct link
+ * when one is open, through the relay otherwise.
  *
  * Lifetime: browsers stop an idle worker (~30 s) and with it this node; the
  * relay then tells the other peers we left. The next event (a /sync
@@ -26,8 +26,9 @@
  */
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { GLOBALS, callServe, provide } from '../js/bridge/globals.js'
-import { createP2P } from '../js/p2p/index.js'
+import { createP2P, SIGNAL_PROTOCOL } from '../js/p2p/index.js'
 import { hearthP2P } from '../js/p2p/bridge.js'
+import { createDirectLinks } from '../js/p2p/direct/links.js'
 
 /** config.json could not be used for the network (missing, unreadable, bad relay address). */
 export class NetworkConfigError extends Error {
@@ -45,6 +46,7 @@ export class NetworkConfigError extends Error {
  * @property {string} [peerId] ours (equals the server name)
  * @property {Array<{addr: string, online: boolean}>} [relays]
  * @property {string[]} [peers] other servers online on our relays
+ * @property {string[]} [direct] peers we have a direct WebRTC link with
  * @property {string} [error] with 'failed'
  */
 
@@ -63,6 +65,9 @@ export function createNetwork (options, components = {}) {
   const logger = options.logger ?? console
   let status = { state: 'starting' }
   let p2p = null
+  let links = null
+  /** a page's port offered before the node ran (see setDirectHost) */
+  let pendingHost = null
 
   const report = (next) => {
     status = next
@@ -75,7 +80,8 @@ export function createNetwork (options, components = {}) {
       state: relays.some(r => r.online) ? 'online' : 'connecting',
       peerId: p2p.peerId,
       relays: relays.map(r => ({ addr: r.addr, online: r.online })),
-      peers: p2p.peers()
+      peers: p2p.peers(),
+      direct: links?.connected() ?? []
     })
   }
 
@@ -99,8 +105,12 @@ export function createNetwork (options, components = {}) {
         node.onPeers(live)
         node.onRelays(live)
         await node.start()
+        links = createDirectLinks({ selfId: node.peerId, p2p: node, serve: callServe, onChange: live, logger })
+        await node.libp2p.handle(SIGNAL_PROTOCOL, (stream, connection) => links.answerSignal(stream, connection))
+        if (pendingHost !== null) links.setHost(pendingHost)
+        pendingHost = null
         p2p = node
-        provide(GLOBALS.p2p, hearthP2P(node))
+        provide(GLOBALS.p2p, hearthP2P({ roundTrip: links.roundTrip, peers: node.peers }))
         live()
       } catch (err) {
         logger.warn?.(`p2p: cannot join the network: ${err.message}`)
@@ -111,7 +121,22 @@ export function createNetwork (options, components = {}) {
     async stop () {
       const node = p2p
       p2p = null
+      links?.stop()
+      links = null
       await node?.stop()
+    },
+
+    /**
+     * A page offers to host WebRTC connections for this node (js/page/direct.js);
+     * the newest offer wins.
+     * @param {MessagePort} port
+     */
+    setDirectHost (port) {
+      if (links !== null) links.setHost(port)
+      else {
+        pendingHost?.close()
+        pendingHost = port
+      }
     },
 
     /** Switches libp2p logging on for this worker life (the page's localStorage.debug). */

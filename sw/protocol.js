@@ -7,6 +7,9 @@
  *   {type: MSG.boot}     start the server if it is not started; after a failure
  *                        before Go ran (download, compile), try again
  *   {type: MSG.claim}    take control of uncontrolled pages (after a hard reload)
+ *   {type: MSG.directHost} with a MessagePort in ports[0]: this page hosts the
+ *                        worker's WebRTC connections (js/p2p/direct/); one
+ *                        tab at a time, sent again to each new worker life
  *   {type: MSG.keepAlive} sent every KEEP_ALIVE_MS while a page is open: each
  *                        message is an event, so the browser does not stop the
  *                        idle worker (and with it the p2p node); a worker the
@@ -52,7 +55,8 @@ export const MSG = Object.freeze({
   status: 'hearth:status',
   boot: 'hearth:boot',
   claim: 'hearth:claim',
-  keepAlive: 'hearth:keep-alive'
+  keepAlive: 'hearth:keep-alive',
+  directHost: 'hearth:direct-host'
 })
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */

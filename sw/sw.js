@@ -35,6 +35,7 @@ const assetURL = (name) => new URL(name, self.location.href).href
  *   goRan    true once Go was started: a second Go in this realm is not safe
  *   network  the libp2p node (sw/network.js), null until Go is ready
  *   debug    libp2p log namespaces a page asked for, applied to the network
+ *   directHost  the port of the page hosting WebRTC links, until the network takes it
  *   marks    start-up timestamps of this worker life (sw/protocol.js), for status.marks
  */
 const startedAt = now()
@@ -44,6 +45,7 @@ const server = {
   goRan: false,
   network: null,
   debug: null,
+  directHost: null,
   marks: { workerStarted: startedAt }
 }
 
@@ -142,6 +144,8 @@ function boot () {
       debug: server.debug,
       onStatus: (p2p) => setStatus({ ...server.status, p2p })
     })
+    if (server.directHost !== null) server.network.setDirectHost(server.directHost)
+    server.directHost = null
     server.network.start() // never rejects; the client API does not wait for the network
     return { serverName: info.serverName }
   })()
@@ -223,6 +227,12 @@ self.addEventListener('message', (event) => {
     reply()
     // Keep the worker alive until start-up settles.
     event.waitUntil(booting.catch(() => {}))
+  } else if (type === MSG.directHost && event.ports[0]) {
+    if (server.network !== null) server.network.setDirectHost(event.ports[0])
+    else {
+      server.directHost?.close()
+      server.directHost = event.ports[0]
+    }
   } else if (type === MSG.claim) {
     event.waitUntil(self.clients.claim())
   }

@@ -8,7 +8,8 @@
 import { BRIDGE_VERSION } from '../bridge/globals.js'
 
 /**
- * @param {ReturnType<typeof import('./index.js').createP2P>} p2p
+ * @param {{roundTrip: Function, peers: () => string[]}} p2p the node (index.js), or
+ *   the direct links in front of it (direct/links.js)
  * @returns {{version: number, roundTrip: Function, peers: () => string[]}}
  */
 export function hearthP2P (p2p) {

@@ -13,6 +13,14 @@ export const FEDERATION_PROTOCOL = '/hearth/federation/1.0.0'
  */
 export const PRESENCE_PROTOCOL = '/hearth/presence/1.0.0'
 
+/**
+ * Setting up a direct WebRTC link (direct/links.js): on a stream through the
+ * relay, the offerer sends {sdp} and the answerer replies {sdp} or {error}.
+ * The relayed connection is authenticated (noise), so the SDP, and with it
+ * the DTLS fingerprint the link is bound to, comes from that peer.
+ */
+export const SIGNAL_PROTOCOL = '/hearth/webrtc-signal/1.0.0'
+
 /** Largest request or response head (JSON), in bytes. */
 export const MAX_HEAD_BYTES = 64 * 1024
 

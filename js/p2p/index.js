@@ -21,13 +21,13 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
-import { DEFAULTS, FEDERATION_PATH_PREFIXES, FEDERATION_PROTOCOL } from './constants.js'
-import { P2PNotRunningError, P2PProtocolError, P2PTimeoutError, P2PTooLargeError, PeerUnreachableError } from './errors.js'
-import { readMessage, writeMessage } from './framing.js'
+import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
+import { P2PNotRunningError, PeerUnreachableError } from './errors.js'
+import { answer, ask } from './exchange.js'
 import { subscribePresence } from './presence.js'
 
 export * from './errors.js'
-export { FEDERATION_PROTOCOL, PRESENCE_PROTOCOL } from './constants.js'
+export { FEDERATION_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
 
 /**
  * @typedef {object} P2POptions
@@ -101,6 +101,8 @@ class HearthP2P {
       start: () => this.start(),
       stop: () => this.stop(),
       roundTrip: (peerId, request, opts) => this.roundTrip(peerId, request, opts),
+      /** a stream to a peer through our relays under another protocol (direct/ uses it to signal) */
+      dial: (peerId, protocol, opts) => this.dial(peerId, protocol, opts),
       peers: () => this.peers(),
       onPeers: (listener) => this.onPeers(listener),
       waitForPeer: (peerId, opts) => this.waitForPeer(peerId, opts),
@@ -134,7 +136,7 @@ class HearthP2P {
       transportManager: { faultTolerance: 1 /* FaultTolerance.NO_FATAL */ },
       services: { identify: identify(), ping: ping() }
     })
-    await node.handle(FEDERATION_PROTOCOL, (stream, connection) => this.answer(stream, connection), {
+    await node.handle(FEDERATION_PROTOCOL, (stream, connection) => answer(stream, connection.remotePeer.toString(), this), {
       maxInboundStreams: 64,
       maxOutboundStreams: 64
     })
@@ -302,6 +304,18 @@ class HearthP2P {
    * @returns {Promise<{head: string, body: Uint8Array}>} the bridge's response shape
    */
   async roundTrip (peerId, request, { signal } = {}) {
+    if (typeof request?.head !== 'string') throw new TypeError('request.head must be a JSON string')
+    const stream = await this.dial(peerId, FEDERATION_PROTOCOL, { signal })
+    return ask(stream, request, { peerId, timeoutMs: this.timeouts.request, signal })
+  }
+
+  /**
+   * Opens a stream to a peer through our relays.
+   * @param {string} peerId
+   * @param {string} protocol
+   * @param {{signal?: AbortSignal}} [opts]
+   */
+  async dial (peerId, protocol, { signal } = {}) {
     const node = this.node
     if (node == null) throw new P2PNotRunningError('the p2p node is not running')
     let target
@@ -311,129 +325,19 @@ class HearthP2P {
       throw new PeerUnreachableError(`${JSON.stringify(peerId)} is not a peer ID`, { cause: err })
     }
     if (target.equals(this.peerId)) throw new PeerUnreachableError('refusing to federate with ourselves over p2p')
-    if (typeof request?.head !== 'string') throw new TypeError('request.head must be a JSON string')
-
-    const timeout = AbortSignal.timeout(this.timeouts.request)
-    const whole = signal == null ? timeout : AbortSignal.any([timeout, signal])
-    const dialSignal = AbortSignal.any([whole, AbortSignal.timeout(this.timeouts.dial)])
+    const dialSignal = AbortSignal.any([AbortSignal.timeout(this.timeouts.dial), ...(signal ? [signal] : [])])
     const addrs = this.relays.map(r => r.addr.encapsulate(`/p2p-circuit/p2p/${peerId}`))
-
-    let stream
     try {
       // Full negotiation (the default): measured no faster with negotiateFully: false,
       // and a peer without the protocol then fails here, clearly, not mid-read.
-      stream = await node.dialProtocol(addrs, FEDERATION_PROTOCOL, { signal: dialSignal })
+      return await node.dialProtocol(addrs, protocol, { signal: dialSignal })
     } catch (err) {
       if (signal?.aborted) throw signal.reason
       const why = this.isKnown(peerId) ? 'known but not answering' : 'not on any relay we use'
       throw new PeerUnreachableError(`peer ${peerId} is unreachable (${why}): ${err.message}`, { cause: err })
     }
-    try {
-      await writeMessage(stream, request.head, request.body, { signal: whole })
-      const response = await readMessage(stream, { signal: whole })
-      checkResponseHead(response.head)
-      return response
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-      if (signal?.aborted) throw signal.reason
-      if (timeout.aborted) {
-        throw new P2PTimeoutError(`peer ${peerId} did not answer within ${this.timeouts.request} ms`, { cause: err })
-      }
-      if (err instanceof P2PProtocolError || err instanceof P2PTooLargeError) throw err
-      throw new PeerUnreachableError(`peer ${peerId} went away mid-request: ${err.message}`, { cause: err })
-    }
   }
 
-  /** Answers one incoming federation stream with Go's serve. */
-  async answer (stream, connection) {
-    const from = connection.remotePeer.toString()
-    try {
-      const request = await readMessage(stream, { signal: AbortSignal.timeout(this.timeouts.read) })
-      const head = parseRequestHead(request.head)
-      let response
-      if (head == null) {
-        response = matrixError(400, 'M_BAD_JSON', 'malformed request head')
-      } else if (!isFederationPath(head.url)) {
-        // Only the server-server API may be reached from the network: the client
-        // API on the same Go server belongs to the local user alone.
-        response = matrixError(403, 'M_FORBIDDEN', 'only federation paths are served over p2p')
-      } else {
-        head.peer = from
-        try {
-          response = await withTimeout(this.serve(head, request.body), this.timeouts.serve, 'serve')
-        } catch (err) {
-          // Go failed or timed out: answer with an HTTP error, so the requester sees
-          // a server error rather than a vanished peer.
-          this.logger.warn?.(`p2p: serving ${head.method} ${head.url} for ${from} failed: ${err.message}`)
-          response = matrixError(500, 'M_UNKNOWN', 'the server failed to answer')
-        }
-      }
-      await writeMessage(stream, JSON.stringify({ status: response.status, headers: response.headers ?? [] }),
-        response.body ?? null, { signal: AbortSignal.timeout(this.timeouts.read) })
-    } catch (err) {
-      this.logger.warn?.(`p2p: request from ${from} failed: ${err.message}`)
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-    }
-  }
-}
-
-/**
- * Whether `url` (path + query) is under a federation prefix. Normalising first means "/_matrix/federation/../client/…" or its %2e%2e form
- * cannot sneak past the prefix check.
- */
-export function isFederationPath (url) {
-  if (typeof url !== 'string' || !url.startsWith('/')) return false
-  let pathname
-  try {
-    pathname = new URL(url, 'http://hearth.invalid').pathname
-  } catch {
-    return false
-  }
-  return FEDERATION_PATH_PREFIXES.some(prefix => pathname.startsWith(prefix))
-}
-
-function parseRequestHead (text) {
-  let head
-  try {
-    head = JSON.parse(text)
-  } catch {
-    return null
-  }
-  if (head === null || typeof head !== 'object' || typeof head.method !== 'string' ||
-      typeof head.url !== 'string' || !Array.isArray(head.headers)) return null
-  const parsed = new URL(head.url, 'http://hearth.invalid')
-  return { method: head.method, url: parsed.pathname + parsed.search, headers: head.headers }
-}
-
-function checkResponseHead (text) {
-  let head
-  try {
-    head = JSON.parse(text)
-  } catch (err) {
-    throw new P2PProtocolError('response head is not JSON', { cause: err })
-  }
-  if (!Number.isInteger(head?.status) || !Array.isArray(head.headers)) {
-    throw new P2PProtocolError('response head lacks status or headers')
-  }
-}
-
-const encoder = new TextEncoder()
-
-function matrixError (status, errcode, error) {
-  return {
-    status,
-    headers: [['content-type', 'application/json']],
-    body: encoder.encode(JSON.stringify({ errcode, error }))
-  }
-}
-
-function withTimeout (promise, ms, what) {
-  let timer
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new P2PTimeoutError(`${what} took longer than ${ms} ms`)), ms)
-    timer.unref?.() // Node: a hung serve must not keep the process alive after stop()
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 function sleep (ms, signal) {

@@ -9,6 +9,7 @@ import { createClient, MatrixError } from './matrix.js'
 import { createApp } from './app.js'
 import { localpartFrom } from './model.js'
 import { createNetworkView } from './network.js'
+import { hostDirectLinks } from './direct.js'
 import { showStorageStatus } from './storage-status.js'
 
 const SESSION_KEY = 'hearth.session'
@@ -39,10 +40,12 @@ const state = {
   app: null,
   status: null,
   serverReady: null,
-  network: null
+  network: null,
+  direct: null
 }
 
 function showStatus (status) {
+  state.direct?.workerStatus(status)
   const phase = status.phase
   const el = $('startup-phase')
   el.dataset.phase = phase
@@ -267,6 +270,7 @@ async function main () {
     return
   }
   wire(worker)
+  state.direct = hostDirectLinks({ sendPort: worker.hostDirect })
   worker.boot()
   await state.serverReady.promise
   showStorageStatus($('storage-status'))

@@ -44,7 +44,9 @@ export function createNetworkView (root) {
       if (key === lastKey) return
       lastKey = key
       root.dataset.state = p2p.state
-      const peers = p2p.peers ?? []
+      // A directly linked peer stays reachable when the relay is not.
+      const direct = new Set(p2p.direct ?? [])
+      const peers = [...new Set([...(p2p.peers ?? []), ...direct])]
       $('network-state').textContent = STATE_TEXT[p2p.state] ?? p2p.state
       $('peer-count').textContent = p2p.state === 'online' ? ` · ${peers.length} ${peers.length === 1 ? 'peer' : 'peers'} online` : ''
       $('peer-identity').hidden = !p2p.peerId
@@ -57,7 +59,15 @@ export function createNetworkView (root) {
         const li = document.createElement('li')
         li.dataset.testid = 'peer'
         li.dataset.peerId = peer
+        li.dataset.direct = direct.has(peer)
         li.textContent = peer
+        if (direct.has(peer)) {
+          const tag = document.createElement('span')
+          tag.className = 'direct'
+          tag.title = 'Connected browser to browser (WebRTC); the relay is not in the way'
+          tag.textContent = ' · direct'
+          li.append(tag)
+        }
         return li
       }))
       $('peer-list-empty').hidden = peers.length > 0 || p2p.state !== 'online'

@@ -22,7 +22,7 @@ export class WorkerError extends Error {
 
 /**
  * @param {{onStatus: (status: object) => void, timeoutMs?: number, scriptURL?: string}} options
- * @returns {Promise<{boot: () => void, askStatus: () => void, close: () => void}>}
+ * @returns {Promise<{boot: () => void, askStatus: () => void, hostDirect: (port: MessagePort) => void, close: () => void}>}
  */
 export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = '/sw.js' }) {
   const container = navigator.serviceWorker
@@ -60,6 +60,8 @@ export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = 
   return {
     boot: () => post(MSG.boot),
     askStatus: () => post(MSG.status),
+    /** @param {MessagePort} port for js/page/direct.js */
+    hostDirect: (port) => container.controller?.postMessage({ type: MSG.directHost }, [port]),
     close: () => {
       clearInterval(keepAlive)
       channel.close()

@@ -8,6 +8,8 @@
  *           null: no federation (the server still runs, alone).
  *   debug   null or libp2p log namespaces for the service worker, e.g. "libp2p:*"
  *           (a worker has no localStorage; see the README, "Debugging libp2p").
+ *   iceServers  RTCIceServer objects (STUN/TURN) for direct WebRTC links between
+ *           browsers; absent or [] = host addresses only (links within one network).
  *
  * `npm start` fills in `relay` with the relay it runs, but never overwrites an
  * address a deployer put there: it remembers (in its state directory) the last
