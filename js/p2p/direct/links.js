@@ -145,10 +145,15 @@ export function createDirectLinks ({ selfId, p2p, serve, onChange = () => {}, lo
           if (err.name !== 'DirectUnavailableError' && err.name !== 'PortClosedError') throw err
           drop(peerId, link, err.message)
         }
-      } else {
+        return p2p.roundTrip(peerId, request, opts)
+      }
+      try {
+        return await p2p.roundTrip(peerId, request, opts)
+      } finally {
+        // Afterwards, so the signalling reuses the relayed connection this
+        // request opened instead of racing it with a second dial.
         connect(peerId)
       }
-      return p2p.roundTrip(peerId, request, opts)
     },
 
     /** Answers a peer's offer (the SIGNAL_PROTOCOL handler). */
