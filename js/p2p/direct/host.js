@@ -20,6 +20,8 @@ import { channelStream } from './channel.js'
 const CONTROL_LABEL = 'hearth-control'
 /** ms to gather ICE candidates before sending the SDP with what we have. */
 const GATHER_TIMEOUT_MS = 3000
+/** Requests a peer may have in flight on one link, as for relayed streams (index.js). */
+const MAX_INBOUND_REQUESTS = 64
 /** ms from answer to a working link; ICE checks on a LAN take tens of ms. */
 const CONNECT_TIMEOUT_MS = 10000
 
@@ -59,7 +61,7 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
   const create = (linkId, peerId) => {
     if (links.has(linkId)) throw new TypeError(`link ${linkId} exists`)
     const pc = new RTCPeerConnection({ iceServers })
-    const link = { id: linkId, peerId, pc, control: null, state: 'connecting' }
+    const link = { id: linkId, peerId, pc, control: null, state: 'connecting', inbound: 0 }
     link.opened = new Promise((resolve) => { link.settle = resolve })
     const useControl = (channel) => {
       link.control = channel
@@ -72,11 +74,23 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
     pc.addEventListener('datachannel', ({ channel }) => {
       if (channel.label === CONTROL_LABEL) return useControl(channel)
       // A request from the peer: answered like one from the relay, as that peer.
-      const start = () => answer(channelStream(channel), peerId, {
-        serve: (head, body) => serve(head, body),
-        timeouts: { read: DEFAULTS.readTimeout, serve: DEFAULTS.serveTimeout },
-        logger
-      })
+      const start = () => {
+        if (link.inbound >= MAX_INBOUND_REQUESTS) {
+          logger.warn?.(`p2p: ${peerId} has ${link.inbound} requests open on its direct link; refusing another`)
+          return channel.close()
+        }
+        link.inbound++
+        answer(channelStream(channel), peerId, {
+          serve: (head, body) => serve(head, body),
+          timeouts: { read: DEFAULTS.readTimeout, serve: DEFAULTS.serveTimeout },
+          logger
+        }).finally(() => {
+          link.inbound--
+          // The asker closes once it has read the answer; one that does not
+          // must not keep the channel forever.
+          setTimeout(() => channel.close(), DEFAULTS.readTimeout)
+        })
+      }
       if (channel.readyState === 'open') start()
       else channel.addEventListener('open', start, { once: true })
     })
