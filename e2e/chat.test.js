@@ -6,25 +6,18 @@
  * signalled over the relay); the relay is then stopped and they go on
  * chatting. All through the built-in client's controls.
  *
- * Needs the browser's libp2p node (the service worker joins the relay named in
- * config.json); skipped, saying so, while that is not in this tree.
- *
  * Run `npm run build` first; then `npm run test:browser`.
  */
 import '../js/p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { openBrowser, diagnose, ARTIFACTS, DIST } from './browser.js'
 import { createRelay } from '../js/relay/index.js'
 import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, timelineText } from './ui.js'
 
-/** The browser peer lives in sw/network.js (branch p2pint); without it browsers cannot federate. */
-const BROWSER_P2P = existsSync(fileURLToPath(new URL('../sw/network.js', import.meta.url)))
 const DISCOVERY_TIMEOUT = 15000
 /** Federation of a join or a message between two browsers may take a few round trips. */
 const FEDERATION_TIMEOUT = 45000
@@ -33,8 +26,7 @@ const EDU_TIMEOUT = 10000
 const quiet = { log () {}, info () {}, warn () {} }
 
 test('two browsers chat: invite, accept, messages both ways, read receipt, typing; then a direct WebRTC link carries it without the relay', {
-  timeout: 300000,
-  skip: BROWSER_P2P ? false : 'the browser libp2p node (sw/network.js, branch p2pint) is not in this tree yet'
+  timeout: 300000
 }, async (t) => {
   const relay = createRelay({ port: 0, logger: quiet })
   await relay.start()
