@@ -56,6 +56,31 @@ func (s *Store) Put(ctx context.Context, user spec.UserID, roomID, evType string
 	return err
 }
 
+// Update replaces one piece of account data with edit(current) in a single
+// write, so two concurrent edits cannot lose one another. current is nil when
+// there is none yet; an error from edit changes nothing and is returned.
+func (s *Store) Update(ctx context.Context, user spec.UserID, roomID, evType string, edit func(current json.RawMessage) (json.RawMessage, error)) error {
+	var pos int64
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		var current []byte
+		err := tx.QueryRowContext(ctx, `SELECT content FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?`,
+			user.String(), roomID, evType).Scan(&current)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read account data %s: %w", evType, err)
+		}
+		next, err := edit(current)
+		if err != nil {
+			return err
+		}
+		pos, err = PutTx(ctx, tx, user, roomID, evType, next)
+		return err
+	})
+	if err == nil {
+		s.advanced(pos)
+	}
+	return err
+}
+
 // PutTx is Put inside a caller's write; the caller must announce the
 // returned position once committed.
 func PutTx(ctx context.Context, tx *sql.Tx, user spec.UserID, roomID, evType string, content json.RawMessage) (int64, error) {

@@ -5,10 +5,12 @@ package clientapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -508,5 +510,27 @@ func TestSyncFromZeroTokenWaits(t *testing.T) {
 	ts.do("GET", v3+"/sync?timeout=400&since="+first.str("next_batch"), alice, nil)
 	if waited := time.Since(start); waited < 300*time.Millisecond {
 		t.Fatalf("sync from %s answered after %v instead of waiting", first.str("next_batch"), waited)
+	}
+}
+
+// Concurrent edits of one user's push rules each read and write the whole
+// ruleset; none may be lost to another.
+func TestPushRuleEditsDoNotLoseEachOther(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	const edits = 12
+	var wg sync.WaitGroup
+	for i := range edits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := ts.do("PUT", fmt.Sprintf("%s/pushrules/global/room/!r%d:x", v3, i), alice, map[string]any{"actions": []any{}}); r.status != 200 {
+				t.Errorf("edit %d: %d %s", i, r.status, r.raw)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range edits {
+		ts.expect(ts.do("GET", fmt.Sprintf("%s/pushrules/global/room/!r%d:x", v3, i), alice, nil), 200, "")
 	}
 }

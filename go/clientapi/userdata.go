@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
 	"hearth/go/accountdata"
 	"hearth/go/errcode"
 	"hearth/go/pushrules"
@@ -70,25 +72,31 @@ const pushRulesType = "m.push_rules"
 // ruleset returns the caller's push rules: as stored, else the defaults.
 func (a *API) ruleset(req *request) (pushrules.Ruleset, error) {
 	raw, err := a.accountData.Get(req.ctx(), req.device.UserID, "", pushRulesType)
-	if errors.Is(err, accountdata.ErrNotFound) {
-		return pushrules.Defaults(req.device.UserID), nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, accountdata.ErrNotFound) {
 		return pushrules.Ruleset{}, err
 	}
-	var rs pushrules.Ruleset
-	if err := json.Unmarshal(raw, &rs); err != nil || rs.Global == nil {
-		return pushrules.Defaults(req.device.UserID), nil
-	}
-	return rs, nil
+	return decodeRuleset(raw, req.device.UserID), nil
 }
 
-func (a *API) saveRuleset(req *request, rs pushrules.Ruleset) error {
-	raw, err := json.Marshal(rs)
-	if err != nil {
-		return err
+// decodeRuleset reads stored push rules; nothing (or nothing usable) stored means the defaults.
+func decodeRuleset(raw json.RawMessage, user spec.UserID) pushrules.Ruleset {
+	var rs pushrules.Ruleset
+	if raw == nil || json.Unmarshal(raw, &rs) != nil || rs.Global == nil {
+		return pushrules.Defaults(user)
 	}
-	return a.accountData.Put(req.ctx(), req.device.UserID, "", pushRulesType, raw)
+	return rs
+}
+
+// editRuleset applies edit to the caller's push rules and stores the result,
+// reading and writing in one transaction so concurrent edits are not lost.
+func (a *API) editRuleset(req *request, edit func(rs pushrules.Ruleset) error) error {
+	return a.accountData.Update(req.ctx(), req.device.UserID, "", pushRulesType, func(raw json.RawMessage) (json.RawMessage, error) {
+		rs := decodeRuleset(raw, req.device.UserID)
+		if err := edit(rs); err != nil {
+			return nil, err
+		}
+		return json.Marshal(rs)
+	})
 }
 
 func (a *API) pushRules(req *request) (any, error) {
@@ -116,25 +124,15 @@ func (a *API) putPushRule(req *request) (any, error) {
 		return nil, err
 	}
 	rule.RuleID = req.PathValue("ruleId")
-	rs, err := a.ruleset(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := rs.Put(req.PathValue("kind"), rule); err != nil {
-		return nil, err
-	}
-	return struct{}{}, a.saveRuleset(req, rs)
+	return struct{}{}, a.editRuleset(req, func(rs pushrules.Ruleset) error {
+		return rs.Put(req.PathValue("kind"), rule)
+	})
 }
 
 func (a *API) deletePushRule(req *request) (any, error) {
-	rs, err := a.ruleset(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := rs.Delete(req.PathValue("kind"), req.PathValue("ruleId")); err != nil {
-		return nil, err
-	}
-	return struct{}{}, a.saveRuleset(req, rs)
+	return struct{}{}, a.editRuleset(req, func(rs pushrules.Ruleset) error {
+		return rs.Delete(req.PathValue("kind"), req.PathValue("ruleId"))
+	})
 }
 
 func (a *API) pushRuleAttr(req *request) (any, error) {
@@ -156,14 +154,6 @@ func (a *API) pushRuleAttr(req *request) (any, error) {
 }
 
 func (a *API) putPushRuleAttr(req *request) (any, error) {
-	rs, err := a.ruleset(req)
-	if err != nil {
-		return nil, err
-	}
-	r, err := rs.Find(req.PathValue("kind"), req.PathValue("ruleId"))
-	if err != nil {
-		return nil, err
-	}
 	var body struct {
 		Enabled *bool `json:"enabled"`
 		Actions []any `json:"actions"`
@@ -171,19 +161,25 @@ func (a *API) putPushRuleAttr(req *request) (any, error) {
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
 	}
-	switch req.PathValue("attr") {
-	case "enabled":
-		if body.Enabled == nil {
-			return nil, badJSON("enabled is required")
-		}
-		r.Enabled = *body.Enabled
-	case "actions":
-		if body.Actions == nil {
-			return nil, badJSON("actions is required")
-		}
-		r.Actions = body.Actions
-	default:
+	attr := req.PathValue("attr")
+	switch {
+	case attr == "enabled" && body.Enabled == nil:
+		return nil, badJSON("enabled is required")
+	case attr == "actions" && body.Actions == nil:
+		return nil, badJSON("actions is required")
+	case attr != "enabled" && attr != "actions":
 		return unrecognized(req)
 	}
-	return struct{}{}, a.saveRuleset(req, rs)
+	return struct{}{}, a.editRuleset(req, func(rs pushrules.Ruleset) error {
+		r, err := rs.Find(req.PathValue("kind"), req.PathValue("ruleId"))
+		if err != nil {
+			return err
+		}
+		if attr == "enabled" {
+			r.Enabled = *body.Enabled
+		} else {
+			r.Actions = body.Actions
+		}
+		return nil
+	})
 }
