@@ -110,7 +110,9 @@ export function createNetwork (options, components = {}) {
         if (pendingHost !== null) links.setHost(pendingHost)
         pendingHost = null
         p2p = node
-        provide(GLOBALS.p2p, hearthP2P({ roundTrip: links.roundTrip, peers: node.peers }))
+        // Go's list of reachable peers: on a relay with us, or linked directly.
+        const reachable = () => [...new Set([...node.peers(), ...links.connected()])]
+        provide(GLOBALS.p2p, hearthP2P({ roundTrip: links.roundTrip, peers: reachable }))
         live()
       } catch (err) {
         logger.warn?.(`p2p: cannot join the network: ${err.message}`)
