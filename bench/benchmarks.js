@@ -18,23 +18,30 @@
  */
 export const BENCHMARKS = Object.freeze([
   { name: 'size', module: './size.js', fn: 'size', timeoutMs: 45_000 },
-  { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 95_000 },
+  { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 80_000 },
   { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 70_000 },
   { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 45_000 },
   { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 30_000 },
-  { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 20_000 },
+  { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 15_000 },
   { name: 'memory', module: './memory.js', fn: 'memory', timeoutMs: 75_000 },
-  { name: 'storage', module: './storage.js', fn: 'storage', timeoutMs: 40_000 },
+  { name: 'storage', module: './storage.js', fn: 'storage', timeoutMs: 30_000 },
   { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 120_000 },
-  { name: 'federation', module: './federation.js', fn: 'federation', timeoutMs: 60_000 }
+  { name: 'p2p.browsers', module: './p2p-browsers.js', fn: 'p2pBrowsers', timeoutMs: 45_000 },
+  { name: 'federation', module: './federation.js', fn: 'federation', timeoutMs: 45_000 }
 ])
 
 /**
  * Benchmarks selected by `--only NAME`: NAME is a benchmark, a group of them
- * ("clientapi" runs clientapi.browser and clientapi.native) or a row name
- * inside one ("size.hearth.wasm" runs size).
+ * ("clientapi" runs clientapi.browser and clientapi.native; "p2p" runs p2p and
+ * p2p.browsers) or a row name inside one ("size.hearth.wasm" runs size); a row
+ * belongs to the benchmark with the longest name it starts with
+ * ("p2p.browsers.link-open" runs p2p.browsers, not p2p).
  */
 export function select (only) {
   if (only === undefined) return BENCHMARKS
-  return BENCHMARKS.filter((b) => b.name === only || b.name.startsWith(only + '.') || only.startsWith(b.name + '.'))
+  const named = BENCHMARKS.filter((b) => b.name === only || b.name.startsWith(only + '.'))
+  if (named.length > 0) return named
+  const owners = BENCHMARKS.filter((b) => only.startsWith(b.name + '.'))
+  const longest = Math.max(...owners.map((b) => b.name.length))
+  return owners.filter((b) => b.name.length === longest)
 }

@@ -72,28 +72,33 @@ function probe (channelName) {
   else sw.addEventListener('controllerchange', ask, { once: true })
 }
 
-/** A browser on a profile that outlives it; the site stays up across restarts. */
-async function launch (profile) {
+/**
+ * A browser on a profile that outlives it; the site stays up across restarts.
+ * Its page runs the probe (window.__hearthBench: the worker's status, the
+ * first /versions answer). network: record the bytes it downloads (else null).
+ */
+export async function launch (profile, { network: record = true } = {}) {
   const browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
     args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
     protocolTimeout: 120_000
   })
-  const network = await recordNetwork(browser)
+  const network = record ? await recordNetwork(browser) : null
   const page = await browser.newPage()
   await page.evaluateOnNewDocument(probe, CHANNEL)
   return { browser, network, page }
 }
 
-async function close (browser) {
+/** Closes a browser, killing it if it does not close within 10 s. */
+export async function close (browser) {
   const killer = setTimeout(() => browser.process()?.kill('SIGKILL'), 10_000)
   await browser.close().catch(() => browser.process()?.kill('SIGKILL'))
   clearTimeout(killer)
 }
 
 /** Waits for the probe's answer; returns ms from navigation start and the worker's marks relative to it. */
-async function measureLoad (page) {
+export async function measureLoad (page) {
   try {
     await page.waitForFunction(() => window.__hearthBench?.versionsAt != null, { timeout: BOOT_TIMEOUT_MS, polling: 50 })
   } catch (err) {
