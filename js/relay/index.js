@@ -27,6 +27,14 @@ export const DEFAULT_RELAY_LIMITS = Object.freeze({
   maxReservations: 256,
   /** connections of any kind (peers' own, plus relayed ones the relay opens) */
   maxConnections: 1024,
+  /**
+   * new connections per second from one IP address. libp2p's default (5)
+   * made 50 peers starting together take 90 s to all get a slot, retrying on
+   * refusals; browsers behind one NAT share an address the same way.
+   */
+  maxConnectionsPerSecondPerHost: 100,
+  /** connections still in their handshake (noise, yamux) at once; libp2p's default is 10 */
+  maxPendingConnections: 128,
   /** concurrent relayed-connection setups */
   maxHopStreams: 256,
   /** ms a reservation lasts before the peer must refresh it (libp2p refreshes) */
@@ -64,7 +72,11 @@ export function createRelay (options = {}) {
         transports: [webSockets()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
-        connectionManager: { maxConnections: limits.maxConnections },
+        connectionManager: {
+          maxConnections: limits.maxConnections,
+          inboundConnectionThreshold: limits.maxConnectionsPerSecondPerHost,
+          maxIncomingPendingConnections: limits.maxPendingConnections
+        },
         services: {
           identify: identify(),
           ping: ping(),
