@@ -22,11 +22,12 @@
  *
  * Rows are emitted as they are measured, so a run cut short keeps what it had.
  */
-import { mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startSite } from '../js/site/serve.js'
 import { CHANNEL } from '../sw/protocol.js'
+import { siteWithConfig } from '../e2e/browser.js'
 import { close, launch, measureLoad } from './browser.js'
 import { errorRow, latencyRow, valueRow } from './rows.js'
 
@@ -48,7 +49,7 @@ export async function p2pBrowsers ({ dist, quick, deadline, log, emit }) {
   await relay.start()
   const cleanup = [() => within(relay.stop(), 10_000)]
   try {
-    const siteDir = await siteWithConfig(dist, { relay: relay.multiaddrs()[0], debug: null })
+    const siteDir = await siteWithConfig({ relay: relay.multiaddrs()[0], debug: null }, dist)
     cleanup.push(() => rm(siteDir, { recursive: true, force: true }))
     const site = await startSite({ dir: siteDir, port: 0, host: '127.0.0.1' })
     cleanup.push(() => site.close())
@@ -257,15 +258,6 @@ function hostedSignal (worker) {
   }
 }
 
-/** dist/ as it is, with its own config.json (this run's relay); dist/ stays untouched. */
-async function siteWithConfig (dist, config) {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-site-'))
-  for (const name of await readdir(dist)) {
-    if (name !== 'config.json') await symlink(join(dist, name), join(dir, name))
-  }
-  await writeFile(join(dir, 'config.json'), JSON.stringify(config))
-  return dir
-}
 
 function within (promise, ms) {
   let timer

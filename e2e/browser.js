@@ -6,7 +6,7 @@
  * Assumes `npm run build` has produced dist/. Chromium comes from CHROMIUM_PATH
  * or /usr/bin/chromium (Debian's package).
  */
-import { mkdtemp, mkdir, rm, access } from 'node:fs/promises'
+import { mkdtemp, mkdir, rm, access, readdir, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -219,4 +219,18 @@ export async function diagnose (page) {
   } catch (err) {
     return `cannot inspect the page: ${err.message}`
   }
+}
+
+/**
+ * A site directory serving `dist` as it is but with its own config.json (e.g.
+ * this run's relay), so the real dist/config.json stays untouched. Remove it
+ * with rm(dir, {recursive: true}) when done.
+ */
+export async function siteWithConfig (config, dist = DIST) {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-site-'))
+  for (const name of await readdir(dist)) {
+    if (name !== 'config.json') await symlink(join(dist, name), join(dir, name))
+  }
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config))
+  return dir
 }

@@ -11,10 +11,9 @@
 import '../js/p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { openBrowser, diagnose, ARTIFACTS, DIST } from './browser.js'
+import { openBrowser, diagnose, siteWithConfig, ARTIFACTS } from './browser.js'
 import { createRelay } from '../js/relay/index.js'
 import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, timelineText } from './ui.js'
 
@@ -159,12 +158,3 @@ test('two browsers chat: invite, accept, messages both ways, read receipt, typin
   }
 })
 
-/** dist/ as it is, but with its own config.json (the relay of this test): the real one stays untouched. */
-async function siteWithConfig (config) {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-e2e-site-'))
-  for (const name of await readdir(DIST)) {
-    if (name !== 'config.json') await symlink(join(DIST, name), join(dir, name))
-  }
-  await writeFile(join(dir, 'config.json'), JSON.stringify(config))
-  return dir
-}

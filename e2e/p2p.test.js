@@ -13,11 +13,11 @@
 import '../js/p2p/node-env.js'
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { openBrowser, diagnose, ARTIFACTS, DIST } from './browser.js'
+import { openBrowser, diagnose, siteWithConfig, ARTIFACTS, DIST } from './browser.js'
 import { register, createRoom, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 import { createRelay } from '../js/relay/index.js'
 import { startPeer } from '../js/peer/index.js'
@@ -239,15 +239,6 @@ async function waitFor (predicate, ms, message) {
   }
 }
 
-/** dist/ as it is, but with its own config.json: the real one stays untouched. */
-async function siteWithConfig (config) {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-e2e-site-'))
-  for (const name of await readdir(DIST)) {
-    if (name !== 'config.json') await symlink(join(DIST, name), join(dir, name))
-  }
-  await writeFile(join(dir, 'config.json'), JSON.stringify(config))
-  return dir
-}
 
 function rejectAfter (ms, message) {
   return new Promise((resolve, reject) => setTimeout(() => reject(new Error(message)), ms).unref())
