@@ -4,9 +4,13 @@
  * direct WebRTC link is framed, limited and checked exactly as one through
  * the relay.
  *
- * One data channel carries one exchange, like one libp2p stream. Data
- * channels have no half-close; the framing's explicit lengths make it
- * unnecessary: the asker closes the channel once it has read the response.
+ * A channel carries one exchange at a time (request, then response) and is
+ * then reused for the next, never closed after each: closing a channel and
+ * opening another that gets the same SCTP stream id races in Chromium (the
+ * late close of the old one can close the new one; seen about once in 600
+ * requests). Each exchange iterates the stream afresh; the framing's exact
+ * lengths leave nothing over between exchanges, and bytes that arrive between
+ * two iterations wait in the queue.
  */
 
 /** Largest data channel message we send: every browser accepts 16 KiB. */
@@ -36,13 +40,28 @@ export function channelStream (channel) {
     queue.push(typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data))
     notify()
   }
-  const onClose = () => { ended = true; notify() }
   const onError = (event) => { failure ??= new Error(`data channel failed: ${event.error?.message ?? 'error'}`); notify() }
+  const onClose = () => {
+    ended = true
+    channel.removeEventListener('message', onMessage)
+    channel.removeEventListener('close', onClose)
+    channel.removeEventListener('error', onError)
+    notify()
+  }
   channel.addEventListener('message', onMessage)
   channel.addEventListener('close', onClose)
   channel.addEventListener('error', onError)
 
+  /** Resolves once there are bytes to read (true) or the channel ended (false). */
+  const readable = async () => {
+    while (queue.length === 0 && !ended && !failure) await new Promise((resolve) => { wake = resolve })
+    return queue.length > 0
+  }
+
   return {
+    readable,
+    /** Whether another exchange can use this channel. */
+    get usable () { return !ended && !failure && channel.readyState === 'open' },
     send (bytes) {
       if (failure) throw failure
       for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_BYTES) {
@@ -74,21 +93,16 @@ export function channelStream (channel) {
       channel.close()
       notify()
     },
-    async * [Symbol.asyncIterator] () {
-      try {
-        while (true) {
-          if (queue.length > 0) {
-            yield queue.shift()
-            continue
-          }
+    /** One exchange's reading; returning from it keeps the channel and what is queued. */
+    [Symbol.asyncIterator] () {
+      return {
+        next: async () => {
           if (failure) throw failure
-          if (ended) return
-          await new Promise((resolve) => { wake = resolve })
-        }
-      } finally {
-        channel.removeEventListener('message', onMessage)
-        channel.removeEventListener('close', onClose)
-        channel.removeEventListener('error', onError)
+          if (await readable()) return { done: false, value: queue.shift() }
+          if (failure) throw failure
+          return { done: true, value: undefined }
+        },
+        return: async () => ({ done: true, value: undefined })
       }
     }
   }

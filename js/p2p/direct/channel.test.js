@@ -79,3 +79,22 @@ test('a channel closed mid-response is a named error, not a hang', async () => {
   }, { peerId: 'PEER_B', timeoutMs: 5000 }), { name: 'P2PProtocolError' })
   await reading
 })
+
+test('one channel carries exchange after exchange, nothing lost between them', async () => {
+  const [asker, answerer] = channelPair()
+  const answering = (async () => {
+    const stream = channelStream(answerer)
+    while (await stream.readable()) await answer(stream, 'PEER_A', { serve, timeouts })
+  })()
+  const stream = channelStream(asker)
+  for (let i = 0; i < 20; i++) {
+    const body = new TextEncoder().encode(`request ${i}`.repeat(i * 500))
+    const res = await ask(stream, { head: JSON.stringify({ method: 'PUT', url: `/_matrix/federation/v1/send/${i}`, headers: [] }), body },
+      { peerId: 'PEER_B', timeoutMs: 5000 })
+    assert.ok(new TextDecoder().decode(res.body).startsWith(`PEER_A PUT /_matrix/federation/v1/send/${i} `))
+    assert.equal(res.body.byteLength, new TextEncoder().encode(`PEER_A PUT /_matrix/federation/v1/send/${i} `).byteLength + body.byteLength)
+    assert.equal(stream.usable, true)
+  }
+  asker.close()
+  await answering
+})

@@ -20,8 +20,8 @@ import { channelStream } from './channel.js'
 const CONTROL_LABEL = 'hearth-control'
 /** ms to gather ICE candidates before sending the SDP with what we have. */
 const GATHER_TIMEOUT_MS = 3000
-/** Requests a peer may have in flight on one link, as for relayed streams (index.js). */
-const MAX_INBOUND_REQUESTS = 64
+/** Request channels per link and direction: requests in flight at once, as for relayed streams (index.js). */
+const MAX_REQUEST_CHANNELS = 64
 /** ms from answer to a working link; ICE checks on a LAN take tens of ms. */
 const CONNECT_TIMEOUT_MS = 10000
 
@@ -53,6 +53,7 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
     if (state === 'closed') {
       links.delete(link.id)
       link.pc.close()
+      for (const waiter of link.waiting.splice(0)) waiter(null)
     }
     link.settle() // open or closed: nobody waits for a link that is decided
     onState(link.id, link.peerId, state)
@@ -61,7 +62,7 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
   const create = (linkId, peerId) => {
     if (links.has(linkId)) throw new TypeError(`link ${linkId} exists`)
     const pc = new RTCPeerConnection({ iceServers })
-    const link = { id: linkId, peerId, pc, control: null, state: 'connecting', inbound: 0 }
+    const link = { id: linkId, peerId, pc, control: null, state: 'connecting', inbound: 0, idle: [], outbound: 0, waiting: [] }
     link.opened = new Promise((resolve) => { link.settle = resolve })
     const useControl = (channel) => {
       link.control = channel
@@ -73,23 +74,27 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
     link.useControl = useControl
     pc.addEventListener('datachannel', ({ channel }) => {
       if (channel.label === CONTROL_LABEL) return useControl(channel)
-      // A request from the peer: answered like one from the relay, as that peer.
-      const start = () => {
-        if (link.inbound >= MAX_INBOUND_REQUESTS) {
-          logger.warn?.(`p2p: ${peerId} has ${link.inbound} requests open on its direct link; refusing another`)
+      // Requests from the peer, one after another on this channel, each
+      // answered like one from the relay, as that peer. The asker owns the
+      // channel (it closes it on errors); an idle one just waits.
+      const start = async () => {
+        if (link.inbound >= MAX_REQUEST_CHANNELS) {
+          logger.warn?.(`p2p: ${peerId} opened more than ${MAX_REQUEST_CHANNELS} request channels on its direct link; refusing another`)
           return channel.close()
         }
         link.inbound++
-        answer(channelStream(channel), peerId, {
-          serve: (head, body) => serve(head, body),
-          timeouts: { read: DEFAULTS.readTimeout, serve: DEFAULTS.serveTimeout },
-          logger
-        }).finally(() => {
+        const stream = channelStream(channel)
+        try {
+          while (await stream.readable()) {
+            await answer(stream, peerId, {
+              serve: (head, body) => serve(head, body),
+              timeouts: { read: DEFAULTS.readTimeout, serve: DEFAULTS.serveTimeout },
+              logger
+            })
+          }
+        } finally {
           link.inbound--
-          // The asker closes once it has read the answer; one that does not
-          // must not keep the channel forever.
-          setTimeout(() => channel.close(), DEFAULTS.readTimeout)
-        })
+        }
       }
       if (channel.readyState === 'open') start()
       else channel.addEventListener('open', start, { once: true })
@@ -151,22 +156,18 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
       })
     },
 
-    /** One federation request over the peer's open link. */
+    /** One federation request over the peer's open link, on an idle request channel or a new one. */
     async roundTrip (peerId, request) {
       const link = current(peerId)
       if (link === null) throw new DirectUnavailableError(`no direct link to ${peerId}`)
-      let channel
+      const stream = await requestChannel(link)
+      let ok = false
       try {
-        channel = link.pc.createDataChannel('hearth-request')
-        await opened(channel)
-      } catch (err) {
-        report(link, 'closed')
-        throw new DirectUnavailableError(`cannot open a channel to ${peerId}: ${err.message}`, { cause: err })
-      }
-      try {
-        return await ask(channelStream(channel), request, { peerId, timeoutMs: DEFAULTS.requestTimeout })
+        const response = await ask(stream, request, { peerId, timeoutMs: DEFAULTS.requestTimeout })
+        ok = true
+        return response
       } finally {
-        channel.close()
+        releaseChannel(link, ok ? stream : null)
       }
     },
 
@@ -178,6 +179,42 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
     closeAll () {
       for (const link of [...links.values()]) report(link, 'closed')
     }
+  }
+
+  /** An idle request channel of the link, a new one, or the next one freed once MAX_REQUEST_CHANNELS are busy. */
+  async function requestChannel (link) {
+    while (true) {
+      const idle = link.idle.pop()
+      if (idle !== undefined) {
+        if (idle.usable) return idle
+        link.outbound--
+        continue
+      }
+      if (link.state === 'closed') throw new DirectUnavailableError(`the direct link to ${link.peerId} closed`)
+      if (link.outbound < MAX_REQUEST_CHANNELS) break
+      const handed = await new Promise((resolve) => link.waiting.push(resolve))
+      if (handed !== null) return handed
+      // null: a slot came free, or the link closed; look again
+    }
+    link.outbound++
+    const channel = link.pc.createDataChannel('hearth-request')
+    try {
+      await opened(channel)
+    } catch (err) {
+      link.outbound--
+      report(link, 'closed')
+      throw new DirectUnavailableError(`cannot open a channel to ${link.peerId}: ${err.message}`, { cause: err })
+    }
+    return channelStream(channel)
+  }
+
+  /** After an exchange: the channel goes to the next waiting request or idles; null means it broke. */
+  function releaseChannel (link, stream) {
+    const usable = stream !== null && stream.usable && link.state !== 'closed'
+    if (!usable) link.outbound--
+    const next = link.waiting.shift()
+    if (next) next(usable ? stream : null)
+    else if (usable) link.idle.push(stream)
   }
 
   function timeoutLink (link) {
