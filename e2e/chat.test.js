@@ -13,9 +13,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { openBrowser, diagnose, siteWithConfig, ARTIFACTS } from './browser.js'
+import { openBrowser, siteWithConfig, ARTIFACTS } from './browser.js'
+import { steps } from './steps.js'
 import { createRelay } from '../js/relay/index.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, timelineText } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages } from './ui.js'
 
 const DISCOVERY_TIMEOUT = 15000
 /** Federation of a join or a message between two browsers may take a few round trips. */
@@ -34,13 +35,7 @@ test('two browsers chat: invite, accept, messages both ways, read receipt, typin
   const b = await openBrowser({ name: 'chat-b', dir: siteDir })
   t.signal.addEventListener('abort', () => { a.close(); b.close() }, { once: true })
   let pageA, pageB
-  let step = 'start'
-  const run = async (name, fn) => {
-    step = name
-    a.log(`[test] step: ${name}`)
-    b.log(`[test] step: ${name}`)
-    return fn()
-  }
+  const { run, explain } = steps(t, [a, b])
   const shot = (page, file) => page.screenshot({ path: join(ARTIFACTS, file) })
   const password = 'two browsers, one room'
 
@@ -144,13 +139,10 @@ test('two browsers chat: invite, accept, messages both ways, read receipt, typin
       await shot(pageA, 'chat-5-alice-direct.png')
     })
   } catch (err) {
-    const reports = await Promise.all([diagnose(pageA), diagnose(pageB)])
-    for (const [page, file] of [[pageA, 'chat-failure-a.png'], [pageB, 'chat-failure-b.png']]) {
-      if (page && !page.isClosed()) await shot(page, file).catch(() => {})
-    }
-    const timelines = await Promise.all([pageA, pageB].map((p) => p && !p.isClosed() ? timelineText(p).catch(() => []) : []))
-    err.message = `step "${step}": ${err.message}\n--- timelines ---\n${JSON.stringify(timelines)}\n--- A ---\n${reports[0]}\n${a.logs.join('\n')}\n--- B ---\n${reports[1]}\n${b.logs.join('\n')}`
-    throw err
+    throw await explain(err, [
+      { label: 'A (Alice)', env: a, page: pageA, screenshot: 'chat-failure-a.png' },
+      { label: 'B (Bob)', env: b, page: pageB, screenshot: 'chat-failure-b.png' }
+    ])
   } finally {
     await Promise.all([a.close(), b.close()])
     await relay.stop()

@@ -13,21 +13,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
+import { openBrowser, ARTIFACTS } from './browser.js'
+import { steps } from './steps.js'
 import {
-  STEP_TIMEOUT, openSite, register, logIn, createRoom, openRoom, send, waitForMessages, timelineText, unreadCount, backToList
+  STEP_TIMEOUT, openSite, register, logIn, createRoom, openRoom, send, waitForMessages, unreadCount, backToList
 } from './ui.js'
 
 test('the client in one browser: rooms, messages, invitations, directory, unread counts, leave, phone width', { timeout: 240000 }, async (t) => {
   const env = await openBrowser({ name: 'client' })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
-  let step = 'start'
-  const run = async (name, fn) => {
-    step = name
-    env.log(`[test] step: ${name}`)
-    return fn()
-  }
+  const { run, explain } = steps(t, [env])
   const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
   const password = 'a long enough password'
 
@@ -173,12 +169,7 @@ test('the client in one browser: rooms, messages, invitations, directory, unread
       await shot('client-8-left.png')
     })
   } catch (err) {
-    const report = await diagnose(page)
-    if (page && !page.isClosed()) await shot('client-failure.png').catch(() => {})
-    t.diagnostic(`failed at step: ${step}`)
-    const timeline = page && !page.isClosed() ? await timelineText(page).catch(() => []) : []
-    err.message = `step "${step}": ${err.message}\n--- timeline ---\n${JSON.stringify(timeline)}\n--- page and worker status ---\n${report}\n--- console (page, worker) ---\n${env.logs.join('\n')}`
-    throw err
+    throw await explain(err, [{ label: 'client', env, page, screenshot: 'client-failure.png' }])
   } finally {
     await env.close()
   }

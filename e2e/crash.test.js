@@ -7,19 +7,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
-import { register, createRoom, logIn, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
+import { openBrowser, ARTIFACTS } from './browser.js'
+import { steps } from './steps.js'
+import { register, createRoom, logIn, openRoom, waitForMessages, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 
 test('acknowledged messages survive a browser crash', { timeout: 240000 }, async (t) => {
   const env = await openBrowser({ name: 'crash' })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
-  let step = 'start'
-  const run = async (name, fn) => {
-    step = name
-    env.log(`[test] step: ${name}`)
-    return fn()
-  }
+  const { run, explain } = steps(t, [env])
   const user = `carol${Date.now().toString(36)}`
   const password = 'pass-word-123'
   const messages = ['one', 'two', 'three']
@@ -55,27 +51,13 @@ test('acknowledged messages survive a browser crash', { timeout: 240000 }, async
       }
       await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
       const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
-      if (title !== 'Cellar') await openRoom(page, '[data-testid=room-item]')
-      await page.waitForFunction((want) => {
-        const got = [...document.querySelectorAll('[data-testid=message] [data-testid=message-body]')].map((e) => e.textContent)
-        return JSON.stringify(got) === JSON.stringify(want)
-      }, { timeout: STEP_TIMEOUT }, messages).catch(async (err) => {
-        const got = await page.$$eval('[data-testid=message-body]', (els) => els.map((e) => e.textContent))
-        throw new Error(`timeline shows ${JSON.stringify(got)}, want ${JSON.stringify(messages)}: ${err.message}`)
-      })
+      if (title !== 'Cellar') await openRoom(page, 'Cellar')
+      await waitForMessages(page, messages)
       await page.screenshot({ path: join(ARTIFACTS, 'crash-after-restart.png') })
     })
   } catch (err) {
-    const report = await diagnose(page)
-    err.message = `step "${step}": ${err.message}\n--- page and worker status ---\n${report}\n--- console ---\n${env.logs.join('\n')}`
-    throw err
+    throw await explain(err, [{ label: 'browser', env, page, screenshot: 'crash-failure.png' }])
   } finally {
     await env.close()
   }
 })
-
-/** Clicks a room in one step inside the page, so a re-render cannot detach it in between. */
-async function openRoom (page, selector) {
-  await page.waitForSelector(selector, { timeout: 30000 })
-  await page.$eval(selector, (button) => button.click())
-}

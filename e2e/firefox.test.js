@@ -10,8 +10,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { openBrowser, diagnose, ARTIFACTS, FIREFOX } from './browser.js'
-import { openSite, register, createRoom, send, waitForMessages, timelineText, backToList, STEP_TIMEOUT } from './ui.js'
+import { openBrowser, ARTIFACTS, FIREFOX } from './browser.js'
+import { steps } from './steps.js'
+import { openSite, register, createRoom, send, waitForMessages, backToList, STEP_TIMEOUT } from './ui.js'
 
 test('the client in Firefox ESR: sign up, room, messages, reload, phone width', {
   timeout: 180000,
@@ -20,12 +21,7 @@ test('the client in Firefox ESR: sign up, room, messages, reload, phone width', 
   const env = await openBrowser({ name: 'firefox', product: 'firefox' })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
-  let step = 'start'
-  const run = async (name, fn) => {
-    step = name
-    env.log(`[test] step: ${name}`)
-    return fn()
-  }
+  const { run, explain } = steps(t, [env])
   const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
   try {
     page = await env.newPage()
@@ -53,11 +49,7 @@ test('the client in Firefox ESR: sign up, room, messages, reload, phone width', 
       assert.equal(await page.$eval('[data-testid=room]', (e) => getComputedStyle(e).display), 'none')
     })
   } catch (err) {
-    const report = await diagnose(page)
-    if (page && !page.isClosed()) await shot('firefox-failure.png').catch(() => {})
-    const timeline = page && !page.isClosed() ? await timelineText(page).catch(() => []) : []
-    err.message = `step "${step}": ${err.message}\n--- timeline ---\n${JSON.stringify(timeline)}\n--- page and worker status ---\n${report}\n--- console ---\n${env.logs.join('\n')}`
-    throw err
+    throw await explain(err, [{ label: 'firefox', env, page, screenshot: 'firefox-failure.png' }])
   } finally {
     await env.close()
   }

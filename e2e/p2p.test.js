@@ -17,7 +17,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { openBrowser, diagnose, siteWithConfig, ARTIFACTS, DIST } from './browser.js'
+import { openBrowser, siteWithConfig, ARTIFACTS, DIST } from './browser.js'
+import { steps } from './steps.js'
 import { register, createRoom, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 import { createRelay } from '../js/relay/index.js'
 import { startPeer } from '../js/peer/index.js'
@@ -47,14 +48,7 @@ test('a browser and a headless peer find each other through the relay and federa
   const env = await openBrowser({ name: 'p2p', dir: siteDir })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
-  let step = 'start'
-  const run = async (name, fn) => {
-    step = name
-    env.log(`[test] step: ${name}`)
-    const began = Date.now()
-    await fn()
-    t.diagnostic(`${Date.now() - began} ms: ${name}`)
-  }
+  const { run, explain } = steps(t, [env])
   const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file), fullPage: true })
   /** Runs fn in the current service worker (a restarted worker is a new target). */
   const inWorker = async (fn, ...args) => {
@@ -184,11 +178,7 @@ test('a browser and a headless peer find each other through the relay and federa
       await shot('p2p-4-after-worker-restart.png')
     })
   } catch (err) {
-    const report = await diagnose(page)
-    if (page && !page.isClosed()) await shot('p2p-failure.png').catch(() => {})
-    t.diagnostic(`failed at step: ${step}`)
-    err.message = `step "${step}": ${err.message}\n--- page and worker status ---\n${report}\n--- console (page, worker) ---\n${env.logs.join('\n')}`
-    throw err
+    throw await explain(err, [{ label: 'browser', env, page, screenshot: 'p2p-failure.png' }])
   } finally {
     await env.close()
     await peer?.stop()

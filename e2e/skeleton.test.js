@@ -9,20 +9,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { openBrowser, diagnose, ARTIFACTS } from './browser.js'
-import { register, createRoom, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
+import { openBrowser, ARTIFACTS } from './browser.js'
+import { steps } from './steps.js'
+import { register, createRoom, openRoom, waitForMessages, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 
 test('first visit, register, create a room, message; reloads, worker restarts and browser restarts keep it all', { timeout: 300000 }, async (t) => {
   const env = await openBrowser({ name: 'skeleton' })
   // If the test runner gives up (timeout), the browser must not outlive it.
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
-  let step = 'start'
-  const run = async (name, fn) => {
-    step = name
-    env.log(`[test] step: ${name}`)
-    return fn()
-  }
+  const { run, explain } = steps(t, [env])
   const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file), fullPage: true })
 
   try {
@@ -75,10 +71,7 @@ test('first visit, register, create a room, message; reloads, worker restarts an
       assert.match(who, new RegExp(`@${user}:`))
       // The page remembers the open room; open it if it did not.
       const title = await page.$eval('[data-testid=room-title]', (e) => e.textContent)
-      if (title !== 'Kitchen') {
-        await page.waitForSelector('[data-testid=room-item]', { timeout: STEP_TIMEOUT })
-        await openRoom(page, '[data-testid=room-item]')
-      }
+      if (title !== 'Kitchen') await openRoom(page, 'Kitchen')
       await waitForMessages(page, messages)
       await shot('skeleton-3-after-reload.png')
       await page.setViewport({ width: 390, height: 800 })
@@ -112,31 +105,8 @@ test('first visit, register, create a room, message; reloads, worker restarts an
       await shot('skeleton-5-after-browser-restart.png')
     })
   } catch (err) {
-    const report = await diagnose(page)
-    if (page && !page.isClosed()) await shot('skeleton-failure.png').catch(() => {})
-    t.diagnostic(`failed at step: ${step}`)
-    err.message = `step "${step}": ${err.message}\n--- page and worker status ---\n${report}\n--- console (page, worker) ---\n${env.logs.join('\n')}`
-    throw err
+    throw await explain(err, [{ label: 'browser', env, page, screenshot: 'skeleton-failure.png' }])
   } finally {
     await env.close()
   }
 })
-
-async function waitForMessages (page, texts) {
-  try {
-    await page.waitForFunction((want) => {
-      const got = [...document.querySelectorAll('[data-testid=message][data-pending=false] [data-testid=message-body]')]
-        .map((e) => e.textContent)
-      return want.every((w) => got.includes(w)) && got.length === want.length
-    }, { timeout: STEP_TIMEOUT }, texts)
-  } catch (err) {
-    const got = await page.$$eval('[data-testid=message]', (els) => els.map((e) => `${e.dataset.pending === 'true' ? '(pending) ' : ''}${e.textContent}`))
-    throw new Error(`timeline shows ${JSON.stringify(got)}, want ${JSON.stringify(texts)}: ${err.message}`)
-  }
-}
-
-/** Clicks a room in one step inside the page, so a re-render cannot detach it in between. */
-async function openRoom (page, selector) {
-  await page.waitForSelector(selector, { timeout: 30000 })
-  await page.$eval(selector, (button) => button.click())
-}
