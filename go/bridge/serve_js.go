@@ -7,11 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"syscall/js"
+
+	"hearth/go/httpmem"
 )
 
 // requestHead and responseHead are the JSON heads of the serve contract
@@ -77,13 +78,9 @@ func serveOne(h http.Handler, headJSON string, body []byte) (js.Value, error) {
 	if host := req.Header.Get("Host"); host != "" {
 		req.Host = host
 	}
-	rec := &recorder{header: http.Header{}}
-	h.ServeHTTP(rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	resp := responseHead{Status: rec.status, Headers: [][2]string{}}
-	for name, values := range rec.header {
+	status, header, respBody := httpmem.Serve(h, req)
+	resp := responseHead{Status: status, Headers: [][2]string{}}
+	for name, values := range header {
 		for _, v := range values {
 			resp.Headers = append(resp.Headers, [2]string{strings.ToLower(name), v})
 		}
@@ -92,28 +89,8 @@ func serveOne(h http.Handler, headJSON string, body []byte) (js.Value, error) {
 	if err != nil {
 		return js.Value{}, fmt.Errorf("encode response head: %w", err)
 	}
-	return js.ValueOf(map[string]any{"head": string(respHead), "body": bytesToJS(rec.body.Bytes())}), nil
+	return js.ValueOf(map[string]any{"head": string(respHead), "body": bytesToJS(respBody)}), nil
 }
-
-// recorder collects a handler's response in memory.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
-}
-
-var _ io.Writer = (*recorder)(nil)
 
 var uint8Array = js.Global().Get("Uint8Array")
 

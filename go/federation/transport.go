@@ -9,6 +9,8 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/httpmem"
 )
 
 // Scheme is the URL scheme of every outgoing federation request.
@@ -98,34 +100,11 @@ func (t inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	in.ContentLength = int64(len(body))
 	in.RequestURI = req.URL.RequestURI()
 	in.Host = string(dest)
-	rec := &responseRecorder{header: http.Header{}}
-	h.ServeHTTP(rec, in)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
+	status, header, respBody := httpmem.Serve(h, in)
 	return &http.Response{
-		Status: http.StatusText(rec.status), StatusCode: rec.status,
+		Status: http.StatusText(status), StatusCode: status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: rec.header, Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())),
-		ContentLength: int64(rec.body.Len()), Request: req,
+		Header: header, Body: io.NopCloser(bytes.NewReader(respBody)),
+		ContentLength: int64(len(respBody)), Request: req,
 	}, nil
-}
-
-// responseRecorder collects a handler's response in memory (httptest's
-// recorder would drag package flag into non-test code).
-type responseRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *responseRecorder) Header() http.Header { return r.header }
-func (r *responseRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-func (r *responseRecorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
 }
