@@ -37,7 +37,7 @@ func (f *Federation) queryDirectory(req *request) (any, error) {
 // resolveLocal resolves an alias of this server, with the servers to join
 // through: this one first, then the others in the room.
 func (f *Federation) resolveLocal(ctx context.Context, alias string) (aliasAnswer, error) {
-	roomID, found, err := f.localAlias(ctx, alias)
+	roomID, found, err := f.opts.LocalAlias(ctx, alias)
 	if err != nil {
 		return aliasAnswer{}, err
 	}

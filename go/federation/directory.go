@@ -184,13 +184,13 @@ func (f *Federation) directoryMissed(peer spec.ServerName) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	at, ok := f.directoryMisses[peer]
-	return ok && f.now().Sub(at) < directoryRetry
+	return ok && f.opts.Now().Sub(at) < directoryRetry
 }
 
 func (f *Federation) directoryMiss(peer spec.ServerName) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.directoryMisses[peer] = f.now()
+	f.directoryMisses[peer] = f.opts.Now()
 }
 
 // maxDirectoryFanout bounds the peers AllPublicRooms asks at once.
@@ -206,7 +206,7 @@ func (f *Federation) KnownServers(ctx context.Context) ([]spec.ServerName, error
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range f.peers() {
+	for _, p := range f.opts.Peers() {
 		servers = append(servers, spec.ServerName(p))
 	}
 	out := f.candidates(servers)

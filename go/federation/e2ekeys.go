@@ -32,7 +32,7 @@ type keyClaimAnswer struct {
 }
 
 func (f *Federation) userKeysQuery(req *request) (any, error) {
-	if f.keys == nil {
+	if f.opts.Keys == nil {
 		return nil, errcode.New(http.StatusNotFound, "M_UNRECOGNIZED", "this server keeps no keys")
 	}
 	var q keyQuery
@@ -46,7 +46,7 @@ func (f *Federation) userKeysQuery(req *request) (any, error) {
 		}
 	}
 	// No requesting user of this server: user-signing keys stay private.
-	res, err := f.keys.Query(req.ctx(), spec.UserID{}, local)
+	res, err := f.opts.Keys.Query(req.ctx(), spec.UserID{}, local)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (f *Federation) userKeysQuery(req *request) (any, error) {
 }
 
 func (f *Federation) userKeysClaim(req *request) (any, error) {
-	if f.keys == nil {
+	if f.opts.Keys == nil {
 		return nil, errcode.New(http.StatusNotFound, "M_UNRECOGNIZED", "this server keeps no keys")
 	}
 	var c keyClaim
@@ -69,7 +69,7 @@ func (f *Federation) userKeysClaim(req *request) (any, error) {
 			local[uid] = devices
 		}
 	}
-	claimed, _, err := f.keys.Claim(req.ctx(), local)
+	claimed, _, err := f.opts.Keys.Claim(req.ctx(), local)
 	if err != nil {
 		return nil, err
 	}

@@ -115,7 +115,7 @@ func (f *Federation) receiveEDU(ctx context.Context, origin spec.ServerName, edu
 		if c.Typing {
 			timeout = remoteTypingTimeout
 		}
-		f.typing(c.RoomID, user, c.Typing, timeout)
+		f.opts.Typing(c.RoomID, user, c.Typing, timeout)
 	case eduReceipt:
 		var c receiptContent
 		if json.Unmarshal(edu.Content, &c) != nil {
@@ -132,7 +132,7 @@ func (f *Federation) receiveEDU(ctx context.Context, origin spec.ServerName, edu
 					if !ok || len(r.EventIDs) == 0 {
 						continue
 					}
-					if err := f.receipt(ctx, roomID, receiptType, user, r.EventIDs[0], r.Data.TS); err != nil {
+					if err := f.opts.Receipt(ctx, roomID, receiptType, user, r.EventIDs[0], r.Data.TS); err != nil {
 						log.WithError(err).WithField("room_id", roomID).Warn("could not store a receipt")
 						continue
 					}
@@ -144,7 +144,7 @@ func (f *Federation) receiveEDU(ctx context.Context, origin spec.ServerName, edu
 			return
 		}
 	}
-	f.edu(origin, edu)
+	f.opts.EDU(origin, edu)
 }
 
 // memberOf checks that userID is a user of origin joined to the room: a

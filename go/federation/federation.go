@@ -38,24 +38,8 @@ type Federation struct {
 	rooms  *room.Rooms
 	client *Client
 	queue  *Queue
-	now    func() time.Time
-	// edu receives every EDU after typing and receipts are handled; never nil.
-	edu func(origin spec.ServerName, edu gomatrixserverlib.EDU)
-	// typing and receipt take checked typing and receipt EDUs; never nil.
-	typing  func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
-	receipt func(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error
-	// requestPeer returns the transport-level sender of an incoming request
-	// ("" if unknown); never nil.
-	requestPeer func(context.Context) string
-	// peers lists the servers the transport reaches now; never nil.
-	peers func() []string
-	// localAlias resolves an alias of this server; never nil.
-	localAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
-	// keys, media and accounts answer other servers for this server's
-	// users' keys, media and profiles; nil: those routes answer 404.
-	keys     *keys.Keys
-	media    *media.Store
-	accounts *account.Accounts
+	// opts has every function field set: New fills the nil ones with defaults.
+	opts Options
 
 	mu sync.Mutex
 	// directoryMisses holds when each peer last failed to list its public
@@ -98,33 +82,29 @@ type Options struct {
 // New returns the federation side of the server with identity id. The queue
 // must be the one whose Outbox the room store was given.
 func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, opts Options) *Federation {
-	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, now: opts.Now, edu: opts.EDU,
-		requestPeer: opts.RequestPeer, peers: opts.Peers, localAlias: opts.LocalAlias,
-		typing: opts.Typing, receipt: opts.Receipt,
-		keys: opts.Keys, media: opts.Media, accounts: opts.Accounts,
+	if opts.Peers == nil {
+		opts.Peers = func() []string { return nil }
+	}
+	if opts.Typing == nil {
+		opts.Typing = func(string, spec.UserID, bool, time.Duration) {}
+	}
+	if opts.Receipt == nil {
+		opts.Receipt = func(context.Context, string, string, spec.UserID, string, int64) error { return nil }
+	}
+	if opts.LocalAlias == nil {
+		opts.LocalAlias = func(context.Context, string) (string, bool, error) { return "", false, nil }
+	}
+	if opts.RequestPeer == nil {
+		opts.RequestPeer = func(context.Context) string { return "" }
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.EDU == nil {
+		opts.EDU = func(spec.ServerName, gomatrixserverlib.EDU) {}
+	}
+	return &Federation{id: id, rooms: rooms, client: client, queue: queue, opts: opts,
 		directoryMisses: map[spec.ServerName]time.Time{}}
-	if f.peers == nil {
-		f.peers = func() []string { return nil }
-	}
-	if f.typing == nil {
-		f.typing = func(string, spec.UserID, bool, time.Duration) {}
-	}
-	if f.receipt == nil {
-		f.receipt = func(context.Context, string, string, spec.UserID, string, int64) error { return nil }
-	}
-	if f.localAlias == nil {
-		f.localAlias = func(context.Context, string) (string, bool, error) { return "", false, nil }
-	}
-	if f.requestPeer == nil {
-		f.requestPeer = func(context.Context) string { return "" }
-	}
-	if f.now == nil {
-		f.now = time.Now
-	}
-	if f.edu == nil {
-		f.edu = func(spec.ServerName, gomatrixserverlib.EDU) {}
-	}
-	return f
 }
 
 // PeerOnline tells the federation that a peer is reachable again (the
@@ -174,7 +154,7 @@ func (f *Federation) version(*request) (any, error) {
 }
 
 func (f *Federation) serverKeys(*request) (any, error) {
-	return serverKeys(f.id, f.now())
+	return serverKeys(f.id, f.opts.Now())
 }
 
 func unrecognized(req *request) (any, error) {

@@ -178,7 +178,7 @@ func (f *Federation) visibleEvents(req *request, roomID string, events []gomatri
 // transactionOf wraps events as the spec's Transaction shape (event, backfill).
 func (f *Federation) transactionOf(raws []json.RawMessage) map[string]any {
 	return map[string]any{
-		"origin": f.id.ServerName, "origin_server_ts": spec.AsTimestamp(f.now()), "pdus": raws,
+		"origin": f.id.ServerName, "origin_server_ts": spec.AsTimestamp(f.opts.Now()), "pdus": raws,
 	}
 }
 

@@ -80,7 +80,7 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 	if destination != "" && destination != f.id.ServerName {
 		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "request is addressed to "+string(destination))
 	}
-	fr, resp := fclient.VerifyHTTPRequest(r, f.now(), f.id.ServerName, nil, keyRing{})
+	fr, resp := fclient.VerifyHTTPRequest(r, f.opts.Now(), f.id.ServerName, nil, keyRing{})
 	if fr == nil {
 		// resp carries gomatrixserverlib's reason as {"message": …}.
 		var reason struct {
@@ -90,7 +90,7 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 		_ = json.Unmarshal(raw, &reason)
 		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "invalid X-Matrix authorization: "+reason.Message)
 	}
-	if peer := f.requestPeer(r.Context()); peer != "" && spec.ServerName(peer) != fr.Origin() {
+	if peer := f.opts.RequestPeer(r.Context()); peer != "" && spec.ServerName(peer) != fr.Origin() {
 		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "request signed by "+string(fr.Origin())+" arrived from peer "+peer)
 	}
 	return fr.Origin(), fr.Content(), nil

@@ -253,7 +253,7 @@ func (f *Federation) signTemplate(ctx context.Context, server spec.ServerName, e
 		*proto.StateKey != user.String() || proto.RoomID != roomID || content.Membership != membership {
 		return nil, nil, fmt.Errorf("%w: %s sent a template that is not a %s of %s", ErrBadEvent, server, membership, user.String())
 	}
-	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(f.now(), f.id.ServerName, identity.KeyID, f.id.Key)
+	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(f.opts.Now(), f.id.ServerName, identity.KeyID, f.id.Key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: build %s: %v", ErrBadEvent, membership, err)
 	}

@@ -29,10 +29,10 @@ import (
 const maxMediaOverhead = 64 << 10
 
 func (f *Federation) mediaDownload(req *request) (any, error) {
-	if f.media == nil {
+	if f.opts.Media == nil {
 		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "this server keeps no media")
 	}
-	m, err := f.media.GetLocal(req.ctx(), req.PathValue("mediaId"))
+	m, err := f.opts.Media.GetLocal(req.ctx(), req.PathValue("mediaId"))
 	if errors.Is(err, media.ErrNotFound) {
 		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", err.Error())
 	}

@@ -17,7 +17,7 @@ import (
 // GET /_matrix/federation/v1/query/profile).
 
 func (f *Federation) queryProfile(req *request) (any, error) {
-	if f.accounts == nil {
+	if f.opts.Accounts == nil {
 		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "this server has no users")
 	}
 	q := req.URL.Query()
@@ -28,7 +28,7 @@ func (f *Federation) queryProfile(req *request) (any, error) {
 	if u.Domain() != f.id.ServerName {
 		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "user is not of this server")
 	}
-	p, err := f.accounts.Profile(req.ctx(), *u)
+	p, err := f.opts.Accounts.Profile(req.ctx(), *u)
 	if errors.Is(err, account.ErrUnknownUser) {
 		return nil, errcode.New(http.StatusNotFound, "M_NOT_FOUND", "no such user")
 	}
