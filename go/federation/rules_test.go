@@ -117,13 +117,8 @@ func (f *forger) event(signer spec.ServerName, key identity.Identity, sender, ev
 // server's user, an event authorised by a rejected one. A wrong content hash
 // gets the event redacted, so the forged content never shows.
 func TestForgedEventsAreRejected(t *testing.T) {
-	n := newNetwork(t)
-	nodes := n.nodes(2)
+	n, nodes, alice, carol, roomID := aliceAndCarolInARoom(t)
 	a, c := nodes[0], nodes[1]
-	alice, carol := a.register("alice"), c.register("carol")
-	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
-	carol.join(roomID, a)
-	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
 
 	cID := c.srv.Identity
 	stranger, err := identity.Generate(rand.Reader)
@@ -217,13 +212,8 @@ func TestForgedEventsAreRejected(t *testing.T) {
 
 // A retried transaction is answered as the first time and applied once.
 func TestSendTransactionIsIdempotent(t *testing.T) {
-	n := newNetwork(t)
-	nodes := n.nodes(2)
+	n, nodes, alice, carol, roomID := aliceAndCarolInARoom(t)
 	a, c := nodes[0], nodes[1]
-	alice, carol := a.register("alice"), c.register("carol")
-	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
-	carol.join(roomID, a)
-	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
 
 	f := newForger(t, alice, roomID)
 	once := f.event(c.name, c.srv.Identity, carol.id, "m.room.message", nil, map[string]any{"msgtype": "m.text", "body": "once"})
@@ -328,13 +318,8 @@ func TestRequestAuthentication(t *testing.T) {
 // in: allowed by the state before it, refused by current state, it is kept
 // hidden (soft failure).
 func TestBannedUsersMessageFromStaleServerStaysHidden(t *testing.T) {
-	n := newNetwork(t)
-	nodes := n.nodes(2)
+	n, nodes, alice, carol, roomID := aliceAndCarolInARoom(t)
 	a, c := nodes[0], nodes[1]
-	alice, carol := a.register("alice"), c.register("carol")
-	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
-	carol.join(roomID, a)
-	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
 
 	n.setOnline(c, false, nodes)
 	alice.must("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/ban", map[string]any{"user_id": carol.id})
@@ -352,4 +337,16 @@ func TestBannedUsersMessageFromStaleServerStaysHidden(t *testing.T) {
 	if got := alice.texts(roomID); slices.Contains(got, "sent before hearing of the ban") {
 		t.Fatalf("alice sees the banned user's message: %v", got)
 	}
+}
+
+// aliceAndCarolInARoom is where the rule tests start: two servers a and c,
+// alice on a and carol on c, both joined to alice's public room.
+func aliceAndCarolInARoom(t *testing.T) (n *network, nodes []*node, alice, carol *user, roomID string) {
+	n = newNetwork(t)
+	nodes = n.nodes(2)
+	alice, carol = nodes[0].register("alice"), nodes[1].register("carol")
+	roomID = alice.createRoom(map[string]any{"preset": "public_chat"})
+	carol.join(roomID, nodes[0])
+	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
+	return n, nodes, alice, carol, roomID
 }
