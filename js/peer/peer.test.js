@@ -106,17 +106,26 @@ async function waitForMessage (peer, token, roomId, text, timeoutMs = 30000) {
   throw new Error(`"${text}" did not arrive on ${peer.serverName}; saw ${JSON.stringify(seen)}`)
 }
 
-test('two peers on one relay share a room, and a restarted peer catches up on what it missed', { timeout: 180000 }, async (t) => {
+/**
+ * A relay and two peers A and B, each with its own data directory; the test
+ * may replace net.b (a restart). Everything is stopped and removed after it.
+ */
+async function relayAndTwoPeers (t) {
   const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
   await relay.start()
   t.after(() => relay.stop())
   const relayArgs = ['--relay', relay.multiaddrs()[0]]
   const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-peer-'))))
   t.after(() => Promise.all(dirs.map(d => rm(d, { recursive: true, force: true }))))
+  const net = { relayArgs, dirs, a: await spawnPeer(dirs[0], relayArgs), b: await spawnPeer(dirs[1], relayArgs) }
+  t.after(() => Promise.all([net.a.stop(), net.b.stop()]))
+  return net
+}
 
-  const a = await spawnPeer(dirs[0], relayArgs)
-  let b = await spawnPeer(dirs[1], relayArgs)
-  t.after(() => Promise.all([a.stop(), b.stop()]))
+test('two peers on one relay share a room, and a restarted peer catches up on what it missed', { timeout: 180000 }, async (t) => {
+  const net = await relayAndTwoPeers(t)
+  const { a } = net
+  let { b } = net
   // The server name is the libp2p peer ID each peer announces itself with.
   assert.match(a.output(), new RegExp(`on the p2p network as ${a.serverName}`))
   assert.notEqual(a.serverName, b.serverName)
@@ -148,7 +157,7 @@ test('two peers on one relay share a room, and a restarted peer catches up on wh
   // B goes away; A keeps talking; B comes back (same data, same key) and catches up.
   await b.stop()
   for (const n of [1, 2, 3]) assert.equal((await send(a, alice, `missed${n}`, `missed ${n}`)).status, 200)
-  b = await spawnPeer(dirs[1], relayArgs)
+  b = net.b = await spawnPeer(net.dirs[1], net.relayArgs)
   await waitForMessage(b, bob, roomId, 'missed 3', 60000)
   const history = await call(b, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`, { token: bob })
   const bodies = history.body.chunk.filter(ev => ev.type === 'm.room.message').map(ev => ev.content.body).reverse()
@@ -156,15 +165,7 @@ test('two peers on one relay share a room, and a restarted peer catches up on wh
 })
 
 test('a federation request from A\'s Go code reaches B\'s Go code and back, with a 1 MiB body intact (remote media through the relay)', { timeout: 180000 }, async (t) => {
-  const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
-  await relay.start()
-  t.after(() => relay.stop())
-  const relayArgs = ['--relay', relay.multiaddrs()[0]]
-  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-peer-'))))
-  t.after(() => Promise.all(dirs.map(d => rm(d, { recursive: true, force: true }))))
-  const a = await spawnPeer(dirs[0], relayArgs)
-  const b = await spawnPeer(dirs[1], relayArgs)
-  t.after(() => Promise.all([a.stop(), b.stop()]))
+  const { a, b } = await relayAndTwoPeers(t)
 
   const alice = await register(a, 'alice')
   const bob = await register(b, 'bob')
