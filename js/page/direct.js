@@ -19,9 +19,8 @@ const HOST_LOCK = 'hearth-direct-host'
  */
 export function hostDirectLinks ({ sendPort, configURL = '/config.json' }) {
   let worker = null // rpc connection to the current worker life
-  let host = null
+  let host = null // set once this tab holds the host lock
   let life = null
-  let holding = false
 
   const register = () => {
     worker?.close()
@@ -48,7 +47,6 @@ export function hostDirectLinks ({ sendPort, configURL = '/config.json' }) {
         serve: (head, body) => worker.call('serve', [head, body]),
         onState: (linkId, peerId, state) => { worker?.call('state', [linkId, peerId, state]).catch(() => {}) }
       })
-      holding = true
       if (life !== null) register()
       addEventListener('pagehide', () => {
         worker?.close()
@@ -63,7 +61,7 @@ export function hostDirectLinks ({ sendPort, configURL = '/config.json' }) {
     workerStatus (status) {
       if (status.life === undefined || status.life === life) return
       life = status.life
-      if (holding) register()
+      if (host !== null) register()
     }
   }
 }

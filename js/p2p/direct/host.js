@@ -44,7 +44,7 @@ export class DirectUnavailableError extends Error {
  */
 export function createDirectHost ({ iceServers = [], serve, onState, logger = console, RTCPeerConnection = globalThis.RTCPeerConnection }) {
   if (typeof RTCPeerConnection !== 'function') throw new DirectUnavailableError('this browser has no WebRTC')
-  /** linkId → {id, peerId, pc, control, state, opened: settles once open or closed} */
+  /** linkId → {id, peerId, pc, state, opened: settles once open or closed, request channels (inbound, idle, outbound, waiting)} */
   const links = new Map()
 
   const report = (link, state) => {
@@ -59,19 +59,18 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
     onState(link.id, link.peerId, state)
   }
 
-  const create = (linkId, peerId) => {
+  /** A new connection; the offerer makes its control channel, the answerer gets it from the peer. */
+  const create = (linkId, peerId, { offering }) => {
     if (links.has(linkId)) throw new TypeError(`link ${linkId} exists`)
     const pc = new RTCPeerConnection({ iceServers })
-    const link = { id: linkId, peerId, pc, control: null, state: 'connecting', inbound: 0, idle: [], outbound: 0, waiting: [] }
+    const link = { id: linkId, peerId, pc, state: 'connecting', inbound: 0, idle: [], outbound: 0, waiting: [] }
     link.opened = new Promise((resolve) => { link.settle = resolve })
     const useControl = (channel) => {
-      link.control = channel
       const open = () => report(link, 'open')
       if (channel.readyState === 'open') open()
       else channel.addEventListener('open', open, { once: true })
       channel.addEventListener('close', () => report(link, 'closed'))
     }
-    link.useControl = useControl
     pc.addEventListener('datachannel', ({ channel }) => {
       if (channel.label === CONTROL_LABEL) return useControl(channel)
       // Requests from the peer, one after another on this channel, each
@@ -102,6 +101,7 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') report(link, 'closed')
     })
+    if (offering) useControl(pc.createDataChannel(CONTROL_LABEL))
     links.set(linkId, link)
     return link
   }
@@ -125,9 +125,8 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
   return {
     /** Starts a link as the offerer: returns the offer SDP, ICE candidates included. */
     async offer (linkId, peerId) {
-      const link = create(linkId, peerId)
+      const link = create(linkId, peerId, { offering: true })
       return withLink(linkId, async () => {
-        link.useControl(link.pc.createDataChannel(CONTROL_LABEL))
         await link.pc.setLocalDescription()
         await gathered(link.pc)
         return link.pc.localDescription.sdp
@@ -136,7 +135,7 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
 
     /** Answers a peer's offer: returns the answer SDP. The link opens when its control channel does. */
     async accept (linkId, peerId, offerSdp) {
-      const link = create(linkId, peerId)
+      const link = create(linkId, peerId, { offering: false })
       return withLink(linkId, async () => {
         await link.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp })
         await link.pc.setLocalDescription()
