@@ -11,8 +11,11 @@
  * A link is tried on the first request to a peer (not for every peer on the
  * relay: most never talk). A failed try is not repeated for RETRY_MS, and a
  * peer that does not speak the signalling protocol (a headless Node peer) is
- * left alone for NOT_SUPPORTED_RETRY_MS. Glare (both offer at once): the
- * offer of the smaller peer ID wins.
+ * left alone for NOT_SUPPORTED_RETRY_MS. Glare (both offer at once): a link
+ * offered by the smaller peer ID wins, connecting or already open, so a late
+ * offer of the other side cannot replace the link both just agreed on; the
+ * smaller side's offers replace whatever link the larger side has (that is
+ * how it reconnects).
  */
 import { SIGNAL_PROTOCOL } from '../constants.js'
 import { readMessage, writeMessage } from '../framing.js'
@@ -166,7 +169,7 @@ export function createDirectLinks ({ selfId, p2p, serve, onChange = () => {}, lo
         if (!offer.sdp) return await reply({ error: 'expected an offer' })
         if (host === null || stopped) return await reply({ error: 'no page hosts WebRTC here' })
         const existing = links.get(from)
-        if (existing?.offering && existing.state === 'connecting' && selfId < from) {
+        if (existing?.offering && selfId < from) {
           return await reply({ error: 'glare: our offer wins' })
         }
         if (existing) drop(from, existing, 'replaced by a new offer from the peer')
