@@ -13,61 +13,19 @@
  * The Go side's in-process numbers: go test -run '^$' -bench . ./go/federation/
  */
 import '../p2p/node-env.js'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createRelay } from '../relay/index.js'
+import { ok as call, register, spawnPeer } from './harness.js'
 
 const { values: options } = parseArgs({
   options: { messages: { type: 'string', default: '100' }, quick: { type: 'boolean', default: false } }
 })
 const messages = options.quick ? 20 : Number(options.messages)
 const sendingBudgetMs = 40000
-const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
-const repo = fileURLToPath(new URL('../../', import.meta.url))
 const print = row => console.log(JSON.stringify(row))
-
-/** Starts a peer process on the relay; resolves once it is on the p2p network. */
-async function spawnPeer (dataDir, relayAddr) {
-  const child = spawn(process.execPath, [cli, '--data', dataDir, '--http-port', '0', '--relay', relayAddr], {
-    cwd: repo, stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', (c) => { output += c })
-  child.stderr.on('data', (c) => { output += c })
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  const deadline = Date.now() + 30000
-  while (!/client API at (\S+)/.test(output) || !/on the p2p network/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL')
-      throw new Error(`peer did not start:\n${output}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return {
-    url: output.match(/client API at (\S+)/)[1],
-    serverName: output.match(/homeserver (\S+) is running/)[1],
-    stop: () => { child.kill('SIGTERM'); return exited }
-  }
-}
-
-async function call (peer, method, path, { token, body } = {}) {
-  const res = await fetch(peer.url + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  const json = await res.json()
-  if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
-  return json
-}
-
-const register = async (peer, username) => (await call(peer, 'POST', '/_matrix/client/v3/register', {
-  body: { username, password: 'secret', auth: { type: 'm.login.dummy' } }
-})).access_token
 
 /** One user's /sync position; waitFor long-polls until an event shows. */
 function syncer (peer, token, roomId) {
@@ -96,7 +54,7 @@ async function main () {
   const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-bench-'))))
   const peers = []
   try {
-    peers.push(...await Promise.all(dirs.map(d => spawnPeer(d, relay.multiaddrs()[0]))))
+    peers.push(...await Promise.all(dirs.map(d => spawnPeer(d, ['--relay', relay.multiaddrs()[0]], { timeoutMs: 30000 }))))
     const [a, b] = peers
     const [alice, bob] = await Promise.all([register(a, 'alice'), register(b, 'bob')])
     const roomId = (await call(a, 'POST', '/_matrix/client/v3/createRoom', { token: alice, body: { preset: 'public_chat' } })).room_id

@@ -12,51 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRelay } from '../relay/index.js'
+import { call, register, spawnPeer, waitForMessage } from './harness.js'
 
 const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
 const repo = fileURLToPath(new URL('../../', import.meta.url))
-
-/** Starts a peer process and waits until it prints what we need. */
-async function spawnPeer (dataDir, extraArgs = []) {
-  const child = spawn(process.execPath, [cli, '--data', dataDir, '--http-port', '0', ...extraArgs], {
-    cwd: repo, stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  const lines = (stream) => stream.on('data', (chunk) => { output += chunk })
-  lines(child.stdout)
-  lines(child.stderr)
-  const exited = new Promise(resolve => child.once('exit', (code) => resolve(code)))
-  const deadline = Date.now() + 60000
-  while (!/client API at (\S+)/.test(output) || (extraArgs.includes('--relay') && !/on the p2p network/.test(output))) {
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`peer did not start:\n${output}`) }
-    if (child.exitCode !== null) throw new Error(`peer exited with ${child.exitCode}:\n${output}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return {
-    url: output.match(/client API at (\S+)/)[1],
-    serverName: output.match(/homeserver (\S+) is running/)[1],
-    output: () => output,
-    exited,
-    stop: async () => { child.kill('SIGTERM'); return exited },
-    kill: async () => { child.kill('SIGKILL'); return exited }
-  }
-}
-
-async function call (peer, method, path, { token, body } = {}) {
-  const res = await fetch(peer.url + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  return { status: res.status, body: await res.json() }
-}
-
-async function register (peer, username) {
-  const body = { username, password: 'secret', auth: { type: 'm.login.dummy' } }
-  const res = await call(peer, 'POST', '/_matrix/client/v3/register', { body })
-  assert.equal(res.status, 200, JSON.stringify(res.body))
-  return res.body.access_token
-}
 
 test('a headless peer keeps its identity and data across restarts, and one peer owns a data directory', { timeout: 120000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-peer-'))
@@ -88,23 +47,6 @@ test('a headless peer keeps its identity and data across restarts, and one peer 
   assert.equal(messages.status, 200, JSON.stringify(messages.body))
   assert.ok(messages.body.chunk.some(ev => ev.content?.body === 'persisted'), 'the message was lost')
 })
-
-/** Polls /sync until a message with this body shows up in the room. */
-async function waitForMessage (peer, token, roomId, text, timeoutMs = 30000) {
-  const deadline = Date.now() + timeoutMs
-  let since = ''
-  const seen = []
-  while (Date.now() < deadline) {
-    const res = await call(peer, 'GET', `/_matrix/client/v3/sync?timeout=2000${since ? `&since=${since}` : ''}`, { token })
-    assert.equal(res.status, 200, JSON.stringify(res.body))
-    since = res.body.next_batch
-    for (const ev of res.body.rooms?.join?.[roomId]?.timeline?.events ?? []) {
-      if (ev.type === 'm.room.message') seen.push(ev.content.body)
-    }
-    if (seen.includes(text)) return seen
-  }
-  throw new Error(`"${text}" did not arrive on ${peer.serverName}; saw ${JSON.stringify(seen)}`)
-}
 
 /**
  * A relay and two peers A and B, each with its own data directory; the test

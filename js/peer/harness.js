@@ -1,0 +1,83 @@
+/**
+ * Headless peers as a user runs them, for tests and benchmarks: `node
+ * js/peer/cli.js` in its own process (one Go server per JS realm), driven
+ * over its HTTP client API. Needs `npm run build` (dist/hearth.wasm).
+ *
+ * Node only: import '../p2p/node-env.js' first.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+
+/**
+ * Starts a peer process and resolves once it serves the client API (and,
+ * given a --relay, once it is on the p2p network).
+ * @param {string} dataDir
+ * @param {string[]} [extraArgs] e.g. ['--relay', addr]
+ * @param {{timeoutMs?: number}} [options]
+ */
+export async function spawnPeer (dataDir, extraArgs = [], { timeoutMs = 60000 } = {}) {
+  const child = spawn(process.execPath, [cli, '--data', dataDir, '--http-port', '0', ...extraArgs], {
+    cwd: repo, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  const collect = (stream) => stream.on('data', (chunk) => { output += chunk })
+  collect(child.stdout)
+  collect(child.stderr)
+  const exited = new Promise(resolve => child.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + timeoutMs
+  while (!/client API at (\S+)/.test(output) || (extraArgs.includes('--relay') && !/on the p2p network/.test(output))) {
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`peer did not start:\n${output}`) }
+    if (child.exitCode !== null) throw new Error(`peer exited with ${child.exitCode}:\n${output}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return {
+    url: output.match(/client API at (\S+)/)[1],
+    serverName: output.match(/homeserver (\S+) is running/)[1],
+    output: () => output,
+    exited,
+    stop: async () => { child.kill('SIGTERM'); return exited },
+    kill: async () => { child.kill('SIGKILL'); return exited }
+  }
+}
+
+/** One client API call; resolves to {status, body} whatever the status. */
+export async function call (peer, method, path, { token, body } = {}) {
+  const res = await fetch(peer.url + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  return { status: res.status, body: await res.json() }
+}
+
+/** Like call, but a status other than 200 throws. */
+export async function ok (peer, method, path, options) {
+  const res = await call(peer, method, path, options)
+  if (res.status !== 200) throw new Error(`${method} ${path} on ${peer.serverName}: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body
+}
+
+/** Registers a user (dummy auth) and resolves to its access token. */
+export async function register (peer, username) {
+  const body = { username, password: 'secret', auth: { type: 'm.login.dummy' } }
+  return (await ok(peer, 'POST', '/_matrix/client/v3/register', { body })).access_token
+}
+
+/** Polls /sync until a message with this body shows in the room; resolves to every message body seen. */
+export async function waitForMessage (peer, token, roomId, text, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs
+  let since = ''
+  const seen = []
+  while (Date.now() < deadline) {
+    const res = await ok(peer, 'GET', `/_matrix/client/v3/sync?timeout=2000${since ? `&since=${since}` : ''}`, { token })
+    since = res.next_batch
+    for (const ev of res.rooms?.join?.[roomId]?.timeline?.events ?? []) {
+      if (ev.type === 'm.room.message') seen.push(ev.content.body)
+    }
+    if (seen.includes(text)) return seen
+  }
+  throw new Error(`"${text}" did not arrive on ${peer.serverName}; saw ${JSON.stringify(seen)}`)
+}
