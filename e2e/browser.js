@@ -23,9 +23,9 @@ export const CHROMIUM_ARGS = [
 
 /**
  * Starts the site (dir, default dist/) and a browser. close() always stops both
- * and removes the profile; restartBrowser() closes (or kills) the browser and
+ * and removes the profile; restartBrowser() (quit() then relaunch()) closes (or kills) the browser and
  * opens it again on the same profile and the same origin.
- * @returns {Promise<{site, browser, logs: string[], log, newPage, stopWorkers, restartBrowser, close}>}
+ * @returns {Promise<{site, browser, logs: string[], log, newPage, stopWorkers, restartBrowser, quit, relaunch, close}>}
  */
 export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome' } = {}) {
   for (const file of ['index.html', 'page.js', 'sw.js', 'hearth.wasm', 'sql-wasm.wasm']) {
@@ -92,24 +92,41 @@ export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome
     },
     /** kill: SIGKILL the browser (a crash) instead of closing it. */
     async restartBrowser ({ kill = false } = {}) {
-      if (kill) {
-        const child = browser.process()
-        const gone = new Promise((resolve) => child.once('exit', resolve))
-        child.kill('SIGKILL')
-        await gone
-        browser.disconnect().catch(() => {})
-        log('[test] browser killed; starting it again on the same profile')
-      } else {
-        await closeBrowser()
-        log('[test] browser closed; starting it again on the same profile')
-      }
-      browser = await launch(profile, log, product)
+      await quit({ kill })
+      await relaunch()
     },
+    quit,
+    relaunch,
     /** Idempotent: the test's finally and its abort signal may both call it. */
     close: () => {
       closing ??= closeAll()
       return closing
     }
+  }
+
+  /**
+   * Ends the browser, as a person closing it (or, with kill, a crash); the
+   * site and the profile stay for relaunch(). Meanwhile this browser's
+   * server is offline.
+   */
+  async function quit ({ kill = false } = {}) {
+    if (kill) {
+      const child = browser.process()
+      const gone = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await gone
+      browser.disconnect().catch(() => {})
+      log('[test] browser killed')
+    } else {
+      await closeBrowser()
+      log('[test] browser closed')
+    }
+  }
+
+  /** Starts the browser again on the same profile and the same origin. */
+  async function relaunch () {
+    log('[test] starting the browser again on the same profile')
+    browser = await launch(profile, log, product)
   }
 }
 

@@ -24,6 +24,13 @@ const TYPING_RENEW_MS = 4000
 const PHONE = '(max-width: 40rem)'
 /** A room opened with fewer events than this pages back once by itself (e.g. just joined over federation). */
 const FEW_EVENTS = 20
+/**
+ * Where our messages are on their way to other servers is asked of our own
+ * server (no network traffic), for the newest few not yet delivered in the
+ * open room, this often.
+ */
+const DELIVERY_POLL_MS = 2000
+const DELIVERY_WINDOW = 20
 
 /**
  * @param {{client, session: {userId, accessToken, deviceId, displayName?}, storage: Storage,
@@ -36,7 +43,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
   const readKey = `hearth.read.${session.userId}`
   const readMarks = new Map(Object.entries(safeParse(storage.getItem(readKey)) ?? {}))
   const model = createModel({ userId: session.userId, readMarks, ownName: () => session.displayName })
-  const features = { profile: true, typing: true, receipts: true }
+  const features = { profile: true, typing: true, receipts: true, delivery: true }
   const abort = new AbortController()
   const listeners = []
   const autoLoaded = new Set() // rooms already paged back once by themselves
@@ -168,6 +175,35 @@ export function createApp ({ client, session, storage, showError, act, onSession
         backoff = Math.min(backoff * 2, 15000)
       }
     }
+  }
+
+  // ---- delivery of our messages to the room's other servers ----
+
+  async function deliveryLoop () {
+    const signal = abort.signal
+    while (!signal.aborted && features.delivery) {
+      try {
+        await refreshDelivery()
+      } catch (err) {
+        unsupported(err, 'delivery')
+      }
+      await new Promise((resolve) => setTimeout(resolve, DELIVERY_POLL_MS))
+    }
+  }
+
+  async function refreshDelivery () {
+    const r = selected && model.rooms.get(selected)
+    if (!r || !model.hasOtherServers(r.id)) return
+    const ids = r.events
+      .filter((e) => e.sender === session.userId && e.type === 'm.room.message' && e.event_id &&
+        r.delivery.get(e.event_id)?.state !== 'delivered')
+      .slice(-DELIVERY_WINDOW)
+      .map((e) => e.event_id)
+    if (ids.length === 0) return
+    const res = await client.delivery(r.id, ids)
+    let changed = false
+    for (const [eventId, info] of Object.entries(res.events ?? {})) changed = model.setDelivery(r.id, eventId, info) || changed
+    if (changed) scheduleRender()
   }
 
   // ---- actions ----
@@ -369,6 +405,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
       renderNetwork()
       render()
       syncLoop()
+      deliveryLoop()
     },
     stop () {
       abort.abort()

@@ -17,6 +17,8 @@ export class MatrixError extends Error {
 }
 
 const V3 = '/_matrix/client/v3'
+/** Hearth's extension: where a sent event is on its way to the room's other servers (README "Offline delivery"). */
+const DELIVERY = '/_matrix/client/unstable/org.hearth.delivery'
 const enc = encodeURIComponent
 
 /**
@@ -25,9 +27,12 @@ const enc = encodeURIComponent
 export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalThis.fetch(...a), accessToken = null } = {}) {
   const state = { accessToken }
 
-  async function request (method, path, { body, query, signal, auth = true } = {}) {
-    const url = new URL(baseUrl + V3 + path, globalThis.location?.href)
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, v)
+  async function request (method, path, { body, query, signal, auth = true, prefix = V3 } = {}) {
+    const url = new URL(baseUrl + prefix + path, globalThis.location?.href)
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (Array.isArray(v)) for (const item of v) url.searchParams.append(k, item)
+      else if (v !== undefined && v !== null) url.searchParams.set(k, v)
+    }
     const headers = {}
     if (body !== undefined) headers['Content-Type'] = 'application/json'
     if (auth && state.accessToken) headers.Authorization = `Bearer ${state.accessToken}`
@@ -106,6 +111,9 @@ export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalT
     typing: (roomId, userId, typing, timeout = 5000) =>
       request('PUT', `/rooms/${enc(roomId)}/typing/${enc(userId)}`, { body: typing ? { typing, timeout } : { typing } }),
     receipt: (roomId, eventId) =>
-      request('POST', `/rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, { body: {} })
+      request('POST', `/rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, { body: {} }),
+    /** {events: {eventId: {state: 'delivered'|'mailbox'|'queued', waiting?: {server: 'mailbox'|'queued'}}}} */
+    delivery: (roomId, eventIds) =>
+      request('GET', `/rooms/${enc(roomId)}/events`, { prefix: DELIVERY, query: { event_id: eventIds } })
   }
 }

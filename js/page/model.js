@@ -39,6 +39,8 @@ export const MAX_EVENTS = 500
  * @property {string[]} typing        users typing now (never us)
  * @property {Map<string, string>} receipts user ID -> event ID of their m.read receipt
  * @property {number|null} serverUnread the server's notification count, when it sends one
+ * @property {Map<string, {state: string, waiting?: object}>} delivery event ID -> where our message is
+ *   on its way to the room's other servers (org.hearth.delivery)
  * @property {number} version         grows on every change
  */
 
@@ -51,7 +53,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   const rooms = new Map()
   /** @type {Map<string, {id, name, inviter, topic, isDirect, version}>} */
   const invites = new Map()
-  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents }
+  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers }
 
   function room (id) {
     let r = rooms.get(id)
@@ -59,7 +61,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       r = {
         id, name: null, topic: null, alias: null, joinRule: null, members: new Map(),
         events: [], ids: new Set(), pending: [], limited: false, prevBatch: null,
-        typing: [], receipts: new Map(), serverUnread: null, version: 0
+        typing: [], receipts: new Map(), delivery: new Map(), serverUnread: null, version: 0
       }
       rooms.set(id, r)
       model.listVersion++
@@ -233,6 +235,25 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       echo.failed = undefined
     }
     r.version++
+  }
+
+  /** Records where one of our events is; true if that changed what the room shows. */
+  function setDelivery (roomId, eventId, info) {
+    const r = rooms.get(roomId)
+    if (!r || JSON.stringify(r.delivery.get(eventId)) === JSON.stringify(info)) return false
+    r.delivery.set(eventId, info)
+    r.version++
+    return true
+  }
+
+  /** Whether anyone joined or invited to the room is on another server than ours. */
+  function hasOtherServers (roomId) {
+    const r = rooms.get(roomId)
+    const own = serverOf(userId)
+    for (const [user, m] of r?.members ?? []) {
+      if ((m.membership === 'join' || m.membership === 'invite') && serverOf(user) !== own) return true
+    }
+    return false
   }
 
   function echoFailed (roomId, echo, message) {

@@ -95,3 +95,25 @@ test('user names from display names', () => {
   assert.equal(localpartFrom('  Zoë  '), 'zoe')
   assert.equal(localpartFrom('Алиса'), '')
 })
+
+test('delivery states of our messages: recorded once per change, only shown where other servers are', () => {
+  const m = createModel({ userId: me })
+  m.applySync(join('!r', [member('$1', me, 'join'), msg('$2', me, 'hi')]))
+  assert.equal(m.hasOtherServers('!r'), false, 'a room of our own server only')
+  m.applySync(join('!r', [member('$3', bob, 'invite')]))
+  assert.equal(m.hasOtherServers('!r'), true)
+  const before = m.rooms.get('!r').version
+  assert.equal(m.setDelivery('!r', '$2', { state: 'mailbox', waiting: { peerB: 'mailbox' } }), true)
+  assert.equal(m.setDelivery('!r', '$2', { state: 'mailbox', waiting: { peerB: 'mailbox' } }), false, 'no change, no re-render')
+  assert.equal(m.rooms.get('!r').version, before + 1)
+  assert.equal(m.setDelivery('!r', '$2', { state: 'delivered' }), true)
+  assert.deepEqual(m.rooms.get('!r').delivery.get('$2'), { state: 'delivered' })
+})
+
+test('delivery states read as a person would say them', async () => {
+  const { deliveryText } = await import('./room-view.js')
+  assert.equal(deliveryText({ state: 'delivered' }), '✓ delivered')
+  assert.equal(deliveryText({ state: 'mailbox', waiting: { b: 'mailbox' } }), 'waiting for 1 server, in its mailbox')
+  assert.equal(deliveryText({ state: 'queued', waiting: { b: 'queued', c: 'queued' } }), 'waiting for 2 servers to come online')
+  assert.equal(deliveryText({ state: 'queued', waiting: { b: 'queued', c: 'mailbox' } }), 'waiting for 2 servers: 1 in its mailbox, 1 not reached yet')
+})

@@ -114,8 +114,9 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
     const continued = previous && previous.type === 'm.room.message' && previous.sender === event.sender &&
       event.origin_server_ts - previous.origin_server_ts < 5 * 60000
     if (event.type === 'm.room.message') {
-      const signature = JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender, seenBy.map((u) => model.displayName(r.id, u)), continued, event.content?.body])
-      return cache.get(key, signature, () => messageNode(r, event, { key, own, sender, seenBy, continued }))
+      const delivery = own && event.event_id ? r.delivery.get(event.event_id) : undefined
+      const signature = JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender, seenBy.map((u) => model.displayName(r.id, u)), continued, event.content?.body, delivery])
+      return cache.get(key, signature, () => messageNode(r, event, { key, own, sender, seenBy, continued, delivery }))
     }
     const text = noticeText(r.id, event)
     if (text === null) return null
@@ -123,7 +124,7 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
       h('span', { className: 'body' }, text), ' ', timeNode(event.origin_server_ts)))
   }
 
-  function messageNode (r, event, { key, own, sender, seenBy, continued }) {
+  function messageNode (r, event, { key, own, sender, seenBy, continued, delivery }) {
     const pending = Boolean(event.pending && !event.event_id)
     const body = event.content?.body
     const text = body === undefined ? '(message deleted)' : event.content?.msgtype === 'm.emote' ? `* ${sender} ${body}` : body
@@ -131,13 +132,15 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
       className: `message${own ? ' own' : ''}${continued ? ' continued' : ''}${body === undefined ? ' redacted' : ''}`,
       dataset: {
         testid: 'message', key, own: String(own), pending: String(pending), failed: String(Boolean(event.failed)),
-        eventId: event.event_id, txnId: event.txnId ?? event.unsigned?.transaction_id
+        eventId: event.event_id, txnId: event.txnId ?? event.unsigned?.transaction_id,
+        ...(delivery && { delivery: delivery.state })
       }
     },
     h('div', { className: 'meta' },
       h('span', { className: 'sender', title: event.sender, dataset: { testid: 'message-sender' } }, own ? `${sender} (you)` : sender),
       ' ', timeNode(event.origin_server_ts),
-      pending && !event.failed ? h('span', { className: 'state', dataset: { testid: 'message-state' } }, ' sending…') : null),
+      pending && !event.failed ? h('span', { className: 'state', dataset: { testid: 'message-state' } }, ' sending…') : null,
+      delivery ? h('span', { className: `delivery ${delivery.state}`, dataset: { testid: 'message-delivery' }, title: deliveryTitle(delivery) }, ` ${deliveryText(delivery)}`) : null),
     h('div', { className: 'body', dataset: { testid: 'message-body' } }, text),
     event.failed
       ? h('div', { className: 'failed', dataset: { testid: 'message-failed' } }, `Not sent: ${event.failed} `,
@@ -201,6 +204,27 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
 /** Older events may exist: the server gave a token to page back from, and the room's start is not loaded. */
 export function hasEarlier (r) {
   return Boolean(r.limited || r.prevBatch) && r.events[0]?.type !== 'm.room.create'
+}
+
+/**
+ * Where an own message is on its way to the room's other servers, in a few
+ * words: "delivered", "waiting for 1 server, in its mailbox".
+ */
+export function deliveryText ({ state, waiting = {} }) {
+  if (state === 'delivered') return '✓ delivered'
+  const servers = Object.values(waiting)
+  const n = servers.length
+  const inMailbox = servers.filter((s) => s === 'mailbox').length
+  const count = `${n} server${n === 1 ? '' : 's'}`
+  if (inMailbox === n) return `waiting for ${count}, in ${n === 1 ? 'its mailbox' : 'their mailboxes'}`
+  if (inMailbox === 0) return `waiting for ${count} to come online`
+  return `waiting for ${count}: ${inMailbox} in ${inMailbox === 1 ? 'its mailbox' : 'their mailboxes'}, ${n - inMailbox} not reached yet`
+}
+
+function deliveryTitle ({ state, waiting = {} }) {
+  if (state === 'delivered') return 'Every other server in the room has it'
+  return Object.entries(waiting).map(([server, where]) =>
+    `${server}: ${where === 'mailbox' ? 'in its mailbox on the relay, until it comes online' : 'queued on this server, not reached yet'}`).join('\n')
 }
 
 function timeNode (ts) {
