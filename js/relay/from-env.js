@@ -6,11 +6,21 @@
  *   RELAY_HOST      interface (default 127.0.0.1)
  *   RELAY_KEY_FILE  optional file holding the relay's raw ed25519 key; created
  *                   if missing, so the relay's address survives restarts
+ * and one variable per limit in DEFAULT_RELAY_LIMITS (index.js has what each
+ * bounds and its default), named RELAY_ + the limit in upper snake case, each a
+ * positive whole number; unset keeps the default:
+ *   RELAY_MAX_RESERVATIONS, RELAY_MAX_RESERVATIONS_PER_IP,
+ *   RELAY_MAX_CONNECTIONS, RELAY_MAX_CONNECTIONS_PER_IP,
+ *   RELAY_MAX_CONNECTIONS_PER_PEER,
+ *   RELAY_MAX_CONNECTIONS_PER_SECOND_PER_HOST (new connections/s from one IP),
+ *   RELAY_MAX_PENDING_CONNECTIONS, RELAY_MAX_HOP_STREAMS,
+ *   RELAY_RESERVATION_TTL (ms), RELAY_DATA_LIMIT (bytes per relayed connection),
+ *   RELAY_DURATION_LIMIT (ms per relayed connection)
  * Node only: callers import '../p2p/node-env.js' first.
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createRelay } from './index.js'
+import { createRelay, DEFAULT_RELAY_LIMITS } from './index.js'
 
 /**
  * @param {Record<string, string|undefined>} env usually process.env
@@ -22,11 +32,28 @@ export async function startRelayFromEnv (env, logger = console) {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`RELAY_PORT ${env.RELAY_PORT} is not a port`)
   const host = env.RELAY_HOST ?? '127.0.0.1'
   const privateKey = env.RELAY_KEY_FILE ? await loadOrCreateKey(env.RELAY_KEY_FILE) : undefined
-  const relay = createRelay({ port, host, privateKey, logger })
+  const relay = createRelay({ port, host, privateKey, logger, limits: limitsFromEnv(env) })
   await relay.start()
   logger.log(`relay: listening on port ${relay.port}`)
   for (const addr of relay.multiaddrs()) logger.log(`relay: address ${addr}`)
   return relay
+}
+
+/**
+ * @param {Record<string, string|undefined>} env
+ * @returns {Partial<typeof DEFAULT_RELAY_LIMITS>} the limits env sets (see the file comment)
+ */
+export function limitsFromEnv (env) {
+  const limits = {}
+  for (const key of Object.keys(DEFAULT_RELAY_LIMITS)) {
+    const name = 'RELAY_' + key.replace(/[A-Z]/g, c => '_' + c).toUpperCase()
+    const value = env[name]
+    if (value == null || value === '') continue
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} ${value} is not a positive whole number`)
+    limits[key] = n
+  }
+  return limits
 }
 
 async function loadOrCreateKey (file) {

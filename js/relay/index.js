@@ -11,6 +11,8 @@
  *   relayed connection per pair open for as long as both are online.
  * - counts: reservations (one per online peer), connections, concurrent hop
  *   streams. These bound the relay's memory; raise them for a bigger network.
+ * - per IP and per peer (limits.js): so one host cannot take every slot; a
+ *   reservation is freed as soon as its peer's last connection closes.
  */
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -21,12 +23,22 @@ import { ping } from '@libp2p/ping'
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { createLibp2p } from 'libp2p'
 import { servePresence } from '../p2p/presence.js'
+import { relayLimits } from './limits.js'
 
 export const DEFAULT_RELAY_LIMITS = Object.freeze({
-  /** online peers the relay will hold a slot for */
+  /** online peers the relay will hold a slot for (freed when the peer disconnects) */
   maxReservations: 256,
+  /**
+   * slots one IP (IPv6: one /64) may hold, so one host cannot take them all;
+   * browsers behind one NAT share an address and so share these
+   */
+  maxReservationsPerIp: 32,
   /** connections of any kind (peers' own, plus relayed ones the relay opens) */
   maxConnections: 1024,
+  /** open connections from one IP (IPv6: one /64); a peer needs one, two while reconnecting */
+  maxConnectionsPerIp: 64,
+  /** open connections from one peer ID */
+  maxConnectionsPerPeer: 4,
   /**
    * new connections per second from one IP address. libp2p's default (5)
    * made 50 peers starting together take 90 s to all get a slot, retrying on
@@ -54,8 +66,9 @@ export const DEFAULT_RELAY_LIMITS = Object.freeze({
 export function createRelay (options = {}) {
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 8081
-  const limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits }
+  const limits = Object.freeze({ ...DEFAULT_RELAY_LIMITS, ...options.limits })
   const logger = options.logger ?? {}
+  const guard = relayLimits(limits)
   let node = null
   let presence = null
 
@@ -72,6 +85,7 @@ export function createRelay (options = {}) {
         transports: [webSockets()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
+        connectionGater: guard.connectionGater,
         connectionManager: {
           maxConnections: limits.maxConnections,
           inboundConnectionThreshold: limits.maxConnectionsPerSecondPerHost,
@@ -93,6 +107,7 @@ export function createRelay (options = {}) {
           })
         }
       })
+      guard.start(node, node.services.relay)
       presence = await servePresence(node, {
         onJoin: peer => logger.info?.(`relay: peer joined ${peer} (${presence?.present().length ?? 1} online)`),
         onLeave: peer => logger.info?.(`relay: peer left ${peer} (${presence.present().length} online)`)
@@ -104,9 +119,13 @@ export function createRelay (options = {}) {
       if (node == null) return
       const stopping = node
       node = null
+      guard.stop()
       await presence.stop().catch(() => {})
       await stopping.stop()
     },
+
+    /** the limits in force: DEFAULT_RELAY_LIMITS with options.limits over them */
+    get limits () { return limits },
 
     /** @returns {string} the relay's peer ID */
     get peerId () { return node?.peerId.toString() },

@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { startRelayFromEnv } from './from-env.js'
-import { createRelay } from './index.js'
+import { limitsFromEnv, startRelayFromEnv } from './from-env.js'
+import { createRelay, DEFAULT_RELAY_LIMITS } from './index.js'
 import { createP2P } from '../p2p/index.js'
 
 const quiet = { log () {}, info () {}, warn () {} }
@@ -29,6 +29,28 @@ test('RELAY_KEY_FILE keeps the relay address across restarts; the port is printe
     assert.ok(lines.some(line => line.includes(`/ws/p2p/${id}`)))
   } finally {
     await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('limits come from RELAY_<LIMIT> variables; bad values are refused', { timeout: 20_000 }, async () => {
+  const cases = [
+    { env: {}, limits: {} },
+    { env: { RELAY_MAX_RESERVATIONS: '3', RELAY_MAX_RESERVATIONS_PER_IP: '2', RELAY_PORT: '0' }, limits: { maxReservations: 3, maxReservationsPerIp: 2 } },
+    { env: { RELAY_MAX_CONNECTIONS_PER_PEER: '1', RELAY_RESERVATION_TTL: '60000', RELAY_DATA_LIMIT: '' }, limits: { maxConnectionsPerPeer: 1, reservationTtl: 60000 } },
+    { env: { RELAY_MAX_CONNECTIONS_PER_IP: '0' }, error: /RELAY_MAX_CONNECTIONS_PER_IP 0 is not a positive whole number/ },
+    { env: { RELAY_MAX_HOP_STREAMS: '1.5' }, error: /RELAY_MAX_HOP_STREAMS/ },
+    { env: { RELAY_DURATION_LIMIT: 'forever' }, error: /RELAY_DURATION_LIMIT/ }
+  ]
+  for (const { env, limits, error } of cases) {
+    if (error) assert.throws(() => limitsFromEnv(env), error)
+    else assert.deepEqual(limitsFromEnv(env), limits)
+  }
+  const relay = await startRelayFromEnv({ RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '2' }, quiet)
+  try {
+    assert.equal(relay.limits.maxReservationsPerIp, 2)
+    assert.equal(relay.limits.maxReservations, DEFAULT_RELAY_LIMITS.maxReservations)
+  } finally {
+    await relay.stop()
   }
 })
 
