@@ -1,15 +1,22 @@
 /**
  * Child process of crash.test.js: writes a stream of transactions to file
  * persistence in argv[2] and prints "ack <id>" after each commit resolves,
- * until it is killed. Small snapshotAfterBytes makes it take snapshots (and
- * delete journal segments) often, so kills land inside those steps too.
+ * until it is killed. A small journal bound makes it take snapshots (and
+ * delete journal segments) often, and small chunks give those snapshots many
+ * chunk files, so kills land inside those steps too.
  */
 
 import { createStorage } from './index.js'
 import { encodeParams, TAG_INTEGER, TAG_BLOB } from './codec.js'
 
 const dir = process.argv[2]
-const { storage } = await createStorage({ persistence: 'file', dir, name: 'crash', snapshotAfterBytes: 4096 })
+const { storage } = await createStorage({
+  persistence: 'file',
+  dir,
+  name: 'crash',
+  snapshotPolicy: { maxBytes: 4096, minBytes: 0 },
+  snapshotChunkBytes: 4096
+})
 check(storage.exec('CREATE TABLE IF NOT EXISTS acked (id INTEGER PRIMARY KEY, payload BLOB)'))
 await storage.commit()
 const [start] = decode(storage.query('SELECT coalesce(max(id), 0) FROM acked', null))

@@ -71,8 +71,8 @@ for (const kind of ['file', 'indexeddb']) {
   test(`${kind}: snapshots replace the journal they cover`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hearth-journal-'))
     const options = kind === 'file'
-      ? { persistence: 'file', dir, name: 's', snapshotAfterBytes: 512 }
-      : { persistence: 'indexeddb', name: 's', indexedDB: new IDBFactory(), IDBKeyRange, snapshotAfterBytes: 512 }
+      ? { persistence: 'file', dir, name: 's', snapshotPolicy: { maxBytes: 512 } }
+      : { persistence: 'indexeddb', name: 's', indexedDB: new IDBFactory(), IDBKeyRange, snapshotPolicy: { maxBytes: 512 } }
     try {
       let s = await createStorage(options)
       s.storage.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
