@@ -8,23 +8,26 @@
  *   records ≥ maxRecords, or
  *   bytes   ≥ min(maxBytes, max(minBytes, databaseBytes × databaseFraction))
  *
- * Why these numbers (js/storage/bench.js, Node 20, 2 shared cores; records
- * of one 2.8 KB event each, the size Hearth's database grows by per message):
- * - Replay costs ~0.1 ms per record under Node (~0.5 ms in a browser worker,
- *   issue 18), so maxRecords = 1,000 bounds replay to ~0.1 s (~0.5 s).
- * - maxBytes = 4 MiB bounds the bytes read and decoded at open whatever the
- *   record size (a 4 MiB journal reads in a few ms; its records are the cost).
+ * Why these numbers (js/storage/bench.js benchRestarts, Node 20, 2 shared
+ * cores; each record one event of the 2.7 KB-per-event database that stands
+ * in for Hearth's, which grows 2.8 KB and 3.0 KB of journal per message):
+ * - Replay costs ~0.4 ms per record under Node (2,000-event database: open
+ *   67 ms with 200 records to replay, 394 ms with 990), and more in a browser
+ *   worker. maxRecords = 250 bounds replay to ~0.1 s under Node: at 100,000
+ *   events loading the 268 MB snapshot already takes ~0.65 s of the 1 s goal.
+ * - maxBytes = 1 MiB (~330 such records) bounds what is read and decoded at
+ *   open when records are large (a media upload is one big record).
  * - databaseFraction = 1/4: a snapshot costs about the database's size (the
  *   export copies it, ~1 ms per MB, and hashing reads it), so waiting for a
  *   quarter of the database in journal keeps that cost at ~4 bytes per
- *   journal byte while the database is small; the caps take over past 16 MB.
+ *   journal byte while the database is small; the caps take over past 4 MB.
  * - minBytes = 64 KiB: below that a snapshot would follow nearly every commit
  *   of a new, near-empty database for no gain.
  */
 
 export const DEFAULT_SNAPSHOT_POLICY = Object.freeze({
-  maxRecords: 1000,
-  maxBytes: 4 * 1024 * 1024,
+  maxRecords: 250,
+  maxBytes: 1024 * 1024,
   minBytes: 64 * 1024,
   databaseFraction: 1 / 4
 })
