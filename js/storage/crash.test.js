@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createStorage } from './index.js'
-import { encodeParams, decodeResult } from './codec.js'
+import { rows as query } from './testkit.js'
 
 const WRITER = fileURLToPath(new URL('./crash-writer.js', import.meta.url))
 const ROUNDS = 50
@@ -83,9 +83,3 @@ test('a SIGKILL at each step of writing a snapshot loses nothing acknowledged', 
     })
   }
 })
-
-function query (storage, sql, params = []) {
-  const res = storage.query(sql, params.length ? encodeParams(params) : null)
-  if (!(res instanceof Uint8Array)) throw new Error(`${res.name}: ${res.message}`)
-  return decodeResult(res).rows
-}

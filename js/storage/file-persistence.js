@@ -34,7 +34,7 @@
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeRecords } from './journal.js'
-import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot } from './snapshot.js'
+import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
 
 /** Files read or written at once: enough to keep the thread pool busy. */
 const IO_CONCURRENCY = 8
@@ -155,8 +155,7 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
         await onSnapshotStep('manifest-durable')
         await cleanUp(covered)
         await onSnapshotStep('cleaned')
-        const bytesWritten = encoded.length + plan.changed.reduce((n, c) => n + c.bytes.length, 0)
-        return { bytesWritten, chunksWritten: plan.changed.length, chunks: plan.manifest.chunks.length }
+        return written(plan, encoded)
       })()
     },
 

@@ -21,7 +21,7 @@
  */
 
 import { decodeRecord } from './journal.js'
-import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot } from './snapshot.js'
+import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
 
 const SNAPSHOT = 'snapshot'
 const CHUNKS = 'chunks'
@@ -110,8 +110,7 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
       const prune = db.transaction(JOURNAL, 'readwrite', { durability: 'strict' })
       prune.objectStore(JOURNAL).delete(keyRange.upperBound(lastSeq))
       await transactionDone(prune)
-      const bytesWritten = encoded.length + plan.changed.reduce((n, c) => n + c.bytes.length, 0)
-      return { bytesWritten, chunksWritten: plan.changed.length, chunks: plan.manifest.chunks.length }
+      return written(plan, encoded)
     },
 
     async close () {

@@ -120,6 +120,15 @@ export async function planSnapshot (previous, lastSeq, image, chunkBytes) {
   return { manifest: { lastSeq, generation, chunkBytes, length: image.length, chunks }, changed }
 }
 
+/**
+ * What a persistence reports once it has written a plan: stats() counts it.
+ * @returns {{bytesWritten: number, chunksWritten: number, chunks: number}}
+ */
+export function written (plan, encodedManifest) {
+  const chunkBytes = plan.changed.reduce((n, c) => n + c.bytes.length, 0)
+  return { bytesWritten: encodedManifest.length + chunkBytes, chunksWritten: plan.changed.length, chunks: plan.manifest.chunks.length }
+}
+
 /** The length chunk i of m must have. */
 export function chunkLength (m, i) {
   return Math.min(m.chunkBytes, m.length - i * m.chunkBytes)
