@@ -12,6 +12,11 @@
  * open:     createStorage on a directory holding a database of that size
  *           (snapshot + journal as the journal left them) versus reading one
  *           whole-database export, the phase-1 way
+ * restarts: event-sized databases (2.8 KB per event, what Hearth's database
+ *           grows by per 200-byte message) opened again and again with
+ *           single-event commits in between, as a service worker is restarted:
+ *           open + replay time after many restarts, journal replayed at open,
+ *           and the pause one snapshot causes at that size
  */
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -20,8 +25,8 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import initSqlJs from 'sql.js'
 import { createStorage } from './index.js'
-import { encodeParams, TAG_INTEGER, TAG_TEXT } from './codec.js'
-import { writeFileDurably } from './file-persistence.js'
+import { encodeParams, TAG_BLOB, TAG_INTEGER, TAG_TEXT } from './codec.js'
+import { filePersistence, writeFileDurably } from './file-persistence.js'
 
 export const SIZES = Object.freeze([1_000, 10_000, 100_000])
 const text = s => ({ name: '', tag: TAG_TEXT, value: new TextEncoder().encode(s) })
@@ -208,9 +213,135 @@ function spread (times) {
   return { rounds: times.length, p50_ms: +percentile(times, 0.5).toFixed(3), max_ms: +times.at(-1).toFixed(3) }
 }
 
+export const RESTART_SIZES = Object.freeze([2_000, 10_000, 30_000, 100_000])
+/**
+ * Database bytes per event: Hearth's events row (JSON ~1 KB), its 4 event_edges
+ * rows and their indexes and the transaction_ids row come to 2,785 bytes per
+ * 200-byte message (measured with bench/node-server.js, 2,000 messages). The
+ * tables here are the two big ones, cut down, sized to land near that, with
+ * the indexes that make writes touch pages all over the database (event IDs
+ * are random, as Hearth's are).
+ */
+const EVENT_JSON_BYTES = 1_000
+const EDGES_PER_EVENT = 4
+const EVENT_TABLE = `CREATE TABLE events (stream_pos INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL, json BLOB NOT NULL);
+CREATE INDEX events_by_room ON events (room_id, stream_pos);
+CREATE TABLE event_edges (event_id TEXT NOT NULL, kind TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (event_id, kind, target_id));
+CREATE INDEX event_edges_by_target ON event_edges (target_id, kind)`
+const INSERT_EVENT = 'INSERT INTO events (stream_pos, event_id, room_id, json) VALUES (?, ?, ?, ?)'
+const INSERT_EDGES = "INSERT INTO event_edges (event_id, kind, target_id) VALUES (?1, 'prev', ?2), (?1, 'auth', ?3), (?1, 'auth', ?4), (?1, 'auth', ?5)"
+const ROOM = '!' + 'r'.repeat(30) + ':12D3KooW' + 's'.repeat(31)
+
+/** The parameters of event i: random event IDs, one of 10 rooms, incompressible JSON-sized bytes. */
+function eventParams (i) {
+  const random = crypto.getRandomValues(new Uint8Array(EVENT_JSON_BYTES + 32 * (1 + EDGES_PER_EVENT)))
+  const id = k => '$' + Buffer.from(random.subarray(EVENT_JSON_BYTES + 32 * k, EVENT_JSON_BYTES + 32 * (k + 1))).toString('base64url').slice(0, 43)
+  return { event: [i, id(0), ROOM + (i % 10), random.subarray(0, EVENT_JSON_BYTES)], edges: [id(0), id(1), id(2), id(3), id(4)] }
+}
+
+/**
+ * Start-up after many restarts, at each size: a database of `events` events
+ * is stored as a snapshot, then opened `lives` times with `writes`
+ * single-event commits each (default snapshot policy, so snapshots happen
+ * when the persisted journal passes its bounds), then opened `rounds` more
+ * times to measure. Last, one life with a snapshot after every commit
+ * measures the pause a snapshot causes at that size and the bytes it writes.
+ * @returns {Promise<object[]>} rows {events, dbBytes, open: {p50_ms, max_ms, rounds}, replayed, replayedBytes,
+ *   snapshotsInLives, pauseMs, snapshotBytesWritten, snapshotChunksWritten, chunks}
+ */
+export async function benchRestarts ({ sizes = RESTART_SIZES, lives = 12, writes = 100, rounds = 3, onRow = () => {} } = {}) {
+  const SQL = await initSqlJs()
+  const out = []
+  for (const events of sizes) {
+    const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-'))
+    try {
+      const dbBytes = await seedEvents(SQL, dir, events)
+      const options = { persistence: 'file', dir, name: 'bench' }
+      let next = events + 1
+      let snapshotsInLives = 0
+      const writeEvents = async (s, n) => {
+        const insert = [s.storage.prepare(INSERT_EVENT), s.storage.prepare(INSERT_EDGES)]
+        for (let i = 0; i < n; i++) {
+          const p = eventParams(next++)
+          check(s.storage.begin())
+          check(s.storage.run(insert[0], encodeParams(p.event.map(toParam))))
+          check(s.storage.run(insert[1], encodeParams(p.edges.map(toParam))))
+          await s.storage.commit()
+        }
+      }
+      for (let life = 0; life < lives; life++) {
+        const s = await createStorage(options)
+        await writeEvents(s, writes)
+        await s.close()
+        snapshotsInLives += s.stats().snapshots
+      }
+      const times = []
+      let opened
+      for (let i = 0; i < rounds; i++) {
+        const t0 = performance.now()
+        const s = await createStorage(options)
+        times.push(performance.now() - t0)
+        opened = s.stats()
+        await s.close()
+      }
+      const s = await createStorage({ ...options, snapshotPolicy: { maxRecords: 1 } })
+      await s.close() // the open snapshots what the lives left in the journal
+      const one = await createStorage({ ...options, snapshotPolicy: { maxRecords: 1 } })
+      await writeEvents(one, 1)
+      await one.close()
+      const snap = one.stats()
+      const result = {
+        events,
+        dbBytes,
+        open: spread(times),
+        replayed: opened.replayed,
+        replayedBytes: opened.replayedBytes,
+        snapshotsInLives,
+        pauseMs: +snap.snapshotPauseMaxMs.toFixed(3),
+        snapshotBytesWritten: snap.snapshotBytesWritten,
+        snapshotChunksWritten: snap.snapshotChunksWritten
+      }
+      onRow(result)
+      out.push(result)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  return out
+}
+
+/** Writes a database of n events to dir as the store's first snapshot; returns its size. */
+async function seedEvents (SQL, dir, n) {
+  const db = new SQL.Database()
+  db.run(EVENT_TABLE)
+  db.run('BEGIN')
+  const st = [db.prepare(INSERT_EVENT), db.prepare(INSERT_EDGES)]
+  for (let i = 1; i <= n; i++) {
+    const p = eventParams(i)
+    st[0].run(p.event)
+    st[1].run(p.edges)
+  }
+  for (const x of st) x.free()
+  db.run('COMMIT')
+  const image = db.export()
+  db.close()
+  const persistence = filePersistence({ dir, name: 'bench' })
+  await persistence.load()
+  await persistence.snapshot(0, image)
+  await persistence.close()
+  return image.length
+}
+
+function toParam (v) {
+  if (typeof v === 'number') return int(v)
+  if (typeof v === 'string') return text(v)
+  return { name: '', tag: TAG_BLOB, value: v }
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const commits = Number(process.argv[2] ?? 200)
   const print = (r) => console.log(JSON.stringify(r))
   await benchCommits({ commits, onRow: print })
   await benchOpen({ onRow: print })
+  await benchRestarts({ onRow: print })
 }

@@ -1,15 +1,32 @@
 /**
  * Child process of crash.test.js: writes a stream of transactions to file
  * persistence in argv[2] and prints "ack <id>" after each commit resolves,
- * until it is killed. Small snapshotAfterBytes makes it take snapshots (and
- * delete journal segments) often, so kills land inside those steps too.
+ * until it is killed. A small journal bound makes it take snapshots (and
+ * delete journal segments) often, and small chunks give those snapshots many
+ * chunk files, so kills land inside those steps too.
+ *
+ *   node crash-writer.js DIR [STEP N]
+ *
+ * With STEP and N it kills itself (SIGKILL) the Nth time a snapshot reaches
+ * STEP (file-persistence.js onSnapshotStep), so a kill lands exactly there.
  */
 
 import { createStorage } from './index.js'
 import { encodeParams, TAG_INTEGER, TAG_BLOB } from './codec.js'
 
-const dir = process.argv[2]
-const { storage } = await createStorage({ persistence: 'file', dir, name: 'crash', snapshotAfterBytes: 4096 })
+const [dir, killStep, killAt] = process.argv.slice(2)
+let stepsSeen = 0
+const onSnapshotStep = step => {
+  if (step === killStep && ++stepsSeen === Number(killAt)) process.kill(process.pid, 'SIGKILL')
+}
+const { storage } = await createStorage({
+  persistence: 'file',
+  dir,
+  name: 'crash',
+  snapshotPolicy: { maxBytes: 4096, minBytes: 0 },
+  snapshotChunkBytes: 4096,
+  onSnapshotStep
+})
 check(storage.exec('CREATE TABLE IF NOT EXISTS acked (id INTEGER PRIMARY KEY, payload BLOB)'))
 await storage.commit()
 const [start] = decode(storage.query('SELECT coalesce(max(id), 0) FROM acked', null))

@@ -64,6 +64,18 @@ export class StorageClosedError extends StorageError {
   }
 }
 
+/**
+ * What durable storage holds cannot be read back: a manifest whose checksum
+ * fails, a missing or short snapshot chunk. Opening fails rather than
+ * starting from a database that is not the one acknowledged.
+ */
+export class StorageCorruptError extends StorageError {
+  constructor (message, options) {
+    super(message, options)
+    this.name = 'StorageCorruptError'
+  }
+}
+
 /** Wraps an exception from sql.js (which throws plain Errors or even strings) in a named error. */
 export function sqliteError (err) {
   if (err instanceof StorageError) return err

@@ -1,11 +1,16 @@
 /**
- * Durable storage in files (Node): one snapshot file and numbered journal
- * segments in `dir`:
+ * Durable storage in files (Node): a snapshot (a manifest and its chunks,
+ * snapshot.js) and numbered journal segments in `dir`:
  *
- *   <name>.snapshot     the database as of some sequence S (journal.js format),
- *                       replaced atomically: temp file, fsync, rename, fsync dir
- *   <name>.journal.<k>  append-only records (journal.js); each append is
- *                       fsynced (fdatasync) before it resolves
+ *   <name>.manifest       the snapshot's manifest: the database as of some
+ *                         sequence S is the chunks it names; replaced
+ *                         atomically (temp file, fsync, rename, fsync dir)
+ *   <name>.chunk.<i>.<g>  chunk i as snapshot generation g wrote it; never
+ *                         rewritten once a manifest names it
+ *   <name>.journal.<k>    append-only records (journal.js); each append is
+ *                         fsynced (fdatasync) before it resolves
+ *   <name>.snapshot       the whole-image snapshot of earlier versions: read
+ *                         when there is no manifest, deleted by the next snapshot
  *
  * Crash safety, step by step:
  * - An append that dies half-way leaves a torn record at the end of its
@@ -13,25 +18,50 @@
  *   append, appends go to a new segment (k+1), so a torn tail is always the
  *   end of its segment and later segments still replay.
  * - A snapshot is taken at a quiescent point: appends switch to a new
- *   segment at that moment, so segments up to k hold only records ≤ S. The
- *   snapshot is renamed into place, then segments ≤ k are deleted. A crash
- *   before the rename keeps the old snapshot and every segment; after it,
- *   leftover segments hold only records ≤ S, which replay skips.
+ *   segment at that moment, so segments up to k hold only records ≤ S.
+ *   The chunks that changed are written as new files of generation g (one
+ *   more than the manifest's), each fsynced, then the directory; only then is
+ *   the new manifest renamed into place. Then chunk files the manifest does
+ *   not name, the old whole-image snapshot and segments ≤ k are deleted.
+ *   A crash before the rename keeps the old manifest, whose chunk files are
+ *   all still there (generation g files are new names, and a retry of g
+ *   after a crash only overwrites files no manifest names), and every
+ *   segment; after it, the new manifest's chunks are durable and leftover
+ *   files are either unnamed chunks (ignored, deleted by the next snapshot)
+ *   or segments holding only records ≤ S, which replay skips.
  */
 
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeRecords, decodeSnapshot, encodeSnapshot } from './journal.js'
+import { decodeRecords } from './journal.js'
+import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
 
-export function filePersistence ({ dir, name = 'hearth' }) {
+/** Files read or written at once: enough to keep the thread pool busy. */
+const IO_CONCURRENCY = 8
+
+/**
+ * @param {object} options
+ * @param {string} options.dir
+ * @param {string} [options.name='hearth']
+ * @param {number} [options.chunkBytes] snapshot chunk size (snapshot.js)
+ * @param {(step: string) => void|Promise<void>} [options.onSnapshotStep] called
+ *   as a snapshot passes each step ('chunk-written' after each chunk file,
+ *   'chunks-durable', 'manifest-durable', 'cleaned'): tests kill the process there
+ */
+export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CHUNK_BYTES, onSnapshotStep = () => {} }) {
   if (!dir) throw new TypeError('file persistence needs options.dir')
-  const snapshotPath = join(dir, `${name}.snapshot`)
+  const manifestPath = join(dir, `${name}.manifest`)
+  const wholeSnapshotPath = join(dir, `${name}.snapshot`)
   const segmentPrefix = `${name}.journal.`
+  const chunkPrefix = `${name}.chunk.`
   const segmentPath = k => join(dir, segmentPrefix + k)
+  const chunkPath = (i, g) => join(dir, `${chunkPrefix}${i}.${g}`)
   /** number of the newest segment; appends go to segment+1 when handle is null */
   let segment = 0
   /** the open segment, or null: the next append starts a new one */
   let handle = null
+  /** the manifest now durable, or null (no snapshot yet, or a whole-image one) */
+  let manifest = null
 
   async function segments () {
     const names = await readdir(dir)
@@ -47,19 +77,36 @@ export function filePersistence ({ dir, name = 'hearth' }) {
     return old?.close().catch(() => {})
   }
 
+  /** The snapshot as {snapshot, lastSeq}: manifest and chunks, else the older whole image. */
+  async function loadSnapshot () {
+    const bytes = await readIfExists(manifestPath)
+    if (bytes !== null) {
+      manifest = decodeManifest(bytes)
+      const chunks = await mapLimited(manifest.chunks, (c, i) => readFile(chunkPath(i, c.generation)))
+      return { snapshot: assembleImage(manifest, chunks), lastSeq: manifest.lastSeq }
+    }
+    manifest = null
+    const whole = await readIfExists(wholeSnapshotPath)
+    if (whole === null) return { snapshot: null, lastSeq: 0 }
+    const s = decodeWholeSnapshot(whole)
+    return { snapshot: s.db, lastSeq: s.lastSeq }
+  }
+
+  /** Deletes what the durable manifest no longer needs: other chunk files, the whole image, segments ≤ covered. */
+  async function cleanUp (covered) {
+    const keep = new Set(manifest.chunks.map((c, i) => `${chunkPrefix}${i}.${c.generation}`))
+    const names = await readdir(dir)
+    const stale = names.filter(n => (n.startsWith(chunkPrefix) && !keep.has(n)) || n === `${name}.snapshot`)
+    for (const k of await segments()) if (k <= covered) stale.push(segmentPrefix + k)
+    await mapLimited(stale, n => unlink(join(dir, n)))
+    await syncDirectory(dir)
+  }
+
   return {
     async load () {
       await rotate()
       await mkdir(dir, { recursive: true })
-      let snapshot = null
-      let lastSeq = 0
-      try {
-        const s = decodeSnapshot(new Uint8Array(await readFile(snapshotPath)))
-        snapshot = s.db
-        lastSeq = s.lastSeq
-      } catch (err) {
-        if (err.code !== 'ENOENT') throw err
-      }
+      const { snapshot, lastSeq } = await loadSnapshot()
       const records = []
       const ks = await segments()
       for (const k of ks) {
@@ -84,18 +131,31 @@ export function filePersistence ({ dir, name = 'hearth' }) {
       }
     },
 
-    /** Must be called when no append is in flight; resolves once the old journal is gone. */
-    snapshot (lastSeq, db) {
+    /**
+     * Must be called when no append is in flight; resolves once the old
+     * snapshot and journal are gone, with what was written.
+     * @returns {Promise<{bytesWritten: number, chunksWritten: number, chunks: number}>}
+     */
+    snapshot (lastSeq, image) {
       const covered = segment
       const closing = rotate()
       return (async () => {
         await closing
-        await writeFileDurably(snapshotPath, encodeSnapshot(lastSeq, db))
+        const plan = await planSnapshot(manifest, lastSeq, image, chunkBytes)
+        await mapLimited(plan.changed, async c => {
+          await writeFileSynced(chunkPath(c.index, plan.manifest.generation), c.bytes)
+          await onSnapshotStep('chunk-written')
+        })
         await syncDirectory(dir)
-        for (const k of await segments()) {
-          if (k <= covered) await unlink(segmentPath(k))
-        }
+        await onSnapshotStep('chunks-durable')
+        const encoded = encodeManifest(plan.manifest)
+        await writeFileDurably(manifestPath, encoded)
         await syncDirectory(dir)
+        manifest = plan.manifest
+        await onSnapshotStep('manifest-durable')
+        await cleanUp(covered)
+        await onSnapshotStep('cleaned')
+        return written(plan, encoded)
       })()
     },
 
@@ -105,16 +165,44 @@ export function filePersistence ({ dir, name = 'hearth' }) {
   }
 }
 
-/** Writes bytes to path through a fsynced temporary file and a rename. */
-export async function writeFileDurably (path, bytes) {
-  const tmp = `${path}.tmp`
-  const fh = await open(tmp, 'w')
+async function readIfExists (path) {
+  try {
+    return new Uint8Array(await readFile(path))
+  } catch (err) {
+    if (err.code === 'ENOENT') return null
+    throw err
+  }
+}
+
+/** fn over items, at most IO_CONCURRENCY at a time; results in order. */
+async function mapLimited (items, fn) {
+  const out = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i], i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(IO_CONCURRENCY, items.length) }, worker))
+  return out
+}
+
+/** Writes bytes to path and fsyncs the file (the caller syncs the directory). */
+async function writeFileSynced (path, bytes) {
+  const fh = await open(path, 'w')
   try {
     await fh.writeFile(bytes)
     await fh.sync()
   } finally {
     await fh.close()
   }
+}
+
+/** Writes bytes to path through a fsynced temporary file and a rename. */
+export async function writeFileDurably (path, bytes) {
+  const tmp = `${path}.tmp`
+  await writeFileSynced(tmp, bytes)
   await rename(tmp, path)
 }
 

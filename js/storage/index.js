@@ -9,7 +9,8 @@ import initSqlJs from 'sql.js'
 import { Storage } from './storage.js'
 import { errorShape } from './errors.js'
 
-export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, StoragePersistError, StorageTransactionError, StorageClosedError } from './errors.js'
+export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, StoragePersistError, StorageTransactionError, StorageClosedError, StorageCorruptError } from './errors.js'
+export { DEFAULT_SNAPSHOT_POLICY } from './snapshot-policy.js'
 
 /** Version of the hearthStorage shape; Go checks it. */
 export const STORAGE_VERSION = 1
@@ -22,9 +23,13 @@ export const STORAGE_VERSION = 1
  * @param {string} [options.dir] directory for 'file' persistence (Node)
  * @param {IDBFactory} [options.indexedDB] for 'indexeddb' (default globalThis.indexedDB)
  * @param {typeof IDBKeyRange} [options.IDBKeyRange] for 'indexeddb' (default globalThis.IDBKeyRange)
- * @param {number} [options.snapshotAfterBytes=1048576] take a snapshot (and drop the
- *   journal it covers) once the journal holds this many bytes, or the database's
- *   size if larger, so snapshot cost stays proportional to the bytes written
+ * @param {object} [options.snapshotPolicy] overrides of DEFAULT_SNAPSHOT_POLICY
+ *   (snapshot-policy.js): when the journal since the last snapshot is long
+ *   enough that a snapshot (which drops the journal it covers) is taken
+ * @param {number} [options.snapshotChunkBytes=262144] the size of the chunks
+ *   snapshots are stored in (snapshot.js); only changed chunks are rewritten
+ * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
+ *   each step of writing a snapshot (crash tests kill the process there)
  * @returns {Promise<{storage: object, stats: () => object, close: () => Promise<void>}>}
  */
 export async function createStorage (options = {}) {
@@ -33,7 +38,7 @@ export async function createStorage (options = {}) {
   const inMemory = (options.persistence ?? 'memory') === 'memory'
   const db = await Storage.open(SQL, persistence, {
     // Nothing to compact in memory: never export.
-    snapshotAfterBytes: inMemory ? Infinity : options.snapshotAfterBytes
+    snapshotPolicy: inMemory ? null : options.snapshotPolicy
   })
   return {
     storage: bridgeShape(db),
@@ -53,12 +58,12 @@ async function choosePersistence (options) {
       }
     case 'indexeddb': {
       const { indexedDBPersistence } = await import('./indexeddb-persistence.js')
-      return indexedDBPersistence(options)
+      return indexedDBPersistence({ ...options, chunkBytes: options.snapshotChunkBytes })
     }
     case 'file': {
       // Node only: keep bundlers from following this import into node:fs.
       const { filePersistence } = await import(/* webpackIgnore: true */ './file-persistence.js')
-      return filePersistence(options)
+      return filePersistence({ ...options, chunkBytes: options.snapshotChunkBytes })
     }
     default:
       throw new TypeError(`unknown persistence ${options.persistence}`)

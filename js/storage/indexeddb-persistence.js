@@ -1,38 +1,75 @@
 /**
- * Durable storage in IndexedDB: object store `snapshot` holds the database
- * as of sequence S (key 'db', journal.js snapshot format) and store `journal`
- * holds one record per committed transaction, keyed by its sequence.
+ * Durable storage in IndexedDB, three object stores:
+ *
+ *   snapshot  key 'manifest': the snapshot's manifest (snapshot.js); the
+ *             database as of sequence S is the chunks it names. Key 'db':
+ *             the whole-image snapshot of earlier versions, read when there
+ *             is no manifest and deleted by the next snapshot.
+ *   chunks    key i: chunk i of the image
+ *   journal   one record per committed transaction, keyed by its sequence
  *
  * Each append is its own readwrite transaction with durability 'strict' (the
  * browser flushes before reporting completion; browsers without the hint
  * ignore it), so it resolves only once durable, and IndexedDB makes it
  * atomic: no torn records here, though checksums are still verified.
- * A snapshot is written in one transaction and the records it covers
- * (keys ≤ S) are deleted in a second: a crash between them leaves records
- * that replay skips.
+ *
+ * A snapshot puts the chunks that changed, deletes chunks past the new end
+ * and puts the new manifest in ONE transaction: IndexedDB applies all of it
+ * or none, so the manifest and its chunks always agree and chunks can be
+ * replaced in place. The records it covers (keys ≤ S) are deleted in a second
+ * transaction: a crash between them leaves records that replay skips.
  */
 
-import { decodeRecord, decodeSnapshot, encodeSnapshot } from './journal.js'
+import { decodeRecord } from './journal.js'
+import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
 
 const SNAPSHOT = 'snapshot'
+const CHUNKS = 'chunks'
 const JOURNAL = 'journal'
-const SNAPSHOT_KEY = 'db'
-const VERSION = 2
+const MANIFEST_KEY = 'manifest'
+const WHOLE_SNAPSHOT_KEY = 'db'
+/** 3: chunked snapshots (store `chunks`); 2: whole-image snapshot and journal; 1: a bare export. */
+const VERSION = 3
 
-export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.indexedDB, IDBKeyRange = globalThis.IDBKeyRange }) {
+/**
+ * @param {object} options
+ * @param {string} [options.name='hearth'] the IndexedDB database
+ * @param {IDBFactory} [options.indexedDB]
+ * @param {typeof IDBKeyRange} [options.IDBKeyRange]
+ * @param {number} [options.chunkBytes] snapshot chunk size (snapshot.js)
+ */
+export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.indexedDB, IDBKeyRange = globalThis.IDBKeyRange, chunkBytes = DEFAULT_CHUNK_BYTES }) {
   if (!indexedDB || !IDBKeyRange) {
     throw new TypeError('IndexedDB persistence needs indexedDB and IDBKeyRange (options or globalThis)')
   }
   const keyRange = IDBKeyRange
   let db = null
+  /** the manifest now durable, or null (no snapshot yet, or a whole-image one) */
+  let manifest = null
+
+  async function loadSnapshot (tx) {
+    const snapshots = tx.objectStore(SNAPSHOT)
+    const stored = await request(snapshots.get(MANIFEST_KEY))
+    if (stored !== undefined) {
+      manifest = decodeManifest(new Uint8Array(stored))
+      const chunks = manifest.chunks.length === 0
+        ? []
+        : await request(tx.objectStore(CHUNKS).getAll(keyRange.bound(0, manifest.chunks.length - 1)))
+      return { snapshot: assembleImage(manifest, chunks.map(bytesOf)), lastSeq: manifest.lastSeq }
+    }
+    manifest = null
+    const whole = await request(snapshots.get(WHOLE_SNAPSHOT_KEY))
+    if (whole === undefined) return { snapshot: null, lastSeq: 0 }
+    const s = decodeWholeSnapshot(new Uint8Array(whole))
+    return { snapshot: s.db, lastSeq: s.lastSeq }
+  }
 
   return {
     async load () {
       db?.close()
       db = await openDatabase(indexedDB, name)
-      const tx = db.transaction([SNAPSHOT, JOURNAL], 'readonly')
-      const stored = await request(tx.objectStore(SNAPSHOT).get(SNAPSHOT_KEY))
-      const { db: snapshot, lastSeq } = stored === undefined ? { db: null, lastSeq: 0 } : decodeSnapshot(new Uint8Array(stored))
+      const tx = db.transaction([SNAPSHOT, CHUNKS, JOURNAL], 'readonly')
+      const { snapshot, lastSeq } = await loadSnapshot(tx)
       const values = await request(tx.objectStore(JOURNAL).getAll(keyRange.lowerBound(lastSeq, true)))
       const records = []
       for (const v of values) {
@@ -49,13 +86,31 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
       await transactionDone(tx)
     },
 
-    async snapshot (lastSeq, bytes) {
-      const put = db.transaction(SNAPSHOT, 'readwrite', { durability: 'strict' })
-      put.objectStore(SNAPSHOT).put(encodeSnapshot(lastSeq, bytes), SNAPSHOT_KEY)
-      await transactionDone(put)
+    /** @returns {Promise<{bytesWritten: number, chunksWritten: number, chunks: number}>} */
+    async snapshot (lastSeq, image) {
+      const plan = await planSnapshot(manifest, lastSeq, image, chunkBytes)
+      const encoded = encodeManifest(plan.manifest)
+      const put = db.transaction([SNAPSHOT, CHUNKS], 'readwrite', { durability: 'strict' })
+      const done = transactionDone(put)
+      const chunks = put.objectStore(CHUNKS)
+      // One put at a time, each issued when the last succeeds: put() clones
+      // its value synchronously, so this spreads that work over many tasks
+      // instead of one pause as long as all changed chunks together.
+      const putNext = i => {
+        if (i === plan.changed.length) return
+        const c = plan.changed[i]
+        chunks.put(c.bytes.slice(), c.index).onsuccess = () => putNext(i + 1)
+      }
+      putNext(0)
+      chunks.delete(keyRange.lowerBound(plan.manifest.chunks.length))
+      put.objectStore(SNAPSHOT).put(encoded, MANIFEST_KEY)
+      put.objectStore(SNAPSHOT).delete(WHOLE_SNAPSHOT_KEY)
+      await done
+      manifest = plan.manifest
       const prune = db.transaction(JOURNAL, 'readwrite', { durability: 'strict' })
       prune.objectStore(JOURNAL).delete(keyRange.upperBound(lastSeq))
       await transactionDone(prune)
+      return written(plan, encoded)
     },
 
     async close () {
@@ -67,14 +122,25 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
 
 function openDatabase (indexedDB, name) {
   const req = indexedDB.open(name, VERSION)
-  req.onupgradeneeded = () => {
+  req.onupgradeneeded = (event) => {
     const db = req.result
+    if (event.oldVersion === 2) {
+      // The whole-image snapshot and the journal stay readable; add the chunks.
+      db.createObjectStore(CHUNKS)
+      return
+    }
     // Version 1 kept a bare whole-database export; start over in the new layout.
     for (const store of [...db.objectStoreNames]) db.deleteObjectStore(store)
     db.createObjectStore(SNAPSHOT)
+    db.createObjectStore(CHUNKS)
     db.createObjectStore(JOURNAL)
   }
   return request(req)
+}
+
+/** A stored Uint8Array comes back as one; older values may be ArrayBuffers. */
+function bytesOf (value) {
+  return ArrayBuffer.isView(value) ? value : new Uint8Array(value)
 }
 
 export function request (req) {

@@ -50,7 +50,8 @@ export function encodeRecord (seq, writes) {
 /**
  * Reads records from bytes until the end or the first torn one.
  * @param {Uint8Array} bytes
- * @returns {{records: Array<{seq: number, writes: Array<{kind: number, sql: string, params: Uint8Array}>}>, validLength: number, torn: boolean}}
+ * @returns {{records: Array<{seq: number, bytes: number, writes: Array<{kind: number, sql: string, params: Uint8Array}>}>, validLength: number, torn: boolean}}
+ *   (bytes: the record's encoded size, header included)
  */
 export function decodeRecords (bytes) {
   const records = []
@@ -92,7 +93,7 @@ function decodeOne (bytes, view, start) {
       if (o > end) return null
       writes.push({ kind, sql, params })
     }
-    return o === end ? { value: { seq, writes }, end } : null
+    return o === end ? { value: { seq, writes, bytes: end - start }, end } : null
   } catch {
     return null // a checksum collision on garbage: treat as torn
   }
@@ -113,29 +114,4 @@ export function crc32 (bytes) {
   let c = 0xffffffff
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8)
   return (c ^ 0xffffffff) >>> 0
-}
-
-/**
- * The snapshot format: the whole database as of sequence lastSeq.
- *   snapshot = "HRTHSNAP", u64 lastSeq, u32 CRC-32 of db, db bytes
- */
-const SNAPSHOT_MAGIC = encoder.encode('HRTHSNAP')
-
-export function encodeSnapshot (lastSeq, db) {
-  const out = new Uint8Array(20 + db.length)
-  out.set(SNAPSHOT_MAGIC, 0)
-  const view = new DataView(out.buffer)
-  view.setBigUint64(8, BigInt(lastSeq), true)
-  view.setUint32(16, crc32(db), true)
-  out.set(db, 20)
-  return out
-}
-
-/** @returns {{lastSeq: number, db: Uint8Array}} */
-export function decodeSnapshot (bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const magicOk = bytes.length >= 20 && SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b)
-  const db = bytes.subarray(20)
-  if (!magicOk || crc32(db) !== view.getUint32(16, true)) throw new Error('the snapshot is corrupt')
-  return { lastSeq: Number(view.getBigUint64(8, true)), db }
 }

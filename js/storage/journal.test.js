@@ -5,18 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createStorage } from './index.js'
-import { encodeParams, decodeResult, TAG_INTEGER } from './codec.js'
+import { int, rows as query } from './testkit.js'
 import { crc32, decodeRecords, encodeRecord, KIND_STATEMENT } from './journal.js'
-
-function query (storage, sql, params = []) {
-  const res = storage.query(sql, params.length ? encodeParams(params) : null)
-  if (!(res instanceof Uint8Array)) throw new Error(`${res.name}: ${res.message}`)
-  return decodeResult(res).rows
-}
 
 async function insert (storage, id) {
   storage.begin()
-  query(storage, 'INSERT INTO t (id) VALUES (?)', [{ name: '', tag: TAG_INTEGER, value: BigInt(id) }])
+  query(storage, 'INSERT INTO t (id) VALUES (?)', [int(id)])
   await storage.commit()
 }
 
@@ -71,8 +65,8 @@ for (const kind of ['file', 'indexeddb']) {
   test(`${kind}: snapshots replace the journal they cover`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hearth-journal-'))
     const options = kind === 'file'
-      ? { persistence: 'file', dir, name: 's', snapshotAfterBytes: 512 }
-      : { persistence: 'indexeddb', name: 's', indexedDB: new IDBFactory(), IDBKeyRange, snapshotAfterBytes: 512 }
+      ? { persistence: 'file', dir, name: 's', snapshotPolicy: { maxBytes: 512 } }
+      : { persistence: 'indexeddb', name: 's', indexedDB: new IDBFactory(), IDBKeyRange, snapshotPolicy: { maxBytes: 512 } }
     try {
       let s = await createStorage(options)
       s.storage.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')

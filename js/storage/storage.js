@@ -16,12 +16,16 @@
  *   and replays the records after S, in order and contiguous, each in its own
  *   transaction. A torn or corrupt record ends replay of its segment; it was
  *   never acknowledged.
- * - Once the journal outgrows max(snapshotAfterBytes, database size), a
- *   snapshot is exported at a quiescent point (right after a durable append,
- *   no transaction open, no write pending) and written in the background,
- *   after which the persistence drops the records it covers. See
- *   file-persistence.js and indexeddb-persistence.js for why each step is
- *   crash-safe.
+ * - The journal since the last snapshot is counted as persisted: the records
+ *   replayed at open, plus each durable append. When snapshot-policy.js says
+ *   it is long enough to slow start-up, a snapshot is exported at a quiescent
+ *   point (right after open or a durable append, no transaction open, no
+ *   write pending) and written in the background as chunks, only those that
+ *   changed (snapshot.js), after which the persistence drops the records it
+ *   covers. The export is the only pause a snapshot causes (~1 ms per MB of
+ *   database: sql.js offers no way to read part of the image); stats() keeps
+ *   the longest. See file-persistence.js and indexeddb-persistence.js for why
+ *   each step is crash-safe.
  * - Replay re-runs SQL, so writes must be deterministic given the database:
  *   values such as random IDs and timestamps come from Go as parameters,
  *   never from random(), datetime('now') or CURRENT_TIMESTAMP in SQL.
@@ -40,20 +44,23 @@ import { decodeParams, FLAG_COMMIT_REQUIRED, ResultWriter } from './codec.js'
 import { Statements } from './statements.js'
 import { encodeRecord, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
 import { persistError, sqliteError, StorageClosedError, StorageError, StorageTransactionError } from './errors.js'
-
-const DEFAULT_SNAPSHOT_AFTER_BYTES = 1 << 20
+import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
 
 export class Storage {
   /**
    * @param {object} SQL initialised sql.js module
    * @param {object} persistence load/append/snapshot/close, see file-persistence.js
-   * @param {{snapshotAfterBytes?: number}} [options]
+   * @param {{snapshotPolicy?: object|null, now?: () => number}} [options]
+   *   snapshotPolicy: overrides of DEFAULT_SNAPSHOT_POLICY, or null for never
+   *   (nothing to compact in memory); now: the clock pauses are measured with (ms)
    */
   static async open (SQL, persistence, options = {}) {
     const state = await persistence.load()
     const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
     storage.seq = state.lastSeq
     storage.replay(state.records)
+    // A journal left long by earlier lives is compacted now, not at the next write.
+    storage.maybeSnapshot()
     return storage
   }
 
@@ -62,8 +69,10 @@ export class Storage {
     this.persistence = persistence
     this.db = db
     this.statements = new Statements(SQL, db)
-    /** bytes of journal after which a snapshot is taken (at least the database size) */
-    this.snapshotAfterBytes = options.snapshotAfterBytes ?? DEFAULT_SNAPSHOT_AFTER_BYTES
+    /** when to snapshot (snapshot-policy.js); null: never */
+    this.snapshotPolicy = options.snapshotPolicy === null ? null : { ...DEFAULT_SNAPSHOT_POLICY, ...options.snapshotPolicy }
+    /** milliseconds, for measuring pauses */
+    this.now = options.now ?? (() => performance.now())
     /** sequence number of the last durable journal record (or of the snapshot) */
     this.seq = 0
     /** an explicit transaction is open */
@@ -76,11 +85,27 @@ export class Storage {
     this.committing = null
     /** the promise of the snapshot being written, or null */
     this.snapshotting = null
-    /** journal bytes appended since the last snapshot was taken */
-    this.journalBytes = 0
+    /** the durable journal the next open would replay: records after the last snapshot taken, and their bytes */
+    this.journal = { records: 0, bytes: 0 }
     /** null while usable; the reason otherwise */
     this.closedReason = null
-    this.counters = { commits: 0, journalBytesWritten: 0, snapshots: 0, snapshotBytesWritten: 0, snapshotFailures: 0, persistFailures: 0, reloads: 0, replayed: 0 }
+    this.counters = {
+      commits: 0,
+      journalBytesWritten: 0,
+      snapshots: 0,
+      /** chunks and manifests written (changed chunks only) */
+      snapshotBytesWritten: 0,
+      snapshotChunksWritten: 0,
+      snapshotFailures: 0,
+      /** the longest a snapshot held the thread (the export), and the last, ms */
+      snapshotPauseMaxMs: 0,
+      snapshotPauseLastMs: 0,
+      persistFailures: 0,
+      reloads: 0,
+      /** journal records and bytes replayed at open (and at reloads) */
+      replayed: 0,
+      replayedBytes: 0
+    }
   }
 
   prepare (sql) {
@@ -182,7 +207,8 @@ export class Storage {
       this.seq = seq
       this.counters.commits++
       this.counters.journalBytesWritten += record.length
-      this.journalBytes += record.length
+      this.journal.records++
+      this.journal.bytes += record.length
       this.maybeSnapshot()
     }, async err => {
       this.counters.persistFailures++
@@ -198,6 +224,8 @@ export class Storage {
       handles: this.statements.handles.size,
       inTransaction: this.inTransaction,
       seq: this.seq,
+      journalRecords: this.journal.records,
+      journalBytes: this.journal.bytes,
       ...this.counters
     }
   }
@@ -258,26 +286,31 @@ export class Storage {
       }
       this.seq = record.seq
       this.counters.replayed++
+      this.counters.replayedBytes += record.bytes
+      this.journal.records++
+      this.journal.bytes += record.bytes
     }
   }
 
-  /** Starts a background snapshot once the journal has grown enough. Call only at a quiescent point. */
+  /** Starts a background snapshot if the policy says it is due. Call only at a quiescent point. */
   maybeSnapshot () {
-    if (this.snapshotting || this.inTransaction || this.pendingWrites.length) return
-    if (this.journalBytes < this.snapshotAfterBytes) return
-    // Keep the cost of snapshots proportional to the bytes written: wait
-    // until the journal is at least as large as the database.
-    if (this.journalBytes < this.databaseSize()) return
-    const bytes = this.db.export()
-    const seq = this.seq
-    this.journalBytes = 0
-    this.snapshotting = this.persistence.snapshot(seq, bytes).then(() => {
+    if (this.snapshotPolicy === null || this.snapshotting || this.inTransaction || this.pendingWrites.length) return
+    if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.databaseSize())) return
+    const started = this.now()
+    const image = this.db.export()
+    const pause = this.now() - started
+    this.counters.snapshotPauseLastMs = pause
+    this.counters.snapshotPauseMaxMs = Math.max(this.counters.snapshotPauseMaxMs, pause)
+    const covered = this.journal
+    this.journal = { records: 0, bytes: 0 }
+    this.snapshotting = this.persistence.snapshot(this.seq, image).then(written => {
       this.counters.snapshots++
-      this.counters.snapshotBytesWritten += bytes.length
+      this.counters.snapshotBytesWritten += written?.bytesWritten ?? image.length
+      this.counters.snapshotChunksWritten += written?.chunksWritten ?? 0
     }, () => {
-      // The journal still holds everything; try again after the next commit.
+      // The journal still holds everything: count it again, so the next commit retries.
       this.counters.snapshotFailures++
-      this.journalBytes = Math.max(this.journalBytes, this.snapshotAfterBytes)
+      this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes }
     }).finally(() => { this.snapshotting = null })
   }
 
@@ -307,6 +340,7 @@ export class Storage {
       this.transactionWrites = []
       this.pendingWrites = []
       this.seq = state.lastSeq
+      this.journal = { records: 0, bytes: 0 }
       this.replay(state.records)
     } catch (err) {
       this.closedReason = `reloading after a failed commit failed: ${err?.message ?? err}`

@@ -1,0 +1,186 @@
+/**
+ * The snapshot format shared by both persistences: the database image (what
+ * sql.js's db.export() returns) cut into fixed-size chunks, and a small
+ * manifest naming them.
+ *
+ *   manifest = "HRTHMAN1", u32 CRC-32 of body, body
+ *   body     = u64 lastSeq, u32 generation, u32 chunkBytes, u64 image length,
+ *              u32 count, count × (u32 generation, 32-byte SHA-256 of the chunk)
+ *
+ * Chunk i holds image bytes [i × chunkBytes, (i + 1) × chunkBytes); the last
+ * one may be short. `generation` counts snapshots; each chunk records the
+ * generation that last wrote it, so a persistence can keep every version of a
+ * chunk under its own name until the manifest that replaces it is durable
+ * (file-persistence.js) or ignore it when it replaces chunks atomically
+ * (indexeddb-persistence.js).
+ *
+ * Why chunks: db.export() copies the whole database, but from one snapshot to
+ * the next only the pages the journal's writes touched change, so writing
+ * only the chunks whose hash differs keeps a snapshot's I/O (and IndexedDB's
+ * structured clone of the values put) proportional to what changed. SHA-256
+ * (crypto.subtle: native, and off the main thread in browsers and Node) makes
+ * "same hash, different bytes" impossible in practice; a cheaper 32-bit hash
+ * would, over thousands of chunks and snapshots, eventually skip a chunk that
+ * did change, and that would corrupt the database silently.
+ *
+ * Hashes are not verified when loading: a chunk is durable before any
+ * manifest names it (see the persistences), and checking them would cost
+ * start-up ~1 ms per MB. Lengths are checked.
+ */
+
+import { crc32 } from './journal.js'
+import { StorageCorruptError } from './errors.js'
+
+/**
+ * Default chunk size. Smaller chunks rewrite less per snapshot (an index with
+ * random keys, like events.event_id, changes a page here and there all over
+ * itself); larger ones mean fewer files or IndexedDB records to read at open.
+ * 256 KiB: a 280 MB database (100,000 events at Hearth's 2.8 KB each) is
+ * ~1,100 chunks, and reading 1,100 files costs a few ms more than one.
+ */
+export const DEFAULT_CHUNK_BYTES = 256 * 1024
+const HASH_BYTES = 32
+/** Chunks hashed at once: each digest holds a copy of its chunk until done. */
+const HASH_CONCURRENCY = 8
+
+const MAGIC = new TextEncoder().encode('HRTHMAN1')
+const FIXED = 8 + 4 + 8 + 4 + 4 + 8 + 4
+
+/**
+ * @typedef {{generation: number, hash: Uint8Array}} ChunkEntry
+ * @typedef {{lastSeq: number, generation: number, chunkBytes: number, length: number, chunks: ChunkEntry[]}} Manifest
+ */
+
+/** @param {Manifest} m */
+export function encodeManifest (m) {
+  const out = new Uint8Array(FIXED + m.chunks.length * (4 + HASH_BYTES))
+  const view = new DataView(out.buffer)
+  out.set(MAGIC, 0)
+  let o = 12
+  view.setBigUint64(o, BigInt(m.lastSeq), true); o += 8
+  view.setUint32(o, m.generation, true); o += 4
+  view.setUint32(o, m.chunkBytes, true); o += 4
+  view.setBigUint64(o, BigInt(m.length), true); o += 8
+  view.setUint32(o, m.chunks.length, true); o += 4
+  for (const c of m.chunks) {
+    view.setUint32(o, c.generation, true); o += 4
+    out.set(c.hash, o); o += HASH_BYTES
+  }
+  view.setUint32(8, crc32(out.subarray(12)), true)
+  return out
+}
+
+/** @returns {Manifest} */
+export function decodeManifest (bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const corrupt = () => new StorageCorruptError('the snapshot manifest is corrupt')
+  if (bytes.length < FIXED || !MAGIC.every((b, i) => bytes[i] === b)) throw corrupt()
+  if (crc32(bytes.subarray(12)) !== view.getUint32(8, true)) throw corrupt()
+  let o = 12
+  const lastSeq = Number(view.getBigUint64(o, true)); o += 8
+  const generation = view.getUint32(o, true); o += 4
+  const chunkBytes = view.getUint32(o, true); o += 4
+  const length = Number(view.getBigUint64(o, true)); o += 8
+  const count = view.getUint32(o, true); o += 4
+  if (bytes.length !== FIXED + count * (4 + HASH_BYTES) || count !== Math.ceil(length / chunkBytes)) throw corrupt()
+  const chunks = []
+  for (let i = 0; i < count; i++) {
+    const gen = view.getUint32(o, true); o += 4
+    chunks.push({ generation: gen, hash: bytes.slice(o, o + HASH_BYTES) }); o += HASH_BYTES
+  }
+  return { lastSeq, generation, chunkBytes, length, chunks }
+}
+
+/**
+ * Cuts image into chunks, hashes them, and compares them with the previous
+ * snapshot's manifest. The changed chunks are views into image.
+ * @param {Manifest|null} previous the manifest now durable, or null
+ * @param {number} lastSeq the sequence the image is as of
+ * @param {Uint8Array} image
+ * @param {number} chunkBytes
+ * @returns {Promise<{manifest: Manifest, changed: Array<{index: number, bytes: Uint8Array}>}>}
+ */
+export async function planSnapshot (previous, lastSeq, image, chunkBytes) {
+  const generation = (previous?.generation ?? 0) + 1
+  const count = Math.ceil(image.length / chunkBytes)
+  const slice = i => image.subarray(i * chunkBytes, Math.min(image.length, (i + 1) * chunkBytes))
+  const hashes = await hashAll(count, slice)
+  const comparable = previous !== null && previous.chunkBytes === chunkBytes
+  const chunks = []
+  const changed = []
+  for (let i = 0; i < count; i++) {
+    const before = comparable ? previous.chunks[i] : undefined
+    if (before !== undefined && sameBytes(before.hash, hashes[i]) && chunkLength(previous, i) === slice(i).length) {
+      chunks.push(before)
+    } else {
+      chunks.push({ generation, hash: hashes[i] })
+      changed.push({ index: i, bytes: slice(i) })
+    }
+  }
+  return { manifest: { lastSeq, generation, chunkBytes, length: image.length, chunks }, changed }
+}
+
+/**
+ * What a persistence reports once it has written a plan: stats() counts it.
+ * @returns {{bytesWritten: number, chunksWritten: number, chunks: number}}
+ */
+export function written (plan, encodedManifest) {
+  const chunkBytes = plan.changed.reduce((n, c) => n + c.bytes.length, 0)
+  return { bytesWritten: encodedManifest.length + chunkBytes, chunksWritten: plan.changed.length, chunks: plan.manifest.chunks.length }
+}
+
+/** The length chunk i of m must have. */
+export function chunkLength (m, i) {
+  return Math.min(m.chunkBytes, m.length - i * m.chunkBytes)
+}
+
+/**
+ * Joins the chunks a manifest names into the database image.
+ * @param {Manifest} m
+ * @param {Uint8Array[]} chunks in order, as stored
+ */
+export function assembleImage (m, chunks) {
+  if (chunks.length !== m.chunks.length) {
+    throw new StorageCorruptError(`the snapshot has ${chunks.length} of its ${m.chunks.length} chunks`)
+  }
+  const image = new Uint8Array(m.length)
+  chunks.forEach((c, i) => {
+    if (c.length !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${c.length} bytes, not ${chunkLength(m, i)}`)
+    image.set(c, i * m.chunkBytes)
+  })
+  return image
+}
+
+/**
+ * The snapshot format before chunks (one value holding the whole image), read
+ * so that existing stores open; the next snapshot replaces it.
+ *   snapshot = "HRTHSNAP", u64 lastSeq, u32 CRC-32 of db, db bytes
+ * @returns {{lastSeq: number, db: Uint8Array}}
+ */
+export function decodeWholeSnapshot (bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const magic = new TextEncoder().encode('HRTHSNAP')
+  const magicOk = bytes.length >= 20 && magic.every((b, i) => bytes[i] === b)
+  const db = bytes.subarray(20)
+  if (!magicOk || crc32(db) !== view.getUint32(16, true)) throw new StorageCorruptError('the snapshot is corrupt')
+  return { lastSeq: Number(view.getBigUint64(8, true)), db }
+}
+
+async function hashAll (count, slice) {
+  const hashes = new Array(count)
+  let next = 0
+  const worker = async () => {
+    while (next < count) {
+      const i = next++
+      hashes[i] = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', slice(i)))
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, count) }, worker))
+  return hashes
+}
+
+function sameBytes (a, b) {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

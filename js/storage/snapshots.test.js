@@ -1,0 +1,166 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
+import initSqlJs from 'sql.js'
+import { createStorage } from './index.js'
+import { crc32 } from './journal.js'
+import { decodeManifest, encodeManifest, planSnapshot } from './snapshot.js'
+import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
+import { execCommit, int, rows, withStore } from './testkit.js'
+
+const KINDS = ['file', 'indexeddb']
+
+async function insert (storage, id, pad = 0) {
+  storage.begin()
+  rows(storage, 'INSERT INTO t (id, pad) VALUES (?, zeroblob(?))', [int(id), int(pad)])
+  await storage.commit()
+}
+
+const ids = storage => rows(storage, 'SELECT id FROM t ORDER BY id').map(r => Number(r[0]))
+
+test('the manifest round-trips, and a flipped byte is a StorageCorruptError', () => {
+  const m = { lastSeq: 2 ** 40, generation: 7, chunkBytes: 4096, length: 4096 * 2 + 10, chunks: [1, 7, 3].map(g => ({ generation: g, hash: new Uint8Array(32).fill(g) })) }
+  const bytes = encodeManifest(m)
+  assert.deepEqual(decodeManifest(bytes), m)
+  for (const at of [0, 9, 20, bytes.length - 1]) {
+    const bad = bytes.slice()
+    bad[at] ^= 1
+    assert.throws(() => decodeManifest(bad), { name: 'StorageCorruptError' }, `byte ${at}`)
+  }
+})
+
+test('planSnapshot keeps unchanged chunks and rewrites changed, new and shortened ones', async () => {
+  const image = new Uint8Array(10_000).map((_, i) => i % 251)
+  const first = await planSnapshot(null, 1, image, 4096)
+  assert.deepEqual(first.changed.map(c => c.index), [0, 1, 2], 'no previous snapshot: everything')
+  const next = image.slice(0, 9_000)
+  next[5000] ^= 1
+  const second = await planSnapshot(first.manifest, 2, next, 4096)
+  assert.deepEqual(second.changed.map(c => c.index), [1, 2], 'chunk 0 is unchanged')
+  assert.equal(second.manifest.chunks[0].generation, 1)
+  assert.equal(second.manifest.chunks[1].generation, 2)
+  assert.deepEqual([second.manifest.length, second.manifest.chunks.length], [9_000, 3])
+  const resized = await planSnapshot(second.manifest, 3, next, 2048)
+  assert.equal(resized.changed.length, 5, 'another chunk size: nothing compares')
+})
+
+test('snapshotDue: records, the byte cap, a quarter of the database, the floor', () => {
+  const p = DEFAULT_SNAPSHOT_POLICY
+  const MB = 1024 * 1024
+  const cases = [
+    [{ records: 0, bytes: 0 }, 0, false],
+    [{ records: 249, bytes: 100 }, 1 * MB, false],
+    [{ records: 250, bytes: 100 }, 1 * MB, true],
+    [{ records: 10, bytes: 1 * MB }, 1000 * MB, true],
+    [{ records: 10, bytes: 0.9 * MB }, 1000 * MB, false],
+    [{ records: 10, bytes: 300_000 }, 1 * MB, true],
+    [{ records: 10, bytes: 200_000 }, 1 * MB, false],
+    [{ records: 10, bytes: 64 * 1024 }, 0, true],
+    [{ records: 10, bytes: 60 * 1024 }, 0, false]
+  ]
+  for (const [journal, db, due] of cases) assert.equal(snapshotDue(p, journal, () => db), due, JSON.stringify({ journal, db }))
+})
+
+for (const kind of KINDS) {
+  test(`${kind}: snapshots are taken across storage lives and the journal to replay stays bounded`, async () => {
+    // Each life writes fewer records than the bound: only a count kept across
+    // lives (the records replayed at open) ever reaches it.
+    const LIVES = 30
+    const WRITES = 4
+    const policy = { maxRecords: 10 }
+    await withStore(kind, { snapshotPolicy: policy }, async options => {
+      let s = await createStorage(options)
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      await s.close()
+      let snapshots = 0
+      let id = 0
+      for (let life = 0; life < LIVES; life++) {
+        s = await createStorage(options)
+        const opened = s.stats()
+        assert.ok(opened.replayed <= policy.maxRecords, `life ${life}: replayed ${opened.replayed} records`)
+        assert.deepEqual(ids(s.storage), Array.from({ length: id }, (_, i) => i + 1), `life ${life}: data lost`)
+        for (let i = 0; i < WRITES; i++) await insert(s.storage, ++id)
+        await s.close()
+        snapshots += s.stats().snapshots
+      }
+      assert.ok(snapshots >= (LIVES * WRITES) / policy.maxRecords - 1, `only ${snapshots} snapshots in ${LIVES} lives`)
+    })
+  })
+
+  test(`${kind}: a small write after a snapshot rewrites only the chunks it changed`, async () => {
+    await withStore(kind, { snapshotPolicy: { maxRecords: 1 }, snapshotChunkBytes: 4096 }, async options => {
+      const s = await createStorage(options)
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      for (let id = 1; id <= 50; id++) await insert(s.storage, id, 4000) // a page each
+      await s.close()
+      // Commits made while a snapshot was being written are snapshotted at this open.
+      await (await createStorage(options)).close()
+      const s2 = await createStorage(options)
+      await insert(s2.storage, 51)
+      await s2.close()
+      const stats = s2.stats()
+      assert.equal(stats.snapshots, 1)
+      assert.ok(stats.snapshotChunksWritten <= 4, `wrote ${stats.snapshotChunksWritten} of ~50 chunks`)
+      const s3 = await createStorage(options)
+      assert.equal(s3.stats().replayed, 0)
+      assert.equal(ids(s3.storage).length, 51)
+      await s3.close()
+    })
+  })
+}
+
+/** What the whole-image snapshots before chunks looked like (snapshot.js decodeWholeSnapshot). */
+async function wholeSnapshotOf (sql, lastSeq) {
+  const SQL = await initSqlJs()
+  const db = new SQL.Database()
+  db.run(sql)
+  const image = db.export()
+  db.close()
+  const out = new Uint8Array(20 + image.length)
+  out.set(new TextEncoder().encode('HRTHSNAP'))
+  const view = new DataView(out.buffer)
+  view.setBigUint64(8, BigInt(lastSeq), true)
+  view.setUint32(16, crc32(image), true)
+  out.set(image, 20)
+  return out
+}
+
+async function openedFromWholeSnapshot (options) {
+  let s = await createStorage({ ...options, snapshotPolicy: { maxRecords: 1 } })
+  assert.deepEqual(ids(s.storage), [1, 2])
+  await insert(s.storage, 3)
+  await s.close()
+  assert.equal(s.stats().snapshots, 1)
+  s = await createStorage(options)
+  assert.deepEqual(ids(s.storage), [1, 2, 3])
+  assert.equal(s.stats().replayed, 0)
+  await s.close()
+}
+
+const OLD_DATABASE = 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB); INSERT INTO t (id) VALUES (1), (2)'
+
+test('file: a whole-image snapshot from before chunks opens, and the next snapshot replaces it', async () => {
+  await withStore('file', {}, async options => {
+    await writeFile(join(options.dir, 'test.snapshot'), await wholeSnapshotOf(OLD_DATABASE, 5))
+    await openedFromWholeSnapshot(options)
+    const names = await readdir(options.dir)
+    assert.ok(!names.includes('test.snapshot') && names.includes('test.manifest'), names.join(' '))
+  })
+})
+
+test('indexeddb: a version 2 store (whole-image snapshot) opens, and the next snapshot replaces it', async () => {
+  const indexedDB = new IDBFactory()
+  const req = indexedDB.open('old', 2)
+  req.onupgradeneeded = () => {
+    req.result.createObjectStore('snapshot')
+    req.result.createObjectStore('journal')
+  }
+  const db = await new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = reject })
+  const tx = db.transaction('snapshot', 'readwrite')
+  tx.objectStore('snapshot').put(await wholeSnapshotOf(OLD_DATABASE, 5), 'db')
+  await new Promise(resolve => { tx.oncomplete = resolve })
+  db.close()
+  await openedFromWholeSnapshot({ persistence: 'indexeddb', name: 'old', indexedDB, IDBKeyRange })
+})

@@ -1,0 +1,43 @@
+/**
+ * Helpers the storage tests share (not part of the package's API): running
+ * SQL through the bridge shape, and storage options for each persistence.
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
+import { encodeParams, decodeResult, TAG_INTEGER } from './codec.js'
+
+export const int = v => ({ name: '', tag: TAG_INTEGER, value: BigInt(v) })
+
+/** Runs sql through the bridge shape; returns the rows, throwing named errors. */
+export function rows (storage, sql, params = []) {
+  const res = storage.query(sql, params.length ? encodeParams(params) : null)
+  if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
+  return decodeResult(res).rows
+}
+
+/** Runs a script and commits it. */
+export async function execCommit (storage, sql) {
+  const res = storage.exec(sql)
+  if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
+  await storage.commit()
+}
+
+/**
+ * Calls fn with createStorage options for a fresh store of `kind` ('file' in
+ * a temporary directory, removed afterwards; 'indexeddb' in a fake IndexedDB
+ * of its own), plus `extra`.
+ */
+export async function withStore (kind, extra, fn) {
+  if (kind === 'indexeddb') {
+    return fn({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory(), IDBKeyRange, ...extra })
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-storage-'))
+  try {
+    return await fn({ persistence: 'file', dir, name: 'test', ...extra })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
