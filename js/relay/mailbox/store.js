@@ -103,7 +103,8 @@ export function openMailboxStore (dir, limits) {
   let db
   try {
     mkdirSync(dir, { recursive: true })
-    db = new Database(join(dir, 'mailbox.sqlite'))
+    // timeout 0: nothing but another relay process ever holds the lock; say so at once
+    db = new Database(join(dir, 'mailbox.sqlite'), { timeout: 0 })
     db.pragma('locking_mode = EXCLUSIVE')
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
