@@ -450,7 +450,9 @@ function mostTelling (refusals, peerId) {
   return new MailboxUnavailableError(`no relay took mail for ${peerId}: ${why}`, { cause: refusals[0] })
 }
 
+/** Waits ms, or less if signal aborts; not at all if it already has (an 'abort' listener added then never fires). */
 function sleep (ms, signal) {
+  if (signal.aborted) return Promise.resolve()
   return new Promise(resolve => {
     const timer = setTimeout(done, ms)
     signal.addEventListener('abort', done, { once: true })
