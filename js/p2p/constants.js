@@ -31,8 +31,11 @@ export const SIGNAL_PROTOCOL = '/hearth/webrtc-signal/1.0.0'
  */
 export const MAILBOX_PROTOCOL = '/hearth/mailbox/1.0.0'
 
-/** Largest mailbox frame: a deposit of up to 4 MiB plus its head. */
-export const MAX_MAILBOX_FRAME_BYTES = 4 * 1024 * 1024 + 64 * 1024
+/** Largest sealed payload any relay may take in one deposit (each relay sets its own limit up to this). */
+export const MAX_MAILBOX_DEPOSIT_BYTES = 4 * 1024 * 1024
+
+/** Largest mailbox frame: the largest deposit plus its head. */
+export const MAX_MAILBOX_FRAME_BYTES = MAX_MAILBOX_DEPOSIT_BYTES + 64 * 1024
 
 /** Mails a relay pushes on one stream before the peer acks some: bounds what a slow peer holds in memory. */
 export const MAILBOX_PUSH_WINDOW = 16

@@ -13,12 +13,48 @@
  *   {id, ok: true, expiresAt} | {id, error: {name, message, retryAfterMs?}}
  * Either side ignores ops and messages it does not know (newer versions may say more).
  */
-import { MAX_HEAD_BYTES } from './constants.js'
+import { lpStream } from '@libp2p/utils'
+import { MAX_HEAD_BYTES, MAX_MAILBOX_FRAME_BYTES } from './constants.js'
 import { P2PProtocolError } from './errors.js'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 const EMPTY = new Uint8Array(0)
+
+/** Bytes of the varint that prefixes the largest frame. */
+const MAX_LENGTH_BYTES = 4
+
+/**
+ * The mailbox stream as length-prefixed frames, both ends.
+ * @param {import('@libp2p/interface').Stream} stream
+ * @returns {ReturnType<typeof lpStream>} read() rejects on a frame over the limit or a
+ *   length prefix that is not a varint of at most 4 bytes
+ */
+export function mailboxStream (stream) {
+  return lpStream(stream, {
+    maxDataLength: MAX_MAILBOX_FRAME_BYTES,
+    maxLengthLength: MAX_LENGTH_BYTES,
+    // a whole frame must fit, and the other side may send a few back to back
+    maxBufferSize: 4 * MAX_MAILBOX_FRAME_BYTES,
+    lengthDecoder: decodeLength
+  })
+}
+
+/**
+ * Unsigned varint of at most 4 bytes. lpStream reads a prefix a byte at a time
+ * while the decoder throws RangeError, and checks the prefix's length only
+ * once it decodes: endless continuation bytes would have it wait forever.
+ */
+function decodeLength (list) {
+  let value = 0
+  for (let i = 0; i < list.byteLength && i < MAX_LENGTH_BYTES; i++) {
+    const byte = list.get(i)
+    value += (byte & 0x7f) * 2 ** (7 * i)
+    if (byte < 0x80) return value
+  }
+  if (list.byteLength >= MAX_LENGTH_BYTES) throw new P2PProtocolError(`a mailbox frame length is not a varint of at most ${MAX_LENGTH_BYTES} bytes`)
+  throw new RangeError('more bytes needed')
+}
 
 /**
  * @param {object} head JSON-able

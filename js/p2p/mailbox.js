@@ -10,12 +10,11 @@
  * MAILBOX_PUSH_WINDOW unacked per stream, so mail that keeps failing holds up
  * what comes after it until then). Notices go to onNotice the same way.
  */
-import { lpStream } from '@libp2p/utils'
-import { MAILBOX_PROTOCOL, MAILBOX_REF_PATTERN, MAX_MAILBOX_FRAME_BYTES } from './constants.js'
+import { MAILBOX_PROTOCOL, MAILBOX_REF_PATTERN, MAX_MAILBOX_DEPOSIT_BYTES } from './constants.js'
 import {
   MailboxBadRequestError, MailboxTooLargeError, P2PTimeoutError, PeerUnreachableError, mailboxErrorFromWire
 } from './errors.js'
-import { decodeFrame, frameSender } from './mailbox-frames.js'
+import { decodeFrame, frameSender, mailboxStream } from './mailbox-frames.js'
 
 /**
  * @typedef {object} MailboxHandlers
@@ -48,7 +47,7 @@ class MailboxSession {
     this.stream = stream
     this.relay = relay
     this.handlers = handlers
-    this.lp = lpStream(stream, { maxDataLength: MAX_MAILBOX_FRAME_BYTES, maxBufferSize: 4 * MAX_MAILBOX_FRAME_BYTES })
+    this.lp = mailboxStream(stream)
     this.send = frameSender(this.lp, err => stream.abort(err))
     /** deposit id → {resolve, reject} until the relay answers */
     this.pending = new Map()
@@ -139,7 +138,7 @@ class MailboxSession {
     if (typeof to !== 'string' || typeof ref !== 'string' || !MAILBOX_REF_PATTERN.test(ref) || !(bytes instanceof Uint8Array)) {
       return Promise.reject(new MailboxBadRequestError('deposit(peerId, ref, bytes): ref is 1–100 of [A-Za-z0-9._~-], bytes a Uint8Array'))
     }
-    if (bytes.byteLength > MAX_MAILBOX_FRAME_BYTES - 64 * 1024) {
+    if (bytes.byteLength > MAX_MAILBOX_DEPOSIT_BYTES) {
       return Promise.reject(new MailboxTooLargeError(`${bytes.byteLength} bytes is more than any relay takes`))
     }
     if (signal?.aborted) return Promise.reject(signal.reason)

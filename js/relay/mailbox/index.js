@@ -8,7 +8,7 @@
  * What the relay learns: sender, recipient, sizes and times. The payload is
  * sealed by the sender's Go to the recipient's key and never parsed here.
  */
-import { MAX_MAILBOX_FRAME_BYTES } from '../../p2p/constants.js'
+import { MAX_MAILBOX_DEPOSIT_BYTES } from '../../p2p/constants.js'
 import { openMailboxStore } from './store.js'
 import { serveMailbox } from './server.js'
 
@@ -41,8 +41,8 @@ export const DEFAULT_MAILBOX_OPTIONS = Object.freeze({
 export function createMailbox (options, components = {}) {
   if (typeof options?.dir !== 'string' || options.dir === '') throw new TypeError('mailbox.dir must name a directory')
   const limits = { ...DEFAULT_MAILBOX_OPTIONS, ...options }
-  if (!(limits.maxDepositBytes > 0 && limits.maxDepositBytes <= MAX_MAILBOX_FRAME_BYTES - 64 * 1024)) {
-    throw new TypeError(`mailbox.maxDepositBytes must be between 1 and ${MAX_MAILBOX_FRAME_BYTES - 64 * 1024}`)
+  if (!(limits.maxDepositBytes > 0 && limits.maxDepositBytes <= MAX_MAILBOX_DEPOSIT_BYTES)) {
+    throw new TypeError(`mailbox.maxDepositBytes must be between 1 and ${MAX_MAILBOX_DEPOSIT_BYTES}`)
   }
   if (!(limits.ttl > 0)) throw new TypeError('mailbox.ttl must be a positive number of ms')
   const logger = components.logger ?? {}

@@ -17,14 +17,13 @@
  * Bad frames (not a frame, a head that is not JSON or too big, an ack that is
  * not a list of ids, a deposit without an id) end that stream, nothing else.
  */
-import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { MAILBOX_PROTOCOL, MAILBOX_PUSH_WINDOW, MAILBOX_REF_PATTERN, MAX_MAILBOX_FRAME_BYTES } from '../../p2p/constants.js'
+import { MAILBOX_PROTOCOL, MAILBOX_PUSH_WINDOW, MAILBOX_REF_PATTERN } from '../../p2p/constants.js'
 import {
   MailboxBadRequestError, MailboxOriginError, MailboxRateLimitedError, MailboxTooLargeError,
   MailboxUnknownRecipientError, P2PProtocolError, mailboxErrorToWire
 } from '../../p2p/errors.js'
-import { decodeFrame, frameSender } from '../../p2p/mailbox-frames.js'
+import { decodeFrame, frameSender, mailboxStream } from '../../p2p/mailbox-frames.js'
 import { createRateLimiter } from './rate.js'
 
 /** Ids in one ack frame: far above what a window of pushes needs. */
@@ -120,8 +119,7 @@ class Session {
     this.peer = peer
     this.stream = stream
     this.hub = hub
-    // A frame must fit whole in the read buffer, and a peer may send a few back to back.
-    this.lp = lpStream(stream, { maxDataLength: MAX_MAILBOX_FRAME_BYTES, maxBufferSize: 4 * MAX_MAILBOX_FRAME_BYTES })
+    this.lp = mailboxStream(stream)
     /** mids pushed on this stream and not acked yet; cursor: the highest pushed */
     this.mail = { unacked: new Set(), cursor: 0 }
     this.notices = { unacked: new Set(), cursor: 0 }

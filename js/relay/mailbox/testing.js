@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
 import { createRelay } from '../index.js'
 import { createP2P } from '../../p2p/index.js'
-import { MAILBOX_PROTOCOL, MAX_MAILBOX_FRAME_BYTES } from '../../p2p/constants.js'
-import { decodeFrame, encodeFrame } from '../../p2p/mailbox-frames.js'
+import { MAILBOX_PROTOCOL } from '../../p2p/constants.js'
+import { decodeFrame, encodeFrame, mailboxStream } from '../../p2p/mailbox-frames.js'
 
 export const quiet = { log () {}, info () {}, warn () {}, debug () {} }
 
@@ -75,7 +74,7 @@ export async function waitUntil (predicate, ms, message) {
  */
 export async function rawMailbox (peer, relayPeerId) {
   const stream = await peer.libp2p.dialProtocol(peerIdFromString(relayPeerId), MAILBOX_PROTOCOL)
-  const lp = lpStream(stream, { maxDataLength: MAX_MAILBOX_FRAME_BYTES, maxBufferSize: 4 * MAX_MAILBOX_FRAME_BYTES })
+  const lp = mailboxStream(stream)
   return {
     stream,
     send: (head, payload) => lp.write(encodeFrame(head, payload)),
