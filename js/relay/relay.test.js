@@ -46,7 +46,7 @@ test('limits come from RELAY_<LIMIT> variables; bad values are refused', { timeo
     if (error) assert.throws(() => limitsFromEnv(env), error)
     else assert.deepEqual(limitsFromEnv(env), limits)
   }
-  const relay = await startRelayFromEnv({ RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '2' }, quiet)
+  const relay = await startRelayFromEnv({ RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '2', RELAY_MAILBOX_DIR: 'off' }, quiet)
   try {
     assert.equal(relay.limits.maxReservationsPerIp, 2)
     assert.equal(relay.limits.maxReservations, DEFAULT_RELAY_LIMITS.maxReservations)
