@@ -435,7 +435,6 @@ class HearthP2P {
     }
     throw mostTelling(refusals, peerId)
   }
-
 }
 
 /** The refusal to report when no relay took a deposit: the one that says most about what to do. */

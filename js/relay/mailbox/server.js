@@ -64,7 +64,9 @@ export async function serveMailbox (node, { store, limits, now, logger = {} }) {
     },
     deposit: (peer, head, payload) => deposit(peer, head, payload)
   }
+  let stopping = false
   const seen = (peer) => {
+    if (stopping) return // the store closes next; the last sweep marked every present peer seen
     store.write(() => store.sawPeer(peer, now())).catch(err => logger.warn?.(`relay: mailbox: cannot record ${peer}: ${err.message}`))
   }
 
@@ -106,6 +108,7 @@ export async function serveMailbox (node, { store, limits, now, logger = {} }) {
     /** forgets idle rate buckets (the sweep calls it) */
     pruneRates: () => rate.prune(now()),
     async stop () {
+      stopping = true
       await node.unhandle(MAILBOX_PROTOCOL)
       for (const own of sessions.values()) for (const session of own) session.close(new Error('the relay is stopping'))
       sessions.clear()
