@@ -7,6 +7,8 @@
  *   RELAY_PORT, RELAY_HOST  the relay (default 8081, 127.0.0.1)
  *   RELAY_KEY_FILE          the relay's key (default <state dir>/relay.key, created
  *                           on first start): the relay's address survives restarts
+ *   RELAY_MAILBOX_DIR       the relay's mail for absent peers (default <state dir>/mailbox;
+ *                           `off`: none), RELAY_MAILBOX_TTL_DAYS (default 14)
  *   HEARTH_STATE_DIR        where npm start keeps its state (default .hearth/ in the
  *                           repository, gitignored)
  *   HEARTH_SITE_DIR         the folder served (default dist/)
@@ -39,7 +41,11 @@ try {
   await mkdir(stateDir, { recursive: true })
   let relay
   try {
-    relay = await startRelayFromEnv({ ...env, RELAY_KEY_FILE: env.RELAY_KEY_FILE ?? join(stateDir, 'relay.key') }, console)
+    relay = await startRelayFromEnv({
+      ...env,
+      RELAY_KEY_FILE: env.RELAY_KEY_FILE ?? join(stateDir, 'relay.key'),
+      RELAY_MAILBOX_DIR: env.RELAY_MAILBOX_DIR ?? join(stateDir, 'mailbox')
+    }, console)
   } catch (err) {
     throw new Error(`cannot start the relay on port ${env.RELAY_PORT ?? 8081}: ${err.message} (RELAY_PORT picks another port)`)
   }

@@ -1,5 +1,6 @@
 /**
- * The contract between Go (compiled to wasm) and the JS layer, version 1.
+ * The contract between Go (compiled to wasm) and the JS layer, version 2
+ * (2 added hearthP2P.deposit and hearthMailbox: mail through the relays).
  *
  * Go and JS share exactly these globals on globalThis; the Go side of the
  * same list is go/bridge/globals_js.go. Change both together and bump
@@ -12,6 +13,7 @@
  * | hearthReady   | Go     | Promise<{version, serverName, signingKey}>, or rejects |
  * | hearthStorage | JS     | the SQLite database, see js/storage (before Go starts) |
  * | hearthP2P     | JS     | outgoing federation over libp2p, see js/p2p            |
+ * | hearthMailbox | Go     | takes mail and notices from our relay mailboxes        |
  *
  * request  = {head: string, body: Uint8Array | null}
  * signingKey is Uint8Array(64): the ed25519 seed || public key, so libp2p runs
@@ -61,10 +63,12 @@
  *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
  *            u32 rows, rows × columns × value
  *
- * ## hearthP2P (version 1, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
+ * ## hearthP2P (version 2, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
  *
- *   {version: 1,
+ *   {version: 2,
  *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
+ *    deposit(peerId: string, ref: string, sealed: Uint8Array, options?: {signal: AbortSignal})
+ *      => Promise<{relay: string, expiresAt: number}>,
  *    peers() => string[]}
  *   peerId is the destination server name (a libp2p peer ID, "12D3KooW..."); the
  *   request head's url is path + query. Rejections are Errors named
@@ -73,15 +77,44 @@
  *   peers() lists the server names currently reachable through the relay.
  *   Incoming federation streams reach Go through hearthServe with head.peer set
  *   to the sender; only /_matrix/federation/ and /_matrix/key/ paths get there.
+ *
+ *   deposit leaves mail for a peer that is away in its mailbox on one of our
+ *   relays (tried in order until one stores it; js/p2p/mailbox.js). ref is the
+ *   sender's transaction ID (1–100 of [A-Za-z0-9._~-]); (sender, peerId, ref) is
+ *   stored once, so a repeated deposit is harmless. sealed is the payload
+ *   already sealed to peerId by Go: the relay sees sender, recipient, size and
+ *   times only. Resolves once the relay has it on disk: relay = its peer ID,
+ *   expiresAt = ms since epoch when it drops the mail unread. Rejections are
+ *   Errors named MailboxFullError (the recipient's quota or the relay's cap),
+ *   MailboxRateLimitedError (retryAfterMs), MailboxTooLargeError,
+ *   MailboxUnavailableError (no relay of ours keeps mail, none knows the
+ *   recipient, or none answered), MailboxBadRequestError (bad ref) or
+ *   P2PNotRunningError. All mean "keep it queued and retry with back-off".
+ *
+ * ## hearthMailbox (version 2, set by Go like hearthServe; called through deliverMail / deliverNotice)
+ *
+ *   {version: 2,
+ *    receive(from: string, sealed: Uint8Array) => Promise<void>,
+ *    notice(kind: 'delivered'|'expired', to: string, ref: string) => Promise<void>}
+ *   receive: one mail from our mailbox on a relay; from = the depositing peer
+ *   (authenticated by the relay). Resolve = done with it (processed, or found
+ *   undecipherable / forged / not for us: dropped and logged); JS then acks it
+ *   and the relay deletes it and tells the sender "delivered". Reject = a
+ *   transient failure (e.g. storage): not acked, the relay offers it again the
+ *   next time our mailbox stream opens.
+ *   notice: what became of mail we deposited for `to` under `ref`: delivered
+ *   (the recipient acked it) or expired (dropped unread after the relay's TTL).
+ *   Resolve = recorded; JS acks it and the relay forgets it.
  */
 
-export const BRIDGE_VERSION = 1
+export const BRIDGE_VERSION = 2
 
 export const GLOBALS = Object.freeze({
   serve: 'hearthServe',
   ready: 'hearthReady',
   storage: 'hearthStorage',
-  p2p: 'hearthP2P'
+  p2p: 'hearthP2P',
+  mailbox: 'hearthMailbox'
 })
 
 /** Statuses whose responses must not carry a body (Fetch spec "null body status"). */
@@ -101,6 +134,35 @@ export async function callServe (head, body) {
   const res = await serve({ head: JSON.stringify(head), body: body ?? null })
   const parsed = JSON.parse(res.head)
   return { status: parsed.status, headers: parsed.headers, body: res.body }
+}
+
+/**
+ * Hands one mail from a relay mailbox to Go (createP2P's onMail calls it).
+ * @param {string} from the depositing peer
+ * @param {Uint8Array} bytes sealed to us
+ * @returns {Promise<void>} resolves when Go is done with it (ack); rejects to have it offered again
+ */
+export async function deliverMail (from, bytes) {
+  await mailboxGlobal().receive(from, bytes)
+}
+
+/**
+ * Tells Go what became of mail it deposited (createP2P's onNotice calls it).
+ * @param {'delivered'|'expired'} kind
+ * @param {string} to the recipient
+ * @param {string} ref Go's transaction ID for it
+ * @returns {Promise<void>} resolves when Go recorded it (ack)
+ */
+export async function deliverNotice (kind, to, ref) {
+  await mailboxGlobal().notice(kind, to, ref)
+}
+
+function mailboxGlobal () {
+  const mailbox = globalThis[GLOBALS.mailbox]
+  if (typeof mailbox?.receive !== 'function' || typeof mailbox?.notice !== 'function') {
+    throw new BridgeError('the Go server takes no mail (hearthMailbox is not set)')
+  }
+  return mailbox
 }
 
 /**

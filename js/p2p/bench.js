@@ -28,8 +28,9 @@ async function newPeer (relay) {
 /** The relay CLI in a child process; resolves once it printed its address. */
 function spawnRelay () {
   const child = spawn(process.execPath, [fileURLToPath(new URL('../relay/cli.js', import.meta.url))], {
-    // every peer here is on 127.0.0.1: lift the per-IP caps above the 50 peers of relay-load
-    env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024' },
+    // every peer here is on 127.0.0.1: lift the per-IP caps above the 50 peers of relay-load;
+    // no mailbox: this measures relaying, and must not lock the working directory's store
+    env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   return new Promise((resolve, reject) => {

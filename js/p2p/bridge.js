@@ -6,16 +6,22 @@
  * come later (federation requests fail with ErrNoP2P until then).
  */
 import { BRIDGE_VERSION } from '../bridge/globals.js'
+import { MailboxUnavailableError } from './errors.js'
 
 /**
- * @param {{roundTrip: Function, peers: () => string[]}} p2p the node (index.js), or
- *   the direct links in front of it (direct/links.js)
- * @returns {{version: number, roundTrip: Function, peers: () => string[]}}
+ * @param {{roundTrip: Function, peers: () => string[], deposit?: Function}} p2p the node
+ *   (index.js), or the direct links in front of it (direct/links.js); without
+ *   deposit, every deposit is refused with MailboxUnavailableError
+ * @returns {{version: number, roundTrip: Function, deposit: Function, peers: () => string[]}}
  */
 export function hearthP2P (p2p) {
   return Object.freeze({
     version: BRIDGE_VERSION,
     roundTrip: (peerId, request, options) => p2p.roundTrip(peerId, request, options),
+    deposit: async (peerId, ref, sealed, options) => {
+      if (typeof p2p.deposit !== 'function') throw new MailboxUnavailableError('this p2p node keeps no mailboxes')
+      return p2p.deposit(peerId, ref, sealed, options)
+    },
     peers: () => p2p.peers()
   })
 }

@@ -21,6 +21,28 @@ export const PRESENCE_PROTOCOL = '/hearth/presence/1.0.0'
  */
 export const SIGNAL_PROTOCOL = '/hearth/webrtc-signal/1.0.0'
 
+/**
+ * Mail held by a relay for peers that are away (mailbox.js, js/relay/mailbox):
+ * one long-lived stream per peer per relay, opened once the reservation is
+ * made. Frames are length-prefixed (unsigned varint); each frame is
+ * `u32 BE head length | head (UTF-8 JSON) | payload (the rest, may be empty)`,
+ * so sealed bytes never pass through JSON. The ops and answers are listed in
+ * mailbox-frames.js.
+ */
+export const MAILBOX_PROTOCOL = '/hearth/mailbox/1.0.0'
+
+/** Largest sealed payload any relay may take in one deposit (each relay sets its own limit up to this). */
+export const MAX_MAILBOX_DEPOSIT_BYTES = 4 * 1024 * 1024
+
+/** Largest mailbox frame: the largest deposit plus its head. */
+export const MAX_MAILBOX_FRAME_BYTES = MAX_MAILBOX_DEPOSIT_BYTES + 64 * 1024
+
+/** Mails a relay pushes on one stream before the peer acks some: bounds what a slow peer holds in memory. */
+export const MAILBOX_PUSH_WINDOW = 16
+
+/** A deposit's ref (the sender's transaction ID): short, and safe to log and compare. */
+export const MAILBOX_REF_PATTERN = /^[A-Za-z0-9._~-]{1,100}$/
+
 /** Largest request or response head (JSON), in bytes. */
 export const MAX_HEAD_BYTES = 64 * 1024
 

@@ -2,10 +2,12 @@
  * The p2p layer: a libp2p node that carries Matrix federation between Hearth
  * peers through a circuit relay, and learns who is online from that relay.
  *
- * Go never sees libp2p: it calls `roundTrip` (through the hearthP2P global,
- * see bridge.js) and answers incoming requests through `serve`. This module
- * owns the node's lifecycle, the federation protocol (framing.js), discovery
- * (presence.js) and the mapping of every failure to a named error (errors.js).
+ * Go never sees libp2p: it calls `roundTrip` and `deposit` (through the
+ * hearthP2P global, see bridge.js) and answers incoming requests through
+ * `serve`, incoming mail through `onMail`. This module owns the node's
+ * lifecycle, the federation protocol (framing.js), discovery (presence.js),
+ * our mailboxes on the relays (mailbox.js) and the mapping of every failure
+ * to a named error (errors.js).
  *
  * Works unchanged in a page, a service worker and Node (Node entry points must
  * import ./node-env.js first).
@@ -22,12 +24,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
 import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
-import { P2PNotRunningError, PeerUnreachableError } from './errors.js'
+import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError } from './errors.js'
 import { answer, ask } from './exchange.js'
+import { openMailbox } from './mailbox.js'
 import { subscribePresence } from './presence.js'
 
 export * from './errors.js'
-export { FEDERATION_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
+export { FEDERATION_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
 
 /**
  * @typedef {object} P2POptions
@@ -38,6 +41,12 @@ export { FEDERATION_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './const
  * @property {(head: {method: string, url: string, headers: Array<[string, string]>, peer: string},
  *   body: Uint8Array) => Promise<{status: number, headers: Array<[string, string]>, body: Uint8Array}>} serve
  *   answers an incoming federation request (callServe in js/bridge/globals.js)
+ * @property {(mail: {from: string, bytes: Uint8Array, relay: string}) => Promise<void>} [onMail]
+ *   takes one mail from our mailbox on a relay (deliverMail in js/bridge/globals.js):
+ *   resolve = done with it, the relay deletes it; reject = the relay offers it again
+ *   the next time our mailbox stream opens. Without it mail stays on the relays.
+ * @property {(notice: {kind: 'delivered'|'expired', to: string, ref: string, relay: string}) => Promise<void>} [onNotice]
+ *   what became of mail we deposited (deliverNotice): resolve = recorded, the relay forgets it
  * @property {{info?: Function, warn?: Function}} [logger] for joins, leaves and relay trouble;
  *   libp2p's own logs are switched on with `debug` (see README)
  * @property {string} [debug] libp2p log namespaces to switch on, e.g. 'libp2p:*': for a
@@ -70,9 +79,12 @@ class HearthP2P {
       const ma = multiaddr(addr)
       const relayId = ma.getComponents().findLast(c => c.name === 'p2p')?.value
       if (relayId == null) throw new TypeError(`relay address ${addr} lacks /p2p/<relay peer ID>`)
-      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false }
+      // mailbox: our open mailbox on it (mailbox.js), null when none
+      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, mailbox: null }
     })
     this.serve = options.serve
+    this.onMail = options.onMail
+    this.onNotice = options.onNotice
     this.debug = options.debug
     this.logger = options.logger ?? {}
     this.timeouts = {
@@ -101,6 +113,7 @@ class HearthP2P {
       start: () => this.start(),
       stop: () => this.stop(),
       roundTrip: (peerId, request, opts) => this.roundTrip(peerId, request, opts),
+      deposit: (peerId, ref, bytes, opts) => this.deposit(peerId, ref, bytes, opts),
       /** a stream to a peer through our relays under another protocol (direct/ uses it to signal) */
       dial: (peerId, protocol, opts) => this.dial(peerId, protocol, opts),
       peers: () => this.peers(),
@@ -172,16 +185,21 @@ class HearthP2P {
   /**
    * Keeps us on one relay: reserve a slot (so we are dialable through it),
    * subscribe to its presence, and when either breaks, start over with backoff.
+   * Our mailbox there lives beside the presence subscription, for as long as
+   * it does: it never holds it up, and its failures never take us off the relay.
    */
   async relayLoop (relay, signal) {
     let delay = DEFAULTS.relayRetryMin
     const circuit = relay.addr.encapsulate('/p2p-circuit')
     while (!signal.aborted) {
+      const visit = new AbortController()
+      let mailbox = null
       try {
         if (!this.listensThrough(relay)) {
           await this.node.components.transportManager.listen([circuit])
           if (!this.listensThrough(relay)) throw new Error('no reservation on the relay')
         }
+        mailbox = this.keepMailbox(relay, AbortSignal.any([signal, visit.signal]))
         await subscribePresence(this.node, relay.peerId, {
           signal,
           onSubscribed: () => {
@@ -201,12 +219,50 @@ class HearthP2P {
       } catch (err) {
         if (signal.aborted) break
         this.logger.warn?.(`p2p: relay ${relay.addr} unavailable (${err.message}), retrying in ${delay} ms`)
+      } finally {
+        visit.abort()
+        await mailbox
       }
       for (const peer of relay.known) this.forget(relay, peer)
       this.setOnline(relay, false)
       await sleep(delay, signal)
       delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
     }
+  }
+
+  /**
+   * Holds our mailbox stream on one relay while `signal` (one visit of the
+   * relay loop) lasts. A broken stream is reopened with backoff; a relay that
+   * does not speak the protocol has no mailbox for us until the next visit.
+   * Never rejects.
+   */
+  async keepMailbox (relay, signal) {
+    let delay = DEFAULTS.relayRetryMin
+    while (!signal.aborted) {
+      try {
+        const mailbox = await openMailbox(this.node, relay.peerId, {
+          self: this.peerId.toString(),
+          onMail: this.onMail,
+          onNotice: this.onNotice,
+          timeoutMs: this.timeouts.request,
+          signal,
+          logger: this.logger
+        })
+        this.setMailbox(relay, mailbox)
+        await mailbox.closed
+      } catch (err) {
+        if (signal.aborted) break
+        if (err.name === 'UnsupportedProtocolError') {
+          this.logger.info?.(`p2p: relay ${relay.peerId} keeps no mailbox`)
+          break
+        }
+        this.logger.warn?.(`p2p: mailbox on relay ${relay.peerId} unavailable (${err.message}), retrying in ${delay} ms`)
+      }
+      this.setMailbox(relay, null)
+      await sleep(delay, signal)
+      delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
+    }
+    this.setMailbox(relay, null)
   }
 
   listensThrough (relay) {
@@ -235,11 +291,14 @@ class HearthP2P {
 
   /**
    * Where we stand with each relay: online = reserved and subscribed to its
-   * presence, so we are dialable through it and learn who else is there.
-   * @returns {Array<{addr: string, peerId: string, online: boolean}>}
+   * presence, so we are dialable through it and learn who else is there;
+   * mailbox = our mailbox stream there is open (it keeps and pushes our mail).
+   * @returns {Array<{addr: string, peerId: string, online: boolean, mailbox: boolean}>}
    */
   relayStatus () {
-    return this.relays.map(r => ({ addr: r.addr.toString(), peerId: r.peerId.toString(), online: r.online }))
+    return this.relays.map(r => ({
+      addr: r.addr.toString(), peerId: r.peerId.toString(), online: r.online, mailbox: r.mailbox != null
+    }))
   }
 
   /** @param {(relays: ReturnType<HearthP2P['relayStatus']>) => void} listener @returns {() => void} unsubscribe */
@@ -251,6 +310,16 @@ class HearthP2P {
   setOnline (relay, online) {
     if (relay.online === online) return
     relay.online = online
+    this.relaysChanged()
+  }
+
+  setMailbox (relay, mailbox) {
+    const changed = (relay.mailbox == null) !== (mailbox == null)
+    relay.mailbox = mailbox
+    if (changed) this.relaysChanged()
+  }
+
+  relaysChanged () {
     const status = this.relayStatus()
     for (const listener of this.relayListeners) {
       try { listener(status) } catch (err) { this.logger.warn?.(`p2p: relay listener threw: ${err.message}`) }
@@ -338,9 +407,51 @@ class HearthP2P {
     }
   }
 
+  /**
+   * Leaves mail for a peer that is away: tries our mailbox on each relay we
+   * are online on, in order, until one has stored it on disk.
+   * @param {string} peerId the recipient
+   * @param {string} ref the sender's transaction ID: (us, peerId, ref) is stored once
+   * @param {Uint8Array} bytes sealed to the recipient (Go seals; the relay cannot read it)
+   * @param {{signal?: AbortSignal}} [opts]
+   * @returns {Promise<{relay: string, expiresAt: number}>} the relay's peer ID, and when it drops the mail unread
+   * @throws {Error} named MailboxTooLargeError, MailboxFullError, MailboxRateLimitedError (the
+   *   most telling refusal), MailboxUnavailableError (no mailbox, unknown recipient or no answer
+   *   anywhere), MailboxBadRequestError or P2PNotRunningError
+   */
+  async deposit (peerId, ref, bytes, { signal } = {}) {
+    if (this.node == null) throw new P2PNotRunningError('the p2p node is not running')
+    const refusals = []
+    for (const relay of this.relays) {
+      if (!relay.online || relay.mailbox == null) continue
+      try {
+        const { expiresAt } = await relay.mailbox.deposit(peerId, ref, bytes, { signal })
+        return { relay: relay.peerId.toString(), expiresAt }
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason
+        if (err.name === 'MailboxBadRequestError') throw err // every relay would say the same
+        refusals.push(err)
+      }
+    }
+    throw mostTelling(refusals, peerId)
+  }
 }
 
+/** The refusal to report when no relay took a deposit: the one that says most about what to do. */
+function mostTelling (refusals, peerId) {
+  for (const name of ['MailboxTooLargeError', 'MailboxFullError', 'MailboxRateLimitedError']) {
+    const named = refusals.filter(err => err.name === name)
+    if (named.length > 0) return named.reduce((a, b) => (a.retryAfterMs ?? 0) <= (b.retryAfterMs ?? 0) ? a : b)
+  }
+  const why = refusals.length === 0
+    ? 'no relay we are on keeps mail'
+    : refusals.map(err => `${err.name}: ${err.message}`).join('; ')
+  return new MailboxUnavailableError(`no relay took mail for ${peerId}: ${why}`, { cause: refusals[0] })
+}
+
+/** Waits ms, or less if signal aborts; not at all if it already has (an 'abort' listener added then never fires). */
 function sleep (ms, signal) {
+  if (signal.aborted) return Promise.resolve()
   return new Promise(resolve => {
     const timer = setTimeout(done, ms)
     signal.addEventListener('abort', done, { once: true })

@@ -6,6 +6,10 @@
  *   RELAY_HOST      interface (default 127.0.0.1)
  *   RELAY_KEY_FILE  optional file holding the relay's raw ed25519 key; created
  *                   if missing, so the relay's address survives restarts
+ *   RELAY_MAILBOX_DIR       where mail for absent peers is kept (default
+ *                           .hearth/mailbox, relative to the working directory);
+ *                           `off`: no mailbox
+ *   RELAY_MAILBOX_TTL_DAYS  days mail waits unread before it is dropped (default 14)
  * and one variable per limit in DEFAULT_RELAY_LIMITS (index.js has what each
  * bounds and its default), named RELAY_ + the limit in upper snake case, each a
  * positive whole number; unset keeps the default:
@@ -19,6 +23,7 @@
  * Node only: callers import '../p2p/node-env.js' first.
  */
 import { readFile, writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay, DEFAULT_RELAY_LIMITS } from './index.js'
 
@@ -32,9 +37,11 @@ export async function startRelayFromEnv (env, logger = console) {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`RELAY_PORT ${env.RELAY_PORT} is not a port`)
   const host = env.RELAY_HOST ?? '127.0.0.1'
   const privateKey = env.RELAY_KEY_FILE ? await loadOrCreateKey(env.RELAY_KEY_FILE) : undefined
-  const relay = createRelay({ port, host, privateKey, logger, limits: limitsFromEnv(env) })
+  const mailbox = mailboxFromEnv(env)
+  const relay = createRelay({ port, host, privateKey, logger, limits: limitsFromEnv(env), mailbox })
   await relay.start()
   logger.log(`relay: listening on port ${relay.port}`)
+  logger.log(mailbox == null ? 'relay: no mailbox (RELAY_MAILBOX_DIR=off)' : `relay: mailbox in ${resolve(mailbox.dir)}`)
   for (const addr of relay.multiaddrs()) logger.log(`relay: address ${addr}`)
   return relay
 }
@@ -54,6 +61,15 @@ export function limitsFromEnv (env) {
     limits[key] = n
   }
   return limits
+}
+
+function mailboxFromEnv (env) {
+  const dir = env.RELAY_MAILBOX_DIR ?? '.hearth/mailbox'
+  if (dir === 'off') return null
+  if (env.RELAY_MAILBOX_TTL_DAYS === undefined) return { dir }
+  const days = Number(env.RELAY_MAILBOX_TTL_DAYS)
+  if (!(days > 0)) throw new Error(`RELAY_MAILBOX_TTL_DAYS ${env.RELAY_MAILBOX_TTL_DAYS} is not a positive number of days`)
+  return { dir, ttl: days * 24 * 60 * 60 * 1000 }
 }
 
 async function loadOrCreateKey (file) {

@@ -2,8 +2,10 @@
  * The relay: the one server Hearth needs. Browsers cannot listen for
  * connections, so each peer keeps a WebSocket to the relay, reserves a slot
  * (circuit relay v2) and is dialed by others through `/p2p-circuit`. The
- * relay also tells peers who else is there (presence.js). It never sees
- * federation content: relayed connections are end-to-end encrypted (noise).
+ * relay also tells peers who else is there (presence.js) and, given a
+ * directory, keeps mail for peers that are away (mailbox/). It never sees
+ * federation content: relayed connections are end-to-end encrypted (noise),
+ * and mail is sealed to its recipient.
  *
  * Limits, chosen deliberately:
  * - per relayed connection: none on data or duration. libp2p's default
@@ -24,6 +26,7 @@ import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { createLibp2p } from 'libp2p'
 import { servePresence } from '../p2p/presence.js'
 import { relayLimits } from './limits.js'
+import { createMailbox } from './mailbox/index.js'
 
 export const DEFAULT_RELAY_LIMITS = Object.freeze({
   /** online peers the relay will hold a slot for (freed when the peer disconnects) */
@@ -59,9 +62,11 @@ export const DEFAULT_RELAY_LIMITS = Object.freeze({
 
 /**
  * @param {{port?: number, host?: string, limits?: Partial<typeof DEFAULT_RELAY_LIMITS>,
- *          privateKey?: Uint8Array, logger?: {info?: Function, warn?: Function}}} [options]
+ *          privateKey?: Uint8Array, logger?: {info?: Function, warn?: Function},
+ *          mailbox?: Parameters<typeof createMailbox>[0]}} [options]
  *   port 0 picks a free port; privateKey (64-byte raw ed25519) keeps the relay's
- *   peer ID, and so its address, stable across restarts
+ *   peer ID, and so its address, stable across restarts; mailbox ({dir, ttl, …},
+ *   DEFAULT_MAILBOX_OPTIONS in mailbox/index.js) keeps mail in dir; absent: no mailbox
  */
 export function createRelay (options = {}) {
   const host = options.host ?? '127.0.0.1'
@@ -71,6 +76,7 @@ export function createRelay (options = {}) {
   const guard = relayLimits(limits)
   let node = null
   let presence = null
+  const mailbox = options.mailbox == null ? null : createMailbox(options.mailbox, { logger })
 
   return {
     async start () {
@@ -112,6 +118,7 @@ export function createRelay (options = {}) {
         onJoin: peer => logger.info?.(`relay: peer joined ${peer} (${presence?.present().length ?? 1} online)`),
         onLeave: peer => logger.info?.(`relay: peer left ${peer} (${presence.present().length} online)`)
       })
+      await mailbox?.start(node)
       node.addEventListener('peer:connect', evt => logger.debug?.(`relay: connection from ${evt.detail}`))
     },
 
@@ -121,6 +128,7 @@ export function createRelay (options = {}) {
       node = null
       guard.stop()
       await presence.stop().catch(() => {})
+      await mailbox?.stop().catch(err => logger.warn?.(`relay: mailbox did not stop cleanly: ${err.message}`))
       await stopping.stop()
     },
 
@@ -149,6 +157,11 @@ export function createRelay (options = {}) {
     /** presence messages sent so far (for the benchmark) */
     messagesSent () {
       return presence?.messagesSent() ?? 0
+    },
+
+    /** @returns {{mails: number, bytes: number, notices: number, present: number} | null} the mailbox's contents, null without one */
+    mailboxStats () {
+      return mailbox?.stats() ?? null
     },
 
     get libp2p () { return node }

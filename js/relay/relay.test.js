@@ -13,12 +13,12 @@ import { createP2P } from '../p2p/index.js'
 
 const quiet = { log () {}, info () {}, warn () {} }
 
-test('RELAY_KEY_FILE keeps the relay address across restarts; the port is printed', { timeout: 20_000 }, async () => {
+test('RELAY_KEY_FILE keeps the relay address across restarts; the port and mailbox are printed', { timeout: 20_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-relay-'))
   const lines = []
   const logger = { ...quiet, log: line => lines.push(line) }
   try {
-    const env = { RELAY_PORT: '0', RELAY_KEY_FILE: join(dir, 'relay.key') }
+    const env = { RELAY_PORT: '0', RELAY_KEY_FILE: join(dir, 'relay.key'), RELAY_MAILBOX_DIR: join(dir, 'mailbox') }
     const first = await startRelayFromEnv(env, logger)
     const id = first.peerId
     await first.stop()
@@ -26,6 +26,7 @@ test('RELAY_KEY_FILE keeps the relay address across restarts; the port is printe
     assert.equal(second.peerId, id)
     await second.stop()
     assert.match(lines[0], /^relay: listening on port \d+$/)
+    assert.equal(lines[1], `relay: mailbox in ${join(dir, 'mailbox')}`)
     assert.ok(lines.some(line => line.includes(`/ws/p2p/${id}`)))
   } finally {
     await rm(dir, { recursive: true, force: true })
@@ -45,7 +46,7 @@ test('limits come from RELAY_<LIMIT> variables; bad values are refused', { timeo
     if (error) assert.throws(() => limitsFromEnv(env), error)
     else assert.deepEqual(limitsFromEnv(env), limits)
   }
-  const relay = await startRelayFromEnv({ RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '2' }, quiet)
+  const relay = await startRelayFromEnv({ RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '2', RELAY_MAILBOX_DIR: 'off' }, quiet)
   try {
     assert.equal(relay.limits.maxReservationsPerIp, 2)
     assert.equal(relay.limits.maxReservations, DEFAULT_RELAY_LIMITS.maxReservations)
