@@ -138,7 +138,10 @@ func (f *Federation) fillGap(ctx context.Context, from spec.ServerName, ev gomat
 	events := f.parseEvents(ctx, v, resp.Events)
 	slices.SortStableFunc(events, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
 	for _, e := range events {
-		if _, err := f.process(ctx, from, room.Incoming{Event: e}, false); err != nil {
+		// Live: a gap-filled event is as new to this room as the one that
+		// revealed the gap, so current state may refuse it (issue 11: else a
+		// banned user's message "from before the ban" slips in as a parent).
+		if _, err := f.process(ctx, from, room.Incoming{Event: e, Live: true}, false); err != nil {
 			log.WithError(err).WithField("event_id", e.EventID()).Warn("missing event not added")
 		}
 	}
