@@ -166,18 +166,13 @@ func (f *Federation) fetchPrevStates(ctx context.Context, from spec.ServerName, 
 		if err := f.client.do(ctx, from, "GET", path("/_matrix/federation/v1/state", roomID), q, nil, &state); err != nil {
 			return nil, fmt.Errorf("fetch state at %s: %w", prev, err)
 		}
-		var single struct {
-			PDUs []json.RawMessage `json:"pdus"`
-		}
-		if err := f.client.do(ctx, from, "GET", path("/_matrix/federation/v1/event", prev), nil, nil, &single); err != nil {
-			return nil, fmt.Errorf("fetch event %s: %w", prev, err)
+		prevEvent, err := f.fetchEvent(ctx, from, v, roomID, prev)
+		if err != nil {
+			return nil, err
 		}
 		chain := f.parseEvents(ctx, v, state.AuthChain)
 		stateEvents := f.parseEvents(ctx, v, state.PDUs)
-		prevEvents := f.parseEvents(ctx, v, single.PDUs)
-		if len(prevEvents) != 1 || prevEvents[0].EventID() != prev {
-			return nil, fmt.Errorf("%w: %s did not send event %s", ErrBadEvent, from, prev)
-		}
+		prevEvents := []gomatrixserverlib.PDU{prevEvent}
 		if err := f.rooms.StoreOutliers(ctx, roomID, slices.Concat(chain, stateEvents, prevEvents)); err != nil {
 			return nil, err
 		}
@@ -194,6 +189,21 @@ func (f *Federation) fetchPrevStates(ctx context.Context, from spec.ServerName, 
 		out[prev] = ids
 	}
 	return out, nil
+}
+
+// fetchEvent asks server from for one event of a room, checked (parseEvent).
+func (f *Federation) fetchEvent(ctx context.Context, from spec.ServerName, v gomatrixserverlib.IRoomVersion, roomID, eventID string) (gomatrixserverlib.PDU, error) {
+	var single struct {
+		PDUs []json.RawMessage `json:"pdus"`
+	}
+	if err := f.client.do(ctx, from, "GET", path("/_matrix/federation/v1/event", eventID), nil, nil, &single); err != nil {
+		return nil, fmt.Errorf("fetch event %s: %w", eventID, err)
+	}
+	events := f.parseEvents(ctx, v, single.PDUs)
+	if len(events) != 1 || events[0].EventID() != eventID || events[0].RoomID().String() != roomID {
+		return nil, fmt.Errorf("%w: %s did not send event %s of %s", ErrBadEvent, from, eventID, roomID)
+	}
+	return events[0], nil
 }
 
 // Backfill fetches up to limit events older than the oldest this server holds
