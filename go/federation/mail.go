@@ -42,16 +42,16 @@ func (f *Federation) mailRoutes() http.Handler {
 func (f *Federation) ReceiveMail(ctx context.Context, from spec.ServerName, sealed []byte) error {
 	f.mailMu.Lock()
 	defer f.mailMu.Unlock()
-	drop := func(why string, err error) error {
-		log.WithError(err).WithField("from", from).Warn("dropped mail: " + why)
+	drop := func(why string) error {
+		log.WithField("from", from).Warn("dropped mail: " + why)
 		return nil
 	}
 	req, err := mailbox.Open(sealed, f.id.Key)
 	if err != nil {
-		return drop("cannot open it", err)
+		return drop(err.Error())
 	}
 	if origin := xMatrixOrigin(req.Header); origin != from {
-		return drop("signed as "+string(origin)+", deposited by another", nil)
+		return drop("signed as " + string(origin) + ", deposited by another server")
 	}
 	status, _, body := httpmem.Serve(f.mail, req.WithContext(ctx))
 	switch {
@@ -60,7 +60,7 @@ func (f *Federation) ReceiveMail(ctx context.Context, from spec.ServerName, seal
 	case status >= http.StatusInternalServerError:
 		return fmt.Errorf("process mail from %s: %d %s", from, status, body)
 	default:
-		return drop(fmt.Sprintf("refused %s %s: %d %s", req.Method, req.URL.Path, status, body), nil)
+		return drop(fmt.Sprintf("refused %s %s: %d %s", req.Method, req.URL.Path, status, body))
 	}
 }
 
