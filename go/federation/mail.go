@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/httpmem"
@@ -50,7 +49,7 @@ func (f *Federation) ReceiveMail(ctx context.Context, from spec.ServerName, seal
 	if err != nil {
 		return drop(err.Error())
 	}
-	if origin := xMatrixOrigin(req.Header); origin != from {
+	if origin, _ := xMatrix(req.Header); origin != from {
 		return drop("signed as " + string(origin) + ", deposited by another server")
 	}
 	status, _, body := httpmem.Serve(f.mail, req.WithContext(ctx))
@@ -77,14 +76,4 @@ func (f *Federation) MailNotice(ctx context.Context, kind string, to spec.Server
 	}
 	log.WithField("kind", kind).Debug("ignored a mail notice of unknown kind")
 	return nil
-}
-
-// xMatrixOrigin is the origin an X-Matrix Authorization header claims ("" if none).
-func xMatrixOrigin(h http.Header) spec.ServerName {
-	for _, v := range h.Values("Authorization") {
-		if scheme, origin, _, _, _ := fclient.ParseAuthorization(v); scheme == "X-Matrix" {
-			return origin
-		}
-	}
-	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -116,6 +117,47 @@ func TestDepositedRowsLeaveQueueWhenDelivered(t *testing.T) {
 	if held := relay.held(); len(held) != 0 {
 		t.Fatalf("relay still holds %d mails", len(held))
 	}
+}
+
+// A backlog bigger than a deposit should be goes out in several, each near
+// 1 MiB at most, in order.
+func TestLargeBacklogIsDepositedInPieces(t *testing.T) {
+	n := newNetwork(t)
+	relay := n.withRelay()
+	relay.set(time.Hour, mailbox.ErrNoMailbox) // let the backlog build up
+	nodes := n.nodes(2)
+	_, b, alice, bob, roomID := aliceAndBob(t, n, nodes)
+
+	n.setOnline(b, false, nodes)
+	var sent []string
+	for i := range 20 {
+		text := fmt.Sprintf("%02d %s", i, strings.Repeat("x", 60_000))
+		alice.say(roomID, text)
+		sent = append(sent, text)
+	}
+	relay.set(time.Hour, nil)
+	var deposited []string
+	eventually(t, "the whole backlog deposited", func() bool {
+		deposited = nil
+		for _, m := range relay.held() {
+			deposited = append(deposited, textsIn(t, m.sealed, b.srv.Identity)...)
+		}
+		return len(deposited) == len(sent)
+	})
+	if !slices.Equal(deposited, sent) {
+		t.Fatalf("deposited out of order")
+	}
+	held := relay.held()
+	for _, m := range held {
+		if len(m.sealed) > 1<<20+8<<10 {
+			t.Errorf("deposit %s is %d bytes", m.ref, len(m.sealed))
+		}
+	}
+	if len(held) < 2 {
+		t.Fatalf("%d deposits for %d bytes", len(held), 20*60_000)
+	}
+	n.setOnline(b, true, nodes)
+	eventually(t, "bob to get it all", func() bool { return len(bob.texts(roomID)) == len(sent) })
 }
 
 // Mail the relay dropped unread goes out again: on its expired notice, or

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/httpmem"
@@ -73,12 +72,7 @@ func (t inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if req.URL.Scheme != Scheme {
 		return nil, fmt.Errorf("in-process transport: scheme %q is not %s", req.URL.Scheme, Scheme)
 	}
-	var origin spec.ServerName
-	for _, h := range req.Header.Values("Authorization") {
-		if scheme, o, _, _, _ := fclient.ParseAuthorization(h); scheme == "X-Matrix" {
-			origin = o
-		}
-	}
+	origin, _ := xMatrix(req.Header)
 	dest := spec.ServerName(req.URL.Host)
 	t.net.mu.Lock()
 	h, known := t.net.handlers[dest]
