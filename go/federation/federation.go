@@ -1,8 +1,10 @@
 // Package federation is the Matrix server-server API of one server: X-Matrix
 // signing and checking of every request, the federation route table, joins,
 // invites and leaves across servers, transactions in and out (a persisted
-// queue per destination), and fetching what is missing (get_missing_events,
-// state, backfill). The room rules themselves live in package room; this
+// queue per destination; sealed in the destination's mailbox on a relay when
+// it cannot be reached, deposit.go; mail for us, mail.go), and fetching what
+// is missing (get_missing_events, state, backfill, and catch-up from any
+// online member of a room, catchup.go). The room rules themselves live in package room; this
 // package checks hashes, signatures and who may ask, and moves events.
 // It also answers, and asks, for users' end-to-end keys (e2ekeys.go),
 // media (media.go) and profiles (profile.go); package keys checks what

@@ -29,7 +29,8 @@ type Incoming struct {
 	// catch-up). It is also checked against current state, and hidden if that
 	// refuses it ("soft failure"), so that a server unaware of a ban cannot
 	// slip a banned user's message in, not even as the parent of another.
-	// Only backfill (Historical) and the join's own state skip the check.
+	// Backfill (Historical) skips it, as do a join's and an invite's own
+	// events, judged by the state they come with.
 	Live bool
 	// Broadcast sends the event, once accepted, to the other servers in the
 	// room: a join received through send_join, or this server's own invite
