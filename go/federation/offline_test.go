@@ -50,9 +50,7 @@ func TestOfflineDelivery(t *testing.T) {
 			}
 			nodes := n.nodes(map[bool]int{false: 2, true: 3}[tc.carol])
 			a, b := nodes[0], nodes[1]
-			alice, bob := a.register("alice"), b.register("bob")
-			roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
-			bob.join(roomID, a)
+			alice, bob, roomID := inARoom(t, a, b, "alice", "bob")
 			var carol *user
 			if tc.carol {
 				carol = nodes[2].register("carol")
@@ -90,7 +88,8 @@ func TestDepositedRowsLeaveQueueWhenDelivered(t *testing.T) {
 	n := newNetwork(t)
 	relay := n.withRelay()
 	nodes := n.nodes(2)
-	a, b, alice, bob, roomID := aliceAndBob(t, n, nodes)
+	a, b := nodes[0], nodes[1]
+	alice, bob, roomID := inARoom(t, a, b, "alice", "bob")
 
 	n.setOnline(b, false, nodes)
 	alice.say(roomID, "first")
@@ -126,7 +125,8 @@ func TestLargeBacklogIsDepositedInPieces(t *testing.T) {
 	relay := n.withRelay()
 	relay.set(time.Hour, mailbox.ErrNoMailbox) // let the backlog build up
 	nodes := n.nodes(2)
-	_, b, alice, bob, roomID := aliceAndBob(t, n, nodes)
+	b := nodes[1]
+	alice, bob, roomID := inARoom(t, nodes[0], b, "alice", "bob")
 
 	n.setOnline(b, false, nodes)
 	var sent []string
@@ -177,7 +177,8 @@ func TestExpiredMailIsSentAgain(t *testing.T) {
 			relay := n.withRelay()
 			relay.set(tc.ttl, nil)
 			nodes := n.nodes(2)
-			a, b, alice, bob, roomID := aliceAndBob(t, n, nodes)
+			a, b := nodes[0], nodes[1]
+			alice, bob, roomID := inARoom(t, a, b, "alice", "bob")
 
 			n.setOnline(b, false, nodes)
 			alice.say(roomID, "again")
@@ -206,7 +207,8 @@ func TestFullMailboxKeepsRowsQueued(t *testing.T) {
 	relay := n.withRelay()
 	relay.set(time.Hour, mailbox.ErrMailboxFull)
 	nodes := n.nodes(2)
-	a, b, alice, bob, roomID := aliceAndBob(t, n, nodes)
+	a, b := nodes[0], nodes[1]
+	alice, bob, roomID := inARoom(t, a, b, "alice", "bob")
 
 	n.setOnline(b, false, nodes)
 	eventID := alice.say(roomID, "kept")
@@ -329,7 +331,8 @@ func TestDeliveryStateAPI(t *testing.T) {
 	relay := n.withRelay()
 	relay.set(time.Hour, mailbox.ErrNoMailbox)
 	nodes := n.nodes(2)
-	a, b, alice, _, roomID := aliceAndBob(t, n, nodes)
+	a, b := nodes[0], nodes[1]
+	alice, _, roomID := inARoom(t, a, b, "alice", "bob")
 
 	n.setOnline(b, false, nodes)
 	eventID := alice.say(roomID, "where is it")
@@ -390,10 +393,7 @@ func TestCatchUpIsBounded(t *testing.T) {
 	clock := &offsetClock{}
 	a := n.nodeWith(func(cfg *server.Config) { cfg.Now = clock.now })
 	c := n.node(fastQueue)
-	alice, carol := a.register("alice"), c.register("carol")
-	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
-	carol.join(roomID, a)
-	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
+	_, _, roomID := inARoom(t, a, c, "alice", "carol")
 
 	var asked atomic.Int32
 	release := make(chan struct{})
@@ -439,16 +439,6 @@ func TestCatchUpIsBounded(t *testing.T) {
 	if r := n.signedRequest(stranger, a.name, "GET", latest, nil); r.status != http.StatusForbidden || r.str("errcode") != "M_FORBIDDEN" {
 		t.Fatalf("latest_events for a stranger: %d %s", r.status, r.raw)
 	}
-}
-
-// aliceAndBob starts with alice on nodes[0] and bob on nodes[1] in alice's public room.
-func aliceAndBob(t *testing.T, n *network, nodes []*node) (a, b *node, alice, bob *user, roomID string) {
-	a, b = nodes[0], nodes[1]
-	alice, bob = a.register("alice"), b.register("bob")
-	roomID = alice.createRoom(map[string]any{"preset": "public_chat"})
-	bob.join(roomID, a)
-	eventually(t, "alice to see bob", func() bool { return alice.state(roomID, "m.room.member", bob.id).str("membership") == "join" })
-	return a, b, alice, bob, roomID
 }
 
 // deliveryOf asks the delivery state API about one event: its state and

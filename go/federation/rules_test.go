@@ -352,10 +352,7 @@ func TestBannedUsersGapFilledMessageStaysHidden(t *testing.T) {
 	keepOne.MaxPDUs = 1
 	c := n.node(keepOne)
 	nodes := []*node{a, c}
-	alice, carol := a.register("alice"), c.register("carol")
-	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
-	carol.join(roomID, a)
-	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
+	alice, carol, roomID := inARoom(t, a, c, "alice", "carol")
 
 	n.setOnline(c, false, nodes)
 	alice.must("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/ban", map[string]any{"user_id": carol.id})
@@ -385,9 +382,16 @@ func TestBannedUsersGapFilledMessageStaysHidden(t *testing.T) {
 func aliceAndCarolInARoom(t *testing.T) (n *network, nodes []*node, alice, carol *user, roomID string) {
 	n = newNetwork(t)
 	nodes = n.nodes(2)
-	alice, carol = nodes[0].register("alice"), nodes[1].register("carol")
-	roomID = alice.createRoom(map[string]any{"preset": "public_chat"})
-	carol.join(roomID, nodes[0])
-	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
+	alice, carol, roomID = inARoom(t, nodes[0], nodes[1], "alice", "carol")
 	return n, nodes, alice, carol, roomID
+}
+
+// inARoom registers first on a and second on b, both joined to first's
+// public room once it returns.
+func inARoom(t *testing.T, a, b *node, first, second string) (u1, u2 *user, roomID string) {
+	u1, u2 = a.register(first), b.register(second)
+	roomID = u1.createRoom(map[string]any{"preset": "public_chat"})
+	u2.join(roomID, a)
+	eventually(t, first+" to see "+second, func() bool { return u1.state(roomID, "m.room.member", u2.id).str("membership") == "join" })
+	return u1, u2, roomID
 }
