@@ -44,9 +44,8 @@ type network struct {
 	// withRelay); nil: no mailboxes.
 	relay *memRelay
 
-	mu      sync.Mutex
-	named   map[spec.ServerName]*node // guarded by mu
-	offline map[spec.ServerName]bool  // guarded by mu
+	mu    sync.Mutex
+	named map[spec.ServerName]*node // guarded by mu
 }
 
 // node is one homeserver of a network.
@@ -61,19 +60,13 @@ type node struct {
 var fastQueue = federation.QueueOptions{Backoff: federation.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}}
 
 func newNetwork(t testing.TB) *network {
-	return &network{t: t, net: federation.NewInProcess(), named: map[spec.ServerName]*node{}, offline: map[spec.ServerName]bool{}}
+	return &network{t: t, net: federation.NewInProcess(), named: map[spec.ServerName]*node{}}
 }
 
 // withRelay gives the servers started from now on mailboxes on one relay.
 func (n *network) withRelay() *memRelay {
 	n.relay = &memRelay{net: n, ttl: time.Hour}
 	return n.relay
-}
-
-func (n *network) online(name spec.ServerName) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return !n.offline[name]
 }
 
 func (n *network) byName(name spec.ServerName) *node {
@@ -133,15 +126,12 @@ func (n *network) nodes(count int) []*node {
 // reports a peer on the relay, and the relay hands over the mail and notices
 // waiting for it.
 func (n *network) setOnline(x *node, online bool, all []*node) {
-	n.mu.Lock()
-	n.offline[x.name] = !online
-	n.mu.Unlock()
 	n.net.SetOnline(x.name, online)
 	if !online {
 		return
 	}
 	for _, o := range all {
-		if o != x && n.online(o.name) {
+		if o != x && n.net.Online(o.name) {
 			o.srv.Federation.PeerOnline(x.name)
 			x.srv.Federation.PeerOnline(o.name)
 		}
@@ -187,7 +177,7 @@ type memDepositor struct {
 
 func (d *memDepositor) Deposit(ctx context.Context, to spec.ServerName, ref string, sealed []byte) (time.Time, error) {
 	r := d.relay
-	if !r.net.online(d.from) {
+	if !r.net.net.Online(d.from) {
 		return time.Time{}, fmt.Errorf("%w: %s is offline", mailbox.ErrNoMailbox, short(d.from))
 	}
 	r.mu.Lock()
@@ -244,7 +234,7 @@ func (r *memRelay) handOver() {
 	ctx := context.Background()
 	for _, m := range r.held() {
 		to := r.net.byName(m.to)
-		if to == nil || !r.net.online(m.to) {
+		if to == nil || !r.net.net.Online(m.to) {
 			continue
 		}
 		if err := to.srv.Federation.ReceiveMail(ctx, m.from, m.sealed); err != nil {
@@ -261,7 +251,7 @@ func (r *memRelay) handOver() {
 	r.mu.Unlock()
 	for _, nt := range notices {
 		sender := r.net.byName(nt.sender)
-		if sender == nil || !r.net.online(nt.sender) {
+		if sender == nil || !r.net.net.Online(nt.sender) {
 			continue
 		}
 		if err := sender.srv.Federation.MailNotice(ctx, nt.kind, nt.to, nt.ref); err != nil {

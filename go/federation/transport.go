@@ -60,6 +60,13 @@ func (n *InProcess) SetOnline(name spec.ServerName, online bool) {
 	n.offline[name] = !online
 }
 
+// Online reports whether a server is connected (not set offline).
+func (n *InProcess) Online(name spec.ServerName) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.offline[name]
+}
+
 // Transport returns the round tripper every server on this network sends
 // with. The sender is the origin of the request's X-Matrix header: signed,
 // so a server cannot pass for another one that is offline.
