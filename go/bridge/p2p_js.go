@@ -117,14 +117,8 @@ func (P2PTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("encode request head: %w", err)
 	}
 
-	ctx := req.Context()
-	abort := js.Global().Get("AbortController").New()
-	promise := p2p.Call("roundTrip", destination,
-		js.ValueOf(map[string]any{"head": string(headJSON), "body": bytesOrNull(body)}),
-		js.ValueOf(map[string]any{"signal": abort.Get("signal")}))
-	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
-	defer stopAbort()
-	result, err := await(ctx, promise)
+	result, err := callAbortable(req.Context(), p2p, "roundTrip", destination,
+		js.ValueOf(map[string]any{"head": string(headJSON), "body": bytesOrNull(body)}))
 	if err != nil {
 		return nil, fmt.Errorf("p2p round trip to %s: %w", destination, err)
 	}
@@ -166,11 +160,7 @@ func (P2PDepositor) Deposit(ctx context.Context, to spec.ServerName, ref string,
 	if p2p.Get("deposit").Type() != js.TypeFunction {
 		return time.Time{}, fmt.Errorf("%w: %s has no deposit", mailbox.ErrNoMailbox, globalP2P)
 	}
-	abort := js.Global().Get("AbortController").New()
-	promise := p2p.Call("deposit", string(to), ref, bytesToJS(sealed), js.ValueOf(map[string]any{"signal": abort.Get("signal")}))
-	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
-	defer stopAbort()
-	result, err := await(ctx, promise)
+	result, err := callAbortable(ctx, p2p, "deposit", string(to), ref, bytesToJS(sealed))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("deposit for %s: %w", to, err)
 	}
@@ -194,6 +184,16 @@ func KnownPeers() []string {
 		peers[i] = list.Index(i).String()
 	}
 	return peers
+}
+
+// callAbortable calls obj.method(args..., {signal}) and awaits the promise it
+// returns; ctx ending aborts the signal, so the JS side stops too.
+func callAbortable(ctx context.Context, obj js.Value, method string, args ...any) (js.Value, error) {
+	abort := js.Global().Get("AbortController").New()
+	promise := obj.Call(method, append(args, js.ValueOf(map[string]any{"signal": abort.Get("signal")}))...)
+	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
+	defer stopAbort()
+	return await(ctx, promise)
 }
 
 func p2pGlobal() (js.Value, error) {
