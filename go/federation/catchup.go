@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -137,17 +138,18 @@ func (f *Federation) catchUpRoom(ctx context.Context, server spec.ServerName, ro
 	if err != nil {
 		return err
 	}
+	var errs []error // one bad event does not stop the others
 	for _, id := range unknown {
 		ev, err := f.fetchEvent(ctx, server, v, roomID, id)
-		if err != nil {
-			return err
+		if err == nil {
+			_, err = f.process(ctx, server, room.Incoming{Event: ev, Live: true}, true)
 		}
-		if _, err := f.process(ctx, server, room.Incoming{Event: ev, Live: true}, true); err != nil {
-			return fmt.Errorf("process %s: %w", id, err)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("catch up %s: %w", id, err))
 		}
 	}
 	log.WithField("peer", server).WithField("room_id", roomID).WithField("events", len(unknown)).Debug("caught up")
-	return nil
+	return errors.Join(errs...)
 }
 
 // latestEvents answers catchUpPath (see above).
