@@ -3,6 +3,7 @@ module hearth
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/matrix-org/gomatrixserverlib v0.0.0-20250815065806-6697d93cbcba
 	github.com/sirupsen/logrus v1.10.2
 	golang.org/x/crypto v0.59.0

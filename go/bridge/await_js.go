@@ -5,6 +5,8 @@ package bridge
 import (
 	"context"
 	"syscall/js"
+
+	"hearth/go/mailbox"
 )
 
 // Error is a JS error that crossed the bridge as {name, message}. Name is
@@ -16,14 +18,23 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Name + ": " + e.Message }
 
-// Is maps the names of hearthP2P's rejections to the sentinels of p2p_js.go,
-// so callers can write errors.Is(err, ErrPeerUnreachable).
+// Is maps the names of hearthP2P's rejections to the sentinels of p2p_js.go
+// and of package mailbox, so callers can write errors.Is(err,
+// ErrPeerUnreachable) or errors.Is(err, mailbox.ErrMailboxFull).
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrPeerUnreachable:
 		return e.Name == "PeerUnreachableError" || e.Name == "P2PNotRunningError"
 	case ErrP2PTimeout:
 		return e.Name == "P2PTimeoutError"
+	case mailbox.ErrMailboxFull:
+		return e.Name == "MailboxFullError"
+	case mailbox.ErrRateLimited:
+		return e.Name == "MailboxRateLimitedError"
+	case mailbox.ErrTooLarge:
+		return e.Name == "MailboxTooLargeError"
+	case mailbox.ErrNoMailbox:
+		return e.Name == "MailboxUnavailableError" || e.Name == "P2PNotRunningError"
 	}
 	return false
 }

@@ -3,7 +3,7 @@
 // Package bridge is the one place where Go meets JavaScript: nothing else in
 // Hearth imports syscall/js or touches globalThis.
 //
-// # The contract, version 1
+// # The contract, version 2
 //
 // Go and JS share exactly these globals on globalThis. The JS side of the same
 // list is js/bridge/globals.js; change both together and bump Version when a
@@ -17,8 +17,12 @@
 //	                        for the libp2p identity (see ready_js.go)
 //	hearthStorage   JS      the SQLite database (sql.js), see storage_js.go;
 //	                        set before the wasm starts
-//	hearthP2P       JS      outgoing federation over libp2p, see p2p_js.go;
+//	hearthP2P       JS      outgoing federation over libp2p, and deposits in
+//	                        other servers' mailboxes on relays, see p2p_js.go;
 //	                        may be absent (no network: federation requests fail)
+//	hearthMailbox   Go      {version, receive, notice}: mail from this server's
+//	                        mailboxes, and notices about mail it deposited,
+//	                        see mailbox_js.go; set before hearthReady resolves
 //
 // request  = {head: string, body: Uint8Array | null}
 // head     = JSON {"method", "url" (absolute, or path and query), "headers": [[name, value], …],
@@ -30,14 +34,17 @@
 //
 // Bodies always cross as bytes, never as text, and each crossing reads a
 // request with a handful of js.Value calls: the head is one string.
+//
+// Version 2 added hearthP2P.deposit and hearthMailbox (offline delivery).
 package bridge
 
 // Version of the contract above. JS checks it against its own.
-const Version = 1
+const Version = 2
 
 const (
 	globalServe   = "hearthServe"
 	globalReady   = "hearthReady"
 	globalStorage = "hearthStorage"
 	globalP2P     = "hearthP2P"
+	globalMailbox = "hearthMailbox"
 )

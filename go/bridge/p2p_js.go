@@ -2,13 +2,15 @@
 
 package bridge
 
-// # hearthP2P, version 1 (set by JS: js/p2p/bridge.js, before Go starts)
+// # hearthP2P, version 2 (set by JS: js/p2p/bridge.js, before Go starts)
 //
 //	{
-//	  version: 1,
+//	  version: 2,
 //	  roundTrip(peerId: string, request: {head, body}, options?: {signal: AbortSignal})
 //	      => Promise<{head, body}>,
 //	  peers() => string[],
+//	  deposit(peerId: string, ref: string, sealed: Uint8Array, options?: {signal: AbortSignal})
+//	      => Promise<{relay: string, expiresAt: number}>,
 //	}
 //
 // roundTrip sends one federation request to the server whose name is peerId
@@ -25,6 +27,16 @@ package bridge
 //
 // peers() lists the server names currently reachable through the relay.
 //
+// deposit stores a sealed envelope (package mailbox) for the server peerId in
+// its mailbox on a relay we are online on that offers one, trying each in
+// turn; ref is the transaction ID inside (1–100 of [A-Za-z0-9._~-]). It
+// resolves once a relay committed it durably: relay is that relay's peer ID,
+// expiresAt (ms since the epoch) when it drops the mail unread. It rejects
+// with an Error named MailboxFullError, MailboxRateLimitedError,
+// MailboxTooLargeError, MailboxUnavailableError (no relay of ours keeps mail
+// for peerId, or none is reachable) or P2PNotRunningError; P2PDepositor maps
+// them to package mailbox's sentinels.
+//
 // On the receiving side JS answers incoming federation streams by calling
 // hearthServe with the head's "peer" set to the sender's peer ID; only paths
 // under /_matrix/federation/ and /_matrix/key/ get that far (others: 403).
@@ -39,6 +51,11 @@ import (
 	"net/http"
 	"strings"
 	"syscall/js"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/mailbox"
 )
 
 // MaxP2PBodyBytes is the largest request body P2PTransport sends; the JS
@@ -100,14 +117,8 @@ func (P2PTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("encode request head: %w", err)
 	}
 
-	ctx := req.Context()
-	abort := js.Global().Get("AbortController").New()
-	promise := p2p.Call("roundTrip", destination,
-		js.ValueOf(map[string]any{"head": string(headJSON), "body": bytesOrNull(body)}),
-		js.ValueOf(map[string]any{"signal": abort.Get("signal")}))
-	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
-	defer stopAbort()
-	result, err := await(ctx, promise)
+	result, err := callAbortable(req.Context(), p2p, "roundTrip", destination,
+		js.ValueOf(map[string]any{"head": string(headJSON), "body": bytesOrNull(body)}))
 	if err != nil {
 		return nil, fmt.Errorf("p2p round trip to %s: %w", destination, err)
 	}
@@ -134,6 +145,32 @@ func (P2PTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// P2PDepositor is a mailbox.Depositor over hearthP2P.deposit: give it to the
+// server (server.Config.Depositor). Context cancellation aborts the JS side.
+// The zero value is ready.
+type P2PDepositor struct{}
+
+var _ mailbox.Depositor = P2PDepositor{}
+
+func (P2PDepositor) Deposit(ctx context.Context, to spec.ServerName, ref string, sealed []byte) (time.Time, error) {
+	p2p, err := p2pGlobal()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %w", mailbox.ErrNoMailbox, err)
+	}
+	if p2p.Get("deposit").Type() != js.TypeFunction {
+		return time.Time{}, fmt.Errorf("%w: %s has no deposit", mailbox.ErrNoMailbox, globalP2P)
+	}
+	result, err := callAbortable(ctx, p2p, "deposit", string(to), ref, bytesToJS(sealed))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("deposit for %s: %w", to, err)
+	}
+	expiresAt := result.Get("expiresAt")
+	if expiresAt.Type() != js.TypeNumber {
+		return time.Time{}, fmt.Errorf("deposit for %s: answer has no expiresAt", to)
+	}
+	return time.UnixMilli(int64(expiresAt.Float())), nil
+}
+
 // KnownPeers returns the server names (peer IDs) currently reachable through
 // the relay, or nil without a network.
 func KnownPeers() []string {
@@ -147,6 +184,16 @@ func KnownPeers() []string {
 		peers[i] = list.Index(i).String()
 	}
 	return peers
+}
+
+// callAbortable calls obj.method(args..., {signal}) and awaits the promise it
+// returns; ctx ending aborts the signal, so the JS side stops too.
+func callAbortable(ctx context.Context, obj js.Value, method string, args ...any) (js.Value, error) {
+	abort := js.Global().Get("AbortController").New()
+	promise := obj.Call(method, append(args, js.ValueOf(map[string]any{"signal": abort.Get("signal")}))...)
+	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
+	defer stopAbort()
+	return await(ctx, promise)
 }
 
 func p2pGlobal() (js.Value, error) {

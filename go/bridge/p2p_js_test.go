@@ -11,6 +11,8 @@ import (
 	"syscall/js"
 	"testing"
 	"time"
+
+	"hearth/go/mailbox"
 )
 
 // installFakeP2P sets hearthP2P to an object built by JS source, standing in
@@ -26,7 +28,7 @@ func installFakeP2P(t *testing.T, source string) {
 const echoP2P = `
 globalThis.lastP2PRequest = null
 return {
-  version: 1,
+  version: 2,
   peers: () => ['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB'],
   roundTrip: async (peerId, request, options) => {
     globalThis.lastP2PRequest = { peerId, head: JSON.parse(request.head), body: request.body }
@@ -65,7 +67,7 @@ func TestP2PTransportCarriesBytesBothWays(t *testing.T) {
 
 func TestP2PTransportNamedErrors(t *testing.T) {
 	installFakeP2P(t, `return {
-  version: 1, peers: () => [],
+  version: 2, peers: () => [],
   roundTrip: async () => { const e = new Error('peer X is unreachable'); e.name = 'PeerUnreachableError'; throw e }
 }`)
 	req, _ := http.NewRequest("GET", "matrix://12D3KooWX/_matrix/key/v2/server", nil)
@@ -79,7 +81,7 @@ func TestP2PTransportNamedErrors(t *testing.T) {
 func TestP2PTransportContextAbortsJS(t *testing.T) {
 	installFakeP2P(t, `globalThis.p2pAborted = false
 return {
-  version: 1, peers: () => [],
+  version: 2, peers: () => [],
   roundTrip: (peerId, request, options) => new Promise((resolve, reject) => {
     options.signal.addEventListener('abort', () => { globalThis.p2pAborted = true; reject(new Error('aborted')) })
   })
@@ -106,9 +108,9 @@ func TestP2PUnavailable(t *testing.T) {
 	if KnownPeers() != nil {
 		t.Fatal("KnownPeers without a network should be nil")
 	}
-	installFakeP2P(t, `return { version: 2, peers: () => [], roundTrip: async () => {} }`)
+	installFakeP2P(t, `return { version: 1, peers: () => [], roundTrip: async () => {} }`)
 	if _, err := (P2PTransport{}).RoundTrip(req); !errors.Is(err, ErrNoP2P) {
-		t.Fatalf("version 2: err = %v", err)
+		t.Fatalf("version 1: err = %v", err)
 	}
 }
 
@@ -118,4 +120,68 @@ func TestKnownPeers(t *testing.T) {
 	if len(peers) != 1 || peers[0] != "12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB" {
 		t.Fatalf("peers = %v", peers)
 	}
+}
+
+// deposit gets the recipient, the ref and the sealed bytes as they are, and
+// its answer's expiresAt becomes the expiry.
+func TestP2PDepositorCarriesTheEnvelope(t *testing.T) {
+	installFakeP2P(t, `globalThis.lastDeposit = null
+return {
+  version: 2, peers: () => [], roundTrip: async () => {},
+  deposit: async (peerId, ref, sealed, options) => {
+    globalThis.lastDeposit = { peerId, ref, sealed, hasSignal: options.signal instanceof AbortSignal }
+    return { relay: '12D3KooWRelay', expiresAt: 1767225600000 }
+  }
+}`)
+	sealed := []byte{0, 1, 2, 253, 254, 255}
+	expires, err := P2PDepositor{}.Deposit(context.Background(), "12D3KooWBob", "3-7", sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !expires.Equal(time.UnixMilli(1767225600000)) {
+		t.Fatalf("expires %v", expires)
+	}
+	last := js.Global().Get("lastDeposit")
+	if last.Get("peerId").String() != "12D3KooWBob" || last.Get("ref").String() != "3-7" ||
+		!bytes.Equal(bytesFromJS(last.Get("sealed")), sealed) || !last.Get("hasSignal").Bool() {
+		t.Fatalf("deposit got %s", js.Global().Get("JSON").Call("stringify", last).String())
+	}
+}
+
+// Refusals arrive as the sentinels of package mailbox, by error name.
+func TestP2PDepositorNamedErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		want error
+	}{
+		{"MailboxFullError", mailbox.ErrMailboxFull},
+		{"MailboxRateLimitedError", mailbox.ErrRateLimited},
+		{"MailboxTooLargeError", mailbox.ErrTooLarge},
+		{"MailboxUnavailableError", mailbox.ErrNoMailbox},
+		{"P2PNotRunningError", mailbox.ErrNoMailbox},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			installFakeP2P(t, `return {
+  version: 2, peers: () => [], roundTrip: async () => {},
+  deposit: async () => { const e = new Error('refused'); e.name = '`+tc.name+`'; throw e }
+}`)
+			_, err := P2PDepositor{}.Deposit(context.Background(), "12D3KooWBob", "1-1", []byte{1})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	t.Run("no network", func(t *testing.T) {
+		js.Global().Delete(globalP2P)
+		if _, err := (P2PDepositor{}).Deposit(context.Background(), "12D3KooWBob", "1-1", []byte{1}); !errors.Is(err, mailbox.ErrNoMailbox) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("no deposit", func(t *testing.T) {
+		installFakeP2P(t, `return { version: 2, peers: () => [], roundTrip: async () => {} }`)
+		if _, err := (P2PDepositor{}).Deposit(context.Background(), "12D3KooWBob", "1-1", []byte{1}); !errors.Is(err, mailbox.ErrNoMailbox) {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }

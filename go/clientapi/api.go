@@ -175,6 +175,19 @@ func (a *API) Handler() http.Handler {
 	client("PUT", "/sendToDevice/{eventType}/{txnId}", authed, a.sendToDevice)
 	client("GET", "/room_keys/version", authed, a.noKeyBackup)
 
+	// Hearth's delivery state extension (unstable): where the sender's own
+	// events are on their way to the room's other servers.
+	//   GET …/rooms/{roomId}/events?event_id=$a&event_id=$b   (1–50 event_id; joined users)
+	//   → {"events": {"$a": {"state": "delivered"|"mailbox"|"queued",
+	//                        "waiting": {"<server name>": "mailbox"|"queued", …}}, …}}
+	// state is the worst of waiting ("queued": still in this server's queue;
+	// "mailbox": deposited in the server's mailbox on a relay), "delivered"
+	// when no server waits (every one answered, or its mailbox handed it
+	// over). An event of another server is "delivered": this one sends it to
+	// no one. 400 M_INVALID_PARAM for a missing, malformed or 51st event_id,
+	// 403 M_FORBIDDEN unless joined, 404 M_NOT_FOUND for an event not in the room.
+	mux.Handle("GET /_matrix/client/unstable/org.hearth.delivery/rooms/{roomId}/events", a.serve(authed, a.deliveryState))
+
 	// The content repository: the deprecated unauthenticated v3 forms, which
 	// clients still use, and the authenticated v1 forms of spec 1.11.
 	for _, p := range []struct {

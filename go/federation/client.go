@@ -67,11 +67,19 @@ func (c *Client) do(ctx context.Context, dest spec.ServerName, method, p string,
 // body, read up to limit bytes (a longer body is an error). Other answers
 // become *RemoteError.
 func (c *Client) exchange(ctx context.Context, dest spec.ServerName, method, p string, query url.Values, body any, limit int64) (http.Header, []byte, error) {
-	if c.transport == nil {
-		return nil, nil, fmt.Errorf("%w: no federation transport", ErrUnreachable)
+	fr, err := c.signedRequest(dest, method, p, query, body)
+	if err != nil {
+		return nil, nil, err
 	}
+	return c.roundTrip(ctx, fr, limit)
+}
+
+// signedRequest builds one request and signs it (X-Matrix). Its HTTPRequest
+// may be made more than once: the queue seals the very request it failed to
+// send for the destination's mailbox.
+func (c *Client) signedRequest(dest spec.ServerName, method, p string, query url.Values, body any) (*fclient.FederationRequest, error) {
 	if dest == c.id.ServerName {
-		return nil, nil, fmt.Errorf("%w: refusing to send %s %s to this server itself", ErrBadRequest, method, p)
+		return nil, fmt.Errorf("%w: refusing to send %s %s to this server itself", ErrBadRequest, method, p)
 	}
 	requestURI := p
 	if len(query) > 0 {
@@ -80,11 +88,22 @@ func (c *Client) exchange(ctx context.Context, dest spec.ServerName, method, p s
 	fr := fclient.NewFederationRequest(method, c.id.ServerName, dest, requestURI)
 	if body != nil {
 		if err := fr.SetContent(body); err != nil {
-			return nil, nil, fmt.Errorf("encode %s %s: %w", method, p, err)
+			return nil, fmt.Errorf("encode %s %s: %w", method, p, err)
 		}
 	}
 	if err := fr.Sign(c.id.ServerName, identity.KeyID, c.id.Key); err != nil {
-		return nil, nil, fmt.Errorf("sign %s %s: %w", method, p, err)
+		return nil, fmt.Errorf("sign %s %s: %w", method, p, err)
+	}
+	return &fr, nil
+}
+
+// roundTrip sends a signed request; see exchange. A transport failure (the
+// destination cannot be reached now) is ErrUnreachable; an answer, even an
+// error answer, is not.
+func (c *Client) roundTrip(ctx context.Context, fr *fclient.FederationRequest, limit int64) (http.Header, []byte, error) {
+	dest, method, p := fr.Destination(), fr.Method(), fr.RequestURI()
+	if c.transport == nil {
+		return nil, nil, fmt.Errorf("%w: no federation transport", ErrUnreachable)
 	}
 	req, err := fr.HTTPRequest()
 	if err != nil {

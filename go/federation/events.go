@@ -138,7 +138,10 @@ func (f *Federation) fillGap(ctx context.Context, from spec.ServerName, ev gomat
 	events := f.parseEvents(ctx, v, resp.Events)
 	slices.SortStableFunc(events, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
 	for _, e := range events {
-		if _, err := f.process(ctx, from, room.Incoming{Event: e}, false); err != nil {
+		// Live: a gap-filled event is as new to this room as the one that
+		// revealed the gap, so current state may refuse it (issue 11: else a
+		// banned user's message "from before the ban" slips in as a parent).
+		if _, err := f.process(ctx, from, room.Incoming{Event: e, Live: true}, false); err != nil {
 			log.WithError(err).WithField("event_id", e.EventID()).Warn("missing event not added")
 		}
 	}
@@ -163,18 +166,13 @@ func (f *Federation) fetchPrevStates(ctx context.Context, from spec.ServerName, 
 		if err := f.client.do(ctx, from, "GET", path("/_matrix/federation/v1/state", roomID), q, nil, &state); err != nil {
 			return nil, fmt.Errorf("fetch state at %s: %w", prev, err)
 		}
-		var single struct {
-			PDUs []json.RawMessage `json:"pdus"`
-		}
-		if err := f.client.do(ctx, from, "GET", path("/_matrix/federation/v1/event", prev), nil, nil, &single); err != nil {
-			return nil, fmt.Errorf("fetch event %s: %w", prev, err)
+		prevEvent, err := f.fetchEvent(ctx, from, v, roomID, prev)
+		if err != nil {
+			return nil, err
 		}
 		chain := f.parseEvents(ctx, v, state.AuthChain)
 		stateEvents := f.parseEvents(ctx, v, state.PDUs)
-		prevEvents := f.parseEvents(ctx, v, single.PDUs)
-		if len(prevEvents) != 1 || prevEvents[0].EventID() != prev {
-			return nil, fmt.Errorf("%w: %s did not send event %s", ErrBadEvent, from, prev)
-		}
+		prevEvents := []gomatrixserverlib.PDU{prevEvent}
 		if err := f.rooms.StoreOutliers(ctx, roomID, slices.Concat(chain, stateEvents, prevEvents)); err != nil {
 			return nil, err
 		}
@@ -191,6 +189,21 @@ func (f *Federation) fetchPrevStates(ctx context.Context, from spec.ServerName, 
 		out[prev] = ids
 	}
 	return out, nil
+}
+
+// fetchEvent asks server from for one event of a room, checked (parseEvent).
+func (f *Federation) fetchEvent(ctx context.Context, from spec.ServerName, v gomatrixserverlib.IRoomVersion, roomID, eventID string) (gomatrixserverlib.PDU, error) {
+	var single struct {
+		PDUs []json.RawMessage `json:"pdus"`
+	}
+	if err := f.client.do(ctx, from, "GET", path("/_matrix/federation/v1/event", eventID), nil, nil, &single); err != nil {
+		return nil, fmt.Errorf("fetch event %s: %w", eventID, err)
+	}
+	events := f.parseEvents(ctx, v, single.PDUs)
+	if len(events) != 1 || events[0].EventID() != eventID || events[0].RoomID().String() != roomID {
+		return nil, fmt.Errorf("%w: %s did not send event %s of %s", ErrBadEvent, from, eventID, roomID)
+	}
+	return events[0], nil
 }
 
 // Backfill fetches up to limit events older than the oldest this server holds

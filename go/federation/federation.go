@@ -1,8 +1,10 @@
 // Package federation is the Matrix server-server API of one server: X-Matrix
 // signing and checking of every request, the federation route table, joins,
 // invites and leaves across servers, transactions in and out (a persisted
-// queue per destination), and fetching what is missing (get_missing_events,
-// state, backfill). The room rules themselves live in package room; this
+// queue per destination; sealed in the destination's mailbox on a relay when
+// it cannot be reached, deposit.go; mail for us, mail.go), and fetching what
+// is missing (get_missing_events, state, backfill, and catch-up from any
+// online member of a room, catchup.go). The room rules themselves live in package room; this
 // package checks hashes, signatures and who may ask, and moves events.
 // It also answers, and asks, for users' end-to-end keys (e2ekeys.go),
 // media (media.go) and profiles (profile.go); package keys checks what
@@ -45,6 +47,12 @@ type Federation struct {
 	// directoryMisses holds when each peer last failed to list its public
 	// rooms; guarded by mu.
 	directoryMisses map[spec.ServerName]time.Time
+
+	catchUp *catchUp
+	// mail serves the transactions that come in envelopes (mail.go).
+	mail http.Handler
+	// mailMu makes ReceiveMail apply one envelope at a time.
+	mailMu sync.Mutex
 }
 
 // Options configure Federation; zero values mean production defaults.
@@ -103,13 +111,24 @@ func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, 
 	if opts.EDU == nil {
 		opts.EDU = func(spec.ServerName, gomatrixserverlib.EDU) {}
 	}
-	return &Federation{id: id, rooms: rooms, client: client, queue: queue, opts: opts,
-		directoryMisses: map[spec.ServerName]time.Time{}}
+	f := &Federation{id: id, rooms: rooms, client: client, queue: queue, opts: opts,
+		directoryMisses: map[spec.ServerName]time.Time{}, catchUp: newCatchUp()}
+	f.mail = f.mailRoutes()
+	return f
 }
 
-// PeerOnline tells the federation that a peer is reachable again (the
-// libp2p layer saw it connect): its queue is retried at once.
-func (f *Federation) PeerOnline(server spec.ServerName) { f.queue.Kick(server) }
+// PeerOnline tells the federation that a peer is reachable (again): the
+// libp2p layer saw it connect, or listed it at start. Its queue is retried at
+// once, and the rooms shared with it are caught up from it in the background
+// (catchup.go). It never blocks.
+func (f *Federation) PeerOnline(server spec.ServerName) {
+	f.queue.Kick(server)
+	f.startCatchUp(server)
+}
+
+// Close stops the background catch-ups and waits for them. The queue is
+// closed by its owner.
+func (f *Federation) Close() { f.catchUp.close() }
 
 // Handler returns the federation and key APIs (/_matrix/federation/*,
 // /_matrix/key/*). One route table; each line shows whether the request must
@@ -134,6 +153,7 @@ func (f *Federation) Handler() http.Handler {
 	route("GET /_matrix/federation/v1/state_ids/{roomId}", signed, f.stateIDs)
 	route("GET /_matrix/federation/v1/event/{eventId}", signed, f.event)
 	route("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", signed, f.eventAuth)
+	route("GET "+catchUpPath+"/{roomId}", signed, f.latestEvents)
 
 	route("POST /_matrix/federation/v1/user/keys/query", signed, f.userKeysQuery)
 	route("POST /_matrix/federation/v1/user/keys/claim", signed, f.userKeysClaim)

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 
 	"hearth/go/federation"
 	"hearth/go/identity"
+	"hearth/go/mailbox"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -38,6 +40,12 @@ import (
 type network struct {
 	t   testing.TB
 	net *federation.InProcess
+	// relay keeps mailboxes for the servers started after it is set (see
+	// withRelay); nil: no mailboxes.
+	relay *memRelay
+
+	mu    sync.Mutex
+	named map[spec.ServerName]*node // guarded by mu
 }
 
 // node is one homeserver of a network.
@@ -52,7 +60,19 @@ type node struct {
 var fastQueue = federation.QueueOptions{Backoff: federation.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}}
 
 func newNetwork(t testing.TB) *network {
-	return &network{t: t, net: federation.NewInProcess()}
+	return &network{t: t, net: federation.NewInProcess(), named: map[spec.ServerName]*node{}}
+}
+
+// withRelay gives the servers started from now on mailboxes on one relay.
+func (n *network) withRelay() *memRelay {
+	n.relay = &memRelay{net: n, ttl: time.Hour}
+	return n.relay
+}
+
+func (n *network) byName(name spec.ServerName) *node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.named[name]
 }
 
 func (n *network) node(opts federation.QueueOptions) *node {
@@ -70,14 +90,26 @@ func (n *network) nodeWith(tweak func(*server.Config)) *node {
 		t.Fatal(err)
 	}
 	cfg := server.Config{DB: db, BcryptCost: bcrypt.MinCost, Transport: n.net.Transport(), Queue: fastQueue}
+	var depositor *memDepositor
+	if n.relay != nil {
+		depositor = &memDepositor{relay: n.relay}
+		cfg.Depositor = depositor
+	}
 	tweak(&cfg)
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(); db.Close() })
-	n.net.Register(srv.Identity.ServerName, srv)
-	return &node{t: t, net: n, srv: srv, name: srv.Identity.ServerName}
+	x := &node{t: t, net: n, srv: srv, name: srv.Identity.ServerName}
+	if depositor != nil {
+		depositor.from = x.name // before anything is queued: the server is new
+	}
+	n.mu.Lock()
+	n.named[x.name] = x
+	n.mu.Unlock()
+	n.net.Register(x.name, srv)
+	return x
 }
 
 // nodes starts count servers with the fast queue.
@@ -89,21 +121,145 @@ func (n *network) nodes(count int) []*node {
 	return out
 }
 
-// setOnline connects or disconnects a server; coming back, every other
-// server's queue to it is kicked, as the libp2p layer does when a peer reappears.
+// setOnline connects or disconnects a server. Coming back, it and every
+// online server see each other appear (PeerOnline), as the libp2p layer
+// reports a peer on the relay, and the relay hands over the mail and notices
+// waiting for it.
 func (n *network) setOnline(x *node, online bool, all []*node) {
 	n.net.SetOnline(x.name, online)
-	if online {
-		for _, o := range all {
-			if o != x {
-				o.srv.Federation.PeerOnline(x.name)
-			}
+	if !online {
+		return
+	}
+	for _, o := range all {
+		if o != x && n.net.Online(o.name) {
+			o.srv.Federation.PeerOnline(x.name)
+			x.srv.Federation.PeerOnline(o.name)
 		}
-		for _, o := range all {
-			if o != x {
-				x.srv.Federation.PeerOnline(o.name)
-			}
+	}
+	if n.relay != nil {
+		n.relay.handOver()
+	}
+}
+
+// memRelay stands in for the relay's mailboxes (js/relay): it keeps what
+// servers deposit for each other and hands it over, oldest first, when the
+// recipient is online (ReceiveMail), then tells the sender (MailNotice), as
+// the relay pushes mail and notices to a present peer.
+type memRelay struct {
+	net *network
+
+	mu       sync.Mutex
+	ttl      time.Duration // how long a deposit is kept
+	refuse   error         // when set, deposits fail with it
+	attempts int           // deposits tried
+	mail     []memMail     // waiting, oldest first
+	notices  []memNotice   // waiting for their sender
+
+	handingOver sync.Mutex // one hand-over at a time, so nothing is handed over twice
+}
+
+type memMail struct {
+	from, to spec.ServerName
+	ref      string
+	sealed   []byte
+}
+
+type memNotice struct {
+	sender, to spec.ServerName
+	kind, ref  string
+}
+
+// memDepositor is one server's way to the relay.
+type memDepositor struct {
+	relay *memRelay
+	from  spec.ServerName
+}
+
+func (d *memDepositor) Deposit(ctx context.Context, to spec.ServerName, ref string, sealed []byte) (time.Time, error) {
+	r := d.relay
+	if !r.net.net.Online(d.from) {
+		return time.Time{}, fmt.Errorf("%w: %s is offline", mailbox.ErrNoMailbox, short(d.from))
+	}
+	r.mu.Lock()
+	r.attempts++
+	if r.refuse != nil {
+		defer r.mu.Unlock()
+		return time.Time{}, r.refuse
+	}
+	if !slices.ContainsFunc(r.mail, func(m memMail) bool { return m.from == d.from && m.to == to && m.ref == ref }) {
+		r.mail = append(r.mail, memMail{from: d.from, to: to, ref: ref, sealed: slices.Clone(sealed)})
+	}
+	expires := time.Now().Add(r.ttl)
+	r.mu.Unlock()
+	go r.handOver() // new mail for a present recipient is pushed at once
+	return expires, nil
+}
+
+// set changes the relay's behaviour for the deposits to come.
+func (r *memRelay) set(ttl time.Duration, refuse error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ttl, r.refuse = ttl, refuse
+}
+
+// held returns the mail waiting, oldest first.
+func (r *memRelay) held() []memMail {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.mail)
+}
+
+func (r *memRelay) depositAttempts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempts
+}
+
+// expireAll drops every mail unread and tells the senders so.
+func (r *memRelay) expireAll() {
+	r.mu.Lock()
+	for _, m := range r.mail {
+		r.notices = append(r.notices, memNotice{sender: m.from, to: m.to, kind: "expired", ref: m.ref})
+	}
+	r.mail = nil
+	r.mu.Unlock()
+	r.handOver()
+}
+
+// handOver gives the mail and notices waiting for online servers to them.
+// What they fail to take stays for later, as unacknowledged mail does.
+func (r *memRelay) handOver() {
+	r.handingOver.Lock()
+	defer r.handingOver.Unlock()
+	ctx := context.Background()
+	for _, m := range r.held() {
+		to := r.net.byName(m.to)
+		if to == nil || !r.net.net.Online(m.to) {
+			continue
 		}
+		if err := to.srv.Federation.ReceiveMail(ctx, m.from, m.sealed); err != nil {
+			r.net.t.Logf("%s did not take mail %s: %v", short(m.to), m.ref, err)
+			continue
+		}
+		r.mu.Lock()
+		r.mail = slices.DeleteFunc(r.mail, func(o memMail) bool { return o.from == m.from && o.to == m.to && o.ref == m.ref })
+		r.notices = append(r.notices, memNotice{sender: m.from, to: m.to, kind: "delivered", ref: m.ref})
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	notices := slices.Clone(r.notices)
+	r.mu.Unlock()
+	for _, nt := range notices {
+		sender := r.net.byName(nt.sender)
+		if sender == nil || !r.net.net.Online(nt.sender) {
+			continue
+		}
+		if err := sender.srv.Federation.MailNotice(ctx, nt.kind, nt.to, nt.ref); err != nil {
+			continue
+		}
+		r.mu.Lock()
+		r.notices = slices.DeleteFunc(r.notices, func(o memNotice) bool { return o == nt })
+		r.mu.Unlock()
 	}
 }
 

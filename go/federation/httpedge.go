@@ -71,13 +71,7 @@ func (f *Federation) serve(acc access, h handler) http.Handler {
 // "Request Authentication"): addressed to this server, signed by the origin's
 // key (read from its name) over method, URI, origin, destination and body.
 func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, error) {
-	var destination spec.ServerName
-	for _, h := range r.Header.Values("Authorization") {
-		if scheme, _, dest, _, _ := fclient.ParseAuthorization(h); scheme == "X-Matrix" {
-			destination = dest
-		}
-	}
-	if destination != "" && destination != f.id.ServerName {
+	if _, destination := xMatrix(r.Header); destination != "" && destination != f.id.ServerName {
 		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "request is addressed to "+string(destination))
 	}
 	fr, resp := fclient.VerifyHTTPRequest(r, f.opts.Now(), f.id.ServerName, nil, keyRing{})
@@ -94,6 +88,17 @@ func (f *Federation) authenticate(r *http.Request) (spec.ServerName, []byte, err
 		return "", nil, errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "request signed by "+string(fr.Origin())+" arrived from peer "+peer)
 	}
 	return fr.Origin(), fr.Content(), nil
+}
+
+// xMatrix returns the origin and destination an X-Matrix Authorization
+// header claims, unchecked ("" for none).
+func xMatrix(h http.Header) (origin, destination spec.ServerName) {
+	for _, v := range h.Values("Authorization") {
+		if scheme, o, d, _, _ := fclient.ParseAuthorization(v); scheme == "X-Matrix" {
+			origin, destination = o, d
+		}
+	}
+	return origin, destination
 }
 
 // readContent decodes the signed body of a request.

@@ -2,15 +2,21 @@ package federation
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/mailbox"
 	"hearth/go/storage"
 )
 
@@ -18,17 +24,25 @@ import (
 // destination, in the order queued, persisted in federation_queue so nothing
 // queued is lost to a restart. A failed transaction is retried after a
 // back-off that doubles up to Backoff.Max; Kick retries at once (a peer came
-// back). A row leaves the queue only once its transaction was answered.
+// back). A row leaves the queue only once its transaction was answered, or
+// its recipient's mailbox said it was delivered.
+//
+// When the destination cannot be reached at all and a Depositor is set, the
+// same signed transaction goes sealed to the destination's mailbox instead
+// (deposit.go): its rows stay, marked with the deposit, and are not sent again
+// until the mailbox reports it expired (or its expiry time passes). A refused
+// deposit (full, rate limited, no mailbox) is a failed transaction like any.
 //
 // A destination that stays away does not grow the queue without bound: past
 // MaxPDUs, the oldest PDUs are dropped, since the receiver fetches the events
 // it lacks (get_missing_events) when the newest arrive; past maxQueuedEDUs,
 // the oldest EDUs are.
 type Queue struct {
-	db      *storage.DB
-	client  *Client
-	backoff Backoff
-	maxPDUs int
+	db     *storage.DB
+	client *Client
+	// opts has Backoff, MaxPDUs, Now and Random set: NewQueue fills the zero
+	// ones; Depositor may be nil.
+	opts QueueOptions
 
 	ctx    context.Context // workers stop when it ends
 	cancel context.CancelFunc
@@ -47,6 +61,11 @@ type Backoff struct {
 type QueueOptions struct {
 	Backoff Backoff // zero: 2 s doubling up to 5 min
 	MaxPDUs int     // per destination; 0: 1000
+	// Depositor takes, sealed, the transactions of destinations that cannot
+	// be reached (their mailboxes on relays); nil: those wait in the queue.
+	Depositor mailbox.Depositor
+	Now       func() time.Time // nil: time.Now; judges mailbox expiry
+	Random    io.Reader        // nil: crypto/rand; seals envelopes
 }
 
 // worker is one destination's sender.
@@ -66,8 +85,14 @@ func NewQueue(db *storage.DB, client *Client, opts QueueOptions) *Queue {
 	if opts.MaxPDUs <= 0 {
 		opts.MaxPDUs = 1000
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Random == nil {
+		opts.Random = rand.Reader
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Queue{db: db, client: client, backoff: opts.Backoff, maxPDUs: opts.MaxPDUs,
+	return &Queue{db: db, client: client, opts: opts,
 		ctx: ctx, cancel: cancel, workers: map[spec.ServerName]*worker{}}
 }
 
@@ -106,7 +131,7 @@ func (q *Queue) Close() {
 // is a room.Outbox): queued exactly when the event is stored.
 func (q *Queue) Outbox(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, destinations []spec.ServerName) (func(), error) {
 	for _, d := range destinations {
-		if err := q.insert(ctx, tx, d, "pdu", ev.JSON()); err != nil {
+		if err := q.insert(ctx, tx, d, "pdu", ev.EventID(), ev.JSON()); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +148,7 @@ func (q *Queue) SendEDU(ctx context.Context, destination spec.ServerName, edu go
 	if err != nil {
 		return fmt.Errorf("encode EDU: %w", err)
 	}
-	err = q.db.Write(ctx, func(tx *sql.Tx) error { return q.insert(ctx, tx, destination, "edu", raw) })
+	err = q.db.Write(ctx, func(tx *sql.Tx) error { return q.insert(ctx, tx, destination, "edu", "", raw) })
 	if err != nil {
 		return err
 	}
@@ -131,15 +156,16 @@ func (q *Queue) SendEDU(ctx context.Context, destination spec.ServerName, edu go
 	return nil
 }
 
-func (q *Queue) insert(ctx context.Context, tx *sql.Tx, dest spec.ServerName, kind string, raw []byte) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO federation_queue (destination, kind, json) VALUES (?, ?, ?)`,
-		string(dest), kind, raw); err != nil {
+// insert queues one row; eventID is the PDU's, "" for an EDU.
+func (q *Queue) insert(ctx context.Context, tx *sql.Tx, dest spec.ServerName, kind, eventID string, raw []byte) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO federation_queue (destination, kind, event_id, json) VALUES (?, ?, ?, ?)`,
+		string(dest), kind, sql.NullString{String: eventID, Valid: eventID != ""}, raw); err != nil {
 		return fmt.Errorf("queue %s for %s: %w", kind, dest, err)
 	}
 	// Past the limit of its kind, the oldest rows go: PDUs are fetched again
 	// by the receiver (get_missing_events), and EDUs (typing, receipts) are
 	// worth little once old.
-	limit := q.maxPDUs
+	limit := q.opts.MaxPDUs
 	if kind == "edu" {
 		limit = maxQueuedEDUs
 	}
@@ -190,7 +216,7 @@ func (q *Queue) run(dest spec.ServerName, w *worker) {
 	for {
 		sent, err := q.sendBatch(dest)
 		if err != nil {
-			delay = min(max(2*delay, q.backoff.Initial), q.backoff.Max)
+			delay = min(max(2*delay, q.opts.Backoff.Initial), q.opts.Backoff.Max)
 			log.WithError(err).WithField("destination", dest).WithField("retry_in", delay).Debug("transaction failed")
 			timer := time.NewTimer(delay)
 			select {
@@ -208,73 +234,127 @@ func (q *Queue) run(dest spec.ServerName, w *worker) {
 		if sent {
 			continue // there may be more
 		}
+		// Idle; deposited rows come back when their mailbox's time is up.
+		expiry := q.untilMailboxExpiry(dest)
 		select {
 		case <-q.ctx.Done():
+			expiry.Stop()
 			return
 		case <-w.wake:
 		case <-w.kick:
+		case <-expiry.C:
 		}
+		expiry.Stop()
 	}
 }
 
-// sendBatch sends the oldest queued rows for dest as one transaction and
-// removes them once answered. sent is false when nothing was queued.
-func (q *Queue) sendBatch(dest spec.ServerName) (sent bool, err error) {
-	ctx := q.ctx
+// batch is the rows of one transaction.
+type batch struct {
+	ids []int64
+	txn transaction
+}
+
+// maxBatchBytes bounds the PDUs and EDUs of one transaction, so that one
+// fits a mailbox deposit (the relay takes up to 2 MiB); a single larger row
+// (an event is at most 64 KiB) still goes alone.
+const maxBatchBytes = 1 << 20
+
+// nextBatch loads the oldest rows for dest that no mailbox holds: never
+// deposited, or deposited in one whose time is up (its notice may never come).
+func (q *Queue) nextBatch(ctx context.Context, dest spec.ServerName) (batch, error) {
 	rows, err := q.db.Query(ctx,
-		`SELECT id, kind, json FROM federation_queue WHERE destination = ? ORDER BY id LIMIT ?`,
-		string(dest), maxTxnPDUs+maxTxnEDUs)
+		`SELECT id, kind, json FROM federation_queue
+		 WHERE destination = ? AND (mailbox_ref IS NULL OR mailbox_expires_ts <= ?) ORDER BY id LIMIT ?`,
+		string(dest), q.opts.Now().UnixMilli(), maxTxnPDUs+maxTxnEDUs)
 	if err != nil {
-		return false, fmt.Errorf("load queue for %s: %w", dest, err)
+		return batch{}, fmt.Errorf("load queue for %s: %w", dest, err)
 	}
-	txn := transaction{Origin: q.client.id.ServerName, PDUs: []json.RawMessage{}}
-	var first, last int64
+	defer rows.Close()
+	b := batch{txn: transaction{Origin: q.client.id.ServerName, PDUs: []json.RawMessage{}}}
+	size := 0
 	for rows.Next() {
 		var id int64
 		var kind string
 		var raw []byte
 		if err := rows.Scan(&id, &kind, &raw); err != nil {
-			rows.Close()
-			return false, fmt.Errorf("load queue for %s: %w", dest, err)
+			return batch{}, fmt.Errorf("load queue for %s: %w", dest, err)
 		}
-		if kind == "pdu" && len(txn.PDUs) == maxTxnPDUs || kind == "edu" && len(txn.EDUs) == maxTxnEDUs {
+		full := kind == "pdu" && len(b.txn.PDUs) == maxTxnPDUs || kind == "edu" && len(b.txn.EDUs) == maxTxnEDUs
+		if full || len(b.ids) > 0 && size+len(raw) > maxBatchBytes {
 			break // the rest waits for the next transaction, keeping the order
 		}
-		if first == 0 {
-			first = id
-		}
-		last = id
+		b.ids = append(b.ids, id)
+		size += len(raw)
 		if kind == "pdu" {
-			txn.PDUs = append(txn.PDUs, raw)
+			b.txn.PDUs = append(b.txn.PDUs, raw)
 		} else {
 			var edu gomatrixserverlib.EDU
 			if json.Unmarshal(raw, &edu) == nil {
-				txn.EDUs = append(txn.EDUs, edu)
+				b.txn.EDUs = append(b.txn.EDUs, edu)
 			}
 		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("load queue for %s: %w", dest, err)
+		return batch{}, fmt.Errorf("load queue for %s: %w", dest, err)
 	}
-	if first == 0 {
-		return false, nil
+	return b, nil
+}
+
+// txnID names the rows a batch carries, so that a retry of the same rows
+// (directly or through a mailbox) is the same transaction to the receiver,
+// which applies each (origin, txnId) once. Rows in a mailbox are skipped, so
+// a batch may have holes: then a digest of its IDs tells it from another
+// batch with the same ends.
+func (b batch) txnID() string {
+	first, last := b.ids[0], b.ids[len(b.ids)-1]
+	id := fmt.Sprintf("%d-%d", first, last)
+	if last-first+1 == int64(len(b.ids)) {
+		return id
 	}
-	// The ID names the rows it carries, so a retry of the same rows is the
-	// same transaction to the receiver.
-	txnID := fmt.Sprintf("%d-%d", first, last)
-	txn.OriginServerTS = spec.AsTimestamp(time.Now())
-	if err := q.client.do(ctx, dest, "PUT", path("/_matrix/federation/v1/send", txnID), nil, txn, nil); err != nil {
+	h := sha256.New()
+	for _, n := range b.ids {
+		binary.Write(h, binary.BigEndian, n)
+	}
+	return fmt.Sprintf("%s.%x", id, h.Sum(nil)[:6])
+}
+
+// sendBatch sends the next batch for dest as one transaction and removes its
+// rows once answered; if dest cannot be reached, it deposits the transaction
+// in dest's mailbox instead. sent is false when nothing waited to be sent.
+func (q *Queue) sendBatch(dest spec.ServerName) (sent bool, err error) {
+	ctx := q.ctx
+	b, err := q.nextBatch(ctx, dest)
+	if err != nil || len(b.ids) == 0 {
 		return false, err
 	}
-	err = q.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM federation_queue WHERE destination = ? AND id BETWEEN ? AND ?`, string(dest), first, last)
-		return err
-	})
+	txnID := b.txnID()
+	b.txn.OriginServerTS = spec.AsTimestamp(q.opts.Now())
+	fr, err := q.client.signedRequest(dest, "PUT", path("/_matrix/federation/v1/send", txnID), nil, b.txn)
 	if err != nil {
+		return false, err
+	}
+	_, _, err = q.client.roundTrip(ctx, fr, maxResponseBytes)
+	if errors.Is(err, ErrUnreachable) && q.opts.Depositor != nil && ctx.Err() == nil {
+		if derr := q.deposit(ctx, dest, txnID, fr, b.ids); derr != nil {
+			return false, fmt.Errorf("%w; and %w", err, derr)
+		}
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := q.remove(ctx, b.ids); err != nil {
 		return false, fmt.Errorf("dequeue sent transaction: %w", err)
 	}
 	return true, nil
+}
+
+// remove deletes rows that were delivered.
+func (q *Queue) remove(ctx context.Context, ids []int64) error {
+	return q.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM federation_queue WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+		return err
+	})
 }
 
 // Pending returns how many PDUs and EDUs wait for a destination.

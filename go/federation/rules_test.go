@@ -339,14 +339,59 @@ func TestBannedUsersMessageFromStaleServerStaysHidden(t *testing.T) {
 	}
 }
 
+// Issue 11, defect 1: a banned user's server sends a live event whose parent
+// this server lacks, a message "from before the ban". Fetched to fill the gap,
+// the parent gets the same current-state check as the live event: it is kept
+// hidden, from the timeline and from /sync.
+func TestBannedUsersGapFilledMessageStaysHidden(t *testing.T) {
+	n := newNetwork(t)
+	a := n.node(fastQueue)
+	// Carol's server keeps only the newest PDU for an absent peer, so her
+	// first message reaches alice's server only through get_missing_events.
+	keepOne := fastQueue
+	keepOne.MaxPDUs = 1
+	c := n.node(keepOne)
+	nodes := []*node{a, c}
+	alice, carol, roomID := inARoom(t, a, c, "alice", "carol")
+
+	n.setOnline(c, false, nodes)
+	alice.must("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/ban", map[string]any{"user_id": carol.id})
+	carol.say(roomID, "from before the ban")
+	carol.say(roomID, "the live one")
+	n.setOnline(c, true, nodes)
+
+	eventually(t, "carol's server to deliver the live event", func() bool {
+		pending, err := c.srv.Federation.Pending(context.Background(), a.name)
+		return err == nil && pending == 0
+	})
+	eventually(t, "carol's server to learn of the ban", func() bool {
+		return carol.do("GET", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/messages", nil).status == http.StatusForbidden
+	})
+	for _, text := range []string{"from before the ban", "the live one"} {
+		if got := alice.texts(roomID); slices.Contains(got, text) {
+			t.Errorf("alice's timeline shows %q: %v", text, got)
+		}
+		if sync := alice.must("GET", "/_matrix/client/v3/sync", nil); strings.Contains(string(sync.raw), text) {
+			t.Errorf("alice's /sync shows %q", text)
+		}
+	}
+}
+
 // aliceAndCarolInARoom is where the rule tests start: two servers a and c,
 // alice on a and carol on c, both joined to alice's public room.
 func aliceAndCarolInARoom(t *testing.T) (n *network, nodes []*node, alice, carol *user, roomID string) {
 	n = newNetwork(t)
 	nodes = n.nodes(2)
-	alice, carol = nodes[0].register("alice"), nodes[1].register("carol")
-	roomID = alice.createRoom(map[string]any{"preset": "public_chat"})
-	carol.join(roomID, nodes[0])
-	eventually(t, "alice to see carol", func() bool { return alice.state(roomID, "m.room.member", carol.id).str("membership") == "join" })
+	alice, carol, roomID = inARoom(t, nodes[0], nodes[1], "alice", "carol")
 	return n, nodes, alice, carol, roomID
+}
+
+// inARoom registers first on a and second on b, both joined to first's
+// public room once it returns.
+func inARoom(t *testing.T, a, b *node, first, second string) (u1, u2 *user, roomID string) {
+	u1, u2 = a.register(first), b.register(second)
+	roomID = u1.createRoom(map[string]any{"preset": "public_chat"})
+	u2.join(roomID, a)
+	eventually(t, first+" to see "+second, func() bool { return u1.state(roomID, "m.room.member", u2.id).str("membership") == "join" })
+	return u1, u2, roomID
 }

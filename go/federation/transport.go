@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/httpmem"
@@ -61,6 +60,13 @@ func (n *InProcess) SetOnline(name spec.ServerName, online bool) {
 	n.offline[name] = !online
 }
 
+// Online reports whether a server is connected (not set offline).
+func (n *InProcess) Online(name spec.ServerName) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.offline[name]
+}
+
 // Transport returns the round tripper every server on this network sends
 // with. The sender is the origin of the request's X-Matrix header: signed,
 // so a server cannot pass for another one that is offline.
@@ -73,12 +79,7 @@ func (t inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if req.URL.Scheme != Scheme {
 		return nil, fmt.Errorf("in-process transport: scheme %q is not %s", req.URL.Scheme, Scheme)
 	}
-	var origin spec.ServerName
-	for _, h := range req.Header.Values("Authorization") {
-		if scheme, o, _, _, _ := fclient.ParseAuthorization(h); scheme == "X-Matrix" {
-			origin = o
-		}
-	}
+	origin, _ := xMatrix(req.Header)
 	dest := spec.ServerName(req.URL.Host)
 	t.net.mu.Lock()
 	h, known := t.net.handlers[dest]

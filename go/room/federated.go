@@ -194,6 +194,27 @@ func (r *Rooms) Extremities(ctx context.Context, roomID string) ([]string, error
 	return ids, err
 }
 
+// UnknownEvents returns those of ids this server does not hold in the room's
+// timeline (not at all, or only as outliers): what Receive would not call a
+// Duplicate.
+func (r *Rooms) UnknownEvents(ctx context.Context, roomID string, ids []string) ([]string, error) {
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	held, err := loadEvents(ctx, reader{r.db}, v, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		if e, ok := held[id]; !ok || e.Outlier && !e.Rejected {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 // BackwardExtremities returns the prev events of the room's timeline that this
 // server does not hold: where backfill continues from.
 func (r *Rooms) BackwardExtremities(ctx context.Context, roomID string) ([]string, error) {
@@ -231,6 +252,30 @@ func (r *Rooms) AllJoinedServers(ctx context.Context) ([]spec.ServerName, error)
 		`SELECT DISTINCT s.state_key FROM current_state s WHERE s.type = 'm.room.member' AND s.membership = 'join'
 		   AND s.room_id IN (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?)`,
 		"%:"+string(r.identity.ServerName))
+}
+
+// SharedRooms returns the rooms where both this server and server have a
+// joined member, sorted.
+func (r *Rooms) SharedRooms(ctx context.Context, server spec.ServerName) ([]string, error) {
+	// GLOB, not LIKE: server names (peer IDs) are case-sensitive.
+	rows, err := r.db.Query(ctx,
+		`SELECT DISTINCT theirs.room_id FROM current_state theirs JOIN current_state ours ON ours.room_id = theirs.room_id
+		 WHERE theirs.type = 'm.room.member' AND theirs.membership = 'join' AND theirs.state_key GLOB '*:' || ?
+		   AND ours.type = 'm.room.member' AND ours.membership = 'join' AND ours.state_key GLOB '*:' || ?
+		 ORDER BY theirs.room_id`, string(server), string(r.identity.ServerName))
+	if err != nil {
+		return nil, fmt.Errorf("load rooms shared with %s: %w", server, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var roomID string
+		if err := rows.Scan(&roomID); err != nil {
+			return nil, fmt.Errorf("load rooms shared with %s: %w", server, err)
+		}
+		out = append(out, roomID)
+	}
+	return out, rows.Err()
 }
 
 // serversOf runs a query listing user IDs and returns their servers, sorted, once each.

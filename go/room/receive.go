@@ -24,10 +24,13 @@ type Incoming struct {
 	// Historical marks a backfilled event: older than the whole timeline,
 	// stored without state, never changing current state or extremities.
 	Historical bool
-	// Live marks an event pushed to this server as new (a transaction): it is
-	// also checked against current state, and hidden if that refuses it
-	// ("soft failure"), so that a server unaware of a ban cannot slip a banned
-	// user's message in. Events fetched to fill gaps are not live.
+	// Live marks an event new to the room's timeline: pushed in a
+	// transaction, or fetched to fill the gap before one (get_missing_events,
+	// catch-up). It is also checked against current state, and hidden if that
+	// refuses it ("soft failure"), so that a server unaware of a ban cannot
+	// slip a banned user's message in, not even as the parent of another.
+	// Backfill (Historical) skips it, as do a join's and an invite's own
+	// events, judged by the state they come with.
 	Live bool
 	// Broadcast sends the event, once accepted, to the other servers in the
 	// room: a join received through send_join, or this server's own invite

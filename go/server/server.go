@@ -25,6 +25,7 @@ import (
 	"hearth/go/federation"
 	"hearth/go/identity"
 	"hearth/go/keys"
+	"hearth/go/mailbox"
 	"hearth/go/media"
 	"hearth/go/room"
 	"hearth/go/storage"
@@ -53,8 +54,14 @@ type Config struct {
 	// EDU is also told of each EDU received over federation, after the
 	// server has applied it (typing, receipts, to-device, …); may be nil.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
-	// Queue tunes the outgoing federation queue; zero is production.
+	// Queue tunes the outgoing federation queue; zero is production. Its
+	// Depositor, Now and Random come from the fields here.
 	Queue federation.QueueOptions
+	// Depositor takes, sealed, the transactions for servers that cannot be
+	// reached, to their mailboxes on relays (in the browser:
+	// bridge.P2PDepositor). Nil: no mailboxes; such transactions wait in the
+	// queue. Mail for this server comes in through Federation.ReceiveMail.
+	Depositor mailbox.Depositor
 }
 
 // Server is one running homeserver.
@@ -84,7 +91,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	// The queue exists before the rooms: they hand it every new event to send.
 	fedClient := federation.NewClient(id, cfg.Transport, 0)
-	queue := federation.NewQueue(cfg.DB, fedClient, cfg.Queue)
+	queueOpts := cfg.Queue
+	queueOpts.Depositor, queueOpts.Now, queueOpts.Random = cfg.Depositor, cfg.Now, cfg.Random
+	queue := federation.NewQueue(cfg.DB, fedClient, queueOpts)
 	notifier := syncapi.NewNotifier(syncapi.Token{})
 	profile := func(ctx context.Context, tx *sql.Tx, user spec.UserID) (string, string, error) {
 		if user.Domain() != id.ServerName {
@@ -182,8 +191,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.client.ServeHTTP(w, r)
 }
 
-// Close stops the outgoing federation queue. The database is the caller's.
-func (s *Server) Close() { s.queue.Close() }
+// Close stops federation's background work and the outgoing queue. The
+// database is the caller's.
+func (s *Server) Close() {
+	s.Federation.Close()
+	s.queue.Close()
+}
 
 // loadIdentity reads the server key, generating and storing one on first start.
 func loadIdentity(ctx context.Context, db *storage.DB, random io.Reader) (identity.Identity, error) {

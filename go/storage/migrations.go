@@ -246,6 +246,17 @@ CREATE TABLE remote_media (
 	PRIMARY KEY (server_name, media_id)
 );
 `,
+	// 5: offline delivery. A queued row remembers its PDU's event ID (the
+	// client's delivery state asks by event) and, once deposited in the
+	// destination's mailbox on a relay, that deposit's ref and when the relay
+	// drops it unread; such rows wait for the relay's notice, not a retry.
+	`
+ALTER TABLE federation_queue ADD COLUMN event_id TEXT;              -- of a PDU; NULL for EDUs
+ALTER TABLE federation_queue ADD COLUMN mailbox_ref TEXT;           -- the deposit holding it (its txn ID); NULL: not deposited
+ALTER TABLE federation_queue ADD COLUMN mailbox_expires_ts INTEGER; -- ms since the epoch; NULL when not deposited
+CREATE INDEX federation_queue_by_event ON federation_queue (event_id) WHERE event_id IS NOT NULL;
+CREATE INDEX federation_queue_by_ref ON federation_queue (destination, mailbox_ref) WHERE mailbox_ref IS NOT NULL;
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

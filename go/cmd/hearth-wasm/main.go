@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/bridge"
@@ -34,8 +35,19 @@ func main() {
 		return
 	}
 	bridge.Serve(srv)
-	// A peer that reappears on the relay gets its queued events at once,
-	// rather than at the end of its back-off.
+	// Mail from this server's mailboxes on relays, and notices about mail it
+	// deposited in others'.
+	bridge.ServeMailbox(bridge.Mailbox{
+		Receive: func(ctx context.Context, from string, sealed []byte) error {
+			return srv.Federation.ReceiveMail(ctx, spec.ServerName(from), sealed)
+		},
+		Notice: func(ctx context.Context, kind, to, ref string) error {
+			return srv.Federation.MailNotice(ctx, kind, spec.ServerName(to), ref)
+		},
+	})
+	// A peer that reappears on the relay (or is there at start) gets its
+	// queued events at once, rather than at the end of its back-off, and the
+	// rooms shared with it are caught up from it.
 	go srv.Federation.WatchPeers(context.Background(), bridge.KnownPeers, peerWatchInterval)
 	// Whether a peer is reachable is its users' presence.
 	go srv.WatchPresence(context.Background(), bridge.KnownPeers, peerWatchInterval)
@@ -55,6 +67,8 @@ func start(ctx context.Context) (*server.Server, error) {
 		RequestPeer: bridge.PeerFromContext,
 		// The public room directory asks every peer the relay shows.
 		Peers: bridge.KnownPeers,
+		// Transactions for unreachable servers go to their mailboxes on relays.
+		Depositor: bridge.P2PDepositor{},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
