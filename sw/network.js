@@ -27,7 +27,7 @@
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { GLOBALS, callServe, provide } from '../js/bridge/globals.js'
 import { createP2P, SIGNAL_PROTOCOL } from '../js/p2p/index.js'
-import { hearthP2P } from '../js/p2p/bridge.js'
+import { hearthP2P, mailToGo } from '../js/p2p/bridge.js'
 import { createDirectLinks } from '../js/p2p/direct/links.js'
 
 /** config.json could not be used for the network (missing, unreadable, bad relay address). */
@@ -44,7 +44,8 @@ export class NetworkConfigError extends Error {
  *   names no relay; connecting: no relay reservation yet (or lost, retrying);
  *   online: reserved on at least one relay and subscribed to its presence
  * @property {string} [peerId] ours (equals the server name)
- * @property {Array<{addr: string, online: boolean}>} [relays]
+ * @property {Array<{addr: string, online: boolean, mailbox: boolean}>} [relays] mailbox: the relay
+ *   keeps mail for us while we are away (and takes ours for others)
  * @property {string[]} [peers] other servers online on our relays
  * @property {string[]} [direct] peers we have a direct WebRTC link with
  * @property {string} [error] with 'failed'
@@ -79,7 +80,7 @@ export function createNetwork (options, components = {}) {
     report({
       state: relays.some(r => r.online) ? 'online' : 'connecting',
       peerId: p2p.peerId,
-      relays: relays.map(r => ({ addr: r.addr, online: r.online })),
+      relays: relays.map(r => ({ addr: r.addr, online: r.online, mailbox: r.mailbox })),
       peers: p2p.peers(),
       direct: links?.connected() ?? []
     })
@@ -98,7 +99,7 @@ export function createNetwork (options, components = {}) {
           report({ state: 'off' })
           return
         }
-        const node = createP2P({ privateKey: options.signingKey, relayAddrs: config.relays, serve: callServe, logger })
+        const node = createP2P({ privateKey: options.signingKey, relayAddrs: config.relays, serve: callServe, ...mailToGo, logger })
         if (node.peerId !== options.serverName) {
           throw new Error(`the libp2p peer ID ${node.peerId} is not the server name ${options.serverName}`)
         }
@@ -112,7 +113,7 @@ export function createNetwork (options, components = {}) {
         p2p = node
         // Go's list of reachable peers: on a relay with us, or linked directly.
         const reachable = () => [...new Set([...node.peers(), ...links.connected()])]
-        provide(GLOBALS.p2p, hearthP2P({ roundTrip: links.roundTrip, peers: reachable }))
+        provide(GLOBALS.p2p, hearthP2P({ roundTrip: links.roundTrip, deposit: node.deposit, peers: reachable }))
         live()
       } catch (err) {
         logger.warn?.(`p2p: cannot join the network: ${err.message}`)

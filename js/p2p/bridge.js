@@ -5,7 +5,7 @@
  * before the wasm starts; Go looks the global up per request, so it may also
  * come later (federation requests fail with ErrNoP2P until then).
  */
-import { BRIDGE_VERSION } from '../bridge/globals.js'
+import { BRIDGE_VERSION, deliverMail, deliverNotice } from '../bridge/globals.js'
 import { MailboxUnavailableError } from './errors.js'
 
 /**
@@ -25,3 +25,13 @@ export function hearthP2P (p2p) {
     peers: () => p2p.peers()
   })
 }
+
+/**
+ * createP2P's onMail and onNotice for a node whose Go server runs in this
+ * realm: mail and notices from our mailboxes go to Go (hearthMailbox); the
+ * node hands them over one at a time and acks each once Go resolves.
+ */
+export const mailToGo = Object.freeze({
+  onMail: ({ from, bytes }) => deliverMail(from, bytes),
+  onNotice: ({ kind, to, ref }) => deliverNotice(kind, to, ref)
+})

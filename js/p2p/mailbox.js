@@ -79,7 +79,7 @@ class MailboxSession {
       this.handlers.logger?.warn?.(`p2p: mailbox on relay ${this.relay} broke: ${err.message}`)
     } finally {
       signal.removeEventListener('abort', onAbort)
-      clearImmediate(this.ackTimer)
+      clearTimeout(this.ackTimer)
       if (this.stream.status === 'open') this.stream.abort(new Error('mailbox stream ended'))
       const gone = new PeerUnreachableError(`the mailbox stream to relay ${this.relay} closed`)
       for (const { reject } of this.pending.values()) reject(gone)
@@ -118,13 +118,14 @@ class MailboxSession {
       return
     }
     this.acks[kind].push(id)
-    this.ackTimer ??= setImmediate(() => {
+    // setTimeout, not setImmediate: this runs in service workers too.
+    this.ackTimer ??= setTimeout(() => {
       this.ackTimer = null
       const { mail, notices } = this.acks
       this.acks = { mail: [], notices: [] }
       if (mail.length > 0) this.send({ op: 'ack', mail })
       if (notices.length > 0) this.send({ op: 'ack-notices', notices })
-    })
+    }, 0)
   }
 
   /**

@@ -54,7 +54,7 @@ export function createNetworkView (root) {
       const error = $('network-error')
       error.hidden = !p2p.error
       error.textContent = p2p.error ?? ''
-      $('relay').textContent = (p2p.relays ?? []).map(r => `${r.addr} (${r.online ? 'connected' : 'connecting'})`).join(', ')
+      $('relay').textContent = (p2p.relays ?? []).map(r => `${r.addr} (${r.online ? 'connected' : 'connecting'}${r.online && r.mailbox ? ', keeps your mail while you are away' : ''})`).join(', ')
       $('peer-list').replaceChildren(...peers.map((peer) => {
         const li = document.createElement('li')
         li.dataset.testid = 'peer'

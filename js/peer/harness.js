@@ -81,3 +81,40 @@ export async function waitForMessage (peer, token, roomId, text, timeoutMs = 300
   }
   throw new Error(`"${text}" did not arrive on ${peer.serverName}; saw ${JSON.stringify(seen)}`)
 }
+
+/** The client API path of a room. */
+export const roomPath = (roomId) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`
+
+/** Sends a text message; resolves to its event ID. */
+export async function say (peer, token, roomId, text) {
+  const txn = `t${Date.now()}${Math.random().toString(36).slice(2)}`
+  return (await ok(peer, 'PUT', `${roomPath(roomId)}/send/m.room.message/${txn}`, { token, body: { msgtype: 'm.text', body: text } })).event_id
+}
+
+/** The owner makes a private room and brings the guests in (invite, then join over federation). */
+export async function privateRoom (owner, guests) {
+  const roomId = (await ok(owner.peer, 'POST', '/_matrix/client/v3/createRoom', { token: owner.token, body: { preset: 'private_chat' } })).room_id
+  for (const guest of guests) {
+    await retry(`invite ${guest.user}`, () => call(owner.peer, 'POST', `${roomPath(roomId)}/invite`, { token: owner.token, body: { user_id: guest.user } }))
+    await retry(`${guest.user} joins`, () => call(guest.peer, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?server_name=${owner.peer.serverName}`, { token: guest.token, body: {} }))
+  }
+  return roomId
+}
+
+/** Repeats a client call until it answers 200: discovery through the relay takes a moment. */
+export async function retry (what, fn, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs
+  let res
+  while (Date.now() < deadline) {
+    res = await fn()
+    if (res.status === 200) return res.body
+    await new Promise(resolve => setTimeout(resolve, 300))
+  }
+  throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`)
+}
+
+/** The sender's view of where one of its messages is (org.hearth.delivery). */
+export async function delivery (peer, token, roomId, eventId) {
+  const path = `/_matrix/client/unstable/org.hearth.delivery/rooms/${encodeURIComponent(roomId)}/events?event_id=${encodeURIComponent(eventId)}`
+  return (await ok(peer, 'GET', path, { token })).events[eventId]
+}

@@ -14,7 +14,7 @@ import { startServer } from '../bridge/boot.js'
 import { GLOBALS, callServe, provide } from '../bridge/globals.js'
 import { createStorage } from '../storage/index.js'
 import { createP2P } from '../p2p/index.js'
-import { hearthP2P } from '../p2p/bridge.js'
+import { hearthP2P, mailToGo } from '../p2p/bridge.js'
 
 /** Largest client API request body the HTTP front accepts. */
 const MAX_HTTP_BODY_BYTES = 16 << 20
@@ -53,7 +53,7 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger 
 
     let p2p = null
     if (relayAddrs.length > 0) {
-      p2p = createP2P({ privateKey: info.signingKey, relayAddrs, serve: callServe, logger })
+      p2p = createP2P({ privateKey: info.signingKey, relayAddrs, serve: callServe, ...mailToGo, logger })
       await p2p.start()
       cleanups.push(() => p2p.stop())
       provide(GLOBALS.p2p, hearthP2P(p2p))
