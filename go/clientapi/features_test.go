@@ -406,7 +406,8 @@ func TestDevicesAndPresence(t *testing.T) {
 	ts.expect(ts.do("GET", v3+"/devices/NOPE", alice, nil), 404, "M_NOT_FOUND")
 	uia := ts.do("DELETE", v3+"/devices/PHONE", alice, map[string]any{})
 	ts.expect(uia, 401, "")
-	ts.expect(ts.do("DELETE", v3+"/devices/PHONE", alice, map[string]any{"auth": map[string]any{"type": "m.login.dummy", "session": uia.str("session")}}), 200, "")
+	ts.expect(ts.do("DELETE", v3+"/devices/PHONE", alice, map[string]any{"auth": map[string]any{"type": "m.login.password",
+		"identifier": map[string]any{"type": "m.id.user", "user": "alice"}, "password": "pw", "session": uia.str("session")}}), 200, "")
 	ts.expect(ts.do("GET", v3+"/account/whoami", second.str("access_token"), nil), 401, "M_UNKNOWN_TOKEN")
 
 	if p := ts.do("GET", v3+"/presence/"+aliceID+"/status", alice, nil); p.str("presence") != "offline" {

@@ -55,6 +55,10 @@ type Config struct {
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
 	// Queue tunes the outgoing federation queue; zero is production.
 	Queue federation.QueueOptions
+	// Client is the operator's policy for the client API: registration
+	// token, CORS origins, registration rate. Zero: the browser's (open
+	// registration, same origin only).
+	Client clientapi.Policy
 }
 
 // Server is one running homeserver.
@@ -168,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	api := clientapi.New(id.ServerName, clientapi.Deps{
 		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
 		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
+		Policy: cfg.Client,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue, rooms: rooms, eph: eph}, nil
