@@ -9,10 +9,10 @@ import (
 )
 
 type registerRequest struct {
-	Username                 string `json:"username"`
-	Password                 string `json:"password"`
-	DeviceID                 string `json:"device_id"`
-	InitialDeviceDisplayName string `json:"initial_device_display_name"`
+	Username                 string    `json:"username"`
+	Password                 string    `json:"password"`
+	DeviceID                 string    `json:"device_id"`
+	InitialDeviceDisplayName string    `json:"initial_device_display_name"`
 	InhibitLogin             bool      `json:"inhibit_login"`
 	Auth                     *authDict `json:"auth"`
 }
