@@ -20,7 +20,10 @@
 //	hearthP2P       JS      outgoing federation over libp2p, see p2p_js.go;
 //	                        may be absent (no network: federation requests fail)
 //
-// request  = {head: string, body: Uint8Array | null}
+// request  = {head: string, body: Uint8Array | null, signal?: AbortSignal}
+//
+//	signal, when given, cancels the handler's context as it aborts.
+//
 // head     = JSON {"method", "url" (absolute, or path and query), "headers": [[name, value], …],
 //
 //	"peer" (optional: the libp2p peer ID a federation request came from)}

@@ -102,9 +102,12 @@ func (P2PTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	ctx := req.Context()
 	abort := js.Global().Get("AbortController").New()
-	promise := p2p.Call("roundTrip", destination,
+	promise, err := callJS(p2p, "roundTrip", destination,
 		js.ValueOf(map[string]any{"head": string(headJSON), "body": bytesOrNull(body)}),
 		js.ValueOf(map[string]any{"signal": abort.Get("signal")}))
+	if err != nil {
+		return nil, fmt.Errorf("p2p round trip to %s: %w", destination, err)
+	}
 	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
 	defer stopAbort()
 	result, err := await(ctx, promise)
@@ -141,7 +144,11 @@ func KnownPeers() []string {
 	if err != nil {
 		return nil
 	}
-	list := p2p.Call("peers")
+	list, err := callJS(p2p, "peers")
+	if err != nil {
+		log.WithError(err).Warn("list peers")
+		return nil
+	}
 	peers := make([]string, list.Length())
 	for i := range peers {
 		peers[i] = list.Index(i).String()

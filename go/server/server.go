@@ -22,6 +22,7 @@ import (
 	"hearth/go/accountdata"
 	"hearth/go/clientapi"
 	"hearth/go/ephemeral"
+	"hearth/go/errcode"
 	"hearth/go/federation"
 	"hearth/go/identity"
 	"hearth/go/keys"
@@ -175,7 +176,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Policy: cfg.Client,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
-	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue, rooms: rooms, eph: eph}, nil
+	// Every request, on every platform, is answered even if its handler panics.
+	recovered := logrus.WithField("component", "server")
+	return &Server{
+		Identity: id, Federation: fed, queue: queue, rooms: rooms, eph: eph,
+		client: errcode.Recover(api.Handler(), recovered), federation: errcode.Recover(fed.Handler(), recovered),
+	}, nil
 }
 
 // ServeHTTP answers client-server, server-server and key API requests.

@@ -8,11 +8,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/bridge"
+	"hearth/go/clientapi"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -55,9 +57,25 @@ func start(ctx context.Context) (*server.Server, error) {
 		RequestPeer: bridge.PeerFromContext,
 		// The public room directory asks every peer the relay shows.
 		Peers: bridge.KnownPeers,
+		// The headless peer passes its operator's choices in Go's environment;
+		// the service worker passes none: open registration, same origin only.
+		Client: clientPolicyFromEnv(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	return srv, nil
+}
+
+// clientPolicyFromEnv reads HEARTH_REGISTRATION_TOKEN and HEARTH_CORS_ORIGINS
+// (comma-separated), which js/peer sets from its --registration-token and
+// --cors-origin options.
+func clientPolicyFromEnv() clientapi.Policy {
+	p := clientapi.Policy{RegistrationToken: os.Getenv("HEARTH_REGISTRATION_TOKEN")}
+	for _, origin := range strings.Split(os.Getenv("HEARTH_CORS_ORIGINS"), ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			p.CORSOrigins = append(p.CORSOrigins, origin)
+		}
+	}
+	return p
 }
