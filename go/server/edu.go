@@ -50,15 +50,16 @@ func (e *eduRouter) receive(origin spec.ServerName, edu gomatrixserverlib.EDU) {
 	switch edu.Type {
 	case spec.MDirectToDevice:
 		var c struct {
-			Sender   string                                `json:"sender"`
-			Type     string                                `json:"type"`
-			Messages map[string]map[string]json.RawMessage `json:"messages"`
+			Sender    string                                `json:"sender"`
+			Type      string                                `json:"type"`
+			MessageID string                                `json:"message_id"`
+			Messages  map[string]map[string]json.RawMessage `json:"messages"`
 		}
 		if json.Unmarshal(edu.Content, &c) != nil {
 			return
 		}
 		if _, ok := ownUser(origin, c.Sender); ok {
-			if err := e.keys.ReceiveToDevice(ctx, c.Sender, c.Type, c.Messages); err != nil {
+			if err := e.keys.ReceiveRemoteToDevice(ctx, origin, c.MessageID, c.Sender, c.Type, c.Messages); err != nil {
 				eduLog.WithError(err).Warn("store remote to-device messages")
 			}
 		}

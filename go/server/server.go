@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	// Other servers' users' keys and media come through the federation client.
 	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{
-		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs,
+		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs, Now: cfg.Now,
 		QueryRemote: fedClient.QueryKeys, ClaimRemote: fedClient.ClaimKeys,
 		SendRemote: func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
 			return sendToDeviceEDU(ctx, queue, id.ServerName, sender, evType, server, messages)

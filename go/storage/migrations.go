@@ -246,6 +246,20 @@ CREATE TABLE remote_media (
 	PRIMARY KEY (server_name, media_id)
 );
 `,
+	// 5: to-device messages remember the server they came from, so what one
+	// server may leave waiting is bounded; and received to-device EDUs'
+	// message IDs, so a retried or concurrent transaction delivers nothing twice.
+	`
+ALTER TABLE to_device ADD COLUMN origin TEXT NOT NULL DEFAULT '';  -- '' for this server's own users
+CREATE INDEX to_device_by_origin ON to_device (origin);
+CREATE TABLE to_device_received (
+	origin      TEXT NOT NULL,
+	message_id  TEXT NOT NULL,
+	received_ts INTEGER NOT NULL,      -- ms since the epoch; pruned after a day
+	PRIMARY KEY (origin, message_id)
+);
+CREATE INDEX to_device_received_by_ts ON to_device_received (received_ts);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
