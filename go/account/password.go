@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -83,4 +84,21 @@ func (a *Accounts) Deactivate(ctx context.Context, localpart string) error {
 		}
 		return nil
 	})
+}
+
+// Active reports whether user is an account of this server that can still
+// log in: not unknown, not deactivated. Other servers may invite only these.
+func (a *Accounts) Active(ctx context.Context, user spec.UserID) (bool, error) {
+	if user.Domain() != a.server {
+		return false, nil
+	}
+	var hash string
+	err := a.db.QueryRow(ctx, `SELECT password_hash FROM accounts WHERE localpart = ?`, user.Local()).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up account %s: %w", user.Local(), err)
+	}
+	return hash != deactivatedHash, nil
 }

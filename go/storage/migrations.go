@@ -246,10 +246,12 @@ CREATE TABLE remote_media (
 	PRIMARY KEY (server_name, media_id)
 );
 `,
-	// 5: to-device messages remember the server they came from, so what one
-	// server may leave waiting is bounded; and received to-device EDUs'
-	// message IDs, so a retried or concurrent transaction delivers nothing twice.
+	// 5: to-device messages and invites remember the server they came from,
+	// so what one server may leave waiting is bounded; and received to-device
+	// EDUs' message IDs, so a retried or concurrent transaction delivers
+	// nothing twice.
 	`
+ALTER TABLE invite_state ADD COLUMN origin TEXT NOT NULL DEFAULT '';  -- the inviting server
 ALTER TABLE to_device ADD COLUMN origin TEXT NOT NULL DEFAULT '';  -- '' for this server's own users
 CREATE INDEX to_device_by_origin ON to_device (origin);
 CREATE TABLE to_device_received (
