@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	// Federation applies typing and receipt EDUs itself (checked, into eph);
 	// the others it passes on reach the stores through edus.
-	edus := &eduRouter{eph: eph, keys: keyStore}
+	edus := &eduRouter{eph: eph, keys: keyStore, rooms: rooms}
 	receiveEDU := edus.receive
 	if cfg.EDU != nil {
 		receiveEDU = func(origin spec.ServerName, edu gomatrixserverlib.EDU) {
