@@ -61,6 +61,9 @@ func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomat
 				}
 			}
 			if reason == "" {
+				reason = authSelectionFault(ev, have)
+			}
+			if reason == "" {
 				authSet, err := authEventsByID(ctx, w.tx, v, ev.AuthEventIDs())
 				if err != nil {
 					return err
