@@ -24,6 +24,7 @@ import { createLibp2p } from 'libp2p'
 import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
 import { P2PNotRunningError, PeerUnreachableError } from './errors.js'
 import { answer, ask } from './exchange.js'
+import { createInFlightBudget } from './inflight.js'
 import { subscribePresence } from './presence.js'
 
 export * from './errors.js'
@@ -45,6 +46,8 @@ export { FEDERATION_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './const
  * @property {number} [requestTimeout] ms, whole outgoing request
  * @property {number} [dialTimeout] ms, reaching a peer through the relay
  * @property {number} [serveTimeout] ms Go may take to answer an incoming request
+ * @property {number} [maxInFlightBytesPerPeer] bytes of incoming requests one remote peer may
+ *   have in flight (default MAX_IN_FLIGHT_BYTES_PER_PEER); more are refused before their body is read
  */
 
 /**
@@ -73,6 +76,8 @@ class HearthP2P {
       return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false }
     })
     this.serve = options.serve
+    /** bytes of incoming requests in flight per remote peer, bounded (exchange.js answer) */
+    this.budget = createInFlightBudget({ maxBytesPerPeer: options.maxInFlightBytesPerPeer })
     this.debug = options.debug
     this.logger = options.logger ?? {}
     this.timeouts = {
