@@ -106,18 +106,18 @@ func (a *Accounts) Register(ctx context.Context, localpart, password, deviceID, 
 	if err := a.Available(ctx, localpart); err != nil {
 		return Device{}, err
 	}
-	if len(password) == 0 || len(password) > 72 { // bcrypt reads at most 72 bytes
-		return Device{}, fmt.Errorf("%w: must be 1 to 72 bytes", ErrBadPassword)
+	if err := validateDevice(deviceID, displayName); err != nil {
+		return Device{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.bcryptCost)
+	hash, err := a.hashPassword(password)
 	if err != nil {
-		return Device{}, fmt.Errorf("hash password: %w", err)
+		return Device{}, err
 	}
 	var dev Device
 	err = a.db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO accounts (localpart, password_hash, created_ts) VALUES (?, ?, ?)`,
-			localpart, string(hash), a.now().UnixMilli())
+			localpart, hash, a.now().UnixMilli())
 		if err != nil {
 			// Lost a race with another registration of the same name.
 			if strings.Contains(err.Error(), "UNIQUE") {
@@ -134,22 +134,14 @@ func (a *Accounts) Register(ctx context.Context, localpart, password, deviceID, 
 // Login checks a password and logs in a device. An empty deviceID makes a new one;
 // an existing one gets a fresh access token.
 func (a *Accounts) Login(ctx context.Context, localpart, password, deviceID, displayName string) (Device, error) {
-	var hash string
-	err := a.db.QueryRow(ctx, `SELECT password_hash FROM accounts WHERE localpart = ?`, localpart).Scan(&hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Spend the same time as a wrong password, so names cannot be probed by timing.
-		a.dummyHashOnce.Do(func() { a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("dummy"), a.bcryptCost) })
-		bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
-		return Device{}, ErrWrongLogin
+	if err := validateDevice(deviceID, displayName); err != nil {
+		return Device{}, err
 	}
-	if err != nil {
-		return Device{}, fmt.Errorf("look up account: %w", err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		return Device{}, ErrWrongLogin
+	if err := a.CheckPassword(ctx, localpart, password); err != nil {
+		return Device{}, err
 	}
 	var dev Device
-	err = a.db.Write(ctx, func(tx *sql.Tx) error {
+	err := a.db.Write(ctx, func(tx *sql.Tx) error {
 		if deviceID != "" {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE localpart = ? AND device_id = ?`, localpart, deviceID); err != nil {
 				return fmt.Errorf("replace device: %w", err)

@@ -61,8 +61,29 @@ func (a *Accounts) Device(ctx context.Context, user spec.UserID, deviceID string
 	return d, nil
 }
 
+// Bounds on what a client names a device. The spec sets none; without them
+// one login stored a 500 KB device_id (issue 11). Synapse's figures.
+const (
+	maxDeviceIDLength   = 255
+	maxDeviceNameLength = 100
+)
+
+// validateDevice checks a client-chosen device ID and display name.
+func validateDevice(deviceID, displayName string) error {
+	if len(deviceID) > maxDeviceIDLength {
+		return fmt.Errorf("%w: device_id is over %d bytes", ErrBadDevice, maxDeviceIDLength)
+	}
+	if len(displayName) > maxDeviceNameLength {
+		return fmt.Errorf("%w: device display name is over %d bytes", ErrBadDevice, maxDeviceNameLength)
+	}
+	return nil
+}
+
 // RenameDevice sets a device's display name.
 func (a *Accounts) RenameDevice(ctx context.Context, user spec.UserID, deviceID, name string) error {
+	if err := validateDevice(deviceID, name); err != nil {
+		return err
+	}
 	return a.db.Write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE devices SET display_name = ? WHERE localpart = ? AND device_id = ?`, name, user.Local(), deviceID)
 		if err != nil {

@@ -16,4 +16,5 @@ var (
 	ErrUnknownUser   = errors.New("no such user")
 	ErrBadProfile    = errors.New("profile field not acceptable")
 	ErrUnknownDevice = errors.New("no such device")
+	ErrBadDevice     = errors.New("device ID or name not acceptable")
 )

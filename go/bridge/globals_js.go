@@ -24,7 +24,10 @@
 //	                        mailboxes, and notices about mail it deposited,
 //	                        see mailbox_js.go; set before hearthReady resolves
 //
-// request  = {head: string, body: Uint8Array | null}
+// request  = {head: string, body: Uint8Array | null, signal?: AbortSignal}
+//
+//	signal, when given, cancels the handler's context as it aborts.
+//
 // head     = JSON {"method", "url" (absolute, or path and query), "headers": [[name, value], …],
 //
 //	"peer" (optional: the libp2p peer ID a federation request came from)}

@@ -178,7 +178,11 @@ func KnownPeers() []string {
 	if err != nil {
 		return nil
 	}
-	list := p2p.Call("peers")
+	list, err := callJS(p2p, "peers")
+	if err != nil {
+		log.WithError(err).Warn("list peers")
+		return nil
+	}
 	peers := make([]string, list.Length())
 	for i := range peers {
 		peers[i] = list.Index(i).String()
@@ -190,7 +194,10 @@ func KnownPeers() []string {
 // returns; ctx ending aborts the signal, so the JS side stops too.
 func callAbortable(ctx context.Context, obj js.Value, method string, args ...any) (js.Value, error) {
 	abort := js.Global().Get("AbortController").New()
-	promise := obj.Call(method, append(args, js.ValueOf(map[string]any{"signal": abort.Get("signal")}))...)
+	promise, err := callJS(obj, method, append(args, js.ValueOf(map[string]any{"signal": abort.Get("signal")}))...)
+	if err != nil {
+		return js.Value{}, err
+	}
 	stopAbort := context.AfterFunc(ctx, func() { abort.Call("abort") })
 	defer stopAbort()
 	return await(ctx, promise)

@@ -41,20 +41,52 @@ func PeerFromContext(ctx context.Context) string {
 
 // Serve installs hearthServe: each call decodes one request, runs h on its
 // own goroutine and resolves with the response. The JS callback itself never
-// blocks (it runs on the JS event loop).
+// blocks (it runs on the JS event loop). The request's optional signal (an
+// AbortSignal: the page that fetched went away, the federation stream was
+// reset) cancels the handler's context. A panic anywhere in serving rejects
+// that one promise; give h an errcode.Recover to answer 500 instead.
 func Serve(h http.Handler) {
 	serve := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) != 1 {
 			return rejected(fmt.Errorf("hearthServe takes one request, got %d arguments", len(args)))
 		}
 		head, body := args[0].Get("head").String(), bytesFromJS(args[0].Get("body"))
-		return newPromise(func() (js.Value, error) { return serveOne(h, head, body) })
+		ctx, stop := contextFromSignal(args[0].Get("signal"))
+		return newPromise(func() (js.Value, error) {
+			defer stop()
+			return serveOne(ctx, h, head, body)
+		})
 	})
 	// serve lives as long as the program: it is never released.
 	js.Global().Set(globalServe, serve)
 }
 
-func serveOne(h http.Handler, headJSON string, body []byte) (js.Value, error) {
+// contextFromSignal returns a context cancelled when signal (an AbortSignal,
+// or undefined) aborts, and the function that stops listening, to call once
+// the request is answered. It runs on the JS event loop, so a signal that
+// aborts later cannot be missed between the check and the listener.
+func contextFromSignal(signal js.Value) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if signal.Type() != js.TypeObject {
+		return ctx, cancel
+	}
+	if signal.Get("aborted").Truthy() {
+		cancel()
+		return ctx, cancel
+	}
+	onAbort := js.FuncOf(func(js.Value, []js.Value) any {
+		cancel()
+		return nil
+	})
+	signal.Call("addEventListener", "abort", onAbort)
+	return ctx, func() {
+		signal.Call("removeEventListener", "abort", onAbort)
+		onAbort.Release()
+		cancel()
+	}
+}
+
+func serveOne(ctx context.Context, h http.Handler, headJSON string, body []byte) (js.Value, error) {
 	var head requestHead
 	if err := json.Unmarshal([]byte(headJSON), &head); err != nil {
 		return js.Value{}, fmt.Errorf("decode request head: %w", err)
@@ -63,7 +95,6 @@ func serveOne(h http.Handler, headJSON string, body []byte) (js.Value, error) {
 	if err != nil {
 		return js.Value{}, fmt.Errorf("parse request URL %q: %w", head.URL, err)
 	}
-	ctx := context.Background()
 	if head.Peer != "" {
 		ctx = context.WithValue(ctx, peerKey{}, head.Peer)
 	}
@@ -117,7 +148,7 @@ func newPromise(fn func() (js.Value, error)) js.Value {
 	executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
 		go func() {
-			v, err := fn()
+			v, err := recovered(fn)
 			if err != nil {
 				reject.Invoke(jsError(err))
 				return
@@ -128,6 +159,16 @@ func newPromise(fn func() (js.Value, error)) js.Value {
 	})
 	defer executor.Release() // the executor runs synchronously inside the constructor
 	return js.Global().Get("Promise").New(executor)
+}
+
+// recovered runs fn, turning a panic into its error.
+func recovered(fn func() (js.Value, error)) (v js.Value, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError("serve", p)
+		}
+	}()
+	return fn()
 }
 
 func rejected(err error) js.Value {

@@ -114,7 +114,10 @@ func OpenStorage() (*Storage, error) {
 
 // Prepare compiles sql and returns its handle.
 func (s *Storage) Prepare(sql string) (StmtHandle, error) {
-	res := s.v.Call("prepare", sql)
+	res, err := callJS(s.v, "prepare", sql)
+	if err != nil {
+		return 0, err
+	}
 	if res.Type() != js.TypeNumber {
 		return 0, errorFromJS(res)
 	}
@@ -123,7 +126,9 @@ func (s *Storage) Prepare(sql string) (StmtHandle, error) {
 
 // Finalize frees a handle from Prepare.
 func (s *Storage) Finalize(h StmtHandle) {
-	s.v.Call("finalize", int(h))
+	if _, err := callJS(s.v, "finalize", int(h)); err != nil {
+		log.WithError(err).Warn("finalize statement")
+	}
 }
 
 // Run executes a prepared statement to its end and returns every row.
@@ -132,7 +137,7 @@ func (s *Storage) Run(h StmtHandle, params []Param) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.resultFromJS(s.v.Call("run", int(h), p))
+	return s.resultFromJS(callJS(s.v, "run", int(h), p))
 }
 
 // Query executes sql once (one crossing) and returns every row.
@@ -141,22 +146,22 @@ func (s *Storage) Query(sql string, params []Param) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.resultFromJS(s.v.Call("query", sql, p))
+	return s.resultFromJS(callJS(s.v, "query", sql, p))
 }
 
 // Exec runs a script of statements without parameters.
 func (s *Storage) Exec(sql string) (*Result, error) {
-	return s.resultFromJS(s.v.Call("exec", sql))
+	return s.resultFromJS(callJS(s.v, "exec", sql))
 }
 
 // Begin opens a transaction.
 func (s *Storage) Begin() error {
-	return errorOrNil(s.v.Call("begin"))
+	return errorOrNil(callJS(s.v, "begin"))
 }
 
 // Rollback ends the open transaction, undoing it.
 func (s *Storage) Rollback() error {
-	return errorOrNil(s.v.Call("rollback"))
+	return errorOrNil(callJS(s.v, "rollback"))
 }
 
 // Commit commits the open transaction, if any, and returns once every
@@ -164,7 +169,11 @@ func (s *Storage) Rollback() error {
 // commit may or may not become durable: pass a context that only ends when
 // the answer no longer matters.
 func (s *Storage) Commit(ctx context.Context) error {
-	_, err := await(ctx, s.v.Call("commit"))
+	promise, err := callJS(s.v, "commit")
+	if err != nil {
+		return err
+	}
+	_, err = await(ctx, promise)
 	return err
 }
 
@@ -189,7 +198,11 @@ func (s *Storage) paramsToJS(params []Param) (js.Value, error) {
 	return arr, nil
 }
 
-func (s *Storage) resultFromJS(v js.Value) (*Result, error) {
+// resultFromJS takes callJS's answer: a result, an {name, message}, or a thrown error.
+func (s *Storage) resultFromJS(v js.Value, err error) (*Result, error) {
+	if err != nil {
+		return nil, err
+	}
 	n := v.Get("length")
 	if n.Type() != js.TypeNumber {
 		return nil, errorFromJS(v)
@@ -199,7 +212,10 @@ func (s *Storage) resultFromJS(v js.Value) (*Result, error) {
 	return decodeResult(b)
 }
 
-func errorOrNil(v js.Value) error {
+func errorOrNil(v js.Value, err error) error {
+	if err != nil {
+		return err
+	}
 	if v.IsUndefined() || v.IsNull() {
 		return nil
 	}

@@ -110,7 +110,10 @@ func decodeResult(b []byte) (*Result, error) {
 		res.Columns[i] = string(d.bytes(int(d.u32())))
 	}
 	nrows := int(d.u32())
-	if d.err == nil && ncols > 0 && nrows > len(d.b) {
+	// Every value takes at least its tag byte, so rows × columns cannot pass
+	// what is left; a statement without columns has no rows. Checked before
+	// allocating: a corrupt count must not ask for gigabytes (found by fuzzing).
+	if d.err == nil && (ncols == 0 && nrows != 0 || ncols > 0 && nrows > len(d.b)/ncols) {
 		d.err = errShortBuffer
 	}
 	if d.err != nil {

@@ -8,19 +8,13 @@ import (
 	"hearth/go/errcode"
 )
 
-// User-interactive authentication: registration asks for one m.login.dummy stage.
-const stageDummy = "m.login.dummy"
-
 type registerRequest struct {
-	Username                 string `json:"username"`
-	Password                 string `json:"password"`
-	DeviceID                 string `json:"device_id"`
-	InitialDeviceDisplayName string `json:"initial_device_display_name"`
-	InhibitLogin             bool   `json:"inhibit_login"`
-	Auth                     *struct {
-		Type    string `json:"type"`
-		Session string `json:"session"`
-	} `json:"auth"`
+	Username                 string    `json:"username"`
+	Password                 string    `json:"password"`
+	DeviceID                 string    `json:"device_id"`
+	InitialDeviceDisplayName string    `json:"initial_device_display_name"`
+	InhibitLogin             bool      `json:"inhibit_login"`
+	Auth                     *authDict `json:"auth"`
 }
 
 func (a *API) register(req *request) (any, error) {
@@ -37,12 +31,19 @@ func (a *API) register(req *request) (any, error) {
 			return nil, err
 		}
 	}
-	if body.Auth == nil || body.Auth.Type != stageDummy {
-		return withStatus{http.StatusUnauthorized, map[string]any{
-			"flows":   []map[string]any{{"stages": []string{stageDummy}}},
-			"params":  map[string]any{},
-			"session": randomSession(),
-		}}, nil
+	if body.Auth == nil {
+		return uiaChallenge(a.registrationStage(), nil, nil), nil
+	}
+	// Every attempt counts, refused ones too: guessing the token is bounded.
+	if err := a.registrations.check(req.Request, "registrations"); err != nil {
+		return nil, err
+	}
+	if !a.registrationAuthorised(body.Auth) {
+		failure := errcode.New(http.StatusUnauthorized, "M_UNAUTHORIZED", "registration needs the "+a.registrationStage()+" stage")
+		if body.Auth.Type == stageRegistrationToken {
+			failure = errcode.New(http.StatusUnauthorized, "M_FORBIDDEN", "wrong registration token")
+		}
+		return uiaChallenge(a.registrationStage(), body.Auth, failure), nil
 	}
 	localpart := strings.ToLower(body.Username)
 	if localpart == "" {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
@@ -37,6 +38,9 @@ type API struct {
 	// fed does what needs other servers: joins, invites and leaves of rooms
 	// elsewhere, remote directories, backfill.
 	fed *federation.Federation
+
+	policy        Policy
+	registrations *limiter
 }
 
 // Deps are the components the client API serves from.
@@ -50,13 +54,22 @@ type Deps struct {
 	Keys        *keys.Keys
 	Media       *media.Store
 	Federation  *federation.Federation
+	Policy      Policy
 }
 
 // New returns the client API of the server named server.
 func New(server spec.ServerName, d Deps) *API {
+	p := d.Policy
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Registrations == (RateLimit{}) {
+		p.Registrations = DefaultRegistrationLimit
+	}
 	return &API{
 		server: server, accounts: d.Accounts, rooms: d.Rooms, syncer: d.Syncer, filters: d.Filters,
 		accountData: d.AccountData, ephemeral: d.Ephemeral, keys: d.Keys, media: d.Media, fed: d.Federation,
+		policy: p, registrations: newLimiter(p.Registrations, p.Now),
 	}
 }
 
@@ -83,7 +96,7 @@ const (
 	authed               // a valid access token or M_MISSING_TOKEN / M_UNKNOWN_TOKEN
 )
 
-// Handler returns the client-server API, with CORS, as an http.Handler.
+// Handler returns the client-server API, with the policy's CORS, as an http.Handler.
 // One route table: each line shows its method, path and whether it needs a token.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -100,6 +113,8 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/register", public, a.register)
 	client("GET", "/register/available", public, a.usernameAvailable)
 	client("GET", "/account/whoami", authed, a.whoami)
+	client("POST", "/account/password", authed, a.changePassword)
+	client("POST", "/account/deactivate", authed, a.deactivate)
 	client("POST", "/logout", authed, a.logout)
 	client("GET", "/capabilities", authed, a.capabilities)
 
@@ -208,7 +223,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {
 		return nil, notFound("no such well-known document: " + req.URL.Path)
 	}))
-	return cors(mux)
+	return cors(a.policy.CORSOrigins, mux)
 }
 
 // serve adapts a handler: authentication, then JSON in and out.
@@ -256,22 +271,6 @@ func accessToken(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-// cors lets web clients on other origins call the API (client-server API,
-// "Web Browser Clients").
-func cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
-		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 func unrecognized(req *request) (any, error) {
 	return nil, errcode.New(http.StatusNotFound, "M_UNRECOGNIZED", "unrecognized request: "+req.Method+" "+req.URL.Path)
 }
@@ -293,7 +292,7 @@ func (a *API) wellKnown(req *request) (any, error) {
 
 func (a *API) capabilities(*request) (any, error) {
 	return map[string]any{"capabilities": map[string]any{
-		"m.change_password": map[string]bool{"enabled": false},
+		"m.change_password": map[string]bool{"enabled": true},
 		"m.set_displayname": map[string]bool{"enabled": true},
 		"m.set_avatar_url":  map[string]bool{"enabled": true},
 		"m.3pid_changes":    map[string]bool{"enabled": false},

@@ -1,9 +1,5 @@
 package clientapi
 
-import (
-	"net/http"
-)
-
 func (a *API) devices(req *request) (any, error) {
 	devs, err := a.accounts.Devices(req.ctx(), req.device.UserID)
 	if err != nil {
@@ -26,49 +22,31 @@ func (a *API) renameDevice(req *request) (any, error) {
 	return struct{}{}, a.accounts.RenameDevice(req.ctx(), req.device.UserID, req.PathValue("deviceId"), body.DisplayName)
 }
 
-// uiaBody is the auth part of a request behind user-interactive auth.
-type uiaBody struct {
-	Auth *struct {
-		Type    string `json:"type"`
-		Session string `json:"session"`
-	} `json:"auth"`
-	Devices []string `json:"devices"`
+// deleteDevicesRequest is the body of DELETE /devices/{id} and POST /delete_devices.
+type deleteDevicesRequest struct {
+	Auth    *authDict `json:"auth"`
+	Devices []string  `json:"devices"`
 }
 
-// needAuth answers 401 with the one m.login.dummy flow, unless the body
-// completes it. Deleting devices is behind UIA in the spec; the dummy stage
-// keeps the shape clients expect (a password stage would need re-entry UI).
-func needAuth(body uiaBody) (any, bool) {
-	if body.Auth != nil && body.Auth.Type == stageDummy {
-		return nil, false
-	}
-	return withStatus{http.StatusUnauthorized, map[string]any{
-		"flows":   []map[string]any{{"stages": []string{stageDummy}}},
-		"params":  map[string]any{},
-		"session": randomSession(),
-	}}, true
-}
-
+// deleteDevice and deleteDevices need the password (UIA m.login.password): an
+// access token alone must not be enough to log the owner's other devices out.
 func (a *API) deleteDevice(req *request) (any, error) {
-	var body uiaBody
-	if err := readJSON(req.Request, &body); err != nil {
-		return nil, err
-	}
-	if challenge, ok := needAuth(body); ok {
-		return challenge, nil
-	}
-	return struct{}{}, a.removeDevices(req, []string{req.PathValue("deviceId")})
+	return a.deleteDevicesAuthed(req, func(body deleteDevicesRequest) []string { return []string{req.PathValue("deviceId")} })
 }
 
 func (a *API) deleteDevices(req *request) (any, error) {
-	var body uiaBody
+	return a.deleteDevicesAuthed(req, func(body deleteDevicesRequest) []string { return body.Devices })
+}
+
+func (a *API) deleteDevicesAuthed(req *request, which func(deleteDevicesRequest) []string) (any, error) {
+	var body deleteDevicesRequest
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
 	}
-	if challenge, ok := needAuth(body); ok {
-		return challenge, nil
+	if challenge, err := a.requirePassword(req, body.Auth); challenge != nil || err != nil {
+		return challenge, err
 	}
-	return struct{}{}, a.removeDevices(req, body.Devices)
+	return struct{}{}, a.removeDevices(req, which(body))
 }
 
 // removeDevices logs devices out and forgets their keys; room mates learn of

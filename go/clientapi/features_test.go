@@ -146,6 +146,9 @@ func TestRedaction(t *testing.T) {
 	since := ts.do("GET", v3+"/sync", alice, nil).str("next_batch")
 
 	ts.expect(ts.do("PUT", roomPath(roomID)+"/redact/"+url.PathEscape(hers)+"/r1", bob, map[string]any{}), 403, "M_FORBIDDEN")
+	// PUT /send/m.room.redaction is the same request by another path (issue 11, defect 12).
+	ts.expect(ts.do("PUT", roomPath(roomID)+"/send/m.room.redaction/s1", bob, map[string]any{"redacts": hers}), 403, "M_FORBIDDEN")
+	ts.expect(ts.do("PUT", roomPath(roomID)+"/send/m.room.redaction/s2", bob, map[string]any{}), 400, "M_BAD_JSON")
 	red := ts.do("PUT", roomPath(roomID)+"/redact/"+url.PathEscape(mine)+"/r2", bob, map[string]any{"reason": "typo"})
 	ts.expect(red, 200, "")
 	if again := ts.do("PUT", roomPath(roomID)+"/redact/"+url.PathEscape(mine)+"/r2", bob, map[string]any{}); again.str("event_id") != red.str("event_id") {
@@ -403,7 +406,8 @@ func TestDevicesAndPresence(t *testing.T) {
 	ts.expect(ts.do("GET", v3+"/devices/NOPE", alice, nil), 404, "M_NOT_FOUND")
 	uia := ts.do("DELETE", v3+"/devices/PHONE", alice, map[string]any{})
 	ts.expect(uia, 401, "")
-	ts.expect(ts.do("DELETE", v3+"/devices/PHONE", alice, map[string]any{"auth": map[string]any{"type": "m.login.dummy", "session": uia.str("session")}}), 200, "")
+	ts.expect(ts.do("DELETE", v3+"/devices/PHONE", alice, map[string]any{"auth": map[string]any{"type": "m.login.password",
+		"identifier": map[string]any{"type": "m.id.user", "user": "alice"}, "password": "pw", "session": uia.str("session")}}), 200, "")
 	ts.expect(ts.do("GET", v3+"/account/whoami", second.str("access_token"), nil), 401, "M_UNKNOWN_TOKEN")
 
 	if p := ts.do("GET", v3+"/presence/"+aliceID+"/status", alice, nil); p.str("presence") != "offline" {

@@ -15,6 +15,33 @@ import (
 // (server-server API, "Size limits") and no client request needs more.
 const maxBodyBytes = 1 << 20
 
+// maxJSONDepth bounds how deeply a request body nests objects and arrays.
+// Events and their content become other clients' and servers' input, and
+// Go's decoder allows 10,000 levels; no Matrix body needs more than a few.
+const maxJSONDepth = 64
+
+// jsonDepth returns how deeply valid JSON nests objects and arrays.
+func jsonDepth(valid []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range valid {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // readJSON decodes a request body into v: M_NOT_JSON when it is not JSON at
 // all, M_BAD_JSON when it is JSON of the wrong shape, M_TOO_LARGE past the limit.
 func readJSON(r *http.Request, v any) error {
@@ -31,6 +58,9 @@ func readJSON(r *http.Request, v any) error {
 	}
 	if !json.Valid(body) {
 		return errcode.New(http.StatusBadRequest, "M_NOT_JSON", "request body is not valid JSON")
+	}
+	if jsonDepth(body) > maxJSONDepth {
+		return badJSON(fmt.Sprintf("request body nests deeper than %d levels", maxJSONDepth))
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return badJSON("request body has the wrong shape: " + err.Error())

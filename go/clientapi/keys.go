@@ -97,7 +97,7 @@ func (a *API) noKeyBackup(*request) (any, error) {
 // user-interactive auth (the dummy stage, as for deleting devices).
 func (a *API) uploadCrossSigning(req *request) (any, error) {
 	var body struct {
-		uiaBody
+		Auth        *authDict       `json:"auth"`
 		Master      json.RawMessage `json:"master_key"`
 		SelfSigning json.RawMessage `json:"self_signing_key"`
 		UserSigning json.RawMessage `json:"user_signing_key"`
@@ -105,7 +105,7 @@ func (a *API) uploadCrossSigning(req *request) (any, error) {
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
 	}
-	if challenge, ok := needAuth(body.uiaBody); ok {
+	if challenge := requireDummy(body.Auth); challenge != nil {
 		return challenge, nil
 	}
 	upload := map[string]json.RawMessage{}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,10 +176,31 @@ func (e *Ephemeral) MemoryPos() int64 {
 	return e.pos
 }
 
+// Bounds on the presence kept in memory: other servers' EDUs fill it, and
+// one EDU put 2,000 entries into a sync before (issue 11).
+const (
+	// MaxPresenceUsers bounds the users whose presence is kept; past it,
+	// presence of users not yet known is not recorded (they read as offline).
+	MaxPresenceUsers = 10_000
+	// maxStatusMsgBytes bounds a status message; longer ones are cut.
+	maxStatusMsgBytes = 256
+)
+
 // SetPresence records a user's presence: local users through the client
-// API, remote ones from federation's m.presence EDUs.
+// API, remote ones from federation's m.presence EDUs. An unknown state is
+// ignored (presence EDUs are not checked elsewhere).
 func (e *Ephemeral) SetPresence(user spec.UserID, state, statusMsg string) {
+	if state != Online && state != Offline && state != Unavailable {
+		return
+	}
+	if len(statusMsg) > maxStatusMsgBytes {
+		statusMsg = strings.ToValidUTF8(statusMsg[:maxStatusMsgBytes], "")
+	}
 	e.mu.Lock()
+	if _, known := e.presence[user.String()]; !known && len(e.presence) >= MaxPresenceUsers {
+		e.mu.Unlock()
+		return
+	}
 	e.pos++
 	now := e.opts.Now()
 	e.presence[user.String()] = Presence{

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -19,6 +21,8 @@ type Error struct {
 	Status  int    `json:"-"`
 	ErrCode string `json:"errcode"`
 	Message string `json:"error"`
+	// RetryAfterMs is set on M_LIMIT_EXCEEDED: when the client may try again.
+	RetryAfterMs int64 `json:"retry_after_ms,omitempty"`
 }
 
 func (e *Error) Error() string { return e.ErrCode + ": " + e.Message }
@@ -26,6 +30,13 @@ func (e *Error) Error() string { return e.ErrCode + ": " + e.Message }
 // New returns an error answer.
 func New(status int, errcode, message string) *Error {
 	return &Error{Status: status, ErrCode: errcode, Message: message}
+}
+
+// LimitExceeded is the answer to a request over a rate limit (client-server
+// API, "Rate limiting"): 429 M_LIMIT_EXCEEDED with retry_after_ms.
+func LimitExceeded(message string, retryAfter time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, ErrCode: "M_LIMIT_EXCEEDED", Message: message,
+		RetryAfterMs: max(retryAfter.Milliseconds(), 1)}
 }
 
 // Rule maps a sentinel error, matched with errors.Is, to an answer.
@@ -80,6 +91,10 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 func Write(w http.ResponseWriter, r *http.Request, e *Error, cause error, log *logrus.Entry) {
 	if e.Status >= 500 {
 		log.WithError(cause).WithField("path", r.URL.Path).Error("request failed")
+	}
+	if e.RetryAfterMs > 0 {
+		// Spec 1.10 adds the standard header beside retry_after_ms; whole seconds, rounded up.
+		w.Header().Set("Retry-After", strconv.FormatInt((e.RetryAfterMs+999)/1000, 10))
 	}
 	WriteJSON(w, e.Status, e)
 }

@@ -83,7 +83,8 @@ type Options struct {
 	Keys *keys.Keys
 	// Media serves this server's media (media/download); nil: 404.
 	Media *media.Store
-	// Accounts answers query/profile for this server's users; nil: 404.
+	// Accounts answers query/profile for this server's users and whether an
+	// invited user exists; nil: 404, and every invite is refused.
 	Accounts *account.Accounts
 }
 

@@ -58,22 +58,39 @@ func (f *Federation) invite(req *request) (any, error) {
 	case sender.Domain() != req.origin:
 		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", "a server may only send invites from its own users")
 	}
+	if err := f.requireActive(req.ctx(), *target); err != nil {
+		return nil, err
+	}
 	// Only the sender's signature can be checked yet: ours comes next.
 	if err := verifyEventSignedBy(v, ev, sender.Domain()); err != nil {
 		return nil, err
 	}
 	signed := ev.Sign(string(f.id.ServerName), identity.KeyID, f.id.Key)
-	stripped, err := json.Marshal(body.InviteRoomState)
+	stripped, err := boundStrippedState(body.InviteRoomState)
 	if err != nil {
-		return nil, fmt.Errorf("encode invite state: %w", err)
-	}
-	if body.InviteRoomState == nil {
-		stripped = []byte("[]")
+		return nil, err
 	}
 	if err := f.rooms.StoreRemoteMembership(req.ctx(), signed, stripped); err != nil {
 		return nil, err
 	}
 	return map[string]json.RawMessage{"event": signed.JSON()}, nil
+}
+
+// requireActive refuses an invite for a user who does not exist here or is
+// deactivated, with the spec's answer to an invite that is not allowed: 403
+// M_FORBIDDEN. Nobody could ever accept it, and it would be stored for ever.
+func (f *Federation) requireActive(ctx context.Context, user spec.UserID) error {
+	active := false
+	if f.opts.Accounts != nil {
+		var err error
+		if active, err = f.opts.Accounts.Active(ctx, user); err != nil {
+			return err
+		}
+	}
+	if !active {
+		return errcode.New(http.StatusForbidden, "M_FORBIDDEN", "no such user: "+user.String())
+	}
+	return nil
 }
 
 // verifyEventSignedBy checks one server's signature on an event.

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -57,6 +58,7 @@ type Options struct {
 	// for other servers sharing a room (m.device_list_update EDU). It must
 	// not block.
 	DeviceChanged func(user spec.UserID, deviceID string, keys json.RawMessage)
+	Now           func() time.Time // nil: time.Now
 }
 
 // Keys is the key and to-device store of one server.
@@ -71,8 +73,13 @@ func New(db *storage.DB, server spec.ServerName, opts Options) *Keys {
 	if opts.DataAdvanced == nil {
 		opts.DataAdvanced = func(int64) {}
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Keys{db: db, server: server, opts: opts}
 }
+
+func (k *Keys) now() time.Time { return k.opts.Now() }
 
 // Upload is the body of POST /keys/upload.
 type Upload struct {

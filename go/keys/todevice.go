@@ -74,53 +74,67 @@ func (k *Keys) SendToDevice(ctx context.Context, sender spec.UserID, senderDevic
 	return nil
 }
 
-// ReceiveToDevice stores to-device messages for this server's users:
-// federation calls it for m.direct_to_device EDUs. Unknown users and devices
-// are skipped.
+// ReceiveToDevice stores to-device messages from a local sender for this
+// server's users. Messages for users or devices that do not exist are
+// dropped: nobody could ever collect them.
 func (k *Keys) ReceiveToDevice(ctx context.Context, sender, evType string, messages map[string]map[string]json.RawMessage) error {
-	if len(messages) == 0 {
-		return nil
+	deliveries, err := k.deliveries(ctx, sender, evType, messages)
+	if err != nil || len(deliveries) == 0 {
+		return err
 	}
-	type target struct {
-		uid, deviceID string
-		content       json.RawMessage
-	}
-	var targets []target
+	return k.writeToDevice(ctx, func(tx *sql.Tx) ([]delivery, error) { return deliveries, nil }, "")
+}
+
+// delivery is one to-device message for one existing local device.
+type delivery struct {
+	uid, deviceID string
+	raw           []byte // the ToDeviceEvent as /sync shows it
+}
+
+// deliveries resolves messages (user → device, "*" for all → content) to
+// this server's existing devices.
+func (k *Keys) deliveries(ctx context.Context, sender, evType string, messages map[string]map[string]json.RawMessage) ([]delivery, error) {
+	var out []delivery
 	for uid, devices := range messages {
 		u, err := spec.NewUserID(uid, true)
-		if err != nil || u.Domain() != k.server {
+		if err != nil || u.Domain() != k.server || k.opts.Devices == nil {
 			continue
 		}
+		existing, err := k.opts.Devices(ctx, *u)
+		if err != nil {
+			return nil, fmt.Errorf("list devices of %s: %w", uid, err)
+		}
 		for deviceID, content := range devices {
-			if deviceID != "*" {
-				targets = append(targets, target{uid, deviceID, content})
-				continue
-			}
-			if k.opts.Devices == nil {
-				continue
-			}
-			all, err := k.opts.Devices(ctx, *u)
+			raw, err := json.Marshal(ToDeviceEvent{Sender: sender, Type: evType, Content: content})
 			if err != nil {
-				return fmt.Errorf("list devices of %s: %w", uid, err)
+				return nil, fmt.Errorf("encode to-device message: %w", err)
 			}
-			for _, d := range all {
-				targets = append(targets, target{uid, d, content})
+			for _, d := range existing {
+				if deviceID == "*" || deviceID == d {
+					out = append(out, delivery{uid, d, raw})
+				}
 			}
 		}
 	}
+	return out, nil
+}
+
+// writeToDevice stores what choose picks, inside the write that picks it,
+// for messages from origin ("" for this server).
+func (k *Keys) writeToDevice(ctx context.Context, choose func(tx *sql.Tx) ([]delivery, error), origin spec.ServerName) error {
 	var pos int64
 	err := k.db.Write(ctx, func(tx *sql.Tx) error {
-		for _, t := range targets {
-			raw, err := json.Marshal(ToDeviceEvent{Sender: sender, Type: evType, Content: t.content})
-			if err != nil {
-				return fmt.Errorf("encode to-device message: %w", err)
-			}
+		deliveries, err := choose(tx)
+		if err != nil {
+			return err
+		}
+		for _, d := range deliveries {
 			// One position per message: the primary key needs it unique per device.
 			if pos, err = storage.NextDataPos(ctx, tx, "to_device"); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO to_device (stream_pos, user_id, device_id, json) VALUES (?, ?, ?, ?)`,
-				pos, t.uid, t.deviceID, raw); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO to_device (stream_pos, user_id, device_id, json, origin) VALUES (?, ?, ?, ?, ?)`,
+				pos, d.uid, d.deviceID, d.raw, string(origin)); err != nil {
 				return fmt.Errorf("store to-device message: %w", err)
 			}
 		}

@@ -258,3 +258,18 @@ func (r *Rooms) UsersOfServer(ctx context.Context, server spec.ServerName) ([]sp
 	}
 	return out, rows.Err()
 }
+
+// SharesRoomWithLocalUser reports whether user (of another server) is joined
+// to a room a user of this server is joined to.
+func (r *Rooms) SharesRoomWithLocalUser(ctx context.Context, user spec.UserID) (bool, error) {
+	var n int
+	err := r.db.QueryRow(ctx,
+		`SELECT COUNT(*) FROM current_state theirs JOIN current_state ours ON ours.room_id = theirs.room_id
+		 WHERE theirs.type = 'm.room.member' AND theirs.state_key = ? AND theirs.membership = 'join'
+		   AND ours.type = 'm.room.member' AND ours.membership = 'join' AND ours.state_key LIKE ?`,
+		user.String(), "%:"+string(r.identity.ServerName)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("rooms shared with %s: %w", user.String(), err)
+	}
+	return n > 0, nil
+}

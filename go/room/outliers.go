@@ -2,11 +2,13 @@ package room
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
 // EnsureRoom records a room this server learns of from another server.
@@ -57,6 +59,9 @@ func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomat
 				if a, ok := have[id]; !ok || a.Rejected {
 					reason = "auth event " + id + " missing or rejected"
 				}
+			}
+			if reason == "" {
+				reason = authSelectionFault(ev, have)
 			}
 			if reason == "" {
 				authSet, err := authEventsByID(ctx, w.tx, v, ev.AuthEventIDs())
@@ -117,15 +122,45 @@ func (r *Rooms) StoreRemoteMembership(ctx context.Context, ev gomatrixserverlib.
 			return fmt.Errorf("update membership: %w", err)
 		}
 		if inviteState != nil {
-			if _, err := w.tx.ExecContext(ctx,
-				`INSERT INTO invite_state (room_id, user_id, events) VALUES (?, ?, ?)
-				 ON CONFLICT (room_id, user_id) DO UPDATE SET events = excluded.events`,
-				roomID, *ev.StateKey(), inviteState); err != nil {
-				return fmt.Errorf("store invite state: %w", err)
-			}
+			return storeInviteState(ctx, w.tx, ev, inviteState)
 		}
 		return nil
 	})
+}
+
+// MaxPendingInvitesPerServer bounds the invites of this server's users that
+// one other server may have pending: in the browser the whole database lives
+// in memory (issue 11: three invites stored 25 MB).
+const MaxPendingInvitesPerServer = 100
+
+// storeInviteState keeps an invite's stripped state, refusing (ErrForbidden)
+// one more pending invite from a server that already has its maximum.
+func storeInviteState(ctx context.Context, tx *sql.Tx, invite gomatrixserverlib.PDU, inviteState []byte) error {
+	roomID, invitee := invite.RoomID().String(), *invite.StateKey()
+	sender, err := spec.NewUserID(string(invite.SenderID()), true)
+	if err != nil {
+		return fmt.Errorf("%w: invite sender: %v", ErrBadEvent, err)
+	}
+	origin := string(sender.Domain())
+	var pending int
+	err = tx.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM invite_state i JOIN current_state cs
+		   ON cs.room_id = i.room_id AND cs.type = 'm.room.member' AND cs.state_key = i.user_id
+		 WHERE i.origin = ? AND cs.membership = 'invite' AND NOT (i.room_id = ? AND i.user_id = ?)`,
+		origin, roomID, invitee).Scan(&pending)
+	if err != nil {
+		return fmt.Errorf("count pending invites from %s: %w", origin, err)
+	}
+	if pending >= MaxPendingInvitesPerServer {
+		return fmt.Errorf("%w: %d invites from %s are already pending here", ErrForbidden, pending, origin)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO invite_state (room_id, user_id, events, origin) VALUES (?, ?, ?, ?)
+		 ON CONFLICT (room_id, user_id) DO UPDATE SET events = excluded.events, origin = excluded.origin`,
+		roomID, invitee, inviteState, origin); err != nil {
+		return fmt.Errorf("store invite state: %w", err)
+	}
+	return nil
 }
 
 // resident reports whether a local user is joined to the room: then this

@@ -126,6 +126,9 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 	if len(missingAuth) > 0 {
 		return 0, &MissingEventsError{EventID: ev.EventID(), Auth: missingAuth}
 	}
+	if fault := authSelectionFault(ev, authStored); fault != "" {
+		return reject(sql.NullInt64{}, fault)
+	}
 	authSet, err := authEventsByID(ctx, w.tx, v, authIDs)
 	if err != nil {
 		return 0, err

@@ -20,7 +20,26 @@ func (r *Rooms) Redact(ctx context.Context, sender spec.UserID, deviceID, txnID,
 	if reason != "" {
 		content["reason"] = reason
 	}
-	ne := newEvent{Sender: sender, Type: spec.MRoomRedaction, Content: mustJSON(content), Redacts: targetID}
+	return r.sendRedaction(ctx, sender, deviceID, txnID, roomID, targetID, mustJSON(content))
+}
+
+// sendClientRedaction is an m.room.redaction sent through PUT /send: the
+// client names the target in content.redacts (room version 11's place), and
+// the same check as Redact's applies, or /send would be a way around it.
+func (r *Rooms) sendClientRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID string, content json.RawMessage) (string, error) {
+	var c struct {
+		Redacts string `json:"redacts"`
+	}
+	if err := json.Unmarshal(content, &c); err != nil || c.Redacts == "" {
+		return "", fmt.Errorf("%w: an m.room.redaction needs content.redacts, an event ID", ErrBadEvent)
+	}
+	return r.sendRedaction(ctx, sender, deviceID, txnID, roomID, c.Redacts, content)
+}
+
+// sendRedaction sends a redaction of targetID with the given content,
+// refusing one that would not take effect.
+func (r *Rooms) sendRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID string, content json.RawMessage) (string, error) {
+	ne := newEvent{Sender: sender, Type: spec.MRoomRedaction, Content: content, Redacts: targetID}
 	return r.send(ctx, deviceID, txnID, roomID, ne, func(w *writeTx, v gomatrixserverlib.IRoomVersion) error {
 		target, err := eventInRoom(ctx, w.tx, v, roomID, targetID)
 		if err != nil {

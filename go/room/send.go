@@ -14,7 +14,11 @@ import (
 // Send adds a message or state event from a local user. A repeated
 // (device, txnID) returns the event ID of the first send instead of a new event.
 // An empty txnID is not deduplicated (state events have none).
+// A redaction goes through the same check as Redact.
 func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, evType string, stateKey *string, content json.RawMessage) (string, error) {
+	if evType == spec.MRoomRedaction && stateKey == nil {
+		return r.sendClientRedaction(ctx, sender, deviceID, txnID, roomID, content)
+	}
 	return r.send(ctx, deviceID, txnID, roomID, newEvent{Sender: sender, Type: evType, StateKey: stateKey, Content: content}, nil)
 }
 

@@ -27,9 +27,14 @@ import (
 // eduTimeout bounds storing what one EDU brings.
 const eduTimeout = 30 * time.Second
 
+// maxPresencePerEDU bounds the users one m.presence EDU updates; the rest
+// are ignored.
+const maxPresencePerEDU = 100
+
 type eduRouter struct {
-	eph  *ephemeral.Ephemeral
-	keys *keys.Keys
+	eph   *ephemeral.Ephemeral
+	keys  *keys.Keys
+	rooms *room.Rooms
 }
 
 var eduLog = logrus.WithField("component", "edu")
@@ -50,15 +55,16 @@ func (e *eduRouter) receive(origin spec.ServerName, edu gomatrixserverlib.EDU) {
 	switch edu.Type {
 	case spec.MDirectToDevice:
 		var c struct {
-			Sender   string                                `json:"sender"`
-			Type     string                                `json:"type"`
-			Messages map[string]map[string]json.RawMessage `json:"messages"`
+			Sender    string                                `json:"sender"`
+			Type      string                                `json:"type"`
+			MessageID string                                `json:"message_id"`
+			Messages  map[string]map[string]json.RawMessage `json:"messages"`
 		}
 		if json.Unmarshal(edu.Content, &c) != nil {
 			return
 		}
 		if _, ok := ownUser(origin, c.Sender); ok {
-			if err := e.keys.ReceiveToDevice(ctx, c.Sender, c.Type, c.Messages); err != nil {
+			if err := e.keys.ReceiveRemoteToDevice(ctx, origin, c.MessageID, c.Sender, c.Type, c.Messages); err != nil {
 				eduLog.WithError(err).Warn("store remote to-device messages")
 			}
 		}
@@ -85,8 +91,19 @@ func (e *eduRouter) receive(origin spec.ServerName, edu gomatrixserverlib.EDU) {
 		if json.Unmarshal(edu.Content, &c) != nil {
 			return
 		}
-		for _, p := range c.Push {
-			if u, ok := ownUser(origin, p.UserID); ok {
+		// Only users who share a room with one of ours: nobody here could see
+		// anyone else's presence, and keeping it costs memory.
+		for _, p := range c.Push[:min(len(c.Push), maxPresencePerEDU)] {
+			u, ok := ownUser(origin, p.UserID)
+			if !ok {
+				continue
+			}
+			shared, err := e.rooms.SharesRoomWithLocalUser(ctx, u)
+			if err != nil {
+				eduLog.WithError(err).Warn("check presence sender's rooms")
+				return
+			}
+			if shared {
 				e.eph.SetPresence(u, p.Presence, p.StatusMsg)
 			}
 		}

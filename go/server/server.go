@@ -22,6 +22,7 @@ import (
 	"hearth/go/accountdata"
 	"hearth/go/clientapi"
 	"hearth/go/ephemeral"
+	"hearth/go/errcode"
 	"hearth/go/federation"
 	"hearth/go/identity"
 	"hearth/go/keys"
@@ -62,6 +63,10 @@ type Config struct {
 	// bridge.P2PDepositor). Nil: no mailboxes; such transactions wait in the
 	// queue. Mail for this server comes in through Federation.ReceiveMail.
 	Depositor mailbox.Depositor
+	// Client is the operator's policy for the client API: registration
+	// token, CORS origins, registration rate. Zero: the browser's (open
+	// registration, same origin only).
+	Client clientapi.Policy
 }
 
 // Server is one running homeserver.
@@ -132,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	// Other servers' users' keys and media come through the federation client.
 	keyStore := keys.New(cfg.DB, id.ServerName, keys.Options{
-		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs,
+		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs, Now: cfg.Now,
 		QueryRemote: fedClient.QueryKeys, ClaimRemote: fedClient.ClaimKeys,
 		SendRemote: func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
 			return sendToDeviceEDU(ctx, queue, id.ServerName, sender, evType, server, messages)
@@ -150,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	// Federation applies typing and receipt EDUs itself (checked, into eph);
 	// the others it passes on reach the stores through edus.
-	edus := &eduRouter{eph: eph, keys: keyStore}
+	edus := &eduRouter{eph: eph, keys: keyStore, rooms: rooms}
 	receiveEDU := edus.receive
 	if cfg.EDU != nil {
 		receiveEDU = func(origin spec.ServerName, edu gomatrixserverlib.EDU) {
@@ -177,9 +182,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	api := clientapi.New(id.ServerName, clientapi.Deps{
 		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
 		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
+		Policy: cfg.Client,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
-	return &Server{Identity: id, Federation: fed, client: api.Handler(), federation: fed.Handler(), queue: queue, rooms: rooms, eph: eph}, nil
+	// Every request, on every platform, is answered even if its handler panics.
+	recovered := logrus.WithField("component", "server")
+	return &Server{
+		Identity: id, Federation: fed, queue: queue, rooms: rooms, eph: eph,
+		client: errcode.Recover(api.Handler(), recovered), federation: errcode.Recover(fed.Handler(), recovered),
+	}, nil
 }
 
 // ServeHTTP answers client-server, server-server and key API requests.

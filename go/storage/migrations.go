@@ -257,6 +257,22 @@ ALTER TABLE federation_queue ADD COLUMN mailbox_expires_ts INTEGER; -- ms since 
 CREATE INDEX federation_queue_by_event ON federation_queue (event_id) WHERE event_id IS NOT NULL;
 CREATE INDEX federation_queue_by_ref ON federation_queue (destination, mailbox_ref) WHERE mailbox_ref IS NOT NULL;
 `,
+	// 6: to-device messages and invites remember the server they came from,
+	// so what one server may leave waiting is bounded; and received to-device
+	// EDUs' message IDs, so a retried or concurrent transaction delivers
+	// nothing twice.
+	`
+ALTER TABLE invite_state ADD COLUMN origin TEXT NOT NULL DEFAULT '';  -- the inviting server
+ALTER TABLE to_device ADD COLUMN origin TEXT NOT NULL DEFAULT '';  -- '' for this server's own users
+CREATE INDEX to_device_by_origin ON to_device (origin);
+CREATE TABLE to_device_received (
+	origin      TEXT NOT NULL,
+	message_id  TEXT NOT NULL,
+	received_ts INTEGER NOT NULL,      -- ms since the epoch; pruned after a day
+	PRIMARY KEY (origin, message_id)
+);
+CREATE INDEX to_device_received_by_ts ON to_device_received (received_ts);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

@@ -44,10 +44,19 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 			}
 		}
 	}
-	if eph := s.src.Ephemeral; eph != nil {
-		for _, p := range eph.PresenceSince(since.Ephemeral) {
-			if !req.Filter.Presence.allowsType("m.presence") {
-				break
+	if eph := s.src.Ephemeral; eph != nil && req.Filter.Presence.allowsType("m.presence") {
+		changed := eph.PresenceSince(since.Ephemeral)
+		var mates map[string]bool
+		if len(changed) > 0 {
+			// A user sees the presence of those they share a room with, no one else's.
+			var err error
+			if mates, err = s.rooms.RoomMates(ctx, req.User); err != nil {
+				return ex, err
+			}
+		}
+		for _, p := range changed {
+			if !mates[p.UserID] {
+				continue
 			}
 			content := map[string]any{"presence": p.State, "currently_active": p.CurrentActive}
 			if !p.LastActive.IsZero() {

@@ -15,7 +15,9 @@
  * | hearthP2P     | JS     | outgoing federation over libp2p, see js/p2p            |
  * | hearthMailbox | Go     | takes mail and notices from our relay mailboxes        |
  *
- * request  = {head: string, body: Uint8Array | null}
+ * request  = {head: string, body: Uint8Array | null, signal?: AbortSignal}
+ * signal (optional) cancels the Go handler's context when it aborts: the page
+ * that fetched went away, the HTTP client hung up, the libp2p stream was reset.
  * signingKey is Uint8Array(64): the ed25519 seed || public key, so libp2p runs
  * as the same identity as the Matrix server (server name = peer ID).
  *
@@ -124,14 +126,15 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
  * Hands one raw request to Go's serve global.
  * @param {{method: string, url: string, headers: Array<[string, string]>, peer?: string}} head
  * @param {Uint8Array|null} body
+ * @param {{signal?: AbortSignal}} [options] signal: the caller no longer wants the answer
  * @returns {Promise<{status: number, headers: Array<[string, string]>, body: Uint8Array}>}
  */
-export async function callServe (head, body) {
+export async function callServe (head, body, { signal } = {}) {
   const serve = globalThis[GLOBALS.serve]
   if (typeof serve !== 'function') {
     throw new BridgeError('the Go server is not running (hearthServe is not set)')
   }
-  const res = await serve({ head: JSON.stringify(head), body: body ?? null })
+  const res = await serve({ head: JSON.stringify(head), body: body ?? null, signal })
   const parsed = JSON.parse(res.head)
   return { status: parsed.status, headers: parsed.headers, body: res.body }
 }
@@ -177,7 +180,7 @@ export async function serveFetch (request) {
     method: request.method,
     url: request.url,
     headers: [...request.headers]
-  }, body)
+  }, body, { signal: request.signal })
   const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
   return new Response(responseBody, { status: res.status, headers: res.headers })
 }

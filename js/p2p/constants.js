@@ -50,6 +50,11 @@ export const MAX_HEAD_BYTES = 64 * 1024
  * large /send batches stay well under this. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024
 
+/** Most bytes (heads and announced bodies) of incoming requests one remote peer may have
+ * in flight at once (inflight.js): two requests of the largest size. Past it, a request
+ * is refused with 429 M_LIMIT_EXCEEDED before its body is read. */
+export const MAX_IN_FLIGHT_BYTES_PER_PEER = 2 * MAX_BODY_BYTES
+
 /** Largest presence message (a full peer list), in bytes. */
 export const MAX_PRESENCE_MESSAGE_BYTES = 1024 * 1024
 

@@ -9,7 +9,7 @@
  */
 import { FEDERATION_PATH_PREFIXES } from './constants.js'
 import { P2PProtocolError, P2PTimeoutError, P2PTooLargeError, PeerUnreachableError } from './errors.js'
-import { readMessage, writeMessage } from './framing.js'
+import { openMessage, readMessage, writeMessage } from './framing.js'
 
 /**
  * Sends `request` on an open stream and returns the response.
@@ -43,38 +43,101 @@ export async function ask (stream, request, { peerId, timeoutMs, signal }) {
 /**
  * Answers one incoming request with `serve` (Go's serve, or a call to it).
  * `from` must be the authenticated remote peer: it is what Go is told.
+ *
+ * The head is checked before the body is read (issue 11): the path must be a
+ * federation one, an X-Matrix origin must be `from` (Go checks the signature),
+ * a request with a body must be signed, and the bytes must fit `from`'s
+ * budget. A refused request gets its Matrix error and, if it announced a
+ * body, a reset stream: that body is never buffered.
  * @param {object} stream
  * @param {string} from
- * @param {{serve: Function, timeouts: {read: number, serve: number}, logger?: {warn?: Function}}} options
+ * @param {{serve: Function, timeouts: {read: number, serve: number},
+ *   budget: ReturnType<import('./inflight.js').createInFlightBudget>, logger?: {warn?: Function}}} options
  */
-export async function answer (stream, from, { serve, timeouts, logger = {} }) {
+export async function answer (stream, from, { serve, timeouts, budget, logger = {} }) {
+  let message = null
+  let giveBack = null
   try {
-    const request = await readMessage(stream, { signal: AbortSignal.timeout(timeouts.read) })
-    const head = parseRequestHead(request.head)
-    let response
-    if (head == null) {
-      response = matrixError(400, 'M_BAD_JSON', 'malformed request head')
-    } else if (!isFederationPath(head.url)) {
-      // Only the server-server API may be reached from the network: the client
-      // API on the same Go server belongs to the local user alone.
-      response = matrixError(403, 'M_FORBIDDEN', 'only federation paths are served over p2p')
-    } else {
-      head.peer = from
-      try {
-        response = await withTimeout(serve(head, request.body), timeouts.serve, 'serve')
-      } catch (err) {
-        // Go failed or timed out: answer with an HTTP error, so the requester sees
-        // a server error rather than a vanished peer.
-        logger.warn?.(`p2p: serving ${head.method} ${head.url} for ${from} failed: ${err.message}`)
-        response = matrixError(500, 'M_UNKNOWN', 'the server failed to answer')
-      }
+    message = await openMessage(stream, { signal: AbortSignal.timeout(timeouts.read) })
+    const head = parseRequestHead(message.head)
+    const refusal = refusalOf(head, from, message.bodyLength)
+    if (refusal == null) giveBack = budget.reserve(from, message.head.length + message.bodyLength)
+    if (refusal != null || giveBack == null) {
+      const response = refusal ?? matrixError(429, 'M_LIMIT_EXCEEDED',
+        `over ${budget.maxBytesPerPeer} bytes of requests in flight from this peer`, { retry_after_ms: RETRY_AFTER_MS })
+      logger.warn?.(`p2p: refused a request from ${from}: ${refusal == null ? 'in-flight budget spent' : 'bad head'} (${message.bodyLength} body bytes announced)`)
+      await writeResponse(stream, response, AbortSignal.timeout(timeouts.read))
+      if (message.bodyLength > 0) stream.abort(new P2PTooLargeError('request refused before its body was read'))
+      return
     }
-    await writeMessage(stream, JSON.stringify({ status: response.status, headers: response.headers ?? [] }),
-      response.body ?? null, { signal: AbortSignal.timeout(timeouts.read) })
+    const body = await message.readBody()
+    head.peer = from
+    const response = await serveOne(serve, head, body, stream, timeouts.serve, from, logger)
+    await writeResponse(stream, response, AbortSignal.timeout(timeouts.read))
   } catch (err) {
     logger.warn?.(`p2p: request from ${from} failed: ${err.message}`)
     stream.abort(err instanceof Error ? err : new Error(String(err)))
+  } finally {
+    message?.release()
+    giveBack?.()
   }
+}
+
+/** retry_after_ms of an over-budget refusal: a request of the peer's should have finished by then. */
+const RETRY_AFTER_MS = 1000
+
+/** The error answer for a request head that may not reach Go, or null if it may. */
+function refusalOf (head, from, bodyLength) {
+  if (head == null) return matrixError(400, 'M_BAD_JSON', 'malformed request head')
+  if (!isFederationPath(head.url)) {
+    // Only the server-server API may be reached from the network: the client
+    // API on the same Go server belongs to the local user alone.
+    return matrixError(403, 'M_FORBIDDEN', 'only federation paths are served over p2p')
+  }
+  const origin = xMatrixOrigin(head.headers)
+  if (origin != null && origin !== from) {
+    return matrixError(401, 'M_UNAUTHORIZED', `request signed as ${origin} arrived from peer ${from}`)
+  }
+  // Only GETs of keys and version are unsigned, and they carry no body.
+  if (origin == null && bodyLength > 0) {
+    return matrixError(401, 'M_UNAUTHORIZED', 'a request with a body must be X-Matrix signed')
+  }
+  return null
+}
+
+/**
+ * Runs Go's serve; the stream closing early or the serve timeout cancel Go's
+ * context (the signal reaches hearthServe), and a failure becomes a 500, so
+ * the requester sees a server error rather than a vanished peer.
+ */
+async function serveOne (serve, head, body, stream, timeoutMs, from, logger) {
+  const hungUp = new AbortController()
+  const onClose = () => hungUp.abort(new Error('the requesting peer closed the stream'))
+  stream.addEventListener?.('close', onClose, { once: true })
+  const signal = AbortSignal.any([hungUp.signal, AbortSignal.timeout(timeoutMs)])
+  try {
+    return await withTimeout(serve(head, body, { signal }), timeoutMs, 'serve')
+  } catch (err) {
+    logger.warn?.(`p2p: serving ${head.method} ${head.url} for ${from} failed: ${err.message}`)
+    return matrixError(500, 'M_UNKNOWN', 'the server failed to answer')
+  } finally {
+    stream.removeEventListener?.('close', onClose)
+  }
+}
+
+function writeResponse (stream, response, signal) {
+  return writeMessage(stream, JSON.stringify({ status: response.status, headers: response.headers ?? [] }),
+    response.body ?? null, { signal })
+}
+
+/** The origin of an X-Matrix Authorization header (server-server API, "Request Authentication"), or null. */
+export function xMatrixOrigin (headers) {
+  for (const [name, value] of headers) {
+    if (String(name).toLowerCase() !== 'authorization' || !/^X-Matrix\s/i.test(String(value))) continue
+    const match = /(?:^X-Matrix\s+|,)\s*origin\s*=\s*"?([^",\s]+)"?/i.exec(String(value))
+    return match?.[1] ?? ''
+  }
+  return null
 }
 
 /**
@@ -120,11 +183,11 @@ function checkResponseHead (text) {
 
 const encoder = new TextEncoder()
 
-function matrixError (status, errcode, error) {
+function matrixError (status, errcode, error, extra = {}) {
   return {
     status,
     headers: [['content-type', 'application/json']],
-    body: encoder.encode(JSON.stringify({ errcode, error }))
+    body: encoder.encode(JSON.stringify({ errcode, error, ...extra }))
   }
 }
 

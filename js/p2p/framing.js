@@ -55,6 +55,24 @@ async function send (stream, bytes, signal) {
  * @returns {Promise<{head: string, body: Uint8Array}>}
  */
 export async function readMessage (stream, options = {}) {
+  const message = await openMessage(stream, options)
+  try {
+    return { head: message.head, body: await message.readBody() }
+  } finally {
+    message.release()
+  }
+}
+
+/**
+ * Reads one message's head and the body length it announces, leaving the body
+ * unread: the answering side checks the head (and its budget for the peer)
+ * before it buffers up to MAX_BODY_BYTES. Call readBody() at most once, then
+ * release() in every case.
+ * @param {import('@libp2p/interface').Stream} stream
+ * @param {{signal?: AbortSignal, maxBodyBytes?: number}} [options]
+ * @returns {Promise<{head: string, bodyLength: number, readBody: () => Promise<Uint8Array>, release: () => void}>}
+ */
+export async function openMessage (stream, options = {}) {
   const reader = new ExactReader(stream, options.signal)
   try {
     const headLength = (await reader.readUint32('head length'))
@@ -73,10 +91,15 @@ export async function readMessage (stream, options = {}) {
     if (bodyLength > maxBody) {
       throw new P2PTooLargeError(`body of ${bodyLength} bytes announced, the limit is ${maxBody}`)
     }
-    const body = await reader.read(bodyLength, 'body')
-    return { head, body }
-  } finally {
+    return {
+      head,
+      bodyLength,
+      readBody: () => reader.read(bodyLength, 'body'),
+      release: () => reader.release()
+    }
+  } catch (err) {
     reader.release()
+    throw err
   }
 }
 

@@ -27,6 +27,7 @@ import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
 import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError } from './errors.js'
 import { answer, ask } from './exchange.js'
 import { openMailbox } from './mailbox.js'
+import { createInFlightBudget } from './inflight.js'
 import { subscribePresence } from './presence.js'
 
 export * from './errors.js'
@@ -54,6 +55,8 @@ export { FEDERATION_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOC
  * @property {number} [requestTimeout] ms, whole outgoing request
  * @property {number} [dialTimeout] ms, reaching a peer through the relay
  * @property {number} [serveTimeout] ms Go may take to answer an incoming request
+ * @property {number} [maxInFlightBytesPerPeer] bytes of incoming requests one remote peer may
+ *   have in flight (default MAX_IN_FLIGHT_BYTES_PER_PEER); more are refused before their body is read
  */
 
 /**
@@ -85,6 +88,8 @@ class HearthP2P {
     this.serve = options.serve
     this.onMail = options.onMail
     this.onNotice = options.onNotice
+    /** bytes of incoming requests in flight per remote peer, bounded (exchange.js answer) */
+    this.budget = createInFlightBudget({ maxBytesPerPeer: options.maxInFlightBytesPerPeer })
     this.debug = options.debug
     this.logger = options.logger ?? {}
     this.timeouts = {

@@ -41,8 +41,11 @@ async function withNetwork (fn) {
   }
 }
 
-function request (method, url, body = null) {
-  return { head: JSON.stringify({ method, url, headers: [['content-type', 'application/json']] }), body }
+/** A request head; with origin, X-Matrix signed as that server (a request with a body must be). */
+function request (method, url, body = null, origin = null) {
+  const headers = [['content-type', 'application/json']]
+  if (origin) headers.push(['authorization', `X-Matrix origin="${origin}",key="ed25519:p2p",sig="unchecked in JS"`])
+  return { head: JSON.stringify({ method, url, headers }), body }
 }
 
 test('two peers find each other within seconds', { timeout: TEST_TIMEOUT }, async () => {
@@ -65,7 +68,7 @@ test('a request reaches the other peer and 1 MiB of every byte value comes back 
     await a.waitForPeer(b.peerId, { signal: AbortSignal.timeout(3000) })
     const body = new Uint8Array(1024 * 1024)
     for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 8)) & 0xff
-    const res = await a.roundTrip(b.peerId, request('PUT', '/_matrix/federation/v1/send/txn1', body))
+    const res = await a.roundTrip(b.peerId, request('PUT', '/_matrix/federation/v1/send/txn1', body, a.peerId))
     const head = JSON.parse(res.head)
     assert.equal(head.status, 200)
     assert.deepEqual(head.headers.find(([k]) => k === 'x-from-peer'), ['x-from-peer', a.peerId])

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * `npm run peer -- --data DIR [--relay MULTIADDR]... [--http-port N] [--wasm FILE]`
+ * `npm run peer -- --data DIR [--relay MULTIADDR]... [--http-port N] [--wasm FILE]
+ *    [--registration-token TOKEN] [--cors-origin ORIGIN]...`
  *
  * Runs a headless Hearth peer until SIGINT/SIGTERM. RELAY_ADDR may name the
- * relay instead of --relay (npm start prints the relay's address).
+ * relay instead of --relay (npm start prints the relay's address), and
+ * HEARTH_REGISTRATION_TOKEN the token instead of --registration-token.
  */
 import '../p2p/node-env.js'
 import { parseArgs } from 'node:util'
@@ -11,7 +13,8 @@ import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
 import { startPeer } from './index.js'
 
-const usage = 'usage: npm run peer -- --data DIR [--relay MULTIADDR]... [--http-port N] [--wasm dist/hearth.wasm]'
+const usage = 'usage: npm run peer -- --data DIR [--relay MULTIADDR]... [--http-port N] [--wasm dist/hearth.wasm]' +
+  ' [--registration-token TOKEN] [--cors-origin ORIGIN]...'
 
 let options
 try {
@@ -21,6 +24,8 @@ try {
       relay: { type: 'string', multiple: true, default: [] },
       'http-port': { type: 'string' },
       wasm: { type: 'string', default: 'dist/hearth.wasm' },
+      'registration-token': { type: 'string', default: process.env.HEARTH_REGISTRATION_TOKEN },
+      'cors-origin': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h' }
     }
   }))
@@ -48,7 +53,9 @@ try {
     dataDir: resolve(options.data),
     wasm: pathToFileURL(resolve(options.wasm)),
     relayAddrs,
-    http: httpPort === undefined ? undefined : { port: httpPort }
+    http: httpPort === undefined ? undefined : { port: httpPort },
+    registrationToken: options['registration-token'],
+    corsOrigins: options['cors-origin']
   })
   if (relayAddrs.length === 0) console.log('peer: no relay given: running without federation')
   const stop = async () => {

@@ -33,10 +33,14 @@ export class DataDirLockedError extends Error {
  * @param {string|URL|Uint8Array} options.wasm hearth.wasm: a file: URL or the bytes
  * @param {string[]} [options.relayAddrs] relay multiaddrs (with /p2p/<id>); none: no federation
  * @param {{port: number, host?: string}} [options.http] serve the client API over HTTP
+ * @param {string} [options.registrationToken] registering needs this token (UIA
+ *   m.login.registration_token); none: registration is open
+ * @param {string[]} [options.corsOrigins] web origins besides the front's own whose
+ *   pages may use the client API ('*' for any); none: same origin only
  * @param {Console} [options.logger]
  * @returns {Promise<{serverName: string, url: string|null, p2p: object|null, stop: () => Promise<void>}>}
  */
-export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger = console }) {
+export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registrationToken, corsOrigins = [], logger = console }) {
   await mkdir(dataDir, { recursive: true })
   const unlock = await lockDataDir(dataDir)
   const cleanups = [unlock]
@@ -48,7 +52,10 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger 
   try {
     const opened = await createStorage({ persistence: 'file', dir: dataDir })
     cleanups.push(() => opened.close())
-    const info = await startServer({ wasm, storage: opened.storage })
+    // Go reads the operator's client API policy from its environment (go/cmd/hearth-wasm).
+    const env = { HEARTH_CORS_ORIGINS: corsOrigins.join(',') }
+    if (registrationToken) env.HEARTH_REGISTRATION_TOKEN = registrationToken
+    const info = await startServer({ wasm, storage: opened.storage, env })
     logger.log(`peer: homeserver ${info.serverName} is running (data in ${dataDir})`)
 
     let p2p = null
@@ -78,11 +85,15 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger 
 /** The client API over HTTP: each request is handed whole to Go's serve global. */
 function listen (port, host) {
   const server = createServer(async (req, res) => {
+    // A client that hangs up (a closed tab, a cancelled long-poll) cancels Go's handler.
+    const hungUp = new AbortController()
+    res.once('close', () => { if (!res.writableFinished) hungUp.abort() })
     try {
       const body = await readBody(req)
       const headers = []
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]])
-      const answer = await callServe({ method: req.method, url: `http://${req.headers.host ?? host}${req.url}`, headers }, body)
+      const url = `http://${req.headers.host ?? host}${req.url}`
+      const answer = await callServe({ method: req.method, url, headers }, body, { signal: hungUp.signal })
       res.writeHead(answer.status, answer.headers.flat())
       res.end(req.method === 'HEAD' ? undefined : answer.body)
     } catch (err) {

@@ -8,12 +8,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/bridge"
+	"hearth/go/clientapi"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -69,9 +71,25 @@ func start(ctx context.Context) (*server.Server, error) {
 		Peers: bridge.KnownPeers,
 		// Transactions for unreachable servers go to their mailboxes on relays.
 		Depositor: bridge.P2PDepositor{},
+		// The headless peer passes its operator's choices in Go's environment;
+		// the service worker passes none: open registration, same origin only.
+		Client: clientPolicyFromEnv(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	return srv, nil
+}
+
+// clientPolicyFromEnv reads HEARTH_REGISTRATION_TOKEN and HEARTH_CORS_ORIGINS
+// (comma-separated), which js/peer sets from its --registration-token and
+// --cors-origin options.
+func clientPolicyFromEnv() clientapi.Policy {
+	p := clientapi.Policy{RegistrationToken: os.Getenv("HEARTH_REGISTRATION_TOKEN")}
+	for _, origin := range strings.Split(os.Getenv("HEARTH_CORS_ORIGINS"), ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			p.CORSOrigins = append(p.CORSOrigins, origin)
+		}
+	}
+	return p
 }

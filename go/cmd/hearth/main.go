@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"hearth/go/clientapi"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -22,16 +23,24 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8008", "address to listen on")
 	dataDir := flag.String("data", "hearth-data", "directory for the database")
+	var policy clientapi.Policy
+	flag.StringVar(&policy.RegistrationToken, "registration-token", os.Getenv("HEARTH_REGISTRATION_TOKEN"),
+		"registering needs this token (m.login.registration_token); empty: open registration (env HEARTH_REGISTRATION_TOKEN)")
+	flag.Func("cors-origin", "a web origin (https://app.example.org, or * for any) whose pages may use the client API; repeatable. None: same origin only",
+		func(origin string) error {
+			policy.CORSOrigins = append(policy.CORSOrigins, origin)
+			return nil
+		})
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *dataDir); err != nil {
+	if err := run(ctx, *addr, *dataDir, policy); err != nil {
 		logrus.WithError(err).Fatal("hearth stopped")
 	}
 }
 
-func run(ctx context.Context, addr, dataDir string) error {
+func run(ctx context.Context, addr, dataDir string, policy clientapi.Policy) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
@@ -40,7 +49,7 @@ func run(ctx context.Context, addr, dataDir string) error {
 		return err
 	}
 	defer db.Close()
-	srv, err := server.New(ctx, server.Config{DB: db})
+	srv, err := server.New(ctx, server.Config{DB: db, Client: policy})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { channelStream } from './channel.js'
 import { ask, answer } from '../exchange.js'
+import { createInFlightBudget } from '../inflight.js'
 
 /** Two connected fake RTCDataChannels with bufferedAmount that drains asynchronously. */
 function channelPair () {
@@ -42,13 +43,16 @@ const serve = async (head, body) => ({
   body: new Uint8Array([...new TextEncoder().encode(`${head.peer} ${head.method} ${head.url} `), ...body])
 })
 const timeouts = { read: 2000, serve: 2000 }
+const budget = createInFlightBudget()
+/** A request with a body must be X-Matrix signed by the peer it comes from (Go checks the signature). */
+const signed = [['authorization', 'X-Matrix origin="PEER_A",destination="PEER_B",key="ed25519:p2p",sig="x"']]
 
 test('a request and a 1 MiB body cross a data channel intact, in bounded chunks', async () => {
   const [asker, answerer] = channelPair()
   const body = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) % 251)
-  const answering = answer(channelStream(answerer), 'PEER_A', { serve, timeouts })
+  const answering = answer(channelStream(answerer), 'PEER_A', { serve, timeouts, budget })
   const res = await ask(channelStream(asker), {
-    head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/1', headers: [] }), body
+    head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/1', headers: signed }), body
   }, { peerId: 'PEER_B', timeoutMs: 5000 })
   await answering
   assert.equal(JSON.parse(res.head).status, 200)
@@ -60,7 +64,7 @@ test('a request and a 1 MiB body cross a data channel intact, in bounded chunks'
 
 test('the client API cannot be reached over a direct link either', async () => {
   const [asker, answerer] = channelPair()
-  const answering = answer(channelStream(answerer), 'PEER_A', { serve, timeouts })
+  const answering = answer(channelStream(answerer), 'PEER_A', { serve, timeouts, budget })
   const res = await ask(channelStream(asker), {
     head: JSON.stringify({ method: 'GET', url: '/_matrix/federation/../client/v3/sync', headers: [] }), body: null
   }, { peerId: 'PEER_B', timeoutMs: 5000 })
@@ -84,12 +88,12 @@ test('one channel carries exchange after exchange, nothing lost between them', a
   const [asker, answerer] = channelPair()
   const answering = (async () => {
     const stream = channelStream(answerer)
-    while (await stream.readable()) await answer(stream, 'PEER_A', { serve, timeouts })
+    while (await stream.readable()) await answer(stream, 'PEER_A', { serve, timeouts, budget })
   })()
   const stream = channelStream(asker)
   for (let i = 0; i < 20; i++) {
     const body = new TextEncoder().encode(`request ${i}`.repeat(i * 500))
-    const res = await ask(stream, { head: JSON.stringify({ method: 'PUT', url: `/_matrix/federation/v1/send/${i}`, headers: [] }), body },
+    const res = await ask(stream, { head: JSON.stringify({ method: 'PUT', url: `/_matrix/federation/v1/send/${i}`, headers: signed }), body },
       { peerId: 'PEER_B', timeoutMs: 5000 })
     assert.ok(new TextDecoder().decode(res.body).startsWith(`PEER_A PUT /_matrix/federation/v1/send/${i} `))
     assert.equal(res.body.byteLength, new TextEncoder().encode(`PEER_A PUT /_matrix/federation/v1/send/${i} `).byteLength + body.byteLength)

@@ -16,6 +16,7 @@
 import { DEFAULTS } from '../constants.js'
 import { ask, answer } from '../exchange.js'
 import { channelStream } from './channel.js'
+import { createInFlightBudget } from '../inflight.js'
 
 const CONTROL_LABEL = 'hearth-control'
 /** ms to gather ICE candidates before sending the SDP with what we have. */
@@ -46,6 +47,8 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
   if (typeof RTCPeerConnection !== 'function') throw new DirectUnavailableError('this browser has no WebRTC')
   /** linkId → {id, peerId, pc, state, opened: settles once open or closed, request channels (inbound, idle, outbound, waiting)} */
   const links = new Map()
+  /** bytes of incoming requests in flight per peer, over all its links */
+  const budget = createInFlightBudget()
 
   const report = (link, state) => {
     if (link.state === state || link.state === 'closed') return
@@ -86,8 +89,9 @@ export function createDirectHost ({ iceServers = [], serve, onState, logger = co
         try {
           while (await stream.readable()) {
             await answer(stream, peerId, {
-              serve: (head, body) => serve(head, body),
+              serve: (head, body, options) => serve(head, body, options),
               timeouts: { read: DEFAULTS.readTimeout, serve: DEFAULTS.serveTimeout },
+              budget,
               logger
             })
           }

@@ -1,0 +1,130 @@
+package keys
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/storage"
+)
+
+// newToDeviceKeys is a key store of server "hs" whose only device is @bob:hs's DEV1.
+func newToDeviceKeys(t *testing.T, now *time.Time) (*Keys, *storage.DB) {
+	t.Helper()
+	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	k := New(db, "hs", Options{
+		Now: func() time.Time { return *now },
+		Devices: func(_ context.Context, u spec.UserID) ([]string, error) {
+			if u.String() == "@bob:hs" {
+				return []string{"DEV1"}, nil
+			}
+			return nil, nil
+		},
+	})
+	return k, db
+}
+
+// pendingFrom counts the to-device messages waiting from origin.
+func pendingFrom(t *testing.T, db *storage.DB, origin string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM to_device WHERE origin = ?`, origin).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Issue 11, defect 4: messages for users or devices that do not exist were
+// stored for ever; one server could queue without bound; and a retried
+// transaction delivered its to-device messages again.
+func TestRemoteToDevice(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	k, db := newToDeviceKeys(t, &now)
+	content := json.RawMessage(`{"ciphertext":"x"}`)
+	msgs := map[string]map[string]json.RawMessage{
+		"@bob:hs":     {"DEV1": content, "NOSUCHDEVICE": content},
+		"@nobody:hs":  {"*": content, "DEV1": content},
+		"@carol:else": {"*": content},
+	}
+
+	t.Run("only existing devices get messages", func(t *testing.T) {
+		if err := k.ReceiveRemoteToDevice(ctx, "evil1", "m1", "@eve:evil1", "m.room.encrypted", msgs); err != nil {
+			t.Fatal(err)
+		}
+		if n := pendingFrom(t, db, "evil1"); n != 1 {
+			t.Fatalf("%d messages stored, want 1 (bob's DEV1)", n)
+		}
+	})
+	t.Run("a repeated message_id delivers nothing again", func(t *testing.T) {
+		for range 2 {
+			if err := k.ReceiveRemoteToDevice(ctx, "evil1", "m1", "@eve:evil1", "m.room.encrypted", msgs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := pendingFrom(t, db, "evil1"); n != 1 {
+			t.Fatalf("%d messages after the retry, want 1", n)
+		}
+		// The same ID from another server is another message.
+		if err := k.ReceiveRemoteToDevice(ctx, "evil2", "m1", "@eve:evil2", "m.room.encrypted", msgs); err != nil {
+			t.Fatal(err)
+		}
+		if n := pendingFrom(t, db, "evil2"); n != 1 {
+			t.Fatalf("%d messages from evil2, want 1", n)
+		}
+	})
+	t.Run("one server's waiting bytes are bounded", func(t *testing.T) {
+		big := json.RawMessage(`{"blob":"` + strings.Repeat("x", 1<<20) + `"}`)
+		for i := range 6 {
+			if err := k.ReceiveRemoteToDevice(ctx, "flood", "f"+string(rune('0'+i)), "@f:flood", "m.flood",
+				map[string]map[string]json.RawMessage{"@bob:hs": {"DEV1": big}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := pendingFrom(t, db, "flood"); n != 3 {
+			t.Fatalf("%d MiB-sized messages kept from one server, want 3 (under %d bytes)", n, MaxPendingToDeviceBytes)
+		}
+		// Others still get through.
+		if err := k.ReceiveRemoteToDevice(ctx, "honest", "h1", "@h:honest", "m.room.encrypted", msgs); err != nil {
+			t.Fatal(err)
+		}
+		if n := pendingFrom(t, db, "honest"); n != 1 {
+			t.Fatalf("honest server's message not kept: %d", n)
+		}
+	})
+	t.Run("message IDs are forgotten after a day", func(t *testing.T) {
+		now = now.Add(receivedIDRetention + time.Minute)
+		if err := k.ReceiveRemoteToDevice(ctx, "evil1", "m1", "@eve:evil1", "m.room.encrypted", msgs); err != nil {
+			t.Fatal(err)
+		}
+		if n := pendingFrom(t, db, "evil1"); n != 2 {
+			t.Fatalf("%d messages, want 2", n)
+		}
+	})
+}
+
+// Local senders' messages for unknown users and devices are dropped too.
+func TestLocalToDeviceSkipsUnknownDevices(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	k, db := newToDeviceKeys(t, &now)
+	content := json.RawMessage(`{}`)
+	sender, _ := spec.NewUserID("@alice:hs", true)
+	err := k.SendToDevice(context.Background(), *sender, "ADEV", "txn1", "m.test", map[string]map[string]json.RawMessage{
+		"@bob:hs": {"DEV1": content, "GHOST": content}, "@ghost:hs": {"*": content, "X": content},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pendingFrom(t, db, ""); n != 1 {
+		t.Fatalf("%d messages stored, want 1", n)
+	}
+}
