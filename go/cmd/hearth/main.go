@@ -15,23 +15,25 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"hearth/go/media"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8008", "address to listen on")
-	dataDir := flag.String("data", "hearth-data", "directory for the database")
+	dataDir := flag.String("data", "hearth-data", "directory for the database and, under media/, the media files")
+	mediaQuota := flag.Int64("media-quota", media.DefaultQuotaBytes, "bytes all media files may take, uploads and other servers' cached files")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *dataDir); err != nil {
+	if err := run(ctx, *addr, *dataDir, *mediaQuota); err != nil {
 		logrus.WithError(err).Fatal("hearth stopped")
 	}
 }
 
-func run(ctx context.Context, addr, dataDir string) error {
+func run(ctx context.Context, addr, dataDir string, mediaQuota int64) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
@@ -40,7 +42,11 @@ func run(ctx context.Context, addr, dataDir string) error {
 		return err
 	}
 	defer db.Close()
-	srv, err := server.New(ctx, server.Config{DB: db})
+	blobs, err := media.NewFileBlobs(filepath.Join(dataDir, "media"))
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, server.Config{DB: db, Blobs: blobs, Media: media.Options{QuotaBytes: mediaQuota}})
 	if err != nil {
 		return err
 	}
