@@ -141,7 +141,7 @@ func (s *Store) evictRemoteLocked(ctx context.Context, need int64) (int64, error
 	}
 	var victims []victim
 	var freed int64
-	rows, err := s.db.Query(ctx, `SELECT server_name, media_id, size FROM remote_media ORDER BY last_access_ts, fetched_ts`)
+	rows, err := s.db.Query(ctx, `SELECT server_name, media_id, size FROM remote_media ORDER BY last_access_ts, rowid`)
 	if err != nil {
 		return 0, fmt.Errorf("list cached media: %w", err)
 	}
