@@ -21,8 +21,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"hearth/go/server"
 	"hearth/go/media"
+	"hearth/go/server"
 	"hearth/go/storage"
 )
 
