@@ -14,21 +14,25 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { startServer } from '../js/bridge/boot.js'
 import { callServe } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
+import { createBlobStore } from '../js/blobs/index.js'
 
 /** This file, for running it as a script. */
 export const SELF = fileURLToPath(import.meta.url)
 
 /**
- * Boots the server from wasm bytes with storage from createStorage(storageOptions).
+ * Boots the server from wasm bytes with storage from createStorage(storageOptions)
+ * and media from createBlobStore(blobOptions).
  * @returns {Promise<{info: object, memory: WebAssembly.Memory, storage: object, compileMs: number, goStartMs: number}>}
  */
-export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' } }) {
+export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' }, blobOptions = { persistence: 'memory' } }) {
   const bytes = await readFile(wasm)
   const storage = await createStorage(storageOptions)
+  const blobs = await createBlobStore(blobOptions)
   const at = {}
   const info = await startServer({
     wasm: bytes,
     storage: storage.storage,
+    blobs: blobs.blobs,
     onPhase: ({ phase }) => { at[phase] ??= performance.now() }
   })
   return {
