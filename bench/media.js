@@ -10,6 +10,9 @@
  *                                          media sweep that lists every blob)
  *   media.blob-bytes                       what <data>/media holds after
  *   media.upload                           one 1 MiB upload, acknowledged (durable)
+ *   media.wasm-linear.before / .after      Go's memory in a server booted in this process,
+ *                                          around 100 more uploads through hearthServe: a
+ *                                          body is held only while it is being stored
  */
 import '../js/p2p/node-env.js'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
@@ -17,12 +20,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { register, spawnPeer } from '../js/peer/harness.js'
 import { createStorage } from '../js/storage/index.js'
+import { bootServer, matrixClient } from './node-server.js'
 import { latencyRow, valueRow } from './rows.js'
 
 const IMAGE_BYTES = 1 << 20
 const ROUNDS = 3
 
-export async function media ({ quick, deadline }) {
+export async function media ({ dist, quick, deadline }) {
   const images = quick ? 100 : 1000
   const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-media-'))
   try {
@@ -48,6 +52,7 @@ export async function media ({ quick, deadline }) {
     }
     await peer.stop()
     const after = await measure(dir)
+    const linear = await wasmMemoryAroundUploads(join(dist, 'hearth.wasm'), join(dir, 'in-process'))
     const n = times.length
     const note = `${n} images of 1 MiB, headless peer (real wasm, file storage)`
     return [
@@ -58,11 +63,33 @@ export async function media ({ quick, deadline }) {
       latencyRow('media.peer-start.before', before.peerStart, { note: 'spawn → client API answering' }),
       latencyRow('media.peer-start.after', after.peerStart, { note }),
       valueRow('media.blob-bytes', 'bytes', await bytesUnder(join(dir, 'media')), { samples: n, note }),
-      latencyRow('media.upload', times, { note: 'POST /upload of 1 MiB over HTTP until acknowledged (fsynced file, then row)' })
+      latencyRow('media.upload', times, { note: 'POST /upload of 1 MiB over HTTP until acknowledged (fsynced file, then row)' }),
+      valueRow('media.wasm-linear.before', 'bytes', linear.before, { note: 'after one 1 MiB upload (the first grows the heap)' }),
+      valueRow('media.wasm-linear.after', 'bytes', linear.after, { samples: linear.uploads, note: `after ${linear.uploads} more uploads of 1 MiB` })
     ]
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** Go's linear memory (it never shrinks) after one upload and after 100 more. */
+async function wasmMemoryAroundUploads (wasm, dir) {
+  const { memory } = await bootServer({
+    wasm, storageOptions: { persistence: 'file', dir }, blobOptions: { persistence: 'file', dir: join(dir, 'media') }
+  })
+  const client = matrixClient()
+  await client.register('inprocess', 'bench password')
+  const image = new Uint8Array(IMAGE_BYTES)
+  const upload = async (i) => {
+    image.fill(i % 251, 0, 64)
+    const res = await client.request('POST', '/_matrix/media/v3/upload', undefined, image)
+    if (res.status !== 200) throw new Error(`in-process upload ${i}: HTTP ${res.status}`)
+  }
+  await upload(0)
+  const before = memory.buffer.byteLength
+  const uploads = 100
+  for (let i = 1; i <= uploads; i++) await upload(i)
+  return { before, after: memory.buffer.byteLength, uploads }
 }
 
 async function measure (dir) {

@@ -48,11 +48,12 @@ export async function bootServer ({ wasm, storageOptions = { persistence: 'memor
 export function matrixClient () {
   let token = null
   const origin = 'http://hearth.bench'
-  async function request (method, path, body) {
-    const headers = [['content-type', 'application/json']]
+  /** body: a value sent as JSON; raw: bytes sent as they are (application/octet-stream) instead. */
+  async function request (method, path, body, raw) {
+    const headers = [['content-type', raw === undefined ? 'application/json' : 'application/octet-stream']]
     if (token) headers.push(['authorization', `Bearer ${token}`])
-    const res = await callServe({ method, url: origin + path, headers },
-      body === undefined ? null : new TextEncoder().encode(JSON.stringify(body)))
+    const bytes = raw ?? (body === undefined ? null : new TextEncoder().encode(JSON.stringify(body)))
+    const res = await callServe({ method, url: origin + path, headers }, bytes)
     const json = res.body.length ? JSON.parse(new TextDecoder().decode(res.body)) : {}
     return { status: res.status, json }
   }
