@@ -225,16 +225,14 @@ type limitedReader struct {
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left < 0 {
-		return 0, ErrTooLarge
-	}
+	// One byte past the limit tells "too large" from "exactly the limit".
 	if int64(len(p)) > l.left+1 {
 		p = p[:l.left+1]
 	}
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return 0, fmt.Errorf("%w: more than the limit", ErrTooLarge)
+		return 0, fmt.Errorf("%w: over the limit", ErrTooLarge)
 	}
 	return n, err
 }
