@@ -14,21 +14,25 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { startServer } from '../js/bridge/boot.js'
 import { callServe } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
+import { createBlobStore } from '../js/blobs/index.js'
 
 /** This file, for running it as a script. */
 export const SELF = fileURLToPath(import.meta.url)
 
 /**
- * Boots the server from wasm bytes with storage from createStorage(storageOptions).
+ * Boots the server from wasm bytes with storage from createStorage(storageOptions)
+ * and media from createBlobStore(blobOptions).
  * @returns {Promise<{info: object, memory: WebAssembly.Memory, storage: object, compileMs: number, goStartMs: number}>}
  */
-export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' } }) {
+export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' }, blobOptions = { persistence: 'memory' } }) {
   const bytes = await readFile(wasm)
   const storage = await createStorage(storageOptions)
+  const blobs = await createBlobStore(blobOptions)
   const at = {}
   const info = await startServer({
     wasm: bytes,
     storage: storage.storage,
+    blobs: blobs.blobs,
     onPhase: ({ phase }) => { at[phase] ??= performance.now() }
   })
   return {
@@ -44,11 +48,12 @@ export async function bootServer ({ wasm, storageOptions = { persistence: 'memor
 export function matrixClient () {
   let token = null
   const origin = 'http://hearth.bench'
-  async function request (method, path, body) {
-    const headers = [['content-type', 'application/json']]
+  /** body: a value sent as JSON; raw: bytes sent as they are (application/octet-stream) instead. */
+  async function request (method, path, body, raw) {
+    const headers = [['content-type', raw === undefined ? 'application/json' : 'application/octet-stream']]
     if (token) headers.push(['authorization', `Bearer ${token}`])
-    const res = await callServe({ method, url: origin + path, headers },
-      body === undefined ? null : new TextEncoder().encode(JSON.stringify(body)))
+    const bytes = raw ?? (body === undefined ? null : new TextEncoder().encode(JSON.stringify(body)))
+    const res = await callServe({ method, url: origin + path, headers }, bytes)
     const json = res.body.length ? JSON.parse(new TextDecoder().decode(res.body)) : {}
     return { status: res.status, json }
   }

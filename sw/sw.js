@@ -21,6 +21,7 @@
 import { startServer } from '../js/bridge/boot.js'
 import { serveFetch } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
+import { createBlobStore } from '../js/blobs/index.js'
 import { createNetwork } from './network.js'
 import { CHANNEL, MSG, isServerPath } from './protocol.js'
 
@@ -109,7 +110,8 @@ function boot () {
     // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one copy.
     mark('bootRequested')
     const sqlJs = { locateFile: () => assetURL('sql-wasm.wasm') }
-    const storage = takeServerLock().then(() => {
+    const locked = takeServerLock()
+    const storage = locked.then(() => {
       mark('storageOpenStarted')
       return createStorage({
         ...sqlJs, // the brief's shape: sql.js options at the top level
@@ -121,9 +123,13 @@ function boot () {
       mark('storageOpened')
       return opened.storage
     })
+    // Media bytes: an IndexedDB database of their own, never in sql.js's memory.
+    const blobs = locked.then(() => createBlobStore({ persistence: 'indexeddb', name: 'hearth' }))
+      .then(opened => opened.blobs)
     const info = await startServer({
       wasm: assetURL('hearth.wasm'),
       storage,
+      blobs,
       onPhase: (event) => {
         markPhase(event)
         if (event.phase === 'starting') server.goRan = true

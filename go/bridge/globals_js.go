@@ -3,7 +3,7 @@
 // Package bridge is the one place where Go meets JavaScript: nothing else in
 // Hearth imports syscall/js or touches globalThis.
 //
-// # The contract, version 2
+// # The contract, version 3
 //
 // Go and JS share exactly these globals on globalThis. The JS side of the same
 // list is js/bridge/globals.js; change both together and bump Version when a
@@ -23,6 +23,9 @@
 //	hearthMailbox   Go      {version, receive, notice}: mail from this server's
 //	                        mailboxes, and notices about mail it deposited,
 //	                        see mailbox_js.go; set before hearthReady resolves
+//	hearthBlobs     JS      {version, put, get, delete, keys}: media bytes
+//	                        beside the database, see blobs_js.go; set before
+//	                        the wasm starts
 //
 // request  = {head: string, body: Uint8Array | null, signal?: AbortSignal}
 //
@@ -38,11 +41,14 @@
 // Bodies always cross as bytes, never as text, and each crossing reads a
 // request with a handful of js.Value calls: the head is one string.
 //
-// Version 2 added hearthP2P.deposit and hearthMailbox (offline delivery).
+// Version 2 added hearthP2P.deposit and hearthMailbox (offline delivery);
+// version 3 added hearthBlobs (media out of the database). hearthP2P,
+// hearthMailbox and hearthBlobs carry this same version; hearthStorage has
+// its own (storageVersion).
 package bridge
 
 // Version of the contract above. JS checks it against its own.
-const Version = 2
+const Version = 3
 
 const (
 	globalServe   = "hearthServe"
@@ -50,4 +56,5 @@ const (
 	globalStorage = "hearthStorage"
 	globalP2P     = "hearthP2P"
 	globalMailbox = "hearthMailbox"
+	globalBlobs   = "hearthBlobs"
 )

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"hearth/go/media"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -46,7 +47,11 @@ func startServerWith(t *testing.T, dbPath string, cfg server.Config) *testServer
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DB, cfg.BcryptCost = db, bcrypt.MinCost
+	blobs, err := media.NewFileBlobs(filepath.Join(filepath.Dir(dbPath), "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DB, cfg.BcryptCost, cfg.Blobs = db, bcrypt.MinCost, blobs
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -389,6 +394,9 @@ func TestDataSurvivesRestart(t *testing.T) {
 	alice := ts.register("alice", "pw")
 	roomID := ts.createRoom(alice, map[string]any{"name": "Durable"})
 	ts.send(alice, roomID, "1", "kept")
+	picture := bytes.Repeat([]byte("photo"), 200<<10)
+	up := ts.do("POST", "/_matrix/media/v3/upload", alice, string(picture))
+	mxc := strings.TrimPrefix(up.str("content_uri"), "mxc://")
 	name := ts.name
 	ts.stop()
 
@@ -400,5 +408,8 @@ func TestDataSurvivesRestart(t *testing.T) {
 	r := ts.do("GET", "/_matrix/client/v3/sync", alice, nil)
 	if got := timelineBodies(r, roomID); strings.Join(got, ",") != "kept" {
 		t.Fatalf("after restart: %s", r.raw)
+	}
+	if dl := ts.do("GET", "/_matrix/client/v1/media/download/"+mxc, alice, nil); !bytes.Equal(dl.raw, picture) {
+		t.Fatalf("upload after restart: %d, %d bytes", dl.status, len(dl.raw))
 	}
 }

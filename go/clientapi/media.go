@@ -1,16 +1,11 @@
 package clientapi
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"mime"
-	"net/http"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
-	"hearth/go/errcode"
 	"hearth/go/media"
 )
 
@@ -18,17 +13,10 @@ func (a *API) mediaConfig(*request) (any, error) {
 	return map[string]int64{"m.upload.size": a.media.MaxBytes()}, nil
 }
 
+// upload streams the body to the media store: over the limit it is refused
+// mid-stream (M_TOO_LARGE), and nothing is acknowledged before it is durable.
 func (a *API) upload(req *request) (any, error) {
-	max := a.media.MaxBytes()
-	data, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, max))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, errcode.New(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", fmt.Sprintf("uploads are at most %d bytes", max))
-		}
-		return nil, errcode.New(http.StatusBadRequest, "M_UNKNOWN", "read upload: "+err.Error())
-	}
-	uri, err := a.media.Upload(req.ctx(), req.device.UserID, req.Header.Get("Content-Type"), req.URL.Query().Get("filename"), data)
+	uri, err := a.media.Upload(req.ctx(), req.device.UserID, req.Header.Get("Content-Type"), req.URL.Query().Get("filename"), req.Body, req.ContentLength)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,13 @@
-// Package media stores uploaded files in the server's database (SQLite, in
-// the browser too) and serves them by mxc:// URI (client-server API,
-// "Content repository").
+// Package media is the content repository (client-server API, "Content
+// repository"): files by mxc:// URI. The bytes live in a BlobStore beside the
+// database (files on disk, IndexedDB in a browser), the metadata in the
+// database (tables media and remote_media), so neither sql.js's memory nor
+// its journal grows with pictures.
 //
 // Media of other servers is federation's to fetch: Options.FetchRemote is
 // its hook (GET /_matrix/federation/v1/media/download/{mediaId}); without it
-// remote media is ErrNotFound.
+// remote media is ErrNotFound. What it fetches is cached (cache.go), bounded
+// by Options.RemoteCacheBytes, least recently used evicted first.
 package media
 
 import (
@@ -15,24 +18,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/sirupsen/logrus"
 
 	"hearth/go/storage"
 )
 
-// Sentinel errors; the client API maps each to a Matrix errcode.
-var (
-	ErrNotFound = errors.New("media not found")
-	ErrTooLarge = errors.New("media too large")
+// Defaults of Options' limits.
+const (
+	// DefaultMaxBytes caps one file. Under wasm a body still crosses the
+	// bridge whole (hearthServe), so it is held in memory while uploaded.
+	DefaultMaxBytes = 10 << 20
+	// DefaultQuotaBytes caps all blobs, uploads and cache together.
+	DefaultQuotaBytes = 2 << 30
+	// DefaultRemoteCacheBytes caps other servers' cached media.
+	DefaultRemoteCacheBytes = 256 << 20
 )
 
-// DefaultMaxBytes caps one upload: the whole file sits in the database, and
-// in the browser in memory too.
-const DefaultMaxBytes = 10 << 20
-
-// Media is one stored file.
+// Media is one file.
 type Media struct {
 	ContentType string
 	FileName    string
@@ -41,26 +47,52 @@ type Media struct {
 
 // Options configure Store; zero values mean production defaults.
 type Options struct {
-	MaxBytes int64            // 0: DefaultMaxBytes
-	Now      func() time.Time // nil: time.Now
-	Random   io.Reader        // nil: crypto/rand
-	// FetchRemote fetches media of another server; nil: remote media is not
-	// found. Get caches what it returns (at most MaxBytes); it should return
-	// ErrNotFound wrapped when the other server has no such media.
-	FetchRemote func(ctx context.Context, server spec.ServerName, mediaID string) (Media, error)
+	MaxBytes         int64            // one file; 0: DefaultMaxBytes
+	QuotaBytes       int64            // all blobs; 0: DefaultQuotaBytes
+	RemoteCacheBytes int64            // other servers' cached media; 0: DefaultRemoteCacheBytes
+	Now              func() time.Time // nil: time.Now
+	Random           io.Reader        // nil: crypto/rand
+	// FetchRemote fetches media of another server, refusing files over
+	// maxBytes; nil: remote media is not found. Get caches what it returns;
+	// it should return ErrNotFound wrapped when the other server has no
+	// such media.
+	FetchRemote func(ctx context.Context, server spec.ServerName, mediaID string, maxBytes int64) (Media, error)
 }
 
 // Store is the media repository of one server.
+//
+// Its invariant with its BlobStore: a row is inserted only after its blob's
+// Put returned (durable), and deleted before its blob is. A crash between
+// the two leaves an orphan blob, never a row without bytes; Recover removes
+// orphans at start-up.
 type Store struct {
 	db     *storage.DB
+	blobs  BlobStore
 	server spec.ServerName
 	opts   Options
+
+	// quotaMu guards reserved, and is held while an upload or a cache insert
+	// checks the quota, so two of them cannot both take the last bytes.
+	// Lock order: quotaMu before cacheMu.
+	quotaMu  sync.Mutex
+	reserved int64 // bytes of Puts in flight, counted against QuotaBytes
+	// cacheMu serialises changes to the remote cache (insert, evict): an
+	// eviction's blob delete must not remove the blob of a concurrent
+	// re-fetch of the same file.
+	cacheMu sync.Mutex
 }
 
-// New returns the media store of the server named server.
-func New(db *storage.DB, server spec.ServerName, opts Options) *Store {
+// New returns the media store of the server named server, its bytes in blobs.
+// Call Recover before serving.
+func New(db *storage.DB, blobs BlobStore, server spec.ServerName, opts Options) *Store {
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.QuotaBytes == 0 {
+		opts.QuotaBytes = DefaultQuotaBytes
+	}
+	if opts.RemoteCacheBytes == 0 {
+		opts.RemoteCacheBytes = DefaultRemoteCacheBytes
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -68,36 +100,50 @@ func New(db *storage.DB, server spec.ServerName, opts Options) *Store {
 	if opts.Random == nil {
 		opts.Random = rand.Reader
 	}
-	return &Store{db: db, server: server, opts: opts}
+	return &Store{db: db, blobs: blobs, server: server, opts: opts}
 }
 
-// MaxBytes is the largest upload accepted.
+// MaxBytes is the largest file accepted.
 func (s *Store) MaxBytes() int64 { return s.opts.MaxBytes }
 
-// Upload stores a file and returns its mxc:// URI.
-func (s *Store) Upload(ctx context.Context, uploader spec.UserID, contentType, fileName string, data []byte) (string, error) {
-	if int64(len(data)) > s.opts.MaxBytes {
-		return "", fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(data), s.opts.MaxBytes)
+// Upload stores the file body yields (size bytes, or -1 if unknown) and
+// returns its mxc:// URI once bytes and row are durable. Over MaxBytes is
+// ErrTooLarge, over the quota ErrStoreFull.
+func (s *Store) Upload(ctx context.Context, uploader spec.UserID, contentType, fileName string, body io.Reader, size int64) (string, error) {
+	if size > s.opts.MaxBytes {
+		return "", fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, size, s.opts.MaxBytes)
 	}
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
+	reservation := size
+	if reservation < 0 {
+		reservation = s.opts.MaxBytes
+	}
+	release, err := s.reserve(ctx, reservation)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	b := make([]byte, 18)
 	if _, err := io.ReadFull(s.opts.Random, b); err != nil {
 		return "", fmt.Errorf("make media ID: %w", err)
 	}
 	mediaID := base64.RawURLEncoding.EncodeToString(b)
-	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+	key := localPrefix + mediaID
+	n, err := s.blobs.Put(ctx, key, &limitedReader{r: body, left: s.opts.MaxBytes}, size)
+	if err != nil {
+		return "", fmt.Errorf("store upload: %w", err)
+	}
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO media (media_id, content_type, filename, uploader, created_ts, data) VALUES (?, ?, ?, ?, ?, ?)`,
-			mediaID, contentType, fileName, uploader.String(), s.opts.Now().UnixMilli(), data)
-		if err != nil {
-			return fmt.Errorf("store media: %w", err)
-		}
-		return nil
+			`INSERT INTO media (media_id, content_type, filename, uploader, created_ts, size) VALUES (?, ?, ?, ?, ?, ?)`,
+			mediaID, contentType, fileName, uploader.String(), s.opts.Now().UnixMilli(), n)
+		return err
 	})
 	if err != nil {
-		return "", err
+		s.deleteBlob(ctx, key) // else an orphan until the next start
+		return "", fmt.Errorf("store media row: %w", err)
 	}
 	return "mxc://" + string(s.server) + "/" + mediaID, nil
 }
@@ -114,50 +160,79 @@ func (s *Store) Get(ctx context.Context, server spec.ServerName, mediaID string)
 
 // GetLocal returns a file of this server only (what federation serves).
 func (s *Store) GetLocal(ctx context.Context, mediaID string) (Media, error) {
+	key, err := localKey(mediaID)
+	if err != nil {
+		return Media{}, err
+	}
 	var m Media
-	err := s.db.QueryRow(ctx, `SELECT content_type, filename, data FROM media WHERE media_id = ?`, mediaID).
-		Scan(&m.ContentType, &m.FileName, &m.Data)
+	var legacy []byte
+	var hasLegacy bool
+	err = s.db.QueryRow(ctx, `SELECT content_type, filename, legacy_data IS NOT NULL, legacy_data FROM media WHERE media_id = ?`, mediaID).
+		Scan(&m.ContentType, &m.FileName, &hasLegacy, &legacy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Media{}, fmt.Errorf("%w: %s", ErrNotFound, mediaID)
 	}
 	if err != nil {
 		return Media{}, fmt.Errorf("load media %s: %w", mediaID, err)
 	}
+	if hasLegacy { // not yet moved by Recover
+		m.Data = legacy
+		return m, nil
+	}
+	if m.Data, err = s.blobs.Get(ctx, key); err != nil {
+		return Media{}, fmt.Errorf("load media %s: %w", mediaID, err)
+	}
 	return m, nil
 }
 
-func (s *Store) getRemote(ctx context.Context, server spec.ServerName, mediaID string) (Media, error) {
-	var m Media
-	err := s.db.QueryRow(ctx, `SELECT content_type, filename, data FROM remote_media WHERE server_name = ? AND media_id = ?`,
-		string(server), mediaID).Scan(&m.ContentType, &m.FileName, &m.Data)
-	if err == nil {
-		return m, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return Media{}, fmt.Errorf("load cached media %s/%s: %w", server, mediaID, err)
-	}
-	if s.opts.FetchRemote == nil {
-		return Media{}, fmt.Errorf("%w: %s/%s is another server's and remote media is not fetched", ErrNotFound, server, mediaID)
-	}
-	m, err = s.opts.FetchRemote(ctx, server, mediaID)
+// Delete removes a file of this server: its row, then its bytes.
+func (s *Store) Delete(ctx context.Context, mediaID string) error {
+	key, err := localKey(mediaID)
 	if err != nil {
-		return Media{}, err
+		return err
 	}
-	if int64(len(m.Data)) > s.opts.MaxBytes {
-		return Media{}, fmt.Errorf("%w: %s/%s is %d bytes, at most %d", ErrTooLarge, server, mediaID, len(m.Data), s.opts.MaxBytes)
-	}
-	if m.ContentType == "" {
-		m.ContentType = "application/octet-stream"
-	}
+	var deleted int64
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO remote_media (server_name, media_id, content_type, filename, fetched_ts, data) VALUES (?, ?, ?, ?, ?, ?)
-			 ON CONFLICT DO NOTHING`,
-			string(server), mediaID, m.ContentType, m.FileName, s.opts.Now().UnixMilli(), m.Data)
+		res, err := tx.ExecContext(ctx, `DELETE FROM media WHERE media_id = ?`, mediaID)
+		if err != nil {
+			return err
+		}
+		deleted, err = res.RowsAffected()
 		return err
 	})
 	if err != nil {
-		return Media{}, fmt.Errorf("cache media %s/%s: %w", server, mediaID, err)
+		return fmt.Errorf("delete media %s: %w", mediaID, err)
 	}
-	return m, nil
+	if deleted == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, mediaID)
+	}
+	return s.blobs.Delete(ctx, key)
+}
+
+// deleteBlob removes a blob whose row is gone or never came; a failure only
+// leaves an orphan for Recover, so it is logged, not returned.
+func (s *Store) deleteBlob(ctx context.Context, key string) {
+	if err := s.blobs.Delete(context.WithoutCancel(ctx), key); err != nil {
+		logrus.WithError(err).WithField("key", key).Warn("media: blob left for the next start-up's sweep")
+	}
+}
+
+// limitedReader yields at most left bytes of r, then fails with ErrTooLarge:
+// an upload is refused while it streams, not after it was stored.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	// One byte past the limit tells "too large" from "exactly the limit".
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, fmt.Errorf("%w: over the limit", ErrTooLarge)
+	}
+	return n, err
 }

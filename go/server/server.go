@@ -67,6 +67,12 @@ type Config struct {
 	// token, CORS origins, registration rate. Zero: the browser's (open
 	// registration, same origin only).
 	Client clientapi.Policy
+	// Blobs keeps media bytes (natively media.FileBlobs, in wasm
+	// bridge.Blobs); nil: media.MemoryBlobs, for tests.
+	Blobs media.BlobStore
+	// Media sets the media limits (one file, quota, remote cache); zero
+	// values are the defaults. Its Now, Random and FetchRemote come from here.
+	Media media.Options
 }
 
 // Server is one running homeserver.
@@ -146,11 +152,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			go sendDeviceListUpdate(rooms, queue, id.ServerName, user, deviceID, keys)
 		},
 	})
-	mediaStore := media.New(cfg.DB, id.ServerName, media.Options{Now: cfg.Now, Random: cfg.Random,
-		FetchRemote: func(ctx context.Context, server spec.ServerName, mediaID string) (media.Media, error) {
-			return fedClient.DownloadMedia(ctx, server, mediaID, media.DefaultMaxBytes)
-		},
-	})
+	mediaStore, err := openMedia(ctx, cfg, id.ServerName, fedClient)
+	if err != nil {
+		return nil, err
+	}
 	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
 
 	// Federation applies typing and receipt EDUs itself (checked, into eph);

@@ -273,6 +273,38 @@ CREATE TABLE to_device_received (
 );
 CREATE INDEX to_device_received_by_ts ON to_device_received (received_ts);
 `,
+	// 7: media bytes leave the database for a blob store beside it (package
+	// media, BlobStore); rows keep the metadata and the size. The bytes of
+	// uploads from before wait in legacy_data until media.Store.Recover moves
+	// them at the next start-up (and are served from there meanwhile). The
+	// remote media cache starts empty: it is a cache, refetched on demand.
+	`
+CREATE TABLE media_v7 (
+	media_id     TEXT PRIMARY KEY,     -- of this server's mxc:// URIs
+	content_type TEXT NOT NULL,
+	filename     TEXT NOT NULL DEFAULT '',
+	uploader     TEXT NOT NULL,
+	created_ts   INTEGER NOT NULL,     -- ms since the epoch
+	size         INTEGER NOT NULL,     -- bytes of its blob
+	legacy_data  BLOB                  -- NULL once its bytes are in the blob store
+);
+INSERT INTO media_v7 (media_id, content_type, filename, uploader, created_ts, size, legacy_data)
+	SELECT media_id, content_type, filename, uploader, created_ts, length(data), data FROM media;
+DROP TABLE media;
+ALTER TABLE media_v7 RENAME TO media;
+DROP TABLE remote_media;
+CREATE TABLE remote_media (
+	server_name    TEXT NOT NULL,
+	media_id       TEXT NOT NULL,
+	content_type   TEXT NOT NULL,
+	filename       TEXT NOT NULL DEFAULT '',
+	fetched_ts     INTEGER NOT NULL,   -- ms since the epoch
+	last_access_ts INTEGER NOT NULL,   -- ms since the epoch, to within media's accessResolution: eviction order
+	size           INTEGER NOT NULL,   -- bytes of its blob
+	PRIMARY KEY (server_name, media_id)
+);
+CREATE INDEX remote_media_by_access ON remote_media (last_access_ts);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

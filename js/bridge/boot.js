@@ -38,6 +38,8 @@ export class BootError extends Error {
  *   URLs resolve against the realm's location), the bytes, or a compiled module
  * @param {object|Promise<object>} options.storage the storage object Go uses
  *   (createStorage().storage); a promise lets storage open while the wasm downloads
+ * @param {object|Promise<object>} [options.blobs] the media blob store Go uses
+ *   (createBlobStore().blobs, js/blobs); without it Go fails to start
  * @param {object} [options.p2p] the p2p object, if any
  * @param {(event: {phase: string}) => void} [options.onPhase]
  * @param {string[]} [options.args] extra argv for Go (argv[0] is "hearth")
@@ -49,7 +51,7 @@ export class BootError extends Error {
  *   exited resolves with Go's exit code if the server ever stops; memory is the
  *   instance's linear memory (for measuring, e.g. memory.buffer.byteLength)
  */
-export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
+export async function startServer ({ wasm, storage, blobs, p2p, onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
   if (typeof globalThis.Go !== 'function') {
     throw new BootError('wasm_exec.js did not define Go: run `make wasm`', { phase: 'starting' })
   }
@@ -61,13 +63,15 @@ export async function startServer ({ wasm, storage, p2p, onPhase = () => {}, arg
   }
 
   // Storage opens while the wasm downloads and compiles; both must succeed.
-  const opened = Promise.resolve(storage).catch((err) => {
+  const opened = Promise.all([storage, blobs]).catch((err) => {
     throw new BootError(`cannot open storage: ${err.message}`, { phase: 'starting', cause: err })
   })
   opened.catch(() => {}) // awaited below, after the compile
   const module = await compile(wasm, report, signal)
   const compiledAt = performance.now()
-  provide(GLOBALS.storage, await opened)
+  const [openedStorage, openedBlobs] = await opened
+  provide(GLOBALS.storage, openedStorage)
+  if (openedBlobs !== undefined) provide(GLOBALS.blobs, openedBlobs)
   if (p2p !== undefined) provide(GLOBALS.p2p, p2p)
 
   report('starting', { waitedForStorageMs: performance.now() - compiledAt })

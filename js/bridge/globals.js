@@ -1,6 +1,8 @@
 /**
- * The contract between Go (compiled to wasm) and the JS layer, version 2
- * (2 added hearthP2P.deposit and hearthMailbox: mail through the relays).
+ * The contract between Go (compiled to wasm) and the JS layer, version 3
+ * (2 added hearthP2P.deposit and hearthMailbox: mail through the relays;
+ * 3 added hearthBlobs: media bytes out of the database). hearthP2P,
+ * hearthMailbox and hearthBlobs carry BRIDGE_VERSION; hearthStorage has its own.
  *
  * Go and JS share exactly these globals on globalThis; the Go side of the
  * same list is go/bridge/globals_js.go. Change both together and bump
@@ -14,6 +16,7 @@
  * | hearthStorage | JS     | the SQLite database, see js/storage (before Go starts) |
  * | hearthP2P     | JS     | outgoing federation over libp2p, see js/p2p            |
  * | hearthMailbox | Go     | takes mail and notices from our relay mailboxes        |
+ * | hearthBlobs   | JS     | media bytes beside the database, see js/blobs          |
  *
  * request  = {head: string, body: Uint8Array | null, signal?: AbortSignal}
  * signal (optional) cancels the Go handler's context when it aborts: the page
@@ -65,9 +68,9 @@
  *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
  *            u32 rows, rows × columns × value
  *
- * ## hearthP2P (version 2, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
+ * ## hearthP2P (version 3, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
  *
- *   {version: 2,
+ *   {version: 3,
  *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
  *    deposit(peerId: string, ref: string, sealed: Uint8Array, options?: {signal: AbortSignal})
  *      => Promise<{relay: string, expiresAt: number}>,
@@ -93,9 +96,9 @@
  *   recipient, or none answered), MailboxBadRequestError (bad ref) or
  *   P2PNotRunningError. All mean "keep it queued and retry with back-off".
  *
- * ## hearthMailbox (version 2, set by Go like hearthServe; called through deliverMail / deliverNotice)
+ * ## hearthMailbox (version 3, set by Go like hearthServe; called through deliverMail / deliverNotice)
  *
- *   {version: 2,
+ *   {version: 3,
  *    receive(from: string, sealed: Uint8Array) => Promise<void>,
  *    notice(kind: 'delivered'|'expired', to: string, ref: string) => Promise<void>}
  *   receive: one mail from our mailbox on a relay; from = the depositing peer
@@ -107,16 +110,36 @@
  *   notice: what became of mail we deposited for `to` under `ref`: delivered
  *   (the recipient acked it) or expired (dropped unread after the relay's TTL).
  *   Resolve = recorded; JS acks it and the relay forgets it.
+ *
+ * ## hearthBlobs (version 3, set by JS before Go starts; createBlobStore() in js/blobs)
+ *
+ *   {version: 3,
+ *    put(key: string, bytes: Uint8Array) => Promise<void>,
+ *    get(key: string) => Promise<Uint8Array | null>,
+ *    delete(key: string) => Promise<void>,
+ *    keys() => Promise<string[]>}
+ *   Media bytes, beside the database: IndexedDB database `<name>-media` in a
+ *   browser (not the journal's), files under <data dir>/media in Node. Keys:
+ *   "local/<media ID>" (uploads), "remote/<server name>/<media ID>" (cache);
+ *   others are refused (js/blobs/keys.js, go/media/keys.go). put resolves only
+ *   once the bytes are durable and replaces what was there; a rejected put
+ *   leaves nothing. get resolves null for a missing key; delete resolves for
+ *   one too; keys() lists all (the start-up sweep, exports). Go commits a
+ *   media row only after its put resolved and deletes the row before the
+ *   blob, so a crash leaves at worst an orphan blob, swept at start-up.
+ *   Rejections are Errors named StorageQuotaError (full: Go answers
+ *   M_RESOURCE_LIMIT_EXCEEDED), BlobKeyError or StoragePersistError.
  */
 
-export const BRIDGE_VERSION = 2
+export const BRIDGE_VERSION = 3
 
 export const GLOBALS = Object.freeze({
   serve: 'hearthServe',
   ready: 'hearthReady',
   storage: 'hearthStorage',
   p2p: 'hearthP2P',
-  mailbox: 'hearthMailbox'
+  mailbox: 'hearthMailbox',
+  blobs: 'hearthBlobs'
 })
 
 /** Statuses whose responses must not carry a body (Fetch spec "null body status"). */
@@ -199,9 +222,9 @@ export async function whenReady () {
   return info
 }
 
-/** Sets a JS-owned global (storage or p2p) for Go to find. */
+/** Sets a JS-owned global (storage, blobs or p2p) for Go to find. */
 export function provide (name, value) {
-  if (name !== GLOBALS.storage && name !== GLOBALS.p2p) {
+  if (name !== GLOBALS.storage && name !== GLOBALS.blobs && name !== GLOBALS.p2p) {
     throw new BridgeError(`${name} is not a JS-owned bridge global`)
   }
   globalThis[name] = value

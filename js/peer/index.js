@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { startServer } from '../bridge/boot.js'
 import { GLOBALS, callServe, provide } from '../bridge/globals.js'
 import { createStorage } from '../storage/index.js'
+import { createBlobStore } from '../blobs/index.js'
 import { createP2P } from '../p2p/index.js'
 import { hearthP2P, mailToGo } from '../p2p/bridge.js'
 
@@ -29,7 +30,8 @@ export class DataDirLockedError extends Error {
 
 /**
  * @param {object} options
- * @param {string} options.dataDir where the database (and its journal) lives; created if missing
+ * @param {string} options.dataDir where the database (and its journal) lives, and media
+ *   files under media/; created if missing
  * @param {string|URL|Uint8Array} options.wasm hearth.wasm: a file: URL or the bytes
  * @param {string[]} [options.relayAddrs] relay multiaddrs (with /p2p/<id>); none: no federation
  * @param {{port: number, host?: string}} [options.http] serve the client API over HTTP
@@ -52,10 +54,13 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
   try {
     const opened = await createStorage({ persistence: 'file', dir: dataDir })
     cleanups.push(() => opened.close())
+    // Media bytes are files under media/, beside (not in) the database.
+    const media = await createBlobStore({ persistence: 'file', dir: join(dataDir, 'media') })
+    cleanups.push(() => media.close())
     // Go reads the operator's client API policy from its environment (go/cmd/hearth-wasm).
     const env = { HEARTH_CORS_ORIGINS: corsOrigins.join(',') }
     if (registrationToken) env.HEARTH_REGISTRATION_TOKEN = registrationToken
-    const info = await startServer({ wasm, storage: opened.storage, env })
+    const info = await startServer({ wasm, storage: opened.storage, blobs: media.blobs, env })
     logger.log(`peer: homeserver ${info.serverName} is running (data in ${dataDir})`)
 
     let p2p = null

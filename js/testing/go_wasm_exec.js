@@ -1,8 +1,8 @@
 /**
  * Runs a js/wasm Go binary under Node, like the toolchain's
  * lib/wasm/go_js_wasm_exec + wasm_exec_node.js, but with an in-memory
- * js/storage installed as hearthStorage first, so Go tests run against real
- * sql.js. Used by `make test-wasm`:
+ * js/storage installed as hearthStorage (and in-memory js/blobs as
+ * hearthBlobs) first, so Go tests run against real sql.js. Used by `make test-wasm`:
  *
  *   go test -exec="node <repo>/js/testing/go_wasm_exec.js" ./go/...
  *
@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os'
 import { webcrypto } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createStorage } from '../storage/index.js'
+import { createBlobStore } from '../blobs/index.js'
 import { provide, GLOBALS } from '../bridge/globals.js'
 
 // Go's wrapper raises V8's stack from 984K to 8M so deep Go stacks fit; a
@@ -46,6 +47,7 @@ async function main () {
 
   const { storage } = await createStorage({ persistence: 'memory' })
   provide(GLOBALS.storage, storage)
+  provide(GLOBALS.blobs, (await createBlobStore({ persistence: 'memory' })).blobs)
 
   const go = new globalThis.Go()
   go.argv = process.argv.slice(2)

@@ -16,6 +16,7 @@ import (
 
 	"hearth/go/bridge"
 	"hearth/go/clientapi"
+	"hearth/go/media"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -66,8 +67,13 @@ func start(ctx context.Context) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
+	blobs, err := media.OpenBridgeBlobs()
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(ctx, server.Config{
 		DB:        db,
+		Blobs:     blobs,                 // media bytes beside the database (hearthBlobs)
 		Transport: bridge.P2PTransport{}, // outgoing federation over libp2p (hearthP2P)
 		// An incoming request's libp2p sender must be the server its X-Matrix header names.
 		RequestPeer: bridge.PeerFromContext,

@@ -16,13 +16,14 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/clientapi"
+	"hearth/go/media"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8008", "address to listen on")
-	dataDir := flag.String("data", "hearth-data", "directory for the database")
+	dataDir := flag.String("data", "hearth-data", "directory for the database and, under media/, the media files")
 	var policy clientapi.Policy
 	flag.StringVar(&policy.RegistrationToken, "registration-token", os.Getenv("HEARTH_REGISTRATION_TOKEN"),
 		"registering needs this token (m.login.registration_token); empty: open registration (env HEARTH_REGISTRATION_TOKEN)")
@@ -31,16 +32,17 @@ func main() {
 			policy.CORSOrigins = append(policy.CORSOrigins, origin)
 			return nil
 		})
+	mediaQuota := flag.Int64("media-quota", media.DefaultQuotaBytes, "bytes all media files may take, uploads and other servers' cached files")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *dataDir, policy); err != nil {
+	if err := run(ctx, *addr, *dataDir, policy, *mediaQuota); err != nil {
 		logrus.WithError(err).Fatal("hearth stopped")
 	}
 }
 
-func run(ctx context.Context, addr, dataDir string, policy clientapi.Policy) error {
+func run(ctx context.Context, addr, dataDir string, policy clientapi.Policy, mediaQuota int64) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
@@ -49,7 +51,11 @@ func run(ctx context.Context, addr, dataDir string, policy clientapi.Policy) err
 		return err
 	}
 	defer db.Close()
-	srv, err := server.New(ctx, server.Config{DB: db, Client: policy})
+	blobs, err := media.NewFileBlobs(filepath.Join(dataDir, "media"))
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, server.Config{DB: db, Client: policy, Blobs: blobs, Media: media.Options{QuotaBytes: mediaQuota}})
 	if err != nil {
 		return err
 	}

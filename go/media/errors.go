@@ -1,0 +1,25 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+
+	"hearth/go/storage"
+)
+
+// Sentinel errors; the client API maps each to a Matrix errcode.
+var (
+	// ErrNotFound: no such media here, or its ID is not one a server mints.
+	ErrNotFound = errors.New("media not found")
+	// ErrTooLarge: one file over Limits.MaxFileBytes (M_TOO_LARGE).
+	ErrTooLarge = errors.New("media too large")
+	// ErrStoreFull: the media quota (Limits.QuotaBytes) is used up, or the
+	// disk or browser refused the bytes. It wraps storage.ErrFull, so the
+	// client API answers it as it answers a full database
+	// (M_RESOURCE_LIMIT_EXCEEDED).
+	ErrStoreFull = fmt.Errorf("media store full: %w", storage.ErrFull)
+	// ErrNoBlob: a BlobStore holds nothing under the key.
+	ErrNoBlob = errors.New("no such blob")
+	// ErrBadKey: a key a BlobStore refuses (see ValidKey).
+	ErrBadKey = errors.New("bad blob key")
+)
