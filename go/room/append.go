@@ -94,16 +94,18 @@ func (r *Rooms) authEventsFor(ctx context.Context, q querier, v gomatrixserverli
 // sit on every extremity, so the state before one is the current state.
 func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, prevIDs []string) error {
 	roomID := ev.RoomID().String()
-	before, err := currentSnapshot(ctx, w.tx, roomID)
+	before, err := currentGroup(ctx, w.tx, roomID)
 	if err != nil {
 		return err
 	}
-	after, err := stateAfter(ctx, w.tx, before, ev)
-	if err != nil {
-		return err
+	var replaced, membershipBefore string
+	if ev.StateKey() != nil {
+		if replaced, membershipBefore, err = currentEntry(ctx, w.tx, roomID, keyOf(ev)); err != nil {
+			return err
+		}
 	}
-	if _, err := insertEvent(ctx, w, eventRow{ev: ev,
-		before: sql.NullInt64{Int64: before, Valid: true}, after: sql.NullInt64{Int64: after, Valid: true}}); err != nil {
+	row, err := insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == ""})
+	if err != nil {
 		return err
 	}
 	if sk := ev.StateKey(); sk != nil {
@@ -115,15 +117,11 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoom
 			}
 			membership = m
 		}
-		_, err := w.tx.ExecContext(ctx,
-			`INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, ?, ?, ?, ?)
-			 ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`,
-			roomID, ev.Type(), *sk, ev.EventID(), membership)
-		if err != nil {
-			return fmt.Errorf("update current state: %w", err)
+		if err := upsertCurrentState(ctx, w.tx, roomID, keyOf(ev), ev.EventID(), membership); err != nil {
+			return err
 		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET current_snapshot = ? WHERE room_id = ?`, after, roomID); err != nil {
-			return fmt.Errorf("set current snapshot: %w", err)
+		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET current_state_group = ? WHERE room_id = ?`, row.after.Int64, roomID); err != nil {
+			return fmt.Errorf("set current state group: %w", err)
 		}
 	}
 	for _, prev := range prevIDs {
@@ -134,7 +132,7 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoom
 	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
 		return fmt.Errorf("update extremities: %w", err)
 	}
-	return r.federate(ctx, w, v, ev, before, after)
+	return r.federate(ctx, w, ev, membershipBefore)
 }
 
 // extremities returns a room's forward extremities and the greatest depth among them.

@@ -107,7 +107,7 @@ func (r *Rooms) StateBefore(ctx context.Context, roomID, eventID string) (state,
 	if !ok || ev.Rejected || ev.RoomID().String() != roomID || !ev.StateBefore.Valid {
 		return nil, nil, fmt.Errorf("%w: no state known at %s", ErrEventNotFound, eventID)
 	}
-	s, err := loadSnapshot(ctx, q, ev.StateBefore.Int64)
+	s, err := loadState(ctx, q, ev.StateBefore.Int64)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -155,7 +155,7 @@ func (r *Rooms) WalkBack(ctx context.Context, roomID string, from, stop []string
 		for _, id := range from {
 			seen[id] = true
 		}
-		if frontier, err = edgeTargets(ctx, q, "prev", from); err != nil {
+		if frontier, err = prevEventsOf(ctx, q, v, from); err != nil {
 			return nil, err
 		}
 	}
@@ -172,17 +172,29 @@ func (r *Rooms) WalkBack(ctx context.Context, roomID string, from, stop []string
 		if err != nil {
 			return nil, err
 		}
-		var kept []string
+		frontier = nil
 		for _, id := range next {
 			ev, ok := events[id]
 			if !ok || ev.Rejected || ev.RoomID().String() != roomID || ev.Depth() < minDepth || len(out) >= limit {
 				continue
 			}
 			out = append(out, ev.PDU)
-			kept = append(kept, id)
+			frontier = append(frontier, ev.PrevEventIDs()...)
 		}
-		if frontier, err = edgeTargets(ctx, q, "prev", kept); err != nil {
-			return nil, err
+	}
+	return out, nil
+}
+
+// prevEventsOf returns the prev events of the stored events among ids.
+func prevEventsOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) ([]string, error) {
+	events, err := loadEvents(ctx, q, v, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		if ev, ok := events[id]; ok {
+			out = append(out, ev.PrevEventIDs()...)
 		}
 	}
 	return out, nil
@@ -219,10 +231,8 @@ func (r *Rooms) UnknownEvents(ctx context.Context, roomID string, ids []string) 
 // server does not hold: where backfill continues from.
 func (r *Rooms) BackwardExtremities(ctx context.Context, roomID string) ([]string, error) {
 	rows, err := r.db.Query(ctx,
-		`SELECT DISTINCT g.target_id FROM event_edges g JOIN events e ON e.event_id = g.event_id
-		 WHERE g.kind = 'prev' AND e.room_id = ? AND e.outlier = 0 AND e.rejected IS NULL
-		   AND NOT EXISTS (SELECT 1 FROM events p WHERE p.event_id = g.target_id AND p.outlier = 0)
-		 ORDER BY g.target_id`, roomID)
+		`SELECT DISTINCT m.prev_id FROM missing_prev_events m JOIN events e ON e.stream_pos = m.event_pos
+		 WHERE e.room_id = ? AND e.rejected IS NULL ORDER BY m.prev_id`, roomID)
 	if err != nil {
 		return nil, fmt.Errorf("load backward extremities: %w", err)
 	}

@@ -1,10 +1,12 @@
 package room
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,25 +174,27 @@ func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID strin
 
 // StateBetween returns the state of a room as of just before stream position
 // before, counting only state events after position after. From the start
-// (after ≤ 0) it is the state snapshot before the first event at or past
+// (after ≤ 0) it is the state group before the first event at or past
 // before, so forks and joined-over state are right; otherwise it is the newest
 // event of each (type, state_key) in the range. Sync's "state" block is this.
 func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before StreamPos) ([]Event, error) {
 	if after <= 0 {
-		var snap sql.NullInt64
+		var group sql.NullInt64
 		err := r.db.QueryRow(ctx,
 			`SELECT state_before FROM events WHERE room_id = ? AND stream_pos >= ? AND `+visible+`
-			 ORDER BY stream_pos LIMIT 1`, roomID, int64(before)).Scan(&snap)
+			 ORDER BY stream_pos LIMIT 1`, roomID, int64(before)).Scan(&group)
 		if errors.Is(err, sql.ErrNoRows) {
-			err = r.db.QueryRow(ctx, `SELECT current_snapshot FROM rooms WHERE room_id = ?`, roomID).Scan(&snap)
+			err = r.db.QueryRow(ctx, `SELECT current_state_group FROM rooms WHERE room_id = ?`, roomID).Scan(&group)
 		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("load state snapshot of %s: %w", roomID, err)
+			return nil, fmt.Errorf("load state group of %s: %w", roomID, err)
 		}
-		if snap.Valid {
-			return r.query(ctx, roomID,
-				`SELECT stream_pos, json FROM events WHERE event_id IN (SELECT event_id FROM state_entries WHERE snapshot_id = ?)
-				 ORDER BY stream_pos`, snap.Int64)
+		if group.Valid {
+			s, err := loadState(ctx, reader{r.db}, group.Int64)
+			if err != nil {
+				return nil, err
+			}
+			return r.eventsByID(ctx, roomID, slices.Collect(maps.Values(s)))
 		}
 	}
 	return r.query(ctx, roomID,
@@ -199,6 +203,25 @@ func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before S
 			WHERE room_id = ? AND state_key IS NOT NULL AND stream_pos > ? AND stream_pos < ? AND `+visible+`
 			GROUP BY type, state_key)
 		 ORDER BY stream_pos`, roomID, int64(after), int64(before))
+}
+
+// eventsByID loads the events among ids of a room, in stream order.
+func (r *Rooms) eventsByID(ctx context.Context, roomID string, ids []string) ([]Event, error) {
+	var out []Event
+	for chunk := range slices.Chunk(ids, maxSQLVars) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		events, err := r.query(ctx, roomID,
+			`SELECT stream_pos, json FROM events WHERE event_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, events...)
+	}
+	slices.SortFunc(out, func(a, b Event) int { return cmp.Compare(a.Pos, b.Pos) })
+	return out, nil
 }
 
 // visible is the SQL condition for events clients may see: neither rejected,
