@@ -121,7 +121,7 @@ func (r *Rooms) StateBefore(ctx context.Context, roomID, eventID string) (state,
 			state = append(state, se.PDU)
 		}
 	}
-	chain, _, err = authChain(ctx, q, v, ids)
+	chain, _, err = authChainOf(ctx, q, v, state)
 	return state, chain, err
 }
 

@@ -40,15 +40,16 @@ func loadEvents(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion
 			args[i] = id
 		}
 		rows, err := q.QueryContext(ctx,
-			`SELECT stream_pos, json, rejected IS NOT NULL, outlier, state_before, state_after FROM events
+			`SELECT event_id, stream_pos, json, rejected IS NOT NULL, outlier, state_before, state_after FROM events
 			 WHERE event_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("load events: %w", err)
 		}
 		for rows.Next() {
 			var se storedEvent
+			var id string
 			var raw []byte
-			if err := rows.Scan(&se.Pos, &raw, &se.Rejected, &se.Outlier, &se.StateBefore, &se.StateAfter); err != nil {
+			if err := rows.Scan(&id, &se.Pos, &raw, &se.Rejected, &se.Outlier, &se.StateBefore, &se.StateAfter); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("load events: %w", err)
 			}
@@ -56,7 +57,7 @@ func loadEvents(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion
 				rows.Close()
 				return nil, err
 			}
-			out[se.EventID()] = se
+			out[id] = se // the stored ID, not EventID(), which hashes the event again
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -102,7 +103,7 @@ func resolve(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, s
 	for _, ev := range events {
 		pdus = append(pdus, ev.PDU)
 	}
-	chain, rejected, err := authChain(ctx, q, v, keys(ids))
+	chain, rejected, err := authChainOf(ctx, q, v, pdus)
 	if err != nil {
 		return nil, err
 	}
@@ -120,20 +121,29 @@ func resolve(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, s
 
 // authChain returns every event reachable from ids through auth_events
 // (not ids themselves unless reachable), and which of them were rejected.
-// The graph is read from the events' own JSON: it is not stored twice.
 func authChain(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) ([]gomatrixserverlib.PDU, map[string]bool, error) {
-	start, err := loadEvents(ctx, q, v, ids)
+	events, err := loadEvents(ctx, q, v, ids)
 	if err != nil {
 		return nil, nil, err
 	}
+	from := make([]gomatrixserverlib.PDU, 0, len(events))
+	for _, id := range ids {
+		if ev, ok := events[id]; ok {
+			from = append(from, ev.PDU)
+		}
+	}
+	return authChainOf(ctx, q, v, from)
+}
+
+// authChainOf is authChain of events already loaded. The graph is read from
+// the events' own auth_events: it is not stored twice.
+func authChainOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, from []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, map[string]bool, error) {
 	seen := map[string]bool{}
 	var chain []gomatrixserverlib.PDU
 	rejected := map[string]bool{}
 	var frontier []string
-	for _, id := range ids {
-		if ev, ok := start[id]; ok {
-			frontier = append(frontier, ev.AuthEventIDs()...)
-		}
+	for _, ev := range from {
+		frontier = append(frontier, ev.AuthEventIDs()...)
 	}
 	for len(frontier) > 0 {
 		var next []string
