@@ -30,40 +30,6 @@ import (
 // sizes are the room sizes the join rows are reported at.
 var sizes = []int{10, 100, 1000}
 
-// dbSize returns the number of rows in every table and the bytes of the
-// pages in use (the file's pages minus its free list).
-func dbSize(tb testing.TB, p *peer) (rows, bytes int64) {
-	tb.Helper()
-	ctx := context.Background()
-	list, err := p.db.Query(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var tables []string
-	for list.Next() {
-		var name string
-		if err := list.Scan(&name); err != nil {
-			tb.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	list.Close()
-	for _, t := range tables {
-		var n int64
-		if err := p.db.QueryRow(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
-			tb.Fatal(err)
-		}
-		rows += n
-	}
-	var pages, free, pageSize int64
-	for pragma, dst := range map[string]*int64{"page_count": &pages, "freelist_count": &free, "page_size": &pageSize} {
-		if err := p.db.QueryRow(ctx, `PRAGMA `+pragma).Scan(dst); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return rows, (pages - free) * pageSize
-}
-
 // window measures a stretch of equal operations: rows, bytes and time per op.
 type window struct {
 	p           *peer
