@@ -1,4 +1,4 @@
-//go:build !js
+//go:build unix
 
 // State and storage benchmarks: what a join and a message cost in rows,
 // bytes and time as a room grows. Run:
@@ -8,12 +8,14 @@
 // Each prints JSON rows to stdout, starting with {"bench": (bench/state.js
 // turns them into npm run bench rows):
 //
-//	{"bench":"state.join","mode":"local","members":N,"rows_per_join":…,"bytes_per_join":…,"ms_per_join":…}
-//	{"bench":"state.message","messages":N,"rows_per_message":…,"bytes_per_message":…,"json_bytes_per_message":…,"ms_per_message":…}
+//	{"bench":"state.join","mode":"local","members":N,"rows_per_join":…,"bytes_per_join":…,"ms_per_join":…,"cpu_ms_per_join":…}
+//	{"bench":"state.join.all","mode":"local","members":1000,…the same fields}
+//	{"bench":"state.message","messages":N,"rows_per_message":…,"bytes_per_message":…,"json_bytes_per_message":…,"ms_per_message":…,"cpu_ms_per_message":…}
 //	{"bench":"state.lookup","members":N,"what":…,"ms":…}
 //
 // Figures at N members are over the joins just before the Nth (a window of
-// up to 10), so a cost that grows with the room shows as a growing row.
+// up to 50: bytes move by whole 4 KiB pages), so a cost that grows with the
+// room shows as a growing row; state.join.all is over every join.
 package room
 
 import (
@@ -21,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,12 +33,15 @@ import (
 // sizes are the room sizes the join rows are reported at.
 var sizes = []int{10, 100, 1000}
 
-// window measures a stretch of equal operations: rows, bytes and time per op.
+// window measures a stretch of equal operations: rows, bytes and time per
+// op, as wall time and as the process's CPU time (steadier on a shared
+// machine; it includes the garbage collector's).
 type window struct {
 	p           *peer
 	rows, bytes int64 // at the start
 	ops         int
 	elapsed     time.Duration
+	cpu         time.Duration
 }
 
 func startWindow(tb testing.TB, p *peer) *window {
@@ -44,12 +50,27 @@ func startWindow(tb testing.TB, p *peer) *window {
 	return w
 }
 
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // timed runs one operation, counting its time.
 func (w *window) timed(op func()) {
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	op()
-	w.elapsed += time.Since(start)
-	w.ops++
+	w.add(time.Since(start), cpuTime()-cpu)
+}
+
+// add counts one operation that took d (cpu of it on the CPU); a nil window
+// counts nothing.
+func (w *window) add(d, cpu time.Duration) {
+	if w != nil {
+		w.elapsed += d
+		w.cpu += cpu
+		w.ops++
+	}
 }
 
 func (w *window) row(tb testing.TB, fields map[string]any, per string) map[string]any {
@@ -57,6 +78,7 @@ func (w *window) row(tb testing.TB, fields map[string]any, per string) map[strin
 	fields["rows_per_"+per] = float64(rows-w.rows) / float64(w.ops)
 	fields["bytes_per_"+per] = float64(bytes-w.bytes) / float64(w.ops)
 	fields["ms_per_"+per] = float64(w.elapsed.Microseconds()) / 1000 / float64(w.ops)
+	fields["cpu_ms_per_"+per] = float64(w.cpu.Microseconds()) / 1000 / float64(w.ops)
 	return fields
 }
 
@@ -66,7 +88,7 @@ func benchRow(row map[string]any) {
 }
 
 // joinWindow is how many joins before each size are measured.
-func joinWindow(size int) int { return min(10, size-1) }
+func joinWindow(size int) int { return min(50, size-1) }
 
 // BenchmarkStateJoins joins 1,000 users one by one: locally (users of the
 // room's server) and over federation (users of a second server, each join
@@ -88,27 +110,30 @@ func benchLocalJoins(b *testing.B) {
 		b.Fatal(err)
 	}
 	members := 1
-	for _, size := range sizes {
-		for members < size-joinWindow(size) {
-			u := a.user(fmt.Sprintf("user%d", members))
+	all := startWindow(b, a)
+	join := func(w *window) {
+		u := a.user(fmt.Sprintf("user%d", members))
+		all.timed(func() {
+			start, cpu := time.Now(), cpuTime()
 			if _, err := a.rooms.SetMembership(ctx, u, roomID, u, spec.Join, ""); err != nil {
 				b.Fatal(err)
 			}
-			members++
+			w.add(time.Since(start), cpuTime()-cpu)
+		})
+		members++
+	}
+	for _, size := range sizes {
+		for members < size-joinWindow(size) {
+			join(nil)
 		}
 		w := startWindow(b, a)
 		for members < size {
-			u := a.user(fmt.Sprintf("user%d", members))
-			w.timed(func() {
-				if _, err := a.rooms.SetMembership(ctx, u, roomID, u, spec.Join, ""); err != nil {
-					b.Fatal(err)
-				}
-			})
-			members++
+			join(w)
 		}
 		benchRow(w.row(b, map[string]any{"bench": "state.join", "mode": "local", "members": size}, "join"))
 		benchLookups(b, a, alice, roomID, size)
 	}
+	benchRow(all.row(b, map[string]any{"bench": "state.join.all", "mode": "local", "members": members}, "join"))
 }
 
 func benchRemoteJoins(b *testing.B) {
@@ -121,6 +146,7 @@ func benchRemoteJoins(b *testing.B) {
 	}
 	other.joinVia(other.user("user1"), roomID, a)
 	members := 2
+	all := startWindow(b, a)
 	join := func(w *window) {
 		u := other.user(fmt.Sprintf("user%d", members))
 		id, err := other.rooms.SetMembership(ctx, u, roomID, u, spec.Join, "")
@@ -128,11 +154,11 @@ func benchRemoteJoins(b *testing.B) {
 			b.Fatal(err)
 		}
 		ev := other.event(roomID, id)
-		if w == nil {
+		all.timed(func() {
+			start, cpu := time.Now(), cpuTime()
 			a.deliver(ev)
-		} else {
-			w.timed(func() { a.deliver(ev) })
-		}
+			w.add(time.Since(start), cpuTime()-cpu)
+		})
 		members++
 	}
 	for _, size := range sizes {
@@ -145,6 +171,7 @@ func benchRemoteJoins(b *testing.B) {
 		}
 		benchRow(w.row(b, map[string]any{"bench": "state.join", "mode": "federation", "members": size}, "join"))
 	}
+	benchRow(all.row(b, map[string]any{"bench": "state.join.all", "mode": "federation", "members": members}, "join"))
 }
 
 // benchLookups times reading state at an event of a room of size members:
