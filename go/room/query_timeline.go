@@ -15,6 +15,8 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
+// Reading a room's timeline and state in stream order (/sync, /messages, /state).
+
 // StreamPos is a position in the order this server learned events: /sync's
 // next_batch and /messages' from/to tokens count in it. Event positions start
 // at 1; events backfilled from other servers, older than everything held,
@@ -48,75 +50,6 @@ func (r *Rooms) LatestPos(ctx context.Context) (StreamPos, error) {
 		return 0, fmt.Errorf("read latest stream position: %w", err)
 	}
 	return StreamPos(pos), nil
-}
-
-// Membership is a user's current membership of one room.
-type Membership struct {
-	Membership string    // join, invite, leave, ban or knock
-	Pos        StreamPos // of the m.room.member event that set it
-}
-
-// Memberships returns every room the user has a membership in.
-func (r *Rooms) Memberships(ctx context.Context, user spec.UserID) (map[string]Membership, error) {
-	rows, err := r.db.Query(ctx,
-		`SELECT s.room_id, s.membership, e.stream_pos FROM current_state s JOIN events e ON e.event_id = s.event_id
-		 WHERE s.type = 'm.room.member' AND s.state_key = ?`, user.String())
-	if err != nil {
-		return nil, fmt.Errorf("load memberships: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]Membership{}
-	for rows.Next() {
-		var roomID string
-		var m Membership
-		if err := rows.Scan(&roomID, &m.Membership, &m.Pos); err != nil {
-			return nil, fmt.Errorf("load memberships: %w", err)
-		}
-		out[roomID] = m
-	}
-	return out, rows.Err()
-}
-
-// JoinedRooms returns the IDs of the rooms user is joined to, sorted.
-func (r *Rooms) JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error) {
-	all, err := r.Memberships(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	joined := []string{}
-	for roomID, m := range all {
-		if m.Membership == spec.Join {
-			joined = append(joined, roomID)
-		}
-	}
-	slices.Sort(joined)
-	return joined, nil
-}
-
-// strippedStateTypes are the state events an invitee may see before joining
-// (client-server API, "Stripped state").
-var strippedStateTypes = []string{
-	spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.canonical_alias",
-	"m.room.avatar", "m.room.encryption", spec.MRoomTopic,
-}
-
-// InviteState returns the stripped state shown with an invite: the room's
-// public-facing state and the invite event itself. It asks no membership:
-// the caller has checked that user is invited.
-func (r *Rooms) InviteState(ctx context.Context, roomID string, user spec.UserID) ([]gomatrixserverlib.PDU, error) {
-	out, err := r.StrippedState(ctx, roomID)
-	if err != nil {
-		return nil, err
-	}
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomMember, user.String())
-	if err != nil {
-		return nil, err
-	}
-	return append(out, ev), nil
 }
 
 // TransactionIDs maps those of eventIDs that a device sent to the client

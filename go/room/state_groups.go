@@ -248,3 +248,9 @@ func sortedKeys(s stateMap) []stateKey {
 	})
 	return out
 }
+
+// stateKey is a (type, state_key) pair.
+type stateKey struct{ Type, StateKey string }
+
+// stateMap is a room state: the event ID of each (type, state_key).
+type stateMap map[stateKey]string
