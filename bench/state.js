@@ -10,9 +10,12 @@
  *   state.join.{local,federation}.all.*   the same over all 1,000 joins
  *   state.message.{rows,bytes,ms,cpu_ms}   per message of a 200-byte body (1,000 of
  *       them, each with a transaction ID); bytes' note gives its JSON's size
- *   state.lookup.{what}.{N}members  reading state at an event: members_at
- *       (/members?at=), state_and_auth_chain_at (state, state_ids, send_join),
- *       join_template (make_join: the auth events of a new event)
+ *   state.lookup.{what}.{N}members  reading state at an event:
+ *       state_group_load (the state's event IDs: state_ids), members_at
+ *       (/members?at=), state_and_auth_chain_at (state, send_join),
+ *       join_template (make_join: the auth events of a new event), and
+ *       fork_resolve_and_merge (state resolution of a fork, received twice:
+ *       the forked event and the event merging it)
  *
  * The Go benchmarks print one JSON object per line ({"bench": …}); this turns
  * them into rows.

@@ -170,14 +170,37 @@ func benchRemoteJoins(b *testing.B) {
 			join(w)
 		}
 		benchRow(w.row(b, map[string]any{"bench": "state.join", "mode": "federation", "members": size}, "join"))
+		benchForkMerge(b, a, other, roomID, size)
 	}
 	benchRow(all.row(b, map[string]any{"bench": "state.join.all", "mode": "federation", "members": members}, "join"))
 }
 
+// benchForkMerge times state resolution at size members: a state event on
+// each server at once (a topic on a, a join on other), then other's next
+// event, which names both as prev events. The room's server resolves the fork
+// when the join arrives and again for the merging event: two whole states each.
+func benchForkMerge(b *testing.B, a, other *peer, roomID string, size int) {
+	ctx := context.Background()
+	empty := ""
+	topic := a.send(a.user("alice"), roomID, spec.MRoomTopic, &empty, fmt.Sprintf(`{"topic":"fork at %d"}`, size))
+	u := other.user(fmt.Sprintf("fork%d", size))
+	id, err := other.rooms.SetMembership(ctx, u, roomID, u, spec.Join, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	forked := other.event(roomID, id)
+	other.deliver(topic)
+	merge := other.send(u, roomID, "m.room.message", nil, `{"msgtype":"m.text","body":"merged"}`)
+	start := time.Now()
+	a.deliver(forked, merge)
+	benchRow(map[string]any{"bench": "state.lookup", "members": size, "what": "fork_resolve_and_merge",
+		"ms": float64(time.Since(start).Microseconds()) / 1000})
+}
+
 // benchLookups times reading state at an event of a room of size members:
-// the whole state before the newest join (state, state_ids and send_join
-// answer it this way, auth chain aside), the members at a position
-// (/members?at=), and the auth events of a new event (every send).
+// the state group before the newest join alone (event IDs: state_ids), the
+// whole state with its auth chain (state, send_join), the members at a
+// position (/members?at=), and the auth events of a new event (every send).
 func benchLookups(b *testing.B, p *peer, user spec.UserID, roomID string, size int) {
 	ctx := context.Background()
 	events, _, err := p.rooms.Timeline(ctx, roomID, 0, 1<<62, 1)
@@ -196,6 +219,17 @@ func benchLookups(b *testing.B, p *peer, user spec.UserID, roomID string, size i
 		benchRow(map[string]any{"bench": "state.lookup", "members": size, "what": what,
 			"ms": float64(time.Since(start).Microseconds()) / 1000 / runs})
 	}
+	timeIt("state_group_load", func() error {
+		var group int64
+		err := p.db.QueryRow(ctx, `SELECT state_before FROM events WHERE event_id = ?`, last.EventID()).Scan(&group)
+		if err == nil {
+			var s stateMap
+			if s, err = loadState(ctx, reader{p.db}, group); err == nil && len(s) < size {
+				err = fmt.Errorf("%d keys, want at least %d", len(s), size)
+			}
+		}
+		return err
+	})
 	timeIt("members_at", func() error {
 		m, err := p.rooms.Members(ctx, user, roomID, last.Pos-1, "", "")
 		if err == nil && len(m) < size-1 {
