@@ -291,9 +291,9 @@ func (r *Rooms) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverlib
 		return nil, fmt.Errorf("%w: %s has no prev events", ErrBadEvent, ev.EventID())
 	}
 	if len(reported) == 0 && len(groups) == 1 {
-		var current sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT current_state_group FROM rooms WHERE room_id = ?`, roomID).Scan(&current); err != nil {
-			return nil, fmt.Errorf("load current state group: %w", err)
+		current, err := storedCurrentGroup(ctx, tx, roomID)
+		if err != nil {
+			return nil, err
 		}
 		return &stateAt{roomID: roomID, group: groups[0], current: current.Valid && current.Int64 == groups[0]}, nil
 	}

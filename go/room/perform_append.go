@@ -120,8 +120,8 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoom
 		if err := upsertCurrentState(ctx, w.tx, roomID, keyOf(ev), ev.EventID(), membership); err != nil {
 			return err
 		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET current_state_group = ? WHERE room_id = ?`, row.after.Int64, roomID); err != nil {
-			return fmt.Errorf("set current state group: %w", err)
+		if err := setCurrentGroup(ctx, w.tx, roomID, row.after.Int64); err != nil {
+			return err
 		}
 	}
 	for _, prev := range prevIDs {

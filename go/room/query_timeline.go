@@ -117,7 +117,7 @@ func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before S
 			`SELECT state_before FROM events WHERE room_id = ? AND stream_pos >= ? AND `+visible+`
 			 ORDER BY stream_pos LIMIT 1`, roomID, int64(before)).Scan(&group)
 		if errors.Is(err, sql.ErrNoRows) {
-			err = r.db.QueryRow(ctx, `SELECT current_state_group FROM rooms WHERE room_id = ?`, roomID).Scan(&group)
+			group, err = storedCurrentGroup(ctx, reader{r.db}, roomID)
 		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("load state group of %s: %w", roomID, err)

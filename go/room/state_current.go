@@ -20,12 +20,9 @@ import (
 // currentGroup returns the group of a room's current state, making one from
 // the current_state table for rooms from before state was stored by group.
 func currentGroup(ctx context.Context, tx *sql.Tx, roomID string) (int64, error) {
-	var id sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT current_state_group FROM rooms WHERE room_id = ?`, roomID).Scan(&id); err != nil {
-		return 0, fmt.Errorf("load current state group of %s: %w", roomID, err)
-	}
-	if id.Valid {
-		return id.Int64, nil
+	id, err := storedCurrentGroup(ctx, tx, roomID)
+	if err != nil || id.Valid {
+		return id.Int64, err
 	}
 	s, err := currentStateRows(ctx, tx, roomID)
 	if err != nil {
@@ -35,10 +32,26 @@ func currentGroup(ctx context.Context, tx *sql.Tx, roomID string) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET current_state_group = ? WHERE room_id = ?`, group, roomID); err != nil {
-		return 0, fmt.Errorf("set current state group: %w", err)
+	return group, setCurrentGroup(ctx, tx, roomID, group)
+}
+
+// storedCurrentGroup returns the group of a room's current state as stored:
+// NULL for a room without one yet.
+func storedCurrentGroup(ctx context.Context, q querier, roomID string) (sql.NullInt64, error) {
+	var id sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT current_state_group FROM rooms WHERE room_id = ?`, roomID).Scan(&id); err != nil {
+		return id, fmt.Errorf("load current state group of %s: %w", roomID, err)
 	}
-	return group, nil
+	return id, nil
+}
+
+// setCurrentGroup records group as the room's current state; the caller
+// brings current_state to match.
+func setCurrentGroup(ctx context.Context, tx *sql.Tx, roomID string, group int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET current_state_group = ? WHERE room_id = ?`, group, roomID); err != nil {
+		return fmt.Errorf("set current state group: %w", err)
+	}
+	return nil
 }
 
 // currentStateRows reads a room's current_state table.
@@ -80,8 +93,8 @@ func currentEntry(ctx context.Context, q querier, roomID string, k stateKey) (ev
 // the change costs the deltas between the two groups when from is a recent
 // ancestor of to (the usual case: one new event), else two whole states.
 func setCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string, from, to int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET current_state_group = ? WHERE room_id = ?`, to, roomID); err != nil {
-		return fmt.Errorf("set current state group: %w", err)
+	if err := setCurrentGroup(ctx, tx, roomID, to); err != nil {
+		return err
 	}
 	var changes stateMap
 	ok := false
@@ -176,9 +189,9 @@ func (r *Rooms) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixse
 	if len(ids) == 0 {
 		return nil
 	}
-	var current sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT current_state_group FROM rooms WHERE room_id = ?`, roomID).Scan(&current); err != nil {
-		return fmt.Errorf("load current state group: %w", err)
+	current, err := storedCurrentGroup(ctx, tx, roomID)
+	if err != nil {
+		return err
 	}
 	target := ids[0]
 	if len(ids) > 1 {
