@@ -266,7 +266,7 @@ CREATE INDEX federation_queue_by_ref ON federation_queue (destination, mailbox_r
 	// now name groups; every old snapshot keeps its ID as a group, as a delta
 	// when one accepted state event made it from its state_before (the old
 	// code's only way), else as a full snapshot. Long migrated chains are
-	// cut by the next state event (room/stategroups.go says when).
+	// cut by the next state event (go/room/state_groups.go says when).
 	//
 	// The event graph's edges are in each event's JSON; only prev events not
 	// held in the timeline are kept apart, to find backward extremities and a
