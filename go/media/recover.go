@@ -10,7 +10,7 @@ import (
 // Recover brings the blobs and the rows into agreement, at start-up before
 // anything is served (it assumes no Put is in flight):
 //
-//  1. Bytes from before the blob store (migration 6 kept them in
+//  1. Bytes from before the blob store (migration 7 kept them in
 //     media.legacy_data) move out: Put, then the column is cleared, one file
 //     per commit. A crash between leaves the bytes in both places; the next
 //     start puts them again. Until moved, GetLocal serves them from the row.

@@ -140,7 +140,7 @@ func TestRecoverSweepsOrphans(t *testing.T) {
 	}
 }
 
-// Rows from before migration 6 keep their bytes in legacy_data: served from
+// Rows from before migration 7 keep their bytes in legacy_data: served from
 // there, then moved to the blob store by Recover.
 func TestRecoverMovesLegacyBytes(t *testing.T) {
 	ctx := context.Background()

@@ -1,6 +1,20 @@
 // Package room keeps rooms and their events: it builds, signs and
 // authorises every event with gomatrixserverlib, stores it, and tracks each
 // room's current state and forward extremities.
+//
+// Its files go by role, the prefix saying which:
+//
+//   - perform_*: what local users do (create, send, membership, redact,
+//     aliases) and the templates built for other servers' users; each builds
+//     an event at the room's extremities, authorised by current state;
+//   - input_*: events from other servers (Receive, outliers, remote
+//     memberships), checked against their auth events and the state before them;
+//   - query_*: reads (timeline, members, the event graph, servers, directory,
+//     history visibility); they never write;
+//   - state_*: how state is stored (state_groups.go: deltas, and why lookups
+//     stay bounded), the current state table, the state at an incoming event,
+//     and state resolution;
+//   - insert.go and events.go: the one way events are written and read.
 package room
 
 import (

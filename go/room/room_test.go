@@ -30,7 +30,7 @@ func newRooms(t *testing.T) (*Rooms, identity.Identity) {
 	return New(db, id, Options{}), id
 }
 
-func userID(t *testing.T, s string) spec.UserID {
+func userID(t testing.TB, s string) spec.UserID {
 	u, err := spec.NewUserID(s, true)
 	if err != nil {
 		t.Fatal(err)

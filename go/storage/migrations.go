@@ -305,6 +305,103 @@ CREATE TABLE remote_media (
 );
 CREATE INDEX remote_media_by_access ON remote_media (last_access_ts);
 `,
+	// 8: state costs what it changes, and nothing is stored twice.
+	//
+	// State snapshots (a full copy of the room state per state event: 800
+	// state events made 325,200 rows) become state groups, each a delta
+	// against its prev group: a state event's group is one row naming the
+	// event. events.state_before/state_after and rooms.current_state_group
+	// now name groups; every old snapshot keeps its ID as a group, as a delta
+	// when one accepted state event made it from its state_before (the old
+	// code's only way), else as a full snapshot. Long migrated chains are
+	// cut by the next state event (go/room/state_groups.go says when).
+	//
+	// The event graph's edges are in each event's JSON; only prev events not
+	// held in the timeline are kept apart, to find backward extremities and a
+	// late parent's children. Tables keyed by their data become WITHOUT ROWID,
+	// so the key is not stored a second time in an index.
+	`
+CREATE TABLE state_groups (
+	group_id   INTEGER PRIMARY KEY,
+	prev_group INTEGER,                -- NULL: a full snapshot, whole in state_group_entries
+	event_pos  INTEGER,                -- the one state event (events.stream_pos) this group adds to prev_group; NULL: the delta is in state_group_entries
+	size       INTEGER NOT NULL,       -- keys in the state
+	chain_rows INTEGER NOT NULL        -- rows read to load it: its full snapshot's entries plus every delta up to it
+);
+CREATE TABLE state_group_entries (
+	group_id  INTEGER NOT NULL,
+	type      TEXT NOT NULL,
+	state_key TEXT NOT NULL,
+	event_id  TEXT,                    -- NULL: the key is in prev_group's state and not in this one
+	PRIMARY KEY (group_id, type, state_key)
+) WITHOUT ROWID;
+INSERT INTO state_groups (group_id, prev_group, event_pos, size, chain_rows)
+	SELECT s.snapshot_id, NULL, NULL, (SELECT COUNT(*) FROM state_entries x WHERE x.snapshot_id = s.snapshot_id), 0
+	FROM state_snapshots s;
+UPDATE state_groups SET prev_group = e.state_before, event_pos = e.stream_pos
+	FROM events e
+	WHERE e.state_after = state_groups.group_id AND e.state_before IS NOT NULL AND e.state_before != e.state_after
+	  AND e.state_key IS NOT NULL AND e.rejected IS NULL AND e.outlier = 0;
+CREATE INDEX state_groups_by_prev ON state_groups (prev_group);
+WITH RECURSIVE chain (group_id, chain_rows) AS (
+	SELECT group_id, size FROM state_groups WHERE prev_group IS NULL
+	UNION ALL
+	SELECT g.group_id, chain.chain_rows + 1 FROM state_groups g JOIN chain ON g.prev_group = chain.group_id
+)
+UPDATE state_groups SET chain_rows = (SELECT chain_rows FROM chain WHERE chain.group_id = state_groups.group_id);
+DROP INDEX state_groups_by_prev;
+INSERT INTO state_group_entries (group_id, type, state_key, event_id)
+	SELECT x.snapshot_id, x.type, x.state_key, x.event_id
+	FROM state_entries x JOIN state_groups g ON g.group_id = x.snapshot_id
+	WHERE g.prev_group IS NULL;
+DROP TABLE state_entries;
+DROP TABLE state_snapshots;
+ALTER TABLE rooms RENAME COLUMN current_snapshot TO current_state_group;
+
+CREATE TABLE missing_prev_events (
+	prev_id   TEXT NOT NULL,           -- a prev event not in this server's timeline
+	event_pos INTEGER NOT NULL,        -- stream_pos of the timeline event naming it
+	PRIMARY KEY (prev_id, event_pos)
+) WITHOUT ROWID;
+INSERT INTO missing_prev_events (prev_id, event_pos)
+	SELECT DISTINCT g.target_id, e.stream_pos FROM event_edges g JOIN events e ON e.event_id = g.event_id
+	WHERE g.kind = 'prev' AND e.outlier = 0
+	  AND NOT EXISTS (SELECT 1 FROM events p WHERE p.event_id = g.target_id AND p.outlier = 0);
+DROP TABLE event_edges;
+
+CREATE TABLE current_state_v6 (
+	room_id    TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	state_key  TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	membership TEXT,                   -- for m.room.member: join, invite, leave, ban, knock
+	PRIMARY KEY (room_id, type, state_key)
+) WITHOUT ROWID;
+INSERT INTO current_state_v6 SELECT room_id, type, state_key, event_id, membership FROM current_state;
+DROP TABLE current_state;
+ALTER TABLE current_state_v6 RENAME TO current_state;
+CREATE INDEX current_state_by_member ON current_state (state_key, membership) WHERE type = 'm.room.member';
+
+CREATE TABLE room_extremities_v6 (
+	room_id  TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	PRIMARY KEY (room_id, event_id)
+) WITHOUT ROWID;
+INSERT INTO room_extremities_v6 SELECT room_id, event_id FROM room_extremities;
+DROP TABLE room_extremities;
+ALTER TABLE room_extremities_v6 RENAME TO room_extremities;
+
+CREATE TABLE transaction_ids_v6 (
+	localpart TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	txn_id    TEXT NOT NULL,
+	event_id  TEXT NOT NULL,
+	PRIMARY KEY (localpart, device_id, txn_id)
+) WITHOUT ROWID;
+INSERT INTO transaction_ids_v6 SELECT localpart, device_id, txn_id, event_id FROM transaction_ids;
+DROP TABLE transaction_ids;
+ALTER TABLE transaction_ids_v6 RENAME TO transaction_ids;
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
@@ -346,4 +443,20 @@ func (db *DB) migrateTo(ctx context.Context, target int) error {
 			return fmt.Errorf("migrate schema to version %d: %w", current+1, err)
 		}
 	}
+}
+
+// OpenAtVersion opens (creating if needed) the database at path migrated
+// only up to version, for tests of migrations: they write rows as an older
+// version did, close, and Open. In js/wasm the path is ignored.
+func OpenAtVersion(ctx context.Context, path string, version int) (*DB, error) {
+	sqlDB, err := openSQLite(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db := &DB{sql: sqlDB, writer: make(chan struct{}, 1)}
+	if err := db.migrateTo(ctx, version); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
 }

@@ -6,10 +6,83 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
+
+// Reading who is in a room and how: memberships, members, invites, unread counts.
+
+// Membership is a user's current membership of one room.
+type Membership struct {
+	Membership string    // join, invite, leave, ban or knock
+	Pos        StreamPos // of the m.room.member event that set it
+}
+
+// Memberships returns every room the user has a membership in.
+func (r *Rooms) Memberships(ctx context.Context, user spec.UserID) (map[string]Membership, error) {
+	rows, err := r.db.Query(ctx,
+		`SELECT s.room_id, s.membership, e.stream_pos FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.type = 'm.room.member' AND s.state_key = ?`, user.String())
+	if err != nil {
+		return nil, fmt.Errorf("load memberships: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Membership{}
+	for rows.Next() {
+		var roomID string
+		var m Membership
+		if err := rows.Scan(&roomID, &m.Membership, &m.Pos); err != nil {
+			return nil, fmt.Errorf("load memberships: %w", err)
+		}
+		out[roomID] = m
+	}
+	return out, rows.Err()
+}
+
+// JoinedRooms returns the IDs of the rooms user is joined to, sorted.
+func (r *Rooms) JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error) {
+	all, err := r.Memberships(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	joined := []string{}
+	for roomID, m := range all {
+		if m.Membership == spec.Join {
+			joined = append(joined, roomID)
+		}
+	}
+	slices.Sort(joined)
+	return joined, nil
+}
+
+// strippedStateTypes are the state events an invitee may see before joining
+// (client-server API, "Stripped state").
+var strippedStateTypes = []string{
+	spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.canonical_alias",
+	"m.room.avatar", "m.room.encryption", spec.MRoomTopic,
+}
+
+// InviteState returns the stripped state shown with an invite: the room's
+// public-facing state and the invite event itself. It asks no membership:
+// the caller has checked that user is invited.
+func (r *Rooms) InviteState(ctx context.Context, roomID string, user spec.UserID) ([]gomatrixserverlib.PDU, error) {
+	out, err := r.StrippedState(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomMember, user.String())
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ev), nil
+}
 
 // EventContext is an event with what surrounds it in the room (client-server
 // API, "GET /rooms/{roomId}/context/{eventId}").
@@ -124,26 +197,6 @@ func (r *Rooms) checkJoined(ctx context.Context, roomID string, user spec.UserID
 	return requireJoined(ctx, reader{r.db}, roomID, user)
 }
 
-// Forget hides a room the user has left from their future syncs
-// (client-server API, "POST /rooms/{roomId}/forget").
-func (r *Rooms) Forget(ctx context.Context, user spec.UserID, roomID string) error {
-	return r.db.Write(ctx, func(tx *sql.Tx) error {
-		m, err := membership(ctx, tx, roomID, user)
-		if err != nil {
-			return err
-		}
-		if m == spec.Join || m == spec.Invite {
-			return fmt.Errorf("%w: %s is %s in %s", ErrStillJoined, user.String(), m, roomID)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO forgotten_rooms (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-			user.String(), roomID)
-		if err != nil {
-			return fmt.Errorf("forget %s: %w", roomID, err)
-		}
-		return nil
-	})
-}
-
 // Forgotten reports whether user has forgotten the room (and not rejoined).
 func (r *Rooms) Forgotten(ctx context.Context, user spec.UserID, roomID string) (bool, error) {
 	var n int
@@ -152,24 +205,6 @@ func (r *Rooms) Forgotten(ctx context.Context, user spec.UserID, roomID string) 
 		return false, fmt.Errorf("look up forgotten room: %w", err)
 	}
 	return n > 0, nil
-}
-
-// UpdateProfile sends a new m.room.member join event, carrying the user's
-// current profile, to every room the user is joined to. Each room is its own
-// write: one room refusing does not hold back the others, and the first
-// error is returned after trying them all.
-func (r *Rooms) UpdateProfile(ctx context.Context, user spec.UserID) error {
-	rooms, err := r.JoinedRooms(ctx, user)
-	if err != nil {
-		return err
-	}
-	var first error
-	for _, roomID := range rooms {
-		if _, err := r.SetMembership(ctx, user, roomID, user, spec.Join, ""); err != nil && first == nil {
-			first = fmt.Errorf("update profile in %s: %w", roomID, err)
-		}
-	}
-	return first
 }
 
 // RoomMates returns the users joined to at least one room user is joined to,
@@ -236,27 +271,51 @@ func (r *Rooms) CountUnread(ctx context.Context, roomID string, user spec.UserID
 	return n, nil
 }
 
-// UsersOfServer returns the users of server joined to any room here: whose
-// presence follows that server's reachability.
-func (r *Rooms) UsersOfServer(ctx context.Context, server spec.ServerName) ([]spec.UserID, error) {
-	rows, err := r.db.Query(ctx,
-		`SELECT DISTINCT state_key FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
-		"%:"+string(server))
+// InviteSender returns who invited user to the room, if user's current
+// membership is an invite.
+func (r *Rooms) InviteSender(ctx context.Context, roomID string, user spec.UserID) (spec.UserID, bool) {
+	var raw []byte
+	var version string
+	err := r.db.QueryRow(ctx,
+		`SELECT e.json, m.room_version FROM current_state s JOIN events e ON e.event_id = s.event_id JOIN rooms m ON m.room_id = s.room_id
+		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.state_key = ? AND s.membership = 'invite'`,
+		roomID, user.String()).Scan(&raw, &version)
 	if err != nil {
-		return nil, fmt.Errorf("users of %s: %w", server, err)
+		return spec.UserID{}, false
 	}
-	defer rows.Close()
-	var out []spec.UserID
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("users of %s: %w", server, err)
-		}
-		if u, err := spec.NewUserID(id, true); err == nil && u.Domain() == server {
-			out = append(out, *u)
-		}
+	v, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	if err != nil {
+		return spec.UserID{}, false
 	}
-	return out, rows.Err()
+	ev, err := loadEvent(v, raw)
+	if err != nil {
+		return spec.UserID{}, false
+	}
+	sender, err := spec.NewUserID(string(ev.SenderID()), true)
+	if err != nil {
+		return spec.UserID{}, false
+	}
+	return *sender, true
+}
+
+// RequireJoined fails with ErrForbidden unless user is joined to the room.
+func (r *Rooms) RequireJoined(ctx context.Context, roomID string, user spec.UserID) error {
+	return requireJoined(ctx, reader{r.db}, roomID, user)
+}
+
+// MembershipOf returns user's current membership of a room, "" if none.
+func (r *Rooms) MembershipOf(ctx context.Context, roomID string, user spec.UserID) (string, error) {
+	return membership(ctx, reader{r.db}, roomID, user)
+}
+
+// InviteEvent returns the m.room.member event behind user's current
+// membership, whatever it is (for an invite: the invite).
+func (r *Rooms) InviteEvent(ctx context.Context, roomID string, user spec.UserID) (gomatrixserverlib.PDU, error) {
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomMember, user.String())
 }
 
 // SharesRoomWithLocalUser reports whether user (of another server) is joined

@@ -1,10 +1,12 @@
 package room
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
+
+// Reading a room's timeline and state in stream order (/sync, /messages, /state).
 
 // StreamPos is a position in the order this server learned events: /sync's
 // next_batch and /messages' from/to tokens count in it. Event positions start
@@ -46,75 +50,6 @@ func (r *Rooms) LatestPos(ctx context.Context) (StreamPos, error) {
 		return 0, fmt.Errorf("read latest stream position: %w", err)
 	}
 	return StreamPos(pos), nil
-}
-
-// Membership is a user's current membership of one room.
-type Membership struct {
-	Membership string    // join, invite, leave, ban or knock
-	Pos        StreamPos // of the m.room.member event that set it
-}
-
-// Memberships returns every room the user has a membership in.
-func (r *Rooms) Memberships(ctx context.Context, user spec.UserID) (map[string]Membership, error) {
-	rows, err := r.db.Query(ctx,
-		`SELECT s.room_id, s.membership, e.stream_pos FROM current_state s JOIN events e ON e.event_id = s.event_id
-		 WHERE s.type = 'm.room.member' AND s.state_key = ?`, user.String())
-	if err != nil {
-		return nil, fmt.Errorf("load memberships: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]Membership{}
-	for rows.Next() {
-		var roomID string
-		var m Membership
-		if err := rows.Scan(&roomID, &m.Membership, &m.Pos); err != nil {
-			return nil, fmt.Errorf("load memberships: %w", err)
-		}
-		out[roomID] = m
-	}
-	return out, rows.Err()
-}
-
-// JoinedRooms returns the IDs of the rooms user is joined to, sorted.
-func (r *Rooms) JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error) {
-	all, err := r.Memberships(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	joined := []string{}
-	for roomID, m := range all {
-		if m.Membership == spec.Join {
-			joined = append(joined, roomID)
-		}
-	}
-	slices.Sort(joined)
-	return joined, nil
-}
-
-// strippedStateTypes are the state events an invitee may see before joining
-// (client-server API, "Stripped state").
-var strippedStateTypes = []string{
-	spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.canonical_alias",
-	"m.room.avatar", "m.room.encryption", spec.MRoomTopic,
-}
-
-// InviteState returns the stripped state shown with an invite: the room's
-// public-facing state and the invite event itself. It asks no membership:
-// the caller has checked that user is invited.
-func (r *Rooms) InviteState(ctx context.Context, roomID string, user spec.UserID) ([]gomatrixserverlib.PDU, error) {
-	out, err := r.StrippedState(ctx, roomID)
-	if err != nil {
-		return nil, err
-	}
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomMember, user.String())
-	if err != nil {
-		return nil, err
-	}
-	return append(out, ev), nil
 }
 
 // TransactionIDs maps those of eventIDs that a device sent to the client
@@ -172,25 +107,27 @@ func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID strin
 
 // StateBetween returns the state of a room as of just before stream position
 // before, counting only state events after position after. From the start
-// (after ≤ 0) it is the state snapshot before the first event at or past
+// (after ≤ 0) it is the state group before the first event at or past
 // before, so forks and joined-over state are right; otherwise it is the newest
 // event of each (type, state_key) in the range. Sync's "state" block is this.
 func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before StreamPos) ([]Event, error) {
 	if after <= 0 {
-		var snap sql.NullInt64
+		var group sql.NullInt64
 		err := r.db.QueryRow(ctx,
 			`SELECT state_before FROM events WHERE room_id = ? AND stream_pos >= ? AND `+visible+`
-			 ORDER BY stream_pos LIMIT 1`, roomID, int64(before)).Scan(&snap)
+			 ORDER BY stream_pos LIMIT 1`, roomID, int64(before)).Scan(&group)
 		if errors.Is(err, sql.ErrNoRows) {
-			err = r.db.QueryRow(ctx, `SELECT current_snapshot FROM rooms WHERE room_id = ?`, roomID).Scan(&snap)
+			group, err = storedCurrentGroup(ctx, reader{r.db}, roomID)
 		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("load state snapshot of %s: %w", roomID, err)
+			return nil, fmt.Errorf("load state group of %s: %w", roomID, err)
 		}
-		if snap.Valid {
-			return r.query(ctx, roomID,
-				`SELECT stream_pos, json FROM events WHERE event_id IN (SELECT event_id FROM state_entries WHERE snapshot_id = ?)
-				 ORDER BY stream_pos`, snap.Int64)
+		if group.Valid {
+			s, err := loadState(ctx, reader{r.db}, group.Int64)
+			if err != nil {
+				return nil, err
+			}
+			return r.eventsByID(ctx, roomID, slices.Collect(maps.Values(s)))
 		}
 	}
 	return r.query(ctx, roomID,
@@ -199,6 +136,25 @@ func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before S
 			WHERE room_id = ? AND state_key IS NOT NULL AND stream_pos > ? AND stream_pos < ? AND `+visible+`
 			GROUP BY type, state_key)
 		 ORDER BY stream_pos`, roomID, int64(after), int64(before))
+}
+
+// eventsByID loads the events among ids of a room, in stream order.
+func (r *Rooms) eventsByID(ctx context.Context, roomID string, ids []string) ([]Event, error) {
+	var out []Event
+	for chunk := range slices.Chunk(ids, maxSQLVars) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		events, err := r.query(ctx, roomID,
+			`SELECT stream_pos, json FROM events WHERE event_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, events...)
+	}
+	slices.SortFunc(out, func(a, b Event) int { return cmp.Compare(a.Pos, b.Pos) })
+	return out, nil
 }
 
 // visible is the SQL condition for events clients may see: neither rejected,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -45,7 +44,7 @@ func (r *Rooms) VisibleToServer(ctx context.Context, roomID string, server spec.
 	if err != nil {
 		return nil, err
 	}
-	bySnapshot := map[int64]bool{}
+	byGroup := map[int64]bool{}
 	var current *bool
 	out := make(map[string]bool, len(eventIDs))
 	for _, id := range eventIDs {
@@ -65,45 +64,31 @@ func (r *Rooms) VisibleToServer(ctx context.Context, roomID string, server spec.
 			out[id] = *current
 			continue
 		}
-		visible, known := bySnapshot[ev.StateAfter.Int64]
+		visible, known := byGroup[ev.StateAfter.Int64]
 		if !known {
-			if visible, err = visibleInSnapshot(ctx, q, v, ev.StateAfter.Int64, server); err != nil {
+			if visible, err = visibleInGroup(ctx, q, v, ev.StateAfter.Int64, server); err != nil {
 				return nil, err
 			}
-			bySnapshot[ev.StateAfter.Int64] = visible
+			byGroup[ev.StateAfter.Int64] = visible
 		}
 		out[id] = visible
 	}
 	return out, nil
 }
 
-// visibleInSnapshot applies the rules above to one state snapshot.
-func visibleInSnapshot(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, snapshot int64, server spec.ServerName) (bool, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT type, state_key, event_id FROM state_entries
-		 WHERE snapshot_id = ? AND (type = 'm.room.history_visibility' AND state_key = '' OR type = 'm.room.member')`, snapshot)
+// visibleInGroup applies the rules above to the state of one group.
+func visibleInGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, group int64, server spec.ServerName) (bool, error) {
+	s, err := loadState(ctx, q, group)
 	if err != nil {
-		return false, fmt.Errorf("load visibility state: %w", err)
+		return false, err
 	}
-	var visibilityID string
+	visibilityID := s[stateKey{spec.MRoomHistoryVisibility, ""}]
 	var memberIDs []string
 	suffix := ":" + string(server)
-	for rows.Next() {
-		var evType, stateKey, id string
-		if err := rows.Scan(&evType, &stateKey, &id); err != nil {
-			rows.Close()
-			return false, fmt.Errorf("load visibility state: %w", err)
-		}
-		switch {
-		case evType == spec.MRoomHistoryVisibility:
-			visibilityID = id
-		case strings.HasSuffix(stateKey, suffix):
+	for k, id := range s {
+		if k.Type == spec.MRoomMember && strings.HasSuffix(k.StateKey, suffix) {
 			memberIDs = append(memberIDs, id)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("load visibility state: %w", err)
 	}
 	events, err := loadEvents(ctx, q, v, append(memberIDs, visibilityID))
 	if err != nil {

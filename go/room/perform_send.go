@@ -11,6 +11,8 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
+// Sending events of local users: messages, state, and their transaction IDs.
+
 // Send adds a message or state event from a local user. A repeated
 // (device, txnID) returns the event ID of the first send instead of a new event.
 // An empty txnID is not deduplicated (state events have none).
@@ -74,37 +76,6 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 	return eventID, err
 }
 
-// SetMembership changes target's membership in a room on behalf of sender:
-// join and leave for oneself, invite, kick (leave for another) and ban for
-// others. The auth rules decide whether it is allowed.
-func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership, reason string) (string, error) {
-	targetID := target.String()
-	var eventID string
-	err := r.write(ctx, func(w *writeTx) error {
-		v, err := roomVersion(ctx, w.tx, roomID)
-		if err != nil {
-			return err
-		}
-		content, err := r.memberContent(ctx, w.tx, target, membership, reason)
-		if err != nil {
-			return err
-		}
-		ev, err := r.appendLocal(ctx, w, roomID, v, newEvent{Sender: sender, Type: spec.MRoomMember, StateKey: &targetID, Content: mustJSON(content)})
-		if err != nil {
-			return err
-		}
-		eventID = ev.EventID()
-		if membership == spec.Join || membership == spec.Invite {
-			// A room forgotten and then rejoined (or re-invited to) shows again.
-			if _, err := w.tx.ExecContext(ctx, `DELETE FROM forgotten_rooms WHERE user_id = ? AND room_id = ?`, targetID, roomID); err != nil {
-				return fmt.Errorf("unforget %s: %w", roomID, err)
-			}
-		}
-		return nil
-	})
-	return eventID, err
-}
-
 // requireJoined fails with ErrForbidden unless user is joined to the room.
 func requireJoined(ctx context.Context, q querier, roomID string, user spec.UserID) error {
 	m, err := membership(ctx, q, roomID, user)
@@ -130,26 +101,4 @@ func membership(ctx context.Context, q querier, roomID string, user spec.UserID)
 		return "", fmt.Errorf("look up membership: %w", err)
 	}
 	return m.String, nil
-}
-
-// memberContent is the content of a new m.room.member event: for joins and
-// invites it carries the target's profile, as clients show it per room.
-func (r *Rooms) memberContent(ctx context.Context, tx *sql.Tx, target spec.UserID, membership, reason string) (map[string]any, error) {
-	content := map[string]any{"membership": membership}
-	if reason != "" {
-		content["reason"] = reason
-	}
-	if membership == spec.Join || membership == spec.Invite {
-		name, avatar, err := r.profile(ctx, tx, target)
-		if err != nil {
-			return nil, fmt.Errorf("profile of %s: %w", target.String(), err)
-		}
-		if name != "" {
-			content["displayname"] = name
-		}
-		if avatar != "" {
-			content["avatar_url"] = avatar
-		}
-	}
-	return content, nil
 }

@@ -94,16 +94,18 @@ func (r *Rooms) authEventsFor(ctx context.Context, q querier, v gomatrixserverli
 // sit on every extremity, so the state before one is the current state.
 func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, prevIDs []string) error {
 	roomID := ev.RoomID().String()
-	before, err := currentSnapshot(ctx, w.tx, roomID)
+	before, err := currentGroup(ctx, w.tx, roomID)
 	if err != nil {
 		return err
 	}
-	after, err := stateAfter(ctx, w.tx, before, ev)
-	if err != nil {
-		return err
+	var replaced, membershipBefore string
+	if ev.StateKey() != nil {
+		if replaced, membershipBefore, err = currentEntry(ctx, w.tx, roomID, keyOf(ev)); err != nil {
+			return err
+		}
 	}
-	if _, err := insertEvent(ctx, w, eventRow{ev: ev,
-		before: sql.NullInt64{Int64: before, Valid: true}, after: sql.NullInt64{Int64: after, Valid: true}}); err != nil {
+	row, err := insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == ""})
+	if err != nil {
 		return err
 	}
 	if sk := ev.StateKey(); sk != nil {
@@ -115,15 +117,11 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoom
 			}
 			membership = m
 		}
-		_, err := w.tx.ExecContext(ctx,
-			`INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, ?, ?, ?, ?)
-			 ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`,
-			roomID, ev.Type(), *sk, ev.EventID(), membership)
-		if err != nil {
-			return fmt.Errorf("update current state: %w", err)
+		if err := upsertCurrentState(ctx, w.tx, roomID, keyOf(ev), ev.EventID(), membership); err != nil {
+			return err
 		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET current_snapshot = ? WHERE room_id = ?`, after, roomID); err != nil {
-			return fmt.Errorf("set current snapshot: %w", err)
+		if err := setCurrentGroup(ctx, w.tx, roomID, row.after.Int64); err != nil {
+			return err
 		}
 	}
 	for _, prev := range prevIDs {
@@ -134,43 +132,5 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoom
 	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
 		return fmt.Errorf("update extremities: %w", err)
 	}
-	return r.federate(ctx, w, v, ev, before, after)
-}
-
-// extremities returns a room's forward extremities and the greatest depth among them.
-func extremities(ctx context.Context, q querier, roomID string) ([]string, int64, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT x.event_id, e.depth FROM room_extremities x JOIN events e ON e.event_id = x.event_id
-		 WHERE x.room_id = ? ORDER BY x.event_id`, roomID)
-	if err != nil {
-		return nil, 0, fmt.Errorf("load extremities: %w", err)
-	}
-	defer rows.Close()
-	ids := []string{}
-	var maxDepth int64
-	for rows.Next() {
-		var id string
-		var depth int64
-		if err := rows.Scan(&id, &depth); err != nil {
-			return nil, 0, fmt.Errorf("load extremities: %w", err)
-		}
-		ids = append(ids, id)
-		maxDepth = max(maxDepth, depth)
-	}
-	return ids, maxDepth, rows.Err()
-}
-
-// stateEvent returns the current state event (type, stateKey) of a room.
-func stateEvent(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID, evType, stateKey string) (gomatrixserverlib.PDU, error) {
-	var raw []byte
-	err := q.QueryRowContext(ctx,
-		`SELECT e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
-		 WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?`, roomID, evType, stateKey).Scan(&raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s %q in %s", ErrEventNotFound, evType, stateKey, roomID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load state %s %q: %w", evType, stateKey, err)
-	}
-	return loadEvent(v, raw)
+	return r.federate(ctx, w, ev, membershipBefore)
 }

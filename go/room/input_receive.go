@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -101,7 +102,7 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 	roomID := ev.RoomID().String()
 	reject := func(before sql.NullInt64, reason string) (Outcome, error) {
 		log.WithField("event_id", ev.EventID()).WithField("reason", reason).Warn("rejected event")
-		_, err := insertEvent(ctx, w, eventRow{ev: ev, rejected: reason, before: before, after: before})
+		_, err := insertEvent(ctx, w, eventRow{ev: ev, rejected: reason, before: before})
 		return Rejected, err
 	}
 
@@ -142,27 +143,27 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 	}
 
 	// 2. Allowed by the state before it.
-	before, beforeID, err := r.stateBefore(ctx, w.tx, v, in)
+	before, err := r.stateBefore(ctx, w.tx, v, in)
 	if err != nil {
 		return 0, err
 	}
-	authSet, err = authEventsFromState(ctx, w.tx, v, before, ev)
+	authSet, err = authEventsAt(ctx, w.tx, v, before, ev)
 	if err != nil {
 		return 0, err
 	}
-	if !beforeID.Valid {
-		id, err := newSnapshot(ctx, w.tx, roomID, before)
-		if err != nil {
+	beforeID, err := before.store(ctx, w.tx)
+	if err != nil {
+		return 0, err
+	}
+	beforeGroup := sql.NullInt64{Int64: beforeID, Valid: true}
+	if err := gomatrixserverlib.Allowed(ev, authSet, userIDForSender); err != nil {
+		return reject(beforeGroup, "not allowed by the state before it: "+err.Error())
+	}
+	var replaced string
+	if ev.StateKey() != nil {
+		if replaced, err = before.get(ctx, w.tx, keyOf(ev)); err != nil {
 			return 0, err
 		}
-		beforeID = sql.NullInt64{Int64: id, Valid: true}
-	}
-	if err := gomatrixserverlib.Allowed(ev, authSet, userIDForSender); err != nil {
-		return reject(beforeID, "not allowed by the state before it: "+err.Error())
-	}
-	afterID, err := stateAfter(ctx, w.tx, beforeID.Int64, ev)
-	if err != nil {
-		return 0, err
 	}
 	softFailed := false
 	if in.Live {
@@ -170,8 +171,14 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 			return 0, err
 		}
 	}
-	if _, err := insertEvent(ctx, w, eventRow{ev: ev, softFailed: softFailed,
-		before: beforeID, after: sql.NullInt64{Int64: afterID, Valid: true}}); err != nil {
+	var membershipBefore string
+	if in.Broadcast && ev.Type() == spec.MRoomMember && replaced != "" {
+		if membershipBefore, err = membershipOfEvent(ctx, w.tx, v, replaced); err != nil {
+			return 0, err
+		}
+	}
+	inserted, err := insertEvent(ctx, w, eventRow{ev: ev, softFailed: softFailed, before: beforeGroup, newKey: replaced == ""})
+	if err != nil {
 		return 0, err
 	}
 	if softFailed {
@@ -192,14 +199,7 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 			return 0, fmt.Errorf("update extremities: %w", err)
 		}
 	}
-	var referenced bool
-	if err := w.tx.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM event_edges g JOIN events e ON e.event_id = g.event_id
-		 WHERE g.kind = 'prev' AND g.target_id = ? AND e.outlier = 0 AND e.rejected IS NULL AND e.soft_failed = 0 AND e.stream_pos > 0)`,
-		ev.EventID()).Scan(&referenced); err != nil {
-		return 0, fmt.Errorf("look for successors: %w", err)
-	}
-	if !referenced {
+	if !inserted.hadChildren {
 		if _, err := w.tx.ExecContext(ctx, `INSERT OR IGNORE INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
 			return 0, fmt.Errorf("update extremities: %w", err)
 		}
@@ -208,57 +208,74 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 		return 0, err
 	}
 	if in.Broadcast {
-		if err := r.federate(ctx, w, v, ev, beforeID.Int64, afterID); err != nil {
+		if err := r.federate(ctx, w, ev, membershipBefore); err != nil {
 			return 0, err
 		}
 	}
 	return Accepted, nil
 }
 
+// membershipOfEvent returns the membership a stored member event sets.
+func membershipOfEvent(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, eventID string) (string, error) {
+	events, err := loadEvents(ctx, q, v, []string{eventID})
+	if err != nil {
+		return "", err
+	}
+	ev, ok := events[eventID]
+	if !ok {
+		return "", nil
+	}
+	m, err := ev.Membership()
+	if err != nil {
+		return "", nil // not a valid member event: no membership
+	}
+	return m, nil
+}
+
 // refusedByCurrentState reports whether the auth rules refuse ev against the
 // room's current state.
 func (r *Rooms) refusedByCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU) (bool, error) {
-	current, err := currentSnapshot(ctx, tx, ev.RoomID().String())
+	roomID := ev.RoomID().String()
+	current, err := currentGroup(ctx, tx, roomID)
 	if err != nil {
 		return false, err
 	}
-	s, err := loadSnapshot(ctx, tx, current)
-	if err != nil {
-		return false, err
-	}
-	auth, err := authEventsFromState(ctx, tx, v, s, ev)
+	auth, err := authEventsAt(ctx, tx, v, &stateAt{roomID: roomID, group: current, current: true}, ev)
 	if err != nil {
 		return false, err
 	}
 	return gomatrixserverlib.Allowed(ev, auth, userIDForSender) != nil, nil
 }
 
-// stateBefore works out the state before an incoming event. The snapshot ID
-// is valid when an existing snapshot can be reused.
-func (r *Rooms) stateBefore(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, in Incoming) (stateMap, sql.NullInt64, error) {
+// stateBefore works out the state before an incoming event: the state after
+// its prev event when it has one (usually the current state: nothing is
+// loaded), else the resolution of the states after its prev events, or the
+// state another server reported.
+func (r *Rooms) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, in Incoming) (*stateAt, error) {
 	ev := in.Event
+	roomID := ev.RoomID().String()
 	if in.StateBefore != nil {
-		s, err := stateFromIDs(ctx, q, v, ev.RoomID().String(), in.StateBefore)
-		return s, sql.NullInt64{}, err
+		s, err := stateFromIDs(ctx, tx, v, roomID, in.StateBefore)
+		return &stateAt{roomID: roomID, m: s}, err
 	}
 	prevIDs := ev.PrevEventIDs()
 	if len(prevIDs) == 0 && ev.Type() == spec.MRoomCreate && ev.StateKeyEquals("") {
-		return stateMap{}, sql.NullInt64{}, nil // the room's first event: nothing before it
+		return &stateAt{roomID: roomID, m: stateMap{}}, nil // the room's first event: nothing before it
 	}
-	prevs, err := loadEvents(ctx, q, v, prevIDs)
+	prevs, err := loadEvents(ctx, tx, v, prevIDs)
 	if err != nil {
-		return nil, sql.NullInt64{}, err
+		return nil, err
 	}
-	var states []stateMap
-	var snapshotIDs []int64
+	var reported []stateMap
+	var groups []int64
 	var missing []string
 	for _, id := range prevIDs {
 		if ids, ok := in.PrevStates[id]; ok {
-			s, err := stateFromIDs(ctx, q, v, ev.RoomID().String(), ids)
+			s, err := stateFromIDs(ctx, tx, v, roomID, ids)
 			if err != nil {
-				return nil, sql.NullInt64{}, err
+				return nil, err
 			}
-			states = append(states, s)
+			reported = append(reported, s)
 			continue
 		}
 		p, ok := prevs[id]
@@ -266,24 +283,43 @@ func (r *Rooms) stateBefore(ctx context.Context, q querier, v gomatrixserverlib.
 			missing = append(missing, id)
 			continue
 		}
-		s, err := loadSnapshot(ctx, q, p.StateAfter.Int64)
-		if err != nil {
-			return nil, sql.NullInt64{}, err
+		if !slices.Contains(groups, p.StateAfter.Int64) {
+			groups = append(groups, p.StateAfter.Int64)
 		}
-		states = append(states, s)
-		snapshotIDs = append(snapshotIDs, p.StateAfter.Int64)
 	}
 	if len(missing) > 0 {
-		return nil, sql.NullInt64{}, &MissingEventsError{EventID: ev.EventID(), Prev: missing}
+		return nil, &MissingEventsError{EventID: ev.EventID(), Prev: missing}
 	}
-	if len(states) == 0 {
-		return nil, sql.NullInt64{}, fmt.Errorf("%w: %s has no prev events", ErrBadEvent, ev.EventID())
+	if len(reported) == 0 && len(groups) == 0 {
+		return nil, fmt.Errorf("%w: %s has no prev events", ErrBadEvent, ev.EventID())
 	}
-	if len(snapshotIDs) == len(states) && allEqual(snapshotIDs) {
-		return states[0], sql.NullInt64{Int64: snapshotIDs[0], Valid: true}, nil
+	if len(reported) == 0 && len(groups) == 1 {
+		current, err := storedCurrentGroup(ctx, tx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		return &stateAt{roomID: roomID, group: groups[0], current: current.Valid && current.Int64 == groups[0]}, nil
 	}
-	s, err := resolve(ctx, q, v, states)
-	return s, sql.NullInt64{}, err
+	states := reported
+	out := &stateAt{roomID: roomID}
+	for i, id := range groups {
+		s, err := loadState(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		states = append(states, s)
+		if i == 0 {
+			base, err := readStateGroup(ctx, tx, id)
+			if err != nil {
+				return nil, err
+			}
+			out.base, out.baseState = &base, s
+		}
+	}
+	if out.m, err = resolve(ctx, tx, v, states); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // stateFromIDs turns a list of state event IDs into a state map; rejected
@@ -305,85 +341,4 @@ func stateFromIDs(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersi
 		s[stateKey{ev.Type(), *ev.StateKey()}] = id
 	}
 	return s, nil
-}
-
-// updateCurrentState sets current state to the resolved state after the
-// room's forward extremities.
-func (r *Rooms) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string) error {
-	rows, err := tx.QueryContext(ctx,
-		`SELECT DISTINCT e.state_after FROM room_extremities x JOIN events e ON e.event_id = x.event_id
-		 WHERE x.room_id = ? AND e.state_after IS NOT NULL ORDER BY e.state_after`, roomID)
-	if err != nil {
-		return fmt.Errorf("load extremity states: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("load extremity states: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load extremity states: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	var current sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT current_snapshot FROM rooms WHERE room_id = ?`, roomID).Scan(&current); err != nil {
-		return fmt.Errorf("load current snapshot: %w", err)
-	}
-	target := ids[0]
-	if len(ids) > 1 {
-		states := make([]stateMap, len(ids))
-		for i, id := range ids {
-			if states[i], err = loadSnapshot(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		resolved, err := resolve(ctx, tx, v, states)
-		if err != nil {
-			return err
-		}
-		if current.Valid {
-			cur, err := loadSnapshot(ctx, tx, current.Int64)
-			if err != nil {
-				return err
-			}
-			if sameState(cur, resolved) {
-				return nil
-			}
-		}
-		if target, err = newSnapshot(ctx, tx, roomID, resolved); err != nil {
-			return err
-		}
-	}
-	if current.Valid && current.Int64 == target {
-		return nil
-	}
-	return setCurrentState(ctx, tx, v, roomID, target)
-}
-
-func sameState(a, b stateMap) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, id := range a {
-		if b[k] != id {
-			return false
-		}
-	}
-	return true
-}
-
-func allEqual(ids []int64) bool {
-	for _, id := range ids[1:] {
-		if id != ids[0] {
-			return false
-		}
-	}
-	return true
 }

@@ -1,0 +1,152 @@
+package room
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// Reading what a room shows to those not in it: the public room directory and stripped state.
+
+// StrippedState returns the public-facing state events sent along with an
+// invite (client-server API, "Stripped state").
+func (r *Rooms) StrippedState(ctx context.Context, roomID string) ([]gomatrixserverlib.PDU, error) {
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	var out []gomatrixserverlib.PDU
+	for _, t := range strippedStateTypes {
+		ev, err := stateEvent(ctx, reader{r.db}, v, roomID, t, "")
+		if errors.Is(err, ErrEventNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// RemoteInviteState returns the stripped state another server sent with an
+// invite of user to a room this server is not in (a JSON array), if any.
+func (r *Rooms) RemoteInviteState(ctx context.Context, roomID string, user spec.UserID) (json.RawMessage, bool, error) {
+	var raw []byte
+	err := r.db.QueryRow(ctx, `SELECT events FROM invite_state WHERE room_id = ? AND user_id = ?`, roomID, user.String()).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load invite state: %w", err)
+	}
+	return raw, true, nil
+}
+
+// PublicRoom is one entry of the public room directory.
+type PublicRoom struct {
+	RoomID           string `json:"room_id"`
+	Name             string `json:"name,omitempty"`
+	Topic            string `json:"topic,omitempty"`
+	CanonicalAlias   string `json:"canonical_alias,omitempty"`
+	NumJoinedMembers int    `json:"num_joined_members"`
+	WorldReadable    bool   `json:"world_readable"`
+	GuestCanJoin     bool   `json:"guest_can_join"`
+	JoinRule         string `json:"join_rule"`
+}
+
+// PublicRooms lists the rooms this server is in whose join rule is public,
+// most members first.
+func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
+	rows, err := r.db.Query(ctx,
+		`SELECT s.room_id, e.json, m.room_version FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 JOIN rooms m ON m.room_id = s.room_id
+		 WHERE s.type = 'm.room.join_rules' AND s.state_key = ''`)
+	if err != nil {
+		return nil, fmt.Errorf("load join rules: %w", err)
+	}
+	var candidates []string
+	for rows.Next() {
+		var roomID, version string
+		var raw []byte
+		if err := rows.Scan(&roomID, &raw, &version); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load join rules: %w", err)
+		}
+		v, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+		if err != nil {
+			continue
+		}
+		ev, err := loadEvent(v, raw)
+		if err != nil {
+			continue
+		}
+		if rule, err := ev.JoinRule(); err == nil && rule == spec.Public {
+			candidates = append(candidates, roomID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load join rules: %w", err)
+	}
+	out := []PublicRoom{}
+	for _, roomID := range candidates {
+		resident, err := r.Resident(ctx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		if !resident {
+			continue
+		}
+		pr, err := r.publicRoom(ctx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pr)
+	}
+	slices.SortFunc(out, func(a, b PublicRoom) int {
+		if a.NumJoinedMembers != b.NumJoinedMembers {
+			return b.NumJoinedMembers - a.NumJoinedMembers
+		}
+		return strings.Compare(a.RoomID, b.RoomID)
+	})
+	return out, nil
+}
+
+func (r *Rooms) publicRoom(ctx context.Context, roomID string) (PublicRoom, error) {
+	pr := PublicRoom{RoomID: roomID, JoinRule: spec.Public}
+	if err := r.db.QueryRow(ctx,
+		`SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`,
+		roomID).Scan(&pr.NumJoinedMembers); err != nil {
+		return pr, fmt.Errorf("count members: %w", err)
+	}
+	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	if err != nil {
+		return pr, err
+	}
+	field := func(evType, key string) string {
+		ev, err := stateEvent(ctx, reader{r.db}, v, roomID, evType, "")
+		if err != nil {
+			return ""
+		}
+		var content map[string]any
+		if json.Unmarshal(ev.Content(), &content) != nil {
+			return ""
+		}
+		s, _ := content[key].(string)
+		return s
+	}
+	pr.Name = field(spec.MRoomName, "name")
+	pr.Topic = field(spec.MRoomTopic, "topic")
+	pr.CanonicalAlias = field("m.room.canonical_alias", "alias")
+	pr.WorldReadable = field(spec.MRoomHistoryVisibility, "history_visibility") == "world_readable"
+	pr.GuestCanJoin = field("m.room.guest_access", "guest_access") == "can_join"
+	return pr, nil
+}
