@@ -101,3 +101,31 @@ export function unreadCount (page, name) {
     return item ? Number(item.closest('button').dataset.unread) : null
   }, name)
 }
+
+/** Types lines into the composer with Shift+Enter between them (a multi-line message), then Enter sends. */
+export async function sendLines (page, lines) {
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) {
+      await page.keyboard.down('Shift')
+      await page.keyboard.press('Enter')
+      await page.keyboard.up('Shift')
+    }
+    await page.type(sel('composer-input'), line)
+  }
+  await page.keyboard.press('Enter')
+}
+
+/**
+ * Sends an event through the client API with the page's own session: for
+ * content the composer cannot make (another client's HTML). Not a person's step.
+ */
+export function sendRaw (page, roomId, content, type = 'm.room.message') {
+  return page.evaluate(async (roomId, type, content) => {
+    const token = JSON.parse(localStorage.getItem('hearth.session')).accessToken
+    const res = await fetch(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/raw-${Math.random()}`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(content)
+    })
+    if (!res.ok) throw new Error(`send: HTTP ${res.status} ${await res.text()}`)
+    return (await res.json()).event_id
+  }, roomId, type, content)
+}

@@ -10,7 +10,9 @@
  * and switched off for the session on M_UNRECOGNIZED.
  */
 import { createModel, serverOf } from './model.js'
-import { MatrixError } from './matrix.js'
+import { MatrixError, mediaUrl } from './matrix.js'
+import { createMarkdown } from './markdown.js'
+import { createRichText } from './rich-text.js'
 import { createRoomView, hasEarlier } from './room-view.js'
 import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
@@ -55,7 +57,8 @@ export function createApp ({ client, session, storage, showError, act, onSession
   let txnCounter = 0
   let synced = false
 
-  const roomView = createRoomView({ model, onRetry: retry, onLoadEarlier: loadEarlier })
+  const markdown = createMarkdown()
+  const roomView = createRoomView({ model, richText: createRichText({ mediaUrl }), onRetry: retry, onLoadEarlier: loadEarlier })
   const sidebar = createSidebar({ model, onSelect: select, onAccept: accept, onReject: reject })
   const directory = createDirectory({
     client,
@@ -223,7 +226,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
   function send (text) {
     const roomId = selected
     const txnId = `hearth-${Date.now().toString(36)}-${txnCounter++}`
-    const echo = model.addEcho(roomId, { txnId, content: { msgtype: 'm.text', body: text }, now: Date.now() })
+    const echo = model.addEcho(roomId, { txnId, content: markdown.toContent(text), now: Date.now() })
     scheduleRender()
     stopTyping()
     return enqueue(roomId, echo)
@@ -327,6 +330,13 @@ export function createApp ({ client, session, storage, showError, act, onSession
     scheduleRender()
   }
 
+  /** The composer grows with its text, up to a few lines (CSS max-height), then scrolls. */
+  function fitComposer () {
+    const input = $('composer-input')
+    input.style.height = 'auto'
+    input.style.height = `${input.scrollHeight + 2}px`
+  }
+
   // ---- wiring ----
 
   function on (target, type, fn) {
@@ -341,9 +351,17 @@ export function createApp ({ client, session, storage, showError, act, onSession
       const text = input.value
       if (!text.trim() || !selected) return
       input.value = ''
+      fitComposer()
       send(text)
     })
     on($('composer-input'), 'input', typed)
+    on($('composer-input'), 'input', fitComposer)
+    on($('composer-input'), 'keydown', (event) => {
+      // Enter sends, Shift+Enter is a new line (for lists and code blocks).
+      if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return
+      event.preventDefault()
+      $('composer').requestSubmit()
+    })
     on($('composer-input'), 'blur', stopTyping)
     on($('new-room-open'), 'click', () => {
       $('new-room').hidden = !$('new-room').hidden

@@ -22,6 +22,20 @@ const DELIVERY = '/_matrix/client/unstable/org.hearth.delivery'
 const enc = encodeURIComponent
 
 /**
+ * Where our server serves an mxc:// URI (null if src is not one): a
+ * thumbnail when a size is given, else the file itself. The unauthenticated
+ * v3 paths, since an <img> sends no access token.
+ * Spec: https://spec.matrix.org/v1.11/client-server-api/#get_matrixmediav3thumbnailservernamemediaid
+ */
+export function mediaUrl (src, thumbnail) {
+  const m = /^mxc:\/\/([^/?#]+)\/([A-Za-z0-9_-]+)$/.exec(src ?? '')
+  if (!m) return null
+  const path = `/_matrix/media/v3/${thumbnail ? 'thumbnail' : 'download'}/${enc(m[1])}/${enc(m[2])}`
+  if (!thumbnail) return path
+  return `${path}?width=${Math.round(thumbnail.width)}&height=${Math.round(thumbnail.height)}&method=scale`
+}
+
+/**
  * @param {{baseUrl?: string, fetch?: typeof fetch, accessToken?: string}} [options]
  */
 export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalThis.fetch(...a), accessToken = null } = {}) {

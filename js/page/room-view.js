@@ -7,9 +7,9 @@
 import { h, reconcile, createNodeCache } from './dom.js'
 
 /**
- * @param {{model: object, onRetry: (roomId, echo) => void, onLoadEarlier: (roomId) => Promise<void>}} options
+ * @param {{model: object, richText: {render: (content) => Node[]}, onRetry: (roomId, echo) => void, onLoadEarlier: (roomId) => Promise<void>}} options
  */
-export function createRoomView ({ model, onRetry, onLoadEarlier }) {
+export function createRoomView ({ model, richText, onRetry, onLoadEarlier }) {
   const $ = (id) => document.getElementById(id)
   const timeline = $('timeline')
   const cache = createNodeCache()
@@ -115,7 +115,7 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
       event.origin_server_ts - previous.origin_server_ts < 5 * 60000
     if (event.type === 'm.room.message') {
       const delivery = own && event.event_id ? r.delivery.get(event.event_id) : undefined
-      const signature = JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender, seenBy.map((u) => model.displayName(r.id, u)), continued, event.content?.body, delivery])
+      const signature = JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender, seenBy.map((u) => model.displayName(r.id, u)), continued, event.content, delivery])
       return cache.get(key, signature, () => messageNode(r, event, { key, own, sender, seenBy, continued, delivery }))
     }
     const text = noticeText(r.id, event)
@@ -127,7 +127,6 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
   function messageNode (r, event, { key, own, sender, seenBy, continued, delivery }) {
     const pending = Boolean(event.pending && !event.event_id)
     const body = event.content?.body
-    const text = body === undefined ? '(message deleted)' : event.content?.msgtype === 'm.emote' ? `* ${sender} ${body}` : body
     return h('li', {
       className: `message${own ? ' own' : ''}${continued ? ' continued' : ''}${body === undefined ? ' redacted' : ''}`,
       dataset: {
@@ -141,7 +140,7 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
       ' ', timeNode(event.origin_server_ts),
       pending && !event.failed ? h('span', { className: 'state', dataset: { testid: 'message-state' } }, ' sending…') : null,
       delivery ? h('span', { className: `delivery ${delivery.state}`, dataset: { testid: 'message-delivery' }, title: deliveryTitle(delivery) }, ` ${deliveryText(delivery)}`) : null),
-    h('div', { className: 'body', dataset: { testid: 'message-body' } }, text),
+    messageBody(event.content, sender),
     event.failed
       ? h('div', { className: 'failed', dataset: { testid: 'message-failed' } }, `Not sent: ${event.failed} `,
         h('button', { type: 'button', className: 'small', dataset: { testid: 'message-retry' }, onclick: () => onRetry(r.id, event) }, 'Retry'))
@@ -150,6 +149,14 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
       ? h('div', { className: 'seen', dataset: { testid: 'read-receipt' }, title: seenBy.join(', ') },
         `Seen by ${seenBy.map((u) => model.displayName(r.id, u)).join(', ')}`)
       : null)
+  }
+
+  function messageBody (content, sender) {
+    if (typeof content?.body !== 'string') return h('div', { className: 'body', dataset: { testid: 'message-body' } }, '(message deleted)')
+    const html = content.format === 'org.matrix.custom.html'
+    return h('div', { className: `body${html ? ' html' : ''}`, dataset: { testid: 'message-body' } },
+      content.msgtype === 'm.emote' ? `* ${sender} ` : null,
+      richText.render(content))
   }
 
   function noticeText (roomId, event) {
