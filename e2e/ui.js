@@ -129,3 +129,35 @@ export function sendRaw (page, roomId, content, type = 'm.room.message') {
     return (await res.json()).event_id
   }, roomId, type, content)
 }
+
+/**
+ * Clicks one of a message's actions (message-reply, message-react, message-edit,
+ * message-delete, or a reaction-choice by key): hovers the message first, as a
+ * mouse user does, since the actions show on hover. The message is the last
+ * one whose text starts with `text`.
+ */
+export async function messageAction (page, text, testid, key) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=message]')]
+        .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1), text)
+      await li.hover()
+      const button = await li.$(key ? `[data-testid=${testid}][data-key="${key}"]` : `[data-testid=${testid}]`)
+      await button.click()
+      return
+    } catch (err) {
+      // A re-render replaced the node between the steps: find it again.
+      if (attempt >= 3) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+}
+
+/** Waits until the message whose text starts with `text` satisfies fn(li) (run in the page). */
+export async function waitForMessage (page, text, fn, { timeout = STEP_TIMEOUT } = {}) {
+  await page.waitForFunction((t, src) => {
+    const li = [...document.querySelectorAll('[data-testid=message]')]
+      .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1)
+    return li && (0, eval)(src)(li)
+  }, { timeout }, text, fn.toString())
+}

@@ -16,6 +16,7 @@ import { createRichText } from './rich-text.js'
 import { createRoomView, hasEarlier } from './room-view.js'
 import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
+import { createComposer } from './composer.js'
 
 /** Long-polls stay at 20 s: Firefox stops a service worker idle for ~30 s. */
 const SYNC_TIMEOUT_MS = 20000
@@ -58,7 +59,28 @@ export function createApp ({ client, session, storage, showError, act, onSession
   let synced = false
 
   const markdown = createMarkdown()
-  const roomView = createRoomView({ model, richText: createRichText({ mediaUrl }), onRetry: retry, onLoadEarlier: loadEarlier })
+  const roomView = createRoomView({
+    model,
+    richText: createRichText({ mediaUrl }),
+    onRetry: retry,
+    onLoadEarlier: loadEarlier,
+    actions: {
+      reply: (event) => composer.replyTo(event.event_id, `Replying to ${model.displayName(selected, event.sender)}`),
+      edit: (event) => composer.edit(event.event_id, 'Editing your message', model.rooms.get(selected).relations.content(event).body),
+      react: toggleReaction,
+      remove: (event) => redact(selected, event.event_id)
+    }
+  })
+  const composer = createComposer({
+    signal: abort.signal,
+    onSubmit: (text, context) => {
+      if (!selected) return
+      if (context?.kind === 'edit') edit(selected, context.eventId, text)
+      else send(text, context?.kind === 'reply' ? context.eventId : undefined)
+    },
+    onInput: typed,
+    onBlur: stopTyping
+  })
   const sidebar = createSidebar({ model, onSelect: select, onAccept: accept, onReject: reject })
   const directory = createDirectory({
     client,
@@ -212,7 +234,10 @@ export function createApp ({ client, session, storage, showError, act, onSession
   // ---- actions ----
 
   function select (roomId) {
-    if (selected !== roomId) stopTyping()
+    if (selected !== roomId) {
+      stopTyping()
+      composer.reset()
+    }
     selected = roomId
     if (roomId) storage.setItem(roomKey, roomId)
     else storage.removeItem(roomKey)
@@ -223,10 +248,16 @@ export function createApp ({ client, session, storage, showError, act, onSession
     if (roomId && !phone.matches) $('composer-input').focus()
   }
 
-  function send (text) {
+  function newTxnId () {
+    return `hearth-${Date.now().toString(36)}-${txnCounter++}`
+  }
+
+  /** A new message, or a reply to replyTo (an event ID); spec 1.13 replies need no quoted fallback. */
+  function send (text, replyTo) {
     const roomId = selected
-    const txnId = `hearth-${Date.now().toString(36)}-${txnCounter++}`
-    const echo = model.addEcho(roomId, { txnId, content: markdown.toContent(text), now: Date.now() })
+    const content = markdown.toContent(text)
+    if (replyTo) content['m.relates_to'] = { 'm.in_reply_to': { event_id: replyTo } }
+    const echo = model.addEcho(roomId, { txnId: newTxnId(), content, now: Date.now() })
     scheduleRender()
     stopTyping()
     return enqueue(roomId, echo)
@@ -244,7 +275,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     const previous = sendQueues.get(roomId) ?? Promise.resolve()
     const next = previous.then(async () => {
       try {
-        const res = await client.sendMessage(roomId, echo.txnId, echo.content)
+        const res = await client.sendEvent(roomId, 'm.room.message', echo.txnId, echo.content)
         model.echoSent(roomId, echo, res.event_id)
       } catch (err) {
         model.echoFailed(roomId, echo, err.message)
@@ -253,6 +284,40 @@ export function createApp ({ client, session, storage, showError, act, onSession
     })
     sendQueues.set(roomId, next)
     return next
+  }
+
+  /**
+   * Edits, reactions and deletions go out at once, without a local echo: the
+   * next sync (a few ms away on our own server) shows them.
+   */
+  async function relate (roomId, what, fn) {
+    try {
+      await fn(newTxnId())
+    } catch (err) {
+      showError('app-error', new Error(`Could not ${what}: ${err.message}`))
+    }
+  }
+
+  /** Replaces one of our messages: m.new_content is what clients show, body a fallback for those without edits. */
+  function edit (roomId, eventId, text) {
+    const content = markdown.toContent(text)
+    const fallback = { ...content, body: `* ${content.body}`, ...(content.formatted_body && { formatted_body: `* ${content.formatted_body}` }) }
+    return relate(roomId, 'edit the message', (txnId) => client.sendEvent(roomId, 'm.room.message', txnId, {
+      ...fallback, 'm.new_content': content, 'm.relates_to': { rel_type: 'm.replace', event_id: eventId }
+    }))
+  }
+
+  /** Adds our reaction `key` to an event, or takes it back if we have it. */
+  function toggleReaction (event, key) {
+    const roomId = selected
+    const mine = model.rooms.get(roomId)?.relations.reactions(event.event_id, session.userId).find((x) => x.key === key)?.mine
+    return relate(roomId, 'react', (txnId) => mine
+      ? client.redact(roomId, mine, txnId)
+      : client.sendEvent(roomId, 'm.reaction', txnId, { 'm.relates_to': { rel_type: 'm.annotation', event_id: event.event_id, key } }))
+  }
+
+  function redact (roomId, eventId) {
+    return relate(roomId, 'delete the message', (txnId) => client.redact(roomId, eventId, txnId))
   }
 
   function stopTyping () {
@@ -264,8 +329,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
 
   function typed () {
     if (!features.typing || !selected) return
-    const text = $('composer-input').value
-    if (!text) return stopTyping()
+    if (!composer.text) return stopTyping()
     const now = Date.now()
     if (typingState.on && typingState.roomId === selected && now - typingState.sentAt < TYPING_RENEW_MS) return
     typingState.on = true
@@ -330,13 +394,6 @@ export function createApp ({ client, session, storage, showError, act, onSession
     scheduleRender()
   }
 
-  /** The composer grows with its text, up to a few lines (CSS max-height), then scrolls. */
-  function fitComposer () {
-    const input = $('composer-input')
-    input.style.height = 'auto'
-    input.style.height = `${input.scrollHeight + 2}px`
-  }
-
   // ---- wiring ----
 
   function on (target, type, fn) {
@@ -345,24 +402,6 @@ export function createApp ({ client, session, storage, showError, act, onSession
   }
 
   function wire () {
-    on($('composer'), 'submit', (event) => {
-      event.preventDefault()
-      const input = $('composer-input')
-      const text = input.value
-      if (!text.trim() || !selected) return
-      input.value = ''
-      fitComposer()
-      send(text)
-    })
-    on($('composer-input'), 'input', typed)
-    on($('composer-input'), 'input', fitComposer)
-    on($('composer-input'), 'keydown', (event) => {
-      // Enter sends, Shift+Enter is a new line (for lists and code blocks).
-      if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return
-      event.preventDefault()
-      $('composer').requestSubmit()
-    })
-    on($('composer-input'), 'blur', stopTyping)
     on($('new-room-open'), 'click', () => {
       $('new-room').hidden = !$('new-room').hidden
       if (!$('new-room').hidden) $('new-room-name').focus()

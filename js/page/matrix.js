@@ -98,8 +98,10 @@ export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalT
       }
     }),
     joinedRooms: () => request('GET', '/joined_rooms'),
-    sendMessage: (roomId, txnId, content) =>
-      request('PUT', `/rooms/${enc(roomId)}/send/m.room.message/${enc(txnId)}`, { body: content }),
+    sendEvent: (roomId, type, txnId, content) =>
+      request('PUT', `/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`, { body: content }),
+    redact: (roomId, eventId, txnId) =>
+      request('PUT', `/rooms/${enc(roomId)}/redact/${enc(eventId)}/${enc(txnId)}`, { body: {} }),
     sync: ({ since, timeout, filter, signal }) =>
       request('GET', '/sync', { query: { since, timeout, filter: filter && JSON.stringify(filter) }, signal }),
     messages: (roomId, { from, dir = 'b', limit = 30 }) =>

@@ -111,7 +111,7 @@ test('delivery states of our messages: recorded once per change, only shown wher
 })
 
 test('delivery states read as a person would say them', async () => {
-  const { deliveryText } = await import('./room-view.js')
+  const { deliveryText } = await import('./message-view.js')
   assert.equal(deliveryText({ state: 'delivered' }), '✓ delivered')
   assert.equal(deliveryText({ state: 'mailbox', waiting: { b: 'mailbox' } }), 'waiting for 1 server, in its mailbox')
   assert.equal(deliveryText({ state: 'queued', waiting: { b: 'queued', c: 'queued' } }), 'waiting for 2 servers to come online')

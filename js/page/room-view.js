@@ -5,15 +5,18 @@
  * message's node) and only items whose content changed are rebuilt.
  */
 import { h, reconcile, createNodeCache } from './dom.js'
+import { createMessageView, timeNode } from './message-view.js'
 
 /**
- * @param {{model: object, richText: {render: (content) => Node[]}, onRetry: (roomId, echo) => void, onLoadEarlier: (roomId) => Promise<void>}} options
+ * @param {{model: object, richText: {render: (content) => Node[]}, actions: object, onRetry: (roomId, echo) => void,
+ *   onLoadEarlier: (roomId) => Promise<void>}} options actions: see message-view.js
  */
-export function createRoomView ({ model, richText, onRetry, onLoadEarlier }) {
+export function createRoomView ({ model, richText, actions, onRetry, onLoadEarlier }) {
   const $ = (id) => document.getElementById(id)
   const timeline = $('timeline')
   const cache = createNodeCache()
   const shown = { roomId: undefined, version: -1, loadingEarlier: false }
+  const messages = createMessageView({ model, richText, actions, onRetry, onJump: jumpTo })
 
   function render (roomId) {
     const r = roomId ? model.rooms.get(roomId) : undefined
@@ -94,6 +97,29 @@ export function createRoomView ({ model, richText, onRetry, onLoadEarlier }) {
       }, r.prevBatch ? (shown.loadingEarlier ? 'Loading…' : 'Show earlier messages') : 'Earlier messages are not available')))
   }
 
+  /**
+   * Shows the message eventId (a reply's quote was clicked): scrolls to it and
+   * highlights it, paging back for it a few times if it is not loaded.
+   */
+  async function jumpTo (eventId, pages = 10) {
+    const roomId = shown.roomId
+    for (let i = 0; ; i++) {
+      const target = [...timeline.querySelectorAll('[data-event-id]')].find((li) => li.dataset.eventId === eventId)
+      if (target) {
+        target.scrollIntoView({ block: 'center' })
+        target.focus({ preventScroll: true })
+        target.classList.remove('highlight')
+        void target.offsetWidth // restart the highlight animation
+        target.classList.add('highlight')
+        return
+      }
+      const r = model.rooms.get(roomId)
+      if (i >= pages || !r?.prevBatch || shown.roomId !== roomId) return
+      await onLoadEarlier(roomId)
+      render(roomId)
+    }
+  }
+
   /** event ID → users (not us, not its sender) whose read receipt is at it. */
   function readersByEvent (r) {
     const out = new Map()
@@ -113,50 +139,16 @@ export function createRoomView ({ model, richText, onRetry, onLoadEarlier }) {
     const sender = model.displayName(r.id, event.sender)
     const continued = previous && previous.type === 'm.room.message' && previous.sender === event.sender &&
       event.origin_server_ts - previous.origin_server_ts < 5 * 60000
+    if (r.relations.isHidden(event.event_id)) return null
     if (event.type === 'm.room.message') {
       const delivery = own && event.event_id ? r.delivery.get(event.event_id) : undefined
-      const signature = JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender, seenBy.map((u) => model.displayName(r.id, u)), continued, event.content, delivery])
-      return cache.get(key, signature, () => messageNode(r, event, { key, own, sender, seenBy, continued, delivery }))
+      const info = { key, own, sender, seenBy, continued, delivery }
+      return cache.get(key, messages.signature(r, event, info), () => messages.node(r, event, info))
     }
     const text = noticeText(r.id, event)
     if (text === null) return null
     return cache.get(key, text, () => h('li', { className: 'notice', dataset: { testid: 'notice', key, eventId: event.event_id } },
       h('span', { className: 'body' }, text), ' ', timeNode(event.origin_server_ts)))
-  }
-
-  function messageNode (r, event, { key, own, sender, seenBy, continued, delivery }) {
-    const pending = Boolean(event.pending && !event.event_id)
-    const body = event.content?.body
-    return h('li', {
-      className: `message${own ? ' own' : ''}${continued ? ' continued' : ''}${body === undefined ? ' redacted' : ''}`,
-      dataset: {
-        testid: 'message', key, own: String(own), pending: String(pending), failed: String(Boolean(event.failed)),
-        eventId: event.event_id, txnId: event.txnId ?? event.unsigned?.transaction_id,
-        ...(delivery && { delivery: delivery.state })
-      }
-    },
-    h('div', { className: 'meta' },
-      h('span', { className: 'sender', title: event.sender, dataset: { testid: 'message-sender' } }, own ? `${sender} (you)` : sender),
-      ' ', timeNode(event.origin_server_ts),
-      pending && !event.failed ? h('span', { className: 'state', dataset: { testid: 'message-state' } }, ' sending…') : null,
-      delivery ? h('span', { className: `delivery ${delivery.state}`, dataset: { testid: 'message-delivery' }, title: deliveryTitle(delivery) }, ` ${deliveryText(delivery)}`) : null),
-    messageBody(event.content, sender),
-    event.failed
-      ? h('div', { className: 'failed', dataset: { testid: 'message-failed' } }, `Not sent: ${event.failed} `,
-        h('button', { type: 'button', className: 'small', dataset: { testid: 'message-retry' }, onclick: () => onRetry(r.id, event) }, 'Retry'))
-      : null,
-    seenBy.length > 0
-      ? h('div', { className: 'seen', dataset: { testid: 'read-receipt' }, title: seenBy.join(', ') },
-        `Seen by ${seenBy.map((u) => model.displayName(r.id, u)).join(', ')}`)
-      : null)
-  }
-
-  function messageBody (content, sender) {
-    if (typeof content?.body !== 'string') return h('div', { className: 'body', dataset: { testid: 'message-body' } }, '(message deleted)')
-    const html = content.format === 'org.matrix.custom.html'
-    return h('div', { className: `body${html ? ' html' : ''}`, dataset: { testid: 'message-body' } },
-      content.msgtype === 'm.emote' ? `* ${sender} ` : null,
-      richText.render(content))
   }
 
   function noticeText (roomId, event) {
@@ -211,35 +203,4 @@ export function createRoomView ({ model, richText, onRetry, onLoadEarlier }) {
 /** Older events may exist: the server gave a token to page back from, and the room's start is not loaded. */
 export function hasEarlier (r) {
   return Boolean(r.limited || r.prevBatch) && r.events[0]?.type !== 'm.room.create'
-}
-
-/**
- * Where an own message is on its way to the room's other servers, in a few
- * words: "delivered", "waiting for 1 server, in its mailbox".
- */
-export function deliveryText ({ state, waiting = {} }) {
-  if (state === 'delivered') return '✓ delivered'
-  const servers = Object.values(waiting)
-  const n = servers.length
-  const inMailbox = servers.filter((s) => s === 'mailbox').length
-  const count = `${n} server${n === 1 ? '' : 's'}`
-  if (inMailbox === n) return `waiting for ${count}, in ${n === 1 ? 'its mailbox' : 'their mailboxes'}`
-  if (inMailbox === 0) return `waiting for ${count} to come online`
-  return `waiting for ${count}: ${inMailbox} in ${inMailbox === 1 ? 'its mailbox' : 'their mailboxes'}, ${n - inMailbox} not reached yet`
-}
-
-function deliveryTitle ({ state, waiting = {} }) {
-  if (state === 'delivered') return 'Every other server in the room has it'
-  return Object.entries(waiting).map(([server, where]) =>
-    `${server}: ${where === 'mailbox' ? 'in its mailbox on the relay, until it comes online' : 'queued on this server, not reached yet'}`).join('\n')
-}
-
-function timeNode (ts) {
-  if (!ts) return null
-  const d = new Date(ts)
-  const sameDay = d.toDateString() === new Date().toDateString()
-  const text = sameDay
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
-  return h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, text)
 }
