@@ -17,6 +17,8 @@ import { createRoomView, hasEarlier } from './room-view.js'
 import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
 import { createComposer } from './composer.js'
+import { createNotifier } from './notifier.js'
+import { MSG } from '../../sw/protocol.js'
 
 /** Long-polls stay at 20 s: Firefox stops a service worker idle for ~30 s. */
 const SYNC_TIMEOUT_MS = 20000
@@ -53,7 +55,8 @@ export function createApp ({ client, session, storage, showError, act, onSession
   const sendQueues = new Map() // roomId → promise of the last send: sends go out in order
   const typingState = { roomId: null, sentAt: 0, on: false }
   const phone = matchMedia(PHONE)
-  let selected = storage.getItem(roomKey)
+  // A notification opened in a new window names its room in the URL (sw/sw.js).
+  let selected = roomFromHash() ?? storage.getItem(roomKey)
   let renderQueued = false
   let txnCounter = 0
   let synced = false
@@ -71,10 +74,17 @@ export function createApp ({ client, session, storage, showError, act, onSession
       remove: (event) => redact(selected, event.event_id)
     }
   })
+  const notifier = createNotifier({
+    userId: session.userId,
+    storage,
+    button: $('notifications-toggle'),
+    registration: () => navigator.serviceWorker.ready
+  })
   const composer = createComposer({
     signal: abort.signal,
     onSubmit: (text, context) => {
       if (!selected) return
+      notifier.sentMessage()
       if (context?.kind === 'edit') edit(selected, context.eventId, text)
       else send(text, context?.kind === 'reply' ? context.eventId : undefined)
     },
@@ -106,6 +116,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     roomView.render(selected)
     $('app').dataset.view = selected && $('app').dataset.view === 'room' ? 'room' : 'list'
     markReadIfSeen()
+    notifier.title(model.totalUnread())
     const r = selected && model.rooms.get(selected)
     if (r && !autoLoaded.has(r.id) && r.prevBatch && r.events.length < FEW_EVENTS && hasEarlier(r)) {
       autoLoaded.add(r.id)
@@ -180,6 +191,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
         if (signal.aborted) return
         since = res.next_batch
         const { left } = model.applySync(res)
+        if (synced) notifier.synced(res, model).catch((err) => console.warn('hearth: notifications:', err))
         if (!synced) {
           synced = true
           $('app').dataset.synced = 'true'
@@ -451,7 +463,17 @@ export function createApp ({ client, session, storage, showError, act, onSession
     on($('leave-no'), 'click', () => { $('leave-confirm').hidden = true })
     on($('leave-yes'), 'click', () => act($('leave-confirm'), 'app-error', leave))
     on($('my-peer-id-copy'), 'click', () => copy($('my-peer-id'), $('my-peer-id-copy')))
-    on(document, 'visibilitychange', markReadIfSeen)
+    on(document, 'visibilitychange', () => {
+      markReadIfSeen()
+      notifier.title(model.totalUnread())
+    })
+    on($('notifications-toggle'), 'click', () => notifier.toggle())
+    if (navigator.serviceWorker) {
+      on(navigator.serviceWorker, 'message', (event) => {
+        const { type, roomId, userId } = event.data ?? {}
+        if (type === MSG.openRoom && userId === session.userId && model.rooms.has(roomId)) select(roomId)
+      })
+    }
     on(phone, 'change', scheduleRender)
   }
 
@@ -466,6 +488,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     },
     stop () {
       abort.abort()
+      notifier.title(0)
       for (const off of listeners.splice(0)) off()
     },
     renderNetwork
@@ -492,6 +515,12 @@ function flash (button, text) {
   button.dataset.label = original
   button.textContent = text
   setTimeout(() => { button.textContent = original }, 1500)
+}
+
+function roomFromHash () {
+  const room = new URLSearchParams(location.hash.slice(1)).get('room')
+  if (room) history.replaceState(null, '', location.pathname + location.search)
+  return room
 }
 
 function safeParse (text) {

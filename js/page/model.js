@@ -59,7 +59,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   const rooms = new Map()
   /** @type {Map<string, {id, name, inviter, topic, isDirect, version}>} */
   const invites = new Map()
-  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event }
+  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event, isMessage: (roomId, e) => rooms.has(roomId) && isMessage(rooms.get(roomId), e), totalUnread }
 
   function room (id) {
     let r = rooms.get(id)
@@ -294,6 +294,12 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       const e = r.events[i]
       if (isMessage(r, e) && e.sender !== userId) n++
     }
+    return n
+  }
+
+  function totalUnread () {
+    let n = 0
+    for (const id of rooms.keys()) n += unread(id)
     return n
   }
 
