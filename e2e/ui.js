@@ -115,19 +115,25 @@ export async function sendLines (page, lines) {
   await page.keyboard.press('Enter')
 }
 
+/** The access token of the session the page saved last (call it right after that sign-up). */
+export function savedToken (page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('hearth.session')).accessToken)
+}
+
 /**
- * Sends an event through the client API with the page's own session: for
- * content the composer cannot make (another client's HTML). Not a person's step.
+ * Sends an event through the client API, as the session saved last or as
+ * `token`: for content the composer cannot make (another client's HTML), or
+ * for speed. Not a person's step.
  */
-export function sendRaw (page, roomId, content, type = 'm.room.message') {
-  return page.evaluate(async (roomId, type, content) => {
-    const token = JSON.parse(localStorage.getItem('hearth.session')).accessToken
+export function sendRaw (page, roomId, content, { type = 'm.room.message', token } = {}) {
+  return page.evaluate(async (roomId, type, content, token) => {
+    token ??= JSON.parse(localStorage.getItem('hearth.session')).accessToken
     const res = await fetch(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/raw-${Math.random()}`, {
       method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(content)
     })
     if (!res.ok) throw new Error(`send: HTTP ${res.status} ${await res.text()}`)
     return (await res.json()).event_id
-  }, roomId, type, content)
+  }, roomId, type, content, token)
 }
 
 /**

@@ -13,7 +13,7 @@ import { createModel, serverOf } from './model.js'
 import { MatrixError, mediaUrl } from './matrix.js'
 import { createMarkdown } from './markdown.js'
 import { createRichText } from './rich-text.js'
-import { createRoomView, hasEarlier } from './room-view.js'
+import { createRoomView } from './room-view.js'
 import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
 import { createComposer } from './composer.js'
@@ -27,8 +27,6 @@ const SYNC_FILTER = { room: { timeline: { limit: 50 } } }
 const TYPING_TIMEOUT_MS = 6000
 const TYPING_RENEW_MS = 4000
 const PHONE = '(max-width: 40rem)'
-/** A room opened with fewer events than this pages back once by itself (e.g. just joined over federation). */
-const FEW_EVENTS = 20
 /**
  * Where our messages are on their way to other servers is asked of our own
  * server (no network traffic), for the newest few not yet delivered in the
@@ -51,7 +49,6 @@ export function createApp ({ client, session, storage, showError, act, onSession
   const features = { profile: true, typing: true, receipts: true, delivery: true }
   const abort = new AbortController()
   const listeners = []
-  const autoLoaded = new Set() // rooms already paged back once by themselves
   const sendQueues = new Map() // roomId → promise of the last send: sends go out in order
   const typingState = { roomId: null, sentAt: 0, on: false }
   const phone = matchMedia(PHONE)
@@ -117,11 +114,6 @@ export function createApp ({ client, session, storage, showError, act, onSession
     $('app').dataset.view = selected && $('app').dataset.view === 'room' ? 'room' : 'list'
     markReadIfSeen()
     notifier.title(model.totalUnread())
-    const r = selected && model.rooms.get(selected)
-    if (r && !autoLoaded.has(r.id) && r.prevBatch && r.events.length < FEW_EVENTS && hasEarlier(r)) {
-      autoLoaded.add(r.id)
-      loadEarlier(r.id).catch((err) => console.warn('hearth: cannot load earlier messages:', err))
-    }
   }
 
   function roomIsVisible () {

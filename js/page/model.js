@@ -59,7 +59,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   const rooms = new Map()
   /** @type {Map<string, {id, name, inviter, topic, isDirect, version}>} */
   const invites = new Map()
-  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event, isMessage: (roomId, e) => rooms.has(roomId) && isMessage(rooms.get(roomId), e), totalUnread }
+  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event, isMessage: (roomId, e) => rooms.has(roomId) && isMessage(rooms.get(roomId), e), totalUnread, readMarkers }
 
   function room (id) {
     let r = rooms.get(id)
@@ -295,6 +295,11 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       if (isMessage(r, e) && e.sender !== userId) n++
     }
     return n
+  }
+
+  /** The events up to which we have read the room, as far as we know: our m.read receipt, the page's read mark. */
+  function readMarkers (roomId) {
+    return [rooms.get(roomId)?.receipts.get(userId), readMarks.get(roomId)].filter(Boolean)
   }
 
   function totalUnread () {

@@ -3,9 +3,21 @@
  * Renders incrementally: timeline items are cached by key (event ID, or the
  * transaction ID of our own messages, so a local echo's node becomes the sent
  * message's node) and only items whose content changed are rebuilt.
+ *
+ * History loads by itself: whenever the top of the timeline is within
+ * LOAD_MARGIN of being seen (scrolled there, or a room too short to scroll),
+ * the next older page is asked for, and the reader's place is kept. A room
+ * opened with unread messages gets a "New messages" divider above the first
+ * of them, there until another room is opened; "Jump to latest" shows while
+ * the newest message is out of sight.
  */
 import { h, reconcile, createNodeCache } from './dom.js'
 import { createMessageView, timeNode } from './message-view.js'
+
+/** px from the top of the timeline within which older messages are fetched. */
+const LOAD_MARGIN = 400
+/** px from the bottom beyond which "Jump to latest" shows. */
+const JUMP_MARGIN = 200
 
 /**
  * @param {{model: object, richText: {render: (content) => Node[]}, actions: object, onRetry: (roomId, echo) => void,
@@ -15,8 +27,25 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
   const $ = (id) => document.getElementById(id)
   const timeline = $('timeline')
   const cache = createNodeCache()
-  const shown = { roomId: undefined, version: -1, loadingEarlier: false }
+  /**
+   * loadingEarlier: a page of history is on its way; historyError: why the last one failed
+   * (scrolling retries); exhausted: a page brought nothing, stop asking in this room;
+   * divider: {markers, lastId, beforeId} when the room was opened: the events up to which we
+   * had read (our receipt, the page's read mark), the newest event, and once found, the
+   * event the divider goes above (null: nothing was unread);
+   * opened: the room whose events were drawn once since it was selected
+   */
+  const shown = { roomId: undefined, version: -1, loadingEarlier: false, historyError: null, exhausted: false, divider: null, opened: null }
   const messages = createMessageView({ model, richText, actions, onRetry, onJump: jumpTo })
+  const jump = $('jump-latest')
+  timeline.addEventListener('scroll', () => {
+    if (timeline.scrollTop < LOAD_MARGIN) loadEarlier()
+    showJump()
+  }, { passive: true })
+  jump.addEventListener('click', () => {
+    timeline.scrollTop = timeline.scrollHeight
+    showJump()
+  })
 
   function render (roomId) {
     const r = roomId ? model.rooms.get(roomId) : undefined
@@ -24,7 +53,16 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
     if (!switched && r && shown.version === r.version) return
     shown.roomId = roomId
     shown.version = r?.version ?? -1
-    if (switched) cache.clear()
+    if (switched) {
+      cache.clear()
+      Object.assign(shown, { historyError: null, exhausted: false, divider: null, opened: null })
+    }
+    // The first render with the room's events (at start-up the selected room comes with the first sync).
+    const opened = r && shown.opened !== roomId
+    if (opened) {
+      shown.opened = roomId
+      shown.divider = { markers: new Set(model.readMarkers(roomId)), lastId: r.events.at(-1)?.event_id, beforeId: undefined }
+    }
 
     $('composer').hidden = !r
     $('room-actions').hidden = !r
@@ -42,17 +80,19 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
       return
     }
 
-    const atBottom = switched || timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 60
+    const atBottom = opened || timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 60
     const oldHeight = timeline.scrollHeight
     const oldTop = timeline.scrollTop
     const readers = readersByEvent(r)
     const nodes = []
-    if (hasEarlier(r)) nodes.push(earlierButton(r))
+    if (hasEarlier(r)) nodes.push(historyStatus(r))
     const keep = new Set()
     let previous = null
+    const dividerBefore = findDivider(r)
     for (const event of r.events) {
       const node = eventNode(r, event, readers, previous)
       if (node) {
+        if (event.event_id === dividerBefore) nodes.push(cache.get('divider', '', () => h('li', { className: 'divider', dataset: { testid: 'new-messages' }, role: 'separator' }, h('span', {}, 'New messages'))))
         nodes.push(node)
         keep.add(node.dataset.key)
         previous = event
@@ -64,37 +104,79 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
       keep.add(node.dataset.key)
       previous = echo
     }
+    if (dividerBefore) keep.add('divider')
     cache.prune(keep)
     const firstBefore = timeline.querySelector('li[data-key]')
     reconcile(timeline, nodes)
-    if (atBottom) {
+    if (opened && dividerBefore) {
+      timeline.querySelector('[data-testid=new-messages]').scrollIntoView({ block: 'start' })
+    } else if (atBottom) {
       timeline.scrollTop = timeline.scrollHeight
     } else if (firstBefore && firstBefore !== timeline.querySelector('li[data-key]')) {
       // Older events came in above: keep what the reader looks at in place.
       timeline.scrollTop = oldTop + (timeline.scrollHeight - oldHeight)
     }
+    showJump()
+    // The top is (almost) in sight: a short room, or the reader is up there.
+    if (timeline.scrollTop < LOAD_MARGIN) loadEarlier()
   }
 
-  function earlierButton (r) {
-    return cache.get('earlier', String(shown.loadingEarlier), () => h('li', { className: 'earlier', dataset: { key: 'earlier' } },
-      h('button', {
-        type: 'button',
-        className: 'small',
-        dataset: { testid: 'load-earlier' },
-        disabled: shown.loadingEarlier || !r.prevBatch,
-        onclick: async () => {
-          shown.loadingEarlier = true
-          shown.version = -1
-          render(r.id)
-          try {
-            await onLoadEarlier(r.id)
-          } finally {
-            shown.loadingEarlier = false
-            shown.version = -1
-            render(shown.roomId)
-          }
-        }
-      }, r.prevBatch ? (shown.loadingEarlier ? 'Loading…' : 'Show earlier messages') : 'Earlier messages are not available')))
+  /** The top of the timeline while older messages exist: loading, failed, or unavailable. */
+  function historyStatus (r) {
+    const text = shown.loadingEarlier
+      ? 'Loading earlier messages…'
+      : shown.historyError ? `Could not load earlier messages (${shown.historyError}); scroll up to try again`
+        : r.prevBatch && !shown.exhausted ? '' : 'Earlier messages are not available'
+    return cache.get('history', text, () => h('li', { className: 'history', dataset: { testid: 'history-status' }, 'aria-live': 'polite' }, text))
+  }
+
+  /** Asks for the next older page, unless one is on its way or there is none. */
+  async function loadEarlier () {
+    const r = model.rooms.get(shown.roomId)
+    if (!r || shown.loadingEarlier || shown.exhausted || !r.prevBatch || !hasEarlier(r)) return
+    const before = r.events.length
+    shown.loadingEarlier = true
+    shown.historyError = null
+    rerender()
+    try {
+      await onLoadEarlier(r.id)
+      if (model.rooms.get(r.id)?.events.length === before) shown.exhausted = true
+    } catch (err) {
+      shown.historyError = err.message
+    } finally {
+      shown.loadingEarlier = false
+      rerender()
+    }
+  }
+
+  function rerender () {
+    shown.version = -1
+    render(shown.roomId)
+  }
+
+  /**
+   * The event the "New messages" divider goes above: the oldest message from
+   * others after where we had read when the room was opened. Found once the
+   * read point (or the room's start) is loaded; until then, none.
+   */
+  function findDivider (r) {
+    const d = shown.divider
+    if (!d || d.beforeId !== undefined) return d?.beforeId ?? null
+    let oldestUnread = null
+    for (let i = r.events.findLastIndex((e) => e.event_id === d.lastId); i >= 0; i--) {
+      const e = r.events[i]
+      if (d.markers.has(e.event_id) || e.sender === model.userId) {
+        d.beforeId = oldestUnread
+        return oldestUnread
+      }
+      if (model.isMessage(r.id, e)) oldestUnread = e.event_id
+    }
+    if (!hasEarlier(r)) d.beforeId = oldestUnread
+    return d.beforeId ?? null
+  }
+
+  function showJump () {
+    jump.hidden = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < JUMP_MARGIN
   }
 
   /**
