@@ -18,6 +18,7 @@ import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
 import { createComposer } from './composer.js'
 import { createNotifier } from './notifier.js'
+import { wireAttachments, fileContent } from './attachments.js'
 import { MSG } from '../../sw/protocol.js'
 
 /** Long-polls stay at 20 s: Firefox stops a service worker idle for ~30 s. */
@@ -271,6 +272,38 @@ export function createApp ({ client, session, storage, showError, act, onSession
     echo.failed = undefined
     model.rooms.get(roomId).version++
     scheduleRender()
+    return echo.file && !echo.content.url ? upload(roomId, echo) : enqueue(roomId, echo)
+  }
+
+  /** A picture or file: shown at once (a local preview), uploaded with progress, then sent. */
+  async function sendFile (roomId, file) {
+    const content = await fileContent(file)
+    const echo = model.addEcho(roomId, { txnId: newTxnId(), content, now: Date.now() })
+    echo.file = file
+    if (content.msgtype === 'm.image') echo.preview = URL.createObjectURL(file)
+    scheduleRender()
+    return upload(roomId, echo)
+  }
+
+  async function upload (roomId, echo) {
+    const changed = () => {
+      const r = model.rooms.get(roomId)
+      if (r) r.version++
+      scheduleRender()
+    }
+    echo.upload = { loaded: 0, total: echo.file.size }
+    changed()
+    try {
+      echo.content.url = await client.upload(echo.file, {
+        onProgress: (loaded, total) => { echo.upload = { loaded, total }; changed() }
+      })
+    } catch (err) {
+      model.echoFailed(roomId, echo, err.message)
+      return scheduleRender()
+    } finally {
+      echo.upload = undefined
+      changed()
+    }
     return enqueue(roomId, echo)
   }
 
@@ -460,6 +493,20 @@ export function createApp ({ client, session, storage, showError, act, onSession
       notifier.title(model.totalUnread())
     })
     on($('notifications-toggle'), 'click', () => notifier.toggle())
+    wireAttachments({
+      button: $('attach'),
+      input: $('attach-input'),
+      composer: $('composer-input'),
+      dropZone: $('room'),
+      signal: abort.signal,
+      onFiles: (files) => {
+        if (!selected) return
+        const roomId = selected
+        for (const file of files) sendFile(roomId, file).catch((err) => showError('app-error', new Error(`Could not send ${file.name}: ${err.message}`)))
+      }
+    })
+    // A click outside the picture (on the backdrop) closes the viewer.
+    on($('image-viewer'), 'click', (event) => { if (event.target === $('image-viewer')) $('image-viewer').close() })
     if (navigator.serviceWorker) {
       on(navigator.serviceWorker, 'message', (event) => {
         const { type, roomId, userId } = event.data ?? {}

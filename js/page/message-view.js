@@ -6,6 +6,7 @@
  * rebuilds a message only when its signature() changes.
  */
 import { h } from './dom.js'
+import { isMedia, mediaNode } from './media-view.js'
 
 /** The reactions offered in one click; any other key others use is shown too. */
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢']
@@ -22,7 +23,7 @@ export function createMessageView ({ model, richText, actions, onRetry, onJump }
   function signature (r, event, { sender, seenBy, continued, delivery }) {
     return JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender,
       seenBy.map((u) => model.displayName(r.id, u)), continued, r.relations.content(event), r.relations.edited(event),
-      r.relations.reactions(event.event_id, model.userId), quoted(r, event), delivery])
+      r.relations.reactions(event.event_id, model.userId), quoted(r, event), delivery, event.upload])
   }
 
   /** The replied-to message in a few words, or null when this is no reply. */
@@ -64,7 +65,7 @@ export function createMessageView ({ model, richText, actions, onRetry, onJump }
       }, quote.sender ? h('span', { className: 'sender' }, quote.sender) : null, ' ', quote.text)
       : null,
     h('div', { className: `body${content?.format === 'org.matrix.custom.html' ? ' html' : ''}`, dataset: { testid: 'message-body' } },
-      deleted ? 'message deleted' : bodyNodes(content, sender, edited)),
+      deleted ? 'message deleted' : isMedia(content) ? mediaNode(content, event) : bodyNodes(content, sender, edited)),
     deleted ? null : reactionsNode(r, event),
     event.failed
       ? h('div', { className: 'failed', dataset: { testid: 'message-failed' } }, `Not sent: ${event.failed} `,

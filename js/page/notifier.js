@@ -31,7 +31,7 @@ export function createNotifier ({ userId, storage, button, registration }) {
     button.dataset.state = state
     button.setAttribute('aria-pressed', String(state === 'on'))
     button.disabled = state === 'unsupported'
-    button.textContent = state === 'on' ? '🔔 Notifications on' : '🔕 Notifications off'
+    button.textContent = state === 'on' ? 'Notifications on' : 'Notifications off'
     button.title = {
       unsupported: 'This browser cannot show notifications',
       blocked: 'Notifications are blocked for this site in the browser\'s settings',
