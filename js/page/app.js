@@ -19,6 +19,7 @@ import { createDirectory } from './directory.js'
 import { createComposer } from './composer.js'
 import { createNotifier } from './notifier.js'
 import { wireAttachments, fileContent } from './attachments.js'
+import { isEditable } from './message-view.js'
 import { MSG } from '../../sw/protocol.js'
 
 /** Long-polls stay at 20 s: Firefox stops a service worker idle for ~30 s. */
@@ -87,7 +88,12 @@ export function createApp ({ client, session, storage, showError, act, onSession
       else send(text, context?.kind === 'reply' ? context.eventId : undefined)
     },
     onInput: typed,
-    onBlur: stopTyping
+    onBlur: stopTyping,
+    onEditLast: () => {
+      const r = selected && model.rooms.get(selected)
+      const last = r?.events.findLast((e) => e.sender === session.userId && model.isMessage(r.id, e) && isEditable(r.relations.content(e)))
+      if (last) composer.edit(last.event_id, 'Editing your message', r.relations.content(last).body)
+    }
   })
   const sidebar = createSidebar({ model, onSelect: select, onAccept: accept, onReject: reject })
   const directory = createDirectory({

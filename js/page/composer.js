@@ -8,9 +8,11 @@ import { h } from './dom.js'
 
 /**
  * @param {{onSubmit: (text: string, context: {kind: 'reply'|'edit', eventId: string}|null) => void,
- *   onInput: () => void, onBlur: () => void, signal: AbortSignal}} options signal: removes the listeners (log-out)
+ *   onInput: () => void, onBlur: () => void, onEditLast: () => void, signal: AbortSignal}} options
+ *   onEditLast: ArrowUp in an empty composer (edit our last message, as in other chat apps);
+ *   signal: removes the listeners (log-out)
  */
-export function createComposer ({ onSubmit, onInput, onBlur, signal }) {
+export function createComposer ({ onSubmit, onInput, onBlur, onEditLast, signal }) {
   const $ = (id) => document.getElementById(id)
   const form = $('composer')
   const input = $('composer-input')
@@ -62,6 +64,11 @@ export function createComposer ({ onSubmit, onInput, onBlur, signal }) {
     if (event.key === 'Escape' && context) {
       event.preventDefault()
       cancel()
+      return
+    }
+    if (event.key === 'ArrowUp' && !input.value && !context) {
+      event.preventDefault()
+      onEditLast()
       return
     }
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return

@@ -109,12 +109,29 @@ export function createMessageView ({ model, richText, actions, onRetry, onJump }
 
   /** Reply, react (a row of quick reactions), and for our own text: edit, delete (asks once more). */
   function actionsNode (event, own, content) {
-    const picker = h('div', { className: 'picker', role: 'group', 'aria-label': 'Reactions', dataset: { testid: 'reaction-picker' }, hidden: true },
+    const picker = h('div', {
+      className: 'picker',
+      role: 'group',
+      'aria-label': 'Reactions',
+      dataset: { testid: 'reaction-picker' },
+      hidden: true,
+      onkeydown: (e) => { if (e.key === 'Escape') closePicker() }
+    },
       QUICK_REACTIONS.map((key) => h('button', {
         type: 'button', className: 'small', dataset: { testid: 'reaction-choice', key }, 'aria-label': `React with ${key}`,
-        onclick: () => { picker.hidden = true; actions.react(event, key) }
+        onclick: () => {
+          closePicker()
+          actions.react(event, key)
+        }
       }, key)))
-    const editable = own && ['m.text', 'm.emote', 'm.notice'].includes(content.msgtype)
+    /** Focus goes back to the React button, not lost with the picker. */
+    const closePicker = () => {
+      const react = picker.parentElement.querySelector('[data-testid=message-react]')
+      picker.hidden = true
+      react.setAttribute('aria-expanded', 'false')
+      react.focus()
+    }
+    const editable = own && isEditable(content)
     return h('div', { className: 'message-actions', role: 'toolbar', 'aria-label': 'Message actions' },
       h('button', { type: 'button', className: 'small', dataset: { testid: 'message-reply' }, onclick: () => actions.reply(event) }, 'Reply'),
       h('button', {
@@ -153,6 +170,11 @@ export function createMessageView ({ model, richText, actions, onRetry, onJump }
   }
 
   return { signature, node }
+}
+
+/** Text messages can be edited; pictures and files cannot (they would need a new upload). */
+export function isEditable (content) {
+  return ['m.text', 'm.emote', 'm.notice'].includes(content?.msgtype)
 }
 
 /** A message's text in one short line, for a reply's quote. */
