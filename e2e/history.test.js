@@ -12,7 +12,9 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, openRoom, sendRaw, savedToken } from './ui.js'
+import {
+  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, openRoom, sendRaw, savedToken, front, personTab, inviteAndAccept
+} from './ui.js'
 
 const COUNT = 200
 
@@ -22,36 +24,29 @@ test('infinite scroll through 200 messages, the new-messages divider, jump to la
   let pageA, pageB
   const { run, explain } = steps(t, [env])
   const shot = (page, file) => page.screenshot({ path: join(ARTIFACTS, file) })
-  const as = async (page) => { await page.bringToFront(); return page }
 
   try {
-    pageA = await env.newPage()
-    pageB = await env.newPage()
     // Both sign up afresh in their tabs; the tab Alice opens later finds her saved session.
-    for (const page of [pageA, pageB]) await page.evaluateOnNewDocument(() => localStorage.removeItem('hearth.session'))
+    pageA = await personTab(env)
+    pageB = await personTab(env)
     let roomId, bobToken
     await run('Bob and Alice sign up; Alice writes in History, invites Bob, and closes her tab', async () => {
       // Bob first: the session saved last, which a new tab finds, is Alice's.
-      await openSite(await as(pageB), env.site.url)
+      await openSite(await front(pageB), env.site.url)
       const bob = await register(pageB, 'Bob', 'scroll scroll scroll')
       bobToken = await savedToken(pageB)
-      await openSite(await as(pageA), env.site.url)
+      await openSite(await front(pageA), env.site.url)
       await register(pageA, 'Alice', 'scroll scroll scroll')
-      roomId = await createRoom(await as(pageA), { name: 'History' })
+      roomId = await createRoom(await front(pageA), { name: 'History' })
       await send(pageA, 'before it all')
       await waitForMessages(pageA, ['before it all'])
-      await pageA.click('[data-testid=invite-open]')
-      await pageA.type('[data-testid=invite-user]', bob)
-      await pageA.click('[data-testid=invite-send]')
-      await (await as(pageB)).waitForSelector('[data-testid=invite-accept]', { timeout: STEP_TIMEOUT })
-      await pageB.click('[data-testid=invite-accept]')
-      await pageB.waitForFunction(() => document.querySelector('[data-testid=room-title]').textContent === 'History', { timeout: STEP_TIMEOUT })
+      await inviteAndAccept(pageA, pageB, bob, 'History')
       await pageA.close()
     })
 
     await run(`Bob writes ${COUNT} messages (through the client API, for speed)`, async () => {
       for (let i = 1; i <= COUNT; i++) await sendRaw(pageB, roomId, { msgtype: 'm.text', body: `message ${i}` }, { token: bobToken })
-      await (await as(pageB)).waitForFunction((n) => document.querySelector('[data-testid=message]:last-child [data-testid=message-body]')?.textContent === n,
+      await (await front(pageB)).waitForFunction((n) => document.querySelector('[data-testid=message]:last-child [data-testid=message-body]')?.textContent === n,
         { timeout: STEP_TIMEOUT }, `message ${COUNT}`)
     })
 

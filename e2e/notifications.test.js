@@ -13,7 +13,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, openRoom } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, openRoom, front, personTab, inviteAndAccept } from './ui.js'
 
 test('a message arriving while the tab is hidden: system notification, unread count in the title, click opens the room', { timeout: 180000 }, async (t) => {
   const env = await openBrowser({ name: 'notify' })
@@ -21,26 +21,19 @@ test('a message arriving while the tab is hidden: system notification, unread co
   let pageA, pageB
   const { run, explain } = steps(t, [env])
   const shot = (page, file) => page.screenshot({ path: join(ARTIFACTS, file) })
-  const as = async (page) => { await page.bringToFront(); return page }
 
   try {
     await env.browser.defaultBrowserContext().overridePermissions(env.site.url, ['notifications'])
     pageA = await env.newPage()
-    pageB = await env.newPage()
-    await pageB.evaluateOnNewDocument(() => localStorage.removeItem('hearth.session'))
+    pageB = await personTab(env)
     await run('Alice and Bob sign up; Alice invites Bob to Notify, he joins; Alice opens another room', async () => {
-      await openSite(await as(pageA), env.site.url)
+      await openSite(await front(pageA), env.site.url)
       await register(pageA, 'Alice', 'notify me please')
-      await openSite(await as(pageB), env.site.url)
+      await openSite(await front(pageB), env.site.url)
       const bob = await register(pageB, 'Bob', 'notify me please')
-      await createRoom(await as(pageA), { name: 'Notify' })
-      await pageA.click('[data-testid=invite-open]')
-      await pageA.type('[data-testid=invite-user]', bob)
-      await pageA.click('[data-testid=invite-send]')
-      await (await as(pageB)).waitForSelector('[data-testid=invite-accept]', { timeout: STEP_TIMEOUT })
-      await pageB.click('[data-testid=invite-accept]')
-      await pageB.waitForFunction(() => document.querySelector('[data-testid=room-title]').textContent === 'Notify', { timeout: STEP_TIMEOUT })
-      await createRoom(await as(pageA), { name: 'Elsewhere' })
+      await createRoom(await front(pageA), { name: 'Notify' })
+      await inviteAndAccept(pageA, pageB, bob, 'Notify')
+      await createRoom(await front(pageA), { name: 'Elsewhere' })
     })
 
     await run('the bell says notifications are on; it turns them off and on again', async () => {
@@ -54,7 +47,7 @@ test('a message arriving while the tab is hidden: system notification, unread co
     })
 
     await run('Alice\'s tab is in the background; Bob writes: a notification, and "(1)" in her title', async () => {
-      await as(pageB)
+      await front(pageB)
       assert.equal(await pageA.evaluate(() => document.visibilityState), 'hidden')
       await send(pageB, 'are you there?')
       await waitForMessages(pageB, ['are you there?'])
@@ -77,7 +70,7 @@ test('a message arriving while the tab is hidden: system notification, unread co
         self.dispatchEvent(new NotificationEvent('notificationclick', { notification }))
       })
       await until(() => pageA.evaluate(() => document.querySelector('[data-testid=room-title]').textContent === 'Notify'))
-      await as(pageA)
+      await front(pageA)
       await waitForMessages(pageA, ['are you there?'])
       await pageA.waitForFunction(() => document.title === 'Hearth', { timeout: STEP_TIMEOUT })
       assert.equal(await pageA.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).length), 0)

@@ -167,3 +167,34 @@ export async function waitForMessage (page, text, fn, { timeout = STEP_TIMEOUT }
     return li && (0, eval)(src)(li)
   }, { timeout }, text, fn.toString())
 }
+
+/**
+ * Brings a tab to the front and returns it. Of several tabs in one window only
+ * the front one renders (waitForFunction polls on animation frames), so each
+ * person's turn starts with this.
+ */
+export async function front (page) {
+  await page.bringToFront()
+  return page
+}
+
+/**
+ * A tab for one more person on this browser's server: it starts signed out
+ * (the saved session is whoever signed up last) and keeps its own session in
+ * memory. A tab opened later with env.newPage() finds the saved session.
+ */
+export async function personTab (env) {
+  const page = await env.newPage()
+  await page.evaluateOnNewDocument(() => localStorage.removeItem('hearth.session'))
+  return page
+}
+
+/** The inviter invites userId to the room open in its tab; the invitee accepts it in theirs and sees it open. */
+export async function inviteAndAccept (inviter, invitee, userId, roomName) {
+  await (await front(inviter)).click(sel('invite-open'))
+  await inviter.type(sel('invite-user'), userId)
+  await inviter.click(sel('invite-send'))
+  await (await front(invitee)).waitForSelector('[data-testid=invite-accept]', { timeout: STEP_TIMEOUT })
+  await invitee.click(sel('invite-accept'))
+  await invitee.waitForFunction((n) => document.querySelector('[data-testid=room-title]').textContent === n, { timeout: STEP_TIMEOUT }, roomName)
+}
