@@ -68,7 +68,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     onLoadEarlier: loadEarlier,
     actions: {
       reply: (event) => composer.replyTo(event.event_id, `Replying to ${model.displayName(selected, event.sender)}`),
-      edit: (event) => composer.edit(event.event_id, 'Editing your message', model.rooms.get(selected).relations.content(event).body),
+      edit: startEdit,
       react: toggleReaction,
       remove: (event) => redact(selected, event.event_id)
     }
@@ -92,9 +92,14 @@ export function createApp ({ client, session, storage, showError, act, onSession
     onEditLast: () => {
       const r = selected && model.rooms.get(selected)
       const last = r?.events.findLast((e) => e.sender === session.userId && model.isMessage(r.id, e) && isEditable(r.relations.content(e)))
-      if (last) composer.edit(last.event_id, 'Editing your message', r.relations.content(last).body)
+      if (last) startEdit(last)
     }
   })
+
+  /** The composer takes one of our messages, as shown now (its newest edit), to edit. */
+  function startEdit (event) {
+    composer.edit(event.event_id, 'Editing your message', model.rooms.get(selected).relations.content(event).body)
+  }
   const sidebar = createSidebar({ model, onSelect: select, onAccept: accept, onReject: reject })
   const directory = createDirectory({
     client,
@@ -305,7 +310,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
       })
     } catch (err) {
       model.echoFailed(roomId, echo, err.message)
-      return scheduleRender()
+      return
     } finally {
       echo.upload = undefined
       changed()

@@ -38,10 +38,18 @@ export function linkifyText (text) {
     const a = document.createElement('a')
     a.href = url
     a.textContent = text
-    a.target = '_blank'
-    a.rel = 'noopener noreferrer nofollow'
-    return a
+    return opensOutside(a)
   })
+}
+
+/**
+ * A link out of Hearth opens in a new tab, and the page it opens gets no
+ * handle on ours (noopener), no referrer, and no search-ranking vote.
+ */
+export function opensOutside (a) {
+  a.target = '_blank'
+  a.rel = 'noopener noreferrer nofollow'
+  return a
 }
 
 /** Links the URLs in root's text, except inside links and code. */

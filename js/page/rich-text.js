@@ -10,7 +10,7 @@
  * (loading it would tell its server who reads the message).
  */
 import createDOMPurify from 'dompurify'
-import { linkifyText, linkifyTree } from './linkify.js'
+import { linkifyText, linkifyTree, opensOutside } from './linkify.js'
 
 /** The spec's "HTML subset" of tags, minus mx-reply (a legacy quote: replies are drawn by the client). */
 const TAGS = ['font', 'del', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'p', 'a', 'ul', 'ol', 'sup', 'sub',
@@ -38,8 +38,7 @@ export function createRichText ({ mediaUrl }) {
     switch (node.tagName) {
       case 'A':
         if (node.getAttribute('class') !== 'remote-image') node.removeAttribute('class')
-        node.target = '_blank'
-        node.rel = 'noopener noreferrer nofollow'
+        opensOutside(node)
         break
       case 'IMG':
         image(node)
@@ -78,8 +77,7 @@ export function createRichText ({ mediaUrl }) {
     link.className = 'remote-image'
     if (/^https?:/i.test(src)) {
       link.href = src
-      link.target = '_blank'
-      link.rel = 'noopener noreferrer nofollow'
+      opensOutside(link)
     }
     img.replaceWith(link)
   }
