@@ -1,7 +1,7 @@
 /**
  * Pictures and files in the built-in client: a picture attached with the
  * attach button (through the browser's file chooser) shows its upload, then
- * appears inline from the server's thumbnail endpoint and opens full size; a
+ * appears inline as a thumbnail the server scaled, and opens full size; a
  * file shows its name and size and downloads; a picture dropped on the room
  * is sent too.
  *
@@ -26,7 +26,7 @@ test('pictures and files: attach, upload progress, inline thumbnail, full pictur
   const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
   const picture = join(dir, 'sunset.png')
   const notes = join(dir, 'notes.txt')
-  await writeFile(picture, png(600, 400))
+  await writeFile(picture, png(1600, 1000))
   await writeFile(notes, 'shopping: milk, eggs\n'.repeat(100))
 
   const attach = async (path) => {
@@ -53,9 +53,10 @@ test('pictures and files: attach, upload progress, inline thumbnail, full pictur
       await page.waitForSelector('[data-testid=message][data-pending=false] img[data-testid=message-image]', { timeout: STEP_TIMEOUT })
       await page.waitForFunction(() => document.querySelector('[data-testid=message-image]').complete &&
         document.querySelector('[data-testid=message-image]').naturalWidth > 0, { timeout: STEP_TIMEOUT })
-      const img = await page.$eval('[data-testid=message-image]', (e) => ({ src: e.getAttribute('src'), alt: e.alt, width: e.width, height: e.height }))
-      assert.match(img.src, /^\/_matrix\/media\/v3\/thumbnail\/[^/]+\/[\w-]+\?width=640&height=426&method=scale$/)
-      assert.deepEqual([img.alt, img.width, img.height], ['sunset.png', 320, 213])
+      const img = await page.$eval('[data-testid=message-image]', (e) => ({ src: e.getAttribute('src'), alt: e.alt, width: e.width, height: e.height, naturalWidth: e.naturalWidth }))
+      assert.match(img.src, /^\/_matrix\/media\/v3\/thumbnail\/[^/]+\/[\w-]+\?width=640&height=400&method=scale$/)
+      // The server scaled it (go/media): 640 pixels wide, shown at 320 CSS px.
+      assert.deepEqual([img.alt, img.width, img.height, img.naturalWidth], ['sunset.png', 320, 200, 640])
       assert.ok(await page.evaluate(() => window.sawProgress), 'no upload progress was shown')
       await shot('media-1-picture.png')
     })
@@ -63,7 +64,7 @@ test('pictures and files: attach, upload progress, inline thumbnail, full pictur
     await run('click the picture: it opens full size', async () => {
       await page.click('[data-testid=message-image]')
       await page.waitForSelector('[data-testid=image-viewer][open]', { timeout: STEP_TIMEOUT })
-      await page.waitForFunction(() => document.querySelector('[data-testid=image-full]').naturalWidth === 600, { timeout: STEP_TIMEOUT })
+      await page.waitForFunction(() => document.querySelector('[data-testid=image-full]').naturalWidth === 1600, { timeout: STEP_TIMEOUT })
       assert.match(await page.$eval('[data-testid=image-full]', (e) => e.getAttribute('src')), /^\/_matrix\/media\/v3\/download\//)
       await shot('media-2-full.png')
       await page.keyboard.press('Escape')

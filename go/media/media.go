@@ -55,6 +55,7 @@ type Store struct {
 	db     *storage.DB
 	server spec.ServerName
 	opts   Options
+	thumbs *thumbCache // thumbnails made, by media, box and method (thumbnail.go)
 }
 
 // New returns the media store of the server named server.
@@ -68,7 +69,7 @@ func New(db *storage.DB, server spec.ServerName, opts Options) *Store {
 	if opts.Random == nil {
 		opts.Random = rand.Reader
 	}
-	return &Store{db: db, server: server, opts: opts}
+	return &Store{db: db, server: server, opts: opts, thumbs: newThumbCache(thumbnailCacheBytes)}
 }
 
 // MaxBytes is the largest upload accepted.
