@@ -43,7 +43,9 @@ test('the client in one browser: rooms, messages, invitations, directory, unread
     })
 
     await run('Alice signs up and creates a private room with a topic', async () => {
-      await page.click('[data-testid=auth-switch]') // the form opens on log-in after a log-out
+      // The form opens on log-in once the log-out is through.
+      await page.waitForSelector('[data-testid=auth]:not([hidden])', { timeout: STEP_TIMEOUT })
+      await page.click('[data-testid=auth-switch]')
       alice = await register(page, 'Alice', password)
       await createRoom(page, { name: 'Kitchen', topic: 'Where we cook' })
       assert.equal(await page.$eval('[data-testid=room-topic]', (e) => e.textContent), 'Where we cook')

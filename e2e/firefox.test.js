@@ -1,7 +1,8 @@
 /**
  * The built-in client in Firefox ESR (puppeteer over WebDriver BiDi): first
  * visit (the service worker takes the page without a reload), sign up, create
- * a room, send (pending, then sent), reload keeps it, phone width.
+ * a room, send (pending, then sent), reload keeps it, Markdown and a
+ * reaction, phone width.
  *
  * Skipped, saying so, when Firefox ESR is not installed (.ci/run installs it).
  * Run `npm run build` first; then `npm run test:browser`.
@@ -12,7 +13,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { openBrowser, ARTIFACTS, FIREFOX } from './browser.js'
 import { steps } from './steps.js'
-import { openSite, register, createRoom, send, waitForMessages, backToList, STEP_TIMEOUT } from './ui.js'
+import { openSite, register, createRoom, send, waitForMessages, backToList, messageAction, waitForMessage, STEP_TIMEOUT } from './ui.js'
 
 test('the client in Firefox ESR: sign up, room, messages, reload, phone width', {
   timeout: 180000,
@@ -42,9 +43,17 @@ test('the client in Firefox ESR: sign up, room, messages, reload, phone width', 
       await page.waitForSelector('[data-testid=app][data-synced=true]:not([hidden])', { timeout: STEP_TIMEOUT })
       await waitForMessages(page, ['hello from Firefox', 'second ✓'])
     })
+    await run('Markdown renders; a reaction from the message\'s actions', async () => {
+      await send(page, 'some **bold** news')
+      await waitForMessage(page, 'some bold news', (li) => li.querySelector('strong')?.textContent === 'bold')
+      await messageAction(page, 'some bold news', 'message-react')
+      await messageAction(page, 'some bold news', 'reaction-choice', '🎉')
+      await waitForMessage(page, 'some bold news', (li) => li.querySelector('[data-testid=reaction][data-key="🎉"][aria-pressed=true]'))
+      await shot('firefox-2-rich.png')
+    })
     await run('phone width', async () => {
       await page.setViewport({ width: 390, height: 800 })
-      await shot('firefox-2-phone.png')
+      await shot('firefox-3-phone.png')
       await backToList(page)
       assert.equal(await page.$eval('[data-testid=room]', (e) => getComputedStyle(e).display), 'none')
     })

@@ -1,117 +1,133 @@
 /**
- * A picture uploaded through the client API from the page is downloaded back
- * byte for byte after the worker restarts, and its bytes live in the media
- * IndexedDB database (js/blobs), not in sql.js's database: no 64-byte run of
- * them is anywhere in the journal, snapshot or chunks.
+ * Pictures and files in the built-in client: a picture attached with the
+ * attach button (through the browser's file chooser) shows its upload, then
+ * appears inline as a thumbnail the server scaled, and opens full size; a
+ * file shows its name and size and downloads; a picture dropped on the room
+ * is sent too.
+ *
+ * Run `npm run build` first; then `node --test e2e/media.test.js`.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { openBrowser } from './browser.js'
+import { mkdtemp, writeFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { deflateSync, crc32 } from 'node:zlib'
+import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
-import { STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom } from './ui.js'
 
-/** Runs in the page: 512 KiB of deterministic noise, the "picture". */
-function pictureInPage () {
-  const bytes = new Uint8Array(512 << 10)
-  let x = 0x2545f491
-  for (let i = 0; i < bytes.length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
-    bytes[i] = x & 0xff
-  }
-  return bytes
-}
-
-test('a picture uploaded from the page survives a worker restart, stored outside the SQL database', { timeout: 180000 }, async (t) => {
+test('pictures and files: attach, upload progress, inline thumbnail, full picture, download, drop', { timeout: 180000 }, async (t) => {
   const env = await openBrowser({ name: 'media' })
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-media-'))
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
-  const { run, explain } = steps(t, [env])
   let page
-  let uploaded
-  const ready = async () => {
-    await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
-    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, { timeout: STEP_TIMEOUT })
+  const { run, explain } = steps(t, [env])
+  const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
+  const picture = join(dir, 'sunset.png')
+  const notes = join(dir, 'notes.txt')
+  await writeFile(picture, png(1600, 1000))
+  await writeFile(notes, 'shopping: milk, eggs\n'.repeat(100))
+
+  const attach = async (path) => {
+    const [chooser] = await Promise.all([page.waitForFileChooser({ timeout: STEP_TIMEOUT }), page.click('[data-testid=attach]')])
+    await chooser.accept([path])
   }
+
   try {
-    await run('register and upload a picture through the client API, from the page', async () => {
-      page = await env.newPage()
-      await page.goto(env.site.url, { waitUntil: 'domcontentloaded' })
-      await ready()
-      uploaded = await page.evaluate(async (makePicture) => {
-        const picture = new Function(`return (${makePicture})()`)() // eslint-disable-line no-new-func
-        const post = (path, body) => fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-        const account = { username: `pic${Date.now().toString(36)}`, password: 'pass-word-123' }
-        const { session } = await (await post('/_matrix/client/v3/register', account)).json()
-        const reg = await (await post('/_matrix/client/v3/register', { ...account, auth: { type: 'm.login.dummy', session } })).json()
-        const res = await fetch('/_matrix/media/v3/upload?filename=noise.png', {
-          method: 'POST', body: picture, headers: { authorization: `Bearer ${reg.access_token}`, 'content-type': 'image/png' }
-        })
-        return { status: res.status, answer: await res.json(), token: reg.access_token }
-      }, pictureInPage.toString())
-      assert.equal(uploaded.status, 200, JSON.stringify(uploaded.answer))
-      assert.match(uploaded.answer.content_uri, /^mxc:\/\//)
+    page = await env.newPage()
+    await openSite(page, env.site.url)
+    await run('sign up and create a room', async () => {
+      await register(page, 'Shutter', 'pictures please')
+      await createRoom(page, { name: 'Album' })
+      // Records whether an upload progress bar was ever shown.
+      await page.evaluate(() => {
+        window.sawProgress = false
+        new MutationObserver(() => { if (document.querySelector('[data-testid=upload-progress]')) window.sawProgress = true })
+          .observe(document.getElementById('timeline'), { subtree: true, childList: true })
+      })
     })
 
-    await run('the worker is stopped and boots again: the download is byte-exact', async () => {
-      await env.stopWorkers(page)
-      await page.reload({ waitUntil: 'domcontentloaded' })
-      await ready()
-      const same = await page.evaluate(async (makePicture, mxc, token) => {
-        const picture = new Function(`return (${makePicture})()`)() // eslint-disable-line no-new-func
-        const res = await fetch(`/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`, { headers: { authorization: `Bearer ${token}` } })
-        const got = new Uint8Array(await res.arrayBuffer())
-        return res.status === 200 && got.length === picture.length && got.every((b, i) => b === picture[i])
-      }, pictureInPage.toString(), uploaded.answer.content_uri, uploaded.token)
-      assert.ok(same, 'the picture came back different')
+    await run('attach a picture: upload progress, then its thumbnail inline', async () => {
+      await attach(picture)
+      await page.waitForSelector('[data-testid=message][data-pending=false] img[data-testid=message-image]', { timeout: STEP_TIMEOUT })
+      await page.waitForFunction(() => document.querySelector('[data-testid=message-image]').complete &&
+        document.querySelector('[data-testid=message-image]').naturalWidth > 0, { timeout: STEP_TIMEOUT })
+      const img = await page.$eval('[data-testid=message-image]', (e) => ({ src: e.getAttribute('src'), alt: e.alt, width: e.width, height: e.height, naturalWidth: e.naturalWidth }))
+      assert.match(img.src, /^\/_matrix\/media\/v3\/thumbnail\/[^/]+\/[\w-]+\?width=640&height=400&method=scale$/)
+      // The server scaled it (go/media): 640 pixels wide, shown at 320 CSS px.
+      assert.deepEqual([img.alt, img.width, img.height, img.naturalWidth], ['sunset.png', 320, 200, 640])
+      assert.ok(await page.evaluate(() => window.sawProgress), 'no upload progress was shown')
+      await shot('media-1-picture.png')
     })
 
-    await run('its bytes are in the media database, and none of them in the SQL database', async () => {
-      const found = await page.evaluate(async (makePicture, mediaId) => {
-        const picture = new Function(`return (${makePicture})()`)() // eslint-disable-line no-new-func
-        const marker = picture.subarray(4096, 4096 + 64)
-        const open = name => new Promise((resolve, reject) => {
-          const req = indexedDB.open(name)
-          req.onsuccess = () => resolve(req.result)
-          req.onerror = () => reject(req.error)
-        })
-        const all = (db, store) => new Promise((resolve, reject) => {
-          const req = db.transaction(store).objectStore(store).getAll()
-          req.onsuccess = () => resolve(req.result)
-          req.onerror = () => reject(req.error)
-        })
-        const holdsMarker = (value) => {
-          const bytes = ArrayBuffer.isView(value) ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value)
-          outer: for (let i = 0; i + marker.length <= bytes.length; i++) { // eslint-disable-line no-labels
-            for (let j = 0; j < marker.length; j++) if (bytes[i + j] !== marker[j]) continue outer // eslint-disable-line no-labels
-            return true
-          }
-          return false
-        }
-        const sql = await open('hearth')
-        const inSQL = []
-        let sqlValues = 0
-        for (const store of sql.objectStoreNames) {
-          for (const value of await all(sql, store)) {
-            sqlValues++
-            if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) { if (holdsMarker(value)) inSQL.push(store) }
-          }
-        }
-        const media = await open('hearth-media')
-        const blob = await new Promise((resolve, reject) => {
-          const req = media.transaction('blobs').objectStore('blobs').get(`local/${mediaId}`)
-          req.onsuccess = () => resolve(req.result)
-          req.onerror = () => reject(req.error)
-        })
-        return { inSQL, sqlValues, blobBytes: blob?.byteLength ?? 0, blobHasMarker: blob !== undefined && holdsMarker(blob) }
-      }, pictureInPage.toString(), uploaded.answer.content_uri.split('/').pop())
-      t.diagnostic(`SQL database: ${found.sqlValues} values, none holding the picture; media blob ${found.blobBytes} bytes`)
-      assert.ok(found.sqlValues > 0, 'the SQL database was not found')
-      assert.deepEqual(found.inSQL, [], 'the SQL database holds the picture')
-      assert.equal(found.blobBytes, 512 << 10)
-      assert.ok(found.blobHasMarker)
+    await run('click the picture: it opens full size', async () => {
+      await page.click('[data-testid=message-image]')
+      await page.waitForSelector('[data-testid=image-viewer][open]', { timeout: STEP_TIMEOUT })
+      await page.waitForFunction(() => document.querySelector('[data-testid=image-full]').naturalWidth === 1600, { timeout: STEP_TIMEOUT })
+      assert.match(await page.$eval('[data-testid=image-full]', (e) => e.getAttribute('src')), /^\/_matrix\/media\/v3\/download\//)
+      await shot('media-2-full.png')
+      await page.keyboard.press('Escape')
+      await page.waitForSelector('[data-testid=image-viewer]:not([open])', { timeout: STEP_TIMEOUT })
+    })
+
+    await run('attach a file: its name and size, and it downloads', async () => {
+      await attach(notes)
+      await page.waitForSelector('[data-testid=message][data-pending=false] a[data-testid=message-file]', { timeout: STEP_TIMEOUT })
+      const file = await page.$eval('a[data-testid=message-file]', (a) => ({ text: a.textContent, download: a.getAttribute('download'), href: a.getAttribute('href') }))
+      assert.equal(file.text, '📎 notes.txt (2.1 KB)')
+      assert.equal(file.download, 'notes.txt')
+      const fetched = await page.evaluate(async (href) => {
+        const res = await fetch(href)
+        return { status: res.status, length: (await res.text()).length }
+      }, file.href)
+      assert.deepEqual(fetched, { status: 200, length: 2100 })
+      await shot('media-3-file.png')
+    })
+
+    await run('drop a picture on the room: it is sent too', async () => {
+      // A drop as the browser delivers it (puppeteer cannot drag from the desktop).
+      await page.evaluate(async () => {
+        const canvas = Object.assign(document.createElement('canvas'), { width: 40, height: 30 })
+        canvas.getContext('2d').fillRect(0, 0, 40, 30)
+        const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'))
+        const data = new DataTransfer()
+        data.items.add(new File([blob], 'dropped.png', { type: 'image/png' }))
+        const room = document.getElementById('room')
+        room.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }))
+        room.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }))
+      })
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=message][data-pending=false] [data-testid=message-image]')]
+        .some((img) => img.alt === 'dropped.png'), { timeout: STEP_TIMEOUT })
     })
   } catch (err) {
-    throw await explain(err, [{ label: 'browser', env, page, screenshot: 'media-failure.png' }])
+    throw await explain(err, [{ label: 'media', env, page, screenshot: 'media-failure.png' }])
   } finally {
     await env.close()
+    await rm(dir, { recursive: true, force: true })
   }
 })
+
+/** A width×height PNG of a colour gradient (8-bit RGB, no filter). */
+function png (width, height) {
+  const rows = []
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3)
+    for (let x = 0; x < width; x++) row.set([x * 255 / width, y * 255 / height, 128], 1 + x * 3)
+    rows.push(row)
+  }
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type), data])
+    const out = Buffer.alloc(8 + data.length + 4)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(crc32(body), 8 + data.length)
+    return out
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(width, 0)
+  header.writeUInt32BE(height, 4)
+  header.set([8, 2, 0, 0, 0], 8)
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))])
+}

@@ -101,3 +101,100 @@ export function unreadCount (page, name) {
     return item ? Number(item.closest('button').dataset.unread) : null
   }, name)
 }
+
+/** Types lines into the composer with Shift+Enter between them (a multi-line message), then Enter sends. */
+export async function sendLines (page, lines) {
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) {
+      await page.keyboard.down('Shift')
+      await page.keyboard.press('Enter')
+      await page.keyboard.up('Shift')
+    }
+    await page.type(sel('composer-input'), line)
+  }
+  await page.keyboard.press('Enter')
+}
+
+/** The access token of the session the page saved last (call it right after that sign-up). */
+export function savedToken (page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('hearth.session')).accessToken)
+}
+
+/**
+ * Sends an event through the client API, as the session saved last or as
+ * `token`: for content the composer cannot make (another client's HTML), or
+ * for speed. Not a person's step.
+ */
+export function sendRaw (page, roomId, content, { type = 'm.room.message', token } = {}) {
+  return page.evaluate(async (roomId, type, content, token) => {
+    token ??= JSON.parse(localStorage.getItem('hearth.session')).accessToken
+    const res = await fetch(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/raw-${Math.random()}`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(content)
+    })
+    if (!res.ok) throw new Error(`send: HTTP ${res.status} ${await res.text()}`)
+    return (await res.json()).event_id
+  }, roomId, type, content, token)
+}
+
+/**
+ * Clicks one of a message's actions (message-reply, message-react, message-edit,
+ * message-delete, or a reaction-choice by key): hovers the message first, as a
+ * mouse user does, since the actions show on hover. The message is the last
+ * one whose text starts with `text`.
+ */
+export async function messageAction (page, text, testid, key) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=message]')]
+        .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1), text)
+      await li.hover()
+      const button = await li.$(key ? `[data-testid=${testid}][data-key="${key}"]` : `[data-testid=${testid}]`)
+      await button.click()
+      return
+    } catch (err) {
+      // A re-render replaced the node between the steps: find it again.
+      if (attempt >= 3) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+}
+
+/** Waits until the message whose text starts with `text` satisfies fn(li) (run in the page). */
+export async function waitForMessage (page, text, fn, { timeout = STEP_TIMEOUT } = {}) {
+  await page.waitForFunction((t, src) => {
+    const li = [...document.querySelectorAll('[data-testid=message]')]
+      .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1)
+    return li && (0, eval)(src)(li)
+  }, { timeout }, text, fn.toString())
+}
+
+/**
+ * Brings a tab to the front and returns it. Of several tabs in one window only
+ * the front one renders (waitForFunction polls on animation frames), so each
+ * person's turn starts with this.
+ */
+export async function front (page) {
+  await page.bringToFront()
+  return page
+}
+
+/**
+ * A tab for one more person on this browser's server: it starts signed out
+ * (the saved session is whoever signed up last) and keeps its own session in
+ * memory. A tab opened later with env.newPage() finds the saved session.
+ */
+export async function personTab (env) {
+  const page = await env.newPage()
+  await page.evaluateOnNewDocument(() => localStorage.removeItem('hearth.session'))
+  return page
+}
+
+/** The inviter invites userId to the room open in its tab; the invitee accepts it in theirs and sees it open. */
+export async function inviteAndAccept (inviter, invitee, userId, roomName) {
+  await (await front(inviter)).click(sel('invite-open'))
+  await inviter.type(sel('invite-user'), userId)
+  await inviter.click(sel('invite-send'))
+  await (await front(invitee)).waitForSelector('[data-testid=invite-accept]', { timeout: STEP_TIMEOUT })
+  await invitee.click(sel('invite-accept'))
+  await invitee.waitForFunction((n) => document.querySelector('[data-testid=room-title]').textContent === n, { timeout: STEP_TIMEOUT }, roomName)
+}

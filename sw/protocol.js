@@ -20,6 +20,8 @@
  * worker -> page   replies go to the asking client (event.source.postMessage);
  *   every change is also broadcast on the BroadcastChannel CHANNEL:
  *   {type: MSG.status, status}
+ *   {type: MSG.openRoom, roomId, userId}  to every window: a person clicked the
+ *                        notification of a message to userId in roomId (js/page/notifier.js)
  *   The two paths do not keep order between them, so a page must drop a status
  *   older than one it already has: see isNewerStatus.
  *
@@ -56,7 +58,8 @@ export const MSG = Object.freeze({
   boot: 'hearth:boot',
   claim: 'hearth:claim',
   keepAlive: 'hearth:keep-alive',
-  directHost: 'hearth:direct-host'
+  directHost: 'hearth:direct-host',
+  openRoom: 'hearth:open-room'
 })
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */

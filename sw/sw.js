@@ -216,6 +216,26 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(answer(event.request))
 })
 
+// A message notification (shown by the page, js/page/notifier.js) was
+// clicked: the open Hearth windows of its user show that room (the worker
+// does not know which window is whose), else a new window opens on it.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close()
+  event.waitUntil(openRoom(event.notification.data ?? {}))
+})
+
+async function openRoom ({ roomId, userId }) {
+  if (typeof roomId !== 'string') return
+  const windows = await self.clients.matchAll({ type: 'window' })
+  if (windows.length === 0) {
+    await self.clients.openWindow(`/#room=${encodeURIComponent(roomId)}`)
+    return
+  }
+  for (const client of windows) client.postMessage({ type: MSG.openRoom, roomId, userId })
+  // Allowed only while handling a click the browser delivered.
+  await (windows.find((c) => c.visibilityState === 'hidden') ?? windows[0]).focus().catch(() => {})
+}
+
 self.addEventListener('message', (event) => {
   const type = event.data?.type
   const reply = () => event.source?.postMessage({ type: MSG.status, status: server.status })

@@ -458,9 +458,8 @@ func TestMedia(t *testing.T) {
 		!strings.Contains(dl.header.Get("Content-Disposition"), "cat.png") {
 		t.Fatalf("download: %d %v", dl.status, dl.header)
 	}
-	if th := ts.do("GET", "/_matrix/media/v3/thumbnail/"+server+"/"+mediaID+"?width=32&height=32", "", nil); !bytes.Equal(th.raw, png) {
-		t.Fatalf("thumbnail: %d", th.status)
-	}
+	// Not a picture that decodes: no thumbnail (go/media tests the real ones).
+	ts.expect(ts.do("GET", "/_matrix/media/v3/thumbnail/"+server+"/"+mediaID+"?width=32&height=32", "", nil), 404, "M_NOT_FOUND")
 	ts.expect(ts.do("GET", "/_matrix/client/v1/media/download/"+server+"/"+mediaID, "", nil), 401, "M_MISSING_TOKEN")
 	if v1 := ts.do("GET", "/_matrix/client/v1/media/download/"+server+"/"+mediaID+"/other.png", alice, nil); !bytes.Equal(v1.raw, png) ||
 		!strings.Contains(v1.header.Get("Content-Disposition"), "other.png") {

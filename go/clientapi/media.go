@@ -1,8 +1,9 @@
 package clientapi
 
 import (
+	"errors"
 	"mime"
-	"strings"
+	"strconv"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -26,11 +27,20 @@ func (a *API) upload(req *request) (any, error) {
 // getMedia loads the {serverName}/{mediaId} of the path, fetching another
 // server's over federation unless the query says allow_remote=false.
 func (a *API) getMedia(req *request) (media.Media, error) {
-	server := spec.ServerName(req.PathValue("serverName"))
-	if server != a.server && req.URL.Query().Get("allow_remote") == "false" {
-		return media.Media{}, notFound("media of another server and allow_remote=false")
+	server, err := a.mediaServer(req)
+	if err != nil {
+		return media.Media{}, err
 	}
 	return a.media.Get(req.ctx(), server, req.PathValue("mediaId"))
+}
+
+// mediaServer is the {serverName} of the path, if we may look there.
+func (a *API) mediaServer(req *request) (spec.ServerName, error) {
+	server := spec.ServerName(req.PathValue("serverName"))
+	if server != a.server && req.URL.Query().Get("allow_remote") == "false" {
+		return "", notFound("media of another server and allow_remote=false")
+	}
+	return server, nil
 }
 
 func (a *API) download(req *request) (any, error) {
@@ -52,15 +62,24 @@ func (a *API) download(req *request) (any, error) {
 	return rawBody{contentType: m.ContentType, disposition: disposition, data: m.Data}, nil
 }
 
-// thumbnail serves the original file: Hearth has no image resizer (it would
-// weigh down the wasm build), and clients scale what they get. Only images
-// are served this way; anything else has no thumbnail.
+// thumbnail serves a scaled copy of an image (media.Store.Thumbnail says
+// which sizes and formats); anything that is not an image has none.
 func (a *API) thumbnail(req *request) (any, error) {
-	m, err := a.getMedia(req)
+	server, err := a.mediaServer(req)
 	if err != nil {
 		return nil, err
 	}
-	if !inlineSafe(m.ContentType) || !strings.HasPrefix(m.ContentType, "image/") {
+	q := req.URL.Query()
+	width, _ := strconv.Atoi(q.Get("width"))
+	height, _ := strconv.Atoi(q.Get("height"))
+	m, err := a.media.Thumbnail(req.ctx(), server, req.PathValue("mediaId"), width, height, q.Get("method"))
+	if errors.Is(err, media.ErrNoThumbnail) {
+		return nil, notFound(err.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !inlineSafe(m.ContentType) {
 		return nil, notFound("no thumbnail for " + m.ContentType)
 	}
 	return rawBody{contentType: m.ContentType, disposition: "inline", data: m.Data}, nil

@@ -80,6 +80,7 @@ type Store struct {
 	// eviction's blob delete must not remove the blob of a concurrent
 	// re-fetch of the same file.
 	cacheMu sync.Mutex
+	thumbs  *thumbCache // thumbnails made, by media, box and method (thumbnail.go)
 }
 
 // New returns the media store of the server named server, its bytes in blobs.
@@ -100,7 +101,7 @@ func New(db *storage.DB, blobs BlobStore, server spec.ServerName, opts Options) 
 	if opts.Random == nil {
 		opts.Random = rand.Reader
 	}
-	return &Store{db: db, blobs: blobs, server: server, opts: opts}
+	return &Store{db: db, blobs: blobs, server: server, opts: opts, thumbs: newThumbCache(thumbnailCacheBytes)}
 }
 
 // MaxBytes is the largest file accepted.

@@ -10,10 +10,17 @@
  * and switched off for the session on M_UNRECOGNIZED.
  */
 import { createModel, serverOf } from './model.js'
-import { MatrixError } from './matrix.js'
-import { createRoomView, hasEarlier } from './room-view.js'
+import { MatrixError, mediaUrl } from './matrix.js'
+import { createMarkdown } from './markdown.js'
+import { createRichText } from './rich-text.js'
+import { createRoomView } from './room-view.js'
 import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
+import { createComposer } from './composer.js'
+import { createNotifier } from './notifier.js'
+import { wireAttachments, fileContent } from './attachments.js'
+import { isEditable } from './message-view.js'
+import { MSG } from '../../sw/protocol.js'
 
 /** Long-polls stay at 20 s: Firefox stops a service worker idle for ~30 s. */
 const SYNC_TIMEOUT_MS = 20000
@@ -22,8 +29,6 @@ const SYNC_FILTER = { room: { timeline: { limit: 50 } } }
 const TYPING_TIMEOUT_MS = 6000
 const TYPING_RENEW_MS = 4000
 const PHONE = '(max-width: 40rem)'
-/** A room opened with fewer events than this pages back once by itself (e.g. just joined over federation). */
-const FEW_EVENTS = 20
 /**
  * Where our messages are on their way to other servers is asked of our own
  * server (no network traffic), for the newest few not yet delivered in the
@@ -46,16 +51,55 @@ export function createApp ({ client, session, storage, showError, act, onSession
   const features = { profile: true, typing: true, receipts: true, delivery: true }
   const abort = new AbortController()
   const listeners = []
-  const autoLoaded = new Set() // rooms already paged back once by themselves
   const sendQueues = new Map() // roomId → promise of the last send: sends go out in order
   const typingState = { roomId: null, sentAt: 0, on: false }
   const phone = matchMedia(PHONE)
-  let selected = storage.getItem(roomKey)
+  // A notification opened in a new window names its room in the URL (sw/sw.js).
+  let selected = roomFromHash() ?? storage.getItem(roomKey)
   let renderQueued = false
   let txnCounter = 0
   let synced = false
 
-  const roomView = createRoomView({ model, onRetry: retry, onLoadEarlier: loadEarlier })
+  const markdown = createMarkdown()
+  const roomView = createRoomView({
+    model,
+    richText: createRichText({ mediaUrl }),
+    onRetry: retry,
+    onLoadEarlier: loadEarlier,
+    actions: {
+      reply: (event) => composer.replyTo(event.event_id, `Replying to ${model.displayName(selected, event.sender)}`),
+      edit: startEdit,
+      react: toggleReaction,
+      remove: (event) => redact(selected, event.event_id)
+    }
+  })
+  const notifier = createNotifier({
+    userId: session.userId,
+    storage,
+    button: $('notifications-toggle'),
+    registration: () => navigator.serviceWorker.ready
+  })
+  const composer = createComposer({
+    signal: abort.signal,
+    onSubmit: (text, context) => {
+      if (!selected) return
+      notifier.sentMessage()
+      if (context?.kind === 'edit') edit(selected, context.eventId, text)
+      else send(text, context?.kind === 'reply' ? context.eventId : undefined)
+    },
+    onInput: typed,
+    onBlur: stopTyping,
+    onEditLast: () => {
+      const r = selected && model.rooms.get(selected)
+      const last = r?.events.findLast((e) => e.sender === session.userId && model.isMessage(r.id, e) && isEditable(r.relations.content(e)))
+      if (last) startEdit(last)
+    }
+  })
+
+  /** The composer takes one of our messages, as shown now (its newest edit), to edit. */
+  function startEdit (event) {
+    composer.edit(event.event_id, 'Editing your message', model.rooms.get(selected).relations.content(event).body)
+  }
   const sidebar = createSidebar({ model, onSelect: select, onAccept: accept, onReject: reject })
   const directory = createDirectory({
     client,
@@ -81,11 +125,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     roomView.render(selected)
     $('app').dataset.view = selected && $('app').dataset.view === 'room' ? 'room' : 'list'
     markReadIfSeen()
-    const r = selected && model.rooms.get(selected)
-    if (r && !autoLoaded.has(r.id) && r.prevBatch && r.events.length < FEW_EVENTS && hasEarlier(r)) {
-      autoLoaded.add(r.id)
-      loadEarlier(r.id).catch((err) => console.warn('hearth: cannot load earlier messages:', err))
-    }
+    notifier.title(model.totalUnread())
   }
 
   function roomIsVisible () {
@@ -155,6 +195,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
         if (signal.aborted) return
         since = res.next_batch
         const { left } = model.applySync(res)
+        if (synced) notifier.synced(res, model).catch((err) => console.warn('hearth: notifications:', err))
         if (!synced) {
           synced = true
           $('app').dataset.synced = 'true'
@@ -209,7 +250,10 @@ export function createApp ({ client, session, storage, showError, act, onSession
   // ---- actions ----
 
   function select (roomId) {
-    if (selected !== roomId) stopTyping()
+    if (selected !== roomId) {
+      stopTyping()
+      composer.reset()
+    }
     selected = roomId
     if (roomId) storage.setItem(roomKey, roomId)
     else storage.removeItem(roomKey)
@@ -220,10 +264,16 @@ export function createApp ({ client, session, storage, showError, act, onSession
     if (roomId && !phone.matches) $('composer-input').focus()
   }
 
-  function send (text) {
+  function newTxnId () {
+    return `hearth-${Date.now().toString(36)}-${txnCounter++}`
+  }
+
+  /** A new message, or a reply to replyTo (an event ID); spec 1.13 replies need no quoted fallback. */
+  function send (text, replyTo) {
     const roomId = selected
-    const txnId = `hearth-${Date.now().toString(36)}-${txnCounter++}`
-    const echo = model.addEcho(roomId, { txnId, content: { msgtype: 'm.text', body: text }, now: Date.now() })
+    const content = markdown.toContent(text)
+    if (replyTo) content['m.relates_to'] = { 'm.in_reply_to': { event_id: replyTo } }
+    const echo = model.addEcho(roomId, { txnId: newTxnId(), content, now: Date.now() })
     scheduleRender()
     stopTyping()
     return enqueue(roomId, echo)
@@ -233,6 +283,38 @@ export function createApp ({ client, session, storage, showError, act, onSession
     echo.failed = undefined
     model.rooms.get(roomId).version++
     scheduleRender()
+    return echo.file && !echo.content.url ? upload(roomId, echo) : enqueue(roomId, echo)
+  }
+
+  /** A picture or file: shown at once (a local preview), uploaded with progress, then sent. */
+  async function sendFile (roomId, file) {
+    const content = await fileContent(file)
+    const echo = model.addEcho(roomId, { txnId: newTxnId(), content, now: Date.now() })
+    echo.file = file
+    if (content.msgtype === 'm.image') echo.preview = URL.createObjectURL(file)
+    scheduleRender()
+    return upload(roomId, echo)
+  }
+
+  async function upload (roomId, echo) {
+    const changed = () => {
+      const r = model.rooms.get(roomId)
+      if (r) r.version++
+      scheduleRender()
+    }
+    echo.upload = { loaded: 0, total: echo.file.size }
+    changed()
+    try {
+      echo.content.url = await client.upload(echo.file, {
+        onProgress: (loaded, total) => { echo.upload = { loaded, total }; changed() }
+      })
+    } catch (err) {
+      model.echoFailed(roomId, echo, err.message)
+      return
+    } finally {
+      echo.upload = undefined
+      changed()
+    }
     return enqueue(roomId, echo)
   }
 
@@ -241,7 +323,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     const previous = sendQueues.get(roomId) ?? Promise.resolve()
     const next = previous.then(async () => {
       try {
-        const res = await client.sendMessage(roomId, echo.txnId, echo.content)
+        const res = await client.sendEvent(roomId, 'm.room.message', echo.txnId, echo.content)
         model.echoSent(roomId, echo, res.event_id)
       } catch (err) {
         model.echoFailed(roomId, echo, err.message)
@@ -250,6 +332,40 @@ export function createApp ({ client, session, storage, showError, act, onSession
     })
     sendQueues.set(roomId, next)
     return next
+  }
+
+  /**
+   * Edits, reactions and deletions go out at once, without a local echo: the
+   * next sync (a few ms away on our own server) shows them.
+   */
+  async function relate (roomId, what, fn) {
+    try {
+      await fn(newTxnId())
+    } catch (err) {
+      showError('app-error', new Error(`Could not ${what}: ${err.message}`))
+    }
+  }
+
+  /** Replaces one of our messages: m.new_content is what clients show, body a fallback for those without edits. */
+  function edit (roomId, eventId, text) {
+    const content = markdown.toContent(text)
+    const fallback = { ...content, body: `* ${content.body}`, ...(content.formatted_body && { formatted_body: `* ${content.formatted_body}` }) }
+    return relate(roomId, 'edit the message', (txnId) => client.sendEvent(roomId, 'm.room.message', txnId, {
+      ...fallback, 'm.new_content': content, 'm.relates_to': { rel_type: 'm.replace', event_id: eventId }
+    }))
+  }
+
+  /** Adds our reaction `key` to an event, or takes it back if we have it. */
+  function toggleReaction (event, key) {
+    const roomId = selected
+    const mine = model.rooms.get(roomId)?.relations.reactions(event.event_id, session.userId).find((x) => x.key === key)?.mine
+    return relate(roomId, 'react', (txnId) => mine
+      ? client.redact(roomId, mine, txnId)
+      : client.sendEvent(roomId, 'm.reaction', txnId, { 'm.relates_to': { rel_type: 'm.annotation', event_id: event.event_id, key } }))
+  }
+
+  function redact (roomId, eventId) {
+    return relate(roomId, 'delete the message', (txnId) => client.redact(roomId, eventId, txnId))
   }
 
   function stopTyping () {
@@ -261,8 +377,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
 
   function typed () {
     if (!features.typing || !selected) return
-    const text = $('composer-input').value
-    if (!text) return stopTyping()
+    if (!composer.text) return stopTyping()
     const now = Date.now()
     if (typingState.on && typingState.roomId === selected && now - typingState.sentAt < TYPING_RENEW_MS) return
     typingState.on = true
@@ -335,16 +450,6 @@ export function createApp ({ client, session, storage, showError, act, onSession
   }
 
   function wire () {
-    on($('composer'), 'submit', (event) => {
-      event.preventDefault()
-      const input = $('composer-input')
-      const text = input.value
-      if (!text.trim() || !selected) return
-      input.value = ''
-      send(text)
-    })
-    on($('composer-input'), 'input', typed)
-    on($('composer-input'), 'blur', stopTyping)
     on($('new-room-open'), 'click', () => {
       $('new-room').hidden = !$('new-room').hidden
       if (!$('new-room').hidden) $('new-room-name').focus()
@@ -394,7 +499,31 @@ export function createApp ({ client, session, storage, showError, act, onSession
     on($('leave-no'), 'click', () => { $('leave-confirm').hidden = true })
     on($('leave-yes'), 'click', () => act($('leave-confirm'), 'app-error', leave))
     on($('my-peer-id-copy'), 'click', () => copy($('my-peer-id'), $('my-peer-id-copy')))
-    on(document, 'visibilitychange', markReadIfSeen)
+    on(document, 'visibilitychange', () => {
+      markReadIfSeen()
+      notifier.title(model.totalUnread())
+    })
+    on($('notifications-toggle'), 'click', () => notifier.toggle())
+    wireAttachments({
+      button: $('attach'),
+      input: $('attach-input'),
+      composer: $('composer-input'),
+      dropZone: $('room'),
+      signal: abort.signal,
+      onFiles: (files) => {
+        if (!selected) return
+        const roomId = selected
+        for (const file of files) sendFile(roomId, file).catch((err) => showError('app-error', new Error(`Could not send ${file.name}: ${err.message}`)))
+      }
+    })
+    // A click outside the picture (on the backdrop) closes the viewer.
+    on($('image-viewer'), 'click', (event) => { if (event.target === $('image-viewer')) $('image-viewer').close() })
+    if (navigator.serviceWorker) {
+      on(navigator.serviceWorker, 'message', (event) => {
+        const { type, roomId, userId } = event.data ?? {}
+        if (type === MSG.openRoom && userId === session.userId && model.rooms.has(roomId)) select(roomId)
+      })
+    }
     on(phone, 'change', scheduleRender)
   }
 
@@ -409,6 +538,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     },
     stop () {
       abort.abort()
+      notifier.title(0)
       for (const off of listeners.splice(0)) off()
     },
     renderNetwork
@@ -435,6 +565,12 @@ function flash (button, text) {
   button.dataset.label = original
   button.textContent = text
   setTimeout(() => { button.textContent = original }, 1500)
+}
+
+function roomFromHash () {
+  const room = new URLSearchParams(location.hash.slice(1)).get('room')
+  if (room) history.replaceState(null, '', location.pathname + location.search)
+  return room
 }
 
 function safeParse (text) {

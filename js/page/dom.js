@@ -20,7 +20,7 @@ export function h (tag, attrs = {}, ...children) {
     else if (v === true) el.setAttribute(k, '')
     else el.setAttribute(k, String(v))
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c)
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c)
   return el
 }
 

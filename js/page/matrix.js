@@ -22,6 +22,20 @@ const DELIVERY = '/_matrix/client/unstable/org.hearth.delivery'
 const enc = encodeURIComponent
 
 /**
+ * Where our server serves an mxc:// URI (null if src is not one): a
+ * thumbnail when a size is given, else the file itself. The unauthenticated
+ * v3 paths, since an <img> sends no access token.
+ * Spec: https://spec.matrix.org/v1.11/client-server-api/#get_matrixmediav3thumbnailservernamemediaid
+ */
+export function mediaUrl (src, thumbnail) {
+  const m = /^mxc:\/\/([^/?#]+)\/([A-Za-z0-9_-]+)$/.exec(src ?? '')
+  if (!m) return null
+  const path = `/_matrix/media/v3/${thumbnail ? 'thumbnail' : 'download'}/${enc(m[1])}/${enc(m[2])}`
+  if (!thumbnail) return path
+  return `${path}?width=${Math.round(thumbnail.width)}&height=${Math.round(thumbnail.height)}&method=scale`
+}
+
+/**
  * @param {{baseUrl?: string, fetch?: typeof fetch, accessToken?: string}} [options]
  */
 export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalThis.fetch(...a), accessToken = null } = {}) {
@@ -84,8 +98,35 @@ export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalT
       }
     }),
     joinedRooms: () => request('GET', '/joined_rooms'),
-    sendMessage: (roomId, txnId, content) =>
-      request('PUT', `/rooms/${enc(roomId)}/send/m.room.message/${enc(txnId)}`, { body: content }),
+    sendEvent: (roomId, type, txnId, content) =>
+      request('PUT', `/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`, { body: content }),
+    redact: (roomId, eventId, txnId) =>
+      request('PUT', `/rooms/${enc(roomId)}/redact/${enc(eventId)}/${enc(txnId)}`, { body: {} }),
+    /**
+     * Uploads a file to the content repository; resolves to its mxc:// URI.
+     * XMLHttpRequest, not fetch: only it reports upload progress.
+     * @param {Blob & {name?: string}} file
+     * @param {{onProgress?: (loaded: number, total: number) => void, signal?: AbortSignal}} [options]
+     */
+    upload: (file, { onProgress, signal } = {}) => new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest()
+      const url = new URL(`${baseUrl}/_matrix/media/v3/upload`, globalThis.location?.href)
+      if (file.name) url.searchParams.set('filename', file.name)
+      xhr.open('POST', url)
+      xhr.setRequestHeader('Authorization', `Bearer ${state.accessToken}`)
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream')
+      xhr.upload.onprogress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size)
+      xhr.onload = () => {
+        let json = null
+        try { json = JSON.parse(xhr.responseText) } catch { json = { error: xhr.responseText.slice(0, 200) } }
+        if (xhr.status >= 200 && xhr.status < 300 && json?.content_uri) resolve(json.content_uri)
+        else reject(new MatrixError(xhr.status, json))
+      }
+      xhr.onerror = () => reject(new TypeError('the upload failed: network error'))
+      signal?.addEventListener('abort', () => xhr.abort(), { once: true })
+      xhr.onabort = () => reject(signal?.reason ?? new DOMException('aborted', 'AbortError'))
+      xhr.send(file)
+    }),
     sync: ({ since, timeout, filter, signal }) =>
       request('GET', '/sync', { query: { since, timeout, filter: filter && JSON.stringify(filter) }, signal }),
     messages: (roomId, { from, dir = 'b', limit = 30 }) =>

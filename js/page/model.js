@@ -13,7 +13,12 @@
  * position, which is the latest of our own m.read receipt, our own last
  * message, and the event the page last showed us (`readMarks`, kept by the
  * caller across reloads).
+ *
+ * Edits, reactions and redactions stay in `events` (they page and dedupe like
+ * any event) and are aggregated per room in `relations` (relations.js): the
+ * views draw a message with what relates to it, and skip the relations.
  */
+import { createRelations } from './relations.js'
 
 /** Events kept per room; older ones are dropped (and paged back in on demand). */
 export const MAX_EVENTS = 500
@@ -41,6 +46,7 @@ export const MAX_EVENTS = 500
  * @property {number|null} serverUnread the server's notification count, when it sends one
  * @property {Map<string, {state: string, waiting?: object}>} delivery event ID -> where our message is
  *   on its way to the room's other servers (org.hearth.delivery)
+ * @property {object} relations      edits, reactions, redactions by target (relations.js)
  * @property {number} version         grows on every change
  */
 
@@ -53,7 +59,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   const rooms = new Map()
   /** @type {Map<string, {id, name, inviter, topic, isDirect, version}>} */
   const invites = new Map()
-  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers }
+  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event, isMessage: (roomId, e) => rooms.has(roomId) && isMessage(rooms.get(roomId), e), totalUnread, readMarkers }
 
   function room (id) {
     let r = rooms.get(id)
@@ -61,7 +67,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       r = {
         id, name: null, topic: null, alias: null, joinRule: null, members: new Map(),
         events: [], ids: new Set(), pending: [], limited: false, prevBatch: null,
-        typing: [], receipts: new Map(), delivery: new Map(), serverUnread: null, version: 0
+        typing: [], receipts: new Map(), delivery: new Map(), relations: createRelations(), serverUnread: null, version: 0
       }
       rooms.set(id, r)
       model.listVersion++
@@ -91,6 +97,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     if (echo >= 0) r.pending.splice(echo, 1)
     if (event.event_id) r.ids.add(event.event_id)
     r.events.push(event)
+    r.relations.add(event)
     applyState(r, event)
     return true
   }
@@ -201,6 +208,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     for (const event of chunk) {
       if (event.event_id && r.ids.has(event.event_id)) continue
       if (event.event_id) r.ids.add(event.event_id)
+      r.relations.add(event)
       older.unshift(event)
     }
     r.events = [...older, ...r.events]
@@ -284,8 +292,19 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     let n = 0
     for (let i = readIndex(r) + 1; i < r.events.length; i++) {
       const e = r.events[i]
-      if (e.type === 'm.room.message' && e.sender !== userId && e.content?.body !== undefined) n++
+      if (isMessage(r, e) && e.sender !== userId) n++
     }
+    return n
+  }
+
+  /** The events up to which we have read the room, as far as we know: our m.read receipt, the page's read mark. */
+  function readMarkers (roomId) {
+    return [rooms.get(roomId)?.receipts.get(userId), readMarks.get(roomId)].filter(Boolean)
+  }
+
+  function totalUnread () {
+    let n = 0
+    for (const id of rooms.keys()) n += unread(id)
     return n
   }
 
@@ -304,6 +323,18 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     r.version++
     if (before !== 0) model.listVersion++
     return last.event_id
+  }
+
+  /** A message a person wrote and can see: not deleted, not an edit of another. */
+  function isMessage (r, e) {
+    return e.type === 'm.room.message' && !r.relations.isHidden(e.event_id) && r.relations.content(e)?.body !== undefined
+  }
+
+  /** A loaded timeline event by ID, or undefined. */
+  function event (roomId, eventId) {
+    const r = rooms.get(roomId)
+    const i = r ? position(r, eventId) : -1
+    return i >= 0 ? r.events[i] : undefined
   }
 
   // ---- names ----

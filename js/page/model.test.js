@@ -111,9 +111,24 @@ test('delivery states of our messages: recorded once per change, only shown wher
 })
 
 test('delivery states read as a person would say them', async () => {
-  const { deliveryText } = await import('./room-view.js')
+  const { deliveryText } = await import('./message-view.js')
   assert.equal(deliveryText({ state: 'delivered' }), '✓ delivered')
   assert.equal(deliveryText({ state: 'mailbox', waiting: { b: 'mailbox' } }), 'waiting for 1 server, in its mailbox')
   assert.equal(deliveryText({ state: 'queued', waiting: { b: 'queued', c: 'queued' } }), 'waiting for 2 servers to come online')
   assert.equal(deliveryText({ state: 'queued', waiting: { b: 'queued', c: 'mailbox' } }), 'waiting for 2 servers: 1 in its mailbox, 1 not reached yet')
+})
+
+test('edits and reactions relate to a message: they are neither drawn nor counted as unread', () => {
+  const m = createModel({ userId: me })
+  m.applySync(join('!r', [member('$1', me, 'join'), msg('$2', bob, 'helo')]))
+  m.markRead('!r')
+  m.applySync(join('!r', [
+    ev('$3', 'm.room.message', bob, { msgtype: 'm.text', body: '* hello', 'm.new_content': { msgtype: 'm.text', body: 'hello' }, 'm.relates_to': { rel_type: 'm.replace', event_id: '$2' } }),
+    ev('$4', 'm.reaction', bob, { 'm.relates_to': { rel_type: 'm.annotation', event_id: '$2', key: '👍' } })
+  ]))
+  const r = m.rooms.get('!r')
+  assert.equal(m.unread('!r'), 0)
+  assert.equal(r.relations.content(m.event('!r', '$2')).body, 'hello')
+  assert.deepEqual(r.relations.reactions('$2', me), [{ key: '👍', senders: [bob], mine: undefined }])
+  assert.deepEqual(m.readMarkers('!r'), ['$2'], 'read up to the message, before its relations came')
 })

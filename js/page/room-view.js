@@ -3,17 +3,49 @@
  * Renders incrementally: timeline items are cached by key (event ID, or the
  * transaction ID of our own messages, so a local echo's node becomes the sent
  * message's node) and only items whose content changed are rebuilt.
+ *
+ * History loads by itself: whenever the top of the timeline is within
+ * LOAD_MARGIN of being seen (scrolled there, or a room too short to scroll),
+ * the next older page is asked for, and the reader's place is kept. A room
+ * opened with unread messages gets a "New messages" divider above the first
+ * of them, there until another room is opened; "Jump to latest" shows while
+ * the newest message is out of sight.
  */
 import { h, reconcile, createNodeCache } from './dom.js'
+import { createMessageView, timeNode } from './message-view.js'
+
+/** px from the top of the timeline within which older messages are fetched. */
+const LOAD_MARGIN = 400
+/** px from the bottom beyond which "Jump to latest" shows. */
+const JUMP_MARGIN = 200
 
 /**
- * @param {{model: object, onRetry: (roomId, echo) => void, onLoadEarlier: (roomId) => Promise<void>}} options
+ * @param {{model: object, richText: {render: (content) => Node[]}, actions: object, onRetry: (roomId, echo) => void,
+ *   onLoadEarlier: (roomId) => Promise<void>}} options actions: see message-view.js
  */
-export function createRoomView ({ model, onRetry, onLoadEarlier }) {
+export function createRoomView ({ model, richText, actions, onRetry, onLoadEarlier }) {
   const $ = (id) => document.getElementById(id)
   const timeline = $('timeline')
   const cache = createNodeCache()
-  const shown = { roomId: undefined, version: -1, loadingEarlier: false }
+  /**
+   * loadingEarlier: a page of history is on its way; historyError: why the last one failed
+   * (scrolling retries); exhausted: a page brought nothing, stop asking in this room;
+   * divider: {markers, lastId, beforeId} when the room was opened: the events up to which we
+   * had read (our receipt, the page's read mark), the newest event, and once found, the
+   * event the divider goes above (null: nothing was unread);
+   * opened: the room whose events were drawn once since it was selected
+   */
+  const shown = { roomId: undefined, version: -1, loadingEarlier: false, historyError: null, exhausted: false, divider: null, opened: null }
+  const messages = createMessageView({ model, richText, actions, onRetry, onJump: jumpTo })
+  const jump = $('jump-latest')
+  timeline.addEventListener('scroll', () => {
+    if (timeline.scrollTop < LOAD_MARGIN) loadEarlier()
+    showJump()
+  }, { passive: true })
+  jump.addEventListener('click', () => {
+    timeline.scrollTop = timeline.scrollHeight
+    showJump()
+  })
 
   function render (roomId) {
     const r = roomId ? model.rooms.get(roomId) : undefined
@@ -21,7 +53,16 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
     if (!switched && r && shown.version === r.version) return
     shown.roomId = roomId
     shown.version = r?.version ?? -1
-    if (switched) cache.clear()
+    if (switched) {
+      cache.clear()
+      Object.assign(shown, { historyError: null, exhausted: false, divider: null, opened: null })
+    }
+    // The first render with the room's events (at start-up the selected room comes with the first sync).
+    const opened = r && shown.opened !== roomId
+    if (opened) {
+      shown.opened = roomId
+      shown.divider = { markers: new Set(model.readMarkers(roomId)), lastId: r.events.at(-1)?.event_id, beforeId: undefined }
+    }
 
     $('composer').hidden = !r
     $('room-actions').hidden = !r
@@ -39,17 +80,19 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
       return
     }
 
-    const atBottom = switched || timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 60
+    const atBottom = opened || timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 60
     const oldHeight = timeline.scrollHeight
     const oldTop = timeline.scrollTop
     const readers = readersByEvent(r)
     const nodes = []
-    if (hasEarlier(r)) nodes.push(earlierButton(r))
+    if (hasEarlier(r)) nodes.push(historyStatus(r))
     const keep = new Set()
     let previous = null
+    const dividerBefore = findDivider(r)
     for (const event of r.events) {
       const node = eventNode(r, event, readers, previous)
       if (node) {
+        if (event.event_id === dividerBefore) nodes.push(cache.get('divider', '', () => h('li', { className: 'divider', dataset: { testid: 'new-messages' }, role: 'separator' }, h('span', {}, 'New messages'))))
         nodes.push(node)
         keep.add(node.dataset.key)
         previous = event
@@ -61,37 +104,102 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
       keep.add(node.dataset.key)
       previous = echo
     }
+    if (dividerBefore) keep.add('divider')
     cache.prune(keep)
     const firstBefore = timeline.querySelector('li[data-key]')
     reconcile(timeline, nodes)
-    if (atBottom) {
+    if (opened && dividerBefore) {
+      timeline.querySelector('[data-testid=new-messages]').scrollIntoView({ block: 'start' })
+    } else if (atBottom) {
       timeline.scrollTop = timeline.scrollHeight
     } else if (firstBefore && firstBefore !== timeline.querySelector('li[data-key]')) {
       // Older events came in above: keep what the reader looks at in place.
       timeline.scrollTop = oldTop + (timeline.scrollHeight - oldHeight)
     }
+    showJump()
+    // The top is (almost) in sight: a short room, or the reader is up there.
+    if (timeline.scrollTop < LOAD_MARGIN) loadEarlier()
   }
 
-  function earlierButton (r) {
-    return cache.get('earlier', String(shown.loadingEarlier), () => h('li', { className: 'earlier', dataset: { key: 'earlier' } },
-      h('button', {
-        type: 'button',
-        className: 'small',
-        dataset: { testid: 'load-earlier' },
-        disabled: shown.loadingEarlier || !r.prevBatch,
-        onclick: async () => {
-          shown.loadingEarlier = true
-          shown.version = -1
-          render(r.id)
-          try {
-            await onLoadEarlier(r.id)
-          } finally {
-            shown.loadingEarlier = false
-            shown.version = -1
-            render(shown.roomId)
-          }
-        }
-      }, r.prevBatch ? (shown.loadingEarlier ? 'Loading…' : 'Show earlier messages') : 'Earlier messages are not available')))
+  /** The top of the timeline while older messages exist: loading, failed, or unavailable. */
+  function historyStatus (r) {
+    const text = shown.loadingEarlier
+      ? 'Loading earlier messages…'
+      : shown.historyError ? `Could not load earlier messages (${shown.historyError}); scroll up to try again`
+        : r.prevBatch && !shown.exhausted ? '' : 'Earlier messages are not available'
+    return cache.get('history', text, () => h('li', { className: 'history', dataset: { testid: 'history-status' }, 'aria-live': 'polite' }, text))
+  }
+
+  /** Asks for the next older page, unless one is on its way or there is none. */
+  async function loadEarlier () {
+    const r = model.rooms.get(shown.roomId)
+    if (!r || shown.loadingEarlier || shown.exhausted || !r.prevBatch || !hasEarlier(r)) return
+    const before = r.events.length
+    shown.loadingEarlier = true
+    shown.historyError = null
+    rerender()
+    try {
+      await onLoadEarlier(r.id)
+      if (model.rooms.get(r.id)?.events.length === before) shown.exhausted = true
+    } catch (err) {
+      shown.historyError = err.message
+    } finally {
+      shown.loadingEarlier = false
+      rerender()
+    }
+  }
+
+  function rerender () {
+    shown.version = -1
+    render(shown.roomId)
+  }
+
+  /**
+   * The event the "New messages" divider goes above: the oldest message from
+   * others after where we had read when the room was opened. Found once the
+   * read point (or the room's start) is loaded; until then, none.
+   */
+  function findDivider (r) {
+    const d = shown.divider
+    if (!d || d.beforeId !== undefined) return d?.beforeId ?? null
+    let oldestUnread = null
+    for (let i = r.events.findLastIndex((e) => e.event_id === d.lastId); i >= 0; i--) {
+      const e = r.events[i]
+      if (d.markers.has(e.event_id) || e.sender === model.userId) {
+        d.beforeId = oldestUnread
+        return oldestUnread
+      }
+      if (model.isMessage(r.id, e)) oldestUnread = e.event_id
+    }
+    if (!hasEarlier(r)) d.beforeId = oldestUnread
+    return d.beforeId ?? null
+  }
+
+  function showJump () {
+    jump.hidden = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < JUMP_MARGIN
+  }
+
+  /**
+   * Shows the message eventId (a reply's quote was clicked): scrolls to it and
+   * highlights it, paging back for it a few times if it is not loaded.
+   */
+  async function jumpTo (eventId, pages = 10) {
+    const roomId = shown.roomId
+    for (let i = 0; ; i++) {
+      const target = [...timeline.querySelectorAll('[data-event-id]')].find((li) => li.dataset.eventId === eventId)
+      if (target) {
+        target.scrollIntoView({ block: 'center' })
+        target.focus({ preventScroll: true })
+        target.classList.remove('highlight')
+        void target.offsetWidth // restart the highlight animation
+        target.classList.add('highlight')
+        return
+      }
+      const r = model.rooms.get(roomId)
+      if (i >= pages || !r?.prevBatch || shown.roomId !== roomId) return
+      await onLoadEarlier(roomId)
+      render(roomId)
+    }
   }
 
   /** event ID → users (not us, not its sender) whose read receipt is at it. */
@@ -113,43 +221,16 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
     const sender = model.displayName(r.id, event.sender)
     const continued = previous && previous.type === 'm.room.message' && previous.sender === event.sender &&
       event.origin_server_ts - previous.origin_server_ts < 5 * 60000
+    if (r.relations.isHidden(event.event_id)) return null
     if (event.type === 'm.room.message') {
       const delivery = own && event.event_id ? r.delivery.get(event.event_id) : undefined
-      const signature = JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender, seenBy.map((u) => model.displayName(r.id, u)), continued, event.content?.body, delivery])
-      return cache.get(key, signature, () => messageNode(r, event, { key, own, sender, seenBy, continued, delivery }))
+      const info = { key, own, sender, seenBy, continued, delivery }
+      return cache.get(key, messages.signature(r, event, info), () => messages.node(r, event, info))
     }
     const text = noticeText(r.id, event)
     if (text === null) return null
     return cache.get(key, text, () => h('li', { className: 'notice', dataset: { testid: 'notice', key, eventId: event.event_id } },
       h('span', { className: 'body' }, text), ' ', timeNode(event.origin_server_ts)))
-  }
-
-  function messageNode (r, event, { key, own, sender, seenBy, continued, delivery }) {
-    const pending = Boolean(event.pending && !event.event_id)
-    const body = event.content?.body
-    const text = body === undefined ? '(message deleted)' : event.content?.msgtype === 'm.emote' ? `* ${sender} ${body}` : body
-    return h('li', {
-      className: `message${own ? ' own' : ''}${continued ? ' continued' : ''}${body === undefined ? ' redacted' : ''}`,
-      dataset: {
-        testid: 'message', key, own: String(own), pending: String(pending), failed: String(Boolean(event.failed)),
-        eventId: event.event_id, txnId: event.txnId ?? event.unsigned?.transaction_id,
-        ...(delivery && { delivery: delivery.state })
-      }
-    },
-    h('div', { className: 'meta' },
-      h('span', { className: 'sender', title: event.sender, dataset: { testid: 'message-sender' } }, own ? `${sender} (you)` : sender),
-      ' ', timeNode(event.origin_server_ts),
-      pending && !event.failed ? h('span', { className: 'state', dataset: { testid: 'message-state' } }, ' sending…') : null,
-      delivery ? h('span', { className: `delivery ${delivery.state}`, dataset: { testid: 'message-delivery' }, title: deliveryTitle(delivery) }, ` ${deliveryText(delivery)}`) : null),
-    h('div', { className: 'body', dataset: { testid: 'message-body' } }, text),
-    event.failed
-      ? h('div', { className: 'failed', dataset: { testid: 'message-failed' } }, `Not sent: ${event.failed} `,
-        h('button', { type: 'button', className: 'small', dataset: { testid: 'message-retry' }, onclick: () => onRetry(r.id, event) }, 'Retry'))
-      : null,
-    seenBy.length > 0
-      ? h('div', { className: 'seen', dataset: { testid: 'read-receipt' }, title: seenBy.join(', ') },
-        `Seen by ${seenBy.map((u) => model.displayName(r.id, u)).join(', ')}`)
-      : null)
   }
 
   function noticeText (roomId, event) {
@@ -204,35 +285,4 @@ export function createRoomView ({ model, onRetry, onLoadEarlier }) {
 /** Older events may exist: the server gave a token to page back from, and the room's start is not loaded. */
 export function hasEarlier (r) {
   return Boolean(r.limited || r.prevBatch) && r.events[0]?.type !== 'm.room.create'
-}
-
-/**
- * Where an own message is on its way to the room's other servers, in a few
- * words: "delivered", "waiting for 1 server, in its mailbox".
- */
-export function deliveryText ({ state, waiting = {} }) {
-  if (state === 'delivered') return '✓ delivered'
-  const servers = Object.values(waiting)
-  const n = servers.length
-  const inMailbox = servers.filter((s) => s === 'mailbox').length
-  const count = `${n} server${n === 1 ? '' : 's'}`
-  if (inMailbox === n) return `waiting for ${count}, in ${n === 1 ? 'its mailbox' : 'their mailboxes'}`
-  if (inMailbox === 0) return `waiting for ${count} to come online`
-  return `waiting for ${count}: ${inMailbox} in ${inMailbox === 1 ? 'its mailbox' : 'their mailboxes'}, ${n - inMailbox} not reached yet`
-}
-
-function deliveryTitle ({ state, waiting = {} }) {
-  if (state === 'delivered') return 'Every other server in the room has it'
-  return Object.entries(waiting).map(([server, where]) =>
-    `${server}: ${where === 'mailbox' ? 'in its mailbox on the relay, until it comes online' : 'queued on this server, not reached yet'}`).join('\n')
-}
-
-function timeNode (ts) {
-  if (!ts) return null
-  const d = new Date(ts)
-  const sameDay = d.toDateString() === new Date().toDateString()
-  const text = sameDay
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
-  return h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, text)
 }

@@ -1,0 +1,111 @@
+/**
+ * The built-in client for people who use the keyboard, a screen reader, or a
+ * dark system theme: every control has a name, keyboard focus is visible,
+ * a message can be written, reacted to and edited without the mouse, and the
+ * page turns dark when the system is.
+ *
+ * Run `npm run build` first; then `node --test e2e/a11y.test.js`.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { openBrowser, ARTIFACTS } from './browser.js'
+import { steps } from './steps.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, waitForMessages, waitForMessage } from './ui.js'
+
+test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000 }, async (t) => {
+  const env = await openBrowser({ name: 'a11y' })
+  t.signal.addEventListener('abort', () => { env.close() }, { once: true })
+  let page
+  const { run, explain } = steps(t, [env])
+  const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
+  const focused = () => page.evaluate(() => document.activeElement?.dataset.testid ?? document.activeElement?.id)
+
+  try {
+    page = await env.newPage()
+    await openSite(page, env.site.url)
+    await run('sign up and create a room', async () => {
+      await register(page, 'Keys', 'keyboard only')
+      await createRoom(page, { name: 'Keyboard' })
+    })
+
+    await run('every control in sight has a name a screen reader can say', async () => {
+      await page.click('[data-testid=new-room-open]') // its form too
+      const unnamed = []
+      const walk = (node) => {
+        if (['button', 'textbox', 'checkbox', 'radio', 'link', 'combobox'].includes(node.role) && !node.name?.trim()) unnamed.push(`${node.role}`)
+        for (const child of node.children ?? []) walk(child)
+      }
+      walk(await page.accessibility.snapshot())
+      assert.deepEqual(unnamed, [])
+      await page.click('[data-testid=new-room-cancel]')
+    })
+
+    await run('write with the keyboard; Tab shows where focus is', async () => {
+      await page.focus('[data-testid=composer-input]')
+      await page.keyboard.type('typed without a mouse')
+      await page.keyboard.press('Enter')
+      await waitForMessages(page, ['typed without a mouse'])
+      await page.keyboard.down('Shift')
+      await page.keyboard.press('Tab')
+      await page.keyboard.up('Shift')
+      assert.equal(await focused(), 'attach')
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle)
+      assert.notEqual(outline, 'none', 'keyboard focus is not drawn')
+    })
+
+    await run('reach the message\'s actions with Shift+Tab, react, and the picker closes with Escape', async () => {
+      for (let i = 0; i < 20 && await focused() !== 'message-react'; i++) {
+        await page.keyboard.down('Shift')
+        await page.keyboard.press('Tab')
+        await page.keyboard.up('Shift')
+      }
+      assert.equal(await focused(), 'message-react')
+      assert.equal(await page.$eval('.message-actions', (e) => getComputedStyle(e).opacity), '1', 'the actions show while focused')
+      await page.keyboard.press('Enter')
+      assert.equal(await focused(), 'reaction-choice')
+      await shot('a11y-1-keyboard-react.png')
+      await page.keyboard.press('Enter')
+      await waitForMessage(page, 'typed without a mouse', (li) => li.querySelector('[data-testid=reaction][aria-pressed=true]'))
+      await page.focus('[data-testid=message-react]') // the message was drawn anew with its reaction
+      await page.keyboard.press('Enter')
+      await page.waitForSelector('[data-testid=reaction-picker]:not([hidden])')
+      await page.keyboard.press('Escape')
+      await page.waitForSelector('[data-testid=reaction-picker][hidden]')
+      assert.equal(await focused(), 'message-react')
+    })
+
+    await run('ArrowUp in the empty composer edits the last message; Escape leaves the edit', async () => {
+      await page.focus('[data-testid=composer-input]')
+      await page.keyboard.press('ArrowUp')
+      await page.waitForSelector('[data-testid=composer-context][data-kind=edit]:not([hidden])', { timeout: STEP_TIMEOUT })
+      assert.equal(await page.$eval('[data-testid=composer-input]', (e) => e.value), 'typed without a mouse')
+      await page.keyboard.press('Escape')
+      await page.waitForSelector('[data-testid=composer-context]', { hidden: true, timeout: STEP_TIMEOUT })
+      assert.equal(await page.$eval('[data-testid=composer-input]', (e) => e.value), '')
+    })
+
+    await run('the page is dark when the system is', async () => {
+      const colours = () => page.evaluate(() => {
+        const luminance = (css) => {
+          const [r, g, b] = css.match(/\d+(\.\d+)?/g).map(Number)
+          return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+        }
+        const body = getComputedStyle(document.body)
+        return { background: luminance(body.backgroundColor), text: luminance(body.color) }
+      })
+      const light = await colours()
+      assert.ok(light.background > 0.8 && light.text < 0.3, JSON.stringify(light))
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }])
+      const dark = await colours()
+      assert.ok(dark.background < 0.2 && dark.text > 0.7, JSON.stringify(dark))
+      await shot('a11y-2-dark.png')
+      await page.setViewport({ width: 390, height: 800 })
+      await shot('a11y-3-dark-phone.png')
+    })
+  } catch (err) {
+    throw await explain(err, [{ label: 'a11y', env, page, screenshot: 'a11y-failure.png' }])
+  } finally {
+    await env.close()
+  }
+})
