@@ -24,7 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
 import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
-import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError } from './errors.js'
+import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError, RelayReservationError } from './errors.js'
 import { answer, ask } from './exchange.js'
 import { openMailbox } from './mailbox.js'
 import { subscribePresence } from './presence.js'
@@ -137,7 +137,15 @@ class HearthP2P {
       // No listen addresses here: the relay loops below listen on each relay's
       // /p2p-circuit address and redo it when a relay comes back.
       addresses: { listen: [] },
-      transports: [webSockets(), circuitRelayTransport({ reservationCompletionTimeout: this.timeouts.dial })],
+      transports: [webSockets(), circuitRelayTransport({
+        reservationCompletionTimeout: this.timeouts.dial,
+        // circuit-relay-v2 4.2 runs reservations through a queue and empties it
+        // whenever no *discovered* relay is wanted, dropping a queued reservation
+        // on a configured relay without settling it: with the default concurrency
+        // of 1, every relay but the first waited forever. One slot per relay
+        // means none is ever queued. (reserveRelay below bounds it all the same.)
+        reservationConcurrency: this.relays.length
+      })],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       // Browsers' default gater refuses ws:// and private addresses; the relay is
@@ -195,10 +203,7 @@ class HearthP2P {
       const visit = new AbortController()
       let mailbox = null
       try {
-        if (!this.listensThrough(relay)) {
-          await this.node.components.transportManager.listen([circuit])
-          if (!this.listensThrough(relay)) throw new Error('no reservation on the relay')
-        }
+        await this.reserveOn(relay, circuit, signal)
         mailbox = this.keepMailbox(relay, AbortSignal.any([signal, visit.signal]))
         await subscribePresence(this.node, relay.peerId, {
           signal,
@@ -263,6 +268,28 @@ class HearthP2P {
       delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
     }
     this.setMailbox(relay, null)
+  }
+
+  /**
+   * Makes sure we hold a reservation on the relay. libp2p's listen() takes no
+   * signal and has hung forever on a dropped reservation (see start()): it is
+   * raced against stop() and a deadline, so no relay loop can outlive the node.
+   * @throws {RelayReservationError} no reservation within the deadline
+   */
+  async reserveOn (relay, circuit, signal) {
+    if (this.listensThrough(relay)) return
+    const deadline = AbortSignal.timeout(DEFAULTS.reservationTimeout)
+    const listening = this.node.components.transportManager.listen([circuit])
+    listening.catch(() => {}) // settles after we stopped waiting, or never
+    await abortable(listening, AbortSignal.any([signal, deadline]))
+      .catch(err => {
+        if (signal.aborted) throw err
+        throw new RelayReservationError(`no reservation on relay ${relay.peerId} within ${DEFAULTS.reservationTimeout} ms`, { cause: err })
+      })
+    if (this.listensThrough(relay)) return
+    // listen() swallows its errors (faultTolerance NO_FATAL, see start()): say which it was
+    const why = this.node.getConnections(relay.peerId).length === 0 ? 'unreachable' : 'refused us a reservation'
+    throw new RelayReservationError(`relay ${relay.peerId} ${why}`)
   }
 
   listensThrough (relay) {
@@ -447,6 +474,16 @@ function mostTelling (refusals, peerId) {
     ? 'no relay we are on keeps mail'
     : refusals.map(err => `${err.name}: ${err.message}`).join('; ')
   return new MailboxUnavailableError(`no relay took mail for ${peerId}: ${why}`, { cause: refusals[0] })
+}
+
+/** Settles as `promise` does, or rejects with the signal's reason once it aborts. */
+function abortable (promise, signal) {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 /** Waits ms, or less if signal aborts; not at all if it already has (an 'abort' listener added then never fires). */

@@ -54,6 +54,7 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger 
     let p2p = null
     if (relayAddrs.length > 0) {
       p2p = createP2P({ privateKey: info.signingKey, relayAddrs, serve: callServe, ...mailToGo, logger })
+      cleanups.push(p2p.onRelays(relayLog(logger)))
       await p2p.start()
       cleanups.push(() => p2p.stop())
       provide(GLOBALS.p2p, hearthP2P(p2p))
@@ -72,6 +73,24 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger 
   } catch (err) {
     await stop()
     throw err
+  }
+}
+
+/**
+ * The headless peer's network status: one line each time a relay's state
+ * changes, e.g. `peer: relay 12D3KooW… online (mailbox)`.
+ * @returns {(relays: Array<{peerId: string, online: boolean, mailbox: boolean}>) => void} an onRelays listener
+ */
+function relayLog (logger) {
+  const said = new Map()
+  return relays => {
+    for (const relay of relays) {
+      const extras = relay.mailbox ? ' (mailbox)' : ''
+      const line = `peer: relay ${relay.peerId} ${relay.online ? 'online' : 'offline'}${extras}`
+      if (said.get(relay.peerId) === line) continue
+      said.set(relay.peerId, line)
+      logger.log(line)
+    }
   }
 }
 
