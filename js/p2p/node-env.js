@@ -11,6 +11,13 @@
  *   dial is aborted (say, stop() while the relay is unreachable) libp2p has
  *   already removed its listeners and the late ECONNREFUSED would kill the
  *   process. Browsers just drop such events, so we do the same.
+ * - messages that arrive before anyone listens are held, not lost (issue 17):
+ *   @libp2p/websockets awaits 'open' and only then adds its 'message'
+ *   listener. A server that speaks first (go-libp2p sends its multistream
+ *   header right after the 101) can have its first frame in the same TCP read
+ *   as the 101; `ws` emits it on process.nextTick, before the awaiting
+ *   promise resumes, and an EventEmitter with no listener drops it. Browsers
+ *   (and undici) queue such messages as tasks, so they are not affected.
  */
 import { WebSocket as WsWebSocket } from 'ws'
 
@@ -26,10 +33,40 @@ if (typeof Promise.withResolvers !== 'function') {
   })
 }
 
+/**
+ * ms a WebSocket may spend in its opening handshake. @libp2p/websockets
+ * abandons a dial whose signal aborts without closing the socket it opened
+ * (10.1.21 throws before its close()); a server that accepted TCP and never
+ * answered the upgrade would keep that socket forever.
+ */
+const HANDSHAKE_TIMEOUT_MS = 10_000
+
 class NodeWebSocket extends WsWebSocket {
-  constructor (...args) {
-    super(...args)
+  /** 'message' arguments emitted while nobody listened, oldest first */
+  #held = []
+
+  constructor (url, protocols, options) {
+    super(url, protocols, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...options })
     this.on('error', () => {}) // listeners added with addEventListener still get it
+    // 'newListener' fires for addEventListener, onmessage and on() alike
+    this.on('newListener', event => {
+      // a microtask, as libp2p's own streams do: the listener may be added in a
+      // constructor that has not finished setting up what the listener uses
+      if (event === 'message' && this.#held.length > 0) queueMicrotask(() => this.#release())
+    })
+  }
+
+  emit (event, ...args) {
+    // hold while nobody listens, and behind earlier held ones so order is kept
+    if (event === 'message' && (this.#held.length > 0 || this.listenerCount('message') === 0)) {
+      this.#held.push(args)
+      return true
+    }
+    return super.emit(event, ...args)
+  }
+
+  #release () {
+    while (this.#held.length > 0 && this.listenerCount('message') > 0) super.emit('message', ...this.#held.shift())
   }
 }
 
