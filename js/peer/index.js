@@ -78,20 +78,27 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, logger 
 
 /**
  * The headless peer's network status: one line each time a relay's state
- * changes, e.g. `peer: relay 12D3KooW… online (mailbox)`.
- * @returns {(relays: Array<{peerId: string, online: boolean, mailbox: boolean}>) => void} an onRelays listener
+ * changes, e.g. `peer: relay 12D3KooW… online (offers presence, mailbox; presence
+ * on; mailbox open)` or `peer: relay 12D3KooW… online (relaying only)` for a
+ * stock libp2p relay.
+ * @returns {(relays: ReturnType<ReturnType<typeof createP2P>['relays']>) => void} an onRelays listener
  */
 function relayLog (logger) {
   const said = new Map()
   return relays => {
     for (const relay of relays) {
-      const extras = relay.mailbox ? ' (mailbox)' : ''
-      const line = `peer: relay ${relay.peerId} ${relay.online ? 'online' : 'offline'}${extras}`
+      const line = `peer: relay ${relay.peerId} ${relay.online ? `online (${describeExtras(relay)})` : 'offline'}`
       if (said.get(relay.peerId) === line) continue
       said.set(relay.peerId, line)
       logger.log(line)
     }
   }
+}
+
+function describeExtras ({ offers, presence, mailbox }) {
+  if (offers.length === 0) return 'relaying only'
+  const held = [presence && 'presence on', mailbox && 'mailbox open'].filter(Boolean)
+  return [`offers ${offers.join(', ')}`, ...held].join('; ')
 }
 
 /** The client API over HTTP: each request is handed whole to Go's serve global. */
