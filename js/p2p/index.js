@@ -12,7 +12,7 @@
  * Works unchanged in a page, a service worker and Node (Node entry points must
  * import ./node-env.js first).
  */
-import { noise } from '@libp2p/noise'
+import { noise } from './noise.js'
 import { yamux } from '@libp2p/yamux'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'

@@ -18,8 +18,14 @@
  *   as the 101; `ws` emits it on process.nextTick, before the awaiting
  *   promise resumes, and an EventEmitter with no listener drops it. Browsers
  *   (and undici) queue such messages as tasks, so they are not affected.
+ * - small binary sends, on dialed and accepted sockets alike, are coalesced into
+ *   one WebSocket message per event-loop turn: libp2p sends each noise and yamux frame on its own (78 messages each
+ *   way for one relayed 1.5 KB request, issue 17), and every message costs a
+ *   syscall and a frame header at both ends. Frame boundaries mean nothing to
+ *   libp2p over WebSockets (it reads a byte stream), so this is invisible to
+ *   it; `bufferedAmount` includes what is held, so its backpressure still works.
  */
-import { WebSocket as WsWebSocket } from 'ws'
+import { WebSocket as WsWebSocket, WebSocketServer } from 'ws'
 
 if (typeof Promise.withResolvers !== 'function') {
   Object.defineProperty(Promise, 'withResolvers', {
@@ -44,6 +50,9 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
 class NodeWebSocket extends WsWebSocket {
   /** 'message' arguments emitted while nobody listened, oldest first */
   #held = []
+  /** binary sends waiting for the end of this event-loop turn, and their bytes */
+  #outgoing = []
+  #outgoingBytes = 0
 
   constructor (url, protocols, options) {
     super(url, protocols, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...options })
@@ -65,6 +74,34 @@ class NodeWebSocket extends WsWebSocket {
     return super.emit(event, ...args)
   }
 
+  get bufferedAmount () {
+    return super.bufferedAmount + this.#outgoingBytes
+  }
+
+  send (data, options, callback) {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null
+    if (bytes == null || options !== undefined || callback !== undefined || this.readyState !== WsWebSocket.OPEN) {
+      this.#flush()
+      return super.send(data, options, callback)
+    }
+    if (this.#outgoing.length === 0) setImmediate(() => this.#flush())
+    this.#outgoing.push(bytes)
+    this.#outgoingBytes += bytes.byteLength
+  }
+
+  close (...args) {
+    this.#flush()
+    return super.close(...args)
+  }
+
+  #flush () {
+    if (this.#outgoing.length === 0) return
+    const message = this.#outgoing.length === 1 ? this.#outgoing[0] : Buffer.concat(this.#outgoing, this.#outgoingBytes)
+    this.#outgoing = []
+    this.#outgoingBytes = 0
+    if (this.readyState === WsWebSocket.OPEN) super.send(message)
+  }
+
   #release () {
     while (this.#held.length > 0 && this.listenerCount('message') > 0) super.emit('message', ...this.#held.shift())
   }
@@ -72,4 +109,12 @@ class NodeWebSocket extends WsWebSocket {
 
 if (globalThis.WebSocket?.name !== NodeWebSocket.name) {
   globalThis.WebSocket = NodeWebSocket
+  // Accepted sockets too (the relay's side): @libp2p/websockets makes its
+  // WebSocketServer without options, so ws's own class would be used. ws
+  // builds each accepted socket from `options.WebSocket` in completeUpgrade.
+  const completeUpgrade = WebSocketServer.prototype.completeUpgrade
+  WebSocketServer.prototype.completeUpgrade = function (...args) {
+    if (this.options.WebSocket === WsWebSocket) this.options.WebSocket = NodeWebSocket
+    return completeUpgrade.apply(this, args)
+  }
 }

@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildGoRelay, startGoRelay } from '../../test/go-relay/relay.js'
-import { privateRoom, register, say, spawnPeer, waitForMessage } from './harness.js'
+import { privateRoom, register, say, spawnPeer, waitForLine, waitForMessage } from './harness.js'
 
 test('two headless peers federate through a stock go-libp2p relay', { timeout: 600_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-go-relay-'))
@@ -35,7 +35,7 @@ test('two headless peers federate through a stock go-libp2p relay', { timeout: 6
   t.after(() => a.stop())
   const b = await spawnPeer(join(dir, 'b'), relayArgs)
   t.after(() => b.stop())
-  for (const peer of [a, b]) await waitFor(peer, `peer: relay ${relayId} online (relaying only)`)
+  for (const peer of [a, b]) await waitForLine(peer, `peer: relay ${relayId} online (relaying only)`)
 
   const alice = { peer: a, user: '@alice:' + a.serverName, token: await register(a, 'alice') }
   const bob = { peer: b, user: '@bob:' + b.serverName, token: await register(b, 'bob') }
@@ -46,11 +46,3 @@ test('two headless peers federate through a stock go-libp2p relay', { timeout: 6
   await waitForMessage(a, alice.token, roomId, 'hello from B')
   assert.doesNotMatch(a.output() + b.output(), /could not negotiate|presence on relay .* unavailable/)
 })
-
-async function waitFor (peer, line, ms = 20_000) {
-  const deadline = Date.now() + ms
-  while (!peer.output().includes(line)) {
-    if (Date.now() > deadline) throw new Error(`no "${line}":\n${peer.output()}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}

@@ -11,19 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRelay } from '../relay/index.js'
-import { spawnPeer } from './harness.js'
+import { spawnPeer, waitForLine } from './harness.js'
 
 const quiet = { log () {}, info () {}, warn () {}, debug () {} }
 
-/** Resolves once every relay has a "peer: relay <id> online" line in the peer's output. */
-async function onlineOnAll (peer, relays, ms = 20_000) {
-  const deadline = Date.now() + ms
-  const missing = () => relays.filter(r => !peer.output().includes(`peer: relay ${r.peerId} online`))
-  while (missing().length > 0) {
-    if (Date.now() > deadline) throw new Error(`not online on ${missing().map(r => r.peerId)}:\n${peer.output()}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
 
 for (const [count, relaysThen] of [[3, 'up'], [2, 'gone'], [3, 'dying at the same moment']]) {
   test(`a peer with ${count} relays is online on each and exits within 5 s of SIGTERM, its relays ${relaysThen}`, { timeout: 90_000 }, async (t) => {
@@ -35,11 +26,11 @@ for (const [count, relaysThen] of [[3, 'up'], [2, 'gone'], [3, 'dying at the sam
     const peer = await spawnPeer(dir, relays.flatMap(r => ['--relay', r.multiaddrs()[0]]))
     t.after(() => peer.kill())
 
-    await onlineOnAll(peer, relays)
+    for (const r of relays) await waitForLine(peer, `peer: relay ${r.peerId} online`)
     if (relaysThen === 'gone') {
       const ids = relays.map(r => r.peerId)
       await Promise.all(relays.map(r => r.stop()))
-      for (const id of ids) await waitFor(peer, `peer: relay ${id} offline`)
+      for (const id of ids) await waitForLine(peer, `peer: relay ${id} offline`)
     }
     const began = Date.now()
     const exited = peer.stop()
@@ -50,14 +41,6 @@ for (const [count, relaysThen] of [[3, 'up'], [2, 'gone'], [3, 'dying at the sam
     assert.equal(code, 0, `not stopped 5 s after SIGTERM:\n${peer.output()}`)
     assert.doesNotMatch(peer.output(), /exiting anyway/)
   })
-}
-
-async function waitFor (peer, line, ms = 10_000) {
-  const deadline = Date.now() + ms
-  while (!peer.output().includes(line)) {
-    if (Date.now() > deadline) throw new Error(`no "${line}":\n${peer.output()}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
 }
 
 function sleep (ms) {
