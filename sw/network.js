@@ -42,10 +42,12 @@ export class NetworkConfigError extends Error {
  * @typedef {object} NetworkStatus what pages are told (sw/protocol.js, status.p2p)
  * @property {'starting'|'off'|'connecting'|'online'|'failed'} state off: config.json
  *   names no relay; connecting: no relay reservation yet (or lost, retrying);
- *   online: reserved on at least one relay and subscribed to its presence
+ *   online: reserved on at least one relay (any circuit relay v2 node)
  * @property {string} [peerId] ours (equals the server name)
- * @property {Array<{addr: string, online: boolean, mailbox: boolean}>} [relays] mailbox: the relay
- *   keeps mail for us while we are away (and takes ours for others)
+ * @property {Array<{addr: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean}>} [relays]
+ *   offers: the Hearth extras the relay has ('presence', 'mailbox'; none on a stock libp2p
+ *   relay); presence: we learn who is online there; mailbox: the relay keeps mail for us
+ *   while we are away (and takes ours for others)
  * @property {string[]} [peers] other servers online on our relays
  * @property {string[]} [direct] peers we have a direct WebRTC link with
  * @property {string} [error] with 'failed'
@@ -80,7 +82,7 @@ export function createNetwork (options, components = {}) {
     report({
       state: relays.some(r => r.online) ? 'online' : 'connecting',
       peerId: p2p.peerId,
-      relays: relays.map(r => ({ addr: r.addr, online: r.online, mailbox: r.mailbox })),
+      relays: relays.map(r => ({ addr: r.addr, online: r.online, offers: r.offers, presence: r.presence, mailbox: r.mailbox })),
       peers: p2p.peers(),
       direct: links?.connected() ?? []
     })

@@ -26,7 +26,7 @@ async function newPeer (relay) {
 }
 
 /** The relay CLI in a child process; resolves once it printed its address. */
-function spawnRelay () {
+export function spawnRelay () {
   const child = spawn(process.execPath, [fileURLToPath(new URL('../relay/cli.js', import.meta.url))], {
     // every peer here is on 127.0.0.1: lift the per-IP caps above the 50 peers of relay-load;
     // no mailbox: this measures relaying, and must not lock the working directory's store
@@ -45,7 +45,7 @@ function spawnRelay () {
 }
 
 /** CPU seconds used so far by a process (user + system), or null off Linux. */
-async function cpuSecondsOf (pid) {
+export async function cpuSecondsOf (pid) {
   try {
     const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
     return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)

@@ -70,6 +70,8 @@ export const DEFAULTS = Object.freeze({
   readTimeout: 15_000,
   /** ms Go may take to answer an incoming request. */
   serveTimeout: 60_000,
+  /** ms to get a reservation on a relay: connect and reserve (one dial timeout each), with room to spare. */
+  reservationTimeout: 15_000,
   /** ms between attempts to get back onto the relay after losing it (doubles, capped). */
   relayRetryMin: 500,
   relayRetryMax: 15_000

@@ -43,6 +43,14 @@ export class P2PNotRunningError extends Error {
   }
 }
 
+/** No reservation on a relay (refused, or not made in time): we are not dialable through it yet; the relay loop retries. */
+export class RelayReservationError extends Error {
+  constructor (message, options) {
+    super(message, options)
+    this.name = 'RelayReservationError'
+  }
+}
+
 /*
  * Mailbox errors (mailbox.js, js/relay/mailbox). The relay answers a refused
  * deposit with {name, message}; the peer turns the name back into the class

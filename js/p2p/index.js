@@ -12,7 +12,7 @@
  * Works unchanged in a page, a service worker and Node (Node entry points must
  * import ./node-env.js first).
  */
-import { noise } from '@libp2p/noise'
+import { noise } from './noise.js'
 import { yamux } from '@libp2p/yamux'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -24,11 +24,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
 import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
-import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError } from './errors.js'
+import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError, RelayReservationError } from './errors.js'
 import { answer, ask } from './exchange.js'
 import { openMailbox } from './mailbox.js'
 import { createInFlightBudget } from './inflight.js'
 import { subscribePresence } from './presence.js'
+import { relayOffers, reservationLost } from './relay-watch.js'
 
 export * from './errors.js'
 export { FEDERATION_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
@@ -83,7 +84,9 @@ class HearthP2P {
       const relayId = ma.getComponents().findLast(c => c.name === 'p2p')?.value
       if (relayId == null) throw new TypeError(`relay address ${addr} lacks /p2p/<relay peer ID>`)
       // mailbox: our open mailbox on it (mailbox.js), null when none
-      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, mailbox: null }
+      // offers: Hearth extras it listed in identify (relay-watch.js); presence:
+      // our subscription there is open; mailbox: our open mailbox on it (mailbox.js), null when none
+      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, offers: [], presence: false, mailbox: null }
     })
     this.serve = options.serve
     this.onMail = options.onMail
@@ -142,7 +145,15 @@ class HearthP2P {
       // No listen addresses here: the relay loops below listen on each relay's
       // /p2p-circuit address and redo it when a relay comes back.
       addresses: { listen: [] },
-      transports: [webSockets(), circuitRelayTransport({ reservationCompletionTimeout: this.timeouts.dial })],
+      transports: [webSockets(), circuitRelayTransport({
+        reservationCompletionTimeout: this.timeouts.dial,
+        // circuit-relay-v2 4.2 runs reservations through a queue and empties it
+        // whenever no *discovered* relay is wanted, dropping a queued reservation
+        // on a configured relay without settling it: with the default concurrency
+        // of 1, every relay but the first waited forever. One slot per relay
+        // means none is ever queued. (reserveRelay below bounds it all the same.)
+        reservationConcurrency: this.relays.length
+      })],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       // Browsers' default gater refuses ws:// and private addresses; the relay is
@@ -188,47 +199,42 @@ class HearthP2P {
   }
 
   /**
-   * Keeps us on one relay: reserve a slot (so we are dialable through it),
-   * subscribe to its presence, and when either breaks, start over with backoff.
-   * Our mailbox there lives beside the presence subscription, for as long as
-   * it does: it never holds it up, and its failures never take us off the relay.
+   * Keeps us on one relay: reserve a slot (so we are dialable through it, which
+   * is all "online" means), learn from identify which of Hearth's extras it
+   * offers, hold those (presence, mailbox) for as long as the reservation
+   * lasts, and when it is lost, start over with backoff. Any circuit relay v2
+   * node will do; an extra that fails never takes us off the relay.
    */
   async relayLoop (relay, signal) {
     let delay = DEFAULTS.relayRetryMin
     const circuit = relay.addr.encapsulate('/p2p-circuit')
     while (!signal.aborted) {
       const visit = new AbortController()
-      let mailbox = null
+      const visitSignal = AbortSignal.any([signal, visit.signal])
+      const extras = []
       try {
-        if (!this.listensThrough(relay)) {
-          await this.node.components.transportManager.listen([circuit])
-          if (!this.listensThrough(relay)) throw new Error('no reservation on the relay')
-        }
-        mailbox = this.keepMailbox(relay, AbortSignal.any([signal, visit.signal]))
-        await subscribePresence(this.node, relay.peerId, {
-          signal,
-          onSubscribed: () => {
-            delay = DEFAULTS.relayRetryMin
-            this.logger.info?.(`p2p: on relay ${relay.peerId}`)
-            this.setOnline(relay, true)
-          },
-          onPeers: (peers) => {
-            const now = new Set(peers.filter(p => p !== this.peerId.toString()))
-            for (const peer of relay.known) if (!now.has(peer)) this.forget(relay, peer)
-            for (const peer of now) this.learn(relay, peer)
-          },
-          onJoin: (peer) => this.learn(relay, peer),
-          onLeave: (peer) => this.forget(relay, peer)
-        })
+        await this.reserveOn(relay, circuit, signal)
+        const lost = reservationLost(this.node, relay.peerId, () => this.listensThrough(relay), visitSignal)
+        relay.offers = await relayOffers(this.node, relay.peerId, { signal: AbortSignal.any([visitSignal, AbortSignal.timeout(this.timeouts.dial)]) })
+          .catch(err => {
+            this.logger.warn?.(`p2p: relay ${relay.peerId} did not say what it offers (${err.message}): using it for relaying only`)
+            return []
+          })
+        delay = DEFAULTS.relayRetryMin
+        this.logger.info?.(`p2p: on relay ${relay.peerId} (${relay.offers.length > 0 ? `offers ${relay.offers.join(', ')}` : 'relaying only'})`)
+        this.setOnline(relay, true)
+        if (relay.offers.includes('presence')) extras.push(this.keepPresence(relay, visitSignal))
+        if (relay.offers.includes('mailbox')) extras.push(this.keepMailbox(relay, visitSignal))
+        await lost
         if (!signal.aborted) this.logger.warn?.(`p2p: lost relay ${relay.peerId}, reconnecting`)
       } catch (err) {
         if (signal.aborted) break
         this.logger.warn?.(`p2p: relay ${relay.addr} unavailable (${err.message}), retrying in ${delay} ms`)
       } finally {
         visit.abort()
-        await mailbox
+        await Promise.all(extras)
       }
-      for (const peer of relay.known) this.forget(relay, peer)
+      relay.offers = []
       this.setOnline(relay, false)
       await sleep(delay, signal)
       delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
@@ -236,38 +242,93 @@ class HearthP2P {
   }
 
   /**
-   * Holds our mailbox stream on one relay while `signal` (one visit of the
-   * relay loop) lasts. A broken stream is reopened with backoff; a relay that
-   * does not speak the protocol has no mailbox for us until the next visit.
-   * Never rejects.
+   * Holds our presence subscription on one relay while `signal` (one visit of
+   * the relay loop) lasts, reopening a broken one with backoff. Peers learned
+   * there are forgotten whenever it ends. Never rejects.
+   */
+  async keepPresence (relay, signal) {
+    await this.keepExtra(relay, 'presence', signal, () => subscribePresence(this.node, relay.peerId, {
+      signal,
+      onSubscribed: () => this.setPresence(relay, true),
+      onPeers: (peers) => {
+        const now = new Set(peers.filter(p => p !== this.peerId.toString()))
+        for (const peer of relay.known) if (!now.has(peer)) this.forget(relay, peer)
+        for (const peer of now) this.learn(relay, peer)
+      },
+      onJoin: (peer) => this.learn(relay, peer),
+      onLeave: (peer) => this.forget(relay, peer)
+    }), () => {
+      for (const peer of relay.known) this.forget(relay, peer)
+      this.setPresence(relay, false)
+    })
+  }
+
+  /**
+   * Holds our mailbox stream on one relay while `signal` lasts, reopening a
+   * broken one with backoff. Never rejects.
    */
   async keepMailbox (relay, signal) {
+    await this.keepExtra(relay, 'mailbox', signal, async () => {
+      const mailbox = await openMailbox(this.node, relay.peerId, {
+        self: this.peerId.toString(),
+        onMail: this.onMail,
+        onNotice: this.onNotice,
+        timeoutMs: this.timeouts.request,
+        signal,
+        logger: this.logger
+      })
+      this.setMailbox(relay, mailbox)
+      await mailbox.closed
+    }, () => this.setMailbox(relay, null))
+  }
+
+  /**
+   * Runs `hold` (which resolves or rejects when the extra ends) again and
+   * again with backoff until signal aborts, calling `ended` after each run.
+   * A relay that turns out not to speak the protocol after all (identify said
+   * it did) is not asked again this visit.
+   */
+  async keepExtra (relay, name, signal, hold, ended) {
     let delay = DEFAULTS.relayRetryMin
     while (!signal.aborted) {
       try {
-        const mailbox = await openMailbox(this.node, relay.peerId, {
-          self: this.peerId.toString(),
-          onMail: this.onMail,
-          onNotice: this.onNotice,
-          timeoutMs: this.timeouts.request,
-          signal,
-          logger: this.logger
-        })
-        this.setMailbox(relay, mailbox)
-        await mailbox.closed
+        await hold()
+        if (!signal.aborted) this.logger.warn?.(`p2p: ${name} on relay ${relay.peerId} ended, reopening in ${delay} ms`)
       } catch (err) {
         if (signal.aborted) break
         if (err.name === 'UnsupportedProtocolError') {
-          this.logger.info?.(`p2p: relay ${relay.peerId} keeps no mailbox`)
+          this.logger.info?.(`p2p: relay ${relay.peerId} has no ${name} after all`)
           break
         }
-        this.logger.warn?.(`p2p: mailbox on relay ${relay.peerId} unavailable (${err.message}), retrying in ${delay} ms`)
+        this.logger.warn?.(`p2p: ${name} on relay ${relay.peerId} unavailable (${err.message}), retrying in ${delay} ms`)
+      } finally {
+        ended()
       }
-      this.setMailbox(relay, null)
       await sleep(delay, signal)
       delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
     }
-    this.setMailbox(relay, null)
+  }
+
+  /**
+   * Makes sure we hold a reservation on the relay. libp2p's listen() takes no
+   * signal and has hung forever on a dropped reservation (see start()): it is
+   * raced against stop() and a deadline, so no relay loop can outlive the node.
+   * @throws {RelayReservationError} no reservation within the deadline
+   */
+  async reserveOn (relay, circuit, signal) {
+    if (this.listensThrough(relay)) return
+    const deadline = AbortSignal.timeout(DEFAULTS.reservationTimeout)
+    const listening = this.node.components.transportManager.listen([circuit])
+    listening.catch(() => {}) // settles after we stopped waiting, or never
+    await abortable(listening, AbortSignal.any([signal, deadline]))
+      .catch(err => {
+        if (signal.aborted) throw err
+        throw new RelayReservationError(`no reservation on relay ${relay.peerId} within ${DEFAULTS.reservationTimeout} ms`, { cause: err })
+      })
+    if (this.listensThrough(relay)) return
+    // listen() swallows its errors (faultTolerance NO_FATAL, see start()): say which it was
+    const why = this.node.getConnections(relay.peerId).length === 0 ? 'unreachable' : 'refused us a reservation'
+    throw new RelayReservationError(`relay ${relay.peerId} ${why}`)
   }
 
   listensThrough (relay) {
@@ -295,14 +356,21 @@ class HearthP2P {
   }
 
   /**
-   * Where we stand with each relay: online = reserved and subscribed to its
-   * presence, so we are dialable through it and learn who else is there;
+   * Where we stand with each relay: online = we hold a reservation, so we are
+   * dialable through it (any circuit relay v2 node); offers = the Hearth extras
+   * it listed in identify ('presence', 'mailbox'), [] for a stock libp2p relay;
+   * presence = our subscription there is open, so we learn who else is there;
    * mailbox = our mailbox stream there is open (it keeps and pushes our mail).
-   * @returns {Array<{addr: string, peerId: string, online: boolean, mailbox: boolean}>}
+   * @returns {Array<{addr: string, peerId: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean}>}
    */
   relayStatus () {
     return this.relays.map(r => ({
-      addr: r.addr.toString(), peerId: r.peerId.toString(), online: r.online, mailbox: r.mailbox != null
+      addr: r.addr.toString(),
+      peerId: r.peerId.toString(),
+      online: r.online,
+      offers: [...r.offers],
+      presence: r.presence,
+      mailbox: r.mailbox != null
     }))
   }
 
@@ -315,6 +383,12 @@ class HearthP2P {
   setOnline (relay, online) {
     if (relay.online === online) return
     relay.online = online
+    this.relaysChanged()
+  }
+
+  setPresence (relay, presence) {
+    if (relay.presence === presence) return
+    relay.presence = presence
     this.relaysChanged()
   }
 
@@ -452,6 +526,16 @@ function mostTelling (refusals, peerId) {
     ? 'no relay we are on keeps mail'
     : refusals.map(err => `${err.name}: ${err.message}`).join('; ')
   return new MailboxUnavailableError(`no relay took mail for ${peerId}: ${why}`, { cause: refusals[0] })
+}
+
+/** Settles as `promise` does, or rejects with the signal's reason once it aborts. */
+function abortable (promise, signal) {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 /** Waits ms, or less if signal aborts; not at all if it already has (an 'abort' listener added then never fires). */

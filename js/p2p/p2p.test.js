@@ -160,7 +160,7 @@ test('a peer whose relay restarts gets back on it and is found again', { timeout
   try {
     const [a, b] = peers
     const seen = []
-    a.onRelays(relays => seen.push(relays.map(r => r.online)))
+    a.onRelays(relays => { if (seen.at(-1)?.[0] !== relays[0].online) seen.push(relays.map(r => r.online)) })
     assert.deepEqual(a.relays().map(r => [r.peerId, r.online]), [[relay.peerId, false]])
     await Promise.all(peers.map(p => p.start()))
     await a.waitForPeer(b.peerId, { signal: AbortSignal.timeout(3000) })

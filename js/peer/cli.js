@@ -13,6 +13,9 @@ import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
 import { startPeer } from './index.js'
 
+/** ms stop() may take after SIGINT/SIGTERM before the process exits regardless. */
+const STOP_DEADLINE_MS = 4000
+
 const usage = 'usage: npm run peer -- --data DIR [--relay MULTIADDR]... [--http-port N] [--wasm dist/hearth.wasm]' +
   ' [--registration-token TOKEN] [--cors-origin ORIGIN]...'
 
@@ -59,6 +62,13 @@ try {
   })
   if (relayAddrs.length === 0) console.log('peer: no relay given: running without federation')
   const stop = async () => {
+    // A service manager waits a few seconds and then kills: exit before it
+    // does, saying so, even if something in stop() hangs (acknowledged writes
+    // are already on disk, so exiting early loses nothing).
+    setTimeout(() => {
+      console.error(`peer: stopping took over ${STOP_DEADLINE_MS} ms, exiting anyway`)
+      process.exit(1)
+    }, STOP_DEADLINE_MS).unref()
     await peer.stop()
     process.exit(0)
   }

@@ -43,6 +43,15 @@ export async function spawnPeer (dataDir, extraArgs = [], { timeoutMs = 60000 } 
   }
 }
 
+/** Resolves once the peer's output contains `line`; throws with the output after ms. */
+export async function waitForLine (peer, line, ms = 20_000) {
+  const deadline = Date.now() + ms
+  while (!peer.output().includes(line)) {
+    if (Date.now() > deadline) throw new Error(`no "${line}":\n${peer.output()}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
 /** One client API call; resolves to {status, body} whatever the status. */
 export async function call (peer, method, path, { token, body } = {}) {
   const res = await fetch(peer.url + path, {

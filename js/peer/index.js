@@ -66,6 +66,7 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
     let p2p = null
     if (relayAddrs.length > 0) {
       p2p = createP2P({ privateKey: info.signingKey, relayAddrs, serve: callServe, ...mailToGo, logger })
+      cleanups.push(p2p.onRelays(relayLog(logger)))
       await p2p.start()
       cleanups.push(() => p2p.stop())
       provide(GLOBALS.p2p, hearthP2P(p2p))
@@ -85,6 +86,31 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
     await stop()
     throw err
   }
+}
+
+/**
+ * The headless peer's network status: one line each time a relay's state
+ * changes, e.g. `peer: relay 12D3KooW… online (offers presence, mailbox; presence
+ * on; mailbox open)` or `peer: relay 12D3KooW… online (relaying only)` for a
+ * stock libp2p relay.
+ * @returns {(relays: ReturnType<ReturnType<typeof createP2P>['relays']>) => void} an onRelays listener
+ */
+function relayLog (logger) {
+  const said = new Map()
+  return relays => {
+    for (const relay of relays) {
+      const line = `peer: relay ${relay.peerId} ${relay.online ? `online (${describeExtras(relay)})` : 'offline'}`
+      if (said.get(relay.peerId) === line) continue
+      said.set(relay.peerId, line)
+      logger.log(line)
+    }
+  }
+}
+
+function describeExtras ({ offers, presence, mailbox }) {
+  if (offers.length === 0) return 'relaying only'
+  const held = [presence && 'presence on', mailbox && 'mailbox open'].filter(Boolean)
+  return [`offers ${offers.join(', ')}`, ...held].join('; ')
 }
 
 /** The client API over HTTP: each request is handed whole to Go's serve global. */

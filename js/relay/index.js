@@ -16,7 +16,7 @@
  * - per IP and per peer (limits.js): so one host cannot take every slot; a
  *   reservation is freed as soon as its peer's last connection closes.
  */
-import { noise } from '@libp2p/noise'
+import { noise } from '../p2p/noise.js'
 import { yamux } from '@libp2p/yamux'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'

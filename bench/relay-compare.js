@@ -1,0 +1,31 @@
+/**
+ * relay.compare: Hearth's relay against a stock go-libp2p circuit relay v2
+ * (test/go-relay) in the same run, on issue 17's workload (js/relay/compare-bench.js):
+ *
+ *   relay.compare.<hearth|go>.<n>.cpu-ms-per-request   relay CPU (user + system) per relayed request
+ *   relay.compare.<hearth|go>.<n>.rss-mib              relay resident memory, max under load
+ *   relay.compare.<hearth|go>.<n>.requests-per-s       what the peers got (bounded by their one process)
+ *   relay.compare.<hearth|go>.<n>.frames-per-request   WebSocket messages per request, into + out of the relay
+ *
+ * n = 2, 10, 50 peers (2, 10 with --quick). Without Go, the go rows are one error row.
+ */
+import { errorRow, valueRow } from './rows.js'
+
+export async function relayCompare ({ quick, emit }) {
+  const { runRelayCompare } = await import('../js/relay/compare-bench.js') // installs Node polyfills: import only here
+  await runRelayCompare({ quick, print: r => { for (const row of toRows(r)) emit(row) } })
+  return []
+}
+
+function toRows (r) {
+  if (r.error != null) return [errorRow(`relay.compare.${r.relay}`, r.error)]
+  const base = `relay.compare.${r.relay}.${r.peers}`
+  const samples = r.requests
+  const { to_relay: into, from_relay: out } = r.frames_per_request
+  return [
+    valueRow(`${base}.cpu-ms-per-request`, 'ms', r.relay_cpu_ms_per_request, { samples, note: '1.5 KB request and answer, one stream per request' }),
+    valueRow(`${base}.rss-mib`, 'MiB', r.relay_rss_mib, { samples, note: 'max resident memory of the relay process under load' }),
+    valueRow(`${base}.requests-per-s`, 'requests/s', r.requests_per_s, { samples, note: 'all peers in one process: bounded by it' }),
+    valueRow(`${base}.frames-per-request`, 'frames', into + out, { samples, note: `WebSocket messages per request: ${into} into the relay, ${out} out of it` })
+  ]
+}

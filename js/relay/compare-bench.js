@@ -1,0 +1,153 @@
+/**
+ * Hearth's relay and a stock go-libp2p circuit relay v2 (test/go-relay) side
+ * by side, on issue 17's workload: pairs of peers built from js/p2p, 1.5 KB
+ * federation requests and answers, as fast as they go, each relay in its own
+ * process so its CPU time and memory are its own (Linux /proc). For each relay
+ * and peer count it reports one object:
+ *   {bench: 'relay-compare', relay: 'hearth'|'go', peers, requests, requests_per_s,
+ *    relay_cpu_ms_per_request, relay_rss_mib (max while loaded),
+ *    frames_per_request: {to_relay, from_relay} (WebSocket messages, counted at the peers)}
+ * or {bench: 'relay-compare', relay, error} when a relay cannot run (no Go).
+ * Node only; imports node-env.js.
+ */
+import '../p2p/node-env.js'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { WebSocket as WsWebSocket } from 'ws'
+import { createP2P } from '../p2p/index.js'
+import { cpuSecondsOf, spawnRelay } from '../p2p/bench.js'
+import { buildGoRelay, startGoRelay } from '../../test/go-relay/relay.js'
+
+/** Issue 17's request and answer size. */
+const BODY_BYTES = 1500
+
+/**
+ * WebSocket messages the peers of this process send and receive: every one
+ * goes to or comes from the relay, so they are the relay's frames. Counted on
+ * `ws` itself, below node-env.js's coalescing, so they are what the wire carries.
+ */
+const frames = { sent: 0, received: 0 }
+
+/** Counts on ws's prototype while the benchmark runs; returns the undo. */
+function countFrames () {
+  const { send, emit } = WsWebSocket.prototype
+  WsWebSocket.prototype.send = function (...args) {
+    frames.sent++
+    return send.apply(this, args)
+  }
+  WsWebSocket.prototype.emit = function (event, ...args) {
+    if (event === 'message') frames.received++
+    return emit.call(this, event, ...args)
+  }
+  return () => Object.assign(WsWebSocket.prototype, { send, emit })
+}
+
+/**
+ * @param {{quick?: boolean, counts?: number[], print: (row: object) => void}} options
+ */
+export async function runRelayCompare ({ quick = false, counts = quick ? [2, 10] : [2, 10, 50], print }) {
+  const uncount = countFrames()
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-relay-compare-'))
+  try {
+    let goBinary = null
+    try {
+      goBinary = await buildGoRelay(dir)
+    } catch (err) {
+      print({ bench: 'relay-compare', relay: 'go', error: err.message })
+    }
+    for (const count of counts) {
+      await measure('hearth', await spawnRelay(), count, { quick, print })
+      if (goBinary != null) await measure('go', await startGoRelay(goBinary), count, { quick, print })
+    }
+  } finally {
+    uncount()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function measure (kind, relay, count, { quick, print }) {
+  const pid = relay.pid ?? relay.child.pid
+  const serve = async (head, body) => ({ status: 200, headers: [], body })
+  const peers = []
+  try {
+    for (let i = 0; i < count; i++) {
+      peers.push(createP2P({ privateKey: (await generateKeyPair('Ed25519')).raw, relayAddrs: relay.multiaddrs(), serve }))
+    }
+    await Promise.all(peers.map(p => p.start()))
+    // Ready when each can reach its target: a stock relay has no presence to wait on.
+    await Promise.all(peers.map((p, i) => untilAnswered(p, target(peers, i))))
+    const seconds = quick ? 2 : 5
+    const rss = sampleRss(pid)
+    const cpuBefore = await cpuSecondsOf(pid)
+    const framesBefore = { ...frames }
+    const began = performance.now()
+    const deadline = began + seconds * 1000
+    let done = 0
+    await Promise.all(peers.map(async (p, i) => {
+      while (performance.now() < deadline) {
+        await p.roundTrip(target(peers, i), request())
+        done++
+      }
+    }))
+    const elapsed = (performance.now() - began) / 1000
+    const cpu = (await cpuSecondsOf(pid)) - cpuBefore
+    print({
+      bench: 'relay-compare',
+      relay: kind,
+      peers: count,
+      requests: done,
+      requests_per_s: Math.round(done / elapsed),
+      relay_cpu_ms_per_request: cpu == null ? null : round(cpu * 1000 / done),
+      relay_rss_mib: round(await rss.stop() / 1024),
+      frames_per_request: {
+        to_relay: round((frames.sent - framesBefore.sent) / done),
+        from_relay: round((frames.received - framesBefore.received) / done)
+      }
+    })
+  } finally {
+    await Promise.allSettled(peers.map(p => p.stop()))
+    if (relay.stop) await relay.stop()
+    else relay.child.kill('SIGTERM')
+  }
+}
+
+/** Peers pair up in a ring: each sends to the next. */
+function target (peers, i) {
+  return peers[(i + 1) % peers.length].peerId
+}
+
+function request () {
+  return {
+    head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/bench', headers: [] }),
+    body: new Uint8Array(BODY_BYTES).fill(1)
+  }
+}
+
+async function untilAnswered (peer, to, ms = 20_000) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      return await peer.roundTrip(to, request())
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+}
+
+/** Samples a process's resident memory every 100 ms; stop() resolves to the largest, in KiB. */
+function sampleRss (pid) {
+  let max = 0
+  const sample = async () => {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+    max = Math.max(max, Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0))
+  }
+  const timer = setInterval(sample, 100)
+  return { stop: async () => { clearInterval(timer); await sample(); return max } }
+}
+
+function round (x) {
+  return Math.round(x * 100) / 100
+}
