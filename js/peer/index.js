@@ -135,7 +135,7 @@ async function readBody (req) {
  * believe they are its only writer. A LOCK file holds the owner's pid; a
  * stale one (its process is gone, e.g. after SIGKILL) is taken over.
  */
-async function lockDataDir (dir) {
+export async function lockDataDir (dir) {
   const file = join(dir, 'LOCK')
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
