@@ -20,6 +20,9 @@
  * worker -> page   replies go to the asking client (event.source.postMessage);
  *   every change is also broadcast on the BroadcastChannel CHANNEL:
  *   {type: MSG.status, status}
+ *   {type: MSG.backupProgress, progress}  an export or import under way (sw/backup.js):
+ *     progress = {direction: 'export'|'import', phase?, databaseBytes?, databaseDone?,
+ *     blobs?, blobsDone?, bytesRead?, totalBytes?, error?}
  *   The two paths do not keep order between them, so a page must drop a status
  *   older than one it already has: see isNewerStatus.
  *
@@ -56,7 +59,8 @@ export const MSG = Object.freeze({
   boot: 'hearth:boot',
   claim: 'hearth:claim',
   keepAlive: 'hearth:keep-alive',
-  directHost: 'hearth:direct-host'
+  directHost: 'hearth:direct-host',
+  backupProgress: 'hearth:backup-progress'
 })
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */
