@@ -24,7 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
 import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
-import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError } from './errors.js'
+import { DuplicateServerError, MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError } from './errors.js'
 import { answer, ask } from './exchange.js'
 import { openMailbox } from './mailbox.js'
 import { createInFlightBudget } from './inflight.js'
@@ -48,6 +48,9 @@ export { FEDERATION_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOC
  *   the next time our mailbox stream opens. Without it mail stays on the relays.
  * @property {(notice: {kind: 'delivered'|'expired', to: string, ref: string, relay: string}) => Promise<void>} [onNotice]
  *   what became of mail we deposited (deliverNotice): resolve = recorded, the relay forgets it
+ * @property {(err: DuplicateServerError) => void} [onDuplicate] a relay says another live copy of
+ *   this server is online there: this node did not go online on it and stops trying (the
+ *   caller should stop it and tell the person; see DuplicateServerError)
  * @property {{info?: Function, warn?: Function}} [logger] for joins, leaves and relay trouble;
  *   libp2p's own logs are switched on with `debug` (see README)
  * @property {string} [debug] libp2p log namespaces to switch on, e.g. 'libp2p:*': for a
@@ -83,11 +86,13 @@ class HearthP2P {
       const relayId = ma.getComponents().findLast(c => c.name === 'p2p')?.value
       if (relayId == null) throw new TypeError(`relay address ${addr} lacks /p2p/<relay peer ID>`)
       // mailbox: our open mailbox on it (mailbox.js), null when none
-      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, mailbox: null }
+      // duplicate: it said another copy of us is online there (we stay off it)
+      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, mailbox: null, duplicate: false }
     })
     this.serve = options.serve
     this.onMail = options.onMail
     this.onNotice = options.onNotice
+    this.onDuplicate = options.onDuplicate
     /** bytes of incoming requests in flight per remote peer, bounded (exchange.js answer) */
     this.budget = createInFlightBudget({ maxBytesPerPeer: options.maxInFlightBytesPerPeer })
     this.debug = options.debug
@@ -199,19 +204,22 @@ class HearthP2P {
     while (!signal.aborted) {
       const visit = new AbortController()
       let mailbox = null
+      let duplicate = false
       try {
         if (!this.listensThrough(relay)) {
           await this.node.components.transportManager.listen([circuit])
           if (!this.listensThrough(relay)) throw new Error('no reservation on the relay')
         }
-        mailbox = this.keepMailbox(relay, AbortSignal.any([signal, visit.signal]))
         await subscribePresence(this.node, relay.peerId, {
           signal,
           onSubscribed: () => {
             delay = DEFAULTS.relayRetryMin
             this.logger.info?.(`p2p: on relay ${relay.peerId}`)
             this.setOnline(relay, true)
+            // Only now: a second copy of us must not take our mail.
+            mailbox = this.keepMailbox(relay, AbortSignal.any([signal, visit.signal]))
           },
+          onDuplicate: () => { duplicate = true },
           onPeers: (peers) => {
             const now = new Set(peers.filter(p => p !== this.peerId.toString()))
             for (const peer of relay.known) if (!now.has(peer)) this.forget(relay, peer)
@@ -220,7 +228,7 @@ class HearthP2P {
           onJoin: (peer) => this.learn(relay, peer),
           onLeave: (peer) => this.forget(relay, peer)
         })
-        if (!signal.aborted) this.logger.warn?.(`p2p: lost relay ${relay.peerId}, reconnecting`)
+        if (!signal.aborted && !duplicate) this.logger.warn?.(`p2p: lost relay ${relay.peerId}, reconnecting`)
       } catch (err) {
         if (signal.aborted) break
         this.logger.warn?.(`p2p: relay ${relay.addr} unavailable (${err.message}), retrying in ${delay} ms`)
@@ -230,6 +238,16 @@ class HearthP2P {
       }
       for (const peer of relay.known) this.forget(relay, peer)
       this.setOnline(relay, false)
+      if (duplicate) {
+        const err = new DuplicateServerError(this.peerId.toString(), relay.peerId.toString())
+        this.logger.warn?.(`p2p: ${err.message}`)
+        relay.duplicate = true
+        // Leave the relay at once: our reservation there would draw the other copy's traffic.
+        await this.node?.hangUp(relay.peerId).catch(() => {})
+        this.relaysChanged()
+        try { this.onDuplicate?.(err) } catch (e) { this.logger.warn?.(`p2p: duplicate listener threw: ${e.message}`) }
+        return
+      }
       await sleep(delay, signal)
       delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
     }
@@ -297,12 +315,13 @@ class HearthP2P {
   /**
    * Where we stand with each relay: online = reserved and subscribed to its
    * presence, so we are dialable through it and learn who else is there;
-   * mailbox = our mailbox stream there is open (it keeps and pushes our mail).
-   * @returns {Array<{addr: string, peerId: string, online: boolean, mailbox: boolean}>}
+   * mailbox = our mailbox stream there is open (it keeps and pushes our mail);
+   * duplicate = it said another copy of this server is online there.
+   * @returns {Array<{addr: string, peerId: string, online: boolean, mailbox: boolean, duplicate: boolean}>}
    */
   relayStatus () {
     return this.relays.map(r => ({
-      addr: r.addr.toString(), peerId: r.peerId.toString(), online: r.online, mailbox: r.mailbox != null
+      addr: r.addr.toString(), peerId: r.peerId.toString(), online: r.online, mailbox: r.mailbox != null, duplicate: r.duplicate
     }))
   }
 

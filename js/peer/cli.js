@@ -112,15 +112,28 @@ if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && h
   process.exit(2)
 }
 
+/** Set once the peer runs; a refusal to go online (below) stops it then or at once. */
+let running = null
+let duplicate = false
+const exitAsDuplicate = async () => {
+  await running.stop()
+  process.exit(3)
+}
 try {
-  const peer = await startPeer({
+  const peer = running = await startPeer({
     dataDir,
     wasm: pathToFileURL(resolve(options.wasm)),
     relayAddrs,
     http: httpPort === undefined ? undefined : { port: httpPort },
     registrationToken: options['registration-token'],
-    corsOrigins: options['cors-origin']
+    corsOrigins: options['cors-origin'],
+    // Another live copy of this server is on the relay: exit rather than fork its rooms.
+    onDuplicate: () => {
+      duplicate = true
+      if (running !== null) exitAsDuplicate()
+    }
   })
+  if (duplicate) await exitAsDuplicate()
   if (relayAddrs.length === 0) console.log('peer: no relay given: running without federation')
   const stop = async () => {
     await peer.stop()

@@ -39,10 +39,13 @@ export class DataDirLockedError extends Error {
  *   m.login.registration_token); none: registration is open
  * @param {string[]} [options.corsOrigins] web origins besides the front's own whose
  *   pages may use the client API ('*' for any); none: same origin only
+ * @param {(err: Error) => void} [options.onDuplicate] a relay says another copy of this
+ *   server is online (DuplicateServerError): this peer has left the network; the
+ *   command line exits (default: log it and stay up without federation)
  * @param {Console} [options.logger]
  * @returns {Promise<{serverName: string, url: string|null, p2p: object|null, stop: () => Promise<void>}>}
  */
-export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registrationToken, corsOrigins = [], logger = console }) {
+export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registrationToken, corsOrigins = [], onDuplicate, logger = console }) {
   await mkdir(dataDir, { recursive: true })
   const unlock = await lockDataDir(dataDir)
   const cleanups = [unlock]
@@ -65,7 +68,18 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
 
     let p2p = null
     if (relayAddrs.length > 0) {
-      p2p = createP2P({ privateKey: info.signingKey, relayAddrs, serve: callServe, ...mailToGo, logger })
+      p2p = createP2P({
+        privateKey: info.signingKey,
+        relayAddrs,
+        serve: callServe,
+        ...mailToGo,
+        logger,
+        onDuplicate: (err) => {
+          logger.error?.(`peer: refusing to go online: ${err.message}`)
+          p2p.stop().catch(() => {})
+          onDuplicate?.(err)
+        }
+      })
       await p2p.start()
       cleanups.push(() => p2p.stop())
       provide(GLOBALS.p2p, hearthP2P(p2p))
