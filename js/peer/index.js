@@ -22,8 +22,8 @@ const MAX_HTTP_BODY_BYTES = 16 << 20
 
 /** The data directory is in use by another running peer. */
 export class DataDirLockedError extends Error {
-  constructor (dir, pid) {
-    super(`data directory ${dir} is in use by process ${pid}`)
+  constructor (dir, pid, command = '') {
+    super(`data directory ${dir} is in use by process ${pid}${command ? ` (${command})` : ''}: stop it first`)
     this.name = 'DataDirLockedError'
   }
 }
@@ -160,11 +160,17 @@ export async function lockDataDir (dir) {
     } catch (err) {
       if (err.code !== 'EEXIST') throw err
       const pid = Number(await readFile(file, 'utf8').catch(() => ''))
-      if (pid > 0 && pid !== process.pid && isAlive(pid)) throw new DataDirLockedError(dir, pid)
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) throw new DataDirLockedError(dir, pid, await commandOf(pid))
       await rm(file, { force: true })
     }
   }
   throw new DataDirLockedError(dir, 'unknown')
+}
+
+/** The command line of a process, where the system says (Linux /proc); '' elsewhere. */
+async function commandOf (pid) {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  return cmdline.split('\0').filter(Boolean).join(' ').slice(0, 200)
 }
 
 function isAlive (pid) {
