@@ -16,13 +16,14 @@
  * does not leave time for is skipped with an error row.
  */
 import '../js/p2p/node-env.js'
-import { mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bootServer, matrixClient } from './node-server.js'
-import { readBackup, snapshotContents, writeBackup } from '../js/backup/index.js'
+import { readBackup, snapshotContents } from '../js/backup/index.js'
 import { nodeScrypt } from '../js/backup/node-scrypt.js'
+import { writeBackupFile } from '../js/backup/node-file.js'
 import { restoreSnapshot } from '../js/storage/index.js'
 import { errorRow, valueRow } from './rows.js'
 
@@ -63,10 +64,7 @@ async function measure (server, events, dir) {
   const t0 = performance.now()
   const contents = await snapshotContents(server.storage, server.blobs.blobs)
   const pause = performance.now() - t0
-  const out = await open(file, 'w')
-  await writeBackup({ passphrase: PASSPHRASE, contents, scrypt: nodeScrypt, write: bytes => out.write(bytes) })
-  await out.sync()
-  await out.close()
+  await writeBackupFile(file, { passphrase: PASSPHRASE, contents })
   const exportMs = performance.now() - t0
   const fileBytes = (await stat(file)).size
 

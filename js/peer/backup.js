@@ -6,17 +6,18 @@
  * store). Node only.
  */
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createStorage, restoreSnapshot } from '../storage/index.js'
 import { createBlobStore } from '../blobs/index.js'
-import { BackupTargetNotEmptyError, readBackup, snapshotContents, writeBackup } from '../backup/index.js'
+import { BackupTargetNotEmptyError, readBackup, snapshotContents } from '../backup/index.js'
 import { nodeScrypt } from '../backup/node-scrypt.js'
+import { writeBackupFile } from '../backup/node-file.js'
 import { lockDataDir } from './index.js'
 
 /**
- * Writes dataDir's server to file (through file.partial, renamed when whole
- * and fsynced: a failed export leaves no file that looks like a backup).
+ * Writes dataDir's server to file (js/backup/node-file.js: no partial file is
+ * ever left under that name).
  * @param {object} options
  * @param {string} options.dataDir a peer's data directory; the peer must not be running
  * @param {string} options.file
@@ -26,33 +27,18 @@ import { lockDataDir } from './index.js'
  * @returns {Promise<{serverName: string, bytes: number, blobs: number}>}
  */
 export async function exportDataDir ({ dataDir, file, passphrase, onProgress, kdf }) {
-  await stat(join(dataDir, 'hearth.manifest')).catch(async () => {
-    // A peer that never snapshotted has only journal segments; either way there must be a database.
-    if (!(await readdir(dataDir).catch(() => [])).some(n => n.startsWith('hearth.'))) {
-      throw new Error(`${dataDir} holds no Hearth database`)
-    }
-  })
+  if (!(await readdir(dataDir).catch(() => [])).some(n => n.startsWith('hearth.'))) {
+    throw new Error(`${dataDir} holds no Hearth database`)
+  }
   const unlock = await lockDataDir(dataDir)
-  const partial = `${file}.partial`
-  let storage, media, out
+  let storage, media
   try {
     // snapshotPolicy null: an export reads the directory and never compacts it.
     storage = await createStorage({ persistence: 'file', dir: dataDir, snapshotPolicy: null })
     media = await createBlobStore({ persistence: 'file', dir: join(dataDir, 'media') })
     const contents = await snapshotContents(storage, media.blobs)
-    out = await open(partial, 'w')
-    const written = await writeBackup({
-      passphrase, contents, kdf, scrypt: nodeScrypt, onProgress, write: bytes => out.write(bytes)
-    })
-    await out.sync()
-    await out.close()
-    out = null
-    await rename(partial, file)
+    const written = await writeBackupFile(file, { passphrase, contents, kdf, onProgress })
     return { serverName: contents.serverName, bytes: written.bytes, blobs: written.blobs }
-  } catch (err) {
-    await out?.close().catch(() => {})
-    await rm(partial, { force: true })
-    throw err
   } finally {
     await media?.close()
     await storage?.close()
