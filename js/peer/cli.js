@@ -67,6 +67,9 @@ const throttled = (text, force) => {
   showProgress(text)
 }
 
+/** An error as the person reads it: its name when it has one of its own (BackupPassphraseError, …). */
+const named = (err) => `${err.name && err.name !== 'Error' ? `${err.name}: ` : ''}${err.message}`
+
 if (options.export) {
   try {
     const passphrase = await readPassphrase({ confirm: true })
@@ -83,7 +86,7 @@ if (options.export) {
     console.log('peer: once this backup is imported elsewhere, stop this copy for good (or wipe it): two live copies of one server fork its rooms')
     process.exit(0)
   } catch (err) {
-    console.error(`peer: export failed: ${err.name === 'Error' ? '' : err.name + ': '}${err.message}`)
+    console.error(`peer: export failed: ${named(err)}`)
     process.exit(1)
   }
 }
@@ -100,7 +103,7 @@ if (options.import) {
     if (process.stderr.isTTY) process.stderr.write('\n')
     console.log(`peer: imported ${out.serverName} from ${options.import} (${out.blobs} media files)`)
   } catch (err) {
-    console.error(`peer: import failed: ${err.name === 'Error' ? '' : err.name + ': '}${err.message}`)
+    console.error(`peer: import failed: ${named(err)}`)
     process.exit(1)
   }
 }
