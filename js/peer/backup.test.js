@@ -10,7 +10,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ok, register, roomPath, say, spawnPeer } from './harness.js'
+import { ok, privateRoom, register, roomPath, say, spawnPeer, waitForMessage } from './harness.js'
+import { createRelay } from '../relay/index.js'
 
 const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -81,4 +82,37 @@ test('a peer exported and imported into an empty directory is the same server, w
   const res = await fetch(`${moved.url}/_matrix/client/v1/media/download/${moved.serverName}/${mediaId}`, { headers: { authorization: `Bearer ${login.access_token}` } })
   assert.equal(res.status, 200)
   assert.deepEqual(new Uint8Array(await res.arrayBuffer()), picture)
+})
+
+test('a moved server federates as before: a message a third server sends after the move arrives', { timeout: 180000 }, async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'hearth-peer-backup-fed-'))
+  t.after(() => rm(root, { recursive: true, force: true }))
+  const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
+  await relay.start()
+  t.after(() => relay.stop())
+  const relayArgs = ['--relay', relay.multiaddrs()[0]]
+  const file = join(root, 'moving.hearth-backup')
+
+  const home = await spawnPeer(join(root, 'home'), relayArgs)
+  const friend = await spawnPeer(join(root, 'friend'), relayArgs)
+  t.after(() => friend.stop())
+  const mover = { peer: home, token: await register(home, 'mover'), user: `@mover:${home.serverName}` }
+  const guest = { peer: friend, token: await register(friend, 'friend'), user: `@friend:${friend.serverName}` }
+  const roomId = await privateRoom(mover, [guest])
+  await say(friend, guest.token, roomId, 'before the move')
+  await waitForMessage(home, mover.token, roomId, 'before the move')
+  await home.stop()
+
+  const exported = await runCli(['--data', join(root, 'home'), '--export', file])
+  assert.equal(exported.code, 0, exported.output)
+  process.env.HEARTH_BACKUP_PASSPHRASE = PASSPHRASE
+  t.after(() => { delete process.env.HEARTH_BACKUP_PASSPHRASE })
+  const moved = await spawnPeer(join(root, 'moved'), ['--import', file, ...relayArgs])
+  t.after(() => moved.stop())
+  assert.equal(moved.serverName, home.serverName)
+
+  await say(friend, guest.token, roomId, 'after the move')
+  await waitForMessage(moved, mover.token, roomId, 'after the move', 60000)
+  await say(moved, mover.token, roomId, 'hello from the new home')
+  await waitForMessage(friend, guest.token, roomId, 'hello from the new home', 60000)
 })
