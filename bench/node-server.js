@@ -22,7 +22,8 @@ export const SELF = fileURLToPath(import.meta.url)
 /**
  * Boots the server from wasm bytes with storage from createStorage(storageOptions)
  * and media from createBlobStore(blobOptions).
- * @returns {Promise<{info: object, memory: WebAssembly.Memory, storage: object, compileMs: number, goStartMs: number}>}
+ * @returns {Promise<{info: object, memory: WebAssembly.Memory, storage: object, blobs: object, compileMs: number, goStartMs: number}>}
+ *   storage: createStorage()'s result; blobs: createBlobStore()'s
  */
 export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' }, blobOptions = { persistence: 'memory' } }) {
   const bytes = await readFile(wasm)
@@ -39,6 +40,7 @@ export async function bootServer ({ wasm, storageOptions = { persistence: 'memor
     info,
     memory: info.memory,
     storage,
+    blobs,
     compileMs: at.starting - at.compiling,
     goStartMs: at.ready - at.starting
   }

@@ -40,9 +40,11 @@ export class NetworkConfigError extends Error {
 
 /**
  * @typedef {object} NetworkStatus what pages are told (sw/protocol.js, status.p2p)
- * @property {'starting'|'off'|'connecting'|'online'|'failed'} state off: config.json
+ * @property {'starting'|'off'|'connecting'|'online'|'failed'|'duplicate'} state off: config.json
  *   names no relay; connecting: no relay reservation yet (or lost, retrying);
- *   online: reserved on at least one relay (any circuit relay v2 node)
+ *   online: reserved on at least one relay (any circuit relay v2 node);
+ *   duplicate: a relay said another copy of this server is online there, so
+ *   this one left the network for the rest of this worker life (error says why)
  * @property {string} [peerId] ours (equals the server name)
  * @property {Array<{addr: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean}>} [relays]
  *   offers: the Hearth extras the relay has ('presence', 'mailbox'; none on a stock libp2p
@@ -71,13 +73,15 @@ export function createNetwork (options, components = {}) {
   let links = null
   /** a page's port offered before the node ran (see setDirectHost) */
   let pendingHost = null
+  /** the DuplicateServerError that took us off the network, or null */
+  let refused = null
 
   const report = (next) => {
     status = next
     try { options.onStatus(status) } catch (err) { logger.warn?.(`p2p: status listener threw: ${err.message}`) }
   }
   const live = () => {
-    if (p2p === null) return // still starting, or stopped
+    if (p2p === null || refused !== null) return // still starting, stopped, or refused
     const relays = p2p.relays()
     report({
       state: relays.some(r => r.online) ? 'online' : 'connecting',
@@ -101,7 +105,18 @@ export function createNetwork (options, components = {}) {
           report({ state: 'off' })
           return
         }
-        const node = createP2P({ privateKey: options.signingKey, relayAddrs: config.relays, serve: callServe, ...mailToGo, logger })
+        const node = createP2P({
+          privateKey: options.signingKey,
+          relayAddrs: config.relays,
+          serve: callServe,
+          ...mailToGo,
+          logger,
+          onDuplicate: (err) => {
+            refused = err
+            report({ state: 'duplicate', peerId: node.peerId, error: err.message })
+            this.stop().catch(() => {})
+          }
+        })
         if (node.peerId !== options.serverName) {
           throw new Error(`the libp2p peer ID ${node.peerId} is not the server name ${options.serverName}`)
         }

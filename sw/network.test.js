@@ -64,3 +64,29 @@ test('a key that is not the server name is refused', async () => {
   assert.equal(network.status().state, 'failed')
   assert.match(network.status().error, /is not the server name/)
 })
+
+test('a second worker with the same identity is refused: state duplicate, with the reason; the first stays online', { timeout: 20_000 }, async (t) => {
+  const relay = createRelay({ port: 0, logger: quiet })
+  await relay.start()
+  t.after(() => relay.stop())
+  const id = await identity()
+  const config = serving({ relay: relay.multiaddrs()[0], debug: null })
+  const first = await startWith(config, id)
+  t.after(() => first.network.stop())
+  const until = async (check, what) => {
+    const deadline = Date.now() + 10000
+    while (!check()) {
+      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  }
+  await until(() => first.network.status().state === 'online', 'the first copy online')
+  const second = await startWith(config, id)
+  t.after(() => second.network.stop())
+  await until(() => second.network.status().state === 'duplicate', 'the second copy refused')
+  assert.match(second.network.status().error, /another copy of this server .* is already online/)
+  assert.ok(!second.seen.some(s => s.state === 'online'), 'the second copy was online for a while')
+  await new Promise(resolve => setTimeout(resolve, 300))
+  assert.equal(first.network.status().state, 'online')
+  assert.deepEqual(relay.present(), [id.serverName])
+})

@@ -22,6 +22,9 @@
  *   {type: MSG.status, status}
  *   {type: MSG.openRoom, roomId, userId}  to every window: a person clicked the
  *                        notification of a message to userId in roomId (js/page/notifier.js)
+ *   {type: MSG.backupProgress, progress}  an export or import under way (sw/backup.js):
+ *     progress = {direction: 'export'|'import', phase?, databaseBytes?, databaseDone?,
+ *     blobs?, blobsDone?, bytesRead?, totalBytes?, error?}
  *   The two paths do not keep order between them, so a page must drop a status
  *   older than one it already has: see isNewerStatus.
  *
@@ -59,7 +62,8 @@ export const MSG = Object.freeze({
   claim: 'hearth:claim',
   keepAlive: 'hearth:keep-alive',
   directHost: 'hearth:direct-host',
-  openRoom: 'hearth:open-room'
+  openRoom: 'hearth:open-room',
+  backupProgress: 'hearth:backup-progress'
 })
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */

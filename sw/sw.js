@@ -24,6 +24,7 @@ import { createStorage } from '../js/storage/index.js'
 import { createBlobStore } from '../js/blobs/index.js'
 import { createNetwork } from './network.js'
 import { CHANNEL, MSG, isServerPath } from './protocol.js'
+import { BACKUP_PATHS, createBackupRoutes } from './backup.js'
 
 /** Where the static files are, relative to this script (dist/ root). */
 const assetURL = (name) => new URL(name, self.location.href).href
@@ -38,6 +39,8 @@ const assetURL = (name) => new URL(name, self.location.href).href
  *   debug    libp2p log namespaces a page asked for, applied to the network
  *   directHost  the port of the page hosting WebRTC links, until the network takes it
  *   marks    start-up timestamps of this worker life (sw/protocol.js), for status.marks
+ *   stores   {opened, blobs}: createStorage()'s result and the blob store, once open (backups read them)
+ *   releaseLock  gives up the server lock (after an import: the next worker life takes it)
  */
 const startedAt = now()
 const server = {
@@ -47,7 +50,9 @@ const server = {
   network: null,
   debug: null,
   directHost: null,
-  marks: { workerStarted: startedAt }
+  marks: { workerStarted: startedAt },
+  stores: null,
+  releaseLock: () => {}
 }
 
 /** Epoch ms with sub-ms precision, comparable with a page's timeOrigin + performance.now(). */
@@ -95,7 +100,8 @@ function takeServerLock () {
       clearTimeout(waiting)
       if (server.status.waitingForPrevious) setStatus({ ...server.status, waitingForPrevious: false })
       resolve()
-      return new Promise(() => {}) // released when this worker ends
+      // Held until this worker ends, or an import hands the data to the next life.
+      return new Promise(release => { server.releaseLock = release })
     }).catch((err) => {
       clearTimeout(waiting)
       reject(err)
@@ -119,16 +125,17 @@ function boot () {
         persistence: 'indexeddb',
         name: 'hearth'
       })
-    }).then((opened) => {
-      mark('storageOpened')
-      return opened.storage
     })
     // Media bytes: an IndexedDB database of their own, never in sql.js's memory.
     const blobs = locked.then(() => createBlobStore({ persistence: 'indexeddb', name: 'hearth' }))
       .then(opened => opened.blobs)
+    Promise.all([storage, blobs]).then(([opened, blobStore]) => { server.stores = { opened, blobs: blobStore } }, () => {})
     const info = await startServer({
       wasm: assetURL('hearth.wasm'),
-      storage,
+      storage: storage.then((opened) => {
+        mark('storageOpened')
+        return opened.storage
+      }),
       blobs,
       onPhase: (event) => {
         markPhase(event)
@@ -202,6 +209,24 @@ async function answer (request) {
   }
 }
 
+const backupRoutes = createBackupRoutes({
+  storage: async () => {
+    await boot()
+    return server.stores
+  },
+  serve: serveFetch,
+  onProgress: (progress) => channel.postMessage({ type: MSG.backupProgress, progress }),
+  storageName: 'hearth',
+  retire: async () => {
+    // This worker's Go server keeps running but loses its storage: say so, and
+    // leave the network and the data to the next worker life.
+    setStatus({ phase: 'failed', failedPhase: 'ready', error: 'a backup was imported: restart to run it', retryable: false, imported: true })
+    await server.network?.stop().catch(() => {})
+    await server.stores.opened.close()
+    server.releaseLock()
+  }
+})
+
 self.addEventListener('install', (event) => {
   event.waitUntil(self.skipWaiting())
 })
@@ -212,7 +237,12 @@ self.addEventListener('activate', (event) => {
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url)
-  if (url.origin !== self.location.origin || !isServerPath(url.pathname)) return
+  if (url.origin !== self.location.origin) return
+  if (url.pathname === BACKUP_PATHS.export || url.pathname === BACKUP_PATHS.import) {
+    event.respondWith(backupRoutes(event.request))
+    return
+  }
+  if (!isServerPath(url.pathname)) return
   event.respondWith(answer(event.request))
 })
 

@@ -51,6 +51,24 @@ export class RelayReservationError extends Error {
   }
 }
 
+/**
+ * Another live copy of this server (the same identity, so the same peer ID)
+ * is already online on a relay. Two live copies of one server would each
+ * extend its rooms from their own state and fork their histories, so this
+ * one stays off the network.
+ */
+export class DuplicateServerError extends Error {
+  constructor (peerId, relay) {
+    super(`another copy of this server (${peerId}) is already online on relay ${relay}. ` +
+      'Two live copies of one server would fork its rooms, so this one stays offline. ' +
+      'Stop the other copy (close its browser tab, or stop its headless peer; after moving a server with a backup, ' +
+      'wipe the old copy), then start this one again.')
+    this.name = 'DuplicateServerError'
+    this.peerId = peerId
+    this.relay = relay
+  }
+}
+
 /*
  * Mailbox errors (mailbox.js, js/relay/mailbox). The relay answers a refused
  * deposit with {name, message}; the peer turns the name back into the class

@@ -24,7 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
 import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
-import { MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError, RelayReservationError } from './errors.js'
+import { DuplicateServerError, MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError, RelayReservationError } from './errors.js'
 import { answer, ask } from './exchange.js'
 import { openMailbox } from './mailbox.js'
 import { createInFlightBudget } from './inflight.js'
@@ -49,6 +49,9 @@ export { FEDERATION_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOC
  *   the next time our mailbox stream opens. Without it mail stays on the relays.
  * @property {(notice: {kind: 'delivered'|'expired', to: string, ref: string, relay: string}) => Promise<void>} [onNotice]
  *   what became of mail we deposited (deliverNotice): resolve = recorded, the relay forgets it
+ * @property {(err: DuplicateServerError) => void} [onDuplicate] a relay says another live copy of
+ *   this server is online there: this node did not go online on it and stops trying (the
+ *   caller should stop it and tell the person; see DuplicateServerError)
  * @property {{info?: Function, warn?: Function}} [logger] for joins, leaves and relay trouble;
  *   libp2p's own logs are switched on with `debug` (see README)
  * @property {string} [debug] libp2p log namespaces to switch on, e.g. 'libp2p:*': for a
@@ -85,12 +88,14 @@ class HearthP2P {
       if (relayId == null) throw new TypeError(`relay address ${addr} lacks /p2p/<relay peer ID>`)
       // mailbox: our open mailbox on it (mailbox.js), null when none
       // offers: Hearth extras it listed in identify (relay-watch.js); presence:
-      // our subscription there is open; mailbox: our open mailbox on it (mailbox.js), null when none
-      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, offers: [], presence: false, mailbox: null }
+      // our subscription there is open; mailbox: our open mailbox on it (mailbox.js), null when none;
+      // duplicate: it said another copy of us is online there (we stay off it)
+      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, offers: [], presence: false, mailbox: null, duplicate: false }
     })
     this.serve = options.serve
     this.onMail = options.onMail
     this.onNotice = options.onNotice
+    this.onDuplicate = options.onDuplicate
     /** bytes of incoming requests in flight per remote peer, bounded (exchange.js answer) */
     this.budget = createInFlightBudget({ maxBytesPerPeer: options.maxInFlightBytesPerPeer })
     this.debug = options.debug
@@ -212,6 +217,7 @@ class HearthP2P {
       const visit = new AbortController()
       const visitSignal = AbortSignal.any([signal, visit.signal])
       const extras = []
+      let duplicate = false
       try {
         await this.reserveOn(relay, circuit, signal)
         const lost = reservationLost(this.node, relay.peerId, () => this.listensThrough(relay), visitSignal)
@@ -223,10 +229,19 @@ class HearthP2P {
         delay = DEFAULTS.relayRetryMin
         this.logger.info?.(`p2p: on relay ${relay.peerId} (${relay.offers.length > 0 ? `offers ${relay.offers.join(', ')}` : 'relaying only'})`)
         this.setOnline(relay, true)
-        if (relay.offers.includes('presence')) extras.push(this.keepPresence(relay, visitSignal))
-        if (relay.offers.includes('mailbox')) extras.push(this.keepMailbox(relay, visitSignal))
-        await lost
-        if (!signal.aborted) this.logger.warn?.(`p2p: lost relay ${relay.peerId}, reconnecting`)
+        const openMailbox = () => { if (relay.offers.includes('mailbox')) extras.push(this.keepMailbox(relay, visitSignal)) }
+        if (relay.offers.includes('presence')) {
+          // The mailbox opens only once presence said we are the only copy
+          // here: a second copy of us must not take our mail.
+          extras.push(this.keepPresence(relay, visitSignal, {
+            onSole: once(openMailbox),
+            onDuplicate: () => { duplicate = true; visit.abort() }
+          }))
+        } else {
+          openMailbox()
+        }
+        await Promise.race([lost, new Promise(resolve => visitSignal.addEventListener('abort', resolve, { once: true }))])
+        if (!signal.aborted && !duplicate) this.logger.warn?.(`p2p: lost relay ${relay.peerId}, reconnecting`)
       } catch (err) {
         if (signal.aborted) break
         this.logger.warn?.(`p2p: relay ${relay.addr} unavailable (${err.message}), retrying in ${delay} ms`)
@@ -236,6 +251,16 @@ class HearthP2P {
       }
       relay.offers = []
       this.setOnline(relay, false)
+      if (duplicate) {
+        const err = new DuplicateServerError(this.peerId.toString(), relay.peerId.toString())
+        this.logger.warn?.(`p2p: ${err.message}`)
+        relay.duplicate = true
+        // Leave the relay at once: our reservation there would draw the other copy's traffic.
+        await this.node?.hangUp(relay.peerId).catch(() => {})
+        this.relaysChanged()
+        try { this.onDuplicate?.(err) } catch (e) { this.logger.warn?.(`p2p: duplicate listener threw: ${e.message}`) }
+        return
+      }
       await sleep(delay, signal)
       delay = Math.min(delay * 2, DEFAULTS.relayRetryMax)
     }
@@ -245,11 +270,18 @@ class HearthP2P {
    * Holds our presence subscription on one relay while `signal` (one visit of
    * the relay loop) lasts, reopening a broken one with backoff. Peers learned
    * there are forgotten whenever it ends. Never rejects.
+   * @param {{onSole: () => void, onDuplicate: () => void}} hooks onSole: the relay
+   *   said we are the only copy of this server there; onDuplicate: it said another
+   *   copy is already there (the subscription then ends)
    */
-  async keepPresence (relay, signal) {
+  async keepPresence (relay, signal, { onSole, onDuplicate }) {
     await this.keepExtra(relay, 'presence', signal, () => subscribePresence(this.node, relay.peerId, {
       signal,
-      onSubscribed: () => this.setPresence(relay, true),
+      onSubscribed: () => {
+        this.setPresence(relay, true)
+        onSole()
+      },
+      onDuplicate,
       onPeers: (peers) => {
         const now = new Set(peers.filter(p => p !== this.peerId.toString()))
         for (const peer of relay.known) if (!now.has(peer)) this.forget(relay, peer)
@@ -360,8 +392,9 @@ class HearthP2P {
    * dialable through it (any circuit relay v2 node); offers = the Hearth extras
    * it listed in identify ('presence', 'mailbox'), [] for a stock libp2p relay;
    * presence = our subscription there is open, so we learn who else is there;
-   * mailbox = our mailbox stream there is open (it keeps and pushes our mail).
-   * @returns {Array<{addr: string, peerId: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean}>}
+   * mailbox = our mailbox stream there is open (it keeps and pushes our mail);
+   * duplicate = it said another copy of this server is online there.
+   * @returns {Array<{addr: string, peerId: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean, duplicate: boolean}>}
    */
   relayStatus () {
     return this.relays.map(r => ({
@@ -370,7 +403,8 @@ class HearthP2P {
       online: r.online,
       offers: [...r.offers],
       presence: r.presence,
-      mailbox: r.mailbox != null
+      mailbox: r.mailbox != null,
+      duplicate: r.duplicate
     }))
   }
 
@@ -550,4 +584,14 @@ function sleep (ms, signal) {
       resolve()
     }
   })
+}
+
+/** fn, called at most once however often the result is. */
+function once (fn) {
+  let called = false
+  return () => {
+    if (called) return
+    called = true
+    fn()
+  }
 }

@@ -8,7 +8,10 @@
  * changing (the anchor polled a DHT every 5 s and took minutes to converge).
  *
  * Wire: length-prefixed (unsigned varint) UTF-8 JSON messages, relay → peer only:
- *   {"peers": ["12D3KooW…", …]}   first message: everyone present but you
+ *   {"peers": ["12D3KooW…", …]}   first message: everyone present but you;
+ *     with "copies": n (n > 0) when your peer ID is already present over n
+ *     other connections: another live copy of your server (a restarting peer
+ *     re-subscribes over the same connection, so it is not counted)
  *   {"join": "12D3KooW…"}          a peer became present
  *   {"leave": "12D3KooW…"}         a peer is gone
  * A peer subscribes after its reservation is made, so "present" means
@@ -31,6 +34,8 @@ const decoder = new TextDecoder()
 export async function servePresence (node, hooks = {}) {
   /** peer ID string → its open subscriptions (lp streams); absent when not present */
   const members = new Map()
+  /** subscription (lp stream) → the connection it came over */
+  const connectionOf = new Map()
   let messagesSent = 0
 
   const sendTo = (lp, message) => {
@@ -55,8 +60,13 @@ export async function servePresence (node, hooks = {}) {
       subscriptions = new Set()
       members.set(peer, subscriptions)
     }
+    const copies = [...subscriptions].filter(other => {
+      const c = connectionOf.get(other)
+      return c.id !== connection.id && c.status === 'open'
+    }).length
     subscriptions.add(lp)
-    sendTo(lp, { peers: [...members.keys()].filter(p => p !== peer) })
+    connectionOf.set(lp, connection)
+    sendTo(lp, { peers: [...members.keys()].filter(p => p !== peer), ...(copies > 0 && { copies }) })
     if (joined) {
       broadcast({ join: peer }, peer)
       hooks.onJoin?.(peer)
@@ -67,6 +77,7 @@ export async function servePresence (node, hooks = {}) {
       if (gone) return
       gone = true
       subscriptions.delete(lp)
+      connectionOf.delete(lp)
       if (subscriptions.size === 0 && members.get(peer) === subscriptions) {
         members.delete(peer)
         broadcast({ leave: peer })
@@ -87,6 +98,7 @@ export async function servePresence (node, hooks = {}) {
     stop: async () => {
       await node.unhandle(PRESENCE_PROTOCOL)
       members.clear()
+      connectionOf.clear()
     }
   }
 }
@@ -98,7 +110,10 @@ export async function servePresence (node, hooks = {}) {
  * @param {import('@libp2p/interface').Libp2p} node
  * @param {import('@libp2p/interface').PeerId} relay
  * @param {{onPeers: (peers: string[]) => void, onJoin: (peer: string) => void,
- *          onLeave: (peer: string) => void, onSubscribed?: () => void, signal: AbortSignal}} handlers
+ *          onLeave: (peer: string) => void, onSubscribed?: () => void,
+ *          onDuplicate?: (copies: number) => void, signal: AbortSignal}} handlers
+ *   onDuplicate: the relay says our peer ID is already present over other
+ *   connections; the subscription ends at once (nothing else is reported)
  */
 export async function subscribePresence (node, relay, handlers) {
   const { signal } = handlers
@@ -109,7 +124,7 @@ export async function subscribePresence (node, relay, handlers) {
     // We never write, and must not half-close either: the relay reads the end
     // of our writing as "unsubscribed".
     const lp = lpStream(stream, { maxDataLength: MAX_PRESENCE_MESSAGE_BYTES })
-    handlers.onSubscribed?.()
+    let first = true
     for (;;) {
       let bytes
       try {
@@ -119,6 +134,15 @@ export async function subscribePresence (node, relay, handlers) {
         throw err
       }
       const message = parse(bytes.subarray())
+      if (first) {
+        first = false
+        // Online only once the relay has said we are the only copy here.
+        if (Number.isInteger(message.copies) && message.copies > 0) {
+          handlers.onDuplicate?.(message.copies)
+          return
+        }
+        handlers.onSubscribed?.()
+      }
       if (Array.isArray(message.peers)) handlers.onPeers(message.peers.filter(isString))
       else if (isString(message.join)) handlers.onJoin(message.join)
       else if (isString(message.leave)) handlers.onLeave(message.leave)

@@ -11,6 +11,7 @@ import { localpartFrom } from './model.js'
 import { createNetworkView } from './network.js'
 import { hostDirectLinks } from './direct.js'
 import { showStorageStatus } from './storage-status.js'
+import { wireBackups } from './backup.js'
 
 const SESSION_KEY = 'hearth.session'
 /** Attempts at a free user name before giving up (each adds a random suffix). */
@@ -270,6 +271,7 @@ async function main () {
     return
   }
   wire(worker)
+  wireBackups({ accessToken: () => state.session?.accessToken ?? null, act })
   state.direct = hostDirectLinks({ sendPort: worker.hostDirect })
   worker.boot()
   await state.serverReady.promise

@@ -10,7 +10,8 @@ const STATE_TEXT = {
   off: 'No relay configured: this server is on its own',
   connecting: 'Connecting to the relay…',
   online: 'Online',
-  failed: 'Not on the network'
+  failed: 'Not on the network',
+  duplicate: 'Offline: another copy of this server is online'
 }
 
 /**
@@ -44,6 +45,8 @@ export function createNetworkView (root) {
       if (key === lastKey) return
       lastKey = key
       root.dataset.state = p2p.state
+      // A refusal to go online needs reading: open the details by itself.
+      if (p2p.state === 'duplicate') root.open = true
       // A directly linked peer stays reachable when the relay is not.
       const direct = new Set(p2p.direct ?? [])
       const peers = [...new Set([...(p2p.peers ?? []), ...direct])]

@@ -22,8 +22,8 @@ const MAX_HTTP_BODY_BYTES = 16 << 20
 
 /** The data directory is in use by another running peer. */
 export class DataDirLockedError extends Error {
-  constructor (dir, pid) {
-    super(`data directory ${dir} is in use by process ${pid}`)
+  constructor (dir, pid, command = '') {
+    super(`data directory ${dir} is in use by process ${pid}${command ? ` (${command})` : ''}: stop it first`)
     this.name = 'DataDirLockedError'
   }
 }
@@ -39,10 +39,13 @@ export class DataDirLockedError extends Error {
  *   m.login.registration_token); none: registration is open
  * @param {string[]} [options.corsOrigins] web origins besides the front's own whose
  *   pages may use the client API ('*' for any); none: same origin only
+ * @param {(err: Error) => void} [options.onDuplicate] a relay says another copy of this
+ *   server is online (DuplicateServerError): this peer has left the network; the
+ *   command line exits (default: log it and stay up without federation)
  * @param {Console} [options.logger]
  * @returns {Promise<{serverName: string, url: string|null, p2p: object|null, stop: () => Promise<void>}>}
  */
-export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registrationToken, corsOrigins = [], logger = console }) {
+export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registrationToken, corsOrigins = [], onDuplicate, logger = console }) {
   await mkdir(dataDir, { recursive: true })
   const unlock = await lockDataDir(dataDir)
   const cleanups = [unlock]
@@ -65,7 +68,18 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
 
     let p2p = null
     if (relayAddrs.length > 0) {
-      p2p = createP2P({ privateKey: info.signingKey, relayAddrs, serve: callServe, ...mailToGo, logger })
+      p2p = createP2P({
+        privateKey: info.signingKey,
+        relayAddrs,
+        serve: callServe,
+        ...mailToGo,
+        logger,
+        onDuplicate: (err) => {
+          logger.error?.(`peer: refusing to go online: ${err.message}`)
+          p2p.stop().catch(() => {})
+          onDuplicate?.(err)
+        }
+      })
       cleanups.push(p2p.onRelays(relayLog(logger)))
       await p2p.start()
       cleanups.push(() => p2p.stop())
@@ -161,7 +175,7 @@ async function readBody (req) {
  * believe they are its only writer. A LOCK file holds the owner's pid; a
  * stale one (its process is gone, e.g. after SIGKILL) is taken over.
  */
-async function lockDataDir (dir) {
+export async function lockDataDir (dir) {
   const file = join(dir, 'LOCK')
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -172,11 +186,17 @@ async function lockDataDir (dir) {
     } catch (err) {
       if (err.code !== 'EEXIST') throw err
       const pid = Number(await readFile(file, 'utf8').catch(() => ''))
-      if (pid > 0 && pid !== process.pid && isAlive(pid)) throw new DataDirLockedError(dir, pid)
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) throw new DataDirLockedError(dir, pid, await commandOf(pid))
       await rm(file, { force: true })
     }
   }
   throw new DataDirLockedError(dir, 'unknown')
+}
+
+/** The command line of a process, where the system says (Linux /proc); '' elsewhere. */
+async function commandOf (pid) {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  return cmdline.split('\0').filter(Boolean).join(' ').slice(0, 200)
 }
 
 function isAlive (pid) {

@@ -7,7 +7,7 @@
 
 import initSqlJs from 'sql.js'
 import { Storage } from './storage.js'
-import { errorShape } from './errors.js'
+import { errorShape, StorageError } from './errors.js'
 
 export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, StoragePersistError, StorageTransactionError, StorageClosedError, StorageCorruptError } from './errors.js'
 export { DEFAULT_SNAPSHOT_POLICY } from './snapshot-policy.js'
@@ -30,7 +30,8 @@ export const STORAGE_VERSION = 1
  *   snapshots are stored in (snapshot.js); only changed chunks are rewritten
  * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
  *   each step of writing a snapshot (crash tests kill the process there)
- * @returns {Promise<{storage: object, stats: () => object, close: () => Promise<void>}>}
+ * @returns {Promise<{storage: object, stats: () => object, exportSnapshot: (options?: {select?: string}) => Promise<{image: Uint8Array, seq: number, rows: unknown[][]}>, close: () => Promise<void>}>}
+ *   exportSnapshot: the image as of one committed transaction (Storage.exportSnapshot), for backups
  */
 export async function createStorage (options = {}) {
   const SQL = await initSqlJs(options.initSqlJs ?? {})
@@ -43,7 +44,28 @@ export async function createStorage (options = {}) {
   return {
     storage: bridgeShape(db),
     stats: () => db.stats(),
+    exportSnapshot: (options) => db.exportSnapshot(options),
     close: () => db.close()
+  }
+}
+
+/**
+ * Makes a database image the whole durable state of an EMPTY store (an import
+ * from a backup), as a snapshot at sequence 0: the next createStorage with the
+ * same options opens it. Refuses a store that holds a snapshot or journal.
+ * @param {object} options as for createStorage ('indexeddb' or 'file')
+ * @param {Uint8Array} image a SQLite database image
+ */
+export async function restoreSnapshot (options, image) {
+  const persistence = await choosePersistence(options)
+  try {
+    const state = await persistence.load()
+    if (state.snapshot !== null || state.records.length > 0) {
+      throw new StorageError('cannot restore a snapshot over a store that holds data')
+    }
+    await persistence.snapshot(0, image)
+  } finally {
+    await persistence.close()
   }
 }
 

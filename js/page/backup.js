@@ -1,0 +1,173 @@
+/**
+ * Backups from the page: export this browser's server to a file, import one
+ * on a first visit, and the reminder that browser storage is fragile. The
+ * work happens in the service worker (sw/backup.js), where the data is; the
+ * page sends the passphrase, shows progress from the status channel, and
+ * saves the file.
+ */
+import { CHANNEL, MSG } from '../../sw/protocol.js'
+
+const LAST_EXPORT_KEY = 'hearth.lastBackup'
+const EXPORT_PATH = '/_hearth/backup/export'
+const IMPORT_PATH = '/_hearth/backup/import'
+/** Passphrases shorter than this are refused: the file may travel anywhere. */
+const MIN_PASSPHRASE = 8
+
+const $ = (id) => document.getElementById(id)
+const mb = (n) => (n / 1e6).toFixed(1)
+
+/** A failure the worker reported as {name, message}. */
+class BackupFailure extends Error {
+  constructor ({ name, message }) {
+    super(message)
+    this.name = name
+  }
+}
+
+/** @returns {number|null} when the last export was saved (ms since the epoch) */
+export function lastExport (storage = localStorage) {
+  const at = Number(storage.getItem(LAST_EXPORT_KEY))
+  return at > 0 ? at : null
+}
+
+/**
+ * Wires the export dialog, the import dialog and the reminder.
+ * @param {object} options
+ * @param {() => string|null} options.accessToken the session's, for the export
+ * @param {(form: HTMLElement, errorTarget: string, fn: () => Promise<void>) => Promise<void>} options.act
+ * @returns {{refreshReminder: () => Promise<void>}}
+ */
+export function wireBackups ({ accessToken, act }) {
+  const progressOf = (direction, render) => {
+    const channel = new BroadcastChannel(CHANNEL)
+    channel.onmessage = (event) => {
+      if (event.data?.type === MSG.backupProgress && event.data.progress.direction === direction) render(event.data.progress)
+    }
+    return () => channel.close()
+  }
+
+  // ---- export ----
+  const exportDialog = $('backup-export')
+  $('backup-open').addEventListener('click', () => {
+    $('backup-export-form').reset()
+    $('backup-export-status').textContent = ''
+    $('backup-export-progress').hidden = true
+    if (!exportDialog.open) exportDialog.showModal()
+  })
+  $('backup-export-form').addEventListener('submit', (event) => {
+    event.preventDefault()
+    act($('backup-export-form'), 'backup-export-error', async () => {
+      const passphrase = $('backup-passphrase').value
+      if (passphrase.length < MIN_PASSPHRASE) throw new Error(`Use a passphrase of at least ${MIN_PASSPHRASE} characters.`)
+      if (passphrase !== $('backup-passphrase-again').value) throw new Error('The two passphrases differ.')
+      const bar = $('backup-export-progress')
+      const status = $('backup-export-status')
+      bar.hidden = false
+      bar.removeAttribute('value')
+      status.textContent = 'Deriving the key from the passphrase…'
+      const stop = progressOf('export', (p) => {
+        if (p.phase === 'database' || p.phase === 'media') {
+          bar.max = 1
+          bar.value = p.databaseBytes ? p.databaseDone / p.databaseBytes : 1
+          status.textContent = `Database ${mb(p.databaseDone)} of ${mb(p.databaseBytes)} MB, media ${p.blobsDone} of ${p.blobs}`
+        }
+      })
+      try {
+        const res = await fetch(EXPORT_PATH, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${accessToken()}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ passphrase })
+        })
+        if (!res.ok) throw new BackupFailure(await res.json())
+        const parts = []
+        let received = 0
+        for (const reader = res.body.getReader(); ;) {
+          const { done, value } = await reader.read()
+          if (done) break
+          parts.push(value)
+          received += value.length
+        }
+        const file = new Blob(parts, { type: 'application/octet-stream' })
+        const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'hearth.hearth-backup'
+        save(file, name)
+        localStorage.setItem(LAST_EXPORT_KEY, String(Date.now()))
+        bar.value = bar.max = 1
+        status.textContent = `Saved ${name} (${mb(received)} MB). Once you import it elsewhere, stop or wipe this copy: ` +
+          'two live copies of one server fork its rooms.'
+        status.dataset.done = 'true'
+        refreshReminder()
+      } finally {
+        stop()
+      }
+    })
+  })
+
+  // ---- import ----
+  const importDialog = $('backup-import')
+  $('auth-import').addEventListener('click', () => {
+    $('backup-import-form').reset()
+    $('backup-import-status').textContent = ''
+    if (!importDialog.open) importDialog.showModal()
+  })
+  $('backup-import-form').addEventListener('submit', (event) => {
+    event.preventDefault()
+    act($('backup-import-form'), 'backup-import-error', async () => {
+      const file = $('backup-file').files[0]
+      if (!file) throw new Error('Choose the backup file.')
+      const status = $('backup-import-status')
+      const bar = $('backup-import-progress')
+      bar.hidden = false
+      bar.removeAttribute('value')
+      status.textContent = 'Deriving the key from the passphrase…'
+      const stop = progressOf('import', (p) => {
+        if (p.bytesRead !== undefined && p.totalBytes) {
+          bar.max = p.totalBytes
+          bar.value = p.bytesRead
+          status.textContent = `Read ${mb(p.bytesRead)} of ${mb(p.totalBytes)} MB`
+        }
+      })
+      try {
+        const res = await fetch(IMPORT_PATH, {
+          method: 'POST',
+          headers: { 'x-hearth-passphrase': encodeURIComponent($('backup-import-passphrase').value) },
+          body: file
+        })
+        const body = await res.json()
+        if (!res.ok) throw new BackupFailure(body)
+        status.textContent = `Imported ${body.serverName}. Restarting…`
+        // Go runs once per worker: the imported server starts in a new one.
+        await (await navigator.serviceWorker.getRegistration())?.unregister()
+        location.reload()
+      } finally {
+        stop()
+      }
+    })
+  })
+
+  // ---- reminder ----
+  async function refreshReminder () {
+    const el = $('backup-reminder')
+    const at = lastExport()
+    const persisted = await navigator.storage?.persisted?.().catch(() => false)
+    el.dataset.persisted = String(Boolean(persisted))
+    el.dataset.lastExport = at === null ? '' : String(at)
+    const when = at === null ? 'never' : new Date(at).toLocaleString()
+    el.textContent = persisted
+      ? `Last backup: ${when}.`
+      : `Last backup: ${when}. This browser has not promised to keep this server's data (it may clear it when space runs low): export a backup.`
+    el.classList.toggle('warning', !persisted)
+  }
+  refreshReminder()
+  return { refreshReminder }
+}
+
+function save (blob, name) {
+  const url = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 60000)
+}

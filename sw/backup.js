@@ -1,0 +1,126 @@
+/**
+ * Backups in the service worker, where the data is (js/backup's format):
+ *
+ *   POST /_hearth/backup/export   Authorization: Bearer <a token of this server>
+ *                                 body {"passphrase": "…"}
+ *        → 200, the backup file as a stream, written as it is sent
+ *   POST /_hearth/backup/import   X-Hearth-Passphrase: <encodeURIComponent(passphrase)>
+ *                                 body: the backup file
+ *        → 200 {"serverName"}: this worker's server is replaced; the page must
+ *          restart the worker (unregister, reload) to run the imported one
+ *        → 4xx {"name", "message"}: BackupPassphraseError, BackupCorruptError,
+ *          BackupTargetNotEmptyError, …; nothing changed
+ *
+ * Progress goes to pages on the status channel as {type: MSG.backupProgress, progress}.
+ *
+ * The export pauses the server only for Storage.exportSnapshot's copy of the
+ * image; encryption then runs a chunk at a time between requests. The import
+ * goes only into a server without accounts or rooms (a first visit: the fresh
+ * server Go made on boot), and Go cannot run twice in one worker, so the new
+ * state is written for the next worker life.
+ */
+import { BackupTargetNotEmptyError, readBackup, snapshotContents, writeBackup } from '../js/backup/index.js'
+import { restoreSnapshot } from '../js/storage/index.js'
+import { request as idbRequest } from '../js/storage/indexeddb-persistence.js'
+
+export const BACKUP_PATHS = Object.freeze({ export: '/_hearth/backup/export', import: '/_hearth/backup/import' })
+/** Chunks queued for the page before the writer waits for it to read. */
+const QUEUED_CHUNKS = 8
+
+/**
+ * @param {object} components
+ * @param {() => Promise<{opened: object, blobs: object}>} components.storage the running
+ *   server's createStorage() result and blob store, once booted
+ * @param {(request: Request) => Promise<Response>} components.serve Go's client API
+ * @param {(progress: object) => void} components.onProgress
+ * @param {() => Promise<void>} components.retire stops this worker's server for good
+ *   (network off, storage closed, server lock released) before an import writes
+ * @param {string} components.storageName the IndexedDB name js/storage uses
+ * @returns {(request: Request) => Promise<Response>}
+ */
+export function createBackupRoutes ({ storage, serve, onProgress, retire, storageName }) {
+  async function exportBackup (request) {
+    const { opened, blobs } = await storage()
+    const who = await serve(new Request(new URL('/_matrix/client/v3/account/whoami', request.url), {
+      headers: { authorization: request.headers.get('authorization') ?? '' }
+    }))
+    if (!who.ok) return failure(401, { name: 'BackupAuthError', message: 'log in to export this server' })
+    const { passphrase } = await request.json()
+    const contents = await snapshotContents(opened, blobs)
+    let wake = null
+    let cancelled = null
+    let controller
+    const body = new ReadableStream({
+      start: (c) => { controller = c },
+      pull: () => { wake?.(); wake = null },
+      cancel: (reason) => { cancelled = reason ?? new Error('the page stopped reading'); wake?.() }
+    }, { highWaterMark: QUEUED_CHUNKS })
+    writeBackup({
+      passphrase,
+      contents,
+      onProgress: (p) => onProgress({ direction: 'export', ...p }),
+      write: async (bytes) => {
+        if (cancelled) throw cancelled
+        controller.enqueue(bytes)
+        while (controller.desiredSize <= 0 && !cancelled) await new Promise(resolve => { wake = resolve })
+      }
+    }).then(() => controller.close(), (err) => {
+      onProgress({ direction: 'export', phase: 'failed', error: err.message })
+      if (!cancelled) controller.error(err)
+    })
+    const date = new Date().toISOString().slice(0, 10)
+    return new Response(body, {
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-disposition': `attachment; filename="hearth-${contents.serverName.slice(-8)}-${date}.hearth-backup"`,
+        'x-hearth-server-name': contents.serverName,
+        'x-hearth-database-bytes': String(contents.database.length)
+      }
+    })
+  }
+
+  async function importBackup (request) {
+    const passphrase = decodeURIComponent(request.headers.get('x-hearth-passphrase') ?? '')
+    const total = Number(request.headers.get('content-length')) || null
+    const { opened, blobs } = await storage()
+    const { rows } = await opened.exportSnapshot({ select: 'SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM rooms)' })
+    if (rows[0][0] > 0) throw new BackupTargetNotEmptyError('this browser\'s server (it has accounts or rooms)')
+    const stored = []
+    let backup
+    try {
+      backup = await readBackup({
+        passphrase,
+        source: request.body ?? (await request.blob()).stream(),
+        onBlob: async (key, bytes) => { await blobs.put(key, bytes); stored.push(key) },
+        onProgress: ({ bytesRead }) => onProgress({ direction: 'import', bytesRead, totalBytes: total })
+      })
+    } catch (err) {
+      for (const key of stored) await blobs.delete(key).catch(() => {})
+      throw err
+    }
+    // Verified whole: only now does the fresh server give way to the imported one.
+    await retire()
+    await idbRequest(indexedDB.deleteDatabase(storageName))
+    await restoreSnapshot({ persistence: 'indexeddb', name: storageName }, backup.database)
+    onProgress({ direction: 'import', phase: 'done', serverName: backup.manifest.serverName })
+    return Response.json({ serverName: backup.manifest.serverName })
+  }
+
+  return async (request) => {
+    const path = new URL(request.url).pathname
+    const route = request.method === 'POST' && (path === BACKUP_PATHS.export ? exportBackup : path === BACKUP_PATHS.import ? importBackup : null)
+    if (!route) return failure(404, { name: 'NotFound', message: `no backup route ${request.method} ${path}` })
+    try {
+      return await route(request)
+    } catch (err) {
+      console.error('hearth: backup failed:', err)
+      onProgress({ direction: path === BACKUP_PATHS.export ? 'export' : 'import', phase: 'failed', error: err.message })
+      const status = err.name === 'BackupTargetNotEmptyError' ? 409 : err.name?.startsWith('Backup') ? 400 : 500
+      return failure(status, { name: err.name ?? 'Error', message: err.message })
+    }
+  }
+}
+
+function failure (status, body) {
+  return Response.json(body, { status })
+}
