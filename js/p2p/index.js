@@ -228,17 +228,22 @@ class HearthP2P {
           })
         delay = DEFAULTS.relayRetryMin
         this.logger.info?.(`p2p: on relay ${relay.peerId} (${relay.offers.length > 0 ? `offers ${relay.offers.join(', ')}` : 'relaying only'})`)
-        this.setOnline(relay, true)
-        const openMailbox = () => { if (relay.offers.includes('mailbox')) extras.push(this.keepMailbox(relay, visitSignal)) }
+        const goOnline = once(() => {
+          this.setOnline(relay, true)
+          if (relay.offers.includes('mailbox')) extras.push(this.keepMailbox(relay, visitSignal))
+        })
         if (relay.offers.includes('presence')) {
-          // The mailbox opens only once presence said we are the only copy
-          // here: a second copy of us must not take our mail.
+          // Online, and the mailbox open, only once presence said we are the
+          // only copy of this server here: a second copy must neither draw
+          // our traffic nor take our mail. A relay whose presence fails still
+          // relays for us: online without it.
           extras.push(this.keepPresence(relay, visitSignal, {
-            onSole: once(openMailbox),
-            onDuplicate: () => { duplicate = true; visit.abort() }
+            onSole: goOnline,
+            onDuplicate: () => { duplicate = true; visit.abort() },
+            onEnded: () => { if (!duplicate) goOnline() }
           }))
         } else {
-          openMailbox()
+          goOnline()
         }
         await Promise.race([lost, new Promise(resolve => visitSignal.addEventListener('abort', resolve, { once: true }))])
         if (!signal.aborted && !duplicate) this.logger.warn?.(`p2p: lost relay ${relay.peerId}, reconnecting`)
@@ -270,16 +275,17 @@ class HearthP2P {
    * Holds our presence subscription on one relay while `signal` (one visit of
    * the relay loop) lasts, reopening a broken one with backoff. Peers learned
    * there are forgotten whenever it ends. Never rejects.
-   * @param {{onSole: () => void, onDuplicate: () => void}} hooks onSole: the relay
-   *   said we are the only copy of this server there; onDuplicate: it said another
-   *   copy is already there (the subscription then ends)
+   * @param {{onSole: () => void, onDuplicate: () => void, onEnded: () => void}} hooks
+   *   onSole: the relay said we are the only copy of this server there; onDuplicate:
+   *   it said another copy is already there (the subscription then ends); onEnded:
+   *   a subscription ended or failed
    */
-  async keepPresence (relay, signal, { onSole, onDuplicate }) {
+  async keepPresence (relay, signal, { onSole, onDuplicate, onEnded }) {
     await this.keepExtra(relay, 'presence', signal, () => subscribePresence(this.node, relay.peerId, {
       signal,
       onSubscribed: () => {
+        onSole() // online first: listeners see presence only on a relay we are on
         this.setPresence(relay, true)
-        onSole()
       },
       onDuplicate,
       onPeers: (peers) => {
@@ -292,6 +298,7 @@ class HearthP2P {
     }), () => {
       for (const peer of relay.known) this.forget(relay, peer)
       this.setPresence(relay, false)
+      onEnded()
     })
   }
 
