@@ -8,7 +8,7 @@
  *   records ≥ maxRecords, or
  *   bytes   ≥ min(maxBytes, max(minBytes, databaseBytes × databaseFraction))
  *
- * Why these numbers (js/storage/bench.js benchRestarts, Node 20, 2 shared
+ * Why these numbers (bench/storage.js benchRestarts, Node 20, 2 shared
  * cores; each record one event of the 2.7 KB-per-event database that stands
  * in for Hearth's, which grows 2.8 KB and 3.0 KB of journal per message):
  * - Replay costs ~0.4 ms per record under Node (2,000-event database: open
