@@ -422,12 +422,20 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 func (db *DB) migrateTo(ctx context.Context, target int) error {
-	err := db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("create schema_version: %w", err)
+	// Read first: at a warm start the table is there, and a write would be a
+	// durable commit (an IndexedDB transaction in the browser) for nothing.
+	var exists bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')`).Scan(&exists); err != nil {
+		return fmt.Errorf("look for schema_version: %w", err)
+	}
+	if !exists {
+		err := db.Write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("create schema_version: %w", err)
+		}
 	}
 	for {
 		var current int
