@@ -26,9 +26,9 @@ const maxAuthCacheRooms = 1024
 //   - A state group never changes once committed, and rooms.current_state_group
 //     names the group current_state mirrors; an entry is used only while it
 //     is the room's group, read in the same transaction.
-//   - Entries are read inside a write and enter the cache only once that
-//     write has committed (writeTx.afterCommit): a rolled-back group ID,
-//     which SQLite may hand out again, is never cached.
+//   - Entries are read inside a write (writeTx.auth) and enter the cache
+//     only once that write has committed (Rooms.write): a rolled-back group
+//     ID, which SQLite may hand out again, is never cached.
 //   - What changes a stored event or current_state outside state groups
 //     (a redaction rewrites the redacted event's JSON; current_state of a
 //     room this server is not in) calls invalidate, which empties the cache
