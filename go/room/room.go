@@ -178,10 +178,9 @@ func (r reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql
 
 // loadEvent parses a stored event whose ID is id. The ID is taken from the
 // row rather than recomputed: gomatrixserverlib derives it by redacting,
-// canonicalising and hashing the JSON, which was 10 % of all CPU in
-// hearth-bench's profile
-// (AddAuthEvents asks each loaded auth event for its ID) and
-// is already known. Rows hold only events this server checked and hashed.
+// canonicalising and hashing the JSON (AddAuthEvents asks each loaded auth
+// event for its ID), which was 10 % of all CPU in hearth-bench's profile.
+// Rows hold only events this server checked and hashed.
 func loadEvent(v gomatrixserverlib.IRoomVersion, id string, raw []byte) (gomatrixserverlib.PDU, error) {
 	ev, err := v.NewEventFromTrustedJSONWithEventID(id, raw, false)
 	if err != nil {
