@@ -44,6 +44,7 @@ export async function federation ({ root, quick, deadline }) {
   } catch (err) {
     rows.push(errorRow('federation.relay', err))
   }
+  return rows
 }
 
 function jsonLines (stdout) {
