@@ -96,10 +96,10 @@ func (c *stmtConn) ResetSession(ctx context.Context) error {
 
 func (c *stmtConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	s, err := c.cached(ctx, query)
-	if err != nil || s == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
 		return c.cacheableConn.QueryContext(ctx, query, args)
 	}
 	rows, err := s.stmt.QueryContext(ctx, args)
