@@ -283,6 +283,33 @@ async function sendAndSync (count, headStartMs, budgetMs) {
   return { send, arrival, versions }
 }
 
+/**
+ * In the page: the IndexedDB floor, p50 of readwrite transactions each
+ * putting 200 bytes with durability 'strict', as the storage journal commits.
+ */
+async function indexedDBCommits (count) {
+  const db = await new Promise((resolve, reject) => {
+    const req = indexedDB.open('hearth-bench-floor', 1)
+    req.onupgradeneeded = () => req.result.createObjectStore('records')
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error)
+  })
+  const record = new Uint8Array(200)
+  const took = []
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now()
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction('records', 'readwrite', { durability: 'strict' })
+      tx.objectStore('records').put(record, i)
+      tx.oncomplete = resolve
+      tx.onerror = () => reject(tx.error)
+    })
+    took.push(performance.now() - t0)
+  }
+  db.close()
+  return took
+}
+
 export async function clientapiBrowser ({ dist, quick, deadline }) {
   const site = await startSite({ dir: dist, port: 0, host: '127.0.0.1' })
   const profile = await mkdtemp(join(tmpdir(), 'hearth-bench-profile-'))
@@ -292,11 +319,21 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       await page.goto(site.url, { waitUntil: 'domcontentloaded' })
       await measureLoad(page)
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
+      const floor = await page.evaluate(indexedDBCommits, quick ? 50 : 200)
       const { send, arrival, versions } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const floorRow = latencyRow('clientapi.browser.indexeddb-commit', floor, { note: "the floor: one readwrite transaction putting 200 bytes, durability 'strict', from the page, same run" })
+      const ratio = (name, row) => valueRow(`${name}.floor-ratio`, 'ratio', row.p50 / floorRow.p50, {
+        samples: row.samples, note: `${name} p50 / IndexedDB commit p50 of the same run (issue 13: ≤ 5)`
+      })
+      const sendRow = latencyRow('clientapi.browser.send', send, { note: 'PUT /send answered' })
+      const arrivalRow = latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' })
       return [
+        floorRow,
+        ratio('clientapi.browser.send', sendRow),
+        ratio('clientapi.browser.send-sync', arrivalRow),
         latencyRow('clientapi.browser.versions', versions, { note: 'GET /_matrix/client/versions answered: the page → worker → Go hop alone' }),
-        latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' }),
-        latencyRow('clientapi.browser.send', send, { note: 'PUT /send answered' })
+        arrivalRow,
+        sendRow
       ]
     } finally {
       await close(browser)

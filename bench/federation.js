@@ -5,14 +5,22 @@
  *   federation.inprocess.*  Go servers in one process over the in-process
  *                           transport (go/federation/bench_test.go): 2 and 10
  *                           servers, and 1,000 missed events caught up
- *   federation.relay.*      two headless peers (the real wasm) through a real
- *                           libp2p relay on loopback (js/peer/bench.js)
+ *   federation.relay.*      two headless peers (the real wasm, dist/hearth.wasm
+ *                           from `npm run build`) through a real libp2p relay
+ *                           on loopback: join, and message latency both ways
  *
- * Both print one JSON object per line ({"bench": …}); this turns them into rows.
+ * The Go benchmarks print one JSON object per line ({"bench": …}), turned
+ * into rows here; the relay rows are measured here.
  */
+import '../js/p2p/node-env.js' // Node polyfills for libp2p: this module runs in its own process (bench/child.js)
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { errorRow, valueRow } from './rows.js'
+import { ok as call, register, spawnPeer } from '../js/peer/harness.js'
+import { createRelay } from '../js/relay/index.js'
+import { errorRow, latencyRow, valueRow } from './rows.js'
 
 const run = promisify(execFile)
 
@@ -31,10 +39,8 @@ export async function federation ({ root, quick, deadline }) {
     }
   }
   try {
-    const { stdout } = await run(process.execPath, ['js/peer/bench.js', ...(quick ? ['--quick'] : ['--messages', '50'])], {
-      cwd: root, timeout: Math.max(10_000, deadline - Date.now() - 2_000), maxBuffer: 8 << 20
-    })
-    for (const r of jsonLines(stdout)) rows.push(relayRow(r))
+    // Sending stops at the message count or 2 s before the deadline, whichever is first.
+    await relayRows({ messages: quick ? 20 : 50, deadline: deadline - 2_000, rows })
   } catch (err) {
     rows.push(errorRow('federation.relay', err))
   }
@@ -55,9 +61,75 @@ function inProcessRow (r) {
   return errorRow(`federation.inprocess.${r.bench}`, `unknown row ${JSON.stringify(r)}`)
 }
 
-function relayRow (r) {
-  const name = `federation.relay.${r.bench.replace(/^federation\./, '')}`
-  if (r.error) return errorRow(name, r.error)
-  if (r.bench === 'federation.join') return valueRow(name, 'ms', r.ms)
-  return { name, unit: 'ms', p50: r.p50_ms, p99: r.p99_ms, samples: r.messages }
+/** One user's /sync position; waitFor long-polls until an event shows. */
+function syncer (peer, token, roomId) {
+  let since = ''
+  return {
+    async catchUp () { since = (await call(peer, 'GET', '/_matrix/client/v3/sync?timeout=0', { token })).next_batch },
+    async waitFor (eventId, timeoutMs = 30000) {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        const res = await call(peer, 'GET', `/_matrix/client/v3/sync?timeout=10000&since=${since}`, { token })
+        since = res.next_batch
+        const events = res.rooms?.join?.[roomId]?.timeline?.events ?? []
+        if (events.some(ev => ev.event_id === eventId)) return performance.now()
+      }
+      throw new Error(`${eventId} did not arrive on ${peer.serverName}`)
+    }
+  }
+}
+
+/** Measures two headless peers through a relay, pushing rows as they are measured (a failure keeps them). */
+async function relayRows ({ messages, deadline, rows }) {
+  const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
+  await relay.start()
+  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-bench-'))))
+  const peers = []
+  try {
+    peers.push(...await Promise.all(dirs.map(d => spawnPeer(d, ['--relay', relay.multiaddrs()[0]], { timeoutMs: 30000 }))))
+    const [a, b] = peers
+    const [alice, bob] = await Promise.all([register(a, 'alice'), register(b, 'bob')])
+    const roomId = (await call(a, 'POST', '/_matrix/client/v3/createRoom', { token: alice, body: { preset: 'public_chat' } })).room_id
+
+    // Discovery through the relay takes a moment: retry the join until it works.
+    const joinPath = `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?server_name=${a.serverName}`
+    let joinMs
+    for (let tries = 0; ; tries++) {
+      const start = performance.now()
+      try {
+        await call(b, 'POST', joinPath, { token: bob, body: {} })
+        joinMs = performance.now() - start
+        break
+      } catch (err) {
+        if (tries >= 40) throw err
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
+    }
+    rows.push(valueRow('federation.relay.join', 'ms', joinMs, { note: "B's user joins A's room (make_join, send_join, backfill) once the peers know each other" }))
+
+    const sides = [
+      { from: a, token: alice, to: syncer(b, bob, roomId) },
+      { from: b, token: bob, to: syncer(a, alice, roomId) }
+    ]
+    await Promise.all(sides.map(s => s.to.catchUp()))
+    const samples = []
+    for (let i = 0; i < messages && Date.now() < deadline; i++) {
+      const side = sides[i % 2]
+      const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/bench${i}`
+      // The long-poll starts before the send, as a client's would be waiting.
+      let resolveId
+      const eventId = new Promise(resolve => { resolveId = resolve })
+      const arrived = eventId.then(id => side.to.waitFor(id))
+      const sent = performance.now()
+      resolveId((await call(side.from, 'PUT', path, { token: side.token, body: { msgtype: 'm.text', body: `message ${i}` } })).event_id)
+      samples.push((await arrived) - sent)
+    }
+    rows.push(latencyRow('federation.relay.latency', samples, {
+      note: 'PUT /send on one headless peer → the message in a long-polling /sync on the other, through a libp2p relay on loopback; both directions'
+    }))
+  } finally {
+    await Promise.all(peers.map(p => p.stop()))
+    await relay.stop()
+    await Promise.all(dirs.map(d => rm(d, { recursive: true, force: true })))
+  }
 }

@@ -21,18 +21,19 @@ export const SELF = fileURLToPath(import.meta.url)
 
 /**
  * Boots the server from wasm bytes with storage from createStorage(storageOptions)
- * and media from createBlobStore(blobOptions).
+ * (as wrapStorage returns it: a benchmark may time its calls) and media from
+ * createBlobStore(blobOptions).
  * @returns {Promise<{info: object, memory: WebAssembly.Memory, storage: object, blobs: object, compileMs: number, goStartMs: number}>}
  *   storage: createStorage()'s result; blobs: createBlobStore()'s
  */
-export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' }, blobOptions = { persistence: 'memory' } }) {
+export async function bootServer ({ wasm, storageOptions = { persistence: 'memory' }, blobOptions = { persistence: 'memory' }, wrapStorage = (s) => s }) {
   const bytes = await readFile(wasm)
   const storage = await createStorage(storageOptions)
   const blobs = await createBlobStore(blobOptions)
   const at = {}
   const info = await startServer({
     wasm: bytes,
-    storage: storage.storage,
+    storage: wrapStorage(storage.storage),
     blobs: blobs.blobs,
     onPhase: ({ phase }) => { at[phase] ??= performance.now() }
   })

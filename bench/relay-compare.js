@@ -1,6 +1,6 @@
 /**
  * relay.compare: Hearth's relay against a stock go-libp2p circuit relay v2
- * (test/go-relay) in the same run, on issue 17's workload (js/relay/compare-bench.js):
+ * (test/go-relay) in the same run, on issue 17's workload (bench/relay-compare-workload.js):
  *
  *   relay.compare.<hearth|go>.<n>.cpu-ms-per-request   relay CPU (user + system) per relayed request
  *   relay.compare.<hearth|go>.<n>.rss-mib              relay resident memory, max under load
@@ -12,7 +12,7 @@
 import { errorRow, valueRow } from './rows.js'
 
 export async function relayCompare ({ quick, emit }) {
-  const { runRelayCompare } = await import('../js/relay/compare-bench.js') // installs Node polyfills: import only here
+  const { runRelayCompare } = await import('./relay-compare-workload.js') // installs Node polyfills: import only here
   await runRelayCompare({ quick, print: r => { for (const row of toRows(r)) emit(row) } })
   return []
 }

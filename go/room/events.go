@@ -49,7 +49,7 @@ func loadEvents(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion
 				rows.Close()
 				return nil, fmt.Errorf("load events: %w", err)
 			}
-			if se.PDU, err = loadEvent(v, raw); err != nil {
+			if se.PDU, err = loadEvent(v, id, raw); err != nil {
 				rows.Close()
 				return nil, err
 			}

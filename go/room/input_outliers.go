@@ -115,6 +115,7 @@ func (r *Rooms) StoreRemoteMembership(ctx context.Context, ev gomatrixserverlib.
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrBadEvent, err)
 		}
+		r.auth.invalidate() // current_state changes with no new state group
 		if _, err := w.tx.ExecContext(ctx,
 			`INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, 'm.room.member', ?, ?, ?)
 			 ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`,

@@ -45,7 +45,13 @@ func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v go
 	proto.PrevEvents = prevIDs
 	proto.Depth = depth + 1
 
-	auth, err := r.authEventsFor(ctx, w.tx, v, &proto)
+	group, err := currentGroup(ctx, w.tx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := authEventsFor(&proto, func(key stateKey) (gomatrixserverlib.PDU, error) {
+		return r.currentAuthEvent(ctx, w, v, roomID, group, key)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -60,27 +66,27 @@ func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v go
 	if err := gomatrixserverlib.Allowed(ev, auth, userIDForSender); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
 	}
-	if err := r.store(ctx, w, v, ev, prevIDs); err != nil {
+	if err := r.store(ctx, w, ev, group, prevIDs); err != nil {
 		return nil, err
 	}
 	return ev, nil
 }
 
-// authEventsFor loads, from current state, the events the auth rules need
-// to judge proto.
-func (r *Rooms) authEventsFor(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, proto *gomatrixserverlib.ProtoEvent) (*gomatrixserverlib.AuthEvents, error) {
+// authEventsFor collects the events the auth rules need to judge proto,
+// each from load (nil: not in the state).
+func authEventsFor(proto *gomatrixserverlib.ProtoEvent, load func(stateKey) (gomatrixserverlib.PDU, error)) (*gomatrixserverlib.AuthEvents, error) {
 	needed, err := gomatrixserverlib.StateNeededForProtoEvent(proto)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}
 	auth, _ := gomatrixserverlib.NewAuthEvents(nil)
 	for _, tuple := range needed.Tuples() {
-		ev, err := stateEvent(ctx, q, v, proto.RoomID, tuple.EventType, tuple.StateKey)
-		if errors.Is(err, ErrEventNotFound) {
-			continue
-		}
+		ev, err := load(stateKey{tuple.EventType, tuple.StateKey})
 		if err != nil {
 			return nil, err
+		}
+		if ev == nil {
+			continue
 		}
 		if err := auth.AddEvent(ev); err != nil {
 			return nil, fmt.Errorf("add auth event: %w", err)
@@ -89,16 +95,44 @@ func (r *Rooms) authEventsFor(ctx context.Context, q querier, v gomatrixserverli
 	return auth, nil
 }
 
+// currentStateLoader is a loader for authEventsFor that reads current state
+// through q, uncached.
+func currentStateLoader(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID string) func(stateKey) (gomatrixserverlib.PDU, error) {
+	return func(key stateKey) (gomatrixserverlib.PDU, error) {
+		ev, err := stateEvent(ctx, q, v, roomID, key.Type, key.StateKey)
+		if errors.Is(err, ErrEventNotFound) {
+			return nil, nil
+		}
+		return ev, err
+	}
+}
+
+// currentAuthEvent returns the room's current state event for key, nil if
+// none; group is the room's current state group, read in w. Reads go
+// through the auth cache (authcache.go).
+func (r *Rooms) currentAuthEvent(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, roomID string, group int64, key stateKey) (gomatrixserverlib.PDU, error) {
+	if ev, ok := w.auth.lookup(roomID, group, key); ok {
+		return ev, nil
+	}
+	if ev, ok := r.auth.lookup(roomID, group, key); ok {
+		return ev, nil
+	}
+	ev, err := currentStateLoader(ctx, w.tx, v, roomID)(key)
+	if err != nil {
+		return nil, err
+	}
+	w.auth.note(roomID, group, key, ev)
+	return ev, nil
+}
+
 // store writes an accepted local event, advances current state and
 // extremities, and queues it for the other servers in the room. Local events
-// sit on every extremity, so the state before one is the current state.
-func (r *Rooms) store(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, prevIDs []string) error {
+// sit on every extremity, so the state before one is the current state,
+// whose group is before.
+func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, before int64, prevIDs []string) error {
 	roomID := ev.RoomID().String()
-	before, err := currentGroup(ctx, w.tx, roomID)
-	if err != nil {
-		return err
-	}
 	var replaced, membershipBefore string
+	var err error
 	if ev.StateKey() != nil {
 		if replaced, membershipBefore, err = currentEntry(ctx, w.tx, roomID, keyOf(ev)); err != nil {
 			return err

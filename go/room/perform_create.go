@@ -167,7 +167,11 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		for i, ne := range events {
 			ne.Sender = creator
 			if i == 0 && create != nil {
-				if err := r.store(ctx, w, v, create, nil); err != nil {
+				empty, err := currentGroup(ctx, w.tx, roomID)
+				if err != nil {
+					return fmt.Errorf("create room: %w", err)
+				}
+				if err := r.store(ctx, w, create, empty, nil); err != nil {
 					return fmt.Errorf("create room: create event: %w", err)
 				}
 				continue

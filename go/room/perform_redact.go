@@ -114,6 +114,8 @@ func (r *Rooms) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserver
 	if err != nil {
 		return fmt.Errorf("redact %s: %w", targetID, err)
 	}
+	// A redacted state event is redacted in every state group that holds it.
+	r.auth.invalidate()
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE event_id = ?`, ev.JSON(), targetID); err != nil {
 		return fmt.Errorf("store redacted %s: %w", targetID, err)
 	}
@@ -130,7 +132,7 @@ func eventInRoom(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersio
 	if err != nil {
 		return nil, fmt.Errorf("load event %s: %w", eventID, err)
 	}
-	return loadEvent(v, raw)
+	return loadEvent(v, eventID, raw)
 }
 
 // powerLevels returns a room's current power levels (the spec's defaults

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
 	"hearth/go/identity"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -34,7 +35,7 @@ func (r *Rooms) Template(ctx context.Context, roomID string, sender spec.UserID,
 		return nil, fmt.Errorf("%w: this server holds no events of %s", ErrRoomNotFound, roomID)
 	}
 	proto.PrevEvents, proto.Depth = prevIDs, depth+1
-	auth, err := r.authEventsFor(ctx, q, v, &proto)
+	auth, err := authEventsFor(&proto, currentStateLoader(ctx, q, v, roomID))
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ type PublicRoom struct {
 // most members first.
 func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
 	rows, err := r.db.Query(ctx,
-		`SELECT s.room_id, e.json, m.room_version FROM current_state s JOIN events e ON e.event_id = s.event_id
+		`SELECT s.room_id, s.event_id, e.json, m.room_version FROM current_state s JOIN events e ON e.event_id = s.event_id
 		 JOIN rooms m ON m.room_id = s.room_id
 		 WHERE s.type = 'm.room.join_rules' AND s.state_key = ''`)
 	if err != nil {
@@ -74,9 +74,9 @@ func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
 	}
 	var candidates []string
 	for rows.Next() {
-		var roomID, version string
+		var roomID, id, version string
 		var raw []byte
-		if err := rows.Scan(&roomID, &raw, &version); err != nil {
+		if err := rows.Scan(&roomID, &id, &raw, &version); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load join rules: %w", err)
 		}
@@ -84,7 +84,7 @@ func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
 		if err != nil {
 			continue
 		}
-		ev, err := loadEvent(v, raw)
+		ev, err := loadEvent(v, id, raw)
 		if err != nil {
 			continue
 		}

@@ -108,7 +108,7 @@ func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID s
 		return EventContext{}, fmt.Errorf("look up %s: %w", eventID, err)
 	}
 	at := StreamPos(pos)
-	evs, err := r.query(ctx, roomID, `SELECT stream_pos, json FROM events WHERE event_id = ?`, eventID)
+	evs, err := r.query(ctx, roomID, `SELECT stream_pos, event_id, json FROM events WHERE event_id = ?`, eventID)
 	if err != nil || len(evs) == 0 {
 		return EventContext{}, errors.Join(err, fmt.Errorf("%w: %s", ErrEventNotFound, eventID))
 	}
@@ -140,7 +140,7 @@ func (r *Rooms) Members(ctx context.Context, user spec.UserID, roomID string, at
 		state, err = r.StateBetween(ctx, roomID, 0, at+1)
 	} else {
 		state, err = r.query(ctx, roomID,
-			`SELECT e.stream_pos, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+			`SELECT e.stream_pos, e.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
 			 WHERE s.room_id = ? AND s.type = 'm.room.member' ORDER BY e.stream_pos`, roomID)
 	}
 	if err != nil {
@@ -240,7 +240,7 @@ func (r *Rooms) CurrentMemberEvents(ctx context.Context, roomID string, userIDs 
 		args = append(args, id)
 	}
 	return r.query(ctx, roomID,
-		`SELECT e.stream_pos, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+		`SELECT e.stream_pos, e.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
 		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.state_key IN (?`+strings.Repeat(",?", len(userIDs)-1)+`)
 		 ORDER BY e.stream_pos`, args...)
 }
@@ -274,12 +274,12 @@ func (r *Rooms) CountUnread(ctx context.Context, roomID string, user spec.UserID
 // InviteSender returns who invited user to the room, if user's current
 // membership is an invite.
 func (r *Rooms) InviteSender(ctx context.Context, roomID string, user spec.UserID) (spec.UserID, bool) {
+	var id, version string
 	var raw []byte
-	var version string
 	err := r.db.QueryRow(ctx,
-		`SELECT e.json, m.room_version FROM current_state s JOIN events e ON e.event_id = s.event_id JOIN rooms m ON m.room_id = s.room_id
+		`SELECT s.event_id, e.json, m.room_version FROM current_state s JOIN events e ON e.event_id = s.event_id JOIN rooms m ON m.room_id = s.room_id
 		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.state_key = ? AND s.membership = 'invite'`,
-		roomID, user.String()).Scan(&raw, &version)
+		roomID, user.String()).Scan(&id, &raw, &version)
 	if err != nil {
 		return spec.UserID{}, false
 	}
@@ -287,7 +287,7 @@ func (r *Rooms) InviteSender(ctx context.Context, roomID string, user spec.UserI
 	if err != nil {
 		return spec.UserID{}, false
 	}
-	ev, err := loadEvent(v, raw)
+	ev, err := loadEvent(v, id, raw)
 	if err != nil {
 		return spec.UserID{}, false
 	}

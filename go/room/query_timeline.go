@@ -101,7 +101,7 @@ func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID strin
 		return nil, err
 	}
 	return r.query(ctx, roomID,
-		`SELECT e.stream_pos, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+		`SELECT e.stream_pos, e.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
 		 WHERE s.room_id = ? ORDER BY e.stream_pos`, roomID)
 }
 
@@ -131,7 +131,7 @@ func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before S
 		}
 	}
 	return r.query(ctx, roomID,
-		`SELECT stream_pos, json FROM events WHERE stream_pos IN (
+		`SELECT stream_pos, event_id, json FROM events WHERE stream_pos IN (
 			SELECT MAX(stream_pos) FROM events
 			WHERE room_id = ? AND state_key IS NOT NULL AND stream_pos > ? AND stream_pos < ? AND `+visible+`
 			GROUP BY type, state_key)
@@ -147,7 +147,7 @@ func (r *Rooms) eventsByID(ctx context.Context, roomID string, ids []string) ([]
 			args[i] = id
 		}
 		events, err := r.query(ctx, roomID,
-			`SELECT stream_pos, json FROM events WHERE event_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+			`SELECT stream_pos, event_id, json FROM events WHERE event_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +165,7 @@ const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 // (after, upTo], oldest first, and whether older events in the range were left out.
 func (r *Rooms) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
 	events, err := r.query(ctx, roomID,
-		`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
+		`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
 		 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(after), int64(upTo), limit+1)
 	if err != nil {
 		return nil, false, err
@@ -198,11 +198,11 @@ func (r *Rooms) Messages(ctx context.Context, user spec.UserID, roomID string, f
 	var err error
 	if dir == Forward {
 		events, err = r.query(ctx, roomID,
-			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos > ? AND `+visible+`
+			`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND `+visible+`
 			 ORDER BY stream_pos ASC LIMIT ?`, roomID, int64(from), limit)
 	} else {
 		events, err = r.query(ctx, roomID,
-			`SELECT stream_pos, json FROM events WHERE room_id = ? AND stream_pos <= ? AND `+visible+`
+			`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos <= ? AND `+visible+`
 			 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(from), limit)
 	}
 	if err != nil || len(events) < limit || len(events) == 0 {
@@ -229,11 +229,12 @@ func (r *Rooms) query(ctx context.Context, roomID, q string, args ...any) ([]Eve
 	var out []Event
 	for rows.Next() {
 		var pos int64
+		var id string
 		var raw []byte
-		if err := rows.Scan(&pos, &raw); err != nil {
+		if err := rows.Scan(&pos, &id, &raw); err != nil {
 			return nil, fmt.Errorf("load events of %s: %w", roomID, err)
 		}
-		ev, err := loadEvent(v, raw)
+		ev, err := loadEvent(v, id, raw)
 		if err != nil {
 			return nil, err
 		}

@@ -256,15 +256,16 @@ func sameState(a, b stateMap) bool {
 
 // stateEvent returns the current state event (type, stateKey) of a room.
 func stateEvent(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID, evType, stateKey string) (gomatrixserverlib.PDU, error) {
+	var id string
 	var raw []byte
 	err := q.QueryRowContext(ctx,
-		`SELECT e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
-		 WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?`, roomID, evType, stateKey).Scan(&raw)
+		`SELECT s.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?`, roomID, evType, stateKey).Scan(&id, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s %q in %s", ErrEventNotFound, evType, stateKey, roomID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load state %s %q: %w", evType, stateKey, err)
 	}
-	return loadEvent(v, raw)
+	return loadEvent(v, id, raw)
 }

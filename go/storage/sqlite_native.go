@@ -8,21 +8,19 @@ import (
 	"fmt"
 	"net/url"
 
-	"modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // openSQLite opens a file database natively. WAL lets reads run while the
-// single writer works; foreign keys are enforced as in sql.js.
+// single writer works; foreign keys are enforced as in sql.js. Connections
+// keep their prepared statements (stmtcache.go).
 func openSQLite(path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)") // acknowledged means on disk
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	db := sql.OpenDB(stmtConnector{driver: &sqlite.Driver{}, dsn: "file:" + path + "?" + q.Encode()})
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

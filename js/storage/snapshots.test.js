@@ -46,7 +46,7 @@ test('planSnapshot keeps unchanged chunks and rewrites changed, new and shortene
   assert.equal(resized.changed.length, 5, 'another chunk size: nothing compares')
 })
 
-test('snapshotDue: records, the byte cap, a quarter of the database, the floor', () => {
+test('snapshotDue: records, the byte cap, a quarter of the database, the floor, replay time', () => {
   const p = DEFAULT_SNAPSHOT_POLICY
   const MB = 1024 * 1024
   const cases = [
@@ -58,7 +58,10 @@ test('snapshotDue: records, the byte cap, a quarter of the database, the floor',
     [{ records: 10, bytes: 300_000 }, 1 * MB, true],
     [{ records: 10, bytes: 200_000 }, 1 * MB, false],
     [{ records: 10, bytes: 64 * 1024 }, 0, true],
-    [{ records: 10, bytes: 60 * 1024 }, 0, false]
+    [{ records: 10, bytes: 60 * 1024 }, 0, false],
+    [{ records: 11, bytes: 15_375, replayMs: 99 }, 1 * MB, false],
+    [{ records: 11, bytes: 15_375, replayMs: 100 }, 1 * MB, true],
+    [{ records: 0, bytes: 0, replayMs: 500 }, 0, false]
   ]
   for (const [journal, db, due] of cases) assert.equal(snapshotDue(p, journal, () => db), due, JSON.stringify({ journal, db }))
 })
@@ -86,6 +89,25 @@ for (const kind of KINDS) {
         snapshots += s.stats().snapshots
       }
       assert.ok(snapshots >= (LIVES * WRITES) / policy.maxRecords - 1, `only ${snapshots} snapshots in ${LIVES} lives`)
+    })
+  })
+
+  test(`${kind}: a journal costly to replay is snapshotted: scripts as they run, records as replayed at open`, async () => {
+    // Every other bound is far off; a nanosecond makes any script or replay costly enough.
+    await withStore(kind, { snapshotPolicy: { maxReplayMs: 1e-6 } }, async options => {
+      const s = await createStorage(options)
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      await insert(s.storage, 1) // a statement: its cost is known only once replayed
+      await s.close()
+      assert.equal(s.stats().snapshots, 1, 'the script was snapshotted in its own life')
+      const s2 = await createStorage(options)
+      assert.equal(s2.stats().replayed, 1)
+      await s2.close()
+      assert.equal(s2.stats().snapshots, 1, 'the replayed record was snapshotted at open')
+      const s3 = await createStorage(options)
+      assert.equal(s3.stats().replayed, 0)
+      assert.deepEqual(ids(s3.storage), [1])
+      await s3.close()
     })
   })
 

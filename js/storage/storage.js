@@ -81,12 +81,25 @@ export class Storage {
     this.transactionWrites = []
     /** autocommitted writes not yet made durable */
     this.pendingWrites = []
+    /**
+     * ms the scripts (schema migrations) among transactionWrites and
+     * pendingWrites took to run: what replaying them will cost, counted into
+     * journal.replayMs once durable, so a migrated database is snapshotted in
+     * the life that migrated it (snapshot-policy.js)
+     */
+    this.transactionScriptMs = 0
+    this.pendingScriptMs = 0
     /** the promise of the commit being persisted, or null */
     this.committing = null
     /** the promise of the snapshot being written, or null */
     this.snapshotting = null
-    /** the durable journal the next open would replay: records after the last snapshot taken, and their bytes */
-    this.journal = { records: 0, bytes: 0 }
+    /**
+     * the durable journal the next open would replay: records after the last
+     * snapshot taken, their bytes, and what replaying them costs in ms: as
+     * measured for records replayed at open, as their scripts ran for records
+     * of this life (snapshot-policy.js)
+     */
+    this.journal = { records: 0, bytes: 0, replayMs: 0 }
     /** null while usable; the reason otherwise */
     this.closedReason = null
     this.counters = {
@@ -138,17 +151,21 @@ export class Storage {
     this.checkNotCommitting()
     sql = String(sql)
     const before = this.inTransaction ? null : this.fingerprint()
+    const started = this.now()
     try {
       this.db.run(sql)
     } catch (err) {
       throw sqliteError(err)
     }
+    const took = this.now() - started
     let flags = 0
     const write = { kind: KIND_SCRIPT, sql, params: null }
     if (this.inTransaction) {
       this.transactionWrites.push(write)
+      this.transactionScriptMs += took
     } else if (this.fingerprint() !== before) {
       this.pendingWrites.push(write)
+      this.pendingScriptMs += took
       flags = FLAG_COMMIT_REQUIRED
     }
     const out = new ResultWriter()
@@ -163,6 +180,7 @@ export class Storage {
     this.db.run('BEGIN')
     this.inTransaction = true
     this.transactionWrites = []
+    this.transactionScriptMs = 0
   }
 
   rollback () {
@@ -170,6 +188,7 @@ export class Storage {
     if (!this.inTransaction) throw new StorageTransactionError('no transaction is open')
     this.inTransaction = false
     this.transactionWrites = []
+    this.transactionScriptMs = 0
     // SQLite may have rolled back already (e.g. after SQLITE_FULL); then ROLLBACK fails harmlessly.
     try { this.db.run('ROLLBACK') } catch {}
   }
@@ -195,6 +214,8 @@ export class Storage {
         this.inTransaction = false
         this.pendingWrites.push(...this.transactionWrites)
         this.transactionWrites = []
+        this.pendingScriptMs += this.transactionScriptMs
+        this.transactionScriptMs = 0
       }
     } catch (err) {
       return Promise.reject(err)
@@ -202,13 +223,16 @@ export class Storage {
     if (this.pendingWrites.length === 0) return Promise.resolve()
     const seq = this.seq + 1
     const record = encodeRecord(seq, this.pendingWrites)
+    const scriptMs = this.pendingScriptMs
     this.pendingWrites = []
+    this.pendingScriptMs = 0
     this.committing = this.persistence.append(seq, record).then(() => {
       this.seq = seq
       this.counters.commits++
       this.counters.journalBytesWritten += record.length
       this.journal.records++
       this.journal.bytes += record.length
+      this.journal.replayMs += scriptMs
       this.maybeSnapshot()
     }, async err => {
       this.counters.persistFailures++
@@ -289,6 +313,16 @@ export class Storage {
 
   /** Applies journal records after this.seq, in order, each in a transaction of its own. */
   replay (records) {
+    const started = this.now()
+    const before = this.journal.records
+    try {
+      this.replayRecords(records)
+    } finally {
+      if (this.journal.records > before) this.journal.replayMs += this.now() - started
+    }
+  }
+
+  replayRecords (records) {
     for (const record of records) {
       if (record.seq <= this.seq) continue // covered by the snapshot
       if (record.seq !== this.seq + 1) break // a gap: nothing after it can be applied
@@ -324,7 +358,7 @@ export class Storage {
     this.counters.snapshotPauseLastMs = pause
     this.counters.snapshotPauseMaxMs = Math.max(this.counters.snapshotPauseMaxMs, pause)
     const covered = this.journal
-    this.journal = { records: 0, bytes: 0 }
+    this.journal = { records: 0, bytes: 0, replayMs: 0 }
     this.snapshotting = this.persistence.snapshot(this.seq, image).then(written => {
       this.counters.snapshots++
       this.counters.snapshotBytesWritten += written?.bytesWritten ?? image.length
@@ -332,7 +366,7 @@ export class Storage {
     }, () => {
       // The journal still holds everything: count it again, so the next commit retries.
       this.counters.snapshotFailures++
-      this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes }
+      this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes, replayMs: this.journal.replayMs + covered.replayMs }
     }).finally(() => { this.snapshotting = null })
   }
 
@@ -361,8 +395,10 @@ export class Storage {
       this.inTransaction = false
       this.transactionWrites = []
       this.pendingWrites = []
+      this.transactionScriptMs = 0
+      this.pendingScriptMs = 0
       this.seq = state.lastSeq
-      this.journal = { records: 0, bytes: 0 }
+      this.journal = { records: 0, bytes: 0, replayMs: 0 }
       this.replay(state.records)
     } catch (err) {
       this.closedReason = `reloading after a failed commit failed: ${err?.message ?? err}`

@@ -28,8 +28,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -47,33 +49,53 @@ const pollHeadStart = 5 * time.Millisecond
 type row struct {
 	Name    string  `json:"name"`
 	Unit    string  `json:"unit"`
-	P50     float64 `json:"p50"`
-	P99     float64 `json:"p99"`
+	P50     float64 `json:"p50,omitempty"`
+	P99     float64 `json:"p99,omitempty"`
+	Value   float64 `json:"value,omitempty"`
 	Samples int     `json:"samples"`
 	Note    string  `json:"note,omitempty"`
 }
 
 func main() {
 	messages := flag.Int("messages", 500, "messages to send (each one sample)")
+	senders := flag.Int("senders", 8, "users sending at once for the throughput row")
 	timeout := flag.Duration("timeout", 60*time.Second, "stop sending after this long and report what was measured")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
 	logrus.SetOutput(os.Stderr)
 	logrus.SetLevel(logrus.WarnLevel)
-
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	rows, err := run(ctx, *messages)
-	if err != nil {
+	if err := bench(*messages, *senders, *timeout, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "hearth-bench:", err)
 		os.Exit(1)
+	}
+}
+
+func bench(messages, senders int, timeout time.Duration, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	rows, err := run(ctx, messages, senders)
+	if err != nil {
+		return err
 	}
 	enc := json.NewEncoder(os.Stdout)
 	for _, r := range rows {
 		_ = enc.Encode(r)
 	}
+	return nil
 }
 
-func run(ctx context.Context, messages int) ([]row, error) {
+func run(ctx context.Context, messages, senders int) ([]row, error) {
 	dir, err := os.MkdirTemp("", "hearth-bench-")
 	if err != nil {
 		return nil, err
@@ -99,7 +121,7 @@ func run(ctx context.Context, messages int) ([]row, error) {
 	var created struct {
 		RoomID string `json:"room_id"`
 	}
-	if err := c.do(ctx, "POST", "/_matrix/client/v3/createRoom", map[string]any{"name": "bench"}, &created); err != nil {
+	if err := c.do(ctx, "POST", "/_matrix/client/v3/createRoom", map[string]any{"name": "bench", "preset": "public_chat"}, &created); err != nil {
 		return nil, err
 	}
 	var initial struct {
@@ -111,6 +133,7 @@ func run(ctx context.Context, messages int) ([]row, error) {
 
 	since := initial.NextBatch
 	var sendMs, arrivalMs []float64
+	cpuBefore := cpuTime()
 	for i := 0; i < messages && ctx.Err() == nil; i++ {
 		polled := make(chan syncResult, 1)
 		go func(since string) { polled <- c.sync(ctx, since) }(since)
@@ -139,6 +162,7 @@ func run(ctx context.Context, messages int) ([]row, error) {
 		}
 		arrivalMs = append(arrivalMs, ms(time.Since(began)))
 	}
+	cpuPerSend := ms(cpuTime()-cpuBefore) / float64(max(1, len(arrivalMs)))
 	// The same client's simplest request: the cost of the HTTP hop alone.
 	var versionsMs []float64
 	for i := 0; i < messages && ctx.Err() == nil; i++ {
@@ -151,11 +175,59 @@ func run(ctx context.Context, messages int) ([]row, error) {
 	if len(arrivalMs) == 0 || len(versionsMs) == 0 {
 		return nil, fmt.Errorf("no message was measured before the timeout")
 	}
-	return []row{
-		latency("clientapi.native.send-sync", arrivalMs, "send → arrival in a waiting /sync long-poll, loopback HTTP, SQLite on disk"),
+	rows := []row{
+		latency("clientapi.native.send-sync", arrivalMs, fmt.Sprintf(
+			"send → arrival in a waiting /sync long-poll, loopback HTTP, SQLite on disk; CPU %.2f ms per message (server and client: the send, the /sync answer, both HTTP hops)", cpuPerSend)),
 		latency("clientapi.native.send", sendMs, "PUT /send answered"),
 		latency("clientapi.native.versions", versionsMs, "GET /_matrix/client/versions answered"),
-	}, nil
+	}
+	if senders > 0 && ctx.Err() == nil {
+		perSecond, sent, err := throughput(ctx, hs, created.RoomID, senders, messages)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row{Name: fmt.Sprintf("clientapi.native.senders-%d", senders), Unit: "msg/s", Value: perSecond, Samples: sent,
+			Note: fmt.Sprintf("%d users joined to one room each send back to back, loopback HTTP, SQLite on disk", senders)})
+	}
+	return rows, nil
+}
+
+// throughput registers senders users, joins them to the room and has each
+// send messages back to back, all at once; it returns messages per second
+// over the whole run.
+func throughput(ctx context.Context, hs *httptest.Server, roomID string, senders, messages int) (float64, int, error) {
+	clients := make([]*client, senders)
+	for i := range clients {
+		clients[i] = &client{base: hs.URL, http: hs.Client()}
+		if err := clients[i].register(ctx, fmt.Sprintf("sender%d", i), "bench password"); err != nil {
+			return 0, 0, err
+		}
+		if err := clients[i].do(ctx, "POST", "/_matrix/client/v3/join/"+url.PathEscape(roomID), map[string]any{}, nil); err != nil {
+			return 0, 0, err
+		}
+	}
+	perSender := max(1, messages/senders)
+	errs := make(chan error, senders)
+	began := time.Now()
+	for i, c := range clients {
+		go func() {
+			for j := range perSender {
+				path := fmt.Sprintf("/_matrix/client/v3/rooms/%s/send/m.room.message/s%d", url.PathEscape(roomID), j)
+				if err := c.do(ctx, "PUT", path, map[string]any{"msgtype": "m.text", "body": fmt.Sprintf("sender %d message %d", i, j)}, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			return 0, 0, err
+		}
+	}
+	sent := perSender * senders
+	return float64(int(float64(sent)/time.Since(began).Seconds()*10)) / 10, sent, nil
 }
 
 func latency(name string, samples []float64, note string) row {
@@ -165,6 +237,16 @@ func latency(name string, samples []float64, note string) row {
 		return float64(int(samples[i]*1000)) / 1000
 	}
 	return row{Name: name, Unit: "ms", P50: pick(0.5), P99: pick(0.99), Samples: len(samples), Note: note}
+}
+
+// cpuTime is the CPU time this process has used, user and system: on a
+// shared machine a steadier figure than latency.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

@@ -10,15 +10,15 @@
  * or {bench: 'relay-compare', relay, error} when a relay cannot run (no Go).
  * Node only; imports node-env.js.
  */
-import '../p2p/node-env.js'
+import '../js/p2p/node-env.js'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { WebSocket as WsWebSocket } from 'ws'
-import { createP2P } from '../p2p/index.js'
-import { cpuSecondsOf, spawnRelay } from '../p2p/bench.js'
-import { buildGoRelay, startGoRelay } from '../../test/go-relay/relay.js'
+import { createP2P } from '../js/p2p/index.js'
+import { cpuSecondsOf, spawnRelay } from './p2p.js'
+import { buildGoRelay, startGoRelay } from '../test/go-relay/relay.js'
 
 /** Issue 17's request and answer size. */
 const BODY_BYTES = 1500

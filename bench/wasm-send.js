@@ -1,0 +1,93 @@
+/**
+ * clientapi.wasm: where a send's time goes in the wasm server — Go, the
+ * storage bridge (sql.js and the JS around it) or the durable commit. The real
+ * dist/hearth.wasm under Node (bench/node-server.js) with the file journal
+ * (fdatasync per commit, Node's stand-in for IndexedDB), driven through
+ * callServe as the service worker drives it. Every hearthStorage call is timed
+ * on the JS side of the bridge:
+ *
+ *   clientapi.wasm.send                    PUT /send answered (p50/p99)
+ *   clientapi.wasm.send.storage-calls      bridge crossings into hearthStorage per send
+ *   clientapi.wasm.send.storage-ms         time inside those calls per send (sql.js
+ *                                          statements and their encoding), commit excluded
+ *   clientapi.wasm.send.commit-ms          commit per send: journal append + fdatasync
+ *   clientapi.wasm.send.go-ms              the rest: Go (event building, signing, auth, JSON)
+ *                                          and the serve crossing
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { bootServer, matrixClient } from './node-server.js'
+import { latencyRow, valueRow } from './rows.js'
+
+export async function wasmSend ({ dist, quick, deadline }) {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-wasm-send-'))
+  try {
+    const timing = { calls: 0, storageMs: 0, commitMs: 0 }
+    const server = await bootServer({
+      wasm: join(dist, 'hearth.wasm'),
+      storageOptions: { persistence: 'file', dir, name: 'bench' },
+      wrapStorage: (storage) => timed(storage, timing)
+    })
+    const client = matrixClient()
+    await client.register('bench', 'bench password')
+    const { room_id: roomId } = await client.createRoom({ name: 'bench' })
+    const messages = quick ? 100 : 400
+    const sendMs = []
+    let counted = 0
+    for (let i = 0; i < messages && Date.now() < deadline - 2_000; i++) {
+      // The first sends warm the caches (statements, auth events, JIT): not counted.
+      if (i === 20) Object.assign(timing, { calls: 0, storageMs: 0, commitMs: 0 })
+      const began = performance.now()
+      await client.send(roomId, `t${i}`, `message ${i}`)
+      const took = performance.now() - began
+      if (i >= 20) {
+        sendMs.push(took)
+        counted++
+      }
+    }
+    const per = (x) => x / Math.max(1, counted)
+    const total = sendMs.reduce((a, b) => a + b, 0)
+    const note = `${counted} sends after 20 to warm up; file journal in a temporary directory`
+    return [
+      latencyRow('clientapi.wasm.send', sendMs, { note: 'PUT /send through callServe, real wasm under Node, file journal' }),
+      valueRow('clientapi.wasm.send.storage-calls', 'calls', per(timing.calls), { samples: counted, note }),
+      valueRow('clientapi.wasm.send.storage-ms', 'ms', per(timing.storageMs), { samples: counted, note: 'inside hearthStorage calls, commit excluded; ' + note }),
+      valueRow('clientapi.wasm.send.commit-ms', 'ms', per(timing.commitMs), { samples: counted, note: 'commit: journal append + fdatasync; ' + note }),
+      valueRow('clientapi.wasm.send.go-ms', 'ms', per(total - timing.storageMs - timing.commitMs), { samples: counted, note: 'the rest: Go and the serve crossing (mean); ' + note })
+    ]
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** storage with every method timed into timing; commit's promise is timed to its settling. */
+function timed (storage, timing) {
+  const out = {}
+  for (const [name, value] of Object.entries(storage)) {
+    if (typeof value !== 'function') {
+      out[name] = value
+      continue
+    }
+    out[name] = name === 'commit'
+      ? async (...args) => {
+        timing.calls++
+        const began = performance.now()
+        try {
+          return await value(...args)
+        } finally {
+          timing.commitMs += performance.now() - began
+        }
+      }
+      : (...args) => {
+          timing.calls++
+          const began = performance.now()
+          try {
+            return value(...args)
+          } finally {
+            timing.storageMs += performance.now() - began
+          }
+        }
+  }
+  return Object.freeze(out)
+}
