@@ -116,6 +116,7 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/account/password", authed, a.changePassword)
 	client("POST", "/account/deactivate", authed, a.deactivate)
 	client("POST", "/logout", authed, a.logout)
+	client("POST", "/logout/all", authed, a.logoutAll)
 	client("GET", "/capabilities", authed, a.capabilities)
 
 	client("POST", "/createRoom", authed, a.createRoom)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -217,33 +218,42 @@ func (a *API) invite(req *request) (any, error) {
 	return struct{}{}, a.fed.Invite(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, body.Reason)
 }
 
-func (a *API) kick(req *request) (any, error) { return a.setOthersMembership(req, spec.Leave) }
-func (a *API) ban(req *request) (any, error)  { return a.setOthersMembership(req, spec.Ban) }
-
-func (a *API) unban(req *request) (any, error) {
-	body, target, err := readTarget(req)
-	if err != nil {
-		return nil, err
-	}
-	m, err := a.rooms.MembershipOf(req.ctx(), req.PathValue("roomId"), target)
-	if err != nil {
-		return nil, err
-	}
-	if m != spec.Ban {
-		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", target.String()+" is not banned")
-	}
-	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, spec.Leave, body.Reason)
-	return struct{}{}, err
+// kick is POST /rooms/{roomId}/kick: only a user who is in the room (joined,
+// invited or knocking) can be kicked; one who left or never came is refused.
+func (a *API) kick(req *request) (any, error) {
+	return a.changeOthersMembership(req, spec.Leave, "is not in the room", spec.Join, spec.Invite, spec.Knock)
 }
 
-// setOthersMembership kicks or bans: a local event, which the room's outbox
-// sends to every server in the room, the target's included.
-func (a *API) setOthersMembership(req *request, membership string) (any, error) {
+// unban is POST /rooms/{roomId}/unban: only a banned user can be unbanned.
+func (a *API) unban(req *request) (any, error) {
+	return a.changeOthersMembership(req, spec.Leave, "is not banned", spec.Ban)
+}
+
+// ban is POST /rooms/{roomId}/ban, whatever the target's membership.
+func (a *API) ban(req *request) (any, error) {
+	return a.changeOthersMembership(req, spec.Ban, "")
+}
+
+// changeOthersMembership sets the body's user_id to membership with a local
+// event, which the room's outbox sends to every server in the room, the
+// target's included. With from given, the target's current membership must be
+// one of them, or the request is refused with 403 and "<user> "+refusal.
+func (a *API) changeOthersMembership(req *request, membership, refusal string, from ...string) (any, error) {
 	body, target, err := readTarget(req)
 	if err != nil {
 		return nil, err
 	}
-	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, membership, body.Reason)
+	roomID := req.PathValue("roomId")
+	if len(from) > 0 {
+		m, err := a.rooms.MembershipOf(req.ctx(), roomID, target)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(from, m) {
+			return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", target.String()+" "+refusal)
+		}
+	}
+	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, roomID, target, membership, body.Reason)
 	return struct{}{}, err
 }
 

@@ -25,7 +25,11 @@ func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID st
 		if err != nil {
 			return err
 		}
-		ev, err := r.appendLocal(ctx, w, roomID, v, newEvent{Sender: sender, Type: spec.MRoomMember, StateKey: &targetID, Content: mustJSON(content)})
+		ne := newEvent{Sender: sender, Type: spec.MRoomMember, StateKey: &targetID, Content: mustJSON(content)}
+		if eventID, err = unchangedState(ctx, w.tx, v, roomID, ne); eventID != "" || err != nil {
+			return err
+		}
+		ev, err := r.appendLocal(ctx, w, roomID, v, ne)
 		if err != nil {
 			return err
 		}

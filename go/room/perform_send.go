@@ -53,6 +53,9 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 				return err
 			}
 		}
+		if eventID, err = unchangedState(ctx, w.tx, v, roomID, ne); eventID != "" || err != nil {
+			return err
+		}
 		ev, err := r.appendLocal(ctx, w, roomID, v, ne)
 		if err != nil {
 			return err

@@ -1,0 +1,85 @@
+//go:build !js
+
+package clientapi_test
+
+import (
+	"testing"
+)
+
+// countEvents is the number of events /messages finds in a room (up to 100).
+func (ts *testServer) countEvents(token, roomID string) int {
+	ts.t.Helper()
+	r := ts.do("GET", roomPath(roomID)+"/messages?dir=b&limit=100", token, nil)
+	ts.expect(r, 200, "")
+	chunk, _ := r.body["chunk"].([]any)
+	return len(chunk)
+}
+
+// Setting state to the content it already has, or joining a room one is in,
+// returns the existing event ID and adds no event (the issue's reading of
+// spec 1.11 §"PUT /rooms/{roomId}/state/…" and "POST /rooms/{roomId}/join",
+// as the reference servers behave).
+func TestUnchangedStateAndJoinAddNoEvent(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+
+	first := ts.do("PUT", roomPath(roomID)+"/state/m.room.topic", alice, map[string]any{"topic": "tea", "x": []int{1, 2}})
+	ts.expect(first, 200, "")
+	n := ts.countEvents(alice, roomID)
+	// Same content, keys in another order: canonical JSON is equal.
+	again := ts.do("PUT", roomPath(roomID)+"/state/m.room.topic", alice, `{"x":[1,2],"topic":"tea"}`)
+	ts.expect(again, 200, "")
+	if again.str("event_id") != first.str("event_id") || ts.countEvents(alice, roomID) != n {
+		t.Fatalf("same state again: %s then %s, %d events then %d", first.raw, again.raw, n, ts.countEvents(alice, roomID))
+	}
+	changed := ts.do("PUT", roomPath(roomID)+"/state/m.room.topic", alice, map[string]any{"topic": "coffee"})
+	if changed.str("event_id") == first.str("event_id") || ts.countEvents(alice, roomID) != n+1 {
+		t.Fatalf("changed state: %s", changed.raw)
+	}
+
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	member := ts.do("GET", roomPath(roomID)+"/state/m.room.member/@bob:"+ts.name+"?format=event", bob, nil)
+	n = ts.countEvents(bob, roomID)
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	ts.expect(ts.do("POST", v3+"/join/"+roomID, bob, nil), 200, "")
+	after := ts.do("GET", roomPath(roomID)+"/state/m.room.member/@bob:"+ts.name+"?format=event", bob, nil)
+	if after.str("event_id") != member.str("event_id") || ts.countEvents(bob, roomID) != n {
+		t.Fatalf("join when joined made a new event: %s then %s", member.raw, after.raw)
+	}
+}
+
+// Spec 1.11 §"POST /rooms/{roomId}/kick": the target must be in the room;
+// kicking one who left or never joined is refused with 403.
+func TestKickOfNonMemberRefused(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", roomPath(roomID)+"/kick", alice, map[string]any{"user_id": "@bob:" + ts.name}), 403, "M_FORBIDDEN")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/leave", bob, nil), 200, "")
+	n := ts.countEvents(alice, roomID)
+	ts.expect(ts.do("POST", roomPath(roomID)+"/kick", alice, map[string]any{"user_id": "@bob:" + ts.name}), 403, "M_FORBIDDEN")
+	if ts.countEvents(alice, roomID) != n {
+		t.Fatal("a refused kick added an event")
+	}
+}
+
+// Spec 1.11 §"POST /logout/all": every access token of the user is
+// invalidated, the caller's included.
+func TestLogoutAll(t *testing.T) {
+	ts := newServer(t)
+	first := ts.register("alice", "secret")
+	login := ts.do("POST", v3+"/login", "", map[string]any{
+		"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "alice"}, "password": "secret",
+	})
+	ts.expect(login, 200, "")
+	second := login.str("access_token")
+	bob := ts.register("bob", "pw")
+	ts.expect(ts.do("POST", v3+"/logout/all", second, nil), 200, "")
+	ts.expect(ts.do("GET", v3+"/account/whoami", first, nil), 401, "M_UNKNOWN_TOKEN")
+	ts.expect(ts.do("GET", v3+"/account/whoami", second, nil), 401, "M_UNKNOWN_TOKEN")
+	ts.expect(ts.do("GET", v3+"/account/whoami", bob, nil), 200, "")
+}
