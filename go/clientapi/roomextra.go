@@ -40,7 +40,7 @@ func (a *API) deleteAlias(req *request) (any, error) {
 
 func (a *API) roomAliases(req *request) (any, error) {
 	roomID := req.PathValue("roomId")
-	if _, err := a.rooms.Members(req.ctx(), req.device.UserID, roomID, 0, spec.Join, ""); err != nil {
+	if err := a.rooms.RequireJoined(req.ctx(), roomID, req.device.UserID); err != nil {
 		return nil, err // not joined: no aliases either
 	}
 	aliases, err := a.rooms.LocalAliases(req.ctx(), roomID)

@@ -94,13 +94,15 @@ type EventContext struct {
 }
 
 // Context returns an event of a room and up to limit events around it, for
-// a user joined to the room.
+// a user who may see the event (history visibility; up to their leave once
+// left): ErrEventNotFound for one they may not see.
 func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID string, limit int) (EventContext, error) {
-	if err := r.checkJoined(ctx, roomID, user); err != nil {
+	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+	if err != nil {
 		return EventContext{}, err
 	}
 	var pos int64
-	err := r.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ? AND room_id = ?`, eventID, roomID).Scan(&pos)
+	err = r.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ? AND room_id = ?`, eventID, roomID).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return EventContext{}, fmt.Errorf("%w: %s in %s", ErrEventNotFound, eventID, roomID)
 	}
@@ -109,6 +111,9 @@ func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID s
 	}
 	at := StreamPos(pos)
 	evs, err := r.query(ctx, roomID, `SELECT stream_pos, json FROM events WHERE event_id = ?`, eventID)
+	if err == nil {
+		evs, err = r.visibleToUser(ctx, roomID, user, access, evs)
+	}
 	if err != nil || len(evs) == 0 {
 		return EventContext{}, errors.Join(err, fmt.Errorf("%w: %s", ErrEventNotFound, eventID))
 	}
@@ -129,13 +134,17 @@ func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID s
 
 // Members returns the m.room.member events of a room as of stream position
 // at (0: now), keeping only membership when set and dropping notMembership
-// when set, for a user joined to the room.
+// when set, for a user joined to the room; for one who left, at is at most
+// their leave.
 func (r *Rooms) Members(ctx context.Context, user spec.UserID, roomID string, at StreamPos, membership, notMembership string) ([]Event, error) {
-	if err := r.checkJoined(ctx, roomID, user); err != nil {
+	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+	if err != nil {
 		return nil, err
 	}
+	if !access.joined() && (at == 0 || at > access.upTo) {
+		at = access.upTo
+	}
 	var state []Event
-	var err error
 	if at > 0 {
 		state, err = r.StateBetween(ctx, roomID, 0, at+1)
 	} else {
@@ -186,15 +195,6 @@ func (r *Rooms) JoinedMembers(ctx context.Context, user spec.UserID, roomID stri
 		out[*ev.StateKey()] = MemberProfile{DisplayName: c.DisplayName, AvatarURL: c.AvatarURL}
 	}
 	return out, nil
-}
-
-// checkJoined fails with ErrRoomNotFound or ErrForbidden unless user is
-// joined to the room.
-func (r *Rooms) checkJoined(ctx context.Context, roomID string, user spec.UserID) error {
-	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
-		return err
-	}
-	return requireJoined(ctx, reader{r.db}, roomID, user)
 }
 
 // Forgotten reports whether user has forgotten the room (and not rejoined).
