@@ -3,6 +3,7 @@ package clientapi
 import (
 	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -139,6 +140,12 @@ func (a *API) messages(req *request) (any, error) {
 		}
 		from = latest
 	}
+	var filter syncapi.RoomEventFilter
+	if s := q.Get("filter"); s != "" {
+		if err := json.Unmarshal([]byte(s), &filter); err != nil {
+			return nil, badJSON("filter is not a RoomEventFilter: " + err.Error())
+		}
+	}
 	roomID := req.PathValue("roomId")
 	events, next, more, err := a.rooms.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit)
 	if err != nil {
@@ -157,12 +164,29 @@ func (a *API) messages(req *request) (any, error) {
 		}
 	}
 	chunk := make([]syncapi.ClientEvent, 0, len(events))
+	senders := map[string]bool{}
 	for _, ev := range events {
-		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
+		if filter.Allows(ev.PDU) {
+			chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
+			senders[string(ev.SenderID())] = true
+		}
 	}
 	resp := map[string]any{"start": from.String(), "chunk": chunk}
 	if more {
 		resp["end"] = next.String()
+	}
+	if filter.LazyLoadMembers {
+		// The senders' member events, so a lazy-loading client can show them
+		// (spec 1.11, "Lazy-loading room members").
+		members, err := a.rooms.CurrentMemberEvents(req.ctx(), roomID, slices.Collect(maps.Keys(senders)))
+		if err != nil {
+			return nil, err
+		}
+		state := make([]syncapi.ClientEvent, 0, len(members))
+		for _, ev := range members {
+			state = append(state, syncapi.ToClientEvent(ev.PDU, true))
+		}
+		resp["state"] = state
 	}
 	return resp, nil
 }

@@ -3,9 +3,12 @@ package syncapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/pushrules"
 )
 
 // extras is what build gathers outside the rooms' timelines.
@@ -21,6 +24,16 @@ type extras struct {
 type accountDataEvent struct {
 	Type    string          `json:"type"`
 	Content json.RawMessage `json:"content"`
+}
+
+// hasType reports whether evs holds an account data event of type t.
+func hasType(evs []any, t string) bool {
+	for _, ev := range evs {
+		if ad, ok := ev.(accountDataEvent); ok && ad.Type == t {
+			return true
+		}
+	}
+	return false
 }
 
 // userExtras fills the user-wide parts of resp — account data, presence,
@@ -42,6 +55,15 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 			} else if req.Filter.Room.AccountData.allowsType(ev.Type) {
 				ex.roomData[ev.RoomID] = append(ex.roomData[ev.RoomID], out)
 			}
+		}
+		if initial && !hasType(resp.AccountData.Events, pushrules.AccountDataType) && req.Filter.AccountData.allowsType(pushrules.AccountDataType) {
+			// A user who never edited their push rules has the defaults, and an
+			// initial sync carries them (client-server API, "Push Rules").
+			defaults, err := json.Marshal(pushrules.Defaults(req.User))
+			if err != nil {
+				return ex, fmt.Errorf("encode default push rules: %w", err)
+			}
+			resp.AccountData.Events = append(resp.AccountData.Events, accountDataEvent{Type: pushrules.AccountDataType, Content: defaults})
 		}
 	}
 	if eph := s.src.Ephemeral; eph != nil && req.Filter.Presence.allowsType("m.presence") {
