@@ -83,3 +83,30 @@ func TestLogoutAll(t *testing.T) {
 	ts.expect(ts.do("GET", v3+"/account/whoami", second, nil), 401, "M_UNKNOWN_TOKEN")
 	ts.expect(ts.do("GET", v3+"/account/whoami", bob, nil), 200, "")
 }
+
+// Spec 1.11 §"Transaction identifiers": a transaction ID is scoped to the
+// device and the request path: the same ID in another room, or from another
+// device of the same user, is a new event; the same ID again in the same
+// room from the same device is the first event.
+func TestTransactionIDsScopedPerDeviceAndRoom(t *testing.T) {
+	ts := newServer(t)
+	phone := ts.register("alice", "pw")
+	login := ts.do("POST", v3+"/login", "", map[string]any{
+		"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "alice"}, "password": "pw",
+	})
+	ts.expect(login, 200, "")
+	laptop := login.str("access_token")
+	kitchen := ts.createRoom(phone, nil)
+	garden := ts.createRoom(phone, nil)
+
+	first := ts.send(phone, kitchen, "same", "hello")
+	if again := ts.send(phone, kitchen, "same", "hello"); again != first {
+		t.Fatalf("retransmission made %s, want %s", again, first)
+	}
+	if other := ts.send(phone, garden, "same", "hello"); other == first {
+		t.Fatal("the same transaction ID in another room returned the first room's event")
+	}
+	if other := ts.send(laptop, kitchen, "same", "hello"); other == first {
+		t.Fatal("another device's transaction ID returned the first device's event")
+	}
+}

@@ -402,6 +402,24 @@ INSERT INTO transaction_ids_v6 SELECT localpart, device_id, txn_id, event_id FRO
 DROP TABLE transaction_ids;
 ALTER TABLE transaction_ids_v6 RENAME TO transaction_ids;
 `,
+	// 9: client transaction IDs are scoped per device and per room
+	// (client-server API, "Transaction identifiers"): the same ID sent to two
+	// rooms makes two events.
+	`
+CREATE TABLE transaction_ids_v9 (
+	localpart TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	room_id   TEXT NOT NULL,
+	txn_id    TEXT NOT NULL,
+	event_id  TEXT NOT NULL,
+	PRIMARY KEY (localpart, device_id, room_id, txn_id)
+) WITHOUT ROWID;
+INSERT INTO transaction_ids_v9
+	SELECT t.localpart, t.device_id, COALESCE(e.room_id, ''), t.txn_id, t.event_id
+	FROM transaction_ids t LEFT JOIN events e ON e.event_id = t.event_id;
+DROP TABLE transaction_ids;
+ALTER TABLE transaction_ids_v9 RENAME TO transaction_ids;
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
