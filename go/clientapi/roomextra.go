@@ -35,7 +35,16 @@ func (a *API) getAlias(req *request) (any, error) {
 }
 
 func (a *API) deleteAlias(req *request) (any, error) {
-	return struct{}{}, a.rooms.DeleteAlias(req.ctx(), req.device.UserID, req.PathValue("alias"))
+	alias := req.PathValue("alias")
+	roomID, err := a.rooms.ResolveAlias(req.ctx(), alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.rooms.DeleteAlias(req.ctx(), req.device.UserID, alias); err != nil {
+		return nil, err
+	}
+	a.dropCanonicalAlias(req.ctx(), req.device, roomID, alias)
+	return struct{}{}, nil
 }
 
 func (a *API) roomAliases(req *request) (any, error) {

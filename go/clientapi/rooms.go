@@ -75,9 +75,13 @@ func (a *API) putState(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	stateKey := req.PathValue("stateKey")
-	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, "",
-		req.PathValue("roomId"), req.PathValue("eventType"), &stateKey, content)
+	stateKey, roomID, evType := req.PathValue("stateKey"), req.PathValue("roomId"), req.PathValue("eventType")
+	if evType == spec.MRoomCanonicalAlias && stateKey == "" {
+		if err := a.checkCanonicalAliases(req.ctx(), req.device.UserID, roomID, content); err != nil {
+			return nil, err
+		}
+	}
+	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, "", roomID, evType, &stateKey, content)
 	if err != nil {
 		return nil, err
 	}
