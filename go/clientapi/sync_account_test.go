@@ -41,3 +41,31 @@ func TestInvitesFromIgnoredUsersHidden(t *testing.T) {
 		t.Fatalf("invites: %s", sync.raw)
 	}
 }
+
+// Spec 1.11 §"Extensions to sync" (end-to-end encryption): device_lists.left
+// names users who no longer share a room with the syncing user; changed names
+// users who have newly come to share one. Also with lazy-loaded members.
+func TestDeviceListsLeftAndChanged(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	bobID := "@bob:" + ts.name
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	lazy := "&filter=" + `%7B%22room%22%3A%7B%22state%22%3A%7B%22lazy_load_members%22%3Atrue%7D%7D%7D`
+	since := ts.do("GET", v3+"/sync?"+lazy, alice, nil).str("next_batch")
+
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	r := ts.do("GET", v3+"/sync?since="+since+lazy, alice, nil)
+	ts.expect(r, 200, "")
+	if changed, _ := get(r.body, "device_lists", "changed").([]any); len(changed) != 1 || changed[0] != bobID {
+		t.Fatalf("after bob joined: %s", r.raw)
+	}
+	since = r.str("next_batch")
+
+	ts.expect(ts.do("POST", roomPath(roomID)+"/leave", bob, nil), 200, "")
+	r = ts.do("GET", v3+"/sync?since="+since+lazy, alice, nil)
+	ts.expect(r, 200, "")
+	if left, _ := get(r.body, "device_lists", "left").([]any); len(left) != 1 || left[0] != bobID {
+		t.Fatalf("after bob left: %s", r.raw)
+	}
+}

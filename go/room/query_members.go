@@ -332,3 +332,27 @@ func (r *Rooms) SharesRoomWithLocalUser(ctx context.Context, user spec.UserID) (
 	}
 	return n > 0, nil
 }
+
+// MemberChanges returns the users whose membership changed in the stream
+// range (after, upTo] in the rooms user is or was in. Sync derives the
+// device_lists changed and left of an incremental sync from it.
+func (r *Rooms) MemberChanges(ctx context.Context, user spec.UserID, after, upTo StreamPos) ([]string, error) {
+	rows, err := r.db.Query(ctx,
+		`SELECT DISTINCT state_key FROM events
+		 WHERE type = 'm.room.member' AND stream_pos > ? AND stream_pos <= ? AND `+visible+` AND room_id IN (
+			SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ?)`,
+		int64(after), int64(upTo), user.String())
+	if err != nil {
+		return nil, fmt.Errorf("load membership changes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("load membership changes: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

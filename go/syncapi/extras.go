@@ -100,20 +100,8 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 		}
 		ex.dataUpTo = last
 		if !initial { // an initial sync has no "since" for changes
-			changed, err := k.Changes(ctx, since.Data, latest.Data)
-			if err != nil {
+			if err := s.deviceLists(ctx, req, since, latest, resp); err != nil {
 				return ex, err
-			}
-			if len(changed) > 0 {
-				mates, err := s.rooms.RoomMates(ctx, req.User)
-				if err != nil {
-					return ex, err
-				}
-				for _, uid := range changed {
-					if mates[uid] {
-						resp.DeviceLists.Changed = append(resp.DeviceLists.Changed, uid)
-					}
-				}
 			}
 		}
 		if resp.OTKCounts, resp.FallbackKeyTypes, err = k.Counts(ctx, req.User, req.DeviceID); err != nil {
