@@ -175,6 +175,8 @@ func (a *API) Handler() http.Handler {
 	client("DELETE", "/pushrules/global/{kind}/{ruleId}", authed, a.deletePushRule)
 	client("GET", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.pushRuleAttr)
 	client("PUT", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.putPushRuleAttr)
+	client("GET", "/pushers", authed, a.pushers)
+	client("POST", "/pushers/set", authed, a.setPusher)
 
 	client("GET", "/devices", authed, a.devices)
 	client("GET", "/devices/{deviceId}", authed, a.device)

@@ -44,6 +44,7 @@ var errorTable = []errcode.Rule{
 	{Err: account.ErrBadProfile, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: account.ErrUnknownDevice, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: account.ErrBadDevice, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: account.ErrBadPusher, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: room.ErrBadAlias, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: room.ErrAliasInUse, Status: http.StatusConflict, ErrCode: "M_UNKNOWN"},
 	{Err: room.ErrAliasNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},

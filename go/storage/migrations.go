@@ -420,6 +420,19 @@ INSERT INTO transaction_ids_v9
 DROP TABLE transaction_ids;
 ALTER TABLE transaction_ids_v9 RENAME TO transaction_ids;
 `,
+	// 10: pushers (client-server API, "Push Notifications"), each made by one
+	// device (session) and gone with it. body is the spec's Pusher object.
+	`
+CREATE TABLE pushers (
+	localpart TEXT NOT NULL,
+	app_id    TEXT NOT NULL,
+	pushkey   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	body      BLOB NOT NULL,
+	PRIMARY KEY (localpart, app_id, pushkey)
+) WITHOUT ROWID;
+CREATE INDEX pushers_by_key ON pushers (app_id, pushkey);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
