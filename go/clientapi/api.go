@@ -137,6 +137,8 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/rooms/{roomId}/unban", authed, a.unban)
 	client("GET", "/publicRooms", public, a.publicRooms)
 	client("POST", "/publicRooms", authed, a.publicRooms)
+	client("GET", "/directory/list/room/{roomId}", public, a.directoryVisibility)
+	client("PUT", "/directory/list/room/{roomId}", authed, a.setDirectoryVisibility)
 	client("GET", "/sync", authed, a.sync)
 
 	client("GET", "/profile/{userId}", public, a.getProfile)

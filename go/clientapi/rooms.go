@@ -13,7 +13,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/errcode"
-	"hearth/go/federation"
 	"hearth/go/room"
 	"hearth/go/syncapi"
 )
@@ -295,40 +294,6 @@ func readTarget(req *request) (membershipRequest, spec.UserID, error) {
 		return body, spec.UserID{}, badJSON("user_id is not a valid user ID: " + body.UserID)
 	}
 	return body, *target, nil
-}
-
-// publicRooms lists a page of the public rooms of this server and every
-// known peer, or with ?server= of that one server (another server is given
-// federation.PeerDirectoryTimeout to answer). GET pages with limit and since
-// in the query; POST with limit, since and filter.generic_search_term in
-// the body.
-func (a *API) publicRooms(req *request) (any, error) {
-	var dq federation.DirectoryQuery
-	q := req.URL.Query()
-	if req.Method == http.MethodPost {
-		var body federation.DirectoryBody
-		if err := readJSON(req.Request, &body); err != nil {
-			return nil, err
-		}
-		dq = body.Query()
-	} else {
-		dq.Since = q.Get("since")
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				return nil, invalidParam("limit must be a non-negative integer")
-			}
-			dq.Limit = n
-		}
-	}
-	switch server := spec.ServerName(q.Get("server")); server {
-	case "":
-		return a.fed.AllPublicRooms(req.ctx(), dq)
-	case a.server:
-		return a.fed.LocalPublicRooms(req.ctx(), dq)
-	default:
-		return a.fed.RemotePublicRooms(req.ctx(), server, dq)
-	}
 }
 
 // maxSyncTimeout caps long-polls below the ~30 s after which Firefox stops an

@@ -124,7 +124,7 @@ func TestPublicRoomsAcrossServers(t *testing.T) {
 	nodes := n.nodes(2)
 	a, b := nodes[0], nodes[1]
 	alice, bob := a.register("alice"), b.register("bob")
-	public := alice.createRoom(map[string]any{"preset": "public_chat", "name": "Lobby", "topic": "all welcome"})
+	public := alice.createRoom(map[string]any{"preset": "public_chat", "visibility": "public", "name": "Lobby", "topic": "all welcome"})
 	alice.createRoom(map[string]any{"preset": "private_chat", "name": "Hidden"})
 
 	for _, tc := range []struct {

@@ -60,7 +60,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	preset := req.Preset
 	if preset == "" {
 		preset = PresetPrivateChat
-		if req.Visibility == "public" {
+		if req.Visibility == DirectoryPublic {
 			preset = PresetPublicChat
 		}
 	}
@@ -161,6 +161,11 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		}
 		if alias != "" {
 			if err := insertAlias(ctx, w.tx, alias, roomID, creator); err != nil {
+				return err
+			}
+		}
+		if req.Visibility == DirectoryPublic {
+			if err := setPublished(ctx, w.tx, roomID, true); err != nil {
 				return err
 			}
 		}

@@ -433,6 +433,18 @@ CREATE TABLE pushers (
 ) WITHOUT ROWID;
 CREATE INDEX pushers_by_key ON pushers (app_id, pushkey);
 `,
+	// 11: the room directory lists the rooms published to it (client-server
+	// API, "Room directory": createRoom's visibility, PUT
+	// /directory/list/room/{roomId}), not every room with a public join rule.
+	// Rooms listed before, those whose join rule is public, stay published.
+	`
+CREATE TABLE published_rooms (
+	room_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+INSERT INTO published_rooms
+	SELECT s.room_id FROM current_state s JOIN events e ON e.event_id = s.event_id
+	WHERE s.type = 'm.room.join_rules' AND s.state_key = '' AND CAST(e.json AS TEXT) LIKE '%"join_rule":"public"%';
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
