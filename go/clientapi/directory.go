@@ -69,4 +69,3 @@ func (a *API) publicRooms(req *request) (any, error) {
 		return a.fed.RemotePublicRooms(req.ctx(), server, dq)
 	}
 }
-
