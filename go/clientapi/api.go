@@ -105,6 +105,9 @@ func (a *API) Handler() http.Handler {
 			mux.Handle(method+" "+prefix+path, a.serve(acc, h))
 		}
 	}
+	clientV1 := func(method, path string, acc access, h handler) {
+		mux.Handle(method+" /_matrix/client/v1"+path, a.serve(acc, h))
+	}
 	mux.Handle("GET /_matrix/client/versions", a.serve(public, a.versions))
 	mux.Handle("GET /.well-known/matrix/client", a.serve(public, a.wellKnown))
 
@@ -156,6 +159,10 @@ func (a *API) Handler() http.Handler {
 	client("GET", "/rooms/{roomId}/event/{eventId}", authed, a.getEvent)
 	client("GET", "/rooms/{roomId}/members", authed, a.members)
 	client("GET", "/rooms/{roomId}/joined_members", authed, a.joinedMembers)
+	clientV1("GET", "/rooms/{roomId}/relations/{eventId}", authed, a.relations)
+	clientV1("GET", "/rooms/{roomId}/relations/{eventId}/{relType}", authed, a.relations)
+	clientV1("GET", "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", authed, a.relations)
+	clientV1("GET", "/rooms/{roomId}/threads", authed, a.threads)
 	client("POST", "/rooms/{roomId}/forget", authed, a.forget)
 
 	client("PUT", "/rooms/{roomId}/typing/{userId}", authed, a.typing)

@@ -101,9 +101,15 @@ func (a *API) eventContext(req *request) (any, error) {
 	if n := len(c.After); n > 0 {
 		end = c.After[n-1].Pos
 	}
+	// One pass for the bundles of the event and those around it.
+	around := append(append([]room.Event{c.Event}, c.Before...), c.After...)
+	timeline, err := a.clientEvents(req, req.PathValue("roomId"), around)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{
-		"event":         syncapi.ToClientEvent(c.Event.PDU, true),
-		"events_before": conv(c.Before), "events_after": conv(c.After), "state": conv(c.State),
+		"event":         timeline[0],
+		"events_before": timeline[1 : 1+len(c.Before)], "events_after": timeline[1+len(c.Before):], "state": conv(c.State),
 		"start": start.String(), "end": end.String(),
 	}, nil
 }
@@ -113,7 +119,11 @@ func (a *API) getEvent(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return syncapi.ToClientEvent(c.Event.PDU, true), nil
+	evs, err := a.clientEvents(req, req.PathValue("roomId"), []room.Event{c.Event})
+	if err != nil {
+		return nil, err
+	}
+	return evs[0], nil
 }
 
 func (a *API) members(req *request) (any, error) {

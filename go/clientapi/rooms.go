@@ -166,13 +166,17 @@ func (a *API) messages(req *request) (any, error) {
 			}
 		}
 	}
-	chunk := make([]syncapi.ClientEvent, 0, len(events))
+	shown := events[:0:0]
 	senders := map[string]bool{}
 	for _, ev := range events {
 		if filter.Allows(ev.PDU) {
-			chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
+			shown = append(shown, ev)
 			senders[string(ev.SenderID())] = true
 		}
+	}
+	chunk, err := a.clientEvents(req, roomID, shown)
+	if err != nil {
+		return nil, err
 	}
 	resp := map[string]any{"start": from.String(), "chunk": chunk}
 	if more {

@@ -445,6 +445,26 @@ INSERT INTO published_rooms
 	SELECT s.room_id FROM current_state s JOIN events e ON e.event_id = s.event_id
 	WHERE s.type = 'm.room.join_rules' AND s.state_key = '' AND CAST(e.json AS TEXT) LIKE '%"join_rule":"public"%';
 `,
+	// 12: event relations (client-server API, "Forming relationships between
+	// events"): which event relates to which, how, for /relations, /threads
+	// and bundled aggregations. Events held before are indexed from their JSON.
+	`
+CREATE TABLE event_relations (
+	event_id   TEXT PRIMARY KEY,
+	room_id    TEXT NOT NULL,
+	relates_to TEXT NOT NULL,
+	rel_type   TEXT NOT NULL,
+	type       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX event_relations_by_parent ON event_relations (relates_to, rel_type, type);
+INSERT OR REPLACE INTO event_relations
+	SELECT event_id, room_id, relates_to, rel_type, type FROM (
+		SELECT event_id, room_id, type,
+			json_extract(json, '$.content."m.relates_to".event_id') AS relates_to,
+			json_extract(json, '$.content."m.relates_to".rel_type') AS rel_type
+		FROM events WHERE json_valid(json))
+	WHERE typeof(relates_to) = 'text' AND typeof(rel_type) = 'text';
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
