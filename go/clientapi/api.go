@@ -148,6 +148,7 @@ func (a *API) Handler() http.Handler {
 	client("GET", "/profile/{userId}/{field}", public, a.getProfileField)
 	client("PUT", "/profile/{userId}/{field}", authed, a.putProfileField)
 	client("POST", "/user_directory/search", authed, a.searchUsers)
+	client("POST", "/search", authed, a.search)
 
 	client("PUT", "/directory/room/{alias}", authed, a.putAlias)
 	client("GET", "/directory/room/{alias}", public, a.getAlias)

@@ -81,6 +81,11 @@ func insertEvent(ctx context.Context, w *writeTx, row eventRow) (insertedEvent, 
 	if err := indexRelation(ctx, w.tx, ev); err != nil {
 		return out, err
 	}
+	if !row.outlier {
+		if err := indexBody(ctx, w.tx, ev, out.pos); err != nil {
+			return out, err
+		}
+	}
 	if addsState {
 		group, err := insertEventGroup(ctx, w.tx, row.before.Int64, ev, out.pos, row.newKey)
 		if err != nil {

@@ -465,6 +465,15 @@ INSERT OR REPLACE INTO event_relations
 		FROM events WHERE json_valid(json))
 	WHERE typeof(relates_to) = 'text' AND typeof(rel_type) = 'text';
 `,
+	// 13: full-text search of message bodies (client-server API, "Server Side
+	// Search"), rowid = the event's stream position. The module is the
+	// build's own (fullTextModule: FTS4 in sql.js, FTS5 natively).
+	`CREATE VIRTUAL TABLE event_search USING ` + fullTextModule + `(body);
+INSERT INTO event_search (rowid, body)
+	SELECT stream_pos, json_extract(json, '$.content.body') FROM events
+	WHERE type = 'm.room.message' AND outlier = 0 AND json_valid(json)
+	  AND typeof(json_extract(json, '$.content.body')) = 'text';
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
