@@ -201,7 +201,16 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/keys/device_signing/upload", authed, a.uploadCrossSigning)
 	client("POST", "/keys/signatures/upload", authed, a.uploadSignatures)
 	client("PUT", "/sendToDevice/{eventType}/{txnId}", authed, a.sendToDevice)
-	client("GET", "/room_keys/version", authed, a.noKeyBackup)
+	client("POST", "/room_keys/version", authed, a.createBackup)
+	client("GET", "/room_keys/version", authed, a.backup)
+	client("GET", "/room_keys/version/{version}", authed, a.backup)
+	client("PUT", "/room_keys/version/{version}", authed, a.updateBackup)
+	client("DELETE", "/room_keys/version/{version}", authed, a.deleteBackup)
+	for _, path := range []string{"/room_keys/keys", "/room_keys/keys/{roomId}", "/room_keys/keys/{roomId}/{sessionId}"} {
+		client("PUT", path, authed, a.putRoomKeys)
+		client("GET", path, authed, a.roomKeys)
+		client("DELETE", path, authed, a.deleteRoomKeys)
+	}
 
 	// Hearth's delivery state extension (unstable): where the sender's own
 	// events are on their way to the room's other servers.

@@ -22,6 +22,9 @@ func badJSON(message string) *errcode.Error {
 func notFound(message string) *errcode.Error {
 	return errcode.New(http.StatusNotFound, "M_NOT_FOUND", message)
 }
+func missingParam(message string) *errcode.Error {
+	return errcode.New(http.StatusBadRequest, "M_MISSING_PARAM", message)
+}
 func invalidParam(message string) *errcode.Error {
 	return errcode.New(http.StatusBadRequest, "M_INVALID_PARAM", message)
 }
@@ -57,6 +60,8 @@ var errorTable = []errcode.Rule{
 	{Err: media.ErrNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: media.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, ErrCode: "M_TOO_LARGE"},
 	{Err: keys.ErrBadKeys, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: keys.ErrNoBackup, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: keys.ErrBadBackup, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: federation.ErrAliasNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: federation.ErrBadToken, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: federation.ErrIncompatibleVersion, Status: http.StatusBadRequest, ErrCode: "M_INCOMPATIBLE_ROOM_VERSION"},
@@ -68,6 +73,12 @@ var errorTable = []errcode.Rule{
 
 // toMatrixError turns any error from a handler into the answer to send.
 func toMatrixError(err error) *errcode.Error {
+	var wrongVersion *keys.WrongBackupVersionError
+	if errors.As(err, &wrongVersion) {
+		e := errcode.New(http.StatusForbidden, "M_WRONG_ROOM_KEYS_VERSION", err.Error())
+		e.CurrentVersion = wrongVersion.Current
+		return e
+	}
 	if e := errcode.Match(err, errorTable, errcode.Cancelled); e != nil {
 		return e
 	}

@@ -2,10 +2,8 @@ package clientapi
 
 import (
 	"encoding/json"
-	"net/http"
 
 	"hearth/go/account"
-	"hearth/go/errcode"
 )
 
 // pushers is GET /pushers (spec 1.11, "Push Notifications").
@@ -28,7 +26,7 @@ func (a *API) setPusher(req *request) (any, error) {
 	_ = json.Unmarshal(raw, &present)
 	for _, key := range []string{"pushkey", "app_id", "kind"} {
 		if _, ok := present[key]; !ok {
-			return nil, errcode.New(http.StatusBadRequest, "M_MISSING_PARAM", key+" is required")
+			return nil, missingParam(key + " is required")
 		}
 	}
 	// kind is shallower than the embedded Pusher's, so it is the one decoded.

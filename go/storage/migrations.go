@@ -474,6 +474,31 @@ INSERT INTO event_search (rowid, body)
 	WHERE type = 'm.room.message' AND outlier = 0 AND json_valid(json)
 	  AND typeof(json_extract(json, '$.content.body')) = 'text';
 `,
+	// 14: server-side key backups (client-server API, "Server-side key
+	// backups"). A deleted version keeps its row, so its number is never
+	// handed out again; its keys go.
+	`
+CREATE TABLE key_backup_versions (
+	localpart TEXT NOT NULL,
+	version   INTEGER NOT NULL,
+	algorithm TEXT NOT NULL,
+	auth_data BLOB NOT NULL,
+	etag      INTEGER NOT NULL DEFAULT 0, -- bumped by every change of its keys
+	deleted   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (localpart, version)
+) WITHOUT ROWID;
+CREATE TABLE key_backup_keys (
+	localpart           TEXT NOT NULL,
+	version             INTEGER NOT NULL,
+	room_id             TEXT NOT NULL,
+	session_id          TEXT NOT NULL,
+	first_message_index INTEGER NOT NULL,
+	forwarded_count     INTEGER NOT NULL,
+	is_verified         INTEGER NOT NULL,
+	session_data        BLOB NOT NULL,
+	PRIMARY KEY (localpart, version, room_id, session_id)
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
