@@ -165,6 +165,7 @@ func (a *API) Handler() http.Handler {
 	clientV1("GET", "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", authed, a.relations)
 	clientV1("GET", "/rooms/{roomId}/threads", authed, a.threads)
 	client("POST", "/rooms/{roomId}/forget", authed, a.forget)
+	client("POST", "/rooms/{roomId}/upgrade", authed, a.upgradeRoom)
 
 	client("PUT", "/rooms/{roomId}/typing/{userId}", authed, a.typing)
 	client("POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}", authed, a.receipt)
