@@ -240,7 +240,8 @@ func (a *API) Handler() http.Handler {
 	}
 	mux.Handle("POST /_matrix/media/v3/upload", a.serve(authed, a.upload))
 	mux.Handle("POST /_matrix/media/r0/upload", a.serve(authed, a.upload))
-	mux.Handle("POST /_matrix/media/v1/create", a.serve(authed, unrecognized))
+	mux.Handle("POST /_matrix/media/v1/create", a.serve(authed, a.createMedia))
+	mux.Handle("PUT /_matrix/media/v3/upload/{serverName}/{mediaId}", a.serve(authed, a.uploadCreated))
 
 	mux.Handle("/_matrix/", a.serve(public, unrecognized))
 	mux.Handle("/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {

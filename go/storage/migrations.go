@@ -499,6 +499,17 @@ CREATE TABLE key_backup_keys (
 	PRIMARY KEY (localpart, version, room_id, session_id)
 ) WITHOUT ROWID;
 `,
+	// 15: media IDs created ahead of their upload (client-server API,
+	// "POST /_matrix/media/v1/create"), until uploaded or expired.
+	`
+CREATE TABLE pending_media (
+	media_id   TEXT PRIMARY KEY,
+	uploader   TEXT NOT NULL,
+	expires_ts INTEGER NOT NULL,      -- ms since the epoch
+	uploading  INTEGER NOT NULL DEFAULT 0 -- 1 while one upload of it is under way
+) WITHOUT ROWID;
+CREATE INDEX pending_media_by_uploader ON pending_media (uploader);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
