@@ -41,6 +41,7 @@ var errorTable = []errcode.Rule{
 	{Err: room.ErrEventNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: room.ErrForbidden, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
 	{Err: room.ErrBadEvent, Status: http.StatusBadRequest, ErrCode: "M_BAD_JSON"},
+	{Err: room.ErrEventTooLarge, Status: http.StatusRequestEntityTooLarge, ErrCode: "M_TOO_LARGE"},
 	{Err: room.ErrBadToken, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: room.ErrUnsupportedVersion, Status: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION"},
 	{Err: account.ErrUnknownUser, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
