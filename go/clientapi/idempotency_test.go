@@ -110,3 +110,18 @@ func TestTransactionIDsScopedPerDeviceAndRoom(t *testing.T) {
 		t.Fatal("another device's transaction ID returned the first device's event")
 	}
 }
+
+// Issue 12: rejecting an invite to a room of this server that nobody is in
+// any more works (spec 1.11 §"POST /rooms/{roomId}/leave": rejecting an invite).
+func TestRejectInviteToEmptyRoom(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"invite": []string{"@bob:" + ts.name}})
+	ts.expect(ts.do("POST", roomPath(roomID)+"/leave", alice, nil), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/leave", bob, nil), 200, "")
+	sync := ts.do("GET", v3+"/sync", bob, nil)
+	if get(sync.body, "rooms", "invite", roomID) != nil {
+		t.Fatalf("the invite is still shown: %s", sync.raw)
+	}
+}

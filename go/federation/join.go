@@ -277,8 +277,15 @@ func (f *Federation) Leave(ctx context.Context, user spec.UserID, roomID, reason
 	if _, domain, err := gomatrixserverlib.SplitID('!', roomID); err == nil {
 		candidates = append(candidates, domain)
 	}
+	candidates = f.candidates(candidates)
+	if len(candidates) == 0 {
+		// A room of this server that every local member has left: the
+		// invite is rejected here, as in a room with members.
+		_, err := f.rooms.SetMembership(ctx, user, roomID, user, spec.Leave, reason)
+		return err
+	}
 	var errs []error
-	for _, server := range f.candidates(candidates) {
+	for _, server := range candidates {
 		ev, _, err := f.signTemplate(ctx, server, "/_matrix/federation/v1/make_leave", nil, user, roomID, spec.Leave)
 		if err == nil {
 			err = f.client.do(ctx, server, "PUT", path("/_matrix/federation/v2/send_leave", roomID, ev.EventID()), nil, json.RawMessage(ev.JSON()), nil)
