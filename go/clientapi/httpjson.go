@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"unicode/utf8"
 	"strconv"
+	"unicode/utf8"
 
 	"hearth/go/errcode"
 )

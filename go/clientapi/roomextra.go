@@ -87,13 +87,6 @@ func (a *API) eventContext(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	conv := func(evs []room.Event) []syncapi.ClientEvent {
-		out := make([]syncapi.ClientEvent, 0, len(evs))
-		for _, ev := range evs {
-			out = append(out, syncapi.ToClientEvent(ev.PDU, true))
-		}
-		return out
-	}
 	start, end := c.Event.Pos-1, c.Event.Pos
 	if n := len(c.Before); n > 0 {
 		start = c.Before[n-1].Pos - 1
@@ -109,7 +102,7 @@ func (a *API) eventContext(req *request) (any, error) {
 	}
 	return map[string]any{
 		"event":         timeline[0],
-		"events_before": timeline[1 : 1+len(c.Before)], "events_after": timeline[1+len(c.Before):], "state": conv(c.State),
+		"events_before": timeline[1 : 1+len(c.Before)], "events_after": timeline[1+len(c.Before):], "state": toClientEvents(c.State),
 		"start": start.String(), "end": end.String(),
 	}, nil
 }
@@ -139,11 +132,7 @@ func (a *API) members(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	chunk := make([]syncapi.ClientEvent, 0, len(evs))
-	for _, ev := range evs {
-		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
-	}
-	return map[string]any{"chunk": chunk}, nil
+	return map[string]any{"chunk": toClientEvents(evs)}, nil
 }
 
 func (a *API) joinedMembers(req *request) (any, error) {

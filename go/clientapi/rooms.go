@@ -103,11 +103,7 @@ func (a *API) roomState(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]syncapi.ClientEvent, 0, len(events))
-	for _, ev := range events {
-		out = append(out, syncapi.ToClientEvent(ev.PDU, true))
-	}
-	return out, nil
+	return toClientEvents(events), nil
 }
 
 // maxMessagesLimit caps /messages' limit parameter.
@@ -189,11 +185,7 @@ func (a *API) messages(req *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		state := make([]syncapi.ClientEvent, 0, len(members))
-		for _, ev := range members {
-			state = append(state, syncapi.ToClientEvent(ev.PDU, true))
-		}
-		resp["state"] = state
+		resp["state"] = toClientEvents(members)
 	}
 	return resp, nil
 }

@@ -113,15 +113,8 @@ func (a *API) searchContext(req *request, res room.SearchResult, before, after *
 	if err != nil {
 		return nil, err
 	}
-	conv := func(evs []room.Event) []syncapi.ClientEvent {
-		out := make([]syncapi.ClientEvent, 0, len(evs))
-		for _, ev := range evs {
-			out = append(out, syncapi.ToClientEvent(ev.PDU, true))
-		}
-		return out
-	}
 	return map[string]any{
-		"events_before": conv(older), "events_after": conv(newer),
+		"events_before": toClientEvents(older), "events_after": toClientEvents(newer),
 		"start": (res.Pos - 1).String(), "end": res.Pos.String(),
 	}, nil
 }
