@@ -63,14 +63,7 @@ func (r *Rooms) Relations(ctx context.Context, user spec.UserID, roomID string, 
 	if err != nil {
 		return nil, 0, false, err
 	}
-	more := len(events) == q.Limit && q.Limit > 0
-	var next StreamPos
-	if more {
-		next = events[len(events)-1].Pos
-		if q.Dir != Forward {
-			next--
-		}
-	}
+	next, more := pageEnd(events, q.Limit, q.Dir)
 	events, err = r.visibleToUser(ctx, roomID, user, access, events)
 	return events, next, more, err
 }
@@ -104,11 +97,7 @@ func (r *Rooms) Threads(ctx context.Context, user spec.UserID, roomID string, fr
 	if err != nil {
 		return nil, 0, false, err
 	}
-	more := len(events) == limit && limit > 0
-	var next StreamPos
-	if more {
-		next = events[len(events)-1].Pos - 1
-	}
+	next, more := pageEnd(events, limit, Backward)
 	// Pos is the newest reply's position here; visibility is the root's own.
 	events, err = r.visibleToUser(ctx, roomID, user, access, events)
 	return events, next, more, err

@@ -222,18 +222,24 @@ func (r *Rooms) Messages(ctx context.Context, user spec.UserID, roomID string, f
 	if err != nil {
 		return nil, 0, false, err
 	}
-	more := len(events) == limit && limit > 0
-	var next StreamPos
-	if more {
-		next = events[len(events)-1].Pos
-		if dir == Backward {
-			next--
-		}
-	}
+	next, more := pageEnd(events, limit, dir)
 	if events, err = r.visibleToUser(ctx, roomID, user, access, events); err != nil {
 		return nil, 0, false, err
 	}
 	return events, next, more, nil
+}
+
+// pageEnd is where paging in direction dir continues after a page of events
+// asked with limit, and whether more may follow: a full page may have more.
+func pageEnd(events []Event, limit int, dir string) (StreamPos, bool) {
+	if limit <= 0 || len(events) < limit {
+		return 0, false
+	}
+	last := events[len(events)-1].Pos
+	if dir == Forward {
+		return last, true
+	}
+	return last - 1, true
 }
 
 // query loads events of one room.
