@@ -37,3 +37,18 @@ func TestRejectInviteToEmptyRoom(t *testing.T) {
 		t.Fatalf("the invite is still shown: %s", sync.raw)
 	}
 }
+
+// Spec 1.11 §"POST /rooms/{roomId}/join": the body's reason, and keys the
+// spec does not name, are kept in the member event.
+func TestJoinBodyContentKept(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, map[string]any{"reason": "hello", "org.example.mood": "curious"}), 200, "")
+	m := ts.do("GET", roomPath(roomID)+"/state/m.room.member/@bob:"+ts.name, bob, nil)
+	if m.str("membership") != "join" || m.str("reason") != "hello" || m.str("org.example.mood") != "curious" {
+		t.Fatalf("member event: %s", m.raw)
+	}
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, map[string]any{"reason": 5}), 400, "M_BAD_JSON")
+}

@@ -195,11 +195,21 @@ type membershipRequest struct {
 	Reason string `json:"reason"`
 }
 
+// join is POST /rooms/{roomId}/join and /join/{roomIdOrAlias}. The body's
+// reason and other keys go into the member event's content; third-party
+// invites are not supported, so third_party_signed is dropped.
 func (a *API) join(req *request) (any, error) {
-	var body membershipRequest
-	if err := readJSON(req.Request, &body); err != nil {
+	var extra map[string]any
+	if err := readJSON(req.Request, &extra); err != nil {
 		return nil, err
 	}
+	if reason, ok := extra["reason"]; ok {
+		if _, isString := reason.(string); !isString {
+			return nil, badJSON("reason must be a string")
+		}
+	}
+	delete(extra, "third_party_signed")
+	delete(extra, "membership")
 	roomID := req.PathValue("roomId")
 	if roomID == "" {
 		roomID = req.PathValue("roomIdOrAlias")
@@ -219,7 +229,7 @@ func (a *API) join(req *request) (any, error) {
 	if !strings.HasPrefix(roomID, "!") {
 		return nil, invalidParam("not a room ID or alias: " + roomID)
 	}
-	if err := a.fed.Join(req.ctx(), req.device.UserID, roomID, via); err != nil {
+	if err := a.fed.Join(req.ctx(), req.device.UserID, roomID, via, extra); err != nil {
 		return nil, err
 	}
 	return map[string]string{"room_id": roomID}, nil

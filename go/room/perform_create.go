@@ -178,7 +178,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 				continue
 			}
 			if ne.Type == spec.MRoomMember && *ne.StateKey == creatorID {
-				content, err := r.memberContent(ctx, w.tx, creator, spec.Join, "")
+				content, err := r.memberContent(ctx, w.tx, creator, spec.Join, nil)
 				if err != nil {
 					return err
 				}
