@@ -69,3 +69,27 @@ func TestDeviceListsLeftAndChanged(t *testing.T) {
 		t.Fatalf("after bob left: %s", r.raw)
 	}
 }
+
+// Spec 1.11 §"Presence": an incremental sync after joining a room carries
+// the presence of its members, though it did not change since the token.
+func TestPresenceOfNewRoomMatesInIncrementalSync(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	aliceID := "@alice:" + ts.name
+	ts.expect(ts.do("PUT", v3+"/presence/"+aliceID+"/status", alice, map[string]any{"presence": "online", "status_msg": "baking"}), 200, "")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	since := ts.do("GET", v3+"/sync", bob, nil).str("next_batch")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	r := ts.do("GET", v3+"/sync?since="+since, bob, nil)
+	ts.expect(r, 200, "")
+	var found bool
+	for _, ev := range get(r.body, "presence", "events").([]any) {
+		if get(ev, "sender") == aliceID && get(ev, "content", "presence") == "online" && get(ev, "content", "status_msg") == "baking" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no presence of alice after joining her room: %s", r.raw)
+	}
+}

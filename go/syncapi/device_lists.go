@@ -11,12 +11,8 @@ import (
 // membership changed (a new room mate's devices must be fetched); left holds
 // those whose membership changed and who share no room with the user any
 // more, so the client stops tracking their devices.
-func (s *Syncer) deviceLists(ctx context.Context, req Request, since, latest Token, resp *Response) error {
+func (s *Syncer) deviceLists(ctx context.Context, req Request, since, latest Token, memberChanges []string, resp *Response) error {
 	keyChanges, err := s.src.Keys.Changes(ctx, since.Data, latest.Data)
-	if err != nil {
-		return err
-	}
-	memberChanges, err := s.rooms.MemberChanges(ctx, req.User, since.Events, latest.Events)
 	if err != nil {
 		return err
 	}

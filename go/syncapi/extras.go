@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -66,29 +65,15 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 			resp.AccountData.Events = append(resp.AccountData.Events, accountDataEvent{Type: pushrules.AccountDataType, Content: defaults})
 		}
 	}
-	if eph := s.src.Ephemeral; eph != nil && req.Filter.Presence.allowsType("m.presence") {
-		changed := eph.PresenceSince(since.Ephemeral)
-		var mates map[string]bool
-		if len(changed) > 0 {
-			// A user sees the presence of those they share a room with, no one else's.
-			var err error
-			if mates, err = s.rooms.RoomMates(ctx, req.User); err != nil {
-				return ex, err
-			}
+	var memberChanges []string // users whose membership changed in the user's rooms since the token
+	if !initial {
+		var err error
+		if memberChanges, err = s.rooms.MemberChanges(ctx, req.User, since.Events, latest.Events); err != nil {
+			return ex, err
 		}
-		for _, p := range changed {
-			if !mates[p.UserID] {
-				continue
-			}
-			content := map[string]any{"presence": p.State, "currently_active": p.CurrentActive}
-			if !p.LastActive.IsZero() {
-				content["last_active_ago"] = time.Since(p.LastActive).Milliseconds()
-			}
-			if p.StatusMsg != "" {
-				content["status_msg"] = p.StatusMsg
-			}
-			resp.Presence.Events = append(resp.Presence.Events, map[string]any{"type": "m.presence", "sender": p.UserID, "content": content})
-		}
+	}
+	if err := s.presence(ctx, req, since, memberChanges, resp); err != nil {
+		return ex, err
 	}
 	if k := s.src.Keys; k != nil {
 		msgs, last, err := k.ToDevice(ctx, req.User, req.DeviceID, since.Data, latest.Data)
@@ -100,7 +85,7 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 		}
 		ex.dataUpTo = last
 		if !initial { // an initial sync has no "since" for changes
-			if err := s.deviceLists(ctx, req, since, latest, resp); err != nil {
+			if err := s.deviceLists(ctx, req, since, latest, memberChanges, resp); err != nil {
 				return ex, err
 			}
 		}
