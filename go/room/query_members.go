@@ -148,9 +148,7 @@ func (r *Rooms) Members(ctx context.Context, user spec.UserID, roomID string, at
 	if at > 0 {
 		state, err = r.StateBetween(ctx, roomID, 0, at+1)
 	} else {
-		state, err = r.query(ctx, roomID,
-			`SELECT e.stream_pos, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
-			 WHERE s.room_id = ? AND s.type = 'm.room.member' ORDER BY e.stream_pos`, roomID)
+		state, err = r.CurrentMembers(ctx, roomID)
 	}
 	if err != nil {
 		return nil, err
@@ -226,6 +224,15 @@ func (r *Rooms) RoomMates(ctx context.Context, user spec.UserID) (map[string]boo
 		out[id] = true
 	}
 	return out, rows.Err()
+}
+
+// CurrentMembers returns every current m.room.member event of a room. The
+// caller has checked access: sync, which decided from its snapshot of the
+// user's rooms, must not fail because the user left one meanwhile.
+func (r *Rooms) CurrentMembers(ctx context.Context, roomID string) ([]Event, error) {
+	return r.query(ctx, roomID,
+		`SELECT e.stream_pos, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? AND s.type = 'm.room.member' ORDER BY e.stream_pos`, roomID)
 }
 
 // CurrentMemberEvents returns the current m.room.member events of the given

@@ -125,9 +125,11 @@ func (s *Syncer) roomEphemeral(ctx context.Context, req Request, roomID string, 
 const maxHeroes = 5
 
 // summary is a room's member counts and heroes, which clients use to name
-// rooms without a name, and need when members are lazy-loaded.
+// rooms without a name, and need when members are lazy-loaded. It reads the
+// members unchecked: the user may have left the room since the sync's
+// snapshot of their rooms, and one room's change must not fail the sync.
 func (s *Syncer) summary(ctx context.Context, user spec.UserID, roomID string) (map[string]any, error) {
-	members, err := s.rooms.Members(ctx, user, roomID, 0, "", "")
+	members, err := s.rooms.CurrentMembers(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
