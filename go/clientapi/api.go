@@ -207,11 +207,15 @@ func (a *API) Handler() http.Handler {
 	client("GET", "/room_keys/version/{version}", authed, a.backup)
 	client("PUT", "/room_keys/version/{version}", authed, a.updateBackup)
 	client("DELETE", "/room_keys/version/{version}", authed, a.deleteBackup)
-	for _, path := range []string{"/room_keys/keys", "/room_keys/keys/{roomId}", "/room_keys/keys/{roomId}/{sessionId}"} {
-		client("PUT", path, authed, a.putRoomKeys)
-		client("GET", path, authed, a.roomKeys)
-		client("DELETE", path, authed, a.deleteRoomKeys)
-	}
+	client("PUT", "/room_keys/keys", authed, a.putRoomKeys)
+	client("GET", "/room_keys/keys", authed, a.roomKeys)
+	client("DELETE", "/room_keys/keys", authed, a.deleteRoomKeys)
+	client("PUT", "/room_keys/keys/{roomId}", authed, a.putRoomKeys)
+	client("GET", "/room_keys/keys/{roomId}", authed, a.roomKeys)
+	client("DELETE", "/room_keys/keys/{roomId}", authed, a.deleteRoomKeys)
+	client("PUT", "/room_keys/keys/{roomId}/{sessionId}", authed, a.putRoomKeys)
+	client("GET", "/room_keys/keys/{roomId}/{sessionId}", authed, a.roomKeys)
+	client("DELETE", "/room_keys/keys/{roomId}/{sessionId}", authed, a.deleteRoomKeys)
 
 	// Hearth's delivery state extension (unstable): where the sender's own
 	// events are on their way to the room's other servers.

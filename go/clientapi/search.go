@@ -63,7 +63,11 @@ func (a *API) search(req *request) (any, error) {
 		if err != nil || n < 0 || (q.Recent != strings.HasPrefix(batch, "s")) {
 			return nil, invalidParam("next_batch is not a token of this search")
 		}
-		q.Before, q.Offset = room.StreamPos(n), int(n)
+		if q.Recent {
+			q.Before = room.StreamPos(n) // "s<position>": results before it
+		} else {
+			q.Offset = int(n) // "r<offset>": results already given
+		}
 	}
 	results, count, more, err := a.rooms.Search(req.ctx(), req.device.UserID, q)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -70,11 +72,7 @@ func (r *Rooms) visibleToUser(ctx context.Context, roomID string, user spec.User
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(evs))
-	for i, ev := range evs {
-		ids[i] = ev.EventID()
-	}
-	stored, err := loadEvents(ctx, q, v, ids)
+	groups, err := statesAfter(ctx, q, evs)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +82,7 @@ func (r *Rooms) visibleToUser(ctx context.Context, roomID string, user spec.User
 		if ev.Pos > access.upTo {
 			continue
 		}
-		group := stored[ev.EventID()].StateAfter
+		group := groups[ev.EventID()]
 		if !group.Valid {
 			if group, err = storedCurrentGroup(ctx, q, roomID); err != nil {
 				return nil, err
@@ -135,4 +133,35 @@ func userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVers
 		return false, nil
 	}
 	return m == spec.Join || (m == spec.Invite && vis == visibilityInvited), nil
+}
+
+// statesAfter returns the state group after each event, by event ID
+// (invalid where this server never computed it).
+func statesAfter(ctx context.Context, q querier, evs []Event) (map[string]sql.NullInt64, error) {
+	out := make(map[string]sql.NullInt64, len(evs))
+	for chunk := range slices.Chunk(evs, maxSQLVars) {
+		args := make([]any, len(chunk))
+		for i, ev := range chunk {
+			args[i] = ev.EventID()
+		}
+		rows, err := q.QueryContext(ctx,
+			`SELECT event_id, state_after FROM events WHERE event_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("load states after events: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var group sql.NullInt64
+			if err := rows.Scan(&id, &group); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("load states after events: %w", err)
+			}
+			out[id] = group
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("load states after events: %w", err)
+		}
+	}
+	return out, nil
 }
