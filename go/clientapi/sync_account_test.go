@@ -93,3 +93,22 @@ func TestPresenceOfNewRoomMatesInIncrementalSync(t *testing.T) {
 		t.Fatalf("no presence of alice after joining her room: %s", r.raw)
 	}
 }
+
+// device_lists.left also names the members of a room the user left who share
+// no other room with them, and no invitee who never joined.
+func TestDeviceListsLeftWhenTheUserLeaves(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	ts.register("carol", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
+	since := ts.do("GET", v3+"/sync", bob, nil).str("next_batch")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/invite", alice, map[string]any{"user_id": "@carol:" + ts.name}), 200, "")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/leave", bob, nil), 200, "")
+	r := ts.do("GET", v3+"/sync?since="+since, bob, nil)
+	ts.expect(r, 200, "")
+	if left, _ := get(r.body, "device_lists", "left").([]any); len(left) != 1 || left[0] != "@alice:"+ts.name {
+		t.Fatalf("after bob left: %s", r.raw)
+	}
+}

@@ -340,26 +340,41 @@ func (r *Rooms) SharesRoomWithLocalUser(ctx context.Context, user spec.UserID) (
 	return n > 0, nil
 }
 
-// MemberChanges returns the users whose membership changed in the stream
-// range (after, upTo] in the rooms user is or was in. Sync derives the
-// device_lists changed and left of an incremental sync from it.
-func (r *Rooms) MemberChanges(ctx context.Context, user spec.UserID, after, upTo StreamPos) ([]string, error) {
+// MemberChange is a user's newest membership in one room within a stream range.
+type MemberChange struct {
+	RoomID, UserID, Membership string
+}
+
+// MemberChanges returns the membership changes in the stream range (after,
+// upTo] in the rooms user is or was in, the newest per room and user. Sync
+// derives presence and the device_lists of an incremental sync from it.
+func (r *Rooms) MemberChanges(ctx context.Context, user spec.UserID, after, upTo StreamPos) ([]MemberChange, error) {
 	rows, err := r.db.Query(ctx,
-		`SELECT DISTINCT state_key FROM events
+		`SELECT room_id, state_key, json_extract(json, '$.content.membership') FROM events
 		 WHERE type = 'm.room.member' AND stream_pos > ? AND stream_pos <= ? AND `+visible+` AND room_id IN (
-			SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ?)`,
+			SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ?)
+		 ORDER BY stream_pos`,
 		int64(after), int64(upTo), user.String())
 	if err != nil {
 		return nil, fmt.Errorf("load membership changes: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	newest := map[[2]string]int{}
+	var out []MemberChange
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var c MemberChange
+		var m sql.NullString
+		if err := rows.Scan(&c.RoomID, &c.UserID, &m); err != nil {
 			return nil, fmt.Errorf("load membership changes: %w", err)
 		}
-		out = append(out, id)
+		c.Membership = m.String
+		key := [2]string{c.RoomID, c.UserID}
+		if i, ok := newest[key]; ok {
+			out[i] = c
+			continue
+		}
+		newest[key] = len(out)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

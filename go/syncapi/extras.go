@@ -8,6 +8,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/pushrules"
+	"hearth/go/room"
 )
 
 // extras is what build gathers outside the rooms' timelines.
@@ -65,7 +66,7 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 			resp.AccountData.Events = append(resp.AccountData.Events, accountDataEvent{Type: pushrules.AccountDataType, Content: defaults})
 		}
 	}
-	var memberChanges []string // users whose membership changed in the user's rooms since the token
+	var memberChanges []room.MemberChange // in the user's rooms since the token
 	if !initial {
 		var err error
 		if memberChanges, err = s.rooms.MemberChanges(ctx, req.User, since.Events, latest.Events); err != nil {

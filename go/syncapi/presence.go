@@ -2,12 +2,14 @@ package syncapi
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/ephemeral"
+	"hearth/go/room"
 )
 
 // presence fills the presence of an initial or incremental sync: the changes
@@ -15,7 +17,7 @@ import (
 // memberChanges shows new room mates (or the user joined a room), the
 // current presence of those mates even if it did not change, so that a
 // newly shared room shows who is online (client-server API, "Presence").
-func (s *Syncer) presence(ctx context.Context, req Request, since Token, memberChanges []string, resp *Response) error {
+func (s *Syncer) presence(ctx context.Context, req Request, since Token, memberChanges []room.MemberChange, resp *Response) error {
 	eph := s.src.Ephemeral
 	if eph == nil || !req.Filter.Presence.allowsType("m.presence") {
 		return nil
@@ -36,12 +38,16 @@ func (s *Syncer) presence(ctx context.Context, req Request, since Token, memberC
 			shown[p.UserID] = true
 		}
 	}
-	newMates := memberChanges
-	if slices.Contains(memberChanges, req.User.String()) {
-		newMates = nil // the user's own membership changed: every mate may be new
-		for id := range mates {
-			newMates = append(newMates, id)
+	var newMates []string
+	for _, c := range memberChanges {
+		if c.Membership != spec.Join {
+			continue
 		}
+		if c.UserID == req.User.String() { // the user joined a room: every mate may be new
+			newMates = slices.Collect(maps.Keys(mates))
+			break
+		}
+		newMates = append(newMates, c.UserID)
 	}
 	for _, id := range newMates {
 		if shown[id] || !mates[id] || id == req.User.String() {
