@@ -197,6 +197,17 @@ func (a *Accounts) Logout(ctx context.Context, token string) error {
 	})
 }
 
+// LogoutAll deletes every device of user, the caller's too: the spec's
+// POST /logout/all.
+func (a *Accounts) LogoutAll(ctx context.Context, user spec.UserID) error {
+	return a.db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE localpart = ?`, user.Local()); err != nil {
+			return fmt.Errorf("log out all devices of %s: %w", user.String(), err)
+		}
+		return nil
+	})
+}
+
 // randomString returns n URL-safe characters.
 func (a *Accounts) randomString(n int) string {
 	b := make([]byte, n)

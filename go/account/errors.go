@@ -18,3 +18,6 @@ var (
 	ErrUnknownDevice = errors.New("no such device")
 	ErrBadDevice     = errors.New("device ID or name not acceptable")
 )
+
+// ErrBadPusher means a pusher lacks a required field or has one the spec refuses.
+var ErrBadPusher = errors.New("pusher not acceptable")

@@ -136,3 +136,9 @@ func (a *API) whoami(req *request) (any, error) {
 func (a *API) logout(req *request) (any, error) {
 	return struct{}{}, a.accounts.Logout(req.ctx(), req.device.AccessToken)
 }
+
+// logoutAll is POST /logout/all: every access token of the user stops working,
+// the one that asked included.
+func (a *API) logoutAll(req *request) (any, error) {
+	return struct{}{}, a.accounts.LogoutAll(req.ctx(), req.device.UserID)
+}

@@ -105,6 +105,9 @@ func (a *API) Handler() http.Handler {
 			mux.Handle(method+" "+prefix+path, a.serve(acc, h))
 		}
 	}
+	clientV1 := func(method, path string, acc access, h handler) {
+		mux.Handle(method+" /_matrix/client/v1"+path, a.serve(acc, h))
+	}
 	mux.Handle("GET /_matrix/client/versions", a.serve(public, a.versions))
 	mux.Handle("GET /.well-known/matrix/client", a.serve(public, a.wellKnown))
 
@@ -116,6 +119,7 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/account/password", authed, a.changePassword)
 	client("POST", "/account/deactivate", authed, a.deactivate)
 	client("POST", "/logout", authed, a.logout)
+	client("POST", "/logout/all", authed, a.logoutAll)
 	client("GET", "/capabilities", authed, a.capabilities)
 
 	client("POST", "/createRoom", authed, a.createRoom)
@@ -136,12 +140,15 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/rooms/{roomId}/unban", authed, a.unban)
 	client("GET", "/publicRooms", public, a.publicRooms)
 	client("POST", "/publicRooms", authed, a.publicRooms)
+	client("GET", "/directory/list/room/{roomId}", public, a.directoryVisibility)
+	client("PUT", "/directory/list/room/{roomId}", authed, a.setDirectoryVisibility)
 	client("GET", "/sync", authed, a.sync)
 
 	client("GET", "/profile/{userId}", public, a.getProfile)
 	client("GET", "/profile/{userId}/{field}", public, a.getProfileField)
 	client("PUT", "/profile/{userId}/{field}", authed, a.putProfileField)
 	client("POST", "/user_directory/search", authed, a.searchUsers)
+	client("POST", "/search", authed, a.search)
 
 	client("PUT", "/directory/room/{alias}", authed, a.putAlias)
 	client("GET", "/directory/room/{alias}", public, a.getAlias)
@@ -153,7 +160,12 @@ func (a *API) Handler() http.Handler {
 	client("GET", "/rooms/{roomId}/event/{eventId}", authed, a.getEvent)
 	client("GET", "/rooms/{roomId}/members", authed, a.members)
 	client("GET", "/rooms/{roomId}/joined_members", authed, a.joinedMembers)
+	clientV1("GET", "/rooms/{roomId}/relations/{eventId}", authed, a.relations)
+	clientV1("GET", "/rooms/{roomId}/relations/{eventId}/{relType}", authed, a.relations)
+	clientV1("GET", "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", authed, a.relations)
+	clientV1("GET", "/rooms/{roomId}/threads", authed, a.threads)
 	client("POST", "/rooms/{roomId}/forget", authed, a.forget)
+	client("POST", "/rooms/{roomId}/upgrade", authed, a.upgradeRoom)
 
 	client("PUT", "/rooms/{roomId}/typing/{userId}", authed, a.typing)
 	client("POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}", authed, a.receipt)
@@ -174,6 +186,8 @@ func (a *API) Handler() http.Handler {
 	client("DELETE", "/pushrules/global/{kind}/{ruleId}", authed, a.deletePushRule)
 	client("GET", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.pushRuleAttr)
 	client("PUT", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.putPushRuleAttr)
+	client("GET", "/pushers", authed, a.pushers)
+	client("POST", "/pushers/set", authed, a.setPusher)
 
 	client("GET", "/devices", authed, a.devices)
 	client("GET", "/devices/{deviceId}", authed, a.device)
@@ -188,7 +202,20 @@ func (a *API) Handler() http.Handler {
 	client("POST", "/keys/device_signing/upload", authed, a.uploadCrossSigning)
 	client("POST", "/keys/signatures/upload", authed, a.uploadSignatures)
 	client("PUT", "/sendToDevice/{eventType}/{txnId}", authed, a.sendToDevice)
-	client("GET", "/room_keys/version", authed, a.noKeyBackup)
+	client("POST", "/room_keys/version", authed, a.createBackup)
+	client("GET", "/room_keys/version", authed, a.backup)
+	client("GET", "/room_keys/version/{version}", authed, a.backup)
+	client("PUT", "/room_keys/version/{version}", authed, a.updateBackup)
+	client("DELETE", "/room_keys/version/{version}", authed, a.deleteBackup)
+	client("PUT", "/room_keys/keys", authed, a.putRoomKeys)
+	client("GET", "/room_keys/keys", authed, a.roomKeys)
+	client("DELETE", "/room_keys/keys", authed, a.deleteRoomKeys)
+	client("PUT", "/room_keys/keys/{roomId}", authed, a.putRoomKeys)
+	client("GET", "/room_keys/keys/{roomId}", authed, a.roomKeys)
+	client("DELETE", "/room_keys/keys/{roomId}", authed, a.deleteRoomKeys)
+	client("PUT", "/room_keys/keys/{roomId}/{sessionId}", authed, a.putRoomKeys)
+	client("GET", "/room_keys/keys/{roomId}/{sessionId}", authed, a.roomKeys)
+	client("DELETE", "/room_keys/keys/{roomId}/{sessionId}", authed, a.deleteRoomKeys)
 
 	// Hearth's delivery state extension (unstable): where the sender's own
 	// events are on their way to the room's other servers.
@@ -217,7 +244,8 @@ func (a *API) Handler() http.Handler {
 	}
 	mux.Handle("POST /_matrix/media/v3/upload", a.serve(authed, a.upload))
 	mux.Handle("POST /_matrix/media/r0/upload", a.serve(authed, a.upload))
-	mux.Handle("POST /_matrix/media/v1/create", a.serve(authed, unrecognized))
+	mux.Handle("POST /_matrix/media/v1/create", a.serve(authed, a.createMedia))
+	mux.Handle("PUT /_matrix/media/v3/upload/{serverName}/{mediaId}", a.serve(authed, a.uploadCreated))
 
 	mux.Handle("/_matrix/", a.serve(public, unrecognized))
 	mux.Handle("/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {

@@ -22,6 +22,9 @@ func badJSON(message string) *errcode.Error {
 func notFound(message string) *errcode.Error {
 	return errcode.New(http.StatusNotFound, "M_NOT_FOUND", message)
 }
+func missingParam(message string) *errcode.Error {
+	return errcode.New(http.StatusBadRequest, "M_MISSING_PARAM", message)
+}
 func invalidParam(message string) *errcode.Error {
 	return errcode.New(http.StatusBadRequest, "M_INVALID_PARAM", message)
 }
@@ -38,12 +41,14 @@ var errorTable = []errcode.Rule{
 	{Err: room.ErrEventNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: room.ErrForbidden, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
 	{Err: room.ErrBadEvent, Status: http.StatusBadRequest, ErrCode: "M_BAD_JSON"},
+	{Err: room.ErrEventTooLarge, Status: http.StatusRequestEntityTooLarge, ErrCode: "M_TOO_LARGE"},
 	{Err: room.ErrBadToken, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: room.ErrUnsupportedVersion, Status: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION"},
 	{Err: account.ErrUnknownUser, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: account.ErrBadProfile, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: account.ErrUnknownDevice, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: account.ErrBadDevice, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: account.ErrBadPusher, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: room.ErrBadAlias, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: room.ErrAliasInUse, Status: http.StatusConflict, ErrCode: "M_UNKNOWN"},
 	{Err: room.ErrAliasNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
@@ -55,7 +60,13 @@ var errorTable = []errcode.Rule{
 	{Err: pushrules.ErrBadRule, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: media.ErrNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: media.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, ErrCode: "M_TOO_LARGE"},
+	{Err: media.ErrNotYetUploaded, Status: http.StatusGatewayTimeout, ErrCode: "M_NOT_YET_UPLOADED"},
+	{Err: media.ErrCannotOverwrite, Status: http.StatusConflict, ErrCode: "M_CANNOT_OVERWRITE_MEDIA"},
+	{Err: media.ErrNotCreator, Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"},
+	{Err: media.ErrTooManyPending, Status: http.StatusTooManyRequests, ErrCode: "M_LIMIT_EXCEEDED"},
 	{Err: keys.ErrBadKeys, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
+	{Err: keys.ErrNoBackup, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
+	{Err: keys.ErrBadBackup, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: federation.ErrAliasNotFound, Status: http.StatusNotFound, ErrCode: "M_NOT_FOUND"},
 	{Err: federation.ErrBadToken, Status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM"},
 	{Err: federation.ErrIncompatibleVersion, Status: http.StatusBadRequest, ErrCode: "M_INCOMPATIBLE_ROOM_VERSION"},
@@ -67,6 +78,12 @@ var errorTable = []errcode.Rule{
 
 // toMatrixError turns any error from a handler into the answer to send.
 func toMatrixError(err error) *errcode.Error {
+	var wrongVersion *keys.WrongBackupVersionError
+	if errors.As(err, &wrongVersion) {
+		e := errcode.New(http.StatusForbidden, "M_WRONG_ROOM_KEYS_VERSION", err.Error())
+		e.CurrentVersion = wrongVersion.Current
+		return e
+	}
 	if e := errcode.Match(err, errorTable, errcode.Cancelled); e != nil {
 		return e
 	}

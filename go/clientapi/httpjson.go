@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"hearth/go/errcode"
 )
@@ -56,8 +57,8 @@ func readJSON(r *http.Request, v any) error {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	if !json.Valid(body) {
-		return errcode.New(http.StatusBadRequest, "M_NOT_JSON", "request body is not valid JSON")
+	if !json.Valid(body) || !utf8.Valid(body) {
+		return errcode.New(http.StatusBadRequest, "M_NOT_JSON", "request body is not valid JSON in UTF-8")
 	}
 	if jsonDepth(body) > maxJSONDepth {
 		return badJSON(fmt.Sprintf("request body nests deeper than %d levels", maxJSONDepth))

@@ -86,13 +86,6 @@ func (a *API) sendToDevice(req *request) (any, error) {
 	return struct{}{}, a.keys.SendToDevice(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"), evType, body.Messages)
 }
 
-// noKeyBackup answers that no server-side key backup exists, which clients
-// take as "backup not set up" (an unknown endpoint reads as a server fault).
-// Hearth keeps no key backups yet.
-func (a *API) noKeyBackup(*request) (any, error) {
-	return nil, notFound("no current key backup version")
-}
-
 // uploadCrossSigning stores the caller's cross-signing keys, behind
 // user-interactive auth (the dummy stage, as for deleting devices).
 func (a *API) uploadCrossSigning(req *request) (any, error) {

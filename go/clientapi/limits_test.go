@@ -21,6 +21,6 @@ func TestRequestLimits(t *testing.T) {
 	ts.expect(send("t1", nested(62)), 200, "")
 	ts.expect(send("t2", nested(64)), 400, "M_BAD_JSON")
 	ts.expect(send("t3", nested(20000)), 400, "M_NOT_JSON")
-	ts.expect(send("t4", map[string]any{"body": strings.Repeat("x", 70000)}), 400, "M_BAD_JSON")
+	ts.expect(send("t4", map[string]any{"body": strings.Repeat("x", 70000)}), 413, "M_TOO_LARGE") // an event over 65,536 bytes
 	ts.expect(send("t5", map[string]any{"body": strings.Repeat("x", 1<<20)}), 413, "M_TOO_LARGE")
 }

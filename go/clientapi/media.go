@@ -3,10 +3,12 @@ package clientapi
 import (
 	"errors"
 	"mime"
+	"net/http"
 	"strconv"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/errcode"
 	"hearth/go/media"
 )
 
@@ -22,6 +24,27 @@ func (a *API) upload(req *request) (any, error) {
 		return nil, err
 	}
 	return map[string]string{"content_uri": uri}, nil
+}
+
+// createMedia is POST /_matrix/media/v1/create: an mxc:// URI to upload to
+// later (spec 1.11, "Content repository").
+func (a *API) createMedia(req *request) (any, error) {
+	uri, expires, err := a.media.Create(req.ctx(), req.device.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"content_uri": uri, "unused_expires_at": expires.UnixMilli()}, nil
+}
+
+// uploadCreated is PUT /_matrix/media/v3/upload/{serverName}/{mediaId}: the
+// bytes of a URI from createMedia, once, by its creator.
+func (a *API) uploadCreated(req *request) (any, error) {
+	if spec.ServerName(req.PathValue("serverName")) != a.server {
+		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", "media of another server cannot be uploaded here")
+	}
+	err := a.media.UploadCreated(req.ctx(), req.device.UserID, req.PathValue("mediaId"), req.Header.Get("Content-Type"),
+		req.URL.Query().Get("filename"), req.Body, req.ContentLength)
+	return struct{}{}, err
 }
 
 // getMedia loads the {serverName}/{mediaId} of the path, fetching another

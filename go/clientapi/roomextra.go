@@ -35,12 +35,21 @@ func (a *API) getAlias(req *request) (any, error) {
 }
 
 func (a *API) deleteAlias(req *request) (any, error) {
-	return struct{}{}, a.rooms.DeleteAlias(req.ctx(), req.device.UserID, req.PathValue("alias"))
+	alias := req.PathValue("alias")
+	roomID, err := a.rooms.ResolveAlias(req.ctx(), alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.rooms.DeleteAlias(req.ctx(), req.device.UserID, alias); err != nil {
+		return nil, err
+	}
+	a.dropCanonicalAlias(req.ctx(), req.device, roomID, alias)
+	return struct{}{}, nil
 }
 
 func (a *API) roomAliases(req *request) (any, error) {
 	roomID := req.PathValue("roomId")
-	if _, err := a.rooms.Members(req.ctx(), req.device.UserID, roomID, 0, spec.Join, ""); err != nil {
+	if err := a.rooms.RequireJoined(req.ctx(), roomID, req.device.UserID); err != nil {
 		return nil, err // not joined: no aliases either
 	}
 	aliases, err := a.rooms.LocalAliases(req.ctx(), roomID)
@@ -78,13 +87,6 @@ func (a *API) eventContext(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	conv := func(evs []room.Event) []syncapi.ClientEvent {
-		out := make([]syncapi.ClientEvent, 0, len(evs))
-		for _, ev := range evs {
-			out = append(out, syncapi.ToClientEvent(ev.PDU, true))
-		}
-		return out
-	}
 	start, end := c.Event.Pos-1, c.Event.Pos
 	if n := len(c.Before); n > 0 {
 		start = c.Before[n-1].Pos - 1
@@ -92,9 +94,15 @@ func (a *API) eventContext(req *request) (any, error) {
 	if n := len(c.After); n > 0 {
 		end = c.After[n-1].Pos
 	}
+	// One pass for the bundles of the event and those around it.
+	around := append(append([]room.Event{c.Event}, c.Before...), c.After...)
+	timeline, err := a.clientEvents(req, req.PathValue("roomId"), around)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{
-		"event":         syncapi.ToClientEvent(c.Event.PDU, true),
-		"events_before": conv(c.Before), "events_after": conv(c.After), "state": conv(c.State),
+		"event":         timeline[0],
+		"events_before": timeline[1 : 1+len(c.Before)], "events_after": timeline[1+len(c.Before):], "state": toClientEvents(c.State),
 		"start": start.String(), "end": end.String(),
 	}, nil
 }
@@ -104,7 +112,11 @@ func (a *API) getEvent(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return syncapi.ToClientEvent(c.Event.PDU, true), nil
+	evs, err := a.clientEvents(req, req.PathValue("roomId"), []room.Event{c.Event})
+	if err != nil {
+		return nil, err
+	}
+	return evs[0], nil
 }
 
 func (a *API) members(req *request) (any, error) {
@@ -120,11 +132,7 @@ func (a *API) members(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	chunk := make([]syncapi.ClientEvent, 0, len(evs))
-	for _, ev := range evs {
-		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
-	}
-	return map[string]any{"chunk": chunk}, nil
+	return map[string]any{"chunk": toClientEvents(evs)}, nil
 }
 
 func (a *API) joinedMembers(req *request) (any, error) {

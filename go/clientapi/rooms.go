@@ -3,7 +3,9 @@ package clientapi
 import (
 	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +13,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/errcode"
-	"hearth/go/federation"
 	"hearth/go/room"
 	"hearth/go/syncapi"
 )
@@ -73,9 +74,13 @@ func (a *API) putState(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	stateKey := req.PathValue("stateKey")
-	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, "",
-		req.PathValue("roomId"), req.PathValue("eventType"), &stateKey, content)
+	stateKey, roomID, evType := req.PathValue("stateKey"), req.PathValue("roomId"), req.PathValue("eventType")
+	if evType == spec.MRoomCanonicalAlias && stateKey == "" {
+		if err := a.checkCanonicalAliases(req.ctx(), req.device.UserID, roomID, content); err != nil {
+			return nil, err
+		}
+	}
+	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, "", roomID, evType, &stateKey, content)
 	if err != nil {
 		return nil, err
 	}
@@ -98,11 +103,7 @@ func (a *API) roomState(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]syncapi.ClientEvent, 0, len(events))
-	for _, ev := range events {
-		out = append(out, syncapi.ToClientEvent(ev.PDU, true))
-	}
-	return out, nil
+	return toClientEvents(events), nil
 }
 
 // maxMessagesLimit caps /messages' limit parameter.
@@ -138,6 +139,12 @@ func (a *API) messages(req *request) (any, error) {
 		}
 		from = latest
 	}
+	var filter syncapi.RoomEventFilter
+	if s := q.Get("filter"); s != "" {
+		if err := json.Unmarshal([]byte(s), &filter); err != nil {
+			return nil, badJSON("filter is not a RoomEventFilter: " + err.Error())
+		}
+	}
 	roomID := req.PathValue("roomId")
 	events, next, more, err := a.rooms.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit)
 	if err != nil {
@@ -155,13 +162,30 @@ func (a *API) messages(req *request) (any, error) {
 			}
 		}
 	}
-	chunk := make([]syncapi.ClientEvent, 0, len(events))
+	shown := events[:0:0]
+	senders := map[string]bool{}
 	for _, ev := range events {
-		chunk = append(chunk, syncapi.ToClientEvent(ev.PDU, true))
+		if filter.Allows(ev.PDU) {
+			shown = append(shown, ev)
+			senders[string(ev.SenderID())] = true
+		}
+	}
+	chunk, err := a.clientEvents(req, roomID, shown)
+	if err != nil {
+		return nil, err
 	}
 	resp := map[string]any{"start": from.String(), "chunk": chunk}
 	if more {
 		resp["end"] = next.String()
+	}
+	if filter.LazyLoadMembers {
+		// The senders' member events, so a lazy-loading client can show them
+		// (spec 1.11, "Lazy-loading room members").
+		members, err := a.rooms.CurrentMemberEvents(req.ctx(), roomID, slices.Collect(maps.Keys(senders)))
+		if err != nil {
+			return nil, err
+		}
+		resp["state"] = toClientEvents(members)
 	}
 	return resp, nil
 }
@@ -171,11 +195,21 @@ type membershipRequest struct {
 	Reason string `json:"reason"`
 }
 
+// join is POST /rooms/{roomId}/join and /join/{roomIdOrAlias}. The body's
+// reason and other keys go into the member event's content; third-party
+// invites are not supported, so third_party_signed is dropped.
 func (a *API) join(req *request) (any, error) {
-	var body membershipRequest
-	if err := readJSON(req.Request, &body); err != nil {
+	var extra map[string]any
+	if err := readJSON(req.Request, &extra); err != nil {
 		return nil, err
 	}
+	if reason, ok := extra["reason"]; ok {
+		if _, isString := reason.(string); !isString {
+			return nil, badJSON("reason must be a string")
+		}
+	}
+	delete(extra, "third_party_signed")
+	delete(extra, "membership")
 	roomID := req.PathValue("roomId")
 	if roomID == "" {
 		roomID = req.PathValue("roomIdOrAlias")
@@ -195,7 +229,7 @@ func (a *API) join(req *request) (any, error) {
 	if !strings.HasPrefix(roomID, "!") {
 		return nil, invalidParam("not a room ID or alias: " + roomID)
 	}
-	if err := a.fed.Join(req.ctx(), req.device.UserID, roomID, via); err != nil {
+	if err := a.fed.Join(req.ctx(), req.device.UserID, roomID, via, extra); err != nil {
 		return nil, err
 	}
 	return map[string]string{"room_id": roomID}, nil
@@ -217,33 +251,42 @@ func (a *API) invite(req *request) (any, error) {
 	return struct{}{}, a.fed.Invite(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, body.Reason)
 }
 
-func (a *API) kick(req *request) (any, error) { return a.setOthersMembership(req, spec.Leave) }
-func (a *API) ban(req *request) (any, error)  { return a.setOthersMembership(req, spec.Ban) }
-
-func (a *API) unban(req *request) (any, error) {
-	body, target, err := readTarget(req)
-	if err != nil {
-		return nil, err
-	}
-	m, err := a.rooms.MembershipOf(req.ctx(), req.PathValue("roomId"), target)
-	if err != nil {
-		return nil, err
-	}
-	if m != spec.Ban {
-		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", target.String()+" is not banned")
-	}
-	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, spec.Leave, body.Reason)
-	return struct{}{}, err
+// kick is POST /rooms/{roomId}/kick: only a user who is in the room (joined,
+// invited or knocking) can be kicked; one who left or never came is refused.
+func (a *API) kick(req *request) (any, error) {
+	return a.changeOthersMembership(req, spec.Leave, "is not in the room", spec.Join, spec.Invite, spec.Knock)
 }
 
-// setOthersMembership kicks or bans: a local event, which the room's outbox
-// sends to every server in the room, the target's included.
-func (a *API) setOthersMembership(req *request, membership string) (any, error) {
+// unban is POST /rooms/{roomId}/unban: only a banned user can be unbanned.
+func (a *API) unban(req *request) (any, error) {
+	return a.changeOthersMembership(req, spec.Leave, "is not banned", spec.Ban)
+}
+
+// ban is POST /rooms/{roomId}/ban, whatever the target's membership.
+func (a *API) ban(req *request) (any, error) {
+	return a.changeOthersMembership(req, spec.Ban, "")
+}
+
+// changeOthersMembership sets the body's user_id to membership with a local
+// event, which the room's outbox sends to every server in the room, the
+// target's included. With from given, the target's current membership must be
+// one of them, or the request is refused with 403 and "<user> "+refusal.
+func (a *API) changeOthersMembership(req *request, membership, refusal string, from ...string) (any, error) {
 	body, target, err := readTarget(req)
 	if err != nil {
 		return nil, err
 	}
-	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, req.PathValue("roomId"), target, membership, body.Reason)
+	roomID := req.PathValue("roomId")
+	if len(from) > 0 {
+		m, err := a.rooms.MembershipOf(req.ctx(), roomID, target)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(from, m) {
+			return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", target.String()+" "+refusal)
+		}
+	}
+	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, roomID, target, membership, body.Reason)
 	return struct{}{}, err
 }
 
@@ -257,40 +300,6 @@ func readTarget(req *request) (membershipRequest, spec.UserID, error) {
 		return body, spec.UserID{}, badJSON("user_id is not a valid user ID: " + body.UserID)
 	}
 	return body, *target, nil
-}
-
-// publicRooms lists a page of the public rooms of this server and every
-// known peer, or with ?server= of that one server (another server is given
-// federation.PeerDirectoryTimeout to answer). GET pages with limit and since
-// in the query; POST with limit, since and filter.generic_search_term in
-// the body.
-func (a *API) publicRooms(req *request) (any, error) {
-	var dq federation.DirectoryQuery
-	q := req.URL.Query()
-	if req.Method == http.MethodPost {
-		var body federation.DirectoryBody
-		if err := readJSON(req.Request, &body); err != nil {
-			return nil, err
-		}
-		dq = body.Query()
-	} else {
-		dq.Since = q.Get("since")
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				return nil, invalidParam("limit must be a non-negative integer")
-			}
-			dq.Limit = n
-		}
-	}
-	switch server := spec.ServerName(q.Get("server")); server {
-	case "":
-		return a.fed.AllPublicRooms(req.ctx(), dq)
-	case a.server:
-		return a.fed.LocalPublicRooms(req.ctx(), dq)
-	default:
-		return a.fed.RemotePublicRooms(req.ctx(), server, dq)
-	}
 }
 
 // maxSyncTimeout caps long-polls below the ~30 s after which Firefox stops an

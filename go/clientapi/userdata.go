@@ -35,7 +35,7 @@ func (a *API) putAccountData(req *request) (any, error) {
 		return nil, err
 	}
 	evType := req.PathValue("type")
-	if evType == pushRulesType {
+	if evType == pushrules.AccountDataType {
 		// The push rules endpoints keep the ruleset well-formed.
 		return nil, errcode.New(http.StatusMethodNotAllowed, "M_BAD_JSON", "use the dedicated endpoint for "+evType)
 	}
@@ -66,12 +66,9 @@ func (a *API) getFilter(req *request) (any, error) {
 	return a.filters.Get(req.ctx(), u, req.PathValue("filterId"))
 }
 
-// pushRulesType is the account data type the push ruleset is stored as.
-const pushRulesType = "m.push_rules"
-
 // ruleset returns the caller's push rules: as stored, else the defaults.
 func (a *API) ruleset(req *request) (pushrules.Ruleset, error) {
-	raw, err := a.accountData.Get(req.ctx(), req.device.UserID, "", pushRulesType)
+	raw, err := a.accountData.Get(req.ctx(), req.device.UserID, "", pushrules.AccountDataType)
 	if err != nil && !errors.Is(err, accountdata.ErrNotFound) {
 		return pushrules.Ruleset{}, err
 	}
@@ -90,7 +87,7 @@ func decodeRuleset(raw json.RawMessage, user spec.UserID) pushrules.Ruleset {
 // editRuleset applies edit to the caller's push rules and stores the result,
 // reading and writing in one transaction so concurrent edits are not lost.
 func (a *API) editRuleset(req *request, edit func(rs pushrules.Ruleset) error) error {
-	return a.accountData.Update(req.ctx(), req.device.UserID, "", pushRulesType, func(raw json.RawMessage) (json.RawMessage, error) {
+	return a.accountData.Update(req.ctx(), req.device.UserID, "", pushrules.AccountDataType, func(raw json.RawMessage) (json.RawMessage, error) {
 		rs := decodeRuleset(raw, req.device.UserID)
 		if err := edit(rs); err != nil {
 			return nil, err

@@ -23,6 +23,9 @@ type Error struct {
 	Message string `json:"error"`
 	// RetryAfterMs is set on M_LIMIT_EXCEEDED: when the client may try again.
 	RetryAfterMs int64 `json:"retry_after_ms,omitempty"`
+	// CurrentVersion is set on M_WRONG_ROOM_KEYS_VERSION: the key backup
+	// version that takes keys.
+	CurrentVersion string `json:"current_version,omitempty"`
 }
 
 func (e *Error) Error() string { return e.ErrCode + ": " + e.Message }

@@ -42,7 +42,7 @@ func TestPublicRoomsPaging(t *testing.T) {
 	alice, bob := a.register("alice"), b.register("bob")
 	var want []string
 	for _, name := range []string{"one", "two", "three", "four", "five"} {
-		want = append(want, alice.createRoom(map[string]any{"preset": "public_chat", "name": "room " + name}))
+		want = append(want, alice.createRoom(map[string]any{"preset": "public_chat", "visibility": "public", "name": "room " + name}))
 	}
 	slices.Sort(want)
 
@@ -95,9 +95,9 @@ func TestPublicRoomsOfEveryKnownPeer(t *testing.T) {
 		cfg.Peers = func() []string { return []string{string(a.name), string(silent)} }
 	})
 	alice, bob, carol := a.register("alice"), b.register("bob"), c.register("carol")
-	lobby := alice.createRoom(map[string]any{"preset": "public_chat", "name": "A's lobby"})
-	shared := bob.createRoom(map[string]any{"preset": "public_chat", "name": "B's room"})
-	carols := carol.createRoom(map[string]any{"preset": "public_chat", "name": "C's room"})
+	lobby := alice.createRoom(map[string]any{"preset": "public_chat", "visibility": "public", "name": "A's lobby"})
+	shared := bob.createRoom(map[string]any{"preset": "public_chat", "visibility": "public", "name": "B's room"})
+	carols := carol.createRoom(map[string]any{"preset": "public_chat", "visibility": "public", "name": "C's room"})
 	carol.join(shared, b) // C knows B through a room, A through the transport
 
 	start := time.Now()

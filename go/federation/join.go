@@ -148,13 +148,13 @@ func (f *Federation) receiveMembership(req *request, membership string) (gomatri
 // server and the room ID's server) with make_join and send_join. It returns
 // once the user's join is part of the room here, with its state; recent
 // history is backfilled afterwards, best effort.
-func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, servers []spec.ServerName) error {
+func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, servers []spec.ServerName, extra map[string]any) error {
 	resident, err := f.rooms.Resident(ctx, roomID)
 	if err != nil {
 		return err
 	}
 	if resident {
-		_, err := f.rooms.SetMembership(ctx, user, roomID, user, spec.Join, "")
+		_, err := f.rooms.JoinWithContent(ctx, user, roomID, extra)
 		return err
 	}
 	var candidates []spec.ServerName
@@ -167,12 +167,12 @@ func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, 
 	candidates = f.candidates(append(candidates, servers...))
 	if len(candidates) == 0 {
 		// A room of this server that no local user is in any more.
-		_, err := f.rooms.SetMembership(ctx, user, roomID, user, spec.Join, "")
+		_, err := f.rooms.JoinWithContent(ctx, user, roomID, extra)
 		return err
 	}
 	var errs []error
 	for _, server := range candidates {
-		err := f.joinVia(ctx, server, user, roomID)
+		err := f.joinVia(ctx, server, user, roomID, extra)
 		if err == nil {
 			return nil
 		}
@@ -186,12 +186,12 @@ func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, 
 }
 
 // joinVia joins through one resident server.
-func (f *Federation) joinVia(ctx context.Context, server spec.ServerName, user spec.UserID, roomID string) error {
+func (f *Federation) joinVia(ctx context.Context, server spec.ServerName, user spec.UserID, roomID string, extra map[string]any) error {
 	q := map[string][]string{"ver": {}}
 	for _, v := range room.SupportedVersions {
 		q["ver"] = append(q["ver"], string(v))
 	}
-	ev, v, err := f.signTemplate(ctx, server, "/_matrix/federation/v1/make_join", q, user, roomID, spec.Join)
+	ev, v, err := f.signTemplate(ctx, server, "/_matrix/federation/v1/make_join", q, user, roomID, spec.Join, extra)
 	if err != nil {
 		return err
 	}
@@ -228,8 +228,9 @@ func (f *Federation) joinVia(ctx context.Context, server spec.ServerName, user s
 const recentHistory = 20
 
 // signTemplate asks server for a membership template (make_join, make_leave),
-// checks it is the membership asked for, and signs it.
-func (f *Federation) signTemplate(ctx context.Context, server spec.ServerName, endpoint string, q map[string][]string, user spec.UserID, roomID, membership string) (gomatrixserverlib.PDU, gomatrixserverlib.IRoomVersion, error) {
+// checks it is the membership asked for, adds extra's keys to its content
+// (the membership stays), and signs it.
+func (f *Federation) signTemplate(ctx context.Context, server spec.ServerName, endpoint string, q map[string][]string, user spec.UserID, roomID, membership string, extra map[string]any) (gomatrixserverlib.PDU, gomatrixserverlib.IRoomVersion, error) {
 	var tmpl templateResponse
 	if err := f.client.do(ctx, server, "GET", path(endpoint, roomID, user.String()), q, nil, &tmpl); err != nil {
 		return nil, nil, fmt.Errorf("%s from %s: %w", endpoint, server, err)
@@ -252,6 +253,22 @@ func (f *Federation) signTemplate(ctx context.Context, server spec.ServerName, e
 	if proto.Type != spec.MRoomMember || proto.SenderID != user.String() || proto.StateKey == nil ||
 		*proto.StateKey != user.String() || proto.RoomID != roomID || content.Membership != membership {
 		return nil, nil, fmt.Errorf("%w: %s sent a template that is not a %s of %s", ErrBadEvent, server, membership, user.String())
+	}
+	if len(extra) > 0 {
+		var full map[string]any
+		if err := json.Unmarshal(proto.Content, &full); err != nil {
+			return nil, nil, fmt.Errorf("%w: template content from %s: %v", ErrBadEvent, server, err)
+		}
+		for k, v := range extra {
+			if k != "membership" {
+				full[k] = v
+			}
+		}
+		raw, err := json.Marshal(full)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode %s content: %w", membership, err)
+		}
+		proto.Content = raw
 	}
 	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(f.opts.Now(), f.id.ServerName, identity.KeyID, f.id.Key)
 	if err != nil {
@@ -277,9 +294,16 @@ func (f *Federation) Leave(ctx context.Context, user spec.UserID, roomID, reason
 	if _, domain, err := gomatrixserverlib.SplitID('!', roomID); err == nil {
 		candidates = append(candidates, domain)
 	}
+	candidates = f.candidates(candidates)
+	if len(candidates) == 0 {
+		// A room of this server that every local member has left: the
+		// invite is rejected here, as in a room with members.
+		_, err := f.rooms.SetMembership(ctx, user, roomID, user, spec.Leave, reason)
+		return err
+	}
 	var errs []error
-	for _, server := range f.candidates(candidates) {
-		ev, _, err := f.signTemplate(ctx, server, "/_matrix/federation/v1/make_leave", nil, user, roomID, spec.Leave)
+	for _, server := range candidates {
+		ev, _, err := f.signTemplate(ctx, server, "/_matrix/federation/v1/make_leave", nil, user, roomID, spec.Leave, nil)
 		if err == nil {
 			err = f.client.do(ctx, server, "PUT", path("/_matrix/federation/v2/send_leave", roomID, ev.EventID()), nil, json.RawMessage(ev.JSON()), nil)
 		}

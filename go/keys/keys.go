@@ -17,6 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -127,7 +129,8 @@ func (k *Keys) Upload(ctx context.Context, user spec.UserID, deviceID string, up
 				}
 			}
 		}
-		for keyID, key := range up.OneTimeKeys {
+		for _, keyID := range slices.Sorted(maps.Keys(up.OneTimeKeys)) { // one upload's keys in a stable order
+			key := up.OneTimeKeys[keyID]
 			alg, _, _ := strings.Cut(keyID, ":")
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, json) VALUES (?, ?, ?, ?, ?)
@@ -457,7 +460,7 @@ func claimOne(ctx context.Context, tx *sql.Tx, uid, deviceID, alg string) (strin
 	var keyID string
 	var raw []byte
 	err := tx.QueryRowContext(ctx,
-		`SELECT key_id, json FROM one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY key_id LIMIT 1`,
+		`SELECT key_id, json FROM one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY rowid LIMIT 1`, // the oldest upload first
 		uid, deviceID, alg).Scan(&keyID, &raw)
 	if err == nil {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM one_time_keys WHERE user_id = ? AND device_id = ? AND key_id = ?`,

@@ -18,6 +18,16 @@ var (
 	// client API answers it as it answers a full database
 	// (M_RESOURCE_LIMIT_EXCEEDED).
 	ErrStoreFull = fmt.Errorf("media store full: %w", storage.ErrFull)
+	// ErrNotYetUploaded: an ID created ahead of its upload, still waiting
+	// for it (M_NOT_YET_UPLOADED).
+	ErrNotYetUploaded = errors.New("media not yet uploaded")
+	// ErrCannotOverwrite: an upload to an ID that already has its bytes, or
+	// whose upload is under way (M_CANNOT_OVERWRITE_MEDIA).
+	ErrCannotOverwrite = errors.New("media already uploaded")
+	// ErrNotCreator: an upload to an ID another user created.
+	ErrNotCreator = errors.New("media ID created by another user")
+	// ErrTooManyPending: the user holds too many IDs not yet uploaded.
+	ErrTooManyPending = errors.New("too many media IDs waiting for their upload")
 	// ErrNoBlob: a BlobStore holds nothing under the key.
 	ErrNoBlob = errors.New("no such blob")
 	// ErrBadKey: a key a BlobStore refuses (see ValidKey).

@@ -111,8 +111,33 @@ func (s *Store) MaxBytes() int64 { return s.opts.MaxBytes }
 // returns its mxc:// URI once bytes and row are durable. Over MaxBytes is
 // ErrTooLarge, over the quota ErrStoreFull.
 func (s *Store) Upload(ctx context.Context, uploader spec.UserID, contentType, fileName string, body io.Reader, size int64) (string, error) {
+	mediaID, err := s.newMediaID()
+	if err != nil {
+		return "", err
+	}
+	if err := s.store(ctx, uploader, mediaID, contentType, fileName, body, size, nil); err != nil {
+		return "", err
+	}
+	return s.uri(mediaID), nil
+}
+
+// newMediaID mints the ID of a new file of this server.
+func (s *Store) newMediaID() (string, error) {
+	b := make([]byte, 18)
+	if _, err := io.ReadFull(s.opts.Random, b); err != nil {
+		return "", fmt.Errorf("make media ID: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// uri is the mxc:// URI of a file of this server.
+func (s *Store) uri(mediaID string) string { return "mxc://" + string(s.server) + "/" + mediaID }
+
+// store puts a file's bytes in the blob store and then its row; check, when
+// not nil, runs in the row's transaction first and may refuse the file.
+func (s *Store) store(ctx context.Context, uploader spec.UserID, mediaID, contentType, fileName string, body io.Reader, size int64, check func(tx *sql.Tx) error) error {
 	if size > s.opts.MaxBytes {
-		return "", fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, size, s.opts.MaxBytes)
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, size, s.opts.MaxBytes)
 	}
 	if contentType == "" {
 		contentType = "application/octet-stream"
@@ -123,30 +148,33 @@ func (s *Store) Upload(ctx context.Context, uploader spec.UserID, contentType, f
 	}
 	release, err := s.reserve(ctx, reservation)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer release()
-	b := make([]byte, 18)
-	if _, err := io.ReadFull(s.opts.Random, b); err != nil {
-		return "", fmt.Errorf("make media ID: %w", err)
-	}
-	mediaID := base64.RawURLEncoding.EncodeToString(b)
 	key := localPrefix + mediaID
 	n, err := s.blobs.Put(ctx, key, &limitedReader{r: body, left: s.opts.MaxBytes}, size)
 	if err != nil {
-		return "", fmt.Errorf("store upload: %w", err)
+		return fmt.Errorf("store upload: %w", err)
 	}
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO media (media_id, content_type, filename, uploader, created_ts, size) VALUES (?, ?, ?, ?, ?, ?)`,
 			mediaID, contentType, fileName, uploader.String(), s.opts.Now().UnixMilli(), n)
-		return err
+		if err != nil {
+			return fmt.Errorf("store media row: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		s.deleteBlob(ctx, key) // else an orphan until the next start
-		return "", fmt.Errorf("store media row: %w", err)
+		return err
 	}
-	return "mxc://" + string(s.server) + "/" + mediaID, nil
+	return nil
 }
 
 // Get returns a file of this server, or of another: from the cache, else
@@ -171,6 +199,13 @@ func (s *Store) GetLocal(ctx context.Context, mediaID string) (Media, error) {
 	err = s.db.QueryRow(ctx, `SELECT content_type, filename, legacy_data IS NOT NULL, legacy_data FROM media WHERE media_id = ?`, mediaID).
 		Scan(&m.ContentType, &m.FileName, &hasLegacy, &legacy)
 	if errors.Is(err, sql.ErrNoRows) {
+		waiting, err := s.pending(ctx, mediaID)
+		if err != nil {
+			return Media{}, err
+		}
+		if waiting {
+			return Media{}, fmt.Errorf("%w: %s", ErrNotYetUploaded, mediaID)
+		}
 		return Media{}, fmt.Errorf("%w: %s", ErrNotFound, mediaID)
 	}
 	if err != nil {

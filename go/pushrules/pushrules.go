@@ -17,6 +17,9 @@ var (
 	ErrBadRule  = errors.New("invalid push rule")
 )
 
+// AccountDataType is the account data type the ruleset is stored as.
+const AccountDataType = "m.push_rules"
+
 // Kinds of rules, in the order they are evaluated.
 var Kinds = []string{"override", "content", "room", "sender", "underride"}
 

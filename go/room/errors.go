@@ -8,6 +8,9 @@ var (
 	ErrEventNotFound = errors.New("event not found")
 	ErrForbidden     = errors.New("forbidden")
 	ErrBadEvent      = errors.New("invalid event")
+	// ErrEventTooLarge: the event would be over the spec's 65,536 bytes, or
+	// its type or state key over 255 (server-server API, "Size limits").
+	ErrEventTooLarge = errors.New("event too large")
 	ErrBadToken      = errors.New("invalid pagination token")
 )
 

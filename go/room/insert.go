@@ -78,6 +78,14 @@ func insertEvent(ctx context.Context, w *writeTx, row eventRow) (insertedEvent, 
 		return out, fmt.Errorf("stream position of %s: %w", ev.EventID(), err)
 	}
 	out.pos = StreamPos(inserted)
+	if err := indexRelation(ctx, w.tx, ev); err != nil {
+		return out, err
+	}
+	if !row.outlier {
+		if err := indexBody(ctx, w.tx, ev, out.pos); err != nil {
+			return out, err
+		}
+	}
 	if addsState {
 		group, err := insertEventGroup(ctx, w.tx, row.before.Int64, ev, out.pos, row.newKey)
 		if err != nil {

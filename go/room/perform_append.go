@@ -60,6 +60,10 @@ func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v go
 		return nil, fmt.Errorf("select auth events: %w", err)
 	}
 	ev, err := builder.Build(r.now(), r.identity.ServerName, identity.KeyID, r.identity.Key)
+	var invalid gomatrixserverlib.EventValidationError
+	if errors.As(err, &invalid) && invalid.Code == gomatrixserverlib.EventValidationTooLarge {
+		return nil, fmt.Errorf("%w: %v", ErrEventTooLarge, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}

@@ -60,7 +60,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	preset := req.Preset
 	if preset == "" {
 		preset = PresetPrivateChat
-		if req.Visibility == "public" {
+		if req.Visibility == DirectoryPublic {
 			preset = PresetPublicChat
 		}
 	}
@@ -164,6 +164,11 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 				return err
 			}
 		}
+		if req.Visibility == DirectoryPublic {
+			if err := setPublished(ctx, w.tx, roomID, true); err != nil {
+				return err
+			}
+		}
 		for i, ne := range events {
 			ne.Sender = creator
 			if i == 0 && create != nil {
@@ -177,7 +182,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 				continue
 			}
 			if ne.Type == spec.MRoomMember && *ne.StateKey == creatorID {
-				content, err := r.memberContent(ctx, w.tx, creator, spec.Join, "")
+				content, err := r.memberContent(ctx, w.tx, creator, spec.Join, nil)
 				if err != nil {
 					return err
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
@@ -14,6 +15,22 @@ import (
 // join and leave for oneself, invite, kick (leave for another) and ban for
 // others. The auth rules decide whether it is allowed.
 func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership, reason string) (string, error) {
+	var extra map[string]any
+	if reason != "" {
+		extra = map[string]any{"reason": reason}
+	}
+	return r.setMembership(ctx, sender, roomID, target, membership, extra)
+}
+
+// JoinWithContent joins user to a room with extra keys in the member event's
+// content: a join body's reason and custom keys (client-server API, "POST
+// /rooms/{roomId}/join"), which the event keeps.
+func (r *Rooms) JoinWithContent(ctx context.Context, user spec.UserID, roomID string, extra map[string]any) (string, error) {
+	return r.setMembership(ctx, user, roomID, user, spec.Join, extra)
+}
+
+// setMembership is SetMembership with extra content keys.
+func (r *Rooms) setMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership string, extra map[string]any) (string, error) {
 	targetID := target.String()
 	var eventID string
 	err := r.write(ctx, func(w *writeTx) error {
@@ -21,11 +38,15 @@ func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID st
 		if err != nil {
 			return err
 		}
-		content, err := r.memberContent(ctx, w.tx, target, membership, reason)
+		content, err := r.memberContent(ctx, w.tx, target, membership, extra)
 		if err != nil {
 			return err
 		}
-		ev, err := r.appendLocal(ctx, w, roomID, v, newEvent{Sender: sender, Type: spec.MRoomMember, StateKey: &targetID, Content: mustJSON(content)})
+		ne := newEvent{Sender: sender, Type: spec.MRoomMember, StateKey: &targetID, Content: mustJSON(content)}
+		if eventID, err = unchangedState(ctx, w.tx, v, roomID, ne); eventID != "" || err != nil {
+			return err
+		}
+		ev, err := r.appendLocal(ctx, w, roomID, v, ne)
 		if err != nil {
 			return err
 		}
@@ -41,22 +62,24 @@ func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID st
 	return eventID, err
 }
 
-// memberContent is the content of a new m.room.member event: for joins and
-// invites it carries the target's profile, as clients show it per room.
-func (r *Rooms) memberContent(ctx context.Context, tx *sql.Tx, target spec.UserID, membership, reason string) (map[string]any, error) {
-	content := map[string]any{"membership": membership}
-	if reason != "" {
-		content["reason"] = reason
+// memberContent is the content of a new m.room.member event: extra's keys,
+// the membership, and for joins and invites the target's profile, as clients
+// show it per room, unless extra names its own.
+func (r *Rooms) memberContent(ctx context.Context, tx *sql.Tx, target spec.UserID, membership string, extra map[string]any) (map[string]any, error) {
+	content := maps.Clone(extra)
+	if content == nil {
+		content = map[string]any{}
 	}
+	content["membership"] = membership
 	if membership == spec.Join || membership == spec.Invite {
 		name, avatar, err := r.profile(ctx, tx, target)
 		if err != nil {
 			return nil, fmt.Errorf("profile of %s: %w", target.String(), err)
 		}
-		if name != "" {
+		if _, given := content["displayname"]; !given && name != "" {
 			content["displayname"] = name
 		}
-		if avatar != "" {
+		if _, given := content["avatar_url"]; !given && avatar != "" {
 			content["avatar_url"] = avatar
 		}
 	}

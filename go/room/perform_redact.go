@@ -119,7 +119,7 @@ func (r *Rooms) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserver
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE event_id = ?`, ev.JSON(), targetID); err != nil {
 		return fmt.Errorf("store redacted %s: %w", targetID, err)
 	}
-	return nil
+	return unindexBody(ctx, tx, targetID)
 }
 
 // eventInRoom loads one stored event of a room.

@@ -14,7 +14,8 @@ import (
 // Sending events of local users: messages, state, and their transaction IDs.
 
 // Send adds a message or state event from a local user. A repeated
-// (device, txnID) returns the event ID of the first send instead of a new event.
+// (device, room, txnID) returns the event ID of the first send instead of a
+// new event: transaction IDs are scoped per device and per room.
 // An empty txnID is not deduplicated (state events have none).
 // A redaction goes through the same check as Redact.
 func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, evType string, stateKey *string, content json.RawMessage) (string, error) {
@@ -32,8 +33,8 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 	err := r.write(ctx, func(w *writeTx) error {
 		if txnID != "" {
 			err := w.tx.QueryRowContext(ctx,
-				`SELECT event_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND txn_id = ?`,
-				sender.Local(), deviceID, txnID).Scan(&eventID)
+				`SELECT event_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND room_id = ? AND txn_id = ?`,
+				sender.Local(), deviceID, roomID, txnID).Scan(&eventID)
 			if err == nil {
 				return nil
 			}
@@ -53,6 +54,9 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 				return err
 			}
 		}
+		if eventID, err = unchangedState(ctx, w.tx, v, roomID, ne); eventID != "" || err != nil {
+			return err
+		}
 		ev, err := r.appendLocal(ctx, w, roomID, v, ne)
 		if err != nil {
 			return err
@@ -65,8 +69,8 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 		}
 		if txnID != "" {
 			_, err = w.tx.ExecContext(ctx,
-				`INSERT INTO transaction_ids (localpart, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)`,
-				sender.Local(), deviceID, txnID, eventID)
+				`INSERT INTO transaction_ids (localpart, device_id, room_id, txn_id, event_id) VALUES (?, ?, ?, ?, ?)`,
+				sender.Local(), deviceID, roomID, txnID, eventID)
 			if err != nil {
 				return fmt.Errorf("record transaction ID: %w", err)
 			}

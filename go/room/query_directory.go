@@ -60,44 +60,31 @@ type PublicRoom struct {
 	WorldReadable    bool   `json:"world_readable"`
 	GuestCanJoin     bool   `json:"guest_can_join"`
 	JoinRule         string `json:"join_rule"`
+	AvatarURL        string `json:"avatar_url,omitempty"`
 }
 
-// PublicRooms lists the rooms this server is in whose join rule is public,
-// most members first.
+// PublicRooms lists the rooms published in this server's directory that it
+// is still in, most members first.
 func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
-	rows, err := r.db.Query(ctx,
-		`SELECT s.room_id, s.event_id, e.json, m.room_version FROM current_state s JOIN events e ON e.event_id = s.event_id
-		 JOIN rooms m ON m.room_id = s.room_id
-		 WHERE s.type = 'm.room.join_rules' AND s.state_key = ''`)
+	rows, err := r.db.Query(ctx, `SELECT room_id FROM published_rooms`)
 	if err != nil {
-		return nil, fmt.Errorf("load join rules: %w", err)
+		return nil, fmt.Errorf("load published rooms: %w", err)
 	}
-	var candidates []string
+	var published []string
 	for rows.Next() {
-		var roomID, id, version string
-		var raw []byte
-		if err := rows.Scan(&roomID, &id, &raw, &version); err != nil {
+		var roomID string
+		if err := rows.Scan(&roomID); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("load join rules: %w", err)
+			return nil, fmt.Errorf("load published rooms: %w", err)
 		}
-		v, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
-		if err != nil {
-			continue
-		}
-		ev, err := loadEvent(v, id, raw)
-		if err != nil {
-			continue
-		}
-		if rule, err := ev.JoinRule(); err == nil && rule == spec.Public {
-			candidates = append(candidates, roomID)
-		}
+		published = append(published, roomID)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load join rules: %w", err)
+		return nil, fmt.Errorf("load published rooms: %w", err)
 	}
 	out := []PublicRoom{}
-	for _, roomID := range candidates {
+	for _, roomID := range published {
 		resident, err := r.Resident(ctx, roomID)
 		if err != nil {
 			return nil, err
@@ -121,7 +108,7 @@ func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
 }
 
 func (r *Rooms) publicRoom(ctx context.Context, roomID string) (PublicRoom, error) {
-	pr := PublicRoom{RoomID: roomID, JoinRule: spec.Public}
+	pr := PublicRoom{RoomID: roomID}
 	if err := r.db.QueryRow(ctx,
 		`SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`,
 		roomID).Scan(&pr.NumJoinedMembers); err != nil {
@@ -148,5 +135,7 @@ func (r *Rooms) publicRoom(ctx context.Context, roomID string) (PublicRoom, erro
 	pr.CanonicalAlias = field("m.room.canonical_alias", "alias")
 	pr.WorldReadable = field(spec.MRoomHistoryVisibility, "history_visibility") == "world_readable"
 	pr.GuestCanJoin = field("m.room.guest_access", "guest_access") == "can_join"
+	pr.JoinRule = field(spec.MRoomJoinRules, "join_rule")
+	pr.AvatarURL = field(spec.MRoomAvatar, "url")
 	return pr, nil
 }

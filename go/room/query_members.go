@@ -94,13 +94,15 @@ type EventContext struct {
 }
 
 // Context returns an event of a room and up to limit events around it, for
-// a user joined to the room.
+// a user who may see the event (history visibility; up to their leave once
+// left): ErrEventNotFound for one they may not see.
 func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID string, limit int) (EventContext, error) {
-	if err := r.checkJoined(ctx, roomID, user); err != nil {
+	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+	if err != nil {
 		return EventContext{}, err
 	}
 	var pos int64
-	err := r.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ? AND room_id = ?`, eventID, roomID).Scan(&pos)
+	err = r.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ? AND room_id = ?`, eventID, roomID).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return EventContext{}, fmt.Errorf("%w: %s in %s", ErrEventNotFound, eventID, roomID)
 	}
@@ -109,6 +111,9 @@ func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID s
 	}
 	at := StreamPos(pos)
 	evs, err := r.query(ctx, roomID, `SELECT stream_pos, event_id, json FROM events WHERE event_id = ?`, eventID)
+	if err == nil {
+		evs, err = r.visibleToUser(ctx, roomID, user, access, evs)
+	}
 	if err != nil || len(evs) == 0 {
 		return EventContext{}, errors.Join(err, fmt.Errorf("%w: %s", ErrEventNotFound, eventID))
 	}
@@ -129,19 +134,21 @@ func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID s
 
 // Members returns the m.room.member events of a room as of stream position
 // at (0: now), keeping only membership when set and dropping notMembership
-// when set, for a user joined to the room.
+// when set, for a user joined to the room; for one who left, at is at most
+// their leave.
 func (r *Rooms) Members(ctx context.Context, user spec.UserID, roomID string, at StreamPos, membership, notMembership string) ([]Event, error) {
-	if err := r.checkJoined(ctx, roomID, user); err != nil {
+	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+	if err != nil {
 		return nil, err
 	}
+	if !access.joined() && (at == 0 || at > access.upTo) {
+		at = access.upTo
+	}
 	var state []Event
-	var err error
 	if at > 0 {
 		state, err = r.StateBetween(ctx, roomID, 0, at+1)
 	} else {
-		state, err = r.query(ctx, roomID,
-			`SELECT e.stream_pos, e.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
-			 WHERE s.room_id = ? AND s.type = 'm.room.member' ORDER BY e.stream_pos`, roomID)
+		state, err = r.CurrentMembers(ctx, roomID)
 	}
 	if err != nil {
 		return nil, err
@@ -188,15 +195,6 @@ func (r *Rooms) JoinedMembers(ctx context.Context, user spec.UserID, roomID stri
 	return out, nil
 }
 
-// checkJoined fails with ErrRoomNotFound or ErrForbidden unless user is
-// joined to the room.
-func (r *Rooms) checkJoined(ctx context.Context, roomID string, user spec.UserID) error {
-	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
-		return err
-	}
-	return requireJoined(ctx, reader{r.db}, roomID, user)
-}
-
 // Forgotten reports whether user has forgotten the room (and not rejoined).
 func (r *Rooms) Forgotten(ctx context.Context, user spec.UserID, roomID string) (bool, error) {
 	var n int
@@ -226,6 +224,15 @@ func (r *Rooms) RoomMates(ctx context.Context, user spec.UserID) (map[string]boo
 		out[id] = true
 	}
 	return out, rows.Err()
+}
+
+// CurrentMembers returns every current m.room.member event of a room. The
+// caller has checked access: sync, which decided from its snapshot of the
+// user's rooms, must not fail because the user left one meanwhile.
+func (r *Rooms) CurrentMembers(ctx context.Context, roomID string) ([]Event, error) {
+	return r.query(ctx, roomID,
+		`SELECT e.stream_pos, e.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? AND s.type = 'm.room.member' ORDER BY e.stream_pos`, roomID)
 }
 
 // CurrentMemberEvents returns the current m.room.member events of the given
@@ -331,4 +338,43 @@ func (r *Rooms) SharesRoomWithLocalUser(ctx context.Context, user spec.UserID) (
 		return false, fmt.Errorf("rooms shared with %s: %w", user.String(), err)
 	}
 	return n > 0, nil
+}
+
+// MemberChange is a user's newest membership in one room within a stream range.
+type MemberChange struct {
+	RoomID, UserID, Membership string
+}
+
+// MemberChanges returns the membership changes in the stream range (after,
+// upTo] in the rooms user is or was in, the newest per room and user. Sync
+// derives presence and the device_lists of an incremental sync from it.
+func (r *Rooms) MemberChanges(ctx context.Context, user spec.UserID, after, upTo StreamPos) ([]MemberChange, error) {
+	rows, err := r.db.Query(ctx,
+		`SELECT room_id, state_key, json_extract(json, '$.content.membership') FROM events
+		 WHERE type = 'm.room.member' AND stream_pos > ? AND stream_pos <= ? AND `+visible+` AND room_id IN (
+			SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ?)
+		 ORDER BY stream_pos`,
+		int64(after), int64(upTo), user.String())
+	if err != nil {
+		return nil, fmt.Errorf("load membership changes: %w", err)
+	}
+	defer rows.Close()
+	newest := map[[2]string]int{}
+	var out []MemberChange
+	for rows.Next() {
+		var c MemberChange
+		var m sql.NullString
+		if err := rows.Scan(&c.RoomID, &c.UserID, &m); err != nil {
+			return nil, fmt.Errorf("load membership changes: %w", err)
+		}
+		c.Membership = m.String
+		key := [2]string{c.RoomID, c.UserID}
+		if i, ok := newest[key]; ok {
+			out[i] = c
+			continue
+		}
+		newest[key] = len(out)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -80,25 +80,41 @@ func (r *Rooms) TransactionIDs(ctx context.Context, user spec.UserID, deviceID s
 	return out, rows.Err()
 }
 
-// StateEvent returns one current state event, for a user joined to the room.
+// StateEvent returns one current state event for a user joined to the room,
+// and for one who left, the one at their leave.
 func (r *Rooms) StateEvent(ctx context.Context, user spec.UserID, roomID, evType, stateKey string) (gomatrixserverlib.PDU, error) {
+	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+	if err != nil {
+		return nil, err
+	}
 	v, err := roomVersion(ctx, reader{r.db}, roomID)
 	if err != nil {
 		return nil, err
 	}
-	if err := requireJoined(ctx, reader{r.db}, roomID, user); err != nil {
+	if access.joined() {
+		return stateEvent(ctx, reader{r.db}, v, roomID, evType, stateKey)
+	}
+	state, err := r.StateBetween(ctx, roomID, 0, access.upTo+1)
+	if err != nil {
 		return nil, err
 	}
-	return stateEvent(ctx, reader{r.db}, v, roomID, evType, stateKey)
+	for _, ev := range state {
+		if ev.Type() == evType && ev.StateKeyEquals(stateKey) {
+			return ev.PDU, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s %q in %s", ErrEventNotFound, evType, stateKey, roomID)
 }
 
-// CurrentState returns all current state events of a room, for a joined user.
+// CurrentState returns all current state events of a room for a joined user,
+// and for one who left, the state at their leave.
 func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID string) ([]Event, error) {
-	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
+	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+	if err != nil {
 		return nil, err
 	}
-	if err := requireJoined(ctx, reader{r.db}, roomID, user); err != nil {
-		return nil, err
+	if !access.joined() {
+		return r.StateBetween(ctx, roomID, 0, access.upTo+1)
 	}
 	return r.query(ctx, roomID,
 		`SELECT e.stream_pos, e.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
@@ -184,35 +200,46 @@ const (
 	Forward  = "f"
 )
 
-// Messages pages through a room's events for a joined user, starting at the
+// Messages pages through the events of a room that user may see (joined,
+// or up to their leave; by history visibility), starting at the
 // token from (see StreamPos). It returns the events in the order paged, the
 // token to continue from, and whether there may be more that way.
 func (r *Rooms) Messages(ctx context.Context, user spec.UserID, roomID string, from StreamPos, dir string, limit int) ([]Event, StreamPos, bool, error) {
-	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
-		return nil, 0, false, err
-	}
-	if err := requireJoined(ctx, reader{r.db}, roomID, user); err != nil {
+	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+	if err != nil {
 		return nil, 0, false, err
 	}
 	var events []Event
-	var err error
 	if dir == Forward {
 		events, err = r.query(ctx, roomID,
-			`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND `+visible+`
-			 ORDER BY stream_pos ASC LIMIT ?`, roomID, int64(from), limit)
+			`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
+			 ORDER BY stream_pos ASC LIMIT ?`, roomID, int64(from), int64(access.upTo), limit)
 	} else {
 		events, err = r.query(ctx, roomID,
 			`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos <= ? AND `+visible+`
-			 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(from), limit)
+			 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(min(from, access.upTo)), limit)
 	}
-	if err != nil || len(events) < limit || len(events) == 0 {
-		return events, 0, false, err
+	if err != nil {
+		return nil, 0, false, err
+	}
+	next, more := pageEnd(events, limit, dir)
+	if events, err = r.visibleToUser(ctx, roomID, user, access, events); err != nil {
+		return nil, 0, false, err
+	}
+	return events, next, more, nil
+}
+
+// pageEnd is where paging in direction dir continues after a page of events
+// asked with limit, and whether more may follow: a full page may have more.
+func pageEnd(events []Event, limit int, dir string) (StreamPos, bool) {
+	if limit <= 0 || len(events) < limit {
+		return 0, false
 	}
 	last := events[len(events)-1].Pos
 	if dir == Forward {
-		return events, last, true, nil
+		return last, true
 	}
-	return events, last - 1, true, nil
+	return last - 1, true
 }
 
 // query loads events of one room.

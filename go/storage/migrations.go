@@ -410,6 +410,115 @@ ALTER TABLE transaction_ids_v6 RENAME TO transaction_ids;
 	`
 CREATE INDEX transaction_ids_by_event ON transaction_ids (event_id);
 `,
+	// 10: client transaction IDs are scoped per device and per room
+	// (client-server API, "Transaction identifiers"): the same ID sent to two
+	// rooms makes two events.
+	`
+CREATE TABLE transaction_ids_v10 (
+	localpart TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	room_id   TEXT NOT NULL,
+	txn_id    TEXT NOT NULL,
+	event_id  TEXT NOT NULL,
+	PRIMARY KEY (localpart, device_id, room_id, txn_id)
+) WITHOUT ROWID;
+INSERT INTO transaction_ids_v10
+	SELECT t.localpart, t.device_id, COALESCE(e.room_id, ''), t.txn_id, t.event_id
+	FROM transaction_ids t LEFT JOIN events e ON e.event_id = t.event_id;
+DROP TABLE transaction_ids;
+ALTER TABLE transaction_ids_v10 RENAME TO transaction_ids;
+CREATE INDEX transaction_ids_by_event ON transaction_ids (event_id); -- migration 9's, gone with the old table
+`,
+	// 11: pushers (client-server API, "Push Notifications"), each made by one
+	// device (session) and gone with it. body is the spec's Pusher object.
+	`
+CREATE TABLE pushers (
+	localpart TEXT NOT NULL,
+	app_id    TEXT NOT NULL,
+	pushkey   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	body      BLOB NOT NULL,
+	PRIMARY KEY (localpart, app_id, pushkey)
+) WITHOUT ROWID;
+CREATE INDEX pushers_by_key ON pushers (app_id, pushkey);
+`,
+	// 12: the room directory lists the rooms published to it (client-server
+	// API, "Room directory": createRoom's visibility, PUT
+	// /directory/list/room/{roomId}), not every room with a public join rule.
+	// Rooms listed before, those whose join rule is public, stay published.
+	`
+CREATE TABLE published_rooms (
+	room_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+INSERT INTO published_rooms
+	SELECT s.room_id FROM current_state s JOIN events e ON e.event_id = s.event_id
+	WHERE s.type = 'm.room.join_rules' AND s.state_key = '' AND CAST(e.json AS TEXT) LIKE '%"join_rule":"public"%';
+`,
+	// 13: event relations (client-server API, "Forming relationships between
+	// events"): which event relates to which, how, for /relations, /threads
+	// and bundled aggregations. Events held before are indexed from their JSON.
+	`
+CREATE TABLE event_relations (
+	event_id   TEXT PRIMARY KEY,
+	room_id    TEXT NOT NULL,
+	relates_to TEXT NOT NULL,
+	rel_type   TEXT NOT NULL,
+	type       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX event_relations_by_parent ON event_relations (relates_to, rel_type, type);
+INSERT OR REPLACE INTO event_relations
+	SELECT event_id, room_id, relates_to, rel_type, type FROM (
+		SELECT event_id, room_id, type,
+			json_extract(json, '$.content."m.relates_to".event_id') AS relates_to,
+			json_extract(json, '$.content."m.relates_to".rel_type') AS rel_type
+		FROM events WHERE json_valid(json))
+	WHERE typeof(relates_to) = 'text' AND typeof(rel_type) = 'text';
+`,
+	// 14: full-text search of message bodies (client-server API, "Server Side
+	// Search"), rowid = the event's stream position. The module is the
+	// build's own (fullTextModule: FTS4 in sql.js, FTS5 natively).
+	`CREATE VIRTUAL TABLE event_search USING ` + fullTextModule + `(body);
+INSERT INTO event_search (rowid, body)
+	SELECT stream_pos, json_extract(json, '$.content.body') FROM events
+	WHERE type = 'm.room.message' AND outlier = 0 AND json_valid(json)
+	  AND typeof(json_extract(json, '$.content.body')) = 'text';
+`,
+	// 15: server-side key backups (client-server API, "Server-side key
+	// backups"). A deleted version keeps its row, so its number is never
+	// handed out again; its keys go.
+	`
+CREATE TABLE key_backup_versions (
+	localpart TEXT NOT NULL,
+	version   INTEGER NOT NULL,
+	algorithm TEXT NOT NULL,
+	auth_data BLOB NOT NULL,
+	etag      INTEGER NOT NULL DEFAULT 0, -- bumped by every change of its keys
+	deleted   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (localpart, version)
+) WITHOUT ROWID;
+CREATE TABLE key_backup_keys (
+	localpart           TEXT NOT NULL,
+	version             INTEGER NOT NULL,
+	room_id             TEXT NOT NULL,
+	session_id          TEXT NOT NULL,
+	first_message_index INTEGER NOT NULL,
+	forwarded_count     INTEGER NOT NULL,
+	is_verified         INTEGER NOT NULL,
+	session_data        BLOB NOT NULL,
+	PRIMARY KEY (localpart, version, room_id, session_id)
+) WITHOUT ROWID;
+`,
+	// 16: media IDs created ahead of their upload (client-server API,
+	// "POST /_matrix/media/v1/create"), until uploaded or expired.
+	`
+CREATE TABLE pending_media (
+	media_id   TEXT PRIMARY KEY,
+	uploader   TEXT NOT NULL,
+	expires_ts INTEGER NOT NULL,      -- ms since the epoch
+	uploading  INTEGER NOT NULL DEFAULT 0 -- 1 while one upload of it is under way
+) WITHOUT ROWID;
+CREATE INDEX pending_media_by_uploader ON pending_media (uploader);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

@@ -10,6 +10,10 @@ import (
 	"hearth/go/storage/sqljs"
 )
 
+// fullTextModule is the SQLite full-text search module of this build: the
+// pinned sql.js has FTS4 and not FTS5.
+const fullTextModule = "fts4"
+
 // openSQLite opens the database in hearthStorage (sql.js). path is ignored:
 // in js/wasm, JS decides where the data lives (IndexedDB in a browser, files
 // or memory under Node; see js/storage). sql.js is one connection, hence

@@ -11,6 +11,11 @@ import (
 	"modernc.org/sqlite"
 )
 
+// fullTextModule is the SQLite full-text search module of this build:
+// modernc.org/sqlite has FTS5 and not FTS4. Hearth uses only what both have
+// (MATCH over a body column with rowid, quoted terms), so either serves.
+const fullTextModule = "fts5"
+
 // openSQLite opens a file database natively. WAL lets reads run while the
 // single writer works; foreign keys are enforced as in sql.js. Connections
 // keep their prepared statements (stmtcache.go).

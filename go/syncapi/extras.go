@@ -3,9 +3,12 @@ package syncapi
 import (
 	"context"
 	"encoding/json"
-	"time"
+	"fmt"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/pushrules"
+	"hearth/go/room"
 )
 
 // extras is what build gathers outside the rooms' timelines.
@@ -21,6 +24,16 @@ type extras struct {
 type accountDataEvent struct {
 	Type    string          `json:"type"`
 	Content json.RawMessage `json:"content"`
+}
+
+// hasType reports whether evs holds an account data event of type t.
+func hasType(evs []any, t string) bool {
+	for _, ev := range evs {
+		if ad, ok := ev.(accountDataEvent); ok && ad.Type == t {
+			return true
+		}
+	}
+	return false
 }
 
 // userExtras fills the user-wide parts of resp — account data, presence,
@@ -43,30 +56,25 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 				ex.roomData[ev.RoomID] = append(ex.roomData[ev.RoomID], out)
 			}
 		}
+		if initial && !hasType(resp.AccountData.Events, pushrules.AccountDataType) && req.Filter.AccountData.allowsType(pushrules.AccountDataType) {
+			// A user who never edited their push rules has the defaults, and an
+			// initial sync carries them (client-server API, "Push Rules").
+			defaults, err := json.Marshal(pushrules.Defaults(req.User))
+			if err != nil {
+				return ex, fmt.Errorf("encode default push rules: %w", err)
+			}
+			resp.AccountData.Events = append(resp.AccountData.Events, accountDataEvent{Type: pushrules.AccountDataType, Content: defaults})
+		}
 	}
-	if eph := s.src.Ephemeral; eph != nil && req.Filter.Presence.allowsType("m.presence") {
-		changed := eph.PresenceSince(since.Ephemeral)
-		var mates map[string]bool
-		if len(changed) > 0 {
-			// A user sees the presence of those they share a room with, no one else's.
-			var err error
-			if mates, err = s.rooms.RoomMates(ctx, req.User); err != nil {
-				return ex, err
-			}
+	var memberChanges []room.MemberChange // in the user's rooms since the token
+	if !initial {
+		var err error
+		if memberChanges, err = s.rooms.MemberChanges(ctx, req.User, since.Events, latest.Events); err != nil {
+			return ex, err
 		}
-		for _, p := range changed {
-			if !mates[p.UserID] {
-				continue
-			}
-			content := map[string]any{"presence": p.State, "currently_active": p.CurrentActive}
-			if !p.LastActive.IsZero() {
-				content["last_active_ago"] = time.Since(p.LastActive).Milliseconds()
-			}
-			if p.StatusMsg != "" {
-				content["status_msg"] = p.StatusMsg
-			}
-			resp.Presence.Events = append(resp.Presence.Events, map[string]any{"type": "m.presence", "sender": p.UserID, "content": content})
-		}
+	}
+	if err := s.presence(ctx, req, since, memberChanges, resp); err != nil {
+		return ex, err
 	}
 	if k := s.src.Keys; k != nil {
 		msgs, last, err := k.ToDevice(ctx, req.User, req.DeviceID, since.Data, latest.Data)
@@ -78,20 +86,8 @@ func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Toke
 		}
 		ex.dataUpTo = last
 		if !initial { // an initial sync has no "since" for changes
-			changed, err := k.Changes(ctx, since.Data, latest.Data)
-			if err != nil {
+			if err := s.deviceLists(ctx, req, since, latest, memberChanges, resp); err != nil {
 				return ex, err
-			}
-			if len(changed) > 0 {
-				mates, err := s.rooms.RoomMates(ctx, req.User)
-				if err != nil {
-					return ex, err
-				}
-				for _, uid := range changed {
-					if mates[uid] {
-						resp.DeviceLists.Changed = append(resp.DeviceLists.Changed, uid)
-					}
-				}
 			}
 		}
 		if resp.OTKCounts, resp.FallbackKeyTypes, err = k.Counts(ctx, req.User, req.DeviceID); err != nil {
@@ -130,9 +126,11 @@ func (s *Syncer) roomEphemeral(ctx context.Context, req Request, roomID string, 
 const maxHeroes = 5
 
 // summary is a room's member counts and heroes, which clients use to name
-// rooms without a name, and need when members are lazy-loaded.
+// rooms without a name, and need when members are lazy-loaded. It reads the
+// members unchecked: the user may have left the room since the sync's
+// snapshot of their rooms, and one room's change must not fail the sync.
 func (s *Syncer) summary(ctx context.Context, user spec.UserID, roomID string) (map[string]any, error) {
-	members, err := s.rooms.Members(ctx, user, roomID, 0, "", "")
+	members, err := s.rooms.CurrentMembers(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

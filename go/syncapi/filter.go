@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/storage"
@@ -50,6 +52,32 @@ type RoomEventFilter struct {
 	EventFilter
 	// LazyLoadMembers: state carries only the members who sent timeline events.
 	LazyLoadMembers bool `json:"lazy_load_members"`
+	// ContainsURL, when set, keeps only events whose content has (true) or
+	// lacks (false) a "url" key.
+	ContainsURL *bool     `json:"contains_url"`
+	Senders     *[]string `json:"senders"`
+	NotSenders  []string  `json:"not_senders"`
+}
+
+// Allows applies the types, senders and contains_url of the filter.
+func (f RoomEventFilter) Allows(ev gomatrixserverlib.PDU) bool {
+	if !f.allowsType(ev.Type()) {
+		return false
+	}
+	sender := string(ev.SenderID())
+	if slices.Contains(f.NotSenders, sender) || (f.Senders != nil && !slices.Contains(*f.Senders, sender)) {
+		return false
+	}
+	if f.ContainsURL != nil {
+		var c struct {
+			URL json.RawMessage `json:"url"`
+		}
+		_ = json.Unmarshal(ev.Content(), &c)
+		if (c.URL != nil) != *f.ContainsURL {
+			return false
+		}
+	}
+	return true
 }
 
 // allowsType applies types and not_types; not_types wins.

@@ -199,6 +199,7 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	if err != nil {
 		return nil, err
 	}
+	var ignored map[string]bool // loaded with the first invite to show
 	for roomID, m := range memberships {
 		if m.Pos > latest.Events || !req.Filter.Room.allowsRoom(roomID) {
 			continue // committed after this response's snapshot: the next sync shows it
@@ -219,6 +220,14 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 			}
 		case spec.Invite:
 			if m.Pos <= since.Events {
+				continue
+			}
+			if ignored == nil {
+				if ignored, err = s.ignoredUsers(ctx, req.User); err != nil {
+					return nil, err
+				}
+			}
+			if inviter, ok := s.rooms.InviteSender(ctx, roomID, req.User); ok && ignored[inviter.String()] {
 				continue
 			}
 			ir, err := s.invitedRoom(ctx, req.User, roomID)
@@ -273,7 +282,7 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 	shown := events[:0:0]
 	senders := map[string]bool{req.User.String(): true}
 	for _, ev := range events {
-		if f.Timeline.allowsType(ev.Type()) {
+		if f.Timeline.Allows(ev.PDU) {
 			shown = append(shown, ev)
 			senders[string(ev.SenderID())] = true
 		}
@@ -286,7 +295,7 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 			return JoinedRoom{}, false, err
 		}
 		for _, ev := range stateEvents {
-			if !f.State.allowsType(ev.Type()) {
+			if !f.State.Allows(ev.PDU) {
 				continue
 			}
 			if f.State.LazyLoadMembers && ev.Type() == spec.MRoomMember && !senders[*ev.StateKey()] {
