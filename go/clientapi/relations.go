@@ -42,15 +42,7 @@ func (a *API) relations(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	chunk, err := a.clientEvents(req, roomID, events)
-	if err != nil {
-		return nil, err
-	}
-	resp := map[string]any{"chunk": chunk}
-	if more {
-		resp["next_batch"] = next.String()
-	}
-	return resp, nil
+	return a.eventPage(req, roomID, events, next, more)
 }
 
 // threads is GET /rooms/{roomId}/threads: the room's thread roots, the most
@@ -75,7 +67,13 @@ func (a *API) threads(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	chunk, err := a.clientEvents(req, roomID, roots)
+	return a.eventPage(req, roomID, roots, next, more)
+}
+
+// eventPage is one page of a paginated event list: {chunk, next_batch when
+// more may follow}.
+func (a *API) eventPage(req *request, roomID string, events []room.Event, next room.StreamPos, more bool) (any, error) {
+	chunk, err := a.clientEvents(req, roomID, events)
 	if err != nil {
 		return nil, err
 	}
