@@ -53,7 +53,9 @@
  * Synchronous methods never throw: failures come back as {name, message}.
  * Names: SQLiteError, SQLiteConstraintError, StorageQuotaError (the browser
  * or disk is full: the commit did not happen; Go maps it to
- * M_RESOURCE_LIMIT_EXCEEDED), StoragePersistError, StorageTransactionError,
+ * M_RESOURCE_LIMIT_EXCEEDED), StoragePersistError (the commit did not
+ * happen, and never will), StorageOutcomeUnknownError (a commit may or may
+ * not be durable; the storage closed), StorageTransactionError,
  * StorageClosedError.
  *
  * A write outside begin()/commit() autocommits and its result has the
