@@ -39,6 +39,9 @@ export function decodeParams (bytes) {
   if (bytes == null || bytes.length === 0) return []
   const r = new Reader(bytes)
   const count = r.u32()
+  // A param takes at least 5 bytes (name length, tag): a corrupt count must
+  // not allocate an array it cannot fill.
+  if (count > (bytes.length - r.offset) / 5) throw new RangeError(`params buffer claims ${count} params in ${bytes.length} bytes`)
   const params = new Array(count)
   for (let i = 0; i < count; i++) {
     const name = utf8Decoder.decode(r.bytes(r.u32()))
