@@ -138,7 +138,7 @@ export async function subscribePresence (node, relay, handlers) {
         if (signal.aborted || err.name === 'UnexpectedEOFError' || stream.status !== 'open') return
         throw err
       }
-      const message = parse(bytes.subarray())
+      const message = parsePresenceMessage(bytes.subarray())
       if (Array.isArray(message.peers)) handlers.onPeers(message.peers.filter(isString))
       else if (isString(message.join)) handlers.onJoin(message.join)
       else if (isString(message.leave)) handlers.onLeave(message.leave)
@@ -150,7 +150,14 @@ export async function subscribePresence (node, relay, handlers) {
   }
 }
 
-function parse (bytes) {
+/**
+ * One message from the relay, as sent (unknown fields and shapes included:
+ * the caller picks what it knows).
+ * @param {Uint8Array} bytes
+ * @returns {object}
+ * @throws {P2PProtocolError} not a JSON object
+ */
+export function parsePresenceMessage (bytes) {
   try {
     const message = JSON.parse(decoder.decode(bytes))
     if (message === null || typeof message !== 'object') throw new Error('not an object')

@@ -36,7 +36,17 @@ export function seededRandom (seed) {
     for (let n = 1 + int(4); n > 0; n--) out[int(out.length)] = int(256)
     return out
   }
-  return { next, int, pick, bytes, text, mutate }
+  /** a JSON-able value of random shape, at most 3 levels deep; object keys are mostly from `keys` */
+  const json = (keys = [], depth = 0) => {
+    const leaves = [() => null, () => int(2) === 1, () => int(2 ** 40) - 2 ** 39, () => text(), () => '12D3KooW' + text(40)]
+    if (depth > 2) return pick(leaves)()
+    return pick([
+      ...leaves,
+      () => Array.from({ length: int(4) }, () => json(keys, depth + 1)),
+      () => Object.fromEntries(Array.from({ length: int(4) }, () => [pick([...keys, '__proto__', text()]), json(keys, depth + 1)]))
+    ])()
+  }
+  return { next, int, pick, bytes, text, mutate, json }
 }
 
 /**
