@@ -29,6 +29,7 @@ export const BENCHMARKS = Object.freeze([
   { name: 'p2p', module: './p2p.js', fn: 'p2p', timeoutMs: 120_000 },
   { name: 'p2p.browsers', module: './p2p-browsers.js', fn: 'p2pBrowsers', timeoutMs: 45_000 },
   { name: 'relay.mailbox', module: './mailbox.js', fn: 'relayMailbox', timeoutMs: 40_000 },
+  { name: 'relay.flood', module: './relay-flood.js', fn: 'relayFlood', timeoutMs: 240_000 },
   { name: 'federation', module: './federation.js', fn: 'federation', timeoutMs: 45_000 },
   { name: 'state', module: './state.js', fn: 'state', timeoutMs: 90_000 },
   { name: 'offline', module: './offline-delivery.js', fn: 'offline', timeoutMs: 150_000 }
