@@ -13,16 +13,8 @@ import { createLibp2p } from 'libp2p'
 import { createRelay } from './index.js'
 import { createP2P } from '../p2p/index.js'
 import { subscribePresence } from '../p2p/presence.js'
+import { quiet, waitUntil } from './mailbox/testing.js'
 
-const quiet = { log () {}, info () {}, warn () {} }
-
-async function waitUntil (condition, ms, message) {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(message())
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
 
 /** A bare libp2p node that subscribes to the relay's presence and never reserves a slot. */
 async function subscribeWithoutReservation (relay, signal) {
@@ -57,11 +49,11 @@ test('presence lists only peers holding a reservation, and drops one whose reser
   let ghost = null
   try {
     await honest.start()
-    await waitUntil(() => honest.relays()[0].online, 10_000, () => 'the honest peer did not get on the relay')
+    await waitUntil(() => honest.relays()[0].online, 10_000, 'the honest peer did not get on the relay')
 
     ghost = await subscribeWithoutReservation(relay, stop.signal)
     const ghostId = ghost.node.peerId.toString()
-    await waitUntil(() => ghost.seen.peers != null, 3000, () => 'the ghost got no peer list')
+    await waitUntil(() => ghost.seen.peers != null, 3000, 'the ghost got no peer list')
     // it still learns who is there: it may reserve later
     assert.deepEqual(ghost.seen.peers, [honest.peerId])
     await new Promise(resolve => setTimeout(resolve, 300)) // a join would have arrived by now
@@ -70,7 +62,7 @@ test('presence lists only peers holding a reservation, and drops one whose reser
 
     // freeing the honest peer's reservation (expiry, or the limits dropping it) takes it off the list
     relay.libp2p.services.relay.reservations.delete(honest.libp2p.peerId)
-    await waitUntil(() => ghost.seen.left.includes(honest.peerId), 3000, () => 'no leave when a reservation was freed')
+    await waitUntil(() => ghost.seen.left.includes(honest.peerId), 3000, 'no leave when a reservation was freed')
     assert.deepEqual(relay.present(), [])
     assert.ok(!ghost.seen.joined.includes(ghostId))
   } finally {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBObjectStore } from 'fake-indexeddb'
 import { createStorage } from './index.js'
-import { execCommit, int, rows, withStore } from './testkit.js'
+import { execCommit, ids, insertId, withStore } from './testkit.js'
 
 /** The prototype of node:fs/promises FileHandles, which file-persistence.js writes through. */
 async function fileHandlePrototype () {
@@ -31,14 +31,6 @@ async function patched (proto, method, replacement, fn) {
   }
 }
 
-async function insert (storage, id) {
-  storage.begin()
-  rows(storage, 'INSERT INTO t (id) VALUES (?)', [int(id)])
-  await storage.commit()
-}
-
-const ids = storage => rows(storage, 'SELECT id FROM t ORDER BY id').map(r => Number(r[0]))
-
 /**
  * Writes 1, fails 2 with `inject` around its commit, writes 3; checks that 2
  * is absent in memory, and after reopening.
@@ -46,10 +38,10 @@ const ids = storage => rows(storage, 'SELECT id FROM t ORDER BY id').map(r => Nu
 async function failedCommitStaysAbsent (options, inject) {
   let s = await createStorage(options)
   await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY)')
-  await insert(s.storage, 1)
-  await inject(() => assert.rejects(insert(s.storage, 2), err => err.name === 'StoragePersistError'))
+  await insertId(s.storage, 1)
+  await inject(() => assert.rejects(insertId(s.storage, 2), err => err.name === 'StoragePersistError'))
   assert.deepEqual(ids(s.storage), [1], 'the failed commit is visible after the in-memory reload')
-  await insert(s.storage, 3)
+  await insertId(s.storage, 3)
   await s.close()
 
   s = await createStorage(options)
@@ -85,9 +77,9 @@ test('file: when the failed record cannot be removed either, the outcome is unkn
   await withStore('file', {}, async options => {
     let s = await createStorage(options)
     await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY)')
-    await insert(s.storage, 1)
+    await insertId(s.storage, 1)
     await patched(proto, 'datasync', fail, () => patched(proto, 'truncate', fail, async () => {
-      await assert.rejects(insert(s.storage, 2), err => err.name === 'StorageOutcomeUnknownError')
+      await assert.rejects(insertId(s.storage, 2), err => err.name === 'StorageOutcomeUnknownError')
     }))
     // Neither answer can be shown as the truth: nothing more is served until a restart reads the disk.
     assert.equal(s.storage.prepare('SELECT id FROM t').name, 'StorageClosedError')
