@@ -19,7 +19,7 @@
  *
  * Bounded: PEERS peers (50 with --quick), FLOOD_SECONDS of flood, PROBE_ROUNDS rounds per phase.
  */
-import { fork, spawn } from 'node:child_process'
+import { fork } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { latencyRow, valueRow, round } from './rows.js'
@@ -37,7 +37,7 @@ export async function relayFlood ({ quick, deadline, emit }) {
   const { createP2P } = await import('../js/p2p/index.js')
   const { generateKeyPair } = await import('@libp2p/crypto/keys')
   const count = quick ? 50 : PEERS
-  const relay = await spawnRelay(count)
+  const relay = await startRelay(count)
   const peers = []
   let flooder = null
   try {
@@ -111,31 +111,16 @@ function smallRequest (origin) {
 }
 
 /** The relay CLI in its own process, its caps raised for `count` peers on one IP. */
-function spawnRelay (count) {
+async function startRelay (count) {
+  const { spawnRelay } = await import('../js/p2p/bench.js')
   const cap = String(count * 4 + 64)
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
-    env: {
-      ...process.env,
-      RELAY_PORT: '0',
-      RELAY_MAILBOX_DIR: 'off',
-      RELAY_MAX_RESERVATIONS: cap,
-      RELAY_MAX_RESERVATIONS_PER_IP: cap,
-      RELAY_MAX_CONNECTIONS: cap,
-      RELAY_MAX_CONNECTIONS_PER_IP: cap,
-      RELAY_MAX_CONNECTIONS_PER_SECOND_PER_HOST: cap,
-      RELAY_MAX_HOP_STREAMS: cap
-    },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.once('error', reject)
-    child.once('exit', code => reject(new Error(`the relay exited (${code}): ${out}`)))
-    child.stdout.on('data', chunk => {
-      out += chunk
-      const addr = out.match(/relay: address (\S+)/)?.[1]
-      if (addr != null) resolve({ child, addr })
-    })
+  return spawnRelay({
+    RELAY_MAX_RESERVATIONS: cap,
+    RELAY_MAX_RESERVATIONS_PER_IP: cap,
+    RELAY_MAX_CONNECTIONS: cap,
+    RELAY_MAX_CONNECTIONS_PER_IP: cap,
+    RELAY_MAX_CONNECTIONS_PER_SECOND_PER_HOST: cap,
+    RELAY_MAX_HOP_STREAMS: cap
   })
 }
 
