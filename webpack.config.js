@@ -6,11 +6,13 @@
  *   sw.js                   the service worker, target webworker; at the root so its scope is '/'
  *   sql-wasm.wasm           sql.js's SQLite, found by the worker via locateFile
  *   config.json             deployer-editable settings (copied only if dist/ has none)
- *   hearth.wasm             the Go server: written by `make wasm`, not by webpack
+ *   hearth.wasm             the Go server: written by `make wasm`, not by webpack;
+ *                           sw.js is stamped with its hash (buildStamp)
  *
  * `npm run build` runs `make wasm` first, which also copies Go's wasm_exec.js
  * into build/, where js/bridge/boot.js imports it from.
  */
+import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,6 +43,19 @@ class CopyFilesPlugin {
         })
     })
   }
+}
+
+/**
+ * The build stamp sw.js carries: a hash of the hearth.wasm it goes with. A
+ * new Go server changes sw.js's bytes too, so browsers install the new
+ * worker (they compare only the worker script), and the worker fetches the
+ * wasm as hearth.wasm?v=<stamp>, so no cache can pair it with another
+ * build's wasm. 'dev' when there is no wasm yet.
+ */
+function buildStamp () {
+  const wasm = join(dist, 'hearth.wasm')
+  if (!existsSync(wasm)) return 'dev'
+  return createHash('sha256').update(readFileSync(wasm)).digest('hex').slice(0, 16)
 }
 
 const common = {
@@ -78,6 +93,7 @@ export default [
     output: { path: dist, filename: '[name].js' },
     plugins: [
       new webpack.optimize.LimitChunkCountPlugin({ maxChunks: 1 }),
+      new webpack.DefinePlugin({ __HEARTH_BUILD__: JSON.stringify(buildStamp()) }),
       new CopyFilesPlugin([
         { from: join(root, 'node_modules/sql.js/dist/sql-wasm.wasm'), to: 'sql-wasm.wasm' }
       ])

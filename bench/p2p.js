@@ -29,21 +29,27 @@ async function newPeer (relay) {
   return createP2P({ privateKey: key, relayAddrs: relay.multiaddrs(), serve })
 }
 
-/** The relay CLI in a child process; resolves once it printed its address. */
-export function spawnRelay () {
+/**
+ * The relay CLI in a child process; resolves once it printed its address.
+ * Every peer here is on 127.0.0.1, so the per-IP caps are lifted above the
+ * 50 peers of relay-load (env overrides them, e.g. for more peers); no
+ * mailbox: this measures relaying, and must not lock the working directory's store.
+ * @param {Record<string, string>} [env] more RELAY_* settings
+ * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, multiaddrs: () => string[]}>}
+ */
+export function spawnRelay (env = {}) {
   const child = spawn(process.execPath, [fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
-    // every peer here is on 127.0.0.1: lift the per-IP caps above the 50 peers of relay-load;
-    // no mailbox: this measures relaying, and must not lock the working directory's store
-    env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off' },
+    env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   return new Promise((resolve, reject) => {
     let out = ''
     child.once('error', reject)
+    child.once('exit', code => reject(new Error(`the relay exited (${code}): ${out}`)))
     child.stdout.on('data', chunk => {
       out += chunk
       const addr = out.match(/relay: address (\S+)/)?.[1]
-      if (addr != null) resolve({ child, multiaddrs: () => [addr] })
+      if (addr != null) resolve({ child, addr, multiaddrs: () => [addr] })
     })
   })
 }

@@ -7,6 +7,10 @@
  *   {type: MSG.boot}     start the server if it is not started; after a failure
  *                        before Go ran (download, compile), try again
  *   {type: MSG.claim}    take control of uncontrolled pages (after a hard reload)
+ *   {type: MSG.skipWaiting} to a waiting (newer) worker: activate as soon as the
+ *                        old one is idle. Install already asked for that, but
+ *                        Chromium sometimes never re-checks (e2e/update.test.js
+ *                        stuck 1 run in 5); each message makes it check again
  *   {type: MSG.directHost} with a MessagePort in ports[0]: this page hosts the
  *                        worker's WebRTC connections (js/p2p/direct/); one
  *                        tab at a time, sent again to each new worker life
@@ -28,8 +32,11 @@
  *   The two paths do not keep order between them, so a page must drop a status
  *   older than one it already has: see isNewerStatus.
  *
- * status = {phase, life, seq, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
+ * status = {phase, life, seq, build, handingOver?, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
  *   life: when this worker life began (epoch ms); a restarted worker has a larger one
+ *   build: the worker's build stamp (the hash of its hearth.wasm; 'dev' unbuilt)
+ *   handingOver: true once this worker stepped aside for a newer build's
+ *   (refused a long-poll so that it can activate, sw/handover.js); absent before
  *   seq: counts the statuses of one worker life, from 1
  *   phase: 'idle' | 'downloading' | 'compiling' | 'starting' | 'ready' | 'failed'
  *   waitingForPrevious: true while storage waits for the previous worker's
@@ -60,6 +67,7 @@ export const MSG = Object.freeze({
   status: 'hearth:status',
   boot: 'hearth:boot',
   claim: 'hearth:claim',
+  skipWaiting: 'hearth:skip-waiting',
   keepAlive: 'hearth:keep-alive',
   directHost: 'hearth:direct-host',
   openRoom: 'hearth:open-room',

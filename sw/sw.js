@@ -17,17 +17,32 @@
  * identity (sw/network.js says why libp2p lives here and not in the page).
  * A restarted worker boots Go and rejoins; the page's keep-alive (MSG.keepAlive)
  * restarts a worker the browser stopped while a tab is open.
+ *
+ * Updates. A new build changes this script (webpack stamps the wasm's hash
+ * in it), so the browser installs the new worker on the next navigation; it
+ * skips waiting, but Chromium activates it only once this one has no fetch
+ * in flight, so this one answers long-polls at once from then on
+ * (handover.js). The new worker opens storage only once this one is gone
+ * (takeServerLock): never two servers on one database.
  */
 import { startServer } from '../js/bridge/boot.js'
 import { serveFetch } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
 import { createBlobStore } from '../js/blobs/index.js'
 import { createNetwork } from './network.js'
+import { createHandover } from './handover.js'
 import { CHANNEL, MSG, isServerPath } from './protocol.js'
 import { BACKUP_PATHS, createBackupRoutes } from './backup.js'
 
 /** Where the static files are, relative to this script (dist/ root). */
 const assetURL = (name) => new URL(name, self.location.href).href
+
+/**
+ * This build's stamp: the hash of the hearth.wasm it was built with
+ * (webpack.config.js). A rebuilt server changes this script, which is what
+ * makes browsers install the new worker.
+ */
+const BUILD = typeof __HEARTH_BUILD__ === 'string' ? __HEARTH_BUILD__ : 'dev'
 
 /**
  * The one server of this worker life. Fields:
@@ -44,7 +59,7 @@ const assetURL = (name) => new URL(name, self.location.href).href
  */
 const startedAt = now()
 const server = {
-  status: { phase: 'idle', life: startedAt, seq: 0, since: Date.now() },
+  status: { phase: 'idle', life: startedAt, seq: 0, since: Date.now(), build: BUILD },
   booting: null,
   goRan: false,
   network: null,
@@ -67,6 +82,9 @@ function mark (name, at = now()) {
 
 const channel = new BroadcastChannel(CHANNEL)
 
+/** Steps aside (answers long-polls at once) when a newer build is installed: handover.js says why. */
+const handover = createHandover(self.registration, { onStepAside: () => setStatus(server.status) })
+
 /** Web Lock name: one Hearth server per origin at a time. */
 const SERVER_LOCK = 'hearth-server'
 
@@ -77,8 +95,10 @@ function setStatus (status) {
     ...status,
     life: server.status.life,
     seq: server.status.seq + 1,
+    build: BUILD,
     waitingForPrevious,
     ...(p2p !== undefined && { p2p }),
+    ...(handover.steppedAside() && { handingOver: true }),
     since: status.phase === server.status.phase ? server.status.since : Date.now(),
     marks: { ...server.marks }
   }
@@ -131,7 +151,7 @@ function boot () {
       .then(opened => opened.blobs)
     Promise.all([storage, blobs]).then(([opened, blobStore]) => { server.stores = { opened, blobs: blobStore } }, () => {})
     const info = await startServer({
-      wasm: assetURL('hearth.wasm'),
+      wasm: assetURL(`hearth.wasm?v=${BUILD}`),
       storage: storage.then((opened) => {
         mark('storageOpened')
         return opened.storage
@@ -202,7 +222,7 @@ async function answer (request) {
     return matrixError(503, `the Hearth server is not running: ${server.status.error}`)
   }
   try {
-    return await serveFetch(request)
+    return await handover.serve(request, serveFetch)
   } catch (err) {
     console.error('hearth: request failed:', request.method, request.url, err)
     return matrixError(500, `the Hearth server could not answer: ${err.message}`)
@@ -289,6 +309,8 @@ self.addEventListener('message', (event) => {
       server.directHost?.close()
       server.directHost = event.ports[0]
     }
+  } else if (type === MSG.skipWaiting) {
+    event.waitUntil(self.skipWaiting())
   } else if (type === MSG.claim) {
     event.waitUntil(self.clients.claim())
   }

@@ -3,41 +3,13 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"syscall/js"
 
 	"hearth/go/httpmem"
 )
-
-// requestHead and responseHead are the JSON heads of the serve contract
-// (globals_js.go).
-type requestHead struct {
-	Method  string      `json:"method"`
-	URL     string      `json:"url"`
-	Headers [][2]string `json:"headers"`
-	Peer    string      `json:"peer,omitempty"`
-}
-
-type responseHead struct {
-	Status  int         `json:"status"`
-	Headers [][2]string `json:"headers"`
-}
-
-// PeerKey is the request context key under which Serve stores the libp2p
-// peer ID a federation request arrived from ("" for local requests).
-type peerKey struct{}
-
-// PeerFromContext returns the libp2p peer a request came from, if any.
-func PeerFromContext(ctx context.Context) string {
-	p, _ := ctx.Value(peerKey{}).(string)
-	return p
-}
 
 // Serve installs hearthServe: each call decodes one request, runs h on its
 // own goroutine and resolves with the response. The JS callback itself never
@@ -87,38 +59,14 @@ func contextFromSignal(signal js.Value) (context.Context, func()) {
 }
 
 func serveOne(ctx context.Context, h http.Handler, headJSON string, body []byte) (js.Value, error) {
-	var head requestHead
-	if err := json.Unmarshal([]byte(headJSON), &head); err != nil {
-		return js.Value{}, fmt.Errorf("decode request head: %w", err)
-	}
-	u, err := url.Parse(head.URL)
+	req, err := decodeRequest(ctx, headJSON, body)
 	if err != nil {
-		return js.Value{}, fmt.Errorf("parse request URL %q: %w", head.URL, err)
-	}
-	if head.Peer != "" {
-		ctx = context.WithValue(ctx, peerKey{}, head.Peer)
-	}
-	req, err := http.NewRequestWithContext(ctx, head.Method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return js.Value{}, fmt.Errorf("build request: %w", err)
-	}
-	req.RequestURI = u.RequestURI()
-	for _, kv := range head.Headers {
-		req.Header.Add(kv[0], kv[1])
-	}
-	if host := req.Header.Get("Host"); host != "" {
-		req.Host = host
+		return js.Value{}, err
 	}
 	status, header, respBody := httpmem.Serve(h, req)
-	resp := responseHead{Status: status, Headers: [][2]string{}}
-	for name, values := range header {
-		for _, v := range values {
-			resp.Headers = append(resp.Headers, [2]string{strings.ToLower(name), v})
-		}
-	}
-	respHead, err := json.Marshal(resp)
+	respHead, err := encodeResponseHead(status, header)
 	if err != nil {
-		return js.Value{}, fmt.Errorf("encode response head: %w", err)
+		return js.Value{}, err
 	}
 	return js.ValueOf(map[string]any{"head": string(respHead), "body": bytesToJS(respBody)}), nil
 }

@@ -39,6 +39,10 @@ import (
 //	StorageQuotaError      the browser or disk refused to store more; the
 //	                       commit did not happen (Matrix: M_RESOURCE_LIMIT_EXCEEDED)
 //	StoragePersistError    persisting failed otherwise; the commit did not happen
+//	                       and never will (what was written of it is removed)
+//	StorageOutcomeUnknownError  persisting failed and what was written could
+//	                       not be removed: the commit may be durable or not;
+//	                       the storage is closed
 //	StorageTransactionError  begin inside a transaction, commit/rollback
 //	                       outside one, a write while a commit is persisting
 //	StorageClosedError     the storage is closed or an unknown handle was used

@@ -63,7 +63,7 @@ func TestPresenceFollowsPeers(t *testing.T) {
 	list := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(reachable) }
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go a.srv.WatchPresence(ctx, list, 10*time.Millisecond)
+	go a.srv.Federation.WatchPresence(ctx, list, 10*time.Millisecond)
 
 	status := func() string {
 		return alice.do("GET", "/_matrix/client/v3/presence/"+url.PathEscape(bob.id)+"/status", nil).str("presence")

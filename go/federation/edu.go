@@ -9,60 +9,62 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
-// Typing notifications and read receipts between servers (server-server
-// API, "Typing Notifications" and "Receipts"): EDUs, sent through each
-// destination's queue beside the PDUs, and taken in from transactions after
-// checking that the user is of the sending server and joined to the room.
-// The client side (package ephemeral) plugs in through Options.Typing and
-// Options.Receipt (in) and calls SendTyping and SendReceipt (out).
+// EDUs (server-server API, "Ephemeral Data Units"), in and out, all in this
+// package; the stores they change (packages ephemeral and keys) know nothing
+// of federation:
+//
+//	m.typing              edu_typing.go     Options.Ephemeral; SendTyping
+//	m.receipt             edu_receipt.go    Options.Ephemeral; SendReceipt
+//	m.presence            edu_presence.go   Options.Ephemeral; WatchPresence
+//	                                        (presence from peers' reachability)
+//	m.direct_to_device    edu_todevice.go   Options.Keys; SendToDevice
+//	m.device_list_update  edu_devicelist.go Options.Keys; SendDeviceListUpdate
+//
+// Outgoing EDUs go through each destination's queue beside the PDUs. A
+// server speaks only for its own users: an incoming EDU about another
+// server's users, or a malformed one, is dropped.
 
-// EDU types.
+// EDU types this package sends and takes in beside the spec package's.
 const (
 	eduTyping  = "m.typing"
 	eduReceipt = "m.receipt"
 )
 
-// remoteTypingTimeout is how long a remote user's typing lasts without a
-// renewal: the m.typing EDU carries no timeout, and servers resend it while
-// the user types.
-const remoteTypingTimeout = 30 * time.Second
-
 // eduSendTimeout bounds the queueing of one outgoing EDU.
 const eduSendTimeout = 10 * time.Second
 
-type typingContent struct {
-	RoomID string `json:"room_id"`
-	UserID string `json:"user_id"`
-	Typing bool   `json:"typing"`
-}
+// eduApplyTimeout bounds storing what one incoming to-device, device list or
+// presence EDU brings, and sending one device list update.
+const eduApplyTimeout = 30 * time.Second
 
-// receiptContent is room ID → receipt type → user ID → receipt.
-type receiptContent map[string]map[string]map[string]receipt
-
-type receipt struct {
-	EventIDs []string `json:"event_ids"`
-	Data     struct {
-		TS int64 `json:"ts"`
-	} `json:"data"`
-}
-
-// SendTyping tells the other servers in a room that a local user started or
-// stopped typing. It returns at once (ephemeral.Options.SendTyping).
-func (f *Federation) SendTyping(roomID string, user spec.UserID, typing bool, _ time.Duration) {
-	f.sendEDU(roomID, eduTyping, typingContent{RoomID: roomID, UserID: user.String(), Typing: typing})
-}
-
-// SendReceipt tells the other servers in a room of a local user's public
-// receipt. It returns at once (ephemeral.Options.SendReceipt); private
-// receipts (m.read.private) never leave this server.
-func (f *Federation) SendReceipt(roomID, receiptType string, user spec.UserID, eventID string, ts int64) {
-	if receiptType == "m.read.private" {
-		return
+// receiveEDU takes in one EDU of a transaction from origin. Typing and
+// receipt EDUs that fail their checks stop here; what passes, and every
+// other EDU, goes on to Options.EDU once applied.
+func (f *Federation) receiveEDU(ctx context.Context, origin spec.ServerName, edu gomatrixserverlib.EDU) {
+	switch edu.Type {
+	case eduTyping:
+		if !f.receiveTyping(ctx, origin, edu.Content) {
+			return
+		}
+	case eduReceipt:
+		if !f.receiveReceipts(ctx, origin, edu.Content) {
+			return
+		}
+	case spec.MDirectToDevice:
+		f.receiveToDevice(ctx, origin, edu.Content)
+	case spec.MDeviceListUpdate:
+		f.receiveDeviceListUpdate(ctx, origin, edu.Content)
+	case spec.MPresence:
+		f.receivePresence(ctx, origin, edu.Content)
 	}
-	var r receipt
-	r.EventIDs = []string{eventID}
-	r.Data.TS = ts
-	f.sendEDU(roomID, eduReceipt, receiptContent{roomID: {receiptType: {user.String(): r}}})
+	f.opts.EDU(origin, edu)
+}
+
+// applyContext is the context an incoming EDU is stored under: the
+// transaction's values, not its cancellation (its sender may hang up once
+// the transaction is answered), and eduApplyTimeout.
+func applyContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), eduApplyTimeout)
 }
 
 // sendEDU queues an EDU for every other server joined to a room, in the
@@ -97,66 +99,25 @@ func (f *Federation) background(fn func(ctx context.Context)) {
 	}()
 }
 
-// receiveEDU takes in one EDU of a transaction from origin. Typing and
-// receipt EDUs that fail their checks are dropped; what passes, and every
-// other EDU, goes on to Options.EDU.
-func (f *Federation) receiveEDU(ctx context.Context, origin spec.ServerName, edu gomatrixserverlib.EDU) {
-	switch edu.Type {
-	case eduTyping:
-		var c typingContent
-		if json.Unmarshal(edu.Content, &c) != nil {
-			return
-		}
-		user, ok := f.memberOf(ctx, origin, c.RoomID, c.UserID)
-		if !ok {
-			return
-		}
-		timeout := time.Duration(0)
-		if c.Typing {
-			timeout = remoteTypingTimeout
-		}
-		f.opts.Typing(c.RoomID, user, c.Typing, timeout)
-	case eduReceipt:
-		var c receiptContent
-		if json.Unmarshal(edu.Content, &c) != nil {
-			return
-		}
-		accepted := 0
-		for roomID, byType := range c {
-			for receiptType, byUser := range byType {
-				if receiptType == "m.read.private" {
-					continue
-				}
-				for userID, r := range byUser {
-					user, ok := f.memberOf(ctx, origin, roomID, userID)
-					if !ok || len(r.EventIDs) == 0 {
-						continue
-					}
-					if err := f.opts.Receipt(ctx, roomID, receiptType, user, r.EventIDs[0], r.Data.TS); err != nil {
-						log.WithError(err).WithField("room_id", roomID).Warn("could not store a receipt")
-						continue
-					}
-					accepted++
-				}
-			}
-		}
-		if accepted == 0 {
-			return
-		}
+// ownUser parses userID and reports whether it is a user of origin.
+func ownUser(origin spec.ServerName, userID string) (spec.UserID, bool) {
+	u, err := spec.NewUserID(userID, true)
+	if err != nil || u.Domain() != origin {
+		return spec.UserID{}, false
 	}
-	f.opts.EDU(origin, edu)
+	return *u, true
 }
 
 // memberOf checks that userID is a user of origin joined to the room: a
 // server speaks only for its own users, in rooms they are in.
 func (f *Federation) memberOf(ctx context.Context, origin spec.ServerName, roomID, userID string) (spec.UserID, bool) {
-	user, err := spec.NewUserID(userID, true)
-	if err != nil || user.Domain() != origin {
+	user, ok := ownUser(origin, userID)
+	if !ok {
 		return spec.UserID{}, false
 	}
-	m, err := f.rooms.MembershipOf(ctx, roomID, *user)
+	m, err := f.rooms.MembershipOf(ctx, roomID, user)
 	if err != nil || m != spec.Join {
 		return spec.UserID{}, false
 	}
-	return *user, true
+	return user, true
 }

@@ -6,6 +6,8 @@
 // is missing (get_missing_events, state, backfill, and catch-up from any
 // online member of a room, catchup.go). The room rules themselves live in package room; this
 // package checks hashes, signatures and who may ask, and moves events.
+// EDUs, in and out, are all here (edu.go: typing, receipts, presence,
+// to-device messages, device lists).
 // It also answers, and asks, for users' end-to-end keys (e2ekeys.go),
 // media (media.go) and profiles (profile.go); package keys checks what
 // comes back for keys, package media caches what comes back for media.
@@ -25,6 +27,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
+	"hearth/go/ephemeral"
 	"hearth/go/errcode"
 	"hearth/go/identity"
 	"hearth/go/keys"
@@ -58,15 +61,12 @@ type Federation struct {
 // Options configure Federation; zero values mean production defaults.
 type Options struct {
 	Now func() time.Time // nil: time.Now
-	// EDU is told of each EDU received (typing, receipts, …); nil drops them.
+	// EDU is told of each EDU received, once applied (typing and receipts
+	// only when they passed their checks); nil: nobody is.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
-	// Typing is told of a remote user's typing change (m.typing), once
-	// checked: the user is of the sending server and joined to the room.
-	// In the server: ephemeral.ReceiveTyping. Nil drops them.
-	Typing func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
-	// Receipt is told of a remote user's receipt (m.receipt), checked the
-	// same way. In the server: ephemeral.ReceiveReceipt. Nil drops them.
-	Receipt func(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error
+	// Ephemeral takes other servers' typing, receipts and presence (edu.go);
+	// nil drops them.
+	Ephemeral *ephemeral.Ephemeral
 	// RequestPeer returns the peer an incoming request came from, as the
 	// transport knows it ("" when unknown, as for in-process requests). When
 	// known, it must be the X-Matrix origin: a second check beside the
@@ -79,7 +79,8 @@ type Options struct {
 	// alias table); found is false for an unknown alias. Nil: none known.
 	LocalAlias func(ctx context.Context, alias string) (roomID string, found bool, err error)
 	// Keys answers user/keys/query and user/keys/claim for this server's
-	// users; nil: 404.
+	// users, and takes other servers' to-device messages and device list
+	// updates (edu.go); nil: 404, and those EDUs are dropped.
 	Keys *keys.Keys
 	// Media serves this server's media (media/download); nil: 404.
 	Media *media.Store
@@ -93,12 +94,6 @@ type Options struct {
 func New(id identity.Identity, rooms *room.Rooms, client *Client, queue *Queue, opts Options) *Federation {
 	if opts.Peers == nil {
 		opts.Peers = func() []string { return nil }
-	}
-	if opts.Typing == nil {
-		opts.Typing = func(string, spec.UserID, bool, time.Duration) {}
-	}
-	if opts.Receipt == nil {
-		opts.Receipt = func(context.Context, string, string, spec.UserID, string, int64) error { return nil }
 	}
 	if opts.LocalAlias == nil {
 		opts.LocalAlias = func(context.Context, string) (string, bool, error) { return "", false, nil }

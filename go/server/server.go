@@ -79,13 +79,12 @@ type Config struct {
 type Server struct {
 	Identity identity.Identity
 	// Federation is the server-server side; PeerOnline(server) tells it a
-	// peer is reachable again.
+	// peer is reachable again, WatchPeers and WatchPresence follow the
+	// transport's list of peers.
 	Federation *federation.Federation
 	client     http.Handler // client-server API
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
-	rooms      *room.Rooms
-	eph        *ephemeral.Ephemeral
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -146,10 +145,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		DataAdvanced: notifier.AdvanceData, Devices: accounts.DeviceIDs, Now: cfg.Now,
 		QueryRemote: fedClient.QueryKeys, ClaimRemote: fedClient.ClaimKeys,
 		SendRemote: func(ctx context.Context, sender spec.UserID, evType string, server spec.ServerName, messages map[string]map[string]json.RawMessage) error {
-			return sendToDeviceEDU(ctx, queue, id.ServerName, sender, evType, server, messages)
+			return fed.SendToDevice(ctx, sender, evType, server, messages)
 		},
 		DeviceChanged: func(user spec.UserID, deviceID string, keys json.RawMessage) {
-			go sendDeviceListUpdate(rooms, queue, id.ServerName, user, deviceID, keys)
+			fed.SendDeviceListUpdate(user, deviceID, keys)
 		},
 	})
 	mediaStore, err := openMedia(ctx, cfg, id.ServerName, fedClient)
@@ -158,20 +157,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
 
-	// Federation applies typing and receipt EDUs itself (checked, into eph);
-	// the others it passes on reach the stores through edus.
-	edus := &eduRouter{eph: eph, keys: keyStore, rooms: rooms}
-	receiveEDU := edus.receive
-	if cfg.EDU != nil {
-		receiveEDU = func(origin spec.ServerName, edu gomatrixserverlib.EDU) {
-			edus.receive(origin, edu)
-			cfg.EDU(origin, edu)
-		}
-	}
+	// Federation applies every EDU it receives (into eph and keyStore).
 	fed = federation.New(id, rooms, fedClient, queue, federation.Options{
-		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: receiveEDU, Peers: cfg.Peers,
-		Typing: eph.ReceiveTyping, Receipt: eph.ReceiveReceipt,
-		Keys: keyStore, Media: mediaStore, Accounts: accounts,
+		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU, Peers: cfg.Peers,
+		Ephemeral: eph, Keys: keyStore, Media: mediaStore, Accounts: accounts,
 		LocalAlias: func(ctx context.Context, alias string) (string, bool, error) {
 			roomID, err := rooms.ResolveAlias(ctx, alias)
 			if errors.Is(err, room.ErrAliasNotFound) {
@@ -193,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{
-		Identity: id, Federation: fed, queue: queue, rooms: rooms, eph: eph,
+		Identity: id, Federation: fed, queue: queue,
 		client: errcode.Recover(api.Handler(), recovered), federation: errcode.Recover(fed.Handler(), recovered),
 	}, nil
 }

@@ -53,7 +53,9 @@
  * Synchronous methods never throw: failures come back as {name, message}.
  * Names: SQLiteError, SQLiteConstraintError, StorageQuotaError (the browser
  * or disk is full: the commit did not happen; Go maps it to
- * M_RESOURCE_LIMIT_EXCEEDED), StoragePersistError, StorageTransactionError,
+ * M_RESOURCE_LIMIT_EXCEEDED), StoragePersistError (the commit did not
+ * happen, and never will), StorageOutcomeUnknownError (a commit may or may
+ * not be durable; the storage closed), StorageTransactionError,
  * StorageClosedError.
  *
  * A write outside begin()/commit() autocommits and its result has the
@@ -194,16 +196,17 @@ function mailboxGlobal () {
 /**
  * Answers a Fetch API Request with Go's server: used by the service worker.
  * @param {Request} request
+ * @param {{signal?: AbortSignal}} [options] cancels Go's handler (default: the request's own)
  * @returns {Promise<Response>}
  */
-export async function serveFetch (request) {
+export async function serveFetch (request, { signal = request.signal } = {}) {
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null
   const res = await callServe({
     method: request.method,
     url: request.url,
     headers: [...request.headers]
-  }, body, { signal: request.signal })
+  }, body, { signal })
   const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
   return new Response(responseBody, { status: res.status, headers: res.headers })
 }

@@ -14,9 +14,11 @@
  *     re-subscribes over the same connection, so it is not counted)
  *   {"join": "12D3KooW…"}          a peer became present
  *   {"leave": "12D3KooW…"}         a peer is gone
- * A peer subscribes after its reservation is made, so "present" means
- * "dialable through this relay". It stays present while any of its presence
- * streams is open (a restarting peer may briefly hold two).
+ * "Present" means "dialable through this relay": a peer is listed while it
+ * holds a reservation and any of its presence streams is open (a restarting
+ * peer may briefly hold two). A subscriber without a reservation still hears
+ * who is there, but is not listed until it reserves (issue 11, defect 7: such
+ * "ghosts" were listed and could not be dialled).
  */
 import { lpStream } from '@libp2p/utils'
 import { MAX_PRESENCE_MESSAGE_BYTES, PRESENCE_PROTOCOL } from './constants.js'
@@ -28,12 +30,19 @@ const decoder = new TextDecoder()
 /**
  * Relay side: answers presence subscriptions on the given libp2p node.
  * @param {import('@libp2p/interface').Libp2p} node
- * @param {{onJoin?: (peerId: string) => void, onLeave?: (peerId: string) => void}} [hooks]
- * @returns {Promise<{present: () => string[], stop: () => Promise<void>, messagesSent: () => number}>}
+ * @param {{onJoin?: (peerId: string) => void, onLeave?: (peerId: string) => void,
+ *          reserved?: (peerId: string) => boolean}} [hooks]
+ *   reserved says whether a peer holds a reservation (absent: everyone does);
+ *   call the returned reservationChanged(peer) whenever its answer changes
+ * @returns {Promise<{present: () => string[], reservationChanged: (peerId: string) => void,
+ *                    stop: () => Promise<void>, messagesSent: () => number}>}
  */
 export async function servePresence (node, hooks = {}) {
-  /** peer ID string → its open subscriptions (lp streams); absent when not present */
-  const members = new Map()
+  const reserved = hooks.reserved ?? (() => true)
+  /** peer ID string → its open subscriptions (lp streams); absent when it has none */
+  const subscribers = new Map()
+  /** the peers others are told about: subscribed and reserved */
+  const listed = new Set()
   /** subscription (lp stream) → the connection it came over */
   const connectionOf = new Map()
   let messagesSent = 0
@@ -45,20 +54,33 @@ export async function servePresence (node, hooks = {}) {
     })
   }
   const broadcast = (message, exceptPeer) => {
-    for (const [peer, subscriptions] of members) {
+    for (const [peer, subscriptions] of subscribers) {
       if (peer === exceptPeer) continue
       for (const lp of subscriptions) sendTo(lp, message)
+    }
+  }
+  /** lists or unlists a peer to match its subscriptions and reservation, telling the others */
+  const reconcile = (peer) => {
+    const shouldList = subscribers.has(peer) && reserved(peer)
+    if (shouldList === listed.has(peer)) return
+    if (shouldList) {
+      listed.add(peer)
+      broadcast({ join: peer }, peer)
+      hooks.onJoin?.(peer)
+    } else {
+      listed.delete(peer)
+      broadcast({ leave: peer })
+      hooks.onLeave?.(peer)
     }
   }
 
   await node.handle(PRESENCE_PROTOCOL, (stream, connection) => {
     const peer = connection.remotePeer.toString()
     const lp = lpStream(stream, { maxDataLength: MAX_PRESENCE_MESSAGE_BYTES })
-    let subscriptions = members.get(peer)
-    const joined = subscriptions === undefined
-    if (joined) {
+    let subscriptions = subscribers.get(peer)
+    if (subscriptions === undefined) {
       subscriptions = new Set()
-      members.set(peer, subscriptions)
+      subscribers.set(peer, subscriptions)
     }
     const copies = [...subscriptions].filter(other => {
       const c = connectionOf.get(other)
@@ -66,11 +88,8 @@ export async function servePresence (node, hooks = {}) {
     }).length
     subscriptions.add(lp)
     connectionOf.set(lp, connection)
-    sendTo(lp, { peers: [...members.keys()].filter(p => p !== peer), ...(copies > 0 && { copies }) })
-    if (joined) {
-      broadcast({ join: peer }, peer)
-      hooks.onJoin?.(peer)
-    }
+    sendTo(lp, { peers: [...listed].filter(p => p !== peer), ...(copies > 0 && { copies }) })
+    reconcile(peer)
 
     let gone = false
     const leave = () => {
@@ -78,10 +97,9 @@ export async function servePresence (node, hooks = {}) {
       gone = true
       subscriptions.delete(lp)
       connectionOf.delete(lp)
-      if (subscriptions.size === 0 && members.get(peer) === subscriptions) {
-        members.delete(peer)
-        broadcast({ leave: peer })
-        hooks.onLeave?.(peer)
+      if (subscriptions.size === 0 && subscribers.get(peer) === subscriptions) {
+        subscribers.delete(peer)
+        reconcile(peer)
       }
     }
     stream.addEventListener('close', leave)
@@ -93,11 +111,13 @@ export async function servePresence (node, hooks = {}) {
   }, { maxInboundStreams: 4 })
 
   return {
-    present: () => [...members.keys()],
+    present: () => [...listed],
+    reservationChanged: reconcile,
     messagesSent: () => messagesSent,
     stop: async () => {
       await node.unhandle(PRESENCE_PROTOCOL)
-      members.clear()
+      subscribers.clear()
+      listed.clear()
       connectionOf.clear()
     }
   }
@@ -133,7 +153,7 @@ export async function subscribePresence (node, relay, handlers) {
         if (signal.aborted || err.name === 'UnexpectedEOFError' || stream.status !== 'open') return
         throw err
       }
-      const message = parse(bytes.subarray())
+      const message = parsePresenceMessage(bytes.subarray())
       if (first) {
         first = false
         // Online only once the relay has said we are the only copy here.
@@ -154,7 +174,14 @@ export async function subscribePresence (node, relay, handlers) {
   }
 }
 
-function parse (bytes) {
+/**
+ * One message from the relay, as sent (unknown fields and shapes included:
+ * the caller picks what it knows).
+ * @param {Uint8Array} bytes
+ * @returns {object}
+ * @throws {P2PProtocolError} not a JSON object
+ */
+export function parsePresenceMessage (bytes) {
   try {
     const message = JSON.parse(decoder.decode(bytes))
     if (message === null || typeof message !== 'object') throw new Error('not an object')

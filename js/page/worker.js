@@ -12,6 +12,9 @@
  */
 import { CHANNEL, KEEP_ALIVE_MS, MSG, isNewerStatus } from '../../sw/protocol.js'
 
+/** ms between asking a waiting worker to take over (nudgeWaitingWorkers) */
+const NUDGE_MS = 2000
+
 /** The page could not get a controlling service worker. */
 export class WorkerError extends Error {
   constructor (message, options) {
@@ -49,6 +52,7 @@ export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = 
     throw new WorkerError(`cannot register the service worker: ${err.message}`, { cause: err })
   }
   await takeControl(registration, timeoutMs)
+  const stopNudging = nudgeWaitingWorkers(registration)
 
   // Every message carries localStorage.debug: libp2p runs in the worker, which has
   // no localStorage, so this is how `localStorage.debug = 'libp2p:*'` reaches it.
@@ -64,6 +68,7 @@ export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = 
     hostDirect: (port) => container.controller?.postMessage({ type: MSG.directHost }, [port]),
     close: () => {
       clearInterval(keepAlive)
+      stopNudging()
       channel.close()
       container.removeEventListener('message', onMessage)
     }
@@ -93,6 +98,18 @@ async function takeControl (registration, timeoutMs) {
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * While a newer worker waits (a new build), asks it every NUDGE_MS to skip
+ * waiting. It asked once at install, and the old worker steps aside for it
+ * (sw/handover.js), but Chromium sometimes never checks again whether the
+ * old one is idle, and the new build then waited for good.
+ * @returns {() => void} stops
+ */
+function nudgeWaitingWorkers (registration) {
+  const timer = setInterval(() => registration.waiting?.postMessage({ type: MSG.skipWaiting }), NUDGE_MS)
+  return () => clearInterval(timer)
 }
 
 function activated (worker) {

@@ -23,9 +23,11 @@ import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { createLibp2p } from 'libp2p'
 import { servePresence } from '../p2p/presence.js'
 import { relayLimits } from './limits.js'
+import { watchReservations } from './reservations.js'
 import { createMailbox } from './mailbox/index.js'
 
 export const DEFAULT_RELAY_LIMITS = Object.freeze({
@@ -76,6 +78,7 @@ export function createRelay (options = {}) {
   const guard = relayLimits(limits)
   let node = null
   let presence = null
+  let unwatchReservations = () => {}
   const mailbox = options.mailbox == null ? null : createMailbox(options.mailbox, { logger })
 
   return {
@@ -114,10 +117,13 @@ export function createRelay (options = {}) {
         }
       })
       guard.start(node, node.services.relay)
+      const reservations = node.services.relay.reservations
       presence = await servePresence(node, {
+        reserved: peer => reservations.has(peerIdFromString(peer)),
         onJoin: peer => logger.info?.(`relay: peer joined ${peer} (${presence?.present().length ?? 1} online)`),
         onLeave: peer => logger.info?.(`relay: peer left ${peer} (${presence.present().length} online)`)
       })
+      unwatchReservations = watchReservations(node.services.relay, peer => presence.reservationChanged(peer))
       await mailbox?.start(node)
       node.addEventListener('peer:connect', evt => logger.debug?.(`relay: connection from ${evt.detail}`))
     },
@@ -127,6 +133,7 @@ export function createRelay (options = {}) {
       const stopping = node
       node = null
       guard.stop()
+      unwatchReservations()
       await presence.stop().catch(() => {})
       await mailbox?.stop().catch(err => logger.warn?.(`relay: mailbox did not stop cleanly: ${err.message}`))
       await stopping.stop()

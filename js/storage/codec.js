@@ -39,6 +39,9 @@ export function decodeParams (bytes) {
   if (bytes == null || bytes.length === 0) return []
   const r = new Reader(bytes)
   const count = r.u32()
+  // A param takes at least 5 bytes (name length, tag): a corrupt count must
+  // not allocate an array it cannot fill.
+  if (count > (bytes.length - r.offset) / 5) throw new RangeError(`params buffer claims ${count} params in ${bytes.length} bytes`)
   const params = new Array(count)
   for (let i = 0; i < count; i++) {
     const name = utf8Decoder.decode(r.bytes(r.u32()))
@@ -111,8 +114,15 @@ export function decodeResult (bytes) {
   const lastInsertRowid = r.i64()
   const columns = []
   for (let n = r.u32(); n > 0; n--) columns.push(utf8Decoder.decode(r.bytes(r.u32())))
+  const rowCount = r.u32()
+  // Every value takes at least its tag byte, so rows × columns cannot pass
+  // what is left, and a statement without columns has no rows (as
+  // storagecodec.go checks): a corrupt count must not loop for billions.
+  if (columns.length === 0 ? rowCount !== 0 : rowCount > (bytes.length - r.offset) / columns.length) {
+    throw new RangeError(`result claims ${rowCount} rows of ${columns.length} columns in ${bytes.length - r.offset} bytes`)
+  }
   const rows = []
-  for (let n = r.u32(); n > 0; n--) {
+  for (let n = rowCount; n > 0; n--) {
     const row = []
     for (let c = 0; c < columns.length; c++) {
       const tag = r.u8()

@@ -48,6 +48,21 @@ export class StoragePersistError extends StorageError {
   }
 }
 
+/**
+ * Persisting a commit failed after its record was written, and the record
+ * could not be removed: it may or may not be durable, so neither the state
+ * before nor after the commit can be served as the truth. The storage closes
+ * (later calls get StorageClosedError); the next start reads what the disk
+ * kept. Only file persistence can end here: an IndexedDB transaction commits
+ * whole or not at all.
+ */
+export class StorageOutcomeUnknownError extends StorageError {
+  constructor (message, options) {
+    super(message, options)
+    this.name = 'StorageOutcomeUnknownError'
+  }
+}
+
 /** begin inside a transaction, commit or rollback outside one, or a call while a commit is in flight. */
 export class StorageTransactionError extends StorageError {
   constructor (message, options) {

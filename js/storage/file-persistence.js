@@ -17,6 +17,12 @@
  *   segment. Nothing follows it there: after load, and after any failed
  *   append, appends go to a new segment (k+1), so a torn tail is always the
  *   end of its segment and later segments still replay.
+ * - An append that fails after its record was written (the sync failed) is
+ *   undone: the segment is cut back to its last durable record and synced,
+ *   so a commit reported as failed never replays, neither in the reload that
+ *   follows nor after a restart. If cutting fails too, the record may or may
+ *   not survive: the append rejects with StorageOutcomeUnknownError and the
+ *   storage closes (storage.js).
  * - A snapshot is taken at a quiescent point: appends switch to a new
  *   segment at that moment, so segments up to k hold only records ≤ S.
  *   The chunks that changed are written as new files of generation g (one
@@ -33,6 +39,7 @@
 
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { StorageOutcomeUnknownError } from './errors.js'
 import { decodeRecords } from './journal.js'
 import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
 
@@ -60,6 +67,8 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
   let segment = 0
   /** the open segment, or null: the next append starts a new one */
   let handle = null
+  /** bytes of the open segment holding records whose append succeeded */
+  let durableLength = 0
   /** the manifest now durable, or null (no snapshot yet, or a whole-image one) */
   let manifest = null
 
@@ -102,6 +111,26 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
     await syncDirectory(dir)
   }
 
+  /**
+   * Cuts the open segment back to its last successful append, so a record
+   * whose append failed cannot replay, then moves on to a new segment (never
+   * append after a possibly torn record).
+   * @throws {StorageOutcomeUnknownError} when the cut cannot be made durable
+   */
+  async function undoAppend (cause) {
+    if (handle === null) return // the segment never opened: nothing written
+    try {
+      await handle.truncate(durableLength)
+      await handle.datasync()
+    } catch (err) {
+      throw new StorageOutcomeUnknownError(
+        `a journal append failed (${cause?.message ?? cause}) and its record could not be removed (${err?.message ?? err})`,
+        { cause: err })
+    } finally {
+      await rotate()
+    }
+  }
+
   return {
     async load () {
       await rotate()
@@ -121,12 +150,14 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
         if (handle === null) {
           segment++
           handle = await open(segmentPath(segment), 'a')
+          durableLength = 0
           await syncDirectory(dir) // the new file's name must survive a crash too
         }
         await handle.write(record)
         await handle.datasync()
+        durableLength += record.length
       } catch (err) {
-        await rotate() // never append after a possibly torn record
+        await undoAppend(err)
         throw err
       }
     },

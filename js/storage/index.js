@@ -9,7 +9,7 @@ import initSqlJs from 'sql.js'
 import { Storage } from './storage.js'
 import { errorShape, StorageError } from './errors.js'
 
-export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, StoragePersistError, StorageTransactionError, StorageClosedError, StorageCorruptError } from './errors.js'
+export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, StoragePersistError, StorageTransactionError, StorageClosedError, StorageCorruptError, StorageOutcomeUnknownError } from './errors.js'
 export { DEFAULT_SNAPSHOT_POLICY } from './snapshot-policy.js'
 
 /** Version of the hearthStorage shape; Go checks it. */

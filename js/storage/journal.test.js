@@ -5,16 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createStorage } from './index.js'
-import { int, rows as query } from './testkit.js'
+import { ids, insertId } from './testkit.js'
 import { crc32, decodeRecords, encodeRecord, KIND_STATEMENT } from './journal.js'
-
-async function insert (storage, id) {
-  storage.begin()
-  query(storage, 'INSERT INTO t (id) VALUES (?)', [int(id)])
-  await storage.commit()
-}
-
-const ids = storage => query(storage, 'SELECT id FROM t ORDER BY id').map(r => Number(r[0]))
 
 test('crc32 matches the standard check value', () => {
   assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926)
@@ -42,7 +34,7 @@ test('file journal: torn tails are ignored and later writes still replay', async
     let s = await createStorage(options)
     s.storage.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
     await s.storage.commit()
-    for (const id of [1, 2, 3]) await insert(s.storage, id)
+    for (const id of [1, 2, 3]) await insertId(s.storage, id)
     await s.close()
     // A crash in the middle of an append: half a record at the end of the segment.
     const [segment] = (await readdir(dir)).filter(n => n.startsWith('j.journal.'))
@@ -51,7 +43,7 @@ test('file journal: torn tails are ignored and later writes still replay', async
 
     s = await createStorage(options)
     assert.deepEqual(ids(s.storage), [1, 2, 3])
-    await insert(s.storage, 5)
+    await insertId(s.storage, 5)
     await s.close()
     s = await createStorage(options)
     assert.deepEqual(ids(s.storage), [1, 2, 3, 5], 'a write after the torn record was lost')
@@ -71,7 +63,7 @@ for (const kind of ['file', 'indexeddb']) {
       let s = await createStorage(options)
       s.storage.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
       await s.storage.commit()
-      for (let id = 1; id <= 400; id++) await insert(s.storage, id)
+      for (let id = 1; id <= 400; id++) await insertId(s.storage, id)
       const stats = s.stats()
       await s.close()
       assert.ok(stats.snapshots >= 1, `no snapshot was taken: ${JSON.stringify(stats)}`)

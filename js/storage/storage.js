@@ -35,15 +35,20 @@
  *   rollback(); callers never run BEGIN/COMMIT/ROLLBACK as statements.
  * - While a commit is being persisted, begin() and writes are refused (reads
  *   are allowed), so nothing is built on data that might still fail to persist.
- * - If persisting fails, the in-memory database is rebuilt from durable
- *   storage before commit() rejects: the failed commit is undone, as SQLite
- *   undoes a failed COMMIT. Handles stay valid (their statements recompile).
+ * - If persisting fails, the persistence has removed whatever of the record
+ *   it wrote, and the in-memory database is rebuilt from durable storage
+ *   before commit() rejects: the failed commit is undone, as SQLite undoes a
+ *   failed COMMIT, and no later reload or restart brings it back. Handles
+ *   stay valid (their statements recompile). If the persistence cannot tell
+ *   whether the record survived (StorageOutcomeUnknownError), the storage
+ *   closes instead: serving either state could contradict what the next
+ *   start finds.
  */
 
 import { decodeParams, FLAG_COMMIT_REQUIRED, ResultWriter } from './codec.js'
 import { Statements } from './statements.js'
 import { encodeRecord, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
-import { persistError, sqliteError, StorageClosedError, StorageError, StorageTransactionError } from './errors.js'
+import { persistError, sqliteError, StorageClosedError, StorageError, StorageOutcomeUnknownError, StorageTransactionError } from './errors.js'
 import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
 
 export class Storage {
@@ -236,7 +241,8 @@ export class Storage {
       this.maybeSnapshot()
     }, async err => {
       this.counters.persistFailures++
-      await this.reload()
+      if (err instanceof StorageOutcomeUnknownError) await this.closeWith(`a commit's outcome is unknown: ${err.message}`)
+      else await this.reload()
       throw persistError(err)
     }).finally(() => { this.committing = null })
     return this.committing
@@ -287,13 +293,19 @@ export class Storage {
     if (this.closedReason !== null) return
     await this.settled()
     if (this.inTransaction) this.rollback()
-    this.closedReason = 'the storage is closed'
+    await this.closeWith('the storage is closed')
+  }
+
+  // --- internals ---
+
+  /** Refuses every later call with reason, and frees the database and the persistence. */
+  async closeWith (reason) {
+    if (this.closedReason !== null) return
+    this.closedReason = reason
     this.statements.freeAll()
     this.db.close()
     await this.persistence.close()
   }
-
-  // --- internals ---
 
   execute (entry, paramBytes) {
     const params = decodeParams(paramBytes)

@@ -18,6 +18,16 @@ export function rows (storage, sql, params = []) {
   return decodeResult(res).rows
 }
 
+/** Inserts id into table t (id INTEGER PRIMARY KEY) in a transaction of its own. */
+export async function insertId (storage, id) {
+  storage.begin()
+  rows(storage, 'INSERT INTO t (id) VALUES (?)', [int(id)])
+  await storage.commit()
+}
+
+/** The ids in table t, in order. */
+export const ids = storage => rows(storage, 'SELECT id FROM t ORDER BY id').map(r => Number(r[0]))
+
 /** Runs a script and commits it. */
 export async function execCommit (storage, sql) {
   const res = storage.exec(sql)

@@ -57,7 +57,7 @@ func main() {
 	// rooms shared with it are caught up from it.
 	go srv.Federation.WatchPeers(context.Background(), bridge.KnownPeers, peerWatchInterval)
 	// Whether a peer is reachable is its users' presence.
-	go srv.WatchPresence(context.Background(), bridge.KnownPeers, peerWatchInterval)
+	go srv.Federation.WatchPresence(context.Background(), bridge.KnownPeers, peerWatchInterval)
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
 	select {} // serve until the worker or process ends
 }

@@ -15,6 +15,12 @@ var (
 	// ErrNotDurable: persisting a commit failed for another reason; the
 	// commit did not happen.
 	ErrNotDurable = errors.New("commit could not be persisted")
+	// ErrOutcomeUnknown: persisting a commit failed after its journal record
+	// was written, and the record could not be removed, so the commit may or
+	// may not be durable. The storage has closed (every later call fails);
+	// the next start reads what the disk kept. Callers must not report the
+	// commit as failed, nor as done.
+	ErrOutcomeUnknown = errors.New("commit outcome unknown")
 	// ErrOneConnection: a second connection was asked for; sql.js is one
 	// connection, so open the *sql.DB with SetMaxOpenConns(1).
 	ErrOneConnection = errors.New("sqljs: only one connection at a time; call SetMaxOpenConns(1)")
@@ -29,6 +35,8 @@ func sentinelFor(name string) error {
 		return ErrConstraint
 	case "StoragePersistError":
 		return ErrNotDurable
+	case "StorageOutcomeUnknownError":
+		return ErrOutcomeUnknown
 	}
 	return nil
 }
