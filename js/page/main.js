@@ -256,6 +256,24 @@ function wire (worker) {
   })
 }
 
+/**
+ * whoami, retried while the answer is not the server's: during a worker
+ * update (seen in Firefox) the reloaded page's first requests may reach the
+ * static site (404 without an errcode) or a worker handing over (503).
+ */
+async function whoamiWhenServed () {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await state.client.whoami()
+    } catch (err) {
+      // Go always names an errcode; the static site's 404 and a network error do not.
+      const servedByGo = err instanceof MatrixError && err.body?.errcode !== undefined && err.status < 500
+      if (servedByGo || attempt === 10) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+    }
+  }
+}
+
 async function main () {
   state.serverReady = Promise.withResolvers
     ? Promise.withResolvers()
@@ -282,16 +300,19 @@ async function main () {
     try {
       state.session = JSON.parse(saved)
       state.client.accessToken = state.session.accessToken
-      const me = await state.client.whoami()
+      const me = await whoamiWhenServed()
       state.session.userId = me.user_id
       enterApp()
       return
     } catch (err) {
-      forgetSession()
       showAuth('login')
-      showError('auth-error', err instanceof MatrixError && err.errcode === 'M_UNKNOWN_TOKEN'
-        ? new Error('Your saved session is no longer valid; log in again.')
-        : err)
+      if (err instanceof MatrixError && err.errcode === 'M_UNKNOWN_TOKEN') {
+        forgetSession()
+        showError('auth-error', new Error('Your saved session is no longer valid; log in again.'))
+      } else {
+        // Not the token's fault: keep the session for the next load.
+        showError('auth-error', new Error(`Could not check your saved session (${err.message}); reload to try again.`))
+      }
       return
     }
   }
