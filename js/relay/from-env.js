@@ -19,7 +19,9 @@
  *   RELAY_MAX_CONNECTIONS_PER_SECOND_PER_HOST (new connections/s from one IP),
  *   RELAY_MAX_PENDING_CONNECTIONS, RELAY_MAX_HOP_STREAMS,
  *   RELAY_RESERVATION_TTL (ms), RELAY_DATA_LIMIT (bytes per relayed connection),
- *   RELAY_DURATION_LIMIT (ms per relayed connection)
+ *   RELAY_DURATION_LIMIT (ms per relayed connection),
+ *   RELAY_MAX_RELAYED_BYTES_PER_SECOND_PER_PEER, RELAY_MAX_RELAYED_BURST_BYTES_PER_PEER
+ *   (the per-peer byte rate on relayed connections, throttle.js)
  * Node only: callers import '../p2p/node-env.js' first.
  */
 import { readFile, writeFile } from 'node:fs/promises'

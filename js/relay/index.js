@@ -15,6 +15,8 @@
  *   streams. These bound the relay's memory; raise them for a bigger network.
  * - per IP and per peer (limits.js): so one host cannot take every slot; a
  *   reservation is freed as soon as its peer's last connection closes.
+ * - per peer, a byte rate on what it sends through relayed connections
+ *   (throttle.js): a flooding peer is paced, the others are not slowed.
  */
 import { noise } from '../p2p/noise.js'
 import { yamux } from '@libp2p/yamux'
@@ -28,6 +30,7 @@ import { createLibp2p } from 'libp2p'
 import { servePresence } from '../p2p/presence.js'
 import { relayLimits } from './limits.js'
 import { watchReservations } from './reservations.js'
+import { throttleRelay, RELAY_STREAM_WINDOW } from './throttle.js'
 import { createMailbox } from './mailbox/index.js'
 
 export const DEFAULT_RELAY_LIMITS = Object.freeze({
@@ -59,7 +62,19 @@ export const DEFAULT_RELAY_LIMITS = Object.freeze({
   /** bytes per relayed connection; null = unlimited (see the file comment) */
   dataLimit: null,
   /** ms per relayed connection; null = unlimited */
-  durationLimit: null
+  durationLimit: null,
+  /**
+   * bytes per second one peer may send through its relayed connections, all
+   * together (throttle.js); past its burst its streams are paced, not cut.
+   * 4 MiB/s with a 16 MiB burst: the burst holds the largest federation body
+   * (16 MiB), so one media upload or catch-up burst after a quiet spell is not
+   * paced, and a 1 MiB one takes 0.25 s even once the burst is spent; a peer
+   * flooding 64 × 64 KiB requests pushed 6–15 MiB/s through the relay and
+   * slowed everyone ×2.8–3.5 (bench relay.flood), ×1.0–1.8 at this rate
+   */
+  maxRelayedBytesPerSecondPerPeer: 4 * 1024 * 1024,
+  /** bytes a peer may send at once at full speed before the rate applies (catch-up after being away) */
+  maxRelayedBurstBytesPerPeer: 16 * 1024 * 1024
 })
 
 /**
@@ -79,6 +94,7 @@ export function createRelay (options = {}) {
   let node = null
   let presence = null
   let unwatchReservations = () => {}
+  let throttle = null
   const mailbox = options.mailbox == null ? null : createMailbox(options.mailbox, { logger })
 
   return {
@@ -93,7 +109,8 @@ export function createRelay (options = {}) {
         addresses: { listen: [`/ip4/${host}/tcp/${port}/ws`] },
         transports: [webSockets()],
         connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
+        // receive window capped so a paused (throttled) stream's buffer stays under libp2p's 4 MiB limit
+        streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: RELAY_STREAM_WINDOW } })],
         connectionGater: guard.connectionGater,
         connectionManager: {
           maxConnections: limits.maxConnections,
@@ -117,6 +134,7 @@ export function createRelay (options = {}) {
         }
       })
       guard.start(node, node.services.relay)
+      throttle = throttleRelay(node.services.relay, { rate: limits.maxRelayedBytesPerSecondPerPeer, burst: limits.maxRelayedBurstBytesPerPeer })
       const reservations = node.services.relay.reservations
       presence = await servePresence(node, {
         reserved: peer => reservations.has(peerIdFromString(peer)),
@@ -133,6 +151,8 @@ export function createRelay (options = {}) {
       const stopping = node
       node = null
       guard.stop()
+      throttle?.stop()
+      throttle = null
       unwatchReservations()
       await presence.stop().catch(() => {})
       await mailbox?.stop().catch(err => logger.warn?.(`relay: mailbox did not stop cleanly: ${err.message}`))
