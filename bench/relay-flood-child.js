@@ -40,7 +40,7 @@ process.once('message', async ({ relay, targets, inFlight, bodyBytes }) => {
       counts.sent++
       try {
         const res = await flooder.roundTrip(targets[(counts.sent + i) % targets.length], { head, body }, { signal: AbortSignal.timeout(30_000) })
-        if (res.status === 429) counts.refused++
+        if (JSON.parse(res.head).status === 429) counts.refused++ // roundTrip answers {head (JSON), body}
         else counts.ok++
         counts.bytes += bodyBytes
       } catch {
