@@ -27,7 +27,7 @@ export const CHROMIUM_ARGS = [
  * opens it again on the same profile and the same origin.
  * @returns {Promise<{site, browser, logs: string[], log, newPage, stopWorkers, restartBrowser, quit, relaunch, close}>}
  */
-export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome' } = {}) {
+export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome', firefoxPrefs = {} } = {}) {
   for (const file of ['index.html', 'page.js', 'sw.js', 'hearth.wasm', 'sql-wasm.wasm']) {
     try {
       await access(join(dir, file))
@@ -42,7 +42,7 @@ export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome
   let site, browser
   try {
     site = await startSite({ dir, port: 0, host: '127.0.0.1' })
-    browser = await launch(profile, log, product)
+    browser = await launch(profile, log, product, firefoxPrefs)
   } catch (err) {
     await site?.close()
     await rm(profile, { recursive: true, force: true })
@@ -126,14 +126,14 @@ export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome
   /** Starts the browser again on the same profile and the same origin. */
   async function relaunch () {
     log('[test] starting the browser again on the same profile')
-    browser = await launch(profile, log, product)
+    browser = await launch(profile, log, product, firefoxPrefs)
   }
 }
 
 /** Firefox ESR (Debian's firefox-esr), driven over WebDriver BiDi; FIREFOX_PATH overrides. */
 export const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr'
 
-async function launch (profile, log, product = 'chrome') {
+async function launch (profile, log, product = 'chrome', firefoxPrefs = {}) {
   if (product === 'firefox') {
     // No CDP here: no service worker console and no resume workaround (Firefox does not pause them).
     return puppeteer.launch({
@@ -141,6 +141,7 @@ async function launch (profile, log, product = 'chrome') {
       executablePath: FIREFOX,
       headless: true,
       userDataDir: profile,
+      extraPrefsFirefox: firefoxPrefs,
       protocolTimeout: 60000
     })
   }
