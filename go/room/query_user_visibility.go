@@ -117,11 +117,8 @@ func userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVers
 	if err != nil {
 		return false, err
 	}
-	vis := visibilityShared // the spec's default when the room has none
-	if ev, ok := events[visibilityID]; ok {
-		vis = visibilityOf(ev.PDU)
-	}
-	if vis == visibilityShared || vis == visibilityWorldReadable {
+	vis := visibilityIn(events, visibilityID)
+	if openToAll(vis) {
 		return true, nil
 	}
 	ev, ok := events[memberID]
@@ -132,7 +129,7 @@ func userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVers
 	if err != nil {
 		return false, nil
 	}
-	return m == spec.Join || (m == spec.Invite && vis == visibilityInvited), nil
+	return memberSees(m, vis), nil
 }
 
 // statesAfter returns the state group after each event, by event ID

@@ -58,7 +58,7 @@ func (r *Rooms) VisibleToServer(ctx context.Context, roomID string, server spec.
 				if err != nil {
 					return nil, err
 				}
-				open := vis == visibilityShared || vis == visibilityWorldReadable
+				open := openToAll(vis)
 				current = &open
 			}
 			out[id] = *current
@@ -94,11 +94,8 @@ func visibleInGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVer
 	if err != nil {
 		return false, err
 	}
-	vis := visibilityShared // the spec's default when the room has none
-	if ev, ok := events[visibilityID]; ok {
-		vis = visibilityOf(ev.PDU)
-	}
-	if vis == visibilityShared || vis == visibilityWorldReadable {
+	vis := visibilityIn(events, visibilityID)
+	if openToAll(vis) {
 		return true, nil
 	}
 	for _, id := range memberIDs {
@@ -106,7 +103,7 @@ func visibleInGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVer
 		if err != nil {
 			continue
 		}
-		if m == spec.Join || (m == spec.Invite && vis == visibilityInvited) {
+		if memberSees(m, vis) {
 			return true, nil
 		}
 	}
@@ -123,6 +120,25 @@ func (r *Rooms) currentVisibility(ctx context.Context, v gomatrixserverlib.IRoom
 		return "", err
 	}
 	return visibilityOf(ev), nil
+}
+
+// visibilityIn is the visibility a group's state sets: its
+// m.room.history_visibility event (id, loaded into events), or the spec's
+// default, shared, when the room has none.
+func visibilityIn(events map[string]storedEvent, id string) string {
+	if ev, ok := events[id]; ok {
+		return visibilityOf(ev.PDU)
+	}
+	return visibilityShared
+}
+
+// openToAll reports whether vis lets anyone who ever joins see the events.
+func openToAll(vis string) bool { return vis == visibilityShared || vis == visibilityWorldReadable }
+
+// memberSees reports whether a user with membership m at an event sees it
+// under the stricter visibilities (invited, joined).
+func memberSees(m, vis string) bool {
+	return m == spec.Join || (m == spec.Invite && vis == visibilityInvited)
 }
 
 // visibilityOf reads an m.room.history_visibility event; unknown values
