@@ -15,16 +15,7 @@ import (
 // (a send fills the cache), changes the state, and checks the next send.
 func TestAuthCacheSeesStateChanges(t *testing.T) {
 	ctx := context.Background()
-	rooms, id := newRooms(t)
-	alice := userID(t, "@alice:"+string(id.ServerName))
-	bob := userID(t, "@bob:"+string(id.ServerName))
-	roomID, err := rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rooms.SetMembership(ctx, bob, roomID, bob, spec.Join, ""); err != nil {
-		t.Fatal(err)
-	}
+	rooms, alice, bob, roomID := publicRoomOfTwo(t)
 	msg := json.RawMessage(`{"msgtype":"m.text","body":"hi"}`)
 	send := func(sender spec.UserID) (string, error) {
 		return rooms.Send(ctx, sender, "DEV", "", roomID, "m.room.message", nil, msg)

@@ -30,6 +30,23 @@ func newRooms(t *testing.T) (*Rooms, identity.Identity) {
 	return New(db, id, Options{}), id
 }
 
+// publicRoomOfTwo is a public room alice created and bob joined, on one server.
+func publicRoomOfTwo(t *testing.T) (rooms *Rooms, alice, bob spec.UserID, roomID string) {
+	t.Helper()
+	ctx := context.Background()
+	rooms, id := newRooms(t)
+	alice = userID(t, "@alice:"+string(id.ServerName))
+	bob = userID(t, "@bob:"+string(id.ServerName))
+	roomID, err := rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rooms.SetMembership(ctx, bob, roomID, bob, spec.Join, ""); err != nil {
+		t.Fatal(err)
+	}
+	return rooms, alice, bob, roomID
+}
+
 func userID(t testing.TB, s string) spec.UserID {
 	u, err := spec.NewUserID(s, true)
 	if err != nil {
@@ -88,23 +105,14 @@ func TestEventsAreHashedAndSigned(t *testing.T) {
 // The auth rules run on every event this server creates.
 func TestAuthRulesRefuseEvents(t *testing.T) {
 	ctx := context.Background()
-	rooms, id := newRooms(t)
-	alice := userID(t, "@alice:"+string(id.ServerName))
-	bob := userID(t, "@bob:"+string(id.ServerName))
-	roomID, err := rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rooms.SetMembership(ctx, bob, roomID, bob, spec.Join, ""); err != nil {
-		t.Fatal(err)
-	}
+	rooms, alice, bob, roomID := publicRoomOfTwo(t)
 	empty := ""
 	cases := []struct {
 		name string
 		do   func() error
 	}{
 		{"bob changes power levels", func() error {
-			_, err := rooms.Send(ctx, bob, "D", "", roomID, spec.MRoomPowerLevels, &empty, json.RawMessage(`{"users":{"@bob:`+string(id.ServerName)+`":100}}`))
+			_, err := rooms.Send(ctx, bob, "D", "", roomID, spec.MRoomPowerLevels, &empty, json.RawMessage(`{"users":{"`+bob.String()+`":100}}`))
 			return err
 		}},
 		{"bob kicks alice", func() error {
