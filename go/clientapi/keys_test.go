@@ -18,14 +18,11 @@ func TestKeysAndToDevice(t *testing.T) {
 	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
 	aliceSince := ts.do("GET", v3+"/sync", alice, nil).str("next_batch")
 
-	deviceKeys := map[string]any{
-		"user_id": bobID, "device_id": bobDev, "algorithms": []string{"m.olm.v1.curve25519-aes-sha2"},
-		"keys": map[string]any{"curve25519:" + bobDev: "c", "ed25519:" + bobDev: "e"}, "signatures": map[string]any{},
-	}
+	bobKeys := newTestDevice(t, bobID, bobDev)
 	up := ts.do("POST", v3+"/keys/upload", bob, map[string]any{
-		"device_keys":   deviceKeys,
-		"one_time_keys": map[string]any{"signed_curve25519:A": map[string]any{"key": "k1"}, "signed_curve25519:B": map[string]any{"key": "k2"}},
-		"fallback_keys": map[string]any{"signed_curve25519:F": map[string]any{"key": "fb", "fallback": true}},
+		"device_keys":   bobKeys.deviceKeys(),
+		"one_time_keys": map[string]any{"signed_curve25519:A": bobKeys.signedKey("k1"), "signed_curve25519:B": bobKeys.signedKey("k2")},
+		"fallback_keys": map[string]any{"signed_curve25519:F": bobKeys.fallbackKey("fb")},
 	})
 	ts.expect(up, 200, "")
 	if get(up.body, "one_time_key_counts", "signed_curve25519") != 2.0 {
@@ -43,7 +40,7 @@ func TestKeysAndToDevice(t *testing.T) {
 		t.Fatalf("keys/changes: %s", ch.raw)
 	}
 	q := ts.do("POST", v3+"/keys/query", alice, map[string]any{"device_keys": map[string]any{bobID: []string{}, "@x:other.server": []string{}}})
-	if get(q.body, "device_keys", bobID, bobDev, "keys", "ed25519:"+bobDev) != "e" || get(q.body, "failures", "other.server") == nil {
+	if get(q.body, "device_keys", bobID, bobDev, "keys", "ed25519:"+bobDev) != bobKeys.edKey() || get(q.body, "failures", "other.server") == nil {
 		t.Fatalf("query: %s", q.raw)
 	}
 	claim := func() map[string]any {
@@ -94,8 +91,7 @@ func TestCrossSigning(t *testing.T) {
 	bob := ts.register("bob", "pw")
 	aliceID := "@alice:" + ts.name
 	dev := ts.do("GET", v3+"/account/whoami", alice, nil).str("device_id")
-	ts.expect(ts.do("POST", v3+"/keys/upload", alice, map[string]any{"device_keys": map[string]any{
-		"user_id": aliceID, "device_id": dev, "keys": map[string]any{"ed25519:" + dev: "devkey"}}}), 200, "")
+	ts.expect(ts.do("POST", v3+"/keys/upload", alice, map[string]any{"device_keys": newTestDevice(t, aliceID, dev).deviceKeys()}), 200, "")
 	key := func(usage, pub string) map[string]any {
 		return map[string]any{"user_id": aliceID, "usage": []string{usage}, "keys": map[string]any{"ed25519:" + pub: pub}}
 	}

@@ -41,8 +41,8 @@ func TestDeviceListUpdateAcrossServers(t *testing.T) {
 	bob.join(roomID, a)
 	since := bob.do("GET", "/_matrix/client/v3/sync", nil).str("next_batch")
 	dev := alice.do("GET", "/_matrix/client/v3/account/whoami", nil).str("device_id")
-	alice.must("POST", "/_matrix/client/v3/keys/upload", map[string]any{"device_keys": map[string]any{
-		"user_id": alice.id, "device_id": dev, "keys": map[string]any{"ed25519:" + dev: "k"}}})
+	keys, _ := deviceKeys(t, alice.id, dev, false)
+	alice.must("POST", "/_matrix/client/v3/keys/upload", map[string]any{"device_keys": keys})
 	eventually(t, "bob's device list shows alice changed", func() bool {
 		r := bob.do("GET", "/_matrix/client/v3/sync?since="+since, nil)
 		return strings.Contains(string(r.raw), `"changed":["`+alice.id+`"]`)

@@ -4,8 +4,10 @@ package federation_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -15,59 +17,80 @@ import (
 	"testing"
 
 	"github.com/matrix-org/gomatrixserverlib"
+
+	"hearth/go/server"
+	"hearth/go/storage"
 )
 
 // deviceKeys returns a device keys object for the user's device, signed by
-// the device's own ed25519 key as clients sign it; forged: signed by
-// another key.
-func deviceKeys(t *testing.T, userID, deviceID string, forged bool) map[string]any {
+// the device's own ed25519 key as clients sign it (forged: signed by another
+// key), and a function that signs other objects (one-time keys) with the
+// device's key.
+func deviceKeys(t *testing.T, userID, deviceID string, forged bool) (map[string]any, func(map[string]any) map[string]any) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyID := "ed25519:" + deviceID
+	sign := func(obj map[string]any, key ed25519.PrivateKey) map[string]any {
+		raw, _ := json.Marshal(obj)
+		signed, err := gomatrixserverlib.SignJSON(userID, gomatrixserverlib.KeyID(keyID), key, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(signed, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	dk := map[string]any{
 		"user_id": userID, "device_id": deviceID,
 		"algorithms": []string{"m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"},
 		"keys":       map[string]string{keyID: base64.RawStdEncoding.EncodeToString(pub), "curve25519:" + deviceID: "Y3VydmU"},
 	}
+	signer := priv
 	if forged {
-		if _, priv, err = ed25519.GenerateKey(rand.Reader); err != nil {
+		if _, signer, err = ed25519.GenerateKey(rand.Reader); err != nil {
 			t.Fatal(err)
 		}
 	}
-	raw, _ := json.Marshal(dk)
-	signed, err := gomatrixserverlib.SignJSON(userID, gomatrixserverlib.KeyID(keyID), priv, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(signed, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return sign(dk, signer), func(obj map[string]any) map[string]any { return sign(obj, priv) }
 }
 
 func TestRemoteKeys(t *testing.T) {
 	n := newNetwork(t)
-	nodes := n.nodes(2)
-	a, b := nodes[0], nodes[1]
+	var aDB *storage.DB
+	a := n.nodeWith(func(cfg *server.Config) { cfg.Queue, aDB = fastQueue, cfg.DB })
+	b := n.node(fastQueue)
+	nodes := []*node{a, b}
 	alice, bob := a.register("alice"), b.register("bob")
 	aliceDevice := alice.must("GET", "/_matrix/client/v3/account/whoami", nil).str("device_id")
+	keys, sign := deviceKeys(t, alice.id, aliceDevice, false)
 	alice.must("POST", "/_matrix/client/v3/keys/upload", map[string]any{
-		"device_keys":   deviceKeys(t, alice.id, aliceDevice, false),
-		"one_time_keys": map[string]any{"signed_curve25519:AAAA": map[string]any{"key": "b3Rr"}},
+		"device_keys":   keys,
+		"one_time_keys": map[string]any{"signed_curve25519:AAAA": sign(map[string]any{"key": "b3Rr"})},
 	})
-	// A second device of alice's whose keys are not signed by its own key:
-	// A stores what its client uploads, B must not believe it.
+	// A second device of alice's whose keys are not signed by its own key.
+	// A refuses them at upload; a server that does not (an older Hearth,
+	// another implementation) would serve them, and B must not believe it:
+	// they are written into A's database directly.
 	forger := a.do("POST", "/_matrix/client/v3/login", "", map[string]any{
 		"type": "m.login.password", "identifier": map[string]string{"type": "m.id.user", "user": "alice"}, "password": "correct horse",
 	})
 	forgedDevice := forger.str("device_id")
-	a.must("POST", "/_matrix/client/v3/keys/upload", forger.str("access_token"), map[string]any{
-		"device_keys": deviceKeys(t, alice.id, forgedDevice, true),
-	})
+	forged, _ := deviceKeys(t, alice.id, forgedDevice, true)
+	if r := a.do("POST", "/_matrix/client/v3/keys/upload", forger.str("access_token"), map[string]any{"device_keys": forged}); r.status != http.StatusBadRequest {
+		t.Fatalf("forged device keys uploaded: %d %s", r.status, r.raw)
+	}
+	forgedRaw, _ := json.Marshal(forged)
+	if err := aDB.Write(context.Background(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO device_keys (user_id, device_id, json) VALUES (?, ?, ?)`, alice.id, forgedDevice, forgedRaw)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("query", func(t *testing.T) {
 		local := alice.must("POST", "/_matrix/client/v3/keys/query", map[string]any{"device_keys": map[string]any{alice.id: []string{}}})

@@ -17,8 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -85,39 +83,113 @@ func (k *Keys) now() time.Time { return k.opts.Now() }
 
 // Upload is the body of POST /keys/upload.
 type Upload struct {
-	DeviceKeys   json.RawMessage            `json:"device_keys"`
-	OneTimeKeys  map[string]json.RawMessage `json:"one_time_keys"`
-	FallbackKeys map[string]json.RawMessage `json:"fallback_keys"`
+	DeviceKeys   json.RawMessage `json:"device_keys"`
+	OneTimeKeys  KeyList         `json:"one_time_keys"`
+	FallbackKeys KeyList         `json:"fallback_keys"`
 }
 
-// deviceKeysHeader is what the server checks of uploaded device keys.
-type deviceKeysHeader struct {
-	UserID   string `json:"user_id"`
-	DeviceID string `json:"device_id"`
+// KeyList is a JSON object of key ID → key that keeps the order its keys
+// were written in: one-time keys are claimed in upload order, and within one
+// upload in the order the client listed them (the spec leaves that order
+// open; the client's own is the least surprising).
+type KeyList []KeyEntry
+
+// KeyEntry is one key of a KeyList.
+type KeyEntry struct {
+	ID  string
+	Key json.RawMessage
+}
+
+// UnmarshalJSON reads a JSON object (or null) in document order; a key ID
+// written twice keeps its first key.
+func (l *KeyList) UnmarshalJSON(data []byte) error {
+	*l = nil
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("keys: want an object, got %v", tok)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		id, _ := tok.(string)
+		var key json.RawMessage
+		if err := dec.Decode(&key); err != nil {
+			return err
+		}
+		if !seen[id] {
+			seen[id] = true
+			*l = append(*l, KeyEntry{ID: id, Key: key})
+		}
+	}
+	_, err = dec.Token() // the closing brace
+	return err
+}
+
+// MarshalJSON writes the list back as a JSON object in its order.
+func (l KeyList) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("null"), nil
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		id, _ := json.Marshal(e.ID)
+		b.Write(id)
+		b.WriteByte(':')
+		b.Write(e.Key)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
 }
 
 // Upload stores a device's keys and returns its count of unclaimed
 // one-time keys per algorithm. New or changed device keys are a device list
 // change that room mates' clients learn of through /sync.
+//
+// Everything is checked before anything is stored, so a refused upload
+// changes nothing (ErrBadKeys): device keys must be this device's and signed
+// by their own ed25519 key; signed_curve25519 one-time and fallback keys
+// must be signed by the device's ed25519 key, from this upload or stored.
 func (k *Keys) Upload(ctx context.Context, user spec.UserID, deviceID string, up Upload) (map[string]int, error) {
-	if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
-		var h deviceKeysHeader
-		if err := json.Unmarshal(up.DeviceKeys, &h); err != nil {
-			return nil, fmt.Errorf("%w: device_keys: %v", ErrBadKeys, err)
-		}
-		if h.UserID != user.String() || h.DeviceID != deviceID {
-			return nil, fmt.Errorf("%w: device_keys are for %s %s, not this device", ErrBadKeys, h.UserID, h.DeviceID)
+	uid := user.String()
+	newDeviceKeys := len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null"
+	if newDeviceKeys {
+		if err := VerifyDeviceKeys(uid, deviceID, up.DeviceKeys); err != nil {
+			return nil, err
 		}
 	}
 	var pos int64
 	err := k.db.Write(ctx, func(tx *sql.Tx) error {
-		uid := user.String()
-		if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
-			var old []byte
-			err := tx.QueryRowContext(ctx, `SELECT json FROM device_keys WHERE user_id = ? AND device_id = ?`, uid, deviceID).Scan(&old)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("load device keys: %w", err)
+		var old []byte
+		err := tx.QueryRowContext(ctx, `SELECT json FROM device_keys WHERE user_id = ? AND device_id = ?`, uid, deviceID).Scan(&old)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("load device keys: %w", err)
+		}
+		signing := json.RawMessage(old)
+		if newDeviceKeys {
+			signing = up.DeviceKeys
+		}
+		for _, list := range []KeyList{up.OneTimeKeys, up.FallbackKeys} {
+			for _, e := range list {
+				if err := verifySignedKey(uid, deviceID, signing, e); err != nil {
+					return err
+				}
 			}
+		}
+		if newDeviceKeys {
 			if string(old) != string(up.DeviceKeys) {
 				if _, err := tx.ExecContext(ctx,
 					`INSERT INTO device_keys (user_id, device_id, json) VALUES (?, ?, ?)
@@ -129,8 +201,8 @@ func (k *Keys) Upload(ctx context.Context, user spec.UserID, deviceID string, up
 				}
 			}
 		}
-		for _, keyID := range slices.Sorted(maps.Keys(up.OneTimeKeys)) { // one upload's keys in a stable order
-			key := up.OneTimeKeys[keyID]
+		for _, e := range up.OneTimeKeys { // rowid order is claim order
+			keyID, key := e.ID, e.Key
 			alg, _, _ := strings.Cut(keyID, ":")
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, json) VALUES (?, ?, ?, ?, ?)
@@ -138,7 +210,8 @@ func (k *Keys) Upload(ctx context.Context, user spec.UserID, deviceID string, up
 				return fmt.Errorf("store one-time key: %w", err)
 			}
 		}
-		for keyID, key := range up.FallbackKeys {
+		for _, e := range up.FallbackKeys {
+			keyID, key := e.ID, e.Key
 			alg, _, _ := strings.Cut(keyID, ":")
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, json, used) VALUES (?, ?, ?, ?, ?, 0)
@@ -368,6 +441,36 @@ func VerifyDeviceKeys(uid, deviceID string, raw json.RawMessage) error {
 	}
 	if err := gomatrixserverlib.VerifyJSON(uid, gomatrixserverlib.KeyID(keyID), ed25519.PublicKey(pub), raw); err != nil {
 		return fmt.Errorf("%w: device keys of %s %s: %v", ErrBadKeys, uid, deviceID, err)
+	}
+	return nil
+}
+
+// verifySignedKey checks a one-time or fallback key of an upload: its ID is
+// "algorithm:id", and a signed_curve25519 key (client-server API, "Key
+// algorithms") carries a signature by the device's ed25519 key, taken from
+// deviceKeys (the device's keys object; empty when it has none, and then a
+// signed key cannot be believed). Other algorithms are stored as given.
+func verifySignedKey(uid, deviceID string, deviceKeys json.RawMessage, e KeyEntry) error {
+	alg, id, ok := strings.Cut(e.ID, ":")
+	if !ok || alg == "" || id == "" {
+		return fmt.Errorf("%w: key ID %q is not algorithm:id", ErrBadKeys, e.ID)
+	}
+	if alg != "signed_curve25519" {
+		return nil
+	}
+	var dk struct {
+		Keys map[string]string `json:"keys"`
+	}
+	keyID := "ed25519:" + deviceID
+	if len(deviceKeys) > 0 {
+		_ = json.Unmarshal(deviceKeys, &dk) // stored or already verified keys
+	}
+	pub, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(dk.Keys[keyID], "="))
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: %s is signed but device %s has no %s key to check it with", ErrBadKeys, e.ID, deviceID, keyID)
+	}
+	if err := gomatrixserverlib.VerifyJSON(uid, gomatrixserverlib.KeyID(keyID), ed25519.PublicKey(pub), e.Key); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadKeys, e.ID, err)
 	}
 	return nil
 }
