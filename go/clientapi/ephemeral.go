@@ -2,9 +2,12 @@ package clientapi
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"time"
 
 	"hearth/go/ephemeral"
+	"hearth/go/room"
 )
 
 func (a *API) typing(req *request) (any, error) {
@@ -31,9 +34,11 @@ func (a *API) typing(req *request) (any, error) {
 	return struct{}{}, nil
 }
 
+// receipt is POST /rooms/{roomId}/receipt/{receiptType}/{eventId}, with an
+// optional thread_id (client-server API v1.11, "Threaded read receipts").
 func (a *API) receipt(req *request) (any, error) {
 	var body struct {
-		ThreadID string `json:"thread_id"`
+		ThreadID json.RawMessage `json:"thread_id"`
 	}
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
@@ -42,14 +47,55 @@ func (a *API) receipt(req *request) (any, error) {
 	if err := a.requireJoined(req, roomID); err != nil {
 		return nil, err
 	}
+	threadID, threaded := "", len(body.ThreadID) > 0 && string(body.ThreadID) != "null"
+	if threaded {
+		// The spec's 400: not a string, empty, or given for a receipt type
+		// that has no threads.
+		if json.Unmarshal(body.ThreadID, &threadID) != nil || threadID == "" {
+			return nil, invalidParam("thread_id must be a non-empty string")
+		}
+	}
 	switch rt := req.PathValue("receiptType"); rt {
 	case ephemeral.ReceiptRead, ephemeral.ReceiptReadPrivate:
-		return struct{}{}, a.ephemeral.SetReceipt(req.ctx(), roomID, rt, req.device.UserID, eventID)
+		if threaded {
+			if err := a.checkReceiptThread(req, roomID, eventID, threadID); err != nil {
+				return nil, err
+			}
+		}
+		return struct{}{}, a.ephemeral.SetReceipt(req.ctx(), roomID, rt, req.device.UserID, eventID, threadID)
 	case fullyRead:
+		if threaded {
+			return nil, invalidParam("m.fully_read takes no thread_id")
+		}
 		return struct{}{}, a.setFullyRead(req, roomID, eventID)
 	default:
 		return nil, invalidParam("unknown receipt type " + rt)
 	}
+}
+
+// checkReceiptThread refuses a threaded receipt whose event is not in that
+// thread (the spec's "the event_id is not related to the thread_id"):
+// "main" takes events of the main timeline (thread roots included), a
+// thread root's ID the root and the events in its thread. A receipt for an
+// event this server does not hold is taken as it comes.
+func (a *API) checkReceiptThread(req *request, roomID, eventID, threadID string) error {
+	if threadID != ephemeral.ThreadMain && !strings.HasPrefix(threadID, "$") {
+		return invalidParam("thread_id must be \"main\" or the event ID of a thread root")
+	}
+	in, err := a.rooms.ThreadOf(req.ctx(), roomID, eventID)
+	if errors.Is(err, room.ErrEventNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case threadID == ephemeral.ThreadMain && in != "":
+		return invalidParam(eventID + " is in the thread of " + in + ", not the main timeline")
+	case threadID != ephemeral.ThreadMain && in != threadID && eventID != threadID:
+		return invalidParam(eventID + " is not in the thread of " + threadID)
+	}
+	return nil
 }
 
 // fullyRead is the read marker: room account data, not a receipt
@@ -77,7 +123,7 @@ func (a *API) readMarkers(req *request) (any, error) {
 	}
 	for _, rt := range []string{ephemeral.ReceiptRead, ephemeral.ReceiptReadPrivate} {
 		if id := body[rt]; id != "" {
-			if err := a.ephemeral.SetReceipt(req.ctx(), roomID, rt, req.device.UserID, id); err != nil {
+			if err := a.ephemeral.SetReceipt(req.ctx(), roomID, rt, req.device.UserID, id, ""); err != nil {
 				return nil, err
 			}
 		}

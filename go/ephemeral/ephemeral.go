@@ -47,7 +47,8 @@ type Options struct {
 	SendTyping func(roomID string, user spec.UserID, typing bool, timeout time.Duration)
 	// SendReceipt is told of a local user's public receipt, for the room's
 	// other servers (m.receipt EDU). It must not block.
-	SendReceipt func(roomID, receiptType string, user spec.UserID, eventID string, ts int64)
+	// threadID is "" for an unthreaded receipt.
+	SendReceipt func(roomID, receiptType string, user spec.UserID, eventID, threadID string, ts int64)
 }
 
 // Ephemeral is the typing, presence and receipt state of one server.
@@ -235,22 +236,29 @@ func (e *Ephemeral) PresenceSince(after int64) []Presence {
 	return out
 }
 
+// ThreadMain is the thread_id of a receipt for the main timeline (events in
+// no thread), as opposed to "" (unthreaded: the whole room) and a thread
+// root's event ID (client-server API, "Threaded read receipts").
+const ThreadMain = "main"
+
 // SetReceipt stores a local user's receipt and, unless private, tells the
-// room's other servers. The caller has checked that user is joined.
-func (e *Ephemeral) SetReceipt(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string) error {
+// room's other servers. threadID is "" (unthreaded), ThreadMain or a thread
+// root; the caller has checked it, and that user is joined.
+func (e *Ephemeral) SetReceipt(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID, threadID string) error {
 	ts := e.opts.Now().UnixMilli()
-	if err := e.ReceiveReceipt(ctx, roomID, receiptType, user, eventID, ts); err != nil {
+	if err := e.ReceiveReceipt(ctx, roomID, receiptType, user, eventID, threadID, ts); err != nil {
 		return err
 	}
 	if receiptType != ReceiptReadPrivate && e.opts.SendReceipt != nil {
-		e.opts.SendReceipt(roomID, receiptType, user, eventID, ts)
+		e.opts.SendReceipt(roomID, receiptType, user, eventID, threadID, ts)
 	}
 	return nil
 }
 
 // ReceiveReceipt stores a receipt from federation (or, via SetReceipt, from
-// a local user), replacing the user's previous one of that type.
-func (e *Ephemeral) ReceiveReceipt(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID string, ts int64) error {
+// a local user), replacing the user's previous one of that type in that
+// thread.
+func (e *Ephemeral) ReceiveReceipt(ctx context.Context, roomID, receiptType string, user spec.UserID, eventID, threadID string, ts int64) error {
 	var pos int64
 	err := e.db.Write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -258,10 +266,10 @@ func (e *Ephemeral) ReceiveReceipt(ctx context.Context, roomID, receiptType stri
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO receipts (room_id, receipt_type, user_id, event_id, ts, stream_pos) VALUES (?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (room_id, receipt_type, user_id) DO UPDATE SET
+			`INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, ts, stream_pos) VALUES (?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (room_id, receipt_type, user_id, thread_id) DO UPDATE SET
 			   event_id = excluded.event_id, ts = excluded.ts, stream_pos = excluded.stream_pos`,
-			roomID, receiptType, user.String(), eventID, ts, pos)
+			roomID, receiptType, user.String(), threadID, eventID, ts, pos)
 		if err != nil {
 			return fmt.Errorf("store receipt: %w", err)
 		}
@@ -278,30 +286,37 @@ func (e *Ephemeral) ReceiveReceipt(ctx context.Context, roomID, receiptType stri
 // receipts hidden); ok is false when there are none.
 func (e *Ephemeral) Receipts(ctx context.Context, roomID string, viewer spec.UserID, after, upTo int64) (json.RawMessage, bool, error) {
 	rows, err := e.db.Query(ctx,
-		`SELECT receipt_type, user_id, event_id, ts FROM receipts
-		 WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND (receipt_type != ? OR user_id = ?)`,
+		`SELECT receipt_type, user_id, event_id, thread_id, ts FROM receipts
+		 WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND (receipt_type != ? OR user_id = ?)
+		 ORDER BY stream_pos`,
 		roomID, after, upTo, ReceiptReadPrivate, viewer.String())
 	if err != nil {
 		return nil, false, fmt.Errorf("load receipts: %w", err)
 	}
 	defer rows.Close()
-	// event ID → receipt type → user ID → {ts}
-	content := map[string]map[string]map[string]map[string]int64{}
+	// event ID → receipt type → user ID → {ts, thread_id}. One user's
+	// receipts of one type in two threads at the same event share a key:
+	// the newer one is shown.
+	content := map[string]map[string]map[string]map[string]any{}
 	for rows.Next() {
-		var rtype, uid, eventID string
+		var rtype, uid, eventID, threadID string
 		var ts int64
-		if err := rows.Scan(&rtype, &uid, &eventID, &ts); err != nil {
+		if err := rows.Scan(&rtype, &uid, &eventID, &threadID, &ts); err != nil {
 			return nil, false, fmt.Errorf("load receipts: %w", err)
 		}
 		byType := content[eventID]
 		if byType == nil {
-			byType = map[string]map[string]map[string]int64{}
+			byType = map[string]map[string]map[string]any{}
 			content[eventID] = byType
 		}
 		if byType[rtype] == nil {
-			byType[rtype] = map[string]map[string]int64{}
+			byType[rtype] = map[string]map[string]any{}
 		}
-		byType[rtype][uid] = map[string]int64{"ts": ts}
+		r := map[string]any{"ts": ts}
+		if threadID != "" {
+			r["thread_id"] = threadID
+		}
+		byType[rtype][uid] = r
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("load receipts: %w", err)
@@ -317,12 +332,13 @@ func (e *Ephemeral) Receipts(ctx context.Context, roomID string, viewer spec.Use
 }
 
 // ReadUpTo returns the event of user's newest read receipt in a room,
-// public or private ("" when none).
+// public or private, unthreaded or for the main timeline ("" when none): a
+// receipt in a thread says nothing of the room's other events.
 func (e *Ephemeral) ReadUpTo(ctx context.Context, roomID string, user spec.UserID) (string, error) {
 	var eventID string
 	err := e.db.QueryRow(ctx,
-		`SELECT event_id FROM receipts WHERE room_id = ? AND user_id = ? AND receipt_type IN (?, ?)
-		 ORDER BY stream_pos DESC LIMIT 1`, roomID, user.String(), ReceiptRead, ReceiptReadPrivate).Scan(&eventID)
+		`SELECT event_id FROM receipts WHERE room_id = ? AND user_id = ? AND receipt_type IN (?, ?) AND thread_id IN ('', ?)
+		 ORDER BY stream_pos DESC LIMIT 1`, roomID, user.String(), ReceiptRead, ReceiptReadPrivate, ThreadMain).Scan(&eventID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -59,8 +59,8 @@ func TestTypingAndReceiptEDUs(t *testing.T) {
 	aliceID, _ := spec.NewUserID(alice.id, true)
 
 	a.srv.Federation.SendTyping(roomID, *aliceID, true, 10*time.Second)
-	a.srv.Federation.SendReceipt(roomID, "m.read.private", *aliceID, eventID, 1)
-	a.srv.Federation.SendReceipt(roomID, "m.read", *aliceID, eventID, 1234)
+	a.srv.Federation.SendReceipt(roomID, "m.read.private", *aliceID, eventID, "", 1)
+	a.srv.Federation.SendReceipt(roomID, "m.read", *aliceID, eventID, "main", 1234)
 	eventually(t, "B to get alice's typing and receipt", func() bool {
 		return len(atB.of("m.typing")) == 1 && len(atB.of("m.receipt")) == 1
 	})
@@ -70,12 +70,15 @@ func TestTypingAndReceiptEDUs(t *testing.T) {
 	r, _ := json.Marshal(atB.of("m.receipt")[0])
 	var receipt map[string]map[string]map[string]struct {
 		EventIDs []string `json:"event_ids"`
-		Data     struct{ TS int64 }
+		Data     struct {
+			TS       int64
+			ThreadID string `json:"thread_id"`
+		}
 	}
 	if err := json.Unmarshal(r, &receipt); err != nil {
 		t.Fatal(err)
 	}
-	if got := receipt[roomID]["m.read"][alice.id]; len(got.EventIDs) != 1 || got.EventIDs[0] != eventID || got.Data.TS != 1234 {
+	if got := receipt[roomID]["m.read"][alice.id]; len(got.EventIDs) != 1 || got.EventIDs[0] != eventID || got.Data.TS != 1234 || got.Data.ThreadID != "main" {
 		t.Fatalf("receipt EDU: %s", r)
 	}
 
@@ -145,5 +148,50 @@ func TestTypingAndReceiptsReachOtherServersSync(t *testing.T) {
 			}
 		}
 		return typing && read
+	})
+}
+
+// A threaded read receipt (client-server API v1.11, "Threaded read
+// receipts") keeps its thread_id on its way to another server: in the
+// m.receipt EDU's data and in /sync there.
+func TestThreadedReceiptReachesOtherServersSync(t *testing.T) {
+	n := newNetwork(t)
+	nodes := n.nodes(2)
+	a, b := nodes[0], nodes[1]
+	alice, bob := a.register("alice"), b.register("bob")
+	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
+	bob.join(roomID, a)
+	root := alice.say(roomID, "root")
+	base := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID)
+	reply := alice.must("PUT", base+"/send/m.room.message/thread1", map[string]any{"msgtype": "m.text", "body": "in thread",
+		"m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": root}}).str("event_id")
+	alice.must("POST", base+"/receipt/m.read/"+url.PathEscape(reply), map[string]any{"thread_id": root})
+
+	eventually(t, "bob's sync to show alice's receipt in the thread", func() bool {
+		raw := bob.must("GET", "/_matrix/client/v3/sync", nil).raw
+		var body struct {
+			Rooms struct {
+				Join map[string]struct {
+					Ephemeral struct {
+						Events []struct {
+							Type    string                                          `json:"type"`
+							Content map[string]map[string]map[string]map[string]any `json:"content"`
+						} `json:"events"`
+					} `json:"ephemeral"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range body.Rooms.Join[roomID].Ephemeral.Events {
+			if r := ev.Content[reply]["m.read"][alice.id]; ev.Type == "m.receipt" && r != nil {
+				if r["thread_id"] != root {
+					t.Fatalf("receipt at B lost its thread: %s", raw)
+				}
+				return true
+			}
+		}
+		return false
 	})
 }

@@ -2,6 +2,8 @@ package room
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -126,4 +128,38 @@ func (r *Rooms) requireVisible(ctx context.Context, user spec.UserID, roomID, ev
 // visibleAs is the visible condition for the events table under alias t.
 func visibleAs(t string) string {
 	return t + ".outlier = 0 AND " + t + ".rejected IS NULL AND " + t + ".soft_failed = 0"
+}
+
+// ThreadOf returns the root of the thread a room's event is in, "" for the
+// main timeline (client-server API, "Threaded read receipts"): an event with
+// an m.thread relation is in its root's thread, an event relating to such an
+// event (a reaction, an edit) is in that thread too, and everything else,
+// the roots included, is in the main timeline. ErrEventNotFound when the
+// room holds no such event.
+func (r *Rooms) ThreadOf(ctx context.Context, roomID, eventID string) (string, error) {
+	id := eventID
+	for hop := 0; hop < 2; hop++ {
+		var parent, relType string
+		err := r.db.QueryRow(ctx,
+			`SELECT COALESCE(rel.relates_to, ''), COALESCE(rel.rel_type, '') FROM events e
+			 LEFT JOIN event_relations rel ON rel.event_id = e.event_id
+			 WHERE e.event_id = ? AND e.room_id = ? AND `+visibleAs("e"), id, roomID).Scan(&parent, &relType)
+		if errors.Is(err, sql.ErrNoRows) {
+			if hop == 0 {
+				return "", fmt.Errorf("%w: %s in %s", ErrEventNotFound, eventID, roomID)
+			}
+			return "", nil // relates to an event we do not hold: main timeline as far as we know
+		}
+		if err != nil {
+			return "", fmt.Errorf("thread of %s: %w", eventID, err)
+		}
+		switch {
+		case relType == RelThread:
+			return parent, nil
+		case parent == "":
+			return "", nil
+		}
+		id = parent
+	}
+	return "", nil
 }

@@ -136,8 +136,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		SendTyping: func(roomID string, user spec.UserID, typing bool, timeout time.Duration) {
 			fed.SendTyping(roomID, user, typing, timeout)
 		},
-		SendReceipt: func(roomID, receiptType string, user spec.UserID, eventID string, ts int64) {
-			fed.SendReceipt(roomID, receiptType, user, eventID, ts)
+		SendReceipt: func(roomID, receiptType string, user spec.UserID, eventID, threadID string, ts int64) {
+			fed.SendReceipt(roomID, receiptType, user, eventID, threadID, ts)
 		},
 	})
 	// Other servers' users' keys and media come through the federation client.

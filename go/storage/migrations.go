@@ -519,6 +519,26 @@ CREATE TABLE pending_media (
 ) WITHOUT ROWID;
 CREATE INDEX pending_media_by_uploader ON pending_media (uploader);
 `,
+	// 17: threaded read receipts (client-server API, "Threaded read
+	// receipts"): a user keeps one receipt of each type per thread: '' is
+	// unthreaded, 'main' the main timeline, else the thread root's event ID.
+	`
+CREATE TABLE receipts_threaded (
+	room_id      TEXT NOT NULL,
+	receipt_type TEXT NOT NULL,
+	user_id      TEXT NOT NULL,
+	thread_id    TEXT NOT NULL DEFAULT '',
+	event_id     TEXT NOT NULL,
+	ts           INTEGER NOT NULL,     -- ms since the epoch
+	stream_pos   INTEGER NOT NULL,
+	PRIMARY KEY (room_id, receipt_type, user_id, thread_id)
+);
+INSERT INTO receipts_threaded (room_id, receipt_type, user_id, thread_id, event_id, ts, stream_pos)
+	SELECT room_id, receipt_type, user_id, '', event_id, ts, stream_pos FROM receipts;
+DROP TABLE receipts;
+ALTER TABLE receipts_threaded RENAME TO receipts;
+CREATE INDEX receipts_by_pos ON receipts (room_id, stream_pos);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
