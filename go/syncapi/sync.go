@@ -249,7 +249,7 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 			if err != nil {
 				return nil, err
 			}
-			tl, err := s.timeline(ctx, req, timeline, limited, m.Pos)
+			tl, err := s.timeline(ctx, req, roomID, timeline, limited, m.Pos)
 			if err != nil {
 				return nil, err
 			}
@@ -330,7 +330,7 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 			state.Events = append(state.Events, ToClientEvent(ev.PDU, false))
 		}
 	}
-	tl, err := s.timeline(ctx, req, shown, limited, latest.Events)
+	tl, err := s.timeline(ctx, req, roomID, shown, limited, latest.Events)
 	if err != nil {
 		return JoinedRoom{}, false, err
 	}
@@ -347,9 +347,11 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 	}, true, nil
 }
 
-// timeline converts events, marking the requesting device's own sends with
-// their transaction IDs so the client can match its local echo.
-func (s *Syncer) timeline(ctx context.Context, req Request, events []room.Event, limited bool, end room.StreamPos) (Timeline, error) {
+// timeline converts a room's events, marking the requesting device's own
+// sends with their transaction IDs so the client can match its local echo,
+// and giving each its bundled aggregations as /messages does (spec 1.11,
+// "Aggregations of child events": edits, references, thread summaries).
+func (s *Syncer) timeline(ctx context.Context, req Request, roomID string, events []room.Event, limited bool, end room.StreamPos) (Timeline, error) {
 	var own []string
 	for _, ev := range events {
 		if string(ev.SenderID()) == req.User.String() {
@@ -360,9 +362,16 @@ func (s *Syncer) timeline(ctx context.Context, req Request, events []room.Event,
 	if err != nil {
 		return Timeline{}, err
 	}
+	bundles, err := s.rooms.Bundles(ctx, req.User, roomID, events)
+	if err != nil {
+		return Timeline{}, err
+	}
 	tl := Timeline{Events: make([]ClientEvent, 0, len(events)), Limited: limited}
 	for _, ev := range events {
 		ce := ToClientEvent(ev.PDU, false)
+		if b, ok := bundles[ev.EventID()]; ok {
+			AddBundle(&ce, b, false)
+		}
 		if txnID, ok := txnIDs[ev.EventID()]; ok {
 			if ce.Unsigned == nil {
 				ce.Unsigned = map[string]any{}
