@@ -11,13 +11,15 @@ import (
 	"testing"
 )
 
-// Rooms of every supported version, created on A, are joined from B and C
-// by room ID; messages from all three arrive everywhere in the same order.
+// Rooms of every supported version (1 to 12), created on A, are joined
+// from B and C by room ID; messages from all three arrive everywhere in the
+// same order. Versions 1 and 2 name events "$random:origin", 1 resolves
+// state with the first algorithm.
 // Version 12 has a domainless room ID (the create event's hash, so joiners
 // must name a server), a create event without room_id that no event lists
 // in auth_events, and a privileged creator absent from power levels' users.
 func TestRoomVersionsAcrossServers(t *testing.T) {
-	for _, version := range []string{"10", "11", "12"} {
+	for _, version := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"} {
 		t.Run("v"+version, func(t *testing.T) {
 			n := newNetwork(t)
 			nodes := n.nodes(3)

@@ -88,8 +88,8 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		}
 	}
 	createContent["room_version"] = string(version)
-	if version == gomatrixserverlib.RoomVersionV10 {
-		createContent["creator"] = creator.String() // dropped in version 11
+	if createNamesCreator(version) {
+		createContent["creator"] = creator.String()
 	}
 
 	powerLevels := defaultPowerLevels(creator, v)
@@ -199,6 +199,20 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	}
 	log.WithField("room_id", roomID).Info("room created")
 	return roomID, nil
+}
+
+// createNamesCreator says whether a version's create event must name its
+// creator in content.creator: versions 1 to 10 (version 11 dropped the key,
+// the sender being the creator).
+func createNamesCreator(v gomatrixserverlib.RoomVersion) bool {
+	switch v {
+	case gomatrixserverlib.RoomVersionV1, gomatrixserverlib.RoomVersionV2, gomatrixserverlib.RoomVersionV3,
+		gomatrixserverlib.RoomVersionV4, gomatrixserverlib.RoomVersionV5, gomatrixserverlib.RoomVersionV6,
+		gomatrixserverlib.RoomVersionV7, gomatrixserverlib.RoomVersionV8, gomatrixserverlib.RoomVersionV9,
+		gomatrixserverlib.RoomVersionV10:
+		return true
+	}
+	return false
 }
 
 // buildCreate builds and signs the create event of a room of a version with

@@ -40,13 +40,20 @@ import (
 // redaction and auth rules, and room IDs that still name their server.
 const DefaultVersion = gomatrixserverlib.RoomVersionV11
 
-// SupportedVersions are the room versions this server creates and joins.
-// Version 12 differs from the others: its room IDs name no server (they are
+// SupportedVersions are the room versions this server creates and joins:
+// every stable version (client-server API, "Room versions"). Versions 1 and
+// 2 name events "$random:origin" (the builder makes one per event; later
+// versions use the reference hash), and 1 resolves state with the first
+// algorithm: gomatrixserverlib's event types and ResolveConflicts follow
+// the version. Version 12 differs from the others: its room IDs name no server (they are
 // the create event's reference hash), its create event has no room_id and
 // is never listed in auth_events, and its creators are privileged (never in
 // power levels' users). gomatrixserverlib's event types hide the first two:
 // RoomID() and AuthEventIDs() of a v12 event already include the create event.
 var SupportedVersions = []gomatrixserverlib.RoomVersion{
+	gomatrixserverlib.RoomVersionV1, gomatrixserverlib.RoomVersionV2, gomatrixserverlib.RoomVersionV3,
+	gomatrixserverlib.RoomVersionV4, gomatrixserverlib.RoomVersionV5, gomatrixserverlib.RoomVersionV6,
+	gomatrixserverlib.RoomVersionV7, gomatrixserverlib.RoomVersionV8, gomatrixserverlib.RoomVersionV9,
 	gomatrixserverlib.RoomVersionV10, gomatrixserverlib.RoomVersionV11, gomatrixserverlib.RoomVersionV12,
 }
 
