@@ -2,30 +2,35 @@ package room
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
 // Server-side search of room events (client-server API v1.11, "Server Side
-// Search", POST /search), over the bodies of messages in the rooms the user
-// is joined to, those they may see. Redacted events are not indexed.
+// Search", POST /search), over message bodies, room names and topics in the
+// rooms the user is joined to, those they may see. Redacted events are not
+// indexed.
 
 // maxSearchCandidates bounds the matches ranked for order_by=rank.
 const maxSearchCandidates = maxSQLVars
 
 // SearchQuery is one search of room events.
 type SearchQuery struct {
-	Terms   []string  // words, all of which a body must contain
-	RoomIDs []string  // nil: every joined room
-	Recent  bool      // order_by=recent: newest first; else by rank
-	Before  StreamPos // Recent paging: only events before it (0: none)
-	Offset  int       // rank paging: results already given
-	Limit   int
+	Terms   []string // words, all of which a text must contain
+	Keys    []string // of SearchKeys; nil: all of them
+	RoomIDs []string // nil: every joined room
+	// Allow, if set, keeps only the events it allows (the request's filter),
+	// before paging, so that pages stay full.
+	Allow  func(gomatrixserverlib.PDU) bool
+	Recent bool      // order_by=recent: newest first; else by rank
+	Before StreamPos // Recent paging: only events before it (0: none)
+	Offset int       // rank paging: results already given
+	Limit  int
 }
 
 // SearchResult is one matching event and its rank.
@@ -64,13 +69,28 @@ func (r *Rooms) Search(ctx context.Context, user spec.UserID, q SearchQuery) ([]
 		args = append(args, id)
 	}
 	where := `event_search MATCH ? AND e.room_id IN (?` + strings.Repeat(",?", len(joined)-1) + `) AND ` + visibleAs("e")
+	if q.Keys != nil {
+		var types []string
+		for _, k := range q.Keys {
+			if t, ok := SearchKeys[k]; ok {
+				types = append(types, t)
+				args = append(args, t)
+			}
+		}
+		if len(types) == 0 {
+			return nil, 0, false, nil
+		}
+		where += ` AND e.type IN (?` + strings.Repeat(",?", len(types)-1) + `)`
+	}
 	var count int
 	if err := r.db.QueryRow(ctx, `SELECT COUNT(*) FROM event_search JOIN events e ON e.stream_pos = event_search.rowid WHERE `+where, args...).Scan(&count); err != nil {
 		return nil, 0, false, fmt.Errorf("count search matches: %w", err)
 	}
 	limit := maxSearchCandidates
 	if q.Recent {
-		limit = q.Limit + 1
+		if q.Allow == nil {
+			limit = q.Limit + 1
+		}
 		if q.Before > 0 {
 			where, args = where+` AND e.stream_pos < ?`, append(args, int64(q.Before))
 		}
@@ -112,7 +132,9 @@ func (r *Rooms) Search(ctx context.Context, user spec.UserID, q SearchQuery) ([]
 			return nil, 0, false, err
 		}
 		for _, ev := range evs {
-			results = append(results, SearchResult{Event: ev, Rank: rank(ev, q.Terms)})
+			if q.Allow == nil || q.Allow(ev.PDU) {
+				results = append(results, SearchResult{Event: ev, Rank: rank(ev, q.Terms)})
+			}
 		}
 	}
 	slices.SortStableFunc(results, func(a, b SearchResult) int {
@@ -141,13 +163,9 @@ func (r *Rooms) eventsAt(ctx context.Context, roomID string, positions []int64) 
 		strings.Repeat(",?", len(positions)-1)+`) ORDER BY stream_pos DESC`, args...)
 }
 
-// rank is how often the terms occur in an event's body, per word of it.
+// rank is how often the terms occur in an event's text, per word of it.
 func rank(ev Event, terms []string) float64 {
-	var c struct {
-		Body string `json:"body"`
-	}
-	_ = json.Unmarshal(ev.Content(), &c)
-	words := SearchTerms(strings.ToLower(c.Body))
+	words := SearchTerms(strings.ToLower(searchText(ev.PDU)))
 	if len(words) == 0 {
 		return 0
 	}

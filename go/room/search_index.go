@@ -9,22 +9,49 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 )
 
-// The full-text index of message bodies (table event_search, rowid = stream
-// position), which Search reads. A redacted event leaves it.
+// The full-text index of the searchable text of events (table event_search,
+// rowid = stream position, one text per event in its column "body"), which
+// Search reads. A redacted event leaves it.
 
-// indexBody adds the body of a message event with a place in the timeline.
-func indexBody(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, pos StreamPos) error {
-	if ev.Type() != "m.room.message" {
-		return nil
-	}
+// SearchKeys are the keys /search can search (client-server API v1.11,
+// "POST /search": keys), each the one text of one event type, so the event
+// type says which key an indexed text is.
+var SearchKeys = map[string]string{
+	"content.body":  "m.room.message",
+	"content.name":  "m.room.name",
+	"content.topic": "m.room.topic",
+}
+
+// searchText returns the indexed text of an event: a message's body, a
+// room name or topic; "" for other events.
+func searchText(ev gomatrixserverlib.PDU) string {
 	var c struct {
-		Body string `json:"body"`
+		Body  string `json:"body"`
+		Name  string `json:"name"`
+		Topic string `json:"topic"`
 	}
-	if json.Unmarshal(ev.Content(), &c) != nil || c.Body == "" {
+	if json.Unmarshal(ev.Content(), &c) != nil {
+		return ""
+	}
+	switch {
+	case ev.Type() == "m.room.message":
+		return c.Body
+	case ev.Type() == "m.room.name" && ev.StateKeyEquals(""):
+		return c.Name
+	case ev.Type() == "m.room.topic" && ev.StateKeyEquals(""):
+		return c.Topic
+	}
+	return ""
+}
+
+// indexBody adds the searchable text of an event with a place in the timeline.
+func indexBody(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, pos StreamPos) error {
+	text := searchText(ev)
+	if text == "" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO event_search (rowid, body) VALUES (?, ?)`, int64(pos), c.Body); err != nil {
-		return fmt.Errorf("index body of %s: %w", ev.EventID(), err)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO event_search (rowid, body) VALUES (?, ?)`, int64(pos), text); err != nil {
+		return fmt.Errorf("index text of %s: %w", ev.EventID(), err)
 	}
 	return nil
 }

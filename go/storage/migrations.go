@@ -539,6 +539,19 @@ DROP TABLE receipts;
 ALTER TABLE receipts_threaded RENAME TO receipts;
 CREATE INDEX receipts_by_pos ON receipts (room_id, stream_pos);
 `,
+	// 18: search covers room names and topics too (client-server API,
+	// "POST /search": keys content.name and content.topic); the event type
+	// says which key a text is.
+	`
+INSERT INTO event_search (rowid, body)
+	SELECT stream_pos, json_extract(json, '$.content.name') FROM events
+	WHERE type = 'm.room.name' AND state_key = '' AND outlier = 0 AND json_valid(json)
+	  AND typeof(json_extract(json, '$.content.name')) = 'text' AND json_extract(json, '$.content.name') != '';
+INSERT INTO event_search (rowid, body)
+	SELECT stream_pos, json_extract(json, '$.content.topic') FROM events
+	WHERE type = 'm.room.topic' AND state_key = '' AND outlier = 0 AND json_valid(json)
+	  AND typeof(json_extract(json, '$.content.topic')) = 'text' AND json_extract(json, '$.content.topic') != '';
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

@@ -1,0 +1,71 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// Migration 18 indexes the room names and topics stored before search
+// covered them (content.name, content.topic); other state stays out.
+func TestSearchIndexesStoredNamesAndTopics(t *testing.T) {
+	if runtime.GOOS == "js" {
+		t.Skip("a wasm test binary has one sql.js database, so each version needs a native file")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hearth.db")
+	old, err := OpenAtVersion(ctx, path, 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`INSERT INTO rooms (room_id, room_version) VALUES ('!r:x', '11')`,
+			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$n', '!r:x', 'm.room.name', '', 1, '{"type":"m.room.name","content":{"name":"Gardening club"}}')`,
+			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$t', '!r:x', 'm.room.topic', '', 2, '{"type":"m.room.topic","content":{"topic":"tomatoes and basil"}}')`,
+			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$x', '!r:x', 'm.room.join_rules', '', 3, '{"type":"m.room.join_rules","content":{"name":"not a room name"}}')`,
+			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$o', '!r:x', 'm.room.name', '', 4, '{"type":"m.room.name","content":{"name":"Outlier name"}}')`,
+			`UPDATE events SET outlier = 1 WHERE event_id = '$o'`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	match := func(term string) []string {
+		rows, err := db.Query(ctx, `SELECT e.event_id FROM event_search JOIN events e ON e.stream_pos = event_search.rowid WHERE event_search MATCH ? ORDER BY e.stream_pos`, term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	if got := match("gardening"); len(got) != 1 || got[0] != "$n" {
+		t.Fatalf("name: %v", got)
+	}
+	if got := match("basil"); len(got) != 1 || got[0] != "$t" {
+		t.Fatalf("topic: %v", got)
+	}
+	if got := match("name"); len(got) != 0 {
+		t.Fatalf("indexed other state or an outlier: %v", got)
+	}
+}
