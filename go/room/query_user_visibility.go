@@ -24,16 +24,26 @@ import (
 // And a user who left reads nothing past their leave; one who was banned, or
 // who left and forgot the room, reads nothing of it (as Synapse, whose
 // reading the conformance suites encode: departed users, not banned ones).
+// Except in a room that is world_readable now: anyone may read it without
+// joining (peek, preview), and sees what was sent while it was
+// world_readable, besides what their membership shows them.
 
 // readAccess is how far a user may read a room.
 type readAccess struct {
 	// upTo is the newest stream position the user may read: the position of
-	// their leave, or math.MaxInt64 while they are joined.
+	// their leave, or math.MaxInt64 while they are joined (or the room is
+	// world_readable).
 	upTo StreamPos
+	// worldReadableAfter: past it, the user sees only what was sent while
+	// the room was world_readable (they are not a member there): 0 for one
+	// who never joined, their leave for one who left, math.MaxInt64 for a
+	// member.
+	worldReadableAfter StreamPos
 }
 
 // readAccessOf returns how far user may read a room: all of it while joined,
-// up to their leave after it, unless they forgot the room. ErrForbidden
+// up to their leave after it, unless they forgot the room; all that was
+// world_readable in a room that is world_readable now. ErrForbidden
 // otherwise, also for a room this server does not know, so that a room's
 // existence is not leaked.
 func readAccessOf(ctx context.Context, q querier, roomID string, user spec.UserID) (readAccess, error) {
@@ -48,16 +58,40 @@ func readAccessOf(ctx context.Context, q querier, roomID string, user spec.UserI
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return readAccess{}, fmt.Errorf("look up membership: %w", err)
 	}
+	if m.String == spec.Join {
+		return readAccess{upTo: math.MaxInt64, worldReadableAfter: math.MaxInt64}, nil
+	}
+	var member StreamPos // how far membership alone lets the user read
+	if m.String == spec.Leave && !forgotten {
+		member = StreamPos(pos)
+	}
+	open, err := worldReadableNow(ctx, q, roomID)
 	switch {
-	case m.String == spec.Join:
-		return readAccess{upTo: math.MaxInt64}, nil
-	case m.String == spec.Leave && !forgotten:
-		return readAccess{upTo: StreamPos(pos)}, nil
+	case err != nil:
+		return readAccess{}, err
+	case open:
+		return readAccess{upTo: math.MaxInt64, worldReadableAfter: member}, nil
+	case member > 0:
+		return readAccess{upTo: member, worldReadableAfter: member}, nil
 	}
 	return readAccess{}, fmt.Errorf("%w: %s is not a member of %s", ErrForbidden, user.String(), roomID)
 }
 
-// joined reports whether the user is in the room now.
+// worldReadableNow reports whether a room's current history_visibility is
+// world_readable.
+func worldReadableNow(ctx context.Context, q querier, roomID string) (bool, error) {
+	var vis sql.NullString
+	err := q.QueryRowContext(ctx,
+		`SELECT json_extract(e.json, '$.content.history_visibility') FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? AND s.type = 'm.room.history_visibility' AND s.state_key = ''`, roomID).Scan(&vis)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("look up history visibility of %s: %w", roomID, err)
+	}
+	return vis.String == visibilityWorldReadable, nil
+}
+
+// joined reports whether the user reads the room as it is now: a member, or
+// anyone in a world_readable room.
 func (a readAccess) joined() bool { return a.upTo == math.MaxInt64 }
 
 // visibleToUser keeps, in order, the events of a room that user may see.
@@ -76,12 +110,17 @@ func (r *Rooms) visibleToUser(ctx context.Context, roomID string, user spec.User
 	if err != nil {
 		return nil, err
 	}
-	byGroup := map[int64]bool{}
+	type seen struct {
+		group     int64
+		worldOnly bool
+	}
+	byGroup := map[seen]bool{}
 	out := evs[:0:0]
 	for _, ev := range evs {
 		if ev.Pos > access.upTo {
 			continue
 		}
+		worldOnly := ev.Pos > access.worldReadableAfter
 		group := groups[ev.EventID()]
 		if !group.Valid {
 			if group, err = storedCurrentGroup(ctx, q, roomID); err != nil {
@@ -91,12 +130,13 @@ func (r *Rooms) visibleToUser(ctx context.Context, roomID string, user spec.User
 				continue // a room with no state yet shows nothing
 			}
 		}
-		visible, known := byGroup[group.Int64]
+		key := seen{group.Int64, worldOnly}
+		visible, known := byGroup[key]
 		if !known {
-			if visible, err = userSeesGroup(ctx, q, v, group.Int64, user); err != nil {
+			if visible, err = userSeesGroup(ctx, q, v, group.Int64, user, worldOnly); err != nil {
 				return nil, err
 			}
-			byGroup[group.Int64] = visible
+			byGroup[key] = visible
 		}
 		if visible {
 			out = append(out, ev)
@@ -105,8 +145,9 @@ func (r *Rooms) visibleToUser(ctx context.Context, roomID string, user spec.User
 	return out, nil
 }
 
-// userSeesGroup applies the rules above to the state of one group.
-func userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, group int64, user spec.UserID) (bool, error) {
+// userSeesGroup applies the rules above to the state of one group; with
+// worldOnly (the user reads as a non-member), only world_readable is visible.
+func userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, group int64, user spec.UserID, worldOnly bool) (bool, error) {
 	s, err := loadState(ctx, q, group)
 	if err != nil {
 		return false, err
@@ -118,6 +159,9 @@ func userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVers
 		return false, err
 	}
 	vis := visibilityIn(events, visibilityID)
+	if worldOnly {
+		return vis == visibilityWorldReadable, nil
+	}
 	if openToAll(vis) {
 		return true, nil
 	}
