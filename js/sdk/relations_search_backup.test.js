@@ -1,0 +1,156 @@
+/**
+ * matrix-js-sdk (the version pinned in package.json) against the native
+ * server for what chat clients build on top of plain messages: relations
+ * (edits, reactions, threads), server-side search, and restoring end-to-end
+ * encryption keys from the server-side key backup on a new device.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sdk, quietLogger, buildNative, startNative, loggedInClient, startSyncing, waitFor, until } from './harness.js'
+
+const { MatrixEventEvent } = sdk
+
+let buildDir, bin
+before(async () => {
+  buildDir = await mkdtemp(join(tmpdir(), 'hearth-sdk-bin-'))
+  bin = await buildNative(buildDir)
+})
+after(() => rm(buildDir, { recursive: true, force: true }))
+
+/** Stops clients and the server however a test ends. */
+function cleanup (t, server, clients) {
+  t.after(async () => {
+    for (const c of clients) c.stopClient()
+    await server.stop()
+  })
+}
+
+test('matrix-js-sdk: edits, reactions and threads through /relations, bundles and sync', { timeout: 60000 }, async (t) => {
+  const server = await startNative(bin)
+  const alice = await loggedInClient(server.url, 'alice')
+  const bob = await loggedInClient(server.url, 'bob')
+  cleanup(t, server, [alice, bob])
+  await Promise.all([startSyncing(alice), startSyncing(bob)])
+  const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Relations' })
+  await bob.joinRoom(roomId)
+
+  const { event_id: rootId } = await alice.sendTextMessage(roomId, 'the original')
+  const { event_id: editId } = await alice.sendEvent(roomId, 'm.room.message', {
+    msgtype: 'm.text', body: '* the edited',
+    'm.new_content': { msgtype: 'm.text', body: 'the edited' },
+    'm.relates_to': { rel_type: 'm.replace', event_id: rootId }
+  })
+  const { event_id: reactionId } = await bob.sendEvent(roomId, 'm.reaction', {
+    'm.relates_to': { rel_type: 'm.annotation', event_id: rootId, key: '👍' }
+  })
+  const replies = []
+  for (const body of ['first reply', 'second reply']) {
+    const { event_id: id } = await bob.sendEvent(roomId, 'm.room.message', {
+      msgtype: 'm.text', body, 'm.relates_to': { rel_type: 'm.thread', event_id: rootId, is_falling_back: true, 'm.in_reply_to': { event_id: rootId } }
+    })
+    replies.push(id)
+  }
+
+  const edits = await bob.relations(roomId, rootId, 'm.replace')
+  assert.deepEqual(edits.events.map(e => e.getId()), [editId])
+  const reactions = await bob.relations(roomId, rootId, 'm.annotation', 'm.reaction')
+  assert.deepEqual(reactions.events.map(e => e.getContent()['m.relates_to'].key), ['👍'])
+  assert.equal(reactions.events[0].getId(), reactionId)
+  const thread = await alice.relations(roomId, rootId, 'm.thread', null, { limit: 1 })
+  assert.deepEqual(thread.events.map(e => e.getId()), [replies[1]])
+  assert.ok(thread.nextBatch, 'a second page of the thread')
+  const rest = await alice.relations(roomId, rootId, 'm.thread', null, { from: thread.nextBatch })
+  assert.deepEqual(rest.events.map(e => e.getId()), [replies[0]])
+
+  const raw = await bob.fetchRoomEvent(roomId, rootId)
+  assert.equal(raw.unsigned['m.relations']['m.replace'].event_id, editId)
+  assert.equal(raw.unsigned['m.relations']['m.thread'].count, 2)
+  assert.equal(raw.unsigned['m.relations']['m.thread'].latest_event.event_id, replies[1])
+
+  // Bob's client, fed by /sync, shows the original as edited.
+  await until(() => bob.getRoom(roomId)?.findEventById(rootId)?.replacingEventId() === editId, 'bob sees the edit applied')
+  assert.equal(bob.getRoom(roomId).findEventById(rootId).getContent().body, 'the edited')
+})
+
+test('matrix-js-sdk: server-side search with context and paging', { timeout: 60000 }, async (t) => {
+  const server = await startNative(bin)
+  const alice = await loggedInClient(server.url, 'alice')
+  const bob = await loggedInClient(server.url, 'bob')
+  cleanup(t, server, [alice, bob])
+  await Promise.all([startSyncing(alice), startSyncing(bob)])
+  await alice.setDisplayName('Alice Liddell')
+  const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Pizza' })
+  await bob.joinRoom(roomId)
+  await until(() => bob.getRoom(roomId)?.getMyMembership() === 'join', 'bob joined')
+  for (let i = 0; i < 12; i++) await alice.sendTextMessage(roomId, `pineapple ${i} on pizza`)
+  await alice.sendTextMessage(roomId, 'no fruit here')
+
+  const found = await bob.searchRoomEvents({ term: 'pineapple' })
+  assert.equal(found.count, 12)
+  assert.ok(found.highlights.includes('pineapple'))
+  const bodies = () => found.results.map(r => r.context.getEvent().getContent().body)
+  assert.equal(bodies().length, 10)
+  assert.equal(bodies()[0], 'pineapple 11 on pizza', 'newest first')
+  const newest = found.results[0].context
+  assert.equal(newest.getTimeline().at(-1).getContent().body, 'no fruit here', 'context after the result')
+  assert.ok(found.next_batch, 'more results to page to')
+  await bob.backPaginateRoomEventsSearch(found)
+  assert.deepEqual(bodies(), Array.from({ length: 12 }, (_, i) => `pineapple ${11 - i} on pizza`))
+  const none = await bob.searchRoomEvents({ term: 'durian' })
+  assert.equal(none.results.length, 0)
+})
+
+test('matrix-js-sdk rust crypto: room keys backed up on the server and restored on a new device', { timeout: 90000 }, async (t) => {
+  const server = await startNative(bin)
+  const alice = await loggedInClient(server.url, 'alice')
+  const clients = [alice]
+  cleanup(t, server, clients)
+  await alice.initRustCrypto({ useIndexedDB: false })
+  await startSyncing(alice)
+  const crypto = alice.getCrypto()
+  await crypto.resetKeyBackup()
+  const version = await crypto.getActiveSessionBackupVersion()
+  assert.ok(version, 'a backup version is active')
+  const info = await crypto.getKeyBackupInfo()
+  assert.equal(info.version, version)
+  assert.equal(info.algorithm, 'm.megolm_backup.v1.curve25519-aes-sha2')
+
+  const { room_id: roomId } = await alice.createRoom({
+    preset: 'private_chat', name: 'Diary',
+    initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }]
+  })
+  await until(() => alice.getRoom(roomId)?.hasEncryptionStateEvent(), 'alice sees the room encrypted')
+  const { event_id: eventId } = await alice.sendTextMessage(roomId, 'dear diary')
+
+  // The client uploads the megolm session to /room_keys in the background.
+  const roomKeys = () => fetch(`${server.url}/_matrix/client/v3/room_keys/keys?version=${version}`, {
+    headers: { authorization: `Bearer ${alice.getAccessToken()}` }
+  }).then(r => r.json())
+  await until(async () => Object.keys((await roomKeys()).rooms?.[roomId]?.sessions ?? {}).length === 1, 'the room key in the backup', 30000)
+  const backupKey = await crypto.getSessionBackupPrivateKey()
+  assert.ok(backupKey)
+
+  // A new device of alice's has no room key until it restores the backup.
+  const login = await sdk.createClient({ baseUrl: server.url, logger: quietLogger }).loginRequest({
+    type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'correct horse'
+  })
+  const second = sdk.createClient({
+    baseUrl: server.url, userId: login.user_id, accessToken: login.access_token, deviceId: login.device_id, logger: quietLogger
+  })
+  clients.push(second)
+  await second.initRustCrypto({ useIndexedDB: false })
+  await startSyncing(second)
+  await until(() => second.getRoom(roomId)?.findEventById(eventId), 'the new device has the event')
+  const ev = second.getRoom(roomId).findEventById(eventId)
+  await until(() => ev.isDecryptionFailure() || ev.getType() === 'm.room.message', 'the new device tried to decrypt')
+  assert.ok(ev.isDecryptionFailure(), 'no key yet on the new device')
+  const decrypted = waitFor(ev, MatrixEventEvent.Decrypted, (e) => e.getType() === 'm.room.message', 30000)
+  await second.getCrypto().storeSessionBackupPrivateKey(backupKey, version)
+  const restored = await second.getCrypto().restoreKeyBackup()
+  assert.equal(restored.imported, 1)
+  await decrypted
+  assert.equal(ev.getContent().body, 'dear diary')
+})
