@@ -49,8 +49,16 @@ func (a *API) deleteAlias(req *request) (any, error) {
 
 func (a *API) roomAliases(req *request) (any, error) {
 	roomID := req.PathValue("roomId")
+	// Members, and anyone while the room is world_readable (spec 1.11,
+	// "GET /rooms/{roomId}/aliases" allows servers that check).
 	if err := a.rooms.RequireJoined(req.ctx(), roomID, req.device.UserID); err != nil {
-		return nil, err // not joined: no aliases either
+		open, openErr := a.rooms.WorldReadable(req.ctx(), roomID)
+		if openErr != nil {
+			return nil, openErr
+		}
+		if !open {
+			return nil, err
+		}
 	}
 	aliases, err := a.rooms.LocalAliases(req.ctx(), roomID)
 	if err != nil {

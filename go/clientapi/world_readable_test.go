@@ -13,7 +13,8 @@ import (
 // is the m.room.history_visibility value may be shared by any participating
 // homeserver with anyone, regardless of whether they have ever joined the
 // room") and §"Room previews": a user who never joined reads a room that is
-// world_readable now (/messages, /state, /event, /context, /members), sees
+// world_readable now (/messages, /state, /event, /context, /members,
+// /aliases), sees
 // only what was sent while it was world_readable, and cannot write; once
 // the room is not world_readable, M_FORBIDDEN again.
 func TestWorldReadableRoomsWithoutJoining(t *testing.T) {
@@ -25,7 +26,7 @@ func TestWorldReadableRoomsWithoutJoining(t *testing.T) {
 	before := ts.send(alice, roomID, "b", "said while shared")
 
 	for _, path := range []string{"/messages?dir=b", "/state", "/state/m.room.name", "/event/" + url.PathEscape(before),
-		"/context/" + url.PathEscape(before), "/members"} {
+		"/context/" + url.PathEscape(before), "/members", "/aliases"} {
 		if r := ts.do("GET", roomPath(roomID)+path, bob, nil); r.status != 403 || r.str("errcode") != "M_FORBIDDEN" {
 			t.Fatalf("%s of a shared room to a stranger: %d %s", path, r.status, r.raw)
 		}
@@ -76,6 +77,7 @@ func TestWorldReadableRoomsWithoutJoining(t *testing.T) {
 	if get(members.body, "chunk", 0, "state_key") != aliceID {
 		t.Fatalf("members: %s", members.raw)
 	}
+	ts.expect(ts.do("GET", roomPath(roomID)+"/aliases", bob, nil), 200, "")
 	ts.expect(ts.do("PUT", roomPath(roomID)+"/send/m.room.message/x", bob, map[string]any{"msgtype": "m.text", "body": "hi"}), 403, "M_FORBIDDEN")
 	if r := ts.do("GET", v3+"/sync", bob, nil); get(r.body, "rooms", "join", roomID) != nil {
 		t.Fatalf("reading made bob a member: %s", r.raw)

@@ -77,6 +77,12 @@ func readAccessOf(ctx context.Context, q querier, roomID string, user spec.UserI
 	return readAccess{}, fmt.Errorf("%w: %s is not a member of %s", ErrForbidden, user.String(), roomID)
 }
 
+// WorldReadable reports whether a room's history_visibility is
+// world_readable now: anyone may read it without joining.
+func (r *Rooms) WorldReadable(ctx context.Context, roomID string) (bool, error) {
+	return worldReadableNow(ctx, reader{r.db}, roomID)
+}
+
 // worldReadableNow reports whether a room's current history_visibility is
 // world_readable.
 func worldReadableNow(ctx context.Context, q querier, roomID string) (bool, error) {
