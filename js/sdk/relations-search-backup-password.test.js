@@ -1,8 +1,9 @@
 /**
  * matrix-js-sdk (the version pinned in package.json) against the native
  * server for what chat clients build on top of plain messages: relations
- * (edits, reactions, threads), server-side search, and restoring end-to-end
- * encryption keys from the server-side key backup on a new device.
+ * (edits, reactions, threads), server-side search, restoring end-to-end
+ * encryption keys from the server-side key backup on a new device, and
+ * changing the password.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -153,4 +154,34 @@ test('matrix-js-sdk rust crypto: room keys backed up on the server and restored 
   assert.equal(restored.imported, 1)
   await decrypted
   assert.equal(ev.getContent().body, 'dear diary')
+})
+
+test('matrix-js-sdk: a password change through user-interactive auth logs out the other sessions', { timeout: 60000 }, async (t) => {
+  const server = await startNative(bin)
+  const alice = await loggedInClient(server.url, 'alice') // registering made a second session
+  cleanup(t, server, [alice])
+  const anon = sdk.createClient({ baseUrl: server.url, logger: quietLogger })
+  const other = await anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'correct horse' })
+
+  // The SDK's flow: the first call learns the session, the second authenticates.
+  let session
+  try {
+    await alice.setPassword({}, 'battery staple')
+    assert.fail('password changed without authentication')
+  } catch (err) {
+    assert.equal(err.httpStatus, 401)
+    assert.ok(err.data.flows.some(f => f.stages.includes('m.login.password')))
+    session = err.data.session
+  }
+  await assert.rejects(alice.setPassword({ type: 'm.login.password', session, identifier: { type: 'm.id.user', user: 'alice' }, password: 'wrong' }, 'battery staple'),
+    (err) => err.httpStatus === 401 && err.errcode === 'M_FORBIDDEN')
+  await alice.setPassword({ type: 'm.login.password', session, identifier: { type: 'm.id.user', user: 'alice' }, password: 'correct horse' }, 'battery staple')
+
+  assert.equal((await alice.whoami()).user_id, alice.getUserId(), 'the changing session stays')
+  const stale = sdk.createClient({ baseUrl: server.url, userId: other.user_id, accessToken: other.access_token, logger: quietLogger })
+  await assert.rejects(stale.whoami(), (err) => err.httpStatus === 401 && err.errcode === 'M_UNKNOWN_TOKEN')
+  await assert.rejects(anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'correct horse' }),
+    (err) => err.httpStatus === 403)
+  const fresh = await anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'battery staple' })
+  assert.equal(fresh.user_id, alice.getUserId())
 })
