@@ -11,7 +11,7 @@ import (
 // Spec 1.11 §"Room versions" and §"GET /capabilities" (m.room_versions):
 // every stable version, 1 to 12, is listed as stable, and a room of each
 // can be created (POST /createRoom with room_version), joined, written to
-// and read; an unknown version is refused with 400
+// and read, and upgraded to the next; an unknown version is refused with 400
 // M_UNSUPPORTED_ROOM_VERSION (§"POST /createRoom").
 func TestEveryStableRoomVersion(t *testing.T) {
 	ts := newServer(t)
@@ -77,6 +77,22 @@ func TestEveryStableRoomVersion(t *testing.T) {
 			sync := ts.do("GET", v3+"/sync", alice, nil)
 			if get(sync.body, "rooms", "join", roomID) == nil {
 				t.Fatalf("room not in alice's sync: %s", sync.raw)
+			}
+			// §"Room Upgrades": on to the next version, whose create event
+			// (with content.creator up to version 10) names this room.
+			if v == 12 {
+				return
+			}
+			next := fmt.Sprint(v + 1)
+			up := ts.do("POST", roomPath(roomID)+"/upgrade", alice, map[string]any{"new_version": next})
+			ts.expect(up, 200, "")
+			newCreate := ts.do("GET", roomPath(up.str("replacement_room"))+"/state/m.room.create/", alice, nil)
+			if newCreate.str("room_version") != next || get(newCreate.body, "predecessor", "room_id") != roomID ||
+				(v+1 <= 10) != (newCreate.str("creator") != "") {
+				t.Fatalf("create of the upgraded room: %s", newCreate.raw)
+			}
+			if tomb := ts.do("GET", roomPath(roomID)+"/state/m.room.tombstone", alice, nil); tomb.str("replacement_room") != up.str("replacement_room") {
+				t.Fatalf("tombstone: %s", tomb.raw)
 			}
 		})
 	}
