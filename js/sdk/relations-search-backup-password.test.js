@@ -1,7 +1,7 @@
 /**
  * matrix-js-sdk (the version pinned in package.json) against the native
  * server for what chat clients build on top of plain messages: relations
- * (edits, reactions, threads), server-side search, restoring end-to-end
+ * (edits, reactions, threads, threaded read receipts), server-side search, restoring end-to-end
  * encryption keys from the server-side key backup on a new device, and
  * changing the password.
  */
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sdk, quietLogger, buildNative, startNative, loggedInClient, startSyncing, waitFor, until } from './harness.js'
 
-const { MatrixEventEvent } = sdk
+const { MatrixEventEvent, RoomEvent } = sdk
 
 let buildDir, bin
 before(async () => {
@@ -74,6 +74,30 @@ test('matrix-js-sdk: edits, reactions and threads through /relations, bundles an
   // Bob's client, fed by /sync, shows the original as edited.
   await until(() => bob.getRoom(roomId)?.findEventById(rootId)?.replacingEventId() === editId, 'bob sees the edit applied')
   assert.equal(bob.getRoom(roomId).findEventById(rootId).getContent().body, 'the edited')
+})
+
+test('matrix-js-sdk with thread support: threaded read receipts reach the other client in their thread', { timeout: 60000 }, async (t) => {
+  const server = await startNative(bin)
+  const alice = await loggedInClient(server.url, 'alice')
+  const bob = await loggedInClient(server.url, 'bob')
+  cleanup(t, server, [alice, bob])
+  await Promise.all([startSyncing(alice, { threadSupport: true }), startSyncing(bob, { threadSupport: true })])
+  const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Threads' })
+  await bob.joinRoom(roomId)
+  const { event_id: rootId } = await alice.sendTextMessage(roomId, 'root')
+  const { event_id: replyId } = await alice.sendEvent(roomId, 'm.room.message', {
+    msgtype: 'm.text', body: 'in the thread', 'm.relates_to': { rel_type: 'm.thread', event_id: rootId, is_falling_back: true, 'm.in_reply_to': { event_id: rootId } }
+  })
+  await until(() => bob.getRoom(roomId)?.getThread(rootId)?.findEventById(replyId), 'bob has the reply in its thread')
+  const room = bob.getRoom(roomId)
+  const bobId = bob.getUserId()
+  const threaded = waitFor(alice, RoomEvent.Receipt, (ev) => ev.getContent()[replyId]?.['m.read']?.[bobId]?.thread_id === rootId)
+  const main = waitFor(alice, RoomEvent.Receipt, (ev) => ev.getContent()[rootId]?.['m.read']?.[bobId]?.thread_id === 'main')
+  // The SDK sends thread_id: the root's ID for the reply, "main" for the
+  // root; the server checks each against the event's thread.
+  await bob.sendReadReceipt(room.getThread(rootId).findEventById(replyId))
+  await bob.sendReadReceipt(room.findEventById(rootId))
+  await Promise.all([threaded, main])
 })
 
 test('matrix-js-sdk: server-side search with context and paging', { timeout: 60000 }, async (t) => {
