@@ -45,7 +45,7 @@ func TestPushRulesDecideNotifications(t *testing.T) {
 	mention := ts.sendContent(alice, roomID, "t2", map[string]any{"msgtype": "m.text", "body": "Bobby: look",
 		"m.mentions": map[string]any{"user_ids": []string{bobID}}})
 	ts.sendContent(alice, roomID, "t3", map[string]any{"msgtype": "m.notice", "body": "a bot's notice"}) // .m.rule.suppress_notices
-	ts.send(alice, roomID, "t4", "hey bobby, old clients mention by name")                              // .m.rule.contains_display_name
+	ts.send(alice, roomID, "t4", "hey bobby, old clients mention by name")                               // .m.rule.contains_display_name
 	atRoom := ts.sendContent(alice, roomID, "t5", map[string]any{"msgtype": "m.text", "body": "everyone!",
 		"m.mentions": map[string]any{"room": true}}) // .m.rule.is_room_mention: alice has power 100
 	if n, h, r := ts.unreadOf(bob, roomID, ""); n != 4.0 || h != 3.0 {
