@@ -17,6 +17,13 @@ const unreadSQL = `n.stream_pos > MAX(
 	          WHERE rc.user_id = n.user_id AND rc.room_id = n.room_id AND rc.receipt_type IN ('m.read', 'm.read.private')), 0),
 	COALESCE((SELECT o.stream_pos FROM own_event_positions o WHERE o.user_id = n.user_id AND o.room_id = n.room_id), 0))`
 
+// readPositionSQL is unreadSQL's read position for one user and room,
+// given as parameters (user, room, user, room).
+const readPositionSQL = `MAX(
+	COALESCE((SELECT MAX(e.stream_pos) FROM receipts rc JOIN events e ON e.event_id = rc.event_id
+	          WHERE rc.user_id = ? AND rc.room_id = ? AND rc.receipt_type IN ('m.read', 'm.read.private')), 0),
+	COALESCE((SELECT o.stream_pos FROM own_event_positions o WHERE o.user_id = ? AND o.room_id = ?), 0))`
+
 // Counts are a room's unread notifications (/sync's unread_notifications).
 type Counts struct {
 	Notifications int `json:"notification_count"`
@@ -35,10 +42,15 @@ type RoomCounts struct {
 // in Main; otherwise everything counts in Main.
 func (p *Push) Unread(ctx context.Context, user spec.UserID, roomID string, byThread bool) (RoomCounts, error) {
 	out := RoomCounts{Threads: map[string]Counts{}}
+	// The read position first, once: in the count it would be evaluated per row.
+	var read int64
+	if err := p.db.QueryRow(ctx, `SELECT `+readPositionSQL, user.String(), roomID, user.String(), roomID).Scan(&read); err != nil {
+		return out, fmt.Errorf("read position in %s: %w", roomID, err)
+	}
 	rows, err := p.db.Query(ctx,
-		`SELECT n.thread_id, COUNT(*), SUM(n.highlight) FROM notifications n
-		 WHERE n.user_id = ? AND n.room_id = ? AND `+unreadSQL+`
-		 GROUP BY n.thread_id`, user.String(), roomID)
+		`SELECT thread_id, COUNT(*), SUM(highlight) FROM notifications
+		 WHERE user_id = ? AND room_id = ? AND stream_pos > ?
+		 GROUP BY thread_id`, user.String(), roomID, read)
 	if err != nil {
 		return out, fmt.Errorf("count notifications in %s: %w", roomID, err)
 	}

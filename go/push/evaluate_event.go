@@ -63,6 +63,11 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 			m.UserID.String(), int64(pos), roomID, ev.EventID(), threadID, result.Highlight, actions, ts); err != nil {
 			return nil, fmt.Errorf("store notification of %s for %s: %w", ev.EventID(), m.UserID.String(), err)
 		}
+		if int64(pos)%pruneEvery == 0 {
+			if err := prune(ctx, tx, m.UserID, maxKept); err != nil {
+				return nil, err
+			}
+		}
 		pushes = append(pushes, delivery{user: m.UserID, event: ev, actions: result.Actions, senderName: displayNameOf(audience, sender)})
 	}
 	if len(pushes) == 0 || p.opts.Gateway == nil || p.opts.Pushers == nil {
@@ -73,6 +78,26 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 			p.enqueue(d)
 		}
 	}, nil
+}
+
+// A user keeps their newest maxKept notifications; older ones go, checked
+// once every pruneEvery stream positions (the check reads maxKept index
+// entries, too many for every event).
+const (
+	maxKept    = 10000
+	pruneEvery = 128
+)
+
+// prune keeps user's newest keep notifications.
+func prune(ctx context.Context, tx *sql.Tx, user spec.UserID, keep int) error {
+	_, err := tx.ExecContext(ctx,
+		`DELETE FROM notifications WHERE user_id = ? AND stream_pos <
+		   (SELECT stream_pos FROM notifications WHERE user_id = ? ORDER BY stream_pos DESC LIMIT 1 OFFSET ?)`,
+		user.String(), user.String(), keep-1)
+	if err != nil {
+		return fmt.Errorf("prune notifications of %s: %w", user.String(), err)
+	}
+	return nil
 }
 
 // candidates are the local users an event may notify: the room's joined
