@@ -216,8 +216,15 @@ func flattenInto(out map[string]any, prefix string, obj map[string]any) {
 // '?' any one, case-insensitive. Against the whole value, or, when
 // wordBoundary (content.body), against any part of it that starts and ends
 // at a word boundary: the value's ends or a character not in [A-Za-z0-9_]
-// (spec v1.11, "Push Rules", content rules).
+// (spec v1.11, "Push Rules", content rules). Every event meets these for
+// every member, so the common patterns avoid regular expressions.
 func globMatches(pattern, value string, wordBoundary bool) bool {
+	if !wordBoundary {
+		return globFold([]rune(strings.ToLower(pattern)), []rune(strings.ToLower(value)))
+	}
+	if !strings.ContainsAny(pattern, "*?") {
+		return containsWords(pattern, value)
+	}
 	var b strings.Builder
 	for _, r := range pattern {
 		switch r {
@@ -229,20 +236,61 @@ func globMatches(pattern, value string, wordBoundary bool) bool {
 			b.WriteString(regexp.QuoteMeta(string(r)))
 		}
 	}
-	return matchesRegexp(b.String(), value, wordBoundary)
+	re, err := regexp.Compile(`(?is)(?:^|[^A-Za-z0-9_])` + b.String() + `(?:[^A-Za-z0-9_]|$)`)
+	return err == nil && re.MatchString(value)
+}
+
+// globFold matches a whole (lower-cased) value against a (lower-cased)
+// glob: the classic linear-backtracking wildcard match.
+func globFold(pattern, value []rune) bool {
+	p, v := 0, 0
+	star, mark := -1, 0
+	for v < len(value) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == value[v]):
+			p++
+			v++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, v
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			v = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
 
 // containsWords says whether words occur in value as a whole, at word
-// boundaries, case-insensitively (contains_display_name).
+// boundaries, case-insensitively (contains_display_name, and content
+// patterns without wildcards).
 func containsWords(words, value string) bool {
-	return matchesRegexp(regexp.QuoteMeta(words), value, true)
+	w, v := strings.ToLower(words), strings.ToLower(value)
+	if w == "" {
+		return false
+	}
+	for from := 0; from <= len(v)-len(w); {
+		i := strings.Index(v[from:], w)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(w)
+		if (start == 0 || !isWordByte(v[start-1])) && (end == len(v) || !isWordByte(v[end])) {
+			return true
+		}
+		from = start + 1
+	}
+	return false
 }
 
-func matchesRegexp(core, value string, wordBoundary bool) bool {
-	expr := "(?is)^" + core + "$"
-	if wordBoundary {
-		expr = `(?is)(?:^|[^A-Za-z0-9_])` + core + `(?:[^A-Za-z0-9_]|$)`
-	}
-	re, err := regexp.Compile(expr)
-	return err == nil && re.MatchString(value)
+// isWordByte: [A-Za-z0-9_]. Bytes of multi-byte characters are not word
+// characters, as in the spec's definition.
+func isWordByte(c byte) bool {
+	return c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
 }

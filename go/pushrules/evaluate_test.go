@@ -144,3 +144,47 @@ func TestConditions(t *testing.T) {
 		}
 	}
 }
+
+// One member's default rules against a plain group message (the common
+// case: it falls through to .m.rule.message, so every rule is tried).
+func BenchmarkEvaluateDefaultRules(b *testing.B) {
+	bob, _ := spec.NewUserID("@bob:example.org", true)
+	rs := Defaults(*bob)
+	event := json.RawMessage(`{"type":"m.room.message","room_id":"!r:example.org","sender":"@alice:example.org","content":{"msgtype":"m.text","body":"hello there, how is everyone doing today?"}}`)
+	room := Room{MemberCount: 5, DisplayName: "Bobby"}
+	for b.Loop() {
+		if r := Evaluate(rs, event, room); r.RuleID != ".m.rule.message" {
+			b.Fatal(r.RuleID)
+		}
+	}
+}
+
+func TestGlobMatches(t *testing.T) {
+	cases := []struct {
+		pattern, value string
+		wordBoundary   bool
+		want           bool
+	}{
+		{"m.room.*", "m.room.message", false, true},
+		{"m.*.mess*", "M.ROOM.MESSAGE", false, true},
+		{"*", "", false, true},
+		{"?", "", false, false},
+		{"a*b*c", "aXbYbZc", false, true},
+		{"a*b*c", "aXbYbZ", false, false},
+		{"café", "CAFÉ", false, true},
+		{"bob", "hi Bob!", true, true},
+		{"bob", "bobsled", true, false},
+		{"bob", "bob_x", true, false},
+		{"bob", "x-bob", true, true},
+		{"b?b", "hey bub", true, true},
+		{"dep*", "the deploy failed", true, true},
+		{"dep*d", "the deploy failed", true, true},
+		{"dep*x", "the deploy failed", true, false},
+		{"", "anything", true, false},
+	}
+	for _, c := range cases {
+		if got := globMatches(c.pattern, c.value, c.wordBoundary); got != c.want {
+			t.Errorf("globMatches(%q, %q, %v) = %v, want %v", c.pattern, c.value, c.wordBoundary, got, c.want)
+		}
+	}
+}
