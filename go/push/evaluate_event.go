@@ -34,10 +34,17 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 		return nil, nil
 	}
 	event := clientEventJSON(ev)
+	var plErr error
 	base := pushrules.Room{
-		MemberCount:        len(audience.Joined),
-		SenderPowerLevel:   audience.PowerLevels.UserLevel(ev.SenderID()),
-		NotificationLevels: map[string]int64{"room": audience.PowerLevels.NotificationLevel("room")},
+		MemberCount: len(audience.Joined),
+		SenderMayNotify: func(key string) bool {
+			pl, err := audience.PowerLevels()
+			if err != nil {
+				plErr = err
+				return false
+			}
+			return pl.UserLevel(ev.SenderID()) >= pl.NotificationLevel(key)
+		},
 	}
 	threadID := threadOf(ev)
 	ts := p.opts.Now().UnixMilli()
@@ -50,6 +57,9 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 		r := base
 		r.DisplayName = m.DisplayName
 		result := pushrules.Evaluate(rules, event, r)
+		if plErr != nil {
+			return nil, plErr
+		}
 		if !result.Notify {
 			continue
 		}

@@ -21,11 +21,11 @@ type Room struct {
 	// DisplayName is the user's display name in the room ("" when none:
 	// contains_display_name never matches then).
 	DisplayName string
-	// SenderPowerLevel is the sender's power level.
-	SenderPowerLevel int64
-	// NotificationLevels is the power levels' notifications object: key →
-	// level needed (sender_notification_permission); missing keys are 50.
-	NotificationLevels map[string]int64
+	// SenderMayNotify says whether the sender's power level reaches the
+	// level the power levels' notifications object names for key (the
+	// spec's default: 50) (sender_notification_permission); nil: never. It
+	// is called only when a rule gets that far, so it may load lazily.
+	SenderMayNotify func(key string) bool
 }
 
 // Result is what the matching rule asks for.
@@ -139,11 +139,7 @@ func conditionHolds(c map[string]any, flat map[string]any, room Room) bool {
 		is, _ := c["is"].(string)
 		return memberCountMatches(is, room.MemberCount)
 	case "sender_notification_permission":
-		needed, ok := room.NotificationLevels[key]
-		if !ok {
-			needed = 50
-		}
-		return key != "" && room.SenderPowerLevel >= needed
+		return key != "" && room.SenderMayNotify != nil && room.SenderMayNotify(key)
 	}
 	return false
 }

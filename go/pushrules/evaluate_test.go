@@ -11,9 +11,9 @@ import (
 // @bob, evaluated against events sent by @alice.
 func TestEvaluateDefaultRules(t *testing.T) {
 	bob, _ := spec.NewUserID("@bob:example.org", true)
-	group := Room{MemberCount: 3, DisplayName: "Bobby Tables", SenderPowerLevel: 0}
+	group := Room{MemberCount: 3, DisplayName: "Bobby Tables", SenderMayNotify: func(string) bool { return false }}
 	oneToOne := Room{MemberCount: 2, DisplayName: "Bobby Tables"}
-	moderator := Room{MemberCount: 3, SenderPowerLevel: 50}
+	moderator := Room{MemberCount: 3, SenderMayNotify: func(key string) bool { return key == "room" }}
 	msg := func(content string) string {
 		return `{"type":"m.room.message","room_id":"!r:example.org","sender":"@alice:example.org","content":` + content + `}`
 	}
@@ -108,7 +108,7 @@ func TestConditions(t *testing.T) {
 	_ = json.Unmarshal([]byte(`{"type":"m.room.message","content":{"body":"Hello World","n":3,"flag":true,"none":null,
 		"m.relates_to":{"rel_type":"m.thread"},"tags":["a","b"],"a\\b":"slash"}}`), &ev)
 	flat := Flatten(ev)
-	room := Room{MemberCount: 5, SenderPowerLevel: 10, NotificationLevels: map[string]int64{"room": 10}}
+	room := Room{MemberCount: 5, SenderMayNotify: func(key string) bool { return key == "room" }}
 	cases := []struct {
 		name string
 		cond map[string]any
@@ -135,7 +135,8 @@ func TestConditions(t *testing.T) {
 		{"member count >=", map[string]any{"kind": "room_member_count", "is": ">=5"}, true},
 		{"member count bad", map[string]any{"kind": "room_member_count", "is": "lots"}, false},
 		{"sender permission", map[string]any{"kind": "sender_notification_permission", "key": "room"}, true},
-		{"sender permission default 50", map[string]any{"kind": "sender_notification_permission", "key": "other"}, false},
+		{"sender permission for another key", map[string]any{"kind": "sender_notification_permission", "key": "other"}, false},
+		{"sender permission without key", map[string]any{"kind": "sender_notification_permission"}, false},
 		{"unknown kind", map[string]any{"kind": "org.example.future"}, false},
 	}
 	for _, c := range cases {

@@ -23,8 +23,10 @@ type Audience struct {
 	// Joined are the members joined after the event, with their display
 	// names in the room ("" when none).
 	Joined []Member
-	// PowerLevels are the current power levels (the defaults when unset).
-	PowerLevels gomatrixserverlib.PowerLevelContent
+	// PowerLevels returns the current power levels (the defaults when
+	// unset), read through the write on first use: few events need them.
+	// Valid only while the hook runs.
+	PowerLevels func() (gomatrixserverlib.PowerLevelContent, error)
 }
 
 // Member is one joined member of a room.
@@ -76,8 +78,16 @@ func (r *Rooms) audience(ctx context.Context, tx *sql.Tx, roomID string) (Audien
 	if err := rows.Err(); err != nil {
 		return a, fmt.Errorf("load members of %s: %w", roomID, err)
 	}
-	if a.PowerLevels, err = r.powerLevels(ctx, tx, roomID); err != nil {
-		return a, err
+	var loaded *gomatrixserverlib.PowerLevelContent
+	a.PowerLevels = func() (gomatrixserverlib.PowerLevelContent, error) {
+		if loaded == nil {
+			pl, err := r.powerLevels(ctx, tx, roomID)
+			if err != nil {
+				return pl, err
+			}
+			loaded = &pl
+		}
+		return *loaded, nil
 	}
 	return a, nil
 }
