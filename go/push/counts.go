@@ -74,12 +74,14 @@ func (p *Push) Unread(ctx context.Context, user spec.UserID, roomID string, byTh
 	return out, nil
 }
 
-// totalUnread counts user's unread notifications across all rooms (the push
-// gateway API's counts.unread).
+// totalUnread counts user's unread notifications across the rooms they are
+// joined to (the push gateway API's counts.unread).
 func (p *Push) totalUnread(ctx context.Context, user spec.UserID) (int, error) {
 	var n int
 	err := p.db.QueryRow(ctx,
-		`SELECT COUNT(*) FROM notifications n WHERE n.user_id = ? AND `+unreadSQL,
+		`SELECT COUNT(*) FROM notifications n WHERE n.user_id = ? AND `+unreadSQL+`
+		   AND EXISTS (SELECT 1 FROM current_state s WHERE s.room_id = n.room_id AND s.type = 'm.room.member'
+		               AND s.state_key = n.user_id AND s.membership = 'join')`,
 		user.String()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count notifications of %s: %w", user.String(), err)
