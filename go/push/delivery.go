@@ -56,9 +56,15 @@ func (p *Push) retryLater(a attempt) {
 	if wait > p.opts.Retry.Max || wait <= 0 {
 		wait = p.opts.Retry.Max
 	}
+	if p.retrying.Add(1) > maxRetrying {
+		p.retrying.Add(-1)
+		log.WithField("event_id", a.event.EventID()).Warn("too many pushes waiting to be retried: this one is dropped")
+		return
+	}
 	p.done.Add(1)
 	go func() {
 		defer p.done.Done()
+		defer p.retrying.Add(-1)
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		select {

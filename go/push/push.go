@@ -18,6 +18,7 @@ package push
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -67,6 +68,10 @@ const maxQueued = 1024
 // workers is how many pushes are in flight at once.
 const workers = 4
 
+// maxRetrying bounds the failed pushes waiting for their next attempt: a
+// gateway that is down for long must not make them pile up.
+const maxRetrying = 1024
+
 // Push is the notification store and pusher delivery of one server.
 type Push struct {
 	db     *storage.DB
@@ -78,6 +83,8 @@ type Push struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+	// retrying counts the pushes waiting for a retry (at most maxRetrying).
+	retrying atomic.Int64
 }
 
 // New returns the push service of the server named server, its delivery
