@@ -3,7 +3,7 @@
 // Package bridge is the one place where Go meets JavaScript: nothing else in
 // Hearth imports syscall/js or touches globalThis.
 //
-// # The contract, version 3
+// # The contract, version 4
 //
 // Go and JS share exactly these globals on globalThis. The JS side of the same
 // list is js/bridge/globals.js; change both together and bump Version when a
@@ -26,6 +26,9 @@
 //	hearthBlobs     JS      {version, put, get, delete, keys}: media bytes
 //	                        beside the database, see blobs_js.go; set before
 //	                        the wasm starts
+//	hearthPush      JS      {version, notify}: POSTs to push gateways (HTTP
+//	                        pushers) with fetch, see push_js.go; set before
+//	                        the wasm starts; may be absent (nothing is pushed)
 //
 // request  = {head: string, body: Uint8Array | null, signal?: AbortSignal}
 //
@@ -42,13 +45,14 @@
 // request with a handful of js.Value calls: the head is one string.
 //
 // Version 2 added hearthP2P.deposit and hearthMailbox (offline delivery);
-// version 3 added hearthBlobs (media out of the database). hearthP2P,
-// hearthMailbox and hearthBlobs carry this same version; hearthStorage has
-// its own (storageVersion).
+// version 3 added hearthBlobs (media out of the database); version 4 added
+// hearthPush (notifications to push gateways). hearthP2P, hearthMailbox,
+// hearthBlobs and hearthPush carry this same version; hearthStorage has its
+// own (storageVersion).
 package bridge
 
 // Version of the contract above. JS checks it against its own.
-const Version = 3
+const Version = 4
 
 const (
 	globalServe   = "hearthServe"
@@ -57,4 +61,5 @@ const (
 	globalP2P     = "hearthP2P"
 	globalMailbox = "hearthMailbox"
 	globalBlobs   = "hearthBlobs"
+	globalPush    = "hearthPush"
 )

@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthP2P, version 3 (set by JS: js/p2p/bridge.js, before Go starts)
+// # hearthP2P, version 4 (set by JS: js/p2p/bridge.js, before Go starts)
 //
 //	{
-//	  version: 3,
+//	  version: 4,
 //	  roundTrip(peerId: string, request: {head, body}, options?: {signal: AbortSignal})
 //	      => Promise<{head, body}>,
 //	  peers() => string[],

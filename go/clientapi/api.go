@@ -18,6 +18,7 @@ import (
 	"hearth/go/federation"
 	"hearth/go/keys"
 	"hearth/go/media"
+	"hearth/go/push"
 	"hearth/go/room"
 	"hearth/go/syncapi"
 )
@@ -38,6 +39,8 @@ type API struct {
 	// fed does what needs other servers: joins, invites and leaves of rooms
 	// elsewhere, remote directories, backfill.
 	fed *federation.Federation
+	// push keeps the notifications push rules made (GET /notifications).
+	push *push.Push
 
 	policy        Policy
 	registrations *limiter
@@ -54,6 +57,7 @@ type Deps struct {
 	Keys        *keys.Keys
 	Media       *media.Store
 	Federation  *federation.Federation
+	Push        *push.Push
 	Policy      Policy
 }
 
@@ -68,7 +72,7 @@ func New(server spec.ServerName, d Deps) *API {
 	}
 	return &API{
 		server: server, accounts: d.Accounts, rooms: d.Rooms, syncer: d.Syncer, filters: d.Filters,
-		accountData: d.AccountData, ephemeral: d.Ephemeral, keys: d.Keys, media: d.Media, fed: d.Federation,
+		accountData: d.AccountData, ephemeral: d.Ephemeral, keys: d.Keys, media: d.Media, fed: d.Federation, push: d.Push,
 		policy: p, registrations: newLimiter(p.Registrations, p.Now),
 	}
 }
@@ -188,6 +192,7 @@ func (a *API) Handler() http.Handler {
 	client("PUT", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.putPushRuleAttr)
 	client("GET", "/pushers", authed, a.pushers)
 	client("POST", "/pushers/set", authed, a.setPusher)
+	client("GET", "/notifications", authed, a.notifications)
 
 	client("GET", "/devices", authed, a.devices)
 	client("GET", "/devices/{deviceId}", authed, a.device)

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -54,7 +55,29 @@ func (a *API) getMedia(req *request) (media.Media, error) {
 	if err != nil {
 		return media.Media{}, err
 	}
+	if err := a.awaitUpload(req, server); err != nil {
+		return media.Media{}, err
+	}
 	return a.media.Get(req.ctx(), server, req.PathValue("mediaId"))
+}
+
+// awaitUpload waits for the upload of a local ID created ahead of it, as
+// long as the query's timeout_ms says (spec v1.11, "GET
+// /_matrix/client/v1/media/download": default 20 s; at most
+// media.MaxUploadWait here), then 504 M_NOT_YET_UPLOADED.
+func (a *API) awaitUpload(req *request, server spec.ServerName) error {
+	if server != a.server {
+		return nil
+	}
+	wait := media.DefaultUploadWait
+	if s := req.URL.Query().Get("timeout_ms"); s != "" {
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || ms < 0 {
+			return invalidParam("timeout_ms must be a non-negative integer")
+		}
+		wait = time.Duration(min(ms, int64(media.MaxUploadWait/time.Millisecond))) * time.Millisecond
+	}
+	return a.media.AwaitUpload(req.ctx(), req.PathValue("mediaId"), wait)
 }
 
 // mediaServer is the {serverName} of the path, if we may look there.
@@ -90,6 +113,9 @@ func (a *API) download(req *request) (any, error) {
 func (a *API) thumbnail(req *request) (any, error) {
 	server, err := a.mediaServer(req)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.awaitUpload(req, server); err != nil {
 		return nil, err
 	}
 	q := req.URL.Query()

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/matrix-org/gomatrixserverlib/spec"
-
 	"hearth/go/accountdata"
 	"hearth/go/errcode"
 	"hearth/go/pushrules"
@@ -72,23 +70,14 @@ func (a *API) ruleset(req *request) (pushrules.Ruleset, error) {
 	if err != nil && !errors.Is(err, accountdata.ErrNotFound) {
 		return pushrules.Ruleset{}, err
 	}
-	return decodeRuleset(raw, req.device.UserID), nil
-}
-
-// decodeRuleset reads stored push rules; nothing (or nothing usable) stored means the defaults.
-func decodeRuleset(raw json.RawMessage, user spec.UserID) pushrules.Ruleset {
-	var rs pushrules.Ruleset
-	if raw == nil || json.Unmarshal(raw, &rs) != nil || rs.Global == nil {
-		return pushrules.Defaults(user)
-	}
-	return rs
+	return pushrules.Decode(raw, req.device.UserID), nil
 }
 
 // editRuleset applies edit to the caller's push rules and stores the result,
 // reading and writing in one transaction so concurrent edits are not lost.
 func (a *API) editRuleset(req *request, edit func(rs pushrules.Ruleset) error) error {
 	return a.accountData.Update(req.ctx(), req.device.UserID, "", pushrules.AccountDataType, func(raw json.RawMessage) (json.RawMessage, error) {
-		rs := decodeRuleset(raw, req.device.UserID)
+		rs := pushrules.Decode(raw, req.device.UserID)
 		if err := edit(rs); err != nil {
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -329,21 +328,4 @@ func (e *Ephemeral) Receipts(ctx context.Context, roomID string, viewer spec.Use
 		return nil, false, fmt.Errorf("marshal receipts: %w", err)
 	}
 	return raw, true, nil
-}
-
-// ReadUpTo returns the event of user's newest read receipt in a room,
-// public or private, unthreaded or for the main timeline ("" when none): a
-// receipt in a thread says nothing of the room's other events.
-func (e *Ephemeral) ReadUpTo(ctx context.Context, roomID string, user spec.UserID) (string, error) {
-	var eventID string
-	err := e.db.QueryRow(ctx,
-		`SELECT event_id FROM receipts WHERE room_id = ? AND user_id = ? AND receipt_type IN (?, ?) AND thread_id IN ('', ?)
-		 ORDER BY stream_pos DESC LIMIT 1`, roomID, user.String(), ReceiptRead, ReceiptReadPrivate, ThreadMain).Scan(&eventID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("load read receipt: %w", err)
-	}
-	return eventID, nil
 }

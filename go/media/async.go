@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -23,6 +24,12 @@ const (
 	PendingLifetime = 24 * time.Hour
 	// MaxPendingPerUser caps the IDs one user holds not yet uploaded.
 	MaxPendingPerUser = 50
+	// DefaultUploadWait is how long a download of a created ID waits for its
+	// upload when the client names no timeout_ms (the spec's default), and
+	// MaxUploadWait the most it waits whatever the client asks: a service
+	// worker must answer well before the browser stops it (Firefox: ~30 s idle).
+	DefaultUploadWait = 20 * time.Second
+	MaxUploadWait     = 20 * time.Second
 )
 
 // Create hands out the URI of a file to upload later and when it expires.
@@ -65,6 +72,9 @@ func (s *Store) UploadCreated(ctx context.Context, uploader spec.UserID, mediaID
 		}
 		return nil
 	})
+	if err == nil {
+		s.uploads.uploaded(mediaID)
+	}
 	if err != nil {
 		// Give the ID back, so the upload can be tried again.
 		if werr := s.db.Write(ctx, func(tx *sql.Tx) error {
@@ -122,4 +132,71 @@ func (s *Store) pending(ctx context.Context, mediaID string) (bool, error) {
 		return false, fmt.Errorf("look up media ID %s: %w", mediaID, err)
 	}
 	return waiting, nil
+}
+
+// AwaitUpload waits, at most timeout (capped at MaxUploadWait), for the
+// upload of a local ID created ahead of it (the download's timeout_ms). It
+// returns nil at once when the ID is not waiting for an upload (uploaded,
+// unknown or expired: the download says which), nil once the upload
+// commits, and ErrNotYetUploaded when the time is up.
+func (s *Store) AwaitUpload(ctx context.Context, mediaID string, timeout time.Duration) error {
+	signal := s.uploads.watch(mediaID)
+	defer s.uploads.unwatch(mediaID, signal)
+	waiting, err := s.pending(ctx, mediaID)
+	if err != nil || !waiting {
+		return err
+	}
+	timer := time.NewTimer(min(timeout, MaxUploadWait))
+	defer timer.Stop()
+	select {
+	case <-signal.done:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("%w: %s", ErrNotYetUploaded, mediaID)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// uploadSignals tells downloads waiting for created IDs that their upload
+// committed. An entry lives while someone watches it, so unknown IDs leave
+// nothing behind.
+type uploadSignals struct {
+	mu      sync.Mutex // guards waiting
+	waiting map[string]*uploadSignal
+}
+
+type uploadSignal struct {
+	done     chan struct{} // closed once the upload commits
+	watchers int
+}
+
+func (u *uploadSignals) watch(mediaID string) *uploadSignal {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	sig := u.waiting[mediaID]
+	if sig == nil {
+		sig = &uploadSignal{done: make(chan struct{})}
+		u.waiting[mediaID] = sig
+	}
+	sig.watchers++
+	return sig
+}
+
+func (u *uploadSignals) unwatch(mediaID string, sig *uploadSignal) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	sig.watchers--
+	if sig.watchers == 0 && u.waiting[mediaID] == sig {
+		delete(u.waiting, mediaID)
+	}
+}
+
+func (u *uploadSignals) uploaded(mediaID string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if sig := u.waiting[mediaID]; sig != nil {
+		close(sig.done)
+		delete(u.waiting, mediaID)
+	}
 }

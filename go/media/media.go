@@ -80,7 +80,8 @@ type Store struct {
 	// eviction's blob delete must not remove the blob of a concurrent
 	// re-fetch of the same file.
 	cacheMu sync.Mutex
-	thumbs  *thumbCache // thumbnails made, by media, box and method (thumbnail.go)
+	thumbs  *thumbCache   // thumbnails made, by media, box and method (thumbnail.go)
+	uploads uploadSignals // downloads waiting for created IDs' uploads (async.go)
 }
 
 // New returns the media store of the server named server, its bytes in blobs.
@@ -101,7 +102,8 @@ func New(db *storage.DB, blobs BlobStore, server spec.ServerName, opts Options) 
 	if opts.Random == nil {
 		opts.Random = rand.Reader
 	}
-	return &Store{db: db, blobs: blobs, server: server, opts: opts, thumbs: newThumbCache(thumbnailCacheBytes)}
+	return &Store{db: db, blobs: blobs, server: server, opts: opts, thumbs: newThumbCache(thumbnailCacheBytes),
+		uploads: uploadSignals{waiting: map[string]*uploadSignal{}}}
 }
 
 // MaxBytes is the largest file accepted.

@@ -5,6 +5,7 @@
 package pushrules
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -101,6 +102,16 @@ func Defaults(user spec.UserID) Ruleset {
 	return Ruleset{Global: map[string][]Rule{
 		"override": override, "content": content, "room": {}, "sender": {}, "underride": underride,
 	}}
+}
+
+// Decode reads user's stored ruleset (the m.push_rules account data);
+// nothing stored, or nothing usable, means the defaults.
+func Decode(raw json.RawMessage, user spec.UserID) Ruleset {
+	var rs Ruleset
+	if raw == nil || json.Unmarshal(raw, &rs) != nil || rs.Global == nil {
+		return Defaults(user)
+	}
+	return rs
 }
 
 // Find returns a pointer to a rule in rs, or ErrNotFound.

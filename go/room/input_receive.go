@@ -207,6 +207,9 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 	if err := r.updateCurrentState(ctx, w.tx, v, roomID); err != nil {
 		return 0, err
 	}
+	if err := r.announce(ctx, w, ev, inserted.pos); err != nil {
+		return 0, err
+	}
 	if in.Broadcast {
 		if err := r.federate(ctx, w, ev, membershipBefore); err != nil {
 			return 0, err

@@ -170,5 +170,8 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
 		return fmt.Errorf("update extremities: %w", err)
 	}
+	if err := r.announce(ctx, w, ev, row.pos); err != nil {
+		return err
+	}
 	return r.federate(ctx, w, ev, membershipBefore)
 }

@@ -49,13 +49,43 @@ type CreateRequest struct {
 // the createRoom spec: create, creator's join, power levels, preset state,
 // initial_state, name, topic, invites. It is one transaction: all or nothing.
 func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateRequest) (string, error) {
+	plan, err := r.planCreate(creator, req)
+	if err != nil {
+		return "", err
+	}
+	var roomID string
+	err = r.write(ctx, func(w *writeTx) error {
+		roomID, err = r.createIn(ctx, w, plan)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	log.WithField("room_id", roomID).Info("room created")
+	return roomID, nil
+}
+
+// createPlan is a room to create, checked and built from its request: the
+// events in their order (the create event's room ID is final only once
+// written, from version 12 on).
+type createPlan struct {
+	creator spec.UserID
+	v       gomatrixserverlib.IRoomVersion
+	roomID  string
+	events  []newEvent
+	alias   string // the canonical alias to insert, "" if none
+	publish bool   // list it in the room directory
+}
+
+// planCreate checks a createRoom request and lists the events to write.
+func (r *Rooms) planCreate(creator spec.UserID, req CreateRequest) (*createPlan, error) {
 	version := DefaultVersion
 	if req.RoomVersion != "" {
 		version = gomatrixserverlib.RoomVersion(req.RoomVersion)
 	}
 	v, err := gomatrixserverlib.GetRoomVersion(version)
 	if err != nil || !v.Stable() || !Supported(version) {
-		return "", fmt.Errorf("%w: room version %q is not supported", ErrUnsupportedVersion, req.RoomVersion)
+		return nil, fmt.Errorf("%w: room version %q is not supported", ErrUnsupportedVersion, req.RoomVersion)
 	}
 	preset := req.Preset
 	if preset == "" {
@@ -70,13 +100,13 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	case PresetPublicChat:
 		joinRule, guestAccess = "public", "forbidden"
 	default:
-		return "", fmt.Errorf("%w: unknown preset %q", ErrBadEvent, preset)
+		return nil, fmt.Errorf("%w: unknown preset %q", ErrBadEvent, preset)
 	}
 	invitees := make([]spec.UserID, 0, len(req.Invite))
 	for _, raw := range req.Invite {
 		id, err := spec.NewUserID(raw, true)
 		if err != nil {
-			return "", fmt.Errorf("%w: invite %q: %v", ErrBadEvent, raw, err)
+			return nil, fmt.Errorf("%w: invite %q: %v", ErrBadEvent, raw, err)
 		}
 		invitees = append(invitees, *id)
 	}
@@ -84,7 +114,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	createContent := map[string]any{}
 	if len(req.CreationContent) > 0 {
 		if err := json.Unmarshal(req.CreationContent, &createContent); err != nil {
-			return "", fmt.Errorf("%w: creation_content: %v", ErrBadEvent, err)
+			return nil, fmt.Errorf("%w: creation_content: %v", ErrBadEvent, err)
 		}
 	}
 	createContent["room_version"] = string(version)
@@ -102,7 +132,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	if len(req.PowerLevelContentOverride) > 0 {
 		var override map[string]any
 		if err := json.Unmarshal(req.PowerLevelContentOverride, &override); err != nil {
-			return "", fmt.Errorf("%w: power_level_content_override: %v", ErrBadEvent, err)
+			return nil, fmt.Errorf("%w: power_level_content_override: %v", ErrBadEvent, err)
 		}
 		maps.Copy(powerLevels, override)
 	}
@@ -124,7 +154,7 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 	if req.RoomAliasName != "" {
 		alias = "#" + req.RoomAliasName + ":" + string(r.identity.ServerName)
 		if err := validAlias(alias); err != nil {
-			return "", err
+			return nil, err
 		}
 		events = append(events, newEvent{Type: spec.MRoomCanonicalAlias, StateKey: &empty, Content: mustJSON(map[string]any{"alias": alias})})
 	}
@@ -147,58 +177,56 @@ func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateReque
 		events = append(events, newEvent{Type: spec.MRoomMember, StateKey: &target, Content: mustJSON(content)})
 	}
 
-	err = r.write(ctx, func(w *writeTx) error {
-		var create gomatrixserverlib.PDU
-		if v.DomainlessRoomIDs() {
-			var err error
-			if create, err = r.buildCreate(v, creator, events[0].Content); err != nil {
-				return err
-			}
-			roomID = create.RoomID().String()
+	return &createPlan{creator: creator, v: v, roomID: roomID, events: events, alias: alias, publish: req.Visibility == DirectoryPublic}, nil
+}
+
+// createIn writes a planned room inside w and returns its ID.
+func (r *Rooms) createIn(ctx context.Context, w *writeTx, p *createPlan) (string, error) {
+	var create gomatrixserverlib.PDU
+	if p.v.DomainlessRoomIDs() {
+		var err error
+		if create, err = r.buildCreate(p.v, p.creator, p.events[0].Content); err != nil {
+			return "", err
 		}
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO rooms (room_id, room_version) VALUES (?, ?)`, roomID, string(version)); err != nil {
-			return fmt.Errorf("insert room: %w", err)
-		}
-		if alias != "" {
-			if err := insertAlias(ctx, w.tx, alias, roomID, creator); err != nil {
-				return err
-			}
-		}
-		if req.Visibility == DirectoryPublic {
-			if err := setPublished(ctx, w.tx, roomID, true); err != nil {
-				return err
-			}
-		}
-		for i, ne := range events {
-			ne.Sender = creator
-			if i == 0 && create != nil {
-				empty, err := currentGroup(ctx, w.tx, roomID)
-				if err != nil {
-					return fmt.Errorf("create room: %w", err)
-				}
-				if err := r.store(ctx, w, create, empty, nil); err != nil {
-					return fmt.Errorf("create room: create event: %w", err)
-				}
-				continue
-			}
-			if ne.Type == spec.MRoomMember && *ne.StateKey == creatorID {
-				content, err := r.memberContent(ctx, w.tx, creator, spec.Join, nil)
-				if err != nil {
-					return err
-				}
-				ne.Content = mustJSON(content)
-			}
-			if _, err := r.appendLocal(ctx, w, roomID, v, ne); err != nil {
-				return fmt.Errorf("create room: %s event: %w", ne.Type, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
+		p.roomID = create.RoomID().String()
 	}
-	log.WithField("room_id", roomID).Info("room created")
-	return roomID, nil
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO rooms (room_id, room_version) VALUES (?, ?)`, p.roomID, string(p.v.Version())); err != nil {
+		return "", fmt.Errorf("insert room: %w", err)
+	}
+	if p.alias != "" {
+		if err := insertAlias(ctx, w.tx, p.alias, p.roomID, p.creator); err != nil {
+			return "", err
+		}
+	}
+	if p.publish {
+		if err := setPublished(ctx, w.tx, p.roomID, true); err != nil {
+			return "", err
+		}
+	}
+	for i, ne := range p.events {
+		ne.Sender = p.creator
+		if i == 0 && create != nil {
+			empty, err := currentGroup(ctx, w.tx, p.roomID)
+			if err != nil {
+				return "", fmt.Errorf("create room: %w", err)
+			}
+			if err := r.store(ctx, w, create, empty, nil); err != nil {
+				return "", fmt.Errorf("create room: create event: %w", err)
+			}
+			continue
+		}
+		if ne.Type == spec.MRoomMember && *ne.StateKey == p.creator.String() {
+			content, err := r.memberContent(ctx, w.tx, p.creator, spec.Join, nil)
+			if err != nil {
+				return "", err
+			}
+			ne.Content = mustJSON(content)
+		}
+		if _, err := r.appendLocal(ctx, w, p.roomID, p.v, ne); err != nil {
+			return "", fmt.Errorf("create room: %s event: %w", ne.Type, err)
+		}
+	}
+	return p.roomID, nil
 }
 
 // createNamesCreator says whether a version's create event must name its

@@ -2,7 +2,6 @@ package room
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -28,7 +27,9 @@ var upgradeCopiedCreateKeys = []string{"type", "m.federate"}
 
 // Upgrade replaces a room by a new one of version newVersion, on behalf of
 // user, who must be joined and allowed to send m.room.tombstone. It returns
-// the new room's ID.
+// the new room's ID. It is one transaction: the new room, the tombstone and
+// what follows it happen together or not at all, so a failure half-way
+// leaves no stray new room and no tombstone pointing nowhere.
 func (r *Rooms) Upgrade(ctx context.Context, user spec.UserID, roomID, newVersion string) (string, error) {
 	q := reader{r.db}
 	if err := requireJoined(ctx, q, roomID, user); err != nil {
@@ -36,9 +37,6 @@ func (r *Rooms) Upgrade(ctx context.Context, user spec.UserID, roomID, newVersio
 	}
 	if !Supported(gomatrixserverlib.RoomVersion(newVersion)) {
 		return "", fmt.Errorf("%w: room version %q is not supported", ErrUnsupportedVersion, newVersion)
-	}
-	if ok, err := r.mayChangeState(ctx, q, roomID, user, "m.room.tombstone"); err != nil || !ok {
-		return "", errorOr(err, fmt.Errorf("%w: %s may not upgrade %s", ErrForbidden, user.String(), roomID))
 	}
 	state, err := r.CurrentState(ctx, user, roomID)
 	if err != nil {
@@ -78,16 +76,39 @@ func (r *Rooms) Upgrade(ctx context.Context, user spec.UserID, roomID, newVersio
 	if req.PowerLevelContentOverride, err = upgradedPowerLevels(powerLevels, user, newVersion); err != nil {
 		return "", err
 	}
-	newRoomID, err := r.Create(ctx, user, req)
+	plan, err := r.planCreate(user, req)
 	if err != nil {
 		return "", fmt.Errorf("upgrade %s: %w", roomID, err)
 	}
-	empty := ""
-	tombstone := mustJSON(map[string]any{"body": "This room has been replaced", "replacement_room": newRoomID})
-	if _, err := r.Send(ctx, user, "", "", roomID, "m.room.tombstone", &empty, tombstone); err != nil {
-		return "", fmt.Errorf("upgrade %s: tombstone: %w", roomID, err)
+	var newRoomID string
+	err = r.write(ctx, func(w *writeTx) error {
+		// Checked again inside the write: membership or power may have changed.
+		if err := requireJoined(ctx, w.tx, roomID, user); err != nil {
+			return err
+		}
+		if ok, err := r.mayChangeState(ctx, w.tx, roomID, user, "m.room.tombstone"); err != nil || !ok {
+			return errorOr(err, fmt.Errorf("%w: %s may not upgrade %s", ErrForbidden, user.String(), roomID))
+		}
+		var err error
+		if newRoomID, err = r.createIn(ctx, w, plan); err != nil {
+			return err
+		}
+		oldVersion, err := roomVersion(ctx, w.tx, roomID)
+		if err != nil {
+			return err
+		}
+		empty := ""
+		tombstone := newEvent{Sender: user, Type: "m.room.tombstone", StateKey: &empty,
+			Content: mustJSON(map[string]any{"body": "This room has been replaced", "replacement_room": newRoomID})}
+		if _, err := r.appendLocal(ctx, w, roomID, oldVersion, tombstone); err != nil {
+			return fmt.Errorf("tombstone: %w", err)
+		}
+		return r.retireUpgradedRoom(ctx, w, user, roomID, oldVersion, newRoomID, plan.v, powerLevels, canonicalAlias)
+	})
+	if err != nil {
+		return "", fmt.Errorf("upgrade %s: %w", roomID, err)
 	}
-	r.retireUpgradedRoom(ctx, user, roomID, newRoomID, powerLevels, canonicalAlias)
+	log.WithField("room_id", roomID).WithField("replacement_room", newRoomID).Info("room upgraded")
 	return newRoomID, nil
 }
 
@@ -112,35 +133,37 @@ func upgradedPowerLevels(old json.RawMessage, upgrader spec.UserID, newVersion s
 	return mustJSON(pl), nil
 }
 
-// retireUpgradedRoom does what follows the tombstone, each step best effort:
-// the old room's canonical alias and local aliases move to the new room, its
-// directory entry too, and only moderators may speak or invite in it.
-func (r *Rooms) retireUpgradedRoom(ctx context.Context, user spec.UserID, oldRoomID, newRoomID string, powerLevels, canonicalAlias json.RawMessage) {
+// retireUpgradedRoom does what follows the tombstone, in its write: the
+// old room's canonical alias and local aliases move to the new room, its
+// directory entry too, and only moderators may speak or invite in it. Steps
+// the user's power does not allow are left out (the spec's "if possible").
+func (r *Rooms) retireUpgradedRoom(ctx context.Context, w *writeTx, user spec.UserID, oldRoomID string, oldVersion gomatrixserverlib.IRoomVersion,
+	newRoomID string, newVersion gomatrixserverlib.IRoomVersion, powerLevels, canonicalAlias json.RawMessage) error {
 	empty := ""
-	logger := log.WithField("room_id", oldRoomID)
+	state := func(evType string, content json.RawMessage) newEvent {
+		return newEvent{Sender: user, Type: evType, StateKey: &empty, Content: content}
+	}
 	if canonicalAlias != nil {
-		if _, err := r.Send(ctx, user, "", "", newRoomID, spec.MRoomCanonicalAlias, &empty, canonicalAlias); err != nil {
-			logger.WithError(err).Info("upgrade: canonical alias not carried over")
+		if _, err := r.appendLocal(ctx, w, newRoomID, newVersion, state(spec.MRoomCanonicalAlias, canonicalAlias)); err != nil {
+			return fmt.Errorf("carry the canonical alias over: %w", err)
 		}
-		if _, err := r.Send(ctx, user, "", "", oldRoomID, spec.MRoomCanonicalAlias, &empty, mustJSON(map[string]any{})); err != nil {
-			logger.WithError(err).Info("upgrade: canonical alias of the old room kept")
+		if ok, err := r.mayChangeState(ctx, w.tx, oldRoomID, user, spec.MRoomCanonicalAlias); err != nil {
+			return err
+		} else if ok {
+			if _, err := r.appendLocal(ctx, w, oldRoomID, oldVersion, state(spec.MRoomCanonicalAlias, mustJSON(map[string]any{}))); err != nil {
+				return fmt.Errorf("clear the old canonical alias: %w", err)
+			}
 		}
 	}
-	err := r.db.Write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE room_aliases SET room_id = ? WHERE room_id = ?`, newRoomID, oldRoomID); err != nil {
-			return fmt.Errorf("move aliases: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE published_rooms SET room_id = ? WHERE room_id = ?`, newRoomID, oldRoomID); err != nil {
-			return fmt.Errorf("move directory entry: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		logger.WithError(err).Warn("upgrade: aliases or directory entry not moved")
+	if _, err := w.tx.ExecContext(ctx, `UPDATE room_aliases SET room_id = ? WHERE room_id = ?`, newRoomID, oldRoomID); err != nil {
+		return fmt.Errorf("move aliases: %w", err)
+	}
+	if _, err := w.tx.ExecContext(ctx, `UPDATE published_rooms SET room_id = ? WHERE room_id = ?`, newRoomID, oldRoomID); err != nil {
+		return fmt.Errorf("move directory entry: %w", err)
 	}
 	var pl map[string]any
 	if powerLevels == nil || json.Unmarshal(powerLevels, &pl) != nil {
-		return
+		return nil
 	}
 	restricted := int64(50)
 	if d, ok := pl["users_default"].(float64); ok && int64(d)+1 > restricted {
@@ -151,9 +174,18 @@ func (r *Rooms) retireUpgradedRoom(ctx context.Context, user spec.UserID, oldRoo
 			pl[k] = restricted
 		}
 	}
-	if _, err := r.Send(ctx, user, "", "", oldRoomID, spec.MRoomPowerLevels, &empty, mustJSON(pl)); err != nil {
-		logger.WithError(err).Info("upgrade: old room not restricted")
+	current, err := r.powerLevels(ctx, w.tx, oldRoomID)
+	if err != nil {
+		return err
 	}
+	if may, err := r.mayChangeState(ctx, w.tx, oldRoomID, user, spec.MRoomPowerLevels); err != nil || !may ||
+		current.UserLevel(spec.SenderID(user.String())) < restricted {
+		return err // not the user's to restrict: the old room stays as it is
+	}
+	if _, err := r.appendLocal(ctx, w, oldRoomID, oldVersion, state(spec.MRoomPowerLevels, mustJSON(pl))); err != nil {
+		return fmt.Errorf("restrict the old room: %w", err)
+	}
+	return nil
 }
 
 // errorOr returns err if it is not nil, else fallback.

@@ -252,32 +252,6 @@ func (r *Rooms) CurrentMemberEvents(ctx context.Context, roomID string, userIDs 
 		 ORDER BY e.stream_pos`, args...)
 }
 
-// CountUnread counts the messages others sent to a room after the user's
-// read position, at most max of them: the unread count clients badge rooms
-// with. The read position is the later of the event readUpTo (the user's
-// read receipt; "" for none) and the user's own last message: who writes
-// has read what came before.
-func (r *Rooms) CountUnread(ctx context.Context, roomID string, user spec.UserID, readUpTo string, max int) (int, error) {
-	var from int64
-	err := r.db.QueryRow(ctx,
-		`SELECT MAX(COALESCE((SELECT stream_pos FROM events WHERE event_id = ? AND room_id = ?), 0),
-		            COALESCE((SELECT MAX(stream_pos) FROM events WHERE room_id = ? AND state_key IS NULL
-		                      AND json_extract(json, '$.sender') = ?), 0))`,
-		readUpTo, roomID, roomID, user.String()).Scan(&from)
-	if err != nil {
-		return 0, fmt.Errorf("find read position in %s: %w", roomID, err)
-	}
-	var n int
-	err = r.db.QueryRow(ctx,
-		`SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE room_id = ? AND stream_pos > ? AND state_key IS NULL
-			AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker') AND json_extract(json, '$.sender') != ? AND `+visible+`
-			LIMIT ?)`, roomID, from, user.String(), max).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count unread in %s: %w", roomID, err)
-	}
-	return n, nil
-}
-
 // InviteSender returns who invited user to the room, if user's current
 // membership is an invite.
 func (r *Rooms) InviteSender(ctx context.Context, roomID string, user spec.UserID) (spec.UserID, bool) {

@@ -75,6 +75,8 @@ type Rooms struct {
 	profile ProfileLookup
 	// auth caches the current-state events local events are authorised by.
 	auth *authCache
+	// newEvent is told of each new timeline event; nil: nobody is.
+	newEvent NewEventHook
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to
@@ -96,11 +98,14 @@ type Options struct {
 	Outbox Outbox
 	// Profile fills member events' displayname and avatar_url; may be nil.
 	Profile ProfileLookup
+	// NewEvent is told of each new timeline event, inside its write (push
+	// rules, notifications); may be nil.
+	NewEvent NewEventHook
 }
 
 // New returns the room store of the server with the given identity.
 func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
-	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache()}
+	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent}
 	if r.now == nil {
 		r.now = time.Now
 	}

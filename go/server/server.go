@@ -28,6 +28,7 @@ import (
 	"hearth/go/keys"
 	"hearth/go/mailbox"
 	"hearth/go/media"
+	"hearth/go/push"
 	"hearth/go/room"
 	"hearth/go/storage"
 	"hearth/go/syncapi"
@@ -70,6 +71,12 @@ type Config struct {
 	// Blobs keeps media bytes (natively media.FileBlobs, in wasm
 	// bridge.Blobs); nil: media.MemoryBlobs, for tests.
 	Blobs media.BlobStore
+	// PushGateway carries notifications to the users' HTTP pushers
+	// (natively push.HTTPGateway, in wasm bridge.PushGateway); nil: none are
+	// pushed (they are still counted and listed).
+	PushGateway push.Gateway
+	// PushRetry bounds the retries of a failed push; zero: push.DefaultRetry.
+	PushRetry push.Retry
 	// Media sets the media limits (one file, quota, remote cache); zero
 	// values are the defaults. Its Now, Random and FetchRemote come from here.
 	Media media.Options
@@ -85,6 +92,7 @@ type Server struct {
 	client     http.Handler // client-server API
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
+	push       *push.Push
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -115,7 +123,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return p.DisplayName, p.AvatarURL, err
 	}
-	rooms := room.New(cfg.DB, id, room.Options{Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile})
+	pushes := push.New(cfg.DB, id.ServerName, push.Options{Now: cfg.Now, Gateway: cfg.PushGateway, Pushers: accounts, Retry: cfg.PushRetry})
+	rooms := room.New(cfg.DB, id, room.Options{
+		Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile, NewEvent: pushes.NewEvent,
+	})
 	latest, err := rooms.LatestPos(ctx)
 	if err != nil {
 		return nil, err
@@ -155,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore})
+	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore, Push: pushes})
 
 	// Federation applies every EDU it receives (into eph and keyStore).
 	fed = federation.New(id, rooms, fedClient, queue, federation.Options{
@@ -176,13 +187,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	api := clientapi.New(id.ServerName, clientapi.Deps{
 		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
 		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
-		Policy: cfg.Client,
+		Push: pushes, Policy: cfg.Client,
 	})
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{
-		Identity: id, Federation: fed, queue: queue,
+		Identity: id, Federation: fed, queue: queue, push: pushes,
 		client: errcode.Recover(api.Handler(), recovered), federation: errcode.Recover(fed.Handler(), recovered),
 	}, nil
 }
@@ -201,6 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Close() {
 	s.Federation.Close()
 	s.queue.Close()
+	s.push.Close()
 }
 
 // loadIdentity reads the server key, generating and storing one on first start.

@@ -552,6 +552,31 @@ INSERT INTO event_search (rowid, body)
 	WHERE type = 'm.room.topic' AND state_key = '' AND outlier = 0 AND json_valid(json)
 	  AND typeof(json_extract(json, '$.content.topic')) = 'text' AND json_extract(json, '$.content.topic') != '';
 `,
+	// 19: notifications (client-server API, "Push Notifications"): the events
+	// a local user's push rules made notify, kept for the unread counts of
+	// /sync, GET /notifications and pushers; and where each local user last
+	// wrote in each room (who writes has read what came before: with the
+	// user's read receipts, the read position notifications count from).
+	`
+CREATE TABLE notifications (
+	user_id    TEXT NOT NULL,
+	stream_pos INTEGER NOT NULL,       -- the event's position
+	room_id    TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	thread_id  TEXT NOT NULL,          -- the thread's root event, '' for the main timeline
+	highlight  INTEGER NOT NULL,       -- 1: the actions set the highlight tweak
+	actions    BLOB NOT NULL,          -- the matching rule's actions, JSON
+	ts         INTEGER NOT NULL,       -- ms since the epoch, when evaluated
+	PRIMARY KEY (user_id, stream_pos)
+) WITHOUT ROWID;
+CREATE INDEX notifications_by_room ON notifications (user_id, room_id, stream_pos);
+CREATE TABLE own_event_positions (
+	user_id    TEXT NOT NULL,
+	room_id    TEXT NOT NULL,
+	stream_pos INTEGER NOT NULL,       -- the user's latest event in the room
+	PRIMARY KEY (user_id, room_id)
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/push"
 	"hearth/go/pushrules"
 	"hearth/go/room"
 )
@@ -153,25 +154,20 @@ func (s *Syncer) summary(ctx context.Context, user spec.UserID, roomID string) (
 	return map[string]any{"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}, nil
 }
 
-// maxUnread caps the unread count: badges show "99+" long before.
-const maxUnread = 100
-
-// unread is a room's unread_notifications: messages from others after the
-// user's read receipt. Hearth evaluates no push rules, so every such message
-// counts and none highlights.
-func (s *Syncer) unread(ctx context.Context, user spec.UserID, roomID string) (map[string]int, error) {
-	out := map[string]int{"notification_count": 0, "highlight_count": 0}
-	if s.src.Ephemeral == nil {
-		return out, nil
+// unread is a room's unread_notifications (and, when the filter asks,
+// unread_thread_notifications): the notifications the user's push rules
+// made after their read position (package push). Without push, none.
+func (s *Syncer) unread(ctx context.Context, req Request, roomID string) (push.Counts, map[string]push.Counts, error) {
+	if s.src.Push == nil {
+		return push.Counts{}, nil, nil
 	}
-	readUpTo, err := s.src.Ephemeral.ReadUpTo(ctx, roomID, user)
+	byThread := req.Filter.Room.Timeline.UnreadThreadNotifications
+	c, err := s.src.Push.Unread(ctx, req.User, roomID, byThread)
 	if err != nil {
-		return nil, err
+		return push.Counts{}, nil, err
 	}
-	n, err := s.rooms.CountUnread(ctx, roomID, user, readUpTo, maxUnread)
-	if err != nil {
-		return nil, err
+	if !byThread {
+		return c.Main, nil, nil
 	}
-	out["notification_count"] = n
-	return out, nil
+	return c.Main, c.Threads, nil
 }

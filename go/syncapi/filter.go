@@ -57,6 +57,9 @@ type RoomEventFilter struct {
 	ContainsURL *bool     `json:"contains_url"`
 	Senders     *[]string `json:"senders"`
 	NotSenders  []string  `json:"not_senders"`
+	// UnreadThreadNotifications: /sync counts each thread's notifications
+	// apart (unread_thread_notifications), not in the room's.
+	UnreadThreadNotifications bool `json:"unread_thread_notifications"`
 }
 
 // Allows applies the types, senders and contains_url of the filter.

@@ -10,6 +10,7 @@
  */
 import '../../build/wasm_exec.js' // side effect: sets globalThis.Go (copied from the Go toolchain by `make wasm`)
 import { GLOBALS, provide, readyIsSet, whenReady } from './globals.js'
+import { createPushGateway } from '../push/index.js'
 
 /**
  * Start-up phases, in order. onPhase gets {phase, ...details}:
@@ -41,6 +42,8 @@ export class BootError extends Error {
  * @param {object|Promise<object>} [options.blobs] the media blob store Go uses
  *   (createBlobStore().blobs, js/blobs); without it Go fails to start
  * @param {object} [options.p2p] the p2p object, if any
+ * @param {object} [options.push] the hearthPush object (default createPushGateway():
+ *   the realm's fetch)
  * @param {(event: {phase: string}) => void} [options.onPhase]
  * @param {string[]} [options.args] extra argv for Go (argv[0] is "hearth")
  * @param {Record<string, string>} [options.env] environment for Go
@@ -51,7 +54,7 @@ export class BootError extends Error {
  *   exited resolves with Go's exit code if the server ever stops; memory is the
  *   instance's linear memory (for measuring, e.g. memory.buffer.byteLength)
  */
-export async function startServer ({ wasm, storage, blobs, p2p, onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
+export async function startServer ({ wasm, storage, blobs, p2p, push = createPushGateway(), onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
   if (typeof globalThis.Go !== 'function') {
     throw new BootError('wasm_exec.js did not define Go: run `make wasm`', { phase: 'starting' })
   }
@@ -73,6 +76,7 @@ export async function startServer ({ wasm, storage, blobs, p2p, onPhase = () => 
   provide(GLOBALS.storage, openedStorage)
   if (openedBlobs !== undefined) provide(GLOBALS.blobs, openedBlobs)
   if (p2p !== undefined) provide(GLOBALS.p2p, p2p)
+  provide(GLOBALS.push, push)
 
   report('starting', { waitedForStorageMs: performance.now() - compiledAt })
   const go = new globalThis.Go()

@@ -1,8 +1,9 @@
 /**
- * The contract between Go (compiled to wasm) and the JS layer, version 3
+ * The contract between Go (compiled to wasm) and the JS layer, version 4
  * (2 added hearthP2P.deposit and hearthMailbox: mail through the relays;
- * 3 added hearthBlobs: media bytes out of the database). hearthP2P,
- * hearthMailbox and hearthBlobs carry BRIDGE_VERSION; hearthStorage has its own.
+ * 3 added hearthBlobs: media bytes out of the database; 4 added hearthPush:
+ * notifications to push gateways). hearthP2P, hearthMailbox, hearthBlobs and
+ * hearthPush carry BRIDGE_VERSION; hearthStorage has its own.
  *
  * Go and JS share exactly these globals on globalThis; the Go side of the
  * same list is go/bridge/globals_js.go. Change both together and bump
@@ -17,6 +18,7 @@
  * | hearthP2P     | JS     | outgoing federation over libp2p, see js/p2p            |
  * | hearthMailbox | Go     | takes mail and notices from our relay mailboxes        |
  * | hearthBlobs   | JS     | media bytes beside the database, see js/blobs          |
+ * | hearthPush    | JS     | POSTs to push gateways (HTTP pushers), see js/push     |
  *
  * request  = {head: string, body: Uint8Array | null, signal?: AbortSignal}
  * signal (optional) cancels the Go handler's context when it aborts: the page
@@ -70,9 +72,9 @@
  *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
  *            u32 rows, rows × columns × value
  *
- * ## hearthP2P (version 3, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
+ * ## hearthP2P (version 4, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
  *
- *   {version: 3,
+ *   {version: 4,
  *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
  *    deposit(peerId: string, ref: string, sealed: Uint8Array, options?: {signal: AbortSignal})
  *      => Promise<{relay: string, expiresAt: number}>,
@@ -98,9 +100,9 @@
  *   recipient, or none answered), MailboxBadRequestError (bad ref) or
  *   P2PNotRunningError. All mean "keep it queued and retry with back-off".
  *
- * ## hearthMailbox (version 3, set by Go like hearthServe; called through deliverMail / deliverNotice)
+ * ## hearthMailbox (version 4, set by Go like hearthServe; called through deliverMail / deliverNotice)
  *
- *   {version: 3,
+ *   {version: 4,
  *    receive(from: string, sealed: Uint8Array) => Promise<void>,
  *    notice(kind: 'delivered'|'expired', to: string, ref: string) => Promise<void>}
  *   receive: one mail from our mailbox on a relay; from = the depositing peer
@@ -113,9 +115,9 @@
  *   (the recipient acked it) or expired (dropped unread after the relay's TTL).
  *   Resolve = recorded; JS acks it and the relay forgets it.
  *
- * ## hearthBlobs (version 3, set by JS before Go starts; createBlobStore() in js/blobs)
+ * ## hearthBlobs (version 4, set by JS before Go starts; createBlobStore() in js/blobs)
  *
- *   {version: 3,
+ *   {version: 4,
  *    put(key: string, bytes: Uint8Array) => Promise<void>,
  *    get(key: string) => Promise<Uint8Array | null>,
  *    delete(key: string) => Promise<void>,
@@ -131,9 +133,21 @@
  *   blob, so a crash leaves at worst an orphan blob, swept at start-up.
  *   Rejections are Errors named StorageQuotaError (full: Go answers
  *   M_RESOURCE_LIMIT_EXCEEDED), BlobKeyError or StoragePersistError.
+ *
+ * ## hearthPush (version 4, set by JS before Go starts; createPushGateway() in js/push)
+ *
+ *   {version: 4,
+ *    notify(url: string, body: Uint8Array, options?: {signal: AbortSignal})
+ *      => Promise<{status: number, body: Uint8Array}>}
+ *   POSTs body (the push gateway API's JSON notification) to an HTTP pusher's
+ *   data.url with fetch and resolves with the status and at most 64 KiB of
+ *   the answer, whatever the status. Rejects only when no answer came:
+ *   PushNetworkError, or AbortError when the signal aborted. Go (package
+ *   push) retries with back-off and removes pushers whose pushkeys the
+ *   gateway rejects. Absent: Go pushes nothing (it still counts and lists).
  */
 
-export const BRIDGE_VERSION = 3
+export const BRIDGE_VERSION = 4
 
 export const GLOBALS = Object.freeze({
   serve: 'hearthServe',
@@ -141,7 +155,8 @@ export const GLOBALS = Object.freeze({
   storage: 'hearthStorage',
   p2p: 'hearthP2P',
   mailbox: 'hearthMailbox',
-  blobs: 'hearthBlobs'
+  blobs: 'hearthBlobs',
+  push: 'hearthPush'
 })
 
 /** Statuses whose responses must not carry a body (Fetch spec "null body status"). */
@@ -225,9 +240,9 @@ export async function whenReady () {
   return info
 }
 
-/** Sets a JS-owned global (storage, blobs or p2p) for Go to find. */
+/** Sets a JS-owned global (storage, blobs, p2p or push) for Go to find. */
 export function provide (name, value) {
-  if (name !== GLOBALS.storage && name !== GLOBALS.blobs && name !== GLOBALS.p2p) {
+  if (name !== GLOBALS.storage && name !== GLOBALS.blobs && name !== GLOBALS.p2p && name !== GLOBALS.push) {
     throw new BridgeError(`${name} is not a JS-owned bridge global`)
   }
   globalThis[name] = value

@@ -12,7 +12,7 @@ test('hearthP2P forwards to the node and carries the bridge version', async () =
   }
   const global = hearthP2P(fake)
   assert.equal(global.version, BRIDGE_VERSION)
-  assert.equal(BRIDGE_VERSION, 3)
+  assert.equal(BRIDGE_VERSION, 4)
   assert.deepEqual(global.peers(), fake.peers())
   const signal = AbortSignal.timeout(1000)
   const res = await global.roundTrip('12D3KooWX', { head: '{}', body: null }, { signal })

@@ -71,7 +71,7 @@ func start(ctx context.Context) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(ctx, server.Config{
+	cfg := server.Config{
 		DB:        db,
 		Blobs:     blobs,                 // media bytes beside the database (hearthBlobs)
 		Transport: bridge.P2PTransport{}, // outgoing federation over libp2p (hearthP2P)
@@ -84,7 +84,13 @@ func start(ctx context.Context) (*server.Server, error) {
 		// The headless peer passes its operator's choices in Go's environment;
 		// the service worker passes none: open registration, same origin only.
 		Client: clientPolicyFromEnv(),
-	})
+	}
+	// Notifications reach HTTP pushers through JS's fetch (hearthPush);
+	// without it they are only counted and listed.
+	if gateway, err := bridge.OpenPushGateway(); err == nil {
+		cfg.PushGateway = gateway
+	}
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"hearth/go/clientapi"
 	"hearth/go/media"
+	"hearth/go/push"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -55,7 +56,9 @@ func run(ctx context.Context, addr, dataDir string, policy clientapi.Policy, med
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DB: db, Client: policy, Blobs: blobs, Media: media.Options{QuotaBytes: mediaQuota}})
+	srv, err := server.New(ctx, server.Config{
+		DB: db, Client: policy, Blobs: blobs, Media: media.Options{QuotaBytes: mediaQuota}, PushGateway: push.HTTPGateway{},
+	})
 	if err != nil {
 		return err
 	}

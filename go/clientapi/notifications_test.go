@@ -1,0 +1,134 @@
+//go:build !js
+
+package clientapi_test
+
+import (
+	"net/url"
+	"testing"
+)
+
+// unreadOf returns a room's unread_notifications in a /sync of token (with
+// filter, if not "").
+func (ts *testServer) unreadOf(token, roomID, filter string) (notifications, highlights any, raw response) {
+	ts.t.Helper()
+	path := v3 + "/sync"
+	if filter != "" {
+		path += "?filter=" + url.QueryEscape(filter)
+	}
+	r := ts.do("GET", path, token, nil)
+	ts.expect(r, 200, "")
+	return get(r.body, "rooms", "join", roomID, "unread_notifications", "notification_count"),
+		get(r.body, "rooms", "join", roomID, "unread_notifications", "highlight_count"), r
+}
+
+// Spec v1.11, "Push Notifications": the server evaluates each member's push
+// rules ("Push Rules", "Predefined rules") for each new event; /sync's
+// unread_notifications counts what notified and highlighted since the
+// user's read receipt ("Receipts": a read receipt resets them); GET
+// /notifications lists them ("Listing notifications").
+func TestPushRulesDecideNotifications(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	carol := ts.register("carol", "pw")
+	bobID := ts.whoami(bob)
+	ts.expect(ts.do("PUT", v3+"/profile/"+url.PathEscape(bobID)+"/displayname", bob, map[string]any{"displayname": "Bobby"}), 200, "")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	for _, tok := range []string{bob, carol} {
+		ts.expect(ts.do("POST", v3+"/join/"+url.PathEscape(roomID), tok, map[string]any{}), 200, "")
+	}
+	if n, h, r := ts.unreadOf(bob, roomID, ""); n != 0.0 || h != 0.0 {
+		t.Fatalf("before any message: %v %v %s", n, h, r.raw)
+	}
+
+	hello := ts.send(alice, roomID, "t1", "hello all")
+	mention := ts.sendContent(alice, roomID, "t2", map[string]any{"msgtype": "m.text", "body": "Bobby: look",
+		"m.mentions": map[string]any{"user_ids": []string{bobID}}})
+	ts.sendContent(alice, roomID, "t3", map[string]any{"msgtype": "m.notice", "body": "a bot's notice"}) // .m.rule.suppress_notices
+	ts.send(alice, roomID, "t4", "hey bobby, old clients mention by name")                               // .m.rule.contains_display_name
+	atRoom := ts.sendContent(alice, roomID, "t5", map[string]any{"msgtype": "m.text", "body": "everyone!",
+		"m.mentions": map[string]any{"room": true}}) // .m.rule.is_room_mention: alice has power 100
+	if n, h, r := ts.unreadOf(bob, roomID, ""); n != 4.0 || h != 3.0 {
+		t.Fatalf("bob: %v notifications, %v highlights, want 4 and 3: %s", n, h, r.raw)
+	}
+	if n, h, r := ts.unreadOf(carol, roomID, ""); n != 4.0 || h != 1.0 {
+		t.Fatalf("carol: %v notifications, %v highlights, want 4 and 1: %s", n, h, r.raw)
+	}
+	if n, h, _ := ts.unreadOf(alice, roomID, ""); n != 0.0 || h != 0.0 {
+		t.Fatalf("alice is notified of her own messages: %v %v", n, h)
+	}
+
+	// GET /notifications: newest first, the rule's actions, paged, highlights only.
+	r := ts.do("GET", v3+"/notifications", bob, nil)
+	ts.expect(r, 200, "")
+	list, _ := r.body["notifications"].([]any)
+	if len(list) != 4 || get(list[0], "event", "event_id") != atRoom || get(list[3], "event", "event_id") != hello ||
+		get(list[0], "room_id") != roomID || get(list[0], "read") != false || get(list[0], "ts") == nil {
+		t.Fatalf("notifications: %s", r.raw)
+	}
+	if acts, _ := get(list[2], "actions").([]any); len(acts) != 3 || get(acts[2], "set_tweak") != "highlight" {
+		t.Fatalf("mention's actions: %s", r.raw)
+	}
+	r = ts.do("GET", v3+"/notifications?only=highlight&limit=2", bob, nil)
+	page, _ := r.body["notifications"].([]any)
+	if len(page) != 2 || r.str("next_token") == "" {
+		t.Fatalf("first page: %s", r.raw)
+	}
+	r = ts.do("GET", v3+"/notifications?only=highlight&limit=2&from="+r.str("next_token"), bob, nil)
+	page, _ = r.body["notifications"].([]any)
+	if len(page) != 1 || get(page[0], "event", "event_id") != mention || r.body["next_token"] != nil {
+		t.Fatalf("second page: %s", r.raw)
+	}
+	ts.expect(ts.do("GET", v3+"/notifications?only=everything", bob, nil), 400, "M_INVALID_PARAM")
+	ts.expect(ts.do("GET", v3+"/notifications?from=x", bob, nil), 400, "M_INVALID_PARAM")
+
+	// A read receipt (public or private) resets what came up to it.
+	ts.expect(ts.do("POST", roomPath(roomID)+"/receipt/m.read.private/"+url.PathEscape(mention), bob, map[string]any{}), 200, "")
+	if n, h, r := ts.unreadOf(bob, roomID, ""); n != 2.0 || h != 2.0 {
+		t.Fatalf("after the receipt: %v %v: %s", n, h, r.raw)
+	}
+	r = ts.do("GET", v3+"/notifications", bob, nil)
+	list, _ = r.body["notifications"].([]any)
+	if get(list[0], "read") != false || get(list[2], "read") != true || get(list[3], "read") != true {
+		t.Fatalf("read flags: %s", r.raw)
+	}
+	ts.expect(ts.do("POST", roomPath(roomID)+"/read_markers", carol, map[string]any{"m.fully_read": atRoom, "m.read": atRoom}), 200, "")
+	if n, h, _ := ts.unreadOf(carol, roomID, ""); n != 0.0 || h != 0.0 {
+		t.Fatalf("carol read everything: %v %v", n, h)
+	}
+
+	// Bob's own rule for the room (no actions) mutes it; carol still hears.
+	ts.expect(ts.do("PUT", v3+"/pushrules/global/room/"+url.PathEscape(roomID), bob, map[string]any{"actions": []any{}}), 200, "")
+	ts.send(alice, roomID, "t6", "muted for him")
+	if n, _, _ := ts.unreadOf(bob, roomID, ""); n != 2.0 {
+		t.Fatalf("muted room notified bob: %v", n)
+	}
+	if n, _, _ := ts.unreadOf(carol, roomID, ""); n != 1.0 {
+		t.Fatalf("carol: %v, want 1", n)
+	}
+	// Writing reads what came before.
+	ts.send(bob, roomID, "b1", "I am here")
+	if n, h, _ := ts.unreadOf(bob, roomID, ""); n != 0.0 || h != 0.0 {
+		t.Fatalf("after writing: %v %v", n, h)
+	}
+
+	// A reply in a thread counts apart when the filter asks for it.
+	reply := ts.sendContent(alice, roomID, "t7", map[string]any{"msgtype": "m.text", "body": "in the thread",
+		"m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": hello}})
+	// carol has unread: "muted for him", bob's "I am here" and the reply.
+	if n, _, _ := ts.unreadOf(carol, roomID, ""); n != 3.0 {
+		t.Fatalf("carol without thread counts: %v, want 3", n)
+	}
+	n, _, r := ts.unreadOf(carol, roomID, `{"room":{"timeline":{"unread_thread_notifications":true}}}`)
+	if n != 2.0 || get(r.body, "rooms", "join", roomID, "unread_thread_notifications", hello, "notification_count") != 1.0 {
+		t.Fatalf("thread counts (reply %s): %s", reply, r.raw)
+	}
+
+	// An invite notifies its local target (.m.rule.invite_for_me).
+	dave := ts.register("dave", "pw")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/invite", alice, map[string]any{"user_id": ts.whoami(dave)}), 200, "")
+	r = ts.do("GET", v3+"/notifications", dave, nil)
+	if list, _ := r.body["notifications"].([]any); len(list) != 1 || get(list[0], "event", "content", "membership") != "invite" {
+		t.Fatalf("dave's notifications: %s", r.raw)
+	}
+}

@@ -1,0 +1,93 @@
+package room
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// NewEventHook is told, inside the write that stores it, of each new
+// timeline event of a room (a local send, or an event from another server
+// that passed every check and is not backfilled history), with who may be
+// notified of it. It returns what to run once the write has committed, or
+// nil; an error fails the write. Push rules are evaluated here (package push),
+// so that a notification is as durable as its event.
+type NewEventHook func(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, pos StreamPos, audience Audience) (afterCommit func(), err error)
+
+// Audience is the room as a new event finds it: its joined members and the
+// powers that push rules consult. Read through the event's write.
+type Audience struct {
+	// Joined are the members joined after the event, with their display
+	// names in the room ("" when none).
+	Joined []Member
+	// PowerLevels returns the current power levels (the defaults when
+	// unset), read through the write on first use: few events need them.
+	// Valid only while the hook runs.
+	PowerLevels func() (gomatrixserverlib.PowerLevelContent, error)
+}
+
+// Member is one joined member of a room.
+type Member struct {
+	UserID      spec.UserID
+	DisplayName string
+}
+
+// announce tells the new-event hook of an event just stored at pos.
+func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, pos StreamPos) error {
+	if r.newEvent == nil {
+		return nil
+	}
+	audience, err := r.audience(ctx, w.tx, ev.RoomID().String())
+	if err != nil {
+		return err
+	}
+	after, err := r.newEvent(ctx, w.tx, ev, pos, audience)
+	if err != nil {
+		return fmt.Errorf("announce %s: %w", ev.EventID(), err)
+	}
+	if after != nil {
+		w.afterCommit = append(w.afterCommit, after)
+	}
+	return nil
+}
+
+func (r *Rooms) audience(ctx context.Context, tx *sql.Tx, roomID string) (Audience, error) {
+	var a Audience
+	rows, err := tx.QueryContext(ctx,
+		`SELECT s.state_key, COALESCE(json_extract(e.json, '$.content.displayname'), '')
+		 FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.membership = 'join'`, roomID)
+	if err != nil {
+		return a, fmt.Errorf("load members of %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, displayName string
+		if err := rows.Scan(&id, &displayName); err != nil {
+			return a, fmt.Errorf("load members of %s: %w", roomID, err)
+		}
+		user, err := spec.NewUserID(id, true)
+		if err != nil {
+			continue // not a user ID: never notified
+		}
+		a.Joined = append(a.Joined, Member{UserID: *user, DisplayName: displayName})
+	}
+	if err := rows.Err(); err != nil {
+		return a, fmt.Errorf("load members of %s: %w", roomID, err)
+	}
+	var loaded *gomatrixserverlib.PowerLevelContent
+	a.PowerLevels = func() (gomatrixserverlib.PowerLevelContent, error) {
+		if loaded == nil {
+			pl, err := r.powerLevels(ctx, tx, roomID)
+			if err != nil {
+				return pl, err
+			}
+			loaded = &pl
+		}
+		return *loaded, nil
+	}
+	return a, nil
+}
