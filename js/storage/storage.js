@@ -250,6 +250,8 @@ export class Storage {
 
   stats () {
     return {
+      /** the database image's size (page_count × page_size): what sql.js holds */
+      databaseBytes: this.closedReason === null ? this.databaseSize() : 0,
       openStatements: this.statements.openStatements,
       handles: this.statements.handles.size,
       inTransaction: this.inTransaction,
