@@ -391,7 +391,13 @@ export class Storage {
       // The journal still holds everything: count it again, so the next commit retries.
       this.counters.snapshotFailures++
       this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes, replayMs: this.journal.replayMs + covered.replayMs }
-    }).finally(() => { this.snapshotting = null })
+    }).finally(() => {
+      this.snapshotting = null
+      // Commits made meanwhile found a snapshot under way and skipped theirs:
+      // take it now if they made one due, unless a commit is still being
+      // persisted (the image would hold a record the journal does not yet).
+      if (this.closedReason === null && this.committing === null) this.maybeSnapshot()
+    })
   }
 
   databaseSize () {
