@@ -13,6 +13,7 @@
  *   media.wasm-linear.before / .after      Go's memory in a server booted in this process,
  *                                          around 100 more uploads through hearthServe: a
  *                                          body is held only while it is being stored
+ *   media.{peer-start,storage-open,wasm-linear}.ratio   after / before (p50s)
  */
 import '../js/p2p/node-env.js'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
@@ -55,7 +56,14 @@ export async function media ({ dist, quick, deadline }) {
     const linear = await wasmMemoryAroundUploads(join(dist, 'hearth.wasm'), join(dir, 'in-process'))
     const n = times.length
     const note = `${n} images of 1 MiB, headless peer (real wasm, file storage)`
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+    const ratio = (name, after, before, what) => valueRow(name, 'ratio', after / before, {
+      samples: n, note: `${what} after ${n} images / before, same run (issue 18: unchanged)`
+    })
     return [
+      ratio('media.peer-start.ratio', median(after.peerStart), median(before.peerStart), 'peer start p50'),
+      ratio('media.storage-open.ratio', median(after.storageOpen), median(before.storageOpen), 'storage open p50'),
+      ratio('media.wasm-linear.ratio', linear.after, linear.before, "Go's linear memory"),
       valueRow('media.db-bytes.before', 'bytes', before.dbBytes, { note: 'one account, no media' }),
       valueRow('media.db-bytes.after', 'bytes', after.dbBytes, { samples: n, note }),
       latencyRow('media.storage-open.before', before.storageOpen, { note: 'createStorage on the data directory' }),

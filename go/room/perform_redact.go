@@ -114,12 +114,16 @@ func (r *Rooms) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserver
 	if err != nil {
 		return fmt.Errorf("redact %s: %w", targetID, err)
 	}
+	// First out of the full-text index, which reads the body it removes from the stored JSON.
+	if err := unindexBody(ctx, tx, targetID); err != nil {
+		return err
+	}
 	// A redacted state event is redacted in every state group that holds it.
 	r.auth.invalidate()
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE event_id = ?`, ev.JSON(), targetID); err != nil {
 		return fmt.Errorf("store redacted %s: %w", targetID, err)
 	}
-	return unindexBody(ctx, tx, targetID)
+	return nil
 }
 
 // eventInRoom loads one stored event of a room.

@@ -43,4 +43,21 @@ func TestSearchAndRelationsOnEitherDriver(t *testing.T) {
 	if err != nil || len(threads) != 1 || threads[0].EventID() != root {
 		t.Fatalf("threads: %v, %d", err, len(threads))
 	}
+
+	// The index keeps no copy of the bodies (it reads them from the events):
+	// a redaction must still take the body out of it, and leave the others.
+	if _, err := rooms.Redact(ctx, alice, "DEV", "r1", roomID, reply, ""); err != nil {
+		t.Fatal(err)
+	}
+	results, count, _, err = rooms.Search(ctx, alice, SearchQuery{Terms: SearchTerms("bread"), Recent: true, Limit: 10})
+	if err != nil || count != 1 || len(results) != 1 || results[0].EventID() != root {
+		t.Fatalf("search after a redaction: %v, count %d, %d results", err, count, len(results))
+	}
+	if results, _, _, err = rooms.Search(ctx, alice, SearchQuery{Terms: SearchTerms("more"), Recent: true, Limit: 10}); err != nil || len(results) != 0 {
+		t.Fatalf("the redacted body's own word: %v, %d results", err, len(results))
+	}
+	var indexed int
+	if err := rooms.db.QueryRow(ctx, `SELECT COUNT(*) FROM event_search WHERE event_search MATCH '"match"'`).Scan(&indexed); err != nil || indexed != 1 {
+		t.Fatalf("the other bodies stay indexed: %v, %d", err, indexed)
+	}
 }

@@ -11,7 +11,10 @@ import (
 
 // The full-text index of the searchable text of events (table event_search,
 // rowid = stream position, one text per event in its column "body"), which
-// Search reads. A redacted event leaves it.
+// Search reads. A redacted event leaves it. The index keeps no copy of the
+// texts: it reads them from the events' JSON (the view event_search_bodies,
+// go/storage migration 20), so a text is unindexed while its JSON still
+// holds it, and indexed only as that view shows it.
 
 // SearchKeys are the keys /search can search (client-server API v1.11,
 // "POST /search": keys), each the one text of one event type, so the event
@@ -44,19 +47,21 @@ func searchText(ev gomatrixserverlib.PDU) string {
 	return ""
 }
 
-// indexBody adds the searchable text of an event with a place in the timeline.
+// indexBody adds the searchable text of an event with a place in the
+// timeline, as the view shows it: what the index reads back when the row is
+// deleted.
 func indexBody(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, pos StreamPos) error {
-	text := searchText(ev)
-	if text == "" {
+	if searchText(ev) == "" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO event_search (rowid, body) VALUES (?, ?)`, int64(pos), text); err != nil {
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO event_search (rowid, body) SELECT rowid, body FROM event_search_bodies WHERE rowid = ? AND body != ''`, int64(pos)); err != nil {
 		return fmt.Errorf("index text of %s: %w", ev.EventID(), err)
 	}
 	return nil
 }
 
-// unindexBody removes a redacted event's body.
+// unindexBody removes a redacted event's body; call it before the JSON is redacted.
 func unindexBody(ctx context.Context, tx *sql.Tx, eventID string) error {
 	if _, err := tx.ExecContext(ctx,
 		`DELETE FROM event_search WHERE rowid = (SELECT stream_pos FROM events WHERE event_id = ?)`, eventID); err != nil {

@@ -14,6 +14,11 @@ import (
 // pinned sql.js has FTS4 and not FTS5.
 const fullTextModule = "fts4"
 
+// fullTextExternalContent makes a full-text table read its content from the
+// view event_search_bodies (migration 20) instead of keeping a copy; FTS4
+// reads it by rowid.
+const fullTextExternalContent = "content='event_search_bodies'"
+
 // openSQLite opens the database in hearthStorage (sql.js). path is ignored:
 // in js/wasm, JS decides where the data lives (IndexedDB in a browser, files
 // or memory under Node; see js/storage). sql.js is one connection, hence

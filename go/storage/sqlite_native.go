@@ -16,6 +16,10 @@ import (
 // (MATCH over a body column with rowid, quoted terms), so either serves.
 const fullTextModule = "fts5"
 
+// fullTextExternalContent makes a full-text table read its content from the
+// view event_search_bodies (migration 20) instead of keeping a copy.
+const fullTextExternalContent = "content='event_search_bodies', content_rowid='rowid'"
+
 // openSQLite opens a file database natively. WAL lets reads run while the
 // single writer works; foreign keys are enforced as in sql.js. Connections
 // keep their prepared statements (stmtcache.go).

@@ -54,16 +54,20 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
       try { await cleanup() } catch (err) { logger.warn?.(`peer: stopping: ${err.message}`) }
     }
   }
-  try {
-    const opened = await createStorage({ persistence: 'file', dir: dataDir })
-    cleanups.push(() => opened.close())
+  // Storage and media open while the wasm compiles (startServer takes promises):
+  // a long history makes the open as long as the compile. Each is closed on
+  // stop once it has opened; a failed start waits for both to settle first.
+  const opening = [
+    createStorage({ persistence: 'file', dir: dataDir }),
     // Media bytes are files under media/, beside (not in) the database.
-    const media = await createBlobStore({ persistence: 'file', dir: join(dataDir, 'media') })
-    cleanups.push(() => media.close())
+    createBlobStore({ persistence: 'file', dir: join(dataDir, 'media') })
+  ]
+  for (const p of opening) p.then(opened => cleanups.push(() => opened.close()), () => {})
+  try {
     // Go reads the operator's client API policy from its environment (go/cmd/hearth-wasm).
     const env = { HEARTH_CORS_ORIGINS: corsOrigins.join(',') }
     if (registrationToken) env.HEARTH_REGISTRATION_TOKEN = registrationToken
-    const info = await startServer({ wasm, storage: opened.storage, blobs: media.blobs, env })
+    const info = await startServer({ wasm, storage: opening[0].then(o => o.storage), blobs: opening[1].then(m => m.blobs), env })
     logger.log(`peer: homeserver ${info.serverName} is running (data in ${dataDir})`)
 
     let p2p = null
@@ -97,6 +101,7 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
     }
     return { serverName: info.serverName, url, p2p, stop }
   } catch (err) {
+    await Promise.allSettled(opening)
     await stop()
     throw err
   }

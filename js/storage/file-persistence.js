@@ -39,9 +39,9 @@
 
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { StorageOutcomeUnknownError } from './errors.js'
+import { StorageCorruptError, StorageOutcomeUnknownError } from './errors.js'
 import { decodeRecords } from './journal.js'
-import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
+import { chunkLength, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
 
 /** Files read or written at once: enough to keep the thread pool busy. */
 const IO_CONCURRENCY = 8
@@ -91,8 +91,26 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
     const bytes = await readIfExists(manifestPath)
     if (bytes !== null) {
       manifest = decodeManifest(bytes)
-      const chunks = await mapLimited(manifest.chunks, (c, i) => readFile(chunkPath(i, c.generation)))
-      return { snapshot: assembleImage(manifest, chunks), lastSeq: manifest.lastSeq }
+      const m = manifest
+      // Each chunk is read straight into the image (no chunk copies held alongside it).
+      const image = new Uint8Array(m.length)
+      await mapLimited(m.chunks, async (c, i) => {
+        const fh = await open(chunkPath(i, c.generation), 'r').catch(err => {
+          throw err.code === 'ENOENT' ? new StorageCorruptError(`snapshot chunk ${i} is missing`, { cause: err }) : err
+        })
+        try {
+          const { size } = await fh.stat()
+          if (size !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${size} bytes, not ${chunkLength(m, i)}`)
+          for (let at = 0; at < size;) {
+            const { bytesRead } = await fh.read(image, i * m.chunkBytes + at, size - at, at)
+            if (bytesRead === 0) throw new StorageCorruptError(`snapshot chunk ${i} ended early`)
+            at += bytesRead
+          }
+        } finally {
+          await fh.close()
+        }
+      })
+      return { snapshot: image, lastSeq: m.lastSeq }
     }
     manifest = null
     const whole = await readIfExists(wholeSnapshotPath)

@@ -21,7 +21,8 @@
  */
 
 import { decodeRecord } from './journal.js'
-import { assembleImage, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
+import { checkAllPlaced, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, placeChunk, planSnapshot, written } from './snapshot.js'
+import { StorageCorruptError } from './errors.js'
 
 const SNAPSHOT = 'snapshot'
 const CHUNKS = 'chunks'
@@ -52,10 +53,30 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
     const stored = await request(snapshots.get(MANIFEST_KEY))
     if (stored !== undefined) {
       manifest = decodeManifest(new Uint8Array(stored))
-      const chunks = manifest.chunks.length === 0
-        ? []
-        : await request(tx.objectStore(CHUNKS).getAll(keyRange.bound(0, manifest.chunks.length - 1)))
-      return { snapshot: assembleImage(manifest, chunks.map(bytesOf)), lastSeq: manifest.lastSeq }
+      const m = manifest
+      // A cursor hands over one chunk at a time, copied into the image and
+      // dropped (getAll would hold every chunk beside the image).
+      const image = new Uint8Array(m.length)
+      let placed = 0
+      if (m.chunks.length > 0) {
+        await new Promise((resolve, reject) => {
+          const req = tx.objectStore(CHUNKS).openCursor(keyRange.bound(0, m.chunks.length - 1))
+          req.onerror = () => reject(req.error)
+          req.onsuccess = () => {
+            const cursor = req.result
+            if (cursor === null) return resolve()
+            try {
+              if (cursor.key !== placed) throw new StorageCorruptError(`snapshot chunk ${placed} is missing`)
+              placeChunk(m, image, placed++, bytesOf(cursor.value))
+            } catch (err) {
+              return reject(err)
+            }
+            cursor.continue()
+          }
+        })
+      }
+      checkAllPlaced(m, placed)
+      return { snapshot: image, lastSeq: m.lastSeq }
     }
     manifest = null
     const whole = await request(snapshots.get(WHOLE_SNAPSHOT_KEY))

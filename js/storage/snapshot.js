@@ -135,20 +135,22 @@ export function chunkLength (m, i) {
 }
 
 /**
- * Joins the chunks a manifest names into the database image.
- * @param {Manifest} m
- * @param {Uint8Array[]} chunks in order, as stored
+ * Copies chunk i of m into image (length m.length), checking its length. The
+ * persistences read chunks one at a time into one image this way, so a load
+ * never holds every chunk and the joined image at once: a worker's memory
+ * keeps the peak of its start-up (issue 18).
  */
-export function assembleImage (m, chunks) {
-  if (chunks.length !== m.chunks.length) {
-    throw new StorageCorruptError(`the snapshot has ${chunks.length} of its ${m.chunks.length} chunks`)
+export function placeChunk (m, image, i, bytes) {
+  if (i >= m.chunks.length) throw new StorageCorruptError(`snapshot chunk ${i} is not in the manifest (${m.chunks.length} chunks)`)
+  if (bytes.length !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${bytes.length} bytes, not ${chunkLength(m, i)}`)
+  image.set(bytes, i * m.chunkBytes)
+}
+
+/** Throws unless every chunk of m was placed (placed: how many, each once). */
+export function checkAllPlaced (m, placed) {
+  if (placed !== m.chunks.length) {
+    throw new StorageCorruptError(`the snapshot has ${placed} of its ${m.chunks.length} chunks`)
   }
-  const image = new Uint8Array(m.length)
-  chunks.forEach((c, i) => {
-    if (c.length !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${c.length} bytes, not ${chunkLength(m, i)}`)
-    image.set(c, i * m.chunkBytes)
-  })
-  return image
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, writeFile } from 'node:fs/promises'
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import initSqlJs from 'sql.js'
@@ -111,13 +111,28 @@ for (const kind of KINDS) {
     })
   })
 
+  test(`${kind}: commits made while a snapshot is written are snapshotted in the same life`, async () => {
+    await withStore(kind, { snapshotPolicy: { maxRecords: 1 } }, async options => {
+      const s = await createStorage(options)
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      // Each commit finds the previous one's snapshot still being written.
+      for (let id = 1; id <= 5; id++) await insert(s.storage, id, 50_000)
+      await s.close()
+      assert.ok(s.stats().snapshots >= 2, `${s.stats().snapshots} snapshots`)
+      const s2 = await createStorage(options)
+      assert.equal(s2.stats().replayed, 0, 'the last commits were left to the next open')
+      assert.deepEqual(ids(s2.storage), [1, 2, 3, 4, 5])
+      await s2.close()
+    })
+  })
+
   test(`${kind}: a small write after a snapshot rewrites only the chunks it changed`, async () => {
     await withStore(kind, { snapshotPolicy: { maxRecords: 1 }, snapshotChunkBytes: 4096 }, async options => {
       const s = await createStorage(options)
       await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
       for (let id = 1; id <= 50; id++) await insert(s.storage, id, 4000) // a page each
       await s.close()
-      // Commits made while a snapshot was being written are snapshotted at this open.
+      // Whatever journal is left is snapshotted at this open.
       await (await createStorage(options)).close()
       const s2 = await createStorage(options)
       await insert(s2.storage, 51)
@@ -162,6 +177,50 @@ async function openedFromWholeSnapshot (options) {
 }
 
 const OLD_DATABASE = 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB); INSERT INTO t (id) VALUES (1), (2)'
+
+/** Damages one stored chunk of a store: 'short' drops its last byte, 'missing' deletes it. */
+async function damageChunk (kind, options, how) {
+  if (kind === 'file') {
+    const generation = f => Number(f.split('.').at(-1))
+    const name = (await readdir(options.dir)).filter(f => f.startsWith('test.chunk.1.')).sort((a, b) => generation(a) - generation(b)).at(-1)
+    const path = join(options.dir, name)
+    if (how === 'missing') return unlink(path)
+    return writeFile(path, (await readFile(path)).subarray(0, -1))
+  }
+  const db = await new Promise((resolve, reject) => {
+    const req = options.indexedDB.open('test')
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error)
+  })
+  const tx = db.transaction('chunks', 'readwrite')
+  const chunks = tx.objectStore('chunks')
+  if (how === 'missing') {
+    chunks.delete(1)
+  } else {
+    const get = chunks.get(1)
+    get.onsuccess = () => chunks.put(new Uint8Array(get.result).subarray(0, -1).slice(), 1)
+  }
+  await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error) })
+  db.close()
+}
+
+for (const kind of KINDS) {
+  for (const how of ['short', 'missing']) {
+    test(`${kind}: chunks are read one at a time into the image, and a ${how} chunk is a StorageCorruptError`, async () => {
+      await withStore(kind, { snapshotPolicy: { maxRecords: 1 }, snapshotChunkBytes: 4096 }, async options => {
+        const s = await createStorage(options)
+        await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+        for (let id = 1; id <= 20; id++) await insert(s.storage, id, 4000)
+        await s.close()
+        const intact = await createStorage(options) // snapshots what arrived during the last snapshot
+        assert.equal(ids(intact.storage).length, 20)
+        await intact.close()
+        await damageChunk(kind, options, how)
+        await assert.rejects(createStorage(options), { name: 'StorageCorruptError' })
+      })
+    })
+  }
+}
 
 test('file: a whole-image snapshot from before chunks opens, and the next snapshot replaces it', async () => {
   await withStore('file', {}, async options => {

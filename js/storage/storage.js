@@ -23,9 +23,19 @@
  *   write pending) and written in the background as chunks, only those that
  *   changed (snapshot.js), after which the persistence drops the records it
  *   covers. The export is the only pause a snapshot causes (~1 ms per MB of
- *   database: sql.js offers no way to read part of the image); stats() keeps
- *   the longest. See file-persistence.js and indexeddb-persistence.js for why
- *   each step is crash-safe.
+ *   database); stats() keeps the longest. See file-persistence.js and
+ *   indexeddb-persistence.js for why each step is crash-safe.
+ *   Why the whole image is copied (sql.js 1.16.0, checked in its dist):
+ *   export() runs sqlite3_backup from the live connection into a buffer of
+ *   page_count × page_size (prepared statements survive it; it no longer
+ *   closes the database), page by page through SQLite's pager. Nothing
+ *   reads part of the image: the in-memory file system (FS) and the wasm
+ *   heap are not exported, the sqlite_dbpage table is not compiled in, and
+ *   new Database(bytes) copies the bytes into a file of its own rather than
+ *   keeping the caller's buffer. A backup in steps over several turns would
+ *   only move the copy into a second database that again can only be read
+ *   whole. Dirty-page tracking needs either a sql.js build exposing FS (or
+ *   sqlite_dbpage) or wrapping its minified write syscalls at instantiation.
  * - Replay re-runs SQL, so writes must be deterministic given the database:
  *   values such as random IDs and timestamps come from Go as parameters,
  *   never from random(), datetime('now') or CURRENT_TIMESTAMP in SQL.
@@ -250,6 +260,8 @@ export class Storage {
 
   stats () {
     return {
+      /** the database image's size (page_count × page_size): what sql.js holds */
+      databaseBytes: this.closedReason === null ? this.databaseSize() : 0,
       openStatements: this.statements.openStatements,
       handles: this.statements.handles.size,
       inTransaction: this.inTransaction,
@@ -379,7 +391,13 @@ export class Storage {
       // The journal still holds everything: count it again, so the next commit retries.
       this.counters.snapshotFailures++
       this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes, replayMs: this.journal.replayMs + covered.replayMs }
-    }).finally(() => { this.snapshotting = null })
+    }).finally(() => {
+      this.snapshotting = null
+      // Commits made meanwhile found a snapshot under way and skipped theirs:
+      // take it now if they made one due, unless a commit is still being
+      // persisted (the image would hold a record the journal does not yet).
+      if (this.closedReason === null && this.committing === null) this.maybeSnapshot()
+    })
   }
 
   databaseSize () {
