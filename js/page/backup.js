@@ -2,8 +2,9 @@
  * Backups from the page: export this browser's server to a file, import one
  * on a first visit, and the reminder that browser storage is fragile. The
  * work happens in the service worker (sw/backup.js), where the data is; the
- * page sends the passphrase, shows progress from the status channel, and
- * saves the file.
+ * page sends the passphrase, opens the one-time link the worker answers as a
+ * download (the file streams from the worker to disk, never whole in memory),
+ * and shows progress from the status channel.
  */
 import { CHANNEL, MSG } from '../../sw/protocol.js'
 
@@ -65,39 +66,39 @@ export function wireBackups ({ accessToken, act }) {
       bar.hidden = false
       bar.removeAttribute('value')
       status.textContent = 'Deriving the key from the passphrase…'
+      let settle
+      const finished = new Promise((resolve, reject) => { settle = { resolve, reject } })
       const stop = progressOf('export', (p) => {
         if (p.phase === 'database' || p.phase === 'media') {
           bar.max = 1
           bar.value = p.databaseBytes ? p.databaseDone / p.databaseBytes : 1
           status.textContent = `Database ${mb(p.databaseDone)} of ${mb(p.databaseBytes)} MB, media ${p.blobsDone} of ${p.blobs}`
+        } else if (p.phase === 'done') {
+          settle.resolve(p)
+        } else if (p.phase === 'failed') {
+          settle.reject(new Error(`The export failed: ${p.error}`))
         }
       })
+      let frame = null
       try {
         const res = await fetch(EXPORT_PATH, {
           method: 'POST',
           headers: { authorization: `Bearer ${accessToken()}`, 'content-type': 'application/json' },
           body: JSON.stringify({ passphrase })
         })
-        if (!res.ok) throw new BackupFailure(await res.json())
-        const parts = []
-        let received = 0
-        for (const reader = res.body.getReader(); ;) {
-          const { done, value } = await reader.read()
-          if (done) break
-          parts.push(value)
-          received += value.length
-        }
-        const file = new Blob(parts, { type: 'application/octet-stream' })
-        const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'hearth.hearth-backup'
-        save(file, name)
+        const body = await res.json()
+        if (!res.ok) throw new BackupFailure(body)
+        frame = download(body.url)
+        const { bytesWritten } = await finished
         localStorage.setItem(LAST_EXPORT_KEY, String(Date.now()))
         bar.value = bar.max = 1
-        status.textContent = `Saved ${name} (${mb(received)} MB). Once you import it elsewhere, stop or wipe this copy: ` +
+        status.textContent = `Saved the backup (${mb(bytesWritten)} MB) to your downloads. Once you import it elsewhere, stop or wipe this copy: ` +
           'two live copies of one server fork its rooms.'
         status.dataset.done = 'true'
         refreshReminder()
       } finally {
         stop()
+        frame?.remove()
       }
     })
   })
@@ -161,13 +162,17 @@ export function wireBackups ({ accessToken, act }) {
   return { refreshReminder }
 }
 
-function save (blob, name) {
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.append(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 60000)
+/**
+ * Opens a link as a download; the worker names the file (Content-Disposition).
+ * A frame's navigation, not <a download>: Chromium fetches a download link
+ * from the network without asking the service worker, but a navigation in
+ * the worker's scope goes through it. Removing the frame once the file is
+ * written leaves the download, which the browser owns by then.
+ */
+function download (url) {
+  const frame = document.createElement('iframe')
+  frame.hidden = true
+  frame.src = url
+  document.body.append(frame)
+  return frame
 }
