@@ -31,6 +31,7 @@ const cli = fileURLToPath(new URL('../js/peer/cli.js', import.meta.url))
 const repo = fileURLToPath(new URL('../', import.meta.url))
 const sel = (id) => `[data-testid=${id}]`
 const quiet = { log () {}, info () {}, warn () {} }
+const PICTURE_BYTES = 3_000_000
 /** Federation through the relay: discovery and the first dial take a while. */
 const FEDERATION_TIMEOUT = 60000
 
@@ -96,9 +97,9 @@ test('a server moves by backup: browser → fresh browser (federation continues)
   t.after(() => first.close())
   t.after(() => second?.close())
   const { run, explain } = steps(t, [first])
-  let page, userId, serverName, file, roomId
+  let page, userId, serverName, file, roomId, picture
   try {
-    await run('register, make a room with a headless neighbour, write two messages', async () => {
+    await run('register, make a room with a headless neighbour, write two messages, upload 3 MB of media', async () => {
       page = await first.newPage()
       await openSite(page, first.site.url)
       userId = await register(page, 'Mover', PASSWORD)
@@ -113,6 +114,17 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       await send(page, 'second box')
       await waitForMessages(page, ['first box', 'second box'])
       await waitForMessage(neighbour, neighbourToken, roomId, 'second box', FEDERATION_TIMEOUT)
+      // 3 MB of media: the file is several encrypted chunks, so the download streams with backpressure.
+      picture = await page.evaluate(async (bytes) => {
+        const body = new Uint8Array(bytes).map((_, i) => (i * 131 + (i >> 11)) & 0xff)
+        const token = JSON.parse(localStorage.getItem('hearth.session')).accessToken
+        const res = await fetch('/_matrix/media/v3/upload?filename=crate.bin', {
+          method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body
+        })
+        const digest = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', body))).join(',')
+        return { uri: (await res.json()).content_uri, digest }
+      }, PICTURE_BYTES)
+      assert.match(picture.uri ?? '', /^mxc:/)
     })
 
     await run('export a backup: the worker streams the file into the download', async () => {
@@ -121,8 +133,13 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       // The browser downloaded the worker's stream, not a Blob the page collected.
       assert.match(saved.url, /^http:\/\/127\.0\.0\.1:\d+\/_hearth\/backup\/download\/[0-9a-f]{32}$/)
       assert.match(basename(file), new RegExp(`^hearth-${serverName.slice(-8)}-\\d{4}-\\d\\d-\\d\\d\\.hearth-backup$`))
-      const reminder = await page.$eval(sel('backup-reminder'), e => e.dataset.lastExport)
-      assert.ok(Number(reminder) > 0, 'the client does not show when the last export was made')
+      const reminder = await page.$eval(sel('backup-reminder'), e => ({ ...e.dataset, text: e.textContent }))
+      assert.ok(Number(reminder.lastExport) > 0, 'the client does not show when the last export was made')
+      assert.doesNotMatch(reminder.text, /Last backup: never/)
+      // Storage is fragile unless the browser promised to keep it: then the reminder says so.
+      const persisted = await page.evaluate(() => navigator.storage.persisted())
+      assert.equal(reminder.persisted, String(persisted))
+      if (!persisted) assert.match(reminder.text, /has not promised to keep this server's data.*export a backup/)
       // A download link works once.
       const statuses = await page.evaluate(async (passphrase) => {
         const token = JSON.parse(localStorage.getItem('hearth.session')).accessToken
@@ -160,7 +177,7 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       assert.equal(await page.$eval(sel('server-status'), e => e.dataset.phase), 'ready')
     })
 
-    await run('import it: the same user logs in with the same password and finds the room and messages', async () => {
+    await run('import it: the same user logs in with the same password and finds the room, messages and media', async () => {
       await importInClient(page, file)
       // The page restarts the worker and reloads by itself.
       await page.waitForNavigation({ timeout: STEP_TIMEOUT }).catch(() => {})
@@ -171,6 +188,12 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       assert.equal(await page.$eval(sel('my-user-id'), e => e.textContent), userId)
       await openRoom(page, 'Boxes')
       await waitForMessages(page, ['first box', 'second box'])
+      const digest = await page.evaluate(async (uri) => {
+        const token = JSON.parse(localStorage.getItem('hearth.session')).accessToken
+        const res = await fetch(`/_matrix/client/v1/media/download/${uri.slice('mxc://'.length)}`, { headers: { authorization: `Bearer ${token}` } })
+        return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', await res.arrayBuffer()))).join(',')
+      }, picture.uri)
+      assert.equal(digest, picture.digest, 'the media did not survive the move')
     })
 
     await run('federation continues: the neighbour\'s message reaches the moved server, and its answer the neighbour', async () => {

@@ -79,7 +79,6 @@ export function wireBackups ({ accessToken, act }) {
           settle.reject(new Error(`The export failed: ${p.error}`))
         }
       })
-      let frame = null
       try {
         const res = await fetch(EXPORT_PATH, {
           method: 'POST',
@@ -88,7 +87,7 @@ export function wireBackups ({ accessToken, act }) {
         })
         const body = await res.json()
         if (!res.ok) throw new BackupFailure(body)
-        frame = download(body.url)
+        download(body.url)
         const { bytesWritten } = await finished
         localStorage.setItem(LAST_EXPORT_KEY, String(Date.now()))
         bar.value = bar.max = 1
@@ -98,7 +97,6 @@ export function wireBackups ({ accessToken, act }) {
         refreshReminder()
       } finally {
         stop()
-        frame?.remove()
       }
     })
   })
@@ -166,13 +164,17 @@ export function wireBackups ({ accessToken, act }) {
  * Opens a link as a download; the worker names the file (Content-Disposition).
  * A frame's navigation, not <a download>: Chromium fetches a download link
  * from the network without asking the service worker, but a navigation in
- * the worker's scope goes through it. Removing the frame once the file is
- * written leaves the download, which the browser owns by then.
+ * the worker's scope goes through it. The frame stays (hidden) after the
+ * export: the browser owns the download by then, but the last chunks may
+ * still be on their way to it.
  */
 function download (url) {
-  const frame = document.createElement('iframe')
-  frame.hidden = true
+  let frame = document.getElementById('backup-download')
+  if (!frame) {
+    frame = document.createElement('iframe')
+    frame.id = 'backup-download'
+    frame.hidden = true
+    document.body.append(frame)
+  }
   frame.src = url
-  document.body.append(frame)
-  return frame
 }
