@@ -11,6 +11,8 @@ import { CHANNEL, MSG } from '../../sw/protocol.js'
 const LAST_EXPORT_KEY = 'hearth.lastBackup'
 const EXPORT_PATH = '/_hearth/backup/export'
 const IMPORT_PATH = '/_hearth/backup/import'
+/** An export with no progress for this long has stopped (the worker reports every 1 MiB chunk). */
+const EXPORT_STALL_MS = 60000
 /** Passphrases shorter than this are refused: the file may travel anywhere. */
 const MIN_PASSPHRASE = 8
 
@@ -68,7 +70,14 @@ export function wireBackups ({ accessToken, act }) {
       status.textContent = 'Deriving the key from the passphrase…'
       let settle
       const finished = new Promise((resolve, reject) => { settle = { resolve, reject } })
-      const stop = progressOf('export', (p) => {
+      // The worker reports every chunk; silence means it stopped (or was stopped).
+      let stalled = null
+      const watch = () => {
+        clearTimeout(stalled)
+        stalled = setTimeout(() => settle.reject(new Error('The export stopped: no progress for a minute. Try again.')), EXPORT_STALL_MS)
+      }
+      const stopProgress = progressOf('export', (p) => {
+        watch()
         if (p.phase === 'database' || p.phase === 'media') {
           bar.max = 1
           bar.value = p.databaseBytes ? p.databaseDone / p.databaseBytes : 1
@@ -87,6 +96,7 @@ export function wireBackups ({ accessToken, act }) {
         })
         const body = await res.json()
         if (!res.ok) throw new BackupFailure(body)
+        watch()
         download(body.url)
         const { bytesWritten } = await finished
         localStorage.setItem(LAST_EXPORT_KEY, String(Date.now()))
@@ -96,7 +106,8 @@ export function wireBackups ({ accessToken, act }) {
         status.dataset.done = 'true'
         refreshReminder()
       } finally {
-        stop()
+        stopProgress()
+        clearTimeout(stalled)
       }
     })
   })
