@@ -3,8 +3,9 @@
  * one Chromium profile (passphrase twice, progress, a download streamed from
  * the worker), the profile closed, import in a fresh profile ("I have a
  * backup" on the account form), and the same user logs in with the same
- * password to the same user ID, rooms and messages; a headless neighbour in
- * the room keeps talking with the moved server over the relay. A wrong
+ * password to the same user ID, rooms, messages and media; a headless
+ * neighbour in the room keeps talking with the moved server over the relay,
+ * and what it sent while the server was between homes is caught up. A wrong
  * passphrase and a damaged file are refused and change nothing. The
  * browser's file then moves the server on to a headless peer, and a headless
  * peer's file into a browser: one format everywhere.
@@ -157,6 +158,8 @@ test('a server moves by backup: browser → fresh browser (federation continues)
     await run('the first browser is closed: its server leaves the relay (a move, not a copy)', async () => {
       await first.close()
       await until('the closed browser\'s server left the relay', () => !relay.present().includes(serverName))
+      // Sent while the server is between homes: the imported one catches up on it.
+      await say(neighbour, neighbourToken, roomId, 'while you were moving')
     })
 
     second = await openBrowser({ name: 'backup-b', dir: siteDir })
@@ -177,7 +180,7 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       assert.equal(await page.$eval(sel('server-status'), e => e.dataset.phase), 'ready')
     })
 
-    await run('import it: the same user logs in with the same password and finds the room, messages and media', async () => {
+    await run('import it: the same user logs in with the same password and finds the room, messages (and the one it missed) and media', async () => {
       await importInClient(page, file)
       // The page restarts the worker and reloads by itself.
       await page.waitForNavigation({ timeout: STEP_TIMEOUT }).catch(() => {})
@@ -187,7 +190,7 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       await logIn(page, 'mover', PASSWORD)
       assert.equal(await page.$eval(sel('my-user-id'), e => e.textContent), userId)
       await openRoom(page, 'Boxes')
-      await waitForMessages(page, ['first box', 'second box'])
+      await waitForMessages(page, ['first box', 'second box', 'while you were moving'], { timeout: FEDERATION_TIMEOUT })
       const digest = await page.evaluate(async (uri) => {
         const token = JSON.parse(localStorage.getItem('hearth.session')).accessToken
         const res = await fetch(`/_matrix/client/v1/media/download/${uri.slice('mxc://'.length)}`, { headers: { authorization: `Bearer ${token}` } })
@@ -198,7 +201,7 @@ test('a server moves by backup: browser → fresh browser (federation continues)
 
     await run('federation continues: the neighbour\'s message reaches the moved server, and its answer the neighbour', async () => {
       await say(neighbour, neighbourToken, roomId, 'welcome to the new place')
-      await waitForMessages(page, ['first box', 'second box', 'welcome to the new place'], { timeout: FEDERATION_TIMEOUT })
+      await waitForMessages(page, ['first box', 'second box', 'while you were moving', 'welcome to the new place'], { timeout: FEDERATION_TIMEOUT })
       await send(page, 'unpacked')
       await waitForMessage(neighbour, neighbourToken, roomId, 'unpacked', FEDERATION_TIMEOUT)
     })
