@@ -6,9 +6,9 @@
  * password to the same user ID, rooms, messages and media; a headless
  * neighbour in the room keeps talking with the moved server over the relay,
  * and what it sent while the server was between homes is caught up. A wrong
- * passphrase and a damaged file are refused and change nothing. The
- * browser's file then moves the server on to a headless peer, and a headless
- * peer's file into a browser: one format everywhere.
+ * passphrase and a damaged file are refused and change nothing. The server
+ * then moves on to an always-on headless peer, is used there over HTTP, and
+ * moves back into a fresh browser: one format everywhere.
  *
  * Run `npm run build` first.
  */
@@ -16,7 +16,7 @@ import '../js/p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -79,7 +79,7 @@ async function importInClient (page, file, passphrase = PASSPHRASE) {
   await page.click(sel('backup-import-start'))
 }
 
-test('a server moves by backup: browser → fresh browser (federation continues) → headless peer, and headless peer → browser', { timeout: 420000 }, async (t) => {
+test('a server moves by backup: browser → fresh browser (federation continues) → always-on headless peer → browser again', { timeout: 420000 }, async (t) => {
   const downloads = await mkdtemp(join(tmpdir(), 'hearth-e2e-backup-'))
   t.after(() => rm(downloads, { recursive: true, force: true }))
   const relay = createRelay({ port: 0, logger: quiet })
@@ -206,43 +206,44 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       await waitForMessage(neighbour, neighbourToken, roomId, 'unpacked', FEDERATION_TIMEOUT)
     })
 
-    await run('the browser\'s file moves the server on to a headless peer', async () => {
+    const history = ['first box', 'second box', 'while you were moving', 'welcome to the new place', 'unpacked']
+    let onPeer
+    await run('to an always-on headless peer: the browser exports again and closes, the peer imports; a Matrix client uses it over HTTP', async () => {
+      const again = join(downloads, 'again')
+      await mkdir(again)
+      const { file: toPeer } = await exportFromClient(page, again)
       await second.close()
       process.env.HEARTH_BACKUP_PASSPHRASE = PASSPHRASE
-      const peer = await spawnPeer(join(downloads, 'from-browser'), ['--import', file])
+      onPeer = join(downloads, 'always-on')
+      const peer = await spawnPeer(onPeer, ['--import', toPeer])
       try {
         assert.equal(`@mover:${peer.serverName}`, userId)
         const login = await ok(peer, 'POST', '/_matrix/client/v3/login', {
           body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'mover' }, password: PASSWORD }
         })
-        const history = await ok(peer, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=20`, { token: login.access_token })
-        assert.deepEqual(history.chunk.filter(e => e.type === 'm.room.message').map(e => e.content.body).reverse(), ['first box', 'second box'])
+        const messages = await ok(peer, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`, { token: login.access_token })
+        assert.deepEqual(messages.chunk.filter(e => e.type === 'm.room.message').map(e => e.content.body).reverse(), history)
+        await say(peer, login.access_token, roomId, 'from the always-on peer')
       } finally {
         await peer.stop()
         delete process.env.HEARTH_BACKUP_PASSPHRASE
       }
     })
 
-    await run('a headless peer\'s file is imported in a fresh browser', async () => {
-      const dir = join(downloads, 'peer')
-      const peer = await spawnPeer(dir)
-      const token = await registerOnPeer(peer, 'keeper')
-      const peerRoom = (await ok(peer, 'POST', '/_matrix/client/v3/createRoom', { token, body: { name: 'Shed' } })).room_id
-      await say(peer, token, peerRoom, 'from the peer')
-      await peer.stop()
-      const peerFile = join(downloads, 'peer.hearth-backup')
-      const exported = await runCli(['--data', dir, '--export', peerFile])
+    await run('and back: the headless peer\'s export is imported in a fresh browser, with everything', async () => {
+      const back = join(downloads, 'back.hearth-backup')
+      const exported = await runCli(['--data', onPeer, '--export', back])
       assert.equal(exported.code, 0, exported.output)
       second = await openBrowser({ name: 'backup-c', dir: siteDir })
       page = await second.newPage()
       await openSite(page, second.site.url)
-      await importInClient(page, peerFile)
+      await importInClient(page, back)
       await page.waitForNavigation({ timeout: STEP_TIMEOUT }).catch(() => {})
       await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
-      await logIn(page, 'keeper', 'secret')
-      assert.equal(await page.$eval(sel('my-user-id'), e => e.textContent), `@keeper:${peer.serverName}`)
-      await openRoom(page, 'Shed')
-      await waitForMessages(page, ['from the peer'])
+      await logIn(page, 'mover', PASSWORD)
+      assert.equal(await page.$eval(sel('my-user-id'), e => e.textContent), userId)
+      await openRoom(page, 'Boxes')
+      await waitForMessages(page, [...history, 'from the always-on peer'])
     })
   } catch (err) {
     throw await explain(err, [{ label: 'page', env: second ?? first, page, screenshot: 'backup.png' }])
