@@ -134,6 +134,8 @@ test('a server moves by backup: browser → fresh browser (federation continues)
       // The browser downloaded the worker's stream, not a Blob the page collected.
       assert.match(saved.url, /^http:\/\/127\.0\.0\.1:\d+\/_hearth\/backup\/download\/[0-9a-f]{32}$/)
       assert.match(basename(file), new RegExp(`^hearth-${serverName.slice(-8)}-\\d{4}-\\d\\d-\\d\\d\\.hearth-backup$`))
+      // The export screen says the exported copy must not stay live once the file is imported.
+      assert.match(await page.$eval(sel('backup-export-status'), e => e.textContent), /stop or wipe this copy/)
       const reminder = await page.$eval(sel('backup-reminder'), e => ({ ...e.dataset, text: e.textContent }))
       assert.ok(Number(reminder.lastExport) > 0, 'the client does not show when the last export was made')
       assert.doesNotMatch(reminder.text, /Last backup: never/)
