@@ -3,7 +3,12 @@
  *
  *   POST /_hearth/backup/export   Authorization: Bearer <a token of this server>
  *                                 body {"passphrase": "…"}
- *        → 200, the backup file as a stream, written as it is sent
+ *        → 200 {"url"}: a one-time download link, valid for a minute
+ *   GET  /_hearth/backup/download/<ticket>   (that link; the page opens it as a download)
+ *        → 200, the backup file as a stream (Content-Disposition: attachment), encrypted
+ *          as the browser's download manager reads it and written straight to disk:
+ *          the file is never held in memory, in the worker or the page
+ *        → 410 {"name": "BackupLinkError", …}: used already or expired
  *   POST /_hearth/backup/import   X-Hearth-Passphrase: <encodeURIComponent(passphrase)>
  *                                 body: the backup file
  *        → 200 {"serverName"}: this worker's server is replaced; the page must
@@ -11,7 +16,8 @@
  *        → 4xx {"name", "message"}: BackupPassphraseError, BackupCorruptError,
  *          BackupTargetNotEmptyError, …; nothing changed
  *
- * Progress goes to pages on the status channel as {type: MSG.backupProgress, progress}.
+ * Progress goes to pages on the status channel as {type: MSG.backupProgress, progress};
+ * an export ends with phase 'done' (bytesWritten: the file's size) or 'failed'.
  *
  * The export pauses the server only for Storage.exportSnapshot's copy of the
  * image; encryption then runs a chunk at a time between requests. The import
@@ -23,9 +29,15 @@ import { BackupTargetNotEmptyError, readBackup, snapshotContents, writeBackup } 
 import { restoreSnapshot } from '../js/storage/index.js'
 import { request as idbRequest } from '../js/storage/indexeddb-persistence.js'
 
-export const BACKUP_PATHS = Object.freeze({ export: '/_hearth/backup/export', import: '/_hearth/backup/import' })
-/** Chunks queued for the page before the writer waits for it to read. */
+export const BACKUP_PATHS = Object.freeze({ export: '/_hearth/backup/export', download: '/_hearth/backup/download/', import: '/_hearth/backup/import' })
+/** Chunks queued for the reader (the download) before the writer waits for it. */
 const QUEUED_CHUNKS = 8
+/** How long an export's download link stays valid: the page opens it at once. */
+const LINK_MS = 60_000
+
+/** Whether the worker answers this path with createBackupRoutes. */
+export const isBackupPath = (path) =>
+  path === BACKUP_PATHS.export || path === BACKUP_PATHS.import || path.startsWith(BACKUP_PATHS.download)
 
 /**
  * @param {object} components
@@ -39,13 +51,35 @@ const QUEUED_CHUNKS = 8
  * @returns {(request: Request) => Promise<Response>}
  */
 export function createBackupRoutes ({ storage, serve, onProgress, retire, storageName }) {
+  /** ticket → passphrase of the exports asked for and not yet downloaded */
+  const links = new Map()
+
   async function exportBackup (request) {
-    const { opened, blobs } = await storage()
+    await storage()
     const who = await serve(new Request(new URL('/_matrix/client/v3/account/whoami', request.url), {
       headers: { authorization: request.headers.get('authorization') ?? '' }
     }))
     if (!who.ok) return failure(401, { name: 'BackupAuthError', message: 'log in to export this server' })
     const { passphrase } = await request.json()
+    if (typeof passphrase !== 'string' || passphrase.length === 0) {
+      return failure(400, { name: 'BackupPassphraseError', message: 'an export needs a passphrase' })
+    }
+    const ticket = Array.from(crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, '0')).join('')
+    links.set(ticket, passphrase)
+    setTimeout(() => links.delete(ticket), LINK_MS)
+    return Response.json({ url: BACKUP_PATHS.download + ticket })
+  }
+
+  /** The file itself, streamed to the browser's download as it is encrypted. */
+  async function downloadBackup (request) {
+    const ticket = new URL(request.url).pathname.slice(BACKUP_PATHS.download.length)
+    const passphrase = links.get(ticket)
+    links.delete(ticket)
+    if (passphrase === undefined) {
+      onProgress({ direction: 'export', phase: 'failed', error: 'the download link was used already or has expired' })
+      return failure(410, { name: 'BackupLinkError', message: 'this export link was used already or has expired: export again' })
+    }
+    const { opened, blobs } = await storage()
     const contents = await snapshotContents(opened, blobs)
     let wake = null
     let cancelled = null
@@ -108,13 +142,15 @@ export function createBackupRoutes ({ storage, serve, onProgress, retire, storag
 
   return async (request) => {
     const path = new URL(request.url).pathname
-    const route = request.method === 'POST' && (path === BACKUP_PATHS.export ? exportBackup : path === BACKUP_PATHS.import ? importBackup : null)
+    const route = request.method === 'POST'
+      ? (path === BACKUP_PATHS.export ? exportBackup : path === BACKUP_PATHS.import ? importBackup : null)
+      : (request.method === 'GET' && path.startsWith(BACKUP_PATHS.download) ? downloadBackup : null)
     if (!route) return failure(404, { name: 'NotFound', message: `no backup route ${request.method} ${path}` })
     try {
       return await route(request)
     } catch (err) {
       console.error('hearth: backup failed:', err)
-      onProgress({ direction: path === BACKUP_PATHS.export ? 'export' : 'import', phase: 'failed', error: err.message })
+      onProgress({ direction: path === BACKUP_PATHS.import ? 'import' : 'export', phase: 'failed', error: err.message })
       const status = err.name === 'BackupTargetNotEmptyError' ? 409 : err.name?.startsWith('Backup') ? 400 : 500
       return failure(status, { name: err.name ?? 'Error', message: err.message })
     }

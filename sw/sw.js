@@ -32,7 +32,7 @@ import { createBlobStore } from '../js/blobs/index.js'
 import { createNetwork } from './network.js'
 import { createHandover } from './handover.js'
 import { CHANNEL, MSG, isServerPath } from './protocol.js'
-import { BACKUP_PATHS, createBackupRoutes } from './backup.js'
+import { createBackupRoutes, isBackupPath } from './backup.js'
 
 /** Where the static files are, relative to this script (dist/ root). */
 const assetURL = (name) => new URL(name, self.location.href).href
@@ -258,7 +258,7 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url)
   if (url.origin !== self.location.origin) return
-  if (url.pathname === BACKUP_PATHS.export || url.pathname === BACKUP_PATHS.import) {
+  if (isBackupPath(url.pathname)) {
     event.respondWith(backupRoutes(event.request))
     return
   }

@@ -55,6 +55,9 @@ test('a backup reads back as written, whatever the read sizes', async () => {
   const { file, progress } = await backupBytes(c)
   assert.equal(progress.at(-1).phase, 'done')
   assert.equal(progress.at(-1).bytesWritten, file.length)
+  // A large media file reports each chunk (a page watching for a stalled export sees them).
+  const duringSecondBlob = new Set(progress.filter(p => p.phase === 'media' && p.blobsDone === 1).map(p => p.bytesWritten))
+  assert.ok(duringSecondBlob.size >= 3, `one report for the 9,000-byte blob's ${Math.floor(9000 / FAST.chunkBytes)} chunks: ${[...duringSecondBlob]}`)
   for (const pieces of [1, 77, 1 << 20]) {
     const out = await read(file, 'correct horse', pieces)
     assert.equal(out.manifest.serverName, c.serverName)

@@ -104,7 +104,8 @@ export async function writeBackup ({
   for (const blobKey of contents.blobKeys) {
     const bytes = await contents.getBlob(blobKey)
     if (bytes !== null) {
-      await entry(KIND.blob, blobKey, bytes)
+      // Reported per chunk too: a large media file is many chunks.
+      await entry(KIND.blob, blobKey, bytes, () => report({}))
       blobs++
     }
     report({ blobsDone: progress.blobsDone + 1 })

@@ -2,14 +2,17 @@
  * Backups from the page: export this browser's server to a file, import one
  * on a first visit, and the reminder that browser storage is fragile. The
  * work happens in the service worker (sw/backup.js), where the data is; the
- * page sends the passphrase, shows progress from the status channel, and
- * saves the file.
+ * page sends the passphrase, opens the one-time link the worker answers as a
+ * download (the file streams from the worker to disk, never whole in memory),
+ * and shows progress from the status channel.
  */
 import { CHANNEL, MSG } from '../../sw/protocol.js'
 
 const LAST_EXPORT_KEY = 'hearth.lastBackup'
 const EXPORT_PATH = '/_hearth/backup/export'
 const IMPORT_PATH = '/_hearth/backup/import'
+/** An export with no progress for this long has stopped (the worker reports every 1 MiB chunk). */
+const EXPORT_STALL_MS = 60000
 /** Passphrases shorter than this are refused: the file may travel anywhere. */
 const MIN_PASSPHRASE = 8
 
@@ -65,11 +68,24 @@ export function wireBackups ({ accessToken, act }) {
       bar.hidden = false
       bar.removeAttribute('value')
       status.textContent = 'Deriving the key from the passphrase…'
-      const stop = progressOf('export', (p) => {
+      let settle
+      const finished = new Promise((resolve, reject) => { settle = { resolve, reject } })
+      // The worker reports every chunk; silence means it stopped (or was stopped).
+      let stalled = null
+      const watch = () => {
+        clearTimeout(stalled)
+        stalled = setTimeout(() => settle.reject(new Error('The export stopped: no progress for a minute. Try again.')), EXPORT_STALL_MS)
+      }
+      const stopProgress = progressOf('export', (p) => {
+        watch()
         if (p.phase === 'database' || p.phase === 'media') {
           bar.max = 1
           bar.value = p.databaseBytes ? p.databaseDone / p.databaseBytes : 1
           status.textContent = `Database ${mb(p.databaseDone)} of ${mb(p.databaseBytes)} MB, media ${p.blobsDone} of ${p.blobs}`
+        } else if (p.phase === 'done') {
+          settle.resolve(p)
+        } else if (p.phase === 'failed') {
+          settle.reject(new Error(`The export failed: ${p.error}`))
         }
       })
       try {
@@ -78,26 +94,20 @@ export function wireBackups ({ accessToken, act }) {
           headers: { authorization: `Bearer ${accessToken()}`, 'content-type': 'application/json' },
           body: JSON.stringify({ passphrase })
         })
-        if (!res.ok) throw new BackupFailure(await res.json())
-        const parts = []
-        let received = 0
-        for (const reader = res.body.getReader(); ;) {
-          const { done, value } = await reader.read()
-          if (done) break
-          parts.push(value)
-          received += value.length
-        }
-        const file = new Blob(parts, { type: 'application/octet-stream' })
-        const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'hearth.hearth-backup'
-        save(file, name)
+        const body = await res.json()
+        if (!res.ok) throw new BackupFailure(body)
+        watch()
+        download(body.url)
+        const { bytesWritten } = await finished
         localStorage.setItem(LAST_EXPORT_KEY, String(Date.now()))
         bar.value = bar.max = 1
-        status.textContent = `Saved ${name} (${mb(received)} MB). Once you import it elsewhere, stop or wipe this copy: ` +
+        status.textContent = `Saved the backup (${mb(bytesWritten)} MB) to your downloads. Once you import it elsewhere, stop or wipe this copy: ` +
           'two live copies of one server fork its rooms.'
         status.dataset.done = 'true'
         refreshReminder()
       } finally {
-        stop()
+        stopProgress()
+        clearTimeout(stalled)
       }
     })
   })
@@ -161,13 +171,21 @@ export function wireBackups ({ accessToken, act }) {
   return { refreshReminder }
 }
 
-function save (blob, name) {
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.append(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 60000)
+/**
+ * Opens a link as a download; the worker names the file (Content-Disposition).
+ * A frame's navigation, not <a download>: Chromium fetches a download link
+ * from the network without asking the service worker, but a navigation in
+ * the worker's scope goes through it. The frame stays (hidden) after the
+ * export: the browser owns the download by then, but the last chunks may
+ * still be on their way to it.
+ */
+function download (url) {
+  let frame = document.getElementById('backup-download')
+  if (!frame) {
+    frame = document.createElement('iframe')
+    frame.id = 'backup-download'
+    frame.hidden = true
+    document.body.append(frame)
+  }
+  frame.src = url
 }
