@@ -113,6 +113,10 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     if (event.event_id) r.ids.add(event.event_id)
     r.events.push(event)
     r.relations.add(event)
+    // What a member event changed, when the server sent no prev_content: the member as we knew them.
+    if (event.type === 'm.room.member' && !event.unsigned?.prev_content && r.members.has(event.state_key)) {
+      event.previousMember = r.members.get(event.state_key)
+    }
     applyState(r, event)
     return true
   }

@@ -249,15 +249,24 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
       case 'm.room.create': return `${who(event.sender)} created the room`
       case 'm.room.name': return c.name ? `${who(event.sender)} named the room “${c.name}”` : `${who(event.sender)} removed the room name`
       case 'm.room.topic': return `${who(event.sender)} set the topic: ${c.topic ?? ''}`
+      case 'm.room.avatar': return c.url ? `${who(event.sender)} changed the room's picture` : `${who(event.sender)} removed the room's picture`
       case 'm.room.member': {
         const target = c.displayname || who(event.state_key)
-        const prev = event.unsigned?.prev_content?.membership
+        const before = event.unsigned?.prev_content ?? (event.previousMember && { membership: event.previousMember.membership, displayname: event.previousMember.displayname, avatar_url: event.previousMember.avatarUrl })
+        const prev = before?.membership
         switch (c.membership) {
-          case 'join': return prev === 'join' ? `${target} changed their profile` : `${target} joined`
+          case 'join':
+            if (prev !== 'join') return `${target} joined`
+            if ((before.displayname || null) !== (c.displayname || null)) return `${before.displayname || who(event.state_key)} is now ${target}`
+            if ((before.avatar_url || null) !== (c.avatar_url || null)) return `${target} changed their picture`
+            return `${target} changed their profile`
           case 'invite': return `${who(event.sender)} invited ${target}`
-          case 'leave':
-            if (event.sender !== event.state_key) return `${who(event.sender)} removed ${who(event.state_key)}`
-            return prev === 'invite' ? `${who(event.state_key)} declined the invitation` : `${who(event.state_key)} left`
+          case 'leave': {
+            // A leave carries no name: the one they had.
+            const name = before?.displayname || who(event.state_key)
+            if (event.sender !== event.state_key) return `${who(event.sender)} removed ${name}`
+            return prev === 'invite' ? `${name} declined the invitation` : `${name} left`
+          }
           case 'ban': return `${who(event.sender)} banned ${who(event.state_key)}`
           default: return `${target}: ${c.membership}`
         }
