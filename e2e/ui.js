@@ -159,6 +159,27 @@ export async function messageAction (page, text, testid, key) {
   }
 }
 
+/**
+ * Reacts to a message with `key` through its React button and the picker,
+ * as one step: a re-render between the two clicks (a delivery or receipt
+ * update rebuilds the message, with its picker closed) starts it over.
+ */
+export async function reactTo (page, text, key) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=timeline] [data-testid=message]')]
+        .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1), text)
+      await li.hover()
+      await (await li.$('[data-testid=message-react]')).click()
+      await (await li.$(`[data-testid=reaction-choice][data-key="${key}"]`)).click()
+      return
+    } catch (err) {
+      if (attempt >= 5) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+}
+
 /** Waits until the message whose text starts with `text` satisfies fn(li) (run in the page). */
 export async function waitForMessage (page, text, fn, { timeout = STEP_TIMEOUT } = {}) {
   await page.waitForFunction((t, src) => {
