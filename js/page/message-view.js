@@ -231,12 +231,21 @@ function deliveryTitle ({ state, waiting = {} }) {
     `${server}: ${where === 'mailbox' ? 'in its mailbox on the relay, until it comes online' : 'queued on this server, not reached yet'}`).join('\n')
 }
 
+/**
+ * Formatters made once: toLocaleString() builds one per call, which was the
+ * largest single cost of drawing a long room (bench client.render-room-500).
+ */
+const FORMATS = {
+  time: new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' }),
+  day: new Intl.DateTimeFormat([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }),
+  full: new Intl.DateTimeFormat([], { dateStyle: 'medium', timeStyle: 'medium' })
+}
+
 export function timeNode (ts) {
   if (!ts) return null
   const d = new Date(ts)
-  const sameDay = d.toDateString() === new Date().toDateString()
-  const text = sameDay
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
-  return h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, text)
+  const today = new Date()
+  const sameDay = d.getDate() === today.getDate() && d.getMonth() === today.getMonth() && d.getFullYear() === today.getFullYear()
+  const text = (sameDay ? FORMATS.time : FORMATS.day).format(d)
+  return h('time', { datetime: d.toISOString(), title: FORMATS.full.format(d) }, text)
 }
