@@ -73,7 +73,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     edit: startEdit,
     react: toggleReaction,
     remove: (event) => redact(selected, event.event_id),
-    thread: (event) => threadView.open(selected, event.event_id)
+    thread: (event) => { showMembers(false); threadView.open(selected, event.event_id) }
   }
   const roomView = createRoomView({ model, richText, onRetry: retry, onLoadEarlier: loadEarlier, actions, onSetPower: setPower })
   const threadView = createThreadView({
@@ -508,6 +508,12 @@ export function createApp ({ client, session, storage, showError, act, onSession
     scheduleRender()
   }
 
+  /** One side panel at a time beside the timeline: the members or a thread. */
+  function showMembers (on) {
+    $('members').hidden = !on
+    $('members-toggle').setAttribute('aria-pressed', String(on))
+  }
+
   // ---- wiring ----
 
   function on (target, type, fn) {
@@ -535,16 +541,19 @@ export function createApp ({ client, session, storage, showError, act, onSession
       })
     })
     on($('directory-open'), 'click', () => directory.open())
-    on($('threads-open'), 'click', () => { if (selected) threadView.openList(selected) })
+    on($('threads-open'), 'click', () => {
+      if (!selected) return
+      showMembers(false)
+      threadView.openList(selected)
+    })
     on($('settings-open'), 'click', () => { if (selected) roomSettings.open(selected) })
     on($('back'), 'click', () => {
       $('app').dataset.view = 'list'
       render()
     })
     on($('members-toggle'), 'click', () => {
-      const members = $('members')
-      members.hidden = !members.hidden
-      $('members-toggle').setAttribute('aria-pressed', String(!members.hidden))
+      showMembers($('members').hidden)
+      if (!$('members').hidden) threadView.close()
     })
     on($('invite-open'), 'click', () => {
       $('invite-form').hidden = false
