@@ -29,10 +29,11 @@ export function avatarNode ({ id, name, url, size = 32, testid = 'avatar' }) {
   return el
 }
 
-/** "Alice Smith" → "AS", "@bob:x" → "B". */
+/** "Alice Smith" → "AS", "@bob:x" → "B" (an ID, user or room, gives one letter). */
 export function initials (name) {
+  const isId = /^[@#!+]/.test(name)
   const words = name.replace(/^[@#!+]/, '').split(/[\s:._-]+/).filter(Boolean)
-  const letters = words.length > 1 && !name.startsWith('@') ? [words[0], words[1]] : [words[0] ?? '?']
+  const letters = words.length > 1 && !isId ? [words[0], words[1]] : [words[0] ?? '?']
   return letters.map((w) => [...w][0].toUpperCase()).join('')
 }
 

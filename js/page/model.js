@@ -65,6 +65,8 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   const rooms = new Map()
   /** @type {Map<string, {id, name, inviter, topic, isDirect, version}>} */
   const invites = new Map()
+  /** {name, pattern}: the last display name mentionsMe looked for */
+  let nameWord = null
   const model = {
     userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event, isMessage: (roomId, e) => rooms.has(roomId) && isMessage(rooms.get(roomId), e), totalUnread, readMarkers,
     addOutside, powerLevel, canSend, mentionsMe, highlights, avatarUrl: (roomId, user) => rooms.get(roomId)?.members.get(user)?.avatarUrl ?? null
@@ -403,7 +405,13 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     const text = `${typeof content.body === 'string' ? content.body : ''} ${typeof content.formatted_body === 'string' ? content.formatted_body : ''}`
     if (text.includes(userId)) return true
     const name = displayName(roomId, userId)
-    return Boolean(name) && new RegExp(`(^|[^\\p{L}\\p{N}_])${escapeRegExp(name)}($|[^\\p{L}\\p{N}_])`, 'iu').test(text)
+    return Boolean(name) && wordPattern(name).test(text)
+  }
+
+  /** Our display name as a whole word, case-insensitive; made once per name (a long room asks it per message). */
+  function wordPattern (name) {
+    if (nameWord?.name !== name) nameWord = { name, pattern: new RegExp(`(^|[^\\p{L}\\p{N}_])${escapeRegExp(name)}($|[^\\p{L}\\p{N}_])`, 'iu') }
+    return nameWord.pattern
   }
 
   /**
