@@ -112,6 +112,7 @@ test('threads: reply counts, the thread view, replying in it; mentions marked', 
       await waitForMessage(await front(pageB), 'Alice, bring the tickets', (li) => li.dataset.mention === undefined)
       await shot(await front(pageA), 'threads-5-mention.png')
     })
+
     await run('After a reload the thread is counted again and opens (its replies from /relations)', async () => {
       // A reload of the first tab opens the session saved last: Bob's (the second tab keeps its own only in memory).
       const page = await front(pageA)
@@ -123,6 +124,14 @@ test('threads: reply counts, the thread view, replying in it; mentions marked', 
       await waitForThread(page, ['Where shall we meet?', 'At the station', 'at noon', 'See you there'])
     })
 
+    await run('At phone width an open thread takes the place of the room, its composer on screen', async () => {
+      const page = await front(pageA)
+      await page.setViewport({ width: 390, height: 800 })
+      const box = await page.$eval('[data-testid=thread-input]', (e) => { const r = e.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, right: r.right } })
+      assert.ok(box.top > 0 && box.bottom <= 800 && box.right <= 390, `the thread composer is on screen: ${JSON.stringify(box)}`)
+      assert.equal(await page.$eval('[data-testid=timeline]', (e) => e.getClientRects().length), 0, 'the room\'s timeline is out of the way')
+      await shot(page, 'threads-6-phone.png')
+    })
   } catch (err) {
     throw await explain(err, [
       { label: 'Alice', env, page: pageA, screenshot: 'threads-failure-a.png' },
