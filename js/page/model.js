@@ -37,6 +37,8 @@ export const MAX_EVENTS = 500
  * @property {string|null} joinRule   m.room.join_rules (public | invite | …)
  * @property {string|null} avatar     m.room.avatar (mxc: URI)
  * @property {object} powerLevels     m.room.power_levels content ({} before it is known)
+ * @property {string[]} creators      from room version 12: the create event's sender and
+ *   additional_creators, above every power level (empty before: creators are in powerLevels)
  * @property {number|null} serverHighlight the server's highlight count, when it sends one
  * @property {Map<string, object>} outside events shown but not in `events`: thread roots
  *   and replies fetched for the thread view (by event ID)
@@ -76,7 +78,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     let r = rooms.get(id)
     if (!r) {
       r = {
-        id, name: null, topic: null, alias: null, joinRule: null, avatar: null, powerLevels: {}, serverHighlight: null, outside: new Map(), members: new Map(),
+        id, name: null, topic: null, alias: null, joinRule: null, avatar: null, powerLevels: {}, creators: [], serverHighlight: null, outside: new Map(), members: new Map(),
         events: [], ids: new Set(), pending: [], limited: false, prevBatch: null,
         typing: [], receipts: new Map(), delivery: new Map(), relations: createRelations(), serverUnread: null, version: 0
       }
@@ -96,6 +98,12 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       case 'm.room.join_rules': r.joinRule = c.join_rule ?? null; break
       case 'm.room.avatar': r.avatar = typeof c.url === 'string' && c.url ? c.url : null; break
       case 'm.room.power_levels': r.powerLevels = c; break
+      case 'm.room.create':
+        // Room version 12 (and later versions that keep the rule): creators are privileged.
+        if (/^\d+$/.test(c.room_version ?? '') && Number(c.room_version) >= 12) {
+          r.creators = [event.sender, ...(Array.isArray(c.additional_creators) ? c.additional_creators : [])]
+        }
+        break
       case 'm.room.member':
         r.members.set(event.state_key, {
           membership: c.membership ?? 'leave',
@@ -378,8 +386,9 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
 
   // ---- power ----
 
-  /** A user's power level in a room (spec: users[id], else users_default, else 0). */
+  /** A user's power level in a room (spec: users[id], else users_default, else 0; a v12 creator: Infinity). */
   function powerLevel (roomId, user) {
+    if (rooms.get(roomId)?.creators.includes(user)) return Infinity
     const pl = rooms.get(roomId)?.powerLevels ?? {}
     const v = pl.users?.[user] ?? pl.users_default ?? 0
     return Number.isInteger(v) ? v : 0

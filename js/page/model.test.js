@@ -166,3 +166,20 @@ test('power levels and avatars come from room state', () => {
   assert.equal(model.rooms.get('!r:s').avatar, 'mxc://s/room')
   assert.equal(model.avatarUrl('!r:s', '@o:s'), 'mxc://s/o')
 })
+
+test('room version 12: creators are above every power level, others as the power levels say', () => {
+  const model = createModel({ userId: '@me:s' })
+  model.applySync({ rooms: { join: { '!r': { state: { events: [
+    { type: 'm.room.create', state_key: '', sender: '@me:s', content: { room_version: '12', additional_creators: ['@co:s'] } },
+    { type: 'm.room.power_levels', state_key: '', content: { users: { '@mod:s': 50 }, state_default: 50 } }
+  ] } } } } })
+  assert.equal(model.powerLevel('!r', '@me:s'), Infinity)
+  assert.equal(model.powerLevel('!r', '@co:s'), Infinity)
+  assert.equal(model.powerLevel('!r', '@mod:s'), 50)
+  assert.equal(model.canSend('!r', 'm.room.power_levels'), true)
+  model.applySync({ rooms: { join: { '!v11:s': { state: { events: [
+    { type: 'm.room.create', state_key: '', sender: '@me:s', content: { room_version: '11' } },
+    { type: 'm.room.power_levels', state_key: '', content: { users: {} } }
+  ] } } } } })
+  assert.equal(model.powerLevel('!v11:s', '@me:s'), 0, 'before v12 the creator is only what the power levels say')
+})

@@ -287,8 +287,8 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
     reconcile(list, members.map(([user, m]) => {
       const name = model.displayName(r.id, user)
       const level = model.powerLevel(r.id, user)
-      // Spec: only up to our own level, and only for those below us (or ourselves, to step down).
-      const editable = mayChange && (user === model.userId || level < mine)
+      // Spec: only up to our own level, and only for those below us (or ourselves, to step down); a creator's is fixed.
+      const editable = mayChange && level !== Infinity && (user === model.userId || level < mine)
       const key = `${r.id}|${user}`
       return memberCache.get(key, JSON.stringify([name, m, level, editable, mine]), () => h('li', { dataset: { testid: 'member', userId: user, membership: m.membership, power: String(level) } },
         avatarNode({ id: user, name, url: m.avatarUrl, size: 28 }),
@@ -331,8 +331,9 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
   return { render, forceNext: () => { shown.version = -1 } }
 }
 
-/** "Admin", "Moderator", "Member", or the number. */
+/** "Creator" (room version 12), "Admin", "Moderator", "Member", or the number. */
 export function roleName (level) {
+  if (level === Infinity) return 'Creator'
   return ROLES.find(([v]) => v === level)?.[1] ?? `Power ${level}`
 }
 
