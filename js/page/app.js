@@ -289,11 +289,21 @@ export function createApp ({ client, session, storage, showError, act, onSession
     return `hearth-${Date.now().toString(36)}-${txnCounter++}`
   }
 
-  /** A new message, or a reply to replyTo (an event ID); spec 1.13 replies need no quoted fallback. */
+  /**
+   * A new message, or a reply to replyTo (an event ID); spec 1.13 replies need no quoted fallback.
+   * A reply mentions (m.mentions) the one it answers and any member whose user ID it names; other
+   * messages carry no m.mentions, so that receivers still match display names in their text.
+   */
   function send (text, replyTo) {
     const roomId = selected
     const content = markdown.toContent(text)
-    if (replyTo) content['m.relates_to'] = { 'm.in_reply_to': { event_id: replyTo } }
+    if (replyTo) {
+      content['m.relates_to'] = { 'm.in_reply_to': { event_id: replyTo } }
+      const answered = model.event(roomId, replyTo)?.sender
+      const named = [...model.rooms.get(roomId)?.members.keys() ?? []].filter((u) => text.includes(u))
+      const users = [...new Set([answered, ...named])].filter((u) => u && u !== session.userId)
+      content['m.mentions'] = { user_ids: users }
+    }
     const echo = model.addEcho(roomId, { txnId: newTxnId(), content, now: Date.now() })
     scheduleRender()
     stopTyping()
