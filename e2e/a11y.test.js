@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, waitForMessages, waitForMessage } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, waitForMessages, waitForMessage, messageAction } from './ui.js'
 
 test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000 }, async (t) => {
   const env = await openBrowser({ name: 'a11y' })
@@ -20,6 +20,16 @@ test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000
   const { run, explain } = steps(t, [env])
   const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
   const focused = () => page.evaluate(() => document.activeElement?.dataset.testid ?? document.activeElement?.id)
+  /** The roles of controls in sight that a screen reader has no name for. */
+  const unnamedControls = async () => {
+    const unnamed = []
+    const walk = (node) => {
+      if (['button', 'textbox', 'checkbox', 'radio', 'link', 'combobox'].includes(node.role) && !node.name?.trim()) unnamed.push(`${node.role}`)
+      for (const child of node.children ?? []) walk(child)
+    }
+    walk(await page.accessibility.snapshot())
+    return unnamed
+  }
 
   try {
     page = await env.newPage()
@@ -31,13 +41,7 @@ test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000
 
     await run('every control in sight has a name a screen reader can say', async () => {
       await page.click('[data-testid=new-room-open]') // its form too
-      const unnamed = []
-      const walk = (node) => {
-        if (['button', 'textbox', 'checkbox', 'radio', 'link', 'combobox'].includes(node.role) && !node.name?.trim()) unnamed.push(`${node.role}`)
-        for (const child of node.children ?? []) walk(child)
-      }
-      walk(await page.accessibility.snapshot())
-      assert.deepEqual(unnamed, [])
+      assert.deepEqual(await unnamedControls(), [])
       await page.click('[data-testid=new-room-cancel]')
     })
 
@@ -85,6 +89,27 @@ test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000
       assert.equal(await page.$eval('[data-testid=composer-input]', (e) => e.value), '')
     })
 
+    await run('a thread answered from the keyboard; the thread, members, profile and room settings name every control', async () => {
+      await page.click('[data-testid=members-toggle]')
+      await messageAction(page, 'typed without a mouse', 'message-thread')
+      await page.waitForSelector('[data-testid=thread]:not([hidden])')
+      assert.equal(await focused(), 'thread-input', 'the thread\'s composer takes focus')
+      await page.keyboard.type('answered in the thread')
+      await page.keyboard.press('Enter')
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=thread-timeline] [data-testid=message]')]
+        .some((li) => li.dataset.pending === 'false' && li.textContent.includes('answered in the thread')), { timeout: STEP_TIMEOUT })
+      assert.deepEqual(await unnamedControls(), [])
+      await shot('a11y-4-thread-members.png')
+      for (const [open, dialog] of [['profile-open', 'profile'], ['settings-open', 'settings']]) {
+        await page.click(`[data-testid=${open}]`)
+        await page.waitForSelector(`[data-testid=${dialog}][open]`)
+        assert.deepEqual(await unnamedControls(), [], `in ${dialog}`)
+        await shot(`a11y-5-${dialog}.png`)
+        await page.keyboard.press('Escape')
+        await page.waitForSelector(`[data-testid=${dialog}]:not([open])`)
+      }
+    })
+
     await run('the page is dark when the system is', async () => {
       const colours = () => page.evaluate(() => {
         const luminance = (css) => {
@@ -102,6 +127,9 @@ test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000
       await shot('a11y-2-dark.png')
       await page.setViewport({ width: 390, height: 800 })
       await shot('a11y-3-dark-phone.png')
+      await page.click('[data-testid=settings-open]')
+      await page.waitForSelector('[data-testid=settings][open]')
+      await shot('a11y-6-dark-phone-settings.png')
     })
   } catch (err) {
     throw await explain(err, [{ label: 'a11y', env, page, screenshot: 'a11y-failure.png' }])

@@ -61,6 +61,10 @@ test('replies, edits, reactions and deletion between two people', { timeout: 180
       await waitForMessages(await front(pageA), ['helo world', 'filler one', 'hello to you too'])
       const quote = await (await front(pageA)).$eval('[data-testid=reply-quote]', (e) => e.textContent)
       assert.equal(quote, 'Alice helo world')
+      // A reply mentions the one it answers: marked for Alice, not for Bob.
+      await waitForMessage(await front(pageA), 'hello to you too', (li) => li.dataset.mention === 'true')
+      await waitForMessage(await front(pageB), 'hello to you too', (li) => li.dataset.mention === undefined)
+      await front(pageA)
       await (await front(pageA)).click('[data-testid=reply-quote]')
       const focused = await (await front(pageA)).evaluate(() => document.activeElement.querySelector('[data-testid=message-body]')?.textContent)
       assert.ok(focused.startsWith('helo world'), `focus is on ${focused}`)

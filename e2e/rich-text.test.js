@@ -100,10 +100,20 @@ test('rich text: Markdown renders, hostile HTML is neutralised', { timeout: 1800
         jsLinks: 0,
         images: [],
         remoteLinks: [null, remote], // the relative src was dropped: a link to nowhere
-        text: 'hostile🖼 imageclick me🖼 trackerbold'
+        text: 'hostile🖼 imageclick me🖼 trackerLoad imagebold'
       })
       assert.ok(!requested.some((u) => u.includes('remote-image.png')), 'the remote image was requested')
       await shot('rich-2-hostile.png')
+    })
+
+    await run('"Load image" loads that remote image, only when clicked, without a referrer', async () => {
+      assert.equal(await page.$$eval(`${last} [data-testid=load-remote-image]`, (els) => els.length), 1, 'only the http(s) image offers it')
+      await page.click(`${last} [data-testid=load-remote-image]`)
+      const img = await page.waitForSelector(`${last} [data-testid=remote-image-loaded]`, { timeout: STEP_TIMEOUT })
+      assert.deepEqual(await img.evaluate((e) => [e.getAttribute('src'), e.referrerPolicy, e.alt]), [new URL('/remote-image.png?tracking', env.site.url).href, 'no-referrer', 'tracker'])
+      for (let i = 0; i < 50 && !requested.some((u) => u.includes('remote-image.png')); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.ok(requested.some((u) => u.includes('remote-image.png')), 'the image was asked for once the reader consented')
+      assert.equal(await page.$$eval(`${last} .remote-image`, (els) => els.length), 1, 'the other (sourceless) image stays a link')
     })
   } catch (err) {
     throw await explain(err, [{ label: 'rich', env, page, screenshot: 'rich-failure.png' }])

@@ -80,7 +80,7 @@ export async function send (page, text) {
 export async function waitForMessages (page, texts, { timeout = STEP_TIMEOUT } = {}) {
   try {
     await page.waitForFunction((want) => {
-      const got = [...document.querySelectorAll('[data-testid=message][data-pending=false] [data-testid=message-body]')]
+      const got = [...document.querySelectorAll('[data-testid=timeline] [data-testid=message][data-pending=false] [data-testid=message-body]')]
         .map((e) => e.textContent)
       return JSON.stringify(got) === JSON.stringify(want)
     }, { timeout }, texts)
@@ -90,7 +90,7 @@ export async function waitForMessages (page, texts, { timeout = STEP_TIMEOUT } =
 }
 
 export function timelineText (page) {
-  return page.$$eval('[data-testid=message]', (els) => els.map((e) =>
+  return page.$$eval('[data-testid=timeline] [data-testid=message]', (els) => els.map((e) =>
     `${e.dataset.pending === 'true' ? '(pending) ' : ''}${e.dataset.failed === 'true' ? '(failed) ' : ''}${e.querySelector('[data-testid=message-body]').textContent}`))
 }
 
@@ -145,7 +145,7 @@ export function sendRaw (page, roomId, content, { type = 'm.room.message', token
 export async function messageAction (page, text, testid, key) {
   for (let attempt = 0; ; attempt++) {
     try {
-      const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=message]')]
+      const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=timeline] [data-testid=message]')]
         .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1), text)
       await li.hover()
       const button = await li.$(key ? `[data-testid=${testid}][data-key="${key}"]` : `[data-testid=${testid}]`)
@@ -159,10 +159,31 @@ export async function messageAction (page, text, testid, key) {
   }
 }
 
+/**
+ * Reacts to a message with `key` through its React button and the picker,
+ * as one step: a re-render between the two clicks (a delivery or receipt
+ * update rebuilds the message, with its picker closed) starts it over.
+ */
+export async function reactTo (page, text, key) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=timeline] [data-testid=message]')]
+        .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1), text)
+      await li.hover()
+      await (await li.$('[data-testid=message-react]')).click()
+      await (await li.$(`[data-testid=reaction-choice][data-key="${key}"]`)).click()
+      return
+    } catch (err) {
+      if (attempt >= 5) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+}
+
 /** Waits until the message whose text starts with `text` satisfies fn(li) (run in the page). */
 export async function waitForMessage (page, text, fn, { timeout = STEP_TIMEOUT } = {}) {
   await page.waitForFunction((t, src) => {
-    const li = [...document.querySelectorAll('[data-testid=message]')]
+    const li = [...document.querySelectorAll('[data-testid=timeline] [data-testid=message]')]
       .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1)
     return li && (0, eval)(src)(li)
   }, { timeout }, text, fn.toString())

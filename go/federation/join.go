@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -165,6 +166,7 @@ func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, 
 		candidates = append(candidates, domain)
 	}
 	candidates = f.candidates(append(candidates, servers...))
+	extra = f.withProfile(ctx, user, extra)
 	if len(candidates) == 0 {
 		// A room of this server that no local user is in any more.
 		_, err := f.rooms.JoinWithContent(ctx, user, roomID, extra)
@@ -183,6 +185,32 @@ func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, 
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("%w: join %s: %w", ErrUnreachable, roomID, errors.Join(errs...))
+}
+
+// withProfile adds the joining user's display name and avatar to a remote
+// join's content (unless extra names its own): the resident server builds
+// the template and knows nothing of our users' profiles, so without them
+// the room would show the user by their ID alone.
+func (f *Federation) withProfile(ctx context.Context, user spec.UserID, extra map[string]any) map[string]any {
+	if f.opts.Accounts == nil {
+		return extra
+	}
+	p, err := f.opts.Accounts.Profile(ctx, user)
+	if err != nil {
+		log.WithError(err).WithField("user_id", user.String()).Warn("joining without a profile")
+		return extra
+	}
+	out := maps.Clone(extra)
+	if out == nil {
+		out = map[string]any{}
+	}
+	if _, given := out["displayname"]; !given && p.DisplayName != "" {
+		out["displayname"] = p.DisplayName
+	}
+	if _, given := out["avatar_url"]; !given && p.AvatarURL != "" {
+		out["avatar_url"] = p.AvatarURL
+	}
+	return out
 }
 
 // joinVia joins through one resident server.

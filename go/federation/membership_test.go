@@ -173,3 +173,25 @@ func TestCreateRoomInvitesRemoteUser(t *testing.T) {
 		t.Fatalf("bob's membership on A = %q", m)
 	}
 }
+
+// A user who joins a room of another server keeps their display name and
+// avatar in it: the resident server's template knows neither, so the joining
+// server adds them before signing.
+func TestRemoteJoinCarriesProfile(t *testing.T) {
+	n := newNetwork(t)
+	nodes := n.nodes(2)
+	a, b := nodes[0], nodes[1]
+	alice, bob := a.register("alice"), b.register("bob")
+	bob.must("PUT", "/_matrix/client/v3/profile/"+url.PathEscape(bob.id)+"/displayname", map[string]any{"displayname": "Bob Builder"})
+	bob.must("PUT", "/_matrix/client/v3/profile/"+url.PathEscape(bob.id)+"/avatar_url", map[string]any{"avatar_url": "mxc://" + string(b.name) + "/face"})
+	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
+	bob.join(roomID, a)
+	var got map[string]any
+	eventually(t, "bob's member event on alice's server", func() bool {
+		got = alice.state(roomID, "m.room.member", bob.id).body
+		return got["membership"] == "join"
+	})
+	if got["displayname"] != "Bob Builder" || got["avatar_url"] != "mxc://"+string(b.name)+"/face" {
+		t.Fatalf("bob's member event on the resident server = %v, want his display name and avatar", got)
+	}
+}

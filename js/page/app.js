@@ -14,6 +14,9 @@ import { MatrixError, mediaUrl } from './matrix.js'
 import { createMarkdown } from './markdown.js'
 import { createRichText } from './rich-text.js'
 import { createRoomView } from './room-view.js'
+import { createThreadView } from './thread-view.js'
+import { createProfile } from './profile.js'
+import { createRoomSettings } from './room-settings.js'
 import { createSidebar } from './sidebar.js'
 import { createDirectory } from './directory.js'
 import { createComposer } from './composer.js'
@@ -36,19 +39,22 @@ const PHONE = '(max-width: 40rem)'
  */
 const DELIVERY_POLL_MS = 2000
 const DELIVERY_WINDOW = 20
+/** Pages of 50 replies fetched when a thread opens. */
+const THREAD_PAGES = 4
 
 /**
  * @param {{client, session: {userId, accessToken, deviceId, displayName?}, storage: Storage,
- *   showError: (target, err) => void, act: (form, errorTarget, fn) => Promise<void>, onSessionEnded: (message) => void, network: () => {serverName?, peers?}}} options
+ *   showError: (target, err) => void, act: (form, errorTarget, fn) => Promise<void>, onSessionEnded: (message) => void, network: () => {serverName?, peers?},
+ *   onProfileChanged?: () => void}} options
  * @returns {{start, stop, renderNetwork}}
  */
-export function createApp ({ client, session, storage, showError, act, onSessionEnded, network }) {
+export function createApp ({ client, session, storage, showError, act, onSessionEnded, network, onProfileChanged = () => {} }) {
   const $ = (id) => document.getElementById(id)
   const roomKey = `hearth.room.${session.userId}`
   const readKey = `hearth.read.${session.userId}`
   const readMarks = new Map(Object.entries(safeParse(storage.getItem(readKey)) ?? {}))
   const model = createModel({ userId: session.userId, readMarks, ownName: () => session.displayName })
-  const features = { profile: true, typing: true, receipts: true, delivery: true }
+  const features = { profile: true, typing: true, receipts: true, delivery: true, threads: true }
   const abort = new AbortController()
   const listeners = []
   const sendQueues = new Map() // roomId → promise of the last send: sends go out in order
@@ -61,16 +67,29 @@ export function createApp ({ client, session, storage, showError, act, onSession
   let synced = false
 
   const markdown = createMarkdown()
-  const roomView = createRoomView({
+  const richText = createRichText({ mediaUrl })
+  const actions = {
+    reply: (event) => composer.replyTo(event.event_id, `Replying to ${model.displayName(selected, event.sender)}`),
+    edit: startEdit,
+    react: toggleReaction,
+    remove: (event) => redact(selected, event.event_id),
+    thread: (event) => { showMembers(false); threadView.open(selected, event.event_id) }
+  }
+  const roomView = createRoomView({ model, richText, onRetry: retry, onLoadEarlier: loadEarlier, actions, onSetPower: setPower })
+  const threadView = createThreadView({
+    model, richText, actions, onRetry: retry, loadThread, loadThreads, onSend: sendInThread, signal: abort.signal
+  })
+  createProfile({ client, session, act, onChanged: () => { onProfileChanged(); scheduleRender() }, signal: abort.signal })
+  const roomSettings = createRoomSettings({
+    client,
     model,
-    richText: createRichText({ mediaUrl }),
-    onRetry: retry,
-    onLoadEarlier: loadEarlier,
-    actions: {
-      reply: (event) => composer.replyTo(event.event_id, `Replying to ${model.displayName(selected, event.sender)}`),
-      edit: startEdit,
-      react: toggleReaction,
-      remove: (event) => redact(selected, event.event_id)
+    act,
+    signal: abort.signal,
+    onForgotten: (roomId) => {
+      model.rooms.delete(roomId)
+      model.listVersion++
+      if (selected === roomId) select(null)
+      else scheduleRender()
     }
   })
   const notifier = createNotifier({
@@ -123,6 +142,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
     if (selected && !model.rooms.has(selected) && synced) selected = null
     sidebar.render(selected)
     roomView.render(selected)
+    threadView.render(selected)
     $('app').dataset.view = selected && $('app').dataset.view === 'room' ? 'room' : 'list'
     markReadIfSeen()
     notifier.title(model.totalUnread())
@@ -262,21 +282,77 @@ export function createApp ({ client, session, storage, showError, act, onSession
     $('leave-confirm').hidden = true
     render()
     if (roomId && !phone.matches) $('composer-input').focus()
+    if (roomId) loadThreads(roomId).catch((err) => unsupported(err, 'threads'))
   }
 
   function newTxnId () {
     return `hearth-${Date.now().toString(36)}-${txnCounter++}`
   }
 
-  /** A new message, or a reply to replyTo (an event ID); spec 1.13 replies need no quoted fallback. */
+  /**
+   * A new message, or a reply to replyTo (an event ID); spec 1.13 replies need no quoted fallback.
+   * A reply mentions (m.mentions) the one it answers and any member whose user ID it names; other
+   * messages carry no m.mentions, so that receivers still match display names in their text.
+   */
   function send (text, replyTo) {
     const roomId = selected
     const content = markdown.toContent(text)
-    if (replyTo) content['m.relates_to'] = { 'm.in_reply_to': { event_id: replyTo } }
+    if (replyTo) {
+      content['m.relates_to'] = { 'm.in_reply_to': { event_id: replyTo } }
+      const answered = model.event(roomId, replyTo)?.sender
+      const named = [...model.rooms.get(roomId)?.members.keys() ?? []].filter((u) => text.includes(u))
+      const users = [...new Set([answered, ...named])].filter((u) => u && u !== session.userId)
+      content['m.mentions'] = { user_ids: users }
+    }
     const echo = model.addEcho(roomId, { txnId: newTxnId(), content, now: Date.now() })
     scheduleRender()
     stopTyping()
     return enqueue(roomId, echo)
+  }
+
+  /** A reply in a thread: m.thread to its root, and (for clients without threads) a reply to its latest message. */
+  function sendInThread (roomId, rootId, text) {
+    const content = markdown.toContent(text)
+    const latest = model.rooms.get(roomId)?.relations.thread(rootId)?.latest?.event_id ?? rootId
+    content['m.relates_to'] = { rel_type: 'm.thread', event_id: rootId, is_falling_back: true, 'm.in_reply_to': { event_id: latest } }
+    const echo = model.addEcho(roomId, { txnId: newTxnId(), content, now: Date.now() })
+    scheduleRender()
+    return enqueue(roomId, echo)
+  }
+
+  /** A thread's root (if not loaded) and its replies, newest first, up to THREAD_PAGES pages. */
+  async function loadThread (roomId, rootId) {
+    if (!model.event(roomId, rootId)) model.addOutside(roomId, [await client.event(roomId, rootId)])
+    let from
+    for (let page = 0; page < THREAD_PAGES; page++) {
+      const res = await client.relations(roomId, rootId, 'm.thread', { from, limit: 50 })
+      model.addOutside(roomId, res.chunk ?? [])
+      from = res.next_batch
+      if (!from) break
+    }
+    scheduleRender()
+  }
+
+  /** The room's thread roots with their summaries (reply counts); their IDs, latest activity first. */
+  async function loadThreads (roomId) {
+    if (!features.threads) return []
+    const res = await client.threads(roomId, { limit: 50 })
+    model.addOutside(roomId, res.chunk ?? [])
+    scheduleRender()
+    return (res.chunk ?? []).map((e) => e.event_id)
+  }
+
+  /** An admin gives a member another power level (the room's whole m.room.power_levels, one entry changed); false if refused. */
+  async function setPower (roomId, userId, level) {
+    const r = model.rooms.get(roomId)
+    try {
+      const current = r?.powerLevels ?? {}
+      await client.setState(roomId, 'm.room.power_levels', '', { ...current, users: { ...(current.users ?? {}), [userId]: level } })
+      return true
+    } catch (err) {
+      showError('app-error', new Error(`Could not change the power level: ${err.message}`))
+      return false
+    }
   }
 
   function retry (roomId, echo) {
@@ -442,6 +518,12 @@ export function createApp ({ client, session, storage, showError, act, onSession
     scheduleRender()
   }
 
+  /** One side panel at a time beside the timeline: the members or a thread. */
+  function showMembers (on) {
+    $('members').hidden = !on
+    $('members-toggle').setAttribute('aria-pressed', String(on))
+  }
+
   // ---- wiring ----
 
   function on (target, type, fn) {
@@ -469,14 +551,19 @@ export function createApp ({ client, session, storage, showError, act, onSession
       })
     })
     on($('directory-open'), 'click', () => directory.open())
+    on($('threads-open'), 'click', () => {
+      if (!selected) return
+      showMembers(false)
+      threadView.openList(selected)
+    })
+    on($('settings-open'), 'click', () => { if (selected) roomSettings.open(selected) })
     on($('back'), 'click', () => {
       $('app').dataset.view = 'list'
       render()
     })
     on($('members-toggle'), 'click', () => {
-      const members = $('members')
-      members.hidden = !members.hidden
-      $('members-toggle').setAttribute('aria-pressed', String(!members.hidden))
+      showMembers($('members').hidden)
+      if (!$('members').hidden) threadView.close()
     })
     on($('invite-open'), 'click', () => {
       $('invite-form').hidden = false

@@ -150,6 +150,7 @@ function showAuth (mode = 'register') {
   $('auth').hidden = false
   $('app').hidden = true
   $('logout').hidden = true
+  $('profile-open').hidden = true
   $('whoami').textContent = ''
   setAuthMode(mode)
   $(mode === 'register' ? 'auth-displayname' : 'auth-username').focus()
@@ -160,6 +161,7 @@ function enterApp () {
   $('auth').hidden = true
   $('app').hidden = false
   $('logout').hidden = false
+  $('profile-open').hidden = false
   const showName = () => {
     const { userId, displayName } = state.session
     $('whoami').textContent = displayName ? `${displayName} (${userId})` : userId
@@ -180,6 +182,7 @@ function enterApp () {
     showError,
     act,
     network: () => state.status && { serverName: state.status.serverName, peers: state.status.p2p?.peers },
+    onProfileChanged: showName,
     onSessionEnded: (message) => {
       forgetSession()
       showAuth('login')

@@ -17,6 +17,7 @@ export class MatrixError extends Error {
 }
 
 const V3 = '/_matrix/client/v3'
+const V1 = '/_matrix/client/v1'
 /** Hearth's extension: where a sent event is on its way to the room's other servers (README "Offline delivery"). */
 const DELIVERY = '/_matrix/client/unstable/org.hearth.delivery'
 const enc = encodeURIComponent
@@ -32,7 +33,7 @@ export function mediaUrl (src, thumbnail) {
   if (!m) return null
   const path = `/_matrix/media/v3/${thumbnail ? 'thumbnail' : 'download'}/${enc(m[1])}/${enc(m[2])}`
   if (!thumbnail) return path
-  return `${path}?width=${Math.round(thumbnail.width)}&height=${Math.round(thumbnail.height)}&method=scale`
+  return `${path}?width=${Math.round(thumbnail.width)}&height=${Math.round(thumbnail.height)}&method=${thumbnail.method ?? 'scale'}`
 }
 
 /**
@@ -148,6 +149,24 @@ export function createClient ({ baseUrl = '', fetch: doFetch = (...a) => globalT
 
     setDisplayName: (userId, displayname) =>
       request('PUT', `/profile/${enc(userId)}/displayname`, { body: { displayname } }),
+    setAvatarUrl: (userId, avatarUrl) =>
+      request('PUT', `/profile/${enc(userId)}/avatar_url`, { body: { avatar_url: avatarUrl } }),
+    /** A state event; stateKey '' for room-wide state. */
+    setState: (roomId, type, stateKey, content) =>
+      request('PUT', `/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`, { body: content }),
+    getState: (roomId, type, stateKey = '') =>
+      request('GET', `/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`),
+    forget: (roomId) => request('POST', `/rooms/${enc(roomId)}/forget`, { body: {} }),
+    directoryVisibility: (roomId) => request('GET', `/directory/list/room/${enc(roomId)}`),
+    setDirectoryVisibility: (roomId, visibility) =>
+      request('PUT', `/directory/list/room/${enc(roomId)}`, { body: { visibility } }),
+    event: (roomId, eventId) => request('GET', `/rooms/${enc(roomId)}/event/${enc(eventId)}`),
+    /** Children of an event (relType: m.thread, m.annotation, …), newest first: {chunk, next_batch?}. */
+    relations: (roomId, eventId, relType, { from, limit = 50, dir = 'b' } = {}) =>
+      request('GET', `/rooms/${enc(roomId)}/relations/${enc(eventId)}${relType ? `/${enc(relType)}` : ''}`, { prefix: V1, query: { from, limit, dir } }),
+    /** The room's thread roots, latest activity first, each with its m.thread summary: {chunk, next_batch?}. */
+    threads: (roomId, { from, limit = 50 } = {}) =>
+      request('GET', `/rooms/${enc(roomId)}/threads`, { prefix: V1, query: { from, limit } }),
     getProfile: (userId) => request('GET', `/profile/${enc(userId)}`),
     typing: (roomId, userId, typing, timeout = 5000) =>
       request('PUT', `/rooms/${enc(roomId)}/typing/${enc(userId)}`, { body: typing ? { typing, timeout } : { typing } }),

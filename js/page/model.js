@@ -27,6 +27,7 @@ export const MAX_EVENTS = 500
  * @typedef {object} Member
  * @property {string} membership join | invite | leave | ban | knock
  * @property {string|null} displayname
+ * @property {string|null} avatarUrl  mxc: URI
  *
  * @typedef {object} Room
  * @property {string} id
@@ -34,6 +35,13 @@ export const MAX_EVENTS = 500
  * @property {string|null} topic      m.room.topic
  * @property {string|null} alias      m.room.canonical_alias
  * @property {string|null} joinRule   m.room.join_rules (public | invite | …)
+ * @property {string|null} avatar     m.room.avatar (mxc: URI)
+ * @property {object} powerLevels     m.room.power_levels content ({} before it is known)
+ * @property {string[]} creators      from room version 12: the create event's sender and
+ *   additional_creators, above every power level (empty before: creators are in powerLevels)
+ * @property {number|null} serverHighlight the server's highlight count, when it sends one
+ * @property {Map<string, object>} outside events shown but not in `events`: thread roots
+ *   and replies fetched for the thread view (by event ID)
  * @property {Map<string, Member>} members by user ID
  * @property {object[]} events        timeline, oldest first, no duplicates
  * @property {Set<string>} ids        event IDs in `events`
@@ -59,13 +67,18 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   const rooms = new Map()
   /** @type {Map<string, {id, name, inviter, topic, isDirect, version}>} */
   const invites = new Map()
-  const model = { userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event, isMessage: (roomId, e) => rooms.has(roomId) && isMessage(rooms.get(roomId), e), totalUnread, readMarkers }
+  /** {name, pattern}: the last display name mentionsMe looked for */
+  let nameWord = null
+  const model = {
+    userId, rooms, invites, listVersion: 0, applySync, room, addEcho, echoSent, echoFailed, unread, markRead, roomName, displayName, prependEvents, setDelivery, hasOtherServers, event, isMessage: (roomId, e) => rooms.has(roomId) && isMessage(rooms.get(roomId), e), totalUnread, readMarkers,
+    addOutside, powerLevel, canSend, mentionsMe, highlights, avatarUrl: (roomId, user) => rooms.get(roomId)?.members.get(user)?.avatarUrl ?? null
+  }
 
   function room (id) {
     let r = rooms.get(id)
     if (!r) {
       r = {
-        id, name: null, topic: null, alias: null, joinRule: null, members: new Map(),
+        id, name: null, topic: null, alias: null, joinRule: null, avatar: null, powerLevels: {}, creators: [], serverHighlight: null, outside: new Map(), members: new Map(),
         events: [], ids: new Set(), pending: [], limited: false, prevBatch: null,
         typing: [], receipts: new Map(), delivery: new Map(), relations: createRelations(), serverUnread: null, version: 0
       }
@@ -83,8 +96,20 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       case 'm.room.topic': r.topic = c.topic || null; break
       case 'm.room.canonical_alias': r.alias = c.alias || null; break
       case 'm.room.join_rules': r.joinRule = c.join_rule ?? null; break
+      case 'm.room.avatar': r.avatar = typeof c.url === 'string' && c.url ? c.url : null; break
+      case 'm.room.power_levels': r.powerLevels = c; break
+      case 'm.room.create':
+        // Room version 12 (and later versions that keep the rule): creators are privileged.
+        if (/^\d+$/.test(c.room_version ?? '') && Number(c.room_version) >= 12) {
+          r.creators = [event.sender, ...(Array.isArray(c.additional_creators) ? c.additional_creators : [])]
+        }
+        break
       case 'm.room.member':
-        r.members.set(event.state_key, { membership: c.membership ?? 'leave', displayname: c.displayname || null })
+        r.members.set(event.state_key, {
+          membership: c.membership ?? 'leave',
+          displayname: typeof c.displayname === 'string' && c.displayname ? c.displayname : null,
+          avatarUrl: typeof c.avatar_url === 'string' && c.avatar_url ? c.avatar_url : null
+        })
         break
     }
   }
@@ -98,6 +123,10 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     if (event.event_id) r.ids.add(event.event_id)
     r.events.push(event)
     r.relations.add(event)
+    // What a member event changed, when the server sent no prev_content: the member as we knew them.
+    if (event.type === 'm.room.member' && !event.unsigned?.prev_content && r.members.has(event.state_key)) {
+      event.previousMember = r.members.get(event.state_key)
+    }
     applyState(r, event)
     return true
   }
@@ -137,6 +166,8 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
       for (const event of joined.ephemeral?.events ?? []) applyEphemeral(r, event)
       const count = joined.unread_notifications?.notification_count
       if (typeof count === 'number') r.serverUnread = count
+      const highlight = joined.unread_notifications?.highlight_count
+      if (typeof highlight === 'number') r.serverHighlight = highlight
       r.version++
       changed.add(id)
     }
@@ -218,7 +249,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   }
 
   function listSignature () {
-    return JSON.stringify([...rooms.values()].map((r) => [r.id, roomName(r.id), unread(r.id), r.joinRule, r.events.at(-1)?.origin_server_ts]))
+    return JSON.stringify([...rooms.values()].map((r) => [r.id, roomName(r.id), unread(r.id), highlights(r.id), r.joinRule, r.avatar, r.events.at(-1)?.origin_server_ts]))
   }
 
   // ---- local echo ----
@@ -318,6 +349,7 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     const last = r.events[r.events.length - 1]
     const before = unread(roomId)
     if (r.serverUnread !== null) r.serverUnread = 0
+    if (r.serverHighlight !== null) r.serverHighlight = 0
     if (r.receipts.get(userId) === last.event_id) return null
     r.receipts.set(userId, last.event_id)
     r.version++
@@ -330,11 +362,81 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
     return e.type === 'm.room.message' && !r.relations.isHidden(e.event_id) && r.relations.content(e)?.body !== undefined
   }
 
-  /** A loaded timeline event by ID, or undefined. */
+  /** A loaded event by ID (timeline, or fetched for a thread), or undefined. */
   function event (roomId, eventId) {
     const r = rooms.get(roomId)
     const i = r ? position(r, eventId) : -1
-    return i >= 0 ? r.events[i] : undefined
+    return i >= 0 ? r.events[i] : r?.outside.get(eventId)
+  }
+
+  /**
+   * Events fetched outside the timeline (a thread's root and replies from
+   * /relations, roots from /threads): aggregated, and kept for the thread view.
+   */
+  function addOutside (roomId, events) {
+    const r = rooms.get(roomId)
+    if (!r) return
+    for (const e of events) {
+      if (!e?.event_id) continue
+      r.relations.add(e)
+      if (!r.ids.has(e.event_id)) r.outside.set(e.event_id, e)
+    }
+    r.version++
+  }
+
+  // ---- power ----
+
+  /** A user's power level in a room (spec: users[id], else users_default, else 0; a v12 creator: Infinity). */
+  function powerLevel (roomId, user) {
+    if (rooms.get(roomId)?.creators.includes(user)) return Infinity
+    const pl = rooms.get(roomId)?.powerLevels ?? {}
+    const v = pl.users?.[user] ?? pl.users_default ?? 0
+    return Number.isInteger(v) ? v : 0
+  }
+
+  /** Whether we may send a state event of this type (spec: events[type], else state_default, else 50). */
+  function canSend (roomId, type) {
+    const pl = rooms.get(roomId)?.powerLevels ?? {}
+    const needed = pl.events?.[type] ?? pl.state_default ?? 50
+    return powerLevel(roomId, userId) >= needed
+  }
+
+  // ---- mentions ----
+
+  /**
+   * Whether a message is for us: m.mentions names us, or (from clients without
+   * m.mentions) its text has our user ID or display name as a word.
+   */
+  function mentionsMe (roomId, content) {
+    if (!content) return false
+    const mentions = content['m.mentions']
+    if (mentions && typeof mentions === 'object') return Array.isArray(mentions.user_ids) && mentions.user_ids.includes(userId)
+    const text = `${typeof content.body === 'string' ? content.body : ''} ${typeof content.formatted_body === 'string' ? content.formatted_body : ''}`
+    if (text.includes(userId)) return true
+    const name = displayName(roomId, userId)
+    return Boolean(name) && wordPattern(name).test(text)
+  }
+
+  /** Our display name as a whole word, case-insensitive; made once per name (a long room asks it per message). */
+  function wordPattern (name) {
+    if (nameWord?.name !== name) nameWord = { name, pattern: new RegExp(`(^|[^\\p{L}\\p{N}_])${escapeRegExp(name)}($|[^\\p{L}\\p{N}_])`, 'iu') }
+    return nameWord.pattern
+  }
+
+  /**
+   * Unread messages that mention us: the larger of the server's highlight count
+   * (push rules; it may count what is not loaded, or send 0 when it evaluates none)
+   * and those counted here in the loaded timeline.
+   */
+  function highlights (roomId) {
+    const r = rooms.get(roomId)
+    if (!r) return 0
+    let n = 0
+    for (let i = readIndex(r) + 1; i < r.events.length; i++) {
+      const e = r.events[i]
+      if (isMessage(r, e) && e.sender !== userId && mentionsMe(roomId, r.relations.content(e))) n++
+    }
+    return Math.max(n, r.serverHighlight ?? 0)
   }
 
   // ---- names ----
@@ -358,6 +460,10 @@ export function createModel ({ userId, readMarks = new Map(), ownName = () => nu
   }
 
   return model
+}
+
+function escapeRegExp (text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 /** "@alice:server" → "alice". */

@@ -132,3 +132,54 @@ test('edits and reactions relate to a message: they are neither drawn nor counte
   assert.deepEqual(r.relations.reactions('$2', me), [{ key: '👍', senders: [bob], mine: undefined }])
   assert.deepEqual(m.readMarkers('!r'), ['$2'], 'read up to the message, before its relations came')
 })
+
+test('mentions: m.mentions decides when present, else our user ID or display name as a word; counted while unread', () => {
+  const model = createModel({ userId: '@me:s', ownName: () => 'Sam' })
+  const text = (id, body, extra = {}) => ({ event_id: id, type: 'm.room.message', sender: '@o:s', origin_server_ts: 1, content: { msgtype: 'm.text', body, ...extra } })
+  model.applySync({ rooms: { join: { '!r:s': { timeline: { events: [
+    { event_id: '$m', type: 'm.room.member', state_key: '@me:s', sender: '@me:s', content: { membership: 'join', displayname: 'Sam' } },
+    text('$1', 'hi sam, look'), text('$2', 'samples are in'), text('$3', 'ping @me:s'),
+    text('$4', 'hi Sam', { 'm.mentions': {} }), text('$5', 'hi', { 'm.mentions': { user_ids: ['@me:s'] } })
+  ] } } } } })
+  const r = model.rooms.get('!r:s')
+  const mentioned = r.events.filter((e) => e.type === 'm.room.message' && model.mentionsMe('!r:s', e.content)).map((e) => e.event_id)
+  assert.deepEqual(mentioned, ['$1', '$3', '$5'])
+  assert.equal(model.highlights('!r:s'), 3)
+  model.applySync({ rooms: { join: { '!r:s': { unread_notifications: { highlight_count: 0 } } } } })
+  assert.equal(model.highlights('!r:s'), 3, 'a server that evaluates no mentions does not hide ours')
+  model.applySync({ rooms: { join: { '!r:s': { unread_notifications: { highlight_count: 7 } } } } })
+  assert.equal(model.highlights('!r:s'), 7, 'the server\'s count when it knows of more')
+  model.markRead('!r:s')
+  assert.equal(model.highlights('!r:s'), 0)
+})
+
+test('power levels and avatars come from room state', () => {
+  const model = createModel({ userId: '@me:s' })
+  model.applySync({ rooms: { join: { '!r:s': { state: { events: [
+    { type: 'm.room.power_levels', state_key: '', content: { users: { '@me:s': 100 }, users_default: 0, events: { 'm.room.name': 50 }, state_default: 50 } },
+    { type: 'm.room.avatar', state_key: '', content: { url: 'mxc://s/room' } },
+    { type: 'm.room.member', state_key: '@o:s', content: { membership: 'join', avatar_url: 'mxc://s/o' } }
+  ] } } } } })
+  assert.equal(model.powerLevel('!r:s', '@me:s'), 100)
+  assert.equal(model.powerLevel('!r:s', '@o:s'), 0)
+  assert.equal(model.canSend('!r:s', 'm.room.name'), true)
+  assert.equal(model.rooms.get('!r:s').avatar, 'mxc://s/room')
+  assert.equal(model.avatarUrl('!r:s', '@o:s'), 'mxc://s/o')
+})
+
+test('room version 12: creators are above every power level, others as the power levels say', () => {
+  const model = createModel({ userId: '@me:s' })
+  model.applySync({ rooms: { join: { '!r': { state: { events: [
+    { type: 'm.room.create', state_key: '', sender: '@me:s', content: { room_version: '12', additional_creators: ['@co:s'] } },
+    { type: 'm.room.power_levels', state_key: '', content: { users: { '@mod:s': 50 }, state_default: 50 } }
+  ] } } } } })
+  assert.equal(model.powerLevel('!r', '@me:s'), Infinity)
+  assert.equal(model.powerLevel('!r', '@co:s'), Infinity)
+  assert.equal(model.powerLevel('!r', '@mod:s'), 50)
+  assert.equal(model.canSend('!r', 'm.room.power_levels'), true)
+  model.applySync({ rooms: { join: { '!v11:s': { state: { events: [
+    { type: 'm.room.create', state_key: '', sender: '@me:s', content: { room_version: '11' } },
+    { type: 'm.room.power_levels', state_key: '', content: { users: {} } }
+  ] } } } } })
+  assert.equal(model.powerLevel('!v11:s', '@me:s'), 0, 'before v12 the creator is only what the power levels say')
+})

@@ -1,8 +1,11 @@
 /**
  * What other events say about a room's messages, aggregated by the client
- * from the timeline it has loaded (the server has no relations endpoint and
- * sends no aggregations in unsigned yet): edits (m.replace), reactions
- * (m.annotation) and redactions. Pure data, for model.js.
+ * from the events it has loaded: edits (m.replace), reactions
+ * (m.annotation), redactions and thread replies (m.thread). The server's
+ * bundled aggregations (unsigned.m.relations on events from /messages,
+ * /relations and /threads) add what the loaded events do not show: the
+ * newest edit of an old message, a thread's reply count and latest reply.
+ * Pure data, for model.js.
  * Spec: https://spec.matrix.org/v1.11/client-server-api/#event-replacements
  * and #event-annotations-and-reactions, #redactions
  *
@@ -23,12 +26,17 @@ export function createRelations () {
   const redacted = new Set()
   /** IDs of the relation events themselves: not drawn as messages */
   const hidden = new Set()
+  /** thread root ID → reply event ID → the reply (m.thread children we hold) */
+  const threads = new Map()
+  /** thread root ID → the server's summary {count, latest} (from a bundle) */
+  const summaries = new Map()
 
   /**
    * Takes one timeline event. Returns true if it only relates to another
    * (an edit, a reaction, a redaction): such events are not drawn themselves.
    */
   function add (event) {
+    bundled(event)
     const only = relates(event)
     if (only && event.event_id) hidden.add(event.event_id)
     return only
@@ -55,6 +63,7 @@ export function createRelations () {
     }
     if (event.type === 'm.room.message' && rel?.rel_type === 'm.replace' && rel.event_id && event.content['m.new_content']) {
       if (!edits.has(rel.event_id)) edits.set(rel.event_id, [])
+      if (edits.get(rel.event_id).some((e) => e.event_id === event.event_id)) return true // bundled before
       edits.get(rel.event_id).push(event)
       relations.set(event.event_id, () => {
         const list = edits.get(rel.event_id)
@@ -62,7 +71,22 @@ export function createRelations () {
       })
       return true
     }
+    if (rel?.rel_type === 'm.thread' && rel.event_id) {
+      if (!threads.has(rel.event_id)) threads.set(rel.event_id, new Map())
+      threads.get(rel.event_id).set(event.event_id, event)
+      return true
+    }
     return event.type === 'm.reaction'
+  }
+
+  /** What the server bundled with an event: its newest edit, its thread's summary. */
+  function bundled (event) {
+    const b = event.unsigned?.['m.relations']
+    if (!b || !event.event_id) return
+    const edit = b['m.replace']
+    if (edit?.event_id && edit.content?.['m.new_content'] && !relations.has(edit.event_id)) relates(edit)
+    const thread = b['m.thread']
+    if (thread && typeof thread.count === 'number') summaries.set(event.event_id, { count: thread.count, latest: thread.latest_event ?? null })
   }
 
   function redact (eventId) {
@@ -92,6 +116,23 @@ export function createRelations () {
       return { ...edit.content['m.new_content'], ...(inReplyTo && { 'm.relates_to': { 'm.in_reply_to': inReplyTo } }) }
     },
     edited: (event) => latestEdit(event) !== undefined,
+    /**
+     * A thread root's replies we hold (oldest first, deleted ones left out), and how
+     * many it has: the server's count plus our replies newer than its latest, or ours
+     * if more. null when the event has no thread.
+     */
+    thread (rootId) {
+      const held = [...(threads.get(rootId)?.values() ?? [])].filter((e) => !redacted.has(e.event_id))
+        .sort((a, b) => a.origin_server_ts - b.origin_server_ts)
+      const summary = summaries.get(rootId)
+      if (held.length === 0 && !summary?.count) return null
+      const since = summary?.latest?.origin_server_ts ?? Infinity
+      const count = Math.max(held.length, (summary?.count ?? 0) + held.filter((e) => e.origin_server_ts > since).length)
+      const latest = held.at(-1) ?? summary?.latest ?? null
+      return { replies: held, count, latest }
+    },
+    /** Whether an event is a reply in a thread (shown in the thread, not the room's timeline). */
+    inThread: (event) => event.content?.['m.relates_to']?.rel_type === 'm.thread',
     /** [{key, senders: [userId], mine: reaction event ID of ours or undefined}], first reacted first. */
     reactions (eventId, userId) {
       return [...(reactions.get(eventId) ?? [])].map(([key, bySender]) => ({ key, senders: [...bySender.keys()], mine: bySender.get(userId) }))

@@ -58,3 +58,37 @@ test('an edited reply keeps answering the same message', () => {
   rel.add(edit('$3', alice, '$2', 'yes!', 3))
   assert.deepEqual(rel.content(reply)['m.relates_to'], { 'm.in_reply_to': { event_id: '$1' } })
 })
+
+const threadReply = (id, sender, root, body, ts) => ({
+  event_id: id, type: 'm.room.message', sender, origin_server_ts: ts,
+  content: { msgtype: 'm.text', body, 'm.relates_to': { rel_type: 'm.thread', event_id: root, is_falling_back: true, 'm.in_reply_to': { event_id: root } } }
+})
+
+test('threads: replies are hidden from the room, counted on the root, merged with the server\'s summary', () => {
+  const rel = createRelations()
+  const root = { ...msg('$root', alice, 'a question', 1), unsigned: { 'm.relations': { 'm.thread': { count: 3, latest_event: threadReply('$t3', bob, '$root', 'three', 30), current_user_participated: false } } } }
+  assert.equal(rel.add(root), false)
+  assert.deepEqual(rel.thread('$root').count, 3, 'the bundled count before any reply is loaded')
+  assert.equal(rel.thread('$root').latest.event_id, '$t3')
+  assert.equal(rel.add(threadReply('$t4', alice, '$root', 'four', 40)), true, 'a thread reply is not drawn in the room')
+  assert.equal(rel.isHidden('$t4'), true)
+  assert.equal(rel.inThread(threadReply('$t4', alice, '$root', 'four', 40)), true)
+  assert.equal(rel.thread('$root').count, 4, 'a reply newer than the summary\'s latest adds one')
+  for (const [id, ts] of [['$t1', 10], ['$t2', 20], ['$t3', 30]]) rel.add(threadReply(id, bob, '$root', id, ts))
+  assert.equal(rel.thread('$root').count, 4, 'older replies paged in are not counted twice')
+  assert.deepEqual(rel.thread('$root').replies.map((e) => e.event_id), ['$t1', '$t2', '$t3', '$t4'])
+  rel.add(redaction('$x', '$t2'))
+  assert.deepEqual(rel.thread('$root').replies.map((e) => e.event_id), ['$t1', '$t3', '$t4'], 'a deleted reply leaves the thread')
+  assert.equal(rel.thread('$none'), null)
+})
+
+test('a bundled edit shows the newest text of a message whose edit is not loaded', () => {
+  const rel = createRelations()
+  const original = { ...msg('$1', alice, 'helo', 1), unsigned: { 'm.relations': { 'm.replace': edit('$2', alice, '$1', 'hello', 2) } } }
+  rel.add(original)
+  assert.equal(rel.content(original).body, 'hello')
+  assert.equal(rel.edited(original), true)
+  assert.equal(rel.add(edit('$2', alice, '$1', 'hello', 2)), true, 'the same edit arriving later is one edit')
+  rel.add(redaction('$3', '$2'))
+  assert.equal(rel.content(original).body, 'helo')
+})

@@ -7,7 +7,9 @@
  * attributes survive (no scripts, styles or event handlers), links only to
  * http(s), mailto and matrix schemes, and images only from mxc: URIs, loaded
  * as thumbnails from our own server. A remote image is shown as a link to it
- * (loading it would tell its server who reads the message).
+ * (loading it would tell its server who reads the message), with a "Load
+ * image" button: that one image is loaded when the reader asks (no referrer
+ * sent), never by itself.
  */
 import createDOMPurify from 'dompurify'
 import { linkifyText, linkifyTree, opensOutside } from './linkify.js'
@@ -82,6 +84,28 @@ export function createRichText ({ mediaUrl }) {
     img.replaceWith(link)
   }
 
+  /** The reader's consent to one remote image: the link becomes the picture. */
+  function loadButton (link) {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.className = 'small load-remote'
+    button.dataset.testid = 'load-remote-image'
+    button.textContent = 'Load image'
+    button.title = `Load it from ${new URL(link.href).host}: that server will see that you read this`
+    button.addEventListener('click', () => {
+      const img = document.createElement('img')
+      img.referrerPolicy = 'no-referrer'
+      img.alt = link.textContent.replace(/^🖼 /, '')
+      img.dataset.testid = 'remote-image-loaded'
+      img.style.maxWidth = `${IMAGE_BOX}px`
+      img.style.maxHeight = `${IMAGE_BOX}px`
+      img.src = link.href
+      link.replaceWith(img)
+      button.remove()
+    })
+    return button
+  }
+
   function render (content) {
     const body = typeof content?.body === 'string' ? content.body : ''
     if (content?.format === 'org.matrix.custom.html' && typeof content.formatted_body === 'string') {
@@ -95,6 +119,7 @@ export function createRichText ({ mediaUrl }) {
         RETURN_DOM_FRAGMENT: true
       })
       linkifyTree(fragment)
+      for (const link of fragment.querySelectorAll('a.remote-image[href]')) link.after(loadButton(link))
       return [...fragment.childNodes]
     }
     return linkifyText(body)

@@ -13,6 +13,10 @@
  */
 import { h, reconcile, createNodeCache } from './dom.js'
 import { createMessageView, timeNode } from './message-view.js'
+import { avatarNode } from './avatar.js'
+
+/** The power levels offered in the member list; others are shown by number. */
+export const ROLES = [[100, 'Admin'], [50, 'Moderator'], [0, 'Member']]
 
 /** px from the top of the timeline within which older messages are fetched. */
 const LOAD_MARGIN = 400
@@ -21,12 +25,14 @@ const JUMP_MARGIN = 200
 
 /**
  * @param {{model: object, richText: {render: (content) => Node[]}, actions: object, onRetry: (roomId, echo) => void,
- *   onLoadEarlier: (roomId) => Promise<void>}} options actions: see message-view.js
+ *   onLoadEarlier: (roomId) => Promise<void>, onSetPower: (roomId, userId, level) => Promise<void>}} options
+ *   actions: see message-view.js; onSetPower: an admin changes a member's power level (resolves to false if refused)
  */
-export function createRoomView ({ model, richText, actions, onRetry, onLoadEarlier }) {
+export function createRoomView ({ model, richText, actions, onRetry, onLoadEarlier, onSetPower }) {
   const $ = (id) => document.getElementById(id)
   const timeline = $('timeline')
   const cache = createNodeCache()
+  const memberCache = createNodeCache()
   /**
    * loadingEarlier: a page of history is on its way; historyError: why the last one failed
    * (scrolling retries); exhausted: a page brought nothing, stop asking in this room;
@@ -69,6 +75,8 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
     $('room-title').textContent = r ? model.roomName(roomId) : 'No room selected'
     $('room-title').dataset.roomId = r ? roomId : ''
     $('room-title').title = r ? roomId : ''
+    const name = r ? model.roomName(roomId) : ''
+    $('room-avatar').replaceChildren(...(r ? [avatarNode({ id: roomId, name, url: r.avatar, size: 36, testid: 'room-avatar-image' })] : []))
     const topic = $('room-topic')
     topic.hidden = !r?.topic
     topic.textContent = r?.topic ?? ''
@@ -99,6 +107,7 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
       }
     }
     for (const echo of r.pending) {
+      if (r.relations.inThread(echo)) continue // shown in its thread
       const node = eventNode(r, echo, readers, previous)
       nodes.push(node)
       keep.add(node.dataset.key)
@@ -240,15 +249,24 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
       case 'm.room.create': return `${who(event.sender)} created the room`
       case 'm.room.name': return c.name ? `${who(event.sender)} named the room “${c.name}”` : `${who(event.sender)} removed the room name`
       case 'm.room.topic': return `${who(event.sender)} set the topic: ${c.topic ?? ''}`
+      case 'm.room.avatar': return c.url ? `${who(event.sender)} changed the room's picture` : `${who(event.sender)} removed the room's picture`
       case 'm.room.member': {
         const target = c.displayname || who(event.state_key)
-        const prev = event.unsigned?.prev_content?.membership
+        const before = event.unsigned?.prev_content ?? (event.previousMember && { membership: event.previousMember.membership, displayname: event.previousMember.displayname, avatar_url: event.previousMember.avatarUrl })
+        const prev = before?.membership
         switch (c.membership) {
-          case 'join': return prev === 'join' ? `${target} changed their profile` : `${target} joined`
+          case 'join':
+            if (prev !== 'join') return `${target} joined`
+            if ((before.displayname || null) !== (c.displayname || null)) return `${before.displayname || who(event.state_key)} is now ${target}`
+            if ((before.avatar_url || null) !== (c.avatar_url || null)) return `${target} changed their picture`
+            return `${target} changed their profile`
           case 'invite': return `${who(event.sender)} invited ${target}`
-          case 'leave':
-            if (event.sender !== event.state_key) return `${who(event.sender)} removed ${who(event.state_key)}`
-            return prev === 'invite' ? `${who(event.state_key)} declined the invitation` : `${who(event.state_key)} left`
+          case 'leave': {
+            // A leave carries no name: the one they had.
+            const name = before?.displayname || who(event.state_key)
+            if (event.sender !== event.state_key) return `${who(event.sender)} removed ${name}`
+            return prev === 'invite' ? `${name} declined the invitation` : `${name} left`
+          }
           case 'ban': return `${who(event.sender)} banned ${who(event.state_key)}`
           default: return `${target}: ${c.membership}`
         }
@@ -264,10 +282,41 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
     members.sort(([ua, a], [ub, b]) => (a.membership === b.membership ? 0 : a.membership === 'join' ? -1 : 1) ||
       model.displayName(r.id, ua).localeCompare(model.displayName(r.id, ub)))
     $('member-count').textContent = r ? String(members.filter(([, m]) => m.membership === 'join').length) : ''
-    list.replaceChildren(...members.map(([user, m]) => h('li', { dataset: { testid: 'member', userId: user, membership: m.membership } },
-      h('span', { className: 'name' }, model.displayName(r.id, user), user === model.userId ? ' (you)' : ''),
-      m.membership === 'invite' ? h('span', { className: 'muted' }, ' invited') : null,
-      h('small', { className: 'user-id' }, user))))
+    const mine = r ? model.powerLevel(r.id, model.userId) : 0
+    const mayChange = r && model.canSend(r.id, 'm.room.power_levels')
+    reconcile(list, members.map(([user, m]) => {
+      const name = model.displayName(r.id, user)
+      const level = model.powerLevel(r.id, user)
+      // Spec: only up to our own level, and only for those below us (or ourselves, to step down); a creator's is fixed.
+      const editable = mayChange && level !== Infinity && (user === model.userId || level < mine)
+      const key = `${r.id}|${user}`
+      return memberCache.get(key, JSON.stringify([name, m, level, editable, mine]), () => h('li', { dataset: { testid: 'member', userId: user, membership: m.membership, power: String(level) } },
+        avatarNode({ id: user, name, url: m.avatarUrl, size: 28 }),
+        h('div', { className: 'who' },
+          h('span', { className: 'name' }, name, user === model.userId ? ' (you)' : ''),
+          m.membership === 'invite' ? h('span', { className: 'muted' }, ' invited') : null,
+          h('small', { className: 'user-id' }, user)),
+        editable ? powerSelect(r.id, user, name, level, mine) : h('span', { className: 'role', dataset: { testid: 'member-role' } }, roleName(level))))
+    }))
+    memberCache.prune(new Set(members.map(([user]) => `${r.id}|${user}`)))
+  }
+
+  function powerSelect (roomId, user, name, level, mine) {
+    const choices = ROLES.filter(([v]) => v <= mine)
+    if (!choices.some(([v]) => v === level)) choices.push([level, `Custom (${level})`])
+    return h('select', {
+      className: 'role',
+      dataset: { testid: 'member-power' },
+      'aria-label': `Role of ${name}`,
+      onchange: (e) => {
+        const select = e.currentTarget
+        select.disabled = true
+        onSetPower(roomId, user, Number(select.value)).then((ok) => {
+          select.disabled = false
+          if (!ok) select.value = String(level)
+        })
+      }
+    }, choices.map(([v, label]) => h('option', { value: String(v), selected: v === level }, label)))
   }
 
   function renderTyping (r) {
@@ -280,6 +329,12 @@ export function createRoomView ({ model, richText, actions, onRetry, onLoadEarli
   }
 
   return { render, forceNext: () => { shown.version = -1 } }
+}
+
+/** "Creator" (room version 12), "Admin", "Moderator", "Member", or the number. */
+export function roleName (level) {
+  if (level === Infinity) return 'Creator'
+  return ROLES.find(([v]) => v === level)?.[1] ?? `Power ${level}`
 }
 
 /** Older events may exist: the server gave a token to page back from, and the room's start is not loaded. */

@@ -1,9 +1,11 @@
 /**
- * The left column: invitations (accept / reject) and rooms with unread
- * counts, most recently active first. Re-renders only when the model's
+ * The left column: invitations (accept / reject) and rooms with their
+ * avatars and unread counts (marked when a message mentions us), most
+ * recently active first. Re-renders only when the model's
  * listVersion or the selection changes.
  */
 import { h, reconcile, createNodeCache } from './dom.js'
+import { avatarNode } from './avatar.js'
 
 /**
  * @param {{model: object, onSelect: (roomId) => void, onAccept: (roomId) => Promise<void>, onReject: (roomId) => Promise<void>}} options
@@ -45,19 +47,26 @@ export function createSidebar ({ model, onSelect, onAccept, onReject }) {
     reconcile($('room-list'), rooms.map((r) => {
       const name = model.roomName(r.id)
       const unread = model.unread(r.id)
+      const mentions = model.highlights(r.id)
       if (r.id !== selected) totalUnread += unread
       const current = r.id === selected
-      return cache.get(`room:${r.id}`, JSON.stringify([name, unread, current, r.joinRule]), () => h('li', {},
+      return cache.get(`room:${r.id}`, JSON.stringify([name, unread, mentions, current, r.joinRule, r.avatar]), () => h('li', {},
         h('button', {
           type: 'button',
-          dataset: { testid: 'room-item', roomId: r.id, unread: String(unread) },
+          dataset: { testid: 'room-item', roomId: r.id, unread: String(unread), mentions: String(mentions) },
           title: r.id,
           'aria-current': String(current),
           className: unread > 0 ? 'has-unread' : '',
           onclick: () => onSelect(r.id)
         },
+        avatarNode({ id: r.id, name, url: r.avatar, size: 24 }),
         h('span', { className: 'name', dataset: { testid: 'room-item-name' } }, name),
-        h('span', { className: 'badge', dataset: { testid: 'unread-count' }, hidden: unread === 0, 'aria-label': `${unread} unread` }, unread > 0 ? String(unread) : ''))))
+        h('span', {
+          className: mentions > 0 ? 'badge mention' : 'badge',
+          dataset: { testid: 'unread-count' },
+          hidden: unread === 0 && mentions === 0,
+          'aria-label': `${unread} unread${mentions > 0 ? `, ${mentions} mentioning you` : ''}`
+        }, mentions > 0 ? `@ ${Math.max(unread, mentions)}` : unread > 0 ? String(unread) : ''))))
     }))
     cache.prune(new Set([...invites.map((i) => `invite:${i.id}`), ...rooms.map((r) => `room:${r.id}`)]))
     const back = $('back-unread')
