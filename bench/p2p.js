@@ -34,11 +34,14 @@ async function newPeer (relay) {
  * Every peer here is on 127.0.0.1, so the per-IP caps are lifted above the
  * 50 peers of relay-load (env overrides them, e.g. for more peers); no
  * mailbox: this measures relaying, and must not lock the working directory's store.
+ * BENCH_RELAY_NODE_ARGS (space-separated) are passed to the relay's node, to profile it:
+ * e.g. `BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof'` (NODE_OPTIONS refuses --cpu-prof).
  * @param {Record<string, string>} [env] more RELAY_* settings
  * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, multiaddrs: () => string[]}>}
  */
 export function spawnRelay (env = {}) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(arg => arg !== '')
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
     env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })

@@ -13,7 +13,7 @@
  * import ./node-env.js first).
  */
 import { noise } from './noise.js'
-import { yamux } from '@libp2p/yamux'
+import { yamux } from './yamux.js'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
