@@ -45,15 +45,16 @@ function countFrames () {
 }
 
 /**
- * @param {{quick?: boolean, counts?: number[], print: (row: object) => void}} options
+ * @param {{quick?: boolean, counts?: number[], withGo?: boolean, print: (row: object) => void}} options
+ *   withGo false: Hearth's relay alone (trying a change to it)
  */
-export async function runRelayCompare ({ quick = false, counts = quick ? [2, 10] : [2, 10, 50], print }) {
+export async function runRelayCompare ({ quick = false, counts = quick ? [2, 10] : [2, 10, 50], withGo = true, print }) {
   const uncount = countFrames()
   const dir = await mkdtemp(join(tmpdir(), 'hearth-relay-compare-'))
   try {
     let goBinary = null
     try {
-      goBinary = await buildGoRelay(dir)
+      if (withGo) goBinary = await buildGoRelay(dir)
     } catch (err) {
       print({ bench: 'relay-compare', relay: 'go', error: err.message })
     }

@@ -6,6 +6,9 @@
  * created on first start. Mail for absent peers is kept in RELAY_MAILBOX_DIR
  * (default .hearth/mailbox; `off`: none) for RELAY_MAILBOX_TTL_DAYS (default 14).
  * RELAY_MAX_RESERVATIONS and the other limits: from-env.js lists them.
+ * `npm run relay` runs it with `--max-semi-space-size=2` (package.json): V8's
+ * young generation otherwise grows to 3 x 16 MiB under a relay's flow of
+ * short-lived buffers while the live heap stays ~20 MiB (issue 17).
  */
 import '../p2p/node-env.js'
 import { startRelayFromEnv } from './from-env.js'
