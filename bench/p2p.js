@@ -30,14 +30,6 @@ async function newPeer (relay) {
 }
 
 /**
- * Node flags `npm run relay` runs the relay with (package.json): a young
- * generation of 2 MiB semi-spaces instead of up to 16 MiB, which a relay's
- * stream of short-lived buffers otherwise fills, ~30 MiB less resident memory
- * under load for no measurable CPU (issue 17).
- */
-const RELAY_NODE_FLAGS = ['--max-semi-space-size=2']
-
-/**
  * The relay CLI in a child process; resolves once it printed its address.
  * Every peer here is on 127.0.0.1, so the per-IP caps are lifted above the
  * 50 peers of relay-load (env overrides them, e.g. for more peers); no
@@ -48,7 +40,7 @@ const RELAY_NODE_FLAGS = ['--max-semi-space-size=2']
  * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, multiaddrs: () => string[]}>}
  */
 export function spawnRelay (env = {}) {
-  const nodeArgs = [...RELAY_NODE_FLAGS, ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(arg => arg !== '')]
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(arg => arg !== '')
   const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
     env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off', ...env },
     stdio: ['ignore', 'pipe', 'inherit']

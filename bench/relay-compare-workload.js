@@ -1,7 +1,7 @@
 /**
  * Hearth's relay and a stock go-libp2p circuit relay v2 (test/go-relay) side
  * by side, on issue 17's workload: pairs of peers built from js/p2p, 1.5 KB
- * federation requests and answers, as fast as they go, each relay in its own
+ * federation requests and answers (X-Matrix origin set, so they are taken), as fast as they go, each relay in its own
  * process so its CPU time and memory are its own (Linux /proc). For each relay
  * and peer count it reports one object:
  *   {bench: 'relay-compare', relay: 'hearth'|'go', peers, requests, requests_per_s,
