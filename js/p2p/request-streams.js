@@ -148,7 +148,7 @@ export async function answerEach (stream, from, options) {
  * @param {number} [options.maxIdlePerPeer]
  */
 export function createRequestStreams ({ dial, maxStreamsPerPeer = MAX_STREAMS_PER_PEER, maxIdlePerPeer = MAX_IDLE_PER_PEER }) {
-  /** peerId → {idle: reusable[], busy: number, waiting: Array<(stream|null) => void>} */
+  /** peerId → {idle: reusable[], busy: number, waiting: Array<(stream|null) => void>, first: settles once the first stream is open or failed} */
   const peers = new Map()
   /** peerId → until when (ms) it is dialed with the old protocol first */
   const legacy = new Map()
@@ -156,7 +156,7 @@ export function createRequestStreams ({ dial, maxStreamsPerPeer = MAX_STREAMS_PE
   const entryOf = (peerId) => {
     let entry = peers.get(peerId)
     if (entry === undefined) {
-      entry = { idle: [], busy: 0, waiting: [] }
+      entry = { idle: [], busy: 0, waiting: [], first: null }
       peers.set(peerId, entry)
     }
     return entry
@@ -177,19 +177,31 @@ export function createRequestStreams ({ dial, maxStreamsPerPeer = MAX_STREAMS_PE
     if (legacy.size > MAX_LEGACY_PEERS) legacy.delete(legacy.keys().next().value)
   }
 
-  /** An idle stream to the peer, or null once a new one may be opened (a slot is ours then). */
-  const acquire = async (peerId, entry, signal) => {
+  /**
+   * An idle stream to the peer, or null once a new one may be opened (a slot is ours then).
+   * While the first stream to a peer is being opened (which dials the peer), the
+   * others wait for it: many streams negotiated at once on a relayed connection
+   * still being set up were reset (16 concurrent first requests failed, also with
+   * one stream per request).
+   */
+  const acquire = async (peerId, signal) => {
+    let entry = entryOf(peerId)
+    while (entry.first != null) {
+      await abortable(entry.first.promise, signal)
+      entry = entryOf(peerId) // a failed first try may have dropped it
+    }
     for (;;) {
       const idle = entry.idle.pop()
       if (idle !== undefined) {
-        if (idle.usable) return idle
+        if (idle.usable) return { entry, reusable: idle }
         idle.abort(new Error('idle federation stream had unread bytes'))
         entry.busy-- // its slot, taken when it went idle, is free again
         continue
       }
       if (entry.busy < maxStreamsPerPeer) {
+        if (entry.busy === 0) entry.first = deferred() // settled by roundTrip once this stream is open or failed
         entry.busy++
-        return null
+        return { entry, reusable: null }
       }
       const handed = await new Promise((resolve, reject) => {
         entry.waiting.push(resolve)
@@ -199,7 +211,7 @@ export function createRequestStreams ({ dial, maxStreamsPerPeer = MAX_STREAMS_PE
           reject(signal.reason)
         }, { once: true })
       })
-      if (handed !== null) return handed
+      if (handed !== null) return { entry, reusable: handed }
     }
   }
 
@@ -253,24 +265,29 @@ export function createRequestStreams ({ dial, maxStreamsPerPeer = MAX_STREAMS_PE
     async roundTrip (peerId, request, { timeoutMs, signal }) {
       let retried = false
       for (;;) {
-        // looked up each try: a failed try may have dropped the peer's entry
-        const entry = entryOf(peerId)
-        let reusable
+        let entry, reusable
         try {
           // waiting for a free stream counts against the request's time
-          reusable = await acquire(peerId, entry, AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]))
+          ({ entry, reusable } = await acquire(peerId, AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])])))
         } catch (err) {
-          forgetIfUnused(peerId, entry)
+          const stale = peers.get(peerId)
+          if (stale !== undefined) forgetIfUnused(peerId, stale)
           throw err
         }
         const reused = reusable !== null
         if (!reused) {
           let opened
+          const first = entry.first
           try {
             opened = await open(peerId, signal)
           } catch (err) {
             release(peerId, entry, null)
             throw err
+          } finally {
+            if (first != null && entry.first === first) {
+              entry.first = null
+              first.resolve()
+            }
           }
           if (opened.legacy) {
             release(peerId, entry, null)
@@ -310,4 +327,21 @@ export function createRequestStreams ({ dial, maxStreamsPerPeer = MAX_STREAMS_PE
       legacy.clear()
     }
   }
+}
+
+function deferred () {
+  let resolve
+  const promise = new Promise(res => { resolve = res })
+  return { promise, resolve }
+}
+
+/** Resolves with promise, or rejects with signal's reason once it aborts. */
+function abortable (promise, signal) {
+  if (signal == null) return promise
+  signal.throwIfAborted()
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

@@ -112,3 +112,26 @@ test('an older asker (one stream per request) is still answered', { timeout: TES
     }
   })
 })
+
+test('40 requests at once: at most 32 streams, the rest wait for one to come free, every answer its own', { timeout: TEST_TIMEOUT }, async () => {
+  await withPair(async ({ a, b, opened }) => {
+    await roundTrips(a, b, 1000, 1) // the relayed connection is up
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => a.roundTrip(b.peerId, request(a, i))))
+    answers.forEach((response, i) => assert.equal(new TextDecoder().decode(response.body), `request ${i} `.repeat(100)))
+    assert.ok(opened.length <= 32, `${opened.length} streams for 40 concurrent requests`)
+    // the ones not kept are closed; b sees it a moment later
+    const until = Date.now() + 5000
+    while (streamsAt(b, a, FEDERATION_STREAM_PROTOCOL).length > 4 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    assert.ok(streamsAt(b, a, FEDERATION_STREAM_PROTOCOL).length <= 4, 'at most 4 kept once idle')
+  })
+})
+
+test('40 requests at once to a peer not connected yet all succeed: the first stream is opened before the others', { timeout: TEST_TIMEOUT }, async () => {
+  // 16 streams negotiated at once on a relayed connection still being set up
+  // were reset (one stream per request had the same failure)
+  await withPair(async ({ a, b, opened }) => {
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => a.roundTrip(b.peerId, request(a, i))))
+    answers.forEach((response, i) => assert.equal(new TextDecoder().decode(response.body), `request ${i} `.repeat(100)))
+    assert.ok(opened.length <= 32, `${opened.length} streams`)
+  })
+})
