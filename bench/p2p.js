@@ -34,11 +34,14 @@ async function newPeer (relay) {
  * Every peer here is on 127.0.0.1, so the per-IP caps are lifted above the
  * 50 peers of relay-load (env overrides them, e.g. for more peers); no
  * mailbox: this measures relaying, and must not lock the working directory's store.
+ * BENCH_RELAY_NODE_ARGS (space-separated) are passed to the relay's node, to profile it:
+ * e.g. `BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof'` (NODE_OPTIONS refuses --cpu-prof).
  * @param {Record<string, string>} [env] more RELAY_* settings
  * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, multiaddrs: () => string[]}>}
  */
 export function spawnRelay (env = {}) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(arg => arg !== '')
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
     env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -64,9 +67,10 @@ export async function cpuSecondsOf (pid) {
   }
 }
 
-function request (size) {
+/** From `from`: a body needs an X-Matrix origin that is its sender, else the answerer refuses it (401) unread. */
+function request (size, from) {
   return {
-    head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/bench', headers: [] }),
+    head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/bench', headers: [['authorization', `X-Matrix origin="${from.peerId}",key="ed25519:a",sig="x"`]] }),
     body: size === 0 ? null : new Uint8Array(size).fill(1)
   }
 }
@@ -96,11 +100,11 @@ async function roundtrip (relay, { quick, print }) {
   await a.waitForPeer(b.peerId)
   for (const size of [0, 64 * 1024]) {
     const n = quick ? 100 : 1000
-    for (let i = 0; i < 20; i++) await a.roundTrip(b.peerId, request(size)) // warm up
+    for (let i = 0; i < 20; i++) await a.roundTrip(b.peerId, request(size, a)) // warm up
     const times = []
     for (let i = 0; i < n; i++) {
       const began = performance.now()
-      await a.roundTrip(b.peerId, request(size))
+      await a.roundTrip(b.peerId, request(size, a))
       times.push(performance.now() - began)
     }
     times.sort((x, y) => x - y)
@@ -122,7 +126,7 @@ async function relayLoad (relay, count, { quick, print }) {
   await Promise.all(peers.map(async (p, i) => {
     const target = peers[(i + 1) % peers.length].peerId
     while (performance.now() < deadline) {
-      await p.roundTrip(target, request(256))
+      await p.roundTrip(target, request(256, p))
       done++
     }
   }))

@@ -23,7 +23,7 @@ function toRows (r) {
   const samples = r.requests
   const { to_relay: into, from_relay: out } = r.frames_per_request
   return [
-    valueRow(`${base}.cpu-ms-per-request`, 'ms', r.relay_cpu_ms_per_request, { samples, note: '1.5 KB request and answer, one stream per request' }),
+    valueRow(`${base}.cpu-ms-per-request`, 'ms', r.relay_cpu_ms_per_request, { samples, note: '1.5 KB request and answer, signed, on long-lived federation streams' }),
     valueRow(`${base}.rss-mib`, 'MiB', r.relay_rss_mib, { samples, note: 'max resident memory of the relay process under load' }),
     valueRow(`${base}.requests-per-s`, 'requests/s', r.requests_per_s, { samples, note: 'all peers in one process: bounded by it' }),
     valueRow(`${base}.frames-per-request`, 'frames', into + out, { samples, note: `WebSocket messages per request: ${into} into the relay, ${out} out of it` })

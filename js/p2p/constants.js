@@ -7,6 +7,13 @@
 export const FEDERATION_PROTOCOL = '/hearth/federation/1.0.0'
 
 /**
+ * The same messages, many exchanges per stream, one at a time (request, then
+ * its response, then the next request), with no half-close between them
+ * (request-streams.js). Peers offer it first and fall back to FEDERATION_PROTOCOL.
+ */
+export const FEDERATION_STREAM_PROTOCOL = '/hearth/federation/1.1.0'
+
+/**
  * Presence on a relay (presence.js): a peer opens one long-lived stream to the
  * relay once its reservation is made; the relay sends who is there, then
  * joins and leaves. A peer is "present" while that stream is open.

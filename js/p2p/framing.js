@@ -1,6 +1,8 @@
 /**
  * The federation wire format: each libp2p stream under FEDERATION_PROTOCOL
- * carries exactly one request (dialer → listener) and one response (back).
+ * carries exactly one request (dialer → listener) and one response (back);
+ * under FEDERATION_STREAM_PROTOCOL, one such exchange after another
+ * (request-streams.js), without the half-close.
  * Each message is
  *
  *   u32 big-endian head length | head (UTF-8 JSON) | u32 big-endian body length | body
@@ -14,6 +16,8 @@ import { MAX_BODY_BYTES, MAX_HEAD_BYTES } from './constants.js'
 import { P2PProtocolError, P2PTooLargeError } from './errors.js'
 
 const encoder = new TextEncoder()
+/** Bodies up to this size are copied behind their head and sent with it. */
+const MAX_COPIED_BODY_BYTES = 64 * 1024
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -33,13 +37,16 @@ export async function writeMessage (stream, head, body, options = {}) {
   if (bodyBytes.byteLength > maxBody) {
     throw new P2PTooLargeError(`body is ${bodyBytes.byteLength} bytes, the limit is ${maxBody}`)
   }
-  const prefix = new Uint8Array(4 + headBytes.byteLength + 4)
+  // a small body goes in the same send as its head: one muxer frame, not two
+  const together = bodyBytes.byteLength <= MAX_COPIED_BODY_BYTES
+  const prefix = new Uint8Array(4 + headBytes.byteLength + 4 + (together ? bodyBytes.byteLength : 0))
   const view = new DataView(prefix.buffer)
   view.setUint32(0, headBytes.byteLength)
   prefix.set(headBytes, 4)
   view.setUint32(4 + headBytes.byteLength, bodyBytes.byteLength)
+  if (together) prefix.set(bodyBytes, 4 + headBytes.byteLength + 4)
   await send(stream, prefix, options.signal)
-  if (bodyBytes.byteLength > 0) await send(stream, bodyBytes, options.signal)
+  if (!together) await send(stream, bodyBytes, options.signal)
   await stream.close({ signal: options.signal })
 }
 

@@ -13,7 +13,7 @@
  * import ./node-env.js first).
  */
 import { noise } from './noise.js'
-import { yamux } from '@libp2p/yamux'
+import { yamux } from './yamux.js'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
@@ -23,16 +23,17 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
-import { DEFAULTS, FEDERATION_PROTOCOL } from './constants.js'
+import { DEFAULTS, FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL } from './constants.js'
 import { DuplicateServerError, MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError, RelayReservationError } from './errors.js'
-import { answer, ask } from './exchange.js'
+import { answer } from './exchange.js'
+import { answerEach, createRequestStreams } from './request-streams.js'
 import { openMailbox } from './mailbox.js'
 import { createInFlightBudget } from './inflight.js'
 import { subscribePresence } from './presence.js'
 import { relayOffers, reservationLost } from './relay-watch.js'
 
 export * from './errors.js'
-export { FEDERATION_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
+export { FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
 
 /**
  * @typedef {object} P2POptions
@@ -174,6 +175,11 @@ class HearthP2P {
       maxInboundStreams: 64,
       maxOutboundStreams: 64
     })
+    await node.handle(FEDERATION_STREAM_PROTOCOL, (stream, connection) => answerEach(stream, connection.remotePeer.toString(), this), {
+      maxInboundStreams: 64,
+      maxOutboundStreams: 64
+    })
+    this.requestStreams = createRequestStreams({ dial: (peerId, protocols, opts) => this.dial(peerId, protocols, opts) })
     await node.start()
     this.node = node
     this.lifetime = new AbortController()
@@ -185,6 +191,7 @@ class HearthP2P {
     if (node == null) return
     this.lifetime.abort()
     this.node = null
+    this.requestStreams?.closeAll()
     await node.stop()
     await Promise.allSettled(this.loops)
     this.loops = []
@@ -494,14 +501,15 @@ class HearthP2P {
    */
   async roundTrip (peerId, request, { signal } = {}) {
     if (typeof request?.head !== 'string') throw new TypeError('request.head must be a JSON string')
-    const stream = await this.dial(peerId, FEDERATION_PROTOCOL, { signal })
-    return ask(stream, request, { peerId, timeoutMs: this.timeouts.request, signal })
+    if (this.node == null) throw new P2PNotRunningError('the p2p node is not running')
+    // on a long-lived stream to the peer when it speaks FEDERATION_STREAM_PROTOCOL (request-streams.js)
+    return this.requestStreams.roundTrip(peerId, request, { timeoutMs: this.timeouts.request, signal })
   }
 
   /**
    * Opens a stream to a peer through our relays.
    * @param {string} peerId
-   * @param {string} protocol
+   * @param {string|string[]} protocol one, or several in order of preference (the stream's `protocol` says which)
    * @param {{signal?: AbortSignal}} [opts]
    */
   async dial (peerId, protocol, { signal } = {}) {

@@ -19,7 +19,7 @@
  *   (throttle.js): a flooding peer is paced, the others are not slowed.
  */
 import { noise } from '../p2p/noise.js'
-import { yamux } from '@libp2p/yamux'
+import { yamux } from '../p2p/yamux.js'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'

@@ -14,14 +14,18 @@
  * of the service's `handleConnect`, which `onHop` calls as a method
  * (`this.handleConnect`); the destination's stream comes from `this.stopHop`.
  * Neither is exported nor has an option, so this wraps both methods on the
- * service instance: `stopHop` records the stream it returns (and its peer) in
- * an AsyncLocalStorage context `handleConnect` runs in, and once
+ * service instance: `handleConnect` passes `stopHop` the options object it
+ * was given, so our `handleConnect` gives it a fresh one, `stopHop` records
+ * the stream it returns (and its peer) against that object, and once
  * `handleConnect` returns, the streams are piped (their pipe's 'message'
  * listener is attached synchronously by createLimitedRelay) and we add ours.
  * Adding it any earlier would be wrong: a stream with a 'message' listener
  * dispatches its data to it, and data arriving before the pipe listens would
- * reach only ours and be lost. Relies on: the two method names, that
- * handleConnect pipes before it returns, and AbstractMessageStream's
+ * reach only ours and be lost. (An AsyncLocalStorage context did this
+ * before; in Node 20 it turns on async hooks for every promise in the
+ * process, a cost on each relayed frame.) Relies on: the two method names,
+ * that handleConnect pipes before it returns and hands stopHop its options
+ * object, and AbstractMessageStream's
  * pause()/resume(). If a libp2p update changes those, the relay still works;
  * it just stops throttling (the test in throttle.test.js catches that).
  *
@@ -31,8 +35,6 @@
  * which libp2p aborts the stream), else a window grown to 16 MiB would
  * overflow it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
-
 /** largest yamux receive window the relay grants per stream; see the file comment */
 export const RELAY_STREAM_WINDOW = 1024 * 1024
 
@@ -44,7 +46,8 @@ export const RELAY_STREAM_WINDOW = 1024 * 1024
  *   being paced are resumed); buckets counts peers currently tracked
  */
 export function throttleRelay (relay, { rate, burst }) {
-  const context = new AsyncLocalStorage()
+  /** handleConnect's options object → where its stopHop records the destination */
+  const connecting = new WeakMap()
   /** @type {Map<string, {tokens: number, at: number, streams: Set<any>, timer: any, forget: any}>} */
   const buckets = new Map()
   const { handleConnect, stopHop } = relay
@@ -113,13 +116,15 @@ export function throttleRelay (relay, { rate, burst }) {
 
   relay.stopHop = async function (args, options) {
     const stream = await stopHop.call(this, args, options)
-    const ctx = context.getStore()
+    const ctx = options == null ? undefined : connecting.get(options)
     if (ctx != null && stream != null) ctx.destination = { stream, peer: args.connection.remotePeer.toString() }
     return stream
   }
   relay.handleConnect = async function (args, options) {
     const ctx = {}
-    await context.run(ctx, () => handleConnect.call(this, args, options))
+    const ownOptions = { ...options }
+    connecting.set(ownOptions, ctx)
+    await handleConnect.call(this, args, ownOptions)
     // handleConnect has returned: if it relayed, both streams are piped now
     if (ctx.destination == null) return
     watch(args.stream.unwrap(), args.connection.remotePeer.toString())
