@@ -618,6 +618,13 @@ class HearthP2P {
     const dialSignal = AbortSignal.any([AbortSignal.timeout(this.timeouts.dial), ...(signal ? [signal] : [])])
     const circuits = (relayAddrs) => relayAddrs.map(addr => addr.encapsulate(`/p2p-circuit/p2p/${peerId}`))
     const ours = this.relays.map(r => r.addr)
+    const ourIds = new Set(this.relays.map(r => r.peerId.toString()))
+    // A peer we have no connection to and presence has not shown us on our
+    // relays is looked up at once, while we try our relays: the lookup costs
+    // two small round trips, the failed try through our relays about one.
+    const lookup = () => this.locate(peerId, dialSignal).then(found => found.reserved.filter(ma => !ourIds.has(relayIdOf(ma))))
+    const early = this.isKnown(peerId) || node.getConnections(target).length > 0 ? null : lookup()
+    early?.catch(() => {})
     let firstErr
     try {
       // Full negotiation (the default): measured no faster with negotiateFully: false,
@@ -629,10 +636,7 @@ class HearthP2P {
     }
     // Not through our relays: ask them where it is (they ask their linked relays).
     let located = []
-    if (!dialSignal.aborted) {
-      const ourIds = new Set(this.relays.map(r => r.peerId.toString()))
-      located = (await this.locate(peerId, dialSignal)).reserved.filter(ma => !ourIds.has(relayIdOf(ma)))
-    }
+    if (!dialSignal.aborted) located = await (early ?? lookup()).catch(() => [])
     try {
       if (located.length === 0) throw firstErr
       return await node.dialProtocol(circuits(located), protocol, { signal: dialSignal })
