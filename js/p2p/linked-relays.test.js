@@ -5,47 +5,16 @@
 import './node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createP2P } from './index.js'
+import { killRelay as kill, spawnLinkedRelays } from '../relay/testing.js'
 
 const quiet = { log () {}, info () {}, warn () {}, debug () {} }
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
-
-/** A relay in its own process (so it can be SIGKILLed), linked with `peers`. */
-function spawnRelay (dir, peers = []) {
-  const cli = fileURLToPath(new URL('../relay/cli.js', import.meta.url))
-  const child = spawn(process.execPath, [cli], {
-    env: { ...process.env, RELAY_PORT: '0', RELAY_MAILBOX_DIR: dir, RELAY_PEERS: peers.join(',') },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the relay did not start: ${out}`)), 15_000)
-    child.once('exit', code => reject(new Error(`the relay exited (${code}): ${out}`)))
-    child.stderr.on('data', chunk => { out += chunk })
-    child.stdout.on('data', chunk => {
-      out += chunk
-      const addr = out.match(/relay: address (\S+)/)?.[1]
-      if (addr != null) {
-        clearTimeout(timer)
-        resolve({ child, addr, id: addr.split('/p2p/')[1], output: () => out })
-      }
-    })
-  })
-}
-
-function kill (relay) {
-  if (relay.child.exitCode !== null || relay.child.signalCode !== null) return Promise.resolve()
-  const exited = new Promise(resolve => relay.child.once('exit', resolve))
-  relay.child.kill('SIGKILL')
-  return exited
-}
 
 /** A peer whose federation answers echo who asked and what they sent. */
 async function newPeer (relayAddrs, extra = {}) {
@@ -83,10 +52,8 @@ test('three linked relays: peers given one each reach one another, survive a SIG
   const dir = await mkdtemp(join(tmpdir(), 'hearth-linked-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
   // a chain of RELAY_PEERS: r2 knows r1, r3 knows r2; the links make a mesh
-  const r1 = await spawnRelay(join(dir, 'm1'))
-  const r2 = await spawnRelay(join(dir, 'm2'), [r1.addr])
-  const r3 = await spawnRelay(join(dir, 'm3'), [r2.addr])
-  const relays = [r1, r2, r3]
+  const relays = await spawnLinkedRelays(dir)
+  const [r1, r2, r3] = relays
   t.after(() => Promise.all(relays.map(kill)))
 
   const mail = []
