@@ -31,6 +31,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay, DEFAULT_RELAY_LIMITS } from './index.js'
+import { relayAddrsFrom } from '../p2p/routing.js'
 
 /**
  * @param {Record<string, string|undefined>} env usually process.env
@@ -43,7 +44,7 @@ export async function startRelayFromEnv (env, logger = console) {
   const host = env.RELAY_HOST ?? '127.0.0.1'
   const privateKey = env.RELAY_KEY_FILE ? await loadOrCreateKey(env.RELAY_KEY_FILE) : undefined
   const mailbox = mailboxFromEnv(env)
-  const peers = (env.RELAY_PEERS ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+  const peers = peersFromEnv(env)
   const relay = createRelay({ port, host, privateKey, logger, limits: limitsFromEnv(env), mailbox, peers })
   await relay.start()
   logger.log(`relay: listening on port ${relay.port}`)
@@ -68,6 +69,19 @@ export function limitsFromEnv (env) {
     limits[key] = n
   }
   return limits
+}
+
+/**
+ * @param {Record<string, string|undefined>} env
+ * @returns {string[]} RELAY_PEERS: other relays' multiaddrs, each ending in /p2p/<peer ID>
+ * @throws {Error} an entry is not such a multiaddr
+ */
+export function peersFromEnv (env) {
+  const peers = (env.RELAY_PEERS ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+  for (const addr of peers) {
+    if (relayAddrsFrom([addr]).length === 0) throw new Error(`RELAY_PEERS: ${addr} is not a relay multiaddr ending in /p2p/<peer ID>`)
+  }
+  return peers
 }
 
 function mailboxFromEnv (env) {

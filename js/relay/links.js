@@ -5,8 +5,8 @@
  * A relay started with RELAY_PEERS dials each of those relays and says
  * "link" with its own addresses; the other relay links back (it dials the
  * announced addresses, so noise proves who they belong to) and both answer
- * with the relays they are linked with, so a chain of RELAY_PEERS becomes a
- * full mesh. A link is kept while its connection is open and redialed with
+ * with the relays they are linked with, and again every few seconds, so a
+ * chain of RELAY_PEERS becomes a full mesh whatever order the relays start in. A link is kept while its connection is open and redialed with
  * backoff when it closes; only relays we are connected to now are given to
  * peers, so a dead relay stops being offered at once.
  *
@@ -30,6 +30,8 @@ export const MAX_LINKS = 32
 
 const LINK_RETRY_MIN = 500
 const LINK_RETRY_MAX = 10_000
+/** ms between "link" requests on a live link: how soon relays linked elsewhere are learned */
+const LINK_REFRESH_MS = 5_000
 
 /**
  * @param {import('@libp2p/interface').Libp2p} node the relay's node, started
@@ -85,7 +87,13 @@ export async function linkRelays (node, options) {
         link.up = true
         delay = LINK_RETRY_MIN
         for (const ma of relayAddrsFrom(answer.relays)) ensureLink([ma])
-        await disconnected(node, id, signal)
+        // say "link" again now and then: the answer carries relays linked since
+        while (!(await disconnected(node, id, AbortSignal.any([signal, AbortSignal.timeout(LINK_REFRESH_MS)])))) {
+          if (signal.aborted) break
+          const again = await askRouting(node, link.addrs, { op: 'link', addrs: ownAddrs() },
+            { signal: AbortSignal.any([signal, AbortSignal.timeout(DEFAULTS.dialTimeout)]) })
+          for (const ma of relayAddrsFrom(again.relays)) ensureLink([ma])
+        }
         if (!signal.aborted) logger.warn?.(`relay: lost the link with relay ${id}, redialing`)
       } catch (err) {
         if (signal.aborted) break
@@ -159,16 +167,20 @@ export async function linkRelays (node, options) {
   }
 }
 
-/** Resolves once no connection to relay `id` remains, or signal aborts. */
+/**
+ * Resolves true once no connection to relay `id` remains, false if signal
+ * aborts first.
+ */
 function disconnected (node, id, signal) {
   return new Promise(resolve => {
+    const gone = () => node.getConnections(peerIdFromString(id)).length === 0
     const check = () => {
-      if (signal.aborted || node.getConnections(peerIdFromString(id)).length === 0) done()
+      if (signal.aborted || gone()) done()
     }
     const done = () => {
       node.removeEventListener('peer:disconnect', check)
       signal.removeEventListener('abort', done)
-      resolve()
+      resolve(gone())
     }
     node.addEventListener('peer:disconnect', check)
     signal.addEventListener('abort', done, { once: true })
