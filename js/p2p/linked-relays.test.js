@@ -120,5 +120,12 @@ test('three linked relays: peers given one each reach one another, survive a SIG
   await back.start()
   await waitUntil(() => mail.length > 0, 15_000, () => `the mail never arrived: ${JSON.stringify(back.relays())}`)
   assert.deepEqual(mail, ['sealed for d'])
+
+  // a peer on a given relay and a learned one stops within 5 s, its relays up or one dying with it
+  let stopping = Date.now()
   await back.stop()
+  assert.ok(Date.now() - stopping < 5000, `stop took ${Date.now() - stopping} ms`)
+  stopping = Date.now()
+  await Promise.all([peers[1].p2p.stop(), kill(r2)])
+  assert.ok(Date.now() - stopping < 5000, `stop with its relay dying took ${Date.now() - stopping} ms`)
 })

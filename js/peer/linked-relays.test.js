@@ -66,9 +66,10 @@ test('three linked relays, a peer on each: every direction, a relay SIGKILLed, m
   }
   const [ab, , ca] = rooms
 
-  // Carol away; Alice's message for her waits in Carol's mailboxes (on r3 and
-  // the relay Carol learned)
-  await peers.c.stop()
+  // Carol away (SIGTERM: she exits within 5 s, on her given relay and a learned
+  // one); Alice's message for her waits in Carol's mailboxes on both
+  const code = await Promise.race([peers.c.stop(), new Promise(resolve => setTimeout(resolve, 5000, 'still running'))])
+  assert.equal(code, 0, `Carol did not exit within 5 s of SIGTERM:\n${c.output()}`)
   delete peers.c
   const waitingId = await say(alice.peer, alice.token, ca, 'while you were away')
   await eventually('the message to wait in Carol\'s mailbox', async () => {
