@@ -415,7 +415,7 @@ class HearthP2P {
         let added = 0
         for (const ma of relayAddrsFrom(answer.relays)) {
           const id = relayIdOf(ma)
-          if (ours.has(id) || this.learnedRelays.has(id)) continue
+          if (ours.has(id) || this.learnedRelays.has(id) || this.learnedRelays.size >= MAX_LEARNED_RELAYS) continue
           this.learnedRelays.set(id, { addr: ma, failedAt: 0 })
           added++
         }
@@ -770,6 +770,9 @@ function sleep (ms, signal) {
     }
   })
 }
+
+/** Relays we keep as candidates: a community's relays, not a directory. */
+const MAX_LEARNED_RELAYS = 64
 
 /** ms a learned relay that failed us is not tried again. */
 const LEARNED_RELAY_REST_MS = 30_000

@@ -17,7 +17,8 @@
  *   at once (they answer for themselves only), so a lookup is two round trips.
  *
  * Trust: any libp2p node that can be dialed back may link (at most MAX_LINKS),
- * and is then offered to peers as a relay. Relays of one community are run
+ * and is then offered to peers as a relay; one we were told of and cannot
+ * reach for FORGET_AFTER_MS is forgotten (RELAY_PEERS are redialed for ever). Relays of one community are run
  * by people who trust each other; an open network of strangers' relays
  * would need a DHT and a reputation, which this does not try to be.
  */
@@ -30,6 +31,8 @@ export const MAX_LINKS = 32
 
 const LINK_RETRY_MIN = 500
 const LINK_RETRY_MAX = 10_000
+/** ms a relay we were told of (not one of RELAY_PEERS) may stay unreachable before it is forgotten */
+const FORGET_AFTER_MS = 60_000
 /** ms between "link" requests on a live link: how soon relays linked elsewhere are learned */
 const LINK_REFRESH_MS = 5_000
 
@@ -61,7 +64,7 @@ export async function linkRelays (node, options) {
     return addrs
   }
 
-  const ensureLink = (addrs) => {
+  const ensureLink = (addrs, configured = false) => {
     const id = relayIdOf(addrs[0])
     if (id == null || id === self || lifetime.signal.aborted) return
     const known = links.get(id)
@@ -70,7 +73,7 @@ export async function linkRelays (node, options) {
       logger.warn?.(`relay: not linking with ${id}: already linked with ${MAX_LINKS} relays`)
       return
     }
-    const link = { addrs: addrs.filter(ma => relayIdOf(ma) === id), up: false }
+    const link = { addrs: addrs.filter(ma => relayIdOf(ma) === id), up: false, configured, downSince: Date.now() }
     links.set(id, link)
     keepLink(id, link).catch(err => logger.warn?.(`relay: link with ${id} ended: ${err.message}`))
   }
@@ -99,7 +102,14 @@ export async function linkRelays (node, options) {
         if (signal.aborted) break
         if (link.up) logger.warn?.(`relay: link with relay ${id} failed: ${err.message}`)
       }
+      if (link.up) link.downSince = Date.now()
       link.up = false
+      // one we were told of (not in RELAY_PEERS) and cannot reach for a while is forgotten
+      if (!link.configured && Date.now() - link.downSince > FORGET_AFTER_MS) {
+        links.delete(id)
+        logger.info?.(`relay: forgot relay ${id}: unreachable for ${FORGET_AFTER_MS / 1000} s`)
+        return
+      }
       await sleep(delay, signal)
       delay = Math.min(delay * 2, LINK_RETRY_MAX)
     }
@@ -157,7 +167,7 @@ export async function linkRelays (node, options) {
   for (const addr of options.peers ?? []) {
     const addrs = relayAddrsFrom([addr])
     if (addrs.length === 0) throw new TypeError(`RELAY_PEERS: ${addr} is not a relay multiaddr ending in /p2p/<peer ID>`)
-    ensureLink(addrs)
+    ensureLink(addrs, true)
   }
 
   return {
