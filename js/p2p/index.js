@@ -97,7 +97,7 @@ class HearthP2P {
     this.learnedRelays = new Map()
     /** when we last asked a relay for the relays it is linked with (ms) */
     this.askedForRelaysAt = 0
-    /** mailbox sessions on relays we hold no reservation on, to leave mail there: relay ID → {opening, idle} */
+    /** mailbox sessions on relays we hold no reservation on, to leave mail there: relay ID → {opening, timer, close} */
     this.visitedMailboxes = new Map()
     this.serve = options.serve
     this.onMail = options.onMail
@@ -273,8 +273,8 @@ class HearthP2P {
         // A learned relay that failed us is swapped for another (fillRelays), not waited for.
         const learned = this.learnedRelays.get(relay.peerId.toString())
         if (learned != null) learned.failedAt = Date.now()
+        this.setOnline(relay, false) // listeners see it go offline, then go
         this.relays = this.relays.filter(r => r !== relay)
-        relay.online = false
         this.relaysChanged()
         return
       }
