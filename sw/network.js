@@ -46,7 +46,7 @@ export class NetworkConfigError extends Error {
  *   duplicate: a relay said another copy of this server is online there, so
  *   this one left the network for the rest of this worker life (error says why)
  * @property {string} [peerId] ours (equals the server name)
- * @property {Array<{addr: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean}>} [relays]
+ * @property {Array<{addr: string, peerId: string, online: boolean, learned: boolean, offers: string[], presence: boolean, mailbox: boolean}>} [relays]
  *   offers: the Hearth extras the relay has ('presence', 'mailbox'; none on a stock libp2p
  *   relay); presence: we learn who is online there; mailbox: the relay keeps mail for us
  *   while we are away (and takes ours for others)
@@ -86,7 +86,7 @@ export function createNetwork (options, components = {}) {
     report({
       state: relays.some(r => r.online) ? 'online' : 'connecting',
       peerId: p2p.peerId,
-      relays: relays.map(r => ({ addr: r.addr, online: r.online, offers: r.offers, presence: r.presence, mailbox: r.mailbox })),
+      relays: relays.map(r => ({ addr: r.addr, peerId: r.peerId, online: r.online, learned: r.learned, offers: r.offers, presence: r.presence, mailbox: r.mailbox })),
       peers: p2p.peers(),
       direct: links?.connected() ?? []
     })

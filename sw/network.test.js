@@ -52,7 +52,7 @@ test('a relay in config.json: online as the server name, with the peers there', 
     await new Promise(resolve => setTimeout(resolve, 20))
   }
   assert.deepEqual(first.network.status(), {
-    state: 'online', peerId: a.serverName, relays: [{ addr: relay.multiaddrs()[0], online: true, offers: ['presence'], presence: true, mailbox: false }], peers: [b.serverName], direct: []
+    state: 'online', peerId: a.serverName, relays: [{ addr: relay.multiaddrs()[0], peerId: relay.peerId, online: true, learned: false, offers: ['presence', 'routing'], presence: true, mailbox: false }], peers: [b.serverName], direct: []
   })
   assert.deepEqual(first.seen.map(s => s.state).slice(0, 2), ['starting', 'connecting'])
 })

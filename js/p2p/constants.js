@@ -38,6 +38,18 @@ export const SIGNAL_PROTOCOL = '/hearth/webrtc-signal/1.0.0'
  */
 export const MAILBOX_PROTOCOL = '/hearth/mailbox/1.0.0'
 
+/**
+ * Finding peers across linked relays (routing.js, js/relay/links.js): one
+ * request and one answer per stream, each a length-prefixed (unsigned varint)
+ * UTF-8 JSON message. A peer asks its relay which other relays it is linked
+ * with, and on which relays a peer ID holds a reservation or keeps a
+ * mailbox; relays link to each other with it.
+ */
+export const ROUTING_PROTOCOL = '/hearth/routing/1.0.0'
+
+/** Largest routing message, in bytes. */
+export const MAX_ROUTING_MESSAGE_BYTES = 64 * 1024
+
 /** Largest sealed payload any relay may take in one deposit (each relay sets its own limit up to this). */
 export const MAX_MAILBOX_DEPOSIT_BYTES = 4 * 1024 * 1024
 
@@ -81,5 +93,9 @@ export const DEFAULTS = Object.freeze({
   reservationTimeout: 15_000,
   /** ms between attempts to get back onto the relay after losing it (doubles, capped). */
   relayRetryMin: 500,
+  /** relays a peer holds reservations on: the ones it was given, then learned ones up to this many */
+  maxRelays: 2,
+  /** ms a relay asks its linked relays where a peer is before answering with what it has */
+  lookupTimeout: 1_500,
   relayRetryMax: 15_000
 })

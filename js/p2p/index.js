@@ -31,9 +31,10 @@ import { openMailbox } from './mailbox.js'
 import { createInFlightBudget } from './inflight.js'
 import { subscribePresence } from './presence.js'
 import { relayOffers, reservationLost } from './relay-watch.js'
+import { askRouting, relayAddrsFrom, relayIdOf } from './routing.js'
 
 export * from './errors.js'
-export { FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
+export { FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, ROUTING_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
 
 /**
  * @typedef {object} P2POptions
@@ -60,6 +61,9 @@ export { FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL, MAILBOX_PROTOCOL, PRES
  * @property {number} [requestTimeout] ms, whole outgoing request
  * @property {number} [dialTimeout] ms, reaching a peer through the relay
  * @property {number} [serveTimeout] ms Go may take to answer an incoming request
+ * @property {number} [maxRelays] relays to hold reservations on (default DEFAULTS.maxRelays, 2):
+ *   every relay in relayAddrs is used; while fewer than this many are online, relays
+ *   learned from them (routing.js) are added, one at a time
  * @property {number} [maxInFlightBytesPerPeer] bytes of incoming requests one remote peer may
  *   have in flight (default MAX_IN_FLIGHT_BYTES_PER_PEER); more are refused before their body is read
  */
@@ -87,12 +91,15 @@ class HearthP2P {
       const ma = multiaddr(addr)
       const relayId = ma.getComponents().findLast(c => c.name === 'p2p')?.value
       if (relayId == null) throw new TypeError(`relay address ${addr} lacks /p2p/<relay peer ID>`)
-      // mailbox: our open mailbox on it (mailbox.js), null when none
-      // offers: Hearth extras it listed in identify (relay-watch.js); presence:
-      // our subscription there is open; mailbox: our open mailbox on it (mailbox.js), null when none;
-      // duplicate: it said another copy of us is online there (we stay off it)
-      return { addr: ma, peerId: peerIdFromString(relayId), known: new Set(), online: false, offers: [], presence: false, mailbox: null, duplicate: false }
+      return newRelayEntry(ma, relayId, false)
     })
+    this.maxRelays = options.maxRelays ?? DEFAULTS.maxRelays
+    /** relays learned from our relays' routing answers: peer ID → {addr, failedAt} */
+    this.learnedRelays = new Map()
+    /** when we last asked a relay for the relays it is linked with (ms) */
+    this.askedForRelaysAt = 0
+    /** mailbox sessions on relays we hold no reservation on, to leave mail there: relay ID → {opening, timer, close} */
+    this.visitedMailboxes = new Map()
     this.serve = options.serve
     this.onMail = options.onMail
     this.onNotice = options.onNotice
@@ -115,6 +122,8 @@ class HearthP2P {
     this.listeners = new Set()
     /** relay listeners: called with relays() whenever one goes on or off line */
     this.relayListeners = new Set()
+    /** set while fillRelays runs from relaysChanged (which it calls itself) */
+    this.filling = false
     this.loops = []
     this.seed = options.privateKey.subarray(0, 32)
     this.publicKeyBytes = options.privateKey.subarray(32)
@@ -193,8 +202,11 @@ class HearthP2P {
     this.node = null
     this.requestStreams?.closeAll()
     await node.stop()
+    for (const visit of this.visitedMailboxes.values()) visit.close()
+    this.visitedMailboxes.clear()
     await Promise.allSettled(this.loops)
     this.loops = []
+    this.relays = this.relays.filter(r => !r.learned)
     for (const relay of this.relays) {
       for (const peer of relay.known) this.forget(relay, peer)
       this.setOnline(relay, false)
@@ -235,6 +247,7 @@ class HearthP2P {
           })
         delay = DEFAULTS.relayRetryMin
         this.logger.info?.(`p2p: on relay ${relay.peerId} (${relay.offers.length > 0 ? `offers ${relay.offers.join(', ')}` : 'relaying only'})`)
+        if (relay.offers.includes('routing')) this.learnRelays(relay, visitSignal)
         const goOnline = once(() => {
           this.setOnline(relay, true)
           if (relay.offers.includes('mailbox')) extras.push(this.keepMailbox(relay, visitSignal))
@@ -262,6 +275,16 @@ class HearthP2P {
         await Promise.all(extras)
       }
       relay.offers = []
+      if (!signal.aborted) relay.failed = true
+      if (relay.learned && !signal.aborted && !duplicate) {
+        // A learned relay that failed us is swapped for another (fillRelays), not waited for.
+        const learned = this.learnedRelays.get(relay.peerId.toString())
+        if (learned != null) learned.failedAt = Date.now()
+        this.setOnline(relay, false) // listeners see it go offline, then go
+        this.relays = this.relays.filter(r => r !== relay)
+        this.relaysChanged()
+        return
+      }
       this.setOnline(relay, false)
       if (duplicate) {
         const err = new DuplicateServerError(this.peerId.toString(), relay.peerId.toString())
@@ -386,6 +409,78 @@ class HearthP2P {
     })
   }
 
+  /**
+   * Asks a relay which relays it is linked with and keeps them as candidates
+   * (fillRelays picks from them). Best effort: a relay that cannot say is
+   * still a relay.
+   */
+  learnRelays (relay, signal) {
+    this.askedForRelaysAt = Date.now()
+    askRouting(this.node, relay.peerId, { op: 'relays' }, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.dial)]) })
+      .then(answer => {
+        const ours = new Set(this.relays.filter(r => !r.learned).map(r => r.peerId.toString()))
+        let added = 0
+        for (const ma of relayAddrsFrom(answer.relays)) {
+          const id = relayIdOf(ma)
+          if (ours.has(id) || this.learnedRelays.has(id) || this.learnedRelays.size >= MAX_LEARNED_RELAYS) continue
+          this.learnedRelays.set(id, { addr: ma, failedAt: 0 })
+          added++
+        }
+        if (added > 0) this.logger.info?.(`p2p: relay ${relay.peerId} told us of ${added} more relay${added === 1 ? '' : 's'}`)
+        this.fillRelays()
+      })
+      .catch(err => {
+        if (!signal.aborted) this.logger.warn?.(`p2p: relay ${relay.peerId} did not say which relays it is linked with: ${err.message}`)
+      })
+  }
+
+  /**
+   * Keeps us on maxRelays relays: the ones we were given always, and while
+   * fewer than maxRelays of those are online, learned ones (random, so peers
+   * spread over the relays), none that failed us in the last 30 s.
+   */
+  fillRelays () {
+    if (this.lifetime == null || this.lifetime.signal.aborted || this.node == null) return
+    // a given relay counts until it has failed us once: at start it is still connecting
+    const inUse = () => this.relays.filter(r => r.learned || r.online || !r.failed).length
+    while (inUse() < this.maxRelays) {
+      const using = new Set(this.relays.map(r => r.peerId.toString()))
+      const candidates = [...this.learnedRelays].filter(([id, l]) => !using.has(id) && Date.now() - l.failedAt > LEARNED_RELAY_REST_MS)
+      if (candidates.length === 0) {
+        // maybe more relays were linked since we asked
+        const asker = this.relays.find(r => r.online && r.offers.includes('routing'))
+        if (asker != null && Date.now() - this.askedForRelaysAt > 5_000) this.learnRelays(asker, this.lifetime.signal)
+        return
+      }
+      const [id, learned] = candidates[Math.floor(Math.random() * candidates.length)]
+      const relay = newRelayEntry(learned.addr, id, true)
+      this.relays.push(relay)
+      this.logger.info?.(`p2p: also using relay ${id}, learned from our relays`)
+      this.loops.push(this.relayLoop(relay, this.lifetime.signal))
+      this.relaysChanged()
+    }
+  }
+
+  /**
+   * Where a peer is, by asking our relays that answer routing lookups (they
+   * ask their linked relays): relay addresses where it holds a reservation,
+   * and where mail for it is kept. Empty when no relay of ours can tell.
+   * @returns {Promise<{reserved: Multiaddr[], mailbox: Multiaddr[]}>}
+   */
+  async locate (peerId, signal) {
+    const askers = this.relays.filter(r => r.online && r.offers.includes('routing'))
+    const answers = await Promise.allSettled(askers.map(relay =>
+      askRouting(this.node, relay.peerId, { op: 'find', peer: peerId }, { signal })))
+    const reserved = new Map()
+    const mailbox = new Map()
+    for (const result of answers) {
+      if (result.status !== 'fulfilled') continue
+      for (const ma of relayAddrsFrom(result.value.reserved)) if (!reserved.has(relayIdOf(ma))) reserved.set(relayIdOf(ma), ma)
+      for (const ma of relayAddrsFrom(result.value.mailbox)) if (!mailbox.has(relayIdOf(ma))) mailbox.set(relayIdOf(ma), ma)
+    }
+    return { reserved: [...reserved.values()], mailbox: [...mailbox.values()] }
+  }
+
   learn (relay, peer) {
     if (peer === this.peerId.toString() || relay.known.has(peer)) return
     const wasKnown = this.isKnown(peer)
@@ -407,8 +502,9 @@ class HearthP2P {
    * it listed in identify ('presence', 'mailbox'), [] for a stock libp2p relay;
    * presence = our subscription there is open, so we learn who else is there;
    * mailbox = our mailbox stream there is open (it keeps and pushes our mail);
-   * duplicate = it said another copy of this server is online there.
-   * @returns {Array<{addr: string, peerId: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean, duplicate: boolean}>}
+   * duplicate = it said another copy of this server is online there;
+   * learned = another relay told us of it (routing), we were not given it.
+   * @returns {Array<{addr: string, peerId: string, online: boolean, offers: string[], presence: boolean, mailbox: boolean, duplicate: boolean, learned: boolean}>}
    */
   relayStatus () {
     return this.relays.map(r => ({
@@ -418,7 +514,8 @@ class HearthP2P {
       offers: [...r.offers],
       presence: r.presence,
       mailbox: r.mailbox != null,
-      duplicate: r.duplicate
+      duplicate: r.duplicate,
+      learned: r.learned
     }))
   }
 
@@ -447,6 +544,10 @@ class HearthP2P {
   }
 
   relaysChanged () {
+    if (!this.filling) {
+      this.filling = true
+      try { this.fillRelays() } finally { this.filling = false }
+    }
     const status = this.relayStatus()
     for (const listener of this.relayListeners) {
       try { listener(status) } catch (err) { this.logger.warn?.(`p2p: relay listener threw: ${err.message}`) }
@@ -523,14 +624,33 @@ class HearthP2P {
     }
     if (target.equals(this.peerId)) throw new PeerUnreachableError('refusing to federate with ourselves over p2p')
     const dialSignal = AbortSignal.any([AbortSignal.timeout(this.timeouts.dial), ...(signal ? [signal] : [])])
-    const addrs = this.relays.map(r => r.addr.encapsulate(`/p2p-circuit/p2p/${peerId}`))
+    const circuits = (relayAddrs) => relayAddrs.map(addr => addr.encapsulate(`/p2p-circuit/p2p/${peerId}`))
+    const ours = this.relays.map(r => r.addr)
+    const ourIds = new Set(this.relays.map(r => r.peerId.toString()))
+    // A peer we have no connection to and presence has not shown us on our
+    // relays is looked up at once, while we try our relays: the lookup costs
+    // two small round trips, the failed try through our relays about one.
+    const lookup = () => this.locate(peerId, dialSignal).then(found => found.reserved.filter(ma => !ourIds.has(relayIdOf(ma))))
+    const early = this.isKnown(peerId) || node.getConnections(target).length > 0 ? null : lookup()
+    early?.catch(() => {})
+    let firstErr
     try {
       // Full negotiation (the default): measured no faster with negotiateFully: false,
       // and a peer without the protocol then fails here, clearly, not mid-read.
-      return await node.dialProtocol(addrs, protocol, { signal: dialSignal })
+      return await node.dialProtocol(circuits(ours), protocol, { signal: dialSignal })
     } catch (err) {
       if (signal?.aborted) throw signal.reason
-      const why = this.isKnown(peerId) ? 'known but not answering' : 'not on any relay we use'
+      firstErr = err
+    }
+    // Not through our relays: ask them where it is (they ask their linked relays).
+    let located = []
+    if (!dialSignal.aborted) located = await (early ?? lookup()).catch(() => [])
+    try {
+      if (located.length === 0) throw firstErr
+      return await node.dialProtocol(circuits(located), protocol, { signal: dialSignal })
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason
+      const why = this.isKnown(peerId) ? 'known but not answering' : located.length > 0 ? 'found on another relay but not answering' : 'not on any relay we use or can ask'
       throw new PeerUnreachableError(`peer ${peerId} is unreachable (${why}): ${err.message}`, { cause: err })
     }
   }
@@ -549,19 +669,77 @@ class HearthP2P {
    */
   async deposit (peerId, ref, bytes, { signal } = {}) {
     if (this.node == null) throw new P2PNotRunningError('the p2p node is not running')
+    // Every relay that keeps mail for the recipient gets a copy (README, "Several
+    // relays"): ours (each refuses a recipient it does not know), and the ones a
+    // lookup names, so the mail outlives any one relay.
+    const targets = this.relays.filter(r => r.online && r.mailbox != null)
+      .map(relay => ({ id: relay.peerId.toString(), mailbox: () => relay.mailbox }))
+    const ourIds = new Set(targets.map(t => t.id))
+    const lookup = signal == null ? AbortSignal.timeout(this.timeouts.dial) : AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.dial)])
+    const located = await this.locate(peerId, lookup).catch(() => ({ mailbox: [] }))
+    for (const ma of located.mailbox) {
+      const id = relayIdOf(ma)
+      if (!ourIds.has(id)) targets.push({ id, mailbox: () => this.visitMailbox(ma, id) })
+    }
     const refusals = []
-    for (const relay of this.relays) {
-      if (!relay.online || relay.mailbox == null) continue
+    const stored = []
+    await Promise.all(targets.map(async (target) => {
       try {
-        const { expiresAt } = await relay.mailbox.deposit(peerId, ref, bytes, { signal })
-        return { relay: relay.peerId.toString(), expiresAt }
+        const mailbox = await target.mailbox()
+        const { expiresAt } = await mailbox.deposit(peerId, ref, bytes, { signal })
+        stored.push({ relay: target.id, expiresAt })
       } catch (err) {
-        if (signal?.aborted) throw signal.reason
-        if (err.name === 'MailboxBadRequestError') throw err // every relay would say the same
         refusals.push(err)
       }
+    }))
+    if (signal?.aborted) throw signal.reason
+    if (stored.length > 0) {
+      // the mail is safe until the first copy expires
+      return stored.reduce((a, b) => a.expiresAt <= b.expiresAt ? a : b)
     }
+    const bad = refusals.find(err => err.name === 'MailboxBadRequestError')
+    if (bad != null) throw bad // every relay would say the same
     throw mostTelling(refusals, peerId)
+  }
+
+  /**
+   * A mailbox session on a relay we hold no reservation on, opened to leave
+   * mail there and closed after VISITED_MAILBOX_IDLE_MS without deposits. It
+   * carries our own mail and notices too, while it is open.
+   */
+  visitMailbox (addr, id) {
+    let visit = this.visitedMailboxes.get(id)
+    if (visit == null) {
+      const controller = new AbortController()
+      const signal = AbortSignal.any([controller.signal, this.lifetime.signal])
+      const opening = (async () => {
+        await this.node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.dial)]) })
+        const mailbox = await openMailbox(this.node, peerIdFromString(id), {
+          self: this.peerId.toString(),
+          onMail: this.onMail,
+          onNotice: this.onNotice,
+          timeoutMs: this.timeouts.request,
+          signal,
+          logger: this.logger
+        })
+        mailbox.closed.finally(() => visit.close())
+        return mailbox
+      })()
+      visit = {
+        opening,
+        timer: null,
+        close: () => {
+          clearTimeout(visit.timer)
+          controller.abort()
+          if (this.visitedMailboxes.get(id) === visit) this.visitedMailboxes.delete(id)
+        }
+      }
+      opening.catch(() => visit.close())
+      this.visitedMailboxes.set(id, visit)
+    }
+    clearTimeout(visit.timer)
+    visit.timer = setTimeout(visit.close, VISITED_MAILBOX_IDLE_MS)
+    return visit.opening
   }
 }
 
@@ -599,6 +777,28 @@ function sleep (ms, signal) {
       resolve()
     }
   })
+}
+
+/** Relays we keep as candidates: a community's relays, not a directory. */
+const MAX_LEARNED_RELAYS = 64
+
+/** ms a learned relay that failed us is not tried again. */
+const LEARNED_RELAY_REST_MS = 30_000
+
+/** ms a mailbox session on a relay we are not on stays open after its last deposit. */
+const VISITED_MAILBOX_IDLE_MS = 60_000
+
+/**
+ * One relay we use. learned: it came from a relay's routing answer, not from
+ * relayAddrs (it is dropped, not retried, when it fails); failed: we have lost
+ * or failed to reach it at least once (fillRelays stops counting it); known: peers its
+ * presence listed; offers: Hearth extras it listed in identify (relay-watch.js);
+ * presence: our subscription there is open; mailbox: our open mailbox on it
+ * (mailbox.js), null when none; duplicate: it said another copy of us is
+ * online there (we stay off it).
+ */
+function newRelayEntry (addr, relayId, learned) {
+  return { addr, peerId: peerIdFromString(relayId), learned, failed: false, known: new Set(), online: false, offers: [], presence: false, mailbox: null, duplicate: false }
 }
 
 /** fn, called at most once however often the result is. */

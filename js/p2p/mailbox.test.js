@@ -131,8 +131,8 @@ test('no mailbox for the recipient, or none at all: MailboxUnavailableError; a r
     await waitUntil(() => alice.relays()[0].online, 3000, 'alice is not on the relay')
     await new Promise(resolve => setTimeout(resolve, 1500)) // time for a retry storm, were there one
     // identify said it has no mailbox, so it is never asked for one
-    assert.deepEqual(said.filter(line => line.includes('mailbox') || line.includes('on relay')), [`p2p: on relay ${plain.peerId} (offers presence)`])
-    assert.deepEqual(alice.relays()[0].offers, ['presence'])
+    assert.deepEqual(said.filter(line => line.includes('mailbox') || line.includes('on relay')), [`p2p: on relay ${plain.peerId} (offers presence, routing)`])
+    assert.deepEqual(alice.relays()[0].offers, ['presence', 'routing'])
     assert.equal(alice.relays()[0].mailbox, false)
     await assert.rejects(alice.deposit(alice.peerId, 'x', bytes('?')),
       err => err instanceof MailboxUnavailableError && /no relay we are on keeps mail/.test(err.message))

@@ -6,10 +6,10 @@
  * rust- or js-libp2p — carry a Hearth peer: being online needs a reservation
  * and nothing else.
  */
-import { MAILBOX_PROTOCOL, PRESENCE_PROTOCOL } from './constants.js'
+import { MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, ROUTING_PROTOCOL } from './constants.js'
 
 /** Hearth's extras a relay may offer, by the name status reports them under. */
-export const EXTRAS = Object.freeze({ presence: PRESENCE_PROTOCOL, mailbox: MAILBOX_PROTOCOL })
+export const EXTRAS = Object.freeze({ presence: PRESENCE_PROTOCOL, mailbox: MAILBOX_PROTOCOL, routing: ROUTING_PROTOCOL })
 
 /**
  * The extras a relay offers, from the protocols it lists in identify. libp2p

@@ -57,7 +57,14 @@ export function createNetworkView (root) {
       const error = $('network-error')
       error.hidden = !p2p.error
       error.textContent = p2p.error ?? ''
-      $('relay').textContent = (p2p.relays ?? []).map(r => `${r.addr} (${r.online ? 'connected' : 'connecting'}${r.online && r.mailbox ? ', keeps your mail while you are away' : ''})`).join(', ')
+      $('relay').replaceChildren(...(p2p.relays ?? []).map((relay, i) => {
+        const item = document.createElement('span')
+        item.dataset.testid = 'relay-item'
+        item.dataset.relayId = relay.peerId ?? ''
+        item.dataset.offers = relayOffers(relay).join(' ')
+        item.textContent = (i > 0 ? '; ' : '') + describeRelay(relay)
+        return item
+      }))
       $('peer-list').replaceChildren(...peers.map((peer) => {
         const li = document.createElement('li')
         li.dataset.testid = 'peer'
@@ -83,4 +90,41 @@ function flash (button, text) {
   button.dataset.label = original
   button.textContent = text
   setTimeout(() => { button.textContent = original }, 1500)
+}
+
+/** What each offer means to the person, in the order shown. */
+const OFFER_TEXT = {
+  reservation: 'reachable through it',
+  mailbox: 'keeps your mail while you are away',
+  presence: 'says who is online',
+  routing: 'finds servers on other relays'
+}
+
+/**
+ * What a relay offers us: 'reservation' (we hold one: others reach us through
+ * it; any libp2p circuit relay gives that), then the Hearth extras it listed
+ * that we use now ('mailbox', 'presence') or that need no session ('routing').
+ * @param {{online: boolean, offers?: string[], mailbox?: boolean, presence?: boolean}} relay
+ * @returns {string[]}
+ */
+export function relayOffers (relay) {
+  if (!relay.online) return []
+  const offers = ['reservation']
+  if (relay.mailbox) offers.push('mailbox')
+  if (relay.presence) offers.push('presence')
+  if (relay.offers?.includes('routing')) offers.push('routing')
+  return offers
+}
+
+/**
+ * One relay in a line: where it is, whether we are on it, what it offers.
+ * @param {{addr: string, online: boolean, learned?: boolean, offers?: string[], mailbox?: boolean, presence?: boolean}} relay
+ * @returns {string}
+ */
+export function describeRelay (relay) {
+  const how = relay.learned ? ', found through another relay' : ''
+  if (!relay.online) return `${relay.addr} (connecting${how})`
+  const offers = relayOffers(relay)
+  const extras = offers.length === 1 ? ', a plain libp2p relay' : ''
+  return `${relay.addr} (connected${how}${extras}: ${offers.map(o => OFFER_TEXT[o]).join(', ')})`
 }

@@ -5,6 +5,8 @@
  * set, keeps the relay's key (and so its address) across restarts: the file is
  * created on first start. Mail for absent peers is kept in RELAY_MAILBOX_DIR
  * (default .hearth/mailbox; `off`: none) for RELAY_MAILBOX_TTL_DAYS (default 14).
+ * RELAY_PEERS (comma-separated relay multiaddrs) links it with other relays,
+ * so peers find each other across them (links.js).
  * RELAY_MAX_RESERVATIONS and the other limits: from-env.js lists them.
  * Memory (issue 17, relay.compare): the live heap is ~20 MiB at 50 peers;
  * resident memory (~80 MiB idle, 115-130 MiB under load) is Node and

@@ -10,6 +10,9 @@
  *                           .hearth/mailbox, relative to the working directory);
  *                           `off`: no mailbox
  *   RELAY_MAILBOX_TTL_DAYS  days mail waits unread before it is dropped (default 14)
+ *   RELAY_PEERS     comma-separated multiaddrs (each ending /p2p/<peer ID>) of other
+ *                   relays to link with (links.js): peers then find each other across
+ *                   relays, and learn those relays; one is enough, links spread
  * and one variable per limit in DEFAULT_RELAY_LIMITS (index.js has what each
  * bounds and its default), named RELAY_ + the limit in upper snake case, each a
  * positive whole number; unset keeps the default:
@@ -28,6 +31,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay, DEFAULT_RELAY_LIMITS } from './index.js'
+import { relayAddrsFrom } from '../p2p/routing.js'
 
 /**
  * @param {Record<string, string|undefined>} env usually process.env
@@ -40,11 +44,13 @@ export async function startRelayFromEnv (env, logger = console) {
   const host = env.RELAY_HOST ?? '127.0.0.1'
   const privateKey = env.RELAY_KEY_FILE ? await loadOrCreateKey(env.RELAY_KEY_FILE) : undefined
   const mailbox = mailboxFromEnv(env)
-  const relay = createRelay({ port, host, privateKey, logger, limits: limitsFromEnv(env), mailbox })
+  const peers = peersFromEnv(env)
+  const relay = createRelay({ port, host, privateKey, logger, limits: limitsFromEnv(env), mailbox, peers })
   await relay.start()
   logger.log(`relay: listening on port ${relay.port}`)
   logger.log(mailbox == null ? 'relay: no mailbox (RELAY_MAILBOX_DIR=off)' : `relay: mailbox in ${resolve(mailbox.dir)}`)
   for (const addr of relay.multiaddrs()) logger.log(`relay: address ${addr}`)
+  if (peers.length > 0) logger.log(`relay: linking with ${peers.length} relay${peers.length === 1 ? '' : 's'} (RELAY_PEERS)`)
   return relay
 }
 
@@ -63,6 +69,19 @@ export function limitsFromEnv (env) {
     limits[key] = n
   }
   return limits
+}
+
+/**
+ * @param {Record<string, string|undefined>} env
+ * @returns {string[]} RELAY_PEERS: other relays' multiaddrs, each ending in /p2p/<peer ID>
+ * @throws {Error} an entry is not such a multiaddr
+ */
+export function peersFromEnv (env) {
+  const peers = (env.RELAY_PEERS ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+  for (const addr of peers) {
+    if (relayAddrsFrom([addr]).length === 0) throw new Error(`RELAY_PEERS: ${addr} is not a relay multiaddr ending in /p2p/<peer ID>`)
+  }
+  return peers
 }
 
 function mailboxFromEnv (env) {

@@ -32,6 +32,7 @@ import { relayLimits } from './limits.js'
 import { watchReservations } from './reservations.js'
 import { throttleRelay, RELAY_STREAM_WINDOW } from './throttle.js'
 import { createMailbox } from './mailbox/index.js'
+import { linkRelays } from './links.js'
 
 export const DEFAULT_RELAY_LIMITS = Object.freeze({
   /** online peers the relay will hold a slot for (freed when the peer disconnects) */
@@ -80,10 +81,12 @@ export const DEFAULT_RELAY_LIMITS = Object.freeze({
 /**
  * @param {{port?: number, host?: string, limits?: Partial<typeof DEFAULT_RELAY_LIMITS>,
  *          privateKey?: Uint8Array, logger?: {info?: Function, warn?: Function},
- *          mailbox?: Parameters<typeof createMailbox>[0]}} [options]
+ *          mailbox?: Parameters<typeof createMailbox>[0], peers?: string[]}} [options]
  *   port 0 picks a free port; privateKey (64-byte raw ed25519) keeps the relay's
  *   peer ID, and so its address, stable across restarts; mailbox ({dir, ttl, …},
- *   DEFAULT_MAILBOX_OPTIONS in mailbox/index.js) keeps mail in dir; absent: no mailbox
+ *   DEFAULT_MAILBOX_OPTIONS in mailbox/index.js) keeps mail in dir; absent: no mailbox;
+ *   peers: multiaddrs of other relays to link with (links.js), so peers find each
+ *   other across relays
  */
 export function createRelay (options = {}) {
   const host = options.host ?? '127.0.0.1'
@@ -95,6 +98,7 @@ export function createRelay (options = {}) {
   let presence = null
   let unwatchReservations = () => {}
   let throttle = null
+  let links = null
   const mailbox = options.mailbox == null ? null : createMailbox(options.mailbox, { logger })
 
   return {
@@ -143,6 +147,12 @@ export function createRelay (options = {}) {
       })
       unwatchReservations = watchReservations(node.services.relay, peer => presence.reservationChanged(peer))
       await mailbox?.start(node)
+      links = await linkRelays(node, {
+        peers: options.peers ?? [],
+        reserved: peer => reservations.has(peerIdFromString(peer)),
+        keepsMailFor: peer => mailbox?.keepsMailFor(peer) ?? false,
+        logger
+      })
       node.addEventListener('peer:connect', evt => logger.debug?.(`relay: connection from ${evt.detail}`))
     },
 
@@ -154,6 +164,8 @@ export function createRelay (options = {}) {
       throttle?.stop()
       throttle = null
       unwatchReservations()
+      links?.stop()
+      links = null
       await presence.stop().catch(() => {})
       await mailbox?.stop().catch(err => logger.warn?.(`relay: mailbox did not stop cleanly: ${err.message}`))
       await stopping.stop()
@@ -179,6 +191,16 @@ export function createRelay (options = {}) {
     /** @returns {string[]} peer IDs currently present */
     present () {
       return presence?.present() ?? []
+    },
+
+    /** @returns {string[]} addresses of the relays linked with this one and up now */
+    linkedRelays () {
+      return links?.linked() ?? []
+    },
+
+    /** peer lookups ("find") answered so far */
+    lookups () {
+      return links?.lookups() ?? 0
     },
 
     /** presence messages sent so far (for the benchmark) */

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { limitsFromEnv, startRelayFromEnv } from './from-env.js'
+import { limitsFromEnv, peersFromEnv, startRelayFromEnv } from './from-env.js'
 import { createRelay, DEFAULT_RELAY_LIMITS } from './index.js'
 import { createP2P } from '../p2p/index.js'
 
@@ -53,6 +53,15 @@ test('limits come from RELAY_<LIMIT> variables; bad values are refused', { timeo
   } finally {
     await relay.stop()
   }
+})
+
+test('RELAY_PEERS lists other relays by multiaddr; anything else is refused before the relay starts', () => {
+  const addr = '/ip4/127.0.0.1/tcp/8082/ws/p2p/12D3KooWBVJTuNBRmN6p3qYWbsiJXPVW9A1p6UPZhtrCajM2WnJo'
+  assert.deepEqual(peersFromEnv({}), [])
+  assert.deepEqual(peersFromEnv({ RELAY_PEERS: ` ${addr} ,, ${addr.replace('8082', '8083')}` }), [addr, addr.replace('8082', '8083')])
+  assert.throws(() => peersFromEnv({ RELAY_PEERS: '/ip4/127.0.0.1/tcp/8082/ws' }), /RELAY_PEERS: .* is not a relay multiaddr/)
+  assert.throws(() => peersFromEnv({ RELAY_PEERS: 'relay.example.org:8082' }), /RELAY_PEERS/)
+  assert.throws(() => peersFromEnv({ RELAY_PEERS: `${addr}/p2p-circuit/p2p/12D3KooWBVJTuNBRmN6p3qYWbsiJXPVW9A1p6UPZhtrCajM2WnJo` }), /RELAY_PEERS/)
 })
 
 test('relayed connections carry no data or duration limit, and joins and leaves are logged', { timeout: 20_000 }, async () => {

@@ -86,6 +86,11 @@ export function createMailbox (options, components = {}) {
       store = null
     },
 
+    /** whether mail for peer is taken here (a peer that used this mailbox within the TTL) */
+    keepsMailFor (peer) {
+      return server?.keepsMailFor(peer) ?? false
+    },
+
     /** runs a sweep now (tests; the timer runs them otherwise) */
     sweep,
 

@@ -37,7 +37,7 @@ const MAX_ACK_IDS = 1024
  * @param {{maxDepositBytes: number, depositsPerSecond: number, depositBurst: number}} options.limits
  * @param {() => number} options.now ms since epoch
  * @param {{warn?: Function, debug?: Function}} [options.logger]
- * @returns {Promise<{present: () => string[], pushMail: (peer: string) => void,
+ * @returns {Promise<{present: () => string[], keepsMailFor: (peer: string) => boolean, pushMail: (peer: string) => void,
  *   pushNotices: (peer: string) => void, stop: () => Promise<void>}>}
  */
 export async function serveMailbox (node, { store, limits, now, logger = {} }) {
@@ -103,6 +103,8 @@ export async function serveMailbox (node, { store, limits, now, logger = {} }) {
 
   return {
     present: () => [...sessions.keys()],
+    /** whether mail for peer is taken here: it holds a mailbox stream now, or held one within the TTL */
+    keepsMailFor: (peer) => sessions.has(peer) || store.knowsPeer(peer, now()),
     pushMail: (peer) => hub.forEach(peer, s => s.pushMail()),
     pushNotices: (peer) => hub.forEach(peer, s => s.pushNotices()),
     /** forgets idle rate buckets (the sweep calls it) */
