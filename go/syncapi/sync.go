@@ -192,12 +192,12 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 		AccountData: emptyList(), Presence: emptyList(), ToDevice: emptyList(),
 		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}},
 	}
-	extras, err := s.userExtras(ctx, req, since, latest, initial, resp)
+	outside, err := s.userParts(ctx, req, since, latest, initial, resp)
 	if err != nil {
 		return nil, err
 	}
 	next := latest
-	next.Data = extras.dataUpTo
+	next.Data = outside.dataUpTo
 	resp.NextBatch = next.String()
 
 	memberships, err := s.rooms.Memberships(ctx, req.User)
@@ -216,7 +216,7 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 			if m.Pos > since.Events || req.FullState {
 				from = 0
 			}
-			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, since, latest, extras.roomData[roomID])
+			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, since, latest, outside.roomData[roomID])
 			if err != nil {
 				return nil, err
 			}

@@ -12,8 +12,8 @@ import (
 	"hearth/go/room"
 )
 
-// extras is what build gathers outside the rooms' timelines.
-type extras struct {
+// besideTimelines is what build gathers outside the rooms' timelines.
+type besideTimelines struct {
 	// roomData is per-room account data events, by room.
 	roomData map[string][]any
 	// dataUpTo is the data position the response covers: latest's, unless
@@ -37,11 +37,11 @@ func hasType(evs []any, t string) bool {
 	return false
 }
 
-// userExtras fills the user-wide parts of resp — account data, presence,
+// userParts fills the user-wide parts of resp — account data, presence,
 // to-device messages, device lists and key counts — and gathers per-room
 // account data.
-func (s *Syncer) userExtras(ctx context.Context, req Request, since, latest Token, initial bool, resp *Response) (extras, error) {
-	ex := extras{roomData: map[string][]any{}, dataUpTo: latest.Data}
+func (s *Syncer) userParts(ctx context.Context, req Request, since, latest Token, initial bool, resp *Response) (besideTimelines, error) {
+	ex := besideTimelines{roomData: map[string][]any{}, dataUpTo: latest.Data}
 	if ad := s.src.AccountData; ad != nil {
 		evs, err := ad.Since(ctx, req.User, since.Data, latest.Data)
 		if err != nil {
