@@ -43,7 +43,7 @@ test('first visit, register, create a room, message; reloads, worker restarts an
 
     await run('create a room', async () => {
       await createRoom(page, { name: 'Kitchen' })
-      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=room-item]')]
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=room-item-name]')]
         .some((b) => b.textContent === 'Kitchen'), { timeout: STEP_TIMEOUT })
       await page.waitForFunction(() => document.querySelector('[data-testid=room-title]').textContent === 'Kitchen',
         { timeout: STEP_TIMEOUT })
