@@ -23,7 +23,7 @@ import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, op
 test('a message arriving while the tab is hidden: system notification, unread count in the title, click opens the room', { timeout: 180000 }, async (t) => {
   const env = await openBrowser({ name: 'notify' })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
-  let pageA, pageB
+  let pageA, pageB, bob
   let shown // the notifications Alice's page asked its worker to show
   const { run, explain } = steps(t, [env])
   const shot = (page, file) => page.screenshot({ path: join(ARTIFACTS, file) })
@@ -36,7 +36,7 @@ test('a message arriving while the tab is hidden: system notification, unread co
       await openSite(await front(pageA), env.site.url)
       await register(pageA, 'Alice', 'notify me please')
       await openSite(await front(pageB), env.site.url)
-      const bob = await register(pageB, 'Bob', 'notify me please')
+      bob = await register(pageB, 'Bob', 'notify me please')
       await createRoom(await front(pageA), { name: 'Notify' })
       await inviteAndAccept(pageA, pageB, bob, 'Notify')
       await createRoom(await front(pageA), { name: 'Elsewhere' })
@@ -89,6 +89,32 @@ test('a message arriving while the tab is hidden: system notification, unread co
       await pageA.waitForFunction(() => document.title === 'Hearth', { timeout: STEP_TIMEOUT })
       await shot(pageA, 'notify-2-opened.png')
       await openRoom(pageA, 'Elsewhere')
+    })
+
+    await run('push rules decide: a notice from Bob (the default rules keep notices quiet) shows nothing; his next message does', async () => {
+      await pageA.evaluate(() => { window.shownNotifications = [] })
+      await front(pageB)
+      assert.equal(await pageA.evaluate(() => document.visibilityState), 'hidden')
+      const noticeSent = await pageB.evaluate(async (bob) => {
+        const token = JSON.parse(localStorage.getItem('hearth.session')).accessToken
+        const api = (method, path, body) => fetch(`/_matrix/client/v3${path}`, {
+          method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body)
+        }).then((res) => res.json())
+        const me = await api('GET', '/account/whoami')
+        if (me.user_id !== bob) return `the stored session is ${me.user_id}, not Bob's`
+        const [roomId] = (await api('GET', '/joined_rooms')).joined_rooms
+        const sent = await api('PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/notice-1`, { msgtype: 'm.notice', body: 'a quiet notice' })
+        return sent.event_id ? true : JSON.stringify(sent)
+      }, bob)
+      assert.equal(noticeSent, true)
+      await waitForMessages(pageB, ['are you there?', 'a quiet notice'])
+      await send(pageB, 'and now a real message')
+      await waitForMessages(pageB, ['are you there?', 'a quiet notice', 'and now a real message'])
+      const after = await until(() => pageA.evaluate(() => window.shownNotifications.length > 0 && window.shownNotifications))
+      // Give a wrongly shown notice the time it would need to appear too.
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const all = await pageA.evaluate(() => window.shownNotifications)
+      assert.deepEqual(all.map(({ title, body }) => ({ title, body })), [{ title: 'Notify', body: 'Bob: and now a real message' }], `first seen: ${JSON.stringify(after)}`)
     })
   } catch (err) {
     throw await explain(err, [

@@ -215,7 +215,7 @@ export function createApp ({ client, session, storage, showError, act, onSession
         if (signal.aborted) return
         since = res.next_batch
         const { left } = model.applySync(res)
-        if (synced) notifier.synced(res, model).catch((err) => console.warn('hearth: notifications:', err))
+        notifier.synced(res, model, { initial: !synced }).catch((err) => console.warn('hearth: notifications:', err))
         if (!synced) {
           synced = true
           $('app').dataset.synced = 'true'

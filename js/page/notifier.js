@@ -8,6 +8,12 @@
  * Permission is asked when it means something to the person: when they click
  * the bell, or after the first message they send (a moment someone expects
  * answers), once; never on page load.
+ *
+ * The user's push rules decide what notifies: the server evaluates them and
+ * counts what notified in each room's unread_notifications. A room whose count
+ * did not rise in a response (muted, mentions only, a notice) shows nothing;
+ * one whose count rose by n shows its n newest messages from others. A server
+ * that sends no count leaves every message from someone else to notify.
  */
 
 const TITLE = 'Hearth'
@@ -21,6 +27,8 @@ const PREF = (userId) => `hearth.notify.${userId}`
 export function createNotifier ({ userId, storage, button, registration }) {
   const supported = typeof Notification === 'function'
   const pref = () => storage.getItem(PREF(userId))
+  /** roomId → the server's notification_count as the last response said. */
+  const counts = new Map()
 
   function enabled () {
     return supported && Notification.permission === 'granted' && pref() !== 'off'
@@ -66,19 +74,27 @@ export function createNotifier ({ userId, storage, button, registration }) {
   }
 
   /**
-   * One incremental /sync response was applied: notifies of each new message
-   * from someone else, if the page is hidden.
+   * A /sync response was applied: notifies, if the page is hidden and the
+   * response is incremental, of the new messages from others that the
+   * server's counts say notified.
    * @param {object} res the /sync response
    * @param {{roomName: (roomId) => string, displayName: (roomId, userId) => string, isMessage: (roomId, event) => boolean}} names
+   * @param {{initial?: boolean}} [options] initial: only learn the counts
    */
-  async function synced (res, names) {
-    if (document.visibilityState !== 'hidden' || !enabled()) return
+  async function synced (res, names, { initial = false } = {}) {
+    const rose = new Map() // roomId → how many more notified; absent: no count sent
+    for (const [roomId, joined] of Object.entries(res.rooms?.join ?? {})) {
+      const count = joined.unread_notifications?.notification_count
+      if (typeof count !== 'number') continue
+      rose.set(roomId, Math.max(0, count - (counts.get(roomId) ?? 0)))
+      counts.set(roomId, count)
+    }
+    if (initial || document.visibilityState !== 'hidden' || !enabled()) return
     const shown = []
     for (const [roomId, joined] of Object.entries(res.rooms?.join ?? {})) {
-      for (const event of joined.timeline?.events ?? []) {
-        if (event.sender === userId || !names.isMessage(roomId, event)) continue
-        shown.push([roomId, event])
-      }
+      const fromOthers = (joined.timeline?.events ?? []).filter((event) => event.sender !== userId && names.isMessage(roomId, event))
+      const limit = rose.get(roomId) ?? fromOthers.length
+      for (const event of fromOthers.slice(fromOthers.length - limit)) shown.push([roomId, event])
     }
     if (shown.length === 0) return
     const reg = await registration()
