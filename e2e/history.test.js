@@ -3,7 +3,8 @@
  * another room; she opens the room and scrolls up with the mouse wheel, and
  * older messages keep coming in (no button) until the room's start, each
  * once and in order; a "New messages" divider sits above the first one she
- * had not read, and "Jump to latest" brings her back down.
+ * had not read, a message arriving meanwhile moves nothing on her screen, and
+ * "Jump to latest" brings her back down.
  *
  * Run `npm run build` first; then `node --test e2e/history.test.js`.
  */
@@ -78,6 +79,16 @@ test('infinite scroll through 200 messages, the new-messages divider, jump to la
     await run('the "New messages" divider sits above Bob\'s first message', async () => {
       const next = await pageA.$eval('[data-testid=new-messages]', (e) => e.nextElementSibling.querySelector('[data-testid=message-body]').textContent)
       assert.equal(next, 'message 1')
+    })
+
+    await run('a message arriving while Alice reads old ones moves nothing on her screen', async () => {
+      const top = () => pageA.$eval('[data-testid=new-messages]', (e) => e.getBoundingClientRect().top)
+      const before = await top()
+      await sendRaw(pageB, roomId, { msgtype: 'm.text', body: 'while you read' }, { token: bobToken })
+      await pageA.waitForFunction(() => [...document.querySelectorAll('[data-testid=message] [data-testid=message-body]')]
+        .some((e) => e.textContent === 'while you read'), { timeout: STEP_TIMEOUT })
+      const after = await top()
+      assert.ok(Math.abs(after - before) < 1, `the divider moved from ${before} to ${after} px`)
     })
 
     await run('"Jump to latest" brings Alice back to the newest message', async () => {
