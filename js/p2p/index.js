@@ -32,6 +32,7 @@ import { createInFlightBudget } from './inflight.js'
 import { subscribePresence } from './presence.js'
 import { relayOffers, reservationLost } from './relay-watch.js'
 import { askRouting, relayAddrsFrom, relayIdOf } from './routing.js'
+import { abortable, sleep } from './waiting.js'
 
 export * from './errors.js'
 export { FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL, MAILBOX_PROTOCOL, PRESENCE_PROTOCOL, ROUTING_PROTOCOL, SIGNAL_PROTOCOL } from './constants.js'
@@ -332,20 +333,25 @@ class HearthP2P {
     })
   }
 
+  /** Opens our mailbox on the relay relayId, delivering to this peer's handlers. */
+  openMailboxOn (relayId, signal) {
+    return openMailbox(this.node, relayId, {
+      self: this.peerId.toString(),
+      onMail: this.onMail,
+      onNotice: this.onNotice,
+      timeoutMs: this.timeouts.request,
+      signal,
+      logger: this.logger
+    })
+  }
+
   /**
    * Holds our mailbox stream on one relay while `signal` lasts, reopening a
    * broken one with backoff. Never rejects.
    */
   async keepMailbox (relay, signal) {
     await this.keepExtra(relay, 'mailbox', signal, async () => {
-      const mailbox = await openMailbox(this.node, relay.peerId, {
-        self: this.peerId.toString(),
-        onMail: this.onMail,
-        onNotice: this.onNotice,
-        timeoutMs: this.timeouts.request,
-        signal,
-        logger: this.logger
-      })
+      const mailbox = await this.openMailboxOn(relay.peerId, signal)
       this.setMailbox(relay, mailbox)
       await mailbox.closed
     }, () => this.setMailbox(relay, null))
@@ -714,14 +720,7 @@ class HearthP2P {
       const signal = AbortSignal.any([controller.signal, this.lifetime.signal])
       const opening = (async () => {
         await this.node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.dial)]) })
-        const mailbox = await openMailbox(this.node, peerIdFromString(id), {
-          self: this.peerId.toString(),
-          onMail: this.onMail,
-          onNotice: this.onNotice,
-          timeoutMs: this.timeouts.request,
-          signal,
-          logger: this.logger
-        })
+        const mailbox = await this.openMailboxOn(peerIdFromString(id), signal)
         mailbox.closed.finally(() => visit.close())
         return mailbox
       })()
@@ -753,30 +752,6 @@ function mostTelling (refusals, peerId) {
     ? 'no relay we are on keeps mail'
     : refusals.map(err => `${err.name}: ${err.message}`).join('; ')
   return new MailboxUnavailableError(`no relay took mail for ${peerId}: ${why}`, { cause: refusals[0] })
-}
-
-/** Settles as `promise` does, or rejects with the signal's reason once it aborts. */
-function abortable (promise, signal) {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
-
-/** Waits ms, or less if signal aborts; not at all if it already has (an 'abort' listener added then never fires). */
-function sleep (ms, signal) {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise(resolve => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-    function done () {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }
 
 /** Relays we keep as candidates: a community's relays, not a directory. */

@@ -25,6 +25,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULTS } from '../p2p/constants.js'
 import { askRouting, relayAddrsFrom, relayIdOf, serveRouting } from '../p2p/routing.js'
+import { sleep } from '../p2p/waiting.js'
 
 /** Most relays one relay links with: each lookup asks all of them. */
 export const MAX_LINKS = 32
@@ -195,18 +196,5 @@ function disconnected (node, id, signal) {
     node.addEventListener('peer:disconnect', check)
     signal.addEventListener('abort', done, { once: true })
     check()
-  })
-}
-
-function sleep (ms, signal) {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise(resolve => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-    function done () {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
   })
 }
