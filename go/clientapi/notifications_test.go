@@ -124,6 +124,25 @@ func TestPushRulesDecideNotifications(t *testing.T) {
 		t.Fatalf("thread counts (reply %s): %s", reply, r.raw)
 	}
 
+	// Threaded read receipts ("Threaded read receipts"): a receipt in a thread
+	// reads that thread only; one for the main timeline reads the main
+	// timeline only.
+	threadCounts := `{"room":{"timeline":{"unread_thread_notifications":true}}}`
+	threadUnread := func(r response) any {
+		return get(r.body, "rooms", "join", roomID, "unread_thread_notifications", hello, "notification_count")
+	}
+	ts.expect(ts.do("POST", roomPath(roomID)+"/receipt/m.read/"+url.PathEscape(reply), carol, map[string]any{"thread_id": hello}), 200, "")
+	if n, _, r := ts.unreadOf(carol, roomID, threadCounts); n != 2.0 || threadUnread(r) != nil {
+		t.Fatalf("after a receipt in the thread: main %v, thread %v, want 2 and none: %s", n, threadUnread(r), r.raw)
+	}
+	ts.sendContent(alice, roomID, "t8", map[string]any{"msgtype": "m.text", "body": "more in the thread",
+		"m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": hello}})
+	latestMain := ts.send(alice, roomID, "t9", "back in the room")
+	ts.expect(ts.do("POST", roomPath(roomID)+"/receipt/m.read/"+url.PathEscape(latestMain), carol, map[string]any{"thread_id": "main"}), 200, "")
+	if n, _, r := ts.unreadOf(carol, roomID, threadCounts); n != 0.0 || threadUnread(r) != 1.0 {
+		t.Fatalf("after a receipt in the main timeline: main %v, thread %v, want 0 and 1: %s", n, threadUnread(r), r.raw)
+	}
+
 	// An invite notifies its local target (.m.rule.invite_for_me).
 	dave := ts.register("dave", "pw")
 	ts.expect(ts.do("POST", roomPath(roomID)+"/invite", alice, map[string]any{"user_id": ts.whoami(dave)}), 200, "")
