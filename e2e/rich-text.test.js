@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, sendLines, sendRaw } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, send, sendLines, sendRaw, reactTo } from './ui.js'
 
 const last = '[data-testid=message]:last-child [data-testid=message-body]'
 
@@ -114,6 +114,13 @@ test('rich text: Markdown renders, hostile HTML is neutralised', { timeout: 1800
       for (let i = 0; i < 50 && !requested.some((u) => u.includes('remote-image.png')); i++) await new Promise((resolve) => setTimeout(resolve, 100))
       assert.ok(requested.some((u) => u.includes('remote-image.png')), 'the image was asked for once the reader consented')
       assert.equal(await page.$$eval(`${last} .remote-image`, (els) => els.length), 1, 'the other (sourceless) image stays a link')
+    })
+
+    await run('the loaded image stays loaded when its message is drawn again (a reaction)', async () => {
+      await reactTo(page, 'hostile', '👍')
+      await page.waitForSelector('[data-testid=message]:last-child [data-testid=reaction]', { timeout: STEP_TIMEOUT })
+      assert.equal(await page.$$eval(`${last} [data-testid=remote-image-loaded]`, (els) => els.length), 1)
+      assert.equal(await page.$$eval(`${last} [data-testid=load-remote-image]`, (els) => els.length), 0)
     })
   } catch (err) {
     throw await explain(err, [{ label: 'rich', env, page, screenshot: 'rich-failure.png' }])

@@ -34,6 +34,8 @@ const IMAGE_BOX = 320
 export function createRichText ({ mediaUrl }) {
   const purify = createDOMPurify(window)
   purify.addHook('afterSanitizeAttributes', tidy)
+  /** Remote images the reader chose to load, by URL: they stay loaded when their message is drawn again. */
+  const consented = new Set()
 
   /** Fixes up one element that passed the allow-list. */
   function tidy (node) {
@@ -84,6 +86,18 @@ export function createRichText ({ mediaUrl }) {
     img.replaceWith(link)
   }
 
+  /** Replaces the link to a remote image with the image, loaded without a referrer. */
+  function showRemote (link) {
+    const img = document.createElement('img')
+    img.referrerPolicy = 'no-referrer'
+    img.alt = link.textContent.replace(/^🖼 /, '')
+    img.dataset.testid = 'remote-image-loaded'
+    img.style.maxWidth = `${IMAGE_BOX}px`
+    img.style.maxHeight = `${IMAGE_BOX}px`
+    img.src = link.href
+    link.replaceWith(img)
+  }
+
   /** The reader's consent to one remote image: the link becomes the picture. */
   function loadButton (link) {
     const button = document.createElement('button')
@@ -93,14 +107,8 @@ export function createRichText ({ mediaUrl }) {
     button.textContent = 'Load image'
     button.title = `Load it from ${new URL(link.href).host}: that server will see that you read this`
     button.addEventListener('click', () => {
-      const img = document.createElement('img')
-      img.referrerPolicy = 'no-referrer'
-      img.alt = link.textContent.replace(/^🖼 /, '')
-      img.dataset.testid = 'remote-image-loaded'
-      img.style.maxWidth = `${IMAGE_BOX}px`
-      img.style.maxHeight = `${IMAGE_BOX}px`
-      img.src = link.href
-      link.replaceWith(img)
+      consented.add(link.href)
+      showRemote(link)
       button.remove()
     })
     return button
@@ -119,7 +127,10 @@ export function createRichText ({ mediaUrl }) {
         RETURN_DOM_FRAGMENT: true
       })
       linkifyTree(fragment)
-      for (const link of fragment.querySelectorAll('a.remote-image[href]')) link.after(loadButton(link))
+      for (const link of fragment.querySelectorAll('a.remote-image[href]')) {
+        if (consented.has(link.href)) showRemote(link)
+        else link.after(loadButton(link))
+      }
       return [...fragment.childNodes]
     }
     return linkifyText(body)
