@@ -3,29 +3,15 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
-	"runtime"
 	"testing"
 )
 
 // Migration 17 gives receipts a thread: the receipts stored before it stay,
 // unthreaded, and a user may then hold one per thread.
 func TestReceiptsKeptAsUnthreaded(t *testing.T) {
-	if runtime.GOOS == "js" {
-		t.Skip("a wasm test binary has one sql.js database, so each version needs a native file")
-	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hearth.db")
-	old, err := OpenAtVersion(ctx, path, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO receipts (room_id, receipt_type, user_id, event_id, ts, stream_pos) VALUES ('!r:x', 'm.read', '@a:x', '$e', 5, 7)`)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	old, path := databaseAtVersion(t, 16,
+		`INSERT INTO receipts (room_id, receipt_type, user_id, event_id, ts, stream_pos) VALUES ('!r:x', 'm.read', '@a:x', '$e', 5, 7)`)
 	old.Close()
 	db, err := Open(ctx, path)
 	if err != nil {

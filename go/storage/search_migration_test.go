@@ -2,41 +2,21 @@ package storage
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
-	"runtime"
 	"testing"
 )
 
 // Migration 18 indexes the room names and topics stored before search
 // covered them (content.name, content.topic); other state stays out.
 func TestSearchIndexesStoredNamesAndTopics(t *testing.T) {
-	if runtime.GOOS == "js" {
-		t.Skip("a wasm test binary has one sql.js database, so each version needs a native file")
-	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hearth.db")
-	old, err := OpenAtVersion(ctx, path, 17)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Write(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`INSERT INTO rooms (room_id, room_version) VALUES ('!r:x', '11')`,
-			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$n', '!r:x', 'm.room.name', '', 1, '{"type":"m.room.name","content":{"name":"Gardening club"}}')`,
-			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$t', '!r:x', 'm.room.topic', '', 2, '{"type":"m.room.topic","content":{"topic":"tomatoes and basil"}}')`,
-			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$x', '!r:x', 'm.room.join_rules', '', 3, '{"type":"m.room.join_rules","content":{"name":"not a room name"}}')`,
-			`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$o', '!r:x', 'm.room.name', '', 4, '{"type":"m.room.name","content":{"name":"Outlier name"}}')`,
-			`UPDATE events SET outlier = 1 WHERE event_id = '$o'`,
-		} {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	old, path := databaseAtVersion(t, 17,
+		`INSERT INTO rooms (room_id, room_version) VALUES ('!r:x', '11')`,
+		`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$n', '!r:x', 'm.room.name', '', 1, '{"type":"m.room.name","content":{"name":"Gardening club"}}')`,
+		`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$t', '!r:x', 'm.room.topic', '', 2, '{"type":"m.room.topic","content":{"topic":"tomatoes and basil"}}')`,
+		`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$x', '!r:x', 'm.room.join_rules', '', 3, '{"type":"m.room.join_rules","content":{"name":"not a room name"}}')`,
+		`INSERT INTO events (event_id, room_id, type, state_key, depth, json) VALUES ('$o', '!r:x', 'm.room.name', '', 4, '{"type":"m.room.name","content":{"name":"Outlier name"}}')`,
+		`UPDATE events SET outlier = 1 WHERE event_id = '$o'`,
+	)
 	old.Close()
 	db, err := Open(ctx, path)
 	if err != nil {
@@ -74,35 +54,14 @@ func TestSearchIndexesStoredNamesAndTopics(t *testing.T) {
 // of the bodies): what migration 14 indexed stays findable, and the bodies
 // are no longer stored a second time.
 func TestMigrationIndexesBodiesWithoutACopy(t *testing.T) {
-	if runtime.GOOS == "js" {
-		t.Skip("a wasm test binary has one sql.js database (hearthStorage), already migrated")
-	}
 	ctx := context.Background()
-	sqlDB, err := openSQLite(filepath.Join(t.TempDir(), "hearth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := &DB{sql: sqlDB, writer: make(chan struct{}, 1)}
-	defer db.Close()
 	const beforeExternalContent = 19
-	if err := db.migrateTo(ctx, beforeExternalContent); err != nil {
-		t.Fatal(err)
-	}
-	err = db.Write(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`INSERT INTO rooms (room_id, room_version) VALUES ('!r:x', '11')`,
-			`INSERT INTO events (event_id, room_id, type, depth, json) VALUES ('$m', '!r:x', 'm.room.message', 2, '{"content":{"body":"fresh bread"}}')`,
-			`INSERT INTO event_search (rowid, body) SELECT stream_pos, 'fresh bread' FROM events WHERE event_id = '$m'`,
-		} {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := databaseAtVersion(t, beforeExternalContent,
+		`INSERT INTO rooms (room_id, room_version) VALUES ('!r:x', '11')`,
+		`INSERT INTO events (event_id, room_id, type, depth, json) VALUES ('$m', '!r:x', 'm.room.message', 2, '{"content":{"body":"fresh bread"}}')`,
+		`INSERT INTO event_search (rowid, body) SELECT stream_pos, 'fresh bread' FROM events WHERE event_id = '$m'`,
+	)
+	defer db.Close()
 	if err := db.migrateTo(ctx, beforeExternalContent+1); err != nil {
 		t.Fatal(err)
 	}
