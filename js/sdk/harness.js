@@ -3,6 +3,7 @@
  * run into a temp dir) or a headless peer (needs `npm run build`), and SDK
  * clients logged in against either.
  */
+import { before, after } from 'node:test'
 import { spawn, execFile } from 'node:child_process'
 import { mkdtemp, rm, access } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -72,11 +73,27 @@ async function spawnUntil (cmd, args, ready, { timeout = 60000 } = {}) {
   return { output: () => output, match: () => output.match(ready), stop: async () => { child.kill('SIGTERM'); await exited } }
 }
 
-/** Builds the native server once into dir and returns the binary's path. */
-export async function buildNative (dir) {
-  const bin = join(dir, 'hearth')
-  await promisify(execFile)('go', ['build', '-o', bin, './go/cmd/hearth'], { cwd: repo })
-  return bin
+/**
+ * Builds the native server once for the calling test file (before its tests,
+ * removed after them) and returns a function that starts it afresh.
+ */
+export function nativeServer () {
+  let dir, bin
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hearth-sdk-bin-'))
+    bin = join(dir, 'hearth')
+    await promisify(execFile)('go', ['build', '-o', bin, './go/cmd/hearth'], { cwd: repo })
+  })
+  after(() => rm(dir, { recursive: true, force: true }))
+  return () => startNative(bin)
+}
+
+/** Stops clients and the server however a test ends. */
+export function stopAfter (t, server, clients) {
+  t.after(async () => {
+    for (const c of clients) c.stopClient()
+    await server.stop()
+  })
 }
 
 /** Starts the native server from bin with a fresh data directory. */

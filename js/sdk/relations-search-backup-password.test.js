@@ -5,35 +5,19 @@
  * encryption keys from the server-side key backup on a new device, and
  * changing the password.
  */
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { sdk, quietLogger, buildNative, startNative, loggedInClient, startSyncing, waitFor, until } from './harness.js'
+import { sdk, quietLogger, nativeServer, stopAfter, loggedInClient, startSyncing, waitFor, until } from './harness.js'
 
 const { MatrixEventEvent, RoomEvent } = sdk
 
-let buildDir, bin
-before(async () => {
-  buildDir = await mkdtemp(join(tmpdir(), 'hearth-sdk-bin-'))
-  bin = await buildNative(buildDir)
-})
-after(() => rm(buildDir, { recursive: true, force: true }))
-
-/** Stops clients and the server however a test ends. */
-function cleanup (t, server, clients) {
-  t.after(async () => {
-    for (const c of clients) c.stopClient()
-    await server.stop()
-  })
-}
+const startServer = nativeServer()
 
 test('matrix-js-sdk: edits, reactions and threads through /relations, bundles and sync', { timeout: 60000 }, async (t) => {
-  const server = await startNative(bin)
+  const server = await startServer()
   const alice = await loggedInClient(server.url, 'alice')
   const bob = await loggedInClient(server.url, 'bob')
-  cleanup(t, server, [alice, bob])
+  stopAfter(t, server, [alice, bob])
   await Promise.all([startSyncing(alice), startSyncing(bob)])
   const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Relations' })
   await bob.joinRoom(roomId)
@@ -77,10 +61,10 @@ test('matrix-js-sdk: edits, reactions and threads through /relations, bundles an
 })
 
 test('matrix-js-sdk with thread support: threaded read receipts reach the other client in their thread', { timeout: 60000 }, async (t) => {
-  const server = await startNative(bin)
+  const server = await startServer()
   const alice = await loggedInClient(server.url, 'alice')
   const bob = await loggedInClient(server.url, 'bob')
-  cleanup(t, server, [alice, bob])
+  stopAfter(t, server, [alice, bob])
   await Promise.all([startSyncing(alice, { threadSupport: true }), startSyncing(bob, { threadSupport: true })])
   const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Threads' })
   await bob.joinRoom(roomId)
@@ -101,10 +85,10 @@ test('matrix-js-sdk with thread support: threaded read receipts reach the other 
 })
 
 test('matrix-js-sdk: server-side search with context and paging', { timeout: 60000 }, async (t) => {
-  const server = await startNative(bin)
+  const server = await startServer()
   const alice = await loggedInClient(server.url, 'alice')
   const bob = await loggedInClient(server.url, 'bob')
-  cleanup(t, server, [alice, bob])
+  stopAfter(t, server, [alice, bob])
   await Promise.all([startSyncing(alice), startSyncing(bob)])
   await alice.setDisplayName('Alice Liddell')
   const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Pizza' })
@@ -129,10 +113,10 @@ test('matrix-js-sdk: server-side search with context and paging', { timeout: 600
 })
 
 test('matrix-js-sdk rust crypto: room keys backed up on the server and restored on a new device', { timeout: 90000 }, async (t) => {
-  const server = await startNative(bin)
+  const server = await startServer()
   const alice = await loggedInClient(server.url, 'alice')
   const clients = [alice]
-  cleanup(t, server, clients)
+  stopAfter(t, server, clients)
   await alice.initRustCrypto({ useIndexedDB: false })
   await startSyncing(alice)
   const crypto = alice.getCrypto()
@@ -181,9 +165,9 @@ test('matrix-js-sdk rust crypto: room keys backed up on the server and restored 
 })
 
 test('matrix-js-sdk: a password change through user-interactive auth logs out the other sessions', { timeout: 60000 }, async (t) => {
-  const server = await startNative(bin)
+  const server = await startServer()
   const alice = await loggedInClient(server.url, 'alice') // registering made a second session
-  cleanup(t, server, [alice])
+  stopAfter(t, server, [alice])
   const anon = sdk.createClient({ baseUrl: server.url, logger: quietLogger })
   const other = await anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'correct horse' })
 

@@ -3,33 +3,17 @@
  * its public API: first the native server, then a headless peer. Every
  * endpoint the SDK touches here is the server's real one.
  */
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createRelay } from '../relay/index.js'
 import {
-  sdk, buildNative, startNative, startPeer, peerBuilt,
+  sdk, nativeServer, stopAfter, startPeer, peerBuilt,
   loggedInClient, startSyncing, waitFor, until
 } from './harness.js'
 
 const { ClientEvent, RoomEvent, RoomMemberEvent, MatrixEventEvent } = sdk
 
-let buildDir, bin
-before(async () => {
-  buildDir = await mkdtemp(join(tmpdir(), 'hearth-sdk-bin-'))
-  bin = await buildNative(buildDir)
-})
-after(() => rm(buildDir, { recursive: true, force: true }))
-
-/** Stops clients and the server however a test ends. */
-function cleanup (t, server, clients) {
-  t.after(async () => {
-    for (const c of clients) c.stopClient()
-    await server.stop()
-  })
-}
+const startServer = nativeServer()
 
 /**
  * The flow a chat client goes through, against the server at baseUrl:
@@ -41,7 +25,7 @@ async function chatFlow (t, server) {
   const alice = await loggedInClient(server.url, 'alice')
   const bob = await loggedInClient(server.url, 'bob')
   const clients = [alice, bob]
-  cleanup(t, server, clients)
+  stopAfter(t, server, clients)
   await Promise.all([startSyncing(alice), startSyncing(bob)])
 
   const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Kitchen' })
@@ -108,13 +92,13 @@ async function chatFlow (t, server) {
 }
 
 test('matrix-js-sdk against the native server', { timeout: 90000 }, async (t) => {
-  await chatFlow(t, await startNative(bin))
+  await chatFlow(t, await startServer())
 })
 
 test('matrix-js-sdk: media, account data and devices on the native server', { timeout: 60000 }, async (t) => {
-  const server = await startNative(bin)
+  const server = await startServer()
   const alice = await loggedInClient(server.url, 'alice')
-  cleanup(t, server, [alice])
+  stopAfter(t, server, [alice])
   await startSyncing(alice)
 
   const { content_uri: uri } = await alice.uploadContent(Buffer.from('hello file'), { type: 'text/plain', name: 'note.txt' })
@@ -137,10 +121,10 @@ test('matrix-js-sdk: media, account data and devices on the native server', { ti
 })
 
 test('matrix-js-sdk rust crypto: an encrypted room between two users of one server, and cross-signing', { timeout: 90000 }, async (t) => {
-  const server = await startNative(bin)
+  const server = await startServer()
   const alice = await loggedInClient(server.url, 'alice')
   const bob = await loggedInClient(server.url, 'bob')
-  cleanup(t, server, [alice, bob])
+  stopAfter(t, server, [alice, bob])
   await alice.initRustCrypto({ useIndexedDB: false })
   await bob.initRustCrypto({ useIndexedDB: false })
   await Promise.all([startSyncing(alice), startSyncing(bob)])
