@@ -7,11 +7,12 @@ import { h } from './dom.js'
 import { mediaUrl } from './matrix.js'
 
 /**
- * @param {{id: string, name: string, url?: string|null, size?: number, testid?: string}} who
- *   id: user or room ID (picks the colour); url: mxc: URI of the picture; size: CSS px
+ * @param {{id: string, name: string, url?: string|null, preview?: string|null, size?: number, testid?: string}} who
+ *   id: user or room ID (picks the colour); url: mxc: URI of the picture;
+ *   preview: a picture chosen but not uploaded yet (an object URL), shown instead; size: CSS px
  */
-export function avatarNode ({ id, name, url, size = 32, testid = 'avatar' }) {
-  const src = mediaUrl(url, { width: size * 2, height: size * 2, method: 'crop' })
+export function avatarNode ({ id, name, url, preview = null, size = 32, testid = 'avatar' }) {
+  const src = preview ?? mediaUrl(url, { width: size * 2, height: size * 2, method: 'crop' })
   const el = h('span', {
     className: 'avatar',
     'aria-hidden': 'true',

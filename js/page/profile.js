@@ -19,15 +19,7 @@ export function createProfile ({ client, session, act, onChanged, signal }) {
 
   function showAvatar () {
     const name = $('profile-name').value || session.displayName || session.userId
-    const node = avatarNode({ id: session.userId, name, url: draft.removed ? null : draft.url, size: 96, testid: 'profile-avatar-image' })
-    if (draft.preview) {
-      node.querySelector('img')?.remove()
-      const img = document.createElement('img')
-      img.src = draft.preview
-      img.alt = ''
-      node.append(img)
-      node.dataset.image = 'true'
-    }
+    const node = avatarNode({ id: session.userId, name, url: draft.removed ? null : draft.url, preview: draft.preview, size: 96, testid: 'profile-avatar-image' })
     $('profile-avatar').replaceChildren(node)
     $('profile-avatar-remove').hidden = !(draft.file || (draft.url && !draft.removed))
   }

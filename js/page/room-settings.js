@@ -21,14 +21,7 @@ export function createRoomSettings ({ client, model, act, onForgotten, signal })
 
   function showAvatar () {
     const r = model.rooms.get(state.roomId)
-    const node = avatarNode({ id: state.roomId, name: $('settings-name').value || model.roomName(state.roomId), url: r?.avatar, size: 72, testid: 'settings-avatar-image' })
-    if (state.preview) {
-      node.querySelector('img')?.remove()
-      const img = document.createElement('img')
-      img.src = state.preview
-      img.alt = ''
-      node.append(img)
-    }
+    const node = avatarNode({ id: state.roomId, name: $('settings-name').value || model.roomName(state.roomId), url: r?.avatar, preview: state.preview, size: 72, testid: 'settings-avatar-image' })
     $('settings-avatar').replaceChildren(node)
   }
 
