@@ -25,9 +25,24 @@ var SearchKeys = map[string]string{
 	"content.topic": "m.room.topic",
 }
 
+// searchable reports whether an event is of a type whose text is indexed: a
+// message, a room's name or topic.
+func searchable(ev gomatrixserverlib.PDU) bool {
+	switch ev.Type() {
+	case "m.room.message":
+		return true
+	case "m.room.name", "m.room.topic":
+		return ev.StateKeyEquals("")
+	}
+	return false
+}
+
 // searchText returns the indexed text of an event: a message's body, a
 // room name or topic; "" for other events.
 func searchText(ev gomatrixserverlib.PDU) string {
+	if !searchable(ev) {
+		return ""
+	}
 	var c struct {
 		Body  string `json:"body"`
 		Name  string `json:"name"`
@@ -36,22 +51,21 @@ func searchText(ev gomatrixserverlib.PDU) string {
 	if json.Unmarshal(ev.Content(), &c) != nil {
 		return ""
 	}
-	switch {
-	case ev.Type() == "m.room.message":
-		return c.Body
-	case ev.Type() == "m.room.name" && ev.StateKeyEquals(""):
+	switch ev.Type() {
+	case "m.room.name":
 		return c.Name
-	case ev.Type() == "m.room.topic" && ev.StateKeyEquals(""):
+	case "m.room.topic":
 		return c.Topic
 	}
-	return ""
+	return c.Body
 }
 
 // indexBody adds the searchable text of an event with a place in the
 // timeline, as the view shows it: what the index reads back when the row is
-// deleted.
+// deleted. Which text, and whether it is empty, the view decides: no need
+// to decode the event here.
 func indexBody(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, pos StreamPos) error {
-	if searchText(ev) == "" {
+	if !searchable(ev) {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx,
