@@ -47,6 +47,7 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 		},
 	}
 	threadID := threadOf(ev)
+	senderName := displayNameOf(audience, sender)
 	ts := p.opts.Now().UnixMilli()
 	var pushes []delivery
 	for _, m := range candidates {
@@ -78,7 +79,7 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 				return nil, err
 			}
 		}
-		pushes = append(pushes, delivery{user: m.UserID, event: ev, actions: result.Actions, senderName: displayNameOf(audience, sender)})
+		pushes = append(pushes, delivery{user: m.UserID, event: ev, actions: result.Actions, senderName: senderName})
 	}
 	if len(pushes) == 0 || p.opts.Gateway == nil || p.opts.Pushers == nil {
 		return nil, nil
