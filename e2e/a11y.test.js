@@ -11,12 +11,12 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, waitForMessages, waitForMessage, messageAction } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, waitForMessages, waitForMessage, messageAction, sendRaw } from './ui.js'
 
 test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000 }, async (t) => {
   const env = await openBrowser({ name: 'a11y' })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
-  let page
+  let page, roomId
   const { run, explain } = steps(t, [env])
   const shot = (file) => page.screenshot({ path: join(ARTIFACTS, file) })
   const focused = () => page.evaluate(() => document.activeElement?.dataset.testid ?? document.activeElement?.id)
@@ -36,7 +36,7 @@ test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000
     await openSite(page, env.site.url)
     await run('sign up and create a room', async () => {
       await register(page, 'Keys', 'keyboard only')
-      await createRoom(page, { name: 'Keyboard' })
+      roomId = await createRoom(page, { name: 'Keyboard' })
     })
 
     await run('every control in sight has a name a screen reader can say', async () => {
@@ -58,7 +58,7 @@ test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000
       assert.notEqual(outline, 'none', 'keyboard focus is not drawn')
     })
 
-    await run('reach the message\'s actions with Shift+Tab, react, and the picker closes with Escape', async () => {
+    await run('reach the message\'s actions with Shift+Tab, react (the picker and focus survive a redraw), and the picker closes with Escape', async () => {
       for (let i = 0; i < 20 && await focused() !== 'message-react'; i++) {
         await page.keyboard.down('Shift')
         await page.keyboard.press('Tab')
@@ -69,8 +69,14 @@ test('keyboard, visible focus, labelled controls, dark theme', { timeout: 180000
       await page.keyboard.press('Enter')
       assert.equal(await focused(), 'reaction-choice')
       await shot('a11y-1-keyboard-react.png')
+      // A reaction from elsewhere draws the message anew while its picker is open: neither the picker nor the focus is lost.
+      const eventId = await page.$eval('[data-testid=timeline] [data-testid=message]:last-child', (li) => li.dataset.eventId)
+      await sendRaw(page, roomId, { 'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key: '🔥' } }, { type: 'm.reaction' })
+      await waitForMessage(page, 'typed without a mouse', (li) => li.querySelector('[data-testid=reaction][data-key="🔥"]'))
+      assert.equal(await focused(), 'reaction-choice')
+      assert.equal(await page.$eval('[data-testid=timeline] [data-testid=message]:last-child [data-testid=reaction-picker]', (e) => e.hidden), false)
       await page.keyboard.press('Enter')
-      await waitForMessage(page, 'typed without a mouse', (li) => li.querySelector('[data-testid=reaction][aria-pressed=true]'))
+      await waitForMessage(page, 'typed without a mouse', (li) => li.querySelector('[data-testid=reaction][data-key="👍"][aria-pressed=true]'))
       await page.focus('[data-testid=message-react]') // the message was drawn anew with its reaction
       await page.keyboard.press('Enter')
       await page.waitForSelector('[data-testid=reaction-picker]:not([hidden])')

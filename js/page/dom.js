@@ -24,8 +24,19 @@ export function h (tag, attrs = {}, ...children) {
   return el
 }
 
-/** Makes parent's children exactly `wanted` (in order), moving only nodes out of place. */
+/**
+ * Makes parent's children exactly `wanted` (in order), moving only nodes out of place.
+ * A child rebuilt while it held keyboard focus hands the focus to the same
+ * control (same data-testid and data-key) in its replacement (same data-key):
+ * a redraw must not drop a keyboard user's place on the page.
+ */
 export function reconcile (parent, wanted) {
+  const focus = focusWithin(parent)
+  placeChildren(parent, wanted)
+  if (focus && !focus.active.isConnected) refocus(focus, wanted)
+}
+
+function placeChildren (parent, wanted) {
   let cursor = parent.firstChild
   for (const node of wanted) {
     if (node === cursor) {
@@ -39,6 +50,28 @@ export function reconcile (parent, wanted) {
     cursor.remove()
     cursor = next
   }
+}
+
+/** The focused element inside parent (not parent itself), with the child of parent holding it. */
+function focusWithin (parent) {
+  const active = document.activeElement
+  if (!active || active === parent || !parent.contains(active)) return null
+  let child = active
+  while (child.parentNode !== parent) child = child.parentNode
+  return { active, child }
+}
+
+function refocus ({ active, child }, wanted) {
+  const key = child.dataset?.key
+  const replacement = key !== undefined && wanted.find((node) => node.dataset?.key === key)
+  if (!replacement) return
+  let target = replacement
+  if (active !== child) {
+    const { testid, key: controlKey } = active.dataset ?? {}
+    if (!testid) return
+    target = replacement.querySelector(`[data-testid="${CSS.escape(testid)}"]${controlKey ? `[data-key="${CSS.escape(controlKey)}"]` : ''}`)
+  }
+  target?.focus({ preventScroll: true })
 }
 
 /**

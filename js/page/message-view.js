@@ -23,6 +23,9 @@ const QUOTE_CHARS = 120
  *   actions.thread: opens the thread of a message (absent, in the thread view: no thread summary or "Thread" button)
  */
 export function createMessageView ({ model, richText, actions, onRetry, onJump }) {
+  /** The event whose reaction picker is open: a redraw of that message keeps it open. */
+  let pickerOpenFor = null
+
   /** Everything the node shows, as a string: equal strings, equal nodes. */
   function signature (r, event, { sender, seenBy, continued, delivery }) {
     return JSON.stringify([event.pending && !event.event_id, event.failed, event.event_id, sender, model.avatarUrl(r.id, event.sender),
@@ -139,7 +142,7 @@ export function createMessageView ({ model, richText, actions, onRetry, onJump }
       role: 'group',
       'aria-label': 'Reactions',
       dataset: { testid: 'reaction-picker' },
-      hidden: true,
+      hidden: pickerOpenFor !== event.event_id,
       onkeydown: (e) => { if (e.key === 'Escape') closePicker() }
     },
       QUICK_REACTIONS.map((key) => h('button', {
@@ -152,6 +155,7 @@ export function createMessageView ({ model, richText, actions, onRetry, onJump }
     /** Focus goes back to the React button, not lost with the picker. */
     const closePicker = () => {
       const react = picker.parentElement.querySelector('[data-testid=message-react]')
+      pickerOpenFor = null
       picker.hidden = true
       react.setAttribute('aria-expanded', 'false')
       react.focus()
@@ -164,9 +168,10 @@ export function createMessageView ({ model, richText, actions, onRetry, onJump }
         type: 'button',
         className: 'small',
         dataset: { testid: 'message-react' },
-        'aria-expanded': 'false',
+        'aria-expanded': String(pickerOpenFor === event.event_id),
         onclick: (e) => {
           picker.hidden = !picker.hidden
+          pickerOpenFor = picker.hidden ? null : event.event_id
           e.currentTarget.setAttribute('aria-expanded', String(!picker.hidden))
           if (!picker.hidden) picker.querySelector('button').focus()
         }
