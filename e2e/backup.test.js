@@ -16,13 +16,13 @@ import '../js/p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openBrowser, siteWithConfig } from './browser.js'
 import { steps } from './steps.js'
-import { BOOT_TIMEOUT, STEP_TIMEOUT, createRoom, logIn, openRoom, openSite, register, send, waitForMessages } from './ui.js'
+import { BOOT_TIMEOUT, STEP_TIMEOUT, createRoom, downloadedBackup, exportBackup, logIn, openRoom, openSite, register, send, waitForMessages } from './ui.js'
 import { createRelay } from '../js/relay/index.js'
 import { call, ok, register as registerOnPeer, retry, say, spawnPeer, waitForMessage } from '../js/peer/harness.js'
 
@@ -55,18 +55,8 @@ async function exportFromClient (page, dir) {
   const cdp = await page.createCDPSession()
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir, eventsEnabled: true })
   const began = new Promise(resolve => cdp.once('Browser.downloadWillBegin', resolve))
-  await page.click(sel('backup-open'))
-  await page.type(sel('backup-passphrase'), PASSPHRASE)
-  await page.type(sel('backup-passphrase-again'), PASSPHRASE)
-  await page.click(sel('backup-export-start'))
-  await page.waitForSelector('[data-testid=backup-export-status][data-done=true]', { timeout: STEP_TIMEOUT })
-  const deadline = Date.now() + STEP_TIMEOUT
-  for (;;) {
-    const files = (await readdir(dir)).filter(n => n.endsWith('.hearth-backup'))
-    if (files.length === 1) return { file: join(dir, files[0]), url: (await began).url }
-    if (Date.now() > deadline) throw new Error(`no download in ${dir}: ${await readdir(dir)}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await exportBackup(page, PASSPHRASE)
+  return { file: await downloadedBackup(dir), url: (await began).url }
 }
 
 /** "I have a backup" on a first visit; resolves once the imported server is ready again. */

@@ -2,7 +2,7 @@
  * The built-in client in Firefox ESR (puppeteer over WebDriver BiDi): first
  * visit (the service worker takes the page without a reload), sign up, create
  * a room, send (pending, then sent), reload keeps it, Markdown and a
- * reaction, phone width.
+ * reaction, a backup Firefox downloads from the worker's stream, phone width.
  *
  * Skipped, saying so, when Firefox ESR is not installed (.ci/run installs it).
  * Run `npm run build` first; then `npm run test:browser`.
@@ -10,16 +10,30 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { readBackup } from '../js/backup/index.js'
+import { nodeScrypt } from '../js/backup/node-scrypt.js'
+import { createStorage, restoreSnapshot } from '../js/storage/index.js'
+import { rows } from '../js/storage/testkit.js'
 import { openBrowser, ARTIFACTS, FIREFOX } from './browser.js'
 import { steps } from './steps.js'
-import { openSite, register, createRoom, send, waitForMessages, backToList, messageAction, waitForMessage, STEP_TIMEOUT } from './ui.js'
+import { openSite, register, createRoom, send, waitForMessages, backToList, messageAction, waitForMessage, downloadedBackup, exportBackup, STEP_TIMEOUT } from './ui.js'
 
 test('the client in Firefox ESR: sign up, room, messages, reload, phone width', {
   timeout: 180000,
   skip: existsSync(FIREFOX) ? false : `Firefox ESR is not installed at ${FIREFOX} (apt-get install firefox-esr, or set FIREFOX_PATH)`
 }, async (t) => {
-  const env = await openBrowser({ name: 'firefox', product: 'firefox' })
+  const downloads = await mkdtemp(join(tmpdir(), 'hearth-e2e-firefox-'))
+  t.after(() => rm(downloads, { recursive: true, force: true }))
+  // Downloads go to that directory without asking (Firefox's download manager, not puppeteer).
+  const env = await openBrowser({
+    name: 'firefox',
+    product: 'firefox',
+    firefoxPrefs: { 'browser.download.folderList': 2, 'browser.download.dir': downloads, 'browser.download.useDownloadDir': true, 'browser.download.always_ask_before_handling_new_types': false }
+  })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
   const { run, explain } = steps(t, [env])
@@ -60,6 +74,23 @@ test('the client in Firefox ESR: sign up, room, messages, reload, phone width', 
       await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=thread-timeline] [data-testid=message-body]')].some((e) => e.textContent === 'more in the thread'), { timeout: STEP_TIMEOUT })
       await shot('firefox-3-thread.png')
       await page.click('[data-testid=thread-close]')
+    })
+    await run('back up: Firefox downloads the worker\'s stream, and the file holds the server with its messages', async () => {
+      await exportBackup(page, 'a fox moves house')
+      const file = await downloadedBackup(downloads)
+      const backup = await readBackup({ passphrase: 'a fox moves house', source: createReadStream(file), scrypt: nodeScrypt })
+      const userId = await page.evaluate(() => JSON.parse(localStorage.getItem('hearth.session')).userId)
+      assert.equal(backup.manifest.serverName, userId.split(':')[1])
+      const dir = join(downloads, 'restored')
+      await restoreSnapshot({ persistence: 'file', dir }, backup.database, backup.journal)
+      const restored = await createStorage({ persistence: 'file', dir })
+      try {
+        const bodies = rows(restored.storage, "SELECT json_extract(json, '$.content.body') FROM events WHERE type = 'm.room.message'").map(r => r[0])
+        assert.ok(['hello from Firefox', 'second ✓'].every(b => bodies.includes(b)), `messages in the backup: ${bodies}`)
+      } finally {
+        await restored.close()
+      }
+      await page.click('[data-testid=backup-export-close]')
     })
     await run('phone width', async () => {
       await page.setViewport({ width: 390, height: 800 })

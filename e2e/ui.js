@@ -3,6 +3,8 @@
  * helper clicks and types through the page's controls (data-testid), never
  * the Matrix API. Shared by the browser tests.
  */
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 
 export const STEP_TIMEOUT = 30000
 /** The first start-up downloads and compiles the wasm: give it longer. */
@@ -218,4 +220,28 @@ export async function inviteAndAccept (inviter, invitee, userId, roomName) {
   await (await front(invitee)).waitForSelector('[data-testid=invite-accept]', { timeout: STEP_TIMEOUT })
   await invitee.click(sel('invite-accept'))
   await invitee.waitForFunction((n) => document.querySelector('[data-testid=room-title]').textContent === n, { timeout: STEP_TIMEOUT }, roomName)
+}
+
+/**
+ * Exports a backup from the open client (Back up…, the passphrase twice) and
+ * waits until the page says the file is written; where it lands is the
+ * browser's download set-up.
+ */
+export async function exportBackup (page, passphrase) {
+  await page.click(sel('backup-open'))
+  await page.type(sel('backup-passphrase'), passphrase)
+  await page.type(sel('backup-passphrase-again'), passphrase)
+  await page.click(sel('backup-export-start'))
+  await page.waitForSelector('[data-testid=backup-export-status][data-done=true]', { timeout: STEP_TIMEOUT })
+}
+
+/** Waits for the one finished *.hearth-backup file in dir (a download) and returns its path. */
+export async function downloadedBackup (dir) {
+  const deadline = Date.now() + STEP_TIMEOUT
+  for (;;) {
+    const files = (await readdir(dir)).filter(n => n.endsWith('.hearth-backup'))
+    if (files.length === 1) return join(dir, files[0])
+    if (Date.now() > deadline) throw new Error(`no download in ${dir}: ${await readdir(dir)}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
 }

@@ -19,13 +19,15 @@
  * Progress goes to pages on the status channel as {type: MSG.backupProgress, progress};
  * an export ends with phase 'done' (bytesWritten: the file's size) or 'failed'.
  *
- * The export pauses the server only for Storage.exportSnapshot's copy of the
- * image; encryption then runs a chunk at a time between requests. The import
+ * The export never holds the server: it reads what storage already made
+ * durable (the last snapshot's chunks from IndexedDB, one at a time, and the
+ * journal since; Storage.durableState), encrypting a chunk at a time between
+ * requests, and snapshots wait until it is done. The import
  * goes only into a server without accounts or rooms (a first visit: the fresh
  * server Go made on boot), and Go cannot run twice in one worker, so the new
  * state is written for the next worker life.
  */
-import { BackupTargetNotEmptyError, readBackup, snapshotContents, writeBackup } from '../js/backup/index.js'
+import { BackupTargetNotEmptyError, backupContents, readBackup, writeBackup } from '../js/backup/index.js'
 import { restoreSnapshot } from '../js/storage/index.js'
 import { request as idbRequest } from '../js/storage/indexeddb-persistence.js'
 
@@ -80,7 +82,7 @@ export function createBackupRoutes ({ storage, serve, onProgress, retire, storag
       return failure(410, { name: 'BackupLinkError', message: 'this export link was used already or has expired: export again' })
     }
     const { opened, blobs } = await storage()
-    const contents = await snapshotContents(opened, blobs)
+    const contents = await backupContents(opened, blobs)
     let wake = null
     let cancelled = null
     let controller
@@ -101,14 +103,14 @@ export function createBackupRoutes ({ storage, serve, onProgress, retire, storag
     }).then(() => controller.close(), (err) => {
       onProgress({ direction: 'export', phase: 'failed', error: err.message })
       if (!cancelled) controller.error(err)
-    })
+    }).finally(contents.release)
     const date = new Date().toISOString().slice(0, 10)
     return new Response(body, {
       headers: {
         'content-type': 'application/octet-stream',
         'content-disposition': `attachment; filename="hearth-${contents.serverName.slice(-8)}-${date}.hearth-backup"`,
         'x-hearth-server-name': contents.serverName,
-        'x-hearth-database-bytes': String(contents.database.length)
+        'x-hearth-database-bytes': String(contents.database.bytes)
       }
     })
   }
@@ -135,7 +137,7 @@ export function createBackupRoutes ({ storage, serve, onProgress, retire, storag
     // Verified whole: only now does the fresh server give way to the imported one.
     await retire()
     await idbRequest(indexedDB.deleteDatabase(storageName))
-    await restoreSnapshot({ persistence: 'indexeddb', name: storageName }, backup.database)
+    await restoreSnapshot({ persistence: 'indexeddb', name: storageName }, backup.database, backup.journal)
     onProgress({ direction: 'import', phase: 'done', serverName: backup.manifest.serverName })
     return Response.json({ serverName: backup.manifest.serverName })
   }

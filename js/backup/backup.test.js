@@ -1,14 +1,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { readBackup, writeBackup, serverNameOf, BackupCorruptError, BackupPassphraseError, BackupVersionError } from './index.js'
+import { backupContents, readBackup, writeBackup, serverNameOf, BackupCorruptError, BackupPassphraseError, BackupVersionError } from './index.js'
 import { nobleScrypt } from './crypto.js'
 import { nodeScrypt } from './node-scrypt.js'
 import { CHUNK_HEAD_BYTES, HEADER_BYTES } from './format.js'
 import { createStorage, restoreSnapshot } from '../storage/index.js'
+import { encodeRecord, KIND_SCRIPT } from '../storage/journal.js'
+import { rows, withStore } from '../storage/testkit.js'
 
 // Cheap scrypt and small chunks: the format, not the cost, is under test.
 const FAST = { kdf: { logN: 10, r: 8, p: 1 }, chunkBytes: 4096 }
@@ -16,12 +18,16 @@ const FAST = { kdf: { logN: 10, r: 8, p: 1 }, chunkBytes: 4096 }
 const identityKey = (await generateKeyPair('Ed25519')).raw
 
 function contents () {
-  const database = new Uint8Array(4096 * 3 + 1000).map((_, i) => (i * 7) & 0xff)
+  const image = new Uint8Array(4096 * 3 + 1000).map((_, i) => (i * 7) & 0xff)
   const blobs = new Map([['local/abc', new Uint8Array([1, 2, 3])], ['remote/peer/xyz', new Uint8Array(9000).fill(9)]])
+  const journal = [encodeRecord(4, [{ kind: KIND_SCRIPT, sql: 'SELECT 4', params: null }]), encodeRecord(5, [{ kind: KIND_SCRIPT, sql: 'SELECT 5', params: null }])]
   return {
     serverName: serverNameOf(identityKey),
     identityKey,
-    database,
+    // handed over in pieces that are not the file's chunks
+    database: { bytes: image.length, chunks: async function * () { for (let o = 0; o < image.length; o += 5000) yield image.subarray(o, o + 5000) } },
+    image,
+    journal,
     blobKeys: [...blobs.keys()],
     getBlob: async key => blobs.get(key) ?? null,
     blobs
@@ -62,7 +68,8 @@ test('a backup reads back as written, whatever the read sizes', async () => {
     const out = await read(file, 'correct horse', pieces)
     assert.equal(out.manifest.serverName, c.serverName)
     assert.deepEqual(out.identityKey, c.identityKey)
-    assert.deepEqual(out.database, c.database)
+    assert.deepEqual(out.database, c.image)
+    assert.deepEqual(out.journal, new Uint8Array(Buffer.concat(c.journal)))
     assert.deepEqual(out.blobMap, c.blobs)
   }
 })
@@ -107,7 +114,7 @@ test('tampering, reordering, a flipped final flag and trailing bytes are BackupC
   await assert.rejects(read(dropped), BackupCorruptError, 'a chunk dropped')
   await assert.rejects(read(Buffer.concat([file, Buffer.from([0])])), BackupCorruptError, 'a byte appended')
   await assert.rejects(read(Buffer.from('not a backup at all, just text that is long enough to be a header, or longer than that')), BackupCorruptError)
-  const future = Buffer.from(file); future.writeUInt16LE(2, 8)
+  const future = Buffer.from(file); future.writeUInt16LE(3, 8)
   await assert.rejects(read(future), BackupVersionError)
 })
 
@@ -118,23 +125,78 @@ test("Node's native scrypt and @noble/hashes' agree", async () => {
   assert.deepEqual(await nodeScrypt(pw, salt, opts), await nobleScrypt(pw, salt, opts))
 })
 
-test('a storage snapshot restores into an empty store, and not over one with data', async () => {
+test('an image that ends short of its announced length fails the export', async () => {
+  const c = contents()
+  await assert.rejects(backupBytes({ ...c, database: { bytes: c.image.length + 1, chunks: c.database.chunks } }), /announced/)
+})
+
+test('a version 1 file (an image, no journal) still reads', async () => {
+  const file = await readFile(new URL('./testdata/v1-a-row.hearth-backup', import.meta.url))
+  const out = await read(file, 'version one')
+  assert.equal(out.manifest.format, 1)
+  assert.equal(out.journal.length, 0)
+  assert.equal(out.blobs, 1)
   const dir = await mkdtemp(join(tmpdir(), 'hearth-backup-'))
   try {
-    const source = await createStorage({ persistence: 'file', dir: join(dir, 'a') })
-    const bridge = source.storage
-    bridge.exec('CREATE TABLE server_identity (id INTEGER PRIMARY KEY, private_key BLOB); INSERT INTO server_identity VALUES (1, x\'0102\')')
-    await bridge.commit()
-    const { image, rows } = await source.exportSnapshot({ select: 'SELECT private_key FROM server_identity' })
-    assert.deepEqual(rows[0][0], new Uint8Array([1, 2]))
-    await source.close()
-    await restoreSnapshot({ persistence: 'file', dir: join(dir, 'b') }, image)
-    const restored = await createStorage({ persistence: 'file', dir: join(dir, 'b') })
-    const again = await restored.exportSnapshot({ select: 'SELECT private_key FROM server_identity' })
-    assert.deepEqual(again.rows, rows)
+    await restoreSnapshot({ persistence: 'file', dir }, out.database, out.journal)
+    const restored = await createStorage({ persistence: 'file', dir })
+    assert.deepEqual(rows(restored.storage, 'SELECT v FROM t'), [['written by version 1']])
     await restored.close()
-    await assert.rejects(restoreSnapshot({ persistence: 'file', dir: join(dir, 'b') }, image), /holds data/)
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+for (const kind of ['file', 'indexeddb']) {
+  test(`${kind}: a backup of a running store is its last snapshot and the journal since; restored, it holds every durable commit, and snapshots wait for the export`, async () => {
+    // Small snapshots: some commits are in the snapshot, some in the journal after it.
+    const policy = { snapshotPolicy: { maxRecords: 3, minBytes: 0, maxBytes: 1 << 30, databaseFraction: 100, maxReplayMs: 1e9 } }
+    await withStore(kind, policy, async (sourceOptions) => {
+      const source = await createStorage(sourceOptions)
+      const bridge = source.storage
+      bridge.exec(`CREATE TABLE server_identity (id INTEGER PRIMARY KEY, private_key BLOB); INSERT INTO server_identity VALUES (1, x'${Buffer.from(identityKey).toString('hex')}'); CREATE TABLE t (id INTEGER PRIMARY KEY)`)
+      await bridge.commit()
+      let n = 0
+      const commitRow = async () => { bridge.exec(`INSERT INTO t VALUES (${++n})`); await bridge.commit() }
+      while (n < 50 && !(source.stats().snapshots >= 1 && source.stats().journalRecords >= 1 && source.stats().journalRecords < 3)) await commitRow()
+      const inExport = n
+      const blobs = { keys: async () => [], get: async () => null }
+      const c = await backupContents(source, blobs)
+      assert.ok(c.database.bytes > 0 && c.journal.length > 0, 'the export has a snapshot and records after it')
+      const snapshotsBefore = source.stats().snapshots
+      // Commits go on while the file is written; none of them is in it, and none snapshots.
+      for (let i = 0; i < 8; i++) await commitRow()
+      assert.equal(source.stats().snapshots, snapshotsBefore, 'no snapshot while the export reads')
+      const { file } = await backupBytes(c)
+      c.release()
+      await commitRow()
+      await waitFor(() => source.stats().snapshots > snapshotsBefore, 'a snapshot once the export is done')
+      const out = await read(file)
+      await withStore(kind, {}, async (targetOptions) => {
+        await restoreSnapshot(targetOptions, out.database, out.journal)
+        const restored = await createStorage(targetOptions)
+        assert.deepEqual(rows(restored.storage, 'SELECT id FROM t ORDER BY id').map(r => Number(r[0])), Array.from({ length: inExport }, (_, i) => i + 1))
+        await restored.close()
+        await assert.rejects(restoreSnapshot(targetOptions, out.database, out.journal), /holds data/)
+      })
+      await source.close()
+    })
+  })
+}
+
+test('a journal that does not follow its image is refused before anything is written', async () => {
+  const record = (seq) => encodeRecord(seq, [{ kind: KIND_SCRIPT, sql: 'SELECT 1', params: null }])
+  await withStore('file', {}, async (options) => {
+    await assert.rejects(restoreSnapshot(options, new Uint8Array(0), record(2)), /does not follow/, 'no image: records start at 1')
+    await assert.rejects(restoreSnapshot(options, new Uint8Array(10), Buffer.concat([record(3), record(5)])), /does not follow/, 'a gap')
+    await assert.rejects(restoreSnapshot(options, new Uint8Array(10), record(3).subarray(0, 20)), /damaged/, 'torn')
+    const empty = await createStorage(options)
+    assert.equal(empty.stats().seq, 0)
+    await empty.close()
+  })
+})
+
+async function waitFor (predicate, what) {
+  for (let i = 0; i < 200 && !predicate(); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  assert.ok(predicate(), what)
+}

@@ -7,10 +7,10 @@
 import { BackupCorruptError, BackupPassphraseError } from './errors.js'
 import { TAG_BYTES, checkKdfParams, deriveKeys, openChunk, sameBytes } from './crypto.js'
 import { serverNameOf } from './identity.js'
-import { CHUNK_HEAD_BYTES, ENTRY_HEAD_BYTES, FORMAT_VERSION, HEADER_BYTES, KIND, decodeHeader } from './format.js'
+import { CHUNK_HEAD_BYTES, ENTRY_HEAD_BYTES, HEADER_BYTES, KIND, decodeHeader } from './format.js'
 
 /**
- * @typedef {{format: number, serverName: string, createdAt: number, databaseBytes: number, blobs: number}} Manifest
+ * @typedef {{format: number, serverName: string, createdAt: number, databaseBytes: number, journalBytes?: number, blobs: number}} Manifest
  */
 
 /**
@@ -21,8 +21,10 @@ import { CHUNK_HEAD_BYTES, ENTRY_HEAD_BYTES, FORMAT_VERSION, HEADER_BYTES, KIND,
  * @param {(manifest: Manifest) => Promise<void>|void} [options.onManifest] before anything else
  * @param {(key: string, bytes: Uint8Array) => Promise<void>} [options.onBlob] each media file, in order
  * @param {(p: {bytesRead: number}) => void} [options.onProgress] after each chunk
- * @returns {Promise<{manifest: Manifest, identityKey: Uint8Array, database: Uint8Array, blobs: number}>}
- *   BackupPassphraseError, BackupCorruptError, BackupVersionError otherwise
+ * @returns {Promise<{manifest: Manifest, identityKey: Uint8Array, database: Uint8Array, journal: Uint8Array, blobs: number}>}
+ *   database and journal: restore with js/storage's restoreSnapshot(options, database, journal)
+ *   (a version 1 file's journal is empty); BackupPassphraseError, BackupCorruptError,
+ *   BackupVersionError otherwise
  */
 export async function readBackup ({ passphrase, source, scrypt, onManifest = () => {}, onBlob = async () => {}, onProgress = () => {} }) {
   const file = byteQueue(iterate(source), () => new BackupCorruptError('the file ends early (truncated)'))
@@ -69,19 +71,21 @@ export async function readBackup ({ passphrase, source, scrypt, onManifest = () 
   } catch (err) {
     throw new BackupCorruptError('the manifest is not JSON', { cause: err })
   }
-  if (manifest.format !== FORMAT_VERSION || typeof manifest.serverName !== 'string') {
+  if (manifest.format !== header.version || typeof manifest.serverName !== 'string') {
     throw new BackupCorruptError('the manifest is malformed')
   }
   await onManifest(manifest)
 
   let identityKey = null
   let database = null
+  let journal = header.version === 1 ? new Uint8Array(0) : null
   let blobs = 0
   for (;;) {
     const e = await readEntry()
     if (e.kind === KIND.end) break
     if (e.kind === KIND.identity && identityKey === null) identityKey = e.bytes
     else if (e.kind === KIND.database && database === null) database = e.bytes
+    else if (e.kind === KIND.journal && journal === null) journal = e.bytes
     else if (e.kind === KIND.blob) {
       await onBlob(e.name, e.bytes)
       blobs++
@@ -93,7 +97,8 @@ export async function readBackup ({ passphrase, source, scrypt, onManifest = () 
   if (identityKey === null || identityKey.length !== 64) throw new BackupCorruptError('the identity key is missing')
   if (serverNameOf(identityKey) !== manifest.serverName) throw new BackupCorruptError('the identity key is not the named server\'s')
   if (database === null || database.length !== manifest.databaseBytes) throw new BackupCorruptError('the database is missing')
-  return { manifest, identityKey, database, blobs }
+  if (journal === null || (header.version > 1 && journal.length !== manifest.journalBytes)) throw new BackupCorruptError('the journal is missing')
+  return { manifest, identityKey, database, journal, blobs }
 }
 
 /** Async iteration over a ReadableStream (not every browser has it natively) or any async iterable. */

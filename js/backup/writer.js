@@ -1,7 +1,8 @@
 /**
- * Writes a backup (format.js) as a stream: the database image and each media
- * file are cut into chunks, sealed and handed to `write` one at a time, so
- * the file is never in memory whole and the image is never copied again.
+ * Writes a backup (format.js) as a stream: the database image (read a piece
+ * at a time), its journal and each media file are cut into chunks, sealed and
+ * handed to `write` one at a time, so neither the file nor the image is ever
+ * in memory whole.
  */
 import { DEFAULT_KDF, SALT_BYTES, NONCE_PREFIX_BYTES, deriveKeys, sealChunk, checkKdfParams } from './crypto.js'
 import { CHUNK_HEAD_BYTES, DEFAULT_CHUNK_BYTES, FORMAT_VERSION, KIND, encodeEntryHead, encodeHeader } from './format.js'
@@ -10,7 +11,9 @@ import { CHUNK_HEAD_BYTES, DEFAULT_CHUNK_BYTES, FORMAT_VERSION, KIND, encodeEntr
  * @typedef {object} BackupContents what a backup holds, read at one consistent moment
  * @property {string} serverName
  * @property {Uint8Array} identityKey ed25519 seed || public key
- * @property {Uint8Array} database the SQLite image
+ * @property {{bytes: number, chunks: () => AsyncIterable<Uint8Array>}} database the SQLite
+ *   image (its length, and its bytes in order, a piece at a time)
+ * @property {Uint8Array[]} journal the journal records that follow the image (js/storage/journal.js)
  * @property {string[]} blobKeys the media blobs' keys (js/blobs/keys.js)
  * @property {(key: string) => Promise<Uint8Array|null>} getBlob null: gone since keys() (skipped)
  *
@@ -44,7 +47,7 @@ export async function writeBackup ({
   if (typeof passphrase !== 'string' || passphrase.length === 0) throw new TypeError('a backup needs a passphrase')
   checkKdfParams(kdf)
   const progress = {
-    phase: 'kdf', databaseBytes: contents.database.length, databaseDone: 0,
+    phase: 'kdf', databaseBytes: contents.database.bytes, databaseDone: 0,
     blobs: contents.blobKeys.length, blobsDone: 0, bytesWritten: 0
   }
   const report = (changes) => { Object.assign(progress, changes); onProgress({ ...progress }) }
@@ -92,14 +95,23 @@ export async function writeBackup ({
     format: FORMAT_VERSION,
     serverName: contents.serverName,
     createdAt: now(),
-    databaseBytes: contents.database.length,
+    databaseBytes: contents.database.bytes,
+    journalBytes: contents.journal.reduce((n, r) => n + r.length, 0),
     blobs: contents.blobKeys.length
   }
   await entry(KIND.manifest, '', new TextEncoder().encode(JSON.stringify(manifest)))
   await entry(KIND.identity, 'ed25519', contents.identityKey)
   report({ phase: 'database' })
-  await entry(KIND.database, 'sqlite', contents.database, done => report({ databaseDone: done }))
-  report({ phase: 'media', databaseDone: contents.database.length })
+  await push(encodeEntryHead(KIND.database, 'sqlite', contents.database.bytes))
+  let databaseDone = 0
+  for await (const piece of contents.database.chunks()) {
+    await push(piece, done => report({ databaseDone: databaseDone + done }))
+    databaseDone += piece.length
+  }
+  if (databaseDone !== contents.database.bytes) throw new Error(`the database image has ${databaseDone} bytes, not the ${contents.database.bytes} announced`)
+  await push(encodeEntryHead(KIND.journal, 'records', manifest.journalBytes))
+  for (const record of contents.journal) await push(record)
+  report({ phase: 'media', databaseDone })
   let blobs = 0
   for (const blobKey of contents.blobKeys) {
     const bytes = await contents.getBlob(blobKey)

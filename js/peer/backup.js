@@ -10,7 +10,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createStorage, restoreSnapshot } from '../storage/index.js'
 import { createBlobStore } from '../blobs/index.js'
-import { BackupTargetNotEmptyError, readBackup, snapshotContents } from '../backup/index.js'
+import { BackupTargetNotEmptyError, backupContents, readBackup } from '../backup/index.js'
 import { nodeScrypt } from '../backup/node-scrypt.js'
 import { writeBackupFile } from '../backup/node-file.js'
 import { lockDataDir } from './index.js'
@@ -36,9 +36,13 @@ export async function exportDataDir ({ dataDir, file, passphrase, onProgress, kd
     // snapshotPolicy null: an export reads the directory and never compacts it.
     storage = await createStorage({ persistence: 'file', dir: dataDir, snapshotPolicy: null })
     media = await createBlobStore({ persistence: 'file', dir: join(dataDir, 'media') })
-    const contents = await snapshotContents(storage, media.blobs)
-    const written = await writeBackupFile(file, { passphrase, contents, kdf, onProgress })
-    return { serverName: contents.serverName, bytes: written.bytes, blobs: written.blobs }
+    const contents = await backupContents(storage, media.blobs)
+    try {
+      const written = await writeBackupFile(file, { passphrase, contents, kdf, onProgress })
+      return { serverName: contents.serverName, bytes: written.bytes, blobs: written.blobs }
+    } finally {
+      contents.release()
+    }
   } finally {
     await media?.close()
     await storage?.close()
@@ -74,7 +78,7 @@ export async function importDataDir ({ dataDir, file, passphrase, onProgress = (
       onBlob: (key, bytes) => media.blobs.put(key, bytes),
       onProgress: ({ bytesRead }) => onProgress({ bytesRead, totalBytes })
     })
-    await restoreSnapshot({ persistence: 'file', dir: dataDir }, backup.database)
+    await restoreSnapshot({ persistence: 'file', dir: dataDir }, backup.database, backup.journal)
     return { serverName: backup.manifest.serverName, blobs: backup.blobs }
   } catch (err) {
     await media?.close()

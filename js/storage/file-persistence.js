@@ -163,6 +163,48 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
       return { snapshot, lastSeq, records }
     },
 
+    /**
+     * What is durable up to sequence uptoSeq, read beside a running server (a
+     * backup): the snapshot's chunk files, each read when asked for, and the
+     * journal records after the snapshot. The caller keeps snapshots from being
+     * written until it has read everything (a snapshot deletes old chunk files
+     * and segments).
+     * @returns {Promise<import('./snapshot.js').DurableState>}
+     */
+    async durable (uptoSeq) {
+      const bytes = await readIfExists(manifestPath)
+      const whole = bytes === null ? await readIfExists(wholeSnapshotPath) : null
+      let state = { snapshotSeq: 0, imageBytes: 0, chunks: async function * () {} }
+      if (bytes !== null) {
+        const m = decodeManifest(bytes)
+        state = {
+          snapshotSeq: m.lastSeq,
+          imageBytes: m.length,
+          chunks: async function * () {
+            for (let i = 0; i < m.chunks.length; i++) {
+              const chunk = await readIfExists(chunkPath(i, m.chunks[i].generation))
+              if (chunk === null) throw new StorageCorruptError(`snapshot chunk ${i} is missing`)
+              if (chunk.length !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${chunk.length} bytes, not ${chunkLength(m, i)}`)
+              yield chunk
+            }
+          }
+        }
+      } else if (whole !== null) {
+        const s = decodeWholeSnapshot(whole)
+        state = { snapshotSeq: s.lastSeq, imageBytes: s.db.length, chunks: async function * () { yield s.db } }
+      }
+      const records = []
+      for (const k of await segments()) {
+        const segmentBytes = new Uint8Array(await readFile(segmentPath(k)))
+        let at = 0
+        for (const r of decodeRecords(segmentBytes).records) {
+          if (r.seq > state.snapshotSeq && r.seq <= uptoSeq) records.push(segmentBytes.subarray(at, at + r.bytes))
+          at += r.bytes
+        }
+      }
+      return { ...state, records }
+    },
+
     async append (seq, record) {
       try {
         if (handle === null) {

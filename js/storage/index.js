@@ -7,7 +7,8 @@
 
 import initSqlJs from 'sql.js'
 import { Storage } from './storage.js'
-import { errorShape, StorageError } from './errors.js'
+import { errorShape, StorageCorruptError, StorageError } from './errors.js'
+import { decodeRecords } from './journal.js'
 
 export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, StoragePersistError, StorageTransactionError, StorageClosedError, StorageCorruptError, StorageOutcomeUnknownError } from './errors.js'
 export { DEFAULT_SNAPSHOT_POLICY } from './snapshot-policy.js'
@@ -30,8 +31,9 @@ export const STORAGE_VERSION = 1
  *   snapshots are stored in (snapshot.js); only changed chunks are rewritten
  * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
  *   each step of writing a snapshot (crash tests kill the process there)
- * @returns {Promise<{storage: object, stats: () => object, exportSnapshot: (options?: {select?: string}) => Promise<{image: Uint8Array, seq: number, rows: unknown[][]}>, close: () => Promise<void>}>}
- *   exportSnapshot: the image as of one committed transaction (Storage.exportSnapshot), for backups
+ * @returns {Promise<{storage: object, stats: () => object, exportSnapshot: (options?: {select?: string}) => Promise<{image: Uint8Array, seq: number, rows: unknown[][]}>, durableState: Function, close: () => Promise<void>}>}
+ *   exportSnapshot: a copy of the image as of one committed transaction (Storage.exportSnapshot);
+ *   durableState: what is durable, read without holding the server (Storage.durableState), for backups
  */
 export async function createStorage (options = {}) {
   const SQL = await initSqlJs(options.initSqlJs ?? {})
@@ -45,25 +47,39 @@ export async function createStorage (options = {}) {
     storage: bridgeShape(db),
     stats: () => db.stats(),
     exportSnapshot: (options) => db.exportSnapshot(options),
+    durableState: (options) => db.durableState(options),
     close: () => db.close()
   }
 }
 
 /**
- * Makes a database image the whole durable state of an EMPTY store (an import
- * from a backup), as a snapshot at sequence 0: the next createStorage with the
- * same options opens it. Refuses a store that holds a snapshot or journal.
+ * Makes a database image, and the journal records that follow it, the whole
+ * durable state of an EMPTY store (an import from a backup): the next
+ * createStorage with the same options opens the image and replays the
+ * records. Refuses a store that holds a snapshot or journal, and records that
+ * are torn or do not follow each other.
  * @param {object} options as for createStorage ('indexeddb' or 'file')
- * @param {Uint8Array} image a SQLite database image
+ * @param {Uint8Array} image a SQLite database image (empty: none, the records build it all)
+ * @param {Uint8Array} [journal] records as journal.js encodes them, one after another
  */
-export async function restoreSnapshot (options, image) {
+export async function restoreSnapshot (options, image, journal = new Uint8Array(0)) {
+  const { records, torn } = decodeRecords(journal)
+  const first = records.length > 0 ? records[0].seq : 1
+  if (torn || records.some((r, i) => r.seq !== first + i) || (image.length === 0 && first !== 1)) {
+    throw new StorageCorruptError('the journal to restore is damaged or does not follow its snapshot')
+  }
   const persistence = await choosePersistence(options)
   try {
     const state = await persistence.load()
     if (state.snapshot !== null || state.records.length > 0) {
       throw new StorageError('cannot restore a snapshot over a store that holds data')
     }
-    await persistence.snapshot(0, image)
+    if (image.length > 0) await persistence.snapshot(first - 1, image)
+    let at = 0
+    for (const r of records) {
+      await persistence.append(r.seq, journal.subarray(at, at + r.bytes))
+      at += r.bytes
+    }
   } finally {
     await persistence.close()
   }

@@ -72,6 +72,12 @@ export function decodeRecord (bytes) {
   return r === null || r.end !== bytes.length ? null : r.value
 }
 
+/** The sequence number in a record's header, unchecked (the record is verified when replayed). */
+export function recordSeq (bytes) {
+  if (bytes.length < HEADER + 8) return null
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(HEADER, true))
+}
+
 function decodeOne (bytes, view, start) {
   if (start + HEADER > bytes.length) return null
   const size = view.getUint32(start, true)

@@ -51,6 +51,16 @@ const FIXED = 8 + 4 + 8 + 4 + 4 + 8 + 4
  * @typedef {{lastSeq: number, generation: number, chunkBytes: number, length: number, chunks: ChunkEntry[]}} Manifest
  */
 
+/**
+ * What a persistence holds up to some sequence, for reading beside a running
+ * server (persistence.durable(uptoSeq), Storage.durableState).
+ * @typedef {object} DurableState
+ * @property {number} snapshotSeq the sequence the snapshot is of (0: no snapshot)
+ * @property {number} imageBytes the snapshot's database image length (0: no snapshot)
+ * @property {() => AsyncIterable<Uint8Array>} chunks the image in order, a piece at a time
+ * @property {Uint8Array[]} records the journal records after the snapshot, as stored (journal.js)
+ */
+
 /** @param {Manifest} m */
 export function encodeManifest (m) {
   const out = new Uint8Array(FIXED + m.chunks.length * (4 + HASH_BYTES))

@@ -57,8 +57,8 @@
 
 import { decodeParams, FLAG_COMMIT_REQUIRED, ResultWriter } from './codec.js'
 import { Statements } from './statements.js'
-import { encodeRecord, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
-import { persistError, sqliteError, StorageClosedError, StorageError, StorageOutcomeUnknownError, StorageTransactionError } from './errors.js'
+import { encodeRecord, recordSeq, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
+import { persistError, sqliteError, StorageClosedError, StorageCorruptError, StorageError, StorageOutcomeUnknownError, StorageTransactionError } from './errors.js'
 import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
 
 export class Storage {
@@ -108,6 +108,8 @@ export class Storage {
     this.committing = null
     /** the promise of the snapshot being written, or null */
     this.snapshotting = null
+    /** durable states being read (backups): snapshots wait until none is */
+    this.durableReaders = 0
     /**
      * the durable journal the next open would replay: records after the last
      * snapshot taken, their bytes, and what replaying them costs in ms: as
@@ -294,6 +296,45 @@ export class Storage {
     return { image, seq: this.seq, rows }
   }
 
+  /**
+   * What durable storage holds as of the last durable commit, read beside the
+   * running server without copying its database (a backup): the snapshot's
+   * chunks, read a piece at a time, and the journal records after it. The
+   * server is not held at all; snapshots are put off until release(), since a
+   * snapshot replaces chunks and drops records being read. Replaying the
+   * records over the image gives the database as of `seq`.
+   * @param {{select?: string}} [options] a read-only query answered from the
+   *   live database (for what does not change, such as the server's identity)
+   * @returns {Promise<import('./snapshot.js').DurableState & {seq: number, rows: unknown[][], release: () => void}>}
+   */
+  async durableState ({ select } = {}) {
+    this.checkOpen()
+    if (typeof this.persistence.durable !== 'function') throw new StorageError('this store keeps nothing durable to read')
+    this.durableReaders++
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      this.durableReaders--
+      if (this.closedReason === null && this.committing === null) this.maybeSnapshot()
+    }
+    try {
+      while (this.snapshotting) await this.snapshotting.catch(() => {})
+      this.checkOpen()
+      const seq = this.seq
+      const rows = select ? (this.db.exec(select)[0]?.values ?? []) : []
+      const state = await this.persistence.durable(seq)
+      const first = state.snapshotSeq + 1
+      if (state.records.length !== seq - state.snapshotSeq || state.records.some((r, i) => recordSeq(r) !== first + i)) {
+        throw new StorageCorruptError(`the durable journal does not hold records ${first} to ${seq}`)
+      }
+      return { ...state, seq, rows, release }
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
   /** Resolves when no snapshot is being written (tests, benchmarks, close). */
   async settled () {
     while (this.committing || this.snapshotting) {
@@ -374,7 +415,7 @@ export class Storage {
 
   /** Starts a background snapshot if the policy says it is due. Call only at a quiescent point. */
   maybeSnapshot () {
-    if (this.snapshotPolicy === null || this.snapshotting || this.inTransaction || this.pendingWrites.length) return
+    if (this.snapshotPolicy === null || this.snapshotting || this.durableReaders > 0 || this.inTransaction || this.pendingWrites.length) return
     if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.databaseSize())) return
     const started = this.now()
     const image = this.db.export()
