@@ -36,6 +36,11 @@ export const BACKUP_PATHS = Object.freeze({ export: '/_hearth/backup/export', do
 const QUEUED_CHUNKS = 8
 /** How long an export's download link stays valid: the page opens it at once. */
 const LINK_MS = 60_000
+/**
+ * How long the download may stop reading before the export gives up: it
+ * writes to a local disk, and while it runs the storage takes no snapshots.
+ */
+const STALL_MS = 120_000
 
 /** Whether the worker answers this path with createBackupRoutes. */
 export const isBackupPath = (path) =>
@@ -98,7 +103,18 @@ export function createBackupRoutes ({ storage, serve, onProgress, retire, storag
       write: async (bytes) => {
         if (cancelled) throw cancelled
         controller.enqueue(bytes)
-        while (controller.desiredSize <= 0 && !cancelled) await new Promise(resolve => { wake = resolve })
+        while (controller.desiredSize <= 0 && !cancelled) {
+          let timer
+          await new Promise(resolve => {
+            wake = resolve
+            timer = setTimeout(() => {
+              cancelled = new Error(`the download read nothing for ${STALL_MS / 1000} s`)
+              controller.error(cancelled)
+              resolve()
+            }, STALL_MS)
+          })
+          clearTimeout(timer)
+        }
       }
     }).then(() => controller.close(), (err) => {
       onProgress({ direction: 'export', phase: 'failed', error: err.message })
