@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -68,16 +69,39 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 			}
 		}
 		if txnID != "" {
-			_, err = w.tx.ExecContext(ctx,
-				`INSERT INTO transaction_ids (localpart, device_id, room_id, txn_id, event_id) VALUES (?, ?, ?, ?, ?)`,
-				sender.Local(), deviceID, roomID, txnID, eventID)
-			if err != nil {
-				return fmt.Errorf("record transaction ID: %w", err)
-			}
+			return r.recordTransactionID(ctx, w, sender, deviceID, roomID, txnID, eventID)
 		}
 		return nil
 	})
 	return eventID, err
+}
+
+// TransactionIDRetention is how long a client transaction ID is remembered:
+// far longer than a client retries a send (Synapse keeps them a day too).
+// Older ones are forgotten, so the same ID then makes a new event.
+const TransactionIDRetention = 24 * time.Hour
+
+// transactionIDPruneInterval is how often recording one also forgets old
+// ones: one indexed delete an hour, not one per send.
+const transactionIDPruneInterval = time.Hour
+
+// recordTransactionID remembers which event a client's transaction ID made,
+// and at most once an interval forgets those past TransactionIDRetention.
+func (r *Rooms) recordTransactionID(ctx context.Context, w *writeTx, sender spec.UserID, deviceID, roomID, txnID, eventID string) error {
+	now := r.now()
+	if _, err := w.tx.ExecContext(ctx,
+		`INSERT INTO transaction_ids (localpart, device_id, room_id, txn_id, event_id, sent_ts) VALUES (?, ?, ?, ?, ?, ?)`,
+		sender.Local(), deviceID, roomID, txnID, eventID, now.UnixMilli()); err != nil {
+		return fmt.Errorf("record transaction ID: %w", err)
+	}
+	if now.UnixMilli() < r.transactionIDsPruned.Load()+transactionIDPruneInterval.Milliseconds() {
+		return nil
+	}
+	if _, err := w.tx.ExecContext(ctx, `DELETE FROM transaction_ids WHERE sent_ts < ?`, now.Add(-TransactionIDRetention).UnixMilli()); err != nil {
+		return fmt.Errorf("forget old transaction IDs: %w", err)
+	}
+	w.afterCommit = append(w.afterCommit, func() { r.transactionIDsPruned.Store(now.UnixMilli()) })
+	return nil
 }
 
 // requireJoined fails with ErrForbidden unless user is joined to the room.

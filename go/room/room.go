@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -77,6 +78,9 @@ type Rooms struct {
 	auth *authCache
 	// newEvent is told of each new timeline event; nil: nobody is.
 	newEvent NewEventHook
+	// transactionIDsPruned is when old client transaction IDs were last
+	// forgotten (perform_send.go), ms since the epoch.
+	transactionIDsPruned atomic.Int64
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to

@@ -18,6 +18,11 @@ import (
 
 func newRooms(t *testing.T) (*Rooms, identity.Identity) {
 	t.Helper()
+	return newRoomsWith(t, Options{})
+}
+
+func newRoomsWith(t *testing.T, opts Options) (*Rooms, identity.Identity) {
+	t.Helper()
 	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "hearth.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +32,7 @@ func newRooms(t *testing.T) (*Rooms, identity.Identity) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(db, id, Options{}), id
+	return New(db, id, opts), id
 }
 
 // publicRoomOfTwo is a public room alice created and bob joined, on one server.

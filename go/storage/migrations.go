@@ -598,6 +598,14 @@ CREATE VIEW event_search_bodies (rowid, body) AS
 CREATE VIRTUAL TABLE event_search USING ` + fullTextModule + `(body, ` + fullTextExternalContent + `);
 INSERT INTO event_search (event_search) VALUES ('rebuild');
 `,
+	// 21: client transaction IDs are forgotten after a day (go/room
+	// TransactionIDRetention): they make retries idempotent, and kept forever
+	// they were ~320 bytes of every message sent (issue 18). Rows from before
+	// have no time (0) and go at the first prune.
+	`
+ALTER TABLE transaction_ids ADD COLUMN sent_ts INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX transaction_ids_by_age ON transaction_ids (sent_ts);
+`,
 }
 
 // SchemaVersion is the version a fully migrated database has.
