@@ -27,6 +27,8 @@ export const STORAGE_VERSION = 1
  * @param {object} [options.snapshotPolicy] overrides of DEFAULT_SNAPSHOT_POLICY
  *   (snapshot-policy.js): when the journal since the last snapshot is long
  *   enough that a snapshot (which drops the journal it covers) is taken
+ * @param {number} [options.openSnapshotDelayMs=1000] how long a snapshot due at open
+ *   waits (it holds the thread; start-up is answering its first requests)
  * @param {number} [options.snapshotChunkBytes=262144] the size of the chunks
  *   snapshots are stored in (snapshot.js); only changed chunks are rewritten
  * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
@@ -41,7 +43,8 @@ export async function createStorage (options = {}) {
   const inMemory = (options.persistence ?? 'memory') === 'memory'
   const db = await Storage.open(SQL, persistence, {
     // Nothing to compact in memory: never export.
-    snapshotPolicy: inMemory ? null : options.snapshotPolicy
+    snapshotPolicy: inMemory ? null : options.snapshotPolicy,
+    openSnapshotDelayMs: options.openSnapshotDelayMs
   })
   return {
     storage: bridgeShape(db),

@@ -111,6 +111,25 @@ for (const kind of KINDS) {
     })
   })
 
+  test(`${kind}: a snapshot due at open waits until start-up has been served, then is taken`, async () => {
+    await withStore(kind, { snapshotPolicy: { maxReplayMs: 1e-6 }, openSnapshotDelayMs: 50 }, async options => {
+      const s = await createStorage({ ...options, snapshotPolicy: null })
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      await insert(s.storage, 1)
+      await s.close()
+      const s2 = await createStorage(options)
+      assert.equal(s2.stats().replayed, 2)
+      assert.equal(s2.stats().journalRecords, 2, 'no snapshot started inside open')
+      assert.deepEqual(ids(s2.storage), [1], 'the first read is answered')
+      for (let i = 0; i < 100 && s2.stats().snapshots === 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+      assert.equal(s2.stats().snapshots, 1, 'taken once the delay passed')
+      await s2.close()
+      const s3 = await createStorage(options)
+      assert.equal(s3.stats().replayed, 0)
+      await s3.close()
+    })
+  })
+
   test(`${kind}: commits made while a snapshot is written are snapshotted in the same life`, async () => {
     await withStore(kind, { snapshotPolicy: { maxRecords: 1 } }, async options => {
       const s = await createStorage(options)

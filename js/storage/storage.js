@@ -61,21 +61,27 @@ import { encodeRecord, recordSeq, KIND_SCRIPT, KIND_STATEMENT } from './journal.
 import { persistError, sqliteError, StorageClosedError, StorageCorruptError, StorageError, StorageOutcomeUnknownError, StorageTransactionError } from './errors.js'
 import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
 
+/** How long after open a snapshot due then waits: past the first requests of a start-up. */
+const OPEN_SNAPSHOT_DELAY_MS = 1000
+
 export class Storage {
   /**
    * @param {object} SQL initialised sql.js module
    * @param {object} persistence load/append/snapshot/close, see file-persistence.js
-   * @param {{snapshotPolicy?: object|null, now?: () => number}} [options]
+   * @param {{snapshotPolicy?: object|null, now?: () => number, openSnapshotDelayMs?: number}} [options]
    *   snapshotPolicy: overrides of DEFAULT_SNAPSHOT_POLICY, or null for never
-   *   (nothing to compact in memory); now: the clock pauses are measured with (ms)
+   *   (nothing to compact in memory); now: the clock pauses are measured with (ms);
+   *   openSnapshotDelayMs: how long a snapshot due at open waits (1 s)
    */
   static async open (SQL, persistence, options = {}) {
     const state = await persistence.load()
     const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
     storage.seq = state.lastSeq
     storage.replay(state.records)
-    // A journal left long by earlier lives is compacted now, not at the next write.
-    storage.maybeSnapshot()
+    // A journal left long by earlier lives is compacted soon, not at the next
+    // write; not now, as a snapshot holds the thread (~1 ms per MB) and start-up
+    // is waiting to answer its first requests.
+    storage.snapshotSoon(options.openSnapshotDelayMs ?? OPEN_SNAPSHOT_DELAY_MS)
     return storage
   }
 
@@ -110,6 +116,8 @@ export class Storage {
     this.snapshotting = null
     /** durable states being read (backups): snapshots wait until none is */
     this.durableReaders = 0
+    /** the timer of a snapshot put off from open (snapshotSoon), or null */
+    this.snapshotTimer = null
     /**
      * the durable journal the next open would replay: records after the last
      * snapshot taken, their bytes, and what replaying them costs in ms: as
@@ -345,6 +353,13 @@ export class Storage {
   async close () {
     if (this.closedReason !== null) return
     await this.settled()
+    if (this.snapshotTimer !== null) {
+      // Put off from open and still due: the next open should not replay it again.
+      clearTimeout(this.snapshotTimer)
+      this.snapshotTimer = null
+      if (this.committing === null) this.maybeSnapshot()
+      await this.settled()
+    }
     if (this.inTransaction) this.rollback()
     await this.closeWith('the storage is closed')
   }
@@ -411,6 +426,17 @@ export class Storage {
       this.journal.records++
       this.journal.bytes += record.bytes
     }
+  }
+
+  /** Calls maybeSnapshot after ms, if the storage is then at a quiescent point (a commit's own check covers the rest). */
+  snapshotSoon (ms) {
+    if (this.snapshotPolicy === null) return
+    clearTimeout(this.snapshotTimer)
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null
+      if (this.closedReason === null && this.committing === null) this.maybeSnapshot()
+    }, ms)
+    this.snapshotTimer.unref?.() // a Node process may end before it fires
   }
 
   /** Starts a background snapshot if the policy says it is due. Call only at a quiescent point. */
