@@ -82,7 +82,7 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 const TransactionIDRetention = 24 * time.Hour
 
 // transactionIDPruneInterval is how often recording one also forgets old
-// ones: one indexed delete an hour, not one per send.
+// ones: one delete an hour (a scan of about a day's rows), not one per send.
 const transactionIDPruneInterval = time.Hour
 
 // recordTransactionID remembers which event a client's transaction ID made,
