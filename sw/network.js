@@ -29,6 +29,7 @@ import { GLOBALS, callServe, provide } from '../js/bridge/globals.js'
 import { createP2P, SIGNAL_PROTOCOL } from '../js/p2p/index.js'
 import { hearthP2P, mailToGo } from '../js/p2p/bridge.js'
 import { createDirectLinks } from '../js/p2p/direct/links.js'
+import { indexedDBRelayBook } from '../js/p2p/relay-book.js'
 
 /** config.json could not be used for the network (missing, unreadable, bad relay address). */
 export class NetworkConfigError extends Error {
@@ -108,6 +109,7 @@ export function createNetwork (options, components = {}) {
         const node = createP2P({
           privateKey: options.signingKey,
           relayAddrs: config.relays,
+          relayBook: indexedDBRelayBook(),
           serve: callServe,
           ...mailToGo,
           logger,

@@ -65,6 +65,9 @@ export { FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL, MAILBOX_PROTOCOL, PRES
  * @property {number} [maxRelays] relays to hold reservations on (default DEFAULTS.maxRelays, 2):
  *   every relay in relayAddrs is used; while fewer than this many are online, relays
  *   learned from them (routing.js) are added, one at a time
+ * @property {{load: () => Promise<string[]>, save: (addrs: string[]) => Promise<void>}} [relayBook]
+ *   where relays learned from our relays are kept across restarts (relay-book.js): loaded at
+ *   start as candidates, so a peer whose given relays are down still finds one it learned
  * @property {number} [maxInFlightBytesPerPeer] bytes of incoming requests one remote peer may
  *   have in flight (default MAX_IN_FLIGHT_BYTES_PER_PEER); more are refused before their body is read
  */
@@ -97,6 +100,7 @@ class HearthP2P {
     this.maxRelays = options.maxRelays ?? DEFAULTS.maxRelays
     /** relays learned from our relays' routing answers: peer ID → {addr, failedAt} */
     this.learnedRelays = new Map()
+    this.relayBook = options.relayBook ?? null
     /** when we last asked a relay for the relays it is linked with (ms) */
     this.askedForRelaysAt = 0
     /** mailbox sessions on relays we hold no reservation on, to leave mail there: relay ID → {opening, timer, close} */
@@ -190,6 +194,7 @@ class HearthP2P {
       maxOutboundStreams: 64
     })
     this.requestStreams = createRequestStreams({ dial: (peerId, protocols, opts) => this.dial(peerId, protocols, opts) })
+    await this.loadRelayBook()
     await node.start()
     this.node = node
     this.lifetime = new AbortController()
@@ -276,7 +281,12 @@ class HearthP2P {
         await Promise.all(extras)
       }
       relay.offers = []
-      if (!signal.aborted) relay.failed = true
+      if (!signal.aborted && !relay.failed) {
+        relay.failed = true
+        // A given relay counts as in use until it first fails (fillRelays): one
+        // that never came up changes no online state, so make room here.
+        if (!relay.learned) this.fillRelays()
+      }
       if (relay.learned && !signal.aborted && !duplicate) {
         // A learned relay that failed us is swapped for another (fillRelays), not waited for.
         const learned = this.learnedRelays.get(relay.peerId.toString())
@@ -432,12 +442,34 @@ class HearthP2P {
           this.learnedRelays.set(id, { addr: ma, failedAt: 0 })
           added++
         }
-        if (added > 0) this.logger.info?.(`p2p: relay ${relay.peerId} told us of ${added} more relay${added === 1 ? '' : 's'}`)
+        if (added > 0) {
+          this.logger.info?.(`p2p: relay ${relay.peerId} told us of ${added} more relay${added === 1 ? '' : 's'}`)
+          this.relayBook?.save([...this.learnedRelays.values()].map(l => l.addr.toString()))
+            .catch(err => this.logger.warn?.(`p2p: could not keep the relays we learned: ${err.message}`))
+        }
         this.fillRelays()
       })
       .catch(err => {
         if (!signal.aborted) this.logger.warn?.(`p2p: relay ${relay.peerId} did not say which relays it is linked with: ${err.message}`)
       })
+  }
+
+  /** Adds the relays kept by earlier lives (relayBook) to the candidates; a book that cannot be read is no reason not to start. */
+  async loadRelayBook () {
+    if (this.relayBook == null) return
+    let kept
+    try {
+      kept = await this.relayBook.load()
+    } catch (err) {
+      this.logger.warn?.(`p2p: could not read the relays learned before: ${err.message}`)
+      return
+    }
+    const given = new Set(this.relays.map(r => r.peerId.toString()))
+    for (const ma of relayAddrsFrom(kept)) {
+      const id = relayIdOf(ma)
+      if (given.has(id) || this.learnedRelays.has(id) || this.learnedRelays.size >= MAX_LEARNED_RELAYS) continue
+      this.learnedRelays.set(id, { addr: ma, failedAt: 0 })
+    }
   }
 
   /**

@@ -1,7 +1,8 @@
 // Many relays, none essential (issue 17): relays linked with RELAY_PEERS, each
 // peer given one of them learns the others, holds reservations on two, finds
 // peers on relays it does not use, and stays reachable when a relay is
-// SIGKILLed; mail deposited before the kill is still delivered.
+// SIGKILLed, also after a restart given only the dead relay (the relays it
+// learned are kept); mail deposited before the kill is still delivered.
 import './node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -57,7 +58,10 @@ test('three linked relays: peers given one each reach one another, survive a SIG
   t.after(() => Promise.all(relays.map(kill)))
 
   const mail = []
-  const peers = [await newPeer([r1.addr]), await newPeer([r2.addr]), await newPeer([r3.addr])]
+  // peer 0 keeps the relays it learns (relayBook), as a browser or headless peer does
+  const kept = []
+  const book = { load: async () => [...kept], save: async (addrs) => { kept.splice(0, kept.length, ...addrs) } }
+  const peers = [await newPeer([r1.addr], { relayBook: book }), await newPeer([r2.addr]), await newPeer([r3.addr])]
   // d keeps its mailbox on r1 and r3, then goes away
   const d = await newPeer([r1.addr, r3.addr], { onMail: async (m) => { mail.push(decoder.decode(m.bytes)) } })
   // two peers that stay on one relay each, sharing none with each other or with d
@@ -113,6 +117,16 @@ test('three linked relays: peers given one each reach one another, survive a SIG
   t.diagnostic(`peer 0 reachable from both others ${Date.now() - killedAt} ms after r1 was killed`)
   // and peer 0, given only r1, is back on two relays, learned ones
   await waitUntil(() => onlineIds(peers[0]).length === 2, 10_000, () => `peer 0 not back on two relays: ${JSON.stringify(peers[0].p2p.relays())}`)
+
+  // peer 0 restarts given only r1, which is dead: the relays it learned and kept carry it
+  assert.deepEqual(new Set(kept.map(a => a.split('/p2p/').at(-1))), new Set([r2.id, r3.id]), 'the learned relays were kept')
+  await peers[0].p2p.stop()
+  peers[0].p2p = createP2P(peers[0].options)
+  await peers[0].p2p.start()
+  await waitUntil(() => peers[0].p2p.relays().some(r => r.online && r.learned), 15_000, () => `restarted on no learned relay: ${JSON.stringify(peers[0].p2p.relays())}`)
+  await waitUntil(async () => {
+    try { return (await ask(peers[1], peers[0], 'restarted')) === `${peers[1].p2p.peerId}:restarted` } catch { return false }
+  }, 10_000, () => 'the restarted peer 0 is unreachable')
 
   // d comes back given r2 only: it learns r3, where the copy of its mail outlived r1
   const back = createP2P({ ...d.options, relayAddrs: [r2.addr] })

@@ -16,6 +16,7 @@ import { createStorage } from '../storage/index.js'
 import { createBlobStore } from '../blobs/index.js'
 import { createP2P } from '../p2p/index.js'
 import { hearthP2P, mailToGo } from '../p2p/bridge.js'
+import { fileRelayBook } from '../p2p/relay-book.js'
 
 /** Largest client API request body the HTTP front accepts. */
 const MAX_HTTP_BODY_BYTES = 16 << 20
@@ -75,6 +76,7 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
       p2p = createP2P({
         privateKey: info.signingKey,
         relayAddrs,
+        relayBook: fileRelayBook(join(dataDir, 'relays.json')),
         serve: callServe,
         ...mailToGo,
         logger,
