@@ -12,6 +12,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"hearth/go/pushrules"
 	"hearth/go/storage"
 )
 
@@ -23,6 +24,8 @@ type Store struct {
 	db *storage.DB
 	// advanced is told the new data-stream position after each commit.
 	advanced func(int64)
+	// rules caches decoded push rules (pushrules.go).
+	rules *ruleCache
 }
 
 // New returns the store; advanced (may be nil) wakes /sync after writes.
@@ -30,7 +33,7 @@ func New(db *storage.DB, advanced func(int64)) *Store {
 	if advanced == nil {
 		advanced = func(int64) {}
 	}
-	return &Store{db: db, advanced: advanced}
+	return &Store{db: db, advanced: advanced, rules: newRuleCache()}
 }
 
 // Event is one piece of account data; RoomID is "" for global data.
@@ -47,7 +50,7 @@ func (s *Store) Put(ctx context.Context, user spec.UserID, roomID, evType string
 	var pos int64
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		var err error
-		pos, err = PutTx(ctx, tx, user, roomID, evType, content)
+		pos, err = s.putTx(ctx, tx, user, roomID, evType, content)
 		return err
 	})
 	if err == nil {
@@ -72,7 +75,7 @@ func (s *Store) Update(ctx context.Context, user spec.UserID, roomID, evType str
 		if err != nil {
 			return err
 		}
-		pos, err = PutTx(ctx, tx, user, roomID, evType, next)
+		pos, err = s.putTx(ctx, tx, user, roomID, evType, next)
 		return err
 	})
 	if err == nil {
@@ -81,9 +84,13 @@ func (s *Store) Update(ctx context.Context, user spec.UserID, roomID, evType str
 	return err
 }
 
-// PutTx is Put inside a caller's write; the caller must announce the
-// returned position once committed.
-func PutTx(ctx context.Context, tx *sql.Tx, user spec.UserID, roomID, evType string, content json.RawMessage) (int64, error) {
+// putTx stores account data inside a write; the caller announces the
+// returned position once committed. It is the only writer of account data:
+// the push rules cache relies on it.
+func (s *Store) putTx(ctx context.Context, tx *sql.Tx, user spec.UserID, roomID, evType string, content json.RawMessage) (int64, error) {
+	if roomID == "" && evType == pushrules.AccountDataType {
+		s.rules.forget(user.String())
+	}
 	pos, err := storage.NextDataPos(ctx, tx, "account_data")
 	if err != nil {
 		return 0, err

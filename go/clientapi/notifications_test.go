@@ -3,6 +3,7 @@
 package clientapi_test
 
 import (
+	"fmt"
 	"net/url"
 	"testing"
 )
@@ -149,5 +150,59 @@ func TestPushRulesDecideNotifications(t *testing.T) {
 	r = ts.do("GET", v3+"/notifications", dave, nil)
 	if list, _ := r.body["notifications"].([]any); len(list) != 1 || get(list[0], "event", "content", "membership") != "invite" {
 		t.Fatalf("dave's notifications: %s", r.raw)
+	}
+}
+
+// Every change to a user's push rules (a rule put, deleted, enabled or
+// disabled, its actions replaced) applies from the next event on: the rules
+// the server evaluates events with are cached (package accountdata), and a
+// change must reach the cache.
+func TestPushRuleChangesApplyToTheNextEvent(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", v3+"/join/"+url.PathEscape(roomID), bob, map[string]any{}), 200, "")
+	mute := v3 + "/pushrules/global/override/mute"
+	steps := []struct {
+		name           string
+		method, path   string
+		body           map[string]any
+		notified, high bool
+	}{
+		{name: "defaults"},
+		{name: "a muting rule put", method: "PUT", path: mute, body: map[string]any{"actions": []any{},
+			"conditions": []any{map[string]any{"kind": "event_match", "key": "room_id", "pattern": roomID}}}},
+		{name: "the rule disabled", method: "PUT", path: mute + "/enabled", body: map[string]any{"enabled": false}, notified: true},
+		{name: "the rule enabled", method: "PUT", path: mute + "/enabled", body: map[string]any{"enabled": true}},
+		{name: "its actions replaced", method: "PUT", path: mute + "/actions", body: map[string]any{"actions": []any{"notify",
+			map[string]any{"set_tweak": "highlight"}}}, notified: true, high: true},
+		{name: "the rule deleted", method: "DELETE", path: mute, notified: true},
+		// Two members: .m.rule.room_one_to_one is the rule that notifies.
+		{name: "a default rule's actions emptied", method: "PUT", path: v3 + "/pushrules/global/underride/.m.rule.room_one_to_one/actions",
+			body: map[string]any{"actions": []any{}}},
+	}
+	steps[0].notified = true
+	for i, step := range steps {
+		if step.method != "" {
+			ts.expect(ts.do(step.method, step.path, bob, step.body), 200, "")
+		}
+		eventID := ts.send(alice, roomID, fmt.Sprintf("t%d", i), "hello")
+		r := ts.do("GET", v3+"/notifications?limit=1", bob, nil)
+		ts.expect(r, 200, "")
+		list, _ := r.body["notifications"].([]any)
+		notified := len(list) == 1 && get(list[0], "event", "event_id") == eventID
+		if notified != step.notified {
+			t.Fatalf("after %s: notified %v, want %v: %s", step.name, notified, step.notified, r.raw)
+		}
+		if notified {
+			highlight := false
+			for _, a := range get(list[0], "actions").([]any) {
+				highlight = highlight || get(a, "set_tweak") == "highlight"
+			}
+			if highlight != step.high {
+				t.Fatalf("after %s: highlight %v, want %v: %s", step.name, highlight, step.high, r.raw)
+			}
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -33,7 +32,11 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 	if len(candidates) == 0 {
 		return nil, nil
 	}
-	event := clientEventJSON(ev)
+	content, err := decodeContent(ev)
+	if err != nil {
+		return nil, nil // content came from a checked event; nothing in it can notify
+	}
+	event := pushrules.NewEvent(clientEvent(ev, content))
 	var plErr error
 	base := pushrules.Room{
 		MemberCount: len(audience.Joined),
@@ -46,18 +49,23 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 			return pl.UserLevel(ev.SenderID()) >= pl.NotificationLevel(key)
 		},
 	}
-	threadID := threadOf(ev)
+	threadID := threadOf(content)
 	senderName := displayNameOf(audience, sender)
 	ts := p.opts.Now().UnixMilli()
 	var pushes []delivery
+	// keeps cache the rules read from the database once the write commits.
+	var keeps []func()
 	for _, m := range candidates {
-		rules, err := rulesOf(ctx, tx, m.UserID)
+		rules, keep, err := p.accountData.PushRulesTx(ctx, tx, m.UserID)
 		if err != nil {
 			return nil, err
 		}
+		if keep != nil {
+			keeps = append(keeps, keep)
+		}
 		r := base
 		r.DisplayName = m.DisplayName
-		result := pushrules.Evaluate(rules, event, r)
+		result := event.Evaluate(rules, r)
 		if plErr != nil {
 			return nil, plErr
 		}
@@ -81,10 +89,16 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 		}
 		pushes = append(pushes, delivery{user: m.UserID, event: ev, actions: result.Actions, senderName: senderName})
 	}
-	if len(pushes) == 0 || p.opts.Gateway == nil || p.opts.Pushers == nil {
+	if p.opts.Gateway == nil || p.opts.Pushers == nil {
+		pushes = nil
+	}
+	if len(pushes) == 0 && len(keeps) == 0 {
 		return nil, nil
 	}
 	return func() {
+		for _, keep := range keeps {
+			keep()
+		}
 		for _, d := range pushes {
 			p.enqueue(d)
 		}
@@ -131,46 +145,36 @@ func (p *Push) candidates(ev gomatrixserverlib.PDU, audience room.Audience) []ro
 	return out
 }
 
-// rulesOf reads user's push rules through the write (the defaults when none
-// are stored).
-func rulesOf(ctx context.Context, tx *sql.Tx, user spec.UserID) (pushrules.Ruleset, error) {
-	var raw []byte
-	err := tx.QueryRowContext(ctx, `SELECT content FROM account_data WHERE user_id = ? AND room_id = '' AND type = ?`,
-		user.String(), pushrules.AccountDataType).Scan(&raw)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return pushrules.Ruleset{}, fmt.Errorf("load push rules of %s: %w", user.String(), err)
+// decodeContent decodes an event's content as conditions read it.
+func decodeContent(ev gomatrixserverlib.PDU) (any, error) {
+	var content any
+	if err := json.Unmarshal(ev.Content(), &content); err != nil {
+		return nil, fmt.Errorf("decode content of %s: %w", ev.EventID(), err)
 	}
-	return pushrules.Decode(raw, user), nil
+	return content, nil
 }
 
-// clientEventJSON is the event as rules see it: the client format's keys
-// (type, content, sender, state_key, room_id, event_id, origin_server_ts).
-func clientEventJSON(ev gomatrixserverlib.PDU) json.RawMessage {
+// clientEvent is the event as rules see it, decoded: the client format's
+// keys (type, content, sender, state_key, room_id, event_id,
+// origin_server_ts), with JSON's types (numbers are float64).
+func clientEvent(ev gomatrixserverlib.PDU, content any) map[string]any {
 	out := map[string]any{
-		"type": ev.Type(), "content": json.RawMessage(ev.Content()), "sender": string(ev.SenderID()),
-		"room_id": ev.RoomID().String(), "event_id": ev.EventID(), "origin_server_ts": int64(ev.OriginServerTS()),
+		"type": ev.Type(), "content": content, "sender": string(ev.SenderID()),
+		"room_id": ev.RoomID().String(), "event_id": ev.EventID(), "origin_server_ts": float64(ev.OriginServerTS()),
 	}
 	if ev.StateKey() != nil {
 		out["state_key"] = *ev.StateKey()
 	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return nil // content is valid JSON: it came from a checked event
-	}
-	return raw
+	return out
 }
 
 // threadOf returns the root of the thread an event is in ("" for the main
 // timeline): the event a m.thread relation points at.
-func threadOf(ev gomatrixserverlib.PDU) string {
-	var c struct {
-		RelatesTo struct {
-			RelType string `json:"rel_type"`
-			EventID string `json:"event_id"`
-		} `json:"m.relates_to"`
-	}
-	if json.Unmarshal(ev.Content(), &c) == nil && c.RelatesTo.RelType == "m.thread" {
-		return c.RelatesTo.EventID
+func threadOf(content any) string {
+	c, _ := content.(map[string]any)
+	rel, _ := c["m.relates_to"].(map[string]any)
+	if id, ok := rel["event_id"].(string); ok && rel["rel_type"] == "m.thread" {
+		return id
 	}
 	return ""
 }

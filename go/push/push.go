@@ -25,6 +25,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/account"
+	"hearth/go/accountdata"
 	"hearth/go/storage"
 )
 
@@ -74,10 +75,12 @@ const maxRetrying = 1024
 
 // Push is the notification store and pusher delivery of one server.
 type Push struct {
-	db     *storage.DB
-	server spec.ServerName
-	opts   Options
-	queue  chan delivery
+	db *storage.DB
+	// accountData holds the users' push rules (and caches them decoded).
+	accountData *accountdata.Store
+	server      spec.ServerName
+	opts        Options
+	queue       chan delivery
 	// ctx ends with Close: it stops the workers, the retry timers and the
 	// requests in flight; done counts those goroutines.
 	ctx    context.Context
@@ -87,16 +90,17 @@ type Push struct {
 	retrying atomic.Int64
 }
 
-// New returns the push service of the server named server, its delivery
-// workers started (Close stops them).
-func New(db *storage.DB, server spec.ServerName, opts Options) *Push {
+// New returns the push service of the server named server, which reads the
+// users' push rules from accountData, its delivery workers started (Close
+// stops them).
+func New(db *storage.DB, accountData *accountdata.Store, server spec.ServerName, opts Options) *Push {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Retry.Attempts == 0 {
 		opts.Retry = DefaultRetry()
 	}
-	p := &Push{db: db, server: server, opts: opts, queue: make(chan delivery, maxQueued)}
+	p := &Push{db: db, accountData: accountData, server: server, opts: opts, queue: make(chan delivery, maxQueued)}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if opts.Gateway != nil && opts.Pushers != nil {
 		for range workers {

@@ -2,6 +2,7 @@ package pushrules
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,20 +50,52 @@ var legacyMentionRules = map[string]bool{
 // server sees it) for a user in room, and returns what the first matching
 // rule says. Malformed rules or conditions never match; they do not fail.
 func Evaluate(rs Ruleset, event json.RawMessage, room Room) Result {
-	var ev map[string]any
-	if json.Unmarshal(event, &ev) != nil {
+	ev, err := ParseEvent(event)
+	if err != nil {
 		return Result{}
 	}
+	return ev.Evaluate(rs, room)
+}
+
+// Event is an event as conditions read it, prepared once and evaluated for
+// each user: decoding and flattening it for every member was most of
+// Evaluate's cost.
+type Event struct {
+	flat        map[string]any // Flatten of the event
+	hasMentions bool           // it has content.m.mentions
+	roomID      string
+	sender      string
+}
+
+// ParseEvent prepares an event given as JSON (client or server format).
+func ParseEvent(event json.RawMessage) (Event, error) {
+	var ev map[string]any
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return Event{}, fmt.Errorf("decode event for push rules: %w", err)
+	}
+	return NewEvent(ev), nil
+}
+
+// NewEvent prepares an event already decoded (JSON objects as
+// map[string]any, numbers as float64). Event keeps ev's values: ev must not
+// change afterwards.
+func NewEvent(ev map[string]any) Event {
 	flat := Flatten(ev)
 	_, hasMentions := flat[`content.m\.mentions`]
 	roomID, _ := ev["room_id"].(string)
 	sender, _ := ev["sender"].(string)
+	return Event{flat: flat, hasMentions: hasMentions, roomID: roomID, sender: sender}
+}
+
+// Evaluate is the package's Evaluate for a prepared event. It does not
+// modify the event: one Event serves every user.
+func (e Event) Evaluate(rs Ruleset, room Room) Result {
 	for _, kind := range Kinds {
 		for _, rule := range rs.Global[kind] {
-			if !rule.Enabled || (hasMentions && legacyMentionRules[rule.RuleID]) {
+			if !rule.Enabled || (e.hasMentions && legacyMentionRules[rule.RuleID]) {
 				continue
 			}
-			if ruleMatches(kind, rule, flat, roomID, sender, room) {
+			if ruleMatches(kind, rule, e.flat, e.roomID, e.sender, room) {
 				return resultOf(rule)
 			}
 		}

@@ -123,7 +123,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return p.DisplayName, p.AvatarURL, err
 	}
-	pushes := push.New(cfg.DB, id.ServerName, push.Options{Now: cfg.Now, Gateway: cfg.PushGateway, Pushers: accounts, Retry: cfg.PushRetry})
+	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
+	pushes := push.New(cfg.DB, accountData, id.ServerName, push.Options{Now: cfg.Now, Gateway: cfg.PushGateway, Pushers: accounts, Retry: cfg.PushRetry})
 	rooms := room.New(cfg.DB, id, room.Options{
 		Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile, NewEvent: pushes.NewEvent,
 	})
@@ -141,7 +142,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// fed is set below; the stores' outgoing hooks reach it through closures
 	// because federation, in turn, is built with the stores' incoming ones.
 	var fed *federation.Federation
-	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
 	eph := ephemeral.New(cfg.DB, ephemeral.Options{
 		Now: cfg.Now, MemoryAdvanced: notifier.AdvanceEphemeral, DataAdvanced: notifier.AdvanceData,
 		SendTyping: func(roomID string, user spec.UserID, typing bool, timeout time.Duration) {
