@@ -61,16 +61,17 @@ func main() {
 	senders := flag.Int("senders", 8, "users sending at once for the throughput row")
 	timeout := flag.Duration("timeout", 60*time.Second, "stop sending after this long and report what was measured")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	sendersProfile := flag.String("senders-cpuprofile", "", "write a CPU profile of the senders' run only to this file")
 	flag.Parse()
 	logrus.SetOutput(os.Stderr)
 	logrus.SetLevel(logrus.WarnLevel)
-	if err := bench(*messages, *senders, *timeout, *cpuProfile); err != nil {
+	if err := bench(*messages, *senders, *timeout, *cpuProfile, *sendersProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "hearth-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func bench(messages, senders int, timeout time.Duration, cpuProfile string) error {
+func bench(messages, senders int, timeout time.Duration, cpuProfile, sendersProfile string) error {
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -84,7 +85,7 @@ func bench(messages, senders int, timeout time.Duration, cpuProfile string) erro
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	rows, err := run(ctx, messages, senders)
+	rows, err := run(ctx, messages, senders, sendersProfile)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func bench(messages, senders int, timeout time.Duration, cpuProfile string) erro
 	return nil
 }
 
-func run(ctx context.Context, messages, senders int) ([]row, error) {
+func run(ctx context.Context, messages, senders int, sendersProfile string) ([]row, error) {
 	dir, err := os.MkdirTemp("", "hearth-bench-")
 	if err != nil {
 		return nil, err
@@ -182,33 +183,45 @@ func run(ctx context.Context, messages, senders int) ([]row, error) {
 		latency("clientapi.native.versions", versionsMs, "GET /_matrix/client/versions answered"),
 	}
 	if senders > 0 && ctx.Err() == nil {
-		perSecond, sent, err := throughput(ctx, hs, created.RoomID, senders, messages)
+		perSecond, sent, cpuPerMessage, err := throughput(ctx, hs, created.RoomID, senders, messages, sendersProfile)
 		if err != nil {
 			return nil, err
 		}
 		rows = append(rows, row{Name: fmt.Sprintf("clientapi.native.senders-%d", senders), Unit: "msg/s", Value: perSecond, Samples: sent,
-			Note: fmt.Sprintf("%d users joined to one room each send back to back, loopback HTTP, SQLite on disk", senders)})
+			Note: fmt.Sprintf("%d users joined to one room each send back to back, loopback HTTP, SQLite on disk; CPU %.2f ms per message (server and client)", senders, cpuPerMessage)})
 	}
 	return rows, nil
 }
 
 // throughput registers senders users, joins them to the room and has each
 // send messages back to back, all at once; it returns messages per second
-// over the whole run.
-func throughput(ctx context.Context, hs *httptest.Server, roomID string, senders, messages int) (float64, int, error) {
+// over the whole run, how many were sent and the CPU time per message (ms).
+// With cpuProfile not "", the sending is profiled into that file.
+func throughput(ctx context.Context, hs *httptest.Server, roomID string, senders, messages int, cpuProfile string) (float64, int, float64, error) {
 	clients := make([]*client, senders)
 	for i := range clients {
 		clients[i] = &client{base: hs.URL, http: hs.Client()}
 		if err := clients[i].register(ctx, fmt.Sprintf("sender%d", i), "bench password"); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if err := clients[i].do(ctx, "POST", "/_matrix/client/v3/join/"+url.PathEscape(roomID), map[string]any{}, nil); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	perSender := max(1, messages/senders)
 	errs := make(chan error, senders)
-	began := time.Now()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 0, 0, 0, fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	began, cpuBefore := time.Now(), cpuTime()
 	for i, c := range clients {
 		go func() {
 			for j := range perSender {
@@ -223,11 +236,12 @@ func throughput(ctx context.Context, hs *httptest.Server, roomID string, senders
 	}
 	for range clients {
 		if err := <-errs; err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	sent := perSender * senders
-	return float64(int(float64(sent)/time.Since(began).Seconds()*10)) / 10, sent, nil
+	cpuPerMessage := float64(int(ms(cpuTime()-cpuBefore)/float64(sent)*100)) / 100
+	return float64(int(float64(sent)/time.Since(began).Seconds()*10)) / 10, sent, cpuPerMessage, nil
 }
 
 func latency(name string, samples []float64, note string) row {
