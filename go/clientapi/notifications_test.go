@@ -206,3 +206,50 @@ func TestPushRuleChangesApplyToTheNextEvent(t *testing.T) {
 		}
 	}
 }
+
+// Who is notified, and by which display name, follows the room's state from
+// one event to the next: the joined members are cached per state (package
+// room), and a join, a leave or a new display name is a new state.
+func TestNotifiedMembersFollowTheRoomsState(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	carol := ts.register("carol", "pw")
+	bobID := ts.whoami(bob)
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", v3+"/join/"+url.PathEscape(roomID), bob, map[string]any{}), 200, "")
+	latest := func(token string) (eventID string, highlight bool) {
+		t.Helper()
+		r := ts.do("GET", v3+"/notifications?limit=1", token, nil)
+		ts.expect(r, 200, "")
+		list, _ := r.body["notifications"].([]any)
+		if len(list) == 0 {
+			return "", false
+		}
+		for _, a := range get(list[0], "actions").([]any) {
+			highlight = highlight || get(a, "set_tweak") == "highlight"
+		}
+		id, _ := get(list[0], "event", "event_id").(string)
+		return id, highlight
+	}
+
+	first := ts.send(alice, roomID, "t1", "hello Bobby")
+	if id, high := latest(bob); id != first || high {
+		t.Fatalf("bob without a display name: %s %v, want %s unhighlighted", id, high, first)
+	}
+	ts.expect(ts.do("PUT", v3+"/profile/"+url.PathEscape(bobID)+"/displayname", bob, map[string]any{"displayname": "Bobby"}), 200, "")
+	second := ts.send(alice, roomID, "t2", "hello Bobby")
+	if id, high := latest(bob); id != second || !high {
+		t.Fatalf("bob named Bobby: %s %v, want %s highlighted", id, high, second)
+	}
+	ts.expect(ts.do("POST", v3+"/join/"+url.PathEscape(roomID), carol, map[string]any{}), 200, "")
+	third := ts.send(alice, roomID, "t3", "welcome")
+	if id, _ := latest(carol); id != third {
+		t.Fatalf("carol, just joined: latest %q, want %s", id, third)
+	}
+	ts.expect(ts.do("POST", roomPath(roomID)+"/leave", bob, map[string]any{}), 200, "")
+	ts.send(alice, roomID, "t4", "bye Bobby")
+	if id, _ := latest(bob); id != third {
+		t.Fatalf("bob, gone, was notified of %s", id)
+	}
+}

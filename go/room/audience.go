@@ -21,7 +21,7 @@ type NewEventHook func(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU
 // powers that push rules consult. Read through the event's write.
 type Audience struct {
 	// Joined are the members joined after the event, with their display
-	// names in the room ("" when none).
+	// names in the room ("" when none). Shared with other writes: read only.
 	Joined []Member
 	// PowerLevels returns the current power levels (the defaults when
 	// unset), read through the write on first use: few events need them.
@@ -40,7 +40,7 @@ func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.P
 	if r.newEvent == nil {
 		return nil
 	}
-	audience, err := r.audience(ctx, w.tx, ev.RoomID().String())
+	audience, err := r.audience(ctx, w, ev.RoomID().String())
 	if err != nil {
 		return err
 	}
@@ -54,30 +54,16 @@ func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.P
 	return nil
 }
 
-func (r *Rooms) audience(ctx context.Context, tx *sql.Tx, roomID string) (Audience, error) {
+// audience is the room's audience as of w; its Joined may be shared with
+// other writes (the auth cache): it must not be modified.
+func (r *Rooms) audience(ctx context.Context, w *writeTx, roomID string) (Audience, error) {
 	var a Audience
-	rows, err := tx.QueryContext(ctx,
-		`SELECT s.state_key, COALESCE(json_extract(e.json, '$.content.displayname'), '')
-		 FROM current_state s JOIN events e ON e.event_id = s.event_id
-		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.membership = 'join'`, roomID)
+	joined, err := r.joinedMembers(ctx, w, roomID)
 	if err != nil {
-		return a, fmt.Errorf("load members of %s: %w", roomID, err)
+		return a, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, displayName string
-		if err := rows.Scan(&id, &displayName); err != nil {
-			return a, fmt.Errorf("load members of %s: %w", roomID, err)
-		}
-		user, err := spec.NewUserID(id, true)
-		if err != nil {
-			continue // not a user ID: never notified
-		}
-		a.Joined = append(a.Joined, Member{UserID: *user, DisplayName: displayName})
-	}
-	if err := rows.Err(); err != nil {
-		return a, fmt.Errorf("load members of %s: %w", roomID, err)
-	}
+	a.Joined = joined
+	tx := w.tx
 	var loaded *gomatrixserverlib.PowerLevelContent
 	a.PowerLevels = func() (gomatrixserverlib.PowerLevelContent, error) {
 		if loaded == nil {
@@ -90,4 +76,58 @@ func (r *Rooms) audience(ctx context.Context, tx *sql.Tx, roomID string) (Audien
 		return *loaded, nil
 	}
 	return a, nil
+}
+
+// joinedMembers returns the room's joined members and their display names,
+// through the auth cache (authcache.go) when the room has a current state
+// group: they change only with its state.
+func (r *Rooms) joinedMembers(ctx context.Context, w *writeTx, roomID string) ([]Member, error) {
+	group, err := storedCurrentGroup(ctx, w.tx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if group.Valid {
+		if m, ok := w.auth.lookupMembers(roomID, group.Int64); ok {
+			return m, nil
+		}
+		if m, ok := r.auth.lookupMembers(roomID, group.Int64); ok {
+			return m, nil
+		}
+	}
+	joined, err := loadJoinedMembers(ctx, w.tx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if group.Valid {
+		w.auth.noteMembers(roomID, group.Int64, joined)
+	}
+	return joined, nil
+}
+
+// loadJoinedMembers reads the room's joined members from current_state.
+func loadJoinedMembers(ctx context.Context, tx *sql.Tx, roomID string) ([]Member, error) {
+	rows, err := tx.QueryContext(ctx,
+		`SELECT s.state_key, COALESCE(json_extract(e.json, '$.content.displayname'), '')
+		 FROM current_state s JOIN events e ON e.event_id = s.event_id
+		 WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.membership = 'join'`, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("load members of %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	var joined []Member
+	for rows.Next() {
+		var id, displayName string
+		if err := rows.Scan(&id, &displayName); err != nil {
+			return nil, fmt.Errorf("load members of %s: %w", roomID, err)
+		}
+		user, err := spec.NewUserID(id, true)
+		if err != nil {
+			continue // not a user ID: never notified
+		}
+		joined = append(joined, Member{UserID: *user, DisplayName: displayName})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load members of %s: %w", roomID, err)
+	}
+	return joined, nil
 }
