@@ -65,9 +65,14 @@ type Ephemeral struct {
 }
 
 type roomTyping struct {
-	users map[string]*time.Timer
+	users map[string]*typingNotice
 	pos   int64 // of the last change in this room
 }
+
+// typingNotice is one user's typing in a room, ended by its timer. The timer
+// fires with the notice it belongs to, not the *time.Timer: that pointer is
+// assigned only once AfterFunc returns, and a short timeout may fire first.
+type typingNotice struct{ timer *time.Timer }
 
 // Presence is one user's presence.
 type Presence struct {
@@ -112,19 +117,19 @@ func (e *Ephemeral) ReceiveTyping(roomID string, user spec.UserID, typing bool, 
 	e.mu.Lock()
 	rt := e.typing[roomID]
 	if rt == nil {
-		rt = &roomTyping{users: map[string]*time.Timer{}}
+		rt = &roomTyping{users: map[string]*typingNotice{}}
 		e.typing[roomID] = rt
 	}
 	uid := user.String()
 	old, was := rt.users[uid]
 	if was {
-		old.Stop()
+		old.timer.Stop()
 		delete(rt.users, uid)
 	}
 	if typing {
-		var timer *time.Timer
-		timer = time.AfterFunc(timeout, func() { e.expire(roomID, uid, timer) })
-		rt.users[uid] = timer
+		notice := &typingNotice{}
+		notice.timer = time.AfterFunc(timeout, func() { e.expire(roomID, uid, notice) })
+		rt.users[uid] = notice
 	}
 	var pos int64
 	if typing != was {
@@ -138,10 +143,10 @@ func (e *Ephemeral) ReceiveTyping(roomID string, user spec.UserID, typing bool, 
 }
 
 // expire ends a typing notice whose timeout passed, unless it was renewed.
-func (e *Ephemeral) expire(roomID, uid string, timer *time.Timer) {
+func (e *Ephemeral) expire(roomID, uid string, notice *typingNotice) {
 	e.mu.Lock()
 	rt := e.typing[roomID]
-	if rt == nil || rt.users[uid] != timer {
+	if rt == nil || rt.users[uid] != notice {
 		e.mu.Unlock()
 		return
 	}
