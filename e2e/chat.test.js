@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { openBrowser, siteWithConfig, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import { createRelay } from '../js/relay/index.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, waitOnline } from './ui.js'
 
 const DISCOVERY_TIMEOUT = 15000
 /** Federation of a join or a message between two browsers may take a few round trips. */
@@ -43,14 +43,11 @@ test('two browsers chat: invite, accept, messages both ways, read receipt, typin
     pageA = await a.newPage()
     pageB = await b.newPage()
     let alice, bob
-    await run('both sign up and go online; each sees the other peer', async () => {
+    await run('both sign up and go online', async () => {
       await Promise.all([openSite(pageA, a.site.url), openSite(pageB, b.site.url)])
       ;[alice, bob] = await Promise.all([register(pageA, 'Alice', password), register(pageB, 'Bob', password)])
       assert.notEqual(alice.split(':')[1], bob.split(':')[1], 'two profiles are two servers')
-      for (const page of [pageA, pageB]) {
-        await page.waitForFunction(() => document.querySelectorAll('[data-testid=peer]').length >= 1 ||
-          Number(document.querySelector('[data-testid=peers-online-count]')?.dataset.count) >= 1, { timeout: DISCOVERY_TIMEOUT })
-      }
+      for (const page of [pageA, pageB]) await waitOnline(page, { timeout: DISCOVERY_TIMEOUT })
     })
 
     const features = await pageA.evaluate(async () => {

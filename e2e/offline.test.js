@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { openBrowser, siteWithConfig, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import { createRelay } from '../js/relay/index.js'
-import { BOOT_TIMEOUT, STEP_TIMEOUT, openRoom, openSite, register, createRoom, send, waitForMessages } from './ui.js'
+import { BOOT_TIMEOUT, STEP_TIMEOUT, openRoom, openSite, register, createRoom, send, waitForMessages, waitOnline } from './ui.js'
 
 const DISCOVERY_TIMEOUT = 15000
 const FEDERATION_TIMEOUT = 45000
@@ -71,7 +71,7 @@ test('a message waits in the mailbox of a browser that is closed, and reaches it
     await run('both sign up; Alice invites Bob to a room and he joins', async () => {
       await Promise.all([openSite(pageA, a.site.url), openSite(pageB, b.site.url)])
       ;[, bob] = await Promise.all([register(pageA, 'Alice', password), register(pageB, 'Bob', password)])
-      await pageA.waitForFunction(() => document.querySelectorAll('[data-testid=peer]').length >= 1, { timeout: DISCOVERY_TIMEOUT })
+      await Promise.all([waitOnline(pageA, { timeout: DISCOVERY_TIMEOUT }), waitOnline(pageB, { timeout: DISCOVERY_TIMEOUT })])
       await createRoom(pageA, { name: 'Later' })
       await send(pageA, 'hello Bob')
       await pageA.click('[data-testid=invite-open]')

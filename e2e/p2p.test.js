@@ -1,9 +1,10 @@
 /**
  * The browser peer: a headless Chromium page (Go and libp2p in its service
  * worker) and a headless peer (js/peer, in this process) on a local relay.
- * They list each other within seconds, and a federation request goes each
- * way, answered by the other side's Go (its signed key document), and a
- * user in the browser and one on the headless peer chat in one room. The headless peer then goes away
+ * A federation request goes each way, answered by the other side's Go (its
+ * signed key document), and a user in the browser and one on the headless
+ * peer chat in one room; sharing it, they list each other within seconds,
+ * and neither is told of a stranger on the relay. The headless peer then goes away
  * (requests to it fail fast) and comes back (found again); the service
  * worker is stopped as an idle one would be, and the page's keep-alive brings
  * it back onto the network.
@@ -23,6 +24,8 @@ import { register, createRoom, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 import { createRelay } from '../js/relay/index.js'
 import { startPeer } from '../js/peer/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createP2P } from '../js/p2p/index.js'
 
 /** Discovery must take seconds, not the anchor's minutes. */
 const DISCOVERY_TIMEOUT = 5000
@@ -45,6 +48,10 @@ test('a browser and a headless peer find each other through the relay and federa
     dataDir: peerDir, wasm: pathToFileURL(join(DIST, 'hearth.wasm')), relayAddrs: [relayAddr], http: { port: 0 }, logger: quiet
   })
   let peer = await startHeadless()
+  // A peer sharing no room with either: presence must not tell them of it (issue 17).
+  const stranger = createP2P({ privateKey: (await generateKeyPair('Ed25519')).raw, relayAddrs: [relayAddr], serve: async () => ({ status: 404, headers: [], body: new Uint8Array() }), logger: quiet })
+  await stranger.start()
+  t.after(() => stranger.stop())
   const env = await openBrowser({ name: 'p2p', dir: siteDir })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   let page
@@ -80,14 +87,6 @@ test('a browser and a headless peer find each other through the relay and federa
       const status = await page.$eval('[data-testid=server-status]', (e) => e.textContent)
       assert.match(browserName, /^12D3KooW\w+$/)
       assert.ok(status.endsWith(`server ${browserName}`), `the peer ID ${browserName} is not the server name (${status})`)
-    })
-
-    await run('both list each other within seconds', async () => {
-      await page.waitForSelector(`[data-testid=peer][data-peer-id="${peer.serverName}"]`, { timeout: DISCOVERY_TIMEOUT })
-      await peer.p2p.waitForPeer(browserName, { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT) })
-      assert.deepEqual(await inWorker(() => globalThis.hearthP2P.peers()), [peer.serverName])
-      await page.$eval('[data-testid=network]', (e) => { e.open = true })
-      await shot('p2p-1-online.png')
     })
 
     await run('the worker asks the headless peer: its Go answers', async () => {
@@ -134,6 +133,16 @@ test('a browser and a headless peer find each other through the relay and federa
         return res.body.chunk?.some((e) => e.content?.body === 'hello from the browser')
       }, STEP_TIMEOUT, 'the browser\'s message never reached the headless peer')
       await shot('p2p-2-chat.png')
+    })
+
+    await run('sharing a room, both list each other within seconds; a stranger on the relay is listed by neither', async () => {
+      await page.waitForSelector(`[data-testid=peer][data-peer-id="${peer.serverName}"]`, { timeout: DISCOVERY_TIMEOUT })
+      await waitFor(() => peer.p2p.peers().includes(browserName), DISCOVERY_TIMEOUT, 'the headless peer does not list the browser')
+      assert.deepEqual(await inWorker(() => globalThis.hearthP2P.peers()), [peer.serverName])
+      assert.ok(relay.present().includes(stranger.peerId), 'the stranger is not on the relay')
+      assert.ok(!peer.p2p.peers().includes(stranger.peerId), 'the headless peer was told of a stranger')
+      await page.$eval('[data-testid=network]', (e) => { e.open = true })
+      await shot('p2p-1-online.png')
     })
 
     await run('libp2p logs in the worker follow the page\'s localStorage.debug', async () => {

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { openBrowser, siteWithConfig, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import { createRelay } from '../js/relay/index.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, waitForMessage, messageAction, reactTo } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, waitForMessage, messageAction, reactTo, waitOnline } from './ui.js'
 
 const DISCOVERY_TIMEOUT = 15000
 /** Federation of an event between two browsers may take a few round trips. */
@@ -41,9 +41,7 @@ test('two peers: reply, react, edit, delete and a thread between two browsers', 
       await Promise.all([openSite(pageA, a.site.url), openSite(pageB, b.site.url)])
       const [alice] = await Promise.all([register(pageA, 'Alice', password), register(pageB, 'Bob', password).then((id) => { bob = id })])
       assert.notEqual(alice.split(':')[1], bob.split(':')[1], 'two profiles are two servers')
-      for (const page of [pageA, pageB]) {
-        await page.waitForFunction(() => document.querySelectorAll('[data-testid=peer]').length >= 1, { timeout: DISCOVERY_TIMEOUT })
-      }
+      for (const page of [pageA, pageB]) await waitOnline(page, { timeout: DISCOVERY_TIMEOUT })
       await createRoom(pageA, { name: 'Far apart' })
       await pageA.click('[data-testid=invite-open]')
       await pageA.type('[data-testid=invite-user]', bob)

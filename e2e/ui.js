@@ -19,6 +19,15 @@ export async function openSite (page, url) {
   await page.waitForSelector('[data-testid=auth]:not([hidden]), [data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
 }
 
+/**
+ * Waits until the page's server is online on a relay (the network line says
+ * so). Other servers are listed only once they share a room with it: presence
+ * is limited to the servers one asks about.
+ */
+export async function waitOnline (page, { timeout = STEP_TIMEOUT } = {}) {
+  await page.waitForSelector('[data-testid=network][data-state=online]', { timeout })
+}
+
 /** First visit: a display name and a password; resolves to the new user ID. */
 export async function register (page, displayName, password) {
   await page.waitForSelector('[data-testid=auth][data-mode=register]:not([hidden])', { timeout: STEP_TIMEOUT })

@@ -130,9 +130,9 @@ export function createNetwork (options, components = {}) {
         if (pendingHost !== null) links.setHost(pendingHost)
         pendingHost = null
         p2p = node
-        // Go's list of reachable peers: on a relay with us, or linked directly.
+        // Go's list of reachable peers: those it watches on a relay with us, or linked directly.
         const reachable = () => [...new Set([...node.peers(), ...links.connected()])]
-        provide(GLOBALS.p2p, hearthP2P({ roundTrip: links.roundTrip, deposit: node.deposit, peers: reachable }))
+        provide(GLOBALS.p2p, hearthP2P({ roundTrip: links.roundTrip, deposit: node.deposit, peers: reachable, watch: node.watch }))
         live()
       } catch (err) {
         logger.warn?.(`p2p: cannot join the network: ${err.message}`)

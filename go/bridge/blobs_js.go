@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthBlobs, version 4 (set by JS: js/blobs, createBlobStore, before Go starts)
+// # hearthBlobs, version 5 (set by JS: js/blobs, createBlobStore, before Go starts)
 //
 //	{
-//	  version: 4,
+//	  version: 5,
 //	  put(key: string, bytes: Uint8Array) => Promise<void>,
 //	  get(key: string) => Promise<Uint8Array | null>,
 //	  delete(key: string) => Promise<void>,

@@ -3,7 +3,7 @@
 // Package bridge is the one place where Go meets JavaScript: nothing else in
 // Hearth imports syscall/js or touches globalThis.
 //
-// # The contract, version 4
+// # The contract, version 5
 //
 // Go and JS share exactly these globals on globalThis. The JS side of the same
 // list is js/bridge/globals.js; change both together and bump Version when a
@@ -46,13 +46,14 @@
 //
 // Version 2 added hearthP2P.deposit and hearthMailbox (offline delivery);
 // version 3 added hearthBlobs (media out of the database); version 4 added
-// hearthPush (notifications to push gateways). hearthP2P, hearthMailbox,
+// hearthPush (notifications to push gateways); version 5 has hearthP2P.peers
+// take the peers to watch (presence limited to them). hearthP2P, hearthMailbox,
 // hearthBlobs and hearthPush carry this same version; hearthStorage has its
 // own (storageVersion).
 package bridge
 
 // Version of the contract above. JS checks it against its own.
-const Version = 4
+const Version = 5
 
 const (
 	globalServe   = "hearthServe"

@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthMailbox, version 4 (set by Go: ServeMailbox, before hearthReady resolves)
+// # hearthMailbox, version 5 (set by Go: ServeMailbox, before hearthReady resolves)
 //
 //	{
-//	  version: 4,
+//	  version: 5,
 //	  receive(from: string, sealed: Uint8Array) => Promise<void>,
 //	  notice(kind: 'delivered' | 'expired', to: string, ref: string) => Promise<void>,
 //	}

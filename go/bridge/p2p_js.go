@@ -2,13 +2,13 @@
 
 package bridge
 
-// # hearthP2P, version 4 (set by JS: js/p2p/bridge.js, before Go starts)
+// # hearthP2P, version 5 (set by JS: js/p2p/bridge.js, before Go starts)
 //
 //	{
-//	  version: 4,
+//	  version: 5,
 //	  roundTrip(peerId: string, request: {head, body}, options?: {signal: AbortSignal})
 //	      => Promise<{head, body}>,
-//	  peers() => string[],
+//	  peers(watch?: string[]) => string[],
 //	  deposit(peerId: string, ref: string, sealed: Uint8Array, options?: {signal: AbortSignal})
 //	      => Promise<{relay: string, expiresAt: number}>,
 //	}
@@ -25,7 +25,9 @@ package bridge
 //	P2PTooLargeError      head over 64 KiB or body over 16 MiB
 //	P2PNotRunningError    the p2p node is stopped
 //
-// peers() lists the server names currently reachable through the relay.
+// peers(watch) lists the server names currently reachable through the relay
+// among those watched; given an array, it first makes that the watched set:
+// the relays then tell this peer about those servers only (js/p2p/presence.js).
 //
 // deposit stores a sealed envelope (package mailbox) for the server peerId in
 // its mailbox on a relay we are online on that offers one, trying each in
@@ -172,22 +174,35 @@ func (P2PDepositor) Deposit(ctx context.Context, to spec.ServerName, ref string,
 }
 
 // KnownPeers returns the server names (peer IDs) currently reachable through
-// the relay, or nil without a network.
-func KnownPeers() []string {
+// the relay among those watched, or nil without a network.
+func KnownPeers() []string { return peers() }
+
+// WatchedPeers makes watch the servers the relays tell this one about (and no
+// others), and returns those of them currently reachable; nil without a network.
+func WatchedPeers(watch []string) []string {
+	list := make([]any, len(watch))
+	for i, p := range watch {
+		list[i] = p
+	}
+	return peers(list)
+}
+
+// peers calls hearthP2P.peers with args and converts its answer.
+func peers(args ...any) []string {
 	p2p, err := p2pGlobal()
 	if err != nil {
 		return nil
 	}
-	list, err := callJS(p2p, "peers")
+	list, err := callJS(p2p, "peers", args...)
 	if err != nil {
 		log.WithError(err).Warn("list peers")
 		return nil
 	}
-	peers := make([]string, list.Length())
-	for i := range peers {
-		peers[i] = list.Index(i).String()
+	out := make([]string, list.Length())
+	for i := range out {
+		out[i] = list.Index(i).String()
 	}
-	return peers
+	return out
 }
 
 // callAbortable calls obj.method(args..., {signal}) and awaits the promise it

@@ -28,7 +28,7 @@ func installFakeP2P(t *testing.T, source string) {
 const echoP2P = `
 globalThis.lastP2PRequest = null
 return {
-  version: 4,
+  version: 5,
   peers: () => ['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB'],
   roundTrip: async (peerId, request, options) => {
     globalThis.lastP2PRequest = { peerId, head: JSON.parse(request.head), body: request.body }
@@ -67,7 +67,7 @@ func TestP2PTransportCarriesBytesBothWays(t *testing.T) {
 
 func TestP2PTransportNamedErrors(t *testing.T) {
 	installFakeP2P(t, `return {
-  version: 4, peers: () => [],
+  version: 5, peers: () => [],
   roundTrip: async () => { const e = new Error('peer X is unreachable'); e.name = 'PeerUnreachableError'; throw e }
 }`)
 	req, _ := http.NewRequest("GET", "matrix://12D3KooWX/_matrix/key/v2/server", nil)
@@ -81,7 +81,7 @@ func TestP2PTransportNamedErrors(t *testing.T) {
 func TestP2PTransportContextAbortsJS(t *testing.T) {
 	installFakeP2P(t, `globalThis.p2pAborted = false
 return {
-  version: 4, peers: () => [],
+  version: 5, peers: () => [],
   roundTrip: (peerId, request, options) => new Promise((resolve, reject) => {
     options.signal.addEventListener('abort', () => { globalThis.p2pAborted = true; reject(new Error('aborted')) })
   })
@@ -122,12 +122,30 @@ func TestKnownPeers(t *testing.T) {
 	}
 }
 
+// WatchedPeers hands JS the servers to watch as an array of strings and
+// returns its answer; KnownPeers leaves the watch list alone (no argument).
+func TestWatchedPeers(t *testing.T) {
+	installFakeP2P(t, `globalThis.lastWatch = 'unset'
+return { version: 5, roundTrip: async () => {}, peers: (watch) => { globalThis.lastWatch = watch; return Array.isArray(watch) ? watch.slice(1) : [] } }`)
+	peers := WatchedPeers([]string{"12D3KooWA", "12D3KooWB"})
+	if len(peers) != 1 || peers[0] != "12D3KooWB" {
+		t.Fatalf("peers = %v", peers)
+	}
+	if got := js.Global().Get("JSON").Call("stringify", js.Global().Get("lastWatch")).String(); got != `["12D3KooWA","12D3KooWB"]` {
+		t.Fatalf("JS was asked to watch %s", got)
+	}
+	KnownPeers()
+	if w := js.Global().Get("lastWatch"); !w.IsUndefined() {
+		t.Fatalf("KnownPeers passed %v", w)
+	}
+}
+
 // deposit gets the recipient, the ref and the sealed bytes as they are, and
 // its answer's expiresAt becomes the expiry.
 func TestP2PDepositorCarriesTheEnvelope(t *testing.T) {
 	installFakeP2P(t, `globalThis.lastDeposit = null
 return {
-  version: 4, peers: () => [], roundTrip: async () => {},
+  version: 5, peers: () => [], roundTrip: async () => {},
   deposit: async (peerId, ref, sealed, options) => {
     globalThis.lastDeposit = { peerId, ref, sealed, hasSignal: options.signal instanceof AbortSignal }
     return { relay: '12D3KooWRelay', expiresAt: 1767225600000 }
@@ -163,7 +181,7 @@ func TestP2PDepositorNamedErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			installFakeP2P(t, `return {
-  version: 4, peers: () => [], roundTrip: async () => {},
+  version: 5, peers: () => [], roundTrip: async () => {},
   deposit: async () => { const e = new Error('refused'); e.name = '`+tc.name+`'; throw e }
 }`)
 			_, err := P2PDepositor{}.Deposit(context.Background(), "12D3KooWBob", "1-1", []byte{1})
@@ -179,7 +197,7 @@ func TestP2PDepositorNamedErrors(t *testing.T) {
 		}
 	})
 	t.Run("no deposit", func(t *testing.T) {
-		installFakeP2P(t, `return { version: 4, peers: () => [], roundTrip: async () => {} }`)
+		installFakeP2P(t, `return { version: 5, peers: () => [], roundTrip: async () => {} }`)
 		if _, err := (P2PDepositor{}).Deposit(context.Background(), "12D3KooWBob", "1-1", []byte{1}); !errors.Is(err, mailbox.ErrNoMailbox) {
 			t.Fatalf("err = %v", err)
 		}

@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthPush, version 4 (set by JS: js/push, createPushGateway, before Go starts)
+// # hearthPush, version 5 (set by JS: js/push, createPushGateway, before Go starts)
 //
 //	{
-//	  version: 4,
+//	  version: 5,
 //	  notify(url: string, body: Uint8Array, options?: {signal: AbortSignal})
 //	      => Promise<{status: number, body: Uint8Array}>,
 //	}

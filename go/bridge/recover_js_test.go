@@ -110,7 +110,7 @@ return { version: 1, prepare: fail, run: fail, query: fail, exec: fail, begin: f
 	}
 	s.Finalize(1) // logged, not raised
 
-	installFakeP2P(t, `return { version: 4, peers: () => { throw new Error('no') }, roundTrip: () => { throw new TypeError('bad') } }`)
+	installFakeP2P(t, `return { version: 5, peers: () => { throw new Error('no') }, roundTrip: () => { throw new TypeError('bad') } }`)
 	req, _ := http.NewRequest("GET", "matrix://12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB/_matrix/key/v2/server", nil)
 	if _, err := (P2PTransport{}).RoundTrip(req); !errors.As(err, &jsErr) || jsErr.Name != "TypeError" {
 		t.Fatalf("round trip: %v", err)

@@ -139,7 +139,8 @@ func TestGapFilledFromMissingEvents(t *testing.T) {
 }
 
 // A peer that reappears in the transport's peer list gets its queue at once,
-// not after the back-off.
+// not after the back-off. The transport is asked about the servers sharing a
+// room and no others (not this one, not a stranger).
 func TestWatchPeersKicksReturningPeer(t *testing.T) {
 	n := newNetwork(t)
 	slow := federation.QueueOptions{Backoff: federation.Backoff{Initial: time.Hour, Max: time.Hour}}
@@ -148,11 +149,23 @@ func TestWatchPeersKicksReturningPeer(t *testing.T) {
 	roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
 	carol.join(roomID, a)
 
+	stranger := n.node(slow)
 	var mu sync.Mutex
-	peers := []string{}
+	peers := []string{string(stranger.name)}
+	var watched []string
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go a.srv.Federation.WatchPeers(ctx, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(peers) }, 5*time.Millisecond)
+	go a.srv.Federation.WatchPeers(ctx, func(watch []string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		watched = slices.Clone(watch)
+		return slices.DeleteFunc(slices.Clone(peers), func(p string) bool { return !slices.Contains(watch, p) })
+	}, 5*time.Millisecond)
+	eventually(t, "the transport to be asked about the room's other server only", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Equal(watched, []string{string(c.name)})
+	})
 
 	n.net.SetOnline(c.name, false)
 	alice.say(roomID, "while you were away")

@@ -7,17 +7,18 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
-// WatchPeers polls the transport's list of reachable peers every interval
-// until ctx ends, and calls PeerOnline for each peer that appears: a
-// returning peer gets what was queued for it at once instead of after the
-// back-off. In the browser, list is bridge.KnownPeers.
-func (f *Federation) WatchPeers(ctx context.Context, list func() []string, interval time.Duration) {
+// WatchPeers polls the transport's reachable peers every interval until ctx
+// ends, and calls PeerOnline for each peer that appears: a returning peer gets
+// what was queued for it at once instead of after the back-off. reachable is
+// given the servers this one shares rooms with, the only ones it asks about
+// (Watched); in the browser it is bridge.WatchedPeers.
+func (f *Federation) WatchPeers(ctx context.Context, reachable func(watch []string) []string, interval time.Duration) {
 	known := map[string]bool{}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
 		now := map[string]bool{}
-		for _, p := range list() {
+		for _, p := range reachable(f.Watched(ctx)) {
 			now[p] = true
 			if !known[p] {
 				f.PeerOnline(spec.ServerName(p))
@@ -30,4 +31,23 @@ func (f *Federation) WatchPeers(ctx context.Context, list func() []string, inter
 		case <-ticker.C:
 		}
 	}
+}
+
+// Watched returns the other servers this one shares a room with: the peers
+// whose coming and going it follows. Asking the relays about these only means
+// no peer learns who else is online (issue 17); others are found by routing
+// when there is something to send them.
+func (f *Federation) Watched(ctx context.Context) []string {
+	servers, err := f.rooms.AllJoinedServers(ctx)
+	if err != nil {
+		log.WithError(err).Warn("servers to watch")
+		return nil
+	}
+	out := make([]string, 0, len(servers))
+	for _, s := range servers {
+		if s != f.id.ServerName {
+			out = append(out, string(s))
+		}
+	}
+	return out
 }

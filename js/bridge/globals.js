@@ -1,8 +1,9 @@
 /**
- * The contract between Go (compiled to wasm) and the JS layer, version 4
+ * The contract between Go (compiled to wasm) and the JS layer, version 5
  * (2 added hearthP2P.deposit and hearthMailbox: mail through the relays;
  * 3 added hearthBlobs: media bytes out of the database; 4 added hearthPush:
- * notifications to push gateways). hearthP2P, hearthMailbox, hearthBlobs and
+ * notifications to push gateways; 5 has hearthP2P.peers take the peers to
+ * watch: presence limited to them). hearthP2P, hearthMailbox, hearthBlobs and
  * hearthPush carry BRIDGE_VERSION; hearthStorage has its own.
  *
  * Go and JS share exactly these globals on globalThis; the Go side of the
@@ -72,18 +73,20 @@
  *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
  *            u32 rows, rows × columns × value
  *
- * ## hearthP2P (version 4, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
+ * ## hearthP2P (version 5, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
  *
- *   {version: 4,
+ *   {version: 5,
  *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
  *    deposit(peerId: string, ref: string, sealed: Uint8Array, options?: {signal: AbortSignal})
  *      => Promise<{relay: string, expiresAt: number}>,
- *    peers() => string[]}
+ *    peers(watch?: string[]) => string[]}
  *   peerId is the destination server name (a libp2p peer ID, "12D3KooW..."); the
  *   request head's url is path + query. Rejections are Errors named
  *   PeerUnreachableError (fails fast), P2PTimeoutError, P2PProtocolError,
  *   P2PTooLargeError (head > 64 KiB, body > 16 MiB) or P2PNotRunningError.
- *   peers() lists the server names currently reachable through the relay.
+ *   peers(watch) lists the server names currently reachable through the relay of
+ *   those watched; given an array, it first makes that the watched set (Go passes
+ *   the servers it shares rooms with: no peer learns a relay's whole population).
  *   Incoming federation streams reach Go through hearthServe with head.peer set
  *   to the sender; only /_matrix/federation/ and /_matrix/key/ paths get there.
  *
@@ -100,9 +103,9 @@
  *   recipient, or none answered), MailboxBadRequestError (bad ref) or
  *   P2PNotRunningError. All mean "keep it queued and retry with back-off".
  *
- * ## hearthMailbox (version 4, set by Go like hearthServe; called through deliverMail / deliverNotice)
+ * ## hearthMailbox (version 5, set by Go like hearthServe; called through deliverMail / deliverNotice)
  *
- *   {version: 4,
+ *   {version: 5,
  *    receive(from: string, sealed: Uint8Array) => Promise<void>,
  *    notice(kind: 'delivered'|'expired', to: string, ref: string) => Promise<void>}
  *   receive: one mail from our mailbox on a relay; from = the depositing peer
@@ -115,9 +118,9 @@
  *   (the recipient acked it) or expired (dropped unread after the relay's TTL).
  *   Resolve = recorded; JS acks it and the relay forgets it.
  *
- * ## hearthBlobs (version 4, set by JS before Go starts; createBlobStore() in js/blobs)
+ * ## hearthBlobs (version 5, set by JS before Go starts; createBlobStore() in js/blobs)
  *
- *   {version: 4,
+ *   {version: 5,
  *    put(key: string, bytes: Uint8Array) => Promise<void>,
  *    get(key: string) => Promise<Uint8Array | null>,
  *    delete(key: string) => Promise<void>,
@@ -134,9 +137,9 @@
  *   Rejections are Errors named StorageQuotaError (full: Go answers
  *   M_RESOURCE_LIMIT_EXCEEDED), BlobKeyError or StoragePersistError.
  *
- * ## hearthPush (version 4, set by JS before Go starts; createPushGateway() in js/push)
+ * ## hearthPush (version 5, set by JS before Go starts; createPushGateway() in js/push)
  *
- *   {version: 4,
+ *   {version: 5,
  *    notify(url: string, body: Uint8Array, options?: {signal: AbortSignal})
  *      => Promise<{status: number, body: Uint8Array}>}
  *   POSTs body (the push gateway API's JSON notification) to an HTTP pusher's
@@ -147,7 +150,7 @@
  *   gateway rejects. Absent: Go pushes nothing (it still counts and lists).
  */
 
-export const BRIDGE_VERSION = 4
+export const BRIDGE_VERSION = 5
 
 export const GLOBALS = Object.freeze({
   serve: 'hearthServe',

@@ -6,7 +6,7 @@ import { GLOBALS, deliverMail, deliverNotice } from './globals.js'
 test('deliverMail and deliverNotice call hearthMailbox and pass its outcome on', async (t) => {
   const calls = []
   globalThis[GLOBALS.mailbox] = {
-    version: 4,
+    version: 5,
     receive: async (from, sealed) => { calls.push(['receive', from, sealed]); if (from === 'busy') throw new Error('storage is busy') },
     notice: async (...args) => { calls.push(['notice', ...args]) }
   }

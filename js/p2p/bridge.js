@@ -9,10 +9,11 @@ import { BRIDGE_VERSION, deliverMail, deliverNotice } from '../bridge/globals.js
 import { MailboxUnavailableError } from './errors.js'
 
 /**
- * @param {{roundTrip: Function, peers: () => string[], deposit?: Function}} p2p the node
- *   (index.js), or the direct links in front of it (direct/links.js); without
+ * @param {{roundTrip: Function, peers: () => string[], watch?: (peerIds: string[]) => void, deposit?: Function}} p2p
+ *   the node (index.js), or the direct links in front of it (direct/links.js); without
  *   deposit, every deposit is refused with MailboxUnavailableError
- * @returns {{version: number, roundTrip: Function, deposit: Function, peers: () => string[]}}
+ * @returns {{version: number, roundTrip: Function, deposit: Function, peers: (watch?: string[]) => string[]}}
+ *   peers(watch): the peers reachable of those watched; an array sets who is watched first
  */
 export function hearthP2P (p2p) {
   return Object.freeze({
@@ -22,7 +23,10 @@ export function hearthP2P (p2p) {
       if (typeof p2p.deposit !== 'function') throw new MailboxUnavailableError('this p2p node keeps no mailboxes')
       return p2p.deposit(peerId, ref, sealed, options)
     },
-    peers: () => p2p.peers()
+    peers: (watch) => {
+      if (Array.isArray(watch)) p2p.watch?.(watch.map(String))
+      return p2p.peers()
+    }
   })
 }
 

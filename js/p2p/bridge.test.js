@@ -8,12 +8,16 @@ test('hearthP2P forwards to the node and carries the bridge version', async () =
   const fake = {
     roundTrip: async (...args) => { calls.push(['roundTrip', ...args]); return { head: '{"status":200,"headers":[]}', body: new Uint8Array([1]) } },
     deposit: async (...args) => { calls.push(['deposit', ...args]); return { relay: '12D3KooWR', expiresAt: 42 } },
-    peers: () => ['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB']
+    peers: () => ['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB'],
+    watch: (peerIds) => { calls.push(['watch', peerIds]) }
   }
   const global = hearthP2P(fake)
   assert.equal(global.version, BRIDGE_VERSION)
-  assert.equal(BRIDGE_VERSION, 4)
+  assert.equal(BRIDGE_VERSION, 5)
   assert.deepEqual(global.peers(), fake.peers())
+  assert.deepEqual(calls, [], 'peers() without a list leaves the watched set alone')
+  assert.deepEqual(global.peers(['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB']), fake.peers())
+  assert.deepEqual(calls.splice(0), [['watch', ['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB']]])
   const signal = AbortSignal.timeout(1000)
   const res = await global.roundTrip('12D3KooWX', { head: '{}', body: null }, { signal })
   assert.deepEqual(res.body, new Uint8Array([1]))

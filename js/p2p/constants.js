@@ -15,10 +15,11 @@ export const FEDERATION_STREAM_PROTOCOL = '/hearth/federation/1.1.0'
 
 /**
  * Presence on a relay (presence.js): a peer opens one long-lived stream to the
- * relay once its reservation is made; the relay sends who is there, then
- * joins and leaves. A peer is "present" while that stream is open.
+ * relay once its reservation is made and says which peers it watches; the
+ * relay says which of those are there, then their joins and leaves. A peer
+ * is "present" while that stream is open.
  */
-export const PRESENCE_PROTOCOL = '/hearth/presence/1.0.0'
+export const PRESENCE_PROTOCOL = '/hearth/presence/2.0.0'
 
 /**
  * Setting up a direct WebRTC link (direct/links.js): on a stream through the
@@ -74,8 +75,11 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024
  * is refused with 429 M_LIMIT_EXCEEDED before its body is read. */
 export const MAX_IN_FLIGHT_BYTES_PER_PEER = 2 * MAX_BODY_BYTES
 
-/** Largest presence message (a full peer list), in bytes. */
-export const MAX_PRESENCE_MESSAGE_BYTES = 1024 * 1024
+/** Largest presence message (a watch list or its answer), in bytes. */
+export const MAX_PRESENCE_MESSAGE_BYTES = 256 * 1024
+
+/** Most peers one presence subscription may watch (the servers a peer shares rooms with). */
+export const MAX_WATCHED = 2048
 
 /** Only these paths may reach Go's serve from another peer (server-server API, keys). */
 export const FEDERATION_PATH_PREFIXES = Object.freeze(['/_matrix/federation/', '/_matrix/key/'])

@@ -23,7 +23,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { enable as enableLibp2pLogs } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
-import { DEFAULTS, FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL } from './constants.js'
+import { DEFAULTS, FEDERATION_PROTOCOL, FEDERATION_STREAM_PROTOCOL, MAX_WATCHED } from './constants.js'
 import { DuplicateServerError, MailboxUnavailableError, P2PNotRunningError, PeerUnreachableError, RelayReservationError } from './errors.js'
 import { answer } from './exchange.js'
 import { answerEach, createRequestStreams } from './request-streams.js'
@@ -101,6 +101,15 @@ class HearthP2P {
     /** relays learned from our relays' routing answers: peer ID → {addr, failedAt} */
     this.learnedRelays = new Map()
     this.relayBook = options.relayBook ?? null
+    /**
+     * the peers our presence subscriptions ask about: those the owner watches
+     * (watch(): Go's rooms' servers), and those anyone waited for (waitForPeer)
+     */
+    this.watched = []
+    this.ownerWatches = []
+    this.waitedFor = new Set()
+    /** presence subscriptions, told when the watched list changes */
+    this.watchListeners = new Set()
     /** when we last asked a relay for the relays it is linked with (ms) */
     this.askedForRelaysAt = 0
     /** mailbox sessions on relays we hold no reservation on, to leave mail there: relay ID → {opening, timer, close} */
@@ -145,6 +154,7 @@ class HearthP2P {
       /** a stream to a peer through our relays under another protocol (direct/ uses it to signal) */
       dial: (peerId, protocol, opts) => this.dial(peerId, protocol, opts),
       peers: () => this.peers(),
+      watch: (peerIds) => this.watch(peerIds),
       onPeers: (listener) => this.onPeers(listener),
       waitForPeer: (peerId, opts) => this.waitForPeer(peerId, opts),
       relays: () => this.relayStatus(),
@@ -324,6 +334,13 @@ class HearthP2P {
   async keepPresence (relay, signal, { onSole, onDuplicate, onEnded }) {
     await this.keepExtra(relay, 'presence', signal, () => subscribePresence(this.node, relay.peerId, {
       signal,
+      watched: {
+        list: () => this.watched,
+        listen: (changed) => {
+          this.watchListeners.add(changed)
+          return () => this.watchListeners.delete(changed)
+        }
+      },
       onSubscribed: () => {
         onSole() // online first: listeners see presence only on a relay we are on
         this.setPresence(relay, true)
@@ -602,6 +619,25 @@ class HearthP2P {
     return [...all]
   }
 
+  /**
+   * Sets the peers our relays tell us about (presence.js): the servers we
+   * share rooms with, as Go says. peers() and onPeers then cover those only;
+   * a peer not watched is still reached by dialing (routing finds it).
+   * @param {string[]} peerIds
+   */
+  watch (peerIds) {
+    this.ownerWatches = peerIds.filter(p => typeof p === 'string')
+    this.updateWatched()
+  }
+
+  updateWatched () {
+    const self = this.peerId.toString()
+    const next = [...new Set([...this.ownerWatches, ...this.waitedFor])].filter(p => p !== self).sort().slice(0, MAX_WATCHED)
+    if (next.length === this.watched.length && next.every((p, i) => p === this.watched[i])) return
+    this.watched = next
+    for (const changed of this.watchListeners) changed()
+  }
+
   /** @param {(event: {type: 'join'|'leave', peerId: string}) => void} listener @returns {() => void} unsubscribe */
   onPeers (listener) {
     this.listeners.add(listener)
@@ -615,9 +651,14 @@ class HearthP2P {
     }
   }
 
-  /** Resolves once `peerId` is known (or already is); rejects on signal abort. */
+  /** Resolves once `peerId` is present on a relay of ours (or already is), watching it from then on; rejects on signal abort. */
   waitForPeer (peerId, { signal } = {}) {
     if (this.isKnown(peerId)) return Promise.resolve()
+    // One cannot see a peer one does not ask about: it stays watched from now on.
+    if (!this.waitedFor.has(peerId)) {
+      this.waitedFor.add(peerId)
+      this.updateWatched()
+    }
     return new Promise((resolve, reject) => {
       const onAbort = () => { stop(); reject(signal.reason) }
       const stop = this.onPeers(event => {

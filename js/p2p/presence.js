@@ -1,27 +1,37 @@
 /**
- * Discovery through the relay, both ends of PRESENCE_PROTOCOL.
+ * Who is online, through the relay: both ends of PRESENCE_PROTOCOL (2.0.0).
+ *
+ * A peer asks about the peers it cares about (the servers it shares rooms
+ * with) and hears only about those: no peer learns the relay's whole
+ * population, and a join or leave costs one message per peer watching it,
+ * not one per peer present (issue 17; version 1 told everyone everything).
+ * Finding a peer one does not yet watch is routing's job (routing.js).
  *
  * Why not gossipsub or a DHT: every peer already holds one connection to the
  * relay, and the relay already knows who holds a reservation. Letting it say
- * so costs one stream per peer and tells a new peer who is there in one round
- * trip; joins and leaves arrive within milliseconds of the connection
- * changing (the anchor polled a DHT every 5 s and took minutes to converge).
+ * so costs one stream per peer; joins and leaves arrive within milliseconds
+ * of the connection changing.
  *
- * Wire: length-prefixed (unsigned varint) UTF-8 JSON messages, relay → peer only:
- *   {"peers": ["12D3KooW…", …]}   first message: everyone present but you;
- *     with "copies": n (n > 0) when your peer ID is already present over n
- *     other connections: another live copy of your server (a restarting peer
- *     re-subscribes over the same connection, so it is not counted)
- *   {"join": "12D3KooW…"}          a peer became present
- *   {"leave": "12D3KooW…"}         a peer is gone
+ * Wire: length-prefixed (unsigned varint) UTF-8 JSON messages.
+ *   peer → relay  {"watch": ["12D3KooW…", …]}   the peers to hear about (the
+ *                 whole set, replacing the last; at most MAX_WATCHED)
+ *   relay → peer  {"peers": [...]}   first message, at once: [] (nothing is
+ *                 watched yet), with "copies": n (n > 0) when your peer ID is
+ *                 already present over n other connections: another live
+ *                 copy of your server (a restarting peer re-subscribes over
+ *                 the same connection, so it is not counted). Again after
+ *                 each watch message: which of the watched peers are present.
+ *                 {"join": "12D3KooW…"} / {"leave": "12D3KooW…"}: a watched
+ *                 peer became present / is gone
  * "Present" means "dialable through this relay": a peer is listed while it
  * holds a reservation and any of its presence streams is open (a restarting
  * peer may briefly hold two). A subscriber without a reservation still hears
- * who is there, but is not listed until it reserves (issue 11, defect 7: such
- * "ghosts" were listed and could not be dialled).
+ * about the peers it watches, but is not listed until it reserves (issue 11,
+ * defect 7: such "ghosts" were listed and could not be dialled). Closing its
+ * side for writing means the subscriber is gone.
  */
 import { lpStream } from '@libp2p/utils'
-import { MAX_PRESENCE_MESSAGE_BYTES, PRESENCE_PROTOCOL } from './constants.js'
+import { MAX_PRESENCE_MESSAGE_BYTES, MAX_WATCHED, PRESENCE_PROTOCOL } from './constants.js'
 import { P2PProtocolError } from './errors.js'
 
 const encoder = new TextEncoder()
@@ -45,6 +55,10 @@ export async function servePresence (node, hooks = {}) {
   const listed = new Set()
   /** subscription (lp stream) → the connection it came over */
   const connectionOf = new Map()
+  /** subscription → the peers it watches */
+  const watchedBy = new Map()
+  /** peer ID → the subscriptions watching it */
+  const watchers = new Map()
   let messagesSent = 0
 
   const sendTo = (lp, message) => {
@@ -53,24 +67,32 @@ export async function servePresence (node, hooks = {}) {
       // the stream's close handler removes it; nothing else to do
     })
   }
-  const broadcast = (message, exceptPeer) => {
-    for (const [peer, subscriptions] of subscribers) {
-      if (peer === exceptPeer) continue
-      for (const lp of subscriptions) sendTo(lp, message)
-    }
-  }
-  /** lists or unlists a peer to match its subscriptions and reservation, telling the others */
+  /** lists or unlists a peer to match its subscriptions and reservation, telling its watchers */
   const reconcile = (peer) => {
     const shouldList = subscribers.has(peer) && reserved(peer)
     if (shouldList === listed.has(peer)) return
-    if (shouldList) {
-      listed.add(peer)
-      broadcast({ join: peer }, peer)
-      hooks.onJoin?.(peer)
-    } else {
-      listed.delete(peer)
-      broadcast({ leave: peer })
-      hooks.onLeave?.(peer)
+    const message = shouldList ? { join: peer } : { leave: peer }
+    if (shouldList) listed.add(peer)
+    else listed.delete(peer)
+    for (const lp of watchers.get(peer) ?? []) sendTo(lp, message)
+    if (shouldList) hooks.onJoin?.(peer)
+    else hooks.onLeave?.(peer)
+  }
+  /** replaces what one subscription watches */
+  const setWatched = (lp, peers) => {
+    for (const peer of watchedBy.get(lp) ?? []) {
+      const set = watchers.get(peer)
+      set?.delete(lp)
+      if (set?.size === 0) watchers.delete(peer)
+    }
+    if (peers === null) {
+      watchedBy.delete(lp)
+      return
+    }
+    watchedBy.set(lp, peers)
+    for (const peer of peers) {
+      if (!watchers.has(peer)) watchers.set(peer, new Set())
+      watchers.get(peer).add(lp)
     }
   }
 
@@ -88,13 +110,14 @@ export async function servePresence (node, hooks = {}) {
     }).length
     subscriptions.add(lp)
     connectionOf.set(lp, connection)
-    sendTo(lp, { peers: [...listed].filter(p => p !== peer), ...(copies > 0 && { copies }) })
+    sendTo(lp, { peers: [], ...(copies > 0 && { copies }) })
     reconcile(peer)
 
     let gone = false
     const leave = () => {
       if (gone) return
       gone = true
+      setWatched(lp, null)
       subscriptions.delete(lp)
       connectionOf.delete(lp)
       if (subscriptions.size === 0 && subscribers.get(peer) === subscriptions) {
@@ -103,11 +126,20 @@ export async function servePresence (node, hooks = {}) {
       }
     }
     stream.addEventListener('close', leave)
-    // The subscriber never writes: its end of writing means it unsubscribed.
-    stream.addEventListener('remoteCloseWrite', () => {
+    // Watch lists until the subscriber ends its side: that means it is gone.
+    ;(async () => {
+      try {
+        for (;;) {
+          const watch = parseWatch(await lp.read())
+          setWatched(lp, watch)
+          sendTo(lp, { peers: [...watch].filter(p => listed.has(p) && p !== peer) })
+        }
+      } catch {
+        // the end of its writing, a broken stream or a malformed message: it is gone
+      }
       leave()
       stream.close().catch(() => stream.abort(new Error('presence stream close failed')))
-    })
+    })()
   }, { maxInboundStreams: 4 })
 
   return {
@@ -119,8 +151,23 @@ export async function servePresence (node, hooks = {}) {
       subscribers.clear()
       listed.clear()
       connectionOf.clear()
+      watchedBy.clear()
+      watchers.clear()
     }
   }
+}
+
+/**
+ * A subscriber's watch message: the set of peer IDs it names.
+ * @throws {P2PProtocolError} not {"watch": [peer IDs]} within MAX_WATCHED
+ */
+export function parseWatch (bytes) {
+  const message = parsePresenceMessage(bytes.subarray())
+  const list = message.watch
+  if (!Array.isArray(list) || list.length > MAX_WATCHED || !list.every(isString)) {
+    throw new P2PProtocolError(`a watch message must name at most ${MAX_WATCHED} peer IDs`)
+  }
+  return new Set(list)
 }
 
 /**
@@ -131,19 +178,28 @@ export async function servePresence (node, hooks = {}) {
  * @param {import('@libp2p/interface').PeerId} relay
  * @param {{onPeers: (peers: string[]) => void, onJoin: (peer: string) => void,
  *          onLeave: (peer: string) => void, onSubscribed?: () => void,
- *          onDuplicate?: (copies: number) => void, signal: AbortSignal}} handlers
- *   onDuplicate: the relay says our peer ID is already present over other
- *   connections; the subscription ends at once (nothing else is reported)
+ *          onDuplicate?: (copies: number) => void, signal: AbortSignal,
+ *          watched?: {list: () => string[], listen: (changed: () => void) => () => void}}} handlers
+ *   onPeers: which watched peers are present (the whole truth, for the watch list
+ *   last sent); onDuplicate: the relay says our peer ID is already present over
+ *   other connections; the subscription ends at once (nothing else is reported);
+ *   watched: the peers to ask about, and how to hear that they changed (none: ask
+ *   about nobody)
  */
 export async function subscribePresence (node, relay, handlers) {
-  const { signal } = handlers
+  const { signal, watched = { list: () => [], listen: () => () => {} } } = handlers
   const stream = await node.dialProtocol(relay, PRESENCE_PROTOCOL, { signal })
   const onAbort = () => stream.abort(new Error('presence subscription stopped'))
   signal.addEventListener('abort', onAbort, { once: true })
+  // We write watch lists and never half-close: the relay reads the end of our
+  // writing as "unsubscribed".
+  const lp = lpStream(stream, { maxDataLength: MAX_PRESENCE_MESSAGE_BYTES })
+  const sendWatch = () => lp.write(encoder.encode(JSON.stringify({ watch: watched.list().slice(0, MAX_WATCHED) }))).catch(() => {
+    // a broken stream ends the read loop below
+  })
+  const unlisten = watched.listen(sendWatch)
   try {
-    // We never write, and must not half-close either: the relay reads the end
-    // of our writing as "unsubscribed".
-    const lp = lpStream(stream, { maxDataLength: MAX_PRESENCE_MESSAGE_BYTES })
+    sendWatch()
     let first = true
     for (;;) {
       let bytes
@@ -169,6 +225,7 @@ export async function subscribePresence (node, relay, handlers) {
       // unknown messages are ignored: newer relays may say more
     }
   } finally {
+    unlisten()
     signal.removeEventListener('abort', onAbort)
     if (stream.status === 'open') stream.abort(new Error('presence subscription ended'))
   }

@@ -55,7 +55,7 @@ func main() {
 	// A peer that reappears on the relay (or is there at start) gets its
 	// queued events at once, rather than at the end of its back-off, and the
 	// rooms shared with it are caught up from it.
-	go srv.Federation.WatchPeers(context.Background(), bridge.KnownPeers, peerWatchInterval)
+	go srv.Federation.WatchPeers(context.Background(), bridge.WatchedPeers, peerWatchInterval)
 	// Whether a peer is reachable is its users' presence.
 	go srv.Federation.WatchPresence(context.Background(), bridge.KnownPeers, peerWatchInterval)
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
