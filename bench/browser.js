@@ -26,10 +26,11 @@
  * clientapi.browser: from the page, fetch against its own origin (so through
  * the worker): for each message start a /sync long-poll, wait 5 ms, send, and
  * time send → the poll answering with it; before that, GET /versions alone (the
- * cost of the hop). go/cmd/hearth-bench does the same natively. Chromium's timer is
- * coarsened to 0.1 ms in pages.
+ * cost of the hop). go/cmd/hearth-bench does the same natively. Then the
+ * hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
+ * Chromium's timer is coarsened to 0.1 ms in pages.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
@@ -310,6 +311,65 @@ async function indexedDBCommits (count) {
   return took
 }
 
+/**
+ * The floor under clientapi.browser.versions, from a site of its own whose
+ * service worker answers at once: fetch = a 125-byte body (about /versions'
+ * answer) as a one-chunk stream, the shape serveFetch answers in
+ * (js/bridge/globals.js); port = the same bytes to the worker and back over
+ * a MessagePort, the floor of a hop that would not use fetch.
+ */
+const FLOOR_WORKER = `
+self.addEventListener('install', () => self.skipWaiting())
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
+self.addEventListener('fetch', (event) => {
+  if (new URL(event.request.url).pathname !== '/floor') return
+  const body = new ReadableStream({ start (c) { c.enqueue(new Uint8Array(125)); c.close() } })
+  event.respondWith(new Response(body, { headers: { 'content-type': 'application/json' } }))
+})
+self.addEventListener('message', (event) => {
+  const port = event.ports[0]
+  if (port) port.onmessage = (m) => port.postMessage(m.data)
+})
+`
+
+async function hopFloors (browser, count) {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-floor-'))
+  await writeFile(join(dir, 'index.html'), '<!doctype html><title>floor</title>')
+  await writeFile(join(dir, 'floor-sw.js'), FLOOR_WORKER)
+  const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
+  const page = await browser.newPage()
+  try {
+    await page.goto(site.url, { waitUntil: 'domcontentloaded' })
+    return await page.evaluate(async (count) => {
+      await navigator.serviceWorker.register('/floor-sw.js')
+      if (!navigator.serviceWorker.controller) {
+        await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+      }
+      const fetches = []
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now()
+        await (await fetch('/floor')).arrayBuffer()
+        fetches.push(performance.now() - t0)
+      }
+      const { port1, port2 } = new MessageChannel()
+      navigator.serviceWorker.controller.postMessage(null, [port2])
+      const echo = (bytes) => new Promise((resolve) => { port1.onmessage = resolve; port1.postMessage(bytes) })
+      await echo(new Uint8Array(125)) // the worker has the port
+      const ports = []
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now()
+        await echo(new Uint8Array(125))
+        ports.push(performance.now() - t0)
+      }
+      return { fetches, ports }
+    }, count)
+  } finally {
+    await page.close().catch(() => {})
+    await site.close()
+    await rm(dir, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
 export async function clientapiBrowser ({ dist, quick, deadline }) {
   const site = await startSite({ dir: dist, port: 0, host: '127.0.0.1' })
   const profile = await mkdtemp(join(tmpdir(), 'hearth-bench-profile-'))
@@ -321,6 +381,7 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
       const floor = await page.evaluate(indexedDBCommits, quick ? 50 : 200)
       const { send, arrival, versions } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const floors = await hopFloors(browser, quick ? 100 : 300)
       const floorRow = latencyRow('clientapi.browser.indexeddb-commit', floor, { note: "the floor: one readwrite transaction putting 200 bytes, durability 'strict', from the page, same run" })
       const ratio = (name, row) => valueRow(`${name}.floor-ratio`, 'ratio', row.p50 / floorRow.p50, {
         samples: row.samples, note: `${name} p50 / IndexedDB commit p50 of the same run (issue 13: ≤ 5)`
@@ -332,6 +393,8 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
         ratio('clientapi.browser.send', sendRow),
         ratio('clientapi.browser.send-sync', arrivalRow),
         latencyRow('clientapi.browser.versions', versions, { note: 'GET /_matrix/client/versions answered: the page → worker → Go hop alone' }),
+        latencyRow('clientapi.browser.fetch-floor', floors.fetches, { note: "the browser's own part of that hop: a fetch from the page answered at once by a service worker (125 bytes, streamed), same browser" }),
+        latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort: the floor of a hop without fetch' }),
         arrivalRow,
         sendRow
       ]

@@ -222,8 +222,24 @@ export async function serveFetch (request, { signal = request.signal } = {}) {
     url: request.url,
     headers: [...request.headers]
   }, body, { signal })
-  const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
+  const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : streamOf(res.body)
   return new Response(responseBody, { status: res.status, headers: res.headers })
+}
+
+/**
+ * The bytes as a one-chunk stream. A service worker's Response whose body is
+ * bytes reaches the page in Chromium as a blob, read back through the browser
+ * process; a stream goes straight down a pipe. Measured in Chromium 156 from
+ * the page, a worker answering at once: 3.7 ms with bytes, 2.1 ms with a
+ * stream (bench row clientapi.browser.fetch-floor).
+ */
+function streamOf (bytes) {
+  return new ReadableStream({
+    start (controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes)
+      controller.close()
+    }
+  })
 }
 
 /**
