@@ -26,8 +26,9 @@
  * clientapi.browser: from the page, fetch against its own origin (so through
  * the worker): for each message start a /sync long-poll, wait 5 ms, send, and
  * time send → the poll answering with it; before that, GET /versions alone (the
- * cost of the hop). go/cmd/hearth-bench does the same natively. Then the
- * hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
+ * cost of the hop). go/cmd/hearth-bench does the same natively. The .worker
+ * and .go rows split versions and send by the answers' Server-Timing; then
+ * the hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
  * Chromium's timer is coarsened to 0.1 ms in pages.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -242,11 +243,15 @@ async function sendAndSync (count, headStartMs, budgetMs) {
     const headers = { 'content-type': 'application/json' }
     if (token) headers.authorization = `Bearer ${token}`
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    return { status: res.status, text: await res.text() }
+    return { status: res.status, text: await res.text(), timing: res.headers.get('server-timing') }
   }
-  const ok = async (method, path, body) => {
+  const ok = async (method, path, body, split) => {
     const res = await api(method, path, body)
     if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status} ${res.text.slice(0, 200)}`)
+    // Server-Timing (sw/sw.js, js/bridge/globals.js): go;dur=…, worker;dur=…
+    if (split) {
+      for (const m of (res.timing ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) (split[m[1]] ??= []).push(Number(m[2]))
+    }
     return JSON.parse(res.text)
   }
   const user = `bench${Date.now().toString(36)}`
@@ -256,20 +261,22 @@ async function sendAndSync (count, headStartMs, budgetMs) {
   const roomId = (await ok('POST', '/_matrix/client/v3/createRoom', { name: 'bench' })).room_id
   // First the hop alone (quick), then the messages (the bulk of the time).
   const versions = []
+  const versionsSplit = {}
   for (let i = 0; i < count && performance.now() - began < budgetMs / 4; i++) {
     const t0 = performance.now()
-    await ok('GET', '/_matrix/client/versions')
+    await ok('GET', '/_matrix/client/versions', undefined, versionsSplit)
     versions.push(performance.now() - t0)
   }
   let since = (await ok('GET', '/_matrix/client/v3/sync?timeout=0')).next_batch
   const poll = (from) => api('GET', `/_matrix/client/v3/sync?timeout=30000&since=${encodeURIComponent(from)}`)
   const send = []
+  const sendSplit = {}
   const arrival = []
   for (let i = 0; i < count && performance.now() - began < budgetMs; i++) {
     let polled = poll(since)
     await new Promise((resolve) => setTimeout(resolve, headStartMs))
     const t0 = performance.now()
-    const sent = await ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/bench${i}`, { msgtype: 'm.text', body: `message ${i}` })
+    const sent = await ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/bench${i}`, { msgtype: 'm.text', body: `message ${i}` }, sendSplit)
     send.push(performance.now() - t0)
     for (;;) {
       const res = await polled
@@ -281,7 +288,7 @@ async function sendAndSync (count, headStartMs, budgetMs) {
       polled = poll(since) // an answer without our message: poll again
     }
   }
-  return { send, arrival, versions }
+  return { send, arrival, versions, versionsSplit, sendSplit }
 }
 
 /**
@@ -385,7 +392,7 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
       const floor = await page.evaluate(indexedDBCommits, quick ? 50 : 200)
       const idleFloor = await page.evaluate(indexedDBCommits, quick ? 20 : 100, 10)
-      const { send, arrival, versions } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const { send, arrival, versions, versionsSplit, sendSplit } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
       const floors = await hopFloors(browser, quick ? 100 : 300)
       const floorRow = latencyRow('clientapi.browser.indexeddb-commit', floor, { note: "the floor: one readwrite transaction putting 200 bytes, durability 'strict', from the page, same run" })
       const ratio = (name, row) => valueRow(`${name}.floor-ratio`, 'ratio', row.p50 / floorRow.p50, {
@@ -399,10 +406,14 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
         ratio('clientapi.browser.send', sendRow),
         ratio('clientapi.browser.send-sync', arrivalRow),
         latencyRow('clientapi.browser.versions', versions, { note: 'GET /_matrix/client/versions answered: the page → worker → Go hop alone' }),
+        latencyRow('clientapi.browser.versions.worker', versionsSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
+        latencyRow('clientapi.browser.versions.go', versionsSplit.go ?? [], { note: 'of which in Go: hearthServe called → answered (Server-Timing go)' }),
         latencyRow('clientapi.browser.fetch-floor', floors.fetches, { note: "the browser's own part of that hop: a fetch from the page answered at once by a service worker (125 bytes, streamed), same browser" }),
         latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort: the floor of a hop without fetch' }),
         arrivalRow,
-        sendRow
+        sendRow,
+        latencyRow('clientapi.browser.send.worker', sendSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
+        latencyRow('clientapi.browser.send.go', sendSplit.go ?? [], { note: 'of which in Go, its storage commit included: hearthServe called → answered (Server-Timing go)' })
       ]
     } finally {
       await close(browser)

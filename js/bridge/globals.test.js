@@ -1,7 +1,7 @@
 // The JS helpers that hand requests, mail and notices to Go's globals.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { GLOBALS, deliverMail, deliverNotice, serveFetch } from './globals.js'
+import { GLOBALS, addServerTiming, deliverMail, deliverNotice, serveFetch } from './globals.js'
 
 test('deliverMail and deliverNotice call hearthMailbox and pass its outcome on', async (t) => {
   const calls = []
@@ -48,6 +48,7 @@ test('serveFetch answers with Go\'s bytes as a stream (Chromium hands a bytes bo
   const res = await serveFetch(new Request('http://hearth.test/_matrix/client/v3/x', { method: 'PUT', body: 'hi', headers: { 'x-a': 'b' } }))
   assert.equal(res.status, 200)
   assert.equal(res.headers.get('content-type'), 'application/json')
+  assert.match(res.headers.get('server-timing'), /^go;dur=\d+\.\d$/, 'Go\'s time is in Server-Timing')
   assert.ok(bodies[0] instanceof ReadableStream, `the body was handed to Response as ${bodies[0]?.constructor?.name}`)
   assert.equal(await res.text(), '{"ok":true}')
   assert.deepEqual(seen[0], { method: 'PUT', url: 'http://hearth.test/_matrix/client/v3/x', headers: [['content-type', 'text/plain;charset=UTF-8'], ['x-a', 'b']], body: new TextEncoder().encode('hi') })
@@ -55,4 +56,11 @@ test('serveFetch answers with Go\'s bytes as a stream (Chromium hands a bytes bo
   // No body where Fetch allows none: HEAD, and null body statuses.
   assert.equal((await serveFetch(new Request('http://hearth.test/_matrix/client/v3/x', { method: 'HEAD' }))).body, null)
   assert.equal((await serveFetch(new Request('http://hearth.test/_matrix/client/v3/empty'))).status, 204)
+})
+
+test('addServerTiming keeps every metric in one Server-Timing value (Chromium passes on only the first of repeated headers)', () => {
+  const headers = new Headers([['Content-Type', 'application/json']])
+  addServerTiming(headers, 'go', 0.44)
+  addServerTiming(headers, 'worker', 1.25)
+  assert.deepEqual([...headers], [['content-type', 'application/json'], ['server-timing', 'go;dur=0.4, worker;dur=1.3']])
 })
