@@ -26,10 +26,12 @@
  * clientapi.browser: from the page, fetch against its own origin (so through
  * the worker): for each message start a /sync long-poll, wait 5 ms, send, and
  * time send → the poll answering with it; before that, GET /versions alone (the
- * cost of the hop). go/cmd/hearth-bench does the same natively. Chromium's timer is
- * coarsened to 0.1 ms in pages.
+ * cost of the hop). go/cmd/hearth-bench does the same natively. The .worker
+ * and .go rows split versions and send by the answers' Server-Timing; then
+ * the hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
+ * Chromium's timer is coarsened to 0.1 ms in pages.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
@@ -241,11 +243,15 @@ async function sendAndSync (count, headStartMs, budgetMs) {
     const headers = { 'content-type': 'application/json' }
     if (token) headers.authorization = `Bearer ${token}`
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    return { status: res.status, text: await res.text() }
+    return { status: res.status, text: await res.text(), timing: res.headers.get('server-timing') }
   }
-  const ok = async (method, path, body) => {
+  const ok = async (method, path, body, split) => {
     const res = await api(method, path, body)
     if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status} ${res.text.slice(0, 200)}`)
+    // Server-Timing (sw/sw.js, js/bridge/globals.js): go;dur=…, worker;dur=…
+    if (split) {
+      for (const m of (res.timing ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) (split[m[1]] ??= []).push(Number(m[2]))
+    }
     return JSON.parse(res.text)
   }
   const user = `bench${Date.now().toString(36)}`
@@ -255,20 +261,22 @@ async function sendAndSync (count, headStartMs, budgetMs) {
   const roomId = (await ok('POST', '/_matrix/client/v3/createRoom', { name: 'bench' })).room_id
   // First the hop alone (quick), then the messages (the bulk of the time).
   const versions = []
+  const versionsSplit = {}
   for (let i = 0; i < count && performance.now() - began < budgetMs / 4; i++) {
     const t0 = performance.now()
-    await ok('GET', '/_matrix/client/versions')
+    await ok('GET', '/_matrix/client/versions', undefined, versionsSplit)
     versions.push(performance.now() - t0)
   }
   let since = (await ok('GET', '/_matrix/client/v3/sync?timeout=0')).next_batch
   const poll = (from) => api('GET', `/_matrix/client/v3/sync?timeout=30000&since=${encodeURIComponent(from)}`)
   const send = []
+  const sendSplit = {}
   const arrival = []
   for (let i = 0; i < count && performance.now() - began < budgetMs; i++) {
     let polled = poll(since)
     await new Promise((resolve) => setTimeout(resolve, headStartMs))
     const t0 = performance.now()
-    const sent = await ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/bench${i}`, { msgtype: 'm.text', body: `message ${i}` })
+    const sent = await ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/bench${i}`, { msgtype: 'm.text', body: `message ${i}` }, sendSplit)
     send.push(performance.now() - t0)
     for (;;) {
       const res = await polled
@@ -280,14 +288,17 @@ async function sendAndSync (count, headStartMs, budgetMs) {
       polled = poll(since) // an answer without our message: poll again
     }
   }
-  return { send, arrival, versions }
+  return { send, arrival, versions, versionsSplit, sendSplit }
 }
 
 /**
  * In the page: the IndexedDB floor, p50 of readwrite transactions each
  * putting 200 bytes with durability 'strict', as the storage journal commits.
+ * gapMs: an idle pause before each, as between a client's sends (back to
+ * back, the browser's storage threads never sleep: measured 0.7 ms, against
+ * 1.5–1.8 ms after 10 ms idle).
  */
-async function indexedDBCommits (count) {
+async function indexedDBCommits (count, gapMs = 0) {
   const db = await new Promise((resolve, reject) => {
     const req = indexedDB.open('hearth-bench-floor', 1)
     req.onupgradeneeded = () => req.result.createObjectStore('records')
@@ -297,6 +308,7 @@ async function indexedDBCommits (count) {
   const record = new Uint8Array(200)
   const took = []
   for (let i = 0; i < count; i++) {
+    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs))
     const t0 = performance.now()
     await new Promise((resolve, reject) => {
       const tx = db.transaction('records', 'readwrite', { durability: 'strict' })
@@ -310,6 +322,65 @@ async function indexedDBCommits (count) {
   return took
 }
 
+/**
+ * The floor under clientapi.browser.versions, from a site of its own whose
+ * service worker answers at once: fetch = a 125-byte body (about /versions'
+ * answer) as a one-chunk stream, the shape serveFetch answers in
+ * (js/bridge/globals.js); port = the same bytes to the worker and back over
+ * a MessagePort, the floor of a hop that would not use fetch.
+ */
+const FLOOR_WORKER = `
+self.addEventListener('install', () => self.skipWaiting())
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
+self.addEventListener('fetch', (event) => {
+  if (new URL(event.request.url).pathname !== '/floor') return
+  const body = new ReadableStream({ start (c) { c.enqueue(new Uint8Array(125)); c.close() } })
+  event.respondWith(new Response(body, { headers: { 'content-type': 'application/json' } }))
+})
+self.addEventListener('message', (event) => {
+  const port = event.ports[0]
+  if (port) port.onmessage = (m) => port.postMessage(m.data)
+})
+`
+
+async function hopFloors (browser, count) {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-floor-'))
+  await writeFile(join(dir, 'index.html'), '<!doctype html><title>floor</title>')
+  await writeFile(join(dir, 'floor-sw.js'), FLOOR_WORKER)
+  const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
+  const page = await browser.newPage()
+  try {
+    await page.goto(site.url, { waitUntil: 'domcontentloaded' })
+    return await page.evaluate(async (count) => {
+      await navigator.serviceWorker.register('/floor-sw.js')
+      if (!navigator.serviceWorker.controller) {
+        await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+      }
+      const fetches = []
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now()
+        await (await fetch('/floor')).arrayBuffer()
+        fetches.push(performance.now() - t0)
+      }
+      const { port1, port2 } = new MessageChannel()
+      navigator.serviceWorker.controller.postMessage(null, [port2])
+      const echo = (bytes) => new Promise((resolve) => { port1.onmessage = resolve; port1.postMessage(bytes) })
+      await echo(new Uint8Array(125)) // the worker has the port
+      const ports = []
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now()
+        await echo(new Uint8Array(125))
+        ports.push(performance.now() - t0)
+      }
+      return { fetches, ports }
+    }, count)
+  } finally {
+    await page.close().catch(() => {})
+    await site.close()
+    await rm(dir, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
 export async function clientapiBrowser ({ dist, quick, deadline }) {
   const site = await startSite({ dir: dist, port: 0, host: '127.0.0.1' })
   const profile = await mkdtemp(join(tmpdir(), 'hearth-bench-profile-'))
@@ -320,7 +391,9 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       await measureLoad(page)
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
       const floor = await page.evaluate(indexedDBCommits, quick ? 50 : 200)
-      const { send, arrival, versions } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const idleFloor = await page.evaluate(indexedDBCommits, quick ? 20 : 100, 10)
+      const { send, arrival, versions, versionsSplit, sendSplit } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const floors = await hopFloors(browser, quick ? 100 : 300)
       const floorRow = latencyRow('clientapi.browser.indexeddb-commit', floor, { note: "the floor: one readwrite transaction putting 200 bytes, durability 'strict', from the page, same run" })
       const ratio = (name, row) => valueRow(`${name}.floor-ratio`, 'ratio', row.p50 / floorRow.p50, {
         samples: row.samples, note: `${name} p50 / IndexedDB commit p50 of the same run (issue 13: ≤ 5)`
@@ -329,11 +402,18 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       const arrivalRow = latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' })
       return [
         floorRow,
+        latencyRow('clientapi.browser.indexeddb-commit.after-idle', idleFloor, { note: 'the same, each after 10 ms idle, as a send follows a pause: the part of a send\'s commit that is the browser\'s' }),
         ratio('clientapi.browser.send', sendRow),
         ratio('clientapi.browser.send-sync', arrivalRow),
         latencyRow('clientapi.browser.versions', versions, { note: 'GET /_matrix/client/versions answered: the page → worker → Go hop alone' }),
+        latencyRow('clientapi.browser.versions.worker', versionsSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
+        latencyRow('clientapi.browser.versions.go', versionsSplit.go ?? [], { note: 'of which in Go: hearthServe called → answered (Server-Timing go)' }),
+        latencyRow('clientapi.browser.fetch-floor', floors.fetches, { note: "the browser's own part of that hop: a fetch from the page answered at once by a service worker (125 bytes, streamed), same browser" }),
+        latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort: the floor of a hop without fetch' }),
         arrivalRow,
-        sendRow
+        sendRow,
+        latencyRow('clientapi.browser.send.worker', sendSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
+        latencyRow('clientapi.browser.send.go', sendSplit.go ?? [], { note: 'of which in Go, its storage commit included: hearthServe called → answered (Server-Timing go)' })
       ]
     } finally {
       await close(browser)

@@ -26,7 +26,7 @@
  * (takeServerLock): never two servers on one database.
  */
 import { startServer } from '../js/bridge/boot.js'
-import { serveFetch } from '../js/bridge/globals.js'
+import { addServerTiming, serveFetch } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
 import { createBlobStore } from '../js/blobs/index.js'
 import { createNetwork } from './network.js'
@@ -212,7 +212,19 @@ function matrixError (status, message) {
   })
 }
 
+/**
+ * Answers one server request. The answer's Server-Timing header gets
+ * worker;dur=ms, from the fetch event to the answer (serveFetch adds Go's
+ * part): what is left of a page's fetch time is the browser's.
+ */
 async function answer (request) {
+  const received = performance.now()
+  const response = await answerUntimed(request)
+  addServerTiming(response.headers, 'worker', performance.now() - received)
+  return response
+}
+
+async function answerUntimed (request) {
   try {
     await boot()
   } catch (err) {

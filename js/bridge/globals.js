@@ -213,6 +213,9 @@ function mailboxGlobal () {
 
 /**
  * Answers a Fetch API Request with Go's server: used by the service worker.
+ * The answer's Server-Timing header says how long Go took (go;dur=ms, from
+ * the call to hearthServe to its answer), so a page can tell Go's share of a
+ * request from the rest (bench/browser.js reports it).
  * @param {Request} request
  * @param {{signal?: AbortSignal}} [options] cancels Go's handler (default: the request's own)
  * @returns {Promise<Response>}
@@ -220,13 +223,43 @@ function mailboxGlobal () {
 export async function serveFetch (request, { signal = request.signal } = {}) {
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null
+  const called = performance.now()
   const res = await callServe({
     method: request.method,
     url: request.url,
     headers: [...request.headers]
   }, body, { signal })
-  const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
-  return new Response(responseBody, { status: res.status, headers: res.headers })
+  const goMs = performance.now() - called
+  const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : streamOf(res.body)
+  const response = new Response(responseBody, { status: res.status, headers: res.headers })
+  addServerTiming(response.headers, 'go', goMs)
+  return response
+}
+
+/**
+ * Adds name;dur=ms to the Server-Timing header, in the one value: Chromium
+ * passes only the first of a worker answer's headers of one name to the page.
+ */
+export function addServerTiming (headers, name, ms) {
+  const metric = `${name};dur=${ms.toFixed(1)}`
+  const before = headers.get('Server-Timing')
+  headers.set('Server-Timing', before === null ? metric : `${before}, ${metric}`)
+}
+
+/**
+ * The bytes as a one-chunk stream. A service worker's Response whose body is
+ * bytes reaches the page in Chromium as a blob, read back through the browser
+ * process; a stream goes straight down a pipe. Measured in Chromium 156 from
+ * the page, a worker answering at once: 3.7 ms with bytes, 2.1 ms with a
+ * stream (bench row clientapi.browser.fetch-floor).
+ */
+function streamOf (bytes) {
+  return new ReadableStream({
+    start (controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes)
+      controller.close()
+    }
+  })
 }
 
 /**

@@ -1,7 +1,7 @@
-// The JS helpers that hand mail and notices to Go's hearthMailbox global.
+// The JS helpers that hand requests, mail and notices to Go's globals.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { GLOBALS, deliverMail, deliverNotice } from './globals.js'
+import { GLOBALS, addServerTiming, deliverMail, deliverNotice, serveFetch } from './globals.js'
 
 test('deliverMail and deliverNotice call hearthMailbox and pass its outcome on', async (t) => {
   const calls = []
@@ -22,4 +22,45 @@ test('without hearthMailbox, delivering is refused with a named error (the mail 
   assert.equal(GLOBALS.mailbox, 'hearthMailbox')
   await assert.rejects(deliverMail('12D3KooWA', new Uint8Array(1)), { name: 'BridgeError', message: /hearthMailbox is not set/ })
   await assert.rejects(deliverNotice('expired', '12D3KooWB', 'txn1'), { name: 'BridgeError' })
+})
+
+test('serveFetch answers with Go\'s bytes as a stream (Chromium hands a bytes body to the page as a blob, a slower path)', async (t) => {
+  const seen = []
+  globalThis[GLOBALS.serve] = async ({ head, body }) => {
+    const { method, url, headers } = JSON.parse(head)
+    seen.push({ method, url, headers, body })
+    const status = url.endsWith('/empty') ? 204 : 200
+    return { head: JSON.stringify({ status, headers: [['content-type', 'application/json']] }), body: new TextEncoder().encode('{"ok":true}') }
+  }
+  const realResponse = globalThis.Response
+  const bodies = []
+  globalThis.Response = class extends realResponse {
+    constructor (body, init) {
+      bodies.push(body)
+      super(body, init)
+    }
+  }
+  t.after(() => {
+    globalThis.Response = realResponse
+    delete globalThis[GLOBALS.serve]
+  })
+
+  const res = await serveFetch(new Request('http://hearth.test/_matrix/client/v3/x', { method: 'PUT', body: 'hi', headers: { 'x-a': 'b' } }))
+  assert.equal(res.status, 200)
+  assert.equal(res.headers.get('content-type'), 'application/json')
+  assert.match(res.headers.get('server-timing'), /^go;dur=\d+\.\d$/, 'Go\'s time is in Server-Timing')
+  assert.ok(bodies[0] instanceof ReadableStream, `the body was handed to Response as ${bodies[0]?.constructor?.name}`)
+  assert.equal(await res.text(), '{"ok":true}')
+  assert.deepEqual(seen[0], { method: 'PUT', url: 'http://hearth.test/_matrix/client/v3/x', headers: [['content-type', 'text/plain;charset=UTF-8'], ['x-a', 'b']], body: new TextEncoder().encode('hi') })
+
+  // No body where Fetch allows none: HEAD, and null body statuses.
+  assert.equal((await serveFetch(new Request('http://hearth.test/_matrix/client/v3/x', { method: 'HEAD' }))).body, null)
+  assert.equal((await serveFetch(new Request('http://hearth.test/_matrix/client/v3/empty'))).status, 204)
+})
+
+test('addServerTiming keeps every metric in one Server-Timing value (Chromium passes on only the first of repeated headers)', () => {
+  const headers = new Headers([['Content-Type', 'application/json']])
+  addServerTiming(headers, 'go', 0.44)
+  addServerTiming(headers, 'worker', 1.25)
+  assert.deepEqual([...headers], [['content-type', 'application/json'], ['server-timing', 'go;dur=0.4, worker;dur=1.3']])
 })
