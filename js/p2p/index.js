@@ -221,6 +221,7 @@ class HearthP2P {
     for (const visit of this.visitedMailboxes.values()) visit.close()
     this.visitedMailboxes.clear()
     await Promise.allSettled(this.loops)
+    await this.relayBookSaved // nothing is written into the data directory after stop
     this.loops = []
     this.relays = this.relays.filter(r => !r.learned)
     for (const relay of this.relays) {
@@ -461,14 +462,22 @@ class HearthP2P {
         }
         if (added > 0) {
           this.logger.info?.(`p2p: relay ${relay.peerId} told us of ${added} more relay${added === 1 ? '' : 's'}`)
-          this.relayBook?.save([...this.learnedRelays.values()].map(l => l.addr.toString()))
-            .catch(err => this.logger.warn?.(`p2p: could not keep the relays we learned: ${err.message}`))
+          this.saveRelayBook()
         }
         this.fillRelays()
       })
       .catch(err => {
         if (!signal.aborted) this.logger.warn?.(`p2p: relay ${relay.peerId} did not say which relays it is linked with: ${err.message}`)
       })
+  }
+
+  /** Keeps the learned relays (relayBook), one save after another; stop() waits for the last. */
+  saveRelayBook () {
+    if (this.relayBook == null || this.node == null) return
+    const addrs = [...this.learnedRelays.values()].map(l => l.addr.toString())
+    this.relayBookSaved = (this.relayBookSaved ?? Promise.resolve())
+      .then(() => this.relayBook.save(addrs))
+      .catch(err => this.logger.warn?.(`p2p: could not keep the relays we learned: ${err.message}`))
   }
 
   /** Adds the relays kept by earlier lives (relayBook) to the candidates; a book that cannot be read is no reason not to start. */

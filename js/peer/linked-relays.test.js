@@ -28,17 +28,21 @@ async function eventually (what, fn, timeoutMs) {
 
 test('three linked relays, a peer on each: every direction, a relay SIGKILLed, mail on it still delivered', { timeout: 420_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-linked-peers-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const relays = await spawnLinkedRelays(dir)
-  t.after(() => Promise.all(relays.map(killRelay)))
+  const peers = {}
+  let relays = []
+  // One hook, in order: peers and relays stop writing into dir before it goes.
+  t.after(async () => {
+    await Promise.allSettled(Object.values(peers).map(p => p.stop()))
+    await Promise.allSettled(relays.map(killRelay))
+    await rm(dir, { recursive: true, force: true })
+  })
+  relays = await spawnLinkedRelays(dir)
   const [r1, r2, r3] = relays
 
-  const peers = {}
   const start = async (name, relay) => {
     peers[name] = await spawnPeer(join(dir, name), ['--relay', relay.addr])
     return peers[name]
   }
-  t.after(() => Promise.all(Object.values(peers).map(p => p.stop())))
   const a = await start('a', r1)
   const b = await start('b', r2)
   const c = await start('c', r3)

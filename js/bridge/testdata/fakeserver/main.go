@@ -26,7 +26,7 @@ func main() {
 	}
 	promise := js.Global().Get("Promise")
 	info := js.Global().Get("Object").New()
-	info.Set("version", 4) // the bridge contract version (go/bridge.Version)
+	info.Set("version", 5) // the bridge contract version (go/bridge.Version)
 	info.Set("serverName", "fake.test")
 	info.Set("storageSeen", js.Global().Get("hearthStorage").Truthy())
 	switch mode {
