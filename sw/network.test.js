@@ -37,13 +37,15 @@ test('config.json decides: no relay is off; unreadable or bad relay is failed, w
   assert.match(bad.error, /not a multiaddr ending in \/p2p\/<relay peer ID>/)
 })
 
-test('a relay in config.json: online as the server name, with the peers there', { timeout: 20_000 }, async (t) => {
+test('a relay in config.json: online as the server name, with the peers Go watches there', { timeout: 20_000 }, async (t) => {
   const relay = createRelay({ port: 0, logger: quiet })
   await relay.start()
   t.after(() => relay.stop())
   const [a, b] = await Promise.all([identity(), identity()])
   const config = serving({ relay: relay.multiaddrs()[0], debug: null })
   const first = await startWith(config, a)
+  // Go asks about the servers it shares rooms with, through hearthP2P.peers(watch).
+  assert.deepEqual(globalThis.hearthP2P.peers([b.serverName]), [])
   const second = await startWith(config, b)
   t.after(() => Promise.all([first.network.stop(), second.network.stop()]))
   const deadline = Date.now() + 5000
