@@ -36,6 +36,9 @@ import { P2PProtocolError } from './errors.js'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+/** At most this many watch lists per subscription in WATCH_WINDOW_MS; more ends the subscription. */
+const MAX_WATCH_LISTS_PER_WINDOW = 30
+const WATCH_WINDOW_MS = 10_000
 
 /**
  * Relay side: answers presence subscriptions on the given libp2p node.
@@ -128,9 +131,15 @@ export async function servePresence (node, hooks = {}) {
     stream.addEventListener('close', leave)
     // Watch lists until the subscriber ends its side: that means it is gone.
     ;(async () => {
+      const recent = [] // when its last watch lists came (ms)
       try {
         for (;;) {
           const watch = parseWatch(await lp.read())
+          // A watch list changes when rooms do; a flood of them only costs the relay.
+          recent.push(Date.now())
+          if (recent.length > MAX_WATCH_LISTS_PER_WINDOW) {
+            if (recent[recent.length - 1] - recent.shift() < WATCH_WINDOW_MS) throw new P2PProtocolError('watch lists too often')
+          }
           setWatched(lp, watch)
           sendTo(lp, { peers: [...watch].filter(p => listed.has(p) && p !== peer) })
         }

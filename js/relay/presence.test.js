@@ -119,6 +119,16 @@ test('a subscriber hears about the peers it watches and no others; a new watch l
     await lp.write(new TextEncoder().encode(JSON.stringify({ watch: Array.from({ length: MAX_WATCHED + 1 }, (_, i) => `12D3KooW${i}`) })))
     await assert.rejects(lp.read({ signal: AbortSignal.timeout(5000) }), (err) => err.name !== 'AbortError' && err.name !== 'TimeoutError', 'the relay kept answering an oversized watch list')
     assert.ok(relay.present().includes(stranger.peerId))
+    // so does a flood of watch lists (more than 30 in 10 s)
+    const flood = lpStream(await watcher.node.dialProtocol(watcher.node.getConnections()[0].remotePeer, PRESENCE_PROTOCOL))
+    await flood.read()
+    const flooded = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await flood.write(new TextEncoder().encode(JSON.stringify({ watch: [stranger.peerId] })))
+        await flood.read({ signal: AbortSignal.timeout(5000) })
+      }
+    })()
+    await assert.rejects(flooded, (err) => err.name !== 'AbortError' && err.name !== 'TimeoutError', 'the relay kept answering a flood of watch lists')
     const answers = watcher.seen.answers
     watch.list = [friend.peerId, stranger.peerId]
     watch.changed()
