@@ -253,3 +253,31 @@ func TestNotifiedMembersFollowTheRoomsState(t *testing.T) {
 		t.Fatalf("bob, gone, was notified of %s", id)
 	}
 }
+
+// A redacted event notifies no one any more: it leaves the unread counts and
+// GET /notifications (as in Synapse, which drops its push actions).
+func TestRedactedEventsNotifyNoOne(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	bobID := ts.whoami(bob)
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", v3+"/join/"+url.PathEscape(roomID), bob, map[string]any{}), 200, "")
+	mention := func(txnID string) string {
+		return ts.sendContent(alice, roomID, txnID, map[string]any{"msgtype": "m.text", "body": "bob!",
+			"m.mentions": map[string]any{"user_ids": []string{bobID}}})
+	}
+	gone, kept := mention("m1"), mention("m2")
+	if n, h, r := ts.unreadOf(bob, roomID, ""); n != 2.0 || h != 2.0 {
+		t.Fatalf("before the redaction: %v %v: %s", n, h, r.raw)
+	}
+	ts.expect(ts.do("PUT", roomPath(roomID)+"/redact/"+url.PathEscape(gone)+"/r1", alice, map[string]any{}), 200, "")
+	if n, h, r := ts.unreadOf(bob, roomID, ""); n != 1.0 || h != 1.0 {
+		t.Fatalf("after the redaction: %v %v: %s", n, h, r.raw)
+	}
+	r := ts.do("GET", v3+"/notifications", bob, nil)
+	list, _ := r.body["notifications"].([]any)
+	if len(list) != 1 || get(list[0], "event", "event_id") != kept {
+		t.Fatalf("notifications after the redaction: %s", r.raw)
+	}
+}

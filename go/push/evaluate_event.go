@@ -187,3 +187,12 @@ func displayNameOf(audience room.Audience, user string) string {
 	}
 	return ""
 }
+
+// Redacted is room.RedactedHook: a redacted event notifies no one any more
+// (it leaves /notifications and the unread counts), as in Synapse.
+func (p *Push) Redacted(ctx context.Context, tx *sql.Tx, eventID string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE event_id = ?`, eventID); err != nil {
+		return fmt.Errorf("forget the notifications of redacted %s: %w", eventID, err)
+	}
+	return nil
+}

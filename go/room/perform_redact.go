@@ -123,6 +123,9 @@ func (r *Rooms) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserver
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE event_id = ?`, ev.JSON(), targetID); err != nil {
 		return fmt.Errorf("store redacted %s: %w", targetID, err)
 	}
+	if r.redacted != nil {
+		return r.redacted(ctx, tx, targetID)
+	}
 	return nil
 }
 

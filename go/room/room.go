@@ -78,6 +78,8 @@ type Rooms struct {
 	auth *authCache
 	// newEvent is told of each new timeline event; nil: nobody is.
 	newEvent NewEventHook
+	// redacted is told of each event a redaction took effect on; nil: nobody is.
+	redacted RedactedHook
 	// transactionIDsPruned is when old client transaction IDs were last
 	// forgotten (perform_send.go), ms since the epoch.
 	transactionIDsPruned atomic.Int64
@@ -105,11 +107,18 @@ type Options struct {
 	// NewEvent is told of each new timeline event, inside its write (push
 	// rules, notifications); may be nil.
 	NewEvent NewEventHook
+	// Redacted is told of each event a redaction took effect on, inside that
+	// write (its notifications go); may be nil.
+	Redacted RedactedHook
 }
+
+// RedactedHook is told, inside the write that redacts it, that an event's
+// content is gone.
+type RedactedHook func(ctx context.Context, tx *sql.Tx, eventID string) error
 
 // New returns the room store of the server with the given identity.
 func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
-	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent}
+	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted}
 	if r.now == nil {
 		r.now = time.Now
 	}

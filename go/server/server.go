@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	accountData := accountdata.New(cfg.DB, notifier.AdvanceData)
 	pushes := push.New(cfg.DB, accountData, id.ServerName, push.Options{Now: cfg.Now, Gateway: cfg.PushGateway, Pushers: accounts, Retry: cfg.PushRetry})
 	rooms := room.New(cfg.DB, id, room.Options{
-		Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile, NewEvent: pushes.NewEvent,
+		Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile, NewEvent: pushes.NewEvent, Redacted: pushes.Redacted,
 	})
 	latest, err := rooms.LatestPos(ctx)
 	if err != nil {
