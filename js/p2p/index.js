@@ -452,14 +452,7 @@ class HearthP2P {
     this.askedForRelaysAt = Date.now()
     askRouting(this.node, relay.peerId, { op: 'relays' }, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.dial)]) })
       .then(answer => {
-        const ours = new Set(this.relays.filter(r => !r.learned).map(r => r.peerId.toString()))
-        let added = 0
-        for (const ma of relayAddrsFrom(answer.relays)) {
-          const id = relayIdOf(ma)
-          if (ours.has(id) || this.learnedRelays.has(id) || this.learnedRelays.size >= MAX_LEARNED_RELAYS) continue
-          this.learnedRelays.set(id, { addr: ma, failedAt: 0 })
-          added++
-        }
+        const added = this.addLearnedRelays(answer.relays)
         if (added > 0) {
           this.logger.info?.(`p2p: relay ${relay.peerId} told us of ${added} more relay${added === 1 ? '' : 's'}`)
           this.saveRelayBook()
@@ -490,12 +483,24 @@ class HearthP2P {
       this.logger.warn?.(`p2p: could not read the relays learned before: ${err.message}`)
       return
     }
-    const given = new Set(this.relays.map(r => r.peerId.toString()))
-    for (const ma of relayAddrsFrom(kept)) {
+    this.addLearnedRelays(kept)
+  }
+
+  /**
+   * Adds relay addresses from the wire or the relay book to the candidates,
+   * but not the relays we were given, those we have, or past
+   * MAX_LEARNED_RELAYS. @returns {number} how many were added
+   */
+  addLearnedRelays (list) {
+    const given = new Set(this.relays.filter(r => !r.learned).map(r => r.peerId.toString()))
+    let added = 0
+    for (const ma of relayAddrsFrom(list)) {
       const id = relayIdOf(ma)
       if (given.has(id) || this.learnedRelays.has(id) || this.learnedRelays.size >= MAX_LEARNED_RELAYS) continue
       this.learnedRelays.set(id, { addr: ma, failedAt: 0 })
+      added++
     }
+    return added
   }
 
   /**
