@@ -41,7 +41,7 @@ import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises
 import { join } from 'node:path'
 import { StorageCorruptError, StorageOutcomeUnknownError } from './errors.js'
 import { decodeRecords } from './journal.js'
-import { chunkLength, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, planSnapshot, written } from './snapshot.js'
+import { chunkLength, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, durableSnapshot, encodeManifest, planSnapshot, written } from './snapshot.js'
 
 /** Files read or written at once: enough to keep the thread pool busy. */
 const IO_CONCURRENCY = 8
@@ -174,25 +174,7 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
     async durable (uptoSeq) {
       const bytes = await readIfExists(manifestPath)
       const whole = bytes === null ? await readIfExists(wholeSnapshotPath) : null
-      let state = { snapshotSeq: 0, imageBytes: 0, chunks: async function * () {} }
-      if (bytes !== null) {
-        const m = decodeManifest(bytes)
-        state = {
-          snapshotSeq: m.lastSeq,
-          imageBytes: m.length,
-          chunks: async function * () {
-            for (let i = 0; i < m.chunks.length; i++) {
-              const chunk = await readIfExists(chunkPath(i, m.chunks[i].generation))
-              if (chunk === null) throw new StorageCorruptError(`snapshot chunk ${i} is missing`)
-              if (chunk.length !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${chunk.length} bytes, not ${chunkLength(m, i)}`)
-              yield chunk
-            }
-          }
-        }
-      } else if (whole !== null) {
-        const s = decodeWholeSnapshot(whole)
-        state = { snapshotSeq: s.lastSeq, imageBytes: s.db.length, chunks: async function * () { yield s.db } }
-      }
+      const state = durableSnapshot({ manifest: bytes, whole, readChunk: (i, generation) => readIfExists(chunkPath(i, generation)) })
       const records = []
       for (const k of await segments()) {
         const segmentBytes = new Uint8Array(await readFile(segmentPath(k)))

@@ -21,7 +21,7 @@
  */
 
 import { decodeRecord } from './journal.js'
-import { checkAllPlaced, chunkLength, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, encodeManifest, placeChunk, planSnapshot, written } from './snapshot.js'
+import { checkAllPlaced, decodeManifest, decodeWholeSnapshot, DEFAULT_CHUNK_BYTES, durableSnapshot, encodeManifest, placeChunk, planSnapshot, written } from './snapshot.js'
 import { StorageCorruptError } from './errors.js'
 
 const SNAPSHOT = 'snapshot'
@@ -113,26 +113,14 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
       const snapshots = tx.objectStore(SNAPSHOT)
       const stored = await request(snapshots.get(MANIFEST_KEY))
       const whole = stored === undefined ? await request(snapshots.get(WHOLE_SNAPSHOT_KEY)) : undefined
-      let state = { snapshotSeq: 0, imageBytes: 0, chunks: async function * () {} }
-      if (stored !== undefined) {
-        const m = decodeManifest(new Uint8Array(stored))
-        state = {
-          snapshotSeq: m.lastSeq,
-          imageBytes: m.length,
-          chunks: async function * () {
-            for (let i = 0; i < m.chunks.length; i++) {
-              const value = await request(db.transaction(CHUNKS, 'readonly').objectStore(CHUNKS).get(i))
-              if (value === undefined) throw new StorageCorruptError(`snapshot chunk ${i} is missing`)
-              const bytes = bytesOf(value)
-              if (bytes.length !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${bytes.length} bytes, not ${chunkLength(m, i)}`)
-              yield bytes
-            }
-          }
+      const state = durableSnapshot({
+        manifest: stored === undefined ? null : new Uint8Array(stored),
+        whole: whole === undefined ? null : new Uint8Array(whole),
+        readChunk: async (i) => {
+          const value = await request(db.transaction(CHUNKS, 'readonly').objectStore(CHUNKS).get(i))
+          return value === undefined ? null : bytesOf(value)
         }
-      } else if (whole !== undefined) {
-        const s = decodeWholeSnapshot(new Uint8Array(whole))
-        state = { snapshotSeq: s.lastSeq, imageBytes: s.db.length, chunks: async function * () { yield s.db } }
-      }
+      })
       const records = uptoSeq > state.snapshotSeq
         ? await request(tx.objectStore(JOURNAL).getAll(keyRange.bound(state.snapshotSeq, uptoSeq, true, false)))
         : []

@@ -61,6 +61,36 @@ const FIXED = 8 + 4 + 8 + 4 + 4 + 8 + 4
  * @property {Uint8Array[]} records the journal records after the snapshot, as stored (journal.js)
  */
 
+/**
+ * The snapshot part of a DurableState: the manifest's chunks, each read with
+ * readChunk(i) (its bytes, or null when missing) and checked for its length;
+ * else the older whole image; else no snapshot.
+ * @param {{manifest?: Uint8Array|null, whole?: Uint8Array|null, readChunk: (i: number, generation: number) => Promise<Uint8Array|null>}} stored
+ * @returns {Omit<DurableState, 'records'>}
+ */
+export function durableSnapshot ({ manifest, whole, readChunk }) {
+  if (manifest != null) {
+    const m = decodeManifest(manifest)
+    return {
+      snapshotSeq: m.lastSeq,
+      imageBytes: m.length,
+      chunks: async function * () {
+        for (let i = 0; i < m.chunks.length; i++) {
+          const bytes = await readChunk(i, m.chunks[i].generation)
+          if (bytes == null) throw new StorageCorruptError(`snapshot chunk ${i} is missing`)
+          if (bytes.length !== chunkLength(m, i)) throw new StorageCorruptError(`snapshot chunk ${i} has ${bytes.length} bytes, not ${chunkLength(m, i)}`)
+          yield bytes
+        }
+      }
+    }
+  }
+  if (whole != null) {
+    const s = decodeWholeSnapshot(whole)
+    return { snapshotSeq: s.lastSeq, imageBytes: s.db.length, chunks: async function * () { yield s.db } }
+  }
+  return { snapshotSeq: 0, imageBytes: 0, chunks: async function * () {} }
+}
+
 /** @param {Manifest} m */
 export function encodeManifest (m) {
   const out = new Uint8Array(FIXED + m.chunks.length * (4 + HASH_BYTES))
