@@ -43,11 +43,9 @@ func (f *Federation) Watched(ctx context.Context) []string {
 		log.WithError(err).Warn("servers to watch")
 		return nil
 	}
-	out := make([]string, 0, len(servers))
-	for _, s := range servers {
-		if s != f.id.ServerName {
-			out = append(out, string(s))
-		}
+	var out []string
+	for _, s := range f.candidates(servers) {
+		out = append(out, string(s))
 	}
 	return out
 }
