@@ -14,9 +14,6 @@ import { startServer } from '../bridge/boot.js'
 import { GLOBALS, callServe, provide } from '../bridge/globals.js'
 import { createStorage } from '../storage/index.js'
 import { createBlobStore } from '../blobs/index.js'
-import { createP2P } from '../p2p/index.js'
-import { hearthP2P, mailToGo } from '../p2p/bridge.js'
-import { fileRelayBook } from '../p2p/relay-book.js'
 
 /** Largest client API request body the HTTP front accepts. */
 const MAX_HTTP_BODY_BYTES = 16 << 20
@@ -64,6 +61,11 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
     createBlobStore({ persistence: 'file', dir: join(dataDir, 'media') })
   ]
   for (const p of opening) p.then(opened => cleanups.push(() => opened.close()), () => {})
+  // libp2p is hundreds of modules: loading them took ~0.5 s of a 1 s start
+  // when imported up front. Loaded now, they load while storage opens and
+  // Go starts, and a peer without relays never loads them.
+  const p2pModules = relayAddrs.length > 0 ? loadP2P() : null
+  p2pModules?.catch(() => {}) // awaited below; a failed start may never get there
   try {
     // Go reads the operator's client API policy from its environment (go/cmd/hearth-wasm).
     const env = { HEARTH_CORS_ORIGINS: corsOrigins.join(',') }
@@ -72,7 +74,8 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
     logger.log(`peer: homeserver ${info.serverName} is running (data in ${dataDir})`)
 
     let p2p = null
-    if (relayAddrs.length > 0) {
+    if (p2pModules !== null) {
+      const { createP2P, hearthP2P, mailToGo, fileRelayBook } = await p2pModules
       p2p = createP2P({
         privateKey: info.signingKey,
         relayAddrs,
@@ -107,6 +110,13 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
     await stop()
     throw err
   }
+}
+
+async function loadP2P () {
+  const [index, bridge, relayBook] = await Promise.all([
+    import('../p2p/index.js'), import('../p2p/bridge.js'), import('../p2p/relay-book.js')
+  ])
+  return { createP2P: index.createP2P, hearthP2P: bridge.hearthP2P, mailToGo: bridge.mailToGo, fileRelayBook: relayBook.fileRelayBook }
 }
 
 /**
