@@ -3,7 +3,8 @@
 // included; everything else is served as before.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHandover, isLongPoll } from './handover.js'
+import { createHandover } from './handover.js'
+import { isLongPoll } from './protocol.js'
 
 /** A registration whose next install the test drives: install() makes a worker go 'installing' → 'installed'. */
 function fakeRegistration () {

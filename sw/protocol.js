@@ -19,6 +19,14 @@
  *                        idle worker (and with it the p2p node); a worker the
  *                        browser restarted anyway boots the server again.
  *                        Replies like MSG.status. Never retries a failure.
+ *   {type: MSG.clientPort} with a MessagePort in ports[0]: the page's client
+ *                        sends its client-server API requests on it (see "The
+ *                        client port" below); sent again to each new controller
+ *                        and worker life
+ *   {type: MSG.clientRequest, request} with a MessagePort in ports[0]: one
+ *                        request that may wait (a /sync long-poll, isLongPoll),
+ *                        answered on that port. As a message event it keeps the
+ *                        worker alive and wakes a stopped one, as its fetch did
  *   Any of these may carry {debug: string}: libp2p log namespaces for the
  *   worker (the page's localStorage.debug), applied for this worker's life.
  * worker -> page   replies go to the asking client (event.source.postMessage);
@@ -31,6 +39,24 @@
  *     blobs?, blobsDone?, bytesRead?, totalBytes?, error?}
  *   The two paths do not keep order between them, so a page must drop a status
  *   older than one it already has: see isNewerStatus.
+ *
+ * The client port (sw/client-port.js, js/page/port-fetch.js). A page→worker
+ * fetch costs the browser 2–3 ms of its own per request; a MessagePort round
+ * trip 0.1 ms (bench clientapi.browser.fetch-floor, port-floor). So the page
+ * sends client-server API requests as messages, and the worker answers each
+ * through the same path as a fetch event (answer() in sw/sw.js: boot, the
+ * handover, Go; Server-Timing and Matrix errors included).
+ *   worker -> page, first, on the port:  {hello: {life, build}}  (see status)
+ *     Only a worker that says hello speaks this: a page uses fetch until then,
+ *     so an older worker still controlling it during an update is used as before.
+ *   page -> worker  {id, method, url, headers: [[name, value]], body: ArrayBuffer|null}
+ *                   {id, abort: true}  the page gave up on request id: Go's
+ *                   work on it is cancelled and it gets no answer
+ *   worker -> page  {id, status, headers: [[name, value]], body: ArrayBuffer|null}
+ *     exactly one answer per request, errors included (Matrix error JSON); bodies
+ *     are transferred. A MessagePort does not tell when the other side dies, so
+ *     the page fails what is pending (TypeError, as fetch does on a network
+ *     error) when its controller changes or the worker's life does.
  *
  * status = {phase, life, seq, build, handingOver?, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
  *   life: when this worker life began (epoch ms); a restarted worker has a larger one
@@ -71,7 +97,9 @@ export const MSG = Object.freeze({
   keepAlive: 'hearth:keep-alive',
   directHost: 'hearth:direct-host',
   openRoom: 'hearth:open-room',
-  backupProgress: 'hearth:backup-progress'
+  backupProgress: 'hearth:backup-progress',
+  clientPort: 'hearth:client-port',
+  clientRequest: 'hearth:client-request'
 })
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */
@@ -91,4 +119,11 @@ export function isNewerStatus (previous, next) {
 /** Paths on the worker's own origin that the Go server answers. */
 export function isServerPath (pathname) {
   return pathname.startsWith('/_matrix/') || pathname.startsWith('/.well-known/matrix/')
+}
+
+/** A client API /sync that may wait for news (timeout > 0). request: a Request or {method, url}. */
+export function isLongPoll ({ method, url }) {
+  const parsed = new URL(url)
+  return method === 'GET' && /\/_matrix\/client\/(?:v3|r0)\/sync$/.test(parsed.pathname) &&
+    Number(parsed.searchParams.get('timeout') ?? 0) > 0
 }
