@@ -29,6 +29,8 @@
  * cost of the hop). go/cmd/hearth-bench does the same natively. The .worker
  * and .go rows split versions and send by the answers' Server-Timing; then
  * the hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
+ * clientapi.browser.port.*: the same again, in the same browser, with the
+ * requests on the worker's client port as the built-in client sends them.
  * Chromium's timer is coarsened to 0.1 ms in pages.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -37,7 +39,7 @@ import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
 import { CHROMIUM_ARGS } from '../e2e/browser.js'
 import { startSite } from '../js/site/serve.js'
-import { CHANNEL } from '../sw/protocol.js'
+import { CHANNEL, MSG } from '../sw/protocol.js'
 import { recordNetwork } from './network-recorder.js'
 import { latencyRow, valueRow } from './rows.js'
 import { compressedSizes } from './size.js'
@@ -235,15 +237,59 @@ async function firstVisitRows (visits, dist, siteURL) {
   ]
 }
 
-/** In the page: register, create a room, then count send → sync arrivals. */
-async function sendAndSync (count, headStartMs, budgetMs) {
+/**
+ * In the page: register, create a room, then count send → sync arrivals.
+ * via 'fetch': every request by fetch; via 'port': the measured ones on the
+ * worker's client port, as the built-in client sends them (the wire of
+ * sw/protocol.js, msg = its MSG; js/page/port-fetch.js is the client's side):
+ * requests on one port, each /sync long-poll as a message event with a port
+ * of its own.
+ */
+async function sendAndSync (count, headStartMs, budgetMs, via, msg) {
   const began = performance.now()
   let token = null
+  const overFetch = async (method, path, headers, body) => {
+    const res = await fetch(path, { method, headers, body })
+    return { status: res.status, text: await res.text(), timing: res.headers.get('server-timing') }
+  }
+  const overPort = async () => {
+    const sw = navigator.serviceWorker.controller
+    const { port1, port2 } = new MessageChannel()
+    const waiting = new Map()
+    const said = new Promise((resolve) => {
+      port1.onmessage = (e) => {
+        if (e.data?.hello) resolve()
+        else waiting.get(e.data.id)?.(e.data)
+      }
+    })
+    sw.postMessage({ type: msg.clientPort }, [port2])
+    await Promise.race([said, new Promise((resolve, reject) => setTimeout(() => reject(new Error('the worker did not say hello on the client port')), 5000))])
+    let next = 1
+    return (method, path, headers, body) => new Promise((resolve) => {
+      const id = next++
+      const bytes = body === undefined ? null : new TextEncoder().encode(body).buffer
+      const request = { id, method, url: new URL(path, location.href).href, headers: Object.entries(headers), body: bytes }
+      const transfer = bytes === null ? [] : [bytes]
+      const answered = (answer) => {
+        waiting.delete(id)
+        const timing = answer.headers.find(([name]) => name.toLowerCase() === 'server-timing')
+        resolve({ status: answer.status, text: answer.body === null ? '' : new TextDecoder().decode(answer.body), timing: timing?.[1] ?? null })
+      }
+      if (/\/sync\?timeout=[1-9]/.test(path)) {
+        const own = new MessageChannel()
+        own.port1.onmessage = (e) => { own.port1.close(); answered(e.data) }
+        sw.postMessage({ type: msg.clientRequest, request }, [own.port2, ...transfer])
+      } else {
+        waiting.set(id, answered)
+        port1.postMessage(request, transfer)
+      }
+    })
+  }
+  let transport = overFetch
   const api = async (method, path, body) => {
     const headers = { 'content-type': 'application/json' }
     if (token) headers.authorization = `Bearer ${token}`
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    return { status: res.status, text: await res.text(), timing: res.headers.get('server-timing') }
+    return transport(method, path, headers, body === undefined ? undefined : JSON.stringify(body))
   }
   const ok = async (method, path, body, split) => {
     const res = await api(method, path, body)
@@ -259,6 +305,7 @@ async function sendAndSync (count, headStartMs, budgetMs) {
   const first = JSON.parse((await api('POST', '/_matrix/client/v3/register', { username: user, password })).text)
   token = (await ok('POST', '/_matrix/client/v3/register', { username: user, password, auth: { type: 'm.login.dummy', session: first.session } })).access_token
   const roomId = (await ok('POST', '/_matrix/client/v3/createRoom', { name: 'bench' })).room_id
+  if (via === 'port') transport = await overPort()
   // First the hop alone (quick), then the messages (the bulk of the time).
   const versions = []
   const versionsSplit = {}
@@ -392,7 +439,9 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
       const floor = await page.evaluate(indexedDBCommits, quick ? 50 : 200)
       const idleFloor = await page.evaluate(indexedDBCommits, quick ? 20 : 100, 10)
-      const { send, arrival, versions, versionsSplit, sendSplit } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const started = Date.now()
+      const { send, arrival, versions, versionsSplit, sendSplit } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget / 2, 'fetch', MSG)
+      const port = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget - (Date.now() - started) - 3_000, 'port', MSG)
       const floors = await hopFloors(browser, quick ? 100 : 300)
       const floorRow = latencyRow('clientapi.browser.indexeddb-commit', floor, { note: "the floor: one readwrite transaction putting 200 bytes, durability 'strict', from the page, same run" })
       const ratio = (name, row) => valueRow(`${name}.floor-ratio`, 'ratio', row.p50 / floorRow.p50, {
@@ -400,6 +449,8 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       })
       const sendRow = latencyRow('clientapi.browser.send', send, { note: 'PUT /send answered' })
       const arrivalRow = latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' })
+      const portSendRow = latencyRow('clientapi.browser.port.send', port.send, { note: 'PUT /send answered, over the worker\'s client port as the built-in client sends it (not fetch), same run' })
+      const portArrivalRow = latencyRow('clientapi.browser.port.send-sync', port.arrival, { note: 'send → arrival in a waiting /sync long-poll, both over the client port (the poll as a message event with its own port), same run' })
       return [
         floorRow,
         latencyRow('clientapi.browser.indexeddb-commit.after-idle', idleFloor, { note: 'the same, each after 10 ms idle, as a send follows a pause: the part of a send\'s commit that is the browser\'s' }),
@@ -412,6 +463,12 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
         latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort: the floor of a hop without fetch' }),
         arrivalRow,
         sendRow,
+        ratio('clientapi.browser.port.send', portSendRow),
+        ratio('clientapi.browser.port.send-sync', portArrivalRow),
+        latencyRow('clientapi.browser.port.versions', port.versions, { note: 'GET /_matrix/client/versions over the client port: the page → worker → Go hop without fetch' }),
+        portArrivalRow,
+        portSendRow,
+        latencyRow('clientapi.browser.port.send.go', port.sendSplit.go ?? [], { note: 'of which in Go (Server-Timing go), over the port' }),
         latencyRow('clientapi.browser.send.worker', sendSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
         latencyRow('clientapi.browser.send.go', sendSplit.go ?? [], { note: 'of which in Go, its storage commit included: hearthServe called → answered (Server-Timing go)' })
       ]
