@@ -1,6 +1,7 @@
 /**
- * Messages between the page and the service worker about the server's
- * start-up. Shared by sw/sw.js and js/page/; nothing Matrix goes here.
+ * Messages between the page and the service worker: the server's start-up,
+ * and the client port that carries the built-in client's Matrix requests
+ * (below). Shared by sw/sw.js and js/page/.
  *
  * page -> worker   navigator.serviceWorker.controller.postMessage(msg)
  *   {type: MSG.status}   reply with the current status
@@ -54,9 +55,12 @@
  *                   work on it is cancelled and it gets no answer
  *   worker -> page  {id, status, headers: [[name, value]], body: ArrayBuffer|null}
  *     exactly one answer per request, errors included (Matrix error JSON); bodies
- *     are transferred. A MessagePort does not tell when the other side dies, so
- *     the page fails what is pending (TypeError, as fetch does on a network
- *     error) when its controller changes or the worker's life does.
+ *     are transferred. A MessagePort does not tell when the other side dies, and
+ *     its messages are not events (they neither keep a worker alive nor wake a
+ *     stopped one), so the page fails what is pending (TypeError, as fetch does
+ *     on a network error) when its controller changes or the worker's life does,
+ *     and after 20 s without a word from the worker (replies to the keep-alive
+ *     count) it fetches the next request and hands over a new port.
  *
  * status = {phase, life, seq, build, handingOver?, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
  *   life: when this worker life began (epoch ms); a restarted worker has a larger one
