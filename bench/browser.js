@@ -239,11 +239,10 @@ async function firstVisitRows (visits, dist, siteURL) {
 
 /**
  * In the page: register, create a room, then count send → sync arrivals.
- * via 'fetch': every request by fetch; via 'port': the measured ones on the
- * worker's client port, as the built-in client sends them (the wire of
- * sw/protocol.js, msg = its MSG; js/page/port-fetch.js is the client's side):
- * requests on one port, each /sync long-poll as a message event with a port
- * of its own.
+ * via 'fetch': every request by fetch; via 'port': the measured ones as the
+ * built-in client sends them, message events each answered on a port of its
+ * own (the wire of sw/protocol.js, msg = its MSG; js/page/port-fetch.js is
+ * the client's side).
  */
 async function sendAndSync (count, headStartMs, budgetMs, via, msg) {
   const began = performance.now()
@@ -254,35 +253,21 @@ async function sendAndSync (count, headStartMs, budgetMs, via, msg) {
   }
   const overPort = async () => {
     const sw = navigator.serviceWorker.controller
-    const { port1, port2 } = new MessageChannel()
-    const waiting = new Map()
-    const said = new Promise((resolve) => {
-      port1.onmessage = (e) => {
-        if (e.data?.hello) resolve()
-        else waiting.get(e.data.id)?.(e.data)
-      }
-    })
-    sw.postMessage({ type: msg.clientPort }, [port2])
+    const hello = new MessageChannel()
+    const said = new Promise((resolve) => { hello.port1.onmessage = resolve })
+    sw.postMessage({ type: msg.clientHello }, [hello.port2])
     await Promise.race([said, new Promise((resolve, reject) => setTimeout(() => reject(new Error('the worker did not say hello on the client port')), 5000))])
     let next = 1
     return (method, path, headers, body) => new Promise((resolve) => {
-      const id = next++
       const bytes = body === undefined ? null : new TextEncoder().encode(body).buffer
-      const request = { id, method, url: new URL(path, location.href).href, headers: Object.entries(headers), body: bytes }
-      const transfer = bytes === null ? [] : [bytes]
-      const answered = (answer) => {
-        waiting.delete(id)
+      const request = { id: next++, method, url: new URL(path, location.href).href, headers: Object.entries(headers), body: bytes }
+      const { port1, port2 } = new MessageChannel()
+      port1.onmessage = ({ data: answer }) => {
+        port1.close()
         const timing = answer.headers.find(([name]) => name.toLowerCase() === 'server-timing')
         resolve({ status: answer.status, text: answer.body === null ? '' : new TextDecoder().decode(answer.body), timing: timing?.[1] ?? null })
       }
-      if (/\/sync\?timeout=[1-9]/.test(path)) {
-        const own = new MessageChannel()
-        own.port1.onmessage = (e) => { own.port1.close(); answered(e.data) }
-        sw.postMessage({ type: msg.clientRequest, request }, [own.port2, ...transfer])
-      } else {
-        waiting.set(id, answered)
-        port1.postMessage(request, transfer)
-      }
+      sw.postMessage({ type: msg.clientRequest, request }, bytes === null ? [port2] : [port2, bytes])
     })
   }
   let transport = overFetch
@@ -374,7 +359,9 @@ async function indexedDBCommits (count, gapMs = 0) {
  * service worker answers at once: fetch = a 125-byte body (about /versions'
  * answer) as a one-chunk stream, the shape serveFetch answers in
  * (js/bridge/globals.js); port = the same bytes to the worker and back over
- * a MessagePort, the floor of a hop that would not use fetch.
+ * a MessagePort held open, the floor of a hop that would not use fetch;
+ * event = the same bytes as a message event answered on a port of its own,
+ * the floor of the client port as the built-in client uses it.
  */
 const FLOOR_WORKER = `
 self.addEventListener('install', () => self.skipWaiting())
@@ -386,7 +373,8 @@ self.addEventListener('fetch', (event) => {
 })
 self.addEventListener('message', (event) => {
   const port = event.ports[0]
-  if (port) port.onmessage = (m) => port.postMessage(m.data)
+  if (event.data?.echo) port.postMessage(event.data.echo)
+  else if (port) port.onmessage = (m) => port.postMessage(m.data)
 })
 `
 
@@ -419,7 +407,18 @@ async function hopFloors (browser, count) {
         await echo(new Uint8Array(125))
         ports.push(performance.now() - t0)
       }
-      return { fetches, ports }
+      const events = []
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now()
+        const own = new MessageChannel()
+        await new Promise((resolve) => {
+          own.port1.onmessage = resolve
+          navigator.serviceWorker.controller.postMessage({ echo: new Uint8Array(125) }, [own.port2])
+        })
+        own.port1.close()
+        events.push(performance.now() - t0)
+      }
+      return { fetches, ports, events }
     }, count)
   } finally {
     await page.close().catch(() => {})
@@ -449,8 +448,8 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       })
       const sendRow = latencyRow('clientapi.browser.send', send, { note: 'PUT /send answered' })
       const arrivalRow = latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' })
-      const portSendRow = latencyRow('clientapi.browser.port.send', port.send, { note: 'PUT /send answered, over the worker\'s client port as the built-in client sends it (not fetch), same run' })
-      const portArrivalRow = latencyRow('clientapi.browser.port.send-sync', port.arrival, { note: 'send → arrival in a waiting /sync long-poll, both over the client port (the poll as a message event with its own port), same run' })
+      const portSendRow = latencyRow('clientapi.browser.port.send', port.send, { note: 'PUT /send answered, sent as the built-in client sends it (a message event answered on a port, not fetch), same run' })
+      const portArrivalRow = latencyRow('clientapi.browser.port.send-sync', port.arrival, { note: 'send → arrival in a waiting /sync long-poll, both as the built-in client sends them (message events answered on ports), same run' })
       return [
         floorRow,
         latencyRow('clientapi.browser.indexeddb-commit.after-idle', idleFloor, { note: 'the same, each after 10 ms idle, as a send follows a pause: the part of a send\'s commit that is the browser\'s' }),
@@ -460,12 +459,13 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
         latencyRow('clientapi.browser.versions.worker', versionsSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
         latencyRow('clientapi.browser.versions.go', versionsSplit.go ?? [], { note: 'of which in Go: hearthServe called → answered (Server-Timing go)' }),
         latencyRow('clientapi.browser.fetch-floor', floors.fetches, { note: "the browser's own part of that hop: a fetch from the page answered at once by a service worker (125 bytes, streamed), same browser" }),
-        latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort: the floor of a hop without fetch' }),
+        latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort held open: the floor of a hop without fetch' }),
+        latencyRow('clientapi.browser.event-floor', floors.events, { note: '125 bytes to a service worker as a message event (controller.postMessage), back on a port of its own: the floor of the client port as used' }),
         arrivalRow,
         sendRow,
         ratio('clientapi.browser.port.send', portSendRow),
         ratio('clientapi.browser.port.send-sync', portArrivalRow),
-        latencyRow('clientapi.browser.port.versions', port.versions, { note: 'GET /_matrix/client/versions over the client port: the page → worker → Go hop without fetch' }),
+        latencyRow('clientapi.browser.port.versions', port.versions, { note: 'GET /_matrix/client/versions as a message event answered on a port: the page → worker → Go hop without fetch' }),
         portArrivalRow,
         portSendRow,
         latencyRow('clientapi.browser.port.send.go', port.sendSplit.go ?? [], { note: 'of which in Go (Server-Timing go), over the port' }),

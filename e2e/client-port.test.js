@@ -23,9 +23,9 @@ import { siteCopy, workerStatus, waitForStatus, TAKEOVER_TIMEOUT } from './deplo
 import { steps } from './steps.js'
 import { openSite, register, createRoom, send, sendRaw, waitForMessages, savedToken, BOOT_TIMEOUT } from './ui.js'
 
-/** An older build's worker: the same server, but it ignores the client port as builds before it did. */
+/** An older build's worker: the same server, but it does not say hello on the client port, as builds before it did not. */
 const WITHOUT_PORT = `self.addEventListener('message', (event) => {
-  if (event.data?.type === 'hearth:client-port') event.stopImmediatePropagation()
+  if (event.data?.type === 'hearth:client-hello') event.stopImmediatePropagation()
 })
 importScripts('sw-with-port.js')
 `

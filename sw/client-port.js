@@ -1,34 +1,40 @@
 /**
  * The worker's side of the client port (the wire is in sw/protocol.js): a
- * page's client-server API requests arrive as messages and each is answered
- * by the same function that answers a fetch event, so auth, headers,
- * Server-Timing and Matrix errors are the same either way.
+ * page's client-server API requests arrive as message events, each with a
+ * port for its answer, and each is answered by the same function that
+ * answers a fetch event, so auth, headers, Server-Timing and Matrix errors
+ * are the same either way.
  *
- * Requests are served concurrently: a /sync long-poll waiting on the port
- * holds up nothing behind it.
+ * Requests are served concurrently: a /sync long-poll that waits holds up
+ * nothing behind it.
  */
 import { isServerPath } from './protocol.js'
 
 /**
  * @param {{answer: (request: Request) => Promise<Response>, origin: string, hello: {life: number, build: string}}} options
  *   answer: the fetch event's path into Go; origin: the worker's own (only its server paths are served)
- * @returns {{accept: (port: MessagePort) => void, serveOne: (request: object, port: MessagePort) => Promise<void>}}
- *   accept: a page's client port, answered until the worker ends;
- *   serveOne: one request whose answer goes on its own port (MSG.clientRequest), resolves once answered
+ * @returns {{hello: (port: MessagePort) => void, serve: (message: object, port: MessagePort) => Promise<void>}}
+ *   hello: says on `port` that this worker answers client requests (MSG.clientHello);
+ *   serve: answers request `message` on its `port` (MSG.clientRequest), resolves once answered
  */
 export function createClientPorts ({ answer, origin, hello }) {
-  /** Serves request message `message`, posts the one answer on `port`. */
-  async function serve (message, port, inFlight) {
-    const cut = new AbortController()
-    inFlight.set(message.id, cut)
-    let reply
-    try {
-      reply = await answerMessage(message, cut.signal)
-    } finally {
-      inFlight.delete(message.id)
+  return {
+    hello (port) {
+      port.postMessage({ hello })
+      port.close()
+    },
+    async serve (message, port) {
+      const cut = new AbortController()
+      port.onmessage = (event) => { if (event.data?.abort === true) cut.abort() }
+      try {
+        const reply = await answerMessage(message, cut.signal)
+          .catch((err) => toReply(matrixError(500, 'M_UNKNOWN', `the Hearth server's answer was lost: ${err.message}`)))
+        // After an abort the page no longer waits for it.
+        if (!cut.signal.aborted) port.postMessage({ id: message?.id, ...reply }, reply.body ? [reply.body] : [])
+      } finally {
+        port.close()
+      }
     }
-    if (cut.signal.aborted) return // the page gave up and no longer waits for it
-    port.postMessage({ id: message.id, ...reply }, reply.body ? [reply.body] : [])
   }
 
   async function answerMessage (message, signal) {
@@ -49,28 +55,6 @@ export function createClientPorts ({ answer, origin, hello }) {
       response = matrixError(500, 'M_UNKNOWN', `the Hearth server could not answer: ${err.message}`)
     }
     return toReply(response)
-  }
-
-  /** Wires abort messages and requests on `port` to serve(). */
-  function listen (port, inFlight, onRequest) {
-    port.onmessage = (event) => {
-      const message = event.data
-      if (message?.abort === true) inFlight.get(message.id)?.abort()
-      else onRequest(message)
-    }
-  }
-
-  return {
-    accept (port) {
-      const inFlight = new Map()
-      listen(port, inFlight, (message) => { serve(message, port, inFlight).catch(() => {}) })
-      port.postMessage({ hello })
-    },
-    serveOne (message, port) {
-      const inFlight = new Map()
-      listen(port, inFlight, () => {}) // only aborts come on a request's own port
-      return serve(message, port, inFlight).catch(() => {}).finally(() => port.close())
-    }
   }
 }
 

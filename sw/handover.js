@@ -16,7 +16,6 @@
  * self.serviceWorker to compare with, and during its own install a worker
  * sees itself installing.)
  */
-import { isLongPoll } from './protocol.js'
 
 /** Seconds a page is asked to wait before its next sync while the new worker takes over. */
 const RETRY_AFTER_S = 1
@@ -74,6 +73,13 @@ export function createHandover (registration, hooks = {}) {
       }
     }
   }
+}
+
+/** A client API /sync that may wait for news (timeout > 0). */
+export function isLongPoll (request) {
+  const url = new URL(request.url)
+  return request.method === 'GET' && /\/_matrix\/client\/(?:v3|r0)\/sync$/.test(url.pathname) &&
+    Number(url.searchParams.get('timeout') ?? 0) > 0
 }
 
 function handingOver () {

@@ -3,8 +3,7 @@
 // included; everything else is served as before.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHandover } from './handover.js'
-import { isLongPoll } from './protocol.js'
+import { createHandover, isLongPoll } from './handover.js'
 
 /** A registration whose next install the test drives: install() makes a worker go 'installing' → 'installed'. */
 function fakeRegistration () {

@@ -242,7 +242,7 @@ async function answerUntimed (request) {
   }
 }
 
-/** Pages' client ports (client-port.js): requests as messages, answered like fetch events. */
+/** The built-in client's requests as message events (client-port.js), answered like fetch events. */
 const clientPorts = createClientPorts({ answer, origin: self.location.origin, hello: { life: startedAt, build: BUILD } })
 
 const backupRoutes = createBackupRoutes({
@@ -325,12 +325,12 @@ self.addEventListener('message', (event) => {
       server.directHost?.close()
       server.directHost = event.ports[0]
     }
-  } else if (type === MSG.clientPort && event.ports[0]) {
-    clientPorts.accept(event.ports[0])
+  } else if (type === MSG.clientHello && event.ports[0]) {
+    clientPorts.hello(event.ports[0])
   } else if (type === MSG.clientRequest && event.ports[0]) {
-    // Held open until answered, as a fetch event would be: the worker stays
-    // alive for the long-poll, and an update waits for it (handover.js).
-    event.waitUntil(clientPorts.serveOne(event.data.request, event.ports[0]))
+    // Held open until answered, as a fetch event is: the worker stays alive
+    // for it, and an update waits for it (handover.js cuts long-polls short).
+    event.waitUntil(clientPorts.serve(event.data.request, event.ports[0]))
   } else if (type === MSG.skipWaiting) {
     event.waitUntil(self.skipWaiting())
   } else if (type === MSG.claim) {
