@@ -10,7 +10,8 @@
  * changes under the page) and the client moves to the new worker's port; then
  * the browser stops that worker and the client moves to its next life's port.
  * A second tab sends messages by fetch, so the first one's /sync long-poll
- * must bring them.
+ * must bring them. In Firefox ESR (no request events to count), the page's
+ * resource timing entries show the same: none for the client API.
  *
  * Run `npm run build` first; then `node --test --test-concurrency=1 e2e/client-port.test.js`.
  */
@@ -18,7 +19,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, rename, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { openBrowser } from './browser.js'
+import { existsSync } from 'node:fs'
+import { openBrowser, FIREFOX } from './browser.js'
 import { siteCopy, workerStatus, waitForStatus, TAKEOVER_TIMEOUT } from './deploy.js'
 import { steps } from './steps.js'
 import { openSite, register, createRoom, send, sendRaw, waitForMessages, savedToken, BOOT_TIMEOUT } from './ui.js'
@@ -115,5 +117,40 @@ test('chrome: the client sends its requests over the worker\'s port, falls back 
   } finally {
     await env.close()
     await rm(dir, { recursive: true, force: true })
+  }
+})
+
+/** Client API paths in the page's resource timing entries since it last cleared them (every fetch makes one). */
+function fetchedClientPaths (page) {
+  return page.evaluate(() => performance.getEntriesByType('resource')
+    .map((e) => new URL(e.name).pathname).filter((path) => path.startsWith('/_matrix/client/')))
+}
+
+test('firefox: the client sends its requests over the worker\'s port', {
+  timeout: 180000,
+  skip: existsSync(FIREFOX) ? false : `Firefox ESR is not installed at ${FIREFOX}`
+}, async (t) => {
+  const env = await openBrowser({ name: 'client-port-firefox', product: 'firefox' })
+  t.signal.addEventListener('abort', () => { env.close() }, { once: true })
+  const { run, explain } = steps(t, [env])
+  let page
+  try {
+    await run('sign up and a room; then messages with no client API fetch', async () => {
+      page = await env.newPage()
+      await openSite(page, env.site.url)
+      await register(page, 'Fox', 'fox port password')
+      await createRoom(page, { name: 'Burrow' })
+      await page.evaluate(() => performance.clearResourceTimings())
+      await send(page, 'over the port')
+      await waitForMessages(page, ['over the port'])
+      assert.deepEqual(await fetchedClientPaths(page), [], 'client API requests went by fetch')
+      // The check sees a fetch when there is one.
+      await page.evaluate(() => fetch('/_matrix/client/versions').then((r) => r.text()))
+      assert.deepEqual(await fetchedClientPaths(page), ['/_matrix/client/versions'])
+    })
+  } catch (err) {
+    throw await explain(err, [{ label: 'firefox', env, page, screenshot: 'client-port-firefox-failure.png' }])
+  } finally {
+    await env.close()
   }
 })
