@@ -21,7 +21,7 @@ export const BENCHMARKS = Object.freeze([
   { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 80_000 },
   { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 70_000 },
   { name: 'client', module: './client.js', fn: 'client', timeoutMs: 240_000 },
-  { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 45_000 },
+  { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 70_000 },
   { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 40_000 },
   { name: 'clientapi.wasm', module: './wasm-send.js', fn: 'wasmSend', timeoutMs: 40_000 },
   { name: 'sync', module: './native.js', fn: 'initialSync', timeoutMs: 90_000 },

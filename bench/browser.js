@@ -29,6 +29,8 @@
  * cost of the hop). go/cmd/hearth-bench does the same natively. The .worker
  * and .go rows split versions and send by the answers' Server-Timing; then
  * the hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
+ * clientapi.browser.port.*: the same again, in the same browser, with the
+ * requests on the worker's client port as the built-in client sends them.
  * Chromium's timer is coarsened to 0.1 ms in pages.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -37,7 +39,7 @@ import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
 import { CHROMIUM_ARGS } from '../e2e/browser.js'
 import { startSite } from '../js/site/serve.js'
-import { CHANNEL } from '../sw/protocol.js'
+import { CHANNEL, MSG } from '../sw/protocol.js'
 import { recordNetwork } from './network-recorder.js'
 import { latencyRow, valueRow } from './rows.js'
 import { compressedSizes } from './size.js'
@@ -235,15 +237,44 @@ async function firstVisitRows (visits, dist, siteURL) {
   ]
 }
 
-/** In the page: register, create a room, then count send → sync arrivals. */
-async function sendAndSync (count, headStartMs, budgetMs) {
+/**
+ * In the page: register, create a room, then count send → sync arrivals.
+ * via 'fetch': every request by fetch; via 'port': the measured ones as the
+ * built-in client sends them, message events each answered on a port of its
+ * own (the wire of sw/protocol.js, msg = its MSG; js/page/port-fetch.js is
+ * the client's side).
+ */
+async function sendAndSync (count, headStartMs, budgetMs, via, msg) {
   const began = performance.now()
   let token = null
+  const overFetch = async (method, path, headers, body) => {
+    const res = await fetch(path, { method, headers, body })
+    return { status: res.status, text: await res.text(), timing: res.headers.get('server-timing') }
+  }
+  const overPort = async () => {
+    const sw = navigator.serviceWorker.controller
+    const hello = new MessageChannel()
+    const said = new Promise((resolve) => { hello.port1.onmessage = resolve })
+    sw.postMessage({ type: msg.clientHello }, [hello.port2])
+    await Promise.race([said, new Promise((resolve, reject) => setTimeout(() => reject(new Error('the worker did not say hello on the client port')), 5000))])
+    let next = 1
+    return (method, path, headers, body) => new Promise((resolve) => {
+      const bytes = body === undefined ? null : new TextEncoder().encode(body).buffer
+      const request = { id: next++, method, url: new URL(path, location.href).href, headers: Object.entries(headers), body: bytes }
+      const { port1, port2 } = new MessageChannel()
+      port1.onmessage = ({ data: answer }) => {
+        port1.close()
+        const timing = answer.headers.find(([name]) => name.toLowerCase() === 'server-timing')
+        resolve({ status: answer.status, text: answer.body === null ? '' : new TextDecoder().decode(answer.body), timing: timing?.[1] ?? null })
+      }
+      sw.postMessage({ type: msg.clientRequest, request }, bytes === null ? [port2] : [port2, bytes])
+    })
+  }
+  let transport = overFetch
   const api = async (method, path, body) => {
     const headers = { 'content-type': 'application/json' }
     if (token) headers.authorization = `Bearer ${token}`
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    return { status: res.status, text: await res.text(), timing: res.headers.get('server-timing') }
+    return transport(method, path, headers, body === undefined ? undefined : JSON.stringify(body))
   }
   const ok = async (method, path, body, split) => {
     const res = await api(method, path, body)
@@ -259,6 +290,7 @@ async function sendAndSync (count, headStartMs, budgetMs) {
   const first = JSON.parse((await api('POST', '/_matrix/client/v3/register', { username: user, password })).text)
   token = (await ok('POST', '/_matrix/client/v3/register', { username: user, password, auth: { type: 'm.login.dummy', session: first.session } })).access_token
   const roomId = (await ok('POST', '/_matrix/client/v3/createRoom', { name: 'bench' })).room_id
+  if (via === 'port') transport = await overPort()
   // First the hop alone (quick), then the messages (the bulk of the time).
   const versions = []
   const versionsSplit = {}
@@ -327,7 +359,9 @@ async function indexedDBCommits (count, gapMs = 0) {
  * service worker answers at once: fetch = a 125-byte body (about /versions'
  * answer) as a one-chunk stream, the shape serveFetch answers in
  * (js/bridge/globals.js); port = the same bytes to the worker and back over
- * a MessagePort, the floor of a hop that would not use fetch.
+ * a MessagePort held open, the floor of a hop that would not use fetch;
+ * event = the same bytes as a message event answered on a port of its own,
+ * the floor of the client port as the built-in client uses it.
  */
 const FLOOR_WORKER = `
 self.addEventListener('install', () => self.skipWaiting())
@@ -339,7 +373,8 @@ self.addEventListener('fetch', (event) => {
 })
 self.addEventListener('message', (event) => {
   const port = event.ports[0]
-  if (port) port.onmessage = (m) => port.postMessage(m.data)
+  if (event.data?.echo) port.postMessage(event.data.echo)
+  else if (port) port.onmessage = (m) => port.postMessage(m.data)
 })
 `
 
@@ -372,7 +407,18 @@ async function hopFloors (browser, count) {
         await echo(new Uint8Array(125))
         ports.push(performance.now() - t0)
       }
-      return { fetches, ports }
+      const events = []
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now()
+        const own = new MessageChannel()
+        await new Promise((resolve) => {
+          own.port1.onmessage = resolve
+          navigator.serviceWorker.controller.postMessage({ echo: new Uint8Array(125) }, [own.port2])
+        })
+        own.port1.close()
+        events.push(performance.now() - t0)
+      }
+      return { fetches, ports, events }
     }, count)
   } finally {
     await page.close().catch(() => {})
@@ -392,7 +438,9 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
       const floor = await page.evaluate(indexedDBCommits, quick ? 50 : 200)
       const idleFloor = await page.evaluate(indexedDBCommits, quick ? 20 : 100, 10)
-      const { send, arrival, versions, versionsSplit, sendSplit } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget)
+      const started = Date.now()
+      const { send, arrival, versions, versionsSplit, sendSplit } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget / 2, 'fetch', MSG)
+      const port = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget - (Date.now() - started) - 3_000, 'port', MSG)
       const floors = await hopFloors(browser, quick ? 100 : 300)
       const floorRow = latencyRow('clientapi.browser.indexeddb-commit', floor, { note: "the floor: one readwrite transaction putting 200 bytes, durability 'strict', from the page, same run" })
       const ratio = (name, row) => valueRow(`${name}.floor-ratio`, 'ratio', row.p50 / floorRow.p50, {
@@ -400,6 +448,8 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       })
       const sendRow = latencyRow('clientapi.browser.send', send, { note: 'PUT /send answered' })
       const arrivalRow = latencyRow('clientapi.browser.send-sync', arrival, { note: 'send → arrival in a waiting /sync long-poll; fetch from the page through the service worker to wasm, IndexedDB journal' })
+      const portSendRow = latencyRow('clientapi.browser.port.send', port.send, { note: 'PUT /send answered, sent as the built-in client sends it (a message event answered on a port, not fetch), same run' })
+      const portArrivalRow = latencyRow('clientapi.browser.port.send-sync', port.arrival, { note: 'send → arrival in a waiting /sync long-poll, both as the built-in client sends them (message events answered on ports), same run' })
       return [
         floorRow,
         latencyRow('clientapi.browser.indexeddb-commit.after-idle', idleFloor, { note: 'the same, each after 10 ms idle, as a send follows a pause: the part of a send\'s commit that is the browser\'s' }),
@@ -409,9 +459,16 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
         latencyRow('clientapi.browser.versions.worker', versionsSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
         latencyRow('clientapi.browser.versions.go', versionsSplit.go ?? [], { note: 'of which in Go: hearthServe called → answered (Server-Timing go)' }),
         latencyRow('clientapi.browser.fetch-floor', floors.fetches, { note: "the browser's own part of that hop: a fetch from the page answered at once by a service worker (125 bytes, streamed), same browser" }),
-        latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort: the floor of a hop without fetch' }),
+        latencyRow('clientapi.browser.port-floor', floors.ports, { note: '125 bytes from the page to a service worker and back over a MessagePort held open: the floor of a hop without fetch' }),
+        latencyRow('clientapi.browser.event-floor', floors.events, { note: '125 bytes to a service worker as a message event (controller.postMessage), back on a port of its own: the floor of the client port as used' }),
         arrivalRow,
         sendRow,
+        ratio('clientapi.browser.port.send', portSendRow),
+        ratio('clientapi.browser.port.send-sync', portArrivalRow),
+        latencyRow('clientapi.browser.port.versions', port.versions, { note: 'GET /_matrix/client/versions as a message event answered on a port: the page → worker → Go hop without fetch' }),
+        portArrivalRow,
+        portSendRow,
+        latencyRow('clientapi.browser.port.send.go', port.sendSplit.go ?? [], { note: 'of which in Go (Server-Timing go), over the port' }),
         latencyRow('clientapi.browser.send.worker', sendSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
         latencyRow('clientapi.browser.send.go', sendSplit.go ?? [], { note: 'of which in Go, its storage commit included: hearthServe called → answered (Server-Timing go)' })
       ]

@@ -1,6 +1,7 @@
 /**
- * Messages between the page and the service worker about the server's
- * start-up. Shared by sw/sw.js and js/page/; nothing Matrix goes here.
+ * Messages between the page and the service worker: the server's start-up,
+ * and the client port that carries the built-in client's Matrix requests
+ * (below). Shared by sw/sw.js and js/page/.
  *
  * page -> worker   navigator.serviceWorker.controller.postMessage(msg)
  *   {type: MSG.status}   reply with the current status
@@ -19,6 +20,11 @@
  *                        idle worker (and with it the p2p node); a worker the
  *                        browser restarted anyway boots the server again.
  *                        Replies like MSG.status. Never retries a failure.
+ *   {type: MSG.clientHello} with a MessagePort in ports[0]: a worker that
+ *                        answers MSG.clientRequest says so on it (see "The
+ *                        client port" below); asked of each new controller
+ *   {type: MSG.clientRequest, request} with a MessagePort in ports[0]: one
+ *                        client-server API request, answered on that port
  *   Any of these may carry {debug: string}: libp2p log namespaces for the
  *   worker (the page's localStorage.debug), applied for this worker's life.
  * worker -> page   replies go to the asking client (event.source.postMessage);
@@ -31,6 +37,34 @@
  *     blobs?, blobsDone?, bytesRead?, totalBytes?, error?}
  *   The two paths do not keep order between them, so a page must drop a status
  *   older than one it already has: see isNewerStatus.
+ *
+ * The client port (sw/client-port.js, js/page/port-fetch.js). A page→worker
+ * fetch costs the browser 2–3.5 ms of its own per request; a message event
+ * answered on a MessagePort 0.4–0.5 ms (a message on a port held open 0.1 ms:
+ * bench clientapi.browser.fetch-floor, port-floor). So the built-in client
+ * sends its client-server API requests as messages, and the worker answers
+ * each through the same path as a fetch event (answer() in sw/sw.js: boot,
+ * the handover, Go; Server-Timing and Matrix errors included).
+ *   Each request is a message event with a port of its own, not a message on
+ *   one port held open: a port's messages are not events, so they neither keep
+ *   the worker alive nor wake a stopped one, and a worker stopped as idle
+ *   (Firefox with a 1 s idle timeout did so in the middle of a sign-up,
+ *   e2e/firefox-idle.test.js) lost them without a word. An event's lifetime is
+ *   a fetch's: waitUntil holds the worker until answered, and an update waits
+ *   for it as for a fetch (sw/handover.js answers long-polls at once).
+ *   MSG.clientHello: the worker answers on the port, and closes it:
+ *     {hello: {life, build}}  (see status). Only a worker that says hello
+ *     speaks this: a page fetches until then, so an older worker still
+ *     controlling it during an update is used as before.
+ *   MSG.clientRequest: request = {id, method, url, headers: [[name, value]], body: ArrayBuffer|null}
+ *     (the body transferred); the page may send {id, abort: true} on the port
+ *     when it gives up: Go's work is cancelled and no answer comes.
+ *     The answer, the only message on the port, then closed:
+ *     {id, status, headers: [[name, value]], body: ArrayBuffer|null}, errors
+ *     included (Matrix error JSON), the body transferred.
+ *   A worker the browser kills (a crash, DevTools, CDP) answers nothing, so
+ *   the page fails what waits (a TypeError, as fetch does on a network error)
+ *   when its controller changes or it sees a later life of the same build.
  *
  * status = {phase, life, seq, build, handingOver?, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
  *   life: when this worker life began (epoch ms); a restarted worker has a larger one
@@ -71,7 +105,9 @@ export const MSG = Object.freeze({
   keepAlive: 'hearth:keep-alive',
   directHost: 'hearth:direct-host',
   openRoom: 'hearth:open-room',
-  backupProgress: 'hearth:backup-progress'
+  backupProgress: 'hearth:backup-progress',
+  clientHello: 'hearth:client-hello',
+  clientRequest: 'hearth:client-request'
 })
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */

@@ -33,6 +33,7 @@ import { createNetwork } from './network.js'
 import { createHandover } from './handover.js'
 import { CHANNEL, MSG, isServerPath } from './protocol.js'
 import { createBackupRoutes, isBackupPath } from './backup.js'
+import { createClientPorts } from './client-port.js'
 
 /** Where the static files are, relative to this script (dist/ root). */
 const assetURL = (name) => new URL(name, self.location.href).href
@@ -241,6 +242,9 @@ async function answerUntimed (request) {
   }
 }
 
+/** The built-in client's requests as message events (client-port.js), answered like fetch events. */
+const clientPorts = createClientPorts({ answer, origin: self.location.origin, hello: { life: startedAt, build: BUILD } })
+
 const backupRoutes = createBackupRoutes({
   storage: async () => {
     await boot()
@@ -321,6 +325,12 @@ self.addEventListener('message', (event) => {
       server.directHost?.close()
       server.directHost = event.ports[0]
     }
+  } else if (type === MSG.clientHello && event.ports[0]) {
+    clientPorts.hello(event.ports[0])
+  } else if (type === MSG.clientRequest && event.ports[0]) {
+    // Held open until answered, as a fetch event is: the worker stays alive
+    // for it, and an update waits for it (handover.js cuts long-polls short).
+    event.waitUntil(clientPorts.serve(event.data.request, event.ports[0]))
   } else if (type === MSG.skipWaiting) {
     event.waitUntil(self.skipWaiting())
   } else if (type === MSG.claim) {

@@ -6,6 +6,7 @@
  */
 import { connectWorker } from './worker.js'
 import { createClient, MatrixError } from './matrix.js'
+import { createPortFetch } from './port-fetch.js'
 import { createApp } from './app.js'
 import { localpartFrom } from './model.js'
 import { createNetworkView } from './network.js'
@@ -31,12 +32,15 @@ const PHASE_TEXT = {
 }
 
 /**
- * Page state. session: {accessToken, userId, deviceId, displayName?} or null;
- * app: the running client of that session (app.js) or null; status: the
- * worker's last start-up status (serverName, and p2p once the worker reports it).
+ * Page state. client: talks to the server over the worker's client port
+ * (port-fetch.js) once the worker is connected; session: {accessToken, userId,
+ * deviceId, displayName?} or null; app: the running client of that session
+ * (app.js) or null; status: the worker's last start-up status (serverName, and
+ * p2p once the worker reports it).
  */
 const state = {
-  client: createClient(),
+  client: null,
+  port: null,
   session: null,
   app: null,
   status: null,
@@ -46,6 +50,7 @@ const state = {
 }
 
 function showStatus (status) {
+  state.port?.workerStatus(status)
   state.direct?.workerStatus(status)
   const phase = status.phase
   const el = $('startup-phase')
@@ -291,6 +296,8 @@ async function main () {
     $('startup-retry').hidden = true
     return
   }
+  state.port = createPortFetch()
+  state.client = createClient({ fetch: state.port.fetch })
   wire(worker)
   wireBackups({ accessToken: () => state.session?.accessToken ?? null, act })
   state.direct = hostDirectLinks({ sendPort: worker.hostDirect })

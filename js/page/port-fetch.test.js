@@ -1,0 +1,232 @@
+// The page's client port (port-fetch.js) against the worker's side of it
+// (sw/client-port.js) over real MessagePorts, without a browser: the worker's
+// answer function stands in for Go.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createPortFetch } from './port-fetch.js'
+import { createClient, MatrixError } from './matrix.js'
+import { createClientPorts } from '../../sw/client-port.js'
+import { MSG } from '../../sw/protocol.js'
+
+const ORIGIN = 'http://site.test'
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
+
+/**
+ * A controlling worker: answers client-port messages with createClientPorts
+ * when it speaks the port, else ignores them as an older build does. Records
+ * every request it is asked (seen).
+ */
+function fakeWorker ({ speaks = true, life = 1, build = 'b1', answer } = {}) {
+  const seen = []
+  const ports = createClientPorts({
+    origin: ORIGIN,
+    hello: { life, build },
+    answer: async (request) => {
+      seen.push({ method: request.method, path: new URL(request.url).pathname, request, body: await request.clone().text() })
+      return (answer ?? defaultAnswer)(request)
+    }
+  })
+  return {
+    seen,
+    life,
+    build,
+    postMessage (message, transfer = []) {
+      if (!speaks) return
+      if (message.type === MSG.clientHello) ports.hello(transfer[0])
+      if (message.type === MSG.clientRequest) ports.serve(message.request, transfer[0])
+    }
+  }
+}
+
+async function defaultAnswer (request) {
+  const headers = { 'Content-Type': 'application/json', 'Server-Timing': 'go;dur=1.0, worker;dur=1.2' }
+  return new Response(JSON.stringify({ echo: new URL(request.url).pathname, auth: request.headers.get('authorization') }), { headers })
+}
+
+/** A ServiceWorkerContainer whose controller the test changes. */
+function fakeContainer (controller) {
+  const container = new EventTarget()
+  container.controller = controller
+  container.change = (next) => {
+    container.controller = next
+    container.dispatchEvent(new Event('controllerchange'))
+  }
+  return container
+}
+
+/** A real fetch stand-in that records what it was asked. */
+function fakeFetch () {
+  const asked = []
+  const fetch = async (input, init) => {
+    asked.push(String(input))
+    return new Response('{"via":"fetch"}', { headers: { 'Content-Type': 'application/json' } })
+  }
+  return { asked, fetch }
+}
+
+/** Resolves once the transport got the worker's hello (requests then go on the port). */
+async function untilPort (transport, worker) {
+  for (let i = 0; i < 100; i++) {
+    const before = worker.seen.length
+    const res = await transport.fetch(`${ORIGIN}/_matrix/client/versions`)
+    await res.text()
+    if (worker.seen.length > before) return
+    await tick()
+  }
+  throw new Error('the port never became usable')
+}
+
+test('client API requests go over the port once the worker said hello; answers keep status, headers and body', async () => {
+  const worker = fakeWorker()
+  const real = fakeFetch()
+  const transport = createPortFetch({ container: fakeContainer(worker), fetch: real.fetch, origin: ORIGIN })
+  try {
+    await untilPort(transport, worker)
+    const fetchedBefore = real.asked.length
+    const client = createClient({ baseUrl: ORIGIN, fetch: transport.fetch, accessToken: 'tok' })
+    const sent = await client.sendEvent('!r:x', 'm.room.message', 't1', { body: 'hi' })
+    assert.deepEqual(sent, { echo: '/_matrix/client/v3/rooms/!r%3Ax/send/m.room.message/t1', auth: 'Bearer tok' })
+    const last = worker.seen.at(-1)
+    assert.equal(last.method, 'PUT')
+    assert.equal(last.body, '{"body":"hi"}')
+    assert.equal(last.request.headers.get('content-type'), 'application/json')
+
+    const res = await transport.fetch(`${ORIGIN}/_matrix/client/versions`)
+    assert.equal(res.headers.get('server-timing'), 'go;dur=1.0, worker;dur=1.2')
+    assert.equal(real.asked.length, fetchedBefore, 'a client API request went to fetch')
+
+    // Media stays on fetch (downloads are URLs, uploads XMLHttpRequest).
+    await transport.fetch(`${ORIGIN}/_matrix/media/v3/download/x/y`)
+    assert.equal(real.asked.at(-1), `${ORIGIN}/_matrix/media/v3/download/x/y`)
+  } finally {
+    transport.close()
+  }
+})
+
+test('Matrix errors from the worker reach the client as MatrixError, with status and errcode', async () => {
+  const worker = fakeWorker({
+    answer: async () => new Response('{"errcode":"M_FORBIDDEN","error":"no"}', { status: 403, headers: { 'Content-Type': 'application/json' } })
+  })
+  const transport = createPortFetch({ container: fakeContainer(worker), fetch: fakeFetch().fetch, origin: ORIGIN })
+  try {
+    await untilPort(transport, worker)
+    const client = createClient({ baseUrl: ORIGIN, fetch: transport.fetch })
+    await assert.rejects(client.joinedRooms(), (err) => err instanceof MatrixError && err.status === 403 && err.errcode === 'M_FORBIDDEN')
+  } finally {
+    transport.close()
+  }
+})
+
+test('a worker that does not speak the port is used over fetch', async () => {
+  const worker = fakeWorker({ speaks: false })
+  const real = fakeFetch()
+  const transport = createPortFetch({ container: fakeContainer(worker), fetch: real.fetch, origin: ORIGIN })
+  try {
+    await tick()
+    for (let i = 0; i < 3; i++) assert.deepEqual(await (await transport.fetch(`${ORIGIN}/_matrix/client/v3/sync?timeout=0`)).json(), { via: 'fetch' })
+    assert.equal(real.asked.length, 3)
+    assert.equal(worker.seen.length, 0)
+  } finally {
+    transport.close()
+  }
+})
+
+test('when the controller changes, a pending request fails with a TypeError and the next one goes to the new worker', async () => {
+  let release
+  const stuck = new Promise((resolve) => { release = resolve })
+  const old = fakeWorker({ life: 1, build: 'old', answer: async (request) => new URL(request.url).pathname.endsWith('/slow') ? stuck : defaultAnswer(request) })
+  const container = fakeContainer(old)
+  const transport = createPortFetch({ container, fetch: fakeFetch().fetch, origin: ORIGIN })
+  try {
+    await untilPort(transport, old)
+    const pending = transport.fetch(`${ORIGIN}/_matrix/client/v3/slow`, { method: 'POST', body: '{}' })
+    await tick()
+    const next = fakeWorker({ life: 2, build: 'new' })
+    container.change(next)
+    await assert.rejects(pending, TypeError)
+    release(new Response('{}')) // the old worker's late answer goes nowhere
+    await untilPort(transport, next)
+    assert.deepEqual(await (await transport.fetch(`${ORIGIN}/_matrix/client/v3/joined_rooms`)).json(), { echo: '/_matrix/client/v3/joined_rooms', auth: null })
+    assert.equal(next.seen.at(-1).path, '/_matrix/client/v3/joined_rooms')
+  } finally {
+    transport.close()
+  }
+})
+
+test('a new life of the same worker (stopped and restarted) fails what waited on the old one and gets a new port', async () => {
+  const first = fakeWorker({ life: 1, build: 'b', answer: () => new Promise(() => {}) })
+  const container = fakeContainer(first)
+  const transport = createPortFetch({ container, fetch: fakeFetch().fetch, origin: ORIGIN })
+  try {
+    await tick()
+    transport.workerStatus({ life: 1, build: 'b', seq: 3 })
+    const pending = transport.fetch(`${ORIGIN}/_matrix/client/v3/joined_rooms`)
+    for (let i = 0; i < 100 && first.seen.length === 0; i++) await tick()
+    assert.equal(first.seen.length, 1)
+    // The browser stopped it; the same controller object now runs a new life.
+    const restarted = fakeWorker({ life: 5, build: 'b' })
+    first.postMessage = restarted.postMessage
+    transport.workerStatus({ life: 1, build: 'b', seq: 2 }) // a late status of the old life changes nothing
+    transport.workerStatus({ life: 5, build: 'b', seq: 1 })
+    await assert.rejects(pending, TypeError)
+    await untilPort(transport, restarted)
+  } finally {
+    transport.close()
+  }
+})
+
+test('an aborted request rejects with the signal\'s AbortError and Go is told to stop', async () => {
+  let goSignal = null
+  const worker = fakeWorker({
+    answer: (request) => {
+      if (!request.url.includes('/sync')) return defaultAnswer(request)
+      goSignal = request.signal
+      return new Promise(() => {})
+    }
+  })
+  const transport = createPortFetch({ container: fakeContainer(worker), fetch: fakeFetch().fetch, origin: ORIGIN })
+  try {
+    await untilPort(transport, worker)
+    for (const timeout of [0, 30000]) {
+      goSignal = null
+      const cut = new AbortController()
+      const pending = transport.fetch(`${ORIGIN}/_matrix/client/v3/sync?timeout=${timeout}`, { signal: cut.signal })
+      for (let i = 0; i < 100 && goSignal === null; i++) await tick()
+      cut.abort()
+      await assert.rejects(pending, (err) => err.name === 'AbortError')
+      for (let i = 0; i < 50 && !goSignal.aborted; i++) await tick()
+      assert.equal(goSignal.aborted, true, `timeout=${timeout}: the worker kept serving an aborted request`)
+    }
+    const already = new AbortController()
+    already.abort()
+    await assert.rejects(transport.fetch(`${ORIGIN}/_matrix/client/versions`, { signal: already.signal }), (err) => err.name === 'AbortError')
+  } finally {
+    transport.close()
+  }
+})
+
+test('a /sync long-poll that waits does not hold up other requests', async () => {
+  let wake
+  const news = new Promise((resolve) => { wake = resolve })
+  const worker = fakeWorker({
+    answer: async (request) => {
+      if (new URL(request.url).pathname.endsWith('/sync')) {
+        await news
+        return new Response('{"next_batch":"s2"}', { headers: { 'Content-Type': 'application/json' } })
+      }
+      return defaultAnswer(request)
+    }
+  })
+  const transport = createPortFetch({ container: fakeContainer(worker), fetch: fakeFetch().fetch, origin: ORIGIN })
+  try {
+    await untilPort(transport, worker)
+    const client = createClient({ baseUrl: ORIGIN, fetch: transport.fetch })
+    const poll = client.sync({ since: 's1', timeout: 30000 })
+    for (let i = 0; i < 5; i++) await client.sendEvent('!r:x', 'm.room.message', `t${i}`, { body: String(i) })
+    assert.deepEqual(worker.seen.slice(-6).map((s) => s.path.split('/')[4]), ['sync', 'rooms', 'rooms', 'rooms', 'rooms', 'rooms'])
+    wake()
+    assert.deepEqual(await poll, { next_batch: 's2' })
+  } finally {
+    transport.close()
+  }
+})

@@ -1,0 +1,76 @@
+/**
+ * The worker's side of the client port (the wire is in sw/protocol.js): a
+ * page's client-server API requests arrive as message events, each with a
+ * port for its answer, and each is answered by the same function that
+ * answers a fetch event, so auth, headers, Server-Timing and Matrix errors
+ * are the same either way.
+ *
+ * Requests are served concurrently: a /sync long-poll that waits holds up
+ * nothing behind it.
+ */
+import { isServerPath } from './protocol.js'
+
+/**
+ * @param {{answer: (request: Request) => Promise<Response>, origin: string, hello: {life: number, build: string}}} options
+ *   answer: the fetch event's path into Go; origin: the worker's own (only its server paths are served)
+ * @returns {{hello: (port: MessagePort) => void, serve: (message: object, port: MessagePort) => Promise<void>}}
+ *   hello: says on `port` that this worker answers client requests (MSG.clientHello);
+ *   serve: answers request `message` on its `port` (MSG.clientRequest), resolves once answered
+ */
+export function createClientPorts ({ answer, origin, hello }) {
+  return {
+    hello (port) {
+      port.postMessage({ hello })
+      port.close()
+    },
+    async serve (message, port) {
+      const cut = new AbortController()
+      port.onmessage = (event) => { if (event.data?.abort === true) cut.abort() }
+      try {
+        const reply = await answerMessage(message, cut.signal)
+          .catch((err) => toReply(matrixError(500, 'M_UNKNOWN', `the Hearth server's answer was lost: ${err.message}`)))
+        // After an abort the page no longer waits for it.
+        if (!cut.signal.aborted) port.postMessage({ id: message?.id, ...reply }, reply.body ? [reply.body] : [])
+      } finally {
+        port.close()
+      }
+    }
+  }
+
+  async function answerMessage (message, signal) {
+    let request
+    try {
+      request = toRequest(message, signal)
+    } catch (err) {
+      return toReply(matrixError(400, 'M_BAD_JSON', `not a request: ${err.message}`))
+    }
+    const url = new URL(request.url)
+    if (url.origin !== origin || !isServerPath(url.pathname)) {
+      return toReply(matrixError(404, 'M_UNRECOGNIZED', `${url.origin}${url.pathname} is not served by this worker`))
+    }
+    let response
+    try {
+      response = await answer(request)
+    } catch (err) {
+      response = matrixError(500, 'M_UNKNOWN', `the Hearth server could not answer: ${err.message}`)
+    }
+    return toReply(response)
+  }
+}
+
+/** A Request from a request message; throws when it is malformed. */
+function toRequest (message, signal) {
+  const url = new URL(message?.url)
+  const body = message.body instanceof ArrayBuffer && message.method !== 'GET' && message.method !== 'HEAD' ? message.body : null
+  return new Request(url, { method: message.method, headers: message.headers, body, signal })
+}
+
+/** The answer message's fields from a Response; its body as one transferable ArrayBuffer. */
+async function toReply (response) {
+  const bytes = response.body === null ? null : await response.arrayBuffer()
+  return { status: response.status, headers: [...response.headers], body: bytes !== null && bytes.byteLength > 0 ? bytes : null }
+}
+
+function matrixError (status, errcode, message) {
+  return new Response(JSON.stringify({ errcode, error: message }), { status, headers: { 'Content-Type': 'application/json' } })
+}
