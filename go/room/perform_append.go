@@ -142,7 +142,7 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 			return err
 		}
 	}
-	row, err := insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == ""})
+	row, err := insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == "", local: true})
 	if err != nil {
 		return err
 	}
@@ -170,8 +170,14 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
 		return fmt.Errorf("update extremities: %w", err)
 	}
-	if err := r.announce(ctx, w, ev, row.pos); err != nil {
+	// The room's state is now its state after ev, whose group insertEvent
+	// returned: no need to read it back.
+	joined, err := r.joinedMembersAt(ctx, w, roomID, row.after)
+	if err != nil {
 		return err
 	}
-	return r.federate(ctx, w, ev, membershipBefore)
+	if err := r.announce(ctx, w, ev, row.pos, joined); err != nil {
+		return err
+	}
+	return r.federate(ctx, w, ev, membershipBefore, joined)
 }

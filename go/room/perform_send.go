@@ -43,7 +43,7 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 				return fmt.Errorf("look up transaction ID: %w", err)
 			}
 		}
-		v, err := roomVersion(ctx, w.tx, roomID)
+		v, err := r.versionOf(ctx, w, roomID)
 		if err != nil {
 			return err
 		}
