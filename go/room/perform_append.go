@@ -162,13 +162,8 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 			return err
 		}
 	}
-	for _, prev := range prevIDs {
-		if _, err := w.tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, roomID, prev); err != nil {
-			return fmt.Errorf("update extremities: %w", err)
-		}
-	}
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
-		return fmt.Errorf("update extremities: %w", err)
+	if err := replaceExtremities(ctx, w.tx, roomID, prevIDs, ev.EventID()); err != nil {
+		return err
 	}
 	// The room's state is now its state after ev, whose group insertEvent
 	// returned: no need to read it back.
@@ -180,4 +175,36 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 		return err
 	}
 	return r.federate(ctx, w, ev, membershipBefore, joined)
+}
+
+// replaceExtremities makes eventID the room's forward extremity in place of
+// its prev events, which are extremities. The usual single prev event is
+// replaced by one UPDATE, not a DELETE and an INSERT: in wasm every
+// statement is a crossing of the storage bridge.
+func replaceExtremities(ctx context.Context, tx *sql.Tx, roomID string, prevIDs []string, eventID string) error {
+	replaced := false
+	for i, prev := range prevIDs {
+		if i == 0 {
+			res, err := tx.ExecContext(ctx, `UPDATE room_extremities SET event_id = ? WHERE room_id = ? AND event_id = ?`, eventID, roomID, prev)
+			if err != nil {
+				return fmt.Errorf("update extremities: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("update extremities: %w", err)
+			}
+			replaced = n > 0
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, roomID, prev); err != nil {
+			return fmt.Errorf("update extremities: %w", err)
+		}
+	}
+	if replaced {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, eventID); err != nil {
+		return fmt.Errorf("update extremities: %w", err)
+	}
+	return nil
 }

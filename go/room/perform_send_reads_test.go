@@ -76,3 +76,44 @@ func TestRoomVersionIsNotCachedFromARolledBackWrite(t *testing.T) {
 		t.Fatalf("the rolled-back room's version was remembered: err = %v", err)
 	}
 }
+
+// A local event takes the place of every forward extremity it names: after
+// a fork of two (one event on each server at once) the next local event is
+// the only extremity, and after a plain send too.
+func TestLocalEventsReplaceTheExtremities(t *testing.T) {
+	a, b := newPeer(t, 1, ""), newPeer(t, 2, "")
+	alice, bob := a.user("alice"), b.user("bob")
+	roomID, err := a.rooms.Create(context.Background(), alice, CreateRequest{Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.joinVia(bob, roomID, a)
+	extremities := func() []string {
+		t.Helper()
+		ids, err := a.rooms.Extremities(context.Background(), roomID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	msg := `{"msgtype":"m.text","body":"hi"}`
+	fromA := a.send(alice, roomID, "m.room.message", nil, msg)
+	fromB := b.send(bob, roomID, "m.room.message", nil, msg)
+	a.deliver(fromB)
+	want := []string{fromA.EventID(), fromB.EventID()}
+	slices.Sort(want)
+	if got := extremities(); !slices.Equal(got, want) {
+		t.Fatalf("after the fork the extremities are %v, want %v", got, want)
+	}
+	merge := a.send(alice, roomID, "m.room.message", nil, msg)
+	if got := extremities(); !slices.Equal(got, []string{merge.EventID()}) {
+		t.Fatalf("after the merging event the extremities are %v, want [%s]", got, merge.EventID())
+	}
+	if prevs := merge.PrevEventIDs(); len(prevs) != 2 {
+		t.Fatalf("the merging event names %v", prevs)
+	}
+	next := a.send(alice, roomID, "m.room.message", nil, msg)
+	if got := extremities(); !slices.Equal(got, []string{next.EventID()}) {
+		t.Fatalf("after a plain send the extremities are %v, want [%s]", got, next.EventID())
+	}
+}
