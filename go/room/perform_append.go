@@ -26,6 +26,16 @@ type newEvent struct {
 // extremities, then stores it. Auth rules are checked against the room's
 // current state: an event they refuse is never stored (ErrForbidden).
 func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent) (gomatrixserverlib.PDU, error) {
+	group, err := currentGroup(ctx, w.tx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return r.appendLocalAt(ctx, w, roomID, v, ne, group)
+}
+
+// appendLocalAt is appendLocal for a caller that read the room's current
+// state group in w.
+func (r *Rooms) appendLocalAt(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent, group int64) (gomatrixserverlib.PDU, error) {
 	if !json.Valid(ne.Content) || len(ne.Content) == 0 || ne.Content[0] != '{' {
 		return nil, fmt.Errorf("%w: content must be a JSON object", ErrBadEvent)
 	}
@@ -45,10 +55,6 @@ func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v go
 	proto.PrevEvents = prevIDs
 	proto.Depth = depth + 1
 
-	group, err := currentGroup(ctx, w.tx, roomID)
-	if err != nil {
-		return nil, err
-	}
 	auth, err := authEventsFor(&proto, func(key stateKey) (gomatrixserverlib.PDU, error) {
 		return r.currentAuthEvent(ctx, w, v, roomID, group, key)
 	})

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -49,34 +50,6 @@ func TestLocalSendsGoToTheServersJoinedNow(t *testing.T) {
 	}
 }
 
-// A room's version is cached only once the write that read it commits: a
-// room inserted by a write that rolls back stays unknown.
-func TestRoomVersionIsNotCachedFromARolledBackWrite(t *testing.T) {
-	ctx := context.Background()
-	rooms, _ := newRooms(t)
-	const roomID = "!rolledback:example.org"
-	refuse := errors.New("refused")
-	err := rooms.write(ctx, func(w *writeTx) error {
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO rooms (room_id, room_version) VALUES (?, ?)`, roomID, string(DefaultVersion)); err != nil {
-			return err
-		}
-		if _, err := rooms.versionOf(ctx, w, roomID); err != nil {
-			return err
-		}
-		return refuse
-	})
-	if !errors.Is(err, refuse) {
-		t.Fatalf("write: %v", err)
-	}
-	err = rooms.write(ctx, func(w *writeTx) error {
-		_, err := rooms.versionOf(ctx, w, roomID)
-		return err
-	})
-	if !errors.Is(err, ErrRoomNotFound) {
-		t.Fatalf("the rolled-back room's version was remembered: err = %v", err)
-	}
-}
-
 // A local event takes the place of every forward extremity it names: after
 // a fork of two (one event on each server at once) the next local event is
 // the only extremity, and after a plain send too.
@@ -115,5 +88,48 @@ func TestLocalEventsReplaceTheExtremities(t *testing.T) {
 	next := a.send(alice, roomID, "m.room.message", nil, msg)
 	if got := extremities(); !slices.Equal(got, []string{next.EventID()}) {
 		t.Fatalf("after a plain send the extremities are %v, want [%s]", got, next.EventID())
+	}
+}
+
+// What a send reads of its room in one statement (readSendState): an unknown
+// room, a sender not joined (refused), a transaction ID already used by this
+// device in this room (the first event, even once the sender has left), and
+// the same ID from another device or in another room (a new event).
+func TestSendReadsItsRoomOnce(t *testing.T) {
+	ctx := context.Background()
+	rooms, alice, bob, roomID := publicRoomOfTwo(t)
+	msg := json.RawMessage(`{"msgtype":"m.text","body":"hi"}`)
+	send := func(sender spec.UserID, device, txnID, room string) (string, error) {
+		return rooms.Send(ctx, sender, device, txnID, room, "m.room.message", nil, msg)
+	}
+	if _, err := send(alice, "D", "reads-1", "!nowhere:example.org"); !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("a send to an unknown room: err = %v, want ErrRoomNotFound", err)
+	}
+	first, err := send(bob, "D", "reads-1", roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherDevice, err := send(bob, "E", "reads-1", roomID)
+	if err != nil || otherDevice == first {
+		t.Fatalf("the same transaction ID from another device: %s, %v (first %s)", otherDevice, err, first)
+	}
+	other, err := rooms.Create(ctx, bob, CreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inOther, err := send(bob, "D", "reads-1", other); err != nil || inOther == first {
+		t.Fatalf("the same transaction ID in another room: %s, %v (first %s)", inOther, err, first)
+	}
+	if _, err := rooms.SetMembership(ctx, bob, roomID, bob, spec.Leave, ""); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := send(bob, "D", "reads-1", roomID); err != nil || again != first {
+		t.Fatalf("a retried send after leaving: %s, %v; want the first event %s", again, err, first)
+	}
+	if _, err := send(bob, "D", "reads-2", roomID); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("a send after leaving: err = %v, want ErrForbidden", err)
+	}
+	if _, err := send(bob, "D", "", roomID); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("a send without a transaction ID after leaving: err = %v, want ErrForbidden", err)
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,9 +83,6 @@ type Rooms struct {
 	// transactionIDsPruned is when old client transaction IDs were last
 	// forgotten (perform_send.go), ms since the epoch.
 	transactionIDsPruned atomic.Int64
-	// versions: room ID → its gomatrixserverlib.IRoomVersion, for rooms whose
-	// row a committed write read (versionOf). One small entry per room.
-	versions sync.Map
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to
@@ -168,23 +164,6 @@ type writeTx struct {
 	afterCommit []func()
 	// auth is what this write read for the auth cache, added once it commits.
 	auth *pendingAuth
-}
-
-// versionOf is roomVersion read through w, through a cache: a room's row is
-// never deleted and its room_version never changes (an upgrade makes a new
-// room), so once a committed write has seen it, it holds for good. A version
-// read enters the cache only when w commits: a room inserted by a write that
-// rolls back is never remembered.
-func (r *Rooms) versionOf(ctx context.Context, w *writeTx, roomID string) (gomatrixserverlib.IRoomVersion, error) {
-	if v, ok := r.versions.Load(roomID); ok {
-		return v.(gomatrixserverlib.IRoomVersion), nil
-	}
-	v, err := roomVersion(ctx, w.tx, roomID)
-	if err != nil {
-		return nil, err
-	}
-	w.afterCommit = append(w.afterCommit, func() { r.versions.Store(roomID, v) })
-	return v, nil
 }
 
 // roomVersion returns a room's version, or ErrRoomNotFound.
