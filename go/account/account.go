@@ -41,6 +41,10 @@ type Accounts struct {
 
 	dummyHashOnce sync.Once
 	dummyHash     []byte // compared against for unknown users
+
+	// tokens caches Authenticate (tokens.go); whatever deletes devices
+	// invalidates it once its write returns.
+	tokens *tokenCache
 }
 
 // Options configure Accounts; zero values mean production defaults.
@@ -52,7 +56,7 @@ type Options struct {
 
 // New returns the account store of the server named server.
 func New(db *storage.DB, server spec.ServerName, opts Options) *Accounts {
-	a := &Accounts{db: db, server: server, bcryptCost: opts.BcryptCost, now: opts.Now, random: opts.Random}
+	a := &Accounts{db: db, server: server, bcryptCost: opts.BcryptCost, now: opts.Now, random: opts.Random, tokens: newTokenCache()}
 	if a.bcryptCost == 0 {
 		a.bcryptCost = bcrypt.DefaultCost
 	}
@@ -141,6 +145,9 @@ func (a *Accounts) Login(ctx context.Context, localpart, password, deviceID, dis
 		return Device{}, err
 	}
 	var dev Device
+	if deviceID != "" {
+		defer a.tokens.invalidate() // the device's old token
+	}
 	err := a.db.Write(ctx, func(tx *sql.Tx) error {
 		if deviceID != "" {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE localpart = ? AND device_id = ?`, localpart, deviceID); err != nil {
@@ -174,6 +181,20 @@ func (a *Accounts) newDeviceTx(ctx context.Context, tx *sql.Tx, localpart, devic
 
 // Authenticate returns the device an access token belongs to.
 func (a *Accounts) Authenticate(ctx context.Context, token string) (Device, error) {
+	dev, ok, gen := a.tokens.lookup(token)
+	if ok {
+		return dev, nil
+	}
+	dev, err := a.authenticate(ctx, token)
+	if err != nil {
+		return Device{}, err
+	}
+	a.tokens.add(gen, dev)
+	return dev, nil
+}
+
+// authenticate is Authenticate from the database.
+func (a *Accounts) authenticate(ctx context.Context, token string) (Device, error) {
 	var localpart, deviceID string
 	err := a.db.QueryRow(ctx, `SELECT localpart, device_id FROM devices WHERE access_token = ?`, token).Scan(&localpart, &deviceID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -191,6 +212,7 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (Device, erro
 
 // Logout deletes the device behind an access token.
 func (a *Accounts) Logout(ctx context.Context, token string) error {
+	defer a.tokens.invalidate()
 	return a.db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE access_token = ?`, token)
 		return err
@@ -200,6 +222,7 @@ func (a *Accounts) Logout(ctx context.Context, token string) error {
 // LogoutAll deletes every device of user, the caller's too: the spec's
 // POST /logout/all.
 func (a *Accounts) LogoutAll(ctx context.Context, user spec.UserID) error {
+	defer a.tokens.invalidate()
 	return a.db.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE localpart = ?`, user.Local()); err != nil {
 			return fmt.Errorf("log out all devices of %s: %w", user.String(), err)

@@ -99,6 +99,7 @@ func (a *Accounts) RenameDevice(ctx context.Context, user spec.UserID, deviceID,
 // DeleteDevice logs a device out for good (its access token stops working).
 // Deleting an unknown device is not an error: the spec's DELETE is idempotent.
 func (a *Accounts) DeleteDevice(ctx context.Context, user spec.UserID, deviceID string) error {
+	defer a.tokens.invalidate()
 	return a.db.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE localpart = ? AND device_id = ?`, user.Local(), deviceID); err != nil {
 			return fmt.Errorf("delete device %s: %w", deviceID, err)

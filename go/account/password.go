@@ -58,6 +58,9 @@ func (a *Accounts) SetPassword(ctx context.Context, localpart, password string, 
 	if err != nil {
 		return err
 	}
+	if logoutOthers {
+		defer a.tokens.invalidate()
+	}
 	return a.db.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE localpart = ?`, hash, localpart); err != nil {
 			return fmt.Errorf("store password: %w", err)
@@ -75,6 +78,7 @@ func (a *Accounts) SetPassword(ctx context.Context, localpart, password string, 
 // Deactivate ends an account for good: its password stops matching and
 // every device is logged out. The caller leaves its rooms.
 func (a *Accounts) Deactivate(ctx context.Context, localpart string) error {
+	defer a.tokens.invalidate()
 	return a.db.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE localpart = ?`, deactivatedHash, localpart); err != nil {
 			return fmt.Errorf("deactivate %s: %w", localpart, err)

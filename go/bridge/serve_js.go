@@ -18,13 +18,14 @@ import (
 // reset) cancels the handler's context. A panic anywhere in serving rejects
 // that one promise; give h an errcode.Recover to answer 500 instead.
 func Serve(h http.Handler) {
+	workers := newWorkers(maxIdleWorkers)
 	serve := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) != 1 {
 			return rejected(fmt.Errorf("hearthServe takes one request, got %d arguments", len(args)))
 		}
 		head, body := args[0].Get("head").String(), bytesFromJS(args[0].Get("body"))
 		ctx, stop := contextFromSignal(args[0].Get("signal"))
-		return newPromise(func() (js.Value, error) {
+		return workers.promise(func() (js.Value, error) {
 			defer stop()
 			return serveOne(ctx, h, head, body)
 		})
@@ -92,17 +93,23 @@ func bytesToJS(b []byte) js.Value {
 
 // newPromise returns a JS Promise settled by fn, which runs on its own goroutine.
 func newPromise(fn func() (js.Value, error)) js.Value {
+	return promiseRunning(func(task func()) { go task() }, fn)
+}
+
+// promiseRunning returns a JS Promise settled by fn, which start runs on
+// some goroutine other than the caller's (the JS event loop's).
+func promiseRunning(start func(task func()), fn func() (js.Value, error)) js.Value {
 	var executor js.Func
 	executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
-		go func() {
+		start(func() {
 			v, err := recovered(fn)
 			if err != nil {
 				reject.Invoke(jsError(err))
 				return
 			}
 			resolve.Invoke(v)
-		}()
+		})
 		return nil
 	})
 	defer executor.Release() // the executor runs synchronously inside the constructor

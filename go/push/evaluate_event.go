@@ -53,6 +53,7 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 	senderName := displayNameOf(audience, sender)
 	ts := p.opts.Now().UnixMilli()
 	var pushes []delivery
+	var notified []notifiedUser
 	// keeps cache the rules read from the database once the write commits.
 	var keeps []func()
 	for _, m := range candidates {
@@ -76,18 +77,18 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 		if err != nil {
 			return nil, fmt.Errorf("marshal actions: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT OR REPLACE INTO notifications (user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.UserID.String(), int64(pos), roomID, ev.EventID(), threadID, result.Highlight, actions, ts); err != nil {
-			return nil, fmt.Errorf("store notification of %s for %s: %w", ev.EventID(), m.UserID.String(), err)
-		}
-		if int64(pos)%pruneEvery == 0 {
-			if err := prune(ctx, tx, m.UserID, maxKept); err != nil {
+		notified = append(notified, notifiedUser{UserID: m.UserID.String(), Highlight: result.Highlight, Actions: string(actions)})
+		pushes = append(pushes, delivery{user: m.UserID, event: ev, actions: result.Actions, senderName: senderName})
+	}
+	if err := storeNotifications(ctx, tx, roomID, ev.EventID(), pos, threadID, ts, notified); err != nil {
+		return nil, err
+	}
+	if int64(pos)%pruneEvery == 0 {
+		for _, d := range pushes {
+			if err := prune(ctx, tx, d.user, maxKept); err != nil {
 				return nil, err
 			}
 		}
-		pushes = append(pushes, delivery{user: m.UserID, event: ev, actions: result.Actions, senderName: senderName})
 	}
 	if p.opts.Gateway == nil || p.opts.Pushers == nil {
 		pushes = nil
@@ -103,6 +104,37 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 			p.enqueue(d)
 		}
 	}, nil
+}
+
+// notifiedUser is one user an event notifies, as storeNotifications takes it
+// (a JSON array element).
+type notifiedUser struct {
+	UserID    string `json:"u"`
+	Highlight bool   `json:"h"`
+	Actions   string `json:"a"` // the matching rule's actions, JSON
+}
+
+// storeNotifications stores the notifications of one event, for every user
+// it notifies, in one statement whatever their number: one row per user
+// from a JSON array, instead of one INSERT each (in wasm each statement is a
+// crossing of the storage bridge; with 8 users in a room the 7 inserts were
+// 9 % of the server's CPU natively). Actions are stored as a BLOB, as before.
+func storeNotifications(ctx context.Context, tx *sql.Tx, roomID, eventID string, pos room.StreamPos, threadID string, ts int64, users []notifiedUser) error {
+	if len(users) == 0 {
+		return nil
+	}
+	rows, err := json.Marshal(users)
+	if err != nil {
+		return fmt.Errorf("encode notifications of %s: %w", eventID, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT OR REPLACE INTO notifications (user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts)
+		 SELECT json_extract(n.value, '$.u'), ?, ?, ?, ?, json_extract(n.value, '$.h'), CAST(json_extract(n.value, '$.a') AS BLOB), ?
+		 FROM json_each(?) n`,
+		int64(pos), roomID, eventID, threadID, ts, string(rows)); err != nil {
+		return fmt.Errorf("store notifications of %s: %w", eventID, err)
+	}
+	return nil
 }
 
 // A user keeps their newest maxKept notifications; older ones go, checked

@@ -35,15 +35,13 @@ type Member struct {
 	DisplayName string
 }
 
-// announce tells the new-event hook of an event just stored at pos.
-func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, pos StreamPos) error {
+// announce tells the new-event hook of an event just stored at pos; joined
+// are the room's joined members after it (joinedMembers).
+func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, pos StreamPos, joined []Member) error {
 	if r.newEvent == nil {
 		return nil
 	}
-	audience, err := r.audience(ctx, w, ev.RoomID().String())
-	if err != nil {
-		return err
-	}
+	audience := r.audience(ctx, w, ev.RoomID().String(), joined)
 	after, err := r.newEvent(ctx, w.tx, ev, pos, audience)
 	if err != nil {
 		return fmt.Errorf("announce %s: %w", ev.EventID(), err)
@@ -54,14 +52,10 @@ func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.P
 	return nil
 }
 
-// audience is the room's audience as of w; its Joined may be shared with
-// other writes (the auth cache): it must not be modified.
-func (r *Rooms) audience(ctx context.Context, w *writeTx, roomID string) (Audience, error) {
+// audience is the room's audience as of w, with its joined members; Joined
+// may be shared with other writes (the auth cache): it must not be modified.
+func (r *Rooms) audience(ctx context.Context, w *writeTx, roomID string, joined []Member) Audience {
 	var a Audience
-	joined, err := r.joinedMembers(ctx, w, roomID)
-	if err != nil {
-		return a, err
-	}
 	a.Joined = joined
 	tx := w.tx
 	var loaded *gomatrixserverlib.PowerLevelContent
@@ -75,7 +69,7 @@ func (r *Rooms) audience(ctx context.Context, w *writeTx, roomID string) (Audien
 		}
 		return *loaded, nil
 	}
-	return a, nil
+	return a
 }
 
 // joinedMembers returns the room's joined members and their display names,
@@ -86,6 +80,12 @@ func (r *Rooms) joinedMembers(ctx context.Context, w *writeTx, roomID string) ([
 	if err != nil {
 		return nil, err
 	}
+	return r.joinedMembersAt(ctx, w, roomID, group)
+}
+
+// joinedMembersAt is joinedMembers for a caller that knows the room's current
+// state group in w (NULL: the room has none).
+func (r *Rooms) joinedMembersAt(ctx context.Context, w *writeTx, roomID string, group sql.NullInt64) ([]Member, error) {
 	if group.Valid {
 		if m, ok := w.auth.lookupMembers(roomID, group.Int64); ok {
 			return m, nil

@@ -207,11 +207,15 @@ func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRo
 	if err := r.updateCurrentState(ctx, w.tx, v, roomID); err != nil {
 		return 0, err
 	}
-	if err := r.announce(ctx, w, ev, inserted.pos); err != nil {
+	joined, err := r.joinedMembers(ctx, w, roomID)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.announce(ctx, w, ev, inserted.pos, joined); err != nil {
 		return 0, err
 	}
 	if in.Broadcast {
-		if err := r.federate(ctx, w, ev, membershipBefore); err != nil {
+		if err := r.federate(ctx, w, ev, membershipBefore, joined); err != nil {
 			return 0, err
 		}
 	}

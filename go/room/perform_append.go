@@ -26,6 +26,16 @@ type newEvent struct {
 // extremities, then stores it. Auth rules are checked against the room's
 // current state: an event they refuse is never stored (ErrForbidden).
 func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent) (gomatrixserverlib.PDU, error) {
+	group, err := currentGroup(ctx, w.tx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return r.appendLocalAt(ctx, w, roomID, v, ne, group)
+}
+
+// appendLocalAt is appendLocal for a caller that read the room's current
+// state group in w.
+func (r *Rooms) appendLocalAt(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent, group int64) (gomatrixserverlib.PDU, error) {
 	if !json.Valid(ne.Content) || len(ne.Content) == 0 || ne.Content[0] != '{' {
 		return nil, fmt.Errorf("%w: content must be a JSON object", ErrBadEvent)
 	}
@@ -45,10 +55,6 @@ func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v go
 	proto.PrevEvents = prevIDs
 	proto.Depth = depth + 1
 
-	group, err := currentGroup(ctx, w.tx, roomID)
-	if err != nil {
-		return nil, err
-	}
 	auth, err := authEventsFor(&proto, func(key stateKey) (gomatrixserverlib.PDU, error) {
 		return r.currentAuthEvent(ctx, w, v, roomID, group, key)
 	})
@@ -142,7 +148,7 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 			return err
 		}
 	}
-	row, err := insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == ""})
+	row, err := insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == "", local: true})
 	if err != nil {
 		return err
 	}
@@ -162,16 +168,49 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 			return err
 		}
 	}
-	for _, prev := range prevIDs {
-		if _, err := w.tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, roomID, prev); err != nil {
+	if err := replaceExtremities(ctx, w.tx, roomID, prevIDs, ev.EventID()); err != nil {
+		return err
+	}
+	// The room's state is now its state after ev, whose group insertEvent
+	// returned: no need to read it back.
+	joined, err := r.joinedMembersAt(ctx, w, roomID, row.after)
+	if err != nil {
+		return err
+	}
+	if err := r.announce(ctx, w, ev, row.pos, joined); err != nil {
+		return err
+	}
+	return r.federate(ctx, w, ev, membershipBefore, joined)
+}
+
+// replaceExtremities makes eventID the room's forward extremity in place of
+// its prev events, which are extremities. The usual single prev event is
+// replaced by one UPDATE, not a DELETE and an INSERT: in wasm every
+// statement is a crossing of the storage bridge.
+func replaceExtremities(ctx context.Context, tx *sql.Tx, roomID string, prevIDs []string, eventID string) error {
+	replaced := false
+	for i, prev := range prevIDs {
+		if i == 0 {
+			res, err := tx.ExecContext(ctx, `UPDATE room_extremities SET event_id = ? WHERE room_id = ? AND event_id = ?`, eventID, roomID, prev)
+			if err != nil {
+				return fmt.Errorf("update extremities: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("update extremities: %w", err)
+			}
+			replaced = n > 0
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, roomID, prev); err != nil {
 			return fmt.Errorf("update extremities: %w", err)
 		}
 	}
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, ev.EventID()); err != nil {
+	if replaced {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, eventID); err != nil {
 		return fmt.Errorf("update extremities: %w", err)
 	}
-	if err := r.announce(ctx, w, ev, row.pos); err != nil {
-		return err
-	}
-	return r.federate(ctx, w, ev, membershipBefore)
+	return nil
 }

@@ -32,22 +32,16 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 	sender := ne.Sender
 	var eventID string
 	err := r.write(ctx, func(w *writeTx) error {
-		if txnID != "" {
-			err := w.tx.QueryRowContext(ctx,
-				`SELECT event_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND room_id = ? AND txn_id = ?`,
-				sender.Local(), deviceID, roomID, txnID).Scan(&eventID)
-			if err == nil {
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("look up transaction ID: %w", err)
-			}
-		}
-		v, err := roomVersion(ctx, w.tx, roomID)
+		room, err := readSendState(ctx, w.tx, roomID, sender, deviceID, txnID)
 		if err != nil {
 			return err
 		}
-		if err := requireJoined(ctx, w.tx, roomID, sender); err != nil {
+		if room.txnEventID != "" {
+			eventID = room.txnEventID
+			return nil
+		}
+		v := room.version
+		if err := joinedOrForbidden(room.membership, roomID, sender); err != nil {
 			return err
 		}
 		if check != nil {
@@ -58,7 +52,13 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 		if eventID, err = unchangedState(ctx, w.tx, v, roomID, ne); eventID != "" || err != nil {
 			return err
 		}
-		ev, err := r.appendLocal(ctx, w, roomID, v, ne)
+		group := room.group.Int64
+		if !room.group.Valid {
+			if group, err = currentGroup(ctx, w.tx, roomID); err != nil {
+				return err
+			}
+		}
+		ev, err := r.appendLocalAt(ctx, w, roomID, v, ne, group)
 		if err != nil {
 			return err
 		}
@@ -74,6 +74,49 @@ func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne new
 		return nil
 	})
 	return eventID, err
+}
+
+// sendState is what a send reads of its room before it builds the event.
+type sendState struct {
+	version gomatrixserverlib.IRoomVersion
+	// group is the room's current state group (NULL for a room from before
+	// state groups: currentGroup makes one).
+	group sql.NullInt64
+	// membership is the sender's current membership, "" if none.
+	membership string
+	// txnEventID is the event an earlier send with the same transaction ID
+	// made, "" if none (or no transaction ID).
+	txnEventID string
+}
+
+// readSendState reads a send's room in one statement, or fails with
+// ErrRoomNotFound: the room's version and current state group, the sender's
+// membership and an earlier send's event for txnID. They were four
+// statements, and in wasm each crosses the storage bridge (0.1 ms or more).
+func readSendState(ctx context.Context, q querier, roomID string, sender spec.UserID, deviceID, txnID string) (sendState, error) {
+	var s sendState
+	var version string
+	var membership, txnEventID sql.NullString
+	err := q.QueryRowContext(ctx,
+		`SELECT r.room_version, r.current_state_group,
+		   (SELECT membership FROM current_state WHERE room_id = r.room_id AND type = 'm.room.member' AND state_key = ?),
+		   (SELECT event_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND room_id = r.room_id AND txn_id = ?)
+		 FROM rooms r WHERE r.room_id = ?`,
+		sender.String(), sender.Local(), deviceID, txnID, roomID).Scan(&version, &s.group, &membership, &txnEventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, fmt.Errorf("%w: %s", ErrRoomNotFound, roomID)
+	}
+	if err != nil {
+		return s, fmt.Errorf("look up room %s for a send: %w", roomID, err)
+	}
+	if s.version, err = gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version)); err != nil {
+		return s, fmt.Errorf("room %s: %w", roomID, err)
+	}
+	s.membership = membership.String
+	if txnID != "" {
+		s.txnEventID = txnEventID.String
+	}
+	return s, nil
 }
 
 // TransactionIDRetention is how long a client transaction ID is remembered:
@@ -110,7 +153,12 @@ func requireJoined(ctx context.Context, q querier, roomID string, user spec.User
 	if err != nil {
 		return err
 	}
-	if m != spec.Join {
+	return joinedOrForbidden(m, roomID, user)
+}
+
+// joinedOrForbidden fails with ErrForbidden unless membership is a join.
+func joinedOrForbidden(membership, roomID string, user spec.UserID) error {
+	if membership != spec.Join {
 		return fmt.Errorf("%w: %s is not joined to %s", ErrForbidden, user.String(), roomID)
 	}
 	return nil

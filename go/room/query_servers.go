@@ -18,27 +18,6 @@ func (r *Rooms) JoinedServers(ctx context.Context, roomID string) ([]spec.Server
 		`SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`, roomID)
 }
 
-// joinedServers returns the servers with a joined member in a room's current state.
-func joinedServers(ctx context.Context, q querier, roomID string) (map[spec.ServerName]bool, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("load joined servers: %w", err)
-	}
-	defer rows.Close()
-	out := map[spec.ServerName]bool{}
-	for rows.Next() {
-		var userID string
-		if err := rows.Scan(&userID); err != nil {
-			return nil, fmt.Errorf("load joined servers: %w", err)
-		}
-		if _, server, err := gomatrixserverlib.SplitID('@', userID); err == nil {
-			out[server] = true
-		}
-	}
-	return out, rows.Err()
-}
-
 // AllJoinedServers returns the servers with a joined member in any room
 // this server is in, sorted: the peers it knows through rooms.
 func (r *Rooms) AllJoinedServers(ctx context.Context) ([]spec.ServerName, error) {

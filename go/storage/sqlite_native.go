@@ -30,13 +30,20 @@ const fullTextExternalContent = "content='event_search_bodies', content_rowid='r
 const maxIdleConns = 16
 
 // openSQLite opens a file database natively. WAL lets reads run while the
-// single writer works; foreign keys are enforced as in sql.js. Connections
+// single writer works; foreign keys are enforced and temporary data kept in
+// memory as in sql.js. Connections
 // keep their prepared statements (stmtcache.go).
 func openSQLite(path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)") // acknowledged means on disk
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Statement journals (a statement writing several rows inside a
+	// transaction keeps one to undo itself alone) and temporary tables stay
+	// in memory: in a file, storing one event's notifications for 7 users in
+	// one statement wrote its undo pages with a syscall each, 11 % of the
+	// 8-senders CPU. Durability is the WAL's, unchanged.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	db := sql.OpenDB(stmtConnector{driver: &sqlite.Driver{}, dsn: "file:" + path + "?" + q.Encode()})
 	db.SetMaxIdleConns(maxIdleConns)

@@ -54,5 +54,6 @@ export function snapshotDue (policy, journal, databaseBytes) {
   if (journal.records >= policy.maxRecords) return true
   if (journal.bytes >= policy.maxBytes) return true
   if ((journal.replayMs ?? 0) >= policy.maxReplayMs) return true
+  if (journal.bytes < policy.minBytes) return false // below every size bound: no need to ask
   return journal.bytes >= Math.max(policy.minBytes, databaseBytes() * policy.databaseFraction)
 }

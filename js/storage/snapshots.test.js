@@ -64,6 +64,8 @@ test('snapshotDue: records, the byte cap, a quarter of the database, the floor, 
     [{ records: 0, bytes: 0, replayMs: 500 }, 0, false]
   ]
   for (const [journal, db, due] of cases) assert.equal(snapshotDue(p, journal, () => db), due, JSON.stringify({ journal, db }))
+  // Below the floor no size bound can be reached: the database is not asked its size.
+  assert.equal(snapshotDue(p, { records: 10, bytes: 60 * 1024 }, () => { throw new Error('asked') }), false)
 })
 
 for (const kind of KINDS) {
@@ -263,4 +265,29 @@ test('indexeddb: a version 2 store (whole-image snapshot) opens, and the next sn
   await new Promise(resolve => { tx.oncomplete = resolve })
   db.close()
   await openedFromWholeSnapshot({ persistence: 'indexeddb', name: 'old', indexedDB, IDBKeyRange })
+})
+
+test('a snapshot due by the database-size bound is taken at the first commit that makes it due', async () => {
+  // The size is read only once the journal nears the bound at the last size
+  // read (Storage.knownDatabaseBytes); that must not delay a snapshot.
+  const policy = { maxRecords: 1e6, maxBytes: 1e9, minBytes: 4096, databaseFraction: 1 / 4, maxReplayMs: 1e9 }
+  await withStore('file', { snapshotPolicy: policy, openSnapshotDelayMs: 1e9 }, async options => {
+    const s = await createStorage(options)
+    await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
+    const filler = { name: '', tag: 3, value: new TextEncoder().encode('x'.repeat(3000)) }
+    let taken = false
+    for (let i = 0; i < 200 && !taken; i++) {
+      const before = s.storage.stats()
+      s.storage.begin()
+      rows(s.storage, 'INSERT INTO t (id, v) VALUES (?, ?)', [int(i), filler])
+      await s.storage.commit()
+      const after = s.storage.stats()
+      const journal = before.journalBytes + (after.journalBytesWritten - before.journalBytesWritten) // at the commit's check
+      const due = journal >= Math.max(policy.minBytes, after.databaseBytes * policy.databaseFraction)
+      taken = after.journalRecords === 0 // a snapshot begun covers the journal at once
+      assert.equal(taken, due, `commit ${i}: journal ${journal} B, database ${after.databaseBytes} B`)
+    }
+    assert.ok(taken, 'no snapshot was ever due')
+    await s.close()
+  })
 })

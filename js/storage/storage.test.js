@@ -124,3 +124,19 @@ test('writes are refused while a commit is being persisted', async () => {
   s.storage.rollback()
   await s.close()
 })
+
+test('stats().databaseBytes follows the database as it grows', async () => {
+  const s = await createStorage()
+  const size = () => Number(query(s.storage, 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size').rows[0][0])
+  assert.equal(s.storage.stats().databaseBytes, size())
+  s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+  await s.storage.commit()
+  const before = s.storage.stats().databaseBytes
+  s.storage.begin()
+  for (let i = 0; i < 200; i++) query(s.storage, 'INSERT INTO kv (id, v) VALUES (?, ?)', [int(i), text('x'.repeat(1000))])
+  await s.storage.commit()
+  const after = s.storage.stats().databaseBytes
+  assert.ok(after > before, `${after} > ${before}`)
+  assert.equal(after, size())
+  await s.close()
+})
