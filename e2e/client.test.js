@@ -72,15 +72,26 @@ test('the client in one browser: rooms, messages, invitations, directory, unread
     })
 
     await run('a send that fails is shown as failed, and Retry sends it', async () => {
-      // The network fails once, as when the server is unreachable.
+      // The next send cannot reach the worker, once, as when the server is
+      // unreachable: whether the client fetches it or posts it on the client
+      // port (sw/protocol.js).
       await page.evaluate(() => {
-        const real = window.fetch
+        const realFetch = window.fetch
+        const realPost = ServiceWorker.prototype.postMessage
+        const restore = () => {
+          window.fetch = realFetch
+          ServiceWorker.prototype.postMessage = realPost
+        }
+        const isSend = (method, url) => method === 'PUT' && String(url).includes('/send/')
         window.fetch = (url, init) => {
-          if (init?.method === 'PUT' && String(url).includes('/send/')) {
-            window.fetch = real
-            return Promise.reject(new TypeError('Failed to fetch'))
-          }
-          return real(url, init)
+          if (!isSend(init?.method, url)) return realFetch(url, init)
+          restore()
+          return Promise.reject(new TypeError('Failed to fetch'))
+        }
+        ServiceWorker.prototype.postMessage = function (message, ...rest) {
+          if (!isSend(message?.request?.method, message?.request?.url)) return realPost.call(this, message, ...rest)
+          restore()
+          throw new TypeError('Failed to send')
         }
       })
       await send(page, 'second try')

@@ -26,6 +26,10 @@ export function createClientPorts ({ answer, origin, hello }) {
     async serve (message, port) {
       const cut = new AbortController()
       port.onmessage = (event) => { if (event.data?.abort === true) cut.abort() }
+      // Which life took it: if a later life shows up before the answer, this
+      // one was killed with the request (the page fails it); a request this
+      // life never took is still delivered, to the next life.
+      port.postMessage({ id: message?.id, accepted: hello.life })
       try {
         const reply = await answerMessage(message, cut.signal)
           .catch((err) => toReply(matrixError(500, 'M_UNKNOWN', `the Hearth server's answer was lost: ${err.message}`)))

@@ -1,5 +1,6 @@
 // The worker's side of the client port without a browser: a hello for a page
-// that asks, then one answer per request on the request's own port, errors as
+// that asks, then for each request on its own port which life accepted it and
+// one answer, errors as
 // Matrix error JSON, bodies as transferred ArrayBuffers, aborts reaching Go.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -40,7 +41,8 @@ test('answers a request once, by id, through the fetch path, with status, header
   })
   const body = new TextEncoder().encode('{"a":1}').buffer
   const { done } = ask(ports, { id: 3, method: 'PUT', url: `${ORIGIN}/_matrix/client/v3/x`, headers: [['authorization', 'Bearer t']], body }, [body])
-  const [answer, ...more] = await done
+  const [accepted, answer, ...more] = await done
+  assert.deepEqual(accepted, { id: 3, accepted: 7 }, 'the life that took it says so first')
   assert.deepEqual(more, [], 'one answer per request')
   assert.equal(answer.id, 3)
   assert.equal(answer.status, 200)
@@ -66,7 +68,7 @@ test('what is not this origin\'s server, a malformed message and a failing serve
     [{ id: 4, method: 'GET', url: `${ORIGIN}/_matrix/client/v3/boom`, headers: [] }, 500, 'M_UNKNOWN']
   ]
   for (const [message, status, errcode] of cases) {
-    const [answer] = await ask(ports, message).done
+    const [, answer] = await ask(ports, message).done
     assert.equal(answer.status, status, message.url)
     assert.equal(JSON.parse(new TextDecoder().decode(answer.body)).errcode, errcode, message.url)
   }
@@ -87,5 +89,5 @@ test('an abort from the page cancels Go\'s work on it, and no answer comes', asy
   port.postMessage({ id: 9, abort: true })
   await served
   assert.equal(goSignal.aborted, true)
-  assert.deepEqual(await done, [])
+  assert.deepEqual(await done, [{ id: 9, accepted: 1 }], 'accepted, and no answer')
 })

@@ -59,12 +59,21 @@
  *   MSG.clientRequest: request = {id, method, url, headers: [[name, value]], body: ArrayBuffer|null}
  *     (the body transferred); the page may send {id, abort: true} on the port
  *     when it gives up: Go's work is cancelled and no answer comes.
- *     The answer, the only message on the port, then closed:
+ *     The worker first says which life took the request: {id, accepted: life};
+ *     then the answer, the last message on the port, then closed:
  *     {id, status, headers: [[name, value]], body: ArrayBuffer|null}, errors
  *     included (Matrix error JSON), the body transferred.
  *   A worker the browser kills (a crash, DevTools, CDP) answers nothing, so
  *   the page fails what waits (a TypeError, as fetch does on a network error)
- *   when its controller changes or it sees a later life of the same build.
+ *   when its controller changes, or, for requests a life accepted, when that
+ *   life's lock (lifeLockName) is released, or (without Web Locks) when it
+ *   sees a later life of the same build. Callers retry at once, as they do
+ *   after a failed fetch, and the retry wakes the next life. A request no life accepted
+ *   yet is not failed then: a message event posted to a stopped worker wakes
+ *   the next life, which takes it (a browser stops an idle worker between
+ *   events, and a status of its next life can reach the page before that
+ *   life has taken the request that woke it: failing it then failed a sign-up
+ *   in e2e/firefox-idle.test.js).
  *
  * status = {phase, life, seq, build, handingOver?, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
  *   life: when this worker life began (epoch ms); a restarted worker has a larger one
@@ -112,6 +121,16 @@ export const MSG = Object.freeze({
 
 /** ms between keep-alive messages: well under the ~30 s after which browsers stop idle workers. */
 export const KEEP_ALIVE_MS = 10000
+
+/**
+ * The Web Lock each worker life holds from its first moment until it ends
+ * (life: its status's life). A page that waits for it learns at once that
+ * the life ended, however it ended: what that life accepted on the client
+ * port will never be answered (js/page/port-fetch.js).
+ */
+export function lifeLockName (life) {
+  return `hearth-life-${life}`
+}
 
 /**
  * Whether status `next` is newer than `previous` (null: none yet). A reply

@@ -31,7 +31,7 @@ import { createStorage } from '../js/storage/index.js'
 import { createBlobStore } from '../js/blobs/index.js'
 import { createNetwork } from './network.js'
 import { createHandover } from './handover.js'
-import { CHANNEL, MSG, isServerPath } from './protocol.js'
+import { CHANNEL, MSG, isServerPath, lifeLockName } from './protocol.js'
 import { createBackupRoutes, isBackupPath } from './backup.js'
 import { createClientPorts } from './client-port.js'
 
@@ -243,6 +243,9 @@ async function answerUntimed (request) {
 }
 
 /** The built-in client's requests as message events (client-port.js), answered like fetch events. */
+// Held until this life ends: pages waiting for it learn of the end at once
+// (lifeLockName). Requested before anything can answer a hello.
+self.navigator?.locks?.request(lifeLockName(startedAt), () => new Promise(() => {})).catch(() => {})
 const clientPorts = createClientPorts({ answer, origin: self.location.origin, hello: { life: startedAt, build: BUILD } })
 
 const backupRoutes = createBackupRoutes({

@@ -12,29 +12,50 @@
  * speak it may control the page. A message event keeps its worker alive
  * until answered, as a fetch does; but a worker that is killed (a crash,
  * DevTools) answers nothing, so what waits fails with a TypeError, as a fetch
- * does on a network error (callers retry), when the controller changes or the
- * page sees a later life of the same build.
+ * does on a network error (callers retry): everything when the controller
+ * changes, and what an earlier life accepted when the page sees a later life
+ * of the same build (sw/protocol.js says why not the rest).
  */
-import { MSG } from '../../sw/protocol.js'
+import { MSG, lifeLockName } from '../../sw/protocol.js'
 
 /**
- * @param {{container?: ServiceWorkerContainer, fetch?: typeof fetch, origin?: string}} [options]
+ * @param {{container?: ServiceWorkerContainer, fetch?: typeof fetch, origin?: string, locks?: LockManager|null}} [options]
+ *   locks: where the worker lives' locks are (sw/protocol.js lifeLockName); null: none
  * @returns {{fetch: typeof fetch, workerStatus: (status: object) => void, close: () => void}}
  *   workerStatus: feed it every status the page gets from its worker (sw/protocol.js)
  */
 export function createPortFetch ({
   container = navigator.serviceWorker,
   fetch: fallback = (...args) => globalThis.fetch(...args),
-  origin = globalThis.location?.origin
+  origin = globalThis.location?.origin,
+  locks = globalThis.navigator?.locks ?? null
 } = {}) {
   /**
    * The controller asked last: {controller, worker: its hello's {life, build},
-   * null until it says hello, hello: the port it answers on, pending: id → {fail}}.
+   * null until it says hello, hello: the port it answers on, pending: id →
+   * {fail, life: the worker life that accepted it, null until one has}}.
    */
   let link = null
   /** the latest worker life seen in a status */
   let latestLife = 0
   let nextId = 1
+  /** lives whose lock was released: they answer nothing more */
+  const endedLives = new Set()
+  /** lives whose lock this page waits for */
+  const watchedLives = new Set()
+  const closing = new AbortController()
+
+  /** Fails what `life` accepted as soon as that life ends (its lock is released). */
+  function watchLife (life) {
+    if (locks === null || watchedLives.has(life)) return
+    watchedLives.add(life)
+    locks.request(lifeLockName(life), { signal: closing.signal }, () => {
+      endedLives.add(life)
+      for (const request of link?.pending.values() ?? []) {
+        if (request.life === life) request.fail(lostToRestart())
+      }
+    }).catch(() => {}) // aborted when the page closes its client
+  }
 
   function connect () {
     const controller = container?.controller
@@ -45,7 +66,10 @@ export function createPortFetch ({
     const asked = { controller, worker: null, hello: port1, pending: new Map() }
     port1.onmessage = (event) => {
       port1.close()
-      if (event.data?.hello && link === asked) asked.worker = event.data.hello
+      if (event.data?.hello && link === asked) {
+        asked.worker = event.data.hello
+        watchLife(asked.worker.life)
+      }
     }
     link = asked
     controller.postMessage({ type: MSG.clientHello }, [port2])
@@ -56,6 +80,13 @@ export function createPortFetch ({
     for (const request of link?.pending.values() ?? []) request.fail(new TypeError(`the request was lost: ${why}`))
     link?.hello.close()
     link = null
+  }
+
+  /** Fails the requests a life before `life` accepted: that life was killed with them. */
+  function failAcceptedBefore (life) {
+    for (const request of link.pending.values()) {
+      if (request.life !== null && request.life < life) request.fail(lostToRestart())
+    }
   }
 
   const onControllerChange = () => {
@@ -72,14 +103,13 @@ export function createPortFetch ({
   function workerStatus (status) {
     if (typeof status?.life !== 'number' || status.life <= latestLife) return
     latestLife = status.life
-    if (link === null || link.worker?.life === status.life) return
-    // A later life of the hello's build: the browser killed that worker and
-    // started it again. A hello still awaited may have gone to a worker
-    // stopped before it could answer. (A newer build comes with a
+    if (link === null || link.worker === null || link.worker.life === status.life) return
+    // A later life of the hello's build: the browser stopped that worker (as
+    // idle, or killed it) and started it again. (A newer build comes with a
     // controllerchange, handled there.)
-    if (link.worker === null || status.build === link.worker.build) {
-      failAll('the service worker was restarted')
-      connect()
+    if (status.build === link.worker.build) {
+      failAcceptedBefore(status.life)
+      link.worker = { ...link.worker, life: status.life }
     }
   }
 
@@ -109,6 +139,16 @@ export function createPortFetch ({
         reject(abortReason(signal))
       }
       port1.onmessage = (event) => {
+        if (event.data?.accepted !== undefined) {
+          const waiting = through.pending.get(id)
+          if (waiting === undefined) return
+          waiting.life = event.data.accepted
+          watchLife(waiting.life)
+          // That life's end or a later life's status came first (no order
+          // holds between them): this request died with the life that took it.
+          if (endedLives.has(waiting.life) || waiting.life < through.worker.life) waiting.fail(lostToRestart())
+          return
+        }
         finish()
         try {
           resolve(new Response(event.data.body, { status: event.data.status, headers: event.data.headers }))
@@ -117,13 +157,19 @@ export function createPortFetch ({
         }
       }
       through.pending.set(id, {
+        life: null,
         fail: (err) => {
           finish()
           reject(err)
         }
       })
       signal?.addEventListener('abort', onAbort, { once: true })
-      through.controller.postMessage({ type: MSG.clientRequest, request }, bytes === null ? [port2] : [port2, bytes])
+      try {
+        through.controller.postMessage({ type: MSG.clientRequest, request }, bytes === null ? [port2] : [port2, bytes])
+      } catch (err) {
+        finish()
+        reject(err instanceof TypeError ? err : new TypeError(`the request could not be posted to the service worker: ${err.message}`))
+      }
     })
   }
 
@@ -131,11 +177,16 @@ export function createPortFetch ({
     fetch: portFetch,
     workerStatus,
     close () {
+      closing.abort()
       container?.removeEventListener('controllerchange', onControllerChange)
       container?.removeEventListener('message', onMessage)
       failAll('the page closed its client')
     }
   }
+}
+
+function lostToRestart () {
+  return new TypeError('the request was lost: the service worker was restarted')
 }
 
 /** What fetch rejects with when its signal aborts. */

@@ -153,23 +153,61 @@ test('when the controller changes, a pending request fails with a TypeError and 
   }
 })
 
-test('a new life of the same worker (stopped and restarted) fails what waited on the old one and gets a new port', async () => {
+test('a new life of the same worker fails what the old life accepted, not what woke the new one', async () => {
   const first = fakeWorker({ life: 1, build: 'b', answer: () => new Promise(() => {}) })
   const container = fakeContainer(first)
   const transport = createPortFetch({ container, fetch: fakeFetch().fetch, origin: ORIGIN })
   try {
     await tick()
     transport.workerStatus({ life: 1, build: 'b', seq: 3 })
-    const pending = transport.fetch(`${ORIGIN}/_matrix/client/v3/joined_rooms`)
+    const lost = transport.fetch(`${ORIGIN}/_matrix/client/v3/joined_rooms`)
     for (let i = 0; i < 100 && first.seen.length === 0; i++) await tick()
     assert.equal(first.seen.length, 1)
-    // The browser stopped it; the same controller object now runs a new life.
+    // The browser stopped it. A request posted now waits for the next life,
+    // whose status reaches the page before that life takes the request.
+    const queued = []
+    first.postMessage = (message, transfer) => queued.push([message, transfer])
+    const woke = transport.fetch(`${ORIGIN}/_matrix/client/v3/account/whoami`)
     const restarted = fakeWorker({ life: 5, build: 'b' })
-    first.postMessage = restarted.postMessage
     transport.workerStatus({ life: 1, build: 'b', seq: 2 }) // a late status of the old life changes nothing
     transport.workerStatus({ life: 5, build: 'b', seq: 1 })
-    await assert.rejects(pending, TypeError)
+    await assert.rejects(lost, TypeError)
+    for (const [message, transfer] of queued) restarted.postMessage(message, transfer)
+    first.postMessage = restarted.postMessage
+    const answer = await woke
+    assert.equal(answer.status, 200)
+    assert.equal(restarted.seen.at(-1).path, '/_matrix/client/v3/account/whoami')
     await untilPort(transport, restarted)
+  } finally {
+    transport.close()
+  }
+})
+
+/** A LockManager whose locks the test releases: end(name) grants the waiting request. */
+function fakeLocks () {
+  const waiting = new Map()
+  return {
+    request (name, options, callback) {
+      return new Promise((resolve) => waiting.set(name, () => resolve(callback())))
+    },
+    end (name) { waiting.get(name)?.() }
+  }
+}
+
+test('when a life ends (its lock released) what it accepted fails at once, without waiting for a status', async () => {
+  const worker = fakeWorker({ life: 3, build: 'b', answer: (request) => request.url.includes('/sync') ? new Promise(() => {}) : defaultAnswer(request) })
+  const locks = fakeLocks()
+  const transport = createPortFetch({ container: fakeContainer(worker), fetch: fakeFetch().fetch, origin: ORIGIN, locks })
+  try {
+    await untilPort(transport, worker)
+    const poll = transport.fetch(`${ORIGIN}/_matrix/client/v3/sync?timeout=30000`)
+    let settled = false
+    poll.then(() => { settled = true }, () => { settled = true })
+    for (let i = 0; i < 100 && !worker.seen.some((r) => r.path.endsWith('/sync')); i++) await tick()
+    await tick()
+    assert.equal(settled, false, 'a long-poll waits while its life runs')
+    locks.end('hearth-life-3')
+    await assert.rejects(poll, (err) => err instanceof TypeError && /restarted/.test(err.message))
   } finally {
     transport.close()
   }
