@@ -79,13 +79,28 @@ async function spawnUntil (cmd, args, ready, { timeout = 60000 } = {}) {
  */
 export function nativeServer () {
   let dir, bin
+  const running = new Set()
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hearth-sdk-bin-'))
     bin = join(dir, 'hearth')
     await promisify(execFile)('go', ['build', '-o', bin, './go/cmd/hearth'], { cwd: repo })
   })
-  after(() => rm(dir, { recursive: true, force: true }))
-  return () => startNative(bin)
+  after(async () => {
+    // A test that failed before its stopAfter left its server running, and
+    // the file would wait for that process for ever.
+    await Promise.all([...running].map((server) => server.stop()))
+    await rm(dir, { recursive: true, force: true })
+  })
+  return async () => {
+    const server = await startNative(bin)
+    running.add(server)
+    const stop = server.stop
+    server.stop = async () => {
+      running.delete(server)
+      await stop()
+    }
+    return server
+  }
 }
 
 /** Stops clients and the server however a test ends. */

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -62,13 +64,19 @@ func run(ctx context.Context, addr, dataDir string, policy clientapi.Policy, med
 	if err != nil {
 		return err
 	}
-	httpServer := &http.Server{Addr: addr, Handler: srv}
+	// Listen before saying so: whoever waits for the line (scripts, the SDK
+	// tests) connects at once, and a connection before the bind was refused.
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	httpServer := &http.Server{Handler: srv}
 	go func() {
 		<-ctx.Done()
 		httpServer.Close()
 	}()
-	logrus.Infof("listening on http://%s as %s", addr, srv.Identity.ServerName)
-	if err := httpServer.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	logrus.Infof("listening on http://%s as %s", listener.Addr(), srv.Identity.ServerName)
+	if err := httpServer.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
