@@ -263,6 +263,7 @@ async function sendAndSync (count, headStartMs, budgetMs, via, msg) {
       const request = { id: next++, method, url: new URL(path, location.href).href, headers: Object.entries(headers), body: bytes }
       const { port1, port2 } = new MessageChannel()
       port1.onmessage = ({ data: answer }) => {
+        if (answer.accepted !== undefined) return // which worker life took it; the answer follows
         port1.close()
         const timing = answer.headers.find(([name]) => name.toLowerCase() === 'server-timing')
         resolve({ status: answer.status, text: answer.body === null ? '' : new TextDecoder().decode(answer.body), timing: timing?.[1] ?? null })
