@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import {
-  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, waitForMessage, front, personTab, inviteAndAccept
+  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, reactTo, waitForMessage, front, personTab, inviteAndAccept
 } from './ui.js'
 
 test('replies, edits, reactions and deletion between two people', { timeout: 180000 }, async (t) => {
@@ -39,16 +39,15 @@ test('replies, edits, reactions and deletion between two people', { timeout: 180
     })
 
     await run('Bob reacts 👍; Alice sees who, adds hers, and takes it back', async () => {
-      await messageAction(await front(pageB), 'helo world', 'message-react')
-      await messageAction(await front(pageB), 'helo world', 'reaction-choice', '👍')
+      await reactTo(await front(pageB), 'helo world', '👍')
       await waitForMessage(await front(pageA), 'helo world', (li) => li.querySelector('[data-testid=reaction][data-key="👍"][data-count="1"]'))
       const title = await (await front(pageA)).$eval('[data-testid=reaction]', (e) => e.title)
       assert.equal(title, 'Bob reacted with 👍')
-      await (await front(pageA)).click('[data-testid=reaction][data-key="👍"]')
+      await messageAction(await front(pageA), 'helo world', 'reaction', '👍')
       await waitForMessage(await front(pageA), 'helo world', (li) => li.querySelector('[data-testid=reaction][data-count="2"][aria-pressed=true]'))
       await waitForMessage(await front(pageB), 'helo world', (li) => li.querySelector('[data-testid=reaction][data-count="2"][aria-pressed=true]'))
       await shot(await front(pageB), 'relations-1-reactions.png')
-      await (await front(pageA)).click('[data-testid=reaction][data-key="👍"]')
+      await messageAction(await front(pageA), 'helo world', 'reaction', '👍')
       await waitForMessage(await front(pageA), 'helo world', (li) => li.querySelector('[data-testid=reaction][data-count="1"][aria-pressed=false]'))
     })
 
