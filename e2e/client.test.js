@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import {
-  STEP_TIMEOUT, openSite, register, logIn, createRoom, openRoom, send, waitForMessages, unreadCount, backToList
+  STEP_TIMEOUT, openSite, register, logIn, createRoom, openRoom, send, waitForMessages, unreadCount, backToList, clickRedrawn
 } from './ui.js'
 
 test('the client in one browser: rooms, messages, invitations, directory, unread counts, leave, phone width', { timeout: 240000 }, async (t) => {
@@ -97,7 +97,7 @@ test('the client in one browser: rooms, messages, invitations, directory, unread
       await send(page, 'second try')
       await page.waitForSelector('[data-testid=message][data-failed=true] [data-testid=message-retry]', { timeout: STEP_TIMEOUT })
       await shot('client-1-failed-send.png')
-      await page.click('[data-testid=message-retry]')
+      await clickRedrawn(page, '[data-testid=message-retry]')
       await waitForMessages(page, ['hello kitchen', 'second try'])
       assert.equal(await page.$('[data-testid=message][data-failed=true]'), null)
     })

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
-import { STEP_TIMEOUT, openSite, register, createRoom } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, clickRedrawn } from './ui.js'
 import { png } from './images.js'
 
 test('pictures and files: attach, upload progress, inline thumbnail, full picture, download, drop', { timeout: 180000 }, async (t) => {
@@ -62,7 +62,7 @@ test('pictures and files: attach, upload progress, inline thumbnail, full pictur
     })
 
     await run('click the picture: it opens full size', async () => {
-      await page.click('[data-testid=message-image]')
+      await clickRedrawn(page, '[data-testid=message-image]')
       await page.waitForSelector('[data-testid=image-viewer][open]', { timeout: STEP_TIMEOUT })
       await page.waitForFunction(() => document.querySelector('[data-testid=image-full]').naturalWidth === 1600, { timeout: STEP_TIMEOUT })
       assert.match(await page.$eval('[data-testid=image-full]', (e) => e.getAttribute('src')), /^\/_matrix\/media\/v3\/download\//)

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { openBrowser, siteWithConfig, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import { createRelay } from '../js/relay/index.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, waitForMessage, messageAction, reactTo, waitOnline } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, waitForMessage, messageAction, reactTo, waitOnline, clickRedrawn } from './ui.js'
 
 const DISCOVERY_TIMEOUT = 15000
 /** Federation of an event between two browsers may take a few round trips. */
@@ -87,7 +87,7 @@ test('two peers: reply, react, edit, delete and a thread between two browsers', 
       await pageB.type('[data-testid=thread-input]', 'a side note')
       await pageB.keyboard.press('Enter')
       await waitForMessage(pageA, 'hello back', (li) => li.querySelector('[data-testid=thread-summary][data-count="1"]'), federated)
-      await pageA.click('[data-testid=thread-summary]')
+      await clickRedrawn(pageA, '[data-testid=thread-summary]')
       await pageA.waitForFunction(() => [...document.querySelectorAll('[data-testid=thread-timeline] [data-testid=message-body]')].map((e) => e.textContent).join('|') === 'hello back|a side note', { timeout: STEP_TIMEOUT })
       await waitForMessages(pageA, ['hello from afar (edited)', 'hello back'])
       await shot(pageA, 'relations-p2p-3-thread.png')

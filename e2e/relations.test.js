@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import {
-  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, reactTo, waitForMessage, front, personTab, inviteAndAccept
+  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, reactTo, waitForMessage, front, personTab, inviteAndAccept, clickRedrawn
 } from './ui.js'
 
 test('replies, edits, reactions and deletion between two people', { timeout: 180000 }, async (t) => {
@@ -64,7 +64,7 @@ test('replies, edits, reactions and deletion between two people', { timeout: 180
       await waitForMessage(await front(pageA), 'hello to you too', (li) => li.dataset.mention === 'true')
       await waitForMessage(await front(pageB), 'hello to you too', (li) => li.dataset.mention === undefined)
       await front(pageA)
-      await (await front(pageA)).click('[data-testid=reply-quote]')
+      await clickRedrawn(await front(pageA), '[data-testid=reply-quote]')
       const focused = await (await front(pageA)).evaluate(() => document.activeElement.querySelector('[data-testid=message-body]')?.textContent)
       assert.ok(focused.startsWith('helo world'), `focus is on ${focused}`)
       await shot(await front(pageA), 'relations-2-reply.png')
@@ -88,7 +88,7 @@ test('replies, edits, reactions and deletion between two people', { timeout: 180
     await run('Alice deletes it (asked twice): both see "message deleted", its reactions gone', async () => {
       await messageAction(await front(pageA), 'hello world', 'message-delete')
       await (await front(pageA)).waitForSelector('[data-testid=message-delete][data-confirm=true]')
-      await (await front(pageA)).click('[data-testid=message-delete][data-confirm=true]')
+      await clickRedrawn(await front(pageA), '[data-testid=message-delete][data-confirm=true]')
       for (const page of [pageA, pageB]) {
         await waitForMessage(page, 'message deleted', (li) => li.classList.contains('redacted') && !li.querySelector('[data-testid=reaction]'))
       }

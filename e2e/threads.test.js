@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import {
-  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, waitForMessage, front, personTab, inviteAndAccept, openRoom, timelineText
+  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, waitForMessage, front, personTab, inviteAndAccept, openRoom, timelineText, clickRedrawn
 } from './ui.js'
 
 /** The texts of the open thread's messages, root first. */
@@ -73,7 +73,7 @@ test('threads: reply counts, the thread view, replying in it; mentions marked', 
       const summary = await page.$eval('[data-testid=thread-summary]', (e) => e.textContent)
       assert.equal(summary, '2 replies Bob: at **noon**')
       await shot(page, 'threads-2-reply-count.png')
-      await page.click('[data-testid=thread-summary]')
+      await clickRedrawn(page, '[data-testid=thread-summary]')
       await waitForThread(page, ['Where shall we meet?', 'At the station', 'at noon'])
       assert.equal(await page.$eval('[data-testid=thread-timeline] strong', (e) => e.textContent), 'noon')
       await replyInThread(page, 'See you there')
@@ -92,7 +92,7 @@ test('threads: reply counts, the thread view, replying in it; mentions marked', 
       await page.waitForSelector('[data-testid=thread-root][data-count="3"]', { timeout: STEP_TIMEOUT })
       assert.equal(await page.$$eval('[data-testid=thread-root]', (els) => els.length), 1)
       await shot(page, 'threads-3-list.png')
-      await page.click('[data-testid=thread-root]')
+      await clickRedrawn(page, '[data-testid=thread-root]')
       await waitForThread(page, ['Where shall we meet?', 'At the station', 'at noon', 'See you there'])
     })
 
@@ -120,7 +120,7 @@ test('threads: reply counts, the thread view, replying in it; mentions marked', 
       await page.waitForSelector('[data-testid=app][data-synced=true]:not([hidden])', { timeout: STEP_TIMEOUT })
       await openRoom(page, 'Plans')
       await waitForMessage(page, 'Where shall we meet?', (li) => li.querySelector('[data-testid=thread-summary][data-count="3"]'))
-      await page.click('[data-testid=thread-summary]')
+      await clickRedrawn(page, '[data-testid=thread-summary]')
       await waitForThread(page, ['Where shall we meet?', 'At the station', 'at noon', 'See you there'])
     })
 

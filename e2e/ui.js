@@ -148,6 +148,22 @@ export function sendRaw (page, roomId, content, { type = 'm.room.message', token
 }
 
 /**
+ * page.click(selector), again when a redraw replaced the element between
+ * puppeteer finding it and clicking it (a receipt or delivery update redraws
+ * a message): such a click never reached the page, so trying again is safe.
+ */
+export async function clickRedrawn (page, selector) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await page.click(selector)
+    } catch (err) {
+      if (attempt >= 3 || !/detached/i.test(err.message)) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+}
+
+/**
  * Clicks one of a message's actions (message-reply, message-react, message-edit,
  * message-delete, or a reaction-choice by key): hovers the message first, as a
  * mouse user does, since the actions show on hover. The message is the last
