@@ -188,27 +188,27 @@ func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU,
 // replaced by one UPDATE, not a DELETE and an INSERT: in wasm every
 // statement is a crossing of the storage bridge.
 func replaceExtremities(ctx context.Context, tx *sql.Tx, roomID string, prevIDs []string, eventID string) error {
-	replaced := false
-	for i, prev := range prevIDs {
-		if i == 0 {
-			res, err := tx.ExecContext(ctx, `UPDATE room_extremities SET event_id = ? WHERE room_id = ? AND event_id = ?`, eventID, roomID, prev)
-			if err != nil {
-				return fmt.Errorf("update extremities: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("update extremities: %w", err)
-			}
-			replaced = n > 0
-			continue
-		}
+	if len(prevIDs) == 0 {
+		return insertExtremity(ctx, tx, roomID, eventID)
+	}
+	for _, prev := range prevIDs[1:] {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = ? AND event_id = ?`, roomID, prev); err != nil {
 			return fmt.Errorf("update extremities: %w", err)
 		}
 	}
-	if replaced {
+	res, err := tx.ExecContext(ctx, `UPDATE room_extremities SET event_id = ? WHERE room_id = ? AND event_id = ?`, eventID, roomID, prevIDs[0])
+	if err != nil {
+		return fmt.Errorf("update extremities: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update extremities: %w", err)
+	} else if n > 0 {
 		return nil
 	}
+	return insertExtremity(ctx, tx, roomID, eventID)
+}
+
+func insertExtremity(ctx context.Context, tx *sql.Tx, roomID, eventID string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO room_extremities (room_id, event_id) VALUES (?, ?)`, roomID, eventID); err != nil {
 		return fmt.Errorf("update extremities: %w", err)
 	}
