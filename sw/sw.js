@@ -242,10 +242,11 @@ async function answerUntimed (request) {
   }
 }
 
-/** The built-in client's requests as message events (client-port.js), answered like fetch events. */
 // Held until this life ends: pages waiting for it learn of the end at once
 // (lifeLockName). Requested before anything can answer a hello.
 self.navigator?.locks?.request(lifeLockName(startedAt), () => new Promise(() => {})).catch(() => {})
+
+/** The built-in client's requests as message events (client-port.js), answered like fetch events. */
 const clientPorts = createClientPorts({ answer, origin: self.location.origin, hello: { life: startedAt, build: BUILD } })
 
 const backupRoutes = createBackupRoutes({
