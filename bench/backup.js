@@ -28,7 +28,7 @@ import '../js/p2p/node-env.js'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createReadStream } from 'node:fs'
-import initSqlJs from 'sql.js'
+import { loadSqlJs } from '../js/storage/sqljs.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bootServer, matrixClient } from './node-server.js'
@@ -93,7 +93,7 @@ export async function backup ({ dist, quick, deadline }) {
  * transaction_ids and full-text rows, until the events table holds that many.
  */
 async function grow (image, events) {
-  const SQL = await initSqlJs()
+  const SQL = await loadSqlJs()
   const db = new SQL.Database(image)
   try {
     const one = (sql) => db.exec(sql)[0].values[0][0]

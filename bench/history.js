@@ -97,7 +97,7 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
       m.heap = worker.heap
       out(valueRow(`history.memory.after-send.${label}`, 'bytes', m.memoryAfterSend.rss, { note: `RSS of the renderer hosting the page and the worker, after sending ${events} events (all ${m.memoryAfterSend.processes} renderers: ${m.memoryAfterSend.detail})${note}` }))
       out(valueRow(`history.database-bytes.${label}`, 'bytes', m.dbBytes, { note: `sql.js's image; journal since the last snapshot ${worker.stats.journalRecords} records, ${worker.stats.snapshots} snapshots in this worker life${note}` }))
-      out(valueRow(`history.snapshot-pause.${label}`, 'ms', worker.stats.snapshotPauseMaxMs, { note: `longest snapshot pause in the worker life that sent up to ${events} events (${worker.stats.snapshots} snapshots)${note}` }))
+      out(valueRow(`history.snapshot-pause.${label}`, 'ms', worker.stats.snapshotPauseMaxMs, { note: `longest snapshot pause in the worker life that sent up to ${events} events (${worker.stats.snapshots} snapshots, ${worker.stats.watchedWrites ? `copying written chunks: ${(worker.stats.snapshotBytesCopied / 1e6).toFixed(1)} MB in all` : 'whole exports'})${note}` }))
       if (events > 0 && measured.has(0)) {
         out(valueRow(`history.database-bytes-per-event.${label}`, 'bytes', (m.dbBytes - measured.get(0).dbBytes) / events, { samples: events, note: `growth of sql.js's image since 0 events, per ${BODY_BYTES}-byte message (full-text row included)${note}` }))
       }

@@ -150,6 +150,8 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
   }
 
   return {
+    chunkBytes,
+
     async load () {
       await rotate()
       await mkdir(dir, { recursive: true })
@@ -160,7 +162,8 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
         records.push(...decodeRecords(new Uint8Array(await readFile(segmentPath(k)))).records)
       }
       segment = ks.length ? ks[ks.length - 1] : 0
-      return { snapshot, lastSeq, records }
+      // snapshotChunkBytes: the chunks the image came in (storage.js then snapshots only changed ones)
+      return { snapshot, lastSeq, records, snapshotChunkBytes: manifest?.chunkBytes ?? null }
     },
 
     /**
@@ -205,8 +208,11 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
     },
 
     /**
-     * Must be called when no append is in flight; resolves once the old
-     * snapshot and journal are gone, with what was written.
+     * Must be called when no append is in flight and lastSeq is the last
+     * record appended: the segments up to here are what it covers. image (a
+     * whole image or ImageChunks, snapshot.js) may be a promise: appends can
+     * go on while it is copied. Resolves once the old snapshot and journal
+     * are gone, with what was written.
      * @returns {Promise<{bytesWritten: number, chunksWritten: number, chunks: number}>}
      */
     snapshot (lastSeq, image) {
@@ -214,7 +220,7 @@ export function filePersistence ({ dir, name = 'hearth', chunkBytes = DEFAULT_CH
       const closing = rotate()
       return (async () => {
         await closing
-        const plan = await planSnapshot(manifest, lastSeq, image, chunkBytes)
+        const plan = await planSnapshot(manifest, lastSeq, await image, chunkBytes)
         await mapLimited(plan.changed, async c => {
           await writeFileSynced(chunkPath(c.index, plan.manifest.generation), c.bytes)
           await onSnapshotStep('chunk-written')

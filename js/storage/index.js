@@ -5,7 +5,7 @@
  * documented in js/bridge/globals.js and go/bridge/storage_js.go.
  */
 
-import initSqlJs from 'sql.js'
+import { loadSqlJs } from './sqljs.js'
 import { Storage } from './storage.js'
 import { errorShape, StorageCorruptError, StorageError } from './errors.js'
 import { decodeRecords } from './journal.js'
@@ -29,6 +29,8 @@ export const STORAGE_VERSION = 1
  *   enough that a snapshot (which drops the journal it covers) is taken
  * @param {number} [options.openSnapshotDelayMs=1000] how long a snapshot due at open
  *   waits (it holds the thread; start-up is answering its first requests)
+ * @param {number} [options.snapshotSliceMs=4] how long a snapshot copies the
+ *   database's changed chunks before letting other work run
  * @param {number} [options.snapshotChunkBytes=262144] the size of the chunks
  *   snapshots are stored in (snapshot.js); only changed chunks are rewritten
  * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
@@ -38,13 +40,14 @@ export const STORAGE_VERSION = 1
  *   durableState: what is durable, read without holding the server (Storage.durableState), for backups
  */
 export async function createStorage (options = {}) {
-  const SQL = await initSqlJs(options.initSqlJs ?? {})
+  const SQL = await loadSqlJs(options.initSqlJs ?? {})
   const persistence = await choosePersistence(options)
   const inMemory = (options.persistence ?? 'memory') === 'memory'
   const db = await Storage.open(SQL, persistence, {
     // Nothing to compact in memory: never export.
     snapshotPolicy: inMemory ? null : options.snapshotPolicy,
-    openSnapshotDelayMs: options.openSnapshotDelayMs
+    openSnapshotDelayMs: options.openSnapshotDelayMs,
+    snapshotSliceMs: options.snapshotSliceMs
   })
   return {
     storage: bridgeShape(db),

@@ -86,6 +86,8 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
   }
 
   return {
+    chunkBytes,
+
     async load () {
       db?.close()
       db = await openDatabase(indexedDB, name)
@@ -98,7 +100,8 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
         if (r === null) break
         records.push(r)
       }
-      return { snapshot, lastSeq, records }
+      // snapshotChunkBytes: the chunks the image came in (storage.js then snapshots only changed ones)
+      return { snapshot, lastSeq, records, snapshotChunkBytes: manifest?.chunkBytes ?? null }
     },
 
     /**
@@ -133,9 +136,13 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
       await transactionDone(tx)
     },
 
-    /** @returns {Promise<{bytesWritten: number, chunksWritten: number, chunks: number}>} */
+    /**
+     * image: the database as of lastSeq, whole or ImageChunks (snapshot.js),
+     * or a promise of it (appends can go on while it is copied).
+     * @returns {Promise<{bytesWritten: number, chunksWritten: number, chunks: number}>}
+     */
     async snapshot (lastSeq, image) {
-      const plan = await planSnapshot(manifest, lastSeq, image, chunkBytes)
+      const plan = await planSnapshot(manifest, lastSeq, await image, chunkBytes)
       const encoded = encodeManifest(plan.manifest)
       const put = db.transaction([SNAPSHOT, CHUNKS], 'readwrite', { durability: 'strict' })
       const done = transactionDone(put)

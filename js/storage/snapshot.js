@@ -29,7 +29,7 @@
  */
 
 import { crc32 } from './journal.js'
-import { StorageCorruptError } from './errors.js'
+import { StorageCorruptError, StorageError } from './errors.js'
 
 /**
  * Default chunk size. Smaller chunks rewrite less per snapshot (an index with
@@ -132,32 +132,63 @@ export function decodeManifest (bytes) {
 }
 
 /**
- * Cuts image into chunks, hashes them, and compares them with the previous
- * snapshot's manifest. The changed chunks are views into image.
+ * Part of a database image, as storage.js copies it from the watched file
+ * (sqljs.js): the chunks written since the last snapshot, or all of them
+ * (complete). The chunks left out are as the durable manifest has them.
+ * @typedef {{length: number, chunkBytes: number, complete: boolean, chunks: Array<{index: number, bytes: Uint8Array}>}} ImageChunks
+ */
+
+/**
+ * Hashes the chunks given (all of image's, cut from it when it is a whole
+ * image) and compares them with the previous snapshot's manifest; chunks not
+ * given are carried over from it. The changed chunks' bytes are those given
+ * (views into image for a whole one).
  * @param {Manifest|null} previous the manifest now durable, or null
  * @param {number} lastSeq the sequence the image is as of
- * @param {Uint8Array} image
+ * @param {Uint8Array|ImageChunks} image
  * @param {number} chunkBytes
  * @returns {Promise<{manifest: Manifest, changed: Array<{index: number, bytes: Uint8Array}>}>}
  */
 export async function planSnapshot (previous, lastSeq, image, chunkBytes) {
+  const source = ArrayBuffer.isView(image) ? wholeImageChunks(image, chunkBytes) : image
+  if (source.chunkBytes !== chunkBytes) throw new StorageError(`the snapshot's chunks are of ${source.chunkBytes} bytes, not ${chunkBytes}`)
   const generation = (previous?.generation ?? 0) + 1
-  const count = Math.ceil(image.length / chunkBytes)
-  const slice = i => image.subarray(i * chunkBytes, Math.min(image.length, (i + 1) * chunkBytes))
-  const hashes = await hashAll(count, slice)
+  const length = source.length
+  const count = Math.ceil(length / chunkBytes)
   const comparable = previous !== null && previous.chunkBytes === chunkBytes
+  const expected = i => Math.min(chunkBytes, length - i * chunkBytes)
+  const given = new Map(source.chunks.map(c => [c.index, c.bytes]))
+  for (const [i, bytes] of given) {
+    if (i >= count || bytes.length !== expected(i)) throw new StorageError(`snapshot chunk ${i} has ${bytes.length} bytes, not ${expected(i)}`)
+  }
+  const hashes = await hashAll(source.chunks.map(c => c.bytes))
+  const hashOf = new Map(source.chunks.map((c, k) => [c.index, hashes[k]]))
   const chunks = []
   const changed = []
   for (let i = 0; i < count; i++) {
     const before = comparable ? previous.chunks[i] : undefined
-    if (before !== undefined && sameBytes(before.hash, hashes[i]) && chunkLength(previous, i) === slice(i).length) {
+    const sameLength = before !== undefined && chunkLength(previous, i) === expected(i)
+    if (!given.has(i)) {
+      // Not written since the durable snapshot: it must hold the chunk as it is.
+      if (source.complete || !sameLength) throw new StorageError(`snapshot chunk ${i} is neither given nor in the durable manifest`)
+      chunks.push(before)
+    } else if (sameLength && sameBytes(before.hash, hashOf.get(i))) {
       chunks.push(before)
     } else {
-      chunks.push({ generation, hash: hashes[i] })
-      changed.push({ index: i, bytes: slice(i) })
+      chunks.push({ generation, hash: hashOf.get(i) })
+      changed.push({ index: i, bytes: given.get(i) })
     }
   }
-  return { manifest: { lastSeq, generation, chunkBytes, length: image.length, chunks }, changed }
+  return { manifest: { lastSeq, generation, chunkBytes, length, chunks }, changed }
+}
+
+/** A whole image as ImageChunks: every chunk, each a view into it. */
+export function wholeImageChunks (image, chunkBytes) {
+  const chunks = []
+  for (let i = 0; i * chunkBytes < image.length; i++) {
+    chunks.push({ index: i, bytes: image.subarray(i * chunkBytes, Math.min(image.length, (i + 1) * chunkBytes)) })
+  }
+  return { length: image.length, chunkBytes, complete: true, chunks }
 }
 
 /**
@@ -208,16 +239,16 @@ export function decodeWholeSnapshot (bytes) {
   return { lastSeq: Number(view.getBigUint64(8, true)), db }
 }
 
-async function hashAll (count, slice) {
-  const hashes = new Array(count)
+async function hashAll (pieces) {
+  const hashes = new Array(pieces.length)
   let next = 0
   const worker = async () => {
-    while (next < count) {
+    while (next < pieces.length) {
       const i = next++
-      hashes[i] = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', slice(i)))
+      hashes[i] = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', pieces[i]))
     }
   }
-  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, count) }, worker))
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, pieces.length) }, worker))
   return hashes
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
-import initSqlJs from 'sql.js'
+import { loadSqlJs } from './sqljs.js'
 import { createStorage } from './index.js'
 import { crc32 } from './journal.js'
 import { decodeManifest, encodeManifest, planSnapshot } from './snapshot.js'
@@ -171,7 +171,7 @@ for (const kind of KINDS) {
 
 /** What the whole-image snapshots before chunks looked like (snapshot.js decodeWholeSnapshot). */
 async function wholeSnapshotOf (sql, lastSeq) {
-  const SQL = await initSqlJs()
+  const SQL = await loadSqlJs()
   const db = new SQL.Database()
   db.run(sql)
   const image = db.export()

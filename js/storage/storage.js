@@ -18,24 +18,19 @@
  *   never acknowledged.
  * - The journal since the last snapshot is counted as persisted: the records
  *   replayed at open, plus each durable append. When snapshot-policy.js says
- *   it is long enough to slow start-up, a snapshot is exported at a quiescent
+ *   it is long enough to slow start-up, a snapshot is taken at a quiescent
  *   point (right after open or a durable append, no transaction open, no
- *   write pending) and written in the background as chunks, only those that
- *   changed (snapshot.js), after which the persistence drops the records it
- *   covers. The export is the only pause a snapshot causes (~1 ms per MB of
- *   database); stats() keeps the longest. See file-persistence.js and
- *   indexeddb-persistence.js for why each step is crash-safe.
- *   Why the whole image is copied (sql.js 1.16.0, checked in its dist):
- *   export() runs sqlite3_backup from the live connection into a buffer of
- *   page_count × page_size (prepared statements survive it; it no longer
- *   closes the database), page by page through SQLite's pager. Nothing
- *   reads part of the image: the in-memory file system (FS) and the wasm
- *   heap are not exported, the sqlite_dbpage table is not compiled in, and
- *   new Database(bytes) copies the bytes into a file of its own rather than
- *   keeping the caller's buffer. A backup in steps over several turns would
- *   only move the copy into a second database that again can only be read
- *   whole. Dirty-page tracking needs either a sql.js build exposing FS (or
- *   sqlite_dbpage) or wrapping its minified write syscalls at instantiation.
+ *   write pending) and written in the background as chunks (snapshot.js),
+ *   after which the persistence drops the records it covers. See
+ *   file-persistence.js and indexeddb-persistence.js for why each step is
+ *   crash-safe.
+ * - A snapshot copies only the chunks of the database file written since the
+ *   durable one (sqljs.js watches sql.js's file writes), a few at a time
+ *   between other work: FileWatch.freeze keeps the chunks as they were at
+ *   the quiescent point, so a write meanwhile copies a chunk it would change
+ *   first. No step holds the thread for more than snapshotSliceMs; stats()
+ *   keeps the longest. Where writes cannot be watched, the whole image is
+ *   exported at once as before (db.export(), ~1-3 ms per MB).
  * - Replay re-runs SQL, so writes must be deterministic given the database:
  *   values such as random IDs and timestamps come from Go as parameters,
  *   never from random(), datetime('now') or CURRENT_TIMESTAMP in SQL.
@@ -60,7 +55,10 @@ import { Statements } from './statements.js'
 import { encodeRecord, recordSeq, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
 import { persistError, sqliteError, StorageClosedError, StorageCorruptError, StorageError, StorageOutcomeUnknownError, StorageTransactionError } from './errors.js'
 import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
+import { checkWriteWatching, watchDatabaseFile } from './sqljs.js'
 
+/** The longest a snapshot copies chunks before letting other work run (copyImage). */
+const SNAPSHOT_SLICE_MS = 4
 /** How long after open a snapshot due then waits: past the first requests of a start-up. */
 const OPEN_SNAPSHOT_DELAY_MS = 1000
 
@@ -68,19 +66,21 @@ export class Storage {
   /**
    * @param {object} SQL initialised sql.js module
    * @param {object} persistence load/append/snapshot/close, see file-persistence.js
-   * @param {{snapshotPolicy?: object|null, now?: () => number, openSnapshotDelayMs?: number}} [options]
+   * @param {{snapshotPolicy?: object|null, now?: () => number, openSnapshotDelayMs?: number, snapshotSliceMs?: number}} [options]
    *   snapshotPolicy: overrides of DEFAULT_SNAPSHOT_POLICY, or null for never
    *   (nothing to compact in memory); now: the clock pauses are measured with (ms);
-   *   openSnapshotDelayMs: how long a snapshot due at open waits (1 s)
+   *   openSnapshotDelayMs: how long a snapshot due at open waits (1 s);
+   *   snapshotSliceMs: how long a snapshot copies before yielding (4 ms)
    */
   static async open (SQL, persistence, options = {}) {
     const state = await persistence.load()
     const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
+    storage.watchFile(state)
     storage.seq = state.lastSeq
     storage.replay(state.records)
     // A journal left long by earlier lives is compacted soon, not at the next
-    // write; not now, as a snapshot holds the thread (~1 ms per MB) and start-up
-    // is waiting to answer its first requests.
+    // write; not now: a snapshot's copying and writing would compete with
+    // start-up's first requests.
     storage.snapshotSoon(options.openSnapshotDelayMs ?? OPEN_SNAPSHOT_DELAY_MS)
     return storage
   }
@@ -98,6 +98,12 @@ export class Storage {
     this.knownDatabaseBytes = 0
     /** when to snapshot (snapshot-policy.js); null: never */
     this.snapshotPolicy = options.snapshotPolicy === null ? null : { ...DEFAULT_SNAPSHOT_POLICY, ...options.snapshotPolicy }
+    /** which chunks of the database file were written (sqljs.js), or null: snapshots export it all */
+    this.fileWatch = null
+    /** the durable snapshot is the file as fileWatch last started counting: unwritten chunks can be kept */
+    this.snapshotBase = false
+    /** how long a snapshot copies chunks before letting other work run, ms (copyImage) */
+    this.snapshotSliceMs = options.snapshotSliceMs ?? SNAPSHOT_SLICE_MS
     /** milliseconds, for measuring pauses */
     this.now = options.now ?? (() => performance.now())
     /** sequence number of the last durable journal record (or of the snapshot) */
@@ -141,9 +147,11 @@ export class Storage {
       snapshotBytesWritten: 0,
       snapshotChunksWritten: 0,
       snapshotFailures: 0,
-      /** the longest a snapshot held the thread (the export), and the last, ms */
+      /** the longest a snapshot held the thread (copying the image), and the last, ms */
       snapshotPauseMaxMs: 0,
       snapshotPauseLastMs: 0,
+      /** bytes the snapshots copied from the database while holding the thread */
+      snapshotBytesCopied: 0,
       persistFailures: 0,
       reloads: 0,
       /** journal records and bytes replayed at open (and at reloads) */
@@ -281,6 +289,7 @@ export class Storage {
       openStatements: this.statements.openStatements,
       handles: this.statements.handles.size,
       inTransaction: this.inTransaction,
+      watchedWrites: this.fileWatch !== null,
       seq: this.seq,
       journalRecords: this.journal.records,
       journalBytes: this.journal.bytes,
@@ -454,19 +463,21 @@ export class Storage {
     // 0.1 ms of every message send in V8's profile of bench/wasm-send.js).
     if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.knownDatabaseBytes)) return
     if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.databaseSize())) return
-    const started = this.now()
-    const image = this.db.export()
-    const pause = this.now() - started
-    this.counters.snapshotPauseLastMs = pause
-    this.counters.snapshotPauseMaxMs = Math.max(this.counters.snapshotPauseMaxMs, pause)
     const covered = this.journal
     this.journal = { records: 0, bytes: 0, replayMs: 0 }
+    // Handed over now, while copying goes on: the persistence marks its place
+    // in the journal at this quiescent point (file-persistence.js).
+    const image = this.copyImage()
+    image.catch(() => {}) // the snapshot's own promise reports a failure
     this.snapshotting = this.persistence.snapshot(this.seq, image).then(written => {
+      this.snapshotBase = this.fileWatch !== null
       this.counters.snapshots++
-      this.counters.snapshotBytesWritten += written?.bytesWritten ?? image.length
+      this.counters.snapshotBytesWritten += written?.bytesWritten ?? 0
       this.counters.snapshotChunksWritten += written?.chunksWritten ?? 0
     }, () => {
-      // The journal still holds everything: count it again, so the next commit retries.
+      // The journal still holds everything: count it again, so the next commit retries
+      // (with the whole file: the chunks taken are no longer counted as written).
+      this.snapshotBase = false
       this.counters.snapshotFailures++
       this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes, replayMs: this.journal.replayMs + covered.replayMs }
     }).finally(() => {
@@ -476,6 +487,68 @@ export class Storage {
       // persisted (the image would hold a record the journal does not yet).
       if (this.closedReason === null && this.committing === null) this.maybeSnapshot()
     })
+  }
+
+  /**
+   * Watches the database file for the chunks a snapshot must copy
+   * (sqljs.js), when snapshots are taken and the persistence stores chunks.
+   * state: what the database was opened from; chunks of the same size are
+   * the durable base, so a snapshot copies only those written since.
+   */
+  watchFile (state) {
+    const chunkBytes = this.persistence.chunkBytes
+    this.fileWatch = this.snapshotPolicy !== null && chunkBytes > 0 ? watchDatabaseFile(this.db, chunkBytes) : null
+    this.snapshotBase = this.fileWatch !== null && state.snapshotChunkBytes === chunkBytes
+  }
+
+  /**
+   * The image a snapshot stores, as of now (a quiescent point; the caller
+   * takes the sequence number at the same moment): the chunks of the file
+   * written since the durable snapshot when writes are watched (all of them
+   * without a durable base), else a whole export(). Watched chunks are copied
+   * a few at a time, yielding between (FileWatch.freeze keeps them as they
+   * were), so a snapshot holds the thread for about snapshotSliceMs at most.
+   * @returns {Promise<Uint8Array|import('./snapshot.js').ImageChunks>}
+   */
+  async copyImage () {
+    let started = this.now()
+    const held = () => {
+      const pause = this.now() - started
+      this.counters.snapshotPauseLastMs = Math.max(this.counters.snapshotPauseLastMs, pause)
+      this.counters.snapshotPauseMaxMs = Math.max(this.counters.snapshotPauseMaxMs, pause)
+    }
+    this.counters.snapshotPauseLastMs = 0
+    // A watch that cannot be relied on (the check failed, or its bookkeeping did) is dropped for good.
+    if (this.fileWatch !== null && (!this.fileWatch.usable() || !checkWriteWatching().watching)) this.fileWatch = null
+    const watch = this.fileWatch
+    if (watch === null) {
+      const image = this.db.export()
+      held()
+      this.counters.snapshotBytesCopied += image.length
+      return image
+    }
+    const { chunks, everything } = watch.take()
+    const length = watch.length()
+    const count = Math.ceil(length / watch.chunkBytes)
+    const complete = everything || !this.snapshotBase
+    const indexes = complete ? Array.from({ length: count }, (_, i) => i) : [...chunks].filter(i => i < count).sort((a, b) => a - b)
+    const frozen = watch.freeze(indexes, length)
+    try {
+      for (const i of indexes) {
+        if (this.now() - started >= this.snapshotSliceMs) {
+          held()
+          await new Promise(resolve => setTimeout(resolve, 0))
+          started = this.now()
+        }
+        watch.copyPending(i)
+      }
+      held()
+    } finally {
+      watch.thaw()
+    }
+    const copied = indexes.map(index => ({ index, bytes: frozen.copies.get(index) }))
+    this.counters.snapshotBytesCopied += copied.reduce((n, c) => n + c.bytes.length, 0)
+    return { length, chunkBytes: watch.chunkBytes, complete, chunks: copied }
   }
 
   databaseSize () {
@@ -506,6 +579,7 @@ export class Storage {
       this.pendingWrites = []
       this.transactionScriptMs = 0
       this.pendingScriptMs = 0
+      this.watchFile(state)
       this.seq = state.lastSeq
       this.journal = { records: 0, bytes: 0, replayMs: 0 }
       this.replay(state.records)
