@@ -126,6 +126,7 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
         out(valueRow(`history.worker-array-buffers.${label}`, 'bytes', restarted.backing, { note: `the worker's ArrayBuffer backing stores after that restart (CDP Runtime.getHeapUsage backingStorageSize; sql.js's database file is one)${note}` }))
       }
       out(valueRow(`history.memory.after-restart.${label}`, 'bytes', m.memoryAfterRestart.rss, { note: `RSS of the renderer hosting the page and the worker, after a worker restart and a /sync (all ${m.memoryAfterRestart.processes} renderers: ${m.memoryAfterRestart.detail})${note}` }))
+      out(valueRow(`history.worker-restart.replay.${label}`, 'ms', restarted.stats.replayMs, { note: `the last restart's open replaying the journal since the snapshot: ${restarted.stats.replayed} records, ${restarted.stats.replayedBytes} bytes${note}` }))
       out(valueRow(`history.worker-heap.${label}`, 'bytes', m.heap, { note: `the worker's V8 heap in use after that restart (wasm memories not included)${note}` }))
 
       await close(b.browser)

@@ -154,9 +154,10 @@ export class Storage {
       snapshotBytesCopied: 0,
       persistFailures: 0,
       reloads: 0,
-      /** journal records and bytes replayed at open (and at reloads) */
+      /** journal records and bytes replayed at open (and at reloads), and the ms it took */
       replayed: 0,
-      replayedBytes: 0
+      replayedBytes: 0,
+      replayMs: 0
     }
   }
 
@@ -413,7 +414,11 @@ export class Storage {
     try {
       this.replayRecords(records)
     } finally {
-      if (this.journal.records > before) this.journal.replayMs += this.now() - started
+      if (this.journal.records > before) {
+        const took = this.now() - started
+        this.journal.replayMs += took
+        this.counters.replayMs += took
+      }
     }
   }
 
