@@ -422,11 +422,18 @@ export class Storage {
     }
   }
 
+  /**
+   * All records in one transaction: a transaction per record made SQLite
+   * write each record's pages to the file again at its COMMIT. A record that
+   * fails ends the open either way (nothing after it could apply).
+   */
   replayRecords (records) {
+    const applied = []
+    let seq = this.seq
     for (const record of records) {
-      if (record.seq <= this.seq) continue // covered by the snapshot
-      if (record.seq !== this.seq + 1) break // a gap: nothing after it can be applied
-      this.db.run('BEGIN')
+      if (record.seq <= seq) continue // covered by the snapshot
+      if (record.seq !== seq + 1) break // a gap: nothing after it can be applied
+      if (applied.length === 0) this.db.run('BEGIN')
       try {
         for (const w of record.writes) {
           if (w.kind === KIND_SCRIPT) {
@@ -435,12 +442,22 @@ export class Storage {
             this.statements.withEntry(w.sql, entry => this.statements.run(entry, decodeParams(w.params), { flags: 0, wantsChanges: false }))
           }
         }
-        this.db.run('COMMIT')
       } catch (err) {
         try { this.db.run('ROLLBACK') } catch {}
         throw new StorageError(`replaying journal record ${record.seq} failed: ${err?.message ?? err}`, { cause: err })
       }
-      this.seq = record.seq
+      applied.push(record)
+      seq = record.seq
+    }
+    if (applied.length === 0) return
+    try {
+      this.db.run('COMMIT')
+    } catch (err) {
+      try { this.db.run('ROLLBACK') } catch {}
+      throw new StorageError(`replaying journal records ${applied[0].seq} to ${seq} failed at commit: ${err?.message ?? err}`, { cause: err })
+    }
+    this.seq = seq
+    for (const record of applied) {
       this.counters.replayed++
       this.counters.replayedBytes += record.bytes
       this.journal.records++
