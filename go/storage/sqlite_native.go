@@ -20,6 +20,11 @@ const fullTextModule = "fts5"
 // view event_search_bodies (migration 20) instead of keeping a copy.
 const fullTextExternalContent = "content='event_search_bodies', content_rowid='rowid'"
 
+// groupCommit: writes that queue up share a commit (DB.Write). Natively each
+// commit is an fsync (synchronous=FULL): 8 users sending at once spent most
+// of the write lock's time in them.
+const groupCommit = true
+
 // maxIdleConns is how many open connections the pool keeps between uses.
 // database/sql's default, 2, made each burst of concurrent requests (8
 // senders: 8 token lookups beside the write) open connections and close
