@@ -17,6 +17,22 @@ const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const PASSPHRASE = 'a long and memorable passphrase'
 
+/**
+ * A temporary directory removed once the test is over, after the stops given
+ * to stopLater (last first): node:test runs after-hooks in the order they
+ * were added, so a removal added first ran while an imported peer was still
+ * writing its first snapshot there (ENOTEMPTY), and that peer was never stopped.
+ */
+async function tempRoot (t, prefix) {
+  const root = await mkdtemp(join(tmpdir(), prefix))
+  const stops = []
+  t.after(async () => {
+    for (const stop of stops.reverse()) await Promise.resolve().then(stop).catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  })
+  return { root, stopLater: stop => stops.push(stop) }
+}
+
 /** Runs the peer command to completion; resolves to {code, output}. */
 function runCli (args, passphrase = PASSPHRASE) {
   return new Promise(resolve => {
@@ -26,8 +42,7 @@ function runCli (args, passphrase = PASSPHRASE) {
 }
 
 test('a peer exported and imported into an empty directory is the same server, with its users, rooms, messages and media', { timeout: 180000 }, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'hearth-peer-backup-'))
-  t.after(() => rm(root, { recursive: true, force: true }))
+  const { root, stopLater } = await tempRoot(t, 'hearth-peer-backup-')
   const [a, b, c] = ['a', 'b', 'c'].map(n => join(root, n))
   const file = join(root, 'server.hearth-backup')
 
@@ -69,7 +84,7 @@ test('a peer exported and imported into an empty directory is the same server, w
   process.env.HEARTH_BACKUP_PASSPHRASE = PASSPHRASE
   t.after(() => { delete process.env.HEARTH_BACKUP_PASSPHRASE })
   const moved = await spawnPeer(b, ['--import', file])
-  t.after(() => moved.stop())
+  stopLater(() => moved.stop())
   assert.equal(moved.serverName, peer.serverName)
   const login = await ok(moved, 'POST', '/_matrix/client/v3/login', {
     body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'mover' }, password: 'secret' }
@@ -85,17 +100,16 @@ test('a peer exported and imported into an empty directory is the same server, w
 })
 
 test('a moved server federates as before: a message a third server sends after the move arrives', { timeout: 180000 }, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'hearth-peer-backup-fed-'))
-  t.after(() => rm(root, { recursive: true, force: true }))
+  const { root, stopLater } = await tempRoot(t, 'hearth-peer-backup-fed-')
   const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
   await relay.start()
-  t.after(() => relay.stop())
+  stopLater(() => relay.stop())
   const relayArgs = ['--relay', relay.multiaddrs()[0]]
   const file = join(root, 'moving.hearth-backup')
 
   const home = await spawnPeer(join(root, 'home'), relayArgs)
   const friend = await spawnPeer(join(root, 'friend'), relayArgs)
-  t.after(() => friend.stop())
+  stopLater(() => friend.stop())
   const mover = { peer: home, token: await register(home, 'mover'), user: `@mover:${home.serverName}` }
   const guest = { peer: friend, token: await register(friend, 'friend'), user: `@friend:${friend.serverName}` }
   const roomId = await privateRoom(mover, [guest])
@@ -108,7 +122,7 @@ test('a moved server federates as before: a message a third server sends after t
   process.env.HEARTH_BACKUP_PASSPHRASE = PASSPHRASE
   t.after(() => { delete process.env.HEARTH_BACKUP_PASSPHRASE })
   const moved = await spawnPeer(join(root, 'moved'), ['--import', file, ...relayArgs])
-  t.after(() => moved.stop())
+  stopLater(() => moved.stop())
   assert.equal(moved.serverName, home.serverName)
 
   await say(friend, guest.token, roomId, 'after the move')
