@@ -6,32 +6,15 @@ import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ok, privateRoom, register, roomPath, say, spawnPeer, waitForMessage } from './harness.js'
+import { ok, privateRoom, register, roomPath, say, spawnPeer, tempRoot, waitForMessage } from './harness.js'
 import { createRelay } from '../relay/index.js'
 
 const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const PASSPHRASE = 'a long and memorable passphrase'
-
-/**
- * A temporary directory removed once the test is over, after the stops given
- * to stopLater (last first): node:test runs after-hooks in the order they
- * were added, so a removal added first ran while an imported peer was still
- * writing its first snapshot there (ENOTEMPTY), and that peer was never stopped.
- */
-async function tempRoot (t, prefix) {
-  const root = await mkdtemp(join(tmpdir(), prefix))
-  const stops = []
-  t.after(async () => {
-    for (const stop of stops.reverse()) await Promise.resolve().then(stop).catch(() => {})
-    await rm(root, { recursive: true, force: true })
-  })
-  return { root, stopLater: stop => stops.push(stop) }
-}
 
 /** Runs the peer command to completion; resolves to {code, output}. */
 function runCli (args, passphrase = PASSPHRASE) {

@@ -6,6 +6,9 @@
  * Node only: import '../p2p/node-env.js' first.
  */
 import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
@@ -126,4 +129,20 @@ export async function retry (what, fn, timeoutMs = 20000) {
 export async function delivery (peer, token, roomId, eventId) {
   const path = `/_matrix/client/unstable/org.hearth.delivery/rooms/${encodeURIComponent(roomId)}/events?event_id=${encodeURIComponent(eventId)}`
   return (await ok(peer, 'GET', path, { token })).events[eventId]
+}
+
+/**
+ * A temporary directory removed once the test is over, after the stops given
+ * to stopLater (last first): node:test runs after-hooks in the order they
+ * were added, so a removal added first ran while an imported peer was still
+ * writing its first snapshot there (ENOTEMPTY), and that peer was never stopped.
+ */
+export async function tempRoot (t, prefix) {
+  const root = await mkdtemp(join(tmpdir(), prefix))
+  const stops = []
+  t.after(async () => {
+    for (const stop of stops.reverse()) await Promise.resolve().then(stop).catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  })
+  return { root, stopLater: stop => stops.push(stop) }
 }
