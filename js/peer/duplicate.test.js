@@ -5,20 +5,18 @@
 import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRelay } from '../relay/index.js'
-import { ok, register, spawnPeer } from './harness.js'
+import { ok, register, spawnPeer, tempRoot } from './harness.js'
 
 const quiet = { log () {}, info () {}, warn () {} }
 
 test('a second live copy of one server is refused by itself, with the reason, and the first stays online', { timeout: 120000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-duplicate-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-duplicate-')
   const relay = createRelay({ port: 0, logger: quiet })
   await relay.start()
-  t.after(() => relay.stop())
+  stopLater(() => relay.stop())
   const relayArgs = ['--relay', relay.multiaddrs()[0]]
 
   // One server with a user, stopped, and its directory copied.
@@ -28,7 +26,7 @@ test('a second live copy of one server is refused by itself, with the reason, an
   await cp(join(dir, 'original'), join(dir, 'copy'), { recursive: true })
 
   first = await spawnPeer(join(dir, 'original'), relayArgs)
-  t.after(() => first.stop())
+  stopLater(() => first.stop())
   await waitFor(() => relay.present().includes(first.serverName), 'the first copy on the relay')
 
   let second
@@ -41,7 +39,7 @@ test('a second live copy of one server is refused by itself, with the reason, an
     second = null
   }
   if (second !== null) {
-    t.after(() => second.kill())
+    stopLater(() => second.kill())
     assert.equal(await second.exited, 3, second.output())
     assert.match(second.output(), /another copy of this server \(\S+\) is already online on relay/)
   }

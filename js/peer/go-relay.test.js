@@ -10,15 +10,12 @@
 import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildGoRelay, startGoRelay } from '../../test/go-relay/relay.js'
-import { privateRoom, register, say, spawnPeer, waitForLine, waitForMessage } from './harness.js'
+import { privateRoom, register, say, spawnPeer, tempRoot, waitForLine, waitForMessage } from './harness.js'
 
 test('two headless peers federate through a stock go-libp2p relay', { timeout: 600_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-go-relay-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-go-relay-')
   let binary
   try {
     binary = await buildGoRelay(dir)
@@ -27,14 +24,14 @@ test('two headless peers federate through a stock go-libp2p relay', { timeout: 6
     throw err
   }
   const relay = await startGoRelay(binary)
-  t.after(() => relay.stop())
+  stopLater(() => relay.stop())
   const relayId = relay.multiaddrs()[0].split('/p2p/')[1]
 
   const relayArgs = ['--relay', relay.multiaddrs()[0]]
   const a = await spawnPeer(join(dir, 'a'), relayArgs)
-  t.after(() => a.stop())
+  stopLater(() => a.stop())
   const b = await spawnPeer(join(dir, 'b'), relayArgs)
-  t.after(() => b.stop())
+  stopLater(() => b.stop())
   for (const peer of [a, b]) await waitForLine(peer, `peer: relay ${relayId} online (relaying only)`)
 
   const alice = { peer: a, user: '@alice:' + a.serverName, token: await register(a, 'alice') }

@@ -3,10 +3,9 @@
 import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { register, spawnPeer } from './harness.js'
+import { register, spawnPeer, tempRoot } from './harness.js'
 
 /** 1 MiB that no database page could hold by accident. */
 function picture () {
@@ -27,8 +26,7 @@ async function upload (peer, token, body) {
 }
 
 test('an acknowledged upload survives SIGKILL, as a file beside the database and not in it; orphans are swept at start', { timeout: 120000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-peer-media-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-peer-media-')
   let peer = await spawnPeer(dir)
   const token = await register(peer, 'photographer')
   const bytes = picture()
@@ -46,7 +44,7 @@ test('an acknowledged upload survives SIGKILL, as a file beside the database and
   await writeFile(join(dir, 'media', 'local', 'orphanFromACrash'), 'no row names me')
 
   peer = await spawnPeer(dir)
-  t.after(() => peer.stop())
+  stopLater(() => peer.stop())
   const res = await fetch(`${peer.url}/_matrix/client/v1/media/download/${peer.serverName}/${mediaId}`, { headers: { authorization: `Bearer ${token}` } })
   assert.equal(res.status, 200)
   assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes, 'the download after the kill differs')

@@ -7,11 +7,10 @@
 import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRelay } from '../relay/index.js'
-import { delivery, ok, privateRoom, register, roomPath, say, spawnPeer, waitForMessage } from './harness.js'
+import { delivery, ok, privateRoom, register, roomPath, say, spawnPeer, tempRoot, waitForMessage } from './harness.js'
 
 /** How long a returning recipient may take to show a message it missed. */
 const ARRIVAL_TIMEOUT = 30000
@@ -23,12 +22,11 @@ const quiet = { log () {}, info () {}, warn () {}, debug () {} }
  * everything is stopped and removed after the test.
  */
 async function network (t, names, { mailbox = true } = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-offline-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-offline-')
   const mailboxDir = join(dir, 'mailbox')
   const relay = createRelay({ port: 0, logger: quiet, ...(mailbox && { mailbox: { dir: mailboxDir } }) })
   await relay.start()
-  t.after(() => relay.stop())
+  stopLater(() => relay.stop())
   const relayArgs = ['--relay', relay.multiaddrs()[0]]
   const net = { relay, mailboxDir, peers: {} }
   net.start = async (name) => {
@@ -39,7 +37,7 @@ async function network (t, names, { mailbox = true } = {}) {
     await net.peers[name].stop()
     delete net.peers[name]
   }
-  t.after(() => Promise.all(Object.values(net.peers).map((p) => p.stop())))
+  stopLater(() => Promise.all(Object.values(net.peers).map((p) => p.stop())))
   for (const name of names) await net.start(name)
   return net
 }

@@ -7,19 +7,16 @@ import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRelay } from '../relay/index.js'
-import { call, register, spawnPeer, waitForMessage } from './harness.js'
+import { call, register, spawnPeer, tempRoot, waitForMessage } from './harness.js'
 
 const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 
 test('a headless peer keeps its identity and data across restarts, and one peer owns a data directory', { timeout: 120000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-peer-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-peer-')
 
   let peer = await spawnPeer(dir)
   const name = peer.serverName
@@ -41,7 +38,7 @@ test('a headless peer keeps its identity and data across restarts, and one peer 
   // Killed outright: the acknowledged message survives, the stale lock is taken over.
   await peer.kill()
   peer = await spawnPeer(dir)
-  t.after(() => peer.stop())
+  stopLater(() => peer.stop())
   assert.equal(peer.serverName, name, 'the server name changed across a restart')
   const messages = await call(peer, 'GET', `${roomPath}/messages?dir=b&limit=5`, { token })
   assert.equal(messages.status, 200, JSON.stringify(messages.body))
@@ -53,14 +50,14 @@ test('a headless peer keeps its identity and data across restarts, and one peer 
  * may replace net.b (a restart). Everything is stopped and removed after it.
  */
 async function relayAndTwoPeers (t) {
+  const { root, stopLater } = await tempRoot(t, 'hearth-peer-')
   const relay = createRelay({ port: 0, logger: { log () {}, info () {}, warn () {} } })
   await relay.start()
-  t.after(() => relay.stop())
+  stopLater(() => relay.stop())
   const relayArgs = ['--relay', relay.multiaddrs()[0]]
-  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'hearth-peer-'))))
-  t.after(() => Promise.all(dirs.map(d => rm(d, { recursive: true, force: true }))))
+  const dirs = [join(root, 'a'), join(root, 'b')]
   const net = { relayArgs, dirs, a: await spawnPeer(dirs[0], relayArgs), b: await spawnPeer(dirs[1], relayArgs) }
-  t.after(() => Promise.all([net.a.stop(), net.b.stop()]))
+  stopLater(() => Promise.all([net.a.stop(), net.b.stop()]))
   return net
 }
 

@@ -7,18 +7,15 @@
 import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnPeer } from './harness.js'
+import { spawnPeer, tempRoot } from './harness.js'
 
 const register = '/_matrix/client/v3/register'
 
 test('registration needs the token when one is set; foreign origins are refused, configured ones get CORS', { timeout: 120000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-policy-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-policy-')
   const peer = await spawnPeer(join(dir, 'a'), ['--registration-token', 'tok3n', '--cors-origin', 'https://app.example.org'])
-  t.after(() => peer.stop())
+  stopLater(() => peer.stop())
   const post = async (body, headers = {}) => {
     const res = await fetch(peer.url + register, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
     return { status: res.status, headers: res.headers, body: await res.json() }
@@ -43,10 +40,9 @@ test('registration needs the token when one is set; foreign origins are refused,
 })
 
 test('without options registration stays open (the dummy stage) and no origin but its own gets CORS', { timeout: 120000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-policy-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-policy-')
   const peer = await spawnPeer(join(dir, 'b'))
-  t.after(() => peer.stop())
+  stopLater(() => peer.stop())
   const res = await fetch(peer.url + register, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
   assert.deepEqual((await res.json()).flows, [{ stages: ['m.login.dummy'] }])
   const foreign = await fetch(peer.url + '/_matrix/client/versions', { headers: { origin: 'https://evil.example' } })

@@ -9,10 +9,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnPeer, ok, register, roomPath } from './harness.js'
+import { ok, register, roomPath, spawnPeer, tempRoot } from './harness.js'
 
 test('a mention notifies, counts and highlights, and is pushed to the pusher\'s gateway', { timeout: 120000 }, async (t) => {
   const pushed = []
@@ -30,10 +28,9 @@ test('a mention notifies, counts and highlights, and is pushed to the pusher\'s 
   gateway.listen(0, '127.0.0.1')
   await once(gateway, 'listening')
   t.after(() => gateway.close())
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-push-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { root: dir, stopLater } = await tempRoot(t, 'hearth-push-')
   const peer = await spawnPeer(join(dir, 'a'))
-  t.after(() => peer.stop())
+  stopLater(() => peer.stop())
 
   const alice = await register(peer, 'alice')
   const bob = await register(peer, 'bob')

@@ -7,11 +7,8 @@
 import '../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createRelay } from '../relay/index.js'
-import { spawnPeer, waitForLine } from './harness.js'
+import { spawnPeer, tempRoot, waitForLine } from './harness.js'
 
 const quiet = { log () {}, info () {}, warn () {}, debug () {} }
 
@@ -21,10 +18,9 @@ for (const [count, relaysThen] of [[3, 'up'], [2, 'gone'], [3, 'dying at the sam
     const relays = Array.from({ length: count }, () => createRelay({ port: 0, logger: quiet }))
     await Promise.all(relays.map(r => r.start()))
     t.after(() => Promise.allSettled(relays.map(r => r.stop())))
-    const dir = await mkdtemp(join(tmpdir(), 'hearth-peer-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
+    const { root: dir, stopLater } = await tempRoot(t, 'hearth-peer-')
     const peer = await spawnPeer(dir, relays.flatMap(r => ['--relay', r.multiaddrs()[0]]))
-    t.after(() => peer.kill())
+    stopLater(() => peer.kill())
 
     for (const r of relays) await waitForLine(peer, `peer: relay ${r.peerId} online`)
     if (relaysThen === 'gone') {
