@@ -21,7 +21,7 @@
  * (another sql.js version, or sql.js initialised elsewhere before this
  * module), watching is off and snapshots export the whole image as before:
  * slower, never wrong. The wrappers' own bookkeeping never throws into
- * SQLite: a failure there only turns watching off. A test fails when it is
+ * SQLite: a failure there only turns watching off (FileCalls.fail). A test fails when it is
  * off (sqljs.test.js), so an upgrade that breaks it is seen.
  */
 
@@ -168,7 +168,13 @@ class FileCalls {
     const { openat, close, seek, write, truncate } = this.call
     env[IMPORTS.openat] = (dirfd, pathPtr, flags, varargs) => {
       const fd = openat(dirfd, pathPtr, flags, varargs)
-      if (fd >= 0) this.safely(() => this.paths.set(fd, this.cString(pathPtr)))
+      if (fd >= 0) {
+        try {
+          this.paths.set(fd, this.cString(pathPtr))
+        } catch (err) {
+          this.fail(err)
+        }
+      }
       return fd
     }
     env[IMPORTS.close] = fd => {
@@ -180,22 +186,42 @@ class FileCalls {
       }
       return close(fd)
     }
+    // Called before every read and write SQLite makes: no closure per call.
     env[IMPORTS.seek] = (fd, offset, whence, newOffsetPtr) => {
       const rc = seek(fd, offset, whence, newOffsetPtr)
       const watch = this.watches.get(fd)
-      if (watch !== undefined && rc === 0) this.safely(() => { watch.position = Number(this.view().getBigInt64(newOffsetPtr, true)) })
+      if (watch !== undefined && rc === 0) {
+        try {
+          watch.position = Number(this.view().getBigInt64(newOffsetPtr, true))
+        } catch (err) {
+          this.fail(err)
+        }
+      }
       return rc
     }
     env[IMPORTS.write] = (fd, iov, iovcnt, writtenPtr) => {
       const watch = this.watches.get(fd)
-      if (watch?.frozen) this.safely(() => watch.beforeWrite(this.iovBytes(iov, iovcnt)))
+      if (watch === undefined) return write(fd, iov, iovcnt, writtenPtr)
+      try {
+        if (watch.frozen) watch.beforeWrite(this.iovBytes(iov, iovcnt))
+      } catch (err) {
+        this.fail(err)
+      }
       const rc = write(fd, iov, iovcnt, writtenPtr)
-      if (watch !== undefined && rc === 0) this.safely(() => watch.wrote(this.view().getUint32(writtenPtr, true)))
+      try {
+        if (rc === 0) watch.wrote(this.view().getUint32(writtenPtr, true))
+      } catch (err) {
+        this.fail(err)
+      }
       return rc
     }
     env[IMPORTS.truncate] = (fd, length) => {
       const watch = this.watches.get(fd)
-      if (watch?.frozen) this.safely(() => watch.copyAllPending())
+      try {
+        if (watch?.frozen) watch.copyAllPending()
+      } catch (err) {
+        this.fail(err)
+      }
       const rc = truncate(fd, length)
       if (watch !== undefined) watch.everything = true // rare (VACUUM): copy it all next time
       return rc
@@ -203,17 +229,13 @@ class FileCalls {
   }
 
   /**
-   * Runs the wrappers' bookkeeping; a failure there must not reach SQLite,
-   * so it marks every watch broken instead (their snapshots then fail, and
-   * storage.js stops watching).
+   * A failure in the wrappers' bookkeeping must not reach SQLite: it marks
+   * every watch broken instead (their snapshots then fail, and storage.js
+   * stops watching).
    */
-  safely (fn) {
-    try {
-      fn()
-    } catch (err) {
-      this.broken = err
-      for (const watch of this.watches.values()) watch.broken = err
-    }
+  fail (err) {
+    this.broken = err
+    for (const watch of this.watches.values()) watch.broken = err
   }
 
   attach (memory) {
@@ -321,7 +343,7 @@ export class FileWatch {
     /** the file changed in a way chunks do not describe (a truncate) */
     this.everything = false
     this.closed = false
-    /** an error in the wrappers' bookkeeping (FileCalls.safely): what this watch says is unreliable */
+    /** an error in the wrappers' bookkeeping (FileCalls.fail): what this watch says is unreliable */
     this.broken = null
     /** chunks kept as they were for a snapshot copying them, or null (freeze) */
     this.frozen = null

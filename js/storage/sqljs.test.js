@@ -179,7 +179,7 @@ test('when a watch cannot be relied on, snapshots export the whole database inst
     await s.commit()
     await s.settled()
     assert.equal(s.stats().watchedWrites, true)
-    s.fileWatch.broken = new Error('injected') // as FileCalls.safely marks it when its bookkeeping throws
+    s.fileWatch.broken = new Error('injected') // as FileCalls.fail marks it when its bookkeeping throws
     await put(s, [[1, 'one']])
     await s.settled()
     const stats = s.stats()
