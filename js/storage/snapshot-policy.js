@@ -18,21 +18,24 @@
  *   events loading the 268 MB snapshot already takes ~0.65 s of the 1 s goal.
  * - maxBytes = 1 MiB (~330 such records) bounds what is read and decoded at
  *   open when records are large (a media upload is one big record).
- * - databaseFraction = 1/4: a snapshot costs about the database's size (the
- *   export copies it, ~1 ms per MB, and hashing reads it), so waiting for a
- *   quarter of the database in journal keeps that cost at ~4 bytes per
- *   journal byte while the database is small; the caps take over past 4 MB.
+ * - databaseFraction = 1/4: a snapshot can cost about the database's size
+ *   (it copies, hashes and writes the chunks written since the last one, and
+ *   indexes with random keys touch most chunks: ~60% at 250 records), so
+ *   waiting for a quarter of the database in journal keeps that cost at ~4
+ *   bytes per journal byte while the database is small; the caps take over
+ *   past 4 MB.
  * - minBytes = 64 KiB: below that a snapshot would follow nearly every commit
  *   of a new, near-empty database for no gain.
- * - maxReplayMs = 100: what maxRecords ordinary records cost to replay, so it
- *   changes nothing for them; it catches records cheap in bytes and dear to
- *   replay. A new server's journal is its schema migrations: 11 records,
- *   15 KB, under every other bound. Opening them (Node, 15 alternating runs,
- *   load ≈ 7) took 163 ms median against 39 ms for their snapshot; the
- *   migrating life now snapshots most of them (136 ms at the next open,
- *   which replays the rest, finds them dear and snapshots them too). In the
- *   browser this open is on the critical path of a worker restart
- *   (startup.worker-restart.storage-open, 517 ms of 999 ms).
+ * - maxReplayMs = 25: replay in a restarting browser worker is dear (cold
+ *   code: 5 records of a new account's set-up took 45–63 ms in the history
+ *   bench), and a snapshot no longer holds the thread (storage.js copies
+ *   only written chunks, in slices), so a journal that cost 25 ms to replay
+ *   at open is snapshotted in that life (1 s after open), and the next
+ *   restart replays nothing. startup.worker-restart, two pairs in the same
+ *   minutes, 100 → 25: total 737 / 642 → 634 / 477 ms, storage open
+ *   307 / 285 → 251 / 185 ms. It also catches records cheap in bytes and
+ *   dear to replay, such as a new server's schema migrations (11 records,
+ *   15 KB: 163 ms to open under Node against 39 ms for their snapshot).
  */
 
 export const DEFAULT_SNAPSHOT_POLICY = Object.freeze({
@@ -40,7 +43,7 @@ export const DEFAULT_SNAPSHOT_POLICY = Object.freeze({
   maxBytes: 1024 * 1024,
   minBytes: 64 * 1024,
   databaseFraction: 1 / 4,
-  maxReplayMs: 100
+  maxReplayMs: 25
 })
 
 /**

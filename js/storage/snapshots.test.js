@@ -59,8 +59,8 @@ test('snapshotDue: records, the byte cap, a quarter of the database, the floor, 
     [{ records: 10, bytes: 200_000 }, 1 * MB, false],
     [{ records: 10, bytes: 64 * 1024 }, 0, true],
     [{ records: 10, bytes: 60 * 1024 }, 0, false],
-    [{ records: 11, bytes: 15_375, replayMs: 99 }, 1 * MB, false],
-    [{ records: 11, bytes: 15_375, replayMs: 100 }, 1 * MB, true],
+    [{ records: 11, bytes: 15_375, replayMs: 24 }, 1 * MB, false],
+    [{ records: 11, bytes: 15_375, replayMs: 25 }, 1 * MB, true],
     [{ records: 0, bytes: 0, replayMs: 500 }, 0, false]
   ]
   for (const [journal, db, due] of cases) assert.equal(snapshotDue(p, journal, () => db), due, JSON.stringify({ journal, db }))
