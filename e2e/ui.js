@@ -3,7 +3,7 @@
  * helper clicks and types through the page's controls (data-testid), never
  * the Matrix API. Shared by the browser tests.
  */
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export const STEP_TIMEOUT = 30000
@@ -263,10 +263,21 @@ export async function exportBackup (page, passphrase) {
 /** Waits for the one finished *.hearth-backup file in dir (a download) and returns its path. */
 export async function downloadedBackup (dir) {
   const deadline = Date.now() + STEP_TIMEOUT
+  let lastSize = -1
   for (;;) {
-    const files = (await readdir(dir)).filter(n => n.endsWith('.hearth-backup'))
-    if (files.length === 1) return join(dir, files[0])
-    if (Date.now() > deadline) throw new Error(`no download in ${dir}: ${await readdir(dir)}`)
+    const names = await readdir(dir)
+    const files = names.filter(n => n.endsWith('.hearth-backup'))
+    // Firefox creates the file under its final name when the download starts
+    // and writes into a .part file beside it until the end (Chromium names it
+    // .crdownload until then): the download is done when no partial file is
+    // left and the size held still for a poll.
+    const partial = names.some(n => n.endsWith('.part') || n.endsWith('.crdownload'))
+    if (files.length === 1 && !partial) {
+      const { size } = await stat(join(dir, files[0]))
+      if (size > 0 && size === lastSize) return join(dir, files[0])
+      lastSize = size
+    }
+    if (Date.now() > deadline) throw new Error(`no complete download in ${dir}: ${names}`)
     await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
