@@ -25,6 +25,17 @@ async function put (storage, changes) {
   await storage.commit()
 }
 
+/** A first life that makes table t and fills it with rows of ~900 bytes; returns them as a model. */
+async function firstLife (options, rowCount) {
+  const first = await createStorage(options)
+  await execCommit(first.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
+  const filler = Array.from({ length: rowCount }, (_, i) => [i + 1, `row ${i + 1} `.padEnd(900, 'x')])
+  await put(first.storage, filler)
+  const databaseBytes = first.stats().databaseBytes
+  await first.close()
+  return { model: new Map(filler), databaseBytes }
+}
+
 const contents = storage => new Map(rows(storage, 'SELECT id, v FROM t ORDER BY id').map(([id, v]) => [Number(id), v]))
 
 async function reopenedMatches (options, model) {
@@ -40,14 +51,7 @@ async function reopenedMatches (options, model) {
 for (const kind of KINDS) {
   test(`${kind}: a snapshot copies the chunks written since the last one, not the database`, async () => {
     await withStore(kind, { snapshotPolicy: { maxRecords: 1 }, snapshotChunkBytes: CHUNK, openSnapshotDelayMs: 0 }, async options => {
-      const model = new Map()
-      const first = await createStorage(options)
-      await execCommit(first.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
-      const filler = Array.from({ length: 200 }, (_, i) => [i + 1, `row ${i + 1} `.padEnd(900, 'x')])
-      await put(first.storage, filler)
-      filler.forEach(([id, v]) => model.set(id, v))
-      await first.close()
-      const databaseBytes = first.stats().databaseBytes || 200 * 900
+      const { model, databaseBytes } = await firstLife(options, 200)
 
       const second = await createStorage(options)
       await put(second.storage, [[150, 'changed']])
@@ -115,13 +119,7 @@ test('after a failed snapshot, the next one copies the whole file: the chunks th
       }
     }
   }, async options => {
-    const model = new Map()
-    const first = await createStorage(options)
-    await execCommit(first.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
-    const filler = Array.from({ length: 100 }, (_, i) => [i + 1, `row ${i + 1} `.padEnd(900, 'x')])
-    await put(first.storage, filler)
-    filler.forEach(([id, v]) => model.set(id, v))
-    await first.close()
+    const { model } = await firstLife(options, 100)
 
     const s = await createStorage(options)
     await s.storage.commit() // nothing to commit: lets the open's snapshot settle
