@@ -16,15 +16,14 @@ import '../js/p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openBrowser, siteWithConfig } from './browser.js'
 import { steps } from './steps.js'
 import { BOOT_TIMEOUT, STEP_TIMEOUT, createRoom, downloadedBackup, exportBackup, logIn, openRoom, openSite, register, send, waitForMessages } from './ui.js'
 import { createRelay } from '../js/relay/index.js'
-import { call, ok, register as registerOnPeer, retry, say, spawnPeer, waitForMessage } from '../js/peer/harness.js'
+import { call, ok, register as registerOnPeer, retry, say, spawnPeer, tempRoot, waitForMessage } from '../js/peer/harness.js'
 
 const PASSPHRASE = 'moving my hearth elsewhere'
 const PASSWORD = 'pass-word-123'
@@ -70,23 +69,23 @@ async function importInClient (page, file, passphrase = PASSPHRASE) {
 }
 
 test('a server moves by backup: browser → fresh browser (federation continues) → always-on headless peer → browser again', { timeout: 420000 }, async (t) => {
-  const downloads = await mkdtemp(join(tmpdir(), 'hearth-e2e-backup-'))
-  t.after(() => rm(downloads, { recursive: true, force: true }))
+  // Browsers download and peers write into it: removed once they are closed and stopped.
+  const { root: downloads, stopLater } = await tempRoot(t, 'hearth-e2e-backup-')
   const relay = createRelay({ port: 0, logger: quiet })
   await relay.start()
-  t.after(() => relay.stop())
+  stopLater(() => relay.stop())
   const relayAddr = relay.multiaddrs()[0]
   const siteDir = await siteWithConfig({ relay: relayAddr, debug: null })
   t.after(() => rm(siteDir, { recursive: true, force: true }))
   const neighbour = await spawnPeer(join(downloads, 'neighbour'), ['--relay', relayAddr])
-  t.after(() => neighbour.stop())
+  stopLater(() => neighbour.stop())
   const neighbourToken = await registerOnPeer(neighbour, 'neighbour')
   const neighbourId = `@neighbour:${neighbour.serverName}`
 
   const first = await openBrowser({ name: 'backup-a', dir: siteDir })
   let second = null
-  t.after(() => first.close())
-  t.after(() => second?.close())
+  stopLater(() => first.close())
+  stopLater(() => second?.close())
   const { run, explain } = steps(t, [first])
   let page, userId, serverName, file, roomId, picture
   try {

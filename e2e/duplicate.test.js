@@ -10,15 +10,14 @@ import '../js/p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openBrowser, siteWithConfig } from './browser.js'
 import { steps } from './steps.js'
 import { createRelay } from '../js/relay/index.js'
 import { BOOT_TIMEOUT, STEP_TIMEOUT, openSite } from './ui.js'
-import { ok, register, spawnPeer } from '../js/peer/harness.js'
+import { ok, register, spawnPeer, tempRoot } from '../js/peer/harness.js'
 
 const PASSPHRASE = 'one server, one place'
 const cli = fileURLToPath(new URL('../js/peer/cli.js', import.meta.url))
@@ -27,11 +26,10 @@ const sel = (id) => `[data-testid=${id}]`
 const quiet = { log () {}, info () {}, warn () {} }
 
 test('a second live copy in a browser stays offline and says why; the first is undisturbed', { timeout: 240000 }, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'hearth-e2e-duplicate-'))
-  t.after(() => rm(root, { recursive: true, force: true }))
+  const { root, stopLater } = await tempRoot(t, 'hearth-e2e-duplicate-')
   const relay = createRelay({ port: 0, logger: quiet })
   await relay.start()
-  t.after(() => relay.stop())
+  stopLater(() => relay.stop())
   const relayAddr = relay.multiaddrs()[0]
   const siteDir = await siteWithConfig({ relay: relayAddr, debug: null })
   t.after(() => rm(siteDir, { recursive: true, force: true }))
@@ -51,7 +49,7 @@ test('a second live copy in a browser stays offline and says why; the first is u
       }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, output: stdout + stderr })))
       assert.equal(exported.code, 0, exported.output)
       peer = await spawnPeer(dir, ['--relay', relayAddr])
-      t.after(() => peer.stop())
+      stopLater(() => peer.stop())
       const deadline = Date.now() + STEP_TIMEOUT
       while (!relay.present().includes(peer.serverName)) {
         assert.ok(Date.now() < deadline, 'the peer never reached the relay')

@@ -51,11 +51,18 @@ const onlineIds = (peer) => peer.p2p.relays().filter(r => r.online).map(r => r.p
 
 test('three linked relays: peers given one each reach one another, survive a SIGKILLed relay, and keep mail deposited before it', { timeout: 120_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-linked-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
   // a chain of RELAY_PEERS: r2 knows r1, r3 knows r2; the links make a mesh
-  const relays = await spawnLinkedRelays(dir)
+  const relays = await spawnLinkedRelays(dir).catch(async (err) => {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  })
   const [r1, r2, r3] = relays
-  t.after(() => Promise.all(relays.map(kill)))
+  // The relays write their mailboxes in dir: it goes once they are gone
+  // (node:test runs after-hooks in the order they were added).
+  t.after(async () => {
+    await Promise.all(relays.map(kill))
+    await rm(dir, { recursive: true, force: true })
+  })
 
   const mail = []
   // peer 0 keeps the relays it learns (relayBook), as a browser or headless peer does
