@@ -14,10 +14,12 @@
  * (file-persistence.js) or ignore it when it replaces chunks atomically
  * (indexeddb-persistence.js).
  *
- * Why chunks: db.export() copies the whole database, but from one snapshot to
- * the next only the pages the journal's writes touched change, so writing
- * only the chunks whose hash differs keeps a snapshot's I/O (and IndexedDB's
- * structured clone of the values put) proportional to what changed. SHA-256
+ * Why chunks: from one snapshot to the next only the pages the journal's
+ * writes touched change. storage.js hands over only the chunks written since
+ * (ImageChunks, from sqljs.js's watch; a whole image where writes are not
+ * watched), and of those only the ones whose hash differs are written, so a
+ * snapshot's I/O (and IndexedDB's structured clone of the values put) stays
+ * proportional to what changed. SHA-256
  * (crypto.subtle: native, and off the main thread in browsers and Node) makes
  * "same hash, different bytes" impossible in practice; a cheaper 32-bit hash
  * would, over thousands of chunks and snapshots, eventually skip a chunk that
