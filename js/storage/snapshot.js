@@ -158,27 +158,26 @@ export async function planSnapshot (previous, lastSeq, image, chunkBytes) {
   const length = source.length
   const count = Math.ceil(length / chunkBytes)
   const comparable = previous !== null && previous.chunkBytes === chunkBytes
-  const expected = i => Math.min(chunkBytes, length - i * chunkBytes)
-  const given = new Map(source.chunks.map(c => [c.index, c.bytes]))
-  for (const [i, bytes] of given) {
-    if (i >= count || bytes.length !== expected(i)) throw new StorageError(`snapshot chunk ${i} has ${bytes.length} bytes, not ${expected(i)}`)
+  for (const { index, bytes } of source.chunks) {
+    if (index >= count || bytes.length !== chunkLength(source, index)) throw new StorageError(`snapshot chunk ${index} has ${bytes.length} bytes, not ${chunkLength(source, index)}`)
   }
   const hashes = await hashAll(source.chunks.map(c => c.bytes))
-  const hashOf = new Map(source.chunks.map((c, k) => [c.index, hashes[k]]))
+  const given = new Map(source.chunks.map((c, k) => [c.index, { bytes: c.bytes, hash: hashes[k] }]))
   const chunks = []
   const changed = []
   for (let i = 0; i < count; i++) {
     const before = comparable ? previous.chunks[i] : undefined
-    const sameLength = before !== undefined && chunkLength(previous, i) === expected(i)
-    if (!given.has(i)) {
+    const sameLength = before !== undefined && chunkLength(previous, i) === chunkLength(source, i)
+    const now = given.get(i)
+    if (now === undefined) {
       // Not written since the durable snapshot: it must hold the chunk as it is.
       if (source.complete || !sameLength) throw new StorageError(`snapshot chunk ${i} is neither given nor in the durable manifest`)
       chunks.push(before)
-    } else if (sameLength && sameBytes(before.hash, hashOf.get(i))) {
+    } else if (sameLength && sameBytes(before.hash, now.hash)) {
       chunks.push(before)
     } else {
-      chunks.push({ generation, hash: hashOf.get(i) })
-      changed.push({ index: i, bytes: given.get(i) })
+      chunks.push({ generation, hash: now.hash })
+      changed.push({ index: i, bytes: now.bytes })
     }
   }
   return { manifest: { lastSeq, generation, chunkBytes, length, chunks }, changed }
