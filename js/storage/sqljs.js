@@ -90,7 +90,8 @@ export function watchDatabaseFile (db, chunkBytes) {
 }
 
 async function load (options) {
-  let hooked = null
+  /** what the hook made: undefined if it never ran (sql.js was initialised elsewhere first) */
+  let hooked
   let failHook
   const hookFailed = new Promise((resolve, reject) => { failHook = reject })
   const SQL = await Promise.race([hookFailed, initSqlJs({
@@ -104,9 +105,9 @@ async function load (options) {
       return {}
     }
   })])
-  if (hooked === null) {
+  if (hooked === undefined) {
     notWatchedBecause = 'sql.js was initialised before js/storage could watch its files'
-  } else {
+  } else if (hooked !== null) { // null: the import table did not fit, and instantiate said so
     hooked.malloc = n => SQL._malloc(n)
     hooked.free = p => SQL._free(p)
     loadedSQL = SQL
