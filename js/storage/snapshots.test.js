@@ -18,6 +18,8 @@ async function insert (storage, id, pad = 0) {
   await storage.commit()
 }
 
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+
 const ids = storage => rows(storage, 'SELECT id FROM t ORDER BY id').map(r => Number(r[0]))
 
 test('the manifest round-trips, and a flipped byte is a StorageCorruptError', () => {
@@ -46,7 +48,7 @@ test('planSnapshot keeps unchanged chunks and rewrites changed, new and shortene
   assert.equal(resized.changed.length, 5, 'another chunk size: nothing compares')
 })
 
-test('snapshotDue: records, the byte cap, a quarter of the database, the floor, replay time', () => {
+test('snapshotDue: records, the byte cap, a quarter of the database, the floor, replay time, a pause', () => {
   const p = DEFAULT_SNAPSHOT_POLICY
   const MB = 1024 * 1024
   const cases = [
@@ -66,6 +68,10 @@ test('snapshotDue: records, the byte cap, a quarter of the database, the floor, 
   for (const [journal, db, due] of cases) assert.equal(snapshotDue(p, journal, () => db), due, JSON.stringify({ journal, db }))
   // Below the floor no size bound can be reached: the database is not asked its size.
   assert.equal(snapshotDue(p, { records: 10, bytes: 60 * 1024 }, () => { throw new Error('asked') }), false)
+  // Once writes pause, idleRecords is enough.
+  assert.equal(snapshotDue(p, { records: 50, bytes: 100 }, () => 1 * MB), false)
+  assert.equal(snapshotDue(p, { records: 50, bytes: 100 }, () => 1 * MB, { idle: true }), true)
+  assert.equal(snapshotDue(p, { records: 49, bytes: 100 }, () => 1 * MB, { idle: true }), false)
 })
 
 for (const kind of KINDS) {
@@ -123,12 +129,40 @@ for (const kind of KINDS) {
       assert.equal(s2.stats().replayed, 2)
       assert.equal(s2.stats().journalRecords, 2, 'no snapshot started inside open')
       assert.deepEqual(ids(s2.storage), [1], 'the first read is answered')
-      for (let i = 0; i < 100 && s2.stats().snapshots === 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+      for (let i = 0; i < 100 && s2.stats().snapshots === 0; i++) await sleep(10)
       assert.equal(s2.stats().snapshots, 1, 'taken once the delay passed')
       await s2.close()
       const s3 = await createStorage(options)
       assert.equal(s3.stats().replayed, 0)
       await s3.close()
+    })
+  })
+
+  test(`${kind}: once writes pause, a journal of idleRecords is snapshotted; a shorter one is left`, async () => {
+    // Every other bound is far off: only the pause can make these snapshots.
+    const policy = { maxRecords: 1000, maxReplayMs: 1e9, idleMs: 500, idleRecords: 4 }
+    await withStore(kind, { snapshotPolicy: policy, openSnapshotDelayMs: 1e9 }, async options => {
+      const s = await createStorage(options)
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      await insert(s.storage, 1)
+      await insert(s.storage, 2)
+      await sleep(700)
+      assert.equal(s.stats().snapshots, 0, '3 records are fewer than idleRecords')
+      // Writes closer together than idleMs put the snapshot off until they
+      // stop, however long they go on (here ~1.5 idleMs).
+      for (let id = 3; id <= 10; id++) {
+        await insert(s.storage, id)
+        await sleep(100)
+      }
+      assert.equal(s.stats().snapshots, 0, 'not while writes go on')
+      for (let i = 0; i < 200 && s.stats().snapshots === 0; i++) await sleep(10)
+      assert.equal(s.stats().snapshots, 1, 'taken once writes paused')
+      assert.equal(s.stats().journalRecords, 0)
+      await s.close()
+      const s2 = await createStorage(options)
+      assert.equal(s2.stats().replayed, 0, 'the next open replays nothing')
+      assert.deepEqual(ids(s2.storage), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      await s2.close()
     })
   })
 

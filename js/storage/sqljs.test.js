@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createStorage } from './index.js'
 import { filePersistence } from './file-persistence.js'
 import { Storage } from './storage.js'
-import { checkWriteWatching, loadSqlJs } from './sqljs.js'
+import { checkWriteWatching, loadSqlJs, openDatabaseOwning } from './sqljs.js'
 import { execCommit, int, rows, withStore } from './testkit.js'
 
 const KINDS = ['file', 'indexeddb']
@@ -13,6 +13,27 @@ const text = s => ({ name: '', tag: 3, value: new TextEncoder().encode(s) })
 test('sql.js is loaded with its database files\' writes watched (fails when an sql.js upgrade breaks it)', async () => {
   await loadSqlJs()
   assert.deepEqual(checkWriteWatching(), { watching: true, reason: null })
+})
+
+test('a database opened from an image takes the image over as its file instead of copying it', async () => {
+  const SQL = await loadSqlJs()
+  const source = new SQL.Database()
+  source.run("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('before')")
+  const image = source.export()
+  source.close()
+  const before = image.slice()
+  assert.notEqual(before, image, 'slice still copies once the database is open')
+  const db = openDatabaseOwning(SQL, image)
+  try {
+    assert.equal(Object.hasOwn(image, 'slice'), false)
+    db.run("UPDATE t SET v = 'after'")
+    assert.deepEqual(db.exec('SELECT v FROM t')[0].values, [['after']])
+    // The write landed in the very bytes handed over: no second copy was made.
+    assert.notDeepEqual(image, before)
+    assert.deepEqual(db.export().subarray(100), image.subarray(100))
+  } finally {
+    db.close()
+  }
 })
 
 /** Writes v for each id in one transaction (null deletes). */

@@ -55,7 +55,7 @@ import { Statements } from './statements.js'
 import { encodeRecord, recordSeq, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
 import { persistError, sqliteError, StorageClosedError, StorageCorruptError, StorageError, StorageOutcomeUnknownError, StorageTransactionError } from './errors.js'
 import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
-import { checkWriteWatching, watchDatabaseFile } from './sqljs.js'
+import { checkWriteWatching, openDatabaseOwning, watchDatabaseFile } from './sqljs.js'
 
 /** The longest a snapshot copies chunks before letting other work run (copyImage). */
 const SNAPSHOT_SLICE_MS = 4
@@ -274,6 +274,8 @@ export class Storage {
       this.journal.bytes += record.length
       this.journal.replayMs += scriptMs
       this.maybeSnapshot()
+      // Re-armed by every commit: fires once writes pause (snapshot-policy.js idleMs).
+      if (this.snapshotPolicy !== null && this.journal.records >= this.snapshotPolicy.idleRecords) this.snapshotSoon(this.snapshotPolicy.idleMs)
     }, async err => {
       this.counters.persistFailures++
       if (err instanceof StorageOutcomeUnknownError) await this.closeWith(`a commit's outcome is unknown: ${err.message}`)
@@ -294,6 +296,7 @@ export class Storage {
       seq: this.seq,
       journalRecords: this.journal.records,
       journalBytes: this.journal.bytes,
+      snapshotting: this.snapshotting !== null,
       ...this.counters
     }
   }
@@ -370,10 +373,10 @@ export class Storage {
     if (this.closedReason !== null) return
     await this.settled()
     if (this.snapshotTimer !== null) {
-      // Put off from open and still due: the next open should not replay it again.
+      // Put off from open or until writes paused, and still due: the next open should not replay it again.
       clearTimeout(this.snapshotTimer)
       this.snapshotTimer = null
-      if (this.committing === null) this.maybeSnapshot()
+      if (this.committing === null) this.maybeSnapshot({ idle: true })
       await this.settled()
     }
     if (this.inTransaction) this.rollback()
@@ -465,26 +468,40 @@ export class Storage {
     }
   }
 
-  /** Calls maybeSnapshot after ms, if the storage is then at a quiescent point (a commit's own check covers the rest). */
+  /**
+   * Calls maybeSnapshot as after a pause in writes (policy idleRecords), ms
+   * from now, or again ms later while the storage is busy then (a commit,
+   * a transaction, a snapshot or a backup under way).
+   */
   snapshotSoon (ms) {
     if (this.snapshotPolicy === null) return
     clearTimeout(this.snapshotTimer)
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = null
-      if (this.closedReason === null && this.committing === null) this.maybeSnapshot()
+      if (this.closedReason !== null) return
+      if (this.quiescent()) this.maybeSnapshot({ idle: true })
+      else this.snapshotSoon(ms)
     }, ms)
     this.snapshotTimer.unref?.() // a Node process may end before it fires
   }
 
-  /** Starts a background snapshot if the policy says it is due. Call only at a quiescent point. */
-  maybeSnapshot () {
+  quiescent () {
+    return this.committing === null && this.snapshotting === null && this.durableReaders === 0 && !this.inTransaction && this.pendingWrites.length === 0
+  }
+
+  /**
+   * Starts a background snapshot if the policy says it is due. Call only
+   * with no commit being persisted.
+   * @param {{idle?: boolean}} [when] idle: writes have paused (snapshotSoon)
+   */
+  maybeSnapshot (when) {
     if (this.snapshotPolicy === null || this.snapshotting || this.durableReaders > 0 || this.inTransaction || this.pendingWrites.length) return
     // The size bound only grows with the database: if the journal is short of
     // it at the last size read, it is short of it now, and the database is not
     // asked (a read outside a transaction costs sql.js file-system calls:
     // 0.1 ms of every message send in V8's profile of bench/wasm-send.js).
-    if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.knownDatabaseBytes)) return
-    if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.databaseSize())) return
+    if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.knownDatabaseBytes, when)) return
+    if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.databaseSize(), when)) return
     const covered = this.journal
     this.journal = { records: 0, bytes: 0, replayMs: 0 }
     // Handed over now, while copying goes on: the persistence marks its place
@@ -622,7 +639,7 @@ export class Storage {
 }
 
 function openDatabase (SQL, bytes) {
-  const db = new SQL.Database(bytes ?? undefined)
+  const db = openDatabaseOwning(SQL, bytes)
   // The rollback journal only needs to outlive a transaction, never a crash:
   // durability is ours (see commit), so keep it in memory.
   db.run('PRAGMA journal_mode=MEMORY')
