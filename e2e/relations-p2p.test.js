@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { openBrowser, siteWithConfig, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import { createRelay } from '../js/relay/index.js'
-import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, waitForMessage, messageAction, reactTo, waitOnline, clickRedrawn } from './ui.js'
+import { STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, waitForMessage, messageAction, reactTo, deleteMessage, waitOnline, clickRedrawn } from './ui.js'
 
 const DISCOVERY_TIMEOUT = 15000
 /** Federation of an event between two browsers may take a few round trips. */
@@ -94,8 +94,7 @@ test('two peers: reply, react, edit, delete and a thread between two browsers', 
     })
 
     await run('Alice deletes her message: both see "message deleted", its reactions gone', async () => {
-      await messageAction(pageA, 'hello from afar', 'message-delete')
-      await pageA.click('[data-testid=timeline] [data-testid=message-delete][data-confirm=true]')
+      await deleteMessage(pageA, 'hello from afar')
       for (const page of [pageA, pageB]) {
         await waitForMessage(page, 'message deleted', (li) => li.classList.contains('redacted') && !li.querySelector('[data-testid=reaction]'), federated)
       }

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import {
-  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, reactTo, waitForMessage, front, personTab, inviteAndAccept, clickRedrawn
+  STEP_TIMEOUT, openSite, register, createRoom, send, waitForMessages, messageAction, reactTo, deleteMessage, waitForMessage, front, personTab, inviteAndAccept, clickRedrawn
 } from './ui.js'
 
 test('replies, edits, reactions and deletion between two people', { timeout: 180000 }, async (t) => {
@@ -86,9 +86,7 @@ test('replies, edits, reactions and deletion between two people', { timeout: 180
     })
 
     await run('Alice deletes it (asked twice): both see "message deleted", its reactions gone', async () => {
-      await messageAction(await front(pageA), 'hello world', 'message-delete')
-      await (await front(pageA)).waitForSelector('[data-testid=message-delete][data-confirm=true]')
-      await clickRedrawn(await front(pageA), '[data-testid=message-delete][data-confirm=true]')
+      await deleteMessage(await front(pageA), 'hello world')
       for (const page of [pageA, pageB]) {
         await waitForMessage(page, 'message deleted', (li) => li.classList.contains('redacted') && !li.querySelector('[data-testid=reaction]'))
       }

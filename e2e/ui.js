@@ -164,47 +164,43 @@ export async function clickRedrawn (page, selector) {
 }
 
 /**
- * Clicks one of a message's actions (message-reply, message-react, message-edit,
- * message-delete, or a reaction-choice by key): hovers the message first, as a
- * mouse user does, since the actions show on hover. The message is the last
- * one whose text starts with `text`.
+ * Clicks, in order, controls inside the last message whose text starts with
+ * `text` (selectors within it), hovering the message first, as a mouse user
+ * does, since its actions show on hover. A redraw between the clicks (a
+ * delivery or receipt update rebuilds the message, closing its picker or the
+ * delete button's confirmation) starts them over on the new message.
  */
-export async function messageAction (page, text, testid, key) {
-  for (let attempt = 0; ; attempt++) {
+export async function clickInMessage (page, text, selectors, { attempts = 6 } = {}) {
+  for (let attempt = 1; ; attempt++) {
     try {
       const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=timeline] [data-testid=message]')]
         .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1), text)
       await li.hover()
-      const button = await li.$(key ? `[data-testid=${testid}][data-key="${key}"]` : `[data-testid=${testid}]`)
-      await button.click()
+      for (const selector of selectors) await (await li.$(selector)).click()
       return
     } catch (err) {
-      // A re-render replaced the node between the steps: find it again.
-      if (attempt >= 3) throw err
+      if (attempt >= attempts) throw err
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
   }
 }
 
 /**
- * Reacts to a message with `key` through its React button and the picker,
- * as one step: a re-render between the two clicks (a delivery or receipt
- * update rebuilds the message, with its picker closed) starts it over.
+ * Clicks one of a message's actions (message-reply, message-react, message-edit,
+ * message-thread, or a reaction by key) on the last message whose text starts with `text`.
  */
-export async function reactTo (page, text, key) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const li = await page.evaluateHandle((t) => [...document.querySelectorAll('[data-testid=timeline] [data-testid=message]')]
-        .filter((m) => m.querySelector('[data-testid=message-body]').textContent.startsWith(t)).at(-1), text)
-      await li.hover()
-      await (await li.$('[data-testid=message-react]')).click()
-      await (await li.$(`[data-testid=reaction-choice][data-key="${key}"]`)).click()
-      return
-    } catch (err) {
-      if (attempt >= 5) throw err
-      await new Promise((resolve) => setTimeout(resolve, 200))
-    }
-  }
+export function messageAction (page, text, testid, key) {
+  return clickInMessage(page, text, [key ? `[data-testid=${testid}][data-key="${key}"]` : `[data-testid=${testid}]`])
+}
+
+/** Reacts to a message with `key` through its React button and the picker, as one step. */
+export function reactTo (page, text, key) {
+  return clickInMessage(page, text, ['[data-testid=message-react]', `[data-testid=reaction-choice][data-key="${key}"]`])
+}
+
+/** Deletes one's own message: Delete, then its confirmation, as one step. */
+export function deleteMessage (page, text) {
+  return clickInMessage(page, text, ['[data-testid=message-delete]', '[data-testid=message-delete][data-confirm=true]'])
 }
 
 /** Waits until the message whose text starts with `text` satisfies fn(li) (run in the page). */
