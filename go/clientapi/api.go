@@ -16,6 +16,7 @@ import (
 	"hearth/go/ephemeral"
 	"hearth/go/errcode"
 	"hearth/go/federation"
+	"hearth/go/httproute"
 	"hearth/go/keys"
 	"hearth/go/media"
 	"hearth/go/push"
@@ -106,14 +107,14 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	client := func(method, path string, acc access, h handler) {
 		for _, prefix := range []string{"/_matrix/client/v3", "/_matrix/client/r0"} {
-			mux.Handle(method+" "+prefix+path, a.serve(acc, h))
+			httproute.Handle(mux, method+" "+prefix+path, a.serve(acc, h))
 		}
 	}
 	clientV1 := func(method, path string, acc access, h handler) {
-		mux.Handle(method+" /_matrix/client/v1"+path, a.serve(acc, h))
+		httproute.Handle(mux, method+" /_matrix/client/v1"+path, a.serve(acc, h))
 	}
-	mux.Handle("GET /_matrix/client/versions", a.serve(public, a.versions))
-	mux.Handle("GET /.well-known/matrix/client", a.serve(public, a.wellKnown))
+	httproute.Handle(mux, "GET /_matrix/client/versions", a.serve(public, a.versions))
+	httproute.Handle(mux, "GET /.well-known/matrix/client", a.serve(public, a.wellKnown))
 
 	client("GET", "/login", public, a.loginFlows)
 	client("POST", "/login", public, a.login)
@@ -233,7 +234,7 @@ func (a *API) Handler() http.Handler {
 	// over). An event of another server is "delivered": this one sends it to
 	// no one. 400 M_INVALID_PARAM for a missing, malformed or 51st event_id,
 	// 403 M_FORBIDDEN unless joined, 404 M_NOT_FOUND for an event not in the room.
-	mux.Handle("GET /_matrix/client/unstable/org.hearth.delivery/rooms/{roomId}/events", a.serve(authed, a.deliveryState))
+	httproute.Handle(mux, "GET /_matrix/client/unstable/org.hearth.delivery/rooms/{roomId}/events", a.serve(authed, a.deliveryState))
 
 	// The content repository: the deprecated unauthenticated v3 forms, which
 	// clients still use, and the authenticated v1 forms of spec 1.11.
@@ -241,19 +242,19 @@ func (a *API) Handler() http.Handler {
 		prefix string
 		acc    access
 	}{{"/_matrix/media/v3", public}, {"/_matrix/media/r0", public}, {"/_matrix/client/v1/media", authed}} {
-		mux.Handle("GET "+p.prefix+"/config", a.serve(p.acc, a.mediaConfig))
-		mux.Handle("GET "+p.prefix+"/download/{serverName}/{mediaId}", a.serve(p.acc, a.download))
-		mux.Handle("GET "+p.prefix+"/download/{serverName}/{mediaId}/{fileName}", a.serve(p.acc, a.download))
-		mux.Handle("GET "+p.prefix+"/thumbnail/{serverName}/{mediaId}", a.serve(p.acc, a.thumbnail))
-		mux.Handle("GET "+p.prefix+"/preview_url", a.serve(p.acc, a.previewURL))
+		httproute.Handle(mux, "GET "+p.prefix+"/config", a.serve(p.acc, a.mediaConfig))
+		httproute.Handle(mux, "GET "+p.prefix+"/download/{serverName}/{mediaId}", a.serve(p.acc, a.download))
+		httproute.Handle(mux, "GET "+p.prefix+"/download/{serverName}/{mediaId}/{fileName}", a.serve(p.acc, a.download))
+		httproute.Handle(mux, "GET "+p.prefix+"/thumbnail/{serverName}/{mediaId}", a.serve(p.acc, a.thumbnail))
+		httproute.Handle(mux, "GET "+p.prefix+"/preview_url", a.serve(p.acc, a.previewURL))
 	}
-	mux.Handle("POST /_matrix/media/v3/upload", a.serve(authed, a.upload))
-	mux.Handle("POST /_matrix/media/r0/upload", a.serve(authed, a.upload))
-	mux.Handle("POST /_matrix/media/v1/create", a.serve(authed, a.createMedia))
-	mux.Handle("PUT /_matrix/media/v3/upload/{serverName}/{mediaId}", a.serve(authed, a.uploadCreated))
+	httproute.Handle(mux, "POST /_matrix/media/v3/upload", a.serve(authed, a.upload))
+	httproute.Handle(mux, "POST /_matrix/media/r0/upload", a.serve(authed, a.upload))
+	httproute.Handle(mux, "POST /_matrix/media/v1/create", a.serve(authed, a.createMedia))
+	httproute.Handle(mux, "PUT /_matrix/media/v3/upload/{serverName}/{mediaId}", a.serve(authed, a.uploadCreated))
 
-	mux.Handle("/_matrix/", a.serve(public, unrecognized))
-	mux.Handle("/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {
+	httproute.Handle(mux, "/_matrix/", a.serve(public, unrecognized))
+	httproute.Handle(mux, "/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {
 		return nil, notFound("no such well-known document: " + req.URL.Path)
 	}))
 	return cors(a.policy.CORSOrigins, mux)

@@ -29,6 +29,7 @@ import (
 	"hearth/go/account"
 	"hearth/go/ephemeral"
 	"hearth/go/errcode"
+	"hearth/go/httproute"
 	"hearth/go/identity"
 	"hearth/go/keys"
 	"hearth/go/media"
@@ -131,7 +132,7 @@ func (f *Federation) Close() { f.catchUp.close() }
 // be signed (X-Matrix) by its origin.
 func (f *Federation) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, acc access, h handler) { mux.Handle(pattern, f.serve(acc, h)) }
+	route := func(pattern string, acc access, h handler) { httproute.Handle(mux, pattern, f.serve(acc, h)) }
 
 	route("GET /_matrix/key/v2/server", public, f.serverKeys)
 	route("GET /_matrix/federation/v1/version", public, f.version)

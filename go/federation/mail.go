@@ -8,6 +8,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/httpmem"
+	"hearth/go/httproute"
 	"hearth/go/mailbox"
 )
 
@@ -25,7 +26,7 @@ const (
 // addressed to us, every PDU checked, applied once per (origin, txnId)).
 func (f *Federation) mailRoutes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("PUT /_matrix/federation/v1/send/{txnId}", f.serve(signed, f.send))
+	httproute.Handle(mux, "PUT /_matrix/federation/v1/send/{txnId}", f.serve(signed, f.send))
 	return mux
 }
 

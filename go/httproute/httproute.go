@@ -1,0 +1,18 @@
+// Package httproute registers routes on an http.ServeMux from a small
+// function of its own. ServeMux records the file and line of whoever calls
+// Handle, for its conflict messages, and finding them decodes the calling
+// function's line tables from its start: called from inside one large
+// route-table function, that cost grows with the table. In wasm the route
+// tables took 65 ms of Go's start-up in a CPU profile, 13 ms registered
+// through Handle here; Go's start under Node (5,000 messages, median of 16
+// alternating runs) went from 195 to 167 ms.
+package httproute
+
+import "net/http"
+
+// Handle is mux.Handle(pattern, h), called from this small function.
+//
+//go:noinline
+func Handle(mux *http.ServeMux, pattern string, h http.Handler) {
+	mux.Handle(pattern, h)
+}
