@@ -40,7 +40,9 @@ export const STORAGE_VERSION = 1
  *   durableState: what is durable, read without holding the server (Storage.durableState), for backups
  */
 export async function createStorage (options = {}) {
-  const SQL = await loadSqlJs(options.initSqlJs ?? {})
+  // sql.js compiles while the persistence reads: neither waits for the other.
+  const SQL = loadSqlJs(options.initSqlJs ?? {})
+  SQL.catch(() => {}) // reported by Storage.open, or lost with a persistence that failed
   const persistence = await choosePersistence(options)
   const inMemory = (options.persistence ?? 'memory') === 'memory'
   const db = await Storage.open(SQL, persistence, {

@@ -64,7 +64,8 @@ const OPEN_SNAPSHOT_DELAY_MS = 1000
 
 export class Storage {
   /**
-   * @param {object} SQL initialised sql.js module
+   * @param {object|Promise<object>} SQL initialised sql.js module, or its promise
+   *   (the persistence reads meanwhile)
    * @param {object} persistence load/append/snapshot/close, see file-persistence.js
    * @param {{snapshotPolicy?: object|null, now?: () => number, openSnapshotDelayMs?: number, snapshotSliceMs?: number}} [options]
    *   snapshotPolicy: overrides of DEFAULT_SNAPSHOT_POLICY, or null for never
@@ -72,8 +73,8 @@ export class Storage {
    *   openSnapshotDelayMs: how long a snapshot due at open waits (1 s);
    *   snapshotSliceMs: how long a snapshot copies before yielding (4 ms)
    */
-  static async open (SQL, persistence, options = {}) {
-    const state = await persistence.load()
+  static async open (sqlJs, persistence, options = {}) {
+    const [SQL, state] = await Promise.all([sqlJs, persistence.load()])
     const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
     storage.watchFile(state)
     storage.seq = state.lastSeq
@@ -297,6 +298,8 @@ export class Storage {
       journalRecords: this.journal.records,
       journalBytes: this.journal.bytes,
       snapshotting: this.snapshotting !== null,
+      /** a snapshot waits for its moment (after open, or for writes to pause): see snapshotSoon */
+      snapshotWaiting: this.snapshotTimer !== null,
       ...this.counters
     }
   }
