@@ -19,7 +19,7 @@
 export const BENCHMARKS = Object.freeze([
   { name: 'size', module: './size.js', fn: 'size', timeoutMs: 45_000 },
   { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 80_000 },
-  { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 70_000 },
+  { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 120_000 },
   { name: 'client', module: './client.js', fn: 'client', timeoutMs: 240_000 },
   { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 70_000 },
   { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 40_000 },

@@ -44,7 +44,6 @@ import { join } from 'node:path'
 import { startSite } from '../js/site/serve.js'
 import { close, launch, measureLoad } from './browser.js'
 import { errorRow, latencyRow, valueRow } from './rows.js'
-import { DEFAULT_SNAPSHOT_POLICY } from '../js/storage/snapshot-policy.js'
 
 const ROOMS = 10
 const BODY_BYTES = 200
@@ -271,16 +270,16 @@ async function rendererMemory (browser) {
 
 /**
  * Waits, at most as long as a browser leaves an idle worker running (30 s),
- * until the worker's storage has snapshotted what it snapshots once writes
- * pause (journal under the policy's idleRecords, no snapshot under way).
- * Returns what it waited for, for the row's note.
+ * until the worker's storage has taken the snapshots it takes after open and
+ * once writes pause (none waiting for its moment, none under way). Returns
+ * what it waited for, for the row's note.
  */
 async function settle (browser) {
   const began = Date.now()
   for (;;) {
     const { stats } = await workerFigures(browser, { collect: false })
     const waited = `${((Date.now() - began) / 1000).toFixed(1)} s`
-    if (stats.journalRecords < DEFAULT_SNAPSHOT_POLICY.idleRecords && !stats.snapshotting) return `settled after ${waited}: ${stats.journalRecords} journal records`
+    if (!stats.snapshotWaiting && !stats.snapshotting) return `settled after ${waited}: ${stats.journalRecords} journal records`
     if (Date.now() - began > IDLE_STOP_MS) return `not settled in ${waited}: ${stats.journalRecords} journal records`
     await new Promise(resolve => setTimeout(resolve, 250))
   }
