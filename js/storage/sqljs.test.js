@@ -22,7 +22,6 @@ test('a database opened from an image takes the image over as its file instead o
   const image = source.export()
   source.close()
   const before = image.slice()
-  assert.notEqual(before, image, 'slice still copies once the database is open')
   const db = openDatabaseOwning(SQL, image)
   try {
     assert.equal(Object.hasOwn(image, 'slice'), false)
