@@ -12,7 +12,7 @@
  *     .download              hearth.wasm fetch start → last byte (compiling streams alongside)
  *     .compile               last byte → compiled (what streaming compile had left)
  *     .storage-open          sql.js + IndexedDB open (runs alongside the download)
- *     .go-start              Go main → ready (storage.Open, migrations, identity)
+ *     .go-start              Go main → ready (storage.Open, which waits for storage to open, migrations, identity)
  *     .total
  *   startup.warm-reload.total      reload, worker still running
  *   startup.worker-restart.*       worker stopped (as browsers do to idle
@@ -151,7 +151,7 @@ const NOTES = {
   download: 'hearth.wasm first → last byte; streaming compile runs alongside',
   compile: 'hearth.wasm last byte → compiled',
   'storage-open': 'sql.js + IndexedDB open and replay; alongside the download',
-  'go-start': 'Go main → ready',
+  'go-start': 'Go main → ready (Go starts after compile; a storage still opening is waited for inside)',
   total: 'navigation start → first /_matrix/client/versions answered by the worker'
 }
 

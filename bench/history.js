@@ -168,7 +168,7 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
 
 const SPLIT_NOTES = {
   'storage-open': 'the worker reading its snapshot and journal (sql.js + IndexedDB; runs alongside the wasm compile)',
-  'go-start': 'Go main → ready (after storage and compile)',
+  'go-start': 'Go main → ready (Go starts after compile; a storage still opening is waited for inside)',
   'boot': 'the worker script ran → Go ready',
   'after-ready': 'Go ready → the /sync answered'
 }

@@ -97,7 +97,7 @@
  *     downloadStarted     fetching hearth.wasm began
  *     downloadDone        its last byte arrived (streaming compile has been running since the first)
  *     compiled            the module was compiled
- *     goStarted           Go began to run (after compile and storage, whichever came last)
+ *     goStarted           Go began to run (after compile; it waits for storage when it opens it)
  *     ready               Go said it can serve
  *   Read-only diagnostics (the benchmark reads them); pages may ignore them.
  *   p2p: absent until the server is ready, then the network's status (sw/network.js):

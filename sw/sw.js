@@ -193,7 +193,7 @@ function markPhase (event) {
   if (event.phase === 'downloading') mark('downloadStarted', at)
   if (event.phase === 'compiling') mark('downloadDone', at)
   if (event.phase === 'starting') {
-    mark('compiled', at - (event.waitedForStorageMs ?? 0))
+    mark('compiled', at)
     mark('goStarted', at)
   }
   if (event.phase === 'ready') mark('ready', at)

@@ -2,7 +2,7 @@
 
 package bridge
 
-// # hearthBlobs, version 5 (set by JS: js/blobs, createBlobStore, before Go starts)
+// # hearthBlobs, version 5 (set by JS: js/blobs, createBlobStore, before Go starts, or a promise of it)
 //
 //	{
 //	  version: 5,
@@ -52,9 +52,12 @@ type Blobs struct {
 	v js.Value
 }
 
-// OpenBlobs returns the hearthBlobs global.
+// OpenBlobs returns the hearthBlobs global, once it has opened.
 func OpenBlobs() (*Blobs, error) {
-	v := js.Global().Get(globalBlobs)
+	v, err := jsGlobalWhenSet(globalBlobs)
+	if err != nil {
+		return nil, fmt.Errorf("hearthBlobs did not open: %w", err)
+	}
 	if v.Type() != js.TypeObject {
 		return nil, ErrNoBlobs
 	}

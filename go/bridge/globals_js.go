@@ -16,7 +16,8 @@
 //	                        signingKey: Uint8Array(64), ed25519 seed || public key,
 //	                        for the libp2p identity (see ready_js.go)
 //	hearthStorage   JS      the SQLite database (sql.js), see storage_js.go;
-//	                        set before the wasm starts
+//	                        set before the wasm starts: the object, or a
+//	                        promise of it while it opens (Go waits for it)
 //	hearthP2P       JS      outgoing federation over libp2p, and deposits in
 //	                        other servers' mailboxes on relays, see p2p_js.go;
 //	                        may be absent (no network: federation requests fail)
@@ -25,7 +26,7 @@
 //	                        see mailbox_js.go; set before hearthReady resolves
 //	hearthBlobs     JS      {version, put, get, delete, keys}: media bytes
 //	                        beside the database, see blobs_js.go; set before
-//	                        the wasm starts
+//	                        the wasm starts, as hearthStorage is
 //	hearthPush      JS      {version, notify}: POSTs to push gateways (HTTP
 //	                        pushers) with fetch, see push_js.go; set before
 //	                        the wasm starts; may be absent (nothing is pushed)
@@ -52,6 +53,11 @@
 // own (storageVersion).
 package bridge
 
+import (
+	"context"
+	"syscall/js"
+)
+
 // Version of the contract above. JS checks it against its own.
 const Version = 5
 
@@ -64,3 +70,16 @@ const (
 	globalBlobs   = "hearthBlobs"
 	globalPush    = "hearthPush"
 )
+
+// jsGlobalWhenSet returns the global name, first waiting for it if JS set a
+// promise of it: JS starts Go while hearthStorage and hearthBlobs still open,
+// so Go's own start-up runs meanwhile (the database image is read from
+// IndexedDB then: ~0.4 s at 30,000 events). Call it from main or another
+// goroutine of Go's own, not from a js.FuncOf callback (see await).
+func jsGlobalWhenSet(name string) (js.Value, error) {
+	v := js.Global().Get(name)
+	if v.Type() == js.TypeObject && v.Get("then").Type() == js.TypeFunction {
+		return await(context.Background(), v)
+	}
+	return v, nil
+}

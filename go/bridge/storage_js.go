@@ -11,7 +11,8 @@ import (
 
 // # hearthStorage, version 1
 //
-// JS (js/storage, createStorage) sets hearthStorage before the wasm starts.
+// JS (js/storage, createStorage) sets hearthStorage before the wasm starts,
+// or a promise of it while it still opens: OpenStorage waits for that.
 // It is one SQLite database (sql.js) with commit durability:
 //
 //	version                    number, storageVersion below
@@ -104,9 +105,12 @@ type StorageStats struct {
 // ErrNoStorage: hearthStorage is not set, or speaks another version.
 var ErrNoStorage = errors.New("hearthStorage is not set")
 
-// OpenStorage returns the hearthStorage global.
+// OpenStorage returns the hearthStorage global, once it has opened.
 func OpenStorage() (*Storage, error) {
-	v := js.Global().Get(globalStorage)
+	v, err := jsGlobalWhenSet(globalStorage)
+	if err != nil {
+		return nil, fmt.Errorf("hearthStorage did not open: %w", err)
+	}
 	if v.Type() != js.TypeObject {
 		return nil, ErrNoStorage
 	}

@@ -1,7 +1,7 @@
 /**
  * js/blobs: media bytes beside the database (go/media's BlobStore on the JS
  * side), shaped as the hearthBlobs bridge global. Install the returned
- * `blobs` with provide(GLOBALS.blobs, blobs) before the wasm starts; its
+ * `blobs` with provide(GLOBALS.blobs, blobs) (or its promise) before the wasm starts; its
  * shape is documented in js/bridge/globals.js and go/bridge/blobs_js.go.
  */
 import { BRIDGE_VERSION } from '../bridge/globals.js'

@@ -4,9 +4,10 @@
  * file: URL asks for one.
  *
  * The order follows the bridge contract (js/bridge/globals.js): the wasm is
- * compiled (while storage opens), the storage global is installed, Go runs,
- * and then we wait for Go's ready promise. One realm runs one Go server,
- * because the bridge globals are per realm.
+ * compiled while storage opens, the storage and blob globals are installed as
+ * promises of what is still opening, Go runs (and waits for them when it
+ * first opens them), and then we wait for Go's ready promise. One realm runs
+ * one Go server, because the bridge globals are per realm.
  */
 import '../../build/wasm_exec.js' // side effect: sets globalThis.Go (copied from the Go toolchain by `make wasm`)
 import { GLOBALS, provide, readyIsSet, whenReady } from './globals.js'
@@ -16,10 +17,8 @@ import { createPushGateway } from '../push/index.js'
  * Start-up phases, in order. onPhase gets {phase, ...details}:
  *   downloading  {loaded, total}  bytes of the wasm so far (total null if unknown)
  *   compiling    {}               WebAssembly compilation (overlaps the download when streaming)
- *   starting     {waitedForStorageMs}  Go runs; waiting for hearthReady. waitedForStorageMs:
- *                                how long the compiled wasm waited for storage to open
- *                                (0 when storage was open first), so callers can tell
- *                                when compiling ended
+ *   starting     {}               compiled; Go runs (storage may still be opening);
+ *                                waiting for hearthReady
  *   ready        {serverName, version}
  */
 export const PHASES = Object.freeze(['downloading', 'compiling', 'starting', 'ready'])
@@ -48,7 +47,7 @@ export class BootError extends Error {
  * @param {string[]} [options.args] extra argv for Go (argv[0] is "hearth")
  * @param {Record<string, string>} [options.env] environment for Go
  * @param {AbortSignal} [options.signal] cancels the download and the wait
- * @param {number} [options.startTimeoutMs] how long Go may take from starting to ready
+ * @param {number} [options.startTimeoutMs] how long Go may take to be ready once storage has opened
  *   (default 120 s); past it start-up fails instead of hanging
  * @returns {Promise<{serverName: string, version: number, exited: Promise<number>, memory: WebAssembly.Memory}>}
  *   exited resolves with Go's exit code if the server ever stops; memory is the
@@ -65,20 +64,33 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
     try { onPhase({ phase, ...details }) } catch { /* a listener's fault is not ours */ }
   }
 
-  // Storage opens while the wasm downloads and compiles; both must succeed.
+  // Storage opens while the wasm downloads and compiles, and may go on
+  // opening while Go starts: Go waits for these promises only when it opens
+  // them, so its own start-up runs while a large database is still being
+  // read. Both must succeed.
   const opened = Promise.all([storage, blobs]).catch((err) => {
     throw new BootError(`cannot open storage: ${err.message}`, { phase: 'starting', cause: err })
   })
-  opened.catch(() => {}) // awaited below, after the compile
+  observed(opened) // Go's waits and the race below report it
+  let openedFirst = null // [storage, blobs] once opened
+  opened.then((both) => { openedFirst = both }, () => {})
   const module = await compile(wasm, report, signal)
-  const compiledAt = performance.now()
-  const [openedStorage, openedBlobs] = await opened
-  provide(GLOBALS.storage, openedStorage)
-  if (openedBlobs !== undefined) provide(GLOBALS.blobs, openedBlobs)
+  const install = ([openedStorage, openedBlobs]) => {
+    provide(GLOBALS.storage, openedStorage)
+    if (blobs !== undefined) provide(GLOBALS.blobs, openedBlobs)
+  }
+  if (openedFirst !== null) install(openedFirst)
+  else {
+    install([0, 1].map((i) => observed(opened.then((both) => both[i]))))
+    // Then the objects themselves, for whoever looks later (devtools, benches).
+    opened.then(install, () => {})
+  }
   if (p2p !== undefined) provide(GLOBALS.p2p, p2p)
   provide(GLOBALS.push, push)
+  // A storage that fails to open says so itself, ahead of Go's report of it.
+  const storageFailed = observed(opened.then(() => new Promise(() => {})))
 
-  report('starting', { waitedForStorageMs: performance.now() - compiledAt })
+  report('starting')
   const go = new globalThis.Go()
   go.argv = ['hearth', ...args]
   go.env = { ...env }
@@ -98,20 +110,24 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   const exited = go.run(instance).then(() => exitCode, (err) => {
     throw new BootError(`the server crashed: ${err.message}`, { phase: 'starting', cause: err })
   })
-  exited.catch(() => {}) // observed below and by the caller
-  const died = exited.then((code) => {
+  observed(exited) // reported below and by the caller
+  const died = observed(exited.then((code) => {
     throw new BootError(`the server exited during start-up (exit code ${code})`, { phase: 'starting' })
-  })
-  died.catch(() => {})
+  }))
+  // Counted from when storage has opened: however long a large database
+  // takes to read, Go's own start-up is what must not hang.
+  const waiting = { done: false }
   let timer
   const tooSlow = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new BootError(
-      `the server did not become ready within ${startTimeoutMs / 1000} s`, { phase: 'starting' })), startTimeoutMs)
+    opened.then(() => {
+      if (waiting.done) return
+      timer = setTimeout(() => reject(new BootError(
+        `the server did not become ready within ${startTimeoutMs / 1000} s`, { phase: 'starting' })), startTimeoutMs)
+    }, () => {})
   })
-  const waiting = { done: false }
   let info
   try {
-    info = await Promise.race([readyFromGo(waiting), died, aborted(signal), tooSlow])
+    info = await Promise.race([readyFromGo(waiting), storageFailed, died, aborted(signal), tooSlow])
   } catch (err) {
     if (err instanceof BootError) throw err
     throw new BootError(`the server failed to start: ${err.message}`, { phase: 'starting', cause: err })
@@ -121,6 +137,12 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   }
   report('ready', { serverName: info.serverName, version: info.version })
   return { ...info, exited, memory: instance.exports.mem }
+}
+
+/** p, marked as handled: its rejection is reported elsewhere (or to Go, which may never ask). */
+function observed (p) {
+  p.catch(() => {})
+  return p
 }
 
 /**

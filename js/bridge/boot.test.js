@@ -29,7 +29,7 @@ after(async () => {
 })
 
 /** Runs startServer in a fresh Node process; returns what it printed as JSON. */
-async function boot (mode, how = 'file') {
+async function boot (mode, how = 'file', storage = '{ fake: true }') {
   const script = `
     import { startServer } from ${JSON.stringify(pathToFileURL(join(here, 'boot.js')).href)}
     import { callServe } from ${JSON.stringify(pathToFileURL(join(here, 'globals.js')).href)}
@@ -37,10 +37,10 @@ async function boot (mode, how = 'file') {
     const phases = []
     const wasm = ${how === 'bytes' ? `await readFile(${JSON.stringify(wasm)})` : JSON.stringify(pathToFileURL(wasm).href)}
     try {
-      const info = await startServer({ wasm, storage: { fake: true }, args: [${JSON.stringify(mode)}],
+      const info = await startServer({ wasm, storage: ${storage}, args: [${JSON.stringify(mode)}],
         startTimeoutMs: 5000, onPhase: (e) => phases.push(e.phase) })
       const res = await callServe({ method: 'GET', url: '/x', headers: [] }, null)
-      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, status: res.status }))
+      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status }))
     } catch (err) {
       console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message }))
     }
@@ -57,8 +57,17 @@ test('a file: URL starts the server and reports every phase in order', async () 
     phases: ['downloading', 'downloading', 'compiling', 'starting', 'ready'],
     serverName: 'fake.test',
     storageSeen: true,
+    storageWasPromise: false,
     status: 200
   })
+})
+
+test('Go runs while storage is still opening, with a promise of it in hearthStorage', async () => {
+  const r = await boot('ready', 'file', 'new Promise((resolve) => setTimeout(() => resolve({ fake: true }), 300))')
+  assert.equal(r.ok, true, r.message)
+  assert.equal(r.storageWasPromise, true)
+  // Storage that opened before the compile ended is set as itself.
+  assert.equal((await boot('ready')).storageWasPromise, false)
 })
 
 test('bytes start the server too', async () => {

@@ -36,7 +36,9 @@
  *
  * Made by createStorage() in js/storage and installed with
  * provide(GLOBALS.storage, storage). One SQLite database (sql.js) with commit
- * durability; the Go side is go/bridge/storage_js.go.
+ * durability; the Go side is go/bridge/storage_js.go. It may be installed as a
+ * promise of the object while it still opens (boot.js does): Go waits for it
+ * when it opens it, and a rejection is Go's start-up error. So may hearthBlobs.
  *
  *   version                 1
  *   prepare(sql)            → handle: number | {name, message}

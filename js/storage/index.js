@@ -1,7 +1,7 @@
 /**
  * js/storage: SQLite (sql.js) with commit durability, shaped as the
  * hearthStorage bridge global. Install the returned `storage` with
- * provide(GLOBALS.storage, storage) before the wasm starts; its shape is
+ * provide(GLOBALS.storage, storage) (or its promise) before the wasm starts; its shape is
  * documented in js/bridge/globals.js and go/bridge/storage_js.go.
  */
 

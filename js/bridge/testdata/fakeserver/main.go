@@ -29,6 +29,8 @@ func main() {
 	info.Set("version", 5) // the bridge contract version (go/bridge.Version)
 	info.Set("serverName", "fake.test")
 	info.Set("storageSeen", js.Global().Get("hearthStorage").Truthy())
+	// Whether Go runs while storage is still opening (a promise of it).
+	info.Set("storageWasPromise", js.Global().Get("hearthStorage").Get("then").Type() == js.TypeFunction)
 	switch mode {
 	case "exit":
 		os.Exit(3)
