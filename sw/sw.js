@@ -202,7 +202,9 @@ function markPhase (event) {
 function fail (err, failedPhase) {
   console.error('hearth: the server failed:', err)
   server.network?.stop().catch(() => {})
-  // Go cannot run twice in one worker; only a failure before it ran can be retried here.
+  // Two Gos cannot run in one worker: a failure can be retried here before Go
+  // ran, or once it has ended (storage failed to open while Go waited for it).
+  if (err?.goEnded === true) server.goRan = false
   setStatus({ phase: 'failed', failedPhase, error: err.message || String(err), retryable: !server.goRan })
 }
 

@@ -10,7 +10,7 @@
  * one Go server, because the bridge globals are per realm.
  */
 import '../../build/wasm_exec.js' // side effect: sets globalThis.Go (copied from the Go toolchain by `make wasm`)
-import { GLOBALS, provide, readyIsSet, whenReady } from './globals.js'
+import { GLOBALS, forgetReady, provide, readyIsSet, whenReady } from './globals.js'
 import { createPushGateway } from '../push/index.js'
 
 /**
@@ -23,14 +23,22 @@ import { createPushGateway } from '../push/index.js'
  */
 export const PHASES = Object.freeze(['downloading', 'compiling', 'starting', 'ready'])
 
-/** Start-up failed; `phase` says where. */
+/**
+ * Start-up failed; `phase` says where. goEnded: Go ran and has ended (storage
+ * failed to open while it waited for it), so starting it again in this realm
+ * is safe.
+ */
 export class BootError extends Error {
   constructor (message, { phase, cause } = {}) {
     super(message, { cause })
     this.name = 'BootError'
     this.phase = phase
+    this.goEnded = false
   }
 }
+
+/** How long a failed start-up waits for Go to end after storage failed (it ends at once). */
+const GO_END_WAIT_MS = 5000
 
 /**
  * @param {object} options
@@ -71,10 +79,11 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   const opened = Promise.all([storage, blobs]).catch((err) => {
     throw new BootError(`cannot open storage: ${err.message}`, { phase: 'starting', cause: err })
   })
-  observed(opened) // Go's waits and the race below report it
   let openedFirst = null // [storage, blobs] once opened
-  opened.then((both) => { openedFirst = both }, () => {})
+  let openFailure = null // the BootError if they failed
+  opened.then((both) => { openedFirst = both }, (err) => { openFailure = err })
   const module = await compile(wasm, report, signal)
+  if (openFailure !== null) throw openFailure // before Go ran: nothing to end
   const install = ([openedStorage, openedBlobs]) => {
     provide(GLOBALS.storage, openedStorage)
     if (blobs !== undefined) provide(GLOBALS.blobs, openedBlobs)
@@ -105,6 +114,7 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   } catch (err) {
     throw new BootError(`cannot instantiate the server: ${err.message}`, { phase: 'starting', cause: err })
   }
+  forgetReady() // a Go that ended before this one may have left its own
   // go.run runs main until it first blocks, so hearthReady is normally set
   // when it returns; its promise settles only when Go exits.
   const exited = go.run(instance).then(() => exitCode, (err) => {
@@ -129,7 +139,13 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   try {
     info = await Promise.race([readyFromGo(waiting), storageFailed, died, aborted(signal), tooSlow])
   } catch (err) {
-    if (err instanceof BootError) throw err
+    if (err instanceof BootError) {
+      if (err === openFailure) {
+        // Go waited for the storage and ends now that it failed.
+        err.goEnded = await Promise.race([exited.then(() => true, () => true), delay(GO_END_WAIT_MS).then(() => false)])
+      }
+      throw err
+    }
     throw new BootError(`the server failed to start: ${err.message}`, { phase: 'starting', cause: err })
   } finally {
     waiting.done = true
@@ -137,6 +153,10 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   }
   report('ready', { serverName: info.serverName, version: info.version })
   return { ...info, exited, memory: instance.exports.mem }
+}
+
+function delay (ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** p, marked as handled: its rejection is reported elsewhere (or to Go, which may never ask). */

@@ -42,7 +42,7 @@ async function boot (mode, how = 'file', storage = '{ fake: true }') {
       const res = await callServe({ method: 'GET', url: '/x', headers: [] }, null)
       console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status }))
     } catch (err) {
-      console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message }))
+      console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message, goEnded: err.goEnded }))
     }
     process.exit(0)
   `
@@ -68,6 +68,14 @@ test('Go runs while storage is still opening, with a promise of it in hearthStor
   assert.equal(r.storageWasPromise, true)
   // Storage that opened before the compile ended is set as itself.
   assert.equal((await boot('ready')).storageWasPromise, false)
+})
+
+test('a storage that fails while Go waits for it fails start-up, and Go has ended: a new start is safe', async () => {
+  const r = await boot('storage', 'file', 'new Promise((resolve, reject) => setTimeout(() => reject(new Error("disk on fire")), 300))')
+  assert.equal(r.ok, false)
+  assert.equal(r.name, 'BootError')
+  assert.match(r.message, /cannot open storage: disk on fire/)
+  assert.equal(r.goEnded, true)
 })
 
 test('bytes start the server too', async () => {

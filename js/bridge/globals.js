@@ -281,6 +281,14 @@ export class BridgeError extends Error {
   }
 }
 
+/**
+ * Forgets the ready global of a Go that has ended (its start-up failed), so
+ * that the next Go's is not mistaken for it. Call only before running Go.
+ */
+export function forgetReady () {
+  delete globalThis[GLOBALS.ready]
+}
+
 /** True once Go has set its ready global (it may do so after main first blocks). */
 export function readyIsSet () {
   return globalThis[GLOBALS.ready] !== undefined

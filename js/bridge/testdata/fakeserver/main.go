@@ -9,6 +9,8 @@
 //	reject  set a hearthReady that rejects with Error("storage is broken")
 //	exit    exit with code 3 before setting hearthReady
 //	panic   panic before setting hearthReady
+//	storage wait for hearthStorage as the real server does, and end with a
+//	        rejected hearthReady if it fails to open
 //
 // It lives in testdata so that `go build ./...` and `go vet ./...` skip it.
 package main
@@ -38,6 +40,16 @@ func main() {
 		panic("fake start-up panic")
 	case "reject":
 		js.Global().Set("hearthReady", promise.Call("reject", js.Global().Get("Error").New("storage is broken")))
+	case "storage":
+		failed := make(chan js.Value, 1)
+		onOpened := js.FuncOf(func(js.Value, []js.Value) any { failed <- js.Null(); return nil })
+		onFailed := js.FuncOf(func(_ js.Value, args []js.Value) any { failed <- args[0]; return nil })
+		promise.Call("resolve", js.Global().Get("hearthStorage")).Call("then", onOpened, onFailed)
+		if reason := <-failed; !reason.IsNull() {
+			js.Global().Set("hearthReady", promise.Call("reject", reason))
+			return // main ends, and with it Go
+		}
+		js.Global().Set("hearthReady", promise.Call("resolve", info))
 	default:
 		if mode == "late" {
 			time.Sleep(50 * time.Millisecond)
