@@ -155,6 +155,33 @@ test('after a failed snapshot, the next one copies the whole file: the chunks th
   })
 })
 
+// Without the pause the retries never stop, and this test does not finish.
+test('a snapshot that keeps failing is retried after a growing pause, not at once in a loop', { timeout: 30_000 }, async () => {
+  let attempts = 0
+  await withStore('file', {
+    snapshotPolicy: { maxRecords: 1 },
+    snapshotChunkBytes: CHUNK,
+    openSnapshotDelayMs: 1e9,
+    onSnapshotStep: step => {
+      if (step !== 'chunks-durable') return
+      attempts++
+      throw new Error('injected lasting snapshot failure (a full disk)')
+    }
+  }, async options => {
+    const s = await createStorage(options)
+    await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
+    for (let id = 1; id <= 5; id++) await put(s.storage, [[id, `row ${id}`]])
+    await new Promise(resolve => setTimeout(resolve, 500))
+    // One failure, then nothing until the pause (1 s) has passed: each attempt copies the whole file.
+    assert.equal(attempts, 1, `${attempts} attempts in 0.5 s`)
+    for (let i = 0; i < 200 && attempts < 2; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.equal(attempts, 2, 'tried again once the pause passed')
+    assert.equal(s.stats().snapshotFailures, 2)
+    await s.close()
+    await reopenedMatches(options, new Map([1, 2, 3, 4, 5].map(id => [id, `row ${id}`])))
+  })
+})
+
 for (const kind of KINDS) {
   test(`${kind}: writes made while a snapshot copies its chunks do not reach it (it is the database as of its own commit)`, async () => {
     const policy = { maxRecords: 2, maxBytes: 1e9, minBytes: 1e9, maxReplayMs: 1e9 }

@@ -61,6 +61,13 @@ import { checkWriteWatching, openDatabaseOwning, watchDatabaseFile } from './sql
 const SNAPSHOT_SLICE_MS = 4
 /** How long after open a snapshot due then waits: past the first requests of a start-up. */
 const OPEN_SNAPSHOT_DELAY_MS = 1000
+/**
+ * After a failed snapshot the next waits this long, doubling with each
+ * failure up to the maximum: a failure that lasts (storage over its quota)
+ * must not become a loop copying the whole database again and again.
+ */
+const SNAPSHOT_RETRY_MIN_MS = 1000
+const SNAPSHOT_RETRY_MAX_MS = 5 * 60 * 1000
 
 export class Storage {
   /**
@@ -131,6 +138,9 @@ export class Storage {
     this.durableReaders = 0
     /** the timer of a snapshot put off from open (snapshotSoon), or null */
     this.snapshotTimer = null
+    /** after failed snapshots: how long the next waits (ms, 0 after a success), and until when */
+    this.snapshotRetryMs = 0
+    this.snapshotRetryAt = 0
     /**
      * the durable journal the next open would replay: records after the last
      * snapshot taken, their bytes, and what replaying them costs in ms: as
@@ -499,6 +509,7 @@ export class Storage {
    */
   maybeSnapshot (when) {
     if (this.snapshotPolicy === null || this.snapshotting || this.durableReaders > 0 || this.inTransaction || this.pendingWrites.length) return
+    if (this.now() < this.snapshotRetryAt) return // snapshotSoon tries again then
     // The size bound only grows with the database: if the journal is short of
     // it at the last size read, it is short of it now, and the database is not
     // asked (a read outside a transaction costs sql.js file-system calls:
@@ -512,16 +523,22 @@ export class Storage {
     const image = this.copyImage()
     image.catch(() => {}) // the snapshot's own promise reports a failure
     this.snapshotting = this.persistence.snapshot(this.seq, image).then(written => {
+      this.snapshotRetryMs = 0
+      this.snapshotRetryAt = 0
       this.snapshotBase = this.fileWatch !== null
       this.counters.snapshots++
       this.counters.snapshotBytesWritten += written?.bytesWritten ?? 0
       this.counters.snapshotChunksWritten += written?.chunksWritten ?? 0
     }, () => {
-      // The journal still holds everything: count it again, so the next commit retries
-      // (with the whole file: the chunks taken are no longer counted as written).
+      // The journal still holds everything: count it again, so a later snapshot
+      // retries (with the whole file: the chunks taken are no longer counted as
+      // written), after a pause that grows with each failure.
       this.snapshotBase = false
       this.counters.snapshotFailures++
       this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes, replayMs: this.journal.replayMs + covered.replayMs }
+      this.snapshotRetryMs = Math.min(SNAPSHOT_RETRY_MAX_MS, Math.max(SNAPSHOT_RETRY_MIN_MS, this.snapshotRetryMs * 2))
+      this.snapshotRetryAt = this.now() + this.snapshotRetryMs
+      this.snapshotSoon(this.snapshotRetryMs)
     }).finally(() => {
       this.snapshotting = null
       // Commits made meanwhile found a snapshot under way and skipped theirs:
