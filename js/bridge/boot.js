@@ -174,7 +174,7 @@ function observed (p) {
 async function readyFromGo (waiting) {
   while (!readyIsSet()) {
     if (waiting.done) return new Promise(() => {}) // the race is over
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await delay(10)
   }
   return whenReady()
 }
