@@ -498,8 +498,14 @@ export class Storage {
     this.snapshotTimer.unref?.() // a Node process may end before it fires
   }
 
+  /** Nothing is being written: no commit, snapshot or backup under way, no transaction or write waiting. */
   quiescent () {
-    return this.committing === null && this.snapshotting === null && this.durableReaders === 0 && !this.inTransaction && this.pendingWrites.length === 0
+    return this.committing === null && this.snapshotMayStart()
+  }
+
+  /** A snapshot may start, a commit's own callback aside (it runs while that commit is still this.committing). */
+  snapshotMayStart () {
+    return this.snapshotting === null && this.durableReaders === 0 && !this.inTransaction && this.pendingWrites.length === 0
   }
 
   /**
@@ -508,7 +514,7 @@ export class Storage {
    * @param {{idle?: boolean}} [when] idle: writes have paused (snapshotSoon)
    */
   maybeSnapshot (when) {
-    if (this.snapshotPolicy === null || this.snapshotting || this.durableReaders > 0 || this.inTransaction || this.pendingWrites.length) return
+    if (this.snapshotPolicy === null || !this.snapshotMayStart()) return
     if (this.now() < this.snapshotRetryAt) return // snapshotSoon tries again then
     // The size bound only grows with the database: if the journal is short of
     // it at the last size read, it is short of it now, and the database is not
