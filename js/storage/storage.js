@@ -515,7 +515,12 @@ export class Storage {
    */
   maybeSnapshot (when) {
     if (this.snapshotPolicy === null || !this.snapshotMayStart()) return
-    if (this.now() < this.snapshotRetryAt) return // snapshotSoon tries again then
+    const retryIn = this.snapshotRetryAt - this.now()
+    if (retryIn > 0) {
+      // A timer may fire a little before this clock says it is due: keep one armed.
+      if (this.snapshotTimer === null) this.snapshotSoon(Math.ceil(retryIn))
+      return
+    }
     // The size bound only grows with the database: if the journal is short of
     // it at the last size read, it is short of it now, and the database is not
     // asked (a read outside a transaction costs sql.js file-system calls:
