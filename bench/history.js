@@ -21,6 +21,10 @@
  *   history.memory.after-restart.<N>   the same after a worker restart and a /sync: what a
  *                                      worker serving this history holds (both measured
  *                                      after collecting the worker's garbage)
+ *   history.memory.after-browser-restart.<N>   the same after the browser restart's /sync: a
+ *                                      renderer no earlier worker life ran in (a worker
+ *                                      restart's renderer keeps what the allocators kept
+ *                                      of the lives before it, the sending one's included)
  *   history.worker-heap.<N>            the worker's V8 heap (CDP Runtime.getHeapUsage; sql.js's
  *                                      and Go's wasm memories are not in it)
  *   history.worker-array-buffers.<N>   the worker's ArrayBuffers after that restart (where
@@ -153,6 +157,9 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
       account.since = r.since
       m.browserRestart = r.at
       out(valueRow(`history.browser-restart.sync.${label}`, 'ms', m.browserRestart, { note: `browser started on the profile: navigation start → authenticated /sync?since answered${note}` }))
+      await workerFigures(b.browser) // collects the worker's garbage first
+      m.memoryAfterBrowserRestart = await rendererMemory(b.browser)
+      out(valueRow(`history.memory.after-browser-restart.${label}`, 'bytes', m.memoryAfterBrowserRestart.rss, { note: `RSS of the renderer hosting the page and the worker in a browser started on the profile, after that /sync: a renderer no earlier worker life ran in (all ${m.memoryAfterBrowserRestart.processes} renderers: ${m.memoryAfterBrowserRestart.detail})${note}` }))
       if (events < target) break
     }
     for (const row of ratioRows(measured)) out(row)
@@ -206,7 +213,8 @@ function ratioRows (measured) {
     ['worker-restart.unsettled', (m) => m.workerRestartUnsettled],
     ['browser-restart.sync', (m) => m.browserRestart],
     ['memory.after-send', (m) => m.memoryAfterSend?.rss],
-    ['memory.after-restart', (m) => m.memoryAfterRestart?.rss]
+    ['memory.after-restart', (m) => m.memoryAfterRestart?.rss],
+    ['memory.after-browser-restart', (m) => m.memoryAfterBrowserRestart?.rss]
   ]
   return figure.filter(([, f]) => f(zero) > 0 && f(top) > 0).map(([what, f]) =>
     valueRow(`history.${what}.ratio`, 'ratio', f(top) / f(zero), { note: `at ${largest} events / at 0 events, same run (issue 18: ≤ 1.5)` }))
