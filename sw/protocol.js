@@ -64,10 +64,14 @@
  *     {id, status, headers: [[name, value]], body: ArrayBuffer|null}, errors
  *     included (Matrix error JSON), the body transferred.
  *   A worker the browser kills (a crash, DevTools, CDP) answers nothing, so
- *   the page fails what waits (a TypeError, as fetch does on a network error)
- *   when its controller changes, or, for requests a life accepted, when that
- *   life's lock (lifeLockName) is released, or (without Web Locks) when it
- *   sees a later life of the same build. Callers retry at once, as they do
+ *   the page fails what waits (a TypeError, as fetch does on a network error):
+ *   for requests a life accepted, when that life's lock (lifeLockName) is
+ *   released, or when the page sees a later life of the same build, or
+ *   (without Web Locks) when its controller changes; requests no life
+ *   accepted, when its controller changes. A controller replaced by an update
+ *   still answers what it accepted: the new one activates once the old one's
+ *   events are done, and a createRoom failed then would have been made
+ *   anyway. Callers retry at once, as they do
  *   after a failed fetch, and the retry wakes the next life. A request no life accepted
  *   yet is not failed then: a message event posted to a stopped worker wakes
  *   the next life, which takes it (a browser stops an idle worker between

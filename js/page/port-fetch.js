@@ -12,9 +12,11 @@
  * speak it may control the page. A message event keeps its worker alive
  * until answered, as a fetch does; but a worker that is killed (a crash,
  * DevTools) answers nothing, so what waits fails with a TypeError, as a fetch
- * does on a network error (callers retry): everything when the controller
- * changes, and what an earlier life accepted when the page sees a later life
- * of the same build (sw/protocol.js says why not the rest).
+ * does on a network error (callers retry): what an earlier life accepted when
+ * that life ends (its lock is released) or the page sees a later life of the
+ * same build, and what no life had accepted yet when the controller changes
+ * (sw/protocol.js says why not the rest). What the old controller accepted is
+ * still answered after a change: an update waits for its events to finish.
  */
 import { MSG, lifeLockName } from '../../sw/protocol.js'
 
@@ -32,10 +34,11 @@ export function createPortFetch ({
 } = {}) {
   /**
    * The controller asked last: {controller, worker: its hello's {life, build},
-   * null until it says hello, hello: the port it answers on, pending: id →
-   * {fail, life: the worker life that accepted it, null until one has}}.
+   * null until it says hello, hello: the port it answers on}.
    */
   let link = null
+  /** Requests in flight, through any controller: id → {fail, life: the worker life that accepted it, null until one has}. */
+  const pending = new Map()
   /** the latest worker life seen in a status */
   let latestLife = 0
   let nextId = 1
@@ -51,7 +54,7 @@ export function createPortFetch ({
     watchedLives.add(life)
     locks.request(lifeLockName(life), { signal: closing.signal }, () => {
       endedLives.add(life)
-      for (const request of link?.pending.values() ?? []) {
+      for (const request of pending.values()) {
         if (request.life === life) request.fail(lostToRestart())
       }
     }).catch(() => {}) // aborted when the page closes its client
@@ -63,7 +66,7 @@ export function createPortFetch ({
     link = null
     if (!controller) return
     const { port1, port2 } = new MessageChannel()
-    const asked = { controller, worker: null, hello: port1, pending: new Map() }
+    const asked = { controller, worker: null, hello: port1 }
     port1.onmessage = (event) => {
       port1.close()
       if (event.data?.hello && link === asked) {
@@ -75,22 +78,26 @@ export function createPortFetch ({
     controller.postMessage({ type: MSG.clientHello }, [port2])
   }
 
-  /** Fails every request in flight (they went to a worker that may be gone). */
-  function failAll (why) {
-    for (const request of link?.pending.values() ?? []) request.fail(new TypeError(`the request was lost: ${why}`))
-    link?.hello.close()
-    link = null
+  /** Fails the requests in flight that `doomed` picks (every one by default). */
+  function fail (why, doomed = () => true) {
+    for (const request of pending.values()) {
+      if (doomed(request)) request.fail(new TypeError(`the request was lost: ${why}`))
+    }
   }
 
   /** Fails the requests a life before `life` accepted: that life was killed with them. */
   function failAcceptedBefore (life) {
-    for (const request of link.pending.values()) {
+    for (const request of pending.values()) {
       if (request.life !== null && request.life < life) request.fail(lostToRestart())
     }
   }
 
   const onControllerChange = () => {
-    failAll('the service worker changed')
+    // The old worker answers what it accepted (the new one activated once the
+    // old one's events were done, so answers may still be on their way), and
+    // its lock says when it ends; without locks nothing would say, so those
+    // fail too. What no life accepted went to a worker that may never take it.
+    fail('the service worker changed', (request) => locks === null || request.life === null)
     connect()
   }
   // The controller's replies (to the keep-alive among others) show a restarted worker at once.
@@ -129,7 +136,7 @@ export function createPortFetch ({
     const { port1, port2 } = new MessageChannel()
     return new Promise((resolve, reject) => {
       const finish = () => {
-        through.pending.delete(id)
+        pending.delete(id)
         signal?.removeEventListener('abort', onAbort)
         port1.close()
       }
@@ -140,7 +147,7 @@ export function createPortFetch ({
       }
       port1.onmessage = (event) => {
         if (event.data?.accepted !== undefined) {
-          const waiting = through.pending.get(id)
+          const waiting = pending.get(id)
           if (waiting === undefined) return
           waiting.life = event.data.accepted
           watchLife(waiting.life)
@@ -156,7 +163,7 @@ export function createPortFetch ({
           reject(new TypeError(`the worker's answer is not a response: ${err.message}`))
         }
       }
-      through.pending.set(id, {
+      pending.set(id, {
         life: null,
         fail: (err) => {
           finish()
@@ -180,7 +187,9 @@ export function createPortFetch ({
       closing.abort()
       container?.removeEventListener('controllerchange', onControllerChange)
       container?.removeEventListener('message', onMessage)
-      failAll('the page closed its client')
+      fail('the page closed its client')
+      link?.hello.close()
+      link = null
     }
   }
 }

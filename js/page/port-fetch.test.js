@@ -194,6 +194,40 @@ function fakeLocks () {
   }
 }
 
+test('with locks, what the old controller accepted is still answered after a change, and fails only when that life ends; what it never accepted fails at once', async () => {
+  const answers = new Map()
+  const held = (request) => new Promise((resolve) => answers.set(new URL(request.url).pathname.split('/').pop(), resolve))
+  const old = fakeWorker({ life: 1, build: 'old', answer: (request) => request.url.includes('/held/') ? held(request) : defaultAnswer(request) })
+  const container = fakeContainer(old)
+  const locks = fakeLocks()
+  const transport = createPortFetch({ container, fetch: fakeFetch().fetch, origin: ORIGIN, locks })
+  try {
+    await untilPort(transport, old)
+    const answered = transport.fetch(`${ORIGIN}/_matrix/client/v3/held/createRoom`, { method: 'POST', body: '{}' })
+    const ended = transport.fetch(`${ORIGIN}/_matrix/client/v3/held/sync`)
+    for (let i = 0; i < 100 && answers.size < 2; i++) await tick()
+    assert.equal(answers.size, 2, 'the old worker took both')
+    // A request the old worker never takes (it is on its way out).
+    old.postMessage = () => {}
+    const untaken = transport.fetch(`${ORIGIN}/_matrix/client/v3/joined_rooms`)
+    const settled = new Set()
+    answered.then(() => settled.add('answered'), () => settled.add('answered'))
+    ended.then(() => settled.add('ended'), () => settled.add('ended'))
+
+    container.change(fakeWorker({ life: 2, build: 'new' }))
+    await assert.rejects(untaken, (err) => err instanceof TypeError && /changed/.test(err.message))
+    await tick()
+    assert.deepEqual([...settled], [], 'what the old worker accepted still waits for its answer')
+
+    answers.get('createRoom')(new Response('{"room_id":"!made:here"}', { headers: { 'Content-Type': 'application/json' } }))
+    assert.deepEqual(await (await answered).json(), { room_id: '!made:here' })
+    locks.end('hearth-life-1')
+    await assert.rejects(ended, (err) => err instanceof TypeError && /restarted/.test(err.message))
+  } finally {
+    transport.close()
+  }
+})
+
 test('when a life ends (its lock released) what it accepted fails at once, without waiting for a status', async () => {
   const worker = fakeWorker({ life: 3, build: 'b', answer: (request) => request.url.includes('/sync') ? new Promise(() => {}) : defaultAnswer(request) })
   const locks = fakeLocks()
