@@ -164,19 +164,6 @@ func storeInviteState(ctx context.Context, tx *sql.Tx, invite gomatrixserverlib.
 	return nil
 }
 
-// resident reports whether a local user is joined to the room: then this
-// server holds its state and receives its events.
-func (r *Rooms) resident(ctx context.Context, q querier, roomID string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
-		roomID, "%:"+string(r.identity.ServerName)).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("look up local members: %w", err)
-	}
-	return n > 0, nil
-}
-
 // Resident reports whether a local user is joined to the room.
 func (r *Rooms) Resident(ctx context.Context, roomID string) (bool, error) {
 	return r.resident(ctx, reader{r.db}, roomID)

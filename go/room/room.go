@@ -14,7 +14,8 @@
 //   - state_*: how state is stored (state_groups.go: deltas, and why lookups
 //     stay bounded), the current state table, the state at an incoming event,
 //     and state resolution;
-//   - insert.go and events.go: the one way events are written and read.
+//   - insert.go and events.go: the one way events are written and read;
+//     redaction.go: how a redaction takes effect, whoever sent it.
 package room
 
 import (
@@ -63,6 +64,15 @@ func Supported(v gomatrixserverlib.RoomVersion) bool { return slices.Contains(Su
 
 // Rooms is the room store of one server.
 type Rooms struct {
+	*core
+	// transactionIDsPruned is when old client transaction IDs were last
+	// forgotten (perform_send.go), ms since the epoch.
+	transactionIDsPruned atomic.Int64
+}
+
+// core is what every role shares: the database, this server's identity, the
+// auth cache, the hooks told of new events, and the write that tells them.
+type core struct {
 	db       *storage.DB
 	identity identity.Identity
 	now      func() time.Time
@@ -80,9 +90,6 @@ type Rooms struct {
 	newEvent NewEventHook
 	// redacted is told of each event a redaction took effect on; nil: nobody is.
 	redacted RedactedHook
-	// transactionIDsPruned is when old client transaction IDs were last
-	// forgotten (perform_send.go), ms since the epoch.
-	transactionIDsPruned atomic.Int64
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to
@@ -118,7 +125,7 @@ type RedactedHook func(ctx context.Context, tx *sql.Tx, eventID string) error
 
 // New returns the room store of the server with the given identity.
 func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
-	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted}
+	r := &core{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -132,12 +139,12 @@ func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
 	if r.appended == nil {
 		r.appended = func(StreamPos) {}
 	}
-	return r
+	return &Rooms{core: r}
 }
 
 // write runs fn as the single writer and, once committed, announces the
 // newest stream position if fn appended events.
-func (r *Rooms) write(ctx context.Context, fn func(w *writeTx) error) error {
+func (r *core) write(ctx context.Context, fn func(w *writeTx) error) error {
 	w := &writeTx{auth: &pendingAuth{gen: r.auth.begin(), rooms: map[string]*authEntry{}}}
 	err := r.db.Write(ctx, func(tx *sql.Tx) error {
 		w.tx = tx
