@@ -164,11 +164,6 @@ func storeInviteState(ctx context.Context, tx *sql.Tx, invite gomatrixserverlib.
 	return nil
 }
 
-// Resident reports whether a local user is joined to the room.
-func (r *Rooms) Resident(ctx context.Context, roomID string) (bool, error) {
-	return r.resident(ctx, reader{r.db}, roomID)
-}
-
 // authOrder sorts events so that each comes after the auth events among
 // them (Kahn's algorithm; ties by depth, then event ID, so the order is
 // deterministic). Duplicates are dropped.

@@ -9,8 +9,8 @@
 //     an event at the room's extremities, authorised by current state;
 //   - input_*: events from other servers (Receive, outliers, remote
 //     memberships), checked against their auth events and the state before them;
-//   - query_*: reads (timeline, members, the event graph, servers, directory,
-//     history visibility); they never write;
+//   - query_*: reads, the methods of Queryer (timeline, members, the event
+//     graph, servers, aliases, directory, history visibility); they never write;
 //   - state_*: how state is stored (state_groups.go: deltas, and why lookups
 //     stay bounded), the current state table, the state at an incoming event,
 //     and state resolution;
@@ -65,10 +65,14 @@ func Supported(v gomatrixserverlib.RoomVersion) bool { return slices.Contains(Su
 // Rooms is the room store of one server.
 type Rooms struct {
 	*core
+	*Queryer
 	// transactionIDsPruned is when old client transaction IDs were last
 	// forgotten (perform_send.go), ms since the epoch.
 	transactionIDsPruned atomic.Int64
 }
+
+// Queryer reads rooms for the other packages (query_*.go); it never writes.
+type Queryer struct{ *core }
 
 // core is what every role shares: the database, this server's identity, the
 // auth cache, the hooks told of new events, and the write that tells them.
@@ -139,7 +143,7 @@ func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
 	if r.appended == nil {
 		r.appended = func(StreamPos) {}
 	}
-	return &Rooms{core: r}
+	return &Rooms{core: r, Queryer: &Queryer{r}}
 }
 
 // write runs fn as the single writer and, once committed, announces the

@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore, Push: pushes})
+	syncer := syncapi.New(rooms.Queryer, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore, Push: pushes})
 
 	// Federation applies every EDU it receives (into eph and keyStore).
 	fed = federation.New(id, rooms, fedClient, queue, federation.Options{

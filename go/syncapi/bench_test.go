@@ -72,7 +72,7 @@ func BenchmarkInitialSync(b *testing.B) {
 			}
 		}
 	}
-	syncer := New(rooms, notifier, Sources{
+	syncer := New(rooms.Queryer, notifier, Sources{
 		AccountData: accountdata.New(db, nil),
 		Ephemeral:   ephemeral.New(db, ephemeral.Options{}),
 		Keys:        keys.New(db, id.ServerName, keys.Options{}),

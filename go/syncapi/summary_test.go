@@ -47,7 +47,7 @@ func TestSummaryOfARoomLeftSinceTheSnapshot(t *testing.T) {
 	if _, err := rooms.SetMembership(ctx, alice, roomID, bob, spec.Ban, ""); err != nil {
 		t.Fatal(err)
 	}
-	s := New(rooms, NewNotifier(Token{}), Sources{})
+	s := New(rooms.Queryer, NewNotifier(Token{}), Sources{})
 	summary, err := s.summary(ctx, bob, roomID)
 	if err != nil {
 		t.Fatalf("summary after the ban: %v", err)
