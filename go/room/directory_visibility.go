@@ -20,7 +20,7 @@ const (
 // SetDirectoryVisibility publishes a room in the directory or withdraws it,
 // for a user whose power in the room suffices to change its
 // m.room.canonical_alias (as Synapse asks: the room's moderators).
-func (r *Rooms) SetDirectoryVisibility(ctx context.Context, user spec.UserID, roomID, visibility string) error {
+func (r *Performer) SetDirectoryVisibility(ctx context.Context, user spec.UserID, roomID, visibility string) error {
 	if visibility != DirectoryPublic && visibility != DirectoryPrivate {
 		return fmt.Errorf("%w: visibility must be public or private", ErrBadEvent)
 	}

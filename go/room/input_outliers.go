@@ -12,7 +12,7 @@ import (
 )
 
 // EnsureRoom records a room this server learns of from another server.
-func (r *Rooms) EnsureRoom(ctx context.Context, roomID string, version gomatrixserverlib.RoomVersion) error {
+func (r *Inputer) EnsureRoom(ctx context.Context, roomID string, version gomatrixserverlib.RoomVersion) error {
 	if !Supported(version) {
 		return fmt.Errorf("%w: %q", ErrUnsupportedVersion, version)
 	}
@@ -36,7 +36,7 @@ func (r *Rooms) EnsureRoom(ctx context.Context, roomID string, version gomatrixs
 // StoreOutliers stores events known only as state or auth chain (send_join,
 // state, event_auth answers), each checked against its own auth events.
 // Those that fail are stored as rejected.
-func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomatrixserverlib.PDU) error {
+func (r *Inputer) StoreOutliers(ctx context.Context, roomID string, events []gomatrixserverlib.PDU) error {
 	ordered := authOrder(events)
 	return r.write(ctx, func(w *writeTx) error {
 		v, err := roomVersion(ctx, w.tx, roomID)
@@ -88,7 +88,7 @@ func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomat
 // stripped state to show with it) or the leave that rejected one. If a local
 // user is joined, the event also arrives through the room and current state
 // stays the room's; otherwise it becomes the user's current membership.
-func (r *Rooms) StoreRemoteMembership(ctx context.Context, ev gomatrixserverlib.PDU, inviteState []byte) error {
+func (r *Inputer) StoreRemoteMembership(ctx context.Context, ev gomatrixserverlib.PDU, inviteState []byte) error {
 	roomID := ev.RoomID().String()
 	if err := r.EnsureRoom(ctx, roomID, ev.Version()); err != nil {
 		return err

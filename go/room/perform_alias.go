@@ -39,7 +39,7 @@ func insertAlias(ctx context.Context, tx *sql.Tx, alias, roomID string, creator 
 }
 
 // SetAlias points a local alias at a room. The user must be joined to it.
-func (r *Rooms) SetAlias(ctx context.Context, user spec.UserID, alias, roomID string) error {
+func (r *Performer) SetAlias(ctx context.Context, user spec.UserID, alias, roomID string) error {
 	if err := validAlias(alias); err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (r *Rooms) SetAlias(ctx context.Context, user spec.UserID, alias, roomID st
 
 // DeleteAlias removes a local alias: its creator may, and so may anyone
 // whose power in the room suffices to change m.room.canonical_alias.
-func (r *Rooms) DeleteAlias(ctx context.Context, user spec.UserID, alias string) error {
+func (r *Performer) DeleteAlias(ctx context.Context, user spec.UserID, alias string) error {
 	return r.db.Write(ctx, func(tx *sql.Tx) error {
 		var roomID, creator string
 		err := tx.QueryRowContext(ctx, `SELECT room_id, creator FROM room_aliases WHERE alias = ?`, alias).Scan(&roomID, &creator)

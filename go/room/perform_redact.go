@@ -13,7 +13,7 @@ import (
 // auth rules accept any redaction event into the room; whether it takes effect
 // is each server's call: a user may redact their own events, and others' only
 // with the room's redact power level. Redact refuses what would not take effect.
-func (r *Rooms) Redact(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID, reason string) (string, error) {
+func (r *Performer) Redact(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID, reason string) (string, error) {
 	content := map[string]any{"redacts": targetID} // room version 11 moved redacts into content
 	if reason != "" {
 		content["reason"] = reason
@@ -24,7 +24,7 @@ func (r *Rooms) Redact(ctx context.Context, sender spec.UserID, deviceID, txnID,
 // sendClientRedaction is an m.room.redaction sent through PUT /send: the
 // client names the target in content.redacts (room version 11's place), and
 // the same check as Redact's applies, or /send would be a way around it.
-func (r *Rooms) sendClientRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID string, content json.RawMessage) (string, error) {
+func (r *Performer) sendClientRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID string, content json.RawMessage) (string, error) {
 	var c struct {
 		Redacts string `json:"redacts"`
 	}
@@ -36,7 +36,7 @@ func (r *Rooms) sendClientRedaction(ctx context.Context, sender spec.UserID, dev
 
 // sendRedaction sends a redaction of targetID with the given content,
 // refusing one that would not take effect.
-func (r *Rooms) sendRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID string, content json.RawMessage) (string, error) {
+func (r *Performer) sendRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID string, content json.RawMessage) (string, error) {
 	ne := newEvent{Sender: sender, Type: spec.MRoomRedaction, Content: content, Redacts: targetID}
 	return r.send(ctx, deviceID, txnID, roomID, ne, func(w *writeTx, v gomatrixserverlib.IRoomVersion) error {
 		target, err := eventInRoom(ctx, w.tx, v, roomID, targetID)
@@ -55,7 +55,7 @@ func (r *Rooms) sendRedaction(ctx context.Context, sender spec.UserID, deviceID,
 }
 
 // mayChangeState reports whether user's power allows sending state evType.
-func (r *Rooms) mayChangeState(ctx context.Context, q querier, roomID string, user spec.UserID, evType string) (bool, error) {
+func (r *Performer) mayChangeState(ctx context.Context, q querier, roomID string, user spec.UserID, evType string) (bool, error) {
 	pl, err := r.powerLevels(ctx, q, roomID)
 	if err != nil {
 		return false, err
