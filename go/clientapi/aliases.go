@@ -13,7 +13,7 @@ func (a *API) putAlias(req *request) (any, error) {
 	if body.RoomID == "" {
 		return nil, badJSON("room_id is required")
 	}
-	return struct{}{}, a.rooms.SetAlias(req.ctx(), req.device.UserID, req.PathValue("alias"), body.RoomID)
+	return struct{}{}, a.perform.SetAlias(req.ctx(), req.device.UserID, req.PathValue("alias"), body.RoomID)
 }
 
 // getAlias resolves an alias: this server's from its table, another
@@ -28,11 +28,11 @@ func (a *API) getAlias(req *request) (any, error) {
 
 func (a *API) deleteAlias(req *request) (any, error) {
 	alias := req.PathValue("alias")
-	roomID, err := a.rooms.ResolveAlias(req.ctx(), alias)
+	roomID, err := a.query.ResolveAlias(req.ctx(), alias)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.rooms.DeleteAlias(req.ctx(), req.device.UserID, alias); err != nil {
+	if err := a.perform.DeleteAlias(req.ctx(), req.device.UserID, alias); err != nil {
 		return nil, err
 	}
 	a.dropCanonicalAlias(req.ctx(), req.device, roomID, alias)
@@ -43,8 +43,8 @@ func (a *API) roomAliases(req *request) (any, error) {
 	roomID := req.PathValue("roomId")
 	// Members, and anyone while the room is world_readable (spec 1.11,
 	// "GET /rooms/{roomId}/aliases" allows servers that check).
-	if err := a.rooms.RequireJoined(req.ctx(), roomID, req.device.UserID); err != nil {
-		open, openErr := a.rooms.WorldReadable(req.ctx(), roomID)
+	if err := a.query.RequireJoined(req.ctx(), roomID, req.device.UserID); err != nil {
+		open, openErr := a.query.WorldReadable(req.ctx(), roomID)
 		if openErr != nil {
 			return nil, openErr
 		}
@@ -52,7 +52,7 @@ func (a *API) roomAliases(req *request) (any, error) {
 			return nil, err
 		}
 	}
-	aliases, err := a.rooms.LocalAliases(req.ctx(), roomID)
+	aliases, err := a.query.LocalAliases(req.ctx(), roomID)
 	if err != nil {
 		return nil, err
 	}

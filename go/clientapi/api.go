@@ -30,7 +30,8 @@ var log = logrus.WithField("component", "clientapi")
 type API struct {
 	server      spec.ServerName
 	accounts    *account.Accounts
-	rooms       *room.Rooms
+	perform     *room.Performer
+	query       *room.Queryer
 	syncer      *syncapi.Syncer
 	filters     *syncapi.Filters
 	accountData *accountdata.Store
@@ -49,8 +50,11 @@ type API struct {
 
 // Deps are the components the client API serves from.
 type Deps struct {
-	Accounts    *account.Accounts
-	Rooms       *room.Rooms
+	Accounts *account.Accounts
+	// Perform and Query are the room roles the client API uses: what users
+	// do in rooms and what they read; other servers' events are federation's.
+	Perform     *room.Performer
+	Query       *room.Queryer
 	Syncer      *syncapi.Syncer
 	Filters     *syncapi.Filters
 	AccountData *accountdata.Store
@@ -72,7 +76,7 @@ func New(server spec.ServerName, d Deps) *API {
 		p.Registrations = DefaultRegistrationLimit
 	}
 	return &API{
-		server: server, accounts: d.Accounts, rooms: d.Rooms, syncer: d.Syncer, filters: d.Filters,
+		server: server, accounts: d.Accounts, perform: d.Perform, query: d.Query, syncer: d.Syncer, filters: d.Filters,
 		accountData: d.AccountData, ephemeral: d.Ephemeral, keys: d.Keys, media: d.Media, fed: d.Federation, push: d.Push,
 		policy: p, registrations: newLimiter(p.Registrations, p.Now),
 	}

@@ -46,7 +46,7 @@ func (a *API) checkCanonicalAliases(ctx context.Context, user spec.UserID, roomI
 		return badJSON("m.room.canonical_alias: alias must be a string and alt_aliases a list of strings")
 	}
 	var current canonicalAliases
-	if ev, err := a.rooms.StateEvent(ctx, user, roomID, spec.MRoomCanonicalAlias, ""); err == nil {
+	if ev, err := a.query.StateEvent(ctx, user, roomID, spec.MRoomCanonicalAlias, ""); err == nil {
 		_ = json.Unmarshal(ev.Content(), &current)
 	} else if !errors.Is(err, room.ErrEventNotFound) {
 		return err
@@ -73,7 +73,7 @@ func (a *API) checkCanonicalAliases(ctx context.Context, user spec.UserID, roomI
 // m.room.canonical_alias, on behalf of dev's user, if it is there. Best effort:
 // a user who may delete the alias but not change the event leaves it as is.
 func (a *API) dropCanonicalAlias(ctx context.Context, dev account.Device, roomID, alias string) {
-	ev, err := a.rooms.StateEvent(ctx, dev.UserID, roomID, spec.MRoomCanonicalAlias, "")
+	ev, err := a.query.StateEvent(ctx, dev.UserID, roomID, spec.MRoomCanonicalAlias, "")
 	if err != nil {
 		return
 	}
@@ -87,7 +87,7 @@ func (a *API) dropCanonicalAlias(ctx context.Context, dev account.Device, roomID
 	c.AltAliases = slices.DeleteFunc(c.AltAliases, func(s string) bool { return s == alias })
 	raw, _ := json.Marshal(c)
 	stateKey := ""
-	if _, err := a.rooms.Send(ctx, dev.UserID, dev.DeviceID, "", roomID, spec.MRoomCanonicalAlias, &stateKey, raw); err != nil {
+	if _, err := a.perform.Send(ctx, dev.UserID, dev.DeviceID, "", roomID, spec.MRoomCanonicalAlias, &stateKey, raw); err != nil {
 		log.WithError(err).WithField("room_id", roomID).Info("deleted alias stays in m.room.canonical_alias")
 	}
 }

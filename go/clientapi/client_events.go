@@ -17,7 +17,7 @@ func toClientEvents(events []room.Event) []syncapi.ClientEvent {
 // clientEvents converts a room's events for the client, each with its
 // bundled aggregations (spec 1.11, "Aggregations of child events").
 func (a *API) clientEvents(req *request, roomID string, events []room.Event) ([]syncapi.ClientEvent, error) {
-	bundles, err := a.rooms.Bundles(req.ctx(), req.device.UserID, roomID, events)
+	bundles, err := a.query.Bundles(req.ctx(), req.device.UserID, roomID, events)
 	if err != nil {
 		return nil, err
 	}

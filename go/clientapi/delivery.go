@@ -28,11 +28,11 @@ func (a *API) deliveryState(req *request) (any, error) {
 			return nil, invalidParam("not an event ID: " + id)
 		}
 	}
-	if err := a.rooms.RequireJoined(req.ctx(), roomID, req.device.UserID); err != nil {
+	if err := a.query.RequireJoined(req.ctx(), roomID, req.device.UserID); err != nil {
 		return nil, err
 	}
 	for _, id := range eventIDs {
-		in, err := a.rooms.RoomOfEvent(req.ctx(), id)
+		in, err := a.query.RoomOfEvent(req.ctx(), id)
 		if err != nil && !room.IsNotFound(err) {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 
 // directoryVisibility is GET /directory/list/room/{roomId}.
 func (a *API) directoryVisibility(req *request) (any, error) {
-	v, err := a.rooms.DirectoryVisibility(req.ctx(), req.PathValue("roomId"))
+	v, err := a.query.DirectoryVisibility(req.ctx(), req.PathValue("roomId"))
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func (a *API) setDirectoryVisibility(req *request) (any, error) {
 	if body.Visibility != room.DirectoryPublic && body.Visibility != room.DirectoryPrivate {
 		return nil, invalidParam("visibility must be public or private")
 	}
-	return struct{}{}, a.rooms.SetDirectoryVisibility(req.ctx(), req.device.UserID, req.PathValue("roomId"), body.Visibility)
+	return struct{}{}, a.perform.SetDirectoryVisibility(req.ctx(), req.device.UserID, req.PathValue("roomId"), body.Visibility)
 }
 
 // publicRooms lists a page of the public rooms of this server and every

@@ -82,7 +82,7 @@ func (a *API) checkReceiptThread(req *request, roomID, eventID, threadID string)
 	if threadID != ephemeral.ThreadMain && !strings.HasPrefix(threadID, "$") {
 		return invalidParam("thread_id must be \"main\" or the event ID of a thread root")
 	}
-	in, err := a.rooms.ThreadOf(req.ctx(), roomID, eventID)
+	in, err := a.query.ThreadOf(req.ctx(), roomID, eventID)
 	if errors.Is(err, room.ErrEventNotFound) {
 		return nil
 	}

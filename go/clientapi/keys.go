@@ -59,7 +59,7 @@ func (a *API) keyChanges(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	mates, err := a.rooms.RoomMates(req.ctx(), req.device.UserID)
+	mates, err := a.query.RoomMates(req.ctx(), req.device.UserID)
 	if err != nil {
 		return nil, err
 	}

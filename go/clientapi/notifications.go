@@ -42,7 +42,7 @@ func (a *API) notifications(req *request) (any, error) {
 	}
 	out := []map[string]any{}
 	for _, n := range list {
-		ev, err := a.rooms.Event(req.ctx(), n.RoomID, n.EventID)
+		ev, err := a.query.Event(req.ctx(), n.RoomID, n.EventID)
 		if err != nil {
 			continue // gone (a room forgotten, purged): nothing to show
 		}

@@ -41,7 +41,7 @@ func (a *API) deactivate(req *request) (any, error) {
 		return challenge, err
 	}
 	user := req.device.UserID
-	rooms, err := a.rooms.JoinedRooms(req.ctx(), user)
+	rooms, err := a.query.JoinedRooms(req.ctx(), user)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func (a *API) putProfileField(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.rooms.UpdateProfile(req.ctx(), u); err != nil {
+	if err := a.perform.UpdateProfile(req.ctx(), u); err != nil {
 		log.WithError(err).Warn("profile change not sent to every room")
 	}
 	return struct{}{}, nil
@@ -140,7 +140,7 @@ func (a *API) searchUsers(req *request) (any, error) {
 	for _, u := range local {
 		add(u.UserID, u.DisplayName, u.AvatarURL)
 	}
-	mates, err := a.rooms.RoomMates(req.ctx(), req.device.UserID)
+	mates, err := a.query.RoomMates(req.ctx(), req.device.UserID)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (a *API) relations(req *request) (any, error) {
 		return nil, err
 	}
 	roomID := req.PathValue("roomId")
-	events, next, more, err := a.rooms.Relations(req.ctx(), req.device.UserID, roomID, rq)
+	events, next, more, err := a.query.Relations(req.ctx(), req.device.UserID, roomID, rq)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (a *API) threads(req *request) (any, error) {
 		return nil, err
 	}
 	roomID := req.PathValue("roomId")
-	roots, next, more, err := a.rooms.Threads(req.ctx(), req.device.UserID, roomID, from, limit, include == "participated")
+	roots, next, more, err := a.query.Threads(req.ctx(), req.device.UserID, roomID, from, limit, include == "participated")
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func (a *API) redact(req *request) (any, error) {
 	if err := readJSON(req.Request, &body); err != nil {
 		return nil, err
 	}
-	eventID, err := a.rooms.Redact(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"),
+	eventID, err := a.perform.Redact(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"),
 		req.PathValue("roomId"), req.PathValue("eventId"), body.Reason)
 	if err != nil {
 		return nil, err
@@ -35,7 +35,7 @@ func (a *API) eventContext(req *request) (any, error) {
 		}
 		limit = min(n, 100)
 	}
-	c, err := a.rooms.Context(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventId"), limit)
+	c, err := a.query.Context(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventId"), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (a *API) eventContext(req *request) (any, error) {
 }
 
 func (a *API) getEvent(req *request) (any, error) {
-	c, err := a.rooms.Context(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventId"), 0)
+	c, err := a.query.Context(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventId"), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (a *API) members(req *request) (any, error) {
 			return nil, err
 		}
 	}
-	evs, err := a.rooms.Members(req.ctx(), req.device.UserID, req.PathValue("roomId"), at, q.Get("membership"), q.Get("not_membership"))
+	evs, err := a.query.Members(req.ctx(), req.device.UserID, req.PathValue("roomId"), at, q.Get("membership"), q.Get("not_membership"))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (a *API) members(req *request) (any, error) {
 }
 
 func (a *API) joinedMembers(req *request) (any, error) {
-	joined, err := a.rooms.JoinedMembers(req.ctx(), req.device.UserID, req.PathValue("roomId"))
+	joined, err := a.query.JoinedMembers(req.ctx(), req.device.UserID, req.PathValue("roomId"))
 	if err != nil {
 		return nil, err
 	}
@@ -96,12 +96,12 @@ func (a *API) joinedMembers(req *request) (any, error) {
 }
 
 func (a *API) forget(req *request) (any, error) {
-	return struct{}{}, a.rooms.Forget(req.ctx(), req.device.UserID, req.PathValue("roomId"))
+	return struct{}{}, a.perform.Forget(req.ctx(), req.device.UserID, req.PathValue("roomId"))
 }
 
 // requireJoined answers M_FORBIDDEN unless the caller is joined to roomId.
 func (a *API) requireJoined(req *request, roomID string) error {
-	m, err := a.rooms.Memberships(req.ctx(), req.device.UserID)
+	m, err := a.query.Memberships(req.ctx(), req.device.UserID)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (a *API) createRoom(req *request) (any, error) {
 		}
 	}
 	body.Invite = local
-	roomID, err := a.rooms.Create(req.ctx(), req.device.UserID, body)
+	roomID, err := a.perform.Create(req.ctx(), req.device.UserID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (a *API) createRoom(req *request) (any, error) {
 }
 
 func (a *API) joinedRooms(req *request) (any, error) {
-	ids, err := a.rooms.JoinedRooms(req.ctx(), req.device.UserID)
+	ids, err := a.query.JoinedRooms(req.ctx(), req.device.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (a *API) sendMessage(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"),
+	eventID, err := a.perform.Send(req.ctx(), req.device.UserID, req.device.DeviceID, req.PathValue("txnId"),
 		req.PathValue("roomId"), req.PathValue("eventType"), nil, content)
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func (a *API) putState(req *request) (any, error) {
 			return nil, err
 		}
 	}
-	eventID, err := a.rooms.Send(req.ctx(), req.device.UserID, req.device.DeviceID, "", roomID, evType, &stateKey, content)
+	eventID, err := a.perform.Send(req.ctx(), req.device.UserID, req.device.DeviceID, "", roomID, evType, &stateKey, content)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (a *API) putState(req *request) (any, error) {
 }
 
 func (a *API) getState(req *request) (any, error) {
-	ev, err := a.rooms.StateEvent(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventType"), req.PathValue("stateKey"))
+	ev, err := a.query.StateEvent(req.ctx(), req.device.UserID, req.PathValue("roomId"), req.PathValue("eventType"), req.PathValue("stateKey"))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (a *API) getState(req *request) (any, error) {
 }
 
 func (a *API) roomState(req *request) (any, error) {
-	events, err := a.rooms.CurrentState(req.ctx(), req.device.UserID, req.PathValue("roomId"))
+	events, err := a.query.CurrentState(req.ctx(), req.device.UserID, req.PathValue("roomId"))
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (a *API) messages(req *request) (any, error) {
 			return nil, err
 		}
 	} else if dir == room.Backward {
-		latest, err := a.rooms.LatestPos(req.ctx())
+		latest, err := a.query.LatestPos(req.ctx())
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func (a *API) messages(req *request) (any, error) {
 		}
 	}
 	roomID := req.PathValue("roomId")
-	events, next, more, err := a.rooms.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit)
+	events, next, more, err := a.query.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (a *API) messages(req *request) (any, error) {
 			log.WithError(err).WithField("room_id", roomID).Info("backfill failed")
 		}
 		if added > 0 {
-			if events, next, more, err = a.rooms.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit); err != nil {
+			if events, next, more, err = a.query.Messages(req.ctx(), req.device.UserID, roomID, from, dir, limit); err != nil {
 				return nil, err
 			}
 		}
@@ -181,7 +181,7 @@ func (a *API) messages(req *request) (any, error) {
 	if filter.LazyLoadMembers {
 		// The senders' member events, so a lazy-loading client can show them
 		// (spec 1.11, "Lazy-loading room members").
-		members, err := a.rooms.CurrentMemberEvents(req.ctx(), roomID, slices.Collect(maps.Keys(senders)))
+		members, err := a.query.CurrentMemberEvents(req.ctx(), roomID, slices.Collect(maps.Keys(senders)))
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +278,7 @@ func (a *API) changeOthersMembership(req *request, membership, refusal string, f
 	}
 	roomID := req.PathValue("roomId")
 	if len(from) > 0 {
-		m, err := a.rooms.MembershipOf(req.ctx(), roomID, target)
+		m, err := a.query.MembershipOf(req.ctx(), roomID, target)
 		if err != nil {
 			return nil, err
 		}
@@ -286,7 +286,7 @@ func (a *API) changeOthersMembership(req *request, membership, refusal string, f
 			return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", target.String()+" "+refusal)
 		}
 	}
-	_, err = a.rooms.SetMembership(req.ctx(), req.device.UserID, roomID, target, membership, body.Reason)
+	_, err = a.perform.SetMembership(req.ctx(), req.device.UserID, roomID, target, membership, body.Reason)
 	return struct{}{}, err
 }
 

@@ -101,7 +101,7 @@ func (a *API) search(req *request) (any, error) {
 			q.Offset = int(n) // "r<offset>": results already given
 		}
 	}
-	results, count, more, err := a.rooms.Search(req.ctx(), req.device.UserID, q)
+	results, count, more, err := a.query.Search(req.ctx(), req.device.UserID, q)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (a *API) search(req *request) (any, error) {
 			if _, done := state[roomID]; done {
 				continue
 			}
-			events, err := a.rooms.CurrentState(req.ctx(), req.device.UserID, roomID)
+			events, err := a.query.CurrentState(req.ctx(), req.device.UserID, roomID)
 			if err != nil {
 				return nil, err
 			}
@@ -184,11 +184,11 @@ func (a *API) searchContext(req *request, res room.SearchResult, before, after *
 		na = min(max(*after, 0), maxSearchContext)
 	}
 	roomID := res.RoomID().String()
-	older, _, _, err := a.rooms.Messages(req.ctx(), req.device.UserID, roomID, res.Pos-1, room.Backward, nb)
+	older, _, _, err := a.query.Messages(req.ctx(), req.device.UserID, roomID, res.Pos-1, room.Backward, nb)
 	if err != nil {
 		return nil, err
 	}
-	newer, _, _, err := a.rooms.Messages(req.ctx(), req.device.UserID, roomID, res.Pos, room.Forward, na)
+	newer, _, _, err := a.query.Messages(req.ctx(), req.device.UserID, roomID, res.Pos, room.Forward, na)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (a *API) searchContext(req *request, res room.SearchResult, before, after *
 				senders = append(senders, s)
 			}
 		}
-		members, err := a.rooms.CurrentMemberEvents(req.ctx(), roomID, senders)
+		members, err := a.query.CurrentMemberEvents(req.ctx(), roomID, senders)
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,7 @@ func (a *API) upgradeRoom(req *request) (any, error) {
 	if body.NewVersion == "" {
 		return nil, badJSON("new_version is required")
 	}
-	newRoomID, err := a.rooms.Upgrade(req.ctx(), req.device.UserID, req.PathValue("roomId"), body.NewVersion)
+	newRoomID, err := a.perform.Upgrade(req.ctx(), req.device.UserID, req.PathValue("roomId"), body.NewVersion)
 	if err != nil {
 		return nil, err
 	}

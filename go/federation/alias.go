@@ -45,7 +45,7 @@ func (f *Federation) resolveLocal(ctx context.Context, alias string) (aliasAnswe
 		return aliasAnswer{}, fmt.Errorf("%w: %s", ErrAliasNotFound, alias)
 	}
 	servers := []spec.ServerName{f.id.ServerName}
-	if joined, err := f.rooms.JoinedServers(ctx, roomID); err == nil {
+	if joined, err := f.rooms.Query.JoinedServers(ctx, roomID); err == nil {
 		for _, s := range joined {
 			if !slices.Contains(servers, s) {
 				servers = append(servers, s)

@@ -99,7 +99,7 @@ func (f *Federation) startCatchUp(server spec.ServerName) {
 // catchUpWith catches up every room shared with server, catchUpParallel at a time.
 func (f *Federation) catchUpWith(ctx context.Context, server spec.ServerName) {
 	c := f.catchUp
-	rooms, err := f.rooms.SharedRooms(ctx, server)
+	rooms, err := f.rooms.Query.SharedRooms(ctx, server)
 	if err != nil {
 		log.WithError(err).Warn("catch-up: cannot list shared rooms")
 		return
@@ -130,11 +130,11 @@ func (f *Federation) catchUpRoom(ctx context.Context, server spec.ServerName, ro
 	if err := f.client.do(ctx, server, "GET", path(catchUpPath, roomID), nil, nil, &resp); err != nil {
 		return fmt.Errorf("ask for latest events: %w", err)
 	}
-	unknown, err := f.rooms.UnknownEvents(ctx, roomID, resp.Latest[:min(len(resp.Latest), maxLatestEvents)])
+	unknown, err := f.rooms.Query.UnknownEvents(ctx, roomID, resp.Latest[:min(len(resp.Latest), maxLatestEvents)])
 	if err != nil || len(unknown) == 0 {
 		return err
 	}
-	v, err := f.rooms.RoomVersion(ctx, roomID)
+	v, err := f.rooms.Query.RoomVersion(ctx, roomID)
 	if err != nil {
 		return err
 	}
@@ -158,11 +158,11 @@ func (f *Federation) latestEvents(req *request) (any, error) {
 	if err := f.requireJoined(req, roomID); err != nil {
 		return nil, err
 	}
-	ids, err := f.rooms.Extremities(req.ctx(), roomID)
+	ids, err := f.rooms.Query.Extremities(req.ctx(), roomID)
 	if err != nil {
 		return nil, err
 	}
-	visible, err := f.rooms.VisibleToServer(req.ctx(), roomID, req.origin, ids)
+	visible, err := f.rooms.Query.VisibleToServer(req.ctx(), roomID, req.origin, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ func (f *Federation) publicRooms(req *request) (any, error) {
 
 // LocalPublicRooms returns a page of the public rooms this server is in.
 func (f *Federation) LocalPublicRooms(ctx context.Context, q DirectoryQuery) (PublicRooms, error) {
-	rooms, err := f.rooms.PublicRooms(ctx)
+	rooms, err := f.rooms.Query.PublicRooms(ctx)
 	if err != nil {
 		return PublicRooms{}, err
 	}
@@ -129,7 +129,7 @@ func (f *Federation) RemotePublicRooms(ctx context.Context, server spec.ServerNa
 // and is not asked again for directoryRetry (so paging stays fast).
 // The since token pages through the merged list.
 func (f *Federation) AllPublicRooms(ctx context.Context, q DirectoryQuery) (PublicRooms, error) {
-	local, err := f.rooms.PublicRooms(ctx)
+	local, err := f.rooms.Query.PublicRooms(ctx)
 	if err != nil {
 		return PublicRooms{}, err
 	}
@@ -202,7 +202,7 @@ const maxPeerRooms = 100
 // KnownServers returns the other servers this one knows of: those sharing a
 // room with it and those the transport currently reaches (Options.Peers).
 func (f *Federation) KnownServers(ctx context.Context) ([]spec.ServerName, error) {
-	servers, err := f.rooms.AllJoinedServers(ctx)
+	servers, err := f.rooms.Query.AllJoinedServers(ctx)
 	if err != nil {
 		return nil, err
 	}

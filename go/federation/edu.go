@@ -76,7 +76,7 @@ func (f *Federation) sendEDU(roomID, eduType string, content any) {
 		return
 	}
 	f.background(func(ctx context.Context) {
-		servers, err := f.rooms.JoinedServers(ctx, roomID)
+		servers, err := f.rooms.Query.JoinedServers(ctx, roomID)
 		if err != nil {
 			log.WithError(err).WithField("room_id", roomID).Warn("no servers to send an EDU to")
 			return
@@ -115,7 +115,7 @@ func (f *Federation) memberOf(ctx context.Context, origin spec.ServerName, roomI
 	if !ok {
 		return spec.UserID{}, false
 	}
-	m, err := f.rooms.MembershipOf(ctx, roomID, user)
+	m, err := f.rooms.Query.MembershipOf(ctx, roomID, user)
 	if err != nil || m != spec.Join {
 		return spec.UserID{}, false
 	}

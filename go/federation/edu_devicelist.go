@@ -36,14 +36,14 @@ func (f *Federation) SendDeviceListUpdate(user spec.UserID, deviceID string, key
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), eduApplyTimeout)
 		defer cancel()
-		joined, err := f.rooms.JoinedRooms(ctx, user)
+		joined, err := f.rooms.Query.JoinedRooms(ctx, user)
 		if err != nil {
 			log.WithError(err).Warn("rooms for a device list update")
 			return
 		}
 		var servers []spec.ServerName
 		for _, roomID := range joined {
-			inRoom, err := f.rooms.JoinedServers(ctx, roomID)
+			inRoom, err := f.rooms.Query.JoinedServers(ctx, roomID)
 			if err != nil {
 				continue
 			}

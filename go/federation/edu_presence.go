@@ -40,7 +40,7 @@ func (f *Federation) receivePresence(ctx context.Context, origin spec.ServerName
 		if !ok {
 			continue
 		}
-		shared, err := f.rooms.SharesRoomWithLocalUser(ctx, u)
+		shared, err := f.rooms.Query.SharesRoomWithLocalUser(ctx, u)
 		if err != nil {
 			log.WithError(err).Warn("check presence sender's rooms")
 			return
@@ -61,7 +61,7 @@ func (f *Federation) WatchPresence(ctx context.Context, list func() []string, in
 		return
 	}
 	set := func(server string, online bool) {
-		users, err := f.rooms.UsersOfServer(ctx, spec.ServerName(server))
+		users, err := f.rooms.Query.UsersOfServer(ctx, spec.ServerName(server))
 		if err != nil {
 			log.WithError(err).Warn("users of a peer")
 			return

@@ -65,7 +65,7 @@ func (f *Federation) parseEvents(ctx context.Context, v gomatrixserverlib.IRoomV
 func (f *Federation) process(ctx context.Context, from spec.ServerName, in room.Incoming, fillGaps bool) (room.Outcome, error) {
 	ev := in.Event
 	for attempt := 0; attempt < 4; attempt++ {
-		outcome, err := f.rooms.Receive(ctx, in)
+		outcome, err := f.rooms.Input.Receive(ctx, in)
 		var missing *room.MissingEventsError
 		if !errors.As(err, &missing) {
 			return outcome, err
@@ -105,11 +105,11 @@ func (f *Federation) fetchAuthChain(ctx context.Context, from spec.ServerName, e
 	if err := f.client.do(ctx, from, "GET", path("/_matrix/federation/v1/event_auth", roomID, ev.EventID()), nil, nil, &resp); err != nil {
 		return fmt.Errorf("fetch auth chain of %s: %w", ev.EventID(), err)
 	}
-	v, err := f.rooms.RoomVersion(ctx, roomID)
+	v, err := f.rooms.Query.RoomVersion(ctx, roomID)
 	if err != nil {
 		return err
 	}
-	return f.rooms.StoreOutliers(ctx, roomID, f.parseEvents(ctx, v, resp.AuthChain))
+	return f.rooms.Input.StoreOutliers(ctx, roomID, f.parseEvents(ctx, v, resp.AuthChain))
 }
 
 // maxMissingEvents is how many events one get_missing_events asks for; a
@@ -120,7 +120,7 @@ const maxMissingEvents = 50
 // extremities and ev, and adds them oldest first.
 func (f *Federation) fillGap(ctx context.Context, from spec.ServerName, ev gomatrixserverlib.PDU) error {
 	roomID := ev.RoomID().String()
-	earliest, err := f.rooms.Extremities(ctx, roomID)
+	earliest, err := f.rooms.Query.Extremities(ctx, roomID)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (f *Federation) fillGap(ctx context.Context, from spec.ServerName, ev gomat
 	if err := f.client.do(ctx, from, "POST", path("/_matrix/federation/v1/get_missing_events", roomID), nil, body, &resp); err != nil {
 		return fmt.Errorf("get missing events before %s: %w", ev.EventID(), err)
 	}
-	v, err := f.rooms.RoomVersion(ctx, roomID)
+	v, err := f.rooms.Query.RoomVersion(ctx, roomID)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (f *Federation) fillGap(ctx context.Context, from spec.ServerName, ev gomat
 // state before it, plus itself if it is a state event) and stores those
 // events, so that Receive can judge an event whose prev events it cannot.
 func (f *Federation) fetchPrevStates(ctx context.Context, from spec.ServerName, roomID string, prevs []string) (map[string][]string, error) {
-	v, err := f.rooms.RoomVersion(ctx, roomID)
+	v, err := f.rooms.Query.RoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (f *Federation) fetchPrevStates(ctx context.Context, from spec.ServerName, 
 		chain := f.parseEvents(ctx, v, state.AuthChain)
 		stateEvents := f.parseEvents(ctx, v, state.PDUs)
 		prevEvents := []gomatrixserverlib.PDU{prevEvent}
-		if err := f.rooms.StoreOutliers(ctx, roomID, slices.Concat(chain, stateEvents, prevEvents)); err != nil {
+		if err := f.rooms.Input.StoreOutliers(ctx, roomID, slices.Concat(chain, stateEvents, prevEvents)); err != nil {
 			return nil, err
 		}
 		after := map[[2]string]string{}
@@ -210,11 +210,11 @@ func (f *Federation) fetchEvent(ctx context.Context, from spec.ServerName, v gom
 // of a room, from a server in it, and adds them before the timeline. It
 // returns how many were added; /messages calls it when it runs out of history.
 func (f *Federation) Backfill(ctx context.Context, roomID string, limit int) (int, error) {
-	from, err := f.rooms.BackwardExtremities(ctx, roomID)
+	from, err := f.rooms.Query.BackwardExtremities(ctx, roomID)
 	if err != nil || len(from) == 0 {
 		return 0, err
 	}
-	v, err := f.rooms.RoomVersion(ctx, roomID)
+	v, err := f.rooms.Query.RoomVersion(ctx, roomID)
 	if err != nil {
 		return 0, err
 	}
@@ -257,7 +257,7 @@ func (f *Federation) Backfill(ctx context.Context, roomID string, limit int) (in
 // otherServers returns the servers to ask about a room: those joined to it,
 // then the one named in its ID, never this one.
 func (f *Federation) otherServers(ctx context.Context, roomID string) ([]spec.ServerName, error) {
-	joined, err := f.rooms.JoinedServers(ctx, roomID)
+	joined, err := f.rooms.Query.JoinedServers(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,9 @@ var log = logrus.WithField("component", "federation")
 
 // Federation is the federation side of one server.
 type Federation struct {
-	id     identity.Identity
+	id identity.Identity
+	// rooms: every role is used: Input for other servers' events, Perform
+	// for joins, leaves and invites across servers, Query for the rest.
 	rooms  *room.Rooms
 	client *Client
 	queue  *Queue

@@ -18,7 +18,7 @@ import (
 
 // requireJoined fails unless the requesting server is in the room.
 func (f *Federation) requireJoined(req *request, roomID string) error {
-	joined, err := f.rooms.ServerJoined(req.ctx(), roomID, req.origin)
+	joined, err := f.rooms.Query.ServerJoined(req.ctx(), roomID, req.origin)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (f *Federation) getMissingEvents(req *request) (any, error) {
 	if body.Limit <= 0 || body.Limit > maxWalkLimit {
 		body.Limit = min(maxWalkLimit, max(body.Limit, 10))
 	}
-	events, err := f.rooms.WalkBack(req.ctx(), roomID, body.Latest, body.Earliest, body.Limit, body.MinDepth, false)
+	events, err := f.rooms.Query.WalkBack(req.ctx(), roomID, body.Latest, body.Earliest, body.Limit, body.MinDepth, false)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func (f *Federation) backfill(req *request) (any, error) {
 	if err != nil || limit <= 0 {
 		return nil, fmt.Errorf("%w: limit must be a positive integer", ErrBadRequest)
 	}
-	events, err := f.rooms.WalkBack(req.ctx(), roomID, q["v"], nil, min(limit, maxWalkLimit), 0, true)
+	events, err := f.rooms.Query.WalkBack(req.ctx(), roomID, q["v"], nil, min(limit, maxWalkLimit), 0, true)
 	if err != nil {
 		return nil, err
 	}
@@ -106,26 +106,26 @@ func (f *Federation) stateAt(req *request) (state, chain []gomatrixserverlib.PDU
 	if eventID == "" {
 		return nil, nil, fmt.Errorf("%w: event_id is required", ErrBadRequest)
 	}
-	visible, err := f.rooms.VisibleToServer(req.ctx(), roomID, req.origin, []string{eventID})
+	visible, err := f.rooms.Query.VisibleToServer(req.ctx(), roomID, req.origin, []string{eventID})
 	if err != nil {
 		return nil, nil, err
 	}
 	if known, ok := visible[eventID]; ok && !known {
 		return nil, nil, fmt.Errorf("%w: %s may not see %s", ErrNotVisible, req.origin, eventID)
 	}
-	return f.rooms.StateBefore(req.ctx(), roomID, eventID)
+	return f.rooms.Query.StateBefore(req.ctx(), roomID, eventID)
 }
 
 func (f *Federation) event(req *request) (any, error) {
 	eventID := req.PathValue("eventId")
-	roomID, err := f.rooms.RoomOfEvent(req.ctx(), eventID)
+	roomID, err := f.rooms.Query.RoomOfEvent(req.ctx(), eventID)
 	if err != nil {
 		return nil, err
 	}
 	if err := f.requireJoined(req, roomID); err != nil {
 		return nil, err
 	}
-	ev, err := f.rooms.Event(req.ctx(), roomID, eventID)
+	ev, err := f.rooms.Query.Event(req.ctx(), roomID, eventID)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +142,10 @@ func (f *Federation) eventAuth(req *request) (any, error) {
 		return nil, err
 	}
 	eventID := req.PathValue("eventId")
-	if _, err := f.rooms.Event(req.ctx(), roomID, eventID); err != nil {
+	if _, err := f.rooms.Query.Event(req.ctx(), roomID, eventID); err != nil {
 		return nil, err
 	}
-	chain, err := f.rooms.AuthChain(req.ctx(), roomID, []string{eventID})
+	chain, err := f.rooms.Query.AuthChain(req.ctx(), roomID, []string{eventID})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (f *Federation) eventAuth(req *request) (any, error) {
 // its users may not see are redacted (their signatures still verify, and
 // their hashes tell the receiver they were).
 func (f *Federation) visibleEvents(req *request, roomID string, events []gomatrixserverlib.PDU) ([]json.RawMessage, error) {
-	visible, err := f.rooms.VisibleToServer(req.ctx(), roomID, req.origin, eventIDs(events))
+	visible, err := f.rooms.Query.VisibleToServer(req.ctx(), roomID, req.origin, eventIDs(events))
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func (f *Federation) invite(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := f.rooms.StoreRemoteMembership(req.ctx(), signed, stripped); err != nil {
+	if err := f.rooms.Input.StoreRemoteMembership(req.ctx(), signed, stripped); err != nil {
 		return nil, err
 	}
 	return map[string]json.RawMessage{"event": signed.JSON()}, nil
@@ -110,7 +110,7 @@ func verifyEventSignedBy(v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.
 // for a local target, otherwise countersigned by the target's server first.
 func (f *Federation) Invite(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, reason string) error {
 	if target.Domain() == f.id.ServerName {
-		_, err := f.rooms.SetMembership(ctx, sender, roomID, target, spec.Invite, reason)
+		_, err := f.rooms.Perform.SetMembership(ctx, sender, roomID, target, spec.Invite, reason)
 		return err
 	}
 	content := map[string]any{"membership": spec.Invite}
@@ -119,22 +119,22 @@ func (f *Federation) Invite(ctx context.Context, sender spec.UserID, roomID stri
 	}
 	raw, _ := json.Marshal(content)
 	stateKey := target.String()
-	if err := f.rooms.RequireJoined(ctx, roomID, sender); err != nil {
+	if err := f.rooms.Query.RequireJoined(ctx, roomID, sender); err != nil {
 		return err
 	}
-	builder, err := f.rooms.Template(ctx, roomID, sender, spec.MRoomMember, &stateKey, raw)
+	builder, err := f.rooms.Perform.Template(ctx, roomID, sender, spec.MRoomMember, &stateKey, raw)
 	if err != nil {
 		return err
 	}
-	ev, err := f.rooms.Sign(builder)
+	ev, err := f.rooms.Perform.Sign(builder)
 	if err != nil {
 		return err
 	}
-	v, err := f.rooms.RoomVersion(ctx, roomID)
+	v, err := f.rooms.Query.RoomVersion(ctx, roomID)
 	if err != nil {
 		return err
 	}
-	strippedEvents, err := f.rooms.StrippedState(ctx, roomID)
+	strippedEvents, err := f.rooms.Query.StrippedState(ctx, roomID)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (f *Federation) Invite(ctx context.Context, sender spec.UserID, roomID stri
 	if countersigned.EventID() != ev.EventID() {
 		return fmt.Errorf("%w: %s changed the invite", ErrBadEvent, target.Domain())
 	}
-	outcome, err := f.rooms.Receive(ctx, room.Incoming{Event: countersigned, Broadcast: true})
+	outcome, err := f.rooms.Input.Receive(ctx, room.Incoming{Event: countersigned, Broadcast: true})
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ type templateResponse struct {
 
 func (f *Federation) makeJoin(req *request) (any, error) {
 	roomID := req.PathValue("roomId")
-	v, err := f.rooms.RoomVersion(req.ctx(), roomID)
+	v, err := f.rooms.Query.RoomVersion(req.ctx(), roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (f *Federation) makeJoin(req *request) (any, error) {
 
 func (f *Federation) makeLeave(req *request) (any, error) {
 	roomID := req.PathValue("roomId")
-	v, err := f.rooms.RoomVersion(req.ctx(), roomID)
+	v, err := f.rooms.Query.RoomVersion(req.ctx(), roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (f *Federation) template(req *request, roomID string, v gomatrixserverlib.I
 	if user.Domain() != req.origin {
 		return nil, errcode.New(http.StatusForbidden, "M_FORBIDDEN", "a server may only make events for its own users")
 	}
-	resident, err := f.rooms.Resident(req.ctx(), roomID)
+	resident, err := f.rooms.Query.Resident(req.ctx(), roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (f *Federation) template(req *request, roomID string, v gomatrixserverlib.I
 	}
 	stateKey := user.String()
 	content, _ := json.Marshal(map[string]string{"membership": membership})
-	builder, err := f.rooms.Template(req.ctx(), roomID, *user, spec.MRoomMember, &stateKey, content)
+	builder, err := f.rooms.Perform.Template(req.ctx(), roomID, *user, spec.MRoomMember, &stateKey, content)
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +88,11 @@ func (f *Federation) sendJoin(req *request) (any, error) {
 		return nil, err
 	}
 	roomID := ev.RoomID().String()
-	state, chain, err := f.rooms.StateBefore(req.ctx(), roomID, ev.EventID())
+	state, chain, err := f.rooms.Query.StateBefore(req.ctx(), roomID, ev.EventID())
 	if err != nil {
 		return nil, err
 	}
-	servers, err := f.rooms.JoinedServers(req.ctx(), roomID)
+	servers, err := f.rooms.Query.JoinedServers(req.ctx(), roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (f *Federation) sendLeave(req *request) (any, error) {
 // the requesting server, then sends it to the rest of the room.
 func (f *Federation) receiveMembership(req *request, membership string) (gomatrixserverlib.PDU, error) {
 	roomID := req.PathValue("roomId")
-	v, err := f.rooms.RoomVersion(req.ctx(), roomID)
+	v, err := f.rooms.Query.RoomVersion(req.ctx(), roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -150,16 +150,16 @@ func (f *Federation) receiveMembership(req *request, membership string) (gomatri
 // once the user's join is part of the room here, with its state; recent
 // history is backfilled afterwards, best effort.
 func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, servers []spec.ServerName, extra map[string]any) error {
-	resident, err := f.rooms.Resident(ctx, roomID)
+	resident, err := f.rooms.Query.Resident(ctx, roomID)
 	if err != nil {
 		return err
 	}
 	if resident {
-		_, err := f.rooms.JoinWithContent(ctx, user, roomID, extra)
+		_, err := f.rooms.Perform.JoinWithContent(ctx, user, roomID, extra)
 		return err
 	}
 	var candidates []spec.ServerName
-	if inviter, ok := f.rooms.InviteSender(ctx, roomID, user); ok {
+	if inviter, ok := f.rooms.Query.InviteSender(ctx, roomID, user); ok {
 		candidates = append(candidates, inviter.Domain())
 	}
 	if _, domain, err := gomatrixserverlib.SplitID('!', roomID); err == nil {
@@ -169,7 +169,7 @@ func (f *Federation) Join(ctx context.Context, user spec.UserID, roomID string, 
 	extra = f.withProfile(ctx, user, extra)
 	if len(candidates) == 0 {
 		// A room of this server that no local user is in any more.
-		_, err := f.rooms.JoinWithContent(ctx, user, roomID, extra)
+		_, err := f.rooms.Perform.JoinWithContent(ctx, user, roomID, extra)
 		return err
 	}
 	var errs []error
@@ -231,12 +231,12 @@ func (f *Federation) joinVia(ctx context.Context, server spec.ServerName, user s
 	if err := f.client.do(ctx, server, "PUT", path("/_matrix/federation/v2/send_join", roomID, ev.EventID()), nil, json.RawMessage(ev.JSON()), &resp); err != nil {
 		return fmt.Errorf("send_join to %s: %w", server, err)
 	}
-	if err := f.rooms.EnsureRoom(ctx, roomID, v.Version()); err != nil {
+	if err := f.rooms.Input.EnsureRoom(ctx, roomID, v.Version()); err != nil {
 		return err
 	}
 	state := f.parseEvents(ctx, v, resp.State)
 	chain := f.parseEvents(ctx, v, resp.AuthChain)
-	if err := f.rooms.StoreOutliers(ctx, roomID, slices.Concat(chain, state)); err != nil {
+	if err := f.rooms.Input.StoreOutliers(ctx, roomID, slices.Concat(chain, state)); err != nil {
 		return err
 	}
 	outcome, err := f.process(ctx, server, room.Incoming{Event: ev, StateBefore: eventIDs(state)}, false)
@@ -309,13 +309,13 @@ func (f *Federation) signTemplate(ctx context.Context, server spec.ServerName, e
 // server is not in: then through the inviting server, with make_leave and
 // send_leave.
 func (f *Federation) Leave(ctx context.Context, user spec.UserID, roomID, reason string) error {
-	resident, err := f.rooms.Resident(ctx, roomID)
+	resident, err := f.rooms.Query.Resident(ctx, roomID)
 	if err != nil {
 		return err
 	}
-	inviter, invited := f.rooms.InviteSender(ctx, roomID, user)
+	inviter, invited := f.rooms.Query.InviteSender(ctx, roomID, user)
 	if resident || !invited {
-		_, err := f.rooms.SetMembership(ctx, user, roomID, user, spec.Leave, reason)
+		_, err := f.rooms.Perform.SetMembership(ctx, user, roomID, user, spec.Leave, reason)
 		return err
 	}
 	candidates := []spec.ServerName{inviter.Domain()}
@@ -326,7 +326,7 @@ func (f *Federation) Leave(ctx context.Context, user spec.UserID, roomID, reason
 	if len(candidates) == 0 {
 		// A room of this server that every local member has left: the
 		// invite is rejected here, as in a room with members.
-		_, err := f.rooms.SetMembership(ctx, user, roomID, user, spec.Leave, reason)
+		_, err := f.rooms.Perform.SetMembership(ctx, user, roomID, user, spec.Leave, reason)
 		return err
 	}
 	var errs []error
@@ -339,7 +339,7 @@ func (f *Federation) Leave(ctx context.Context, user spec.UserID, roomID, reason
 			errs = append(errs, err)
 			continue
 		}
-		return f.rooms.StoreRemoteMembership(ctx, ev, nil)
+		return f.rooms.Input.StoreRemoteMembership(ctx, ev, nil)
 	}
 	return fmt.Errorf("%w: reject invite to %s: %w", ErrUnreachable, roomID, errors.Join(errs...))
 }

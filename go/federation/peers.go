@@ -38,7 +38,7 @@ func (f *Federation) WatchPeers(ctx context.Context, reachable func(watch []stri
 // no peer learns who else is online (issue 17); others are found by routing
 // when there is something to send them.
 func (f *Federation) Watched(ctx context.Context) []string {
-	servers, err := f.rooms.AllJoinedServers(ctx)
+	servers, err := f.rooms.Query.AllJoinedServers(ctx)
 	if err != nil {
 		log.WithError(err).Warn("servers to watch")
 		return nil

@@ -83,7 +83,7 @@ func (f *Federation) receivePDU(ctx context.Context, origin spec.ServerName, raw
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}
-	v, err := f.rooms.RoomVersion(ctx, head.RoomID)
+	v, err := f.rooms.Query.RoomVersion(ctx, head.RoomID)
 	if err != nil {
 		return "", err
 	}

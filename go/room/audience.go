@@ -37,7 +37,7 @@ type Member struct {
 
 // announce tells the new-event hook of an event just stored at pos; joined
 // are the room's joined members after it (joinedMembers).
-func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, pos StreamPos, joined []Member) error {
+func (r *core) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, pos StreamPos, joined []Member) error {
 	if r.newEvent == nil {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (r *Rooms) announce(ctx context.Context, w *writeTx, ev gomatrixserverlib.P
 
 // audience is the room's audience as of w, with its joined members; Joined
 // may be shared with other writes (the auth cache): it must not be modified.
-func (r *Rooms) audience(ctx context.Context, w *writeTx, roomID string, joined []Member) Audience {
+func (r *core) audience(ctx context.Context, w *writeTx, roomID string, joined []Member) Audience {
 	var a Audience
 	a.Joined = joined
 	tx := w.tx
@@ -75,7 +75,7 @@ func (r *Rooms) audience(ctx context.Context, w *writeTx, roomID string, joined 
 // joinedMembers returns the room's joined members and their display names,
 // through the auth cache (authcache.go) when the room has a current state
 // group: they change only with its state.
-func (r *Rooms) joinedMembers(ctx context.Context, w *writeTx, roomID string) ([]Member, error) {
+func (r *core) joinedMembers(ctx context.Context, w *writeTx, roomID string) ([]Member, error) {
 	group, err := storedCurrentGroup(ctx, w.tx, roomID)
 	if err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func (r *Rooms) joinedMembers(ctx context.Context, w *writeTx, roomID string) ([
 
 // joinedMembersAt is joinedMembers for a caller that knows the room's current
 // state group in w (NULL: the room has none).
-func (r *Rooms) joinedMembersAt(ctx context.Context, w *writeTx, roomID string, group sql.NullInt64) ([]Member, error) {
+func (r *core) joinedMembersAt(ctx context.Context, w *writeTx, roomID string, group sql.NullInt64) ([]Member, error) {
 	if group.Valid {
 		if m, ok := w.auth.lookupMembers(roomID, group.Int64); ok {
 			return m, nil

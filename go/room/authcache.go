@@ -30,7 +30,7 @@ const maxAuthCacheRooms = 1024
 //     names the group current_state mirrors; an entry is used only while it
 //     is the room's group, read in the same transaction.
 //   - Entries are read inside a write (writeTx.auth) and enter the cache
-//     only once that write has committed (Rooms.write): a rolled-back group
+//     only once that write has committed (core.write): a rolled-back group
 //     ID, which SQLite may hand out again, is never cached.
 //   - What changes a stored event or current_state outside state groups
 //     (a redaction rewrites the redacted event's JSON; current_state of a

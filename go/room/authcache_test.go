@@ -18,7 +18,7 @@ func TestAuthCacheSeesStateChanges(t *testing.T) {
 	rooms, alice, bob, roomID := publicRoomOfTwo(t)
 	msg := json.RawMessage(`{"msgtype":"m.text","body":"hi"}`)
 	send := func(sender spec.UserID) (string, error) {
-		return rooms.Send(ctx, sender, "DEV", "", roomID, "m.room.message", nil, msg)
+		return rooms.Perform.Send(ctx, sender, "DEV", "", roomID, "m.room.message", nil, msg)
 	}
 	empty := ""
 
@@ -27,7 +27,7 @@ func TestAuthCacheSeesStateChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		bobKey := bob.String()
-		renamed, err := rooms.Send(ctx, bob, "DEV", "", roomID, spec.MRoomMember, &bobKey, json.RawMessage(`{"membership":"join","displayname":"Bob 2"}`))
+		renamed, err := rooms.Perform.Send(ctx, bob, "DEV", "", roomID, spec.MRoomMember, &bobKey, json.RawMessage(`{"membership":"join","displayname":"Bob 2"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestAuthCacheSeesStateChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := rooms.Event(ctx, roomID, sent)
+		ev, err := rooms.Query.Event(ctx, roomID, sent)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestAuthCacheSeesStateChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		pl := json.RawMessage(`{"users":{"` + alice.String() + `":100},"events_default":50}`)
-		if _, err := rooms.Send(ctx, alice, "DEV", "", roomID, spec.MRoomPowerLevels, &empty, pl); err != nil {
+		if _, err := rooms.Perform.Send(ctx, alice, "DEV", "", roomID, spec.MRoomPowerLevels, &empty, pl); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := send(bob); !errors.Is(err, ErrForbidden) {
@@ -62,7 +62,7 @@ func TestAuthCacheSeesStateChanges(t *testing.T) {
 
 	t.Run("a refused send caches nothing wrong", func(t *testing.T) {
 		pl := json.RawMessage(`{"users":{"` + alice.String() + `":100},"events_default":0}`)
-		if _, err := rooms.Send(ctx, bob, "DEV", "", roomID, spec.MRoomPowerLevels, &empty, pl); !errors.Is(err, ErrForbidden) {
+		if _, err := rooms.Perform.Send(ctx, bob, "DEV", "", roomID, spec.MRoomPowerLevels, &empty, pl); !errors.Is(err, ErrForbidden) {
 			t.Fatalf("bob changed power levels: err = %v", err)
 		}
 		if _, err := send(bob); !errors.Is(err, ErrForbidden) {
@@ -75,13 +75,13 @@ func TestAuthCacheSeesStateChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rooms.auth.rooms) == 0 {
+		if len(rooms.Query.auth.rooms) == 0 {
 			t.Fatal("a send left nothing in the cache")
 		}
-		if _, err := rooms.Redact(ctx, alice, "DEV", "", roomID, sent, ""); err != nil {
+		if _, err := rooms.Perform.Redact(ctx, alice, "DEV", "", roomID, sent, ""); err != nil {
 			t.Fatal(err)
 		}
-		if len(rooms.auth.rooms) != 0 {
+		if len(rooms.Query.auth.rooms) != 0 {
 			t.Fatal("the cache outlived a redaction")
 		}
 	})

@@ -105,7 +105,7 @@ func benchLocalJoins(b *testing.B) {
 	ctx := context.Background()
 	a := newPeer(b, 1, "")
 	alice := a.user("alice")
-	roomID, err := a.rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+	roomID, err := a.rooms.Perform.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func benchLocalJoins(b *testing.B) {
 		u := a.user(fmt.Sprintf("user%d", members))
 		all.timed(func() {
 			start, cpu := time.Now(), cpuTime()
-			if _, err := a.rooms.SetMembership(ctx, u, roomID, u, spec.Join, ""); err != nil {
+			if _, err := a.rooms.Perform.SetMembership(ctx, u, roomID, u, spec.Join, ""); err != nil {
 				b.Fatal(err)
 			}
 			w.add(time.Since(start), cpuTime()-cpu)
@@ -140,7 +140,7 @@ func benchRemoteJoins(b *testing.B) {
 	ctx := context.Background()
 	a, other := newPeer(b, 1, ""), newPeer(b, 2, "")
 	alice := a.user("alice")
-	roomID, err := a.rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+	roomID, err := a.rooms.Perform.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func benchRemoteJoins(b *testing.B) {
 	all := startWindow(b, a)
 	join := func(w *window) {
 		u := other.user(fmt.Sprintf("user%d", members))
-		id, err := other.rooms.SetMembership(ctx, u, roomID, u, spec.Join, "")
+		id, err := other.rooms.Perform.SetMembership(ctx, u, roomID, u, spec.Join, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func benchForkMerge(b *testing.B, a, other *peer, roomID string, size int) {
 	empty := ""
 	topic := a.send(a.user("alice"), roomID, spec.MRoomTopic, &empty, fmt.Sprintf(`{"topic":"fork at %d"}`, size))
 	u := other.user(fmt.Sprintf("fork%d", size))
-	id, err := other.rooms.SetMembership(ctx, u, roomID, u, spec.Join, "")
+	id, err := other.rooms.Perform.SetMembership(ctx, u, roomID, u, spec.Join, "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func benchForkMerge(b *testing.B, a, other *peer, roomID string, size int) {
 // position (/members?at=), and the auth events of a new event (every send).
 func benchLookups(b *testing.B, p *peer, user spec.UserID, roomID string, size int) {
 	ctx := context.Background()
-	events, _, err := p.rooms.Timeline(ctx, roomID, 0, 1<<62, 1)
+	events, _, err := p.rooms.Query.Timeline(ctx, roomID, 0, 1<<62, 1)
 	if err != nil || len(events) == 0 {
 		b.Fatal("no timeline", err)
 	}
@@ -231,19 +231,19 @@ func benchLookups(b *testing.B, p *peer, user spec.UserID, roomID string, size i
 		return err
 	})
 	timeIt("members_at", func() error {
-		m, err := p.rooms.Members(ctx, user, roomID, last.Pos-1, "", "")
+		m, err := p.rooms.Query.Members(ctx, user, roomID, last.Pos-1, "", "")
 		if err == nil && len(m) < size-1 {
 			err = fmt.Errorf("%d members, want %d", len(m), size-1)
 		}
 		return err
 	})
 	timeIt("state_and_auth_chain_at", func() error {
-		_, _, err := p.rooms.StateBefore(ctx, roomID, last.EventID())
+		_, _, err := p.rooms.Query.StateBefore(ctx, roomID, last.EventID())
 		return err
 	})
 	sk := "@x:" + string(p.name)
 	timeIt("join_template", func() error {
-		_, err := p.rooms.Template(ctx, roomID, userID(b, sk), spec.MRoomMember, &sk, json.RawMessage(`{"membership":"join"}`))
+		_, err := p.rooms.Perform.Template(ctx, roomID, userID(b, sk), spec.MRoomMember, &sk, json.RawMessage(`{"membership":"join"}`))
 		return err
 	})
 }
@@ -255,13 +255,13 @@ func BenchmarkStateMessages(b *testing.B) {
 		ctx := context.Background()
 		a := newPeer(b, 1, "")
 		alice := a.user("alice")
-		roomID, err := a.rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+		roomID, err := a.rooms.Perform.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
 		if err != nil {
 			b.Fatal(err)
 		}
 		for i := range 9 {
 			u := a.user(fmt.Sprintf("user%d", i))
-			if _, err := a.rooms.SetMembership(ctx, u, roomID, u, spec.Join, ""); err != nil {
+			if _, err := a.rooms.Perform.SetMembership(ctx, u, roomID, u, spec.Join, ""); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -273,7 +273,7 @@ func BenchmarkStateMessages(b *testing.B) {
 		for i := range messages {
 			var id string
 			w.timed(func() {
-				if id, err = a.rooms.Send(ctx, alice, "DEVICE", fmt.Sprintf("txn%d", i), roomID, "m.room.message", nil, content); err != nil {
+				if id, err = a.rooms.Perform.Send(ctx, alice, "DEVICE", fmt.Sprintf("txn%d", i), roomID, "m.room.message", nil, content); err != nil {
 					b.Fatal(err)
 				}
 			})

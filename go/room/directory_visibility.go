@@ -17,26 +17,10 @@ const (
 	DirectoryPrivate = "private"
 )
 
-// DirectoryVisibility returns a room's visibility in the directory;
-// ErrRoomNotFound for a room this server does not know.
-func (r *Rooms) DirectoryVisibility(ctx context.Context, roomID string) (string, error) {
-	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
-		return "", err
-	}
-	var published bool
-	if err := r.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM published_rooms WHERE room_id = ?)`, roomID).Scan(&published); err != nil {
-		return "", fmt.Errorf("look up directory visibility of %s: %w", roomID, err)
-	}
-	if published {
-		return DirectoryPublic, nil
-	}
-	return DirectoryPrivate, nil
-}
-
 // SetDirectoryVisibility publishes a room in the directory or withdraws it,
 // for a user whose power in the room suffices to change its
 // m.room.canonical_alias (as Synapse asks: the room's moderators).
-func (r *Rooms) SetDirectoryVisibility(ctx context.Context, user spec.UserID, roomID, visibility string) error {
+func (r *Performer) SetDirectoryVisibility(ctx context.Context, user spec.UserID, roomID, visibility string) error {
 	if visibility != DirectoryPublic && visibility != DirectoryPrivate {
 		return fmt.Errorf("%w: visibility must be public or private", ErrBadEvent)
 	}

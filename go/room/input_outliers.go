@@ -12,7 +12,7 @@ import (
 )
 
 // EnsureRoom records a room this server learns of from another server.
-func (r *Rooms) EnsureRoom(ctx context.Context, roomID string, version gomatrixserverlib.RoomVersion) error {
+func (r *Inputer) EnsureRoom(ctx context.Context, roomID string, version gomatrixserverlib.RoomVersion) error {
 	if !Supported(version) {
 		return fmt.Errorf("%w: %q", ErrUnsupportedVersion, version)
 	}
@@ -36,7 +36,7 @@ func (r *Rooms) EnsureRoom(ctx context.Context, roomID string, version gomatrixs
 // StoreOutliers stores events known only as state or auth chain (send_join,
 // state, event_auth answers), each checked against its own auth events.
 // Those that fail are stored as rejected.
-func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomatrixserverlib.PDU) error {
+func (r *Inputer) StoreOutliers(ctx context.Context, roomID string, events []gomatrixserverlib.PDU) error {
 	ordered := authOrder(events)
 	return r.write(ctx, func(w *writeTx) error {
 		v, err := roomVersion(ctx, w.tx, roomID)
@@ -88,7 +88,7 @@ func (r *Rooms) StoreOutliers(ctx context.Context, roomID string, events []gomat
 // stripped state to show with it) or the leave that rejected one. If a local
 // user is joined, the event also arrives through the room and current state
 // stays the room's; otherwise it becomes the user's current membership.
-func (r *Rooms) StoreRemoteMembership(ctx context.Context, ev gomatrixserverlib.PDU, inviteState []byte) error {
+func (r *Inputer) StoreRemoteMembership(ctx context.Context, ev gomatrixserverlib.PDU, inviteState []byte) error {
 	roomID := ev.RoomID().String()
 	if err := r.EnsureRoom(ctx, roomID, ev.Version()); err != nil {
 		return err
@@ -162,24 +162,6 @@ func storeInviteState(ctx context.Context, tx *sql.Tx, invite gomatrixserverlib.
 		return fmt.Errorf("store invite state: %w", err)
 	}
 	return nil
-}
-
-// resident reports whether a local user is joined to the room: then this
-// server holds its state and receives its events.
-func (r *Rooms) resident(ctx context.Context, q querier, roomID string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
-		roomID, "%:"+string(r.identity.ServerName)).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("look up local members: %w", err)
-	}
-	return n > 0, nil
-}
-
-// Resident reports whether a local user is joined to the room.
-func (r *Rooms) Resident(ctx context.Context, roomID string) (bool, error) {
-	return r.resident(ctx, reader{r.db}, roomID)
 }
 
 // authOrder sorts events so that each comes after the auth events among

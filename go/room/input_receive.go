@@ -68,7 +68,7 @@ func (e *MissingEventsError) Error() string {
 // across its prev events with state resolution v2); otherwise it is stored as
 // rejected. Current state becomes the resolution of the forward extremities.
 // The room must exist (EnsureRoom).
-func (r *Rooms) Receive(ctx context.Context, in Incoming) (Outcome, error) {
+func (r *Inputer) Receive(ctx context.Context, in Incoming) (Outcome, error) {
 	ev := in.Event
 	roomID := ev.RoomID().String()
 	var outcome Outcome
@@ -97,7 +97,7 @@ func (r *Rooms) Receive(ctx context.Context, in Incoming) (Outcome, error) {
 	return outcome, nil
 }
 
-func (r *Rooms) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, in Incoming) (Outcome, error) {
+func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, in Incoming) (Outcome, error) {
 	ev := in.Event
 	roomID := ev.RoomID().String()
 	reject := func(before sql.NullInt64, reason string) (Outcome, error) {
@@ -241,7 +241,7 @@ func membershipOfEvent(ctx context.Context, q querier, v gomatrixserverlib.IRoom
 
 // refusedByCurrentState reports whether the auth rules refuse ev against the
 // room's current state.
-func (r *Rooms) refusedByCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU) (bool, error) {
+func (r *Inputer) refusedByCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU) (bool, error) {
 	roomID := ev.RoomID().String()
 	current, err := currentGroup(ctx, tx, roomID)
 	if err != nil {
@@ -258,7 +258,7 @@ func (r *Rooms) refusedByCurrentState(ctx context.Context, tx *sql.Tx, v gomatri
 // its prev event when it has one (usually the current state: nothing is
 // loaded), else the resolution of the states after its prev events, or the
 // state another server reported.
-func (r *Rooms) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, in Incoming) (*stateAt, error) {
+func (r *Inputer) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, in Incoming) (*stateAt, error) {
 	ev := in.Event
 	roomID := ev.RoomID().String()
 	if in.StateBefore != nil {

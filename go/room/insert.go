@@ -146,7 +146,7 @@ func takeMissingPrev(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, 
 // target's server if its user was joined before (a kick or a ban must reach
 // the kicked). These are the servers joined before or after the event: only
 // its own key differs between the two.
-func (r *Rooms) federate(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, membershipBefore string, joined []Member) error {
+func (r *core) federate(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, membershipBefore string, joined []Member) error {
 	if r.outbox == nil {
 		return nil
 	}

@@ -69,7 +69,7 @@ func (p *peer) user(localpart string) spec.UserID {
 // send adds an event from a local user and returns it.
 func (p *peer) send(sender spec.UserID, roomID, evType string, stateKey *string, content string) gomatrixserverlib.PDU {
 	p.t.Helper()
-	id, err := p.rooms.Send(context.Background(), sender, "DEV", "", roomID, evType, stateKey, json.RawMessage(content))
+	id, err := p.rooms.Perform.Send(context.Background(), sender, "DEV", "", roomID, evType, stateKey, json.RawMessage(content))
 	if err != nil {
 		p.t.Fatalf("%s sends %s: %v", sender.String(), evType, err)
 	}
@@ -78,7 +78,7 @@ func (p *peer) send(sender spec.UserID, roomID, evType string, stateKey *string,
 
 func (p *peer) event(roomID, eventID string) gomatrixserverlib.PDU {
 	p.t.Helper()
-	ev, err := p.rooms.Event(context.Background(), roomID, eventID)
+	ev, err := p.rooms.Query.Event(context.Background(), roomID, eventID)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func (p *peer) event(roomID, eventID string) gomatrixserverlib.PDU {
 func (p *peer) deliver(events ...gomatrixserverlib.PDU) {
 	p.t.Helper()
 	for _, ev := range events {
-		if _, err := p.rooms.Receive(context.Background(), Incoming{Event: ev, Live: true}); err != nil {
+		if _, err := p.rooms.Input.Receive(context.Background(), Incoming{Event: ev, Live: true}); err != nil {
 			p.t.Fatalf("%s receives %s: %v", p.name, ev.EventID(), err)
 		}
 	}
@@ -101,39 +101,39 @@ func (p *peer) joinVia(user spec.UserID, roomID string, via *peer) gomatrixserve
 	p.t.Helper()
 	ctx := context.Background()
 	sk := user.String()
-	builder, err := via.rooms.Template(ctx, roomID, user, spec.MRoomMember, &sk, json.RawMessage(`{"membership":"join"}`))
+	builder, err := via.rooms.Perform.Template(ctx, roomID, user, spec.MRoomMember, &sk, json.RawMessage(`{"membership":"join"}`))
 	if err != nil {
 		p.t.Fatalf("make_join: %v", err)
 	}
-	ev, err := p.rooms.Sign(builder)
+	ev, err := p.rooms.Perform.Sign(builder)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if _, err := via.rooms.Receive(ctx, Incoming{Event: ev, Broadcast: true}); err != nil {
+	if _, err := via.rooms.Input.Receive(ctx, Incoming{Event: ev, Broadcast: true}); err != nil {
 		p.t.Fatalf("send_join: %v", err)
 	}
-	resident, err := p.rooms.Resident(ctx, roomID)
+	resident, err := p.rooms.Query.Resident(ctx, roomID)
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	if resident {
 		return ev
 	}
-	state, chain, err := via.rooms.StateBefore(ctx, roomID, ev.EventID())
+	state, chain, err := via.rooms.Query.StateBefore(ctx, roomID, ev.EventID())
 	if err != nil {
 		p.t.Fatalf("send_join state: %v", err)
 	}
-	if err := p.rooms.EnsureRoom(ctx, roomID, ev.Version()); err != nil {
+	if err := p.rooms.Input.EnsureRoom(ctx, roomID, ev.Version()); err != nil {
 		p.t.Fatal(err)
 	}
-	if err := p.rooms.StoreOutliers(ctx, roomID, append(chain, state...)); err != nil {
+	if err := p.rooms.Input.StoreOutliers(ctx, roomID, append(chain, state...)); err != nil {
 		p.t.Fatal(err)
 	}
 	ids := make([]string, len(state))
 	for i, s := range state {
 		ids[i] = s.EventID()
 	}
-	if _, err := p.rooms.Receive(ctx, Incoming{Event: ev, StateBefore: ids}); err != nil {
+	if _, err := p.rooms.Input.Receive(ctx, Incoming{Event: ev, StateBefore: ids}); err != nil {
 		p.t.Fatalf("join %s: %v", roomID, err)
 	}
 	return ev
@@ -146,12 +146,12 @@ func (p *peer) joinVia(user spec.UserID, roomID string, via *peer) gomatrixserve
 func forkScenario(a, b *peer) string {
 	empty := ""
 	alice, carol, bob := a.user("alice"), a.user("carol"), b.user("bob")
-	roomID, err := a.rooms.Create(context.Background(), alice, CreateRequest{Preset: PresetPublicChat, Name: "forks", Topic: "start"})
+	roomID, err := a.rooms.Perform.Create(context.Background(), alice, CreateRequest{Preset: PresetPublicChat, Name: "forks", Topic: "start"})
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	b.joinVia(bob, roomID, a)
-	if _, err := a.rooms.SetMembership(context.Background(), carol, roomID, carol, spec.Join, ""); err != nil {
+	if _, err := a.rooms.Perform.SetMembership(context.Background(), carol, roomID, carol, spec.Join, ""); err != nil {
 		a.t.Fatal(err)
 	}
 	b.deliver(a.event(roomID, mustCurrent(a, roomID, spec.MRoomMember, carol.String())))

@@ -39,7 +39,7 @@ func insertAlias(ctx context.Context, tx *sql.Tx, alias, roomID string, creator 
 }
 
 // SetAlias points a local alias at a room. The user must be joined to it.
-func (r *Rooms) SetAlias(ctx context.Context, user spec.UserID, alias, roomID string) error {
+func (r *Performer) SetAlias(ctx context.Context, user spec.UserID, alias, roomID string) error {
 	if err := validAlias(alias); err != nil {
 		return err
 	}
@@ -57,22 +57,9 @@ func (r *Rooms) SetAlias(ctx context.Context, user spec.UserID, alias, roomID st
 	})
 }
 
-// ResolveAlias returns the room a local alias points at, or ErrAliasNotFound.
-func (r *Rooms) ResolveAlias(ctx context.Context, alias string) (string, error) {
-	var roomID string
-	err := r.db.QueryRow(ctx, `SELECT room_id FROM room_aliases WHERE alias = ?`, alias).Scan(&roomID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("%w: %s", ErrAliasNotFound, alias)
-	}
-	if err != nil {
-		return "", fmt.Errorf("resolve alias %s: %w", alias, err)
-	}
-	return roomID, nil
-}
-
 // DeleteAlias removes a local alias: its creator may, and so may anyone
 // whose power in the room suffices to change m.room.canonical_alias.
-func (r *Rooms) DeleteAlias(ctx context.Context, user spec.UserID, alias string) error {
+func (r *Performer) DeleteAlias(ctx context.Context, user spec.UserID, alias string) error {
 	return r.db.Write(ctx, func(tx *sql.Tx) error {
 		var roomID, creator string
 		err := tx.QueryRowContext(ctx, `SELECT room_id, creator FROM room_aliases WHERE alias = ?`, alias).Scan(&roomID, &creator)
@@ -96,22 +83,4 @@ func (r *Rooms) DeleteAlias(ctx context.Context, user spec.UserID, alias string)
 		}
 		return nil
 	})
-}
-
-// LocalAliases returns a room's aliases on this server.
-func (r *Rooms) LocalAliases(ctx context.Context, roomID string) ([]string, error) {
-	rows, err := r.db.Query(ctx, `SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias`, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("load aliases of %s: %w", roomID, err)
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return nil, fmt.Errorf("load aliases of %s: %w", roomID, err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }

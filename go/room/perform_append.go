@@ -25,7 +25,7 @@ type newEvent struct {
 // appendLocal builds, signs and authorises a new event at the room's forward
 // extremities, then stores it. Auth rules are checked against the room's
 // current state: an event they refuse is never stored (ErrForbidden).
-func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent) (gomatrixserverlib.PDU, error) {
+func (r *Performer) appendLocal(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent) (gomatrixserverlib.PDU, error) {
 	group, err := currentGroup(ctx, w.tx, roomID)
 	if err != nil {
 		return nil, err
@@ -35,7 +35,7 @@ func (r *Rooms) appendLocal(ctx context.Context, w *writeTx, roomID string, v go
 
 // appendLocalAt is appendLocal for a caller that read the room's current
 // state group in w.
-func (r *Rooms) appendLocalAt(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent, group int64) (gomatrixserverlib.PDU, error) {
+func (r *Performer) appendLocalAt(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent, group int64) (gomatrixserverlib.PDU, error) {
 	if !json.Valid(ne.Content) || len(ne.Content) == 0 || ne.Content[0] != '{' {
 		return nil, fmt.Errorf("%w: content must be a JSON object", ErrBadEvent)
 	}
@@ -120,7 +120,7 @@ func currentStateLoader(ctx context.Context, q querier, v gomatrixserverlib.IRoo
 // currentAuthEvent returns the room's current state event for key, nil if
 // none; group is the room's current state group, read in w. Reads go
 // through the auth cache (authcache.go).
-func (r *Rooms) currentAuthEvent(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, roomID string, group int64, key stateKey) (gomatrixserverlib.PDU, error) {
+func (r *Performer) currentAuthEvent(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, roomID string, group int64, key stateKey) (gomatrixserverlib.PDU, error) {
 	if ev, ok := w.auth.lookup(roomID, group, key); ok {
 		return ev, nil
 	}
@@ -139,7 +139,7 @@ func (r *Rooms) currentAuthEvent(ctx context.Context, w *writeTx, v gomatrixserv
 // extremities, and queues it for the other servers in the room. Local events
 // sit on every extremity, so the state before one is the current state,
 // whose group is before.
-func (r *Rooms) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, before int64, prevIDs []string) error {
+func (r *Performer) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, before int64, prevIDs []string) error {
 	roomID := ev.RoomID().String()
 	var replaced, membershipBefore string
 	var err error

@@ -48,7 +48,7 @@ type CreateRequest struct {
 // Create makes a new room with creator joined, following the event order of
 // the createRoom spec: create, creator's join, power levels, preset state,
 // initial_state, name, topic, invites. It is one transaction: all or nothing.
-func (r *Rooms) Create(ctx context.Context, creator spec.UserID, req CreateRequest) (string, error) {
+func (r *Performer) Create(ctx context.Context, creator spec.UserID, req CreateRequest) (string, error) {
 	plan, err := r.planCreate(creator, req)
 	if err != nil {
 		return "", err
@@ -78,7 +78,7 @@ type createPlan struct {
 }
 
 // planCreate checks a createRoom request and lists the events to write.
-func (r *Rooms) planCreate(creator spec.UserID, req CreateRequest) (*createPlan, error) {
+func (r *Performer) planCreate(creator spec.UserID, req CreateRequest) (*createPlan, error) {
 	version := DefaultVersion
 	if req.RoomVersion != "" {
 		version = gomatrixserverlib.RoomVersion(req.RoomVersion)
@@ -181,7 +181,7 @@ func (r *Rooms) planCreate(creator spec.UserID, req CreateRequest) (*createPlan,
 }
 
 // createIn writes a planned room inside w and returns its ID.
-func (r *Rooms) createIn(ctx context.Context, w *writeTx, p *createPlan) (string, error) {
+func (r *Performer) createIn(ctx context.Context, w *writeTx, p *createPlan) (string, error) {
 	var create gomatrixserverlib.PDU
 	if p.v.DomainlessRoomIDs() {
 		var err error
@@ -246,7 +246,7 @@ func createNamesCreator(v gomatrixserverlib.RoomVersion) bool {
 // buildCreate builds and signs the create event of a room of a version with
 // domainless room IDs (12 on): no room_id, no prev or auth events; the room
 // ID derives from its event ID.
-func (r *Rooms) buildCreate(v gomatrixserverlib.IRoomVersion, creator spec.UserID, content json.RawMessage) (gomatrixserverlib.PDU, error) {
+func (r *Performer) buildCreate(v gomatrixserverlib.IRoomVersion, creator spec.UserID, content json.RawMessage) (gomatrixserverlib.PDU, error) {
 	empty := ""
 	proto := gomatrixserverlib.ProtoEvent{
 		SenderID: creator.String(), Type: spec.MRoomCreate, StateKey: &empty,

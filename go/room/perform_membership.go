@@ -14,7 +14,7 @@ import (
 // SetMembership changes target's membership in a room on behalf of sender:
 // join and leave for oneself, invite, kick (leave for another) and ban for
 // others. The auth rules decide whether it is allowed.
-func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership, reason string) (string, error) {
+func (r *Performer) SetMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership, reason string) (string, error) {
 	var extra map[string]any
 	if reason != "" {
 		extra = map[string]any{"reason": reason}
@@ -25,12 +25,12 @@ func (r *Rooms) SetMembership(ctx context.Context, sender spec.UserID, roomID st
 // JoinWithContent joins user to a room with extra keys in the member event's
 // content: a join body's reason and custom keys (client-server API, "POST
 // /rooms/{roomId}/join"), which the event keeps.
-func (r *Rooms) JoinWithContent(ctx context.Context, user spec.UserID, roomID string, extra map[string]any) (string, error) {
+func (r *Performer) JoinWithContent(ctx context.Context, user spec.UserID, roomID string, extra map[string]any) (string, error) {
 	return r.setMembership(ctx, user, roomID, user, spec.Join, extra)
 }
 
 // setMembership is SetMembership with extra content keys.
-func (r *Rooms) setMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership string, extra map[string]any) (string, error) {
+func (r *Performer) setMembership(ctx context.Context, sender spec.UserID, roomID string, target spec.UserID, membership string, extra map[string]any) (string, error) {
 	targetID := target.String()
 	var eventID string
 	err := r.write(ctx, func(w *writeTx) error {
@@ -65,7 +65,7 @@ func (r *Rooms) setMembership(ctx context.Context, sender spec.UserID, roomID st
 // memberContent is the content of a new m.room.member event: extra's keys,
 // the membership, and for joins and invites the target's profile, as clients
 // show it per room, unless extra names its own.
-func (r *Rooms) memberContent(ctx context.Context, tx *sql.Tx, target spec.UserID, membership string, extra map[string]any) (map[string]any, error) {
+func (r *Performer) memberContent(ctx context.Context, tx *sql.Tx, target spec.UserID, membership string, extra map[string]any) (map[string]any, error) {
 	content := maps.Clone(extra)
 	if content == nil {
 		content = map[string]any{}
@@ -90,8 +90,8 @@ func (r *Rooms) memberContent(ctx context.Context, tx *sql.Tx, target spec.UserI
 // current profile, to every room the user is joined to. Each room is its own
 // write: one room refusing does not hold back the others, and the first
 // error is returned after trying them all.
-func (r *Rooms) UpdateProfile(ctx context.Context, user spec.UserID) error {
-	rooms, err := r.JoinedRooms(ctx, user)
+func (r *Performer) UpdateProfile(ctx context.Context, user spec.UserID) error {
+	rooms, err := r.query.JoinedRooms(ctx, user)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (r *Rooms) UpdateProfile(ctx context.Context, user spec.UserID) error {
 
 // Forget hides a room the user has left from their future syncs
 // (client-server API, "POST /rooms/{roomId}/forget").
-func (r *Rooms) Forget(ctx context.Context, user spec.UserID, roomID string) error {
+func (r *Performer) Forget(ctx context.Context, user spec.UserID, roomID string) error {
 	return r.db.Write(ctx, func(tx *sql.Tx) error {
 		m, err := membership(ctx, tx, roomID, user)
 		if err != nil {

@@ -2,9 +2,7 @@ package room
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -15,7 +13,7 @@ import (
 // auth rules accept any redaction event into the room; whether it takes effect
 // is each server's call: a user may redact their own events, and others' only
 // with the room's redact power level. Redact refuses what would not take effect.
-func (r *Rooms) Redact(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID, reason string) (string, error) {
+func (r *Performer) Redact(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID, reason string) (string, error) {
 	content := map[string]any{"redacts": targetID} // room version 11 moved redacts into content
 	if reason != "" {
 		content["reason"] = reason
@@ -26,7 +24,7 @@ func (r *Rooms) Redact(ctx context.Context, sender spec.UserID, deviceID, txnID,
 // sendClientRedaction is an m.room.redaction sent through PUT /send: the
 // client names the target in content.redacts (room version 11's place), and
 // the same check as Redact's applies, or /send would be a way around it.
-func (r *Rooms) sendClientRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID string, content json.RawMessage) (string, error) {
+func (r *Performer) sendClientRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID string, content json.RawMessage) (string, error) {
 	var c struct {
 		Redacts string `json:"redacts"`
 	}
@@ -38,7 +36,7 @@ func (r *Rooms) sendClientRedaction(ctx context.Context, sender spec.UserID, dev
 
 // sendRedaction sends a redaction of targetID with the given content,
 // refusing one that would not take effect.
-func (r *Rooms) sendRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID string, content json.RawMessage) (string, error) {
+func (r *Performer) sendRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID string, content json.RawMessage) (string, error) {
 	ne := newEvent{Sender: sender, Type: spec.MRoomRedaction, Content: content, Redacts: targetID}
 	return r.send(ctx, deviceID, txnID, roomID, ne, func(w *writeTx, v gomatrixserverlib.IRoomVersion) error {
 		target, err := eventInRoom(ctx, w.tx, v, roomID, targetID)
@@ -56,117 +54,8 @@ func (r *Rooms) sendRedaction(ctx context.Context, sender spec.UserID, deviceID,
 	})
 }
 
-// redactionTakesEffect decides whether sender's redaction of target applies.
-func (r *Rooms) redactionTakesEffect(ctx context.Context, q querier, roomID string, sender spec.UserID, target gomatrixserverlib.PDU) (bool, error) {
-	if string(target.SenderID()) == sender.String() {
-		return true, nil
-	}
-	pl, err := r.powerLevels(ctx, q, roomID)
-	if err != nil {
-		return false, err
-	}
-	return pl.UserLevel(spec.SenderID(sender.String())) >= pl.Redact, nil
-}
-
-// applyRedaction replaces the stored JSON of the event a redaction names by
-// its redacted form (the room version's redaction algorithm), with the
-// redaction in unsigned.redacted_because. Every reader then shows it redacted.
-// Federation's Receive must call it for each accepted m.room.redaction too.
-func (r *Rooms) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, redaction gomatrixserverlib.PDU) error {
-	targetID := redaction.Redacts()
-	if targetID == "" {
-		var c struct {
-			Redacts string `json:"redacts"`
-		}
-		_ = json.Unmarshal(redaction.Content(), &c)
-		targetID = c.Redacts
-	}
-	target, err := eventInRoom(ctx, tx, v, redaction.RoomID().String(), targetID)
-	if errors.Is(err, ErrEventNotFound) {
-		return nil // not held (yet): nothing to redact
-	}
-	if err != nil {
-		return err
-	}
-	sender, err := spec.NewUserID(string(redaction.SenderID()), true)
-	if err != nil {
-		return fmt.Errorf("%w: redaction sender: %v", ErrBadEvent, err)
-	}
-	ok, err := r.redactionTakesEffect(ctx, tx, redaction.RoomID().String(), *sender, target)
-	if err != nil || !ok {
-		return err
-	}
-	redacted, err := v.RedactEventJSON(target.JSON())
-	if err != nil {
-		return fmt.Errorf("redact %s: %w", targetID, err)
-	}
-	ev, err := v.NewEventFromTrustedJSON(redacted, true)
-	if err != nil {
-		return fmt.Errorf("redact %s: %w", targetID, err)
-	}
-	// Clients read redacted_because as a client event, so it is stored in that form.
-	because := map[string]any{
-		"type": redaction.Type(), "event_id": redaction.EventID(), "sender": string(redaction.SenderID()),
-		"room_id": redaction.RoomID().String(), "origin_server_ts": redaction.OriginServerTS(),
-		"content": json.RawMessage(redaction.Content()), "redacts": targetID,
-	}
-	ev, err = ev.SetUnsigned(map[string]any{"redacted_because": because})
-	if err != nil {
-		return fmt.Errorf("redact %s: %w", targetID, err)
-	}
-	// First out of the full-text index, which reads the body it removes from the stored JSON.
-	if err := unindexBody(ctx, tx, targetID); err != nil {
-		return err
-	}
-	// A redacted state event is redacted in every state group that holds it.
-	r.auth.invalidate()
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE event_id = ?`, ev.JSON(), targetID); err != nil {
-		return fmt.Errorf("store redacted %s: %w", targetID, err)
-	}
-	if r.redacted != nil {
-		return r.redacted(ctx, tx, targetID)
-	}
-	return nil
-}
-
-// eventInRoom loads one stored event of a room.
-func eventInRoom(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID, eventID string) (gomatrixserverlib.PDU, error) {
-	var raw []byte
-	err := q.QueryRowContext(ctx, `SELECT json FROM events WHERE event_id = ? AND room_id = ?`, eventID, roomID).Scan(&raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s in %s", ErrEventNotFound, eventID, roomID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load event %s: %w", eventID, err)
-	}
-	return loadEvent(v, eventID, raw)
-}
-
-// powerLevels returns a room's current power levels (the spec's defaults
-// when it has no m.room.power_levels event).
-func (r *Rooms) powerLevels(ctx context.Context, q querier, roomID string) (gomatrixserverlib.PowerLevelContent, error) {
-	v, err := roomVersion(ctx, q, roomID)
-	if err != nil {
-		return gomatrixserverlib.PowerLevelContent{}, err
-	}
-	ev, err := stateEvent(ctx, q, v, roomID, spec.MRoomPowerLevels, "")
-	if errors.Is(err, ErrEventNotFound) {
-		var pl gomatrixserverlib.PowerLevelContent
-		pl.Defaults()
-		return pl, nil
-	}
-	if err != nil {
-		return gomatrixserverlib.PowerLevelContent{}, err
-	}
-	pl, err := gomatrixserverlib.NewPowerLevelContentFromEvent(ev)
-	if err != nil {
-		return pl, fmt.Errorf("power levels of %s: %w", roomID, err)
-	}
-	return pl, nil
-}
-
 // mayChangeState reports whether user's power allows sending state evType.
-func (r *Rooms) mayChangeState(ctx context.Context, q querier, roomID string, user spec.UserID, evType string) (bool, error) {
+func (r *Performer) mayChangeState(ctx context.Context, q querier, roomID string, user spec.UserID, evType string) (bool, error) {
 	pl, err := r.powerLevels(ctx, q, roomID)
 	if err != nil {
 		return false, err

@@ -19,7 +19,7 @@ import (
 // new event: transaction IDs are scoped per device and per room.
 // An empty txnID is not deduplicated (state events have none).
 // A redaction goes through the same check as Redact.
-func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, evType string, stateKey *string, content json.RawMessage) (string, error) {
+func (r *Performer) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, evType string, stateKey *string, content json.RawMessage) (string, error) {
 	if evType == spec.MRoomRedaction && stateKey == nil {
 		return r.sendClientRedaction(ctx, sender, deviceID, txnID, roomID, content)
 	}
@@ -28,7 +28,7 @@ func (r *Rooms) Send(ctx context.Context, sender spec.UserID, deviceID, txnID, r
 
 // send is Send for any new event; check, when not nil, runs inside the write
 // before the event is built, and may refuse it.
-func (r *Rooms) send(ctx context.Context, deviceID, txnID, roomID string, ne newEvent, check func(w *writeTx, v gomatrixserverlib.IRoomVersion) error) (string, error) {
+func (r *Performer) send(ctx context.Context, deviceID, txnID, roomID string, ne newEvent, check func(w *writeTx, v gomatrixserverlib.IRoomVersion) error) (string, error) {
 	sender := ne.Sender
 	var eventID string
 	err := r.write(ctx, func(w *writeTx) error {
@@ -130,7 +130,7 @@ const transactionIDPruneInterval = time.Hour
 
 // recordTransactionID remembers which event a client's transaction ID made,
 // and at most once an interval forgets those past TransactionIDRetention.
-func (r *Rooms) recordTransactionID(ctx context.Context, w *writeTx, sender spec.UserID, deviceID, roomID, txnID, eventID string) error {
+func (r *Performer) recordTransactionID(ctx context.Context, w *writeTx, sender spec.UserID, deviceID, roomID, txnID, eventID string) error {
 	now := r.now()
 	if _, err := w.tx.ExecContext(ctx,
 		`INSERT INTO transaction_ids (localpart, device_id, room_id, txn_id, event_id, sent_ts) VALUES (?, ?, ?, ?, ?, ?)`,

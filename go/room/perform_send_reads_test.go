@@ -18,12 +18,12 @@ import (
 func TestLocalSendsGoToTheServersJoinedNow(t *testing.T) {
 	a, b := newPeer(t, 1, ""), newPeer(t, 2, "")
 	var sentTo [][]spec.ServerName
-	a.rooms.outbox = func(_ context.Context, _ *sql.Tx, _ gomatrixserverlib.PDU, dests []spec.ServerName) (func(), error) {
+	a.rooms.Perform.outbox = func(_ context.Context, _ *sql.Tx, _ gomatrixserverlib.PDU, dests []spec.ServerName) (func(), error) {
 		sentTo = append(sentTo, slices.Clone(dests))
 		return nil, nil
 	}
 	alice, bob := a.user("alice"), b.user("bob")
-	roomID, err := a.rooms.Create(context.Background(), alice, CreateRequest{Preset: PresetPublicChat})
+	roomID, err := a.rooms.Perform.Create(context.Background(), alice, CreateRequest{Preset: PresetPublicChat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +56,14 @@ func TestLocalSendsGoToTheServersJoinedNow(t *testing.T) {
 func TestLocalEventsReplaceTheExtremities(t *testing.T) {
 	a, b := newPeer(t, 1, ""), newPeer(t, 2, "")
 	alice, bob := a.user("alice"), b.user("bob")
-	roomID, err := a.rooms.Create(context.Background(), alice, CreateRequest{Preset: PresetPublicChat})
+	roomID, err := a.rooms.Perform.Create(context.Background(), alice, CreateRequest{Preset: PresetPublicChat})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.joinVia(bob, roomID, a)
 	extremities := func() []string {
 		t.Helper()
-		ids, err := a.rooms.Extremities(context.Background(), roomID)
+		ids, err := a.rooms.Query.Extremities(context.Background(), roomID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestSendReadsItsRoomOnce(t *testing.T) {
 	rooms, alice, bob, roomID := publicRoomOfTwo(t)
 	msg := json.RawMessage(`{"msgtype":"m.text","body":"hi"}`)
 	send := func(sender spec.UserID, device, txnID, room string) (string, error) {
-		return rooms.Send(ctx, sender, device, txnID, room, "m.room.message", nil, msg)
+		return rooms.Perform.Send(ctx, sender, device, txnID, room, "m.room.message", nil, msg)
 	}
 	if _, err := send(alice, "D", "reads-1", "!nowhere:example.org"); !errors.Is(err, ErrRoomNotFound) {
 		t.Fatalf("a send to an unknown room: err = %v, want ErrRoomNotFound", err)
@@ -113,14 +113,14 @@ func TestSendReadsItsRoomOnce(t *testing.T) {
 	if err != nil || otherDevice == first {
 		t.Fatalf("the same transaction ID from another device: %s, %v (first %s)", otherDevice, err, first)
 	}
-	other, err := rooms.Create(ctx, bob, CreateRequest{})
+	other, err := rooms.Perform.Create(ctx, bob, CreateRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if inOther, err := send(bob, "D", "reads-1", other); err != nil || inOther == first {
 		t.Fatalf("the same transaction ID in another room: %s, %v (first %s)", inOther, err, first)
 	}
-	if _, err := rooms.SetMembership(ctx, bob, roomID, bob, spec.Leave, ""); err != nil {
+	if _, err := rooms.Perform.SetMembership(ctx, bob, roomID, bob, spec.Leave, ""); err != nil {
 		t.Fatal(err)
 	}
 	if again, err := send(bob, "D", "reads-1", roomID); err != nil || again != first {

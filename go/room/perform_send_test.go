@@ -15,13 +15,13 @@ func TestTransactionIDsAreForgottenAfterADay(t *testing.T) {
 	clock := time.UnixMilli(1_700_000_000_000)
 	rooms, id := newRoomsWith(t, Options{Now: func() time.Time { return clock }})
 	alice := userID(t, "@alice:"+string(id.ServerName))
-	roomID, err := rooms.Create(ctx, alice, CreateRequest{})
+	roomID, err := rooms.Perform.Create(ctx, alice, CreateRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	send := func(txnID string) string {
 		t.Helper()
-		eventID, err := rooms.Send(ctx, alice, "DEVICE", txnID, roomID, "m.room.message", nil, json.RawMessage(`{"msgtype":"m.text","body":"hi"}`))
+		eventID, err := rooms.Perform.Send(ctx, alice, "DEVICE", txnID, roomID, "m.room.message", nil, json.RawMessage(`{"msgtype":"m.text","body":"hi"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestTransactionIDsAreForgottenAfterADay(t *testing.T) {
 	rows := func(txnID string) int {
 		t.Helper()
 		var n int
-		if err := rooms.db.QueryRow(ctx, `SELECT count(*) FROM transaction_ids WHERE txn_id = ?`, txnID).Scan(&n); err != nil {
+		if err := rooms.Query.db.QueryRow(ctx, `SELECT count(*) FROM transaction_ids WHERE txn_id = ?`, txnID).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -17,7 +17,7 @@ import (
 // events from current state, for sender (who may be of another server:
 // make_join and make_leave), and checks that the auth rules would allow it.
 // The builder is the event template to sign; the caller builds it.
-func (r *Rooms) Template(ctx context.Context, roomID string, sender spec.UserID, evType string, stateKey *string, content json.RawMessage) (*gomatrixserverlib.EventBuilder, error) {
+func (r *Performer) Template(ctx context.Context, roomID string, sender spec.UserID, evType string, stateKey *string, content json.RawMessage) (*gomatrixserverlib.EventBuilder, error) {
 	q := reader{r.db}
 	v, err := roomVersion(ctx, q, roomID)
 	if err != nil {
@@ -55,7 +55,7 @@ func (r *Rooms) Template(ctx context.Context, roomID string, sender spec.UserID,
 }
 
 // Sign builds a template into an event signed by this server.
-func (r *Rooms) Sign(builder *gomatrixserverlib.EventBuilder) (gomatrixserverlib.PDU, error) {
+func (r *Performer) Sign(builder *gomatrixserverlib.EventBuilder) (gomatrixserverlib.PDU, error) {
 	ev, err := builder.Build(r.now(), r.identity.ServerName, identity.KeyID, r.identity.Key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)

@@ -30,7 +30,7 @@ var upgradeCopiedCreateKeys = []string{"type", "m.federate"}
 // the new room's ID. It is one transaction: the new room, the tombstone and
 // what follows it happen together or not at all, so a failure half-way
 // leaves no stray new room and no tombstone pointing nowhere.
-func (r *Rooms) Upgrade(ctx context.Context, user spec.UserID, roomID, newVersion string) (string, error) {
+func (r *Performer) Upgrade(ctx context.Context, user spec.UserID, roomID, newVersion string) (string, error) {
 	q := reader{r.db}
 	if err := requireJoined(ctx, q, roomID, user); err != nil {
 		return "", err
@@ -38,7 +38,7 @@ func (r *Rooms) Upgrade(ctx context.Context, user spec.UserID, roomID, newVersio
 	if !Supported(gomatrixserverlib.RoomVersion(newVersion)) {
 		return "", fmt.Errorf("%w: room version %q is not supported", ErrUnsupportedVersion, newVersion)
 	}
-	state, err := r.CurrentState(ctx, user, roomID)
+	state, err := r.query.CurrentState(ctx, user, roomID)
 	if err != nil {
 		return "", err
 	}
@@ -137,7 +137,7 @@ func upgradedPowerLevels(old json.RawMessage, upgrader spec.UserID, newVersion s
 // old room's canonical alias and local aliases move to the new room, its
 // directory entry too, and only moderators may speak or invite in it. Steps
 // the user's power does not allow are left out (the spec's "if possible").
-func (r *Rooms) retireUpgradedRoom(ctx context.Context, w *writeTx, user spec.UserID, oldRoomID string, oldVersion gomatrixserverlib.IRoomVersion,
+func (r *Performer) retireUpgradedRoom(ctx context.Context, w *writeTx, user spec.UserID, oldRoomID string, oldVersion gomatrixserverlib.IRoomVersion,
 	newRoomID string, newVersion gomatrixserverlib.IRoomVersion, powerLevels, canonicalAlias json.RawMessage) error {
 	empty := ""
 	state := func(evType string, content json.RawMessage) newEvent {

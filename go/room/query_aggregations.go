@@ -27,7 +27,7 @@ type ThreadSummary struct {
 
 // Bundles returns the bundles of those of a room's events that have
 // children, by event ID, as user sees them.
-func (r *Rooms) Bundles(ctx context.Context, user spec.UserID, roomID string, parents []Event) (map[string]Bundle, error) {
+func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, parents []Event) (map[string]Bundle, error) {
 	out := map[string]Bundle{}
 	if len(parents) == 0 {
 		return out, nil
@@ -91,7 +91,7 @@ func newerEdit(a, b Event) bool {
 
 // threadSummaries adds the m.thread summaries of those of the parents that
 // are thread roots.
-func (r *Rooms) threadSummaries(ctx context.Context, user spec.UserID, roomID string, access readAccess, parents map[string]Event, ids []any, out map[string]Bundle) error {
+func (r *Queryer) threadSummaries(ctx context.Context, user spec.UserID, roomID string, access readAccess, parents map[string]Event, ids []any, out map[string]Bundle) error {
 	in := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
 	rows, err := r.db.Query(ctx,
 		`SELECT r.relates_to, COUNT(*), MAX(e.stream_pos), MAX(json_extract(e.json, '$.sender') = ?)

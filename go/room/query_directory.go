@@ -17,7 +17,7 @@ import (
 
 // StrippedState returns the public-facing state events sent along with an
 // invite (client-server API, "Stripped state").
-func (r *Rooms) StrippedState(ctx context.Context, roomID string) ([]gomatrixserverlib.PDU, error) {
+func (r *Queryer) StrippedState(ctx context.Context, roomID string) ([]gomatrixserverlib.PDU, error) {
 	v, err := roomVersion(ctx, reader{r.db}, roomID)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (r *Rooms) StrippedState(ctx context.Context, roomID string) ([]gomatrixser
 
 // RemoteInviteState returns the stripped state another server sent with an
 // invite of user to a room this server is not in (a JSON array), if any.
-func (r *Rooms) RemoteInviteState(ctx context.Context, roomID string, user spec.UserID) (json.RawMessage, bool, error) {
+func (r *Queryer) RemoteInviteState(ctx context.Context, roomID string, user spec.UserID) (json.RawMessage, bool, error) {
 	var raw []byte
 	err := r.db.QueryRow(ctx, `SELECT events FROM invite_state WHERE room_id = ? AND user_id = ?`, roomID, user.String()).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -65,7 +65,7 @@ type PublicRoom struct {
 
 // PublicRooms lists the rooms published in this server's directory that it
 // is still in, most members first.
-func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
+func (r *Queryer) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
 	rows, err := r.db.Query(ctx, `SELECT room_id FROM published_rooms`)
 	if err != nil {
 		return nil, fmt.Errorf("load published rooms: %w", err)
@@ -107,7 +107,7 @@ func (r *Rooms) PublicRooms(ctx context.Context) ([]PublicRoom, error) {
 	return out, nil
 }
 
-func (r *Rooms) publicRoom(ctx context.Context, roomID string) (PublicRoom, error) {
+func (r *Queryer) publicRoom(ctx context.Context, roomID string) (PublicRoom, error) {
 	pr := PublicRoom{RoomID: roomID}
 	if err := r.db.QueryRow(ctx,
 		`SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`,
@@ -138,4 +138,20 @@ func (r *Rooms) publicRoom(ctx context.Context, roomID string) (PublicRoom, erro
 	pr.JoinRule = field(spec.MRoomJoinRules, "join_rule")
 	pr.AvatarURL = field(spec.MRoomAvatar, "url")
 	return pr, nil
+}
+
+// DirectoryVisibility returns a room's visibility in the directory;
+// ErrRoomNotFound for a room this server does not know.
+func (r *Queryer) DirectoryVisibility(ctx context.Context, roomID string) (string, error) {
+	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
+		return "", err
+	}
+	var published bool
+	if err := r.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM published_rooms WHERE room_id = ?)`, roomID).Scan(&published); err != nil {
+		return "", fmt.Errorf("look up directory visibility of %s: %w", roomID, err)
+	}
+	if published {
+		return DirectoryPublic, nil
+	}
+	return DirectoryPrivate, nil
 }

@@ -16,12 +16,12 @@ import (
 // Package federation checks who asks; these only read.
 
 // RoomVersion returns a room's version, or ErrRoomNotFound.
-func (r *Rooms) RoomVersion(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error) {
+func (r *Queryer) RoomVersion(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error) {
 	return roomVersion(ctx, reader{r.db}, roomID)
 }
 
 // Event returns a stored, accepted event of a room.
-func (r *Rooms) Event(ctx context.Context, roomID, eventID string) (gomatrixserverlib.PDU, error) {
+func (r *Queryer) Event(ctx context.Context, roomID, eventID string) (gomatrixserverlib.PDU, error) {
 	v, err := roomVersion(ctx, reader{r.db}, roomID)
 	if err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func (r *Rooms) Event(ctx context.Context, roomID, eventID string) (gomatrixserv
 
 // RoomOfEvent finds which room a stored event is in (GET /event/{eventId}
 // names no room).
-func (r *Rooms) RoomOfEvent(ctx context.Context, eventID string) (string, error) {
+func (r *Queryer) RoomOfEvent(ctx context.Context, eventID string) (string, error) {
 	var roomID string
 	err := r.db.QueryRow(ctx, `SELECT room_id FROM events WHERE event_id = ? AND rejected IS NULL`, eventID).Scan(&roomID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -53,7 +53,7 @@ func (r *Rooms) RoomOfEvent(ctx context.Context, eventID string) (string, error)
 
 // StateBefore returns the room state before an event and the auth chain of
 // that state (state and state_ids, and the answer to send_join).
-func (r *Rooms) StateBefore(ctx context.Context, roomID, eventID string) (state, chain []gomatrixserverlib.PDU, err error) {
+func (r *Queryer) StateBefore(ctx context.Context, roomID, eventID string) (state, chain []gomatrixserverlib.PDU, err error) {
 	q := reader{r.db}
 	v, err := roomVersion(ctx, q, roomID)
 	if err != nil {
@@ -86,7 +86,7 @@ func (r *Rooms) StateBefore(ctx context.Context, roomID, eventID string) (state,
 }
 
 // AuthChain returns the full auth chain of events (event_auth).
-func (r *Rooms) AuthChain(ctx context.Context, roomID string, eventIDs []string) ([]gomatrixserverlib.PDU, error) {
+func (r *Queryer) AuthChain(ctx context.Context, roomID string, eventIDs []string) ([]gomatrixserverlib.PDU, error) {
 	v, err := roomVersion(ctx, reader{r.db}, roomID)
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func (r *Rooms) AuthChain(ctx context.Context, roomID string, eventIDs []string)
 // back from the events from, breadth first, never past the events in stop nor
 // below minDepth. With includeFrom, the events from are part of the answer
 // (backfill); without, only their ancestors are (get_missing_events).
-func (r *Rooms) WalkBack(ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeFrom bool) ([]gomatrixserverlib.PDU, error) {
+func (r *Queryer) WalkBack(ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeFrom bool) ([]gomatrixserverlib.PDU, error) {
 	q := reader{r.db}
 	v, err := roomVersion(ctx, q, roomID)
 	if err != nil {
@@ -161,7 +161,7 @@ func prevEventsOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersi
 }
 
 // Extremities returns the room's forward extremities.
-func (r *Rooms) Extremities(ctx context.Context, roomID string) ([]string, error) {
+func (r *Queryer) Extremities(ctx context.Context, roomID string) ([]string, error) {
 	ids, _, err := extremities(ctx, reader{r.db}, roomID)
 	return ids, err
 }
@@ -192,7 +192,7 @@ func extremities(ctx context.Context, q querier, roomID string) ([]string, int64
 // UnknownEvents returns those of ids this server does not hold in the room's
 // timeline (not at all, or only as outliers): what Receive would not call a
 // Duplicate.
-func (r *Rooms) UnknownEvents(ctx context.Context, roomID string, ids []string) ([]string, error) {
+func (r *Queryer) UnknownEvents(ctx context.Context, roomID string, ids []string) ([]string, error) {
 	v, err := roomVersion(ctx, reader{r.db}, roomID)
 	if err != nil {
 		return nil, err
@@ -212,7 +212,7 @@ func (r *Rooms) UnknownEvents(ctx context.Context, roomID string, ids []string) 
 
 // BackwardExtremities returns the prev events of the room's timeline that this
 // server does not hold: where backfill continues from.
-func (r *Rooms) BackwardExtremities(ctx context.Context, roomID string) ([]string, error) {
+func (r *Queryer) BackwardExtremities(ctx context.Context, roomID string) ([]string, error) {
 	rows, err := r.db.Query(ctx,
 		`SELECT DISTINCT m.prev_id FROM missing_prev_events m JOIN events e ON e.stream_pos = m.event_pos
 		 WHERE e.room_id = ? AND e.rejected IS NULL ORDER BY m.prev_id`, roomID)

@@ -22,7 +22,7 @@ type Membership struct {
 }
 
 // Memberships returns every room the user has a membership in.
-func (r *Rooms) Memberships(ctx context.Context, user spec.UserID) (map[string]Membership, error) {
+func (r *Queryer) Memberships(ctx context.Context, user spec.UserID) (map[string]Membership, error) {
 	rows, err := r.db.Query(ctx,
 		`SELECT s.room_id, s.membership, e.stream_pos FROM current_state s JOIN events e ON e.event_id = s.event_id
 		 WHERE s.type = 'm.room.member' AND s.state_key = ?`, user.String())
@@ -43,7 +43,7 @@ func (r *Rooms) Memberships(ctx context.Context, user spec.UserID) (map[string]M
 }
 
 // JoinedRooms returns the IDs of the rooms user is joined to, sorted.
-func (r *Rooms) JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error) {
+func (r *Queryer) JoinedRooms(ctx context.Context, user spec.UserID) ([]string, error) {
 	all, err := r.Memberships(ctx, user)
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ var strippedStateTypes = []string{
 // InviteState returns the stripped state shown with an invite: the room's
 // public-facing state and the invite event itself. It asks no membership:
 // the caller has checked that user is invited.
-func (r *Rooms) InviteState(ctx context.Context, roomID string, user spec.UserID) ([]gomatrixserverlib.PDU, error) {
+func (r *Queryer) InviteState(ctx context.Context, roomID string, user spec.UserID) ([]gomatrixserverlib.PDU, error) {
 	out, err := r.StrippedState(ctx, roomID)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ type EventContext struct {
 // Context returns an event of a room and up to limit events around it, for
 // a user who may see the event (history visibility; up to their leave once
 // left): ErrEventNotFound for one they may not see.
-func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID string, limit int) (EventContext, error) {
+func (r *Queryer) Context(ctx context.Context, user spec.UserID, roomID, eventID string, limit int) (EventContext, error) {
 	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
 	if err != nil {
 		return EventContext{}, err
@@ -136,7 +136,7 @@ func (r *Rooms) Context(ctx context.Context, user spec.UserID, roomID, eventID s
 // at (0: now), keeping only membership when set and dropping notMembership
 // when set, for a user joined to the room; for one who left, at is at most
 // their leave.
-func (r *Rooms) Members(ctx context.Context, user spec.UserID, roomID string, at StreamPos, membership, notMembership string) ([]Event, error) {
+func (r *Queryer) Members(ctx context.Context, user spec.UserID, roomID string, at StreamPos, membership, notMembership string) ([]Event, error) {
 	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ type MemberProfile struct {
 
 // JoinedMembers returns the joined members of a room and their per-room
 // profiles, for a user joined to the room.
-func (r *Rooms) JoinedMembers(ctx context.Context, user spec.UserID, roomID string) (map[string]MemberProfile, error) {
+func (r *Queryer) JoinedMembers(ctx context.Context, user spec.UserID, roomID string) (map[string]MemberProfile, error) {
 	evs, err := r.Members(ctx, user, roomID, 0, spec.Join, "")
 	if err != nil {
 		return nil, err
@@ -196,7 +196,7 @@ func (r *Rooms) JoinedMembers(ctx context.Context, user spec.UserID, roomID stri
 }
 
 // Forgotten reports whether user has forgotten the room (and not rejoined).
-func (r *Rooms) Forgotten(ctx context.Context, user spec.UserID, roomID string) (bool, error) {
+func (r *Queryer) Forgotten(ctx context.Context, user spec.UserID, roomID string) (bool, error) {
 	var n int
 	err := r.db.QueryRow(ctx, `SELECT COUNT(*) FROM forgotten_rooms WHERE user_id = ? AND room_id = ?`, user.String(), roomID).Scan(&n)
 	if err != nil {
@@ -207,7 +207,7 @@ func (r *Rooms) Forgotten(ctx context.Context, user spec.UserID, roomID string) 
 
 // RoomMates returns the users joined to at least one room user is joined to,
 // user included: whose device lists user's clients track.
-func (r *Rooms) RoomMates(ctx context.Context, user spec.UserID) (map[string]bool, error) {
+func (r *Queryer) RoomMates(ctx context.Context, user spec.UserID) (map[string]bool, error) {
 	rows, err := r.db.Query(ctx,
 		`SELECT DISTINCT state_key FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND room_id IN (
 			SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join')`, user.String())
@@ -229,7 +229,7 @@ func (r *Rooms) RoomMates(ctx context.Context, user spec.UserID) (map[string]boo
 // CurrentMembers returns every current m.room.member event of a room. The
 // caller has checked access: sync, which decided from its snapshot of the
 // user's rooms, must not fail because the user left one meanwhile.
-func (r *Rooms) CurrentMembers(ctx context.Context, roomID string) ([]Event, error) {
+func (r *Queryer) CurrentMembers(ctx context.Context, roomID string) ([]Event, error) {
 	return r.query(ctx, roomID,
 		`SELECT e.stream_pos, e.event_id, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id
 		 WHERE s.room_id = ? AND s.type = 'm.room.member' ORDER BY e.stream_pos`, roomID)
@@ -238,7 +238,7 @@ func (r *Rooms) CurrentMembers(ctx context.Context, roomID string) ([]Event, err
 // CurrentMemberEvents returns the current m.room.member events of the given
 // users in a room (those that have one). Sync uses it to lazy-load the
 // members who sent timeline events; the caller has checked access.
-func (r *Rooms) CurrentMemberEvents(ctx context.Context, roomID string, userIDs []string) ([]Event, error) {
+func (r *Queryer) CurrentMemberEvents(ctx context.Context, roomID string, userIDs []string) ([]Event, error) {
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
@@ -254,7 +254,7 @@ func (r *Rooms) CurrentMemberEvents(ctx context.Context, roomID string, userIDs 
 
 // InviteSender returns who invited user to the room, if user's current
 // membership is an invite.
-func (r *Rooms) InviteSender(ctx context.Context, roomID string, user spec.UserID) (spec.UserID, bool) {
+func (r *Queryer) InviteSender(ctx context.Context, roomID string, user spec.UserID) (spec.UserID, bool) {
 	var id, version string
 	var raw []byte
 	err := r.db.QueryRow(ctx,
@@ -280,18 +280,18 @@ func (r *Rooms) InviteSender(ctx context.Context, roomID string, user spec.UserI
 }
 
 // RequireJoined fails with ErrForbidden unless user is joined to the room.
-func (r *Rooms) RequireJoined(ctx context.Context, roomID string, user spec.UserID) error {
+func (r *Queryer) RequireJoined(ctx context.Context, roomID string, user spec.UserID) error {
 	return requireJoined(ctx, reader{r.db}, roomID, user)
 }
 
 // MembershipOf returns user's current membership of a room, "" if none.
-func (r *Rooms) MembershipOf(ctx context.Context, roomID string, user spec.UserID) (string, error) {
+func (r *Queryer) MembershipOf(ctx context.Context, roomID string, user spec.UserID) (string, error) {
 	return membership(ctx, reader{r.db}, roomID, user)
 }
 
 // InviteEvent returns the m.room.member event behind user's current
 // membership, whatever it is (for an invite: the invite).
-func (r *Rooms) InviteEvent(ctx context.Context, roomID string, user spec.UserID) (gomatrixserverlib.PDU, error) {
+func (r *Queryer) InviteEvent(ctx context.Context, roomID string, user spec.UserID) (gomatrixserverlib.PDU, error) {
 	v, err := roomVersion(ctx, reader{r.db}, roomID)
 	if err != nil {
 		return nil, err
@@ -301,7 +301,7 @@ func (r *Rooms) InviteEvent(ctx context.Context, roomID string, user spec.UserID
 
 // SharesRoomWithLocalUser reports whether user (of another server) is joined
 // to a room a user of this server is joined to.
-func (r *Rooms) SharesRoomWithLocalUser(ctx context.Context, user spec.UserID) (bool, error) {
+func (r *Queryer) SharesRoomWithLocalUser(ctx context.Context, user spec.UserID) (bool, error) {
 	var n int
 	err := r.db.QueryRow(ctx,
 		`SELECT COUNT(*) FROM current_state theirs JOIN current_state ours ON ours.room_id = theirs.room_id
@@ -322,7 +322,7 @@ type MemberChange struct {
 // MemberChanges returns the membership changes in the stream range (after,
 // upTo] in the rooms user is or was in, the newest per room and user. Sync
 // derives presence and the device_lists of an incremental sync from it.
-func (r *Rooms) MemberChanges(ctx context.Context, user spec.UserID, after, upTo StreamPos) ([]MemberChange, error) {
+func (r *Queryer) MemberChanges(ctx context.Context, user spec.UserID, after, upTo StreamPos) ([]MemberChange, error) {
 	rows, err := r.db.Query(ctx,
 		`SELECT room_id, state_key, json_extract(json, '$.content.membership') FROM events
 		 WHERE type = 'm.room.member' AND stream_pos > ? AND stream_pos <= ? AND `+visible+` AND room_id IN (

@@ -29,7 +29,7 @@ type RelationsQuery struct {
 // Relations pages through the events that relate to q.EventID in a room,
 // those user may see. ErrEventNotFound when the parent is not in the room
 // or user may not see it.
-func (r *Rooms) Relations(ctx context.Context, user spec.UserID, roomID string, q RelationsQuery) ([]Event, StreamPos, bool, error) {
+func (r *Queryer) Relations(ctx context.Context, user spec.UserID, roomID string, q RelationsQuery) ([]Event, StreamPos, bool, error) {
 	access, err := r.requireVisible(ctx, user, roomID, q.EventID)
 	if err != nil {
 		return nil, 0, false, err
@@ -72,7 +72,7 @@ func (r *Rooms) Relations(ctx context.Context, user spec.UserID, roomID string, 
 
 // Threads pages through a room's thread roots, the thread with the newest
 // reply first. With participated, only threads user started or replied to.
-func (r *Rooms) Threads(ctx context.Context, user spec.UserID, roomID string, from StreamPos, limit int, participated bool) ([]Event, StreamPos, bool, error) {
+func (r *Queryer) Threads(ctx context.Context, user spec.UserID, roomID string, from StreamPos, limit int, participated bool) ([]Event, StreamPos, bool, error) {
 	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
 	if err != nil {
 		return nil, 0, false, err
@@ -107,7 +107,7 @@ func (r *Rooms) Threads(ctx context.Context, user spec.UserID, roomID string, fr
 
 // requireVisible checks that eventID is an event of the room that user may
 // see, and returns how far user may read the room.
-func (r *Rooms) requireVisible(ctx context.Context, user spec.UserID, roomID, eventID string) (readAccess, error) {
+func (r *Queryer) requireVisible(ctx context.Context, user spec.UserID, roomID, eventID string) (readAccess, error) {
 	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
 	if err != nil {
 		return access, err
@@ -136,7 +136,7 @@ func visibleAs(t string) string {
 // event (a reaction, an edit) is in that thread too, and everything else,
 // the roots included, is in the main timeline. ErrEventNotFound when the
 // room holds no such event.
-func (r *Rooms) ThreadOf(ctx context.Context, roomID, eventID string) (string, error) {
+func (r *Queryer) ThreadOf(ctx context.Context, roomID, eventID string) (string, error) {
 	id := eventID
 	for hop := 0; hop < 2; hop++ {
 		var parent, relType string

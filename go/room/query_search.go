@@ -46,7 +46,7 @@ func SearchTerms(term string) []string {
 
 // Search returns a page of matching events, the total count of matches and
 // whether more follow.
-func (r *Rooms) Search(ctx context.Context, user spec.UserID, q SearchQuery) ([]SearchResult, int, bool, error) {
+func (r *Queryer) Search(ctx context.Context, user spec.UserID, q SearchQuery) ([]SearchResult, int, bool, error) {
 	if len(q.Terms) == 0 {
 		return nil, 0, false, nil
 	}
@@ -154,7 +154,7 @@ func (r *Rooms) Search(ctx context.Context, user spec.UserID, q SearchQuery) ([]
 }
 
 // eventsAt loads a room's events at the given stream positions.
-func (r *Rooms) eventsAt(ctx context.Context, roomID string, positions []int64) ([]Event, error) {
+func (r *Queryer) eventsAt(ctx context.Context, roomID string, positions []int64) ([]Event, error) {
 	args := []any{roomID}
 	for _, p := range positions {
 		args = append(args, p)

@@ -13,14 +13,14 @@ import (
 
 // JoinedServers returns the servers with a joined member in the room's
 // current state, sorted.
-func (r *Rooms) JoinedServers(ctx context.Context, roomID string) ([]spec.ServerName, error) {
+func (r *Queryer) JoinedServers(ctx context.Context, roomID string) ([]spec.ServerName, error) {
 	return r.serversOf(ctx,
 		`SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`, roomID)
 }
 
 // AllJoinedServers returns the servers with a joined member in any room
 // this server is in, sorted: the peers it knows through rooms.
-func (r *Rooms) AllJoinedServers(ctx context.Context) ([]spec.ServerName, error) {
+func (r *Queryer) AllJoinedServers(ctx context.Context) ([]spec.ServerName, error) {
 	return r.serversOf(ctx,
 		`SELECT DISTINCT s.state_key FROM current_state s WHERE s.type = 'm.room.member' AND s.membership = 'join'
 		   AND s.room_id IN (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?)`,
@@ -29,7 +29,7 @@ func (r *Rooms) AllJoinedServers(ctx context.Context) ([]spec.ServerName, error)
 
 // SharedRooms returns the rooms where both this server and server have a
 // joined member, sorted.
-func (r *Rooms) SharedRooms(ctx context.Context, server spec.ServerName) ([]string, error) {
+func (r *Queryer) SharedRooms(ctx context.Context, server spec.ServerName) ([]string, error) {
 	// GLOB, not LIKE: server names (peer IDs) are case-sensitive.
 	rows, err := r.db.Query(ctx,
 		`SELECT DISTINCT theirs.room_id FROM current_state theirs JOIN current_state ours ON ours.room_id = theirs.room_id
@@ -52,7 +52,7 @@ func (r *Rooms) SharedRooms(ctx context.Context, server spec.ServerName) ([]stri
 }
 
 // serversOf runs a query listing user IDs and returns their servers, sorted, once each.
-func (r *Rooms) serversOf(ctx context.Context, query string, args ...any) ([]spec.ServerName, error) {
+func (r *Queryer) serversOf(ctx context.Context, query string, args ...any) ([]spec.ServerName, error) {
 	rows, err := r.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load joined servers: %w", err)
@@ -78,7 +78,7 @@ func (r *Rooms) serversOf(ctx context.Context, query string, args ...any) ([]spe
 
 // ServerJoined reports whether server has a joined member in the room: the
 // condition for reading its history and state over federation.
-func (r *Rooms) ServerJoined(ctx context.Context, roomID string, server spec.ServerName) (bool, error) {
+func (r *Queryer) ServerJoined(ctx context.Context, roomID string, server spec.ServerName) (bool, error) {
 	servers, err := r.JoinedServers(ctx, roomID)
 	if err != nil {
 		return false, err
@@ -88,7 +88,7 @@ func (r *Rooms) ServerJoined(ctx context.Context, roomID string, server spec.Ser
 
 // UsersOfServer returns the users of server joined to any room here: whose
 // presence follows that server's reachability.
-func (r *Rooms) UsersOfServer(ctx context.Context, server spec.ServerName) ([]spec.UserID, error) {
+func (r *Queryer) UsersOfServer(ctx context.Context, server spec.ServerName) ([]spec.UserID, error) {
 	rows, err := r.db.Query(ctx,
 		`SELECT DISTINCT state_key FROM current_state WHERE type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
 		"%:"+string(server))
@@ -107,4 +107,9 @@ func (r *Rooms) UsersOfServer(ctx context.Context, server spec.ServerName) ([]sp
 		}
 	}
 	return out, rows.Err()
+}
+
+// Resident reports whether a local user is joined to the room.
+func (r *Queryer) Resident(ctx context.Context, roomID string) (bool, error) {
+	return r.resident(ctx, reader{r.db}, roomID)
 }

@@ -44,7 +44,7 @@ type Event struct {
 }
 
 // LatestPos returns the newest stream position (0 for an empty server).
-func (r *Rooms) LatestPos(ctx context.Context) (StreamPos, error) {
+func (r *Queryer) LatestPos(ctx context.Context) (StreamPos, error) {
 	var pos int64
 	if err := r.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM events`).Scan(&pos); err != nil {
 		return 0, fmt.Errorf("read latest stream position: %w", err)
@@ -54,7 +54,7 @@ func (r *Rooms) LatestPos(ctx context.Context) (StreamPos, error) {
 
 // TransactionIDs maps those of eventIDs that a device sent to the client
 // transaction IDs it sent them with.
-func (r *Rooms) TransactionIDs(ctx context.Context, user spec.UserID, deviceID string, eventIDs []string) (map[string]string, error) {
+func (r *Queryer) TransactionIDs(ctx context.Context, user spec.UserID, deviceID string, eventIDs []string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(eventIDs) == 0 {
 		return out, nil
@@ -82,7 +82,7 @@ func (r *Rooms) TransactionIDs(ctx context.Context, user spec.UserID, deviceID s
 
 // StateEvent returns one current state event for a user joined to the room,
 // and for one who left, the one at their leave.
-func (r *Rooms) StateEvent(ctx context.Context, user spec.UserID, roomID, evType, stateKey string) (gomatrixserverlib.PDU, error) {
+func (r *Queryer) StateEvent(ctx context.Context, user spec.UserID, roomID, evType, stateKey string) (gomatrixserverlib.PDU, error) {
 	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (r *Rooms) StateEvent(ctx context.Context, user spec.UserID, roomID, evType
 
 // CurrentState returns all current state events of a room for a joined user,
 // and for one who left, the state at their leave.
-func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID string) ([]Event, error) {
+func (r *Queryer) CurrentState(ctx context.Context, user spec.UserID, roomID string) ([]Event, error) {
 	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (r *Rooms) CurrentState(ctx context.Context, user spec.UserID, roomID strin
 // (after ≤ 0) it is the state group before the first event at or past
 // before, so forks and joined-over state are right; otherwise it is the newest
 // event of each (type, state_key) in the range. Sync's "state" block is this.
-func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before StreamPos) ([]Event, error) {
+func (r *Queryer) StateBetween(ctx context.Context, roomID string, after, before StreamPos) ([]Event, error) {
 	if after <= 0 {
 		var group sql.NullInt64
 		err := r.db.QueryRow(ctx,
@@ -155,7 +155,7 @@ func (r *Rooms) StateBetween(ctx context.Context, roomID string, after, before S
 }
 
 // eventsByID loads the events among ids of a room, in stream order.
-func (r *Rooms) eventsByID(ctx context.Context, roomID string, ids []string) ([]Event, error) {
+func (r *Queryer) eventsByID(ctx context.Context, roomID string, ids []string) ([]Event, error) {
 	var out []Event
 	for chunk := range slices.Chunk(ids, maxSQLVars) {
 		args := make([]any, len(chunk))
@@ -179,7 +179,7 @@ const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 
 // Timeline returns up to limit of the newest events of a room in the range
 // (after, upTo], oldest first, and whether older events in the range were left out.
-func (r *Rooms) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
+func (r *Queryer) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
 	events, err := r.query(ctx, roomID,
 		`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
 		 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(after), int64(upTo), limit+1)
@@ -204,7 +204,7 @@ const (
 // or up to their leave; by history visibility), starting at the
 // token from (see StreamPos). It returns the events in the order paged, the
 // token to continue from, and whether there may be more that way.
-func (r *Rooms) Messages(ctx context.Context, user spec.UserID, roomID string, from StreamPos, dir string, limit int) ([]Event, StreamPos, bool, error) {
+func (r *Queryer) Messages(ctx context.Context, user spec.UserID, roomID string, from StreamPos, dir string, limit int) ([]Event, StreamPos, bool, error) {
 	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
 	if err != nil {
 		return nil, 0, false, err
@@ -243,7 +243,7 @@ func pageEnd(events []Event, limit int, dir string) (StreamPos, bool) {
 }
 
 // query loads events of one room.
-func (r *Rooms) query(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
+func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
 	v, err := roomVersion(ctx, reader{r.db}, roomID)
 	if err != nil {
 		return nil, err

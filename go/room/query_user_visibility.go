@@ -79,7 +79,7 @@ func readAccessOf(ctx context.Context, q querier, roomID string, user spec.UserI
 
 // WorldReadable reports whether a room's history_visibility is
 // world_readable now: anyone may read it without joining.
-func (r *Rooms) WorldReadable(ctx context.Context, roomID string) (bool, error) {
+func (r *Queryer) WorldReadable(ctx context.Context, roomID string) (bool, error) {
 	return worldReadableNow(ctx, reader{r.db}, roomID)
 }
 
@@ -103,7 +103,7 @@ func (a readAccess) joined() bool { return a.upTo == math.MaxInt64 }
 // visibleToUser keeps, in order, the events of a room that user may see.
 // Events whose state this server never computed (backfilled, outliers) are
 // judged by the room's current visibility alone.
-func (r *Rooms) visibleToUser(ctx context.Context, roomID string, user spec.UserID, access readAccess, evs []Event) ([]Event, error) {
+func (r *Queryer) visibleToUser(ctx context.Context, roomID string, user spec.UserID, access readAccess, evs []Event) ([]Event, error) {
 	if len(evs) == 0 {
 		return evs, nil
 	}

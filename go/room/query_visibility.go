@@ -34,7 +34,7 @@ const (
 // see, by event ID. Events whose state this server never computed
 // (backfilled or outliers) are judged by the room's current visibility
 // alone: visible only if it is shared or world_readable.
-func (r *Rooms) VisibleToServer(ctx context.Context, roomID string, server spec.ServerName, eventIDs []string) (map[string]bool, error) {
+func (r *Queryer) VisibleToServer(ctx context.Context, roomID string, server spec.ServerName, eventIDs []string) (map[string]bool, error) {
 	q := reader{r.db}
 	v, err := roomVersion(ctx, q, roomID)
 	if err != nil {
@@ -111,7 +111,7 @@ func visibleInGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVer
 }
 
 // currentVisibility returns a room's history_visibility now.
-func (r *Rooms) currentVisibility(ctx context.Context, v gomatrixserverlib.IRoomVersion, roomID string) (string, error) {
+func (r *Queryer) currentVisibility(ctx context.Context, v gomatrixserverlib.IRoomVersion, roomID string) (string, error) {
 	ev, err := stateEvent(ctx, reader{r.db}, v, roomID, spec.MRoomHistoryVisibility, "")
 	if errors.Is(err, ErrEventNotFound) {
 		return visibilityShared, nil // the spec's default

@@ -2,19 +2,26 @@
 // authorises every event with gomatrixserverlib, stores it, and tracks each
 // room's current state and forward extremities.
 //
-// Its files go by role, the prefix saying which:
+// Rooms hands out its roles as three types sharing one unexported core, so
+// that a package takes only what it uses and calls point one way (roles to
+// the core, Performer also to Queryer). Files go by role, the prefix saying
+// which:
 //
-//   - perform_*: what local users do (create, send, membership, redact,
-//     aliases) and the templates built for other servers' users; each builds
-//     an event at the room's extremities, authorised by current state;
-//   - input_*: events from other servers (Receive, outliers, remote
+//   - perform_*: Performer, what local users do (create, send, membership,
+//     redact, aliases, directory_visibility.go) and the templates built for
+//     other servers' users; each builds an event at the room's extremities,
+//     authorised by current state;
+//   - input_*: Inputer, events from other servers (Receive, outliers, remote
 //     memberships), checked against their auth events and the state before them;
-//   - query_*: reads (timeline, members, the event graph, servers, directory,
-//     history visibility); they never write;
-//   - state_*: how state is stored (state_groups.go: deltas, and why lookups
-//     stay bounded), the current state table, the state at an incoming event,
-//     and state resolution;
-//   - insert.go and events.go: the one way events are written and read.
+//   - query_*: Queryer, reads (timeline, members, the event graph, servers,
+//     aliases, directory, history visibility); they never write;
+//   - the core (room.go): the database, identity, clock, auth cache, hooks
+//     and the write that announces new events; state_*: how state is stored
+//     (state_groups.go: deltas, and why lookups stay bounded), the current
+//     state table, the state at an incoming event, and state resolution;
+//     insert.go and events.go: the one way events are written and read;
+//     audience.go: who a new event is announced to; redaction.go: how a redaction
+//     takes effect, whoever sent it.
 package room
 
 import (
@@ -61,8 +68,35 @@ var SupportedVersions = []gomatrixserverlib.RoomVersion{
 // Supported reports whether this server creates and joins rooms of version v.
 func Supported(v gomatrixserverlib.RoomVersion) bool { return slices.Contains(SupportedVersions, v) }
 
-// Rooms is the room store of one server.
+// Rooms is the room store of one server, by role: a package takes only the
+// roles it uses. All three share one core.
 type Rooms struct {
+	Perform *Performer
+	Input   *Inputer
+	Query   *Queryer
+}
+
+// Performer does what local users ask of rooms (perform_*.go) and builds
+// the templates other servers' users join and leave with.
+type Performer struct {
+	*core
+	// query is for reads a write starts from (a user's rooms, the state to
+	// copy into an upgrade).
+	query *Queryer
+	// transactionIDsPruned is when old client transaction IDs were last
+	// forgotten (perform_send.go), ms since the epoch.
+	transactionIDsPruned atomic.Int64
+}
+
+// Inputer takes in events from other servers (input_*.go).
+type Inputer struct{ *core }
+
+// Queryer reads rooms for the other packages (query_*.go); it never writes.
+type Queryer struct{ *core }
+
+// core is what every role shares: the database, this server's identity, the
+// auth cache, the hooks told of new events, and the write that tells them.
+type core struct {
 	db       *storage.DB
 	identity identity.Identity
 	now      func() time.Time
@@ -80,9 +114,6 @@ type Rooms struct {
 	newEvent NewEventHook
 	// redacted is told of each event a redaction took effect on; nil: nobody is.
 	redacted RedactedHook
-	// transactionIDsPruned is when old client transaction IDs were last
-	// forgotten (perform_send.go), ms since the epoch.
-	transactionIDsPruned atomic.Int64
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to
@@ -116,9 +147,10 @@ type Options struct {
 // content is gone.
 type RedactedHook func(ctx context.Context, tx *sql.Tx, eventID string) error
 
-// New returns the room store of the server with the given identity.
+// New returns the room store of the server with the given identity, its
+// three roles sharing one core.
 func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
-	r := &Rooms{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted}
+	r := &core{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -132,12 +164,13 @@ func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
 	if r.appended == nil {
 		r.appended = func(StreamPos) {}
 	}
-	return r
+	q := &Queryer{r}
+	return &Rooms{Perform: &Performer{core: r, query: q}, Input: &Inputer{r}, Query: q}
 }
 
 // write runs fn as the single writer and, once committed, announces the
 // newest stream position if fn appended events.
-func (r *Rooms) write(ctx context.Context, fn func(w *writeTx) error) error {
+func (r *core) write(ctx context.Context, fn func(w *writeTx) error) error {
 	w := &writeTx{auth: &pendingAuth{gen: r.auth.begin(), rooms: map[string]*authEntry{}}}
 	err := r.db.Write(ctx, func(tx *sql.Tx) error {
 		w.tx = tx

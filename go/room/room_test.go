@@ -42,11 +42,11 @@ func publicRoomOfTwo(t *testing.T) (rooms *Rooms, alice, bob spec.UserID, roomID
 	rooms, id := newRooms(t)
 	alice = userID(t, "@alice:"+string(id.ServerName))
 	bob = userID(t, "@bob:"+string(id.ServerName))
-	roomID, err := rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+	roomID, err := rooms.Perform.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rooms.SetMembership(ctx, bob, roomID, bob, spec.Join, ""); err != nil {
+	if _, err := rooms.Perform.SetMembership(ctx, bob, roomID, bob, spec.Join, ""); err != nil {
 		t.Fatal(err)
 	}
 	return rooms, alice, bob, roomID
@@ -66,14 +66,14 @@ func TestEventsAreHashedAndSigned(t *testing.T) {
 	ctx := context.Background()
 	rooms, id := newRooms(t)
 	alice := userID(t, "@alice:"+string(id.ServerName))
-	roomID, err := rooms.Create(ctx, alice, CreateRequest{Name: "Signed", Topic: "t"})
+	roomID, err := rooms.Perform.Create(ctx, alice, CreateRequest{Name: "Signed", Topic: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rooms.Send(ctx, alice, "DEV", "t1", roomID, "m.room.message", nil, json.RawMessage(`{"body":"hi","msgtype":"m.text"}`)); err != nil {
+	if _, err := rooms.Perform.Send(ctx, alice, "DEV", "t1", roomID, "m.room.message", nil, json.RawMessage(`{"body":"hi","msgtype":"m.text"}`)); err != nil {
 		t.Fatal(err)
 	}
-	events, _, err := rooms.Timeline(ctx, roomID, 0, 1<<62, 100)
+	events, _, err := rooms.Query.Timeline(ctx, roomID, 0, 1<<62, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,30 +117,30 @@ func TestAuthRulesRefuseEvents(t *testing.T) {
 		do   func() error
 	}{
 		{"bob changes power levels", func() error {
-			_, err := rooms.Send(ctx, bob, "D", "", roomID, spec.MRoomPowerLevels, &empty, json.RawMessage(`{"users":{"`+bob.String()+`":100}}`))
+			_, err := rooms.Perform.Send(ctx, bob, "D", "", roomID, spec.MRoomPowerLevels, &empty, json.RawMessage(`{"users":{"`+bob.String()+`":100}}`))
 			return err
 		}},
 		{"bob kicks alice", func() error {
-			_, err := rooms.SetMembership(ctx, bob, roomID, alice, spec.Leave, "")
+			_, err := rooms.Perform.SetMembership(ctx, bob, roomID, alice, spec.Leave, "")
 			return err
 		}},
 		{"bob sets alice's membership state", func() error {
 			sk := alice.String()
-			_, err := rooms.Send(ctx, bob, "D", "", roomID, spec.MRoomMember, &sk, json.RawMessage(`{"membership":"join"}`))
+			_, err := rooms.Perform.Send(ctx, bob, "D", "", roomID, spec.MRoomMember, &sk, json.RawMessage(`{"membership":"join"}`))
 			return err
 		}},
 	}
-	before, _ := rooms.LatestPos(ctx)
+	before, _ := rooms.Query.LatestPos(ctx)
 	for _, c := range cases {
 		if err := c.do(); !errors.Is(err, ErrForbidden) {
 			t.Errorf("%s: err = %v, want ErrForbidden", c.name, err)
 		}
 	}
-	if after, _ := rooms.LatestPos(ctx); after != before {
+	if after, _ := rooms.Query.LatestPos(ctx); after != before {
 		t.Fatalf("refused events were stored: position %d → %d", before, after)
 	}
 	// Alice, with power 100, may kick bob.
-	if _, err := rooms.SetMembership(ctx, alice, roomID, bob, spec.Leave, "bye"); err != nil {
+	if _, err := rooms.Perform.SetMembership(ctx, alice, roomID, bob, spec.Leave, "bye"); err != nil {
 		t.Fatalf("alice kicks bob: %v", err)
 	}
 }

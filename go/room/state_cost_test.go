@@ -59,7 +59,7 @@ func TestJoinsAddConstantRows(t *testing.T) {
 	ctx := context.Background()
 	a, b := newPeer(t, 1, ""), newPeer(t, 2, "")
 	alice := a.user("alice")
-	roomID, err := a.rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+	roomID, err := a.rooms.Perform.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +81,14 @@ func TestJoinsAddConstantRows(t *testing.T) {
 		local, remote := a.user(fmt.Sprintf("local%d", i)), b.user(fmt.Sprintf("remote%d", i))
 		var localID string
 		check(a, "local", i, func() {
-			if localID, err = a.rooms.SetMembership(ctx, local, roomID, local, spec.Join, ""); err != nil {
+			if localID, err = a.rooms.Perform.SetMembership(ctx, local, roomID, local, spec.Join, ""); err != nil {
 				t.Fatal(err)
 			}
 		})
 		if i <= joins/2 {
 			b.deliver(a.event(roomID, localID))
 		}
-		id, err := b.rooms.SetMembership(ctx, remote, roomID, remote, spec.Join, "")
+		id, err := b.rooms.Perform.SetMembership(ctx, remote, roomID, remote, spec.Join, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestJoinsAddConstantRows(t *testing.T) {
 	_, joinedBytes := dbSize(t, a)
 	content := json.RawMessage(`{"msgtype":"m.text","body":"` + strings.Repeat("x", 200) + `"}`)
 	for i := range 2 * joins {
-		if _, err := a.rooms.Send(ctx, alice, "DEV", fmt.Sprint(i), roomID, "m.room.message", nil, content); err != nil {
+		if _, err := a.rooms.Perform.Send(ctx, alice, "DEV", fmt.Sprint(i), roomID, "m.room.message", nil, content); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,7 +117,7 @@ func TestLongChainsGetSnapshots(t *testing.T) {
 	ctx := context.Background()
 	a := newPeer(t, 1, "")
 	alice := a.user("alice")
-	roomID, err := a.rooms.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+	roomID, err := a.rooms.Perform.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
 	if err != nil {
 		t.Fatal(err)
 	}

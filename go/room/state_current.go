@@ -166,7 +166,7 @@ func upsertCurrentState(ctx context.Context, tx *sql.Tx, roomID string, k stateK
 // updateCurrentState sets current state to the resolved state after the
 // room's forward extremities. One extremity (the usual case) needs no
 // resolution and changes current_state by the new event's delta alone.
-func (r *Rooms) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string) error {
+func (r *core) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string) error {
 	rows, err := tx.QueryContext(ctx,
 		`SELECT DISTINCT e.state_after FROM room_extremities x JOIN events e ON e.event_id = x.event_id
 		 WHERE x.room_id = ? AND e.state_after IS NOT NULL ORDER BY e.state_after`, roomID)
@@ -208,7 +208,7 @@ func (r *Rooms) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixse
 // resolveGroups returns a group holding the resolution of the states of
 // groups: one of them or the current one when the resolution equals it, else
 // a new group stored as a delta against the current state.
-func (r *Rooms) resolveGroups(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, groups []int64, current sql.NullInt64) (int64, error) {
+func (r *core) resolveGroups(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, groups []int64, current sql.NullInt64) (int64, error) {
 	states := make([]stateMap, len(groups))
 	for i, id := range groups {
 		var err error
@@ -268,4 +268,17 @@ func stateEvent(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion
 		return nil, fmt.Errorf("load state %s %q: %w", evType, stateKey, err)
 	}
 	return loadEvent(v, id, raw)
+}
+
+// resident reports whether a local user is joined to the room: then this
+// server holds its state and receives its events.
+func (r *core) resident(ctx context.Context, q querier, roomID string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
+		roomID, "%:"+string(r.identity.ServerName)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up local members: %w", err)
+	}
+	return n > 0, nil
 }

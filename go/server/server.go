@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	rooms := room.New(cfg.DB, id, room.Options{
 		Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile, NewEvent: pushes.NewEvent, Redacted: pushes.Redacted,
 	})
-	latest, err := rooms.LatestPos(ctx)
+	latest, err := rooms.Query.LatestPos(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -166,14 +166,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	syncer := syncapi.New(rooms, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore, Push: pushes})
+	syncer := syncapi.New(rooms.Query, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore, Push: pushes})
 
 	// Federation applies every EDU it receives (into eph and keyStore).
 	fed = federation.New(id, rooms, fedClient, queue, federation.Options{
 		Now: cfg.Now, RequestPeer: cfg.RequestPeer, EDU: cfg.EDU, Peers: cfg.Peers,
 		Ephemeral: eph, Keys: keyStore, Media: mediaStore, Accounts: accounts,
 		LocalAlias: func(ctx context.Context, alias string) (string, bool, error) {
-			roomID, err := rooms.ResolveAlias(ctx, alias)
+			roomID, err := rooms.Query.ResolveAlias(ctx, alias)
 			if errors.Is(err, room.ErrAliasNotFound) {
 				return "", false, nil
 			}
@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	api := clientapi.New(id.ServerName, clientapi.Deps{
-		Accounts: accounts, Rooms: rooms, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
+		Accounts: accounts, Perform: rooms.Perform, Query: rooms.Query, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
 		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
 		Push: pushes, Policy: cfg.Client,
 	})

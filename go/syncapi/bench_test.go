@@ -61,18 +61,18 @@ func BenchmarkInitialSync(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := range benchRooms {
-		roomID, err := rooms.Create(ctx, *user, room.CreateRequest{Name: fmt.Sprint("room ", i)})
+		roomID, err := rooms.Perform.Create(ctx, *user, room.CreateRequest{Name: fmt.Sprint("room ", i)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		for j := range benchEventsPerRoom {
 			body := json.RawMessage(fmt.Sprintf(`{"msgtype":"m.text","body":"message %d of room %d"}`, j, i))
-			if _, err := rooms.Send(ctx, *user, "DEV", fmt.Sprint(i, "-", j), roomID, "m.room.message", nil, body); err != nil {
+			if _, err := rooms.Perform.Send(ctx, *user, "DEV", fmt.Sprint(i, "-", j), roomID, "m.room.message", nil, body); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	syncer := New(rooms, notifier, Sources{
+	syncer := New(rooms.Query, notifier, Sources{
 		AccountData: accountdata.New(db, nil),
 		Ephemeral:   ephemeral.New(db, ephemeral.Options{}),
 		Keys:        keys.New(db, id.ServerName, keys.Options{}),

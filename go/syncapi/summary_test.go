@@ -37,17 +37,17 @@ func TestSummaryOfARoomLeftSinceTheSnapshot(t *testing.T) {
 		return *u
 	}
 	alice, bob := user("alice"), user("bob")
-	roomID, err := rooms.Create(ctx, alice, room.CreateRequest{Preset: room.PresetPublicChat})
+	roomID, err := rooms.Perform.Create(ctx, alice, room.CreateRequest{Preset: room.PresetPublicChat})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rooms.SetMembership(ctx, bob, roomID, bob, spec.Join, ""); err != nil {
+	if _, err := rooms.Perform.SetMembership(ctx, bob, roomID, bob, spec.Join, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rooms.SetMembership(ctx, alice, roomID, bob, spec.Ban, ""); err != nil {
+	if _, err := rooms.Perform.SetMembership(ctx, alice, roomID, bob, spec.Ban, ""); err != nil {
 		t.Fatal(err)
 	}
-	s := New(rooms, NewNotifier(Token{}), Sources{})
+	s := New(rooms.Query, NewNotifier(Token{}), Sources{})
 	summary, err := s.summary(ctx, bob, roomID)
 	if err != nil {
 		t.Fatalf("summary after the ban: %v", err)

@@ -24,7 +24,7 @@ const DefaultTimelineLimit = 20
 
 // Syncer builds /sync responses.
 type Syncer struct {
-	rooms    *room.Rooms
+	rooms    *room.Queryer
 	notifier *Notifier
 	src      Sources
 }
@@ -38,7 +38,7 @@ type Sources struct {
 }
 
 // New returns a Syncer reading rooms and src, woken by notifier.
-func New(rooms *room.Rooms, notifier *Notifier, src Sources) *Syncer {
+func New(rooms *room.Queryer, notifier *Notifier, src Sources) *Syncer {
 	return &Syncer{rooms: rooms, notifier: notifier, src: src}
 }
 
