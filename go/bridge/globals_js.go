@@ -11,10 +11,11 @@
 //
 //	global          set by  shape
 //	hearthServe     Go      (request) => Promise<response>, see serve_js.go
-//	hearthReady     Go      Promise<{version, serverName, signingKey}>; rejects
+//	hearthReady     Go      Promise<{version, serverName, signingKey, stop}>; rejects
 //	                        with an Error whose message says why start-up failed.
 //	                        signingKey: Uint8Array(64), ed25519 seed || public key,
-//	                        for the libp2p identity (see ready_js.go)
+//	                        for the libp2p identity; stop(): Go stops its
+//	                        background work and exits (see ready_js.go)
 //	hearthStorage   JS      the SQLite database (sql.js), see storage_js.go;
 //	                        set before the wasm starts: the object, or a
 //	                        promise of it while it opens (Go waits for it)

@@ -57,9 +57,12 @@ const GO_END_WAIT_MS = 5000
  * @param {AbortSignal} [options.signal] cancels the download and the wait
  * @param {number} [options.startTimeoutMs] how long Go may take to be ready once storage has opened
  *   (default 120 s); past it start-up fails instead of hanging
- * @returns {Promise<{serverName: string, version: number, exited: Promise<number>, memory: WebAssembly.Memory}>}
- *   exited resolves with Go's exit code if the server ever stops; memory is the
- *   instance's linear memory (for measuring, e.g. memory.buffer.byteLength)
+ * @returns {Promise<{serverName: string, version: number, exited: Promise<number>, stop: () => Promise<void>, memory: WebAssembly.Memory}>}
+ *   exited resolves with Go's exit code if the server ever stops; stop() asks
+ *   Go to stop its background work and exit, and resolves once it has (or
+ *   after GO_END_WAIT_MS): call it before closing the storage, once nothing
+ *   sends it requests; memory is the instance's linear memory (for
+ *   measuring, e.g. memory.buffer.byteLength)
  */
 export async function startServer ({ wasm, storage, blobs, p2p, push = createPushGateway(), onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
   if (typeof globalThis.Go !== 'function') {
@@ -117,7 +120,12 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   forgetReady() // a Go that ended before this one may have left its own
   // go.run runs main until it first blocks, so hearthReady is normally set
   // when it returns; its promise settles only when Go exits.
-  const exited = go.run(instance).then(() => exitCode, (err) => {
+  const exited = go.run(instance).then(() => {
+    // wasm_exec.js leaves Go's last timer armed when Go exits, and it then
+    // throws "Go program has already exited" from a timer callback.
+    for (const timeout of go._scheduledTimeouts?.values() ?? []) clearTimeout(timeout)
+    return exitCode
+  }, (err) => {
     throw new BootError(`the server crashed: ${err.message}`, { phase: 'starting', cause: err })
   })
   observed(exited) // reported below and by the caller
@@ -152,7 +160,13 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
     clearTimeout(timer)
   }
   report('ready', { serverName: info.serverName, version: info.version })
-  return { ...info, exited, memory: instance.exports.mem }
+  const stopGo = info.stop
+  const stop = async () => {
+    if (typeof stopGo !== 'function') return // a Go from before stop(): it ends with its realm
+    stopGo()
+    await Promise.race([exited.catch(() => {}), delay(GO_END_WAIT_MS)])
+  }
+  return { ...info, exited, stop, memory: instance.exports.mem }
 }
 
 function delay (ms) {

@@ -14,7 +14,7 @@
  * | global        | set by | shape                                                  |
  * | ------------- | ------ | ------------------------------------------------------ |
  * | hearthServe   | Go     | (request) => Promise<response>                         |
- * | hearthReady   | Go     | Promise<{version, serverName, signingKey}>, or rejects |
+ * | hearthReady   | Go     | Promise<{version, serverName, signingKey, stop}>, or rejects |
  * | hearthStorage | JS     | the SQLite database, see js/storage (before Go starts) |
  * | hearthP2P     | JS     | outgoing federation over libp2p, see js/p2p            |
  * | hearthMailbox | Go     | takes mail and notices from our relay mailboxes        |
@@ -26,6 +26,9 @@
  * that fetched went away, the HTTP client hung up, the libp2p stream was reset.
  * signingKey is Uint8Array(64): the ed25519 seed || public key, so libp2p runs
  * as the same identity as the Matrix server (server name = peer ID).
+ * stop() asks Go to stop its background work and exit (startServer's stop
+ * waits for that): a headless peer inside a larger program ends its Go with
+ * it. A later addition to version 5: JS that never calls it is unaffected.
  *
  * head     = JSON {method, url (absolute, or path + query), headers: [[name, value], ...],
  *                  peer?: libp2p peer ID a federation request came from}

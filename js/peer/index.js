@@ -71,6 +71,8 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
     const env = { HEARTH_CORS_ORIGINS: corsOrigins.join(',') }
     if (registrationToken) env.HEARTH_REGISTRATION_TOKEN = registrationToken
     const info = await startServer({ wasm, storage: opening[0].then(o => o.storage), blobs: opening[1].then(m => m.blobs), env })
+    // Go stops before the storage closes, and after whatever sends it requests (added later, stopped first).
+    cleanups.push(() => info.stop())
     logger.log(`peer: homeserver ${info.serverName} is running (data in ${dataDir})`)
 
     let p2p = null

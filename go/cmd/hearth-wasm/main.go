@@ -52,14 +52,21 @@ func main() {
 			return srv.Federation.MailNotice(ctx, kind, spec.ServerName(to), ref)
 		},
 	})
+	ctx, cancel := context.WithCancel(context.Background())
 	// A peer that reappears on the relay (or is there at start) gets its
 	// queued events at once, rather than at the end of its back-off, and the
 	// rooms shared with it are caught up from it.
-	go srv.Federation.WatchPeers(context.Background(), bridge.WatchedPeers, peerWatchInterval)
+	go srv.Federation.WatchPeers(ctx, bridge.WatchedPeers, peerWatchInterval)
 	// Whether a peer is reachable is its users' presence.
-	go srv.Federation.WatchPresence(context.Background(), bridge.KnownPeers, peerWatchInterval)
+	go srv.Federation.WatchPresence(ctx, bridge.KnownPeers, peerWatchInterval)
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
-	select {} // serve until the worker or process ends
+	// Serve until the worker or process ends, or JS asks Go to stop (a
+	// headless peer stopping inside a larger program): then main returns and
+	// Go exits.
+	<-startup.StopRequested()
+	cancel()
+	srv.Close()
+	logrus.Info("homeserver stopped")
 }
 
 func start(ctx context.Context) (*server.Server, error) {
