@@ -172,6 +172,12 @@ test('a browser and a headless peer find each other through the relay and federa
     })
 
     await run('the worker is stopped as when idle: the keep-alive restarts it and it rejoins', async () => {
+      // The peer hears of a leave only from peers it watches, and its Go names
+      // them each second: the peer just came back, so wait until it sees the browser.
+      for (const until = Date.now() + DISCOVERY_TIMEOUT; !peer.p2p.peers().includes(browserName);) {
+        if (Date.now() > until) throw new Error('the peer that came back does not see the browser')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
       const left = new Promise((resolve) => {
         const stop = peer.p2p.onPeers((e) => { if (e.type === 'leave' && e.peerId === browserName) { stop(); resolve() } })
       })
