@@ -198,9 +198,24 @@ export function reactTo (page, text, key) {
   return clickInMessage(page, text, ['[data-testid=message-react]', `[data-testid=reaction-choice][data-key="${key}"]`])
 }
 
-/** Deletes one's own message: Delete, then its confirmation, as one step. */
-export function deleteMessage (page, text) {
-  return clickInMessage(page, text, ['[data-testid=message-delete]', '[data-testid=message-delete][data-confirm=true]'])
+/**
+ * Deletes one's own message: Delete, then its confirmation, as one step, until
+ * the message shows as deleted. A redraw between computing the confirmation's
+ * place and clicking there lands the click on the redrawn Delete, which only
+ * asks again: nothing fails, and nothing is deleted.
+ */
+export async function deleteMessage (page, text, { attempts = 3 } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    await clickInMessage(page, text, ['[data-testid=message-delete]', '[data-testid=message-delete][data-confirm=true]'])
+    try {
+      await page.waitForFunction((t) => ![...document.querySelectorAll('[data-testid=timeline] [data-testid=message]')]
+        .some((m) => !m.classList.contains('redacted') && m.querySelector('[data-testid=message-body]').textContent.startsWith(t)),
+      { timeout: 3000 }, text)
+      return
+    } catch (err) {
+      if (attempt >= attempts) throw new Error(`"${text}" was not deleted after ${attempts} tries: ${err.message}`)
+    }
+  }
 }
 
 /** Waits until the message whose text starts with `text` satisfies fn(li) (run in the page). */
