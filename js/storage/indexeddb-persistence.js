@@ -153,7 +153,7 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
       const putNext = i => {
         if (i === plan.changed.length) return
         const c = plan.changed[i]
-        chunks.put(c.bytes.slice(), c.index).onsuccess = () => putNext(i + 1)
+        chunks.put(ownBuffer(c.bytes), c.index).onsuccess = () => putNext(i + 1)
       }
       putNext(0)
       chunks.delete(keyRange.lowerBound(plan.manifest.chunks.length))
@@ -190,6 +190,15 @@ function openDatabase (indexedDB, name) {
     db.createObjectStore(JOURNAL)
   }
   return request(req)
+}
+
+/**
+ * bytes, as a value whose clone holds only them: a view into a larger buffer
+ * (a chunk of a whole image) is cloned with all of that buffer, so it is
+ * copied out first; a chunk copied from the file already is its own buffer.
+ */
+function ownBuffer (bytes) {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }
 
 /** A stored Uint8Array comes back as one; older values may be ArrayBuffers. */
