@@ -69,7 +69,11 @@ test('matrix-js-sdk with thread support: threaded read receipts reach the other 
   const { room_id: roomId } = await alice.createRoom({ preset: 'public_chat', name: 'Threads' })
   await bob.joinRoom(roomId)
   const { event_id: rootId } = await alice.sendTextMessage(roomId, 'root')
-  const { event_id: replyId } = await alice.sendEvent(roomId, 'm.room.message', {
+  // Sent without the SDK's local echo: with thread support on, matrix-js-sdk
+  // throws from its send queue when a thread event's own echo in /sync comes
+  // before the send's answer (Room.updatePendingEvent looks for it in the main
+  // timeline only): about one run in six here, whatever the server does.
+  const { event_id: replyId } = await alice.http.authedRequest('PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/thread-reply`, undefined, {
     msgtype: 'm.text', body: 'in the thread', 'm.relates_to': { rel_type: 'm.thread', event_id: rootId, is_falling_back: true, 'm.in_reply_to': { event_id: rootId } }
   })
   await until(() => bob.getRoom(roomId)?.getThread(rootId)?.findEventById(replyId), 'bob has the reply in its thread')
