@@ -150,7 +150,7 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
     if (err instanceof BootError) {
       if (err === openFailure) {
         // Go waited for the storage and ends now that it failed.
-        err.goEnded = await Promise.race([exited.then(() => true, () => true), delay(GO_END_WAIT_MS).then(() => false)])
+        err.goEnded = await settlesWithin(exited, GO_END_WAIT_MS)
       }
       throw err
     }
@@ -164,13 +164,28 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   const stop = async () => {
     if (typeof stopGo !== 'function') return // a Go from before stop(): it ends with its realm
     stopGo()
-    await Promise.race([exited.catch(() => {}), delay(GO_END_WAIT_MS)])
+    await settlesWithin(exited, GO_END_WAIT_MS)
   }
   return { ...info, exited, stop, memory: instance.exports.mem }
 }
 
 function delay (ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * Whether p settles (either way) within ms. The timer is cleared once p
+ * settles: left armed, it kept a Node process that had stopped its peer
+ * alive for the rest of the wait.
+ */
+async function settlesWithin (p, ms) {
+  let timer
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, ms, false) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** p, marked as handled: its rejection is reported elsewhere (or to Go, which may never ask). */
