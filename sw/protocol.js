@@ -64,20 +64,20 @@
  *     {id, status, headers: [[name, value]], body: ArrayBuffer|null}, errors
  *     included (Matrix error JSON), the body transferred.
  *   A worker the browser kills (a crash, DevTools, CDP) answers nothing, so
- *   the page fails what waits (a TypeError, as fetch does on a network error):
- *   for requests a life accepted, when that life's lock (lifeLockName) is
- *   released, or when the page sees a later life of the same build, or
- *   (without Web Locks) when its controller changes; requests no life
- *   accepted, when its controller changes. A controller replaced by an update
- *   still answers what it accepted: the new one activates once the old one's
- *   events are done, and a createRoom failed then would have been made
- *   anyway. Callers retry at once, as they do
- *   after a failed fetch, and the retry wakes the next life. A request no life accepted
- *   yet is not failed then: a message event posted to a stopped worker wakes
- *   the next life, which takes it (a browser stops an idle worker between
- *   events, and a status of its next life can reach the page before that
- *   life has taken the request that woke it: failing it then failed a sign-up
- *   in e2e/firefox-idle.test.js).
+ *   the page fails what waits with a TypeError, as fetch does on a network
+ *   error (callers retry at once, and the retry wakes the next life):
+ *   - a request a life accepted, when that life's lock (lifeLockName) is
+ *     released or the page sees a later life of the same build;
+ *   - when its controller changes, the requests no life accepted, and without
+ *     Web Locks all of them. A controller replaced by an update still answers
+ *     what it accepted: the new one activates once the old one's events are
+ *     done (a createRoom failed then would have been made anyway).
+ *   A request no life accepted is not failed when a later life of the same
+ *   build shows up: a message event posted to a stopped worker wakes the next
+ *   life, which takes it (a browser stops an idle worker between events, and
+ *   a status of its next life can reach the page before that life has taken
+ *   the request that woke it: failing it then failed a sign-up in
+ *   e2e/firefox-idle.test.js).
  *
  * status = {phase, life, seq, build, handingOver?, loaded?, total?, serverName?, error?, failedPhase?, retryable?, waitingForPrevious, since, marks, p2p?}
  *   life: when this worker life began (epoch ms); a restarted worker has a larger one
