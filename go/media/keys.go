@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -11,13 +12,16 @@ import (
 //
 //	local/<media ID>                 an upload to this server
 //	remote/<server name>/<media ID>  another server's file, cached
+//	event/<stream position>          an old event's JSON (EventBlobs)
 //
-// Every part is checked (validMediaID, validServerName), so a key is
-// also a safe relative file path and an IndexedDB key, and the export of the
-// portability issue can tell uploads from cache by the prefix.
+// Every part is checked (validMediaID, validServerName, validPosition), so
+// a key is also a safe relative file path and an IndexedDB key, and the
+// export of the portability issue can tell uploads from cache by the prefix.
+// js/blobs/keys.js checks the same shapes.
 const (
 	localPrefix  = "local/"
 	remotePrefix = "remote/"
+	eventPrefix  = "event/"
 )
 
 // maxKeyPart is the longest media ID or server name a key may hold.
@@ -75,6 +79,9 @@ func ValidKey(key string) bool {
 	if id, ok := strings.CutPrefix(key, localPrefix); ok {
 		return validMediaID(id)
 	}
+	if pos, ok := strings.CutPrefix(key, eventPrefix); ok {
+		return validPosition(pos)
+	}
 	rest, ok := strings.CutPrefix(key, remotePrefix)
 	if !ok {
 		return false
@@ -82,3 +89,19 @@ func ValidKey(key string) bool {
 	server, id, ok := strings.Cut(rest, "/")
 	return ok && validServerName(server) && validMediaID(id)
 }
+
+// validPosition: a stream position as EventBlobs writes it, a positive
+// decimal integer without leading zeros, so that each position has one key.
+func validPosition(s string) bool {
+	if len(s) == 0 || len(s) > 19 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func eventKey(pos int64) string { return eventPrefix + strconv.FormatInt(pos, 10) }

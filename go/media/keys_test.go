@@ -48,6 +48,14 @@ func TestValidKey(t *testing.T) {
 		"remote/them.example":               false,
 		"other/abc":                         false,
 		"local/" + strings.Repeat("a", 256): false,
+		"event/1":                           true,
+		"event/9223372036854775807":         true,
+		"event/0":                           false,
+		"event/01":                          false,
+		"event/-1":                          false,
+		"event/1a":                          false,
+		"event/1/2":                         false,
+		"event/":                            false,
 	} {
 		if got := ValidKey(key); got != want {
 			t.Errorf("ValidKey(%q) = %v, want %v", key, got, want)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // Recover brings the blobs and the rows into agreement, at start-up before
@@ -84,8 +85,8 @@ func (s *Store) sweep(ctx context.Context) (int, error) {
 	}
 	swept := 0
 	for _, key := range keys {
-		if _, ok := named[key]; ok {
-			continue
+		if _, ok := named[key]; ok || strings.HasPrefix(key, eventPrefix) {
+			continue // a media row's, or an event's (EventBlobs)
 		}
 		if err := s.blobs.Delete(ctx, key); err != nil {
 			return swept, fmt.Errorf("sweep blobs: %w", err)

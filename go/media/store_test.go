@@ -131,11 +131,15 @@ func TestRecoverSweepsOrphans(t *testing.T) {
 	for _, orphan := range []string{"local/crashed", "remote/them.example/evicted"} {
 		blobs.Put(ctx, orphan, strings.NewReader("orphan"), 6)
 	}
+	// An old event's JSON has no media row, and is no orphan.
+	if err := (media.EventBlobs{Blobs: blobs}).PutEventJSON(ctx, 7, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
 	moved, swept, err := s.Recover(ctx)
 	if err != nil || moved != 0 || swept != 2 {
 		t.Fatalf("recover: moved %d, swept %d, %v", moved, swept, err)
 	}
-	if got := keys(t, blobs); !slices.Equal(got, []string{"local/" + id}) {
+	if got := keys(t, blobs); !slices.Equal(got, []string{"event/7", "local/" + id}) {
 		t.Fatalf("blobs after sweep: %v", got)
 	}
 }

@@ -47,7 +47,7 @@ func (r *Inputer) StoreOutliers(ctx context.Context, roomID string, events []gom
 			if ev.RoomID().String() != roomID || ev.Version() != v.Version() {
 				return fmt.Errorf("%w: outlier %s is not an event of %s", ErrBadEvent, ev.EventID(), roomID)
 			}
-			have, err := loadEvents(ctx, w.tx, v, append([]string{ev.EventID()}, ev.AuthEventIDs()...))
+			have, err := r.loadEvents(ctx, w.tx, v, append([]string{ev.EventID()}, ev.AuthEventIDs()...))
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ func (r *Inputer) StoreOutliers(ctx context.Context, roomID string, events []gom
 				reason = authSelectionFault(ev, have)
 			}
 			if reason == "" {
-				authSet, err := authEventsByID(ctx, w.tx, v, ev.AuthEventIDs())
+				authSet, err := r.authEventsByID(ctx, w.tx, v, ev.AuthEventIDs())
 				if err != nil {
 					return err
 				}
@@ -75,7 +75,7 @@ func (r *Inputer) StoreOutliers(ctx context.Context, roomID string, events []gom
 			if reason != "" {
 				log.WithField("event_id", ev.EventID()).WithField("reason", reason).Warn("rejected outlier")
 			}
-			if _, err := insertEvent(ctx, w, eventRow{ev: ev, outlier: true, rejected: reason}); err != nil {
+			if _, err := r.insertEvent(ctx, w, eventRow{ev: ev, outlier: true, rejected: reason}); err != nil {
 				return err
 			}
 		}
@@ -98,12 +98,12 @@ func (r *Inputer) StoreRemoteMembership(ctx context.Context, ev gomatrixserverli
 		if err != nil {
 			return err
 		}
-		have, err := loadEvents(ctx, w.tx, v, []string{ev.EventID()})
+		have, err := r.loadEvents(ctx, w.tx, v, []string{ev.EventID()})
 		if err != nil {
 			return err
 		}
 		if _, ok := have[ev.EventID()]; !ok {
-			if _, err := insertEvent(ctx, w, eventRow{ev: ev, outlier: true}); err != nil {
+			if _, err := r.insertEvent(ctx, w, eventRow{ev: ev, outlier: true}); err != nil {
 				return err
 			}
 		}

@@ -80,7 +80,7 @@ func (r *Inputer) Receive(ctx context.Context, in Incoming) (Outcome, error) {
 		if v.Version() != ev.Version() {
 			return fmt.Errorf("%w: event of room version %s in a room of version %s", ErrBadEvent, ev.Version(), v.Version())
 		}
-		existing, err := loadEvents(ctx, w.tx, v, []string{ev.EventID()})
+		existing, err := r.loadEvents(ctx, w.tx, v, []string{ev.EventID()})
 		if err != nil {
 			return err
 		}
@@ -102,13 +102,13 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 	roomID := ev.RoomID().String()
 	reject := func(before sql.NullInt64, reason string) (Outcome, error) {
 		log.WithField("event_id", ev.EventID()).WithField("reason", reason).Warn("rejected event")
-		_, err := insertEvent(ctx, w, eventRow{ev: ev, rejected: reason, before: before})
+		_, err := r.insertEvent(ctx, w, eventRow{ev: ev, rejected: reason, before: before})
 		return Rejected, err
 	}
 
 	// 1. Allowed by its own auth events, none of them rejected.
 	authIDs := ev.AuthEventIDs()
-	authStored, err := loadEvents(ctx, w.tx, v, authIDs)
+	authStored, err := r.loadEvents(ctx, w.tx, v, authIDs)
 	if err != nil {
 		return 0, err
 	}
@@ -130,7 +130,7 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 	if fault := authSelectionFault(ev, authStored); fault != "" {
 		return reject(sql.NullInt64{}, fault)
 	}
-	authSet, err := authEventsByID(ctx, w.tx, v, authIDs)
+	authSet, err := r.authEventsByID(ctx, w.tx, v, authIDs)
 	if err != nil {
 		return 0, err
 	}
@@ -138,7 +138,7 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 		return reject(sql.NullInt64{}, "not allowed by its auth events: "+err.Error())
 	}
 	if in.Historical {
-		_, err := insertEvent(ctx, w, eventRow{ev: ev, historical: true})
+		_, err := r.insertEvent(ctx, w, eventRow{ev: ev, historical: true})
 		return Accepted, err
 	}
 
@@ -147,7 +147,7 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 	if err != nil {
 		return 0, err
 	}
-	authSet, err = authEventsAt(ctx, w.tx, v, before, ev)
+	authSet, err = r.authEventsAt(ctx, w.tx, v, before, ev)
 	if err != nil {
 		return 0, err
 	}
@@ -173,11 +173,11 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 	}
 	var membershipBefore string
 	if in.Broadcast && ev.Type() == spec.MRoomMember && replaced != "" {
-		if membershipBefore, err = membershipOfEvent(ctx, w.tx, v, replaced); err != nil {
+		if membershipBefore, err = r.membershipOfEvent(ctx, w.tx, v, replaced); err != nil {
 			return 0, err
 		}
 	}
-	inserted, err := insertEvent(ctx, w, eventRow{ev: ev, softFailed: softFailed, before: beforeGroup, newKey: replaced == ""})
+	inserted, err := r.insertEvent(ctx, w, eventRow{ev: ev, softFailed: softFailed, before: beforeGroup, newKey: replaced == ""})
 	if err != nil {
 		return 0, err
 	}
@@ -188,7 +188,7 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 
 	if ev.Type() == spec.MRoomRedaction {
 		// Redactions from other servers take effect here as local ones do in send.
-		if err := r.applyRedaction(ctx, w.tx, v, ev); err != nil {
+		if err := r.applyRedaction(ctx, w, v, ev); err != nil {
 			return 0, err
 		}
 	}
@@ -223,8 +223,8 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 }
 
 // membershipOfEvent returns the membership a stored member event sets.
-func membershipOfEvent(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, eventID string) (string, error) {
-	events, err := loadEvents(ctx, q, v, []string{eventID})
+func (r *core) membershipOfEvent(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, eventID string) (string, error) {
+	events, err := r.loadEvents(ctx, q, v, []string{eventID})
 	if err != nil {
 		return "", err
 	}
@@ -247,7 +247,7 @@ func (r *Inputer) refusedByCurrentState(ctx context.Context, tx *sql.Tx, v gomat
 	if err != nil {
 		return false, err
 	}
-	auth, err := authEventsAt(ctx, tx, v, &stateAt{roomID: roomID, group: current, current: true}, ev)
+	auth, err := r.authEventsAt(ctx, tx, v, &stateAt{roomID: roomID, group: current, current: true}, ev)
 	if err != nil {
 		return false, err
 	}
@@ -262,14 +262,14 @@ func (r *Inputer) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 	ev := in.Event
 	roomID := ev.RoomID().String()
 	if in.StateBefore != nil {
-		s, err := stateFromIDs(ctx, tx, v, roomID, in.StateBefore)
+		s, err := r.stateFromIDs(ctx, tx, v, roomID, in.StateBefore)
 		return &stateAt{roomID: roomID, m: s}, err
 	}
 	prevIDs := ev.PrevEventIDs()
 	if len(prevIDs) == 0 && ev.Type() == spec.MRoomCreate && ev.StateKeyEquals("") {
 		return &stateAt{roomID: roomID, m: stateMap{}}, nil // the room's first event: nothing before it
 	}
-	prevs, err := loadEvents(ctx, tx, v, prevIDs)
+	prevs, err := r.loadEvents(ctx, tx, v, prevIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (r *Inputer) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 	var missing []string
 	for _, id := range prevIDs {
 		if ids, ok := in.PrevStates[id]; ok {
-			s, err := stateFromIDs(ctx, tx, v, roomID, ids)
+			s, err := r.stateFromIDs(ctx, tx, v, roomID, ids)
 			if err != nil {
 				return nil, err
 			}
@@ -323,7 +323,7 @@ func (r *Inputer) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 			out.base, out.baseState = &base, s
 		}
 	}
-	if out.m, err = resolve(ctx, tx, v, states); err != nil {
+	if out.m, err = r.resolve(ctx, tx, v, states); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -331,8 +331,8 @@ func (r *Inputer) stateBefore(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 
 // stateFromIDs turns a list of state event IDs into a state map; rejected
 // events and events of other rooms are left out.
-func stateFromIDs(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID string, ids []string) (stateMap, error) {
-	events, err := loadEvents(ctx, q, v, ids)
+func (r *core) stateFromIDs(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID string, ids []string) (stateMap, error) {
+	events, err := r.loadEvents(ctx, q, v, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ type insertedEvent struct {
 // events of timeline events that are not in the timeline themselves
 // (missing_prev_events): backward extremities, and how a parent arriving
 // after its children learns it has some.
-func insertEvent(ctx context.Context, w *writeTx, row eventRow) (insertedEvent, error) {
+func (r *core) insertEvent(ctx context.Context, w *writeTx, row eventRow) (insertedEvent, error) {
 	ev := row.ev
 	var out insertedEvent
 	if !row.local {
@@ -88,8 +88,12 @@ func insertEvent(ctx context.Context, w *writeTx, row eventRow) (insertedEvent, 
 		return out, fmt.Errorf("stream position of %s: %w", ev.EventID(), err)
 	}
 	out.pos = StreamPos(inserted)
-	if err := indexRelation(ctx, w.tx, ev); err != nil {
+	if rel, err := indexRelation(ctx, w.tx, ev); err != nil {
 		return out, err
+	} else if !row.outlier && row.rejected == "" {
+		if err := r.warmThreadRoot(ctx, w, rel); err != nil {
+			return out, err
+		}
 	}
 	if !row.outlier {
 		if err := indexBody(ctx, w.tx, ev, out.pos); err != nil {

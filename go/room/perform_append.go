@@ -148,7 +148,7 @@ func (r *Performer) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.
 			return err
 		}
 	}
-	row, err := insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == "", local: true})
+	row, err := r.insertEvent(ctx, w, eventRow{ev: ev, before: sql.NullInt64{Int64: before, Valid: true}, newKey: replaced == "", local: true})
 	if err != nil {
 		return err
 	}

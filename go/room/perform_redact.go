@@ -39,7 +39,7 @@ func (r *Performer) sendClientRedaction(ctx context.Context, sender spec.UserID,
 func (r *Performer) sendRedaction(ctx context.Context, sender spec.UserID, deviceID, txnID, roomID, targetID string, content json.RawMessage) (string, error) {
 	ne := newEvent{Sender: sender, Type: spec.MRoomRedaction, Content: content, Redacts: targetID}
 	return r.send(ctx, deviceID, txnID, roomID, ne, func(w *writeTx, v gomatrixserverlib.IRoomVersion) error {
-		target, err := eventInRoom(ctx, w.tx, v, roomID, targetID)
+		target, err := r.eventInRoom(ctx, w.tx, v, roomID, targetID)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func (r *Performer) send(ctx context.Context, deviceID, txnID, roomID string, ne
 		}
 		eventID = ev.EventID()
 		if ev.Type() == spec.MRoomRedaction {
-			if err := r.applyRedaction(ctx, w.tx, v, ev); err != nil {
+			if err := r.applyRedaction(ctx, w, v, ev); err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,7 @@ func (r *Queryer) Event(ctx context.Context, roomID, eventID string) (gomatrixse
 	if err != nil {
 		return nil, err
 	}
-	events, err := loadEvents(ctx, reader{r.db}, v, []string{eventID})
+	events, err := r.loadEvents(ctx, reader{r.db}, v, []string{eventID})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (r *Queryer) StateBefore(ctx context.Context, roomID, eventID string) (stat
 	if err != nil {
 		return nil, nil, err
 	}
-	events, err := loadEvents(ctx, q, v, []string{eventID})
+	events, err := r.loadEvents(ctx, q, v, []string{eventID})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,7 +72,7 @@ func (r *Queryer) StateBefore(ctx context.Context, roomID, eventID string) (stat
 		return nil, nil, err
 	}
 	ids := slices.Collect(maps.Values(s))
-	stateEvents, err := loadEvents(ctx, q, v, ids)
+	stateEvents, err := r.loadEvents(ctx, q, v, ids)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,7 +81,7 @@ func (r *Queryer) StateBefore(ctx context.Context, roomID, eventID string) (stat
 			state = append(state, se.PDU)
 		}
 	}
-	chain, _, err = authChainOf(ctx, q, v, state)
+	chain, _, err = r.authChainOf(ctx, q, v, state)
 	return state, chain, err
 }
 
@@ -91,7 +91,7 @@ func (r *Queryer) AuthChain(ctx context.Context, roomID string, eventIDs []strin
 	if err != nil {
 		return nil, err
 	}
-	chain, _, err := authChain(ctx, reader{r.db}, v, eventIDs)
+	chain, _, err := r.authChain(ctx, reader{r.db}, v, eventIDs)
 	return chain, err
 }
 
@@ -115,7 +115,7 @@ func (r *Queryer) WalkBack(ctx context.Context, roomID string, from, stop []stri
 		for _, id := range from {
 			seen[id] = true
 		}
-		if frontier, err = prevEventsOf(ctx, q, v, from); err != nil {
+		if frontier, err = r.prevEventsOf(ctx, q, v, from); err != nil {
 			return nil, err
 		}
 	}
@@ -128,7 +128,7 @@ func (r *Queryer) WalkBack(ctx context.Context, roomID string, from, stop []stri
 			}
 		}
 		slices.Sort(next)
-		events, err := loadEvents(ctx, q, v, next)
+		events, err := r.loadEvents(ctx, q, v, next)
 		if err != nil {
 			return nil, err
 		}
@@ -146,8 +146,8 @@ func (r *Queryer) WalkBack(ctx context.Context, roomID string, from, stop []stri
 }
 
 // prevEventsOf returns the prev events of the stored events among ids.
-func prevEventsOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) ([]string, error) {
-	events, err := loadEvents(ctx, q, v, ids)
+func (r *core) prevEventsOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) ([]string, error) {
+	events, err := r.loadEvents(ctx, q, v, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (r *Queryer) UnknownEvents(ctx context.Context, roomID string, ids []string
 	if err != nil {
 		return nil, err
 	}
-	held, err := loadEvents(ctx, reader{r.db}, v, ids)
+	held, err := r.loadEvents(ctx, reader{r.db}, v, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -248,26 +248,39 @@ func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]E
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.db.Query(ctx, q, args...)
+	var ids []string
+	var raws []storedJSON
+	err = func() error {
+		rows, err := r.db.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var row storedJSON
+			var id string
+			if err := rows.Scan(&row.pos, &id, &row.raw); err != nil {
+				return err
+			}
+			ids, raws = append(ids, id), append(raws, row)
+		}
+		return rows.Err()
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("load events of %s: %w", roomID, err)
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var pos int64
-		var id string
-		var raw []byte
-		if err := rows.Scan(&pos, &id, &raw); err != nil {
-			return nil, fmt.Errorf("load events of %s: %w", roomID, err)
-		}
-		ev, err := loadEvent(v, id, raw)
+	if err := r.warm(ctx, raws); err != nil {
+		return nil, err
+	}
+	out := make([]Event, 0, len(raws))
+	for i, row := range raws {
+		ev, err := loadEvent(v, ids[i], row.raw)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Event{PDU: ev, Pos: StreamPos(pos)})
+		out = append(out, Event{PDU: ev, Pos: StreamPos(row.pos)})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func reverse[T any](s []T) {

@@ -139,7 +139,7 @@ func (r *Queryer) visibleToUser(ctx context.Context, roomID string, user spec.Us
 		key := seen{group.Int64, worldOnly}
 		visible, known := byGroup[key]
 		if !known {
-			if visible, err = userSeesGroup(ctx, q, v, group.Int64, user, worldOnly); err != nil {
+			if visible, err = r.userSeesGroup(ctx, q, v, group.Int64, user, worldOnly); err != nil {
 				return nil, err
 			}
 			byGroup[key] = visible
@@ -153,14 +153,14 @@ func (r *Queryer) visibleToUser(ctx context.Context, roomID string, user spec.Us
 
 // userSeesGroup applies the rules above to the state of one group; with
 // worldOnly (the user reads as a non-member), only world_readable is visible.
-func userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, group int64, user spec.UserID, worldOnly bool) (bool, error) {
+func (r *core) userSeesGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, group int64, user spec.UserID, worldOnly bool) (bool, error) {
 	s, err := loadState(ctx, q, group)
 	if err != nil {
 		return false, err
 	}
 	visibilityID := s[stateKey{spec.MRoomHistoryVisibility, ""}]
 	memberID := s[stateKey{spec.MRoomMember, user.String()}]
-	events, err := loadEvents(ctx, q, v, []string{visibilityID, memberID})
+	events, err := r.loadEvents(ctx, q, v, []string{visibilityID, memberID})
 	if err != nil {
 		return false, err
 	}

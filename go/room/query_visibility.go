@@ -40,7 +40,7 @@ func (r *Queryer) VisibleToServer(ctx context.Context, roomID string, server spe
 	if err != nil {
 		return nil, err
 	}
-	events, err := loadEvents(ctx, q, v, eventIDs)
+	events, err := r.loadEvents(ctx, q, v, eventIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (r *Queryer) VisibleToServer(ctx context.Context, roomID string, server spe
 		}
 		visible, known := byGroup[ev.StateAfter.Int64]
 		if !known {
-			if visible, err = visibleInGroup(ctx, q, v, ev.StateAfter.Int64, server); err != nil {
+			if visible, err = r.visibleInGroup(ctx, q, v, ev.StateAfter.Int64, server); err != nil {
 				return nil, err
 			}
 			byGroup[ev.StateAfter.Int64] = visible
@@ -77,7 +77,7 @@ func (r *Queryer) VisibleToServer(ctx context.Context, roomID string, server spe
 }
 
 // visibleInGroup applies the rules above to the state of one group.
-func visibleInGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, group int64, server spec.ServerName) (bool, error) {
+func (r *core) visibleInGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, group int64, server spec.ServerName) (bool, error) {
 	s, err := loadState(ctx, q, group)
 	if err != nil {
 		return false, err
@@ -90,7 +90,7 @@ func visibleInGroup(ctx context.Context, q querier, v gomatrixserverlib.IRoomVer
 			memberIDs = append(memberIDs, id)
 		}
 	}
-	events, err := loadEvents(ctx, q, v, append(memberIDs, visibilityID))
+	events, err := r.loadEvents(ctx, q, v, append(memberIDs, visibilityID))
 	if err != nil {
 		return false, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/sirupsen/logrus"
 )
 
 // How a redaction takes effect, whoever sent it: local users' redactions
@@ -30,7 +31,8 @@ func (r *core) redactionTakesEffect(ctx context.Context, q querier, roomID strin
 // its redacted form (the room version's redaction algorithm), with the
 // redaction in unsigned.redacted_because. Every reader then shows it redacted.
 // Federation's Receive must call it for each accepted m.room.redaction too.
-func (r *core) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, redaction gomatrixserverlib.PDU) error {
+func (r *core) applyRedaction(ctx context.Context, w *writeTx, v gomatrixserverlib.IRoomVersion, redaction gomatrixserverlib.PDU) error {
+	tx := w.tx
 	targetID := redaction.Redacts()
 	if targetID == "" {
 		var c struct {
@@ -39,7 +41,7 @@ func (r *core) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 		_ = json.Unmarshal(redaction.Content(), &c)
 		targetID = c.Redacts
 	}
-	target, err := eventInRoom(ctx, tx, v, redaction.RoomID().String(), targetID)
+	target, err := r.eventInRoom(ctx, tx, v, redaction.RoomID().String(), targetID)
 	if errors.Is(err, ErrEventNotFound) {
 		return nil // not held (yet): nothing to redact
 	}
@@ -72,7 +74,12 @@ func (r *core) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 	if err != nil {
 		return fmt.Errorf("redact %s: %w", targetID, err)
 	}
-	// First out of the full-text index, which reads the body it removes from the stored JSON.
+	// First out of the full-text index, which reads the body it removes from
+	// the stored JSON: a cold event's is put back for it.
+	pos, wasCold, err := r.warmRow(ctx, w, targetID)
+	if err != nil {
+		return err
+	}
 	if err := unindexBody(ctx, tx, targetID); err != nil {
 		return err
 	}
@@ -81,6 +88,15 @@ func (r *core) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE event_id = ?`, ev.JSON(), targetID); err != nil {
 		return fmt.Errorf("store redacted %s: %w", targetID, err)
 	}
+	if wasCold {
+		// The row now holds the redacted JSON; the copy outside must not
+		// keep the content either (cold_events.go: why over, not deleted).
+		w.afterCommit = append(w.afterCommit, func() {
+			if err := r.cold.PutEventJSON(context.WithoutCancel(ctx), pos, ev.JSON()); err != nil {
+				logrus.WithError(err).Warnf("redact the copy of %s kept outside the database (the next move replaces it)", targetID)
+			}
+		})
+	}
 	if r.redacted != nil {
 		return r.redacted(ctx, tx, targetID)
 	}
@@ -88,16 +104,19 @@ func (r *core) applyRedaction(ctx context.Context, tx *sql.Tx, v gomatrixserverl
 }
 
 // eventInRoom loads one stored event of a room.
-func eventInRoom(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID, eventID string) (gomatrixserverlib.PDU, error) {
-	var raw []byte
-	err := q.QueryRowContext(ctx, `SELECT json FROM events WHERE event_id = ? AND room_id = ?`, eventID, roomID).Scan(&raw)
+func (r *core) eventInRoom(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, roomID, eventID string) (gomatrixserverlib.PDU, error) {
+	row := []storedJSON{{}}
+	err := q.QueryRowContext(ctx, `SELECT stream_pos, json FROM events WHERE event_id = ? AND room_id = ?`, eventID, roomID).Scan(&row[0].pos, &row[0].raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s in %s", ErrEventNotFound, eventID, roomID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load event %s: %w", eventID, err)
 	}
-	return loadEvent(v, eventID, raw)
+	if err := r.warm(ctx, row); err != nil {
+		return nil, err
+	}
+	return loadEvent(v, eventID, row[0].raw)
 }
 
 // powerLevels returns a room's current power levels (the spec's defaults

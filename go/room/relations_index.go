@@ -35,18 +35,19 @@ func relationOf(ev gomatrixserverlib.PDU) (relatesTo, bool) {
 	return *c.RelatesTo, true
 }
 
-// indexRelation records the relation an event being stored declares. The
-// event's own flags (rejected, soft-failed, outlier) are applied when reading.
-func indexRelation(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU) error {
+// indexRelation records the relation an event being stored declares, and
+// returns it (zero: none). The event's own flags (rejected, soft-failed,
+// outlier) are applied when reading.
+func indexRelation(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU) (relatesTo, error) {
 	rel, ok := relationOf(ev)
 	if !ok {
-		return nil
+		return relatesTo{}, nil
 	}
 	_, err := tx.ExecContext(ctx,
 		`INSERT OR REPLACE INTO event_relations (event_id, room_id, relates_to, rel_type, type) VALUES (?, ?, ?, ?, ?)`,
 		ev.EventID(), ev.RoomID().String(), rel.EventID, rel.RelType, ev.Type())
 	if err != nil {
-		return fmt.Errorf("index relation of %s: %w", ev.EventID(), err)
+		return rel, fmt.Errorf("index relation of %s: %w", ev.EventID(), err)
 	}
-	return nil
+	return rel, nil
 }

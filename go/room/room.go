@@ -114,6 +114,8 @@ type core struct {
 	newEvent NewEventHook
 	// redacted is told of each event a redaction took effect on; nil: nobody is.
 	redacted RedactedHook
+	// cold keeps the JSON of events moved out of the database (cold_events.go); nil: none are.
+	cold ColdStore
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to
@@ -141,6 +143,9 @@ type Options struct {
 	// Redacted is told of each event a redaction took effect on, inside that
 	// write (its notifications go); may be nil.
 	Redacted RedactedHook
+	// ColdStore keeps the JSON of old events outside the database
+	// (cold_events.go); nil: they stay in it, and RunColdMover does nothing.
+	ColdStore ColdStore
 }
 
 // RedactedHook is told, inside the write that redacts it, that an event's
@@ -150,7 +155,7 @@ type RedactedHook func(ctx context.Context, tx *sql.Tx, eventID string) error
 // New returns the room store of the server with the given identity, its
 // three roles sharing one core.
 func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
-	r := &core{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted}
+	r := &core{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted, cold: opts.ColdStore}
 	if r.now == nil {
 		r.now = time.Now
 	}

@@ -92,7 +92,7 @@ func currentEntry(ctx context.Context, q querier, roomID string, k stateKey) (ev
 // from (0: none), rewriting only the current_state rows that change. Reading
 // the change costs the deltas between the two groups when from is a recent
 // ancestor of to (the usual case: one new event), else two whole states.
-func setCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string, from, to int64) error {
+func (r *core) setCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string, from, to int64) error {
 	if err := setCurrentGroup(ctx, tx, roomID, to); err != nil {
 		return err
 	}
@@ -115,18 +115,18 @@ func setCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomV
 		}
 		changes = stateDelta(rows, target)
 	}
-	return writeCurrentState(ctx, tx, v, roomID, changes)
+	return r.writeCurrentState(ctx, tx, v, roomID, changes)
 }
 
 // writeCurrentState applies changes ("" removes a key) to current_state.
-func writeCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string, changes stateMap) error {
+func (r *core) writeCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string, changes stateMap) error {
 	var memberIDs []string
 	for k, id := range changes {
 		if k.Type == spec.MRoomMember && id != "" {
 			memberIDs = append(memberIDs, id)
 		}
 	}
-	members, err := loadEvents(ctx, tx, v, memberIDs)
+	members, err := r.loadEvents(ctx, tx, v, memberIDs)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (r *core) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixser
 	if current.Valid && current.Int64 == target {
 		return nil
 	}
-	return setCurrentState(ctx, tx, v, roomID, current.Int64, target)
+	return r.setCurrentState(ctx, tx, v, roomID, current.Int64, target)
 }
 
 // resolveGroups returns a group holding the resolution of the states of
@@ -216,7 +216,7 @@ func (r *core) resolveGroups(ctx context.Context, tx *sql.Tx, v gomatrixserverli
 			return 0, err
 		}
 	}
-	resolved, err := resolve(ctx, tx, v, states)
+	resolved, err := r.resolve(ctx, tx, v, states)
 	if err != nil {
 		return 0, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // resolve merges state maps with the room version's state resolution
 // algorithm (v2 for every version Hearth joins). Identical maps need no work.
-func resolve(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, states []stateMap) (stateMap, error) {
+func (r *core) resolve(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, states []stateMap) (stateMap, error) {
 	if len(states) == 1 {
 		return states[0], nil
 	}
@@ -37,7 +37,7 @@ func resolve(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, s
 	if !conflicted {
 		return states[0], nil
 	}
-	events, err := loadEvents(ctx, q, v, keys(ids))
+	events, err := r.loadEvents(ctx, q, v, keys(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func resolve(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, s
 	for _, ev := range events {
 		pdus = append(pdus, ev.PDU)
 	}
-	chain, rejected, err := authChainOf(ctx, q, v, pdus)
+	chain, rejected, err := r.authChainOf(ctx, q, v, pdus)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +63,8 @@ func resolve(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, s
 
 // authChain returns every event reachable from ids through auth_events
 // (not ids themselves unless reachable), and which of them were rejected.
-func authChain(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) ([]gomatrixserverlib.PDU, map[string]bool, error) {
-	events, err := loadEvents(ctx, q, v, ids)
+func (r *core) authChain(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) ([]gomatrixserverlib.PDU, map[string]bool, error) {
+	events, err := r.loadEvents(ctx, q, v, ids)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,12 +74,12 @@ func authChain(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion,
 			from = append(from, ev.PDU)
 		}
 	}
-	return authChainOf(ctx, q, v, from)
+	return r.authChainOf(ctx, q, v, from)
 }
 
 // authChainOf is authChain of events already loaded. The graph is read from
 // the events' own auth_events: it is not stored twice.
-func authChainOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, from []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, map[string]bool, error) {
+func (r *core) authChainOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, from []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, map[string]bool, error) {
 	seen := map[string]bool{}
 	var chain []gomatrixserverlib.PDU
 	rejected := map[string]bool{}
@@ -95,7 +95,7 @@ func authChainOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersio
 				next = append(next, id)
 			}
 		}
-		events, err := loadEvents(ctx, q, v, next)
+		events, err := r.loadEvents(ctx, q, v, next)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -113,7 +113,7 @@ func authChainOf(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersio
 
 // authEventsAt picks, from a state, the events the auth rules need to
 // judge ev, skipping rejected ones.
-func authEventsAt(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, s *stateAt, ev gomatrixserverlib.PDU) (*gomatrixserverlib.AuthEvents, error) {
+func (r *core) authEventsAt(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, s *stateAt, ev gomatrixserverlib.PDU) (*gomatrixserverlib.AuthEvents, error) {
 	var ids []string
 	for _, t := range gomatrixserverlib.StateNeededForAuth([]gomatrixserverlib.PDU{ev}).Tuples() {
 		id, err := s.get(ctx, q, stateKey{t.EventType, t.StateKey})
@@ -124,13 +124,13 @@ func authEventsAt(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersi
 			ids = append(ids, id)
 		}
 	}
-	return authEventsByID(ctx, q, v, ids)
+	return r.authEventsByID(ctx, q, v, ids)
 }
 
 // authEventsByID loads events as an auth event set; rejected events are left
 // out, so that nothing is ever authorised by a rejected event.
-func authEventsByID(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) (*gomatrixserverlib.AuthEvents, error) {
-	events, err := loadEvents(ctx, q, v, ids)
+func (r *core) authEventsByID(ctx context.Context, q querier, v gomatrixserverlib.IRoomVersion, ids []string) (*gomatrixserverlib.AuthEvents, error) {
+	events, err := r.loadEvents(ctx, q, v, ids)
 	if err != nil {
 		return nil, err
 	}

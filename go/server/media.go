@@ -14,14 +14,10 @@ import (
 // openMedia makes the media store and recovers it (legacy bytes moved out of
 // the database, orphan blobs swept) before anything is served.
 func openMedia(ctx context.Context, cfg Config, name spec.ServerName, fedClient *federation.Client) (*media.Store, error) {
-	blobs := cfg.Blobs
-	if blobs == nil {
-		blobs = media.NewMemoryBlobs()
-	}
 	opts := cfg.Media
 	opts.Now, opts.Random = cfg.Now, cfg.Random
 	opts.FetchRemote = fedClient.DownloadMedia
-	store := media.New(cfg.DB, blobs, name, opts)
+	store := media.New(cfg.DB, cfg.Blobs, name, opts)
 	moved, swept, err := store.Recover(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recover media: %w", err)

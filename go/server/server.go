@@ -68,7 +68,7 @@ type Config struct {
 	// token, CORS origins, registration rate. Zero: the browser's (open
 	// registration, same origin only).
 	Client clientapi.Policy
-	// Blobs keeps media bytes (natively media.FileBlobs, in wasm
+	// Blobs keeps media bytes and cold events' JSON (natively media.FileBlobs, in wasm
 	// bridge.Blobs); nil: media.MemoryBlobs, for tests.
 	Blobs media.BlobStore
 	// PushGateway carries notifications to the users' HTTP pushers
@@ -77,6 +77,10 @@ type Config struct {
 	PushGateway push.Gateway
 	// PushRetry bounds the retries of a failed push; zero: push.DefaultRetry.
 	PushRetry push.Retry
+	// ColdEvents says which old events' JSON leaves the database for the
+	// blob store (go/room cold_events.go); zero: none. For databases held
+	// in memory (sql.js); it also makes the database give back freed pages.
+	ColdEvents room.ColdOptions
 	// Media sets the media limits (one file, quota, remote cache); zero
 	// values are the defaults. Its Now, Random and FetchRemote come from here.
 	Media media.Options
@@ -93,6 +97,8 @@ type Server struct {
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
 	push       *push.Push
+	// stopCold ends the cold event mover.
+	stopCold context.CancelFunc
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -104,6 +110,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	id, err := loadIdentity(ctx, cfg.DB, cfg.Random)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Blobs == nil {
+		cfg.Blobs = media.NewMemoryBlobs()
+	}
+	if cfg.ColdEvents.KeepNewest > 0 {
+		if err := cfg.DB.GiveBackFreedPages(ctx); err != nil {
+			return nil, err
+		}
 	}
 	accounts := account.New(cfg.DB, id.ServerName, account.Options{BcryptCost: cfg.BcryptCost, Now: cfg.Now, Random: cfg.Random})
 
@@ -127,6 +141,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	pushes := push.New(cfg.DB, accountData, id.ServerName, push.Options{Now: cfg.Now, Gateway: cfg.PushGateway, Pushers: accounts, Retry: cfg.PushRetry})
 	rooms := room.New(cfg.DB, id, room.Options{
 		Now: cfg.Now, Random: cfg.Random, Appended: notifier.Advance, Outbox: queue.Outbox, Profile: profile, NewEvent: pushes.NewEvent, Redacted: pushes.Redacted,
+		// Always: a database moved here (a restored backup) may hold cold events.
+		ColdStore: media.EventBlobs{Blobs: cfg.Blobs},
 	})
 	latest, err := rooms.Query.LatestPos(ctx)
 	if err != nil {
@@ -189,11 +205,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
 		Push: pushes, Policy: cfg.Client,
 	})
+	coldCtx, stopCold := context.WithCancel(context.WithoutCancel(ctx))
+	go rooms.RunColdMover(coldCtx, cfg.ColdEvents)
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{
-		Identity: id, Federation: fed, queue: queue, push: pushes,
+		Identity: id, Federation: fed, queue: queue, push: pushes, stopCold: stopCold,
 		client: errcode.Recover(api.Handler(), recovered), federation: errcode.Recover(fed.Handler(), recovered),
 	}, nil
 }
@@ -207,12 +225,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.client.ServeHTTP(w, r)
 }
 
-// Close stops federation's background work and the outgoing queue. The
+// Close stops federation's background work, the outgoing queue, pushes and
+// the cold event mover. The
 // database is the caller's.
 func (s *Server) Close() {
 	s.Federation.Close()
 	s.queue.Close()
 	s.push.Close()
+	s.stopCold()
 }
 
 // loadIdentity reads the server key, generating and storing one on first start.

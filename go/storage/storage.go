@@ -282,3 +282,34 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	return db.QueryRow(ctx, query, args...)
 }
+
+// GiveBackFreedPages makes the database shrink when its rows do: SQLite
+// otherwise keeps freed pages in the file for later writes. With
+// auto_vacuum=FULL each commit gives them back. This matters where the file
+// is held in memory whole and read whole at start (sql.js in the browser),
+// once old events leave it (go/room cold_events.go). Switching a database
+// that has tables rewrites it once (VACUUM, a pause that grows with its
+// size), as the SQLite documentation requires. Call it before anything else
+// writes.
+func (db *DB) GiveBackFreedPages(ctx context.Context) error {
+	var mode int
+	if err := db.QueryRow(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return fmt.Errorf("read auto_vacuum: %w", err)
+	}
+	const full = 1
+	if mode == full {
+		return nil
+	}
+	select {
+	case db.writer <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the writer: %w", ctx.Err())
+	}
+	defer func() { <-db.writer }()
+	// One script: VACUUM cannot run in a transaction, and the mode must be
+	// set in the same run that rewrites the file (sql.js journals the pair).
+	if _, err := db.sql.ExecContext(ctx, `PRAGMA auto_vacuum = FULL; VACUUM`); err != nil {
+		return fmt.Errorf("switch the database to auto_vacuum: %w", err)
+	}
+	return nil
+}

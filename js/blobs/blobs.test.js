@@ -65,4 +65,7 @@ test('keys are checked as go/media/keys.go checks them', () => {
   assert.ok(validKey('remote/[::1]:8448/abc'))
   assert.ok(!validKey('remote/./abc'))
   assert.ok(!validKey('remote/../abc'))
+  assert.ok(validKey('event/1'))
+  assert.ok(validKey('event/9223372036854775807'))
+  for (const key of ['event/0', 'event/01', 'event/-1', 'event/1a', 'event/1/2', 'event/']) assert.ok(!validKey(key), key)
 })

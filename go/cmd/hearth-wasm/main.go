@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"hearth/go/bridge"
 	"hearth/go/clientapi"
 	"hearth/go/media"
+	"hearth/go/room"
 	"hearth/go/server"
 	"hearth/go/storage"
 )
@@ -91,6 +93,9 @@ func start(ctx context.Context) (*server.Server, error) {
 		// The headless peer passes its operator's choices in Go's environment;
 		// the service worker passes none: open registration, same origin only.
 		Client: clientPolicyFromEnv(),
+		// The database is held in memory whole: old messages' JSON waits in
+		// the blob store instead, read when scrolled back to.
+		ColdEvents: coldEventsFromEnv(),
 	}
 	// Notifications reach HTTP pushers through JS's fetch (hearthPush);
 	// without it they are only counted and listed.
@@ -102,6 +107,23 @@ func start(ctx context.Context) (*server.Server, error) {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	return srv, nil
+}
+
+// coldEventsFromEnv is room.ColdOptions for the browser and headless peers:
+// the newest 1,000 events stay in the database, and older messages move out
+// 200 at a time, looked for every 10 s. HEARTH_COLD_EVENTS_KEEP, _BATCH and
+// _EVERY_MS change them, for tests (js/peer's coldEvents option).
+func coldEventsFromEnv() room.ColdOptions {
+	opts := room.ColdOptions{KeepNewest: 1000, Batch: 200, Every: 10 * time.Second}
+	every := int64(opts.Every / time.Millisecond)
+	batch := int64(opts.Batch)
+	for name, dst := range map[string]*int64{"KEEP": &opts.KeepNewest, "BATCH": &batch, "EVERY_MS": &every} {
+		if n, err := strconv.ParseInt(os.Getenv("HEARTH_COLD_EVENTS_"+name), 10, 64); err == nil && n > 0 {
+			*dst = n
+		}
+	}
+	opts.Batch, opts.Every = int(batch), time.Duration(every)*time.Millisecond
+	return opts
 }
 
 // clientPolicyFromEnv reads HEARTH_REGISTRATION_TOKEN and HEARTH_CORS_ORIGINS

@@ -1,0 +1,290 @@
+package room
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Cold events: the JSON of old message events kept beside the database
+// rather than in it (issue 18). In the browser the database is held in
+// memory whole and read whole at every start, and old messages are most of
+// it while being the least read. Such an event's row keeps every column the
+// indexes and queries use; its json is coldJSON and the ColdStore holds the
+// event's, by stream position.
+//
+// Only events no SQL statement reads the JSON of may go cold: accepted
+// timeline message events (no state key) that are not relations themselves
+// (aggregations read their senders) and not thread roots (the thread list
+// reads their senders). A thread root that was cold before its first reply
+// is warmed in the write that stores the reply (warmThreadRoot).
+//
+// Crash safety: the mover puts the JSON and waits until it is durable before
+// the write that empties the row, and that write empties only rows still
+// holding the JSON it put. A crash between the two leaves a blob beside a
+// full row, overwritten the next time the row is moved. A redaction of a cold
+// event writes the redacted JSON back into the row, then over the blob; if a
+// crash comes between, the next mover pass (which starts from the oldest row
+// in each life) moves the redacted row again, over the old blob.
+
+// coldJSON is what a cold event's row holds in place of its JSON, as SQL: an
+// empty object, as a BLOB like every event's JSON. Not NULL: the column is
+// NOT NULL, and SQLite cannot relax that without copying the table. Not an
+// empty BLOB either: json_extract fails on that, and the query planner may
+// run a statement's json_extract on rows its other terms then drop; on {}
+// it gives NULL.
+const coldJSON = `X'7B7D'`
+
+// isCold reports whether raw, an events row's json, is coldJSON.
+func isCold(raw []byte) bool { return string(raw) == "{}" }
+
+// ColdStore keeps cold events' JSON by stream position, durably
+// (media.EventBlobs, over the server's blob store).
+type ColdStore interface {
+	// PutEventJSON stores raw for the event at pos, replacing what was
+	// there; it returns once raw is durable.
+	PutEventJSON(ctx context.Context, pos int64, raw []byte) error
+	// EventJSON returns what PutEventJSON stored for pos.
+	EventJSON(ctx context.Context, pos int64) ([]byte, error)
+	// DeleteEventJSON removes what is stored for pos; nothing there is no error.
+	DeleteEventJSON(ctx context.Context, pos int64) error
+}
+
+// ColdOptions say which events go cold and when the mover looks.
+type ColdOptions struct {
+	// KeepNewest: events among the newest KeepNewest stream positions stay
+	// in the database (what /sync and recent scrollback read). 0: none go cold.
+	KeepNewest int64
+	// Batch is how many events one write empties (and at least how many
+	// must be due before the mover starts); 0: 200.
+	Batch int
+	// Every is how often the mover looks; 0: 10 s. Its first look is one
+	// period after start, past start-up's own work.
+	Every time.Duration
+}
+
+// eventColumns are all of an events row's columns, json at jsonColumn: the
+// mover deletes a row and inserts it again (see moveCold); a column added to
+// events must be added here (TestColdEventsAreServedFromTheStore fails otherwise).
+const (
+	eventColumns = `stream_pos, event_id, room_id, type, state_key, depth, json, rejected, outlier, soft_failed, state_before, state_after`
+	jsonColumn   = 6
+	columnCount  = 12
+)
+
+// coldCandidates selects, after a position and up to another, the rows that
+// may go cold (see above), oldest first.
+const coldCandidates = `SELECT ` + eventColumns + ` FROM events e
+	WHERE e.stream_pos > ? AND e.stream_pos <= ? AND e.json != ` + coldJSON + `
+	  AND e.state_key IS NULL AND e.outlier = 0 AND e.rejected IS NULL
+	  AND NOT EXISTS (SELECT 1 FROM event_relations r WHERE r.event_id = e.event_id)
+	  AND NOT EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to = e.event_id AND r.rel_type = 'm.thread')
+	ORDER BY e.stream_pos LIMIT ?`
+
+// RunColdMover moves events cold as opts says until ctx ends. Each life
+// starts from the oldest row, so rows a crash or a redaction left full are
+// moved again.
+func (r *Rooms) RunColdMover(ctx context.Context, opts ColdOptions) {
+	if opts.KeepNewest <= 0 || r.Perform.cold == nil {
+		return
+	}
+	if opts.Every <= 0 {
+		opts.Every = 10 * time.Second
+	}
+	log := logrus.WithField("component", "cold events")
+	var after int64
+	tick := time.NewTicker(opts.Every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for ctx.Err() == nil {
+			_, last, err := r.Perform.moveCold(ctx, after, opts)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.WithError(err).Warn("moving old events out of the database failed; trying again later")
+				}
+				break
+			}
+			if last == after {
+				break
+			}
+			after = last
+		}
+	}
+}
+
+// MoveColdEvents moves every event due (ColdOptions) now, for tests and
+// tools; it returns how many it moved.
+func (r *Rooms) MoveColdEvents(ctx context.Context, opts ColdOptions) (int, error) {
+	if opts.KeepNewest <= 0 || r.Perform.cold == nil {
+		return 0, nil
+	}
+	total := 0
+	var after int64
+	for {
+		moved, last, err := r.Perform.moveCold(ctx, after, opts)
+		total += moved
+		if err != nil || last == after {
+			return total, err
+		}
+		after = last
+	}
+}
+
+// moveCold moves one batch of the rows due after position after: their JSON
+// into the store, then out of the rows. It returns how many rows it emptied
+// and the last position it looked at, which is after when fewer than a
+// batch are due and nothing was done.
+func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (moved int, last int64, err error) {
+	batch := opts.Batch
+	if batch <= 0 {
+		batch = 200
+	}
+	var newest int64
+	if err := r.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM events`).Scan(&newest); err != nil {
+		return 0, after, fmt.Errorf("find the newest event: %w", err)
+	}
+	var rows [][]any // each row's columns, as eventColumns
+	err = func() error {
+		res, err := r.db.Query(ctx, coldCandidates, after, newest-opts.KeepNewest, batch)
+		if err != nil {
+			return err
+		}
+		defer res.Close()
+		for res.Next() {
+			row := make([]any, columnCount)
+			ptrs := make([]any, columnCount)
+			for i := range row {
+				ptrs[i] = &row[i]
+			}
+			if err := res.Scan(ptrs...); err != nil {
+				return err
+			}
+			rows = append(rows, row)
+		}
+		return res.Err()
+	}()
+	if err != nil {
+		return 0, after, fmt.Errorf("find events to move out: %w", err)
+	}
+	if len(rows) < batch {
+		return 0, after, nil
+	}
+	pos := func(row []any) int64 { return row[0].(int64) }
+	for _, row := range rows {
+		if err := r.cold.PutEventJSON(ctx, pos(row), row[jsonColumn].([]byte)); err != nil {
+			return 0, after, fmt.Errorf("move event %d out: %w", pos(row), err)
+		}
+	}
+	// Deleted and inserted again rather than updated: SQLite merges pages
+	// a deletion leaves underfull, but not pages an update shrinks, and the
+	// database would keep its size.
+	insert := `INSERT INTO events (` + eventColumns + `) VALUES (?` + strings.Repeat(", ?", columnCount-1) + `)`
+	var changed []int64 // put, but the row changed meanwhile (a redaction)
+	err = r.db.Write(ctx, func(tx *sql.Tx) error {
+		changed = changed[:0]
+		for _, row := range rows {
+			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE stream_pos = ? AND json = ?`, pos(row), row[jsonColumn])
+			if err != nil {
+				return fmt.Errorf("empty event %d: %w", pos(row), err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("empty event %d: %w", pos(row), err)
+			} else if n == 0 {
+				changed = append(changed, pos(row))
+				continue
+			}
+			cold := slices.Clone(row)
+			cold[jsonColumn] = []byte("{}")
+			if _, err := tx.ExecContext(ctx, insert, cold...); err != nil {
+				return fmt.Errorf("empty event %d: %w", pos(row), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, after, err
+	}
+	// Those rows were rewritten with what must replace their old JSON
+	// everywhere (redacted): the copy just put goes.
+	for _, p := range changed {
+		if err := r.cold.DeleteEventJSON(ctx, p); err != nil {
+			return 0, after, fmt.Errorf("drop the stale copy of event %d: %w", p, err)
+		}
+	}
+	return len(rows) - len(changed), pos(rows[len(rows)-1]), nil
+}
+
+// storedJSON is an event row's JSON as read: coldJSON when the event is cold.
+type storedJSON struct {
+	pos int64
+	raw []byte
+}
+
+// warm fills in the JSON of the cold rows among rows from the store.
+func (r *core) warm(ctx context.Context, rows []storedJSON) error {
+	for i := range rows {
+		if !isCold(rows[i].raw) {
+			continue
+		}
+		if r.cold == nil {
+			return fmt.Errorf("event %d is kept outside the database, and this server has no store for it", rows[i].pos)
+		}
+		raw, err := r.cold.EventJSON(ctx, rows[i].pos)
+		if err != nil {
+			return fmt.Errorf("load event %d from outside the database: %w", rows[i].pos, err)
+		}
+		rows[i].raw = raw
+	}
+	return nil
+}
+
+// warmRow writes a cold event's JSON back into its row, inside w; it
+// reports whether the event was cold. It is for rows a statement will read
+// the JSON of (a redaction's unindexing, a new thread root's sender).
+func (r *core) warmRow(ctx context.Context, w *writeTx, eventID string) (pos int64, wasCold bool, err error) {
+	var raw []byte
+	err = w.tx.QueryRowContext(ctx, `SELECT stream_pos, json FROM events WHERE event_id = ?`, eventID).Scan(&pos, &raw)
+	if err == sql.ErrNoRows || (err == nil && !isCold(raw)) {
+		return pos, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("look up event %s: %w", eventID, err)
+	}
+	rows := []storedJSON{{pos: pos, raw: raw}}
+	if err := r.warm(ctx, rows); err != nil {
+		return 0, false, err
+	}
+	if _, err := w.tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE stream_pos = ?`, rows[0].raw, pos); err != nil {
+		return 0, false, fmt.Errorf("bring event %s back into the database: %w", eventID, err)
+	}
+	return pos, true, nil
+}
+
+// warmThreadRoot brings a thread's root back into the database when ev is
+// its first reply (see the top of this file): the store's copy is dropped
+// once the write commits.
+func (r *core) warmThreadRoot(ctx context.Context, w *writeTx, rel relatesTo) error {
+	if rel.RelType != RelThread {
+		return nil
+	}
+	pos, wasCold, err := r.warmRow(ctx, w, rel.EventID)
+	if err != nil || !wasCold {
+		return err
+	}
+	w.afterCommit = append(w.afterCommit, func() {
+		if err := r.cold.DeleteEventJSON(context.WithoutCancel(ctx), pos); err != nil {
+			logrus.WithError(err).Warnf("drop the copy of thread root %s kept outside the database", rel.EventID)
+		}
+	})
+	return nil
+}
