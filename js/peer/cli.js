@@ -7,6 +7,8 @@
  * Runs a headless Hearth peer until SIGINT/SIGTERM. RELAY_ADDR may name the
  * relay instead of --relay (npm start prints the relay's address), and
  * HEARTH_REGISTRATION_TOKEN the token instead of --registration-token.
+ * HEARTH_COLD_EVENTS_KEEP, _BATCH and _EVERY_MS tune when old messages leave
+ * the database for files under DIR/media/event/ (go/cmd/hearth-wasm; tests).
  *
  * --export writes DIR's server to a backup file and exits (the peer must not
  * be running); --import reads one into DIR, which must be empty, then runs as
@@ -143,6 +145,7 @@ try {
     http: httpPort === undefined ? undefined : { port: httpPort },
     registrationToken: options['registration-token'],
     corsOrigins: options['cors-origin'],
+    goEnv: Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('HEARTH_COLD_EVENTS_'))),
     // Another live copy of this server is on the relay: exit rather than fork its rooms.
     onDuplicate: () => {
       duplicate = true

@@ -40,10 +40,12 @@ export class DataDirLockedError extends Error {
  * @param {(err: Error) => void} [options.onDuplicate] a relay says another copy of this
  *   server is online (DuplicateServerError): this peer has left the network; the
  *   command line exits (default: log it and stay up without federation)
+ * @param {Record<string, string>} [options.goEnv] more of Go's environment (tuning
+ *   read by go/cmd/hearth-wasm, such as HEARTH_COLD_EVENTS_KEEP)
  * @param {Console} [options.logger]
  * @returns {Promise<{serverName: string, url: string|null, p2p: object|null, stop: () => Promise<void>}>}
  */
-export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registrationToken, corsOrigins = [], onDuplicate, logger = console }) {
+export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registrationToken, corsOrigins = [], goEnv = {}, onDuplicate, logger = console }) {
   await mkdir(dataDir, { recursive: true })
   const unlock = await lockDataDir(dataDir)
   const cleanups = [unlock]
@@ -57,7 +59,8 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
   // stop once it has opened; a failed start waits for both to settle first.
   const opening = [
     createStorage({ persistence: 'file', dir: dataDir }),
-    // Media bytes are files under media/, beside (not in) the database.
+    // Media bytes are files under media/, beside (not in) the database, and
+    // so is old messages' JSON (media/event/).
     createBlobStore({ persistence: 'file', dir: join(dataDir, 'media') })
   ]
   for (const p of opening) p.then(opened => cleanups.push(() => opened.close()), () => {})
@@ -68,7 +71,7 @@ export async function startPeer ({ dataDir, wasm, relayAddrs = [], http, registr
   p2pModules?.catch(() => {}) // awaited below; a failed start may never get there
   try {
     // Go reads the operator's client API policy from its environment (go/cmd/hearth-wasm).
-    const env = { HEARTH_CORS_ORIGINS: corsOrigins.join(',') }
+    const env = { ...goEnv, HEARTH_CORS_ORIGINS: corsOrigins.join(',') }
     if (registrationToken) env.HEARTH_REGISTRATION_TOKEN = registrationToken
     const info = await startServer({ wasm, storage: opening[0].then(o => o.storage), blobs: opening[1].then(m => m.blobs), env })
     // Go stops before the storage closes, and after whatever sends it requests (added later, stopped first).
