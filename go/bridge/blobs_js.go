@@ -124,8 +124,8 @@ func (b *Blobs) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-func (b *Blobs) Keys(ctx context.Context) ([]string, error) {
-	v, err := await(ctx, b.v.Call("keys"))
+func (b *Blobs) Keys(ctx context.Context, prefix string) ([]string, error) {
+	v, err := await(ctx, b.v.Call("keys", prefix))
 	if err != nil {
 		return nil, fmt.Errorf("list blobs: %w", err)
 	}

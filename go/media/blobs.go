@@ -26,6 +26,7 @@ type BlobStore interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	// Delete removes the blob under key; a missing one is no error.
 	Delete(ctx context.Context, key string) error
-	// Keys lists every key stored, in no particular order.
-	Keys(ctx context.Context) ([]string, error)
+	// Keys lists the keys stored under prefix, one of keys.go's ("local/",
+	// "remote/", "event/") or "" for all, in no particular order.
+	Keys(ctx context.Context, prefix string) ([]string, error)
 }

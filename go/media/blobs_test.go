@@ -34,7 +34,7 @@ func TestFileBlobsRemovesUnfinishedPuts(t *testing.T) {
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Fatalf("leftover temp file: %v", err)
 	}
-	if keys, _ := store.Keys(context.Background()); len(keys) != 0 {
+	if keys, _ := store.Keys(context.Background(), ""); len(keys) != 0 {
 		t.Fatalf("keys %v", keys)
 	}
 }

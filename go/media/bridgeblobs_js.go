@@ -44,8 +44,11 @@ func (s bridgeBlobs) Delete(ctx context.Context, key string) error {
 	return classifyBridgeError(s.b.Delete(ctx, key))
 }
 
-func (s bridgeBlobs) Keys(ctx context.Context) ([]string, error) {
-	keys, err := s.b.Keys(ctx)
+func (s bridgeBlobs) Keys(ctx context.Context, prefix string) ([]string, error) {
+	if !validPrefix(prefix) {
+		return nil, fmt.Errorf("%w: prefix %q", ErrBadKey, prefix)
+	}
+	keys, err := s.b.Keys(ctx, prefix)
 	return keys, classifyBridgeError(err)
 }
 

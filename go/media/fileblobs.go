@@ -147,9 +147,15 @@ func (f *FileBlobs) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-func (f *FileBlobs) Keys(context.Context) ([]string, error) {
+func (f *FileBlobs) Keys(_ context.Context, prefix string) ([]string, error) {
+	if !validPrefix(prefix) {
+		return nil, fmt.Errorf("%w: prefix %q", ErrBadKey, prefix)
+	}
 	var keys []string
-	err := filepath.WalkDir(f.dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(f.dir, filepath.FromSlash(prefix)), func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && path == filepath.Join(f.dir, filepath.FromSlash(prefix)) {
+			return fs.SkipAll // nothing stored under prefix yet
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}

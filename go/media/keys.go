@@ -104,4 +104,9 @@ func validPosition(s string) bool {
 	return true
 }
 
+// validPrefix: "" or one of the prefixes above, what Keys lists by.
+func validPrefix(p string) bool {
+	return p == "" || p == localPrefix || p == remotePrefix || p == eventPrefix
+}
+
 func eventKey(pos int64) string { return eventPrefix + strconv.FormatInt(pos, 10) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -51,12 +52,17 @@ func (m *MemoryBlobs) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-func (m *MemoryBlobs) Keys(context.Context) ([]string, error) {
+func (m *MemoryBlobs) Keys(_ context.Context, prefix string) ([]string, error) {
+	if !validPrefix(prefix) {
+		return nil, fmt.Errorf("%w: prefix %q", ErrBadKey, prefix)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keys := make([]string, 0, len(m.blobs))
 	for k := range m.blobs {
-		keys = append(keys, k)
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
 	}
 	return keys, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // Recover brings the blobs and the rows into agreement, at start-up before
@@ -75,9 +74,15 @@ func (s *Store) moveOne(ctx context.Context, mediaID string) error {
 }
 
 func (s *Store) sweep(ctx context.Context) (int, error) {
-	keys, err := s.blobs.Keys(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sweep blobs: %w", err)
+	// Media's keys only: listing the events' (EventBlobs) too would cost
+	// every start a key per old message.
+	var keys []string
+	for _, prefix := range []string{localPrefix, remotePrefix} {
+		some, err := s.blobs.Keys(ctx, prefix)
+		if err != nil {
+			return 0, fmt.Errorf("sweep blobs: %w", err)
+		}
+		keys = append(keys, some...)
 	}
 	named, err := s.namedKeys(ctx)
 	if err != nil {
@@ -85,8 +90,8 @@ func (s *Store) sweep(ctx context.Context) (int, error) {
 	}
 	swept := 0
 	for _, key := range keys {
-		if _, ok := named[key]; ok || strings.HasPrefix(key, eventPrefix) {
-			continue // a media row's, or an event's (EventBlobs)
+		if _, ok := named[key]; ok {
+			continue
 		}
 		if err := s.blobs.Delete(ctx, key); err != nil {
 			return swept, fmt.Errorf("sweep blobs: %w", err)

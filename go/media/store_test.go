@@ -65,7 +65,7 @@ func upload(t *testing.T, s *media.Store, data []byte) string {
 
 func keys(t *testing.T, blobs media.BlobStore) []string {
 	t.Helper()
-	k, err := blobs.Keys(context.Background())
+	k, err := blobs.Keys(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { IDBFactory } from 'fake-indexeddb'
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createBlobStore, validKey } from './index.js'
 import { BRIDGE_VERSION } from '../bridge/globals.js'
 
@@ -15,7 +15,7 @@ async function withDir (fn) {
 
 const kinds = {
   memory: fn => fn({ persistence: 'memory' }),
-  indexeddb: fn => fn({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory() }),
+  indexeddb: fn => fn({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory(), IDBKeyRange }),
   file: fn => withDir(dir => fn({ persistence: 'file', dir }))
 }
 
@@ -30,7 +30,13 @@ for (const [kind, withOptions] of Object.entries(kinds)) {
     await blobs.put('local/abc', new Uint8Array([7]))
     assert.deepEqual(await blobs.get('local/abc'), new Uint8Array([7]))
     assert.equal(await blobs.get('local/none'), null)
-    assert.deepEqual((await blobs.keys()).sort(), ['local/abc', 'remote/them.example:8448/x-Y_1'])
+    await blobs.put('event/12', new Uint8Array([123, 125]))
+    assert.deepEqual((await blobs.keys()).sort(), ['event/12', 'local/abc', 'remote/them.example:8448/x-Y_1'])
+    assert.deepEqual(await blobs.keys('local/'), ['local/abc'])
+    assert.deepEqual(await blobs.keys('event/'), ['event/12'])
+    await blobs.delete('event/12')
+    assert.deepEqual(await blobs.keys('event/'), [])
+    await assert.rejects(blobs.keys('loc'), { name: 'BlobKeyError' })
     await blobs.delete('local/abc')
     await blobs.delete('local/abc') // missing: no error
     assert.equal(await blobs.get('local/abc'), null)

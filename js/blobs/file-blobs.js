@@ -68,8 +68,9 @@ export async function fileBlobs ({ dir }) {
     async delete (key) {
       await unlink(pathOf(key)).catch(err => { if (err.code !== 'ENOENT') throw err })
     },
-    async keys () {
-      return (await walk(dir)).map(f => relative(dir, f).split(sep).join('/')).filter(validKey)
+    async keys (prefix = '') {
+      const files = await walk(join(dir, prefix)).catch(err => { if (err.code === 'ENOENT') return []; throw err })
+      return files.map(f => relative(dir, f).split(sep).join('/')).filter(validKey)
     },
     async close () {}
   }

@@ -7,7 +7,7 @@
 import { BRIDGE_VERSION } from '../bridge/globals.js'
 import { persistError } from '../storage/errors.js'
 import { BlobKeyError } from './errors.js'
-import { validKey } from './keys.js'
+import { validKey, validPrefix } from './keys.js'
 
 export { BlobKeyError } from './errors.js'
 export { validKey } from './keys.js'
@@ -63,9 +63,10 @@ function bridgeShape (backend) {
     }),
     get: guarded(key => backend.get(key)),
     delete: guarded(key => backend.delete(key)),
-    keys: async () => {
+    keys: async (prefix = '') => {
+      if (!validPrefix(prefix)) throw new BlobKeyError(prefix)
       try {
-        return await backend.keys()
+        return await backend.keys(prefix)
       } catch (err) {
         throw persistError(err)
       }

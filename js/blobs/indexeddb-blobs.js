@@ -18,8 +18,9 @@ const VERSION = 1
  * @param {object} options
  * @param {string} [options.name='hearth'] the database is `${name}-media`
  * @param {IDBFactory} [options.indexedDB]
+ * @param {typeof IDBKeyRange} [options.IDBKeyRange] keys(prefix) needs it
  */
-export async function indexedDBBlobs ({ name = 'hearth', indexedDB = globalThis.indexedDB }) {
+export async function indexedDBBlobs ({ name = 'hearth', indexedDB = globalThis.indexedDB, IDBKeyRange = globalThis.IDBKeyRange }) {
   if (!indexedDB) throw new TypeError('IndexedDB blobs need indexedDB (options or globalThis)')
   const open = indexedDB.open(`${name}-media`, VERSION)
   open.onupgradeneeded = () => open.result.createObjectStore(STORE)
@@ -39,7 +40,10 @@ export async function indexedDBBlobs ({ name = 'hearth', indexedDB = globalThis.
       return ArrayBuffer.isView(value) ? value : new Uint8Array(value)
     },
     async delete (key) { await run('readwrite', s => s.delete(key)) },
-    async keys () { return run('readonly', s => s.getAllKeys()) },
+    async keys (prefix = '') {
+      // Keys are ASCII: every key under prefix sorts below prefix + '\x7f'.
+      return run('readonly', s => s.getAllKeys(prefix === '' ? undefined : IDBKeyRange.bound(prefix, prefix + '\x7f')))
+    },
     async close () { db.close() }
   }
 }

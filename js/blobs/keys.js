@@ -12,6 +12,11 @@ const MEDIA_ID = /^[A-Za-z0-9_-]{1,255}$/
 const SERVER_NAME = /^[A-Za-z0-9.:[\]-]{1,255}$/
 const POSITION = /^[1-9][0-9]{0,18}$/
 
+/** "" or one of the prefixes above: what keys(prefix) lists by. */
+export function validPrefix (prefix) {
+  return prefix === '' || prefix === 'local/' || prefix === 'remote/' || prefix === 'event/'
+}
+
 /** @param {unknown} key @returns {boolean} */
 export function validKey (key) {
   if (typeof key !== 'string') return false

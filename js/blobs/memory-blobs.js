@@ -5,7 +5,7 @@ export function memoryBlobs () {
     async put (key, bytes) { blobs.set(key, bytes.slice()) },
     async get (key) { return blobs.get(key)?.slice() ?? null },
     async delete (key) { blobs.delete(key) },
-    async keys () { return [...blobs.keys()] },
+    async keys (prefix = '') { return [...blobs.keys()].filter(key => key.startsWith(prefix)) },
     async close () {}
   }
 }

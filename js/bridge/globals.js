@@ -129,14 +129,18 @@
  *    put(key: string, bytes: Uint8Array) => Promise<void>,
  *    get(key: string) => Promise<Uint8Array | null>,
  *    delete(key: string) => Promise<void>,
- *    keys() => Promise<string[]>}
- *   Media bytes, beside the database: IndexedDB database `<name>-media` in a
- *   browser (not the journal's), files under <data dir>/media in Node. Keys:
- *   "local/<media ID>" (uploads), "remote/<server name>/<media ID>" (cache);
- *   others are refused (js/blobs/keys.js, go/media/keys.go). put resolves only
- *   once the bytes are durable and replaces what was there; a rejected put
- *   leaves nothing. get resolves null for a missing key; delete resolves for
- *   one too; keys() lists all (the start-up sweep, exports). Go commits a
+ *    keys(prefix?: string) => Promise<string[]>}
+ *   Media bytes and old events' JSON, beside the database: IndexedDB
+ *   database `<name>-media` in a browser (not the journal's), files under
+ *   <data dir>/media in Node. Keys: "local/<media ID>" (uploads),
+ *   "remote/<server name>/<media ID>" (cache), "event/<stream position>"
+ *   (go/room cold_events.go); others are refused (js/blobs/keys.js,
+ *   go/media/keys.go). put resolves only once the bytes are durable and
+ *   replaces what was there; a rejected put leaves nothing. get resolves
+ *   null for a missing key; delete resolves for one too; keys() lists all
+ *   (exports), keys(prefix) those under one of the three prefixes (the
+ *   start-up sweep lists media's only; a compatible extension of version 5,
+ *   as is the event/ prefix). Go commits a
  *   media row only after its put resolved and deletes the row before the
  *   blob, so a crash leaves at worst an orphan blob, swept at start-up.
  *   Rejections are Errors named StorageQuotaError (full: Go answers

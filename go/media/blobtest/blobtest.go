@@ -20,7 +20,7 @@ func Run(t *testing.T, store media.BlobStore) {
 	ctx := context.Background()
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	t.Run("put get", func(t *testing.T) {
-		for key, data := range map[string][]byte{"local/abc": big, "remote/example.org:8448/x_Y-1": []byte("hi"), "local/empty": {}} {
+		for key, data := range map[string][]byte{"local/abc": big, "remote/example.org:8448/x_Y-1": []byte("hi"), "local/empty": {}, "event/12": []byte("{}")} {
 			n, err := store.Put(ctx, key, bytes.NewReader(data), int64(len(data)))
 			if err != nil || n != int64(len(data)) {
 				t.Fatalf("put %s: %d, %v", key, n, err)
@@ -70,14 +70,23 @@ func Run(t *testing.T, store media.BlobStore) {
 		if _, err := store.Get(ctx, "local/abc"); !errors.Is(err, media.ErrNoBlob) {
 			t.Fatalf("get after delete: %v", err)
 		}
-		keys, err := store.Keys(ctx)
-		if err != nil {
-			t.Fatal(err)
+		for prefix, want := range map[string][]string{
+			"":        {"event/12", "local/empty", "local/twice", "local/unsized", "remote/example.org:8448/x_Y-1"},
+			"local/":  {"local/empty", "local/twice", "local/unsized"},
+			"remote/": {"remote/example.org:8448/x_Y-1"},
+			"event/":  {"event/12"},
+		} {
+			keys, err := store.Keys(ctx, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("keys under %q: %v, want %v", prefix, keys, want)
+			}
 		}
-		slices.Sort(keys)
-		want := []string{"local/empty", "local/twice", "local/unsized", "remote/example.org:8448/x_Y-1"}
-		if !slices.Equal(keys, want) {
-			t.Fatalf("keys %v, want %v", keys, want)
+		if _, err := store.Keys(ctx, "loc"); !errors.Is(err, media.ErrBadKey) {
+			t.Fatalf("keys under a prefix that is no namespace: %v", err)
 		}
 	})
 }
