@@ -31,6 +31,10 @@
  *                                      the browser reports them)
  *   history.database-bytes.<N>         sql.js's database image (page_count × page_size)
  *   history.database-bytes-per-event.<N>   the growth since 0 events, per event sent
+ *   history.scrollback.<N>             the oldest 50 events of a room through /messages after
+ *                                      that restart, median of 3 (older than the newest 1,000
+ *                                      events, their JSON is read from the blob store: go/room
+ *                                      cold_events.go)
  *   history.snapshot-pause.<N>         the longest pause a snapshot caused in the worker life
  *                                      that sent up to N events
  *   history.fill-rate.<N>              events sent per second while filling
@@ -146,6 +150,8 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
       }
       out(valueRow(`history.memory.after-restart.${label}`, 'bytes', m.memoryAfterRestart.rss, { note: `RSS of the renderer hosting the page and the worker, after a worker restart and a /sync (all ${m.memoryAfterRestart.processes} renderers: ${m.memoryAfterRestart.detail})${note}` }))
       out(valueRow(`history.worker-restart.replay.${label}`, 'ms', restarted.stats.replayMs, { note: `the last restart's open replaying the journal since the snapshot: ${restarted.stats.replayed} records, ${restarted.stats.replayedBytes} bytes${note}` }))
+      const scrollback = await b.page.evaluate(timedScrollback, account)
+      out(valueRow(`history.scrollback.${label}`, 'ms', scrollback.ms, { samples: scrollback.samples, note: `GET /messages?dir=f&limit=50 of one room from its start (${scrollback.events} events), median of ${scrollback.samples}${note}` }))
       out(valueRow(`history.worker-heap.${label}`, 'bytes', m.heap, { note: `the worker's V8 heap in use after that restart (wasm memories not included)${note}` }))
 
       await close(b.browser)
@@ -378,6 +384,23 @@ async function timedSync (account, timeoutMs) {
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** In the page: the oldest page of the first room through /messages, timed (median of 3). */
+async function timedScrollback (account) {
+  const room = encodeURIComponent(account.roomIds[0])
+  const times = []
+  let events = 0
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now()
+    const res = await fetch(`/_matrix/client/v3/rooms/${room}/messages?dir=f&limit=50`, { headers: { authorization: `Bearer ${account.token}` } })
+    const text = await res.text()
+    if (res.status !== 200) throw new Error(`/messages: HTTP ${res.status} ${text.slice(0, 200)}`)
+    times.push(performance.now() - t0)
+    events = JSON.parse(text).chunk.length
+  }
+  times.sort((a, b) => a - b)
+  return { ms: times[1], samples: times.length, events }
 }
 
 /**

@@ -122,24 +122,6 @@ func (r *Rooms) RunColdMover(ctx context.Context, opts ColdOptions) {
 	}
 }
 
-// MoveColdEvents moves every event due (ColdOptions) now, for tests and
-// tools; it returns how many it moved.
-func (r *Rooms) MoveColdEvents(ctx context.Context, opts ColdOptions) (int, error) {
-	if opts.KeepNewest <= 0 || r.Perform.cold == nil {
-		return 0, nil
-	}
-	total := 0
-	var after int64
-	for {
-		moved, last, err := r.Perform.moveCold(ctx, after, opts)
-		total += moved
-		if err != nil || last == after {
-			return total, err
-		}
-		after = last
-	}
-}
-
 // moveCold moves one batch of the rows due after position after: their JSON
 // into the store, then out of the rows. It returns how many rows it emptied
 // and the last position it looked at, which is after when fewer than a

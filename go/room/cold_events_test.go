@@ -91,6 +91,20 @@ func coldRoom(t *testing.T, n int) (rooms *Rooms, store *memoryColdStore, alice 
 	return rooms, store, alice, roomID, ids
 }
 
+// moveAllCold moves every event due now; it returns how many it moved.
+func moveAllCold(ctx context.Context, rooms *Rooms, opts ColdOptions) (int, error) {
+	total := 0
+	var after int64
+	for {
+		moved, last, err := rooms.Perform.moveCold(ctx, after, opts)
+		total += moved
+		if err != nil || last == after {
+			return total, err
+		}
+		after = last
+	}
+}
+
 // coldPositions lists the events whose rows hold no JSON.
 func coldPositions(t *testing.T, rooms *Rooms) []int64 {
 	t.Helper()
@@ -177,7 +191,7 @@ func TestColdEventsAreServedFromTheStore(t *testing.T) {
 	before := databaseBytes(t, rooms)
 	rowBefore := eventRowOf(t, rooms, ids[0])
 
-	moved, err := rooms.MoveColdEvents(ctx, ColdOptions{KeepNewest: 10, Batch: 5})
+	moved, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 10, Batch: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +274,7 @@ func TestColdEventsAreServedFromTheStore(t *testing.T) {
 func TestRedactingAColdEvent(t *testing.T) {
 	ctx := context.Background()
 	rooms, store, alice, roomID, ids := coldRoom(t, 20)
-	if _, err := rooms.MoveColdEvents(ctx, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
+	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
 		t.Fatal(err)
 	}
 	var pos int64
@@ -282,7 +296,7 @@ func TestRedactingAColdEvent(t *testing.T) {
 		t.Fatalf("search still finds the redacted words: %v, %v", results, err)
 	}
 	// Moved again later, it stays redacted.
-	if _, err := rooms.MoveColdEvents(ctx, ColdOptions{KeepNewest: 5, Batch: 1}); err != nil {
+	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if ev, err := rooms.Query.Event(ctx, roomID, ids[2]); err != nil || bodyOf(t, ev.Content()) != "" {
@@ -295,7 +309,7 @@ func TestRedactingAColdEvent(t *testing.T) {
 func TestAColdThreadRootComesBack(t *testing.T) {
 	ctx := context.Background()
 	rooms, store, alice, roomID, ids := coldRoom(t, 20)
-	if _, err := rooms.MoveColdEvents(ctx, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
+	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
 		t.Fatal(err)
 	}
 	var pos int64
@@ -314,7 +328,7 @@ func TestAColdThreadRootComesBack(t *testing.T) {
 	if err != nil || len(threads) != 1 || threads[0].EventID() != ids[1] {
 		t.Fatalf("threads alice took part in: %v, %v", threads, err)
 	}
-	if _, err := rooms.MoveColdEvents(ctx, ColdOptions{KeepNewest: 1, Batch: 1}); err != nil {
+	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 1, Batch: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := store.has(pos); ok {
@@ -346,11 +360,11 @@ func TestColdMovesLoseNothing(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := rooms.MoveColdEvents(ctx, ColdOptions{KeepNewest: 5, Batch: 5}); err == nil {
+	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 5}); err == nil {
 		t.Fatal("a failed put went unreported")
 	}
 	store.failPut = nil
-	if _, err := rooms.MoveColdEvents(ctx, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
+	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
 		t.Fatal(err)
 	}
 	for _, pos := range coldPositions(t, rooms) {

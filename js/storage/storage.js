@@ -441,15 +441,34 @@ export class Storage {
   /**
    * All records in one transaction: a transaction per record made SQLite
    * write each record's pages to the file again at its COMMIT. A record that
-   * fails ends the open either way (nothing after it could apply).
+   * fails ends the open either way (nothing after it could apply). A record
+   * with a VACUUM (go/storage GiveBackFreedPages) ran outside any
+   * transaction, as SQLite requires, and is replayed so: the transaction
+   * open before it commits first.
    */
   replayRecords (records) {
     const applied = []
     let seq = this.seq
+    let open = false
+    const commit = (last) => {
+      if (!open) return
+      open = false
+      try {
+        this.db.run('COMMIT')
+      } catch (err) {
+        try { this.db.run('ROLLBACK') } catch {}
+        throw new StorageError(`replaying journal records ${applied[0].seq} to ${last} failed at commit: ${err?.message ?? err}`, { cause: err })
+      }
+    }
     for (const record of records) {
       if (record.seq <= seq) continue // covered by the snapshot
       if (record.seq !== seq + 1) break // a gap: nothing after it can be applied
-      if (applied.length === 0) this.db.run('BEGIN')
+      const alone = record.writes.some(w => w.kind === KIND_SCRIPT && /\bVACUUM\b/i.test(w.sql))
+      if (alone) commit(seq)
+      else if (!open) {
+        this.db.run('BEGIN')
+        open = true
+      }
       try {
         for (const w of record.writes) {
           if (w.kind === KIND_SCRIPT) {
@@ -459,19 +478,14 @@ export class Storage {
           }
         }
       } catch (err) {
-        try { this.db.run('ROLLBACK') } catch {}
+        if (open) try { this.db.run('ROLLBACK') } catch {}
         throw new StorageError(`replaying journal record ${record.seq} failed: ${err?.message ?? err}`, { cause: err })
       }
       applied.push(record)
       seq = record.seq
     }
     if (applied.length === 0) return
-    try {
-      this.db.run('COMMIT')
-    } catch (err) {
-      try { this.db.run('ROLLBACK') } catch {}
-      throw new StorageError(`replaying journal records ${applied[0].seq} to ${seq} failed at commit: ${err?.message ?? err}`, { cause: err })
-    }
+    commit(seq)
     this.seq = seq
     for (const record of applied) {
       this.counters.replayed++

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createStorage } from './index.js'
+import { execCommit, ids, insertId, int as intParam, rows, withStore } from './testkit.js'
 import { encodeParams, decodeResult, TAG_INTEGER, TAG_TEXT, FLAG_COMMIT_REQUIRED } from './codec.js'
 
 const text = s => ({ name: '', tag: TAG_TEXT, value: new TextEncoder().encode(s) })
@@ -139,4 +140,35 @@ test('stats().databaseBytes follows the database as it grows', async () => {
   assert.ok(after > before, `${after} > ${before}`)
   assert.equal(after, size())
   await s.close()
+})
+
+test('a journaled VACUUM (go/storage GiveBackFreedPages) replays at open, outside the transaction it cannot run in', async () => {
+  for (const kind of ['file', 'indexeddb']) {
+    await withStore(kind, { snapshotPolicy: null }, async (options) => {
+      let s = await createStorage(options)
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      for (let i = 1; i <= 50; i++) {
+        s.storage.begin()
+        rows(s.storage, 'INSERT INTO t (id, pad) VALUES (?, zeroblob(3000))', [intParam(i)])
+        await s.storage.commit()
+      }
+      await execCommit(s.storage, 'PRAGMA auto_vacuum = FULL; VACUUM')
+      await insertId(s.storage, 51) // records before and after it
+      s.storage.begin()
+      rows(s.storage, 'DELETE FROM t WHERE id <= 40')
+      await s.storage.commit()
+      const size = Number(rows(s.storage, 'SELECT page_count FROM pragma_page_count')[0][0])
+      await s.close()
+
+      s = await createStorage(options) // no snapshot: the whole journal replays
+      try {
+        assert.deepEqual(ids(s.storage), [41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51])
+        assert.equal(Number(rows(s.storage, 'PRAGMA auto_vacuum')[0][0]), 1)
+        assert.equal(Number(rows(s.storage, 'SELECT page_count FROM pragma_page_count')[0][0]), size, 'freed pages are given back after replay too')
+        assert.ok(size < 20, `${size} pages for 11 rows of 3 KB`)
+      } finally {
+        await s.close()
+      }
+    })
+  }
 })
