@@ -3,9 +3,11 @@ package room
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -212,22 +214,43 @@ type storedJSON struct {
 	raw []byte
 }
 
+// coldReadsAtOnce bounds the store reads one warm has in flight: in the
+// browser each is an IndexedDB transaction, and a /messages page of cold
+// events read one after another took ~100 ms.
+const coldReadsAtOnce = 8
+
 // warm fills in the JSON of the cold rows among rows from the store.
 func (r *core) warm(ctx context.Context, rows []storedJSON) error {
+	var cold []int
 	for i := range rows {
-		if !isCold(rows[i].raw) {
-			continue
+		if isCold(rows[i].raw) {
+			cold = append(cold, i)
 		}
-		if r.cold == nil {
-			return fmt.Errorf("event %d is kept outside the database, and this server has no store for it", rows[i].pos)
-		}
-		raw, err := r.cold.EventJSON(ctx, rows[i].pos)
-		if err != nil {
-			return fmt.Errorf("load event %d from outside the database: %w", rows[i].pos, err)
-		}
-		rows[i].raw = raw
 	}
-	return nil
+	if len(cold) == 0 {
+		return nil
+	}
+	if r.cold == nil {
+		return fmt.Errorf("event %d is kept outside the database, and this server has no store for it", rows[cold[0]].pos)
+	}
+	errs := make([]error, len(cold))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, coldReadsAtOnce)
+	for n, i := range cold {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			raw, err := r.cold.EventJSON(ctx, rows[i].pos)
+			if err != nil {
+				errs[n] = fmt.Errorf("load event %d from outside the database: %w", rows[i].pos, err)
+				return
+			}
+			rows[i].raw = raw
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // warmRow writes a cold event's JSON back into its row, inside w; it

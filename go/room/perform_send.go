@@ -69,7 +69,7 @@ func (r *Performer) send(ctx context.Context, deviceID, txnID, roomID string, ne
 			}
 		}
 		if txnID != "" {
-			return r.recordTransactionID(ctx, w, sender, deviceID, roomID, txnID, eventID)
+			return r.recordTransactionID(ctx, w, sender, deviceID, txnID, eventID)
 		}
 		return nil
 	})
@@ -100,7 +100,8 @@ func readSendState(ctx context.Context, q querier, roomID string, sender spec.Us
 	err := q.QueryRowContext(ctx,
 		`SELECT r.room_version, r.current_state_group,
 		   (SELECT membership FROM current_state WHERE room_id = r.room_id AND type = 'm.room.member' AND state_key = ?),
-		   (SELECT event_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND room_id = r.room_id AND txn_id = ?)
+		   (SELECT e.event_id FROM transaction_ids t JOIN events e ON e.stream_pos = t.stream_pos
+		    WHERE t.localpart = ? AND t.device_id = ? AND t.txn_id = ? AND e.room_id = r.room_id)
 		 FROM rooms r WHERE r.room_id = ?`,
 		sender.String(), sender.Local(), deviceID, txnID, roomID).Scan(&version, &s.group, &membership, &txnEventID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -130,11 +131,12 @@ const transactionIDPruneInterval = time.Hour
 
 // recordTransactionID remembers which event a client's transaction ID made,
 // and at most once an interval forgets those past TransactionIDRetention.
-func (r *Performer) recordTransactionID(ctx context.Context, w *writeTx, sender spec.UserID, deviceID, roomID, txnID, eventID string) error {
+func (r *Performer) recordTransactionID(ctx context.Context, w *writeTx, sender spec.UserID, deviceID, txnID, eventID string) error {
 	now := r.now()
 	if _, err := w.tx.ExecContext(ctx,
-		`INSERT INTO transaction_ids (localpart, device_id, room_id, txn_id, event_id, sent_ts) VALUES (?, ?, ?, ?, ?, ?)`,
-		sender.Local(), deviceID, roomID, txnID, eventID, now.UnixMilli()); err != nil {
+		`INSERT INTO transaction_ids (stream_pos, localpart, device_id, txn_id, sent_ts)
+		 SELECT stream_pos, ?, ?, ?, ? FROM events WHERE event_id = ?`,
+		sender.Local(), deviceID, txnID, now.UnixMilli(), eventID); err != nil {
 		return fmt.Errorf("record transaction ID: %w", err)
 	}
 	if now.UnixMilli() < r.transactionIDsPruned.Load()+transactionIDPruneInterval.Milliseconds() {

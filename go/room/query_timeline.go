@@ -64,8 +64,8 @@ func (r *Queryer) TransactionIDs(ctx context.Context, user spec.UserID, deviceID
 		args = append(args, id)
 	}
 	rows, err := r.db.Query(ctx,
-		`SELECT event_id, txn_id FROM transaction_ids WHERE localpart = ? AND device_id = ? AND event_id IN (?`+
-			strings.Repeat(",?", len(eventIDs)-1)+`)`, args...)
+		`SELECT e.event_id, t.txn_id FROM events e JOIN transaction_ids t ON t.stream_pos = e.stream_pos
+		 WHERE t.localpart = ? AND t.device_id = ? AND e.event_id IN (?`+strings.Repeat(",?", len(eventIDs)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load transaction IDs: %w", err)
 	}
