@@ -87,6 +87,8 @@ func (r *Queryer) Threads(ctx context.Context, user spec.UserID, roomID string, 
 			WHERE r2.relates_to = root.event_id AND r2.rel_type = 'm.thread' AND json_extract(c2.json, '$.sender') = ?))`
 		args = append(args, user.String(), user.String())
 	}
+	// The position read is the newest reply's, not the root's: a root is
+	// never cold (cold_events.go), so query never loads it by position.
 	events, err := r.query(ctx, roomID,
 		`SELECT threads.latest, root.event_id, root.json FROM (
 			SELECT r.relates_to AS root_id, MAX(e.stream_pos) AS latest
