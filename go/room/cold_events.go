@@ -1,6 +1,7 @@
 package room
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -133,6 +134,7 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 	if batch <= 0 {
 		batch = 200
 	}
+	batch = min(batch, maxSQLVars) // jsonAt reads them in one IN list
 	var newest int64
 	if err := r.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM events`).Scan(&newest); err != nil {
 		return 0, after, fmt.Errorf("find the newest event: %w", err)
@@ -176,16 +178,20 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 	var changed []int64 // put, but the row changed meanwhile (a redaction)
 	err = r.db.Write(ctx, func(tx *sql.Tx) error {
 		changed = changed[:0]
+		// Compared here rather than in the DELETE's WHERE: a statement's
+		// parameters are journaled (js/storage), and the JSON would be
+		// written to the journal once more.
+		now, err := jsonAt(ctx, tx, rows, pos)
+		if err != nil {
+			return err
+		}
 		for _, row := range rows {
-			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE stream_pos = ? AND json = ?`, pos(row), row[jsonColumn])
-			if err != nil {
-				return fmt.Errorf("empty event %d: %w", pos(row), err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("empty event %d: %w", pos(row), err)
-			} else if n == 0 {
+			if !bytes.Equal(now[pos(row)], row[jsonColumn].([]byte)) {
 				changed = append(changed, pos(row))
 				continue
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE stream_pos = ?`, pos(row)); err != nil {
+				return fmt.Errorf("empty event %d: %w", pos(row), err)
 			}
 			cold := slices.Clone(row)
 			cold[jsonColumn] = []byte("{}")
@@ -206,6 +212,29 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 		}
 	}
 	return len(rows) - len(changed), pos(rows[len(rows)-1]), nil
+}
+
+// jsonAt reads, inside tx, the JSON the rows at the given positions hold now.
+func jsonAt(ctx context.Context, tx *sql.Tx, rows [][]any, pos func([]any) int64) (map[int64][]byte, error) {
+	args := make([]any, len(rows))
+	for i, row := range rows {
+		args[i] = pos(row)
+	}
+	res, err := tx.QueryContext(ctx, `SELECT stream_pos, json FROM events WHERE stream_pos IN (?`+strings.Repeat(",?", len(rows)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read events to empty: %w", err)
+	}
+	defer res.Close()
+	out := make(map[int64][]byte, len(rows))
+	for res.Next() {
+		var p int64
+		var raw []byte
+		if err := res.Scan(&p, &raw); err != nil {
+			return nil, fmt.Errorf("read events to empty: %w", err)
+		}
+		out[p] = raw
+	}
+	return out, res.Err()
 }
 
 // storedJSON is an event row's JSON as read: coldJSON when the event is cold.
