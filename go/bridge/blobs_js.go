@@ -9,13 +9,15 @@ package bridge
 //	  put(key: string, bytes: Uint8Array) => Promise<void>,
 //	  get(key: string) => Promise<Uint8Array | null>,
 //	  delete(key: string) => Promise<void>,
-//	  keys() => Promise<string[]>,
+//	  keys(prefix?: string) => Promise<string[]>,
 //	}
 //
-// Media bytes, beside hearthStorage's database: IndexedDB (a database of its
-// own, not the journal's) in a browser, files in the data directory under
-// Node. Keys are media.ValidKey's ("local/<media ID>", "remote/<server>/<media
-// ID>"); JS refuses others. put resolves only once the bytes are durable
+// Media bytes and old events' JSON, beside hearthStorage's database:
+// IndexedDB (a database of its own, not the journal's) in a browser, files in
+// the data directory under Node. Keys are media.ValidKey's ("local/<media
+// ID>", "remote/<server>/<media ID>", "event/<stream position>"); JS refuses
+// others. keys lists those under one prefix ("local/", "remote/", "event/"),
+// or all for "". put resolves only once the bytes are durable
 // (IndexedDB transaction complete with durability 'strict'; file fsynced and
 // renamed, directory fsynced) and replaces a blob already there; a rejected
 // put leaves nothing under the key. get resolves null for a missing key,

@@ -112,7 +112,7 @@ func start(ctx context.Context) (*server.Server, error) {
 // coldEventsFromEnv is room.ColdOptions for the browser and headless peers:
 // the newest 1,000 events stay in the database, and older messages move out
 // 200 at a time, looked for every 10 s. HEARTH_COLD_EVENTS_KEEP, _BATCH and
-// _EVERY_MS change them, for tests (js/peer's coldEvents option).
+// _EVERY_MS change them, for tests (js/peer/cli.js passes them on).
 func coldEventsFromEnv() room.ColdOptions {
 	opts := room.ColdOptions{KeepNewest: 1000, Batch: 200, Every: 10 * time.Second}
 	every := int64(opts.Every / time.Millisecond)
