@@ -30,10 +30,16 @@ import (
 // Crash safety: the mover puts the JSON and waits until it is durable before
 // the write that empties the row, and that write empties only rows still
 // holding the JSON it put. A crash between the two leaves a blob beside a
-// full row, overwritten the next time the row is moved. A redaction of a cold
-// event writes the redacted JSON back into the row, then over the blob; if a
-// crash comes between, the next mover pass (which starts from the oldest row
-// in each life) moves the redacted row again, over the old blob.
+// full row, overwritten the next time the row is moved. A redaction of a
+// message event writes the redacted JSON into the row, then over any copy;
+// if a crash comes between, the next mover pass (which starts from the
+// oldest row in each life) moves the redacted row again, over the old copy.
+//
+// A copy is overwritten, never deleted, once its row may have been cold: a
+// backup (js/backup) lists the copies after it reads the database, so a copy
+// must outlive every durable state in which its row was cold. The one copy
+// deleted is the mover's own, of a row that changed before the mover could
+// empty it.
 
 // coldJSON is what a cold event's row holds in place of its JSON, as SQL: an
 // empty object, as a BLOB like every event's JSON. Not NULL: the column is
@@ -305,20 +311,11 @@ func (r *core) warmRow(ctx context.Context, w *writeTx, eventID string) (pos int
 }
 
 // warmThreadRoot brings a thread's root back into the database when ev is
-// its first reply (see the top of this file): the store's copy is dropped
-// once the write commits.
+// its first reply (see the top of this file). Its copy stays (see there why).
 func (r *core) warmThreadRoot(ctx context.Context, w *writeTx, rel relatesTo) error {
 	if rel.RelType != RelThread {
 		return nil
 	}
-	pos, wasCold, err := r.warmRow(ctx, w, rel.EventID)
-	if err != nil || !wasCold {
-		return err
-	}
-	w.afterCommit = append(w.afterCommit, func() {
-		if err := r.cold.DeleteEventJSON(context.WithoutCancel(ctx), pos); err != nil {
-			logrus.WithError(err).Warnf("drop the copy of thread root %s kept outside the database", rel.EventID)
-		}
-	})
-	return nil
+	_, _, err := r.warmRow(ctx, w, rel.EventID)
+	return err
 }

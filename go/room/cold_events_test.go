@@ -304,8 +304,9 @@ func TestRedactingAColdEvent(t *testing.T) {
 	}
 }
 
-// A cold message that becomes a thread root comes back into the database:
-// the thread list reads its sender there.
+// A cold message that becomes a thread root comes back into the database
+// (the thread list reads its sender there) and stays; its copy stays too, in
+// case a backup read the database while it was cold.
 func TestAColdThreadRootComesBack(t *testing.T) {
 	ctx := context.Background()
 	rooms, store, alice, roomID, ids := coldRoom(t, 20)
@@ -321,8 +322,19 @@ func TestAColdThreadRootComesBack(t *testing.T) {
 	})); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := store.has(pos); ok {
-		t.Fatal("the root's copy outside the database was kept")
+	isCold := func() bool {
+		t.Helper()
+		var cold bool
+		if err := rooms.Query.db.QueryRow(ctx, `SELECT json = X'7B7D' FROM events WHERE stream_pos = ?`, pos).Scan(&cold); err != nil {
+			t.Fatal(err)
+		}
+		return cold
+	}
+	if isCold() {
+		t.Fatal("the thread root is still cold")
+	}
+	if _, ok := store.has(pos); !ok {
+		t.Fatal("the root's copy was deleted: a backup that read the database before the reply would miss it")
 	}
 	threads, _, _, err := rooms.Query.Threads(ctx, alice, roomID, 0, 10, true)
 	if err != nil || len(threads) != 1 || threads[0].EventID() != ids[1] {
@@ -331,8 +343,15 @@ func TestAColdThreadRootComesBack(t *testing.T) {
 	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 1, Batch: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := store.has(pos); ok {
+	if isCold() {
 		t.Fatal("a thread root went cold")
+	}
+	// Redacted now, while in the database, its copy outside is redacted too.
+	if _, err := rooms.Perform.Redact(ctx, alice, "DEV", "redact-root", roomID, ids[1], ""); err != nil {
+		t.Fatal(err)
+	}
+	if raw, ok := store.has(pos); ok && strings.Contains(string(raw), "word1") {
+		t.Fatal("the copy of a redacted thread root keeps its content")
 	}
 }
 

@@ -76,7 +76,7 @@ func (r *core) applyRedaction(ctx context.Context, w *writeTx, v gomatrixserverl
 	}
 	// First out of the full-text index, which reads the body it removes from
 	// the stored JSON: a cold event's is put back for it.
-	pos, wasCold, err := r.warmRow(ctx, w, targetID)
+	pos, _, err := r.warmRow(ctx, w, targetID)
 	if err != nil {
 		return err
 	}
@@ -88,9 +88,10 @@ func (r *core) applyRedaction(ctx context.Context, w *writeTx, v gomatrixserverl
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE event_id = ?`, ev.JSON(), targetID); err != nil {
 		return fmt.Errorf("store redacted %s: %w", targetID, err)
 	}
-	if wasCold {
-		// The row now holds the redacted JSON; the copy outside must not
-		// keep the content either (cold_events.go: why over, not deleted).
+	if target.StateKey() == nil && pos > 0 && r.cold != nil {
+		// A message event may have a copy outside (cold now, or once): it
+		// must not keep the content either (cold_events.go: why over, not
+		// deleted). Where there was none, it is what a move would write.
 		w.afterCommit = append(w.afterCommit, func() {
 			if err := r.cold.PutEventJSON(context.WithoutCancel(ctx), pos, ev.JSON()); err != nil {
 				logrus.WithError(err).Warnf("redact the copy of %s kept outside the database (the next move replaces it)", targetID)
