@@ -76,7 +76,7 @@ func (r *core) applyRedaction(ctx context.Context, w *writeTx, v gomatrixserverl
 	}
 	// First out of the full-text index, which reads the body it removes from
 	// the stored JSON: a cold event's is put back for it.
-	pos, _, err := r.warmRow(ctx, w, targetID)
+	pos, wasCold, err := r.warmRow(ctx, w, targetID)
 	if err != nil {
 		return err
 	}
@@ -89,11 +89,17 @@ func (r *core) applyRedaction(ctx context.Context, w *writeTx, v gomatrixserverl
 		return fmt.Errorf("store redacted %s: %w", targetID, err)
 	}
 	if target.StateKey() == nil && pos > 0 && r.cold != nil {
-		// A message event may have a copy outside (cold now, or once): it
-		// must not keep the content either (cold_events.go: why over, not
-		// deleted). Where there was none, it is what a move would write.
+		// A message event may have a copy outside (cold now, or once, as a
+		// thread root): it must not keep the content either (cold_events.go:
+		// why over, not deleted).
 		w.afterCommit = append(w.afterCommit, func() {
-			if err := r.cold.PutEventJSON(context.WithoutCancel(ctx), pos, ev.JSON()); err != nil {
+			ctx := context.WithoutCancel(ctx)
+			if !wasCold {
+				if _, err := r.cold.EventJSON(ctx, pos); err != nil {
+					return // no copy
+				}
+			}
+			if err := r.cold.PutEventJSON(ctx, pos, ev.JSON()); err != nil {
 				logrus.WithError(err).Warnf("redact the copy of %s kept outside the database (the next move replaces it)", targetID)
 			}
 		})
