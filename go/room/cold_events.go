@@ -115,19 +115,24 @@ func (r *Rooms) RunColdMover(ctx context.Context, opts ColdOptions) {
 			return
 		case <-tick.C:
 		}
-		for ctx.Err() == nil {
-			_, last, err := r.Perform.moveCold(ctx, after, opts)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.WithError(err).Warn("moving old events out of the database failed; trying again later")
-				}
-				break
-			}
-			if last == after {
-				break
-			}
-			after = last
+		var err error
+		if _, after, err = r.Perform.moveDue(ctx, after, opts); err != nil && ctx.Err() == nil {
+			log.WithError(err).Warn("moving old events out of the database failed; trying again later")
 		}
+	}
+}
+
+// moveDue moves batches of the rows due after position after until fewer
+// than a batch are left. It returns how many rows it emptied and the last
+// position it looked at, where the next call may start.
+func (r *core) moveDue(ctx context.Context, after int64, opts ColdOptions) (moved int, last int64, err error) {
+	for {
+		n, next, err := r.moveCold(ctx, after, opts)
+		moved += n
+		if err != nil || next == after {
+			return moved, after, err
+		}
+		after = next
 	}
 }
 
@@ -172,6 +177,10 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 		return 0, after, nil
 	}
 	pos := func(row []any) int64 { return row[0].(int64) }
+	positions := make([]any, len(rows))
+	for i, row := range rows {
+		positions[i] = pos(row)
+	}
 	for _, row := range rows {
 		if err := r.cold.PutEventJSON(ctx, pos(row), row[jsonColumn].([]byte)); err != nil {
 			return 0, after, fmt.Errorf("move event %d out: %w", pos(row), err)
@@ -187,7 +196,7 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 		// Compared here rather than in the DELETE's WHERE: a statement's
 		// parameters are journaled (js/storage), and the JSON would be
 		// written to the journal once more.
-		now, err := jsonAt(ctx, tx, rows, pos)
+		now, err := jsonAt(ctx, tx, positions)
 		if err != nil {
 			return err
 		}
@@ -221,17 +230,13 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 }
 
 // jsonAt reads, inside tx, the JSON the rows at the given positions hold now.
-func jsonAt(ctx context.Context, tx *sql.Tx, rows [][]any, pos func([]any) int64) (map[int64][]byte, error) {
-	args := make([]any, len(rows))
-	for i, row := range rows {
-		args[i] = pos(row)
-	}
-	res, err := tx.QueryContext(ctx, `SELECT stream_pos, json FROM events WHERE stream_pos IN (?`+strings.Repeat(",?", len(rows)-1)+`)`, args...)
+func jsonAt(ctx context.Context, tx *sql.Tx, positions []any) (map[int64][]byte, error) {
+	res, err := tx.QueryContext(ctx, `SELECT stream_pos, json FROM events WHERE stream_pos IN (?`+strings.Repeat(",?", len(positions)-1)+`)`, positions...)
 	if err != nil {
 		return nil, fmt.Errorf("read events to empty: %w", err)
 	}
 	defer res.Close()
-	out := make(map[int64][]byte, len(rows))
+	out := make(map[int64][]byte, len(positions))
 	for res.Next() {
 		var p int64
 		var raw []byte
@@ -291,7 +296,9 @@ func (r *core) warm(ctx context.Context, rows []storedJSON) error {
 // warmRow writes a cold event's JSON back into its row, inside w; it
 // reports whether the event was cold. It is for rows a statement will read
 // the JSON of (a redaction's unindexing, a new thread root's sender).
-func (r *core) warmRow(ctx context.Context, w *writeTx, eventID string) (pos int64, wasCold bool, err error) {
+// loaded is the event's JSON when the caller has already read it, else nil:
+// it is read from the store.
+func (r *core) warmRow(ctx context.Context, w *writeTx, eventID string, loaded []byte) (pos int64, wasCold bool, err error) {
 	var raw []byte
 	err = w.tx.QueryRowContext(ctx, `SELECT stream_pos, json FROM events WHERE event_id = ?`, eventID).Scan(&pos, &raw)
 	if err == sql.ErrNoRows || (err == nil && !isCold(raw)) {
@@ -301,7 +308,9 @@ func (r *core) warmRow(ctx context.Context, w *writeTx, eventID string) (pos int
 		return 0, false, fmt.Errorf("look up event %s: %w", eventID, err)
 	}
 	rows := []storedJSON{{pos: pos, raw: raw}}
-	if err := r.warm(ctx, rows); err != nil {
+	if loaded != nil {
+		rows[0].raw = loaded
+	} else if err := r.warm(ctx, rows); err != nil {
 		return 0, false, err
 	}
 	if _, err := w.tx.ExecContext(ctx, `UPDATE events SET json = ? WHERE stream_pos = ?`, rows[0].raw, pos); err != nil {
@@ -316,6 +325,6 @@ func (r *core) warmThreadRoot(ctx context.Context, w *writeTx, rel relatesTo) er
 	if rel.RelType != RelThread {
 		return nil
 	}
-	_, _, err := r.warmRow(ctx, w, rel.EventID)
+	_, _, err := r.warmRow(ctx, w, rel.EventID, nil)
 	return err
 }

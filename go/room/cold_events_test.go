@@ -93,16 +93,8 @@ func coldRoom(t *testing.T, n int) (rooms *Rooms, store *memoryColdStore, alice 
 
 // moveAllCold moves every event due now; it returns how many it moved.
 func moveAllCold(ctx context.Context, rooms *Rooms, opts ColdOptions) (int, error) {
-	total := 0
-	var after int64
-	for {
-		moved, last, err := rooms.Perform.moveCold(ctx, after, opts)
-		total += moved
-		if err != nil || last == after {
-			return total, err
-		}
-		after = last
-	}
+	moved, _, err := rooms.Perform.moveDue(ctx, 0, opts)
+	return moved, err
 }
 
 // coldPositions lists the events whose rows hold no JSON.

@@ -75,8 +75,8 @@ func (r *core) applyRedaction(ctx context.Context, w *writeTx, v gomatrixserverl
 		return fmt.Errorf("redact %s: %w", targetID, err)
 	}
 	// First out of the full-text index, which reads the body it removes from
-	// the stored JSON: a cold event's is put back for it.
-	pos, wasCold, err := r.warmRow(ctx, w, targetID)
+	// the stored JSON: a cold event's, read above, is put back for it.
+	pos, wasCold, err := r.warmRow(ctx, w, targetID, target.JSON())
 	if err != nil {
 		return err
 	}
