@@ -114,16 +114,17 @@ func start(ctx context.Context) (*server.Server, error) {
 // 200 at a time, looked for every 10 s. HEARTH_COLD_EVENTS_KEEP, _BATCH and
 // _EVERY_MS change them, for tests (js/peer/cli.js passes them on).
 func coldEventsFromEnv() room.ColdOptions {
-	opts := room.ColdOptions{KeepNewest: 1000, Batch: 200, Every: 10 * time.Second}
-	every := int64(opts.Every / time.Millisecond)
-	batch := int64(opts.Batch)
-	for name, dst := range map[string]*int64{"KEEP": &opts.KeepNewest, "BATCH": &batch, "EVERY_MS": &every} {
+	env := func(name string, otherwise int64) int64 {
 		if n, err := strconv.ParseInt(os.Getenv("HEARTH_COLD_EVENTS_"+name), 10, 64); err == nil && n > 0 {
-			*dst = n
+			return n
 		}
+		return otherwise
 	}
-	opts.Batch, opts.Every = int(batch), time.Duration(every)*time.Millisecond
-	return opts
+	return room.ColdOptions{
+		KeepNewest: env("KEEP", 1000),
+		Batch:      int(env("BATCH", 200)),
+		Every:      time.Duration(env("EVERY_MS", 10_000)) * time.Millisecond,
+	}
 }
 
 // clientPolicyFromEnv reads HEARTH_REGISTRATION_TOKEN and HEARTH_CORS_ORIGINS
