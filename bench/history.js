@@ -51,7 +51,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startSite } from '../js/site/serve.js'
 import { close, launch, measureLoad } from './browser.js'
-import { errorRow, latencyRow, valueRow } from './rows.js'
+import { errorRow, latencyRow, percentile, valueRow } from './rows.js'
 
 const ROOMS = 10
 const BODY_BYTES = 200
@@ -141,7 +141,7 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
         restarts.push(r.ms)
         splits.push({ ms: r.ms, split: await workerSplit(b.page, r.startedEpoch) })
       }
-      m.workerRestart = median(restarts)
+      m.workerRestart = percentile([...restarts].sort((a, b) => a - b), 0.5)
       const split = splits.find((s) => s.ms === m.workerRestart)?.split
       out({ ...valueRow(`history.worker-restart.sync.${label}`, 'ms', m.workerRestart, { samples: restarts.length, note: `worker stopped over CDP once it had done what it does before a browser would stop it (${settling}) → authenticated /sync?since answered, median of ${restarts.map(Math.round).join(', ')} ms${note}` }) })
       for (const [what, ms] of Object.entries(split ?? {})) {
@@ -389,12 +389,6 @@ async function timedSync (account, timeoutMs) {
   } finally {
     clearTimeout(timer)
   }
-}
-
-/** The middle value (of an odd count; the upper middle of an even one). */
-function median (values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
 }
 
 /** In the page: the oldest page of the first room through /messages, timed (median of 3). */

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay } from '../js/relay/index.js'
 import { createP2P } from '../js/p2p/index.js'
-import { valueRow } from './rows.js'
+import { percentile, valueRow } from './rows.js'
 
 const serve = async (head, body) => ({ status: 200, headers: [], body })
 
@@ -73,10 +73,6 @@ function request (size, from) {
     head: JSON.stringify({ method: 'PUT', url: '/_matrix/federation/v1/send/bench', headers: [['authorization', `X-Matrix origin="${from.peerId}",key="ed25519:a",sig="x"`]] }),
     body: size === 0 ? null : new Uint8Array(size).fill(1)
   }
-}
-
-function percentile (sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 }
 
 async function discovery (relay, { quick, print }) {

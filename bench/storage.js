@@ -38,7 +38,7 @@ import { loadSqlJs } from '../js/storage/sqljs.js'
 import { createStorage } from '../js/storage/index.js'
 import { encodeParams, TAG_BLOB, TAG_INTEGER, TAG_TEXT } from '../js/storage/codec.js'
 import { filePersistence, writeFileDurably } from '../js/storage/file-persistence.js'
-import { valueRow } from './rows.js'
+import { percentile, valueRow } from './rows.js'
 
 export async function storage ({ quick }) {
   const rows = []
@@ -72,10 +72,6 @@ const SIZES = Object.freeze([1_000, 10_000, 100_000])
 const text = s => ({ name: '', tag: TAG_TEXT, value: new TextEncoder().encode(s) })
 const int = v => ({ name: '', tag: TAG_INTEGER, value: BigInt(v) })
 const row = i => `event ${i} ` + 'x'.repeat(80)
-
-function percentile (sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
-}
 
 function summary (mode, rows, latencies, bytes) {
   latencies.sort((a, b) => a - b)
