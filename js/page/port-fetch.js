@@ -54,9 +54,7 @@ export function createPortFetch ({
     watchedLives.add(life)
     locks.request(lifeLockName(life), { signal: closing.signal }, () => {
       endedLives.add(life)
-      for (const request of pending.values()) {
-        if (request.life === life) request.fail(lostToRestart())
-      }
+      fail(RESTARTED, (request) => request.life === life)
     }).catch(() => {}) // aborted when the page closes its client
   }
 
@@ -81,15 +79,13 @@ export function createPortFetch ({
   /** Fails the requests in flight that `doomed` picks (every one by default). */
   function fail (why, doomed = () => true) {
     for (const request of pending.values()) {
-      if (doomed(request)) request.fail(new TypeError(`the request was lost: ${why}`))
+      if (doomed(request)) request.fail(lost(why))
     }
   }
 
   /** Fails the requests a life before `life` accepted: that life was killed with them. */
   function failAcceptedBefore (life) {
-    for (const request of pending.values()) {
-      if (request.life !== null && request.life < life) request.fail(lostToRestart())
-    }
+    fail(RESTARTED, (request) => request.life !== null && request.life < life)
   }
 
   const onControllerChange = () => {
@@ -153,7 +149,7 @@ export function createPortFetch ({
           watchLife(waiting.life)
           // That life's end or a later life's status came first (no order
           // holds between them): this request died with the life that took it.
-          if (endedLives.has(waiting.life) || waiting.life < through.worker.life) waiting.fail(lostToRestart())
+          if (endedLives.has(waiting.life) || waiting.life < through.worker.life) waiting.fail(lost(RESTARTED))
           return
         }
         finish()
@@ -194,8 +190,11 @@ export function createPortFetch ({
   }
 }
 
-function lostToRestart () {
-  return new TypeError('the request was lost: the service worker was restarted')
+const RESTARTED = 'the service worker was restarted'
+
+/** What a request lost with its worker fails with: a fetch's network error. */
+function lost (why) {
+  return new TypeError(`the request was lost: ${why}`)
 }
 
 /** What fetch rejects with when its signal aborts. */
