@@ -7,11 +7,12 @@
  *
  *   history.worker-restart.sync.<N>    the worker stopped over CDP (as browsers stop idle
  *                                      workers: once it has done what it does in the ~30 s
- *                                      a browser waits, its snapshot after writes pause),
+ *                                      a browser waits: moving old events out, its snapshot
+ *                                      after writes pause),
  *                                      then the time until an authenticated incremental
  *                                      /sync answers (the worker boots for it), median of 5
  *   history.worker-restart.unsettled.<N>  the same right after sending, which no browser does
- *   history.worker-restart.{storage-open,go-start,boot,after-ready}.<N>
+ *   history.worker-restart.{storage-open,storage-sql,storage-read,storage-image,storage-replay,go-start,boot,after-ready}.<N>
  *                                      that restart split by the worker's start-up marks
  *   history.browser-restart.sync.<N>   the browser closed and started on the same profile:
  *                                      navigation start → that /sync answered
@@ -64,7 +65,7 @@ const IN_FLIGHT = 6
 const WORKER_RESTARTS = 5
 const RESTART_TIMEOUT_MS = 120_000
 /** Kept back from the deadline for the last size's restarts. */
-const MEASURE_RESERVE_MS = 60_000
+const MEASURE_RESERVE_MS = 120_000
 /** One page.evaluate of the fill: well under the browser's protocol timeout (120 s). */
 const FILL_STEP_MS = 45_000
 /** How long a browser lets a service worker idle before stopping it (Chromium, Firefox). */
@@ -186,6 +187,10 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
 
 const SPLIT_NOTES = {
   'storage-open': 'the worker reading its snapshot and journal (sql.js + IndexedDB; runs alongside the wasm compile)',
+  'storage-sql': 'of which sql.js compiling (from the lock)',
+  'storage-read': 'of which reading the snapshot and journal from IndexedDB (from the lock, alongside sql.js)',
+  'storage-image': 'of which the snapshot becoming sql.js\'s database (after both)',
+  'storage-replay': 'of which replaying the journal',
   'go-start': 'Go main → ready (Go starts after compile; a storage still opening is waited for inside)',
   'boot': 'the worker script ran → Go ready',
   'after-ready': 'Go ready → the /sync answered'
@@ -206,6 +211,10 @@ async function workerSplit (page, startedEpoch) {
     const answered = window.__hearthBench.syncAnsweredEpoch
     return {
       'storage-open': m.storageOpened - m.storageOpenStarted,
+      'storage-sql': m.storageSqlReady - m.storageOpenStarted,
+      'storage-read': m.storageRead - m.storageOpenStarted,
+      'storage-image': m.storageImageOpened - Math.max(m.storageSqlReady, m.storageRead),
+      'storage-replay': m.storageOpened - m.storageImageOpened,
       'go-start': m.ready - m.goStarted,
       boot: m.ready - m.workerStarted,
       'after-ready': answered - m.ready
@@ -288,18 +297,23 @@ async function rendererMemory (browser) {
 }
 
 /**
- * Waits, at most as long as a browser leaves an idle worker running (30 s),
- * until the worker's storage has taken the snapshots it takes after open and
- * once writes pause (none waiting for its moment, none under way). Returns
- * what it waited for, for the row's note.
+ * Leaves the worker running about as long as a browser leaves an idle one
+ * (30 s after its last event, the restart's /sync): what it does then
+ * (moving old events' JSON out every 10 s, go/room cold_events.go; its
+ * snapshot once writes pause) is done before it is stopped, as in a browser.
+ * Then waits, at most as long again, for a snapshot still waiting or under
+ * way, unless the browser has stopped the worker itself. Returns what it
+ * waited for, for the row's note.
  */
 async function settle (browser) {
   const began = Date.now()
+  await new Promise(resolve => setTimeout(resolve, IDLE_STOP_MS - 5_000))
   for (;;) {
-    const { stats } = await workerFigures(browser, { collect: false })
     const waited = `${((Date.now() - began) / 1000).toFixed(1)} s`
+    if (!browser.targets().some((t) => t.type() === 'service_worker')) return `stopped by the browser after ${waited}`
+    const { stats } = await workerFigures(browser, { collect: false })
     if (!stats.snapshotWaiting && !stats.snapshotting) return `settled after ${waited}: ${stats.journalRecords} journal records`
-    if (Date.now() - began > IDLE_STOP_MS) return `not settled in ${waited}: ${stats.journalRecords} journal records`
+    if (Date.now() - began > 2 * IDLE_STOP_MS) return `not settled in ${waited}: ${stats.journalRecords} journal records`
     await new Promise(resolve => setTimeout(resolve, 250))
   }
 }

@@ -97,6 +97,9 @@
  *     workerStarted       the worker script ran
  *     bootRequested       the first boot (page message or server request)
  *     storageOpenStarted  the server lock was ours; sql.js and IndexedDB begin to open
+ *     storageSqlReady     sql.js compiled (alongside the read)
+ *     storageRead         the snapshot's chunks and the journal read from IndexedDB
+ *     storageImageOpened  the snapshot became sql.js's database
  *     storageOpened       storage loaded (snapshot read, journal replayed)
  *     downloadStarted     fetching hearth.wasm began
  *     downloadDone        its last byte arrived (streaming compile has been running since the first)

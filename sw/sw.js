@@ -76,6 +76,9 @@ function now () {
   return performance.timeOrigin + performance.now()
 }
 
+/** js/storage's open steps, as marks (sw/protocol.js). */
+const OPEN_STEP_MARKS = { sqlReady: 'storageSqlReady', read: 'storageRead', imageOpened: 'storageImageOpened' }
+
 /** Notes when a start-up step happened (first time only); broadcast with every status as marks. */
 function mark (name, at = now()) {
   server.marks[name] ??= at
@@ -144,7 +147,8 @@ function boot () {
         ...sqlJs, // the brief's shape: sql.js options at the top level
         initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
         persistence: 'indexeddb',
-        name: 'hearth'
+        name: 'hearth',
+        onOpenStep: (step) => mark(OPEN_STEP_MARKS[step])
       })
     })
     // Media bytes: an IndexedDB database of their own, never in sql.js's memory.

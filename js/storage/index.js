@@ -33,6 +33,8 @@ export const STORAGE_VERSION = 1
  *   database's changed chunks before letting other work run
  * @param {number} [options.snapshotChunkBytes=262144] the size of the chunks
  *   snapshots are stored in (snapshot.js); only changed chunks are rewritten
+ * @param {(step: string) => void} [options.onOpenStep] called as opening passes
+ *   'sqlReady', 'read' and 'imageOpened' (Storage.open), for start-up timing
  * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
  *   each step of writing a snapshot (crash tests kill the process there)
  * @returns {Promise<{storage: object, stats: () => object, exportSnapshot: (options?: {select?: string}) => Promise<{image: Uint8Array, seq: number, rows: unknown[][]}>, durableState: Function, close: () => Promise<void>}>}
@@ -49,7 +51,8 @@ export async function createStorage (options = {}) {
     // Nothing to compact in memory: never export.
     snapshotPolicy: inMemory ? null : options.snapshotPolicy,
     openSnapshotDelayMs: options.openSnapshotDelayMs,
-    snapshotSliceMs: options.snapshotSliceMs
+    snapshotSliceMs: options.snapshotSliceMs,
+    onOpenStep: options.onOpenStep
   })
   return {
     storage: bridgeShape(db),

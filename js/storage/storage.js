@@ -74,15 +74,21 @@ export class Storage {
    * @param {object|Promise<object>} SQL initialised sql.js module, or its promise
    *   (the persistence reads meanwhile)
    * @param {object} persistence load/append/snapshot/close, see file-persistence.js
-   * @param {{snapshotPolicy?: object|null, now?: () => number, openSnapshotDelayMs?: number, snapshotSliceMs?: number}} [options]
+   * @param {{snapshotPolicy?: object|null, now?: () => number, openSnapshotDelayMs?: number, snapshotSliceMs?: number, onOpenStep?: (step: string) => void}} [options]
    *   snapshotPolicy: overrides of DEFAULT_SNAPSHOT_POLICY, or null for never
    *   (nothing to compact in memory); now: the clock pauses are measured with (ms);
    *   openSnapshotDelayMs: how long a snapshot due at open waits (1 s);
    *   snapshotSliceMs: how long a snapshot copies before yielding (4 ms)
+   *   onOpenStep: called as opening passes each step, for start-up timing: 'sqlReady'
+   *   (sql.js compiled), 'read' (snapshot and journal read), 'imageOpened' (the
+   *   snapshot is sql.js's database; the journal's replay comes next)
    */
   static async open (sqlJs, persistence, options = {}) {
-    const [SQL, state] = await Promise.all([sqlJs, persistence.load()])
+    const step = options.onOpenStep ?? (() => {})
+    const after = (name) => (value) => { step(name); return value }
+    const [SQL, state] = await Promise.all([Promise.resolve(sqlJs).then(after('sqlReady')), persistence.load().then(after('read'))])
     const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
+    step('imageOpened')
     storage.watchFile(state)
     storage.seq = state.lastSeq
     storage.replay(state.records)
