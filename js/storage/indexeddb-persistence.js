@@ -29,6 +29,8 @@ const CHUNKS = 'chunks'
 const JOURNAL = 'journal'
 const MANIFEST_KEY = 'manifest'
 const WHOLE_SNAPSHOT_KEY = 'db'
+/** Snapshot chunks read per request at open (4 MiB of 256 KiB chunks): see loadDurable. */
+const CHUNKS_PER_READ = 16
 /** 3: chunked snapshots (store `chunks`); 2: whole-image snapshot and journal; 1: a bare export. */
 const VERSION = 3
 
@@ -48,41 +50,54 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
   /** the manifest now durable, or null (no snapshot yet, or a whole-image one) */
   let manifest = null
 
-  async function loadSnapshot (tx) {
+  /**
+   * The snapshot and the journal after it, read in one transaction. Every
+   * answer waits for the worker's thread, which start-up keeps busy
+   * (compiling, Go starting): the journal and the chunks are asked for as
+   * soon as the manifest says where they start, chunks 16 at a time with the
+   * next read asked for before the last is placed (a cursor's one request
+   * per chunk made opening grow with the image). At most two reads are held
+   * beside the image.
+   */
+  async function loadDurable (tx) {
     const snapshots = tx.objectStore(SNAPSHOT)
+    const chunks = tx.objectStore(CHUNKS)
+    const read = (first) => {
+      const values = request(chunks.getAll(keyRange.bound(first, first + CHUNKS_PER_READ - 1)))
+      values.catch(() => {}) // reported where it is awaited, if it is
+      return values
+    }
     const stored = await request(snapshots.get(MANIFEST_KEY))
-    if (stored !== undefined) {
-      manifest = decodeManifest(new Uint8Array(stored))
-      const m = manifest
-      // A cursor hands over one chunk at a time, copied into the image and
-      // dropped (getAll would hold every chunk beside the image).
-      const image = new Uint8Array(m.length)
+    manifest = stored === undefined ? null : decodeManifest(new Uint8Array(stored))
+    const m = manifest
+    let next = m !== null && m.chunks.length > 0 ? read(0) : null
+    const whole = m === null ? await request(snapshots.get(WHOLE_SNAPSHOT_KEY)) : undefined
+    const { snapshot, lastSeq } = m !== null
+      ? { snapshot: new Uint8Array(m.length), lastSeq: m.lastSeq }
+      : whole === undefined ? { snapshot: null, lastSeq: 0 } : wholeSnapshot(new Uint8Array(whole))
+    const journal = request(tx.objectStore(JOURNAL).getAll(keyRange.lowerBound(lastSeq, true)))
+    journal.catch(() => {})
+    if (m !== null) {
+      const count = m.chunks.length
       let placed = 0
-      if (m.chunks.length > 0) {
-        await new Promise((resolve, reject) => {
-          const req = tx.objectStore(CHUNKS).openCursor(keyRange.bound(0, m.chunks.length - 1))
-          req.onerror = () => reject(req.error)
-          req.onsuccess = () => {
-            const cursor = req.result
-            if (cursor === null) return resolve()
-            try {
-              if (cursor.key !== placed) throw new StorageCorruptError(`snapshot chunk ${placed} is missing`)
-              placeChunk(m, image, placed++, bytesOf(cursor.value))
-            } catch (err) {
-              return reject(err)
-            }
-            cursor.continue()
-          }
-        })
+      for (let first = 0; first < count; first += CHUNKS_PER_READ) {
+        const values = await next
+        next = first + CHUNKS_PER_READ < count ? read(first + CHUNKS_PER_READ) : null
+        const expected = Math.min(CHUNKS_PER_READ, count - first)
+        if (values.length !== expected) {
+          throw new StorageCorruptError(`snapshot chunks ${first}–${first + expected - 1}: ${values.length} of ${expected} are stored`)
+        }
+        for (const value of values) placeChunk(m, snapshot, placed++, bytesOf(value))
       }
       checkAllPlaced(m, placed)
-      return { snapshot: image, lastSeq: m.lastSeq }
     }
-    manifest = null
-    const whole = await request(snapshots.get(WHOLE_SNAPSHOT_KEY))
-    if (whole === undefined) return { snapshot: null, lastSeq: 0 }
-    const s = decodeWholeSnapshot(new Uint8Array(whole))
-    return { snapshot: s.db, lastSeq: s.lastSeq }
+    const records = []
+    for (const v of await journal) {
+      const r = decodeRecord(new Uint8Array(v))
+      if (r === null) break
+      records.push(r)
+    }
+    return { snapshot, lastSeq, records }
   }
 
   return {
@@ -91,15 +106,7 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
     async load () {
       db?.close()
       db = await openDatabase(indexedDB, name)
-      const tx = db.transaction([SNAPSHOT, CHUNKS, JOURNAL], 'readonly')
-      const { snapshot, lastSeq } = await loadSnapshot(tx)
-      const values = await request(tx.objectStore(JOURNAL).getAll(keyRange.lowerBound(lastSeq, true)))
-      const records = []
-      for (const v of values) {
-        const r = decodeRecord(new Uint8Array(v))
-        if (r === null) break
-        records.push(r)
-      }
+      const { snapshot, lastSeq, records } = await loadDurable(db.transaction([SNAPSHOT, CHUNKS, JOURNAL], 'readonly'))
       // snapshotChunkBytes: the chunks the image came in (storage.js then snapshots only changed ones)
       return { snapshot, lastSeq, records, snapshotChunkBytes: manifest?.chunkBytes ?? null }
     },
@@ -190,6 +197,12 @@ function openDatabase (indexedDB, name) {
     db.createObjectStore(JOURNAL)
   }
   return request(req)
+}
+
+/** The snapshot format before chunks (decodeWholeSnapshot) as loadDurable returns it. */
+function wholeSnapshot (bytes) {
+  const s = decodeWholeSnapshot(bytes)
+  return { snapshot: s.db, lastSeq: s.lastSeq }
 }
 
 /**

@@ -261,7 +261,7 @@ async function damageChunk (kind, options, how) {
 
 for (const kind of KINDS) {
   for (const how of ['short', 'missing']) {
-    test(`${kind}: chunks are read one at a time into the image, and a ${how} chunk is a StorageCorruptError`, async () => {
+    test(`${kind}: a snapshot of many chunks opens whole, and a ${how} chunk is a StorageCorruptError`, async () => {
       await withStore(kind, { snapshotPolicy: { maxRecords: 1 }, snapshotChunkBytes: 4096 }, async options => {
         const s = await createStorage(options)
         await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
