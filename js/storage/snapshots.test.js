@@ -72,6 +72,10 @@ test('snapshotDue: records, the byte cap, a quarter of the database, the floor, 
   assert.equal(snapshotDue(p, { records: 50, bytes: 100 }, () => 1 * MB), false)
   assert.equal(snapshotDue(p, { records: 50, bytes: 100 }, () => 1 * MB, { idle: true }), true)
   assert.equal(snapshotDue(p, { records: 49, bytes: 100 }, () => 1 * MB, { idle: true }), false)
+  // Or idleWrites statements, however few the records.
+  assert.equal(snapshotDue(p, { records: 1, bytes: 100, writes: 400 }, () => 1 * MB, { idle: true }), true)
+  assert.equal(snapshotDue(p, { records: 1, bytes: 100, writes: 399 }, () => 1 * MB, { idle: true }), false)
+  assert.equal(snapshotDue(p, { records: 1, bytes: 100, writes: 400 }, () => 1 * MB), false)
 })
 
 for (const kind of KINDS) {
@@ -162,6 +166,34 @@ for (const kind of KINDS) {
       const s2 = await createStorage(options)
       assert.equal(s2.stats().replayed, 0, 'the next open replays nothing')
       assert.deepEqual(ids(s2.storage), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      await s2.close()
+    })
+  })
+
+  test(`${kind}: once writes pause, a record of idleWrites statements is snapshotted; a smaller one is left`, async () => {
+    // One record of many statements (go/room's cold event mover writes such
+    // batches) costs far more to replay than its one record counts.
+    const policy = { maxRecords: 1000, maxReplayMs: 1e9, idleMs: 300, idleRecords: 1000, idleWrites: 40 }
+    await withStore(kind, { snapshotPolicy: policy, openSnapshotDelayMs: 1e9 }, async options => {
+      const batch = async (first, count) => {
+        s.storage.begin()
+        for (let id = first; id < first + count; id++) rows(s.storage, 'INSERT INTO t (id, pad) VALUES (?, zeroblob(?))', [int(id), int(0)])
+        await s.storage.commit()
+      }
+      const s = await createStorage(options)
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      await batch(1, 20)
+      await sleep(500)
+      assert.equal(s.stats().snapshots, 0, '21 statements are fewer than idleWrites')
+      assert.equal(s.stats().journalWrites, 21)
+      await batch(21, 20)
+      for (let i = 0; i < 200 && s.stats().snapshots === 0; i++) await sleep(10)
+      assert.equal(s.stats().snapshots, 1, 'taken once writes paused')
+      assert.equal(s.stats().journalRecords, 0)
+      await s.close()
+      const s2 = await createStorage(options)
+      assert.equal(s2.stats().replayed, 0, 'the next open replays nothing')
+      assert.equal(ids(s2.storage).length, 40)
       await s2.close()
     })
   })

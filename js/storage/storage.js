@@ -54,7 +54,7 @@ import { decodeParams, FLAG_COMMIT_REQUIRED, ResultWriter } from './codec.js'
 import { Statements } from './statements.js'
 import { encodeRecord, recordSeq, KIND_SCRIPT, KIND_STATEMENT } from './journal.js'
 import { persistError, sqliteError, StorageClosedError, StorageCorruptError, StorageError, StorageOutcomeUnknownError, StorageTransactionError } from './errors.js'
-import { DEFAULT_SNAPSHOT_POLICY, snapshotDue } from './snapshot-policy.js'
+import { DEFAULT_SNAPSHOT_POLICY, snapshotDue, worthSnapshotWhenIdle } from './snapshot-policy.js'
 import { checkWriteWatching, openDatabaseOwning, watchDatabaseFile } from './sqljs.js'
 
 /** The longest a snapshot copies chunks before letting other work run (copyImage). */
@@ -149,11 +149,12 @@ export class Storage {
     this.snapshotRetryAt = 0
     /**
      * the durable journal the next open would replay: records after the last
-     * snapshot taken, their bytes, and what replaying them costs in ms: as
+     * snapshot taken, their bytes, the statements in them (writes), and what
+     * replaying them costs in ms: as
      * measured for records replayed at open, as their scripts ran for records
      * of this life (snapshot-policy.js)
      */
-    this.journal = { records: 0, bytes: 0, replayMs: 0 }
+    this.journal = { records: 0, bytes: 0, writes: 0, replayMs: 0 }
     /** null while usable; the reason otherwise */
     this.closedReason = null
     this.counters = {
@@ -281,6 +282,7 @@ export class Storage {
     const seq = this.seq + 1
     const record = encodeRecord(seq, this.pendingWrites)
     const scriptMs = this.pendingScriptMs
+    const writes = this.pendingWrites.length
     this.pendingWrites = []
     this.pendingScriptMs = 0
     this.committing = this.persistence.append(seq, record).then(() => {
@@ -289,10 +291,11 @@ export class Storage {
       this.counters.journalBytesWritten += record.length
       this.journal.records++
       this.journal.bytes += record.length
+      this.journal.writes += writes
       this.journal.replayMs += scriptMs
       this.maybeSnapshot()
       // Re-armed by every commit: fires once writes pause (snapshot-policy.js idleMs).
-      if (this.snapshotPolicy !== null && this.journal.records >= this.snapshotPolicy.idleRecords) this.snapshotSoon(this.snapshotPolicy.idleMs)
+      if (this.snapshotPolicy !== null && worthSnapshotWhenIdle(this.snapshotPolicy, this.journal)) this.snapshotSoon(this.snapshotPolicy.idleMs)
     }, async err => {
       this.counters.persistFailures++
       if (err instanceof StorageOutcomeUnknownError) await this.closeWith(`a commit's outcome is unknown: ${err.message}`)
@@ -313,6 +316,7 @@ export class Storage {
       seq: this.seq,
       journalRecords: this.journal.records,
       journalBytes: this.journal.bytes,
+      journalWrites: this.journal.writes,
       snapshotting: this.snapshotting !== null,
       /** a snapshot waits for its moment (after open, or for writes to pause): see snapshotSoon */
       snapshotWaiting: this.snapshotTimer !== null,
@@ -498,6 +502,7 @@ export class Storage {
       this.counters.replayedBytes += record.bytes
       this.journal.records++
       this.journal.bytes += record.bytes
+      this.journal.writes += record.writes.length
     }
   }
 
@@ -548,7 +553,7 @@ export class Storage {
     if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.knownDatabaseBytes, when)) return
     if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.databaseSize(), when)) return
     const covered = this.journal
-    this.journal = { records: 0, bytes: 0, replayMs: 0 }
+    this.journal = { records: 0, bytes: 0, writes: 0, replayMs: 0 }
     // Handed over now, while copying goes on: the persistence marks its place
     // in the journal at this quiescent point (file-persistence.js).
     const image = this.copyImage()
@@ -566,7 +571,8 @@ export class Storage {
       // written), after a pause that grows with each failure.
       this.snapshotBase = false
       this.counters.snapshotFailures++
-      this.journal = { records: this.journal.records + covered.records, bytes: this.journal.bytes + covered.bytes, replayMs: this.journal.replayMs + covered.replayMs }
+      const now = this.journal
+      this.journal = { records: now.records + covered.records, bytes: now.bytes + covered.bytes, writes: now.writes + covered.writes, replayMs: now.replayMs + covered.replayMs }
       this.snapshotRetryMs = Math.min(SNAPSHOT_RETRY_MAX_MS, Math.max(SNAPSHOT_RETRY_MIN_MS, this.snapshotRetryMs * 2))
       this.snapshotRetryAt = this.now() + this.snapshotRetryMs
       this.snapshotSoon(this.snapshotRetryMs)
@@ -671,7 +677,7 @@ export class Storage {
       this.pendingScriptMs = 0
       this.watchFile(state)
       this.seq = state.lastSeq
-      this.journal = { records: 0, bytes: 0, replayMs: 0 }
+      this.journal = { records: 0, bytes: 0, writes: 0, replayMs: 0 }
       this.replay(state.records)
     } catch (err) {
       this.closedReason = `reloading after a failed commit failed: ${err?.message ?? err}`
