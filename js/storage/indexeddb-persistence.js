@@ -53,11 +53,11 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
   /**
    * The snapshot and the journal after it, read in one transaction. Every
    * answer waits for the worker's thread, which start-up keeps busy
-   * (compiling, Go starting): the journal and the chunks are asked for as
-   * soon as the manifest says where they start, chunks 16 at a time with the
-   * next read asked for before the last is placed (a cursor's one request
-   * per chunk made opening grow with the image). At most two reads are held
-   * beside the image.
+   * (compiling, Go starting), so the requests are few and overlap: the
+   * journal and the first chunks are asked for as soon as the manifest says
+   * where they start, then chunks 16 at a time, each read asked for before
+   * the last is placed (a cursor asked once per chunk). At most two reads
+   * are held beside the image.
    */
   async function loadDurable (tx) {
     const snapshots = tx.objectStore(SNAPSHOT)

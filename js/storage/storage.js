@@ -150,11 +150,10 @@ export class Storage {
     /**
      * the durable journal the next open would replay: records after the last
      * snapshot taken, their bytes, the statements in them (writes), and what
-     * replaying them costs in ms: as
-     * measured for records replayed at open, as their scripts ran for records
-     * of this life (snapshot-policy.js)
+     * replaying them costs in ms: as measured for records replayed at open,
+     * as their scripts ran for records of this life (snapshot-policy.js)
      */
-    this.journal = { records: 0, bytes: 0, writes: 0, replayMs: 0 }
+    this.journal = emptyJournal()
     /** null while usable; the reason otherwise */
     this.closedReason = null
     this.counters = {
@@ -507,7 +506,7 @@ export class Storage {
   }
 
   /**
-   * Calls maybeSnapshot as after a pause in writes (policy idleRecords), ms
+   * Calls maybeSnapshot as after a pause in writes (policy idleRecords, idleWrites), ms
    * from now, or again ms later while the storage is busy then (a commit,
    * a transaction, a snapshot or a backup under way).
    */
@@ -553,7 +552,7 @@ export class Storage {
     if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.knownDatabaseBytes, when)) return
     if (!snapshotDue(this.snapshotPolicy, this.journal, () => this.databaseSize(), when)) return
     const covered = this.journal
-    this.journal = { records: 0, bytes: 0, writes: 0, replayMs: 0 }
+    this.journal = emptyJournal()
     // Handed over now, while copying goes on: the persistence marks its place
     // in the journal at this quiescent point (file-persistence.js).
     const image = this.copyImage()
@@ -677,7 +676,7 @@ export class Storage {
       this.pendingScriptMs = 0
       this.watchFile(state)
       this.seq = state.lastSeq
-      this.journal = { records: 0, bytes: 0, writes: 0, replayMs: 0 }
+      this.journal = emptyJournal()
       this.replay(state.records)
     } catch (err) {
       this.closedReason = `reloading after a failed commit failed: ${err?.message ?? err}`
@@ -693,6 +692,11 @@ export class Storage {
       throw new StorageTransactionError('a commit is being persisted; wait for it before writing')
     }
   }
+}
+
+/** Storage.journal with nothing in it. */
+function emptyJournal () {
+  return { records: 0, bytes: 0, writes: 0, replayMs: 0 }
 }
 
 function openDatabase (SQL, bytes) {
