@@ -78,6 +78,18 @@ test('snapshotDue: records, the byte cap, a quarter of the database, the floor, 
   assert.equal(snapshotDue(p, { records: 1, bytes: 100, writes: 400 }, () => 1 * MB), false)
 })
 
+/** Waits for the one snapshot a pause in writes takes; the next open then replays nothing and holds ids. */
+async function expectIdleSnapshot (s, options, expectedIds) {
+  for (let i = 0; i < 200 && s.stats().snapshots === 0; i++) await sleep(10)
+  assert.equal(s.stats().snapshots, 1, 'taken once writes paused')
+  assert.equal(s.stats().journalRecords, 0)
+  await s.close()
+  const s2 = await createStorage(options)
+  assert.equal(s2.stats().replayed, 0, 'the next open replays nothing')
+  assert.deepEqual(ids(s2.storage), expectedIds)
+  await s2.close()
+}
+
 for (const kind of KINDS) {
   test(`${kind}: snapshots are taken across storage lives and the journal to replay stays bounded`, async () => {
     // Each life writes fewer records than the bound: only a count kept across
@@ -159,14 +171,7 @@ for (const kind of KINDS) {
         await sleep(100)
       }
       assert.equal(s.stats().snapshots, 0, 'not while writes go on')
-      for (let i = 0; i < 200 && s.stats().snapshots === 0; i++) await sleep(10)
-      assert.equal(s.stats().snapshots, 1, 'taken once writes paused')
-      assert.equal(s.stats().journalRecords, 0)
-      await s.close()
-      const s2 = await createStorage(options)
-      assert.equal(s2.stats().replayed, 0, 'the next open replays nothing')
-      assert.deepEqual(ids(s2.storage), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-      await s2.close()
+      await expectIdleSnapshot(s, options, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     })
   })
 
@@ -187,14 +192,7 @@ for (const kind of KINDS) {
       assert.equal(s.stats().snapshots, 0, '21 statements are fewer than idleWrites')
       assert.equal(s.stats().journalWrites, 21)
       await batch(21, 20)
-      for (let i = 0; i < 200 && s.stats().snapshots === 0; i++) await sleep(10)
-      assert.equal(s.stats().snapshots, 1, 'taken once writes paused')
-      assert.equal(s.stats().journalRecords, 0)
-      await s.close()
-      const s2 = await createStorage(options)
-      assert.equal(s2.stats().replayed, 0, 'the next open replays nothing')
-      assert.equal(ids(s2.storage).length, 40)
-      await s2.close()
+      await expectIdleSnapshot(s, options, Array.from({ length: 40 }, (_, i) => i + 1))
     })
   })
 
