@@ -289,6 +289,9 @@ func (e *Ephemeral) ReceiveReceipt(ctx context.Context, roomID, receiptType stri
 // in (after, upTo] of the data stream, as viewer sees them (others' private
 // receipts hidden); ok is false when there are none.
 func (e *Ephemeral) Receipts(ctx context.Context, roomID string, viewer spec.UserID, after, upTo int64) (json.RawMessage, bool, error) {
+	if after >= upTo {
+		return nil, false, nil // nothing can be new; /sync asks this of every joined room
+	}
 	rows, err := e.db.Query(ctx,
 		`SELECT receipt_type, user_id, event_id, thread_id, ts FROM receipts
 		 WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND (receipt_type != ? OR user_id = ?)

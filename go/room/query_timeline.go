@@ -180,6 +180,11 @@ const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 // Timeline returns up to limit of the newest events of a room in the range
 // (after, upTo], oldest first, and whether older events in the range were left out.
 func (r *Queryer) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
+	if after >= upTo {
+		// An incremental /sync with nothing new asks this of every joined
+		// room: two statements each, for nothing.
+		return nil, false, nil
+	}
 	events, err := r.query(ctx, roomID,
 		`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
 		 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(after), int64(upTo), limit+1)
