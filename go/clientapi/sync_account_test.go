@@ -3,6 +3,7 @@
 package clientapi_test
 
 import (
+	"net/url"
 	"testing"
 )
 
@@ -110,5 +111,36 @@ func TestDeviceListsLeftWhenTheUserLeaves(t *testing.T) {
 	ts.expect(r, 200, "")
 	if left, _ := get(r.body, "device_lists", "left").([]any); len(left) != 1 || left[0] != "@alice:"+ts.name {
 		t.Fatalf("after bob left: %s", r.raw)
+	}
+}
+
+// An incremental sync shows the rooms with news since the token and only
+// them: a room with a new event, a room with only a new receipt, not a quiet
+// room (the sync asks only the rooms with events for their timelines).
+func TestIncrementalSyncShowsTheRoomsWithNews(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	quiet := ts.createRoom(alice, nil)
+	talk := ts.createRoom(alice, nil)
+	read := ts.createRoom(alice, nil)
+	readEvent := ts.send(alice, read, "t1", "before the token")
+	since := ts.do("GET", v3+"/sync", alice, nil).str("next_batch")
+	ts.send(alice, talk, "t2", "after the token")
+	ts.expect(ts.do("POST", roomPath(read)+"/receipt/m.read/"+url.PathEscape(readEvent), alice, map[string]any{}), 200, "")
+	r := ts.do("GET", v3+"/sync?since="+since, alice, nil)
+	ts.expect(r, 200, "")
+	joined := get(r.body, "rooms", "join").(map[string]any)
+	if _, ok := joined[quiet]; ok {
+		t.Fatalf("the quiet room is in the sync: %s", r.raw)
+	}
+	events := get(joined[talk], "timeline", "events").([]any)
+	if len(events) != 1 || get(events[0], "content", "body") != "after the token" {
+		t.Fatalf("the room with a new event shows %v: %s", events, r.raw)
+	}
+	if n := len(get(joined[read], "timeline", "events").([]any)); n != 0 {
+		t.Fatalf("the room with only a receipt shows %d timeline events: %s", n, r.raw)
+	}
+	if eph := get(joined[read], "ephemeral", "events").([]any); len(eph) != 1 || get(eph[0], "type") != "m.receipt" {
+		t.Fatalf("the room with a new receipt shows ephemeral %v: %s", eph, r.raw)
 	}
 }

@@ -22,6 +22,10 @@ import (
 // when no filter says otherwise.
 const DefaultTimelineLimit = 20
 
+// maxEventsToScan is the longest range of new events a sync reads through
+// to learn which rooms have any; past it, each room is asked.
+const maxEventsToScan = 1000
+
 // Syncer builds /sync responses.
 type Syncer struct {
 	rooms    *room.Queryer
@@ -204,6 +208,14 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	if err != nil {
 		return nil, err
 	}
+	// An incremental sync usually wakes for one room's news: the rooms with
+	// none need not be asked for their timelines. nil: ask every room.
+	var withEvents map[string]bool
+	if since.Events > 0 && latest.Events-since.Events <= maxEventsToScan {
+		if withEvents, err = s.rooms.RoomsWithEvents(ctx, since.Events, latest.Events); err != nil {
+			return nil, err
+		}
+	}
 	var ignored map[string]bool // loaded with the first invite to show
 	for roomID, m := range memberships {
 		if m.Pos > latest.Events || !req.Filter.Room.allowsRoom(roomID) {
@@ -216,7 +228,8 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 			if m.Pos > since.Events || req.FullState {
 				from = 0
 			}
-			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, since, latest, outside.roomData[roomID])
+			quiet := withEvents != nil && from != 0 && !withEvents[roomID]
+			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, quiet, since, latest, outside.roomData[roomID])
 			if err != nil {
 				return nil, err
 			}
@@ -265,13 +278,17 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 }
 
 // joinedRoom shows a joined room's news between since and latest; from is
-// where its state starts (0 for the whole state). ok is false when nothing
-// changed.
-func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from room.StreamPos, since, latest Token, accountData []any) (JoinedRoom, bool, error) {
+// where its state starts (0 for the whole state), and quiet says the room
+// has no events after from. ok is false when nothing changed.
+func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from room.StreamPos, quiet bool, since, latest Token, accountData []any) (JoinedRoom, bool, error) {
 	f := req.Filter.Room
-	events, limited, err := s.rooms.Timeline(ctx, roomID, from, latest.Events, f.Timeline.Limit)
-	if err != nil {
-		return JoinedRoom{}, false, err
+	var events []room.Event
+	var limited bool
+	if !quiet {
+		var err error
+		if events, limited, err = s.rooms.Timeline(ctx, roomID, from, latest.Events, f.Timeline.Limit); err != nil {
+			return JoinedRoom{}, false, err
+		}
 	}
 	ephemeral, err := s.roomEphemeral(ctx, req, roomID, since, latest)
 	if err != nil {
