@@ -180,11 +180,6 @@ const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 // Timeline returns up to limit of the newest events of a room in the range
 // (after, upTo], oldest first, and whether older events in the range were left out.
 func (r *Queryer) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
-	if after >= upTo {
-		// An incremental /sync with nothing new asks this of every joined
-		// room: two statements each, for nothing.
-		return nil, false, nil
-	}
 	events, err := r.query(ctx, roomID,
 		`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
 		 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(after), int64(upTo), limit+1)
@@ -202,6 +197,9 @@ func (r *Queryer) Timeline(ctx context.Context, roomID string, after, upTo Strea
 // RoomsWithEvents returns the rooms with events in (after, upTo]. It reads
 // every event in that range: for short ranges (an incremental /sync).
 func (r *Queryer) RoomsWithEvents(ctx context.Context, after, upTo StreamPos) (map[string]bool, error) {
+	if after >= upTo {
+		return map[string]bool{}, nil // an incremental /sync with nothing new: no statement
+	}
 	rows, err := r.db.Query(ctx, `SELECT DISTINCT room_id FROM events WHERE stream_pos > ? AND stream_pos <= ?`, int64(after), int64(upTo))
 	if err != nil {
 		return nil, fmt.Errorf("find rooms with events after %d: %w", after, err)
