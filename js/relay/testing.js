@@ -1,19 +1,44 @@
 /**
  * Test kit: relays in their own processes (the relay CLI, as `npm run relay`
- * runs it), so a test can SIGKILL one. Node only.
+ * runs it, or the Go relay, as `npm run relay:go` runs it), so a test can
+ * SIGKILL one. Node only.
  */
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+/** @type {Promise<string> | null} the Go relay built for this process */
+let goRelay = null
+
+/**
+ * Builds the Go relay (go/relay/cmd/hearth-relay) once per process, into a
+ * temporary directory; later calls get the same binary.
+ * @returns {Promise<string>} the binary's path
+ */
+export function buildGoHearthRelay () {
+  goRelay ??= (async () => {
+    const binary = join(await mkdtemp(join(tmpdir(), 'hearth-relay-bin-')), 'hearth-relay')
+    const source = fileURLToPath(new URL('../../go/relay', import.meta.url))
+    await promisify(execFile)('go', ['build', '-o', binary, './cmd/hearth-relay'], { cwd: source, timeout: 600_000 })
+    return binary
+  })()
+  return goRelay
+}
 
 /**
  * Starts a relay process; resolves once it prints its address.
  * @param {Record<string, string>} env RELAY_* settings (RELAY_PORT defaults to 0)
+ * @param {{implementation?: 'js' | 'go'}} [options] which relay: js/relay (default) or go/relay
  * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, id: string, output: () => string}>}
  */
-export function spawnRelayProcess (env = {}) {
-  const cli = fileURLToPath(new URL('./cli.js', import.meta.url))
-  const child = spawn(process.execPath, [cli], { env: { ...process.env, RELAY_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function spawnRelayProcess (env = {}, { implementation = 'js' } = {}) {
+  const command = implementation === 'go'
+    ? [await buildGoHearthRelay(), []]
+    : [process.execPath, [fileURLToPath(new URL('./cli.js', import.meta.url))]]
+  const child = spawn(...command, { env: { ...process.env, RELAY_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the relay did not start: ${out}`)) }, 15_000)
@@ -33,11 +58,13 @@ export function spawnRelayProcess (env = {}) {
 /**
  * Three relays linked in a chain (the second given the first in RELAY_PEERS,
  * the third the second), each with a mailbox in its own directory under dir.
+ * @param {string} dir
+ * @param {Array<'js' | 'go'>} [implementations] each relay's, in order (default: all js)
  */
-export async function spawnLinkedRelays (dir) {
-  const r1 = await spawnRelayProcess({ RELAY_MAILBOX_DIR: join(dir, 'mailbox1') })
-  const r2 = await spawnRelayProcess({ RELAY_MAILBOX_DIR: join(dir, 'mailbox2'), RELAY_PEERS: r1.addr })
-  const r3 = await spawnRelayProcess({ RELAY_MAILBOX_DIR: join(dir, 'mailbox3'), RELAY_PEERS: r2.addr })
+export async function spawnLinkedRelays (dir, implementations = ['js', 'js', 'js']) {
+  const r1 = await spawnRelayProcess({ RELAY_MAILBOX_DIR: join(dir, 'mailbox1') }, { implementation: implementations[0] })
+  const r2 = await spawnRelayProcess({ RELAY_MAILBOX_DIR: join(dir, 'mailbox2'), RELAY_PEERS: r1.addr }, { implementation: implementations[1] })
+  const r3 = await spawnRelayProcess({ RELAY_MAILBOX_DIR: join(dir, 'mailbox3'), RELAY_PEERS: r2.addr }, { implementation: implementations[2] })
   return [r1, r2, r3]
 }
 
