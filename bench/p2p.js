@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay } from '../js/relay/index.js'
 import { createP2P } from '../js/p2p/index.js'
+import { buildGoHearthRelay } from '../js/relay/testing.js'
 import { percentile, valueRow } from './rows.js'
 
 const serve = async (head, body) => ({ status: 200, headers: [], body })
@@ -30,18 +31,23 @@ async function newPeer (relay) {
 }
 
 /**
- * The relay CLI in a child process; resolves once it printed its address.
+ * A relay in a child process (implementation 'js': the relay CLI; 'go': the
+ * Go relay, built once); resolves once it printed its address.
  * Every peer here is on 127.0.0.1, so the per-IP caps are lifted above the
  * 50 peers of relay-load (env overrides them, e.g. for more peers); no
  * mailbox: this measures relaying, and must not lock the working directory's store.
  * BENCH_RELAY_NODE_ARGS (space-separated) are passed to the relay's node, to profile it:
  * e.g. `BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof'` (NODE_OPTIONS refuses --cpu-prof).
  * @param {Record<string, string>} [env] more RELAY_* settings
+ * @param {{implementation?: 'js' | 'go'}} [options]
  * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, multiaddrs: () => string[]}>}
  */
-export function spawnRelay (env = {}) {
+export async function spawnRelay (env = {}, { implementation = 'js' } = {}) {
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(arg => arg !== '')
-  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))], {
+  const [command, args] = implementation === 'go'
+    ? [await buildGoHearthRelay(), []]
+    : [process.execPath, [...nodeArgs, fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))]]
+  const child = spawn(command, args, {
     env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })

@@ -1,10 +1,10 @@
 /**
- * Hearth's relay and a stock go-libp2p circuit relay v2 (test/go-relay) side
- * by side, on issue 17's workload: pairs of peers built from js/p2p, 1.5 KB
+ * Hearth's relays (js/relay, and go/relay: go-libp2p's relay with Hearth's
+ * extras) and a stock go-libp2p circuit relay v2 (test/go-relay) side by side, on issue 17's workload: pairs of peers built from js/p2p, 1.5 KB
  * federation requests and answers (X-Matrix origin set, so they are taken), as fast as they go, each relay in its own
  * process so its CPU time and memory are its own (Linux /proc). For each relay
  * and peer count it reports one object:
- *   {bench: 'relay-compare', relay: 'hearth'|'go', peers, requests, requests_per_s,
+ *   {bench: 'relay-compare', relay: 'hearth'|'hearth-go'|'go', peers, requests, requests_per_s,
  *    relay_cpu_ms_per_request, relay_rss_mib (max while loaded),
  *    frames_per_request: {to_relay, from_relay} (WebSocket messages, counted at the peers)}
  * or {bench: 'relay-compare', relay, error} when a relay cannot run (no Go).
@@ -60,6 +60,7 @@ export async function runRelayCompare ({ quick = false, counts = quick ? [2, 10]
     }
     for (const count of counts) {
       await measure('hearth', await spawnRelay(), count, { quick, print })
+      if (goBinary != null) await measure('hearth-go', await spawnRelay({}, { implementation: 'go' }), count, { quick, print })
       if (goBinary != null) await measure('go', await startGoRelay(goBinary), count, { quick, print })
     }
   } finally {

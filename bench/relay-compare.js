@@ -1,11 +1,11 @@
 /**
- * relay.compare: Hearth's relay against a stock go-libp2p circuit relay v2
- * (test/go-relay) in the same run, on issue 17's workload (bench/relay-compare-workload.js):
+ * relay.compare: Hearth's relays (hearth: js/relay; hearth-go: go/relay)
+ * against a stock go-libp2p circuit relay v2 (test/go-relay) in the same run, on issue 17's workload (bench/relay-compare-workload.js):
  *
- *   relay.compare.<hearth|go>.<n>.cpu-ms-per-request   relay CPU (user + system) per relayed request
- *   relay.compare.<hearth|go>.<n>.rss-mib              relay resident memory, max under load
- *   relay.compare.<hearth|go>.<n>.requests-per-s       what the peers got (bounded by their one process)
- *   relay.compare.<hearth|go>.<n>.frames-per-request   WebSocket messages per request, into + out of the relay
+ *   relay.compare.<hearth|hearth-go|go>.<n>.cpu-ms-per-request   relay CPU (user + system) per relayed request
+ *   relay.compare.<hearth|hearth-go|go>.<n>.rss-mib              relay resident memory, max under load
+ *   relay.compare.<hearth|hearth-go|go>.<n>.requests-per-s       what the peers got (bounded by their one process)
+ *   relay.compare.<hearth|hearth-go|go>.<n>.frames-per-request   WebSocket messages per request, into + out of the relay
  *
  * n = 2, 10, 50 peers (2, 10 with --quick). Without Go, the go rows are one error row.
  */

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -35,6 +36,10 @@ type Limits struct {
 	ReservationTTL        time.Duration
 	DataLimit             int64         // bytes per relayed connection; 0: none
 	DurationLimit         time.Duration // per relayed connection; 0: none
+	// The byte rate one peer may send through its relayed connections, all
+	// together, and the burst it may send at full speed first (throttle.go).
+	MaxRelayedBytesPerSecondPerPeer int
+	MaxRelayedBurstBytesPerPeer     int
 }
 
 // DefaultLimits are the JavaScript relay's. No data or duration limit per
@@ -47,6 +52,9 @@ func DefaultLimits() Limits {
 		MaxConnections: 1024, MaxConnectionsPerIP: 64, MaxConnectionsPerPeer: 4,
 		MaxHopStreams:  256,
 		ReservationTTL: 2 * time.Hour,
+		// the burst holds the largest federation body (16 MiB), so one media
+		// upload or a catch-up after a quiet spell is not paced
+		MaxRelayedBytesPerSecondPerPeer: 4 << 20, MaxRelayedBurstBytesPerPeer: 16 << 20,
 	}
 }
 
@@ -67,6 +75,9 @@ type Config struct {
 type Relay struct {
 	host         host.Host
 	reservations *reservations
+	circuit      *circuit.Relay
+	throttle     *throttle
+	stopPruning  context.CancelFunc
 	presence     *presence.Server
 	mailbox      *mailbox.Mailbox
 	links        *routing.Links
@@ -103,14 +114,21 @@ func Start(cfg Config) (*Relay, error) {
 		libp2p.ListenAddrs(listen),
 		libp2p.ResourceManager(resources),
 		libp2p.ConnectionManager(r.reservations),
-		libp2p.EnableRelayService(circuit.WithResources(relayResources(cfg.Limits))),
 		libp2p.DisableRelay(), // a relay is not reached through other relays
-		// a relay is reachable by definition: without this go-libp2p waits
-		// for AutoNAT to say so before it starts the relay service
-		libp2p.ForceReachabilityPublic(),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("relay host: %w", err)
+	}
+	r.throttle = newThrottle(cfg.Limits.MaxRelayedBytesPerSecondPerPeer, cfg.Limits.MaxRelayedBurstBytesPerPeer)
+	var pruning context.Context
+	pruning, r.stopPruning = context.WithCancel(context.Background())
+	go r.throttle.pruneEvery(pruning, time.Minute)
+	// started here rather than with libp2p.EnableRelayService, which would
+	// wait for AutoNAT to call the relay reachable and give it the plain host
+	r.circuit, err = circuit.New(&throttledHost{Host: r.host, throttle: r.throttle}, circuit.WithResources(relayResources(cfg.Limits)))
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("relay service: %w", err)
 	}
 	r.presence = presence.Serve(r.host, r.reservations.Has, cfg.Log)
 	r.reservations.watch(r.host.Network(), r.presence.ReservationChanged)
@@ -173,6 +191,12 @@ func (r *Relay) Close() error {
 	}
 	if r.mailbox != nil {
 		errs = append(errs, r.mailbox.Close())
+	}
+	if r.circuit != nil {
+		errs = append(errs, r.circuit.Close())
+	}
+	if r.stopPruning != nil {
+		r.stopPruning()
 	}
 	if r.host != nil {
 		errs = append(errs, r.host.Close())

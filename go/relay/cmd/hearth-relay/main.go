@@ -9,8 +9,9 @@
 //	name per limit (RELAY_MAX_RESERVATIONS, …).
 //
 // Two of the JavaScript relay's limits are not enforced here (a warning says
-// so when they are set): the per-peer byte rate on relayed connections and
-// the per-IP connection rate; go-libp2p's relay has no hook for the first.
+// so when they are set): new connections per second per IP, and handshakes
+// in flight at once; go-libp2p bounds those its own way (its swarm's
+// handshake timeouts and the resource manager's connection counts).
 package main
 
 import (
@@ -163,7 +164,6 @@ func limitsFromEnv(env func(string) string, l *relay.Limits, log logrus.FieldLog
 	}
 	for _, name := range []string{
 		"RELAY_MAX_CONNECTIONS_PER_SECOND_PER_HOST", "RELAY_MAX_PENDING_CONNECTIONS",
-		"RELAY_MAX_RELAYED_BYTES_PER_SECOND_PER_PEER", "RELAY_MAX_RELAYED_BURST_BYTES_PER_PEER",
 	} {
 		if env(name) != "" {
 			log.Warnf("relay: %s is not enforced by the Go relay (js/relay enforces it)", name)
