@@ -473,14 +473,15 @@ func TestDepositOverTheRecipientsQuotaIsMailboxFull(t *testing.T) {
 }
 
 func TestAtMostAWindowOfMailIsPushedUnacked(t *testing.T) {
+	const window = 16 // MAILBOX_PUSH_WINDOW: the wire's number, not this package's constant
 	f := newFixture(t, func(o *Options) { o.DepositBurst = 100 })
 	aliceHost, bobHost := f.peer(), f.peer()
 	alice, bob := f.open(aliceHost), f.open(bobHost)
-	for i := range pushWindow + 1 {
+	for i := range window + 1 {
 		alice.wantOK(alice.deposit(bob.self, "r"+string(rune('a'+i)), []byte{byte(i)}, nil))
 	}
 	var mids []int64
-	for i := range pushWindow {
+	for i := range window {
 		got := bob.mail()
 		if got.payload[0] != byte(i) {
 			t.Fatalf("mail %d is %d: not oldest first", i, got.payload[0])
@@ -489,13 +490,13 @@ func TestAtMostAWindowOfMailIsPushedUnacked(t *testing.T) {
 	}
 	bob.quiet() // the 17th waits for an ack
 	bob.send(map[string]any{"op": "ack", "mail": mids[:1]}, nil)
-	if got := bob.mail(); got.payload[0] != pushWindow {
+	if got := bob.mail(); got.payload[0] != window {
 		t.Fatalf("after one ack came mail %d", got.payload[0])
 	}
 	bob.quiet()
 	// a new stream starts from the oldest unacked mail again, with a window of its own
 	again := f.open(bobHost)
-	for i := 1; i <= pushWindow; i++ {
+	for i := 1; i <= window; i++ {
 		if got := again.mail(); got.payload[0] != byte(i) {
 			t.Fatalf("the new stream's mail %d is %d", i, got.payload[0])
 		}
@@ -553,7 +554,8 @@ func TestBadFramesEndOnlyTheirStream(t *testing.T) {
 		"ack not a list":             func(c *client) { c.send(map[string]any{"op": "ack", "mail": "all of them"}, nil) },
 		"ack of id 0":                func(c *client) { c.send(map[string]any{"op": "ack", "mail": []int{1, 0}}, nil) },
 		"ack of a fraction":          func(c *client) { c.send(map[string]any{"op": "ack", "mail": []float64{1.5}}, nil) },
-		"ack of too many":            func(c *client) { c.send(map[string]any{"op": "ack", "mail": make([]int, maxAckIDs+1)}, nil) },
+		"ack of too many":            func(c *client) { c.send(map[string]any{"op": "ack", "mail": ids(1025)}, nil) },
+		"ack of a string":            func(c *client) { c.send(map[string]any{"op": "ack", "mail": []any{1, "2"}}, nil) },
 		"notice ack without a list":  func(c *client) { c.send(map[string]any{"op": "ack-notices"}, nil) },
 		"deposit without an id": func(c *client) {
 			c.send(map[string]any{"op": "deposit", "from": c.self, "to": bob.self, "ref": "r"}, nil)
@@ -581,6 +583,15 @@ func TestBadFramesEndOnlyTheirStream(t *testing.T) {
 	if got := bob.mail(); string(got.payload) != "still here" {
 		t.Fatalf("bob got %q", got.payload)
 	}
+}
+
+// ids is 1…n.
+func ids(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
 }
 
 func TestMailSurvivesARestartOnTheSameDirectory(t *testing.T) {
@@ -622,4 +633,27 @@ func TestASecondMailboxOnADirectoryInUseFails(t *testing.T) {
 	alice := f.open(aliceHost)
 	alice.wantOK(alice.deposit(alice.self, "to-self", []byte("x"), nil))
 	alice.mail()
+}
+
+func TestAConnectionHoldsAtMostFourMailboxStreams(t *testing.T) {
+	f := newFixture(t, nil)
+	aliceHost := f.peer()
+	for range 4 {
+		f.open(aliceHost)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	s, err := aliceHost.NewStream(ctx, f.relay.ID(), protocol.ID(protocolID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	fifth := &client{t: t, self: aliceHost.ID().String(), stream: s, r: bufio.NewReader(s)}
+	fifth.send(map[string]any{"id": 1, "op": "deposit", "from": fifth.self, "to": fifth.self, "ref": "r"}, nil)
+	if r, err := fifth.readWithin(wait); err == nil {
+		t.Fatalf("the fifth stream was answered: %+v", r)
+	}
+	if n := len(f.mb.sessionsOf(fifth.self)); n != 4 {
+		t.Fatalf("alice holds %d sessions", n)
+	}
 }
