@@ -37,6 +37,7 @@ export const BENCHMARKS = Object.freeze([
   { name: 'relay.compare', module: './relay-compare.js', fn: 'relayCompare', timeoutMs: 150_000 },
   { name: 'relay.flood', module: './relay-flood.js', fn: 'relayFlood', timeoutMs: 240_000 },
   { name: 'relay.routing', module: './relay-routing.js', fn: 'relayRouting', timeoutMs: 180_000 },
+  { name: 'relay.routing-go', module: './relay-routing.js', fn: 'relayRoutingGo', timeoutMs: 180_000 },
   { name: 'federation', module: './federation.js', fn: 'federation', timeoutMs: 45_000 },
   { name: 'state', module: './state.js', fn: 'state', timeoutMs: 90_000 },
   { name: 'offline', module: './offline-delivery.js', fn: 'offline', timeoutMs: 150_000 },

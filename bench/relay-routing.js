@@ -1,7 +1,7 @@
 /**
  * relay.routing: peers found by peer ID across linked relays (issue 17).
  * Three relays (the relay CLI, each its own process, linked with RELAY_PEERS
- * in a chain) on loopback:
+ * in a chain) on loopback; relay.routing-go: the same rows with the Go relay:
  *
  *   relay.routing.reach-across.first-request   a peer on one relay sends its first
  *       request to a peer on another (they share none): dial through ours fails,
@@ -38,10 +38,21 @@ const RELAY_ENV = {
   RELAY_MAX_PENDING_CONNECTIONS: '512'
 }
 
-export async function relayRouting ({ quick, deadline, emit, log }) {
-  const r1 = await spawnRelay(RELAY_ENV)
-  const r2 = await spawnRelay({ ...RELAY_ENV, RELAY_PEERS: r1.addr })
-  const r3 = await spawnRelay({ ...RELAY_ENV, RELAY_PEERS: r2.addr })
+/** The JavaScript relays (js/relay). */
+export function relayRouting (options) {
+  return routing(options, { implementation: 'js', prefix: 'relay.routing' })
+}
+
+/** The same with the Go relays (go/relay): rows relay.routing-go.* */
+export function relayRoutingGo (options) {
+  return routing(options, { implementation: 'go', prefix: 'relay.routing-go' })
+}
+
+async function routing ({ quick, deadline, emit, log }, { implementation, prefix }) {
+  const spawn = env => spawnRelay(env, { implementation })
+  const r1 = await spawn(RELAY_ENV)
+  const r2 = await spawn({ ...RELAY_ENV, RELAY_PEERS: r1.addr })
+  const r3 = await spawn({ ...RELAY_ENV, RELAY_PEERS: r2.addr })
   const relays = [r1, r2, r3]
   const nodes = []
   try {
@@ -63,7 +74,7 @@ export async function relayRouting ({ quick, deadline, emit, log }) {
         await Promise.allSettled([from.stop(), to.stop()])
       }
     }
-    emit(latencyRow('relay.routing.reach-across.first-request', reach, { note: 'peers on different relays (3 linked), no shared relay: lookup + relayed dial + one request' }))
+    emit(latencyRow(`${prefix}.reach-across.first-request`, reach, { note: 'peers on different relays (3 linked), no shared relay: lookup + relayed dial + one request' }))
 
     // n simulated peers
     const n = quick ? 100 : 500
@@ -85,7 +96,7 @@ export async function relayRouting ({ quick, deadline, emit, log }) {
     }
     const online = reserve.length
     log(`${online} simulated peers reserved, ${failed} failed`)
-    emit(latencyRow(`relay.routing.${online}-peers.reservation`, reserve, { note: `bare libp2p node: start, connect, reserve (20 at a time, all in one process); ${failed} of ${online + failed} got no reservation within 15 s` }))
+    emit(latencyRow(`${prefix}.${online}-peers.reservation`, reserve, { note: `bare libp2p node: start, connect, reserve (20 at a time, all in one process); ${failed} of ${online + failed} got no reservation within 15 s` }))
 
     const lookups = []
     let missed = 0
@@ -101,7 +112,7 @@ export async function relayRouting ({ quick, deadline, emit, log }) {
     }
     const sorted = [...lookups].sort((a, b) => a - b)
     emit({
-      name: `relay.routing.${online}-peers.lookup`,
+      name: `${prefix}.${online}-peers.lookup`,
       unit: 'ms',
       p50: round(percentile(sorted, 0.5)),
       p99: round(percentile(sorted, 0.95)),
@@ -110,8 +121,8 @@ export async function relayRouting ({ quick, deadline, emit, log }) {
     })
     const cpu = await Promise.all(relays.map(async (r, i) => (await cpuSecondsOf(r.child.pid)) - cpuAtStart[i]))
     const rss = await Promise.all(relays.map(r => rssMib(r.child.pid)))
-    emit(valueRow(`relay.routing.${online}-peers.relay-cpu-s`, 'cpu-s', Math.max(...cpu), { samples: 3, note: `max over the 3 relays for the run (each: ${cpu.map(c => round(c)).join(' / ')})` }))
-    emit(valueRow(`relay.routing.${online}-peers.relay-rss-mib`, 'MiB', Math.max(...rss), { samples: 3, note: `max over the 3 relays, ~${Math.round(online / 3)} peers each (each: ${rss.join(' / ')})` }))
+    emit(valueRow(`${prefix}.${online}-peers.relay-cpu-s`, 'cpu-s', Math.max(...cpu), { samples: 3, note: `max over the 3 relays for the run (each: ${cpu.map(c => round(c)).join(' / ')})` }))
+    emit(valueRow(`${prefix}.${online}-peers.relay-rss-mib`, 'MiB', Math.max(...rss), { samples: 3, note: `max over the 3 relays, ~${Math.round(online / 3)} peers each (each: ${rss.join(' / ')})` }))
   } finally {
     await Promise.allSettled(nodes.map(node => node.stop()))
     for (const r of relays) r.child.kill('SIGTERM')

@@ -3,6 +3,7 @@
 // peers on relays it does not use, and stays reachable when a relay is
 // SIGKILLed, also after a restart given only the dead relay (the relays it
 // learned are kept); mail deposited before the kill is still delivered.
+// Run with the JavaScript relays (js/relay) and with the Go relays (go/relay).
 import './node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -49,10 +50,14 @@ async function ask (from, to, text) {
 
 const onlineIds = (peer) => peer.p2p.relays().filter(r => r.online).map(r => r.peerId)
 
-test('three linked relays: peers given one each reach one another, survive a SIGKILLed relay, and keep mail deposited before it', { timeout: 120_000 }, async (t) => {
+for (const implementation of ['js', 'go']) {
+  test(`three linked relays (${implementation}): peers given one each reach one another, survive a SIGKILLed relay, and keep mail deposited before it`, { timeout: 300_000 }, (t) => linkedRelays(t, implementation))
+}
+
+async function linkedRelays (t, implementation) {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-linked-'))
   // a chain of RELAY_PEERS: r2 knows r1, r3 knows r2; the links make a mesh
-  const relays = await spawnLinkedRelays(dir).catch(async (err) => {
+  const relays = await spawnLinkedRelays(dir, Array(3).fill(implementation)).catch(async (err) => {
     await rm(dir, { recursive: true, force: true })
     throw err
   })
@@ -149,4 +154,4 @@ test('three linked relays: peers given one each reach one another, survive a SIG
   stopping = Date.now()
   await Promise.all([peers[1].p2p.stop(), kill(r2)])
   assert.ok(Date.now() - stopping < 5000, `stop with its relay dying took ${Date.now() - stopping} ms`)
-})
+}

@@ -4,6 +4,8 @@
  * each given a different one. Invites, joins and messages go in every
  * direction; a relay SIGKILLed leaves its peers reachable within 10 s; a
  * message waiting in a mailbox on it is still delivered, its sender gone.
+ * Run with the JavaScript relays, and with a mix: Go relays (go/relay) linked
+ * with a JavaScript one, peers on each kind.
  * Needs `npm run build` (dist/hearth.wasm).
  */
 import '../p2p/node-env.js'
@@ -26,7 +28,11 @@ async function eventually (what, fn, timeoutMs) {
   throw new Error(`${what}: last saw ${JSON.stringify(last?.value)}`)
 }
 
-test('three linked relays, a peer on each: every direction, a relay SIGKILLed, mail on it still delivered', { timeout: 420_000 }, async (t) => {
+for (const implementations of [['js', 'js', 'js'], ['go', 'js', 'go']]) {
+  test(`three linked relays (${implementations.join(', ')}), a peer on each: every direction, a relay SIGKILLed, mail on it still delivered`, { timeout: 420_000 }, (t) => linkedRelays(t, implementations))
+}
+
+async function linkedRelays (t, implementations) {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-linked-peers-'))
   const peers = {}
   let relays = []
@@ -36,7 +42,7 @@ test('three linked relays, a peer on each: every direction, a relay SIGKILLed, m
     await Promise.allSettled(relays.map(killRelay))
     await rm(dir, { recursive: true, force: true })
   })
-  relays = await spawnLinkedRelays(dir)
+  relays = await spawnLinkedRelays(dir, implementations)
   const [r1, r2, r3] = relays
 
   const start = async (name, relay) => {
@@ -101,4 +107,4 @@ test('three linked relays, a peer on each: every direction, a relay SIGKILLed, m
   const seen = await waitForMessage(carol.peer, carol.token, ca, 'while you were away', 30_000)
   assert.equal(seen.filter(m => m === 'while you were away').length, 1, 'delivered once')
   assert.ok(!r1.output().includes('Error') && !r2.output().includes('Error'), `relay errors:\n${r1.output()}\n${r2.output()}`)
-})
+}
