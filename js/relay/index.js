@@ -7,6 +7,10 @@
  * federation content: relayed connections are end-to-end encrypted (noise),
  * and mail is sealed to its recipient.
  *
+ * go/relay is the same relay in Go (go-libp2p's relay with these extras,
+ * on the same wire): it relays at a fraction of this one's CPU and memory
+ * (js/p2p/README.md, "Cost of relaying"), so deployments run that one.
+ *
  * Limits, chosen deliberately:
  * - per relayed connection: none on data or duration. libp2p's default
  *   (128 KiB, 2 min) cuts federation mid-request; Hearth peers keep one
