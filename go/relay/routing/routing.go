@@ -101,7 +101,7 @@ type link struct {
 func Start(h host.Host, opts Options) (*Links, error) {
 	var peers [][]ma.Multiaddr
 	for _, p := range opts.Peers {
-		a, ok := relayAddr(p.String())
+		a, ok := RelayAddr(p.String())
 		if !ok {
 			return nil, fmt.Errorf("routing: RELAY_PEERS: %s is not a relay multiaddr ending in /p2p/<peer ID>", p)
 		}

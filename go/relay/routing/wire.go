@@ -70,7 +70,7 @@ func relayAddrsFrom(raw json.RawMessage) []ma.Multiaddr {
 			break
 		}
 		if s, ok := item.(string); ok {
-			if a, ok := relayAddr(s); ok {
+			if a, ok := RelayAddr(s); ok {
 				addrs = append(addrs, a)
 			}
 		}
@@ -78,8 +78,9 @@ func relayAddrsFrom(raw json.RawMessage) []ma.Multiaddr {
 	return addrs
 }
 
-// relayAddr parses one relay address (see relayAddrsFrom).
-func relayAddr(s string) (ma.Multiaddr, bool) {
+// RelayAddr parses one relay address: a multiaddr ending in /p2p/<id>, with
+// no /p2p-circuit, in at most 400 characters (see relayAddrsFrom).
+func RelayAddr(s string) (ma.Multiaddr, bool) {
 	if len(s) > maxAddrChars && len(utf16.Encode([]rune(s))) > maxAddrChars {
 		return nil, false
 	}

@@ -29,11 +29,11 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/sirupsen/logrus"
 
 	"hearth/go/relay"
 	"hearth/go/relay/mailbox"
+	"hearth/go/relay/routing"
 )
 
 func main() {
@@ -110,22 +110,13 @@ func configFromEnv(env func(string) string, log logrus.FieldLogger) (relay.Confi
 		if text == "" {
 			continue
 		}
-		addr, err := ma.NewMultiaddr(text)
-		if err != nil || !endsInPeerID(addr) {
+		addr, ok := routing.RelayAddr(text)
+		if !ok {
 			return cfg, fmt.Errorf("RELAY_PEERS: %s is not a relay multiaddr ending in /p2p/<peer ID>", text)
 		}
 		cfg.Peers = append(cfg.Peers, addr)
 	}
 	return cfg, nil
-}
-
-func endsInPeerID(addr ma.Multiaddr) bool {
-	last := addr[len(addr)-1]
-	if last.Protocol().Code != ma.P_P2P {
-		return false
-	}
-	_, err := addr.ValueForProtocol(ma.P_CIRCUIT)
-	return err != nil
 }
 
 // limitsFromEnv sets each limit its variable names, each a positive whole number.
