@@ -4,6 +4,7 @@
  * SIGKILL one. Node only.
  */
 import { execFile, spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,12 +16,15 @@ let goRelay = null
 
 /**
  * Builds the Go relay (go/relay/cmd/hearth-relay) once per process, into a
- * temporary directory; later calls get the same binary.
+ * temporary directory removed when the process exits; later calls get the
+ * same binary.
  * @returns {Promise<string>} the binary's path
  */
 export function buildGoHearthRelay () {
   goRelay ??= (async () => {
-    const binary = join(await mkdtemp(join(tmpdir(), 'hearth-relay-bin-')), 'hearth-relay')
+    const dir = await mkdtemp(join(tmpdir(), 'hearth-relay-bin-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    const binary = join(dir, 'hearth-relay')
     const source = fileURLToPath(new URL('../../go/relay', import.meta.url))
     await promisify(execFile)('go', ['build', '-o', binary, './cmd/hearth-relay'], { cwd: source, timeout: 600_000 })
     return binary
