@@ -1,6 +1,7 @@
 /**
  * Hearth's relays (js/relay, and go/relay: go-libp2p's relay with Hearth's
- * extras) and a stock go-libp2p circuit relay v2 (test/go-relay) side by side, on issue 17's workload: pairs of peers built from js/p2p, 1.5 KB
+ * extras) and a stock go-libp2p circuit relay v2 (test/go-relay) side by
+ * side, on issue 17's workload: pairs of peers built from js/p2p, 1.5 KB
  * federation requests and answers (X-Matrix origin set, so they are taken), as fast as they go, each relay in its own
  * process so its CPU time and memory are its own (Linux /proc). For each relay
  * and peer count it reports one object:

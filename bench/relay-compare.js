@@ -1,6 +1,7 @@
 /**
  * relay.compare: Hearth's relays (hearth: js/relay; hearth-go: go/relay)
- * against a stock go-libp2p circuit relay v2 (test/go-relay) in the same run, on issue 17's workload (bench/relay-compare-workload.js):
+ * against a stock go-libp2p circuit relay v2 (test/go-relay) in the same run,
+ * on issue 17's workload (bench/relay-compare-workload.js):
  *
  *   relay.compare.<hearth|hearth-go|go>.<n>.cpu-ms-per-request   relay CPU (user + system) per relayed request
  *   relay.compare.<hearth|hearth-go|go>.<n>.rss-mib              relay resident memory, max under load
