@@ -3,15 +3,7 @@
  * directory of its own. The relay never reads what it stores: `sealed` is the
  * payload exactly as deposited (sealed to the recipient by its sender's Go).
  *
- * Tables:
- *   mail     one row per deposit, UNIQUE (sender, recipient, ref): a repeated
- *            deposit finds its row instead of storing a second one
- *   notices  what a sender is told about its mail ('delivered' | 'expired')
- *   peers    when each peer last held a mailbox stream here: mail is taken
- *            only for peers seen within the TTL (the relay is one of theirs)
- *   boxes, totals   per-recipient and whole-store counts, kept by triggers in
- *            the same transaction as the mail rows, so quota checks are one
- *            row read and can never drift from the rows themselves
+ * Tables: go/relay/mailbox/schema.sql, shared with the Go relay.
  *
  * Durability: WAL with synchronous=FULL, so a COMMIT returns once the WAL is
  * fsync'd; writes go through writer.js, which answers only after the COMMIT.
@@ -22,64 +14,15 @@
  * others only read.
  */
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { MailboxFullError, MailboxStoreError } from '../../p2p/errors.js'
 import { createWriter } from './writer.js'
 
 const SCHEMA_VERSION = 1
 
-const SCHEMA = `
-CREATE TABLE mail (
-  mid          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a late ack cannot hit newer mail
-  recipient    TEXT NOT NULL,
-  sender       TEXT NOT NULL,
-  ref          TEXT NOT NULL,
-  sealed       BLOB NOT NULL,
-  size         INTEGER NOT NULL,
-  deposited_at INTEGER NOT NULL, -- ms since epoch
-  expires_at   INTEGER NOT NULL,
-  UNIQUE (sender, recipient, ref)
-);
-CREATE INDEX mail_by_recipient ON mail (recipient, mid);
-CREATE INDEX mail_by_expiry ON mail (expires_at);
-
-CREATE TABLE notices (
-  nid        INTEGER PRIMARY KEY AUTOINCREMENT,
-  sender     TEXT NOT NULL,  -- who is told: the mail's sender
-  kind       TEXT NOT NULL CHECK (kind IN ('delivered', 'expired')),
-  recipient  TEXT NOT NULL,
-  ref        TEXT NOT NULL,
-  at         INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
-);
-CREATE INDEX notices_by_sender ON notices (sender, nid);
-CREATE INDEX notices_by_expiry ON notices (expires_at);
-
-CREATE TABLE peers (
-  peer      TEXT PRIMARY KEY,
-  last_seen INTEGER NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE boxes (
-  recipient TEXT PRIMARY KEY,
-  count     INTEGER NOT NULL,
-  bytes     INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE totals (only INTEGER PRIMARY KEY CHECK (only = 0), count INTEGER NOT NULL, bytes INTEGER NOT NULL);
-INSERT INTO totals VALUES (0, 0, 0);
-
-CREATE TRIGGER mail_added AFTER INSERT ON mail BEGIN
-  INSERT INTO boxes (recipient, count, bytes) VALUES (NEW.recipient, 1, NEW.size)
-    ON CONFLICT (recipient) DO UPDATE SET count = count + 1, bytes = bytes + NEW.size;
-  UPDATE totals SET count = count + 1, bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER mail_removed AFTER DELETE ON mail BEGIN
-  UPDATE boxes SET count = count - 1, bytes = bytes - OLD.size WHERE recipient = OLD.recipient;
-  DELETE FROM boxes WHERE recipient = OLD.recipient AND count = 0;
-  UPDATE totals SET count = count - 1, bytes = bytes - OLD.size;
-END;
-`
+const SCHEMA = readFileSync(fileURLToPath(new URL('../../../go/relay/mailbox/schema.sql', import.meta.url)), 'utf8')
 
 /** Expired mails turned into notices per sweep: a huge backlog is worked off over several sweeps. */
 const SWEEP_BATCH = 10_000
