@@ -14,13 +14,11 @@
  * one, so requests/s is bounded by them.
  */
 import '../js/p2p/node-env.js' // Node polyfills for libp2p: this module runs in its own process (bench/child.js)
-import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRelay } from '../js/relay/index.js'
 import { createP2P } from '../js/p2p/index.js'
-import { buildGoHearthRelay } from '../js/relay/testing.js'
+import { spawnRelayProcess } from '../js/relay/testing.js'
 import { percentile, valueRow } from './rows.js'
 
 const serve = async (head, body) => ({ status: 200, headers: [], body })
@@ -31,8 +29,8 @@ async function newPeer (relay) {
 }
 
 /**
- * A relay in a child process (implementation 'js': the relay CLI; 'go': the
- * Go relay, built once); resolves once it printed its address.
+ * A relay in a child process (js/relay/testing.js; implementation 'js': the
+ * relay CLI, 'go': the Go relay); resolves once it printed its address.
  * Every peer here is on 127.0.0.1, so the per-IP caps are lifted above the
  * 50 peers of relay-load (env overrides them, e.g. for more peers); no
  * mailbox: this measures relaying, and must not lock the working directory's store.
@@ -44,23 +42,9 @@ async function newPeer (relay) {
  */
 export async function spawnRelay (env = {}, { implementation = 'js' } = {}) {
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(arg => arg !== '')
-  const [command, args] = implementation === 'go'
-    ? [await buildGoHearthRelay(), []]
-    : [process.execPath, [...nodeArgs, fileURLToPath(new URL('../js/relay/cli.js', import.meta.url))]]
-  const child = spawn(command, args, {
-    env: { ...process.env, RELAY_PORT: '0', RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off', ...env },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.once('error', reject)
-    child.once('exit', code => reject(new Error(`the relay exited (${code}): ${out}`)))
-    child.stdout.on('data', chunk => {
-      out += chunk
-      const addr = out.match(/relay: address (\S+)/)?.[1]
-      if (addr != null) resolve({ child, addr, multiaddrs: () => [addr] })
-    })
-  })
+  const relay = await spawnRelayProcess({ RELAY_MAX_RESERVATIONS_PER_IP: '256', RELAY_MAX_CONNECTIONS_PER_IP: '1024', RELAY_MAILBOX_DIR: 'off', ...env },
+    { implementation, nodeArgs })
+  return { ...relay, multiaddrs: () => [relay.addr] }
 }
 
 /** CPU seconds used so far by a process (user + system), or null off Linux. */

@@ -35,13 +35,15 @@ export function buildGoHearthRelay () {
 /**
  * Starts a relay process; resolves once it prints its address.
  * @param {Record<string, string>} env RELAY_* settings (RELAY_PORT defaults to 0)
- * @param {{implementation?: 'js' | 'go'}} [options] which relay: js/relay (default) or go/relay
- * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, id: string, output: () => string}>}
+ * @param {{implementation?: 'js' | 'go', nodeArgs?: string[]}} [options] which relay:
+ *   js/relay (default) or go/relay; nodeArgs: for the JS relay's node (e.g. --cpu-prof)
+ * @returns {Promise<{child: import('node:child_process').ChildProcess, addr: string, id: string,
+ *   port: number, output: () => string}>} output: what it printed so far, both streams
  */
-export async function spawnRelayProcess (env = {}, { implementation = 'js' } = {}) {
+export async function spawnRelayProcess (env = {}, { implementation = 'js', nodeArgs = [] } = {}) {
   const command = implementation === 'go'
     ? [await buildGoHearthRelay(), []]
-    : [process.execPath, [fileURLToPath(new URL('./cli.js', import.meta.url))]]
+    : [process.execPath, [...nodeArgs, fileURLToPath(new URL('./cli.js', import.meta.url))]]
   const child = spawn(...command, { env: { ...process.env, RELAY_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   return new Promise((resolve, reject) => {
@@ -53,7 +55,9 @@ export async function spawnRelayProcess (env = {}, { implementation = 'js' } = {
       const addr = out.match(/relay: address (\S+)/)?.[1]
       if (addr != null) {
         clearTimeout(timer)
-        resolve({ child, addr, id: addr.split('/p2p/')[1], output: () => out })
+        // both relays print their port before their addresses
+        const port = Number(out.match(/relay: listening on port (\d+)/)?.[1])
+        resolve({ child, addr, id: addr.split('/p2p/')[1], port, output: () => out })
       }
     })
   })

@@ -4,12 +4,11 @@
 import '../../p2p/node-env.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createP2P } from '../../p2p/index.js'
+import { spawnRelayProcess } from '../testing.js'
 import { mailboxOpen, newKey, quiet, rawMailbox, waitUntil, withMailboxRelay } from './testing.js'
 
 const TEST_TIMEOUT = 30_000
@@ -87,27 +86,6 @@ test('bad frames close their stream and nothing else; the relay goes on', { time
   })
 })
 
-/** The relay CLI in a child process; resolves with its port and address once it printed them. */
-function spawnRelay (env) {
-  const cli = fileURLToPath(new URL('../cli.js', import.meta.url))
-  const child = spawn(process.execPath, [cli], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the relay did not start: ${out}`)), 10_000)
-    child.once('exit', code => reject(new Error(`the relay exited (${code}): ${out}`)))
-    child.stderr.on('data', chunk => { out += chunk })
-    child.stdout.on('data', chunk => {
-      out += chunk
-      const port = out.match(/listening on port (\d+)/)?.[1]
-      const addr = out.match(/relay: address (\S+)/)?.[1]
-      if (port != null && addr != null) {
-        clearTimeout(timer)
-        resolve({ child, port, addr })
-      }
-    })
-  })
-}
-
 async function kill (child, signal) {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
@@ -126,7 +104,7 @@ test('deposits the relay acknowledged survive SIGKILL and are delivered after th
     await mailboxOpen(p)
     return p
   }
-  let relay = await spawnRelay(env)
+  let relay = await spawnRelayProcess(env)
   try {
     const [aliceKey, bobKey] = [await newKey(), await newKey()]
     const bobWasHere = await peer(bobKey)
@@ -137,7 +115,7 @@ test('deposits the relay acknowledged survive SIGKILL and are delivered after th
     await Promise.all(refs.map(ref => alice.deposit(bobWasHere.peerId, ref, bytes(`sealed ${ref}`))))
     await kill(relay.child, 'SIGKILL')
 
-    relay = await spawnRelay({ ...env, RELAY_PORT: relay.port })
+    relay = await spawnRelayProcess({ ...env, RELAY_PORT: String(relay.port) })
     const mail = []
     await peer(bobKey, { onMail: async m => { mail.push(new TextDecoder().decode(m.bytes)) } })
     await waitUntil(() => mail.length === refs.length, 5000, `bob got ${mail.length} of ${refs.length} after the restart`)
