@@ -3,13 +3,13 @@
  * runs it, or the Go relay, as `npm run relay:go` runs it), so a test can
  * SIGKILL one. Node only.
  */
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
+import { goBuild } from '../../test/go-relay/relay.js'
 
 /** @type {Promise<string> | null} the Go relay built for this process */
 let goRelay = null
@@ -25,8 +25,7 @@ export function buildGoHearthRelay () {
     const dir = await mkdtemp(join(tmpdir(), 'hearth-relay-bin-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
     const binary = join(dir, 'hearth-relay')
-    const source = fileURLToPath(new URL('../../go/relay', import.meta.url))
-    await promisify(execFile)('go', ['build', '-o', binary, './cmd/hearth-relay'], { cwd: source, timeout: 600_000 })
+    await goBuild(fileURLToPath(new URL('../../go/relay', import.meta.url)), './cmd/hearth-relay', binary)
     return binary
   })()
   return goRelay

@@ -1,6 +1,7 @@
 /**
  * Builds and runs the stock go-libp2p relay (main.go here) for tests and
- * benchmarks. Node only.
+ * benchmarks, and builds other Go programs for them (goBuild: the Go relay
+ * in js/relay/testing.js). Node only.
  */
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -27,13 +28,21 @@ export class GoMissingError extends Error {
  */
 export async function buildGoRelay (dir) {
   const binary = join(dir, 'go-relay')
+  await goBuild(source, '.', binary)
+  return binary
+}
+
+/**
+ * `go build -o binary pkg` in the module at moduleDir, for tests and benchmarks.
+ * @throws {GoMissingError} no `go` on PATH
+ */
+export async function goBuild (moduleDir, pkg, binary) {
   try {
-    await promisify(execFile)('go', ['build', '-o', binary, '.'], { cwd: source, timeout: 600_000 })
+    await promisify(execFile)('go', ['build', '-o', binary, pkg], { cwd: moduleDir, timeout: 600_000 })
   } catch (err) {
     if (err.code === 'ENOENT') throw new GoMissingError('the Go toolchain (go) is not installed', { cause: err })
-    throw new Error(`building test/go-relay failed: ${err.stderr || err.message}`, { cause: err })
+    throw new Error(`building ${pkg} in ${moduleDir} failed: ${err.stderr || err.message}`, { cause: err })
   }
-  return binary
 }
 
 /**
