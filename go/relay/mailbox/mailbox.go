@@ -139,21 +139,29 @@ func (m *Mailbox) nowMs() int64 { return m.now().UnixMilli() }
 // KeepsMailFor says whether mail for p is taken here: it holds a mailbox
 // stream now, or held one within the TTL.
 func (m *Mailbox) KeepsMailFor(p peer.ID) bool {
-	id := p.String()
 	m.mu.Lock()
-	stopping, present := m.stopping, len(m.sessions[id]) > 0
+	stopping := m.stopping
 	m.mu.Unlock()
 	if stopping {
 		return false
 	}
-	if present {
-		return true
-	}
-	known, err := m.store.knowsPeer(id, m.nowMs())
+	keeps, err := m.keepsMailFor(p.String(), m.nowMs())
 	if err != nil {
-		m.log.Warnf("relay: mailbox: cannot look up %s: %v", id, err)
+		m.log.Warnf("relay: mailbox: cannot look up %s: %v", p, err)
 	}
-	return known
+	return keeps
+}
+
+// keepsMailFor is KeepsMailFor's test, for a deposit too (which refuses on
+// a store error instead of logging it).
+func (m *Mailbox) keepsMailFor(id string, now int64) (bool, error) {
+	m.mu.Lock()
+	present := len(m.sessions[id]) > 0
+	m.mu.Unlock()
+	if present {
+		return true, nil
+	}
+	return m.store.knowsPeer(id, now)
 }
 
 // Stats says what the store holds.

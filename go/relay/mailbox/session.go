@@ -114,11 +114,7 @@ func (s *session) handle(frame []byte) error {
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		for _, mid := range mids {
-			delete(s.mail.unacked, mid)
-		}
-		s.mu.Unlock()
+		s.acked(&s.mail, mids)
 		told, err := s.m.store.ack(s.peer, mids, s.m.nowMs())
 		if err != nil {
 			s.m.log.Warnf("relay: mailbox ack of %s failed: %v", s.peer, err)
@@ -132,11 +128,7 @@ func (s *session) handle(frame []byte) error {
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		for _, nid := range nids {
-			delete(s.notices.unacked, nid)
-		}
-		s.mu.Unlock()
+		s.acked(&s.notices, nids)
 		if err := s.m.store.ackNotices(s.peer, nids); err != nil {
 			s.m.log.Warnf("relay: mailbox notice ack of %s failed: %v", s.peer, err)
 		}
@@ -186,14 +178,12 @@ func (m *Mailbox) deposit(from string, h head, payload []byte) (int64, error) {
 		return 0, refuse(errTooLarge, "%d bytes; this relay takes at most %d per deposit", len(payload), m.opts.MaxDepositBytes)
 	}
 	at := m.nowMs()
-	if len(m.sessionsOf(to)) == 0 {
-		known, err := m.store.knowsPeer(to, at)
-		if err != nil {
-			return 0, err
-		}
-		if !known {
-			return 0, refuse(errUnknownRecipient, "%s does not use this relay's mailbox", to)
-		}
+	keeps, err := m.keepsMailFor(to, at)
+	if err != nil {
+		return 0, err
+	}
+	if !keeps {
+		return 0, refuse(errUnknownRecipient, "%s does not use this relay's mailbox", to)
 	}
 	if wait := m.rate.take(from, at); wait > 0 {
 		r := refuse(errRateLimited, "too many deposits; retry in %d ms", wait)
@@ -232,50 +222,67 @@ type pushedNotice struct {
 
 // pushMail pushes the peer's next mails, as many as the window has room for.
 func (s *session) pushMail() {
-	s.mu.Lock()
-	room := pushWindow - len(s.mail.unacked)
-	if s.closed || room <= 0 {
-		s.mu.Unlock()
-		return
-	}
-	rows, err := s.m.store.mailFor(s.peer, s.mail.cursor, room, s.m.nowMs())
-	if err != nil {
-		s.mu.Unlock()
-		s.m.log.Warnf("relay: mailbox stream of %s closed: %v", s.peer, err)
-		s.close(err)
-		return
-	}
-	for _, row := range rows {
-		s.mail.unacked[row.mid] = struct{}{}
-		s.mail.cursor = row.mid
-		var p pushedMail
-		p.Mail.Mid, p.Mail.From, p.Mail.Ref, p.Mail.DepositedAt = row.mid, row.sender, row.ref, row.depositedAt
-		s.queue(encodeFrame(p, row.sealed))
-	}
-	s.mu.Unlock()
+	s.push(&s.mail, func(after int64, room int) ([]pushed, error) {
+		rows, err := s.m.store.mailFor(s.peer, after, room, s.m.nowMs())
+		out := make([]pushed, len(rows))
+		for i, row := range rows {
+			var p pushedMail
+			p.Mail.Mid, p.Mail.From, p.Mail.Ref, p.Mail.DepositedAt = row.mid, row.sender, row.ref, row.depositedAt
+			out[i] = pushed{row.mid, encodeFrame(p, row.sealed)}
+		}
+		return out, err
+	})
 }
 
 // pushNotices pushes the peer's next notices, as many as the window has room for.
 func (s *session) pushNotices() {
+	s.push(&s.notices, func(after int64, room int) ([]pushed, error) {
+		rows, err := s.m.store.noticesFor(s.peer, after, room)
+		out := make([]pushed, len(rows))
+		for i, row := range rows {
+			var p pushedNotice
+			p.Notice.Nid, p.Notice.Kind, p.Notice.To, p.Notice.Ref, p.Notice.At = row.nid, row.kind, row.recipient, row.ref, row.at
+			out[i] = pushed{row.nid, encodeFrame(p, nil)}
+		}
+		return out, err
+	})
+}
+
+// acked frees the window's room the peer's ack gave back.
+func (s *session) acked(w *window, ids []int64) {
 	s.mu.Lock()
-	room := pushWindow - len(s.notices.unacked)
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(w.unacked, id)
+	}
+}
+
+// pushed is one mail or notice framed for the peer, with its id.
+type pushed struct {
+	id    int64
+	frame []byte
+}
+
+// push queues what next reads after w's cursor, as much as w has room for;
+// a store error closes the stream.
+func (s *session) push(w *window, next func(after int64, room int) ([]pushed, error)) {
+	s.mu.Lock()
+	room := pushWindow - len(w.unacked)
 	if s.closed || room <= 0 {
 		s.mu.Unlock()
 		return
 	}
-	rows, err := s.m.store.noticesFor(s.peer, s.notices.cursor, room)
+	items, err := next(w.cursor, room)
 	if err != nil {
 		s.mu.Unlock()
 		s.m.log.Warnf("relay: mailbox stream of %s closed: %v", s.peer, err)
 		s.close(err)
 		return
 	}
-	for _, row := range rows {
-		s.notices.unacked[row.nid] = struct{}{}
-		s.notices.cursor = row.nid
-		var p pushedNotice
-		p.Notice.Nid, p.Notice.Kind, p.Notice.To, p.Notice.Ref, p.Notice.At = row.nid, row.kind, row.recipient, row.ref, row.at
-		s.queue(encodeFrame(p, nil))
+	for _, item := range items {
+		w.unacked[item.id] = struct{}{}
+		w.cursor = item.id
+		s.queue(item.frame)
 	}
 	s.mu.Unlock()
 }
