@@ -13,6 +13,9 @@
  *   clientapi.wasm.send.commit-ms          commit per send: journal append + fdatasync
  *   clientapi.wasm.send.go-ms              the rest: Go (event building, signing, auth, JSON)
  *                                          and the serve crossing
+ *   clientapi.wasm.sync                    an incremental /sync after one new message (the
+ *                                          answer a waiting /sync gives it; p50/p99)
+ *   clientapi.wasm.sync.storage-calls      bridge crossings into hearthStorage per such /sync
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -49,12 +52,30 @@ export async function wasmSend ({ dist, quick, deadline }) {
     const per = (x) => x / Math.max(1, counted)
     const total = sendMs.reduce((a, b) => a + b, 0)
     const note = `${counted} sends after 20 to warm up; file journal in a temporary directory`
+    const sends = { ...timing }
+    // Then what a /sync woken by a message builds: the same incremental sync,
+    // asked once the message is in (timeout 0), its crossings counted alone.
+    const syncMs = []
+    const syncCalls = []
+    let since = (await client.ok('GET', '/_matrix/client/v3/sync?timeout=0')).next_batch
+    for (let i = 0; i < (quick ? 30 : 100) && Date.now() < deadline - 1_000; i++) {
+      await client.send(roomId, `s${i}`, `message ${i}`)
+      timing.calls = 0
+      const began = performance.now()
+      since = (await client.ok('GET', `/_matrix/client/v3/sync?timeout=0&since=${encodeURIComponent(since)}`)).next_batch
+      syncMs.push(performance.now() - began)
+      syncCalls.push(timing.calls)
+    }
+    const syncNote = `${syncMs.length} incremental /syncs, each after one message in the one room`
+    Object.assign(timing, sends)
     return [
       latencyRow('clientapi.wasm.send', sendMs, { note: 'PUT /send through callServe, real wasm under Node, file journal' }),
       valueRow('clientapi.wasm.send.storage-calls', 'calls', per(timing.calls), { samples: counted, note }),
       valueRow('clientapi.wasm.send.storage-ms', 'ms', per(timing.storageMs), { samples: counted, note: 'inside hearthStorage calls, commit excluded; ' + note }),
       valueRow('clientapi.wasm.send.commit-ms', 'ms', per(timing.commitMs), { samples: counted, note: 'commit: journal append + fdatasync; ' + note }),
-      valueRow('clientapi.wasm.send.go-ms', 'ms', per(total - timing.storageMs - timing.commitMs), { samples: counted, note: 'the rest: Go and the serve crossing (mean); ' + note })
+      valueRow('clientapi.wasm.send.go-ms', 'ms', per(total - timing.storageMs - timing.commitMs), { samples: counted, note: 'the rest: Go and the serve crossing (mean); ' + note }),
+      latencyRow('clientapi.wasm.sync', syncMs, { note: syncNote }),
+      valueRow('clientapi.wasm.sync.storage-calls', 'calls', syncCalls.reduce((a, b) => a + b, 0) / Math.max(1, syncCalls.length), { samples: syncCalls.length, note: syncNote })
     ]
   } finally {
     await rm(dir, { recursive: true, force: true })

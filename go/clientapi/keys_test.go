@@ -28,6 +28,11 @@ func TestKeysAndToDevice(t *testing.T) {
 	if get(up.body, "one_time_key_counts", "signed_curve25519") != 2.0 {
 		t.Fatalf("upload: %s", up.raw)
 	}
+	// Both counts come from one statement: each part must still be its own.
+	fresh := ts.do("GET", v3+"/sync", bob, nil)
+	if get(fresh.body, "device_one_time_keys_count", "signed_curve25519") != 2.0 || get(fresh.body, "device_unused_fallback_key_types", 0) != "signed_curve25519" {
+		t.Fatalf("keys in bob's sync after the upload: %s", fresh.raw)
+	}
 	ts.expect(ts.do("POST", v3+"/keys/upload", bob, map[string]any{"device_keys": map[string]any{"user_id": aliceID, "device_id": bobDev}}), 400, "M_INVALID_PARAM")
 
 	// Alice learns that bob's devices changed, then queries and claims.

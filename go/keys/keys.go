@@ -285,45 +285,40 @@ func (k *Keys) DeleteDevice(ctx context.Context, user spec.UserID, deviceID stri
 }
 
 // Counts returns a device's unclaimed one-time keys per algorithm and the
-// algorithms of its unused fallback keys.
+// algorithms of its unused fallback keys. One statement reads both: every
+// /sync asks, and in the browser each statement is a crossing into JS.
 func (k *Keys) Counts(ctx context.Context, user spec.UserID, deviceID string) (map[string]int, []string, error) {
-	counts := map[string]int{}
-	rows, err := k.db.Query(ctx, `SELECT algorithm, COUNT(*) FROM one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm`,
-		user.String(), deviceID)
+	rows, err := k.db.Query(ctx,
+		`SELECT 'one-time', algorithm, COUNT(*) FROM one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm
+		 UNION ALL
+		 SELECT 'fallback', algorithm, 0 FROM fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0
+		 ORDER BY 1, 2`,
+		user.String(), deviceID, user.String(), deviceID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("count one-time keys: %w", err)
+		return nil, nil, fmt.Errorf("count one-time and fallback keys: %w", err)
 	}
+	defer rows.Close()
+	counts := map[string]int{}
+	unused := []string{}
 	for rows.Next() {
-		var alg string
+		var kind, alg string
 		var n int
-		if err := rows.Scan(&alg, &n); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("count one-time keys: %w", err)
+		if err := rows.Scan(&kind, &alg, &n); err != nil {
+			return nil, nil, fmt.Errorf("count one-time and fallback keys: %w", err)
 		}
-		counts[alg] = n
+		if kind == "fallback" {
+			unused = append(unused, alg)
+		} else {
+			counts[alg] = n
+		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("count one-time keys: %w", err)
+		return nil, nil, fmt.Errorf("count one-time and fallback keys: %w", err)
 	}
 	if _, ok := counts["signed_curve25519"]; !ok {
 		counts["signed_curve25519"] = 0 // clients expect this count even at 0
 	}
-	frows, err := k.db.Query(ctx, `SELECT algorithm FROM fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm`,
-		user.String(), deviceID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load fallback keys: %w", err)
-	}
-	defer frows.Close()
-	unused := []string{}
-	for frows.Next() {
-		var alg string
-		if err := frows.Scan(&alg); err != nil {
-			return nil, nil, fmt.Errorf("load fallback keys: %w", err)
-		}
-		unused = append(unused, alg)
-	}
-	return counts, unused, frows.Err()
+	return counts, unused, nil
 }
 
 // QueryResult is the body of a /keys/query answer.
@@ -593,6 +588,9 @@ func claimOne(ctx context.Context, tx *sql.Tx, uid, deviceID, alg string) (strin
 // Changes returns the users whose device lists changed in (after, upTo] of
 // the data stream, sorted.
 func (k *Keys) Changes(ctx context.Context, after, upTo int64) ([]string, error) {
+	if after >= upTo { // an empty range: a sync woken by new events asks it every time
+		return nil, nil
+	}
 	rows, err := k.db.Query(ctx, `SELECT DISTINCT user_id FROM key_changes WHERE stream_pos > ? AND stream_pos <= ?`, after, upTo)
 	if err != nil {
 		return nil, fmt.Errorf("load key changes: %w", err)

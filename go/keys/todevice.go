@@ -155,50 +155,58 @@ const maxToDevicePerSync = 100
 // one sync carries, last is the position of the last one returned (the sync
 // token must not pass it); otherwise last is upTo.
 func (k *Keys) ToDevice(ctx context.Context, user spec.UserID, deviceID string, acked, upTo int64) ([]ToDeviceEvent, int64, error) {
-	if acked > 0 {
-		var n int
-		if err := k.db.QueryRow(ctx, `SELECT COUNT(*) FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`,
-			user.String(), deviceID, acked).Scan(&n); err != nil {
-			return nil, 0, fmt.Errorf("count acknowledged to-device messages: %w", err)
-		}
-		if n > 0 {
-			err := k.db.Write(ctx, func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, `DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`,
-					user.String(), deviceID, acked)
-				return err
-			})
-			if err != nil {
-				return nil, 0, fmt.Errorf("delete acknowledged to-device messages: %w", err)
-			}
-		}
-	}
+	// One statement, as every /sync asks: the next messages, and a row at
+	// position 0 when some are acknowledged (deleted once the rows are read).
 	rows, err := k.db.Query(ctx,
-		`SELECT stream_pos, json FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ? ORDER BY stream_pos LIMIT ?`,
-		user.String(), deviceID, upTo, maxToDevicePerSync+1)
+		`SELECT 0, NULL WHERE ? > 0 AND EXISTS (SELECT 1 FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?)
+		 UNION ALL
+		 SELECT * FROM (SELECT stream_pos, json FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos > ? AND stream_pos <= ?
+		                ORDER BY stream_pos LIMIT ?)`,
+		acked, user.String(), deviceID, acked, user.String(), deviceID, acked, upTo, maxToDevicePerSync+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load to-device messages: %w", err)
 	}
-	defer rows.Close()
 	out := []ToDeviceEvent{}
 	last := upTo
+	acknowledged := false
 	for rows.Next() {
 		var pos int64
 		var raw []byte
 		if err := rows.Scan(&pos, &raw); err != nil {
+			rows.Close()
 			return nil, 0, fmt.Errorf("load to-device messages: %w", err)
 		}
+		if pos == 0 {
+			acknowledged = true
+			continue
+		}
 		if len(out) == maxToDevicePerSync {
-			break // one more waits: stop the token at the last one carried
+			continue // one more waits: the token stops at the last one carried
 		}
 		var ev ToDeviceEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
+			rows.Close()
 			return nil, 0, fmt.Errorf("decode to-device message: %w", err)
 		}
 		out = append(out, ev)
 		last = pos
 	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("load to-device messages: %w", err)
+	}
 	if len(out) < maxToDevicePerSync {
 		last = upTo
 	}
-	return out, last, rows.Err()
+	if acknowledged {
+		err := k.db.Write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`,
+				user.String(), deviceID, acked)
+			return err
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("delete acknowledged to-device messages: %w", err)
+		}
+	}
+	return out, last, nil
 }

@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +127,62 @@ func TestLocalToDeviceSkipsUnknownDevices(t *testing.T) {
 	}
 	if n := pendingFrom(t, db, ""); n != 1 {
 		t.Fatalf("%d messages stored, want 1", n)
+	}
+}
+
+// A sync carries at most maxToDevicePerSync messages and stops its token at
+// the last one carried; the next sync, from that token, acknowledges them
+// (they are deleted) and carries the rest; one more acknowledges those.
+func TestToDeviceIsCarriedInBatchesAndAcknowledged(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	k, db := newToDeviceKeys(t, &now)
+	sender, _ := spec.NewUserID("@alice:hs", true)
+	bob, _ := spec.NewUserID("@bob:hs", true)
+	const sent = maxToDevicePerSync + 50
+	for i := range sent {
+		err := k.SendToDevice(ctx, *sender, "ADEV", fmt.Sprintf("txn%d", i), "m.test",
+			map[string]map[string]json.RawMessage{"@bob:hs": {"DEV1": json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	upTo, err := db.LatestDataPos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync := func(acked int64, wantFirst, wantCount int) int64 {
+		t.Helper()
+		evs, last, err := k.ToDevice(ctx, *bob, "DEV1", acked, upTo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != wantCount {
+			t.Fatalf("from %d: %d messages, want %d", acked, len(evs), wantCount)
+		}
+		for i, ev := range evs {
+			var c struct{ N int }
+			if err := json.Unmarshal(ev.Content, &c); err != nil || c.N != wantFirst+i {
+				t.Fatalf("from %d: message %d is %s, want n=%d", acked, i, ev.Content, wantFirst+i)
+			}
+		}
+		return last
+	}
+	first := sync(0, 0, maxToDevicePerSync)
+	if first >= upTo {
+		t.Fatalf("a full batch's token is %d, want it before %d (more wait)", first, upTo)
+	}
+	if again := sync(0, 0, maxToDevicePerSync); again != first {
+		t.Fatalf("unacknowledged, the batch came back with token %d, want %d", again, first)
+	}
+	if last := sync(first, maxToDevicePerSync, sent-maxToDevicePerSync); last != upTo {
+		t.Fatalf("the last batch's token is %d, want %d", last, upTo)
+	}
+	if n := pendingFrom(t, db, ""); n != sent-maxToDevicePerSync {
+		t.Fatalf("%d messages kept after the first batch was acknowledged, want %d", n, sent-maxToDevicePerSync)
+	}
+	sync(upTo, 0, 0)
+	if n := pendingFrom(t, db, ""); n != 0 {
+		t.Fatalf("%d messages kept after all were acknowledged, want 0", n)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // StrippedState returns the public-facing state events sent along with an
 // invite (client-server API, "Stripped state").
 func (r *Queryer) StrippedState(ctx context.Context, roomID string) ([]gomatrixserverlib.PDU, error) {
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (r *Queryer) publicRoom(ctx context.Context, roomID string) (PublicRoom, er
 		roomID).Scan(&pr.NumJoinedMembers); err != nil {
 		return pr, fmt.Errorf("count members: %w", err)
 	}
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return pr, err
 	}
@@ -143,7 +143,7 @@ func (r *Queryer) publicRoom(ctx context.Context, roomID string) (PublicRoom, er
 // DirectoryVisibility returns a room's visibility in the directory;
 // ErrRoomNotFound for a room this server does not know.
 func (r *Queryer) DirectoryVisibility(ctx context.Context, roomID string) (string, error) {
-	if _, err := roomVersion(ctx, reader{r.db}, roomID); err != nil {
+	if _, err := r.committedRoomVersion(ctx, roomID); err != nil {
 		return "", err
 	}
 	var published bool

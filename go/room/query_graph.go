@@ -17,12 +17,12 @@ import (
 
 // RoomVersion returns a room's version, or ErrRoomNotFound.
 func (r *Queryer) RoomVersion(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error) {
-	return roomVersion(ctx, reader{r.db}, roomID)
+	return r.committedRoomVersion(ctx, roomID)
 }
 
 // Event returns a stored, accepted event of a room.
 func (r *Queryer) Event(ctx context.Context, roomID, eventID string) (gomatrixserverlib.PDU, error) {
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (r *Queryer) StateBefore(ctx context.Context, roomID, eventID string) (stat
 
 // AuthChain returns the full auth chain of events (event_auth).
 func (r *Queryer) AuthChain(ctx context.Context, roomID string, eventIDs []string) ([]gomatrixserverlib.PDU, error) {
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func extremities(ctx context.Context, q querier, roomID string) ([]string, int64
 // timeline (not at all, or only as outliers): what Receive would not call a
 // Duplicate.
 func (r *Queryer) UnknownEvents(ctx context.Context, roomID string, ids []string) ([]string, error) {
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

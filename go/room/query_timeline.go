@@ -87,7 +87,7 @@ func (r *Queryer) StateEvent(ctx context.Context, user spec.UserID, roomID, evTy
 	if err != nil {
 		return nil, err
 	}
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +266,7 @@ func pageEnd(events []Event, limit int, dir string) (StreamPos, bool) {
 
 // query loads events of one room.
 func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
-	v, err := roomVersion(ctx, reader{r.db}, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -116,6 +117,10 @@ type core struct {
 	redacted RedactedHook
 	// cold keeps the JSON of events moved out of the database (cold_events.go); nil: none are.
 	cold ColdStore
+	// versions holds the room versions read from committed rows (room ID →
+	// gomatrixserverlib.IRoomVersion): a room's version never changes and
+	// rooms are never deleted, and every read path asks for it.
+	versions sync.Map
 }
 
 // Outbox is told, inside the write that stores it, of each event to send to
@@ -218,6 +223,21 @@ func roomVersion(ctx context.Context, q querier, roomID string) (gomatrixserverl
 	if err != nil {
 		return nil, fmt.Errorf("room %s: %w", roomID, err)
 	}
+	return v, nil
+}
+
+// committedRoomVersion is roomVersion read outside any write, remembered.
+// Only committed reads are kept: a version read inside a write could belong
+// to a room that the write's rollback takes back.
+func (c *core) committedRoomVersion(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error) {
+	if v, ok := c.versions.Load(roomID); ok {
+		return v.(gomatrixserverlib.IRoomVersion), nil
+	}
+	v, err := roomVersion(ctx, reader{c.db}, roomID)
+	if err != nil {
+		return nil, err
+	}
+	c.versions.Store(roomID, v)
 	return v, nil
 }
 
