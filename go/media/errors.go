@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"hearth/go/storage"
 )
@@ -28,8 +29,16 @@ var (
 	ErrNotCreator = errors.New("media ID created by another user")
 	// ErrTooManyPending: the user holds too many IDs not yet uploaded.
 	ErrTooManyPending = errors.New("too many media IDs waiting for their upload")
-	// ErrNoBlob: a BlobStore holds nothing under the key.
-	ErrNoBlob = errors.New("no such blob")
+	// ErrNoBlob: a BlobStore holds nothing under the key. It is also
+	// fs.ErrNotExist, which callers that know no media errors test for (go/room's ColdStore).
+	ErrNoBlob error = notExist("no such blob")
 	// ErrBadKey: a key a BlobStore refuses (see ValidKey).
 	ErrBadKey = errors.New("bad blob key")
 )
+
+// notExist is an error that errors.Is reports as fs.ErrNotExist.
+type notExist string
+
+func (e notExist) Error() string { return string(e) }
+
+func (e notExist) Is(target error) bool { return target == fs.ErrNotExist }

@@ -58,7 +58,8 @@ type ColdStore interface {
 	// PutEventJSON stores raw for the event at pos, replacing what was
 	// there; it returns once raw is durable.
 	PutEventJSON(ctx context.Context, pos int64, raw []byte) error
-	// EventJSON returns what PutEventJSON stored for pos.
+	// EventJSON returns what PutEventJSON stored for pos, or an error
+	// wrapping fs.ErrNotExist when nothing is.
 	EventJSON(ctx context.Context, pos int64) ([]byte, error)
 	// DeleteEventJSON removes what is stored for pos; nothing there is no error.
 	DeleteEventJSON(ctx context.Context, pos int64) error

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ type memoryColdStore struct {
 	mu      sync.Mutex
 	json    map[int64][]byte
 	failPut func(pos int64) error
+	failGet error // if set, every read fails with it
 }
 
 func newMemoryColdStore() *memoryColdStore { return &memoryColdStore{json: map[int64][]byte{}} }
@@ -38,9 +40,12 @@ func (s *memoryColdStore) PutEventJSON(ctx context.Context, pos int64, raw []byt
 func (s *memoryColdStore) EventJSON(ctx context.Context, pos int64) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failGet != nil {
+		return nil, s.failGet
+	}
 	raw, ok := s.json[pos]
 	if !ok {
-		return nil, fmt.Errorf("no JSON for %d", pos)
+		return nil, fmt.Errorf("no JSON for %d: %w", pos, fs.ErrNotExist)
 	}
 	return raw, nil
 }
@@ -344,6 +349,39 @@ func TestAColdThreadRootComesBack(t *testing.T) {
 	}
 	if raw, ok := store.has(pos); ok && strings.Contains(string(raw), "word1") {
 		t.Fatal("the copy of a redacted thread root keeps its content")
+	}
+}
+
+// A warm event's copy outside the database is redacted with it even when
+// the store cannot say whether it holds one (a read failing otherwise than
+// "nothing there"): an unredacted copy must not stay behind unnoticed.
+func TestARedactionReachesTheCopyWhenTheStoreCannotSay(t *testing.T) {
+	ctx := context.Background()
+	rooms, store, alice, roomID, ids := coldRoom(t, 20)
+	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var pos int64
+	if err := rooms.Query.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ?`, ids[1]).Scan(&pos); err != nil {
+		t.Fatal(err)
+	}
+	// A thread reply brings the cold root back into the database; its copy stays.
+	if _, err := rooms.Perform.Send(ctx, alice, "DEV", "thread", roomID, "m.room.message", nil, mustJSON(map[string]any{
+		"msgtype": "m.text", "body": "a reply", "m.relates_to": map[string]any{"rel_type": RelThread, "event_id": ids[1]},
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.has(pos); !ok {
+		t.Fatal("the root has no copy outside: the test needs one")
+	}
+	store.mu.Lock()
+	store.failGet = errors.New("the disk is unreadable")
+	store.mu.Unlock()
+	if _, err := rooms.Perform.Redact(ctx, alice, "DEV", "redact-root", roomID, ids[1], ""); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := store.has(pos); strings.Contains(string(raw), "word1") {
+		t.Fatal("the copy outside the database keeps the redacted content")
 	}
 }
 

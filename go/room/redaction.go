@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -95,8 +96,12 @@ func (r *core) applyRedaction(ctx context.Context, w *writeTx, v gomatrixserverl
 		w.afterCommit = append(w.afterCommit, func() {
 			ctx := context.WithoutCancel(ctx)
 			if !wasCold {
-				if _, err := r.cold.EventJSON(ctx, pos); err != nil {
+				_, err := r.cold.EventJSON(ctx, pos)
+				if errors.Is(err, fs.ErrNotExist) {
 					return // no copy
+				}
+				if err != nil { // a copy may be there: redact it all the same
+					logrus.WithError(err).Warnf("look for a copy of %s kept outside the database", targetID)
 				}
 			}
 			if err := r.cold.PutEventJSON(ctx, pos, ev.JSON()); err != nil {
