@@ -19,7 +19,7 @@ import (
 // The builder is the event template to sign; the caller builds it.
 func (r *Performer) Template(ctx context.Context, roomID string, sender spec.UserID, evType string, stateKey *string, content json.RawMessage) (*gomatrixserverlib.EventBuilder, error) {
 	q := reader{r.db}
-	v, err := roomVersion(ctx, q, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

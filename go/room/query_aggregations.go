@@ -32,9 +32,18 @@ func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, 
 	if len(parents) == 0 {
 		return out, nil
 	}
-	access, err := readAccessOf(ctx, reader{r.db}, roomID, user)
-	if err != nil {
-		return nil, err
+	// How far the user may read, asked only once a child needs checking:
+	// most pages (and most /syncs) have none.
+	var access *readAccess
+	accessOf := func() (readAccess, error) {
+		if access == nil {
+			a, err := readAccessOf(ctx, reader{r.db}, roomID, user)
+			if err != nil {
+				return readAccess{}, err
+			}
+			access = &a
+		}
+		return *access, nil
 	}
 	byID := make(map[string]Event, len(parents))
 	args := []any{}
@@ -53,8 +62,14 @@ func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, 
 	if err != nil {
 		return nil, err
 	}
-	if children, err = r.visibleToUser(ctx, roomID, user, access, children); err != nil {
-		return nil, err
+	if len(children) > 0 {
+		a, err := accessOf()
+		if err != nil {
+			return nil, err
+		}
+		if children, err = r.visibleToUser(ctx, roomID, user, a, children); err != nil {
+			return nil, err
+		}
 	}
 	for _, child := range children {
 		rel, _ := relationOf(child)
@@ -74,7 +89,7 @@ func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, 
 		}
 		out[rel.EventID] = b
 	}
-	if err := r.threadSummaries(ctx, user, roomID, access, byID, args, out); err != nil {
+	if err := r.threadSummaries(ctx, user, roomID, accessOf, byID, args, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -91,7 +106,7 @@ func newerEdit(a, b Event) bool {
 
 // threadSummaries adds the m.thread summaries of those of the parents that
 // are thread roots.
-func (r *Queryer) threadSummaries(ctx context.Context, user spec.UserID, roomID string, access readAccess, parents map[string]Event, ids []any, out map[string]Bundle) error {
+func (r *Queryer) threadSummaries(ctx context.Context, user spec.UserID, roomID string, accessOf func() (readAccess, error), parents map[string]Event, ids []any, out map[string]Bundle) error {
 	in := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
 	rows, err := r.db.Query(ctx,
 		`SELECT r.relates_to, COUNT(*), MAX(e.stream_pos), MAX(json_extract(e.json, '$.sender') = ?)
@@ -123,7 +138,10 @@ func (r *Queryer) threadSummaries(ctx context.Context, user spec.UserID, roomID 
 	for root, s := range found {
 		latest, err := r.query(ctx, roomID, `SELECT stream_pos, event_id, json FROM events WHERE stream_pos = ?`, s.latest)
 		if err == nil {
-			latest, err = r.visibleToUser(ctx, roomID, user, access, latest)
+			var access readAccess
+			if access, err = accessOf(); err == nil {
+				latest, err = r.visibleToUser(ctx, roomID, user, access, latest)
+			}
 		}
 		if err != nil {
 			return err

@@ -55,7 +55,7 @@ func (r *Queryer) RoomOfEvent(ctx context.Context, eventID string) (string, erro
 // that state (state and state_ids, and the answer to send_join).
 func (r *Queryer) StateBefore(ctx context.Context, roomID, eventID string) (state, chain []gomatrixserverlib.PDU, err error) {
 	q := reader{r.db}
-	v, err := roomVersion(ctx, q, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,7 +101,7 @@ func (r *Queryer) AuthChain(ctx context.Context, roomID string, eventIDs []strin
 // (backfill); without, only their ancestors are (get_missing_events).
 func (r *Queryer) WalkBack(ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeFrom bool) ([]gomatrixserverlib.PDU, error) {
 	q := reader{r.db}
-	v, err := roomVersion(ctx, q, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func (r *Queryer) visibleToUser(ctx context.Context, roomID string, user spec.Us
 		return evs, nil
 	}
 	q := reader{r.db}
-	v, err := roomVersion(ctx, q, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

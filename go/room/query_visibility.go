@@ -36,7 +36,7 @@ const (
 // alone: visible only if it is shared or world_readable.
 func (r *Queryer) VisibleToServer(ctx context.Context, roomID string, server spec.ServerName, eventIDs []string) (map[string]bool, error) {
 	q := reader{r.db}
-	v, err := roomVersion(ctx, q, roomID)
+	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
