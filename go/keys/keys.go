@@ -285,41 +285,24 @@ func (k *Keys) DeleteDevice(ctx context.Context, user spec.UserID, deviceID stri
 }
 
 // Counts returns a device's unclaimed one-time keys per algorithm and the
-// algorithms of its unused fallback keys. One statement reads both: every
-// /sync asks, and in the browser each statement is a crossing into JS.
+// algorithms of its unused fallback keys.
 func (k *Keys) Counts(ctx context.Context, user spec.UserID, deviceID string) (map[string]int, []string, error) {
-	rows, err := k.db.Query(ctx,
-		`SELECT 'one-time', algorithm, COUNT(*) FROM one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm
-		 UNION ALL
-		 SELECT 'fallback', algorithm, 0 FROM fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0
-		 ORDER BY 1, 2`,
-		user.String(), deviceID, user.String(), deviceID)
+	rows, err := k.db.Query(ctx, keyCountsSQL, user.String(), deviceID, user.String(), deviceID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("count one-time and fallback keys: %w", err)
 	}
-	defer rows.Close()
-	counts := map[string]int{}
-	unused := []string{}
-	for rows.Next() {
-		var kind, alg string
-		var n int
-		if err := rows.Scan(&kind, &alg, &n); err != nil {
-			return nil, nil, fmt.Errorf("count one-time and fallback keys: %w", err)
-		}
-		if kind == "fallback" {
-			unused = append(unused, alg)
-		} else {
-			counts[alg] = n
-		}
-	}
-	if err := rows.Err(); err != nil {
+	var d DeviceSync
+	if _, err := d.scan(rows); err != nil {
 		return nil, nil, fmt.Errorf("count one-time and fallback keys: %w", err)
 	}
-	if _, ok := counts["signed_curve25519"]; !ok {
-		counts["signed_curve25519"] = 0 // clients expect this count even at 0
-	}
-	return counts, unused, nil
+	return d.OTKCounts, d.FallbackKeyTypes, nil
 }
+
+// keyCountsSQL reads a device's key counts as rows of DeviceSync.scan; its
+// parameters are (user, device) twice.
+const keyCountsSQL = `SELECT 'one-time', 0, NULL, algorithm, COUNT(*) FROM one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm
+	UNION ALL
+	SELECT 'fallback', 0, NULL, algorithm, 0 FROM fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0`
 
 // QueryResult is the body of a /keys/query answer.
 type QueryResult struct {

@@ -1,10 +1,12 @@
 package keys
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -149,64 +151,103 @@ func (k *Keys) writeToDevice(ctx context.Context, choose func(tx *sql.Tx) ([]del
 // maxToDevicePerSync bounds how many to-device messages one sync carries.
 const maxToDevicePerSync = 100
 
-// ToDevice acknowledges (deletes) a device's messages at or before acked —
-// the data position of the since token the client synced with, so it has
-// received them — and returns the next ones up to upTo. When more wait than
-// one sync carries, last is the position of the last one returned (the sync
-// token must not pass it); otherwise last is upTo.
-func (k *Keys) ToDevice(ctx context.Context, user spec.UserID, deviceID string, acked, upTo int64) ([]ToDeviceEvent, int64, error) {
-	// One statement, as every /sync asks: the next messages, and a row at
-	// position 0 when some are acknowledged (deleted once the rows are read).
+// DeviceSync is what a /sync carries for one device from the key store.
+type DeviceSync struct {
+	ToDevice []ToDeviceEvent
+	// DataUpTo is as far as the sync token may go: the upTo asked for, or the
+	// position of the last message carried when more wait than one sync carries.
+	DataUpTo int64
+	// OTKCounts are the unclaimed one-time keys per algorithm.
+	OTKCounts map[string]int
+	// FallbackKeyTypes are the algorithms of the unused fallback keys, sorted.
+	FallbackKeyTypes []string
+}
+
+// ForSync acknowledges (deletes) a device's to-device messages at or before
+// acked — the data position of the since token the client synced with, so
+// it has received them — and returns the next ones up to upTo, and the
+// device's key counts. One statement reads it all, as every /sync asks; the
+// acknowledged messages are deleted after, if there are any.
+func (k *Keys) ForSync(ctx context.Context, user spec.UserID, deviceID string, acked, upTo int64) (DeviceSync, error) {
+	u := user.String()
 	rows, err := k.db.Query(ctx,
-		`SELECT 0, NULL WHERE ? > 0 AND EXISTS (SELECT 1 FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?)
+		`SELECT 'acked', 0, NULL, NULL, 0 WHERE ? > 0 AND EXISTS (SELECT 1 FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?)
 		 UNION ALL
-		 SELECT * FROM (SELECT stream_pos, json FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos > ? AND stream_pos <= ?
-		                ORDER BY stream_pos LIMIT ?)`,
-		acked, user.String(), deviceID, acked, user.String(), deviceID, acked, upTo, maxToDevicePerSync+1)
+		 SELECT 'message', * FROM (SELECT stream_pos, json, NULL, 0 FROM to_device
+		                           WHERE user_id = ? AND device_id = ? AND stream_pos > ? AND stream_pos <= ? ORDER BY stream_pos LIMIT ?)
+		 UNION ALL `+keyCountsSQL,
+		acked, u, deviceID, acked, u, deviceID, acked, upTo, maxToDevicePerSync+1, u, deviceID, u, deviceID)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load to-device messages: %w", err)
+		return DeviceSync{}, fmt.Errorf("load to-device messages and key counts: %w", err)
 	}
-	out := []ToDeviceEvent{}
-	last := upTo
-	acknowledged := false
-	for rows.Next() {
-		var pos int64
-		var raw []byte
-		if err := rows.Scan(&pos, &raw); err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("load to-device messages: %w", err)
-		}
-		if pos == 0 {
-			acknowledged = true
-			continue
-		}
-		if len(out) == maxToDevicePerSync {
-			continue // one more waits: the token stops at the last one carried
-		}
-		var ev ToDeviceEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("decode to-device message: %w", err)
-		}
-		out = append(out, ev)
-		last = pos
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("load to-device messages: %w", err)
-	}
-	if len(out) < maxToDevicePerSync {
-		last = upTo
+	d := DeviceSync{DataUpTo: upTo}
+	acknowledged, err := d.scan(rows)
+	if err != nil {
+		return DeviceSync{}, fmt.Errorf("load to-device messages and key counts: %w", err)
 	}
 	if acknowledged {
 		err := k.db.Write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`,
-				user.String(), deviceID, acked)
+			_, err := tx.ExecContext(ctx, `DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`, u, deviceID, acked)
 			return err
 		})
 		if err != nil {
-			return nil, 0, fmt.Errorf("delete acknowledged to-device messages: %w", err)
+			return DeviceSync{}, fmt.Errorf("delete acknowledged to-device messages: %w", err)
 		}
 	}
-	return out, last, nil
+	return d, nil
+}
+
+// scan reads rows of (kind, position, JSON, algorithm, count) — ForSync's
+// and keyCountsSQL's — into d, and closes them. acknowledged: an 'acked' row
+// said some messages are acknowledged. When the messages are more than one
+// sync carries, the last is left out and d.DataUpTo stops before it.
+func (d *DeviceSync) scan(rows *sql.Rows) (acknowledged bool, err error) {
+	defer rows.Close()
+	d.ToDevice, d.OTKCounts, d.FallbackKeyTypes = []ToDeviceEvent{}, map[string]int{}, []string{}
+	type message struct {
+		pos int64
+		raw []byte
+	}
+	var messages []message
+	for rows.Next() {
+		var kind string
+		var pos int64
+		var raw []byte
+		var alg sql.NullString
+		var n int
+		if err := rows.Scan(&kind, &pos, &raw, &alg, &n); err != nil {
+			return false, err
+		}
+		switch kind {
+		case "acked":
+			acknowledged = true
+		case "message":
+			messages = append(messages, message{pos, raw})
+		case "one-time":
+			d.OTKCounts[alg.String] = n
+		case "fallback":
+			d.FallbackKeyTypes = append(d.FallbackKeyTypes, alg.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	if _, ok := d.OTKCounts["signed_curve25519"]; !ok {
+		d.OTKCounts["signed_curve25519"] = 0 // clients expect this count even at 0
+	}
+	slices.Sort(d.FallbackKeyTypes)
+	// A compound SELECT need not keep its parts' order.
+	slices.SortFunc(messages, func(a, b message) int { return cmp.Compare(a.pos, b.pos) })
+	if len(messages) > maxToDevicePerSync {
+		messages = messages[:maxToDevicePerSync] // one more waits: the token stops at the last one carried
+		d.DataUpTo = messages[len(messages)-1].pos
+	}
+	for _, m := range messages {
+		var ev ToDeviceEvent
+		if err := json.Unmarshal(m.raw, &ev); err != nil {
+			return false, fmt.Errorf("decode to-device message: %w", err)
+		}
+		d.ToDevice = append(d.ToDevice, ev)
+	}
+	return acknowledged, nil
 }

@@ -78,21 +78,19 @@ func (s *Syncer) userParts(ctx context.Context, req Request, since, latest Token
 		return ex, err
 	}
 	if k := s.src.Keys; k != nil {
-		msgs, last, err := k.ToDevice(ctx, req.User, req.DeviceID, since.Data, latest.Data)
+		keys, err := k.ForSync(ctx, req.User, req.DeviceID, since.Data, latest.Data)
 		if err != nil {
 			return ex, err
 		}
-		for _, m := range msgs {
+		for _, m := range keys.ToDevice {
 			resp.ToDevice.Events = append(resp.ToDevice.Events, m)
 		}
-		ex.dataUpTo = last
+		ex.dataUpTo = keys.DataUpTo
+		resp.OTKCounts, resp.FallbackKeyTypes = keys.OTKCounts, keys.FallbackKeyTypes
 		if !initial { // an initial sync has no "since" for changes
 			if err := s.deviceLists(ctx, req, since, latest, memberChanges, resp); err != nil {
 				return ex, err
 			}
-		}
-		if resp.OTKCounts, resp.FallbackKeyTypes, err = k.Counts(ctx, req.User, req.DeviceID); err != nil {
-			return ex, err
 		}
 	}
 	return ex, nil
