@@ -55,6 +55,20 @@ func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, 
 		args = append(args, p.EventID())
 	}
 	in := "(?" + strings.Repeat(",?", len(args)-1) + ")"
+	// Which kinds of children there are, first: most events have none (a
+	// /sync's new message never has), and then that is the only statement.
+	kinds, err := r.relationKinds(ctx, in, args)
+	if err != nil {
+		return nil, err
+	}
+	if kinds[RelThread] {
+		if err := r.threadSummaries(ctx, user, roomID, accessOf, byID, args, out); err != nil {
+			return nil, err
+		}
+	}
+	if !kinds[RelReplace] && !kinds[RelReference] {
+		return out, nil
+	}
 	children, err := r.query(ctx, roomID,
 		`SELECT e.stream_pos, e.event_id, e.json FROM event_relations r JOIN events e ON e.event_id = r.event_id
 		 WHERE r.relates_to IN `+in+` AND r.rel_type IN ('m.replace', 'm.reference') AND `+visibleAs("e")+`
@@ -89,10 +103,26 @@ func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, 
 		}
 		out[rel.EventID] = b
 	}
-	if err := r.threadSummaries(ctx, user, roomID, accessOf, byID, args, out); err != nil {
-		return nil, err
-	}
 	return out, nil
+}
+
+// relationKinds returns the relation types of the events relating to the
+// events in args (in is its "(?,…)").
+func (r *Queryer) relationKinds(ctx context.Context, in string, args []any) (map[string]bool, error) {
+	rows, err := r.db.Query(ctx, `SELECT DISTINCT rel_type FROM event_relations WHERE relates_to IN `+in, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find relations: %w", err)
+	}
+	defer rows.Close()
+	kinds := map[string]bool{}
+	for rows.Next() {
+		var kind string
+		if err := rows.Scan(&kind); err != nil {
+			return nil, fmt.Errorf("find relations: %w", err)
+		}
+		kinds[kind] = true
+	}
+	return kinds, rows.Err()
 }
 
 // newerEdit orders edits as the spec asks: by origin_server_ts, then by
