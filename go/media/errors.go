@@ -30,7 +30,7 @@ var (
 	// ErrTooManyPending: the user holds too many IDs not yet uploaded.
 	ErrTooManyPending = errors.New("too many media IDs waiting for their upload")
 	// ErrNoBlob: a BlobStore holds nothing under the key. It is also
-	// fs.ErrNotExist, which callers that know no media errors test for (go/room's ColdStore).
+	// fs.ErrNotExist, for callers that know nothing of media (go/room's ColdStore).
 	ErrNoBlob error = notExist("no such blob")
 	// ErrBadKey: a key a BlobStore refuses (see ValidKey).
 	ErrBadKey = errors.New("bad blob key")

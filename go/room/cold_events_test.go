@@ -301,16 +301,16 @@ func TestRedactingAColdEvent(t *testing.T) {
 	}
 }
 
-// A cold message that becomes a thread root comes back into the database
-// (the thread list reads its sender there) and stays; its copy stays too, in
-// case a backup read the database while it was cold.
-func TestAColdThreadRootComesBack(t *testing.T) {
+// coldThreadRoot is coldRoom(t, 20) with all but the newest 5 messages
+// moved cold, then a thread reply to message 1 (ids[1], at pos), which
+// brings it back into the database.
+func coldThreadRoot(t *testing.T) (rooms *Rooms, store *memoryColdStore, alice spec.UserID, roomID string, ids []string, pos int64) {
+	t.Helper()
 	ctx := context.Background()
-	rooms, store, alice, roomID, ids := coldRoom(t, 20)
+	rooms, store, alice, roomID, ids = coldRoom(t, 20)
 	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
 		t.Fatal(err)
 	}
-	var pos int64
 	if err := rooms.Query.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ? AND json = X'7B7D'`, ids[1]).Scan(&pos); err != nil {
 		t.Fatalf("event 1 is not cold: %v", err)
 	}
@@ -319,6 +319,15 @@ func TestAColdThreadRootComesBack(t *testing.T) {
 	})); err != nil {
 		t.Fatal(err)
 	}
+	return rooms, store, alice, roomID, ids, pos
+}
+
+// A cold message that becomes a thread root comes back into the database
+// (the thread list reads its sender there) and stays; its copy stays too, in
+// case a backup read the database while it was cold.
+func TestAColdThreadRootComesBack(t *testing.T) {
+	ctx := context.Background()
+	rooms, store, alice, roomID, ids, pos := coldThreadRoot(t)
 	isCold := func() bool {
 		t.Helper()
 		var cold bool
@@ -357,20 +366,7 @@ func TestAColdThreadRootComesBack(t *testing.T) {
 // "nothing there"): an unredacted copy must not stay behind unnoticed.
 func TestARedactionReachesTheCopyWhenTheStoreCannotSay(t *testing.T) {
 	ctx := context.Background()
-	rooms, store, alice, roomID, ids := coldRoom(t, 20)
-	if _, err := moveAllCold(ctx, rooms, ColdOptions{KeepNewest: 5, Batch: 5}); err != nil {
-		t.Fatal(err)
-	}
-	var pos int64
-	if err := rooms.Query.db.QueryRow(ctx, `SELECT stream_pos FROM events WHERE event_id = ?`, ids[1]).Scan(&pos); err != nil {
-		t.Fatal(err)
-	}
-	// A thread reply brings the cold root back into the database; its copy stays.
-	if _, err := rooms.Perform.Send(ctx, alice, "DEV", "thread", roomID, "m.room.message", nil, mustJSON(map[string]any{
-		"msgtype": "m.text", "body": "a reply", "m.relates_to": map[string]any{"rel_type": RelThread, "event_id": ids[1]},
-	})); err != nil {
-		t.Fatal(err)
-	}
+	rooms, store, alice, roomID, ids, pos := coldThreadRoot(t)
 	if _, ok := store.has(pos); !ok {
 		t.Fatal("the root has no copy outside: the test needs one")
 	}
