@@ -25,9 +25,16 @@ export const CHROMIUM_ARGS = [
  * Starts the site (dir, default dist/) and a browser. close() always stops both
  * and removes the profile; restartBrowser() (quit() then relaunch()) closes (or kills) the browser and
  * opens it again on the same profile and the same origin.
+ *
+ * workerConsole: attach DevTools to each service worker for its console
+ * (Chromium). Tests of updates turn it off: with DevTools attached, Chromium
+ * stops an outgoing worker for a waiting one even with events in flight;
+ * those events start it again, a restarted worker no longer counts as
+ * making way, and the new build then waits up to 5 minutes. Without
+ * DevTools (as people run it) the outgoing worker stops only once idle.
  * @returns {Promise<{site, browser, logs: string[], log, newPage, stopWorkers, restartBrowser, quit, relaunch, close}>}
  */
-export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome', firefoxPrefs = {} } = {}) {
+export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome', firefoxPrefs = {}, workerConsole = true } = {}) {
   for (const file of ['index.html', 'page.js', 'sw.js', 'hearth.wasm', 'sql-wasm.wasm']) {
     try {
       await access(join(dir, file))
@@ -42,7 +49,7 @@ export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome
   let site, browser
   try {
     site = await startSite({ dir, port: 0, host: '127.0.0.1' })
-    browser = await launch(profile, log, product, firefoxPrefs)
+    browser = await launch(profile, log, { product, firefoxPrefs, workerConsole })
   } catch (err) {
     await site?.close()
     await rm(profile, { recursive: true, force: true })
@@ -60,6 +67,7 @@ export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome
     page.on('response', (res) => {
       if (res.status() >= 400) log(`[page] ${res.status()} ${res.request().method()} ${res.url()}`)
     })
+    if (product === 'chrome') await followWorkerVersions(page, log)
     return page
   }
 
@@ -126,14 +134,14 @@ export async function openBrowser ({ name = 'e2e', dir = DIST, product = 'chrome
   /** Starts the browser again on the same profile and the same origin. */
   async function relaunch () {
     log('[test] starting the browser again on the same profile')
-    browser = await launch(profile, log, product, firefoxPrefs)
+    browser = await launch(profile, log, { product, firefoxPrefs, workerConsole })
   }
 }
 
 /** Firefox ESR (Debian's firefox-esr), driven over WebDriver BiDi; FIREFOX_PATH overrides. */
 export const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr'
 
-async function launch (profile, log, product = 'chrome', firefoxPrefs = {}) {
+async function launch (profile, log, { product, firefoxPrefs, workerConsole }) {
   if (product === 'firefox') {
     // No CDP here: no service worker console and no resume workaround (Firefox does not pause them).
     return puppeteer.launch({
@@ -154,6 +162,7 @@ async function launch (profile, log, product = 'chrome', firefoxPrefs = {}) {
   browser.on('targetcreated', async (target) => {
     if (target.type() !== 'service_worker') return
     log(`[sw] started ${target.url()}`)
+    if (!workerConsole) return
     try {
       const worker = await target.worker()
       worker?.on('console', (msg) => log(`[sw ${msg.type()}] ${msg.text()}`))
@@ -164,8 +173,32 @@ async function launch (profile, log, product = 'chrome', firefoxPrefs = {}) {
   browser.on('targetdestroyed', (target) => {
     if (target.type() === 'service_worker') log(`[sw] stopped ${target.url()}`)
   })
-  resumeRestartedWorkers(browser, log)
+  // Only a worker DevTools stays attached to is paused when it starts again.
+  if (workerConsole) resumeRestartedWorkers(browser, log)
   return browser
+}
+
+/**
+ * Logs each service worker version's life as the browser sees it (running
+ * status and install state), for failure reports: an update that never
+ * activates shows here whether the old worker stopped, restarted or stayed.
+ */
+async function followWorkerVersions (page, log) {
+  const seen = new Map()
+  try {
+    const cdp = await page.createCDPSession()
+    cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+      for (const v of versions) {
+        const line = `${v.runningStatus} ${v.status} controls ${v.controlledClients?.length ?? 0}`
+        if (seen.get(v.versionId) === line) continue
+        seen.set(v.versionId, line)
+        log(`[sw version ${v.versionId}] ${line}`)
+      }
+    })
+    await cdp.send('ServiceWorker.enable')
+  } catch (err) {
+    log(`[test] cannot follow service worker versions: ${err.message}`)
+  }
 }
 
 /**

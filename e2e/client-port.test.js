@@ -49,7 +49,7 @@ test('chrome: the client sends its requests over the worker\'s port, falls back 
   const dir = await siteCopy('client-port')
   await rename(join(dir, 'sw.js'), join(dir, 'sw-with-port.js'))
   await writeFile(join(dir, 'sw.js'), WITHOUT_PORT)
-  const env = await openBrowser({ name: 'client-port', dir })
+  const env = await openBrowser({ name: 'client-port', dir, workerConsole: false })
   t.signal.addEventListener('abort', () => { env.close() }, { once: true })
   const { run, explain } = steps(t, [env])
   let page, other

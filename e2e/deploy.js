@@ -64,12 +64,17 @@ export function workerStatus (page) {
   }))
 }
 
-/** Polls the page's worker until check(status) holds; returns that status. */
+/**
+ * Polls the page's worker until check(status) holds; returns that status.
+ * It does not ask while a newer worker waits, as pages do not
+ * (js/page/worker.js takeoverQuiet): a message would restart the old one.
+ */
 export async function waitForStatus (page, check, timeout, what) {
   const deadline = Date.now() + timeout
   let last = null
   while (Date.now() < deadline) {
-    last = await workerStatus(page).catch(() => null)
+    const newerWaits = await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.waiting != null)).catch(() => false)
+    if (!newerWaits) last = await workerStatus(page).catch(() => null)
     if (last !== null && check(last)) return last
     await new Promise(resolve => setTimeout(resolve, 250))
   }

@@ -26,7 +26,7 @@ for (const product of ['chrome', 'firefox']) {
   const skip = product === 'firefox' && !existsSync(FIREFOX) && `Firefox ESR is not installed at ${FIREFOX}`
   test(`${product}: two tabs share a server, a stopped worker restarts, a new build takes over on reload and keeps the data`, { timeout: 420000, skip }, async (t) => {
     const dir = await siteCopy()
-    const env = await openBrowser({ name: `update-${product}`, dir, product })
+    const env = await openBrowser({ name: `update-${product}`, dir, product, workerConsole: false })
     t.signal.addEventListener('abort', () => { env.close() }, { once: true })
     const { run, explain } = steps(t, [env])
     let first, second

@@ -296,7 +296,7 @@ async function main () {
     $('startup-retry').hidden = true
     return
   }
-  state.port = createPortFetch()
+  state.port = createPortFetch({ untilTakeover: worker.untilTakeover })
   state.client = createClient({ fetch: state.port.fetch })
   wire(worker)
   wireBackups({ accessToken: () => state.session?.accessToken ?? null, act })

@@ -17,12 +17,16 @@
  * same build, and what no life had accepted yet when the controller changes
  * (sw/protocol.js says why not the rest). What the old controller accepted is
  * still answered after a change: an update waits for its events to finish.
+ * While a newer worker waits to take over, requests are held
+ * (takeoverQuiet in js/page/worker.js): an event would restart the old one.
  */
 import { MSG, lifeLockName } from '../../sw/protocol.js'
 
 /**
- * @param {{container?: ServiceWorkerContainer, fetch?: typeof fetch, origin?: string, locks?: LockManager|null}} [options]
- *   locks: where the worker lives' locks are (sw/protocol.js lifeLockName); null: none
+ * @param {{container?: ServiceWorkerContainer, fetch?: typeof fetch, origin?: string, locks?: LockManager|null,
+ *   untilTakeover?: () => Promise<void>|null}} [options]
+ *   locks: where the worker lives' locks are (sw/protocol.js lifeLockName); null: none;
+ *   untilTakeover: null, or what to wait for before sending anything (a newer worker taking over)
  * @returns {{fetch: typeof fetch, workerStatus: (status: object) => void, close: () => void}}
  *   workerStatus: feed it every status the page gets from its worker (sw/protocol.js)
  */
@@ -30,7 +34,8 @@ export function createPortFetch ({
   container = navigator.serviceWorker,
   fetch: fallback = (...args) => globalThis.fetch(...args),
   origin = globalThis.location?.origin,
-  locks = globalThis.navigator?.locks ?? null
+  locks = globalThis.navigator?.locks ?? null,
+  untilTakeover = () => null
 } = {}) {
   /**
    * The controller asked last: {controller, worker: its hello's {life, build},
@@ -117,6 +122,20 @@ export function createPortFetch ({
   }
 
   function portFetch (input, init = {}) {
+    const quiet = untilTakeover()
+    if (quiet === null) return send(input, init)
+    const signal = init.signal
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(abortReason(signal))
+      signal?.addEventListener('abort', onAbort, { once: true })
+      quiet.then(() => {
+        signal?.removeEventListener('abort', onAbort)
+        if (!signal?.aborted) resolve(send(input, init))
+      })
+    })
+  }
+
+  function send (input, init) {
     const url = new URL(input instanceof Request ? input.url : String(input), origin)
     const body = init.body ?? null
     const usable = link?.worker != null && !(input instanceof Request) && url.origin === origin &&

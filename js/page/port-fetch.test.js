@@ -302,3 +302,37 @@ test('a /sync long-poll that waits does not hold up other requests', async () =>
     transport.close()
   }
 })
+
+test('while a newer worker waits to take over, requests are held and then go to it; one aborted meanwhile is never sent', async () => {
+  const old = fakeWorker({ life: 1, build: 'old' })
+  const container = fakeContainer(old)
+  let takeover = null
+  const real = fakeFetch()
+  const transport = createPortFetch({ container, fetch: real.fetch, origin: ORIGIN, untilTakeover: () => takeover?.promise ?? null })
+  try {
+    await untilPort(transport, old)
+    const oldSaw = old.seen.length
+    const fetched = real.asked.length
+    let taken
+    takeover = { promise: new Promise((resolve) => { taken = resolve }) }
+    const held = transport.fetch(`${ORIGIN}/_matrix/client/v3/joined_rooms`)
+    const abort = new AbortController()
+    const abandoned = transport.fetch(`${ORIGIN}/_matrix/client/v3/sync`, { signal: abort.signal })
+    abort.abort()
+    await assert.rejects(abandoned, { name: 'AbortError' })
+    for (let i = 0; i < 10; i++) await tick()
+    assert.equal(old.seen.length, oldSaw, 'the old worker got a request while the new one waited')
+
+    // The controller changes: what was held goes out (by fetch until the new worker's hello).
+    const next = fakeWorker({ life: 2, build: 'new' })
+    container.change(next)
+    taken()
+    takeover = null
+    assert.equal((await held).status, 200)
+    assert.deepEqual(real.asked.slice(fetched).map((url) => new URL(url).pathname), ['/_matrix/client/v3/joined_rooms'])
+    await untilPort(transport, next)
+    assert.equal(old.seen.length, oldSaw)
+  } finally {
+    transport.close()
+  }
+})

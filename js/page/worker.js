@@ -15,6 +15,9 @@ import { CHANNEL, KEEP_ALIVE_MS, MSG, isNewerStatus } from '../../sw/protocol.js
 /** ms between asking a waiting worker to take over (nudgeWaitingWorkers) */
 const NUDGE_MS = 2000
 
+/** the longest a page holds its requests while a newer worker waits (takeoverQuiet) */
+const TAKEOVER_QUIET_MS = 15000
+
 /** The page could not get a controlling service worker. */
 export class WorkerError extends Error {
   constructor (message, options) {
@@ -25,7 +28,9 @@ export class WorkerError extends Error {
 
 /**
  * @param {{onStatus: (status: object) => void, timeoutMs?: number, scriptURL?: string}} options
- * @returns {Promise<{boot: () => void, askStatus: () => void, hostDirect: (port: MessagePort) => void, close: () => void}>}
+ * @returns {Promise<{boot: () => void, askStatus: () => void, hostDirect: (port: MessagePort) => void,
+ *   untilTakeover: () => Promise<void>|null, close: () => void}>}
+ *   untilTakeover: see takeoverQuiet
  */
 export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = '/sw.js' }) {
   const container = navigator.serviceWorker
@@ -60,12 +65,14 @@ export async function connectWorker ({ onStatus, timeoutMs = 30000, scriptURL = 
   // While this page is open the worker must not be stopped as idle: its libp2p
   // node would leave the network. A logged-in page's /sync long-poll keeps it
   // busy too, but not before log-in, and not in a tab whose timers are throttled.
-  const keepAlive = setInterval(() => post(MSG.keepAlive), KEEP_ALIVE_MS)
+  // Not while a newer worker waits: the old one must be left idle (takeoverQuiet).
+  const keepAlive = setInterval(() => { if (registration.waiting === null) post(MSG.keepAlive) }, KEEP_ALIVE_MS)
   return {
     boot: () => post(MSG.boot),
     askStatus: () => post(MSG.status),
     /** @param {MessagePort} port for js/page/direct.js */
     hostDirect: (port) => container.controller?.postMessage({ type: MSG.directHost }, [port]),
+    untilTakeover: takeoverQuiet(registration),
     close: () => {
       clearInterval(keepAlive)
       stopNudging()
@@ -103,13 +110,59 @@ async function takeControl (registration, timeoutMs) {
 /**
  * While a newer worker waits (a new build), asks it every NUDGE_MS to skip
  * waiting. It asked once at install, and the old worker steps aside for it
- * (sw/handover.js), but Chromium sometimes never checks again whether the
- * old one is idle, and the new build then waited for good.
+ * (sw/handover.js). In Chromium the first skipWaiting() after install (and
+ * only that one, until activation) asks the old worker to stop as soon as it
+ * is idle again: this nudge is a second chance when the first was lost to a
+ * restart (see takeoverQuiet).
  * @returns {() => void} stops
  */
 function nudgeWaitingWorkers (registration) {
   const timer = setInterval(() => registration.waiting?.postMessage({ type: MSG.skipWaiting }), NUDGE_MS)
   return () => clearInterval(timer)
+}
+
+/**
+ * untilTakeover: while a newer worker waits to take over, a promise that
+ * resolves once it has (the controller changed) or no longer waits, or after
+ * TAKEOVER_QUIET_MS whatever happens (once per waiting worker: then null
+ * again); null when none waits. The page holds its requests (and
+ * keep-alives) meanwhile: Chromium activates the new worker once the old one
+ * has stopped for lack of events, and an event arriving while it stops (a
+ * /sync retry, a keep-alive) starts it again, after which Chromium no longer
+ * hurries it (up to 5 minutes: e2e/update.test.js failed so about one run in
+ * eight).
+ * @returns {() => Promise<void>|null}
+ */
+function takeoverQuiet (registration) {
+  /** the waiting worker the page holds its requests for, and until when */
+  let quiet = null
+  return () => {
+    const waiting = registration.waiting
+    if (waiting === null) return null
+    if (quiet?.worker !== waiting) {
+      const current = { worker: waiting, over: false, promise: null }
+      current.promise = whileWaiting(waiting).then(() => { current.over = true })
+      quiet = current
+    }
+    return quiet.over ? null : quiet.promise
+  }
+}
+
+/** Resolves when the controller changes, waiting becomes redundant, or after TAKEOVER_QUIET_MS. */
+function whileWaiting (waiting) {
+  const container = navigator.serviceWorker
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      container.removeEventListener('controllerchange', done)
+      waiting.removeEventListener('statechange', gone)
+      resolve()
+    }
+    const gone = () => { if (waiting.state === 'redundant') done() } // an even newer build replaced it
+    const timer = setTimeout(done, TAKEOVER_QUIET_MS)
+    container.addEventListener('controllerchange', done)
+    waiting.addEventListener('statechange', gone)
+  })
 }
 
 function activated (worker) {
