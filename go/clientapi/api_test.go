@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -376,15 +377,40 @@ func TestSync(t *testing.T) {
 	ts.expect(ts.do("GET", "/_matrix/client/v3/sync?since=bogus", alice, nil), 400, "M_INVALID_PARAM")
 }
 
-// The transaction ID comes back only to the device that sent the event.
+// The transaction ID comes back only to the device that sent the event: not
+// to the same user's other device, nor to another member.
 func TestSyncTransactionID(t *testing.T) {
 	ts := newServer(t)
 	alice := ts.register("alice", "pw")
-	roomID := ts.createRoom(alice, map[string]any{})
+	login := ts.do("POST", v3+"/login", "", map[string]any{
+		"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "alice"}, "password": "pw",
+	})
+	ts.expect(login, 200, "")
+	laptop := login.str("access_token")
+	bob := ts.register("bob", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	ts.expect(ts.do("POST", v3+"/join/"+roomID, bob, map[string]any{}), 200, "")
 	ts.send(alice, roomID, "my-txn", "hi")
-	r := ts.do("GET", "/_matrix/client/v3/sync", alice, nil)
-	if !strings.Contains(string(r.raw), `"transaction_id":"my-txn"`) {
-		t.Fatalf("no transaction_id: %s", r.raw)
+	ts.send(laptop, roomID, "laptop-txn", "from the laptop")
+	ts.send(bob, roomID, "bob-txn", "hello")
+	for _, device := range []struct {
+		name, token string
+		want        []string
+	}{
+		{"alice's first device", alice, []string{"my-txn"}},
+		{"alice's laptop", laptop, []string{"laptop-txn"}},
+		{"bob", bob, []string{"bob-txn"}},
+	} {
+		r := ts.do("GET", "/_matrix/client/v3/sync", device.token, nil)
+		var got []string
+		for _, txnID := range []string{"my-txn", "laptop-txn", "bob-txn"} {
+			if strings.Contains(string(r.raw), `"transaction_id":"`+txnID+`"`) {
+				got = append(got, txnID)
+			}
+		}
+		if !slices.Equal(got, device.want) {
+			t.Errorf("%s's /sync carries transaction IDs %v, want %v: %s", device.name, got, device.want, r.raw)
+		}
 	}
 }
 

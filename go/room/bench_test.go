@@ -203,7 +203,7 @@ func benchForkMerge(b *testing.B, a, other *peer, roomID string, size int) {
 // position (/members?at=), and the auth events of a new event (every send).
 func benchLookups(b *testing.B, p *peer, user spec.UserID, roomID string, size int) {
 	ctx := context.Background()
-	events, _, err := p.rooms.Query.Timeline(ctx, roomID, 0, 1<<62, 1)
+	events, _, err := p.rooms.Query.Timeline(ctx, roomID, spec.UserID{}, "", 0, 1<<62, 1)
 	if err != nil || len(events) == 0 {
 		b.Fatal("no timeline", err)
 	}

@@ -41,6 +41,9 @@ func ParseStreamPos(token string) (StreamPos, error) {
 type Event struct {
 	gomatrixserverlib.PDU
 	Pos StreamPos
+	// TransactionID is the client transaction ID the reading device sent
+	// this event with: set by Timeline only, "" for others' events.
+	TransactionID string
 }
 
 // LatestPos returns the newest stream position (0 for an empty server).
@@ -50,34 +53,6 @@ func (r *Queryer) LatestPos(ctx context.Context) (StreamPos, error) {
 		return 0, fmt.Errorf("read latest stream position: %w", err)
 	}
 	return StreamPos(pos), nil
-}
-
-// TransactionIDs maps those of eventIDs that a device sent to the client
-// transaction IDs it sent them with.
-func (r *Queryer) TransactionIDs(ctx context.Context, user spec.UserID, deviceID string, eventIDs []string) (map[string]string, error) {
-	out := map[string]string{}
-	if len(eventIDs) == 0 {
-		return out, nil
-	}
-	args := []any{user.Local(), deviceID}
-	for _, id := range eventIDs {
-		args = append(args, id)
-	}
-	rows, err := r.db.Query(ctx,
-		`SELECT e.event_id, t.txn_id FROM events e JOIN transaction_ids t ON t.stream_pos = e.stream_pos
-		 WHERE t.localpart = ? AND t.device_id = ? AND e.event_id IN (?`+strings.Repeat(",?", len(eventIDs)-1)+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("load transaction IDs: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var eventID, txnID string
-		if err := rows.Scan(&eventID, &txnID); err != nil {
-			return nil, fmt.Errorf("load transaction IDs: %w", err)
-		}
-		out[eventID] = txnID
-	}
-	return out, rows.Err()
 }
 
 // StateEvent returns one current state event for a user joined to the room,
@@ -179,10 +154,14 @@ const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 
 // Timeline returns up to limit of the newest events of a room in the range
 // (after, upTo], oldest first, and whether older events in the range were left out.
-func (r *Queryer) Timeline(ctx context.Context, roomID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
-	events, err := r.query(ctx, roomID,
-		`SELECT stream_pos, event_id, json FROM events WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND `+visible+`
-		 ORDER BY stream_pos DESC LIMIT ?`, roomID, int64(after), int64(upTo), limit+1)
+// The events deviceID of reader sent carry the transaction IDs it sent them
+// with (/sync marks them so the client can match its local echo).
+func (r *Queryer) Timeline(ctx context.Context, roomID string, reader spec.UserID, deviceID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
+	events, err := r.queryWithTransactionIDs(ctx, roomID,
+		`SELECT e.stream_pos, e.event_id, e.json, t.txn_id FROM events e
+		 LEFT JOIN transaction_ids t ON t.stream_pos = e.stream_pos AND t.localpart = ? AND t.device_id = ?
+		 WHERE e.room_id = ? AND e.stream_pos > ? AND e.stream_pos <= ? AND `+visible+`
+		 ORDER BY e.stream_pos DESC LIMIT ?`, reader.Local(), deviceID, roomID, int64(after), int64(upTo), limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -266,11 +245,21 @@ func pageEnd(events []Event, limit int, dir string) (StreamPos, bool) {
 
 // query loads events of one room.
 func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
+	return r.queryEvents(ctx, roomID, false, q, args...)
+}
+
+// queryWithTransactionIDs is query for a statement with a fourth column:
+// the event's client transaction ID, or NULL.
+func (r *Queryer) queryWithTransactionIDs(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
+	return r.queryEvents(ctx, roomID, true, q, args...)
+}
+
+func (r *Queryer) queryEvents(ctx context.Context, roomID string, withTxnIDs bool, q string, args ...any) ([]Event, error) {
 	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var ids, txnIDs []string
 	var raws []storedJSON
 	err = func() error {
 		rows, err := r.db.Query(ctx, q, args...)
@@ -281,10 +270,15 @@ func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]E
 		for rows.Next() {
 			var row storedJSON
 			var id string
-			if err := rows.Scan(&row.pos, &id, &row.raw); err != nil {
+			var txnID sql.NullString
+			dest := []any{&row.pos, &id, &row.raw}
+			if withTxnIDs {
+				dest = append(dest, &txnID)
+			}
+			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			ids, raws = append(ids, id), append(raws, row)
+			ids, raws, txnIDs = append(ids, id), append(raws, row), append(txnIDs, txnID.String)
 		}
 		return rows.Err()
 	}()
@@ -300,7 +294,7 @@ func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]E
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Event{PDU: ev, Pos: StreamPos(row.pos)})
+		out = append(out, Event{PDU: ev, Pos: StreamPos(row.pos), TransactionID: txnIDs[i]})
 	}
 	return out, nil
 }

@@ -73,7 +73,7 @@ func TestEventsAreHashedAndSigned(t *testing.T) {
 	if _, err := rooms.Perform.Send(ctx, alice, "DEV", "t1", roomID, "m.room.message", nil, json.RawMessage(`{"body":"hi","msgtype":"m.text"}`)); err != nil {
 		t.Fatal(err)
 	}
-	events, _, err := rooms.Query.Timeline(ctx, roomID, 0, 1<<62, 100)
+	events, _, err := rooms.Query.Timeline(ctx, roomID, spec.UserID{}, "", 0, 1<<62, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

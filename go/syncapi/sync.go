@@ -263,7 +263,7 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 				}
 				continue
 			}
-			timeline, limited, err := s.rooms.Timeline(ctx, roomID, since.Events, m.Pos, req.Filter.Room.Timeline.Limit)
+			timeline, limited, err := s.rooms.Timeline(ctx, roomID, req.User, req.DeviceID, since.Events, m.Pos, req.Filter.Room.Timeline.Limit)
 			if err != nil {
 				return nil, err
 			}
@@ -286,7 +286,7 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 	var limited bool
 	if !quiet {
 		var err error
-		if events, limited, err = s.rooms.Timeline(ctx, roomID, from, latest.Events, f.Timeline.Limit); err != nil {
+		if events, limited, err = s.rooms.Timeline(ctx, roomID, req.User, req.DeviceID, from, latest.Events, f.Timeline.Limit); err != nil {
 			return JoinedRoom{}, false, err
 		}
 	}
@@ -374,16 +374,6 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 // and giving each its bundled aggregations as /messages does (spec 1.11,
 // "Aggregations of child events": edits, references, thread summaries).
 func (s *Syncer) timeline(ctx context.Context, req Request, roomID string, events []room.Event, limited bool, end room.StreamPos) (Timeline, error) {
-	var own []string
-	for _, ev := range events {
-		if string(ev.SenderID()) == req.User.String() {
-			own = append(own, ev.EventID())
-		}
-	}
-	txnIDs, err := s.rooms.TransactionIDs(ctx, req.User, req.DeviceID, own)
-	if err != nil {
-		return Timeline{}, err
-	}
 	bundles, err := s.rooms.Bundles(ctx, req.User, roomID, events)
 	if err != nil {
 		return Timeline{}, err
@@ -394,11 +384,11 @@ func (s *Syncer) timeline(ctx context.Context, req Request, roomID string, event
 		if b, ok := bundles[ev.EventID()]; ok {
 			AddBundle(&ce, b, false)
 		}
-		if txnID, ok := txnIDs[ev.EventID()]; ok {
+		if ev.TransactionID != "" {
 			if ce.Unsigned == nil {
 				ce.Unsigned = map[string]any{}
 			}
-			ce.Unsigned["transaction_id"] = txnID
+			ce.Unsigned["transaction_id"] = ev.TransactionID
 		}
 		tl.Events = append(tl.Events, ce)
 	}
