@@ -319,6 +319,10 @@ type MemberChange struct {
 	RoomID, UserID, Membership string
 }
 
+// inUsersRooms is true for an event in a room the user (the statement's
+// parameter) is or was in.
+const inUsersRooms = `room_id IN (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ?)`
+
 // MemberChanges returns the membership changes in the stream range (after,
 // upTo] in the rooms user is or was in, the newest per room and user. Sync
 // derives presence and the device_lists of an incremental sync from it.
@@ -328,16 +332,14 @@ func (r *Queryer) MemberChanges(ctx context.Context, user spec.UserID, after, up
 	}
 	rows, err := r.db.Query(ctx,
 		`SELECT room_id, state_key, json_extract(json, '$.content.membership') FROM events
-		 WHERE type = 'm.room.member' AND stream_pos > ? AND stream_pos <= ? AND `+visible+` AND room_id IN (
-			SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ?)
+		 WHERE type = 'm.room.member' AND stream_pos > ? AND stream_pos <= ? AND `+visible+` AND `+inUsersRooms+`
 		 ORDER BY stream_pos`,
 		int64(after), int64(upTo), user.String())
 	if err != nil {
 		return nil, fmt.Errorf("load membership changes: %w", err)
 	}
 	defer rows.Close()
-	newest := map[[2]string]int{}
-	var out []MemberChange
+	var changes memberChanges
 	for rows.Next() {
 		var c MemberChange
 		var m sql.NullString
@@ -345,13 +347,70 @@ func (r *Queryer) MemberChanges(ctx context.Context, user spec.UserID, after, up
 			return nil, fmt.Errorf("load membership changes: %w", err)
 		}
 		c.Membership = m.String
-		key := [2]string{c.RoomID, c.UserID}
-		if i, ok := newest[key]; ok {
-			out[i] = c
-			continue
-		}
-		newest[key] = len(out)
-		out = append(out, c)
+		changes.add(c)
 	}
-	return out, rows.Err()
+	return changes.list, rows.Err()
+}
+
+// NewEvents is what a short stream range holds for a user's /sync.
+type NewEvents struct {
+	// Rooms are the rooms with events in the range.
+	Rooms map[string]bool
+	// MemberChanges are as MemberChanges returns them.
+	MemberChanges []MemberChange
+}
+
+// NewEventsBetween reads every event in (after, upTo] once, for the rooms
+// with events and MemberChanges together: one statement where /sync asked
+// two (each a crossing of the storage bridge in wasm). For short ranges (an
+// incremental /sync).
+func (r *Queryer) NewEventsBetween(ctx context.Context, user spec.UserID, after, upTo StreamPos) (NewEvents, error) {
+	news := NewEvents{Rooms: map[string]bool{}}
+	if after >= upTo { // an incremental /sync with nothing new: no statement
+		return news, nil
+	}
+	rows, err := r.db.Query(ctx,
+		`SELECT room_id, type = 'm.room.member' AND `+visible+` AND `+inUsersRooms+`, state_key,
+		   CASE WHEN type = 'm.room.member' THEN json_extract(json, '$.content.membership') END
+		 FROM events WHERE stream_pos > ? AND stream_pos <= ? ORDER BY stream_pos`,
+		user.String(), int64(after), int64(upTo))
+	if err != nil {
+		return news, fmt.Errorf("read the events after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var changes memberChanges
+	for rows.Next() {
+		var roomID string
+		var change sql.NullBool
+		var member, membership sql.NullString
+		if err := rows.Scan(&roomID, &change, &member, &membership); err != nil {
+			return news, fmt.Errorf("read the events after %d: %w", after, err)
+		}
+		news.Rooms[roomID] = true
+		if change.Bool {
+			changes.add(MemberChange{RoomID: roomID, UserID: member.String, Membership: membership.String})
+		}
+	}
+	news.MemberChanges = changes.list
+	return news, rows.Err()
+}
+
+// memberChanges keeps the newest change per room and user, in the order each
+// pair first changed.
+type memberChanges struct {
+	list   []MemberChange
+	newest map[[2]string]int
+}
+
+func (m *memberChanges) add(c MemberChange) {
+	key := [2]string{c.RoomID, c.UserID}
+	if i, ok := m.newest[key]; ok {
+		m.list[i] = c
+		return
+	}
+	if m.newest == nil {
+		m.newest = map[[2]string]int{}
+	}
+	m.newest[key] = len(m.list)
+	m.list = append(m.list, c)
 }

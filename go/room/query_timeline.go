@@ -173,28 +173,6 @@ func (r *Queryer) Timeline(ctx context.Context, roomID string, reader spec.UserI
 	return events, limited, nil
 }
 
-// RoomsWithEvents returns the rooms with events in (after, upTo]. It reads
-// every event in that range: for short ranges (an incremental /sync).
-func (r *Queryer) RoomsWithEvents(ctx context.Context, after, upTo StreamPos) (map[string]bool, error) {
-	if after >= upTo {
-		return map[string]bool{}, nil // an incremental /sync with nothing new: no statement
-	}
-	rows, err := r.db.Query(ctx, `SELECT DISTINCT room_id FROM events WHERE stream_pos > ? AND stream_pos <= ?`, int64(after), int64(upTo))
-	if err != nil {
-		return nil, fmt.Errorf("find rooms with events after %d: %w", after, err)
-	}
-	defer rows.Close()
-	rooms := map[string]bool{}
-	for rows.Next() {
-		var roomID string
-		if err := rows.Scan(&roomID); err != nil {
-			return nil, fmt.Errorf("find rooms with events after %d: %w", after, err)
-		}
-		rooms[roomID] = true
-	}
-	return rooms, rows.Err()
-}
-
 // Direction of /messages pagination.
 const (
 	Backward = "b"

@@ -39,8 +39,8 @@ func hasType(evs []any, t string) bool {
 
 // userParts fills the user-wide parts of resp — account data, presence,
 // to-device messages, device lists and key counts — and gathers per-room
-// account data.
-func (s *Syncer) userParts(ctx context.Context, req Request, since, latest Token, initial bool, resp *Response) (besideTimelines, error) {
+// account data. news, when not nil, holds the membership changes since the token.
+func (s *Syncer) userParts(ctx context.Context, req Request, since, latest Token, initial bool, news *room.NewEvents, resp *Response) (besideTimelines, error) {
 	ex := besideTimelines{roomData: map[string][]any{}, dataUpTo: latest.Data}
 	if ad := s.src.AccountData; ad != nil {
 		evs, err := ad.Since(ctx, req.User, since.Data, latest.Data)
@@ -68,7 +68,9 @@ func (s *Syncer) userParts(ctx context.Context, req Request, since, latest Token
 		}
 	}
 	var memberChanges []room.MemberChange // in the user's rooms since the token
-	if !initial {
+	if news != nil {
+		memberChanges = news.MemberChanges
+	} else if !initial {
 		var err error
 		if memberChanges, err = s.rooms.MemberChanges(ctx, req.User, since.Events, latest.Events); err != nil {
 			return ex, err

@@ -196,7 +196,18 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 		AccountData: emptyList(), Presence: emptyList(), ToDevice: emptyList(),
 		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}},
 	}
-	outside, err := s.userParts(ctx, req, since, latest, initial, resp)
+	// An incremental sync usually wakes for one room's news: one pass over
+	// the new events finds the rooms with some (the others need not be asked
+	// for their timelines) and the membership changes. nil: too many to read.
+	var news *room.NewEvents
+	if since.Events > 0 && latest.Events-since.Events <= maxEventsToScan {
+		n, err := s.rooms.NewEventsBetween(ctx, req.User, since.Events, latest.Events)
+		if err != nil {
+			return nil, err
+		}
+		news = &n
+	}
+	outside, err := s.userParts(ctx, req, since, latest, initial, news, resp)
 	if err != nil {
 		return nil, err
 	}
@@ -208,13 +219,9 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	if err != nil {
 		return nil, err
 	}
-	// An incremental sync usually wakes for one room's news: the rooms with
-	// none need not be asked for their timelines. nil: ask every room.
-	var withEvents map[string]bool
-	if since.Events > 0 && latest.Events-since.Events <= maxEventsToScan {
-		if withEvents, err = s.rooms.RoomsWithEvents(ctx, since.Events, latest.Events); err != nil {
-			return nil, err
-		}
+	var withEvents map[string]bool // nil: ask every room
+	if news != nil {
+		withEvents = news.Rooms
 	}
 	var ignored map[string]bool // loaded with the first invite to show
 	for roomID, m := range memberships {

@@ -1,0 +1,63 @@
+package room
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+)
+
+// One pass over new events finds the rooms with events, and the membership
+// changes only in the rooms the user is or was in: the same changes
+// MemberChanges finds, the newest per room and user.
+func TestNewEventsBetweenFindsRoomsAndTheUsersMemberChanges(t *testing.T) {
+	p := newPeer(t, 1, "")
+	ctx := context.Background()
+	alice, bob, carol := p.user("alice"), p.user("bob"), p.user("carol")
+	shared, err := p.rooms.Perform.Create(ctx, alice, CreateRequest{Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere, err := p.rooms.Perform.Create(ctx, carol, CreateRequest{Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := p.rooms.Query.LatestPos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, roomID := range []string{shared, elsewhere} {
+		if _, err := p.rooms.Perform.JoinWithContent(ctx, bob, roomID, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sk := bob.String()
+	p.send(bob, shared, "m.room.member", &sk, `{"membership":"join","displayname":"Bob"}`)
+	p.send(carol, elsewhere, "m.room.message", nil, `{"msgtype":"m.text","body":"hi"}`)
+	after, err := p.rooms.Query.LatestPos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	news, err := p.rooms.Query.NewEventsBetween(ctx, alice, before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(news.Rooms)); !slices.Equal(got, slices.Sorted(slices.Values([]string{shared, elsewhere}))) {
+		t.Errorf("rooms with events: %v, want both", got)
+	}
+	want := []MemberChange{{RoomID: shared, UserID: bob.String(), Membership: "join"}}
+	if !slices.Equal(news.MemberChanges, want) {
+		t.Errorf("member changes: %+v, want %+v (only alice's room, bob's newest)", news.MemberChanges, want)
+	}
+	alone, err := p.rooms.Query.MemberChanges(ctx, alice, before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(alone, news.MemberChanges) {
+		t.Errorf("MemberChanges %+v, NewEventsBetween %+v", alone, news.MemberChanges)
+	}
+	if empty, err := p.rooms.Query.NewEventsBetween(ctx, alice, after, after); err != nil || len(empty.Rooms) != 0 || len(empty.MemberChanges) != 0 {
+		t.Errorf("an empty range: %+v, %v", empty, err)
+	}
+}
