@@ -17,11 +17,19 @@ import (
 // TimeFormat is how a time.Time parameter is written (as TEXT, in UTC).
 const TimeFormat = "2006-01-02 15:04:05.999999999-07:00"
 
+// maxStatementHandles bounds a connection's statement handles (handleFor).
+// Hearth's SQL is a few hundred constant strings; queries built with a
+// variable number of placeholders add some more. Past the bound the handles
+// are freed rather than grown: each keeps its statement compiled in JS.
+const maxStatementHandles = 256
+
 // conn is the one connection to hearthStorage. database/sql uses it from
 // one goroutine at a time; nothing here is safe for concurrent use.
 type conn struct {
 	connector *Connector
 	storage   *bridge.Storage
+	// handles are the statements this connection ran, by SQL text.
+	handles map[string]bridge.StmtHandle
 	// inTx: a transaction from BeginTx is open.
 	inTx bool
 	// closed: Close was called; every later call fails with driver.ErrBadConn.
@@ -58,6 +66,7 @@ func (c *conn) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.freeHandles()
 	var err error
 	if c.inTx {
 		c.inTx = false
@@ -108,7 +117,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		if perr != nil {
 			return nil, perr
 		}
-		res, err = c.storage.Query(query, params)
+		res, err = c.run(query, params)
 	}
 	if err := c.finish("exec", res, err); err != nil {
 		return nil, err
@@ -125,11 +134,49 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.storage.Query(query, params)
+	res, err := c.run(query, params)
 	if err := c.finish("query", res, err); err != nil {
 		return nil, err
 	}
 	return &rows{res: res}, nil
+}
+
+// run runs query through its handle (handleFor).
+func (c *conn) run(query string, params []bridge.Param) (*bridge.Result, error) {
+	h, err := c.handleFor(query)
+	if err != nil {
+		return nil, err
+	}
+	return c.storage.Run(h, params)
+}
+
+// handleFor returns the statement handle for query, preparing it the first
+// time. Every later run of it passes the handle instead of the SQL text: a
+// string crossing into JS is decoded there, and the statement was looked up
+// by its text, on every one of a send's and a /sync's statements.
+func (c *conn) handleFor(query string) (bridge.StmtHandle, error) {
+	if h, ok := c.handles[query]; ok {
+		return h, nil
+	}
+	if len(c.handles) >= maxStatementHandles {
+		c.freeHandles()
+	}
+	h, err := c.storage.Prepare(query)
+	if err != nil {
+		return 0, err
+	}
+	if c.handles == nil {
+		c.handles = map[string]bridge.StmtHandle{}
+	}
+	c.handles[query] = h
+	return h, nil
+}
+
+func (c *conn) freeHandles() {
+	for query, h := range c.handles {
+		c.storage.Finalize(h)
+		delete(c.handles, query)
+	}
 }
 
 func (c *conn) check(ctx context.Context) error {

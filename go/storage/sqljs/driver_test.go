@@ -343,9 +343,27 @@ func TestStatementsAreAlwaysFreed(t *testing.T) {
 			}
 		}
 	}
+	// The connection keeps a handle for each SQL text it ran (handleFor):
+	// the two queries run through db.Query; the rest were freed.
 	end := c.Stats()
-	if end.OpenStatements > base.OpenStatements+80 || end.Handles != base.Handles {
-		t.Fatalf("open statements %d (was %d), handles %d (was %d)", end.OpenStatements, base.OpenStatements, end.Handles, base.Handles)
+	if end.OpenStatements > base.OpenStatements+80 || end.Handles != base.Handles+2 {
+		t.Fatalf("open statements %d (was %d), handles %d (was %d, want 2 more)", end.OpenStatements, base.OpenStatements, end.Handles, base.Handles)
+	}
+}
+
+// A connection keeps at most maxStatementHandles statements prepared,
+// however many SQL texts it runs; each still answers right.
+func TestStatementHandlesAreBounded(t *testing.T) {
+	db, c := openDB(t)
+	base := c.Stats()
+	for i := range 3 * maxStatementHandles {
+		var n int
+		if err := db.QueryRow(fmt.Sprintf("SELECT %d + ?", i), 1).Scan(&n); err != nil || n != i+1 {
+			t.Fatalf("query %d: %d, %v", i, n, err)
+		}
+		if s := c.Stats(); s.Handles > base.Handles+maxStatementHandles || s.OpenStatements > base.OpenStatements+maxStatementHandles+80 {
+			t.Fatalf("after %d texts: %d handles (was %d), %d open statements (was %d)", i+1, s.Handles, base.Handles, s.OpenStatements, base.OpenStatements)
+		}
 	}
 }
 
