@@ -241,18 +241,23 @@ async function compile (wasm, report, signal) {
   const length = Number(response.headers.get('content-length'))
   // Content-Length counts encoded bytes; with Content-Encoding we cannot know the total.
   const total = Number.isFinite(length) && length > 0 && !response.headers.get('content-encoding') ? length : null
-  const counted = countBytes(response, total, report)
-
   const streaming = typeof WebAssembly.compileStreaming === 'function' &&
     (response.headers.get('content-type') ?? '').split(';')[0].trim() === 'application/wasm'
   if (streaming) {
-    // compileStreaming compiles while bytes arrive; 'compiling' is reported when the last byte has.
+    // compileStreaming compiles while bytes arrive; 'compiling' is reported
+    // when the last byte has. It gets the fetched Response itself, and a
+    // clone counts the bytes: Chromium keeps compiled code for the next
+    // worker start only with the response's own cache entry (a Response made
+    // from a stream has none), and once the server has run a while it then
+    // starts from that code instead of compiling 15 MB again.
+    drain(countBytes(response.clone(), total, report).body)
     try {
-      return await WebAssembly.compileStreaming(counted)
+      return await WebAssembly.compileStreaming(response)
     } catch (err) {
       throw new BootError(`cannot compile ${url.pathname}: ${err.message}`, { phase: 'compiling', cause: err })
     }
   }
+  const counted = countBytes(response, total, report)
   let bytes
   try {
     bytes = await counted.arrayBuffer()
@@ -295,6 +300,15 @@ function countBytes (response, total, report) {
     status: response.status,
     headers: { 'content-type': 'application/wasm' }
   })
+}
+
+/** Reads a stream to its end, dropping what it reads (a failure is the other branch's to report). */
+async function drain (stream) {
+  if (stream === null) return
+  const reader = stream.getReader()
+  try {
+    while (!(await reader.read()).done);
+  } catch {}
 }
 
 function aborted (signal) {

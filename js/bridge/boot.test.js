@@ -28,19 +28,29 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-/** Runs startServer in a fresh Node process; returns what it printed as JSON. */
+/**
+ * Runs startServer in a fresh Node process; returns what it printed as JSON.
+ * how: 'file', 'bytes', or an http: URL of the wasm (then compiledFrom is
+ * the URL of the Response compileStreaming was given).
+ */
 async function boot (mode, how = 'file', storage = '{ fake: true }') {
+  const wasmArg = how === 'bytes' ? `await readFile(${JSON.stringify(wasm)})`
+    : how === 'file' ? JSON.stringify(pathToFileURL(wasm).href)
+      : JSON.stringify(how)
   const script = `
     import { startServer } from ${JSON.stringify(pathToFileURL(join(here, 'boot.js')).href)}
     import { callServe } from ${JSON.stringify(pathToFileURL(join(here, 'globals.js')).href)}
     import { readFile } from 'node:fs/promises'
     const phases = []
-    const wasm = ${how === 'bytes' ? `await readFile(${JSON.stringify(wasm)})` : JSON.stringify(pathToFileURL(wasm).href)}
+    const wasm = ${wasmArg}
+    let compiledFrom
+    const compileStreaming = WebAssembly.compileStreaming
+    WebAssembly.compileStreaming = (response) => { compiledFrom = response.url; return compileStreaming(response) }
     try {
       const info = await startServer({ wasm, storage: ${storage}, args: [${JSON.stringify(mode)}],
         startTimeoutMs: 5000, onPhase: (e) => phases.push(e.phase) })
       const res = await callServe({ method: 'GET', url: '/x', headers: [] }, null)
-      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status }))
+      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status, compiledFrom }))
     } catch (err) {
       console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message, goEnded: err.goEnded }))
     }
@@ -60,6 +70,24 @@ test('a file: URL starts the server and reports every phase in order', async () 
     storageWasPromise: false,
     status: 200
   })
+})
+
+// Chromium keeps the compiled code for the next start only when the compiler
+// gets the fetched Response itself (a Response made from a stream has no URL
+// and no cache entry); the download is still reported, from a clone.
+test('over HTTP the compiler streams the fetched response itself, and the download is reported', async () => {
+  const { startSite } = await import('../site/serve.js')
+  const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
+  try {
+    const url = `${site.url}fake.wasm`
+    const r = await boot('ready', url)
+    assert.equal(r.ok, true, r.message)
+    assert.equal(r.compiledFrom, url)
+    assert.deepEqual(r.phases.filter((p) => p !== 'downloading'), ['compiling', 'starting', 'ready'])
+    assert.ok(r.phases.indexOf('downloading') === 0 && r.phases.lastIndexOf('downloading') < r.phases.indexOf('compiling'), r.phases.join())
+  } finally {
+    await site.close()
+  }
 })
 
 test('Go runs while storage is still opening, with a promise of it in hearthStorage', async () => {
