@@ -250,11 +250,23 @@ async function compile (wasm, report, signal) {
     // worker start only with the response's own cache entry (a Response made
     // from a stream has none), and once the server has run a while it then
     // starts from that code instead of compiling 15 MB again.
-    drain(countBytes(response.clone(), total, report).body)
+    // The clone may end after the compiler (or the compiler fail first): its
+    // reports stop then, so none comes after what start-up reports next.
+    let compiled = false
+    let saidCompiling = false
+    const progress = (phase, details) => {
+      if (compiled) return
+      if (phase === 'compiling') saidCompiling = true
+      report(phase, details)
+    }
+    drain(countBytes(response.clone(), total, progress).body)
     try {
       return await WebAssembly.compileStreaming(response)
     } catch (err) {
       throw new BootError(`cannot compile ${url.pathname}: ${err.message}`, { phase: 'compiling', cause: err })
+    } finally {
+      if (!saidCompiling) report('compiling')
+      compiled = true
     }
   }
   const counted = countBytes(response, total, report)
