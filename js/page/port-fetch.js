@@ -125,6 +125,7 @@ export function createPortFetch ({
     const quiet = untilTakeover()
     if (quiet === null) return send(input, init)
     const signal = init.signal
+    if (signal?.aborted) return Promise.reject(abortReason(signal)) // no abort event will come
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(abortReason(signal))
       signal?.addEventListener('abort', onAbort, { once: true })

@@ -330,6 +330,7 @@ test('while a newer worker waits to take over, requests are held and then go to 
     const abandoned = transport.fetch(`${ORIGIN}/_matrix/client/v3/sync`, { signal: abort.signal })
     abort.abort()
     await assert.rejects(abandoned, { name: 'AbortError' })
+    await assert.rejects(transport.fetch(`${ORIGIN}/_matrix/client/v3/sync`, { signal: abort.signal }), { name: 'AbortError' }) // aborted before it was held
     for (let i = 0; i < 10; i++) await tick()
     assert.equal(old.seen.length, oldSaw, 'the old worker got a request while the new one waited')
 
