@@ -8,6 +8,7 @@
  * Requests are served concurrently: a /sync long-poll that waits holds up
  * nothing behind it.
  */
+import { answeredBody } from '../js/bridge/globals.js'
 import { isServerPath } from './protocol.js'
 
 /**
@@ -71,8 +72,14 @@ function toRequest (message, signal) {
 
 /** The answer message's fields from a Response; its body as one transferable ArrayBuffer. */
 async function toReply (response) {
-  const bytes = response.body === null ? null : await response.arrayBuffer()
+  const bytes = response.body === null ? null : bufferOf(answeredBody(response)) ?? await response.arrayBuffer()
   return { status: response.status, headers: [...response.headers], body: bytes !== null && bytes.byteLength > 0 ? bytes : null }
+}
+
+/** The ArrayBuffer of bytes, to transfer (a copy when they are a view of part of one). */
+function bufferOf (bytes) {
+  if (bytes === undefined) return undefined
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer
 }
 
 function matrixError (status, errcode, message) {

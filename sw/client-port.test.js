@@ -4,6 +4,7 @@
 // Matrix error JSON, bodies as transferred ArrayBuffers, aborts reaching Go.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { GLOBALS, serveFetch } from '../js/bridge/globals.js'
 import { createClientPorts } from './client-port.js'
 
 const ORIGIN = 'http://site.test'
@@ -90,4 +91,24 @@ test('an abort from the page cancels Go\'s work on it, and no answer comes', asy
   await served
   assert.equal(goSignal.aborted, true)
   assert.deepEqual(await done, [{ id: 9, accepted: 1 }], 'accepted, and no answer')
+})
+
+test('Go\'s answer leaves as the bytes Go gave, without reading the Response again (a read waits for a browser task, and Go builds a woken /sync first)', async (t) => {
+  globalThis[GLOBALS.serve] = async () => ({
+    head: JSON.stringify({ status: 200, headers: [['Content-Type', 'application/json']] }),
+    body: new TextEncoder().encode('{"event_id":"$e"}')
+  })
+  t.after(() => { delete globalThis[GLOBALS.serve] })
+  const ports = createClientPorts({
+    origin: ORIGIN,
+    hello: { life: 1, build: 'b' },
+    answer: async (request) => {
+      const response = await serveFetch(request)
+      response.arrayBuffer = response.text = () => Promise.reject(new Error('the body was read again'))
+      return response
+    }
+  })
+  const [, answer] = await ask(ports, { id: 5, method: 'PUT', url: `${ORIGIN}/_matrix/client/v3/rooms/r/send/m.room.message/1`, headers: [], body: new ArrayBuffer(2) }).done
+  assert.equal(answer.status, 200, new TextDecoder().decode(answer.body ?? new ArrayBuffer(0)))
+  assert.equal(new TextDecoder().decode(answer.body), '{"event_id":"$e"}')
 })

@@ -53,6 +53,10 @@ type Config struct {
 	// Peers lists the servers the transport reaches now (in the browser:
 	// bridge.KnownPeers); the public room directory asks them too. Nil: none.
 	Peers func() []string
+	// SyncAfterWake runs when news wakes a waiting /sync, before it is built
+	// (in wasm: bridge.YieldToEventLoop, so the answer of the send that woke
+	// it leaves first). Nil: nothing.
+	SyncAfterWake func()
 	// EDU is also told of each EDU received over federation, after the
 	// server has applied it (typing, receipts, to-device, …); may be nil.
 	EDU func(origin spec.ServerName, edu gomatrixserverlib.EDU)
@@ -183,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	syncer := syncapi.New(rooms.Query, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore, Push: pushes})
+	syncer.AfterWake = cfg.SyncAfterWake
 
 	// Federation applies every EDU it receives (into eph and keyStore).
 	fed = federation.New(id, rooms, fedClient, queue, federation.Options{

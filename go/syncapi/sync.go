@@ -31,6 +31,11 @@ type Syncer struct {
 	rooms    *room.Queryer
 	notifier *Notifier
 	src      Sources
+	// AfterWake, if set, runs when news wakes a waiting sync, before the sync
+	// is built. In wasm every goroutine shares JS's one thread, and a send's
+	// answer leaves only once Go yields: a sync the send woke would otherwise
+	// be built first (bridge.YieldToEventLoop lets the answer out).
+	AfterWake func()
 }
 
 // Sources are the non-room parts a sync reports.
@@ -177,6 +182,9 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 		cancel()
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("sync: %w", err)
+		}
+		if s.AfterWake != nil {
+			s.AfterWake()
 		}
 	}
 }

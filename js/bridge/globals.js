@@ -246,7 +246,24 @@ export async function serveFetch (request, { signal = request.signal } = {}) {
   const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
   const response = new Response(responseBody, { status: res.status, headers: res.headers })
   addServerTiming(response.headers, 'go', goMs)
+  if (responseBody !== null) answeredBodies.set(response, responseBody)
   return response
+}
+
+/** Go's answer bytes by the Response serveFetch made of them. */
+const answeredBodies = new WeakMap()
+
+/**
+ * The body of a Response that serveFetch made, as the bytes Go answered
+ * with, without reading it; undefined for any other Response. In a service
+ * worker a body read waits for a browser task, and before that task Go runs
+ * whatever it has ready, such as the /sync a send woke: the client port's
+ * answer to a send left 3 ms later for it (sw/client-port.js).
+ * @param {Response} response
+ * @returns {Uint8Array|undefined}
+ */
+export function answeredBody (response) {
+  return answeredBodies.get(response)
 }
 
 /**

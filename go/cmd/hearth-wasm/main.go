@@ -90,6 +90,8 @@ func start(ctx context.Context) (*server.Server, error) {
 		Peers: bridge.KnownPeers,
 		// Transactions for unreachable servers go to their mailboxes on relays.
 		Depositor: bridge.P2PDepositor{},
+		// A send's answer leaves before the /sync it woke is built.
+		SyncAfterWake: bridge.YieldToEventLoop,
 		// The headless peer passes its operator's choices in Go's environment;
 		// the service worker passes none: open registration, same origin only.
 		Client: clientPolicyFromEnv(),

@@ -1,0 +1,53 @@
+//go:build js
+
+package bridge
+
+import (
+	"sync"
+	"syscall/js"
+)
+
+// eventLoop hands Go's waiters one JS task each, through a MessageChannel:
+// unlike setTimeout, its messages are never clamped to 4 ms when nested.
+type eventLoop struct {
+	once    sync.Once
+	port    js.Value // the sending end
+	mu      sync.Mutex
+	waiting []chan struct{} // in the order their messages were posted; guarded by mu
+}
+
+var loop eventLoop
+
+// YieldToEventLoop blocks the calling goroutine until the JS event loop has
+// run a task of its own. Go in wasm runs on JS's one thread and returns to JS
+// only when no goroutine can run: what JS has queued by then (the reactions
+// to answers Go has resolved, which are microtasks) runs before that task.
+func YieldToEventLoop() {
+	loop.once.Do(loop.open)
+	done := make(chan struct{})
+	loop.mu.Lock()
+	loop.waiting = append(loop.waiting, done)
+	loop.mu.Unlock()
+	loop.port.Call("postMessage", nil)
+	<-done
+}
+
+func (l *eventLoop) open() {
+	channel := js.Global().Get("MessageChannel").New()
+	receive := channel.Get("port1")
+	// onReceive lives as long as the program: it is never released.
+	onReceive := js.FuncOf(func(js.Value, []js.Value) any {
+		l.mu.Lock()
+		done := l.waiting[0]
+		l.waiting = l.waiting[1:]
+		l.mu.Unlock()
+		close(done)
+		return nil
+	})
+	receive.Set("onmessage", onReceive)
+	// Under Node a port that listens keeps the process alive; this one must not.
+	if unref := receive.Get("unref"); unref.Type() == js.TypeFunction {
+		receive.Call("unref")
+	}
+	l.port = channel.Get("port2")
+}

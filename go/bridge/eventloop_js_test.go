@@ -1,0 +1,53 @@
+//go:build js
+
+package bridge
+
+import (
+	"sync"
+	"sync/atomic"
+	"syscall/js"
+	"testing"
+	"time"
+)
+
+// Go returns to JS only when no goroutine can run: a reaction to a promise
+// Go resolved waits until then. YieldToEventLoop lets it run (as a send's
+// answer must leave before the /sync the send woke is built).
+func TestYieldToEventLoopLetsJSRunWhatGoQueued(t *testing.T) {
+	var ran atomic.Bool
+	reaction := js.FuncOf(func(js.Value, []js.Value) any {
+		ran.Store(true)
+		return nil
+	})
+	defer reaction.Release()
+	js.Global().Get("Promise").Call("resolve").Call("then", reaction)
+	if ran.Load() {
+		t.Fatal("the reaction ran while Go still had work")
+	}
+	YieldToEventLoop()
+	if !ran.Load() {
+		t.Fatal("YieldToEventLoop returned before JS ran the reaction Go had queued")
+	}
+}
+
+func TestYieldToEventLoopReturnsToEveryCaller(t *testing.T) {
+	const callers = 20
+	var all sync.WaitGroup
+	all.Add(callers)
+	for range callers {
+		go func() {
+			defer all.Done()
+			YieldToEventLoop()
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		all.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a goroutine that yielded was never resumed")
+	}
+}
