@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/room"
 )
 
 // unreadSQL is true of a notifications row (n) its user has not read: it
@@ -49,17 +51,21 @@ type RoomCounts struct {
 }
 
 // Unread counts the notifications of user in a room after their read
-// position. With byThread, notifications in threads count in Threads, not
-// in Main; otherwise everything counts in Main.
-func (p *Push) Unread(ctx context.Context, user spec.UserID, roomID string, byThread bool) (RoomCounts, error) {
+// position, of events up to upTo: a /sync counts what its own timeline can
+// show. (Rows are written before the notifier learns of their event, so a
+// later one may already be there: in wasm, while the event's commit waits
+// for IndexedDB. Counted, it would announce a message its response lacks.)
+// With byThread, notifications in threads count in Threads, not in Main;
+// otherwise everything counts in Main.
+func (p *Push) Unread(ctx context.Context, user spec.UserID, roomID string, upTo room.StreamPos, byThread bool) (RoomCounts, error) {
 	out := RoomCounts{Threads: map[string]Counts{}}
 	// The read position once, materialized: in the count it would be
 	// evaluated per row. One statement: every /sync asks for each room with news.
 	rows, err := p.db.Query(ctx,
 		`WITH r(pos) AS MATERIALIZED (SELECT `+readPositionSQL+`)
 		 SELECT n.thread_id, COUNT(*), SUM(n.highlight) FROM notifications n, r
-		 WHERE n.user_id = ? AND n.room_id = ? AND n.stream_pos > r.pos AND n.stream_pos > `+threadReadSQL+`
-		 GROUP BY n.thread_id`, user.String(), roomID, user.String(), roomID, user.String(), roomID)
+		 WHERE n.user_id = ? AND n.room_id = ? AND n.stream_pos > r.pos AND n.stream_pos <= ? AND n.stream_pos > `+threadReadSQL+`
+		 GROUP BY n.thread_id`, user.String(), roomID, user.String(), roomID, user.String(), roomID, int64(upTo))
 	if err != nil {
 		return out, fmt.Errorf("count notifications in %s: %w", roomID, err)
 	}

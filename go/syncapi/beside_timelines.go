@@ -156,13 +156,14 @@ func (s *Syncer) summary(ctx context.Context, user spec.UserID, roomID string) (
 
 // unread is a room's unread_notifications (and, when the filter asks,
 // unread_thread_notifications): the notifications the user's push rules
-// made after their read position (package push). Without push, none.
-func (s *Syncer) unread(ctx context.Context, req Request, roomID string) (push.Counts, map[string]push.Counts, error) {
+// made after their read position (package push), of events up to upTo.
+// Without push, none.
+func (s *Syncer) unread(ctx context.Context, req Request, roomID string, upTo room.StreamPos) (push.Counts, map[string]push.Counts, error) {
 	if s.src.Push == nil {
 		return push.Counts{}, nil, nil
 	}
 	byThread := req.Filter.Room.Timeline.UnreadThreadNotifications
-	c, err := s.src.Push.Unread(ctx, req.User, roomID, byThread)
+	c, err := s.src.Push.Unread(ctx, req.User, roomID, upTo, byThread)
 	if err != nil {
 		return push.Counts{}, nil, err
 	}

@@ -374,7 +374,7 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 	if accountData == nil {
 		accountData = []any{}
 	}
-	unread, threads, err := s.unread(ctx, req, roomID)
+	unread, threads, err := s.unread(ctx, req, roomID, latest.Events)
 	if err != nil {
 		return JoinedRoom{}, false, err
 	}

@@ -1,0 +1,50 @@
+package push
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"hearth/go/room"
+	"hearth/go/storage"
+)
+
+// A /sync counts the notifications of the events its timeline can show, up
+// to its token: a notification stored for a later event (its commit not yet
+// announced) waits for the next /sync, which also brings the event.
+func TestUnreadCountsOnlyUpToTheSyncsPosition(t *testing.T) {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// In wasm every test shares one database: a room of this test's own.
+	const roomID = "!unread-up-to:example.org"
+	bob := spec.NewUserIDOrPanic("@bob:example.org", false)
+	notified := []notifiedUser{{UserID: bob.String(), Actions: `["notify"]`}}
+	for i, pos := range []room.StreamPos{1041, 1042} {
+		if err := db.Write(ctx, func(tx *sql.Tx) error {
+			return storeNotifications(ctx, tx, roomID, fmt.Sprintf("$unread-up-to-%d", i), pos, "", 1234, notified)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &Push{db: db}
+	for _, c := range []struct {
+		upTo int64
+		want int
+	}{{1040, 0}, {1041, 1}, {1042, 2}, {5000, 2}} {
+		got, err := p.Unread(ctx, bob, roomID, room.StreamPos(c.upTo), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Main.Notifications != c.want {
+			t.Errorf("up to %d: %d unread, want %d", c.upTo, got.Main.Notifications, c.want)
+		}
+	}
+}
