@@ -23,10 +23,10 @@ func TestUnreadCountsOnlyUpToTheSyncsPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	// In wasm every test shares one database: a room of this test's own.
+	// In wasm every test shares one database: a room and a user of this test's own.
 	const roomID = "!unread-up-to:example.org"
-	bob := spec.NewUserIDOrPanic("@bob:example.org", false)
-	notified := []notifiedUser{{UserID: bob.String(), Actions: `["notify"]`}}
+	user := spec.NewUserIDOrPanic("@unread-up-to:example.org", false)
+	notified := []notifiedUser{{UserID: user.String(), Actions: `["notify"]`}}
 	for i, pos := range []room.StreamPos{1041, 1042} {
 		if err := db.Write(ctx, func(tx *sql.Tx) error {
 			return storeNotifications(ctx, tx, roomID, fmt.Sprintf("$unread-up-to-%d", i), pos, "", 1234, notified)
@@ -39,7 +39,7 @@ func TestUnreadCountsOnlyUpToTheSyncsPosition(t *testing.T) {
 		upTo int64
 		want int
 	}{{1040, 0}, {1041, 1}, {1042, 2}, {5000, 2}} {
-		got, err := p.Unread(ctx, bob, roomID, room.StreamPos(c.upTo), false)
+		got, err := p.Unread(ctx, user, roomID, room.StreamPos(c.upTo), false)
 		if err != nil {
 			t.Fatal(err)
 		}
