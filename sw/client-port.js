@@ -12,21 +12,25 @@ import { answeredBody } from '../js/bridge/globals.js'
 import { isServerPath } from './protocol.js'
 
 /**
- * @param {{answer: (request: Request) => Promise<Response>, origin: string, hello: {life: number, build: string}}} options
- *   answer: the fetch event's path into Go; origin: the worker's own (only its server paths are served)
- * @returns {{hello: (port: MessagePort) => void, serve: (message: object, port: MessagePort) => Promise<void>}}
+ * @param {{answer: (request: Request) => Promise<Response>, origin: string, hello: {life: number, build: string}, lifeLockHeld?: Promise<void>}} options
+ *   answer: the fetch event's path into Go; origin: the worker's own (only its server paths are served);
+ *   lifeLockHeld: resolves once this life holds its lock (sw/protocol.js lifeLockName): a page that
+ *   learns of the life asks for that lock to know when the life ends, so the life is named only then
+ * @returns {{hello: (port: MessagePort) => Promise<void>, serve: (message: object, port: MessagePort) => Promise<void>}}
  *   hello: says on `port` that this worker answers client requests (MSG.clientHello);
  *   serve: answers request `message` on its `port` (MSG.clientRequest), resolves once answered
  */
-export function createClientPorts ({ answer, origin, hello }) {
+export function createClientPorts ({ answer, origin, hello, lifeLockHeld = Promise.resolve() }) {
   return {
-    hello (port) {
+    async hello (port) {
+      await lifeLockHeld
       port.postMessage({ hello })
       port.close()
     },
     async serve (message, port) {
       const cut = new AbortController()
       port.onmessage = (event) => { if (event.data?.abort === true) cut.abort() }
+      await lifeLockHeld
       // Which life took it: if a later life shows up before the answer, this
       // one was killed with the request (the page fails it); a request this
       // life never took is still delivered, to the next life.

@@ -112,3 +112,25 @@ test('Go\'s answer leaves as the bytes Go gave, without reading the Response aga
   assert.equal(answer.status, 200, new TextDecoder().decode(answer.body ?? new ArrayBuffer(0)))
   assert.equal(new TextDecoder().decode(answer.body), '{"event_id":"$e"}')
 })
+
+test('the life is named (hello, accepted) only once it holds its lock: a page that asked for the lock first would take the life for ended', async () => {
+  let held
+  const lifeLockHeld = new Promise((resolve) => { held = resolve })
+  const ports = createClientPorts({ origin: ORIGIN, hello: { life: 4, build: 'b' }, lifeLockHeld, answer: async () => new Response('{}') })
+  const { port1, port2 } = new MessageChannel()
+  const said = []
+  port1.onmessage = (event) => said.push(event.data)
+  const helloSaid = ports.hello(port2)
+  const { done } = ask(ports, { id: 1, method: 'GET', url: `${ORIGIN}/_matrix/client/versions`, headers: [] })
+  const got = []
+  done.then((messages) => got.push(...messages))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(said, [], 'no hello before the lock is held')
+  assert.deepEqual(got, [], 'no accepted before the lock is held')
+  held()
+  await helloSaid
+  await done
+  assert.deepEqual(said, [{ hello: { life: 4, build: 'b' } }])
+  assert.deepEqual(got[0], { id: 1, accepted: 4 })
+  port1.close()
+})

@@ -249,11 +249,21 @@ async function answerUntimed (request) {
 }
 
 // Held until this life ends: pages waiting for it learn of the end at once
-// (lifeLockName). Requested before anything can answer a hello.
-self.navigator?.locks?.request(lifeLockName(startedAt), () => new Promise(() => {})).catch(() => {})
+// (lifeLockName). A page asks for it once a hello or an accepted request
+// names this life, so neither is said before the lock is held: a page's
+// request granted first would take this life for ended, and fail everything
+// it accepted.
+const lifeLockHeld = new Promise((resolve) => {
+  const locks = self.navigator?.locks
+  if (!locks) return resolve()
+  locks.request(lifeLockName(startedAt), () => {
+    resolve()
+    return new Promise(() => {})
+  }).catch(() => resolve())
+})
 
 /** The built-in client's requests as message events (client-port.js), answered like fetch events. */
-const clientPorts = createClientPorts({ answer, origin: self.location.origin, hello: { life: startedAt, build: BUILD } })
+const clientPorts = createClientPorts({ answer, origin: self.location.origin, hello: { life: startedAt, build: BUILD }, lifeLockHeld })
 
 const backupRoutes = createBackupRoutes({
   storage: async () => {
@@ -336,7 +346,7 @@ self.addEventListener('message', (event) => {
       server.directHost = event.ports[0]
     }
   } else if (type === MSG.clientHello && event.ports[0]) {
-    clientPorts.hello(event.ports[0])
+    event.waitUntil(clientPorts.hello(event.ports[0]))
   } else if (type === MSG.clientRequest && event.ports[0]) {
     // Held open until answered, as a fetch event is: the worker stays alive
     // for it, and an update waits for it (handover.js cuts long-polls short).
