@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"hearth/go/room"
-	"hearth/go/storage"
 )
 
 // A /sync counts the notifications of the events its timeline can show, up
@@ -18,11 +16,7 @@ import (
 // announced) waits for the next /sync, which also brings the event.
 func TestUnreadCountsOnlyUpToTheSyncsPosition(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTestDB(t)
 	// In wasm every test shares one database: a room and a user of this test's own.
 	const roomID = "!unread-up-to:example.org"
 	user := spec.NewUserIDOrPanic("@unread-up-to:example.org", false)

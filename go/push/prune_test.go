@@ -3,24 +3,17 @@ package push
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
-
-	"hearth/go/storage"
 )
 
 // A user keeps only their newest notifications; other users' stay.
 func TestPruneKeepsTheNewest(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTestDB(t)
 	bob, _ := spec.NewUserID("@bob:example.org", true)
-	err = db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
 		for pos := 1; pos <= 10; pos++ {
 			for _, user := range []string{bob.String(), "@carol:example.org"} {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts)

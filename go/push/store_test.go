@@ -15,16 +15,12 @@ import (
 // integer highlight, the actions as a BLOB of their JSON.
 func TestNotificationsOfAnEventAreStoredAsOneRowPerUser(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTestDB(t)
 	users := []notifiedUser{
 		{UserID: "@bob:example.org", Highlight: true, Actions: `["notify",{"set_tweak":"highlight"}]`},
 		{UserID: "@carol:example.org", Highlight: false, Actions: `["notify"]`},
 	}
-	err = db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.Write(ctx, func(tx *sql.Tx) error {
 		return storeNotifications(ctx, tx, "!r:example.org", "$e", 42, "$root", 1234, users)
 	})
 	if err != nil {
@@ -57,4 +53,16 @@ func TestNotificationsOfAnEventAreStoredAsOneRowPerUser(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("stored\n%s\nwant\n%s", got, want)
 	}
+}
+
+// openTestDB opens a database of the test's own, closed when it ends (in
+// wasm, every test's opens share one sql.js database).
+func openTestDB(t *testing.T) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
