@@ -30,10 +30,10 @@ func TestUnreadCountsOnlyUpToTheSyncsPosition(t *testing.T) {
 	}
 	p := &Push{db: db}
 	for _, c := range []struct {
-		upTo int64
+		upTo room.StreamPos
 		want int
 	}{{1040, 0}, {1041, 1}, {1042, 2}, {5000, 2}} {
-		got, err := p.Unread(ctx, user, roomID, room.StreamPos(c.upTo), false)
+		got, err := p.Unread(ctx, user, roomID, c.upTo, false)
 		if err != nil {
 			t.Fatal(err)
 		}
