@@ -19,6 +19,9 @@
  *                                  workers), reload: it boots again from IndexedDB
  *   startup.worker-restart-after-use.*  the same after 300 messages sent and
  *                                  synced: the browser may keep compiled code by then
+ *   startup.worker-restart.compile.*  one more worker restart after use, traced,
+ *                                  not timed: what V8 compiled meanwhile
+ *                                  (bench/wasm-compile-trace.js)
  *   startup.browser-restart.*      browser closed and started again on the same profile
  *   size.first-visit               bytes downloaded by page and worker on the first
  *                                  visit (Chromium network events, bench/network-recorder.js)
@@ -45,6 +48,7 @@ import { CHANNEL, MSG } from '../sw/protocol.js'
 import { recordNetwork } from './network-recorder.js'
 import { latencyRow, valueRow } from './rows.js'
 import { compressedSizes } from './size.js'
+import { compileFigures, TRACE_CATEGORIES } from './wasm-compile-trace.js'
 
 /** Matches go/cmd/hearth-bench's pollHeadStart. */
 const POLL_HEAD_START_MS = 5
@@ -165,6 +169,7 @@ export async function startup ({ dist, quick, deadline }) {
   const times = collect()
   const firstVisit = []
   const restartBytes = []
+  const compiled = [] // compileFigures of a traced worker restart, one per round
   const rounds = quick ? 1 : 3
   try {
     for (let round = 0; round < rounds && (round === 0 || Date.now() < deadline - FIRST_VISIT_SIZES_MS); round++) {
@@ -194,6 +199,15 @@ export async function startup ({ dist, quick, deadline }) {
           // keeping, and a restart starts from it (js/bridge/boot.js).
           await page.evaluate(sendAndSync, quick ? 100 : 300, POLL_HEAD_START_MS, 60_000, 'port', MSG)
           for (let i = 0; i < (quick ? 1 : 2); i++) await restart('startup.worker-restart-after-use')
+          // Once more, traced (not timed: tracing slows it): what V8 compiled.
+          if (Date.now() < deadline - FIRST_VISIT_SIZES_MS - TRACED_RESTART_MS) {
+            await cdp.send('ServiceWorker.stopAllWorkers')
+            await page.tracing.start({ categories: TRACE_CATEGORIES })
+            await page.reload({ waitUntil: 'domcontentloaded' })
+            await measureLoad(page)
+            const { traceEvents } = JSON.parse(new TextDecoder().decode(await page.tracing.stop()))
+            compiled.push(compileFigures(traceEvents))
+          }
           await cdp.detach().catch(() => {})
         } finally {
           await close(browser)
@@ -217,11 +231,30 @@ export async function startup ({ dist, quick, deadline }) {
   }
 
   const rows = times.rows((name) => NOTES[name.split('.').pop()])
+  rows.push(...compileRows(compiled))
   rows.push(...await firstVisitRows(firstVisit, dist, site.url))
   if (restartBytes.length) {
     rows.push(latencyRow('size.browser-restart', restartBytes, { unit: 'bytes', note: 'downloaded when the browser comes back (revalidations)' }))
   }
   return rows
+}
+
+/** Kept back for the traced worker restart of a round. */
+const TRACED_RESTART_MS = 15_000
+
+/** startup.worker-restart.compile.*: what V8 compiled in traced worker restarts (bench/wasm-compile-trace.js). */
+function compileRows (figures) {
+  if (figures.length === 0) return []
+  const hits = figures.filter((f) => f.cacheHit).length
+  const of = `traced worker restarts after use (${hits} of ${figures.length} from compiled code Chromium kept)`
+  const row = (key, unit, note) => latencyRow(`startup.worker-restart.compile.${key}`, figures.map((f) => f[key]), { unit, note: `${note}; ${of}` })
+  return [
+    row('lazyFunctions', 'functions', 'wasm functions compiled on first call on the worker\'s thread (Go\'s and sql.js\'s); Go\'s start waits for each'),
+    row('lazyCpuMs', 'ms', 'CPU of those compiles'),
+    row('lazyWallMs', 'ms', 'wall time of those compiles: over their CPU, the wait for a core'),
+    row('tierUpCpuMs', 'ms', 'background CPU recompiling hot functions with TurboFan meanwhile'),
+    row('validateCpuMs', 'ms', 'background CPU validating a module compiled from its bytes')
+  ]
 }
 
 async function firstVisitRows (visits, dist, siteURL) {
