@@ -12,6 +12,10 @@ import (
 type eventLoop struct {
 	once    sync.Once
 	port    js.Value // the sending end
+	// receive is the listening end, held here too: nothing else on the Go
+	// side refers to it, and a collected listener would leave every waiter
+	// blocked for good.
+	receive js.Value
 	mu      sync.Mutex
 	waiting []chan struct{} // in the order their messages were posted; guarded by mu
 }
@@ -35,6 +39,7 @@ func YieldToEventLoop() {
 func (l *eventLoop) open() {
 	channel := js.Global().Get("MessageChannel").New()
 	receive := channel.Get("port1")
+	l.receive = receive
 	// onReceive lives as long as the program: it is never released.
 	onReceive := js.FuncOf(func(js.Value, []js.Value) any {
 		l.mu.Lock()
