@@ -157,6 +157,7 @@ function boot () {
     Promise.all([storage, blobs]).then(([opened, blobStore]) => { server.stores = { opened, blobs: blobStore } }, () => {})
     const info = await startServer({
       wasm: assetURL(`hearth.wasm?v=${BUILD}`),
+      immutable: BUILD !== 'dev', // ?v= is the hash of its bytes
       storage: storage.then((opened) => {
         mark('storageOpened')
         return opened.storage

@@ -54,6 +54,10 @@ const GO_END_WAIT_MS = 5000
  * @param {(event: {phase: string}) => void} [options.onPhase]
  * @param {string[]} [options.args] extra argv for Go (argv[0] is "hearth")
  * @param {Record<string, string>} [options.env] environment for Go
+ * @param {boolean} [options.immutable] the wasm URL names one build's bytes for good (sw.js's
+ *   hearth.wasm?v=<hash>): it is taken from the HTTP cache without revalidating. Chromium keeps
+ *   V8's compiled code with the HTTP cache entry, and code made in a worker life that had
+ *   revalidated the wasm was never used by a later life (a worker restart compiled it all again)
  * @param {AbortSignal} [options.signal] cancels the download and the wait
  * @param {number} [options.startTimeoutMs] how long Go may take to be ready once storage has opened
  *   (default 120 s); past it start-up fails instead of hanging
@@ -64,7 +68,7 @@ const GO_END_WAIT_MS = 5000
  *   sends it requests; memory is the instance's linear memory (for
  *   measuring, e.g. memory.buffer.byteLength)
  */
-export async function startServer ({ wasm, storage, blobs, p2p, push = createPushGateway(), onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
+export async function startServer ({ wasm, immutable = false, storage, blobs, p2p, push = createPushGateway(), onPhase = () => {}, args = [], env = {}, signal, startTimeoutMs = 120000 } = {}) {
   if (typeof globalThis.Go !== 'function') {
     throw new BootError('wasm_exec.js did not define Go: run `make wasm`', { phase: 'starting' })
   }
@@ -85,7 +89,7 @@ export async function startServer ({ wasm, storage, blobs, p2p, push = createPus
   let openedFirst = null // [storage, blobs] once opened
   let openFailure = null // the BootError if they failed
   opened.then((both) => { openedFirst = both }, (err) => { openFailure = err })
-  const module = await compile(wasm, report, signal)
+  const module = await compile(wasm, { immutable, report, signal })
   if (openFailure !== null) throw openFailure // before Go ran: nothing to end
   const install = ([openedStorage, openedBlobs]) => {
     provide(GLOBALS.storage, openedStorage)
@@ -209,7 +213,7 @@ async function readyFromGo (waiting) {
 }
 
 /** Fetches (when given a URL) and compiles the wasm, reporting progress. */
-async function compile (wasm, report, signal) {
+async function compile (wasm, { immutable, report, signal }) {
   if (wasm instanceof WebAssembly.Module) return wasm
   if (wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm)) {
     report('compiling')
@@ -231,7 +235,7 @@ async function compile (wasm, report, signal) {
   report('downloading', { loaded: 0, total: null })
   let response
   try {
-    response = await fetch(url, { signal })
+    response = await fetch(url, immutable ? { signal, cache: 'force-cache' } : { signal })
   } catch (err) {
     throw new BootError(`cannot download ${url.pathname}: ${err.message}`, { phase: 'downloading', cause: err })
   }

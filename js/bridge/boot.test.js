@@ -31,9 +31,10 @@ after(async () => {
 /**
  * Runs startServer in a fresh Node process; returns what it printed as JSON.
  * how: 'file', 'bytes', or an http: URL of the wasm (then compiledFrom is
- * the URL of the Response compileStreaming was given).
+ * the URL of the Response compileStreaming was given, and cacheMode the
+ * fetch's cache mode); options: more startServer options, as JS source.
  */
-async function boot (mode, how = 'file', storage = '{ fake: true }') {
+async function boot (mode, how = 'file', storage = '{ fake: true }', options = '') {
   const wasmArg = how === 'bytes' ? `await readFile(${JSON.stringify(wasm)})`
     : how === 'file' ? JSON.stringify(pathToFileURL(wasm).href)
       : JSON.stringify(how)
@@ -46,11 +47,14 @@ async function boot (mode, how = 'file', storage = '{ fake: true }') {
     let compiledFrom
     const compileStreaming = WebAssembly.compileStreaming
     WebAssembly.compileStreaming = (response) => { compiledFrom = response.url; return compileStreaming(response) }
+    let cacheMode
+    const realFetch = globalThis.fetch
+    globalThis.fetch = (url, init) => { cacheMode = init?.cache ?? 'default'; return realFetch(url, init) }
     try {
       const info = await startServer({ wasm, storage: ${storage}, args: [${JSON.stringify(mode)}],
-        startTimeoutMs: 5000, onPhase: (e) => phases.push(e.phase) })
+        startTimeoutMs: 5000, onPhase: (e) => phases.push(e.phase), ${options} })
       const res = await callServe({ method: 'GET', url: '/x', headers: [] }, null)
-      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status, compiledFrom }))
+      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status, compiledFrom, cacheMode }))
     } catch (err) {
       console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message, goEnded: err.goEnded }))
     }
@@ -85,6 +89,22 @@ test('over HTTP the compiler streams the fetched response itself, and the downlo
     assert.equal(r.compiledFrom, url)
     assert.deepEqual(r.phases.filter((p) => p !== 'downloading'), ['compiling', 'starting', 'ready'])
     assert.ok(r.phases.indexOf('downloading') === 0 && r.phases.lastIndexOf('downloading') < r.phases.indexOf('compiling'), r.phases.join())
+    assert.equal(r.cacheMode, 'default', 'a URL not said to be immutable is revalidated as its headers ask')
+  } finally {
+    await site.close()
+  }
+})
+
+// Chromium keeps V8's compiled code with the wasm's HTTP cache entry; code
+// made in a worker life that revalidated the wasm was not used by later
+// lives. A content-addressed URL is never revalidated.
+test('an immutable wasm URL is fetched from the HTTP cache without revalidating', async () => {
+  const { startSite } = await import('../site/serve.js')
+  const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
+  try {
+    const r = await boot('ready', `${site.url}fake.wasm`, undefined, 'immutable: true')
+    assert.equal(r.ok, true, r.message)
+    assert.equal(r.cacheMode, 'force-cache')
   } finally {
     await site.close()
   }
