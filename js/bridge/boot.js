@@ -236,6 +236,8 @@ async function compile (wasm, { immutable, report, signal }) {
   let response
   try {
     response = await fetch(url, immutable ? { signal, cache: 'force-cache' } : { signal })
+    // A failure the HTTP cache kept (a 404 while a deploy was half done) must not stick.
+    if (immutable && !response.ok) response = await fetch(url, { signal, cache: 'reload' })
   } catch (err) {
     throw new BootError(`cannot download ${url.pathname}: ${err.message}`, { phase: 'downloading', cause: err })
   }

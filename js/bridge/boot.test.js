@@ -31,8 +31,8 @@ after(async () => {
 /**
  * Runs startServer in a fresh Node process; returns what it printed as JSON.
  * how: 'file', 'bytes', or an http: URL of the wasm (then compiledFrom is
- * the URL of the Response compileStreaming was given, and cacheMode the
- * fetch's cache mode); options: more startServer options, as JS source.
+ * the URL of the Response compileStreaming was given, and cacheModes the
+ * fetches' cache modes); options: more startServer options, as JS source.
  */
 async function boot (mode, how = 'file', storage = '{ fake: true }', options = '') {
   const wasmArg = how === 'bytes' ? `await readFile(${JSON.stringify(wasm)})`
@@ -47,16 +47,16 @@ async function boot (mode, how = 'file', storage = '{ fake: true }', options = '
     let compiledFrom
     const compileStreaming = WebAssembly.compileStreaming
     WebAssembly.compileStreaming = (response) => { compiledFrom = response.url; return compileStreaming(response) }
-    let cacheMode
+    const cacheModes = []
     const realFetch = globalThis.fetch
-    globalThis.fetch = (url, init) => { cacheMode = init?.cache ?? 'default'; return realFetch(url, init) }
+    globalThis.fetch = (url, init) => { cacheModes.push(init?.cache ?? 'default'); return realFetch(url, init) }
     try {
       const info = await startServer({ wasm, storage: ${storage}, args: [${JSON.stringify(mode)}],
         startTimeoutMs: 5000, onPhase: (e) => phases.push(e.phase), ${options} })
       const res = await callServe({ method: 'GET', url: '/x', headers: [] }, null)
-      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status, compiledFrom, cacheMode }))
+      console.log(JSON.stringify({ ok: true, phases, serverName: info.serverName, storageSeen: info.storageSeen, storageWasPromise: info.storageWasPromise, status: res.status, compiledFrom, cacheModes }))
     } catch (err) {
-      console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message, goEnded: err.goEnded }))
+      console.log(JSON.stringify({ ok: false, phases, name: err.name, phase: err.phase, message: err.message, goEnded: err.goEnded, cacheModes }))
     }
     process.exit(0)
   `
@@ -72,7 +72,8 @@ test('a file: URL starts the server and reports every phase in order', async () 
     serverName: 'fake.test',
     storageSeen: true,
     storageWasPromise: false,
-    status: 200
+    status: 200,
+    cacheModes: []
   })
 })
 
@@ -89,7 +90,7 @@ test('over HTTP the compiler streams the fetched response itself, and the downlo
     assert.equal(r.compiledFrom, url)
     assert.deepEqual(r.phases.filter((p) => p !== 'downloading'), ['compiling', 'starting', 'ready'])
     assert.ok(r.phases.indexOf('downloading') === 0 && r.phases.lastIndexOf('downloading') < r.phases.indexOf('compiling'), r.phases.join())
-    assert.equal(r.cacheMode, 'default', 'a URL not said to be immutable is revalidated as its headers ask')
+    assert.deepEqual(r.cacheModes, ['default'], 'a URL not said to be immutable is revalidated as its headers ask')
   } finally {
     await site.close()
   }
@@ -104,7 +105,12 @@ test('an immutable wasm URL is fetched from the HTTP cache without revalidating'
   try {
     const r = await boot('ready', `${site.url}fake.wasm`, undefined, 'immutable: true')
     assert.equal(r.ok, true, r.message)
-    assert.equal(r.cacheMode, 'force-cache')
+    assert.deepEqual(r.cacheModes, ['force-cache'])
+    // A failure the HTTP cache may have kept is asked for again, past the cache.
+    const missing = await boot('ready', `${site.url}missing.wasm`, undefined, 'immutable: true')
+    assert.equal(missing.ok, false)
+    assert.match(missing.message, /HTTP 404/)
+    assert.deepEqual(missing.cacheModes, ['force-cache', 'reload'])
   } finally {
     await site.close()
   }
