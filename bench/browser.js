@@ -164,7 +164,7 @@ const NOTES = {
 /** Kept back from the deadline for firstVisitRows: brotli at quality 11 of the ~15 MB first visit takes ~40 s of CPU. */
 const FIRST_VISIT_SIZES_MS = 55_000
 
-export async function startup ({ dist, quick, deadline }) {
+export async function startup ({ dist, quick, deadline, log = () => {} }) {
   const site = await startSite({ dir: dist, port: 0, host: '127.0.0.1' })
   const times = collect()
   const firstVisit = []
@@ -172,13 +172,17 @@ export async function startup ({ dist, quick, deadline }) {
   const compiled = [] // compileFigures of a traced worker restart, one per round
   const rounds = quick ? 1 : 3
   try {
-    for (let round = 0; round < rounds && (round === 0 || Date.now() < deadline - FIRST_VISIT_SIZES_MS); round++) {
+    // Another round only if one as long as the last still fits before the sizes.
+    let roundMs = 0
+    for (let round = 0; round < rounds && (round === 0 || Date.now() + roundMs < deadline - FIRST_VISIT_SIZES_MS); round++) {
+      const roundStarted = Date.now()
       const profile = await mkdtemp(join(tmpdir(), 'hearth-bench-profile-'))
       try {
         let { browser, network, page } = await launch(profile)
         try {
           await page.goto(site.url, { waitUntil: 'domcontentloaded' })
           times.add('startup.cold', phases(await measureLoad(page)))
+          log(`round ${round + 1}: cold start measured`)
           firstVisit.push(network.requests())
           await network.stop()
 
@@ -197,7 +201,9 @@ export async function startup ({ dist, quick, deadline }) {
           for (let i = 0; i < (quick ? 1 : 2); i++) await restart('startup.worker-restart')
           // After some use Chromium has compiled code of the server worth
           // keeping, and a restart starts from it (js/bridge/boot.js).
+          log(`round ${round + 1}: reloads and worker restarts measured; sending`)
           await page.evaluate(sendAndSync, quick ? 100 : 300, POLL_HEAD_START_MS, 60_000, 'port', MSG)
+          log(`round ${round + 1}: sent`)
           for (let i = 0; i < (quick ? 1 : 2); i++) await restart('startup.worker-restart-after-use')
           // Once more, traced (not timed: tracing slows it): what V8 compiled.
           if (Date.now() < deadline - FIRST_VISIT_SIZES_MS - TRACED_RESTART_MS) {
@@ -207,6 +213,7 @@ export async function startup ({ dist, quick, deadline }) {
             await measureLoad(page)
             const { traceEvents } = JSON.parse(new TextDecoder().decode(await page.tracing.stop()))
             compiled.push(compileFigures(traceEvents))
+            log(`round ${round + 1}: traced restart read`)
           }
           await cdp.detach().catch(() => {})
         } finally {
@@ -218,6 +225,7 @@ export async function startup ({ dist, quick, deadline }) {
           await page.goto(site.url, { waitUntil: 'domcontentloaded' })
           times.add('startup.browser-restart', phases(await measureLoad(page)))
           restartBytes.push(network.total().bytes)
+          log(`round ${round + 1}: browser restart measured`)
           await network.stop()
         } finally {
           await close(browser)
@@ -225,6 +233,7 @@ export async function startup ({ dist, quick, deadline }) {
       } finally {
         await rm(profile, { recursive: true, force: true }).catch(() => {})
       }
+      roundMs = Date.now() - roundStarted
     }
   } finally {
     await site.close()

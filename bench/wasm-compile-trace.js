@@ -11,7 +11,9 @@
  * time over CPU time is how long the worker's thread waited for a core.
  */
 
-export const TRACE_CATEGORIES = ['v8', 'v8.wasm', 'devtools.timeline']
+// The cache events (v8.wasm.moduleCacheHit, v8.wasm.cachedModule) are Blink's,
+// in disabled-by-default-devtools.timeline.
+export const TRACE_CATEGORIES = ['v8', 'v8.wasm', 'devtools.timeline', 'disabled-by-default-devtools.timeline']
 
 const WORKER_THREAD = 'ServiceWorker thread'
 
@@ -31,7 +33,7 @@ export function compileFigures (events) {
     .map((e) => `${e.pid}:${e.tid}`))
   const out = { lazyFunctions: 0, lazyCpuMs: 0, lazyWallMs: 0, tierUpCpuMs: 0, validateCpuMs: 0, cacheHit: false }
   for (const e of events) {
-    if (e.name === 'v8.wasm.compileConsume') out.cacheHit = true
+    if (e.name === 'v8.wasm.moduleCacheHit') out.cacheHit = true
     if (e.ph !== 'X') continue
     const cpuMs = (e.tdur ?? 0) / 1000
     if (e.name === 'wasm.CompileLazy' && workerThreads.has(`${e.pid}:${e.tid}`)) {
