@@ -19,7 +19,7 @@
  *                                  workers), reload: it boots again from IndexedDB
  *   startup.worker-restart-after-use.*  the same after 300 messages sent and
  *                                  synced: the browser may keep compiled code by then
- *   startup.worker-restart.compile.*  one more worker restart after use, traced,
+ *   startup.traced-restart.*       one more worker restart after use, traced,
  *                                  not timed: what V8 compiled meanwhile
  *                                  (bench/wasm-compile-trace.js)
  *   startup.browser-restart.*      browser closed and started again on the same profile
@@ -192,25 +192,24 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
           }
 
           const cdp = await page.createCDPSession()
-          const restart = async (name) => {
+          // The worker stopped, as browsers stop idle ones, and the page reloaded.
+          const restart = async () => {
             await cdp.send('ServiceWorker.enable')
             await cdp.send('ServiceWorker.stopAllWorkers')
             await page.reload({ waitUntil: 'domcontentloaded' })
-            times.add(name, phases(await measureLoad(page)))
+            return measureLoad(page)
           }
-          for (let i = 0; i < (quick ? 1 : 2); i++) await restart('startup.worker-restart')
+          for (let i = 0; i < (quick ? 1 : 2); i++) times.add('startup.worker-restart', phases(await restart()))
           // After some use Chromium has compiled code of the server worth
           // keeping, and a restart starts from it (js/bridge/boot.js).
           log(`round ${round + 1}: reloads and worker restarts measured; sending`)
           await page.evaluate(sendAndSync, quick ? 100 : 300, POLL_HEAD_START_MS, 60_000, 'port', MSG)
           log(`round ${round + 1}: sent`)
-          for (let i = 0; i < (quick ? 1 : 2); i++) await restart('startup.worker-restart-after-use')
+          for (let i = 0; i < (quick ? 1 : 2); i++) times.add('startup.worker-restart-after-use', phases(await restart()))
           // Once more, traced (not timed: tracing slows it): what V8 compiled.
           if (Date.now() < deadline - FIRST_VISIT_SIZES_MS - TRACED_RESTART_MS) {
-            await cdp.send('ServiceWorker.stopAllWorkers')
             await page.tracing.start({ categories: TRACE_CATEGORIES })
-            await page.reload({ waitUntil: 'domcontentloaded' })
-            await measureLoad(page)
+            await restart()
             const { traceEvents } = JSON.parse(new TextDecoder().decode(await page.tracing.stop()))
             compiled.push(compileFigures(traceEvents))
             log(`round ${round + 1}: traced restart read`)
@@ -251,18 +250,18 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
 /** Kept back for the traced worker restart of a round. */
 const TRACED_RESTART_MS = 15_000
 
-/** startup.worker-restart.compile.*: what V8 compiled in traced worker restarts (bench/wasm-compile-trace.js). */
+/** startup.traced-restart.*: what V8 compiled in traced worker restarts (bench/wasm-compile-trace.js). */
 function compileRows (figures) {
   if (figures.length === 0) return []
   const hits = figures.filter((f) => f.cacheHit).length
   const of = `traced worker restarts after use (${hits} of ${figures.length} from compiled code Chromium kept)`
-  const row = (key, unit, note) => latencyRow(`startup.worker-restart.compile.${key}`, figures.map((f) => f[key]), { unit, note: `${note}; ${of}` })
+  const row = (name, key, unit, note) => latencyRow(`startup.traced-restart.${name}`, figures.map((f) => f[key]), { unit, note: `${note}; ${of}` })
   return [
-    row('lazyFunctions', 'functions', 'wasm functions compiled on first call on the worker\'s thread (Go\'s and sql.js\'s); Go\'s start waits for each'),
-    row('lazyCpuMs', 'ms', 'CPU of those compiles'),
-    row('lazyWallMs', 'ms', 'wall time of those compiles: over their CPU, the wait for a core'),
-    row('tierUpCpuMs', 'ms', 'background CPU recompiling hot functions with TurboFan meanwhile'),
-    row('validateCpuMs', 'ms', 'background CPU validating a module compiled from its bytes')
+    row('lazy-functions', 'lazyFunctions', 'functions', 'wasm functions compiled on first call on the worker\'s thread (Go\'s and sql.js\'s); Go\'s start waits for each'),
+    row('lazy-cpu', 'lazyCpuMs', 'ms', 'CPU of those compiles'),
+    row('lazy-wall', 'lazyWallMs', 'ms', 'wall time of those compiles: over their CPU, the wait for a core'),
+    row('tier-up-cpu', 'tierUpCpuMs', 'ms', 'background CPU recompiling hot functions with TurboFan meanwhile'),
+    row('validate-cpu', 'validateCpuMs', 'ms', 'background CPU validating a module compiled from its bytes')
   ]
 }
 
