@@ -5,7 +5,8 @@
  *
  * Life cycle. The browser may stop an idle worker at any time (Firefox after
  * about 30 s without events) and start it again for the next fetch, so the
- * server is booted lazily, once per worker life, from what storage persisted.
+ * server is booted once per worker life, from what storage persisted: as soon
+ * as an activated worker's script runs, or when a page first asks.
  * install skips waiting and activate claims open pages, so the first visit is
  * served without a reload.
  *
@@ -358,3 +359,9 @@ self.addEventListener('message', (event) => {
     event.waitUntil(self.clients.claim())
   }
 })
+
+// The browser starts an activated worker for an event of a page that wants
+// the server: its navigation, a request, a keep-alive. Boot at once instead of
+// waiting for that page to load and ask, so Go's start overlaps the page's
+// (a worker still installing boots only once a page asks, after activation).
+if (self.serviceWorker?.state === 'activated') boot()
