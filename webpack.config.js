@@ -5,6 +5,7 @@
  *   page.js                 the page's client, target web
  *   sw.js                   the service worker, target webworker; at the root so its scope is '/'
  *   sql-wasm.wasm           sql.js's SQLite, found by the worker via locateFile
+ *                           (as sql-wasm.wasm?v=<its hash>)
  *   config.json             deployer-editable settings (copied only if dist/ has none)
  *   hearth.wasm             the Go server: written by `make wasm`, not by webpack;
  *                           sw.js is stamped with its hash (buildStamp)
@@ -53,9 +54,16 @@ class CopyFilesPlugin {
  * build's wasm. 'dev' when there is no wasm yet.
  */
 function buildStamp () {
-  const wasm = join(dist, 'hearth.wasm')
-  if (!existsSync(wasm)) return 'dev'
-  return createHash('sha256').update(readFileSync(wasm)).digest('hex').slice(0, 16)
+  return contentStamp(join(dist, 'hearth.wasm'))
+}
+
+/** sql.js's wasm, copied to dist/; sw.js fetches it as sql-wasm.wasm?v=<its stamp>. */
+const sqlWasm = join(root, 'node_modules/sql.js/dist/sql-wasm.wasm')
+
+/** The first 16 hex digits of a file's SHA-256: its name in a content-addressed URL; 'dev' when it is missing. */
+function contentStamp (file) {
+  if (!existsSync(file)) return 'dev'
+  return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16)
 }
 
 const common = {
@@ -93,10 +101,11 @@ export default [
     output: { path: dist, filename: '[name].js' },
     plugins: [
       new webpack.optimize.LimitChunkCountPlugin({ maxChunks: 1 }),
-      new webpack.DefinePlugin({ __HEARTH_BUILD__: JSON.stringify(buildStamp()) }),
-      new CopyFilesPlugin([
-        { from: join(root, 'node_modules/sql.js/dist/sql-wasm.wasm'), to: 'sql-wasm.wasm' }
-      ])
+      new webpack.DefinePlugin({
+        __HEARTH_BUILD__: JSON.stringify(buildStamp()),
+        __HEARTH_SQL_WASM__: JSON.stringify(contentStamp(sqlWasm))
+      }),
+      new CopyFilesPlugin([{ from: sqlWasm, to: 'sql-wasm.wasm' }])
     ]
   }
 ]

@@ -46,6 +46,9 @@ const assetURL = (name) => new URL(name, self.location.href).href
  */
 const BUILD = typeof __HEARTH_BUILD__ === 'string' ? __HEARTH_BUILD__ : 'dev'
 
+/** The hash of the sql-wasm.wasm this script's sql.js goes with (webpack.config.js). */
+const SQL_WASM = typeof __HEARTH_SQL_WASM__ === 'string' ? __HEARTH_SQL_WASM__ : 'dev'
+
 /**
  * The one server of this worker life. Fields:
  *   status   what pages are told (see sw/protocol.js)
@@ -138,9 +141,10 @@ function takeServerLock () {
 function boot () {
   if (server.booting !== null) return server.booting
   server.booting = (async () => {
-    // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one copy.
+    // sql.js asks for its own file name (sql-wasm-browser.wasm); dist/ has one
+    // copy, named by its hash (js/assets/fetch.js).
     mark('bootRequested')
-    const sqlJs = { locateFile: () => assetURL('sql-wasm.wasm') }
+    const sqlJs = { locateFile: () => assetURL(`sql-wasm.wasm?v=${SQL_WASM}`), immutable: SQL_WASM !== 'dev' }
     const locked = takeServerLock()
     const storage = locked.then(() => {
       mark('storageOpenStarted')

@@ -12,6 +12,7 @@
 import '../../build/wasm_exec.js' // side effect: sets globalThis.Go (copied from the Go toolchain by `make wasm`)
 import { GLOBALS, forgetReady, provide, readyIsSet, whenReady } from './globals.js'
 import { createPushGateway } from '../push/index.js'
+import { fetchImmutable } from '../assets/fetch.js'
 
 /**
  * Start-up phases, in order. onPhase gets {phase, ...details}:
@@ -55,9 +56,8 @@ const GO_END_WAIT_MS = 5000
  * @param {string[]} [options.args] extra argv for Go (argv[0] is "hearth")
  * @param {Record<string, string>} [options.env] environment for Go
  * @param {boolean} [options.immutable] the wasm URL names one build's bytes for good (sw.js's
- *   hearth.wasm?v=<hash>): it is taken from the HTTP cache without revalidating. Chromium keeps
- *   V8's compiled code with the HTTP cache entry, and code made in a worker life that had
- *   revalidated the wasm was never used by a later life (a worker restart compiled it all again)
+ *   hearth.wasm?v=<hash>): it is taken from the HTTP cache without revalidating (js/assets/fetch.js
+ *   says why: without it a worker restart compiled the whole server again)
  * @param {AbortSignal} [options.signal] cancels the download and the wait
  * @param {number} [options.startTimeoutMs] how long Go may take to be ready once storage has opened
  *   (default 120 s); past it start-up fails instead of hanging
@@ -235,9 +235,7 @@ async function compile (wasm, { immutable, report, signal }) {
   report('downloading', { loaded: 0, total: null })
   let response
   try {
-    response = await fetch(url, immutable ? { signal, cache: 'force-cache' } : { signal })
-    // A failure the HTTP cache kept (a 404 while a deploy was half done) must not stick.
-    if (immutable && !response.ok) response = await fetch(url, { signal, cache: 'reload' })
+    response = await (immutable ? fetchImmutable(url, { signal }) : fetch(url, { signal }))
   } catch (err) {
     throw new BootError(`cannot download ${url.pathname}: ${err.message}`, { phase: 'downloading', cause: err })
   }

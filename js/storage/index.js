@@ -18,7 +18,8 @@ export const STORAGE_VERSION = 1
 
 /**
  * @param {object} [options]
- * @param {object} [options.initSqlJs] passed to sql.js's initSqlJs (locateFile, wasmBinary)
+ * @param {object} [options.initSqlJs] passed to sql.js's initSqlJs (locateFile, wasmBinary), and
+ *   immutable (loadSqlJs, js/storage/sqljs.js)
  * @param {'memory'|'indexeddb'|'file'} [options.persistence='memory']
  * @param {string} [options.name='hearth'] IndexedDB database name, or file base name
  * @param {string} [options.dir] directory for 'file' persistence (Node)

@@ -26,6 +26,7 @@
  */
 
 import initSqlJs from 'sql.js'
+import { fetchImmutable } from '../assets/fetch.js'
 
 /** sql.js 1.16.0's minified names for the imports wrapped (sql-wasm.js, `wasmImports`). */
 const IMPORTS = Object.freeze({ openat: 'x', close: 'e', seek: 'E', read: 't', write: 'q', truncate: 'J' })
@@ -48,7 +49,8 @@ let loadedSQL = null
 /**
  * sql.js's module, loaded on the first call with these options (later
  * options are ignored, as initSqlJs ignores them).
- * @param {object} [options] initSqlJs's: locateFile, wasmBinary
+ * @param {object} [options] initSqlJs's: locateFile, wasmBinary; and immutable:
+ *   locateFile's URL names one build's bytes (sw.js's sql-wasm.wasm?v=<hash>)
  */
 export function loadSqlJs (options = {}) {
   loading ??= load(options)
@@ -153,17 +155,22 @@ async function instantiate (options, imports) {
   return { instance, files }
 }
 
-/** What initSqlJs would have loaded: wasmBinary, else locateFile's URL, else (Node) the file beside sql.js. */
+/**
+ * What initSqlJs would have loaded: wasmBinary, else locateFile's URL (from the
+ * HTTP cache without revalidating when options.immutable: the URL names the
+ * bytes, js/assets/fetch.js), else (Node) the file beside sql.js.
+ */
 async function instantiateSource (options, imports) {
   if (options.wasmBinary) return WebAssembly.instantiate(options.wasmBinary, imports)
   if (typeof options.locateFile === 'function') {
     const url = options.locateFile('sql-wasm.wasm', '')
+    const get = () => (options.immutable ? fetchImmutable : fetch)(url, { credentials: 'same-origin' })
     if (typeof WebAssembly.instantiateStreaming === 'function') {
       try {
-        return await WebAssembly.instantiateStreaming(fetch(url, { credentials: 'same-origin' }), imports)
+        return await WebAssembly.instantiateStreaming(get(), imports)
       } catch {} // a server without application/wasm: compile from the bytes
     }
-    const response = await fetch(url, { credentials: 'same-origin' })
+    const response = await get()
     if (!response.ok) throw new Error(`sql.js's wasm: ${url} answered ${response.status}`)
     return WebAssembly.instantiate(await response.arrayBuffer(), imports)
   }

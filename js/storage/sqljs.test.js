@@ -5,6 +5,11 @@ import { filePersistence } from './file-persistence.js'
 import { Storage } from './storage.js'
 import { checkWriteWatching, loadSqlJs, openDatabaseOwning } from './sqljs.js'
 import { execCommit, int, rows, withStore } from './testkit.js'
+import { execFile } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
+import { promisify } from 'node:util'
+import { startSite } from '../site/serve.js'
 
 const KINDS = ['file', 'indexeddb']
 const CHUNK = 4096
@@ -32,6 +37,35 @@ test('a database opened from an image takes the image over as its file instead o
     assert.deepEqual(db.export().subarray(100), image.subarray(100))
   } finally {
     db.close()
+  }
+})
+
+// sw.js names sql.js's wasm by its hash: a worker start then waits on no
+// revalidation of it (js/assets/fetch.js). In a process of its own: sql.js
+// loads once per realm.
+test('an immutable sql.js wasm URL is taken from the HTTP cache without revalidating', async () => {
+  const dir = dirname(createRequire(import.meta.url).resolve('sql.js/dist/sql-wasm.wasm'))
+  const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
+  try {
+    const load = async (options) => {
+      const script = `
+        import { loadSqlJs } from ${JSON.stringify(new URL('./sqljs.js', import.meta.url).href)}
+        const modes = []
+        const realFetch = globalThis.fetch
+        globalThis.fetch = (url, init) => { modes.push(init?.cache ?? 'default'); return realFetch(url, init) }
+        try {
+          const SQL = await loadSqlJs({ locateFile: () => ${JSON.stringify(`${site.url}sql-wasm.wasm?v=1`)}, ${options} })
+          console.log(JSON.stringify({ modes, sum: new SQL.Database().exec('SELECT 1 + 1')[0].values[0][0] }))
+        } catch (err) {
+          console.log(JSON.stringify({ modes, error: err.message }))
+        }`
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 })
+      return JSON.parse(stdout)
+    }
+    assert.deepEqual(await load('immutable: true'), { modes: ['force-cache'], sum: 2 })
+    assert.deepEqual(await load(''), { modes: ['default'], sum: 2 }, 'a URL not said to be immutable is revalidated as its headers ask')
+  } finally {
+    await site.close()
   }
 })
 
