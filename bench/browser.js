@@ -27,6 +27,8 @@
  *                                  visit (Chromium network events, bench/network-recorder.js)
  *   size.first-visit.brotli        the same files as a brotli-compressing host would send them
  *   size.browser-restart           bytes downloaded when the browser comes back
+ *   size.browser-restart.worker-requests  of those, the worker's requests (round
+ *                                  trips to the host a start may wait on)
  *
  * clientapi.browser: from the page, fetch against its own origin (so through
  * the worker): for each message start a /sync long-poll, wait 5 ms, send, and
@@ -169,6 +171,7 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
   const times = collect()
   const firstVisit = []
   const restartBytes = []
+  const workerRequests = [] // the worker's downloads when the browser comes back, per round
   const compiled = [] // compileFigures of a traced worker restart, one per round
   const rounds = quick ? 1 : 3
   try {
@@ -224,6 +227,7 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
           await page.goto(site.url, { waitUntil: 'domcontentloaded' })
           times.add('startup.browser-restart', phases(await measureLoad(page)))
           restartBytes.push(network.total().bytes)
+          workerRequests.push(network.requests().filter((r) => r.target === 'service_worker'))
           log(`round ${round + 1}: browser restart measured`)
           await network.stop()
         } finally {
@@ -243,6 +247,10 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
   rows.push(...await firstVisitRows(firstVisit, dist, site.url))
   if (restartBytes.length) {
     rows.push(latencyRow('size.browser-restart', restartBytes, { unit: 'bytes', note: 'downloaded when the browser comes back (revalidations)' }))
+    const paths = workerRequests.at(-1).map((r) => new URL(r.url).pathname + new URL(r.url).search)
+    rows.push(latencyRow('size.browser-restart.worker-requests', workerRequests.map((rs) => rs.length), {
+      unit: 'requests', note: `the worker's of those${paths.length ? ` (last round: ${paths.join(', ')})` : ''}`
+    }))
   }
   return rows
 }
