@@ -11,7 +11,7 @@
  *                            load, register, install, activate, claim)
  *     .download              hearth.wasm fetch start → last byte (compiling streams alongside)
  *     .compile               last byte → compiled (what streaming compile had left)
- *     .storage-open          sql.js + IndexedDB open (runs alongside the download)
+ *     .storage-open          sql.js + IndexedDB open, the server lock's wait included (runs alongside the download)
  *     .go-start              Go main → ready (storage.Open, which waits for storage to open, migrations, identity)
  *     .total
  *   startup.warm-reload.total      reload, worker still running
@@ -158,7 +158,7 @@ const NOTES = {
   'worker-install': 'navigation start → the worker asked to boot',
   download: 'hearth.wasm first → last byte; streaming compile runs alongside',
   compile: 'hearth.wasm last byte → compiled',
-  'storage-open': 'sql.js + IndexedDB open and replay; alongside the download',
+  'storage-open': 'sql.js + IndexedDB open and replay, the server lock\'s wait included; alongside the download',
   'go-start': 'Go main → ready (Go starts after compile; a storage still opening is waited for inside)',
   total: 'navigation start → first /_matrix/client/versions answered by the worker'
 }

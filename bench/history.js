@@ -187,8 +187,8 @@ export async function history ({ dist, quick, deadline, log = () => {}, emit }) 
 
 const SPLIT_NOTES = {
   'storage-open': 'the worker reading its snapshot and journal (sql.js + IndexedDB; runs alongside the wasm compile)',
-  'storage-sql': 'of which sql.js compiling (from the lock)',
-  'storage-read': 'of which reading the snapshot and journal from IndexedDB (from the lock, alongside sql.js)',
+  'storage-sql': 'of which sql.js compiling (from the open\'s start, alongside the wait for the server lock)',
+  'storage-read': 'of which opening IndexedDB, waiting for the server lock, and reading the snapshot and journal (from the open\'s start, alongside sql.js)',
   'storage-image': 'of which the snapshot becoming sql.js\'s database (after both)',
   'storage-replay': 'of which replaying the journal',
   'go-start': 'Go main → ready (Go starts after compile; a storage still opening is waited for inside)',

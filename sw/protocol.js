@@ -95,8 +95,9 @@
  *   sub-ms precision (performance.timeOrigin + performance.now(), so a page can
  *   subtract its own timeOrigin); each is absent until it happened:
  *     workerStarted       the worker script ran
- *     bootRequested       the first boot (page message or server request)
- *     storageOpenStarted  the server lock was ours; sql.js and IndexedDB begin to open
+ *     bootRequested       the first boot (the script of an activated worker, a page message or a server request)
+ *     storageOpenStarted  sql.js and IndexedDB begin to open (alongside the wait for the server lock)
+ *     serverLocked        the server lock was ours: storage reads from here
  *     storageSqlReady     sql.js compiled (alongside the read)
  *     storageRead         the snapshot's chunks and the journal read from IndexedDB
  *     storageImageOpened  the snapshot became sql.js's database

@@ -146,15 +146,17 @@ function boot () {
     mark('bootRequested')
     const sqlJs = { locateFile: () => assetURL(`sql-wasm.wasm?v=${SQL_WASM}`), immutable: SQL_WASM !== 'dev' }
     const locked = takeServerLock()
-    const storage = locked.then(() => {
-      mark('storageOpenStarted')
-      return createStorage({
-        ...sqlJs, // the brief's shape: sql.js options at the top level
-        initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
-        persistence: 'indexeddb',
-        name: 'hearth',
-        onOpenStep: (step) => mark(OPEN_STEP_MARKS[step])
-      })
+    locked.then(() => mark('serverLocked'), () => {})
+    mark('storageOpenStarted')
+    const storage = createStorage({
+      ...sqlJs, // the brief's shape: sql.js options at the top level
+      initSqlJs: sqlJs, // js/storage's shape: sql.js options under initSqlJs
+      persistence: 'indexeddb',
+      name: 'hearth',
+      // sql.js compiles and IndexedDB opens while the lock is awaited; the
+      // data is read once the previous server is gone.
+      readAfter: locked,
+      onOpenStep: (step) => mark(OPEN_STEP_MARKS[step])
     })
     // Media bytes: an IndexedDB database of their own, never in sql.js's memory.
     const blobs = locked.then(() => createBlobStore({ persistence: 'indexeddb', name: 'hearth' }))

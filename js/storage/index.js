@@ -34,8 +34,11 @@ export const STORAGE_VERSION = 1
  *   database's changed chunks before letting other work run
  * @param {number} [options.snapshotChunkBytes=262144] the size of the chunks
  *   snapshots are stored in (snapshot.js); only changed chunks are rewritten
+ * @param {Promise<unknown>} [options.readAfter] nothing is read before it resolves (sw.js's
+ *   server lock: another server may still be writing); sql.js compiles and the IndexedDB
+ *   connection opens meanwhile. If it rejects, so does createStorage.
  * @param {(step: string) => void} [options.onOpenStep] called as opening passes
- *   'sqlReady', 'read' and 'imageOpened' (Storage.open), for start-up timing
+ *   'sqlReady' (sql.js compiled), 'read' and 'imageOpened' (Storage.open), for start-up timing
  * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
  *   each step of writing a snapshot (crash tests kill the process there)
  * @returns {Promise<{storage: object, stats: () => object, exportSnapshot: (options?: {select?: string}) => Promise<{image: Uint8Array, seq: number, rows: unknown[][]}>, durableState: Function, close: () => Promise<void>}>}
@@ -45,8 +48,17 @@ export const STORAGE_VERSION = 1
 export async function createStorage (options = {}) {
   // sql.js compiles while the persistence reads: neither waits for the other.
   const SQL = loadSqlJs(options.initSqlJs ?? {})
-  SQL.catch(() => {}) // reported by Storage.open, or lost with a persistence that failed
+  SQL.then(() => options.onOpenStep?.('sqlReady'), () => {}) // a failure is reported by Storage.open, or lost with a persistence that failed
   const persistence = await choosePersistence(options)
+  if (options.readAfter) {
+    persistence.open?.()
+    try {
+      await options.readAfter
+    } catch (err) {
+      await persistence.close()
+      throw err
+    }
+  }
   const inMemory = (options.persistence ?? 'memory') === 'memory'
   const db = await Storage.open(SQL, persistence, {
     // Nothing to compact in memory: never export.

@@ -47,6 +47,8 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
   }
   const keyRange = IDBKeyRange
   let db = null
+  /** a connection opened ahead of load (open()), until load takes it */
+  let opening = null
   /** the manifest now durable, or null (no snapshot yet, or a whole-image one) */
   let manifest = null
 
@@ -103,9 +105,21 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
   return {
     chunkBytes,
 
+    /**
+     * Opens the connection the next load() reads with, ahead of it: opening
+     * takes the browser a while at start-up, and can go on while the caller
+     * waits to be allowed to read (sw.js's server lock). Opening reads no data.
+     */
+    open () {
+      opening ??= openDatabase(indexedDB, name)
+      opening.catch(() => {}) // reported by load, which awaits it
+    },
+
     async load () {
       db?.close()
-      db = await openDatabase(indexedDB, name)
+      const early = opening
+      opening = null
+      db = await (early ?? openDatabase(indexedDB, name))
       const { snapshot, lastSeq, records } = await loadDurable(db.transaction([SNAPSHOT, CHUNKS, JOURNAL], 'readonly'))
       // snapshotChunkBytes: the chunks the image came in (storage.js then snapshots only changed ones)
       return { snapshot, lastSeq, records, snapshotChunkBytes: manifest?.chunkBytes ?? null }
@@ -177,6 +191,8 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
     async close () {
       db?.close()
       db = null
+      opening?.then((unread) => unread.close(), () => {})
+      opening = null
     }
   }
 }

@@ -79,14 +79,13 @@ export class Storage {
    *   (nothing to compact in memory); now: the clock pauses are measured with (ms);
    *   openSnapshotDelayMs: how long a snapshot due at open waits (1 s);
    *   snapshotSliceMs: how long a snapshot copies before yielding (4 ms)
-   *   onOpenStep: called as opening passes each step, for start-up timing: 'sqlReady'
-   *   (sql.js compiled), 'read' (snapshot and journal read), 'imageOpened' (the
-   *   snapshot is sql.js's database; the journal's replay comes next)
+   *   onOpenStep: called as opening passes each step, for start-up timing: 'read'
+   *   (snapshot and journal read), 'imageOpened' (the snapshot is sql.js's
+   *   database; the journal's replay comes next)
    */
   static async open (sqlJs, persistence, options = {}) {
     const step = options.onOpenStep ?? (() => {})
-    const after = (name) => (value) => { step(name); return value }
-    const [SQL, state] = await Promise.all([Promise.resolve(sqlJs).then(after('sqlReady')), persistence.load().then(after('read'))])
+    const [SQL, state] = await Promise.all([sqlJs, persistence.load().then((loaded) => { step('read'); return loaded })])
     const storage = new Storage(SQL, persistence, openDatabase(SQL, state.snapshot), options)
     step('imageOpened')
     storage.watchFile(state)

@@ -59,6 +59,31 @@ test('indexeddb persistence: written data is there after close and reopen', asyn
   await persistenceRoundTrip({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory(), IDBKeyRange })
 })
 
+// sw.js opens storage while it waits for the server lock: the previous
+// server may still be committing, so nothing is read before the lock is held.
+test('indexeddb persistence with readAfter: the connection opens at once, the data is read after it', async () => {
+  const factory = new IDBFactory()
+  const options = { persistence: 'indexeddb', name: 'test', indexedDB: factory, IDBKeyRange }
+  const previous = await createStorage(options)
+  await execCommit(previous.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY)')
+  let opens = 0
+  const open = factory.open.bind(factory)
+  factory.open = (...args) => { opens++; return open(...args) }
+  let release
+  const next = createStorage({ ...options, readAfter: new Promise((resolve) => { release = resolve }) })
+  for (let i = 0; i < 200 && opens === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  assert.equal(opens, 1, 'the connection is opened before the lock is held')
+  // The previous server's last write, committed while the next one waits.
+  await insertId(previous.storage, 7)
+  await previous.close()
+  release()
+  const s = await next
+  assert.deepEqual(ids(s.storage), [7])
+  await s.close()
+
+  await assert.rejects(createStorage({ ...options, readAfter: Promise.reject(new Error('no lock')) }), /no lock/)
+})
+
 test('memory persistence starts empty each time', async () => {
   let s = await createStorage()
   s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
