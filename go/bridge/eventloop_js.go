@@ -10,8 +10,8 @@ import (
 // eventLoop hands Go's waiters one JS task each, through a MessageChannel:
 // unlike setTimeout, its messages are never clamped to 4 ms when nested.
 type eventLoop struct {
-	once    sync.Once
-	port    js.Value // the sending end
+	once sync.Once
+	port js.Value // the sending end
 	// receive is the listening end, held here too: nothing else on the Go
 	// side refers to it, and a collected listener would leave every waiter
 	// blocked for good.
