@@ -110,10 +110,10 @@ const (
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	client := func(method, path string, acc access, h handler) {
-		for _, prefix := range []string{"/_matrix/client/v3", "/_matrix/client/r0"} {
-			httproute.Handle(mux, method+" "+prefix+path, a.serve(acc, h))
-		}
+		httproute.Handle(mux, method+" /_matrix/client/v3"+path, a.serve(acc, h))
 	}
+	// r0, v3's name before spec 1.1, is answered as v3.
+	httproute.Alias(mux, "/_matrix/client/r0/", "/_matrix/client/v3/")
 	clientV1 := func(method, path string, acc access, h handler) {
 		httproute.Handle(mux, method+" /_matrix/client/v1"+path, a.serve(acc, h))
 	}

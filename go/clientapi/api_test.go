@@ -157,6 +157,37 @@ func (ts *testServer) send(token, roomID, txnID, text string) string {
 	return r.str("event_id")
 }
 
+// r0 is v3's name before spec 1.1: an r0 request is answered as its v3 form
+// (served by one route table, httproute.Alias).
+func TestR0IsAnsweredAsV3(t *testing.T) {
+	ts := newServer(t)
+	token := ts.register("alice", "correct horse battery staple")
+	roomID := ts.createRoom(token, map[string]any{"room_alias_name": "kitchen", "name": "Kitchen"})
+	room := "/rooms/" + url.PathEscape(roomID)
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/account/whoami"},
+		{"GET", "/directory/room/" + url.PathEscape("#kitchen:"+ts.name)},
+		{"GET", room + "/state/m.room.name/"},
+		{"DELETE", "/account/whoami"}, // a method the route does not have
+	} {
+		v3 := ts.do(c.method, "/_matrix/client/v3"+c.path, token, nil)
+		r0 := ts.do(c.method, "/_matrix/client/r0"+c.path, token, nil)
+		// An error's message names the path it was served as.
+		same := r0.status == v3.status && r0.str("errcode") == v3.str("errcode") && (r0.status != 200 || bytes.Equal(r0.raw, v3.raw))
+		if !same {
+			t.Errorf("%s %s: r0 answered %d %s, v3 %d %s", c.method, c.path, r0.status, r0.raw, v3.status, v3.raw)
+		}
+	}
+	// An escaped "/" stays inside its segment (the transaction ID "t/1").
+	r := ts.do("PUT", "/_matrix/client/r0"+room+"/send/m.room.message/t%2F1", token, map[string]any{"msgtype": "m.text", "body": "hi"})
+	ts.expect(r, 200, "")
+	again := ts.do("PUT", "/_matrix/client/v3"+room+"/send/m.room.message/t%2F1", token, map[string]any{"msgtype": "m.text", "body": "hi"})
+	if again.str("event_id") != r.str("event_id") {
+		t.Errorf("the same transaction ID through v3 made another event: %s, then %s", r.raw, again.raw)
+	}
+	ts.expect(ts.do("GET", "/_matrix/client/r0/no/such/endpoint", token, nil), 404, "M_UNRECOGNIZED")
+}
+
 func TestVersions(t *testing.T) {
 	ts := newServer(t)
 	r := ts.do("GET", "/_matrix/client/versions", "", nil)
