@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { openBrowser, ARTIFACTS } from './browser.js'
 import { steps } from './steps.js'
 import { register, createRoom, openRoom, waitForMessages, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
-import { MSG } from '../sw/protocol.js'
+import { waitForStatus } from './deploy.js'
 
 test('first visit, register, create a room, message; reloads, worker restarts and browser restarts keep it all', { timeout: 300000 }, async (t) => {
   const env = await openBrowser({ name: 'skeleton' })
@@ -101,8 +101,7 @@ test('first visit, register, create a room, message; reloads, worker restarts an
       // config.json runs none of Hearth's scripts: only its navigation starts
       // the worker, and status questions do not boot it.
       await page.goto(new URL('config.json', env.site.url).href, { waitUntil: 'domcontentloaded' })
-      const phase = await page.evaluate(statusOnceReady, MSG, BOOT_TIMEOUT)
-      assert.equal(phase, 'ready', 'the worker booted with no page asking it to')
+      await waitForStatus(page, (s) => s.phase === 'ready', BOOT_TIMEOUT, 'the worker did not boot with no page asking it to')
     })
 
     await run('the browser restarts: same account, same messages', async () => {
@@ -121,29 +120,3 @@ test('first visit, register, create a room, message; reloads, worker restarts an
   }
 })
 
-/**
- * Runs in a controlled page: asks the worker for its status (which never
- * boots it) until it is ready or timeoutMs pass; returns the last phase heard.
- */
-async function statusOnceReady (msg, timeoutMs) {
-  const sw = navigator.serviceWorker
-  sw.startMessages()
-  const ask = () => new Promise((resolve) => {
-    const done = (phase) => {
-      sw.removeEventListener('message', onMessage)
-      resolve(phase)
-    }
-    const onMessage = (e) => { if (e.data?.type === msg.status) done(e.data.status.phase) }
-    sw.addEventListener('message', onMessage)
-    sw.controller.postMessage({ type: msg.status })
-    setTimeout(() => done(null), 1000)
-  })
-  const deadline = Date.now() + timeoutMs
-  let phase = null
-  while (Date.now() < deadline) {
-    phase = (await ask()) ?? phase
-    if (phase === 'ready') break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return phase
-}
