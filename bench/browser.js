@@ -247,7 +247,7 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
   rows.push(...await firstVisitRows(firstVisit, dist, site.url))
   if (restartBytes.length) {
     rows.push(latencyRow('size.browser-restart', restartBytes, { unit: 'bytes', note: 'downloaded when the browser comes back (revalidations)' }))
-    const paths = workerRequests.at(-1).map((r) => new URL(r.url).pathname + new URL(r.url).search)
+    const paths = workerRequests.at(-1).map((r) => { const { pathname, search } = new URL(r.url); return pathname + search })
     rows.push(latencyRow('size.browser-restart.worker-requests', workerRequests.map((rs) => rs.length), {
       unit: 'requests', note: `the worker's of those${paths.length ? ` (last round: ${paths.join(', ')})` : ''}`
     }))
