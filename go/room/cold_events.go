@@ -147,13 +147,19 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 		batch = 200
 	}
 	batch = min(batch, maxSQLVars) // jsonAt reads them in one IN list
-	var newest int64
-	if err := r.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM events`).Scan(&newest); err != nil {
-		return 0, after, fmt.Errorf("find the newest event: %w", err)
+	// A row emptied before the search index took its text in would never
+	// be found (the index reads texts from the rows), so the index catches
+	// up first, and rows it has yet to cover stay.
+	if err := r.catchUpSearchIndex(ctx); err != nil {
+		return 0, after, err
+	}
+	indexedTo, newest, err := searchIndexGap(ctx, reader{r.db})
+	if err != nil {
+		return 0, after, err
 	}
 	var rows [][]any // each row's columns, as eventColumns
 	err = func() error {
-		res, err := r.db.Query(ctx, coldCandidates, after, newest-opts.KeepNewest, batch)
+		res, err := r.db.Query(ctx, coldCandidates, after, min(newest-opts.KeepNewest, indexedTo), batch)
 		if err != nil {
 			return err
 		}

@@ -95,10 +95,14 @@ func (r *core) insertEvent(ctx context.Context, w *writeTx, row eventRow) (inser
 			return out, err
 		}
 	}
-	if !row.outlier {
+	switch {
+	case row.outlier:
+	case row.historical: // below the search index's position (search_index.go)
 		if err := indexBody(ctx, w.tx, ev, out.pos); err != nil {
 			return out, err
 		}
+	case searchable(ev):
+		w.searchDue = true // indexed after this write
 	}
 	if addsState {
 		group, err := insertEventGroup(ctx, w.tx, row.before.Int64, ev, out.pos, row.newKey)

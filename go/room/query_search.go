@@ -60,6 +60,9 @@ func (r *Queryer) Search(ctx context.Context, user spec.UserID, q SearchQuery) (
 	if len(joined) == 0 {
 		return nil, 0, false, nil
 	}
+	if err := r.catchUpSearchIndex(ctx); err != nil {
+		return nil, 0, false, err
+	}
 	quoted := make([]string, len(q.Terms))
 	for i, t := range q.Terms {
 		quoted[i] = `"` + t + `"`

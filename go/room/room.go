@@ -117,6 +117,8 @@ type core struct {
 	redacted RedactedHook
 	// cold keeps the JSON of events moved out of the database (cold_events.go); nil: none are.
 	cold ColdStore
+	// searchDue wakes RunSearchIndexer (search_index.go); it holds one signal.
+	searchDue chan struct{}
 	// versions holds the room versions read from committed rows (room ID →
 	// gomatrixserverlib.IRoomVersion): a room's version never changes and
 	// rooms are never deleted, and every read path asks for it.
@@ -160,7 +162,7 @@ type RedactedHook func(ctx context.Context, tx *sql.Tx, eventID string) error
 // New returns the room store of the server with the given identity, its
 // three roles sharing one core.
 func New(db *storage.DB, id identity.Identity, opts Options) *Rooms {
-	r := &core{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted, cold: opts.ColdStore}
+	r := &core{db: db, identity: id, now: opts.Now, random: opts.Random, appended: opts.Appended, outbox: opts.Outbox, auth: newAuthCache(), newEvent: opts.NewEvent, redacted: opts.Redacted, cold: opts.ColdStore, searchDue: make(chan struct{}, 1)}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -193,6 +195,9 @@ func (r *core) write(ctx context.Context, fn func(w *writeTx) error) error {
 	if w.lastPos > 0 {
 		r.appended(w.lastPos)
 	}
+	if w.searchDue {
+		r.wakeSearchIndexer()
+	}
 	for _, fn := range w.afterCommit {
 		fn()
 	}
@@ -207,6 +212,8 @@ type writeTx struct {
 	afterCommit []func()
 	// auth is what this write read for the auth cache, added once it commits.
 	auth *pendingAuth
+	// searchDue: the write stored events the search index has yet to take in.
+	searchDue bool
 }
 
 // roomVersion returns a room's version, or ErrRoomNotFound.

@@ -101,8 +101,8 @@ type Server struct {
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
 	push       *push.Push
-	// stopCold ends the cold event mover.
-	stopCold context.CancelFunc
+	// stopUpkeep ends the cold event mover and the search indexer.
+	stopUpkeep context.CancelFunc
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -210,13 +210,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AccountData: accountData, Ephemeral: eph, Keys: keyStore, Media: mediaStore, Federation: fed,
 		Push: pushes, Policy: cfg.Client,
 	})
-	coldCtx, stopCold := context.WithCancel(context.WithoutCancel(ctx))
-	go rooms.RunColdMover(coldCtx, cfg.ColdEvents)
+	upkeepCtx, stopUpkeep := context.WithCancel(context.WithoutCancel(ctx))
+	go rooms.RunColdMover(upkeepCtx, cfg.ColdEvents)
+	go rooms.RunSearchIndexer(upkeepCtx, 0)
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{
-		Identity: id, Federation: fed, queue: queue, push: pushes, stopCold: stopCold,
+		Identity: id, Federation: fed, queue: queue, push: pushes, stopUpkeep: stopUpkeep,
 		client: errcode.Recover(api.Handler(), recovered), federation: errcode.Recover(fed.Handler(), recovered),
 	}, nil
 }
@@ -230,14 +231,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.client.ServeHTTP(w, r)
 }
 
-// Close stops federation's background work, the outgoing queue, pushes and
-// the cold event mover. The
-// database is the caller's.
+// Close stops federation's background work, the outgoing queue, pushes, the
+// cold event mover and the search indexer. The database is the caller's.
 func (s *Server) Close() {
 	s.Federation.Close()
 	s.queue.Close()
 	s.push.Close()
-	s.stopCold()
+	s.stopUpkeep()
 }
 
 // loadIdentity reads the server key, generating and storing one on first start.

@@ -75,3 +75,24 @@ func TestMigrationIndexesBodiesWithoutACopy(t *testing.T) {
 		t.Fatalf("the bodies are still copied: %d tables, %v", copies, err)
 	}
 }
+
+// Migration 23: what was stored before it was indexed in its write, so the
+// index's position starts at the newest event (from 0, the catch-up would
+// index every text a second time).
+func TestSearchIndexPositionStartsAtTheNewestEvent(t *testing.T) {
+	ctx := context.Background()
+	const beforeDeferredIndexing = 22
+	db, _ := databaseAtVersion(t, beforeDeferredIndexing,
+		`INSERT INTO rooms (room_id, room_version) VALUES ('!r:x', '11')`,
+		`INSERT INTO events (event_id, room_id, type, depth, json) VALUES ('$a', '!r:x', 'm.room.message', 2, '{"content":{"body":"one"}}')`,
+		`INSERT INTO events (event_id, room_id, type, depth, json) VALUES ('$b', '!r:x', 'm.room.message', 3, '{"content":{"body":"two"}}')`,
+	)
+	defer db.Close()
+	if err := db.migrateTo(ctx, beforeDeferredIndexing+1); err != nil {
+		t.Fatal(err)
+	}
+	var indexedTo, newest int64
+	if err := db.QueryRow(ctx, `SELECT indexed_to, (SELECT MAX(stream_pos) FROM events) FROM search_index_position`).Scan(&indexedTo, &newest); err != nil || indexedTo != newest || newest == 0 {
+		t.Fatalf("indexed to %d, newest %d: %v", indexedTo, newest, err)
+	}
+}
