@@ -4,6 +4,7 @@
  *
  *   storage.commit.<mode>.<size>        latency of one small commit (p50/p99)
  *   storage.commit.<mode>.<size>.bytes  bytes written per commit
+ *   storage.read.<size>                 µs per read of one row by key outside a transaction
  *   storage.open.<mode>.<size>          start-up: open + snapshot load + journal replay
  *   storage.restart.<events>            open + replay after many restarts with small writes
  *                                       between (2.7 KB-per-event databases, default policy)
@@ -47,6 +48,7 @@ export async function storage ({ quick }) {
     const name = `storage.commit.${c.mode}.${c.rows}`
     rows.push({ name, unit: 'ms', p50: c.p50_ms, p99: c.p99_ms, samples: c.commits, note: `one small commit with ${c.rows} rows in the database` })
     rows.push(valueRow(`${name}.bytes`, 'bytes', c.bytes_per_commit, { samples: c.commits, note: 'written per commit (journal: records and the snapshots they caused)' }))
+    if (c.read_us !== undefined) rows.push(valueRow(`storage.read.${c.rows}`, 'µs', c.read_us, { note: `one row read by key outside a transaction, ${c.rows} rows in the database: the median µs per read of 20 batches of 500` }))
   }
   const opens = await benchOpen({ rounds: quick ? 1 : 3 })
   for (const o of opens) {
@@ -85,6 +87,25 @@ function summary (mode, rows, latencies, bytes) {
   }
 }
 
+/**
+ * µs per read of one row by key outside any transaction, as most of a
+ * /sync's statements run: the median of 20 batches of 500 (one read is too
+ * short to time alone). Parameters are encoded beforehand, as Go does.
+ */
+async function readsOutsideTransactions (storage, rows) {
+  const select = storage.prepare('SELECT body FROM events WHERE id = ?')
+  const params = Array.from({ length: 500 }, (_, i) => encodeParams([int(1 + (i * 7919) % rows)]))
+  const batches = []
+  for (let b = 0; b < 20; b++) {
+    const t0 = performance.now()
+    for (const p of params) check(storage.run(select, p))
+    batches.push((performance.now() - t0) / params.length * 1000)
+  }
+  storage.finalize(select)
+  batches.sort((a, b) => a - b)
+  return +percentile(batches, 0.5).toFixed(2)
+}
+
 function check (res) {
   if (res !== undefined && !(res instanceof Uint8Array)) throw new Error(`${res.name}: ${res.message}`)
 }
@@ -111,9 +132,10 @@ async function journal (rows, COMMITS) {
       latencies.push(performance.now() - t0)
     }
     const after = s.stats()
+    const readUs = await readsOutsideTransactions(s.storage, rows)
     await s.close()
     const bytes = (after.journalBytesWritten - before.journalBytesWritten) + (after.snapshotBytesWritten - before.snapshotBytesWritten)
-    return summary('journal', rows, latencies, bytes)
+    return { ...summary('journal', rows, latencies, bytes), read_us: readUs }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

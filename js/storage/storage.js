@@ -703,5 +703,10 @@ function openDatabase (SQL, bytes) {
   // The rollback journal only needs to outlive a transaction, never a crash:
   // durability is ours (see commit), so keep it in memory.
   db.run('PRAGMA journal_mode=MEMORY')
+  // This connection is the file's only one, so it may hold its lock: in the
+  // default mode every statement outside a transaction takes and drops the
+  // file's lock and checks the file's change counter through Emscripten's
+  // file system, ~12 µs a statement under Node, ten times the statement.
+  db.run('PRAGMA locking_mode=EXCLUSIVE')
   return db
 }
