@@ -204,10 +204,18 @@ func (r *Inputer) receive(ctx context.Context, w *writeTx, v gomatrixserverlib.I
 			return 0, fmt.Errorf("update extremities: %w", err)
 		}
 	}
-	if err := r.updateCurrentState(ctx, w.tx, v, roomID); err != nil {
+	current, err := r.updateCurrentState(ctx, w.tx, v, roomID)
+	if err != nil {
 		return 0, err
 	}
-	joined, err := r.joinedMembers(ctx, w, roomID)
+	var joined []Member
+	if inserted.after.Valid && current == inserted.after {
+		// The room's state is the state after ev (no fork): the members
+		// follow from those before it.
+		joined, err = r.joinedMembersAfter(ctx, w, ev, beforeID, current)
+	} else {
+		joined, err = r.joinedMembersAt(ctx, w, roomID, current)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -49,6 +49,12 @@ func newPeer(t testing.TB, seed byte, path string) *peer {
 
 func newPeerOn(t testing.TB, seed byte, db *storage.DB) *peer {
 	t.Helper()
+	return newPeerWith(t, seed, db, Options{})
+}
+
+// newPeerWith is newPeerOn with opts (its clock and randomness are the peer's).
+func newPeerWith(t testing.TB, seed byte, db *storage.DB, opts Options) *peer {
+	t.Helper()
 	keySeed := make([]byte, ed25519.SeedSize)
 	keySeed[0] = seed
 	id, err := identity.FromKey(ed25519.NewKeyFromSeed(keySeed))
@@ -58,8 +64,8 @@ func newPeerOn(t testing.TB, seed byte, db *storage.DB) *peer {
 	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(seed) * time.Hour)
 	now := func() time.Time { tick = tick.Add(time.Millisecond); return tick }
 	random := rand.NewChaCha8([32]byte{seed})
-	return &peer{t: t, db: db, name: id.ServerName,
-		rooms: New(db, id, Options{Now: now, Random: random})}
+	opts.Now, opts.Random = now, random
+	return &peer{t: t, db: db, name: id.ServerName, rooms: New(db, id, opts)}
 }
 
 func (p *peer) user(localpart string) spec.UserID {

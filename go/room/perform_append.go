@@ -173,7 +173,7 @@ func (r *Performer) store(ctx context.Context, w *writeTx, ev gomatrixserverlib.
 	}
 	// The room's state is now its state after ev, whose group insertEvent
 	// returned: no need to read it back.
-	joined, err := r.joinedMembersAt(ctx, w, roomID, row.after)
+	joined, err := r.joinedMembersAfter(ctx, w, ev, before, row.after)
 	if err != nil {
 		return err
 	}

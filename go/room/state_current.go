@@ -165,44 +165,44 @@ func upsertCurrentState(ctx context.Context, tx *sql.Tx, roomID string, k stateK
 
 // updateCurrentState sets current state to the resolved state after the
 // room's forward extremities. One extremity (the usual case) needs no
-// resolution and changes current_state by the new event's delta alone.
-func (r *core) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string) error {
+// resolution and changes current_state by the new event's delta alone. It
+// returns the room's current state group (NULL: none).
+func (r *core) updateCurrentState(ctx context.Context, tx *sql.Tx, v gomatrixserverlib.IRoomVersion, roomID string) (sql.NullInt64, error) {
 	rows, err := tx.QueryContext(ctx,
 		`SELECT DISTINCT e.state_after FROM room_extremities x JOIN events e ON e.event_id = x.event_id
 		 WHERE x.room_id = ? AND e.state_after IS NOT NULL ORDER BY e.state_after`, roomID)
+	var none sql.NullInt64
 	if err != nil {
-		return fmt.Errorf("load extremity states: %w", err)
+		return none, fmt.Errorf("load extremity states: %w", err)
 	}
 	var ids []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return fmt.Errorf("load extremity states: %w", err)
+			return none, fmt.Errorf("load extremity states: %w", err)
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load extremity states: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil
+		return none, fmt.Errorf("load extremity states: %w", err)
 	}
 	current, err := storedCurrentGroup(ctx, tx, roomID)
-	if err != nil {
-		return err
+	if err != nil || len(ids) == 0 {
+		return current, err
 	}
 	target := ids[0]
 	if len(ids) > 1 {
 		if target, err = r.resolveGroups(ctx, tx, v, ids, current); err != nil {
-			return err
+			return none, err
 		}
 	}
+	after := sql.NullInt64{Int64: target, Valid: true}
 	if current.Valid && current.Int64 == target {
-		return nil
+		return after, nil
 	}
-	return r.setCurrentState(ctx, tx, v, roomID, current.Int64, target)
+	return after, r.setCurrentState(ctx, tx, v, roomID, current.Int64, target)
 }
 
 // resolveGroups returns a group holding the resolution of the states of
