@@ -92,7 +92,7 @@ function summary (mode, rows, latencies, bytes) {
  * /sync's statements run: the median of 20 batches of 500 (one read is too
  * short to time alone). Parameters are encoded beforehand, as Go does.
  */
-async function readsOutsideTransactions (storage, rows) {
+function readsOutsideTransactions (storage, rows) {
   const select = storage.prepare('SELECT body FROM events WHERE id = ?')
   const params = Array.from({ length: 500 }, (_, i) => encodeParams([int(1 + (i * 7919) % rows)]))
   const batches = []
@@ -132,7 +132,7 @@ async function journal (rows, COMMITS) {
       latencies.push(performance.now() - t0)
     }
     const after = s.stats()
-    const readUs = await readsOutsideTransactions(s.storage, rows)
+    const readUs = readsOutsideTransactions(s.storage, rows)
     await s.close()
     const bytes = (after.journalBytesWritten - before.journalBytesWritten) + (after.snapshotBytesWritten - before.snapshotBytesWritten)
     return { ...summary('journal', rows, latencies, bytes), read_us: readUs }

@@ -98,12 +98,12 @@ func (r *core) joinedMembersAt(ctx context.Context, w *writeTx, roomID string, g
 	return joined, nil
 }
 
-// joinedMembersAfter is joinedMembersAt for the state group after a local
-// state event, derived from the members of the group before it when those
-// are known: the event changes at most its target's entry, and reading the
-// whole list again made every join cost the room's size (a join to a room of
-// 1,000 read the 1,000 member events). The list keeps loadJoinedMembers'
-// order, by user ID.
+// joinedMembersAfter is joinedMembersAt for after, the state group after ev
+// (the group before it, plus ev), now the room's current one. The members
+// are derived from those at before when those are known: ev changes at most
+// its target's entry, and reading the whole list again made every join cost
+// the room's size (a join to a room of 1,000 read the 1,000 member events).
+// The list keeps loadJoinedMembers' order, by user ID.
 func (r *core) joinedMembersAfter(ctx context.Context, w *writeTx, ev gomatrixserverlib.PDU, before int64, after sql.NullInt64) ([]Member, error) {
 	roomID := ev.RoomID().String()
 	if !after.Valid || after.Int64 == before || ev.StateKey() == nil {
@@ -150,7 +150,7 @@ func withMemberEvent(members []Member, ev gomatrixserverlib.PDU) ([]Member, bool
 	}
 	user, err := spec.NewUserID(target, true)
 	if membership != spec.Join || err != nil {
-		return out, true // not a user ID: never among the members (loadJoinedMembers)
+		return out, true // not joined, or not a user ID (loadJoinedMembers skips those too)
 	}
 	m := Member{UserID: *user}
 	if content.DisplayName != nil {
