@@ -18,7 +18,7 @@ import { readBackup } from '../js/backup/index.js'
 import { nodeScrypt } from '../js/backup/node-scrypt.js'
 import { createStorage, restoreSnapshot } from '../js/storage/index.js'
 import { rows } from '../js/storage/testkit.js'
-import { openBrowser, ARTIFACTS, FIREFOX } from './browser.js'
+import { openBrowser, setViewport, ARTIFACTS, FIREFOX } from './browser.js'
 import { steps } from './steps.js'
 import { openSite, register, createRoom, send, waitForMessages, backToList, messageAction, waitForMessage, downloadedBackup, exportBackup, STEP_TIMEOUT } from './ui.js'
 
@@ -93,7 +93,7 @@ test('the client in Firefox ESR: sign up, room, messages, reload, phone width', 
       await page.click('[data-testid=backup-export-close]')
     })
     await run('phone width', async () => {
-      await page.setViewport({ width: 390, height: 800 })
+      await setViewport(page, { width: 390, height: 800 })
       await shot('firefox-4-phone.png')
       await backToList(page)
       assert.equal(await page.$eval('[data-testid=room]', (e) => getComputedStyle(e).display), 'none')
