@@ -33,8 +33,8 @@
  * clientapi.browser: from the page, fetch against its own origin (so through
  * the worker): for each message start a /sync long-poll, wait 5 ms, send, and
  * time send → the poll answering with it; before that, GET /versions alone (the
- * cost of the hop). go/cmd/hearth-bench does the same natively. The .worker
- * and .go rows split versions and send by the answers' Server-Timing; then
+ * cost of the hop). go/cmd/hearth-bench does the same natively. The .worker,
+ * .go and .commit rows split versions and send by the answers' Server-Timing; then
  * the hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
  * clientapi.browser.port.*: the same again, in the same browser, with the
  * requests on the worker's client port as the built-in client sends them.
@@ -529,8 +529,10 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
         portArrivalRow,
         portSendRow,
         latencyRow('clientapi.browser.port.send.go', port.sendSplit.go ?? [], { note: 'of which in Go (Server-Timing go), over the port' }),
+        latencyRow('clientapi.browser.port.send.commit', port.sendSplit.commit ?? [], { note: 'of Go\'s share, the IndexedDB commit\'s wait in the worker (Server-Timing commit), over the port: compare with clientapi.browser.indexeddb-commit' }),
         latencyRow('clientapi.browser.send.worker', sendSplit.worker ?? [], { note: 'of which in the worker: fetch event → answer (Server-Timing worker)' }),
-        latencyRow('clientapi.browser.send.go', sendSplit.go ?? [], { note: 'of which in Go, its storage commit included: hearthServe called → answered (Server-Timing go)' })
+        latencyRow('clientapi.browser.send.go', sendSplit.go ?? [], { note: 'of which in Go, its storage commit included: hearthServe called → answered (Server-Timing go)' }),
+        latencyRow('clientapi.browser.send.commit', sendSplit.commit ?? [], { note: 'of Go\'s share, the IndexedDB commit\'s wait in the worker (Server-Timing commit)' })
       ]
     } finally {
       await close(browser)

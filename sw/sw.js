@@ -230,12 +230,18 @@ function matrixError (status, message) {
 /**
  * Answers one server request. The answer's Server-Timing header gets
  * worker;dur=ms, from the fetch event to the answer (serveFetch adds Go's
- * part): what is left of a page's fetch time is the browser's.
+ * part): what is left of a page's fetch time is the browser's; and
+ * commit;dur=ms when commits waited for IndexedDB meanwhile.
  */
 async function answer (request) {
   const received = performance.now()
+  const waitedBefore = server.stores?.opened.commitWaitMs() ?? 0
   const response = await answerUntimed(request)
   addServerTiming(response.headers, 'worker', performance.now() - received)
+  // The IndexedDB commits' wait while this request was served (Go's share
+  // includes it): exactly the request's own when nothing else commits.
+  const waited = (server.stores?.opened.commitWaitMs() ?? 0) - waitedBefore
+  if (waited > 0) addServerTiming(response.headers, 'commit', waited)
   return response
 }
 

@@ -41,7 +41,8 @@ export const STORAGE_VERSION = 1
  *   'sqlReady' (sql.js compiled), 'read' and 'imageOpened' (Storage.open), for start-up timing
  * @param {(step: string) => void} [options.onSnapshotStep] 'file' only: called at
  *   each step of writing a snapshot (crash tests kill the process there)
- * @returns {Promise<{storage: object, stats: () => object, exportSnapshot: (options?: {select?: string}) => Promise<{image: Uint8Array, seq: number, rows: unknown[][]}>, durableState: Function, close: () => Promise<void>}>}
+ * @returns {Promise<{storage: object, stats: () => object, commitWaitMs: () => number, exportSnapshot: (options?: {select?: string}) => Promise<{image: Uint8Array, seq: number, rows: unknown[][]}>, durableState: Function, close: () => Promise<void>}>}
+ *   commitWaitMs: the ms commits have waited for durability so far (stats().commitWaitMs, without stats()' reads);
  *   exportSnapshot: a copy of the image as of one committed transaction (Storage.exportSnapshot);
  *   durableState: what is durable, read without holding the server (Storage.durableState), for backups
  */
@@ -70,6 +71,7 @@ export async function createStorage (options = {}) {
   return {
     storage: bridgeShape(db),
     stats: () => db.stats(),
+    commitWaitMs: () => db.counters.commitWaitMs,
     exportSnapshot: (options) => db.exportSnapshot(options),
     durableState: (options) => db.durableState(options),
     close: () => db.close()

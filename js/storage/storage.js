@@ -157,6 +157,8 @@ export class Storage {
     this.closedReason = null
     this.counters = {
       commits: 0,
+      /** ms the commits waited for their journal record to be durable (the persistence's append), in all */
+      commitWaitMs: 0,
       journalBytesWritten: 0,
       snapshots: 0,
       /** chunks and manifests written (changed chunks only) */
@@ -283,9 +285,11 @@ export class Storage {
     const writes = this.pendingWrites.length
     this.pendingWrites = []
     this.pendingScriptMs = 0
+    const appended = this.now()
     this.committing = this.persistence.append(seq, record).then(() => {
       this.seq = seq
       this.counters.commits++
+      this.counters.commitWaitMs += this.now() - appended
       this.counters.journalBytesWritten += record.length
       this.journal.records++
       this.journal.bytes += record.length

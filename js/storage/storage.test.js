@@ -151,6 +151,25 @@ test('writes are refused while a commit is being persisted', async () => {
   await s.close()
 })
 
+test('commitWaitMs adds up how long commits waited for durability, and stats() says the same', async () => {
+  await withStore('file', {}, async (options) => {
+    const s = await createStorage(options)
+    assert.equal(s.commitWaitMs(), 0)
+    s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+    const started = performance.now()
+    await s.storage.commit() // an append and an fdatasync
+    const took = performance.now() - started
+    const waited = s.commitWaitMs()
+    assert.ok(waited > 0 && waited <= took, `waited ${waited} ms in a commit of ${took} ms`)
+    assert.equal(s.stats().commitWaitMs, waited)
+    s.storage.begin()
+    s.storage.rollback() // nothing to make durable: no wait
+    await s.storage.commit()
+    assert.equal(s.commitWaitMs(), waited)
+    await s.close()
+  })
+})
+
 test('stats().databaseBytes follows the database as it grows', async () => {
   const s = await createStorage()
   const size = () => Number(query(s.storage, 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size').rows[0][0])
