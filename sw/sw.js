@@ -235,12 +235,12 @@ function matrixError (status, message) {
  */
 async function answer (request) {
   const received = performance.now()
-  const waitedBefore = server.stores?.opened.commitWaitMs() ?? 0
+  const waitedBefore = server.stores?.opened.commitWaitMs()
   const response = await answerUntimed(request)
   addServerTiming(response.headers, 'worker', performance.now() - received)
   // The IndexedDB commits' wait while this request was served (Go's share
   // includes it): exactly the request's own when nothing else commits.
-  const waited = (server.stores?.opened.commitWaitMs() ?? 0) - waitedBefore
+  const waited = waitedBefore === undefined ? 0 : server.stores.opened.commitWaitMs() - waitedBefore
   if (waited > 0) addServerTiming(response.headers, 'commit', waited)
   return response
 }
