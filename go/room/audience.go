@@ -81,10 +81,7 @@ func (r *core) audience(ctx context.Context, w *writeTx, roomID string, joined [
 // with its state.
 func (r *core) joinedMembersAt(ctx context.Context, w *writeTx, roomID string, group sql.NullInt64) ([]Member, error) {
 	if group.Valid {
-		if m, ok := w.auth.lookupMembers(roomID, group.Int64); ok {
-			return m, nil
-		}
-		if m, ok := r.auth.lookupMembers(roomID, group.Int64); ok {
+		if m, ok := r.cachedMembers(w, roomID, group.Int64); ok {
 			return m, nil
 		}
 	}
@@ -98,6 +95,15 @@ func (r *core) joinedMembersAt(ctx context.Context, w *writeTx, roomID string, g
 	return joined, nil
 }
 
+// cachedMembers returns a room's members at group as this write or the auth
+// cache knows them.
+func (r *core) cachedMembers(w *writeTx, roomID string, group int64) ([]Member, bool) {
+	if m, ok := w.auth.lookupMembers(roomID, group); ok {
+		return m, true
+	}
+	return r.auth.lookupMembers(roomID, group)
+}
+
 // joinedMembersAfter is joinedMembersAt for after, the state group after ev
 // (the group before it, plus ev), now the room's current one. The members
 // are derived from those at before when those are known: ev changes at most
@@ -109,10 +115,7 @@ func (r *core) joinedMembersAfter(ctx context.Context, w *writeTx, ev gomatrixse
 	if !after.Valid || after.Int64 == before || ev.StateKey() == nil {
 		return r.joinedMembersAt(ctx, w, roomID, after)
 	}
-	prev, ok := w.auth.lookupMembers(roomID, before)
-	if !ok {
-		prev, ok = r.auth.lookupMembers(roomID, before)
-	}
+	prev, ok := r.cachedMembers(w, roomID, before)
 	if !ok {
 		return r.joinedMembersAt(ctx, w, roomID, after)
 	}

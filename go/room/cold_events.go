@@ -150,10 +150,7 @@ func (r *core) moveCold(ctx context.Context, after int64, opts ColdOptions) (mov
 	// A row emptied before the search index took its text in would never
 	// be found (the index reads texts from the rows), so the index catches
 	// up first, and rows it has yet to cover stay.
-	if err := r.catchUpSearchIndex(ctx); err != nil {
-		return 0, after, err
-	}
-	indexedTo, newest, err := searchIndexGap(ctx, reader{r.db})
+	indexedTo, newest, err := r.catchUpSearchIndex(ctx)
 	if err != nil {
 		return 0, after, err
 	}

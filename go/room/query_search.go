@@ -60,7 +60,7 @@ func (r *Queryer) Search(ctx context.Context, user spec.UserID, q SearchQuery) (
 	if len(joined) == 0 {
 		return nil, 0, false, nil
 	}
-	if err := r.catchUpSearchIndex(ctx); err != nil {
+	if _, _, err := r.catchUpSearchIndex(ctx); err != nil {
 		return nil, 0, false, err
 	}
 	quoted := make([]string, len(q.Terms))

@@ -80,11 +80,18 @@ func indexBody(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, pos St
 	if !searchable(ev) {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO event_search (rowid, body) SELECT rowid, body FROM event_search_bodies WHERE rowid = ? AND body != ''`, int64(pos)); err != nil {
+	if err := indexTexts(ctx, tx, int64(pos)-1, int64(pos)); err != nil {
 		return fmt.Errorf("index text of %s: %w", ev.EventID(), err)
 	}
 	return nil
+}
+
+// indexTexts adds the texts of the events after position from up to to, as
+// the view shows them.
+func indexTexts(ctx context.Context, tx *sql.Tx, from, to int64) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO event_search (rowid, body) SELECT rowid, body FROM event_search_bodies WHERE rowid > ? AND rowid <= ? AND body != ''`, from, to)
+	return err
 }
 
 // unindexBody removes a redacted event's body; call it before the JSON is
@@ -114,13 +121,14 @@ func searchIndexGap(ctx context.Context, q querier) (indexedTo, newest int64, er
 	return indexedTo, newest, nil
 }
 
-// catchUpSearchIndex indexes the events stored after indexed_to. When there
-// are none it only reads: no write, no commit.
-func (r *core) catchUpSearchIndex(ctx context.Context) error {
+// catchUpSearchIndex indexes the events stored after indexed_to, and returns
+// the index's position and the newest event's as it last read them (caught
+// up then). When there is nothing to index it only reads: no write, no commit.
+func (r *core) catchUpSearchIndex(ctx context.Context) (indexedTo, newest int64, err error) {
 	for {
 		indexedTo, newest, err := searchIndexGap(ctx, reader{r.db})
 		if err != nil || indexedTo >= newest {
-			return err
+			return indexedTo, newest, err
 		}
 		err = r.db.Write(ctx, func(tx *sql.Tx) error {
 			indexedTo, newest, err := searchIndexGap(ctx, tx)
@@ -128,9 +136,7 @@ func (r *core) catchUpSearchIndex(ctx context.Context) error {
 				return err
 			}
 			to := min(newest, indexedTo+searchIndexBatch)
-			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO event_search (rowid, body) SELECT rowid, body FROM event_search_bodies WHERE rowid > ? AND rowid <= ? AND body != ''`,
-				indexedTo, to); err != nil {
+			if err := indexTexts(ctx, tx, indexedTo, to); err != nil {
 				return fmt.Errorf("index the texts of events %d to %d: %w", indexedTo+1, to, err)
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE search_index_position SET indexed_to = ?`, to); err != nil {
@@ -139,7 +145,7 @@ func (r *core) catchUpSearchIndex(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 	}
 }
@@ -169,7 +175,7 @@ func (r *Rooms) RunSearchIndexer(ctx context.Context, delay time.Duration) {
 			return
 		case <-time.After(delay):
 		}
-		if err := r.Perform.catchUpSearchIndex(ctx); err != nil && ctx.Err() == nil {
+		if _, _, err := r.Perform.catchUpSearchIndex(ctx); err != nil && ctx.Err() == nil {
 			log.WithError(err).Warn("indexing new events for search failed; trying again after the next write or search")
 		}
 	}
