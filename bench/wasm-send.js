@@ -16,6 +16,8 @@
  *   clientapi.wasm.sync                    an incremental /sync after one new message (the
  *                                          answer a waiting /sync gives it; p50/p99)
  *   clientapi.wasm.sync.storage-calls      bridge crossings into hearthStorage per such /sync
+ *   clientapi.wasm.sync.wait-storage-calls the same for a long-poll from the newest token
+ *                                          before news wakes it: what a waiting /sync costs
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -73,10 +75,23 @@ export async function wasmSend ({ dist, quick, deadline }) {
       syncCalls.push(timing.calls)
     }
     const syncNote = `${syncMs.length} incremental /syncs, each after one message in the one room`
+    // A long-poll from the newest token, until news: what waiting costs.
+    const waitCalls = []
+    for (let i = 0; i < 10 && Date.now() < deadline - 500; i++) {
+      timing.calls = 0
+      const polled = client.ok('GET', `/_matrix/client/v3/sync?timeout=10000&since=${encodeURIComponent(since)}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      waitCalls.push(timing.calls)
+      await client.send(roomId, `w${i}`, `message ${i}`)
+      since = (await polled).next_batch
+    }
     return [
       ...rows,
       latencyRow('clientapi.wasm.sync', syncMs, { note: syncNote }),
-      valueRow('clientapi.wasm.sync.storage-calls', 'calls', syncCalls.reduce((a, b) => a + b, 0) / Math.max(1, syncCalls.length), { samples: syncCalls.length, note: syncNote })
+      valueRow('clientapi.wasm.sync.storage-calls', 'calls', syncCalls.reduce((a, b) => a + b, 0) / Math.max(1, syncCalls.length), { samples: syncCalls.length, note: syncNote }),
+      valueRow('clientapi.wasm.sync.wait-storage-calls', 'calls', waitCalls.reduce((a, b) => a + b, 0) / Math.max(1, waitCalls.length), {
+        samples: waitCalls.length, note: 'bridge crossings into hearthStorage by a /sync long-poll from the newest token in its first 20 ms, before news wakes it'
+      })
     ]
   } finally {
     await rm(dir, { recursive: true, force: true })

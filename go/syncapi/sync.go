@@ -168,12 +168,16 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 		if since.Ephemeral > latest.Ephemeral {
 			since.Ephemeral = 0
 		}
-		resp, err := s.build(ctx, req, since, latest, initial)
-		if err != nil {
-			return nil, err
-		}
-		if initial || req.FullState || !resp.empty() || !time.Now().Before(deadline) {
-			return resp, nil
+		// A long-poll from the newest token finds nothing until news comes:
+		// it waits without building (in wasm a build is ~1 ms of the one thread).
+		if initial || req.FullState || latest.after(since) || !time.Now().Before(deadline) {
+			resp, err := s.build(ctx, req, since, latest, initial)
+			if err != nil {
+				return nil, err
+			}
+			if initial || req.FullState || !resp.empty() || !time.Now().Before(deadline) {
+				return resp, nil
+			}
 		}
 		// Nothing for this user yet: wait for any news, then look again.
 		// Once the deadline passes, the next round answers whatever it finds.
