@@ -53,7 +53,7 @@ import { compressedSizes } from './size.js'
 import { compileFigures, TRACE_CATEGORIES } from './wasm-compile-trace.js'
 
 /** Matches go/cmd/hearth-bench's pollHeadStart. */
-const POLL_HEAD_START_MS = 5
+export const POLL_HEAD_START_MS = 5
 const BOOT_TIMEOUT_MS = 60_000
 
 /**
@@ -303,7 +303,7 @@ async function firstVisitRows (visits, dist, siteURL) {
  * own (the wire of sw/protocol.js, msg = its MSG; js/page/port-fetch.js is
  * the client's side).
  */
-async function sendAndSync (count, headStartMs, budgetMs, via, msg) {
+export async function sendAndSync (count, headStartMs, budgetMs, via, msg) {
   const began = performance.now()
   let token = null
   const overFetch = async (method, path, headers, body) => {
