@@ -21,20 +21,26 @@ type Membership struct {
 	Pos        StreamPos // of the m.room.member event that set it
 }
 
+// membershipsSQL reads a user's memberships (parameter: the user) in the
+// columns NewEventsBetween reads events in: 'membership', room, two NULLs,
+// the membership and the position of the event that set it.
+const membershipsSQL = `SELECT 'membership', s.room_id, NULL, NULL, s.membership, e.stream_pos
+	FROM current_state s JOIN events e ON e.event_id = s.event_id
+	WHERE s.type = 'm.room.member' AND s.state_key = ?`
+
 // Memberships returns every room the user has a membership in.
 func (r *Queryer) Memberships(ctx context.Context, user spec.UserID) (map[string]Membership, error) {
-	rows, err := r.db.Query(ctx,
-		`SELECT s.room_id, s.membership, e.stream_pos FROM current_state s JOIN events e ON e.event_id = s.event_id
-		 WHERE s.type = 'm.room.member' AND s.state_key = ?`, user.String())
+	rows, err := r.db.Query(ctx, membershipsSQL, user.String())
 	if err != nil {
 		return nil, fmt.Errorf("load memberships: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]Membership{}
 	for rows.Next() {
-		var roomID string
+		var kind, roomID string
+		var unused any
 		var m Membership
-		if err := rows.Scan(&roomID, &m.Membership, &m.Pos); err != nil {
+		if err := rows.Scan(&kind, &roomID, &unused, &unused, &m.Membership, &m.Pos); err != nil {
 			return nil, fmt.Errorf("load memberships: %w", err)
 		}
 		out[roomID] = m
@@ -358,33 +364,45 @@ type NewEvents struct {
 	Rooms map[string]bool
 	// MemberChanges are as MemberChanges returns them.
 	MemberChanges []MemberChange
+	// Memberships are the user's memberships now, as Memberships returns them.
+	Memberships map[string]Membership
 }
 
 // NewEventsBetween reads every event in (after, upTo] once, for the rooms
-// with events and MemberChanges together: one statement where /sync asked
-// two (each a crossing of the storage bridge in wasm). For short ranges (an
-// incremental /sync).
+// with events and MemberChanges together, and the user's memberships beside
+// them: one statement where /sync asked three (each a crossing of the storage
+// bridge in wasm). For short ranges (an incremental /sync).
 func (r *Queryer) NewEventsBetween(ctx context.Context, user spec.UserID, after, upTo StreamPos) (NewEvents, error) {
-	news := NewEvents{Rooms: map[string]bool{}}
-	if after >= upTo { // an incremental /sync with nothing new: no statement
-		return news, nil
+	if after >= upTo { // an incremental /sync with no new event: the memberships alone
+		memberships, err := r.Memberships(ctx, user)
+		return NewEvents{Rooms: map[string]bool{}, Memberships: memberships}, err
 	}
+	news := NewEvents{Rooms: map[string]bool{}, Memberships: map[string]Membership{}}
+	// Ordered by position: the newest change per room and user is the last.
 	rows, err := r.db.Query(ctx,
-		`SELECT room_id, type = 'm.room.member' AND `+visible+` AND `+inUsersRooms+`, state_key,
-		   CASE WHEN type = 'm.room.member' THEN json_extract(json, '$.content.membership') END
-		 FROM events WHERE stream_pos > ? AND stream_pos <= ? ORDER BY stream_pos`,
-		user.String(), int64(after), int64(upTo))
+		`SELECT 'event', room_id, type = 'm.room.member' AND `+visible+` AND `+inUsersRooms+`, state_key,
+		   CASE WHEN type = 'm.room.member' THEN json_extract(json, '$.content.membership') END, stream_pos
+		 FROM events WHERE stream_pos > ? AND stream_pos <= ?
+		 UNION ALL
+		 `+membershipsSQL+`
+		 ORDER BY 6`,
+		user.String(), int64(after), int64(upTo), user.String())
 	if err != nil {
 		return news, fmt.Errorf("read the events after %d: %w", after, err)
 	}
 	defer rows.Close()
 	var changes memberChanges
 	for rows.Next() {
-		var roomID string
+		var kind, roomID string
 		var change sql.NullBool
 		var member, membership sql.NullString
-		if err := rows.Scan(&roomID, &change, &member, &membership); err != nil {
+		var pos StreamPos
+		if err := rows.Scan(&kind, &roomID, &change, &member, &membership, &pos); err != nil {
 			return news, fmt.Errorf("read the events after %d: %w", after, err)
+		}
+		if kind == "membership" {
+			news.Memberships[roomID] = Membership{Membership: membership.String, Pos: pos}
+			continue
 		}
 		news.Rooms[roomID] = true
 		if change.Bool {

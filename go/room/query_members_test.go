@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"testing"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
 // One pass over new events finds the rooms with events, and the membership
@@ -57,7 +59,28 @@ func TestNewEventsBetweenFindsRoomsAndTheUsersMemberChanges(t *testing.T) {
 	if !slices.Equal(alone, news.MemberChanges) {
 		t.Errorf("MemberChanges %+v, NewEventsBetween %+v", alone, news.MemberChanges)
 	}
-	if empty, err := p.rooms.Query.NewEventsBetween(ctx, alice, after, after); err != nil || len(empty.Rooms) != 0 || len(empty.MemberChanges) != 0 {
+	empty, err := p.rooms.Query.NewEventsBetween(ctx, alice, after, after)
+	if err != nil || len(empty.Rooms) != 0 || len(empty.MemberChanges) != 0 {
 		t.Errorf("an empty range: %+v, %v", empty, err)
+	}
+	// The memberships read beside the events are Memberships', for a range
+	// with events or without.
+	for _, u := range []spec.UserID{alice, bob} {
+		want, err := p.rooms.Query.Memberships(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s has no memberships", u.String())
+		}
+		for _, r := range [][2]StreamPos{{before, after}, {after, after}} {
+			got, err := p.rooms.Query.NewEventsBetween(ctx, u, r[0], r[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got.Memberships, want) {
+				t.Errorf("%s's memberships beside the events in (%d, %d]: %+v, want %+v", u.String(), r[0], r[1], got.Memberships, want)
+			}
+		}
 	}
 }

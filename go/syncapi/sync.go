@@ -210,14 +210,16 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	}
 	// An incremental sync usually wakes for one room's news: one pass over
 	// the new events finds the rooms with some (the others need not be asked
-	// for their timelines) and the membership changes. nil: too many to read.
+	// for their timelines), the membership changes and the user's
+	// memberships. nil: too many to read.
 	var news *room.NewEvents
+	var memberships map[string]room.Membership
 	if since.Events > 0 && latest.Events-since.Events <= maxEventsToScan {
 		n, err := s.rooms.NewEventsBetween(ctx, req.User, since.Events, latest.Events)
 		if err != nil {
 			return nil, err
 		}
-		news = &n
+		news, memberships = &n, n.Memberships
 	}
 	outside, err := s.userParts(ctx, req, since, latest, initial, news, resp)
 	if err != nil {
@@ -227,9 +229,10 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	next.Data = outside.dataUpTo
 	resp.NextBatch = next.String()
 
-	memberships, err := s.rooms.Memberships(ctx, req.User)
-	if err != nil {
-		return nil, err
+	if memberships == nil {
+		if memberships, err = s.rooms.Memberships(ctx, req.User); err != nil {
+			return nil, err
+		}
 	}
 	var withEvents map[string]bool // nil: ask every room
 	if news != nil {
