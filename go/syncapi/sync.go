@@ -168,8 +168,9 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 		if since.Ephemeral > latest.Ephemeral {
 			since.Ephemeral = 0
 		}
-		// A long-poll from the newest token finds nothing until news comes:
-		// it waits without building (in wasm a build is ~1 ms of the one thread).
+		// A long-poll from the newest token can find nothing until news
+		// comes: it waits without building (in wasm a build's statements
+		// hold the worker's one thread).
 		if initial || req.FullState || latest.after(since) || !time.Now().Before(deadline) {
 			resp, err := s.build(ctx, req, since, latest, initial)
 			if err != nil {
