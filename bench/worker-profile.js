@@ -49,10 +49,9 @@ export async function workerProfile ({ root, dist, quick, deadline }) {
       await mkdir(join(root, 'bench', 'results'), { recursive: true })
       await writeFile(file, JSON.stringify(profile))
       const ms = splitByCode(profile)
-      // The sends' rounds; the profile also holds this loop's own registration and room.
       const rounds = send.length
       const per = (x) => x / Math.max(1, rounds)
-      const note = (what) => `${what}; ms per round over ${rounds} rounds (a /sync long-poll, a send, the poll answering), V8 CPU profile of the worker thread at ${SAMPLE_INTERVAL_US} µs, saved as bench/results/worker.cpuprofile`
+      const note = (what) => `${what}; ms per round over ${rounds} rounds (a /sync long-poll, a send, the poll answering; the loop's own registration and room, mostly bcrypt, add ~0.25 ms a round), V8 CPU profile of the worker thread at ${SAMPLE_INTERVAL_US} µs, saved as bench/results/worker.cpuprofile`
       return [
         valueRow('clientapi.worker-cpu.per-round', 'ms', per(ms.go + ms.sqljs + ms.js + ms.browser), { samples: rounds, note: note('the worker thread busy') }),
         valueRow('clientapi.worker-cpu.go', 'ms', per(ms.go), { samples: rounds, note: note('in hearth.wasm (Go)') }),
