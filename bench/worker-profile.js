@@ -45,9 +45,9 @@ export async function workerProfile ({ root, dist, quick, deadline }) {
       const budget = Math.max(5_000, deadline - Date.now() - 10_000)
       const { send } = await page.evaluate(sendAndSync, quick ? 100 : 300, POLL_HEAD_START_MS, budget, 'port', MSG)
       const { profile } = await cdp.send('Profiler.stop')
-      const file = join(root, 'bench', 'results', 'worker.cpuprofile')
-      await mkdir(join(root, 'bench', 'results'), { recursive: true })
-      await writeFile(file, JSON.stringify(profile))
+      const results = join(root, 'bench', 'results')
+      await mkdir(results, { recursive: true })
+      await writeFile(join(results, 'worker.cpuprofile'), JSON.stringify(profile))
       const ms = splitByCode(profile)
       const rounds = send.length
       const per = (x) => x / Math.max(1, rounds)
@@ -69,7 +69,7 @@ export async function workerProfile ({ root, dist, quick, deadline }) {
 }
 
 /** ms of the profile by whose code was on top of the stack: go, sqljs, js, browser, idle. */
-export function splitByCode (profile) {
+function splitByCode (profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const ms = { go: 0, sqljs: 0, js: 0, browser: 0, idle: 0 }
   for (let i = 0; i < profile.samples.length; i++) {
