@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -66,7 +68,30 @@ type Keys struct {
 	db     *storage.DB
 	server spec.ServerName
 	opts   Options
+	// counts are the key counts ForSync last read per device, to answer a
+	// /sync with no new data without a statement; countsGen moves past them
+	// after every write that may change any device's counts.
+	counts    sync.Map // deviceRef → countsAt
+	countsGen atomic.Uint64
 }
+
+// deviceRef names one device of one user.
+type deviceRef struct{ user, device string }
+
+// countsAt are a device's key counts as read while countsGen was gen.
+// carried: that read also carried to-device messages, which the next /sync
+// acknowledges, so it must run the statement that deletes them.
+type countsAt struct {
+	gen      uint64
+	otk      map[string]int
+	fallback []string
+	carried  bool
+}
+
+// keyCountsChanged makes every remembered count stale. Called once a write
+// that may have changed one-time or fallback keys has ended, committed or
+// not: a count read before then carries an older generation.
+func (k *Keys) keyCountsChanged() { k.countsGen.Add(1) }
 
 // New returns the store of the server named server.
 func New(db *storage.DB, server spec.ServerName, opts Options) *Keys {
@@ -172,6 +197,7 @@ func (k *Keys) Upload(ctx context.Context, user spec.UserID, deviceID string, up
 		}
 	}
 	var pos int64
+	defer k.keyCountsChanged()
 	err := k.db.Write(ctx, func(tx *sql.Tx) error {
 		var old []byte
 		err := tx.QueryRowContext(ctx, `SELECT json FROM device_keys WHERE user_id = ? AND device_id = ?`, uid, deviceID).Scan(&old)
@@ -265,6 +291,7 @@ func (k *Keys) DeviceListChanged(ctx context.Context, user spec.UserID) error {
 // DeleteDevice forgets a deleted device's keys and pending messages.
 func (k *Keys) DeleteDevice(ctx context.Context, user spec.UserID, deviceID string) error {
 	var pos int64
+	defer k.keyCountsChanged()
 	err := k.db.Write(ctx, func(tx *sql.Tx) error {
 		for _, table := range []string{"device_keys", "one_time_keys", "fallback_keys", "to_device"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = ? AND device_id = ?`, user.String(), deviceID); err != nil {
@@ -484,6 +511,7 @@ func (k *Keys) Claim(ctx context.Context, claims map[string]map[string]string) (
 	out := map[string]map[string]map[string]json.RawMessage{}
 	failures := map[string]any{}
 	remote := map[spec.ServerName]map[string]map[string]string{}
+	defer k.keyCountsChanged()
 	err := k.db.Write(ctx, func(tx *sql.Tx) error {
 		for uid, devices := range claims {
 			u, err := spec.NewUserID(uid, true)

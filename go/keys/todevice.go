@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -168,8 +169,20 @@ type DeviceSync struct {
 // it has received them — and returns the next ones up to upTo, and the
 // device's key counts. One statement reads it all, as every /sync asks; the
 // acknowledged messages are deleted after, if there are any.
+//
+// With nothing new (acked == upTo), nothing carried by the last read left to
+// acknowledge, and the counts unchanged since then, it answers from memory:
+// most /syncs, woken by a message, are that.
 func (k *Keys) ForSync(ctx context.Context, user spec.UserID, deviceID string, acked, upTo int64) (DeviceSync, error) {
 	u := user.String()
+	ref := deviceRef{u, deviceID}
+	gen := k.countsGen.Load()
+	if acked == upTo {
+		if c, ok := k.counts.Load(ref); ok && c.(countsAt).gen == gen && !c.(countsAt).carried {
+			c := c.(countsAt)
+			return DeviceSync{ToDevice: []ToDeviceEvent{}, DataUpTo: upTo, OTKCounts: maps.Clone(c.otk), FallbackKeyTypes: slices.Clone(c.fallback)}, nil
+		}
+	}
 	rows, err := k.db.Query(ctx,
 		`SELECT 'acked', 0, NULL, NULL, 0 WHERE ? > 0 AND EXISTS (SELECT 1 FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?)
 		 UNION ALL
@@ -185,6 +198,7 @@ func (k *Keys) ForSync(ctx context.Context, user spec.UserID, deviceID string, a
 	if err != nil {
 		return DeviceSync{}, fmt.Errorf("load to-device messages and key counts: %w", err)
 	}
+	k.counts.Store(ref, countsAt{gen: gen, otk: maps.Clone(d.OTKCounts), fallback: slices.Clone(d.FallbackKeyTypes), carried: len(d.ToDevice) > 0})
 	if acknowledged {
 		err := k.db.Write(ctx, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND stream_pos <= ?`, u, deviceID, acked)
