@@ -177,9 +177,8 @@ func (k *Keys) ForSync(ctx context.Context, user spec.UserID, deviceID string, a
 	u := user.String()
 	ref := deviceRef{u, deviceID}
 	gen := k.countsGen.Load()
-	if acked == upTo {
-		if c, ok := k.counts.Load(ref); ok && c.(countsAt).gen == gen && !c.(countsAt).carried {
-			c := c.(countsAt)
+	if v, ok := k.counts.Load(ref); ok && acked == upTo {
+		if c := v.(countsAt); c.gen == gen && !c.carried {
 			return DeviceSync{ToDevice: []ToDeviceEvent{}, DataUpTo: upTo, OTKCounts: maps.Clone(c.otk), FallbackKeyTypes: slices.Clone(c.fallback)}, nil
 		}
 	}
