@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -56,8 +57,9 @@ func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, 
 	}
 	in := "(?" + strings.Repeat(",?", len(args)-1) + ")"
 	// Which kinds of children there are, first: most events have none (a
-	// /sync's new message never has), and then that is the only statement.
-	kinds, err := r.relationKinds(ctx, in, args)
+	// /sync's new message never has), and then that is the only statement,
+	// or none when the parents were read with their children's kinds.
+	kinds, err := r.relationKinds(ctx, in, args, parents[:len(args)])
 	if err != nil {
 		return nil, err
 	}
@@ -106,15 +108,24 @@ func (r *Queryer) Bundles(ctx context.Context, user spec.UserID, roomID string, 
 	return out, nil
 }
 
-// relationKinds returns the relation types of the events relating to the
-// events in args (in is its "(?,…)").
-func (r *Queryer) relationKinds(ctx context.Context, in string, args []any) (map[string]bool, error) {
+// relationKinds returns the relation types of the events relating to
+// parents, whose IDs are args (in is its "(?,…)"): without a statement when
+// every parent was read with its children's kinds (Timeline).
+func (r *Queryer) relationKinds(ctx context.Context, in string, args []any, parents []Event) (map[string]bool, error) {
+	kinds := map[string]bool{}
+	if !slices.ContainsFunc(parents, func(p Event) bool { return !p.kindsRead }) {
+		for _, p := range parents {
+			for _, kind := range p.childKinds {
+				kinds[kind] = true
+			}
+		}
+		return kinds, nil
+	}
 	rows, err := r.db.Query(ctx, `SELECT DISTINCT rel_type FROM event_relations WHERE relates_to IN `+in, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find relations: %w", err)
 	}
 	defer rows.Close()
-	kinds := map[string]bool{}
 	for rows.Next() {
 		var kind string
 		if err := rows.Scan(&kind); err != nil {

@@ -44,6 +44,11 @@ type Event struct {
 	// TransactionID is the client transaction ID the reading device sent
 	// this event with: set by Timeline only, "" for others' events.
 	TransactionID string
+	// childKinds are the rel_types of the events relating to this one, when
+	// the statement that read it read them too (kindsRead, Timeline): then
+	// Bundles need not ask.
+	childKinds []string
+	kindsRead  bool
 }
 
 // LatestPos returns the newest stream position (0 for an empty server).
@@ -157,8 +162,10 @@ const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 // The events deviceID of reader sent carry the transaction IDs it sent them
 // with (/sync marks them so the client can match its local echo).
 func (r *Queryer) Timeline(ctx context.Context, roomID string, reader spec.UserID, deviceID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
-	events, err := r.queryWithTransactionIDs(ctx, roomID,
-		`SELECT e.stream_pos, e.event_id, e.json, t.txn_id FROM events e
+	events, err := r.queryWithTimelineColumns(ctx, roomID,
+		`SELECT e.stream_pos, e.event_id, e.json, t.txn_id,
+		   (SELECT group_concat(DISTINCT r.rel_type) FROM event_relations r WHERE r.relates_to = e.event_id)
+		 FROM events e
 		 LEFT JOIN transaction_ids t ON t.stream_pos = e.stream_pos AND t.localpart = ? AND t.device_id = ?
 		 WHERE e.room_id = ? AND e.stream_pos > ? AND e.stream_pos <= ? AND `+visible+`
 		 ORDER BY e.stream_pos DESC LIMIT ?`, reader.Local(), deviceID, roomID, int64(after), int64(upTo), limit+1)
@@ -226,18 +233,20 @@ func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]E
 	return r.queryEvents(ctx, roomID, false, q, args...)
 }
 
-// queryWithTransactionIDs is query for a statement with a fourth column:
-// the event's client transaction ID, or NULL.
-func (r *Queryer) queryWithTransactionIDs(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
+// queryWithTimelineColumns is query for a statement with two more columns:
+// the event's client transaction ID, or NULL, and the rel_types of the
+// events relating to it, comma-separated, or NULL. A rel_type holding a
+// comma only makes Bundles look for kinds it will not find.
+func (r *Queryer) queryWithTimelineColumns(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
 	return r.queryEvents(ctx, roomID, true, q, args...)
 }
 
-func (r *Queryer) queryEvents(ctx context.Context, roomID string, withTxnIDs bool, q string, args ...any) ([]Event, error) {
+func (r *Queryer) queryEvents(ctx context.Context, roomID string, timelineColumns bool, q string, args ...any) ([]Event, error) {
 	v, err := r.committedRoomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	var ids, txnIDs []string
+	var ids, txnIDs, kinds []string
 	var raws []storedJSON
 	err = func() error {
 		rows, err := r.db.Query(ctx, q, args...)
@@ -248,15 +257,16 @@ func (r *Queryer) queryEvents(ctx context.Context, roomID string, withTxnIDs boo
 		for rows.Next() {
 			var row storedJSON
 			var id string
-			var txnID sql.NullString
+			var txnID, childKinds sql.NullString
 			dest := []any{&row.pos, &id, &row.raw}
-			if withTxnIDs {
-				dest = append(dest, &txnID)
+			if timelineColumns {
+				dest = append(dest, &txnID, &childKinds)
 			}
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			ids, raws, txnIDs = append(ids, id), append(raws, row), append(txnIDs, txnID.String)
+			ids, raws = append(ids, id), append(raws, row)
+			txnIDs, kinds = append(txnIDs, txnID.String), append(kinds, childKinds.String)
 		}
 		return rows.Err()
 	}()
@@ -272,7 +282,11 @@ func (r *Queryer) queryEvents(ctx context.Context, roomID string, withTxnIDs boo
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Event{PDU: ev, Pos: StreamPos(row.pos), TransactionID: txnIDs[i]})
+		e := Event{PDU: ev, Pos: StreamPos(row.pos), TransactionID: txnIDs[i], kindsRead: timelineColumns}
+		if kinds[i] != "" {
+			e.childKinds = strings.Split(kinds[i], ",")
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
