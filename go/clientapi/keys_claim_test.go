@@ -15,7 +15,7 @@ func TestOneTimeKeysClaimedInUploadOrder(t *testing.T) {
 	ts := newServer(t)
 	alice := ts.register("alice", "pw")
 	bob := ts.register("bob", "pw")
-	bobID, bobDev := "@bob:"+ts.name, ts.do("GET", v3+"/account/whoami", bob, nil).str("device_id")
+	bobID, bobDev := "@bob:"+ts.name, ts.whoamiDevice(bob)
 	dev := newTestDevice(t, bobID, bobDev)
 	ts.expect(ts.do("POST", v3+"/keys/upload", bob, map[string]any{"device_keys": dev.deviceKeys()}), 200, "")
 	for _, id := range []string{"signed_curve25519:ZZZ", "signed_curve25519:AAA", "signed_curve25519:MMM"} {
@@ -62,7 +62,7 @@ func TestKeyUploadChecksSignatures(t *testing.T) {
 	ts := newServer(t)
 	alice := ts.register("alice", "pw")
 	bob := ts.register("bob", "pw")
-	bobID, bobDev := "@bob:"+ts.name, ts.do("GET", v3+"/account/whoami", bob, nil).str("device_id")
+	bobID, bobDev := "@bob:"+ts.name, ts.whoamiDevice(bob)
 	dev := newTestDevice(t, bobID, bobDev)
 	impostor := newTestDevice(t, bobID, bobDev) // another key claiming the same device
 

@@ -12,8 +12,8 @@ func TestKeysAndToDevice(t *testing.T) {
 	alice := ts.register("alice", "pw")
 	bob := ts.register("bob", "pw")
 	aliceID, bobID := "@alice:"+ts.name, "@bob:"+ts.name
-	aliceDev := ts.do("GET", v3+"/account/whoami", alice, nil).str("device_id")
-	bobDev := ts.do("GET", v3+"/account/whoami", bob, nil).str("device_id")
+	aliceDev := ts.whoamiDevice(alice)
+	bobDev := ts.whoamiDevice(bob)
 	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
 	ts.expect(ts.do("POST", roomPath(roomID)+"/join", bob, nil), 200, "")
 	aliceSince := ts.do("GET", v3+"/sync", alice, nil).str("next_batch")
@@ -95,7 +95,7 @@ func TestCrossSigning(t *testing.T) {
 	alice := ts.register("alice", "pw")
 	bob := ts.register("bob", "pw")
 	aliceID := "@alice:" + ts.name
-	dev := ts.do("GET", v3+"/account/whoami", alice, nil).str("device_id")
+	dev := ts.whoamiDevice(alice)
 	ts.expect(ts.do("POST", v3+"/keys/upload", alice, map[string]any{"device_keys": newTestDevice(t, aliceID, dev).deviceKeys()}), 200, "")
 	key := func(usage, pub string) map[string]any {
 		return map[string]any{"user_id": aliceID, "usage": []string{usage}, "keys": map[string]any{"ed25519:" + pub: pub}}

@@ -15,7 +15,7 @@ func TestSyncKeyCountsFollowUploadsAndClaimsWithoutNewData(t *testing.T) {
 	alice := ts.register("alice", "pw")
 	bob := ts.register("bob", "pw")
 	bobID := "@bob:" + ts.name
-	bobDev := ts.do("GET", v3+"/account/whoami", bob, nil).str("device_id")
+	bobDev := ts.whoamiDevice(bob)
 	bobKeys := newTestDevice(t, bobID, bobDev)
 	ts.expect(ts.do("POST", v3+"/keys/upload", bob, map[string]any{"device_keys": bobKeys.deviceKeys()}), 200, "")
 	since := ts.do("GET", v3+"/sync", bob, nil).str("next_batch")
