@@ -30,12 +30,18 @@ func (r *Performer) appendLocal(ctx context.Context, w *writeTx, roomID string, 
 	if err != nil {
 		return nil, err
 	}
-	return r.appendLocalAt(ctx, w, roomID, v, ne, group)
+	return r.appendLocalAt(ctx, w, roomID, v, ne, group, nil)
+}
+
+// tips is a room's forward extremities, and the greatest depth among them.
+type tips struct {
+	ids   []string
+	depth int64
 }
 
 // appendLocalAt is appendLocal for a caller that read the room's current
-// state group in w.
-func (r *Performer) appendLocalAt(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent, group int64) (gomatrixserverlib.PDU, error) {
+// state group in w, and perhaps its forward extremities (nil: read here).
+func (r *Performer) appendLocalAt(ctx context.Context, w *writeTx, roomID string, v gomatrixserverlib.IRoomVersion, ne newEvent, group int64, at *tips) (gomatrixserverlib.PDU, error) {
 	if !json.Valid(ne.Content) || len(ne.Content) == 0 || ne.Content[0] != '{' {
 		return nil, fmt.Errorf("%w: content must be a JSON object", ErrBadEvent)
 	}
@@ -48,12 +54,16 @@ func (r *Performer) appendLocalAt(ctx context.Context, w *writeTx, roomID string
 		Redacts:  ne.Redacts,
 		Version:  v,
 	}
-	prevIDs, depth, err := extremities(ctx, w.tx, roomID)
-	if err != nil {
-		return nil, err
+	if at == nil {
+		ids, depth, err := extremities(ctx, w.tx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		at = &tips{ids, depth}
 	}
+	prevIDs := at.ids
 	proto.PrevEvents = prevIDs
-	proto.Depth = depth + 1
+	proto.Depth = at.depth + 1
 
 	auth, err := authEventsFor(&proto, func(key stateKey) (gomatrixserverlib.PDU, error) {
 		return r.currentAuthEvent(ctx, w, v, roomID, group, key)

@@ -58,7 +58,7 @@ func (r *Performer) send(ctx context.Context, deviceID, txnID, roomID string, ne
 				return err
 			}
 		}
-		ev, err := r.appendLocalAt(ctx, w, roomID, v, ne, group)
+		ev, err := r.appendLocalAt(ctx, w, roomID, v, ne, group, &room.tips)
 		if err != nil {
 			return err
 		}
@@ -87,30 +87,58 @@ type sendState struct {
 	// txnEventID is the event an earlier send with the same transaction ID
 	// made, "" if none (or no transaction ID).
 	txnEventID string
+	// tips is where the new event goes: the room's forward extremities.
+	tips tips
 }
 
 // readSendState reads a send's room in one statement, or fails with
 // ErrRoomNotFound: the room's version and current state group, the sender's
-// membership and an earlier send's event for txnID. They were four
-// statements, and in wasm each crosses the storage bridge (0.1 ms or more).
+// membership, an earlier send's event for txnID, and (in rows of their own)
+// the forward extremities. They were five statements, and in wasm each
+// crosses the storage bridge (0.1 ms or more).
 func readSendState(ctx context.Context, q querier, roomID string, sender spec.UserID, deviceID, txnID string) (sendState, error) {
 	var s sendState
-	var version string
-	var membership, txnEventID sql.NullString
-	err := q.QueryRowContext(ctx,
-		`SELECT r.room_version, r.current_state_group,
+	// Column 1 says which kind of row: 0 the room's, 1 an extremity (its
+	// ID in column 5, its depth in column 3).
+	rows, err := q.QueryContext(ctx,
+		`SELECT 0, r.room_version, r.current_state_group,
 		   (SELECT membership FROM current_state WHERE room_id = r.room_id AND type = 'm.room.member' AND state_key = ?),
 		   (SELECT e.event_id FROM transaction_ids t JOIN events e ON e.stream_pos = t.stream_pos
 		    WHERE t.localpart = ? AND t.device_id = ? AND t.txn_id = ? AND e.room_id = r.room_id)
-		 FROM rooms r WHERE r.room_id = ?`,
-		sender.String(), sender.Local(), deviceID, txnID, roomID).Scan(&version, &s.group, &membership, &txnEventID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return s, fmt.Errorf("%w: %s", ErrRoomNotFound, roomID)
-	}
+		 FROM rooms r WHERE r.room_id = ?
+		 UNION ALL
+		 SELECT 1, NULL, e.depth, NULL, x.event_id
+		 FROM room_extremities x JOIN events e ON e.event_id = x.event_id WHERE x.room_id = ?
+		 ORDER BY 1, 5`,
+		sender.String(), sender.Local(), deviceID, txnID, roomID, roomID)
 	if err != nil {
 		return s, fmt.Errorf("look up room %s for a send: %w", roomID, err)
 	}
-	if s.version, err = gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version)); err != nil {
+	defer rows.Close()
+	var version, membership, txnEventID sql.NullString
+	found := false
+	s.tips.ids = []string{}
+	for rows.Next() {
+		var kind int
+		var number sql.NullInt64
+		var text, member, id sql.NullString
+		if err := rows.Scan(&kind, &text, &number, &member, &id); err != nil {
+			return s, fmt.Errorf("look up room %s for a send: %w", roomID, err)
+		}
+		if kind == 0 {
+			found, version, s.group, membership, txnEventID = true, text, number, member, id
+			continue
+		}
+		s.tips.ids = append(s.tips.ids, id.String)
+		s.tips.depth = max(s.tips.depth, number.Int64)
+	}
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("look up room %s for a send: %w", roomID, err)
+	}
+	if !found {
+		return s, fmt.Errorf("%w: %s", ErrRoomNotFound, roomID)
+	}
+	if s.version, err = gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version.String)); err != nil {
 		return s, fmt.Errorf("room %s: %w", roomID, err)
 	}
 	s.membership = membership.String
