@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -44,18 +43,14 @@ func decodeRequest(ctx context.Context, headJSON string, body []byte) (*http.Req
 	if err := json.Unmarshal([]byte(headJSON), &head); err != nil {
 		return nil, fmt.Errorf("decode request head: %w", err)
 	}
-	u, err := url.Parse(head.URL)
-	if err != nil {
-		return nil, fmt.Errorf("parse request URL %q: %w", head.URL, err)
-	}
 	if head.Peer != "" {
 		ctx = context.WithValue(ctx, peerKey{}, head.Peer)
 	}
-	req, err := http.NewRequestWithContext(ctx, head.Method, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, head.Method, head.URL, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+		return nil, fmt.Errorf("build request for %q: %w", head.URL, err)
 	}
-	req.RequestURI = u.RequestURI()
+	req.RequestURI = req.URL.RequestURI()
 	for _, kv := range head.Headers {
 		req.Header.Add(kv[0], kv[1])
 	}

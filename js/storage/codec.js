@@ -73,14 +73,17 @@ export class ResultWriter {
     this.rowCountOffset = -1
   }
 
-  /** Writes flags, changes, rowid and column names; call once, first. */
+  /**
+   * Writes flags, changes, rowid and column names; call once, first.
+   * @param {Array<string|Uint8Array>} columns names, as text or UTF-8 bytes
+   */
   header (flags, changes, lastInsertRowid, columns) {
     this.w.u8(flags)
     this.w.i64(BigInt(changes))
     this.w.i64(BigInt(lastInsertRowid))
     this.w.u32(columns.length)
     for (const c of columns) {
-      const b = utf8Encoder.encode(c)
+      const b = typeof c === 'string' ? utf8Encoder.encode(c) : c
       this.w.u32(b.length)
       this.w.raw(b)
     }

@@ -41,6 +41,7 @@ const IDLE_LIMIT = 64
 const SIZE_SQL = 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size'
 /** Rewritten variants kept per statement (one per set of wide parameters seen). */
 const VARIANT_LIMIT = 8
+const utf8 = new TextEncoder()
 
 /** One SQL text and its compiled forms. */
 class Entry {
@@ -52,6 +53,15 @@ class Entry {
     this.variants = new Map()
     /** true, false, or undefined until asked: does running it write? */
     this.readonly = undefined
+    /**
+     * Its result columns' names, UTF-8 encoded for ResultWriter.header: read
+     * from SQLite and encoded once, not on every run (a send runs 7
+     * statements, a /sync 3). columnNamesAt is where SQLite keeps the first
+     * of them: a schema change recompiles the statement, and its names (SELECT *
+     * after ALTER TABLE) are then kept elsewhere. null until the first run.
+     */
+    this.columnNames = null
+    this.columnNamesAt = 0
   }
 }
 
@@ -164,10 +174,13 @@ export class Statements {
       // column after its expression, and CAST(…) must not show.
       const basePtr = base[this.pointerKey]
       const columns = SQL._sqlite3_column_count(basePtr)
-      const names = new Array(columns)
-      for (let c = 0; c < columns; c++) names[c] = SQL.UTF8ToString(SQL._sqlite3_column_name(basePtr, c))
+      const namesAt = columns === 0 ? 0 : SQL._sqlite3_column_name(basePtr, 0)
+      if (entry.columnNames?.length !== columns || entry.columnNamesAt !== namesAt) {
+        entry.columnNames = this.columnNames(basePtr, columns)
+        entry.columnNamesAt = namesAt
+      }
       const out = new ResultWriter()
-      out.header(how.flags, 0, 0, names)
+      out.header(how.flags, 0, 0, entry.columnNames)
       for (;;) {
         const rc = SQL._sqlite3_step(ptr)
         if (rc === SQLITE_DONE) break
@@ -181,6 +194,13 @@ export class Statements {
       SQL._sqlite3_reset(ptr)
       SQL._sqlite3_clear_bindings(ptr)
     }
+  }
+
+  /** The names of a compiled statement's result columns, each UTF-8 encoded. */
+  columnNames (ptr, columns) {
+    const names = new Array(columns)
+    for (let c = 0; c < columns; c++) names[c] = utf8.encode(this.SQL.UTF8ToString(this.SQL._sqlite3_column_name(ptr, c)))
+    return names
   }
 
   /** Frees every compiled statement (before the database closes or is replaced). */
@@ -299,7 +319,7 @@ export class Statements {
       case TAG_INTEGER:
         rc = p.value >= INT32_MIN && p.value <= INT32_MAX
           ? SQL._sqlite3_bind_int(ptr, index, Number(p.value))
-          : this.bindBytes(SQL._sqlite3_bind_text, ptr, index, new TextEncoder().encode(p.value.toString()))
+          : this.bindBytes(SQL._sqlite3_bind_text, ptr, index, utf8.encode(p.value.toString()))
         break
       case TAG_REAL:
         rc = SQL._sqlite3_bind_double(ptr, index, p.value)

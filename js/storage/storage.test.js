@@ -216,3 +216,22 @@ test('a journaled VACUUM (go/storage GiveBackFreedPages) replays at open, outsid
     })
   }
 })
+
+test('a prepared statement names its columns as they are after a schema change (names are kept between runs)', async () => {
+  const s = await createStorage({ persistence: 'memory' })
+  try {
+    await execCommit(s.storage, 'CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+    const handle = s.storage.prepare('SELECT * FROM kv')
+    const columns = () => decodeResult(s.storage.run(handle, null)).columns
+    assert.deepEqual(columns(), ['id', 'v'])
+    assert.deepEqual(columns(), ['id', 'v'])
+    await execCommit(s.storage, 'ALTER TABLE kv RENAME COLUMN v TO value')
+    columns() // SQLite recompiles the statement when it next steps it
+    assert.deepEqual(columns(), ['id', 'value'])
+    await execCommit(s.storage, 'ALTER TABLE kv ADD COLUMN extra TEXT')
+    columns()
+    assert.deepEqual(columns(), ['id', 'value', 'extra'])
+  } finally {
+    await s.close()
+  }
+})
