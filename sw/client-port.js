@@ -8,7 +8,7 @@
  * Requests are served concurrently: a /sync long-poll that waits holds up
  * nothing behind it.
  */
-import { answeredBody } from '../js/bridge/globals.js'
+import { answeredBody, withSentBody } from '../js/bridge/globals.js'
 import { isServerPath } from './protocol.js'
 
 /**
@@ -71,7 +71,8 @@ export function createClientPorts ({ answer, origin, hello, lifeLockHeld = Promi
 function toRequest (message, signal) {
   const url = new URL(message?.url)
   const body = message.body instanceof ArrayBuffer && message.method !== 'GET' && message.method !== 'HEAD' ? message.body : null
-  return new Request(url, { method: message.method, headers: message.headers, body, signal })
+  const request = new Request(url, { method: message.method, headers: message.headers, body, signal })
+  return body === null ? request : withSentBody(request, new Uint8Array(body))
 }
 
 /** The answer message's fields from a Response; its body as one transferable ArrayBuffer. */

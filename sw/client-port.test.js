@@ -113,6 +113,27 @@ test('Go\'s answer leaves as the bytes Go gave, without reading the Response aga
   assert.equal(new TextDecoder().decode(answer.body), '{"event_id":"$e"}')
 })
 
+test('a request\'s body reaches Go as the bytes the page sent, without reading the Request (a read waits for a browser task before Go sees the send)', async (t) => {
+  const seen = []
+  globalThis[GLOBALS.serve] = async ({ body }) => {
+    seen.push(new TextDecoder().decode(body))
+    return { head: JSON.stringify({ status: 200, headers: [] }), body: new TextEncoder().encode('{}') }
+  }
+  t.after(() => { delete globalThis[GLOBALS.serve] })
+  const ports = createClientPorts({
+    origin: ORIGIN,
+    hello: { life: 1, build: 'b' },
+    answer: async (request) => {
+      request.arrayBuffer = request.text = () => Promise.reject(new Error('the body was read'))
+      return serveFetch(request)
+    }
+  })
+  const body = new TextEncoder().encode('{"body":"hi"}').buffer
+  const [, answer] = await ask(ports, { id: 6, method: 'PUT', url: `${ORIGIN}/_matrix/client/v3/rooms/r/send/m.room.message/2`, headers: [], body }, [body]).done
+  assert.equal(answer.status, 200, new TextDecoder().decode(answer.body ?? new ArrayBuffer(0)))
+  assert.deepEqual(seen, ['{"body":"hi"}'])
+})
+
 test('the life is named (hello, accepted) only once it holds its lock: a page that asked for the lock first would take the life for ended', async () => {
   let held
   const lifeLockHeld = new Promise((resolve) => { held = resolve })

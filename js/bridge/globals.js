@@ -231,7 +231,7 @@ function mailboxGlobal () {
  */
 export async function serveFetch (request, { signal = request.signal } = {}) {
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
-  const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null
+  const body = hasBody ? (sentBodies.get(request) ?? new Uint8Array(await request.arrayBuffer())) : null
   const called = performance.now()
   const res = await callServe({
     method: request.method,
@@ -252,6 +252,23 @@ export async function serveFetch (request, { signal = request.signal } = {}) {
 
 /** Go's answer bytes by the Response serveFetch made of them. */
 const answeredBodies = new WeakMap()
+
+/** Request bodies' bytes by the Request made of them (withSentBody). */
+const sentBodies = new WeakMap()
+
+/**
+ * Notes that request's body is bytes, so that serveFetch hands them to Go
+ * without reading the body: a body read in a service worker waits for a
+ * browser task, as answeredBody says, and a send from the client port
+ * waited for one before Go saw it.
+ * @param {Request} request made with bytes (or a copy of them) as its body
+ * @param {Uint8Array} bytes
+ * @returns {Request} request
+ */
+export function withSentBody (request, bytes) {
+  sentBodies.set(request, bytes)
+  return request
+}
 
 /**
  * The body of a Response that serveFetch made, as the bytes Go answered
