@@ -281,3 +281,40 @@ func TestRedactedEventsNotifyNoOne(t *testing.T) {
 		t.Fatalf("notifications after the redaction: %s", r.raw)
 	}
 }
+
+// A user's own message means they have read the room (push.Unread answers it
+// from what the server saw, without counting): the next message that
+// notifies them counts again, in a room and a thread alike, and a message
+// elsewhere leaves this room's count alone.
+func TestOwnMessagesReadTheRoomUntilTheNextNotification(t *testing.T) {
+	ts := newServer(t)
+	alice := ts.register("alice", "pw")
+	bob := ts.register("bob", "pw")
+	roomID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	otherID := ts.createRoom(alice, map[string]any{"preset": "public_chat"})
+	for _, id := range []string{roomID, otherID} {
+		ts.expect(ts.do("POST", v3+"/join/"+url.PathEscape(id), bob, map[string]any{}), 200, "")
+	}
+	unread := func(when string, want float64) {
+		t.Helper()
+		if n, _, r := ts.unreadOf(bob, roomID, ""); n != want {
+			t.Fatalf("%s: bob has %v unread, want %v: %s", when, n, want, r.raw)
+		}
+	}
+	root := ts.send(alice, roomID, "a1", "hello")
+	unread("after alice's message", 1)
+	ts.send(bob, roomID, "b1", "hi")
+	unread("after bob's own message", 0)
+	ts.send(alice, roomID, "a2", "how are you")
+	unread("after alice's next message", 1)
+	ts.send(bob, roomID, "b2", "fine")
+	ts.sendContent(alice, roomID, "a3", map[string]any{"msgtype": "m.text", "body": "in a thread",
+		"m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": root}})
+	unread("after alice's reply in a thread", 1)
+	ts.send(bob, roomID, "b3", "seen")
+	ts.send(alice, otherID, "a4", "elsewhere")
+	unread("after a message in another room", 0)
+	if n, _, r := ts.unreadOf(bob, otherID, ""); n != 1.0 {
+		t.Fatalf("the other room: %v unread, want 1: %s", n, r.raw)
+	}
+}

@@ -59,6 +59,9 @@ type RoomCounts struct {
 // otherwise everything counts in Main.
 func (p *Push) Unread(ctx context.Context, user spec.UserID, roomID string, upTo room.StreamPos, byThread bool) (RoomCounts, error) {
 	out := RoomCounts{Threads: map[string]Counts{}}
+	if p.caughtUp.nothingUnread(user.String(), roomID) {
+		return out, nil
+	}
 	// The read position once, materialized: in the count it would be
 	// evaluated per row. One statement: every /sync asks for each room with news.
 	rows, err := p.db.Query(ctx,

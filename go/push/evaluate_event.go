@@ -20,6 +20,7 @@ import (
 func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PDU, pos room.StreamPos, audience room.Audience) (func(), error) {
 	roomID := ev.RoomID().String()
 	sender := string(ev.SenderID())
+	var afterCommit []func()
 	if _, domain, err := gomatrixserverlib.SplitID('@', sender); err == nil && domain == p.server {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO own_event_positions (user_id, room_id, stream_pos) VALUES (?, ?, ?)
@@ -27,10 +28,11 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 			sender, roomID, int64(pos)); err != nil {
 			return nil, fmt.Errorf("record own event position: %w", err)
 		}
+		afterCommit = append(afterCommit, func() { p.caughtUp.ownEvent(sender, roomID, pos) })
 	}
 	candidates := p.candidates(ev, audience)
 	if len(candidates) == 0 {
-		return nil, nil
+		return runAll(afterCommit), nil
 	}
 	content, err := decodeContent(ev)
 	if err != nil {
@@ -83,6 +85,9 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 	if err := storeNotifications(ctx, tx, roomID, ev.EventID(), pos, threadID, ts, notified); err != nil {
 		return nil, err
 	}
+	for _, n := range notified {
+		p.caughtUp.notified(n.UserID, roomID, pos)
+	}
 	if int64(pos)%pruneEvery == 0 {
 		for _, d := range pushes {
 			if err := prune(ctx, tx, d.user, maxKept); err != nil {
@@ -93,17 +98,23 @@ func (p *Push) NewEvent(ctx context.Context, tx *sql.Tx, ev gomatrixserverlib.PD
 	if p.opts.Gateway == nil || p.opts.Pushers == nil {
 		pushes = nil
 	}
-	if len(pushes) == 0 && len(keeps) == 0 {
-		return nil, nil
+	afterCommit = append(afterCommit, keeps...)
+	for _, d := range pushes {
+		afterCommit = append(afterCommit, func() { p.enqueue(d) })
+	}
+	return runAll(afterCommit), nil
+}
+
+// runAll is one function calling fns in order; nil when there are none.
+func runAll(fns []func()) func() {
+	if len(fns) == 0 {
+		return nil
 	}
 	return func() {
-		for _, keep := range keeps {
-			keep()
+		for _, fn := range fns {
+			fn()
 		}
-		for _, d := range pushes {
-			p.enqueue(d)
-		}
-	}, nil
+	}
 }
 
 // notifiedUser is one user an event notifies, as storeNotifications takes it

@@ -88,6 +88,8 @@ type Push struct {
 	done   sync.WaitGroup
 	// retrying counts the pushes waiting for a retry (at most maxRetrying).
 	retrying atomic.Int64
+	// caughtUp answers Unread for a user whose own event is their newest news.
+	caughtUp caughtUp
 }
 
 // New returns the push service of the server named server, which reads the
