@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -101,8 +102,11 @@ type Server struct {
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
 	push       *push.Push
-	// stopUpkeep ends the cold event mover and the search indexer.
+	// stopUpkeep ends the cold event mover and the search indexer; upkeep
+	// waits for them: a move or an index half done when the caller closes
+	// the database would fail, or in the browser find its storage gone.
 	stopUpkeep context.CancelFunc
+	upkeep     *sync.WaitGroup
 }
 
 // New loads (or on first start, creates and stores) the server's identity
@@ -211,13 +215,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Push: pushes, Policy: cfg.Client,
 	})
 	upkeepCtx, stopUpkeep := context.WithCancel(context.WithoutCancel(ctx))
-	go rooms.RunColdMover(upkeepCtx, cfg.ColdEvents)
-	go rooms.RunSearchIndexer(upkeepCtx, 0)
+	upkeep := &sync.WaitGroup{}
+	upkeep.Go(func() { rooms.RunColdMover(upkeepCtx, cfg.ColdEvents) })
+	upkeep.Go(func() { rooms.RunSearchIndexer(upkeepCtx, 0) })
 	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{
-		Identity: id, Federation: fed, queue: queue, push: pushes, stopUpkeep: stopUpkeep,
+		Identity: id, Federation: fed, queue: queue, push: pushes, stopUpkeep: stopUpkeep, upkeep: upkeep,
 		client: errcode.Recover(api.Handler(), recovered), federation: errcode.Recover(fed.Handler(), recovered),
 	}, nil
 }
@@ -232,12 +237,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close stops federation's background work, the outgoing queue, pushes, the
-// cold event mover and the search indexer. The database is the caller's.
+// cold event mover and the search indexer, and returns once they have
+// stopped. The database is the caller's.
 func (s *Server) Close() {
 	s.Federation.Close()
 	s.queue.Close()
 	s.push.Close()
 	s.stopUpkeep()
+	s.upkeep.Wait()
 }
 
 // loadIdentity reads the server key, generating and storing one on first start.

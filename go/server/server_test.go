@@ -1,0 +1,103 @@
+//go:build !js
+
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"hearth/go/media"
+	"hearth/go/room"
+	"hearth/go/server"
+	"hearth/go/storage"
+)
+
+// blockingBlobs holds every cold event's store until released, telling
+// entered when the first one starts.
+type blockingBlobs struct {
+	media.BlobStore
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingBlobs) Put(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
+	if strings.HasPrefix(key, "event/") {
+		b.once.Do(func() { close(b.entered) })
+		<-b.release
+	}
+	return b.BlobStore.Put(ctx, key, r, size)
+}
+
+// Close returns only once the cold event mover has stopped: the caller
+// closes the database next, under a move half done.
+func TestCloseWaitsForTheColdEventMover(t *testing.T) {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	blobs := &blockingBlobs{BlobStore: media.NewMemoryBlobs(), entered: make(chan struct{}), release: make(chan struct{})}
+	srv, err := server.New(ctx, server.Config{DB: db, BcryptCost: bcrypt.MinCost, Blobs: blobs,
+		ColdEvents: room.ColdOptions{KeepNewest: 1, Batch: 1, Every: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path, token string, body any) map[string]any {
+		t.Helper()
+		raw, _ := json.Marshal(body)
+		req := httptest.NewRequest(method, path, bytes.NewReader(raw))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK && out["session"] == nil {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+		return out
+	}
+	session, _ := do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "alice", "password": "pw"})["session"].(string)
+	token, _ := do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "alice", "password": "pw",
+		"auth": map[string]any{"type": "m.login.dummy", "session": session}})["access_token"].(string)
+	roomID, _ := do("POST", "/_matrix/client/v3/createRoom", token, map[string]any{})["room_id"].(string)
+	for _, txn := range []string{"1", "2", "3"} {
+		do("PUT", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/send/m.room.message/"+txn, token,
+			map[string]any{"msgtype": "m.text", "body": "hello"})
+	}
+	select {
+	case <-blobs.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cold event mover never stored an event")
+	}
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while the cold event mover was storing an event")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(blobs.release)
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return once the cold event mover could end")
+	}
+}
