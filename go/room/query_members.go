@@ -366,51 +366,111 @@ type NewEvents struct {
 	MemberChanges []MemberChange
 	// Memberships are the user's memberships now, as Memberships returns them.
 	Memberships map[string]Membership
+	// Timelines are the rooms' timelines in the range, as Timeline gives
+	// them (none limited), when asked and the range is no longer than the
+	// limit; nil otherwise. A room without events a client may see has none.
+	Timelines map[string][]Event
+}
+
+// TimelineRead asks NewEventsBetween for the rooms' timelines too, as
+// Timeline(roomID, Reader, DeviceID, after, upTo, Limit) would give them.
+type TimelineRead struct {
+	Reader   spec.UserID
+	DeviceID string
+	Limit    int
 }
 
 // NewEventsBetween reads every event in (after, upTo] once, for the rooms
-// with events and MemberChanges together, and the user's memberships beside
-// them: one statement where /sync asked three (each a crossing of the storage
-// bridge in wasm). For short ranges (an incremental /sync).
-func (r *Queryer) NewEventsBetween(ctx context.Context, user spec.UserID, after, upTo StreamPos) (NewEvents, error) {
+// with events and MemberChanges together, the user's memberships beside
+// them, and with tl the timelines when the range holds no more events than
+// their limit: one statement where /sync asked one per room with events and
+// three more (each a crossing of the storage bridge in wasm). For short
+// ranges (an incremental /sync).
+func (r *Queryer) NewEventsBetween(ctx context.Context, user spec.UserID, after, upTo StreamPos, tl *TimelineRead) (NewEvents, error) {
 	if after >= upTo { // an incremental /sync with no new event: the memberships alone
 		memberships, err := r.Memberships(ctx, user)
 		return NewEvents{Rooms: map[string]bool{}, Memberships: memberships}, err
 	}
 	news := NewEvents{Rooms: map[string]bool{}, Memberships: map[string]Membership{}}
-	// Ordered by position: the newest change per room and user is the last.
-	rows, err := r.db.Query(ctx,
-		`SELECT 'event', room_id, type = 'm.room.member' AND `+visible+` AND `+inUsersRooms+`, state_key,
+	// Every room's events in the range are at most upTo - after: with a
+	// limit no smaller, each timeline is all of its room's visible events.
+	withTimelines := tl != nil && int64(upTo-after) <= int64(tl.Limit)
+	// Ordered by position: the newest change per room and user is the last,
+	// and each timeline comes oldest first.
+	q := `SELECT 'event', room_id, type = 'm.room.member' AND ` + visible + ` AND ` + inUsersRooms + `, state_key,
 		   CASE WHEN type = 'm.room.member' THEN json_extract(json, '$.content.membership') END, stream_pos
 		 FROM events WHERE stream_pos > ? AND stream_pos <= ?
 		 UNION ALL
-		 `+membershipsSQL+`
-		 ORDER BY 6`,
-		user.String(), int64(after), int64(upTo), user.String())
+		 ` + membershipsSQL + `
+		 ORDER BY 6`
+	args := []any{user.String(), int64(after), int64(upTo), user.String()}
+	if withTimelines {
+		// Timeline's columns (queryWithTimelineColumns), for the events it
+		// shows, in the rooms the user is or was in.
+		shows := visible + ` AND ` + inUsersRooms
+		q = `SELECT 'event', e.room_id, e.type = 'm.room.member' AND ` + shows + `, e.state_key,
+		   CASE WHEN e.type = 'm.room.member' THEN json_extract(e.json, '$.content.membership') END, e.stream_pos,
+		   CASE WHEN ` + shows + ` THEN e.event_id END, CASE WHEN ` + shows + ` THEN e.json END,
+		   (SELECT t.txn_id FROM transaction_ids t WHERE t.stream_pos = e.stream_pos AND t.localpart = ? AND t.device_id = ?),
+		   CASE WHEN ` + shows + ` THEN (SELECT group_concat(DISTINCT r.rel_type) FROM event_relations r WHERE r.relates_to = e.event_id) END
+		 FROM events e WHERE e.stream_pos > ? AND e.stream_pos <= ?
+		 UNION ALL
+		 SELECT m.*, NULL, NULL, NULL, NULL FROM (` + membershipsSQL + `) m
+		 ORDER BY 6`
+		u := user.String()
+		args = []any{u, u, u, tl.Reader.Local(), tl.DeviceID, u, int64(after), int64(upTo), u}
+		news.Timelines = map[string][]Event{}
+	}
+	var shown []timelineRow
+	err := func() error {
+		rows, err := r.db.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var changes memberChanges
+		for rows.Next() {
+			var kind, roomID string
+			var change sql.NullBool
+			var member, membership sql.NullString
+			var pos StreamPos
+			dest := []any{&kind, &roomID, &change, &member, &membership, &pos}
+			var row timelineRow
+			var eventID, txnID, childKinds sql.NullString
+			if withTimelines {
+				dest = append(dest, &eventID, &row.raw, &txnID, &childKinds)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			if kind == "membership" {
+				news.Memberships[roomID] = Membership{Membership: membership.String, Pos: pos}
+				continue
+			}
+			news.Rooms[roomID] = true
+			if change.Bool {
+				changes.add(MemberChange{RoomID: roomID, UserID: member.String, Membership: membership.String})
+			}
+			if eventID.Valid {
+				row.roomID, row.id, row.pos, row.txnID, row.kinds = roomID, eventID.String, int64(pos), txnID.String, childKinds.String
+				shown = append(shown, row)
+			}
+		}
+		news.MemberChanges = changes.list
+		return rows.Err()
+	}()
 	if err != nil {
 		return news, fmt.Errorf("read the events after %d: %w", after, err)
 	}
-	defer rows.Close()
-	var changes memberChanges
-	for rows.Next() {
-		var kind, roomID string
-		var change sql.NullBool
-		var member, membership sql.NullString
-		var pos StreamPos
-		if err := rows.Scan(&kind, &roomID, &change, &member, &membership, &pos); err != nil {
-			return news, fmt.Errorf("read the events after %d: %w", after, err)
-		}
-		if kind == "membership" {
-			news.Memberships[roomID] = Membership{Membership: membership.String, Pos: pos}
-			continue
-		}
-		news.Rooms[roomID] = true
-		if change.Bool {
-			changes.add(MemberChange{RoomID: roomID, UserID: member.String, Membership: membership.String})
+	if err := r.warmRows(ctx, shown); err != nil {
+		return news, err
+	}
+	for _, row := range shown {
+		if err := r.appendTimelineEvent(ctx, news.Timelines, row); err != nil {
+			return news, err
 		}
 	}
-	news.MemberChanges = changes.list
-	return news, rows.Err()
+	return news, nil
 }
 
 // memberChanges keeps the newest change per room and user, in the order each

@@ -235,8 +235,7 @@ func (r *Queryer) query(ctx context.Context, roomID, q string, args ...any) ([]E
 
 // queryWithTimelineColumns is query for a statement with two more columns:
 // the event's client transaction ID, or NULL, and the rel_types of the
-// events relating to it, comma-separated, or NULL. A rel_type holding a
-// comma only makes Bundles look for kinds it will not find.
+// events relating to it, comma-separated, or NULL (timelineRow).
 func (r *Queryer) queryWithTimelineColumns(ctx context.Context, roomID, q string, args ...any) ([]Event, error) {
 	return r.queryEvents(ctx, roomID, true, q, args...)
 }
@@ -246,8 +245,7 @@ func (r *Queryer) queryEvents(ctx context.Context, roomID string, timelineColumn
 	if err != nil {
 		return nil, err
 	}
-	var ids, txnIDs, kinds []string
-	var raws []storedJSON
+	var read []timelineRow
 	err = func() error {
 		rows, err := r.db.Query(ctx, q, args...)
 		if err != nil {
@@ -255,40 +253,89 @@ func (r *Queryer) queryEvents(ctx context.Context, roomID string, timelineColumn
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var row storedJSON
-			var id string
+			var row timelineRow
 			var txnID, childKinds sql.NullString
-			dest := []any{&row.pos, &id, &row.raw}
+			dest := []any{&row.pos, &row.id, &row.raw}
 			if timelineColumns {
 				dest = append(dest, &txnID, &childKinds)
 			}
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			ids, raws = append(ids, id), append(raws, row)
-			txnIDs, kinds = append(txnIDs, txnID.String), append(kinds, childKinds.String)
+			row.txnID, row.kinds = txnID.String, childKinds.String
+			read = append(read, row)
 		}
 		return rows.Err()
 	}()
 	if err != nil {
 		return nil, fmt.Errorf("load events of %s: %w", roomID, err)
 	}
-	if err := r.warm(ctx, raws); err != nil {
+	if err := r.warmRows(ctx, read); err != nil {
 		return nil, err
 	}
-	out := make([]Event, 0, len(raws))
-	for i, row := range raws {
-		ev, err := loadEvent(v, ids[i], row.raw)
+	out := make([]Event, 0, len(read))
+	for _, row := range read {
+		ev, err := row.event(v, timelineColumns)
 		if err != nil {
 			return nil, err
 		}
-		e := Event{PDU: ev, Pos: StreamPos(row.pos), TransactionID: txnIDs[i], kindsRead: timelineColumns}
-		if kinds[i] != "" {
-			e.childKinds = strings.Split(kinds[i], ",")
-		}
-		out = append(out, e)
+		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// timelineRow is an event as a timeline statement reads it: its JSON
+// (perhaps cold), and with timeline columns its client transaction ID and
+// the rel_types of the events relating to it, comma-separated (a rel_type
+// holding a comma only makes Bundles look for kinds it will not find).
+type timelineRow struct {
+	roomID, id   string
+	pos          int64
+	raw          []byte
+	txnID, kinds string
+}
+
+// warmRows reads the JSON of the cold rows among rows from the store, all
+// together (warm).
+func (r *core) warmRows(ctx context.Context, rows []timelineRow) error {
+	raws := make([]storedJSON, len(rows))
+	for i, row := range rows {
+		raws[i] = storedJSON{pos: row.pos, raw: row.raw}
+	}
+	if err := r.warm(ctx, raws); err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].raw = raws[i].raw
+	}
+	return nil
+}
+
+// event is the row's event; its JSON must be warm (warmRows).
+func (row timelineRow) event(v gomatrixserverlib.IRoomVersion, timelineColumns bool) (Event, error) {
+	pdu, err := loadEvent(v, row.id, row.raw)
+	if err != nil {
+		return Event{}, err
+	}
+	e := Event{PDU: pdu, Pos: StreamPos(row.pos), TransactionID: row.txnID, kindsRead: timelineColumns}
+	if row.kinds != "" {
+		e.childKinds = strings.Split(row.kinds, ",")
+	}
+	return e, nil
+}
+
+// appendTimelineEvent adds row's event (warm) to its room's timeline in timelines.
+func (r *Queryer) appendTimelineEvent(ctx context.Context, timelines map[string][]Event, row timelineRow) error {
+	v, err := r.committedRoomVersion(ctx, row.roomID)
+	if err != nil {
+		return err
+	}
+	ev, err := row.event(v, true)
+	if err != nil {
+		return fmt.Errorf("load events of %s: %w", row.roomID, err)
+	}
+	timelines[row.roomID] = append(timelines[row.roomID], ev)
+	return nil
 }
 
 func reverse[T any](s []T) {

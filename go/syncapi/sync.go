@@ -216,7 +216,8 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	var news *room.NewEvents
 	var memberships map[string]room.Membership
 	if since.Events > 0 && latest.Events-since.Events <= maxEventsToScan {
-		n, err := s.rooms.NewEventsBetween(ctx, req.User, since.Events, latest.Events)
+		tl := &room.TimelineRead{Reader: req.User, DeviceID: req.DeviceID, Limit: req.Filter.Room.Timeline.Limit}
+		n, err := s.rooms.NewEventsBetween(ctx, req.User, since.Events, latest.Events, tl)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +253,14 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 				from = 0
 			}
 			quiet := withEvents != nil && from != 0 && !withEvents[roomID]
-			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, quiet, since, latest, outside.roomData[roomID])
+			var read []room.Event
+			if news != nil && news.Timelines != nil && from == since.Events {
+				read = news.Timelines[roomID]
+				if read == nil {
+					read = []room.Event{}
+				}
+			}
+			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, quiet, read, since, latest, outside.roomData[roomID])
 			if err != nil {
 				return nil, err
 			}
@@ -302,12 +310,13 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 
 // joinedRoom shows a joined room's news between since and latest; from is
 // where its state starts (0 for the whole state), and quiet says the room
-// has no events after from. ok is false when nothing changed.
-func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from room.StreamPos, quiet bool, since, latest Token, accountData []any) (JoinedRoom, bool, error) {
+// has no events after from. read is its timeline when the new events
+// brought it (NewEvents.Timelines), else nil. ok is false when nothing changed.
+func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from room.StreamPos, quiet bool, read []room.Event, since, latest Token, accountData []any) (JoinedRoom, bool, error) {
 	f := req.Filter.Room
-	var events []room.Event
+	events := read
 	var limited bool
-	if !quiet {
+	if !quiet && read == nil {
 		var err error
 		if events, limited, err = s.rooms.Timeline(ctx, roomID, req.User, req.DeviceID, from, latest.Events, f.Timeline.Limit); err != nil {
 			return JoinedRoom{}, false, err
