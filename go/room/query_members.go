@@ -412,7 +412,7 @@ func (r *Queryer) NewEventsBetween(ctx context.Context, user spec.UserID, after,
 		   CASE WHEN e.type = 'm.room.member' THEN json_extract(e.json, '$.content.membership') END, e.stream_pos,
 		   CASE WHEN ` + shows + ` THEN e.event_id END, CASE WHEN ` + shows + ` THEN e.json END,
 		   (SELECT t.txn_id FROM transaction_ids t WHERE t.stream_pos = e.stream_pos AND t.localpart = ? AND t.device_id = ?),
-		   CASE WHEN ` + shows + ` THEN (SELECT group_concat(DISTINCT r.rel_type) FROM event_relations r WHERE r.relates_to = e.event_id) END
+		   CASE WHEN ` + shows + ` THEN ` + childKindsSQL + ` END
 		 FROM events e WHERE e.stream_pos > ? AND e.stream_pos <= ?
 		 UNION ALL
 		 SELECT m.*, NULL, NULL, NULL, NULL FROM (` + membershipsSQL + `) m

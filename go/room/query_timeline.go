@@ -157,14 +157,17 @@ func (r *Queryer) eventsByID(ctx context.Context, roomID string, ids []string) (
 // nor soft-failed, nor outliers (outliers have no place in the timeline).
 const visible = "outlier = 0 AND rejected IS NULL AND soft_failed = 0"
 
+// childKindsSQL is the rel_types of the events relating to event e,
+// comma-separated, or NULL: a timeline statement's last column (timelineRow).
+const childKindsSQL = "(SELECT group_concat(DISTINCT r.rel_type) FROM event_relations r WHERE r.relates_to = e.event_id)"
+
 // Timeline returns up to limit of the newest events of a room in the range
 // (after, upTo], oldest first, and whether older events in the range were left out.
 // The events deviceID of reader sent carry the transaction IDs it sent them
 // with (/sync marks them so the client can match its local echo).
 func (r *Queryer) Timeline(ctx context.Context, roomID string, reader spec.UserID, deviceID string, after, upTo StreamPos, limit int) ([]Event, bool, error) {
 	events, err := r.queryWithTimelineColumns(ctx, roomID,
-		`SELECT e.stream_pos, e.event_id, e.json, t.txn_id,
-		   (SELECT group_concat(DISTINCT r.rel_type) FROM event_relations r WHERE r.relates_to = e.event_id)
+		`SELECT e.stream_pos, e.event_id, e.json, t.txn_id, `+childKindsSQL+`
 		 FROM events e
 		 LEFT JOIN transaction_ids t ON t.stream_pos = e.stream_pos AND t.localpart = ? AND t.device_id = ?
 		 WHERE e.room_id = ? AND e.stream_pos > ? AND e.stream_pos <= ? AND `+visible+`
