@@ -397,30 +397,27 @@ func (r *Queryer) NewEventsBetween(ctx context.Context, user spec.UserID, after,
 	withTimelines := tl != nil && int64(upTo-after) <= int64(tl.Limit)
 	// Ordered by position: the newest change per room and user is the last,
 	// and each timeline comes oldest first.
-	q := `SELECT 'event', room_id, type = 'm.room.member' AND ` + visible + ` AND ` + inUsersRooms + `, state_key,
-		   CASE WHEN type = 'm.room.member' THEN json_extract(json, '$.content.membership') END, stream_pos
-		 FROM events WHERE stream_pos > ? AND stream_pos <= ?
-		 UNION ALL
-		 ` + membershipsSQL + `
-		 ORDER BY 6`
-	args := []any{user.String(), int64(after), int64(upTo), user.String()}
+	u := user.String()
+	shows := visible + ` AND ` + inUsersRooms
+	columns := `'event', e.room_id, e.type = 'm.room.member' AND ` + shows + `, e.state_key,
+		   CASE WHEN e.type = 'm.room.member' THEN json_extract(e.json, '$.content.membership') END, e.stream_pos`
+	memberships := membershipsSQL
+	args := []any{u}
 	if withTimelines {
 		// Timeline's columns (queryWithTimelineColumns), for the events it
 		// shows, in the rooms the user is or was in.
-		shows := visible + ` AND ` + inUsersRooms
-		q = `SELECT 'event', e.room_id, e.type = 'm.room.member' AND ` + shows + `, e.state_key,
-		   CASE WHEN e.type = 'm.room.member' THEN json_extract(e.json, '$.content.membership') END, e.stream_pos,
-		   CASE WHEN ` + shows + ` THEN e.event_id END, CASE WHEN ` + shows + ` THEN e.json END,
+		columns += `, CASE WHEN ` + shows + ` THEN e.event_id END, CASE WHEN ` + shows + ` THEN e.json END,
 		   (SELECT t.txn_id FROM transaction_ids t WHERE t.stream_pos = e.stream_pos AND t.localpart = ? AND t.device_id = ?),
-		   CASE WHEN ` + shows + ` THEN ` + childKindsSQL + ` END
-		 FROM events e WHERE e.stream_pos > ? AND e.stream_pos <= ?
-		 UNION ALL
-		 SELECT m.*, NULL, NULL, NULL, NULL FROM (` + membershipsSQL + `) m
-		 ORDER BY 6`
-		u := user.String()
-		args = []any{u, u, u, tl.Reader.Local(), tl.DeviceID, u, int64(after), int64(upTo), u}
+		   CASE WHEN ` + shows + ` THEN ` + childKindsSQL + ` END`
+		memberships = `SELECT m.*, NULL, NULL, NULL, NULL FROM (` + membershipsSQL + `) m`
+		args = append(args, u, u, tl.Reader.Local(), tl.DeviceID, u)
 		news.Timelines = map[string][]Event{}
 	}
+	q := `SELECT ` + columns + ` FROM events e WHERE e.stream_pos > ? AND e.stream_pos <= ?
+		 UNION ALL
+		 ` + memberships + `
+		 ORDER BY 6`
+	args = append(args, int64(after), int64(upTo), u)
 	var shown []timelineRow
 	err := func() error {
 		rows, err := r.db.Query(ctx, q, args...)

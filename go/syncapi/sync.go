@@ -214,14 +214,13 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	// for their timelines), the membership changes and the user's
 	// memberships. nil: too many to read.
 	var news *room.NewEvents
-	var memberships map[string]room.Membership
 	if since.Events > 0 && latest.Events-since.Events <= maxEventsToScan {
 		tl := &room.TimelineRead{Reader: req.User, DeviceID: req.DeviceID, Limit: req.Filter.Room.Timeline.Limit}
 		n, err := s.rooms.NewEventsBetween(ctx, req.User, since.Events, latest.Events, tl)
 		if err != nil {
 			return nil, err
 		}
-		news, memberships = &n, n.Memberships
+		news = &n
 	}
 	outside, err := s.userParts(ctx, req, since, latest, initial, news, resp)
 	if err != nil {
@@ -231,14 +230,12 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	next.Data = outside.dataUpTo
 	resp.NextBatch = next.String()
 
-	if memberships == nil {
-		if memberships, err = s.rooms.Memberships(ctx, req.User); err != nil {
-			return nil, err
-		}
-	}
+	var memberships map[string]room.Membership
 	var withEvents map[string]bool // nil: ask every room
 	if news != nil {
-		withEvents = news.Rooms
+		memberships, withEvents = news.Memberships, news.Rooms
+	} else if memberships, err = s.rooms.Memberships(ctx, req.User); err != nil {
+		return nil, err
 	}
 	var ignored map[string]bool // loaded with the first invite to show
 	for roomID, m := range memberships {
