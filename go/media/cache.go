@@ -90,6 +90,8 @@ func (s *Store) cache(ctx context.Context, server spec.ServerName, mediaID, key 
 	if n > s.opts.RemoteCacheBytes {
 		return fmt.Errorf("cache media: %d bytes, the cache holds %d", n, s.opts.RemoteCacheBytes)
 	}
+	s.putting.RLock()
+	defer s.putting.RUnlock()
 	release, err := s.reserve(ctx, n)
 	if err != nil {
 		return fmt.Errorf("cache media: %w", err)

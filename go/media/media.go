@@ -80,12 +80,18 @@ type Store struct {
 	// eviction's blob delete must not remove the blob of a concurrent
 	// re-fetch of the same file.
 	cacheMu sync.Mutex
+	// putting is held for reading from a blob's Put until its row commits
+	// (or the blob is deleted again), and from a row's deletion until its
+	// blob's; Recover holds it for writing: its sweep must not take a blob
+	// whose row is about to come for an orphan, nor its move bring back a
+	// deleted file.
+	putting sync.RWMutex
 	thumbs  *thumbCache   // thumbnails made, by media, box and method (thumbnail.go)
 	uploads uploadSignals // downloads waiting for created IDs' uploads (async.go)
 }
 
 // New returns the media store of the server named server, its bytes in blobs.
-// Call Recover before serving.
+// Recover may run while it serves.
 func New(db *storage.DB, blobs BlobStore, server spec.ServerName, opts Options) *Store {
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultMaxBytes
@@ -144,6 +150,8 @@ func (s *Store) store(ctx context.Context, uploader spec.UserID, mediaID, conten
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
+	s.putting.RLock()
+	defer s.putting.RUnlock()
 	reservation := size
 	if reservation < 0 {
 		reservation = s.opts.MaxBytes
@@ -229,6 +237,9 @@ func (s *Store) Delete(ctx context.Context, mediaID string) error {
 	if err != nil {
 		return err
 	}
+	// Recover's move of a legacy file would otherwise bring the blob back.
+	s.putting.RLock()
+	defer s.putting.RUnlock()
 	var deleted int64
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM media WHERE media_id = ?`, mediaID)

@@ -7,8 +7,9 @@ import (
 	"fmt"
 )
 
-// Recover brings the blobs and the rows into agreement, at start-up before
-// anything is served (it assumes no Put is in flight):
+// Recover brings the blobs and the rows into agreement, once at start-up. It
+// may run while the store serves: uploads and cache fills wait for it, and
+// it for those in flight.
 //
 //  1. Bytes from before the blob store (migration 7 kept them in
 //     media.legacy_data) move out: Put, then the column is cleared, one file
@@ -19,6 +20,8 @@ import (
 //
 // It returns how many of each it handled.
 func (s *Store) Recover(ctx context.Context) (moved, swept int, err error) {
+	s.putting.Lock()
+	defer s.putting.Unlock()
 	if moved, err = s.moveLegacy(ctx); err != nil {
 		return moved, 0, err
 	}

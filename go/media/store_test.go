@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -142,6 +143,68 @@ func TestRecoverSweepsOrphans(t *testing.T) {
 	if got := keys(t, blobs); !slices.Equal(got, []string{"event/7", "local/" + id}) {
 		t.Fatalf("blobs after sweep: %v", got)
 	}
+}
+
+// A recovery running beside the server (it starts after the server is
+// ready) must not sweep the blob of an upload whose row is not yet
+// committed: it waits for the upload, which it then sees.
+func TestRecoverWaitsForAnUploadInFlight(t *testing.T) {
+	ctx := context.Background()
+	blobs := &heldPuts{BlobStore: media.NewMemoryBlobs(), stored: make(chan struct{}), release: make(chan struct{}), listed: make(chan struct{}, 1)}
+	s := media.New(openDB(t), blobs, us, media.Options{})
+	uploaded := make(chan string, 1)
+	go func() {
+		uri, err := s.Upload(ctx, alice, "text/plain", "note.txt", strings.NewReader("in flight"), 9)
+		if err != nil {
+			t.Error(err)
+		}
+		uploaded <- strings.TrimPrefix(uri, "mxc://"+string(us)+"/")
+	}()
+	<-blobs.stored // the blob is there, its row is not
+	type result struct{ moved, swept int }
+	recovered := make(chan result, 1)
+	go func() {
+		moved, swept, err := s.Recover(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		recovered <- result{moved, swept}
+	}()
+	select {
+	case <-blobs.listed:
+		t.Error("recover listed the blobs while an upload was between its blob and its row")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(blobs.release)
+	id := <-uploaded
+	if r := <-recovered; r.moved != 0 || r.swept != 0 {
+		t.Fatalf("recover: moved %d, swept %d", r.moved, r.swept)
+	}
+	if m, err := s.GetLocal(ctx, id); err != nil || string(m.Data) != "in flight" {
+		t.Fatalf("the upload after recovery: %q, %v", m.Data, err)
+	}
+}
+
+// heldPuts holds each Put, once its bytes are stored, until release closes,
+// and tells of blob listings.
+type heldPuts struct {
+	media.BlobStore
+	stored, release, listed chan struct{}
+}
+
+func (h *heldPuts) Put(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
+	n, err := h.BlobStore.Put(ctx, key, r, size)
+	close(h.stored)
+	<-h.release
+	return n, err
+}
+
+func (h *heldPuts) Keys(ctx context.Context, prefix string) ([]string, error) {
+	select {
+	case h.listed <- struct{}{}:
+	default:
+	}
+	return h.BlobStore.Keys(ctx, prefix)
 }
 
 // Rows from before migration 7 keep their bytes in legacy_data: served from

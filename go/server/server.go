@@ -102,9 +102,10 @@ type Server struct {
 	federation http.Handler // server-server and key APIs
 	queue      *federation.Queue
 	push       *push.Push
-	// stopUpkeep ends the cold event mover and the search indexer; upkeep
-	// waits for them: a move or an index half done when the caller closes
-	// the database would fail, or in the browser find its storage gone.
+	// stopUpkeep ends the cold event mover, the search indexer and media
+	// recovery; upkeep waits for them: a move or an index half done when the
+	// caller closes the database would fail, or in the browser find its
+	// storage gone.
 	stopUpkeep context.CancelFunc
 	upkeep     *sync.WaitGroup
 }
@@ -186,10 +187,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			fed.SendDeviceListUpdate(user, deviceID, keys)
 		},
 	})
-	mediaStore, err := openMedia(ctx, cfg, id.ServerName, fedClient)
-	if err != nil {
-		return nil, err
-	}
+	mediaStore := openMedia(cfg, id.ServerName, fedClient)
 	syncer := syncapi.New(rooms.Query, notifier, syncapi.Sources{AccountData: accountData, Ephemeral: eph, Keys: keyStore, Push: pushes})
 	syncer.AfterWake = cfg.SyncAfterWake
 
@@ -218,7 +216,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	upkeep := &sync.WaitGroup{}
 	upkeep.Go(func() { rooms.RunColdMover(upkeepCtx, cfg.ColdEvents) })
 	upkeep.Go(func() { rooms.RunSearchIndexer(upkeepCtx, 0) })
-	logrus.WithField("server_name", id.ServerName).Info("homeserver ready")
+	upkeep.Go(func() { recoverMedia(upkeepCtx, mediaStore) })
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{
@@ -237,8 +235,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close stops federation's background work, the outgoing queue, pushes, the
-// cold event mover and the search indexer, and returns once they have
-// stopped. The database is the caller's.
+// cold event mover, the search indexer and media recovery, and returns once
+// they have stopped. The database is the caller's.
 func (s *Server) Close() {
 	s.Federation.Close()
 	s.queue.Close()

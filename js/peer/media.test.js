@@ -25,7 +25,7 @@ async function upload (peer, token, body) {
   return { status: res.status, body: await res.json() }
 }
 
-test('an acknowledged upload survives SIGKILL, as a file beside the database and not in it; orphans are swept at start', { timeout: 120000 }, async (t) => {
+test('an acknowledged upload survives SIGKILL, as a file beside the database and not in it; orphans are swept once it is up', { timeout: 120000 }, async (t) => {
   const { root: dir, stopLater } = await tempRoot(t, 'hearth-peer-media-')
   let peer = await spawnPeer(dir)
   const token = await register(peer, 'photographer')
@@ -48,7 +48,14 @@ test('an acknowledged upload survives SIGKILL, as a file beside the database and
   const res = await fetch(`${peer.url}/_matrix/client/v1/media/download/${peer.serverName}/${mediaId}`, { headers: { authorization: `Bearer ${token}` } })
   assert.equal(res.status, 200)
   assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes, 'the download after the kill differs')
-  assert.deepEqual(await readdir(join(dir, 'media', 'local')), [mediaId], 'the orphan was not swept')
+  // The sweep runs beside the server once it is up, not before it answers.
+  const sweptBy = Date.now() + 10_000
+  let left = await readdir(join(dir, 'media', 'local'))
+  while (left.length > 1 && Date.now() < sweptBy) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    left = await readdir(join(dir, 'media', 'local'))
+  }
+  assert.deepEqual(left, [mediaId], 'the orphan was not swept')
 
   const tooBig = await upload(peer, token, new Uint8Array((10 << 20) + 1))
   assert.deepEqual([tooBig.status, tooBig.body.errcode], [413, 'M_TOO_LARGE'])
