@@ -398,26 +398,30 @@ func (r *Queryer) NewEventsBetween(ctx context.Context, user spec.UserID, after,
 	// Ordered by position: the newest change per room and user is the last,
 	// and each timeline comes oldest first.
 	u := user.String()
-	shows := visible + ` AND ` + inUsersRooms
-	columns := `'event', e.room_id, e.type = 'm.room.member' AND ` + shows + `, e.state_key,
+	// An event a client may see, in a room the user is or was in: mine is
+	// the user's member row, looked up for each event (inUsersRooms, once
+	// per use in the statement, built the user's list of rooms each time).
+	const showable = `(` + visible + ` AND mine.room_id IS NOT NULL)`
+	columns := `'event', e.room_id, e.type = 'm.room.member' AND ` + showable + `, e.state_key,
 		   CASE WHEN e.type = 'm.room.member' THEN json_extract(e.json, '$.content.membership') END, e.stream_pos`
 	memberships := membershipsSQL
-	args := []any{u}
+	var args []any
 	if withTimelines {
-		// Timeline's columns (queryWithTimelineColumns), for the events it
-		// shows, in the rooms the user is or was in.
-		columns += `, CASE WHEN ` + shows + ` THEN e.event_id END, CASE WHEN ` + shows + ` THEN e.json END,
+		// Timeline's columns (queryWithTimelineColumns), for the events it shows.
+		columns += `, CASE WHEN ` + showable + ` THEN e.event_id END, CASE WHEN ` + showable + ` THEN e.json END,
 		   (SELECT t.txn_id FROM transaction_ids t WHERE t.stream_pos = e.stream_pos AND t.localpart = ? AND t.device_id = ?),
-		   CASE WHEN ` + shows + ` THEN ` + childKindsSQL + ` END`
+		   CASE WHEN ` + showable + ` THEN ` + childKindsSQL + ` END`
 		memberships = `SELECT m.*, NULL, NULL, NULL, NULL FROM (` + membershipsSQL + `) m`
-		args = append(args, u, u, tl.Reader.Local(), tl.DeviceID, u)
+		args = append(args, tl.Reader.Local(), tl.DeviceID)
 		news.Timelines = map[string][]Event{}
 	}
-	q := `SELECT ` + columns + ` FROM events e WHERE e.stream_pos > ? AND e.stream_pos <= ?
+	q := `SELECT ` + columns + ` FROM events e
+		 LEFT JOIN current_state mine ON mine.room_id = e.room_id AND mine.type = 'm.room.member' AND mine.state_key = ?
+		 WHERE e.stream_pos > ? AND e.stream_pos <= ?
 		 UNION ALL
 		 ` + memberships + `
 		 ORDER BY 6`
-	args = append(args, int64(after), int64(upTo), u)
+	args = append(args, u, int64(after), int64(upTo), u)
 	var shown []timelineRow
 	err := func() error {
 		rows, err := r.db.Query(ctx, q, args...)
