@@ -13,12 +13,18 @@
  *     .compile               last byte → compiled (what streaming compile had left)
  *     .storage-open          sql.js + IndexedDB open, the server lock's wait included (runs alongside the download)
  *     .go-start              Go main → ready (storage.Open, which waits for storage to open, migrations, identity)
+ *     .first-answer          ready → the worker's first answer left it
+ *     .page-delay            that answer → the page has /versions (its trip, the page's own start-up)
  *     .total
  *   startup.warm-reload.total      reload, worker still running
  *   startup.worker-restart.*       worker stopped (as browsers do to idle
  *                                  workers), reload: it boots again from IndexedDB
  *   startup.worker-restart-after-use.*  the same after 300 messages sent and
- *                                  synced: the browser may keep compiled code by then
+ *                                  synced: the browser may keep compiled code by then;
+ *                                  stopped at once, so the start replays their journal
+ *   startup.worker-restart-after-idle.*  after 50 more messages and 7 s without
+ *                                  any, as browsers stop workers (after ~30 s):
+ *                                  the storage's idle snapshot is in place
  *   startup.traced-restart.*       one more worker restart after use, traced,
  *                                  not timed: what V8 compiled meanwhile
  *                                  (bench/wasm-compile-trace.js)
@@ -46,6 +52,7 @@ import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
 import { CHROMIUM_ARGS } from '../e2e/browser.js'
 import { startSite } from '../js/site/serve.js'
+import { DEFAULT_SNAPSHOT_POLICY } from '../js/storage/snapshot-policy.js'
 import { CHANNEL, MSG } from '../sw/protocol.js'
 import { recordNetwork } from './network-recorder.js'
 import { latencyRow, valueRow } from './rows.js'
@@ -117,8 +124,8 @@ export async function measureLoad (page) {
     const why = await page.evaluate(() => window.__hearthBench?.error).catch(() => null)
     throw new Error(`no /versions answer within ${BOOT_TIMEOUT_MS / 1000} s${why ? `: ${why}` : ''}`)
   }
-  // The 'ready' broadcast may trail the answer by a moment.
-  await page.waitForFunction(() => window.__hearthBench.status?.phase === 'ready', { timeout: 2000, polling: 20 }).catch(() => {})
+  // The 'ready' broadcast, and the one after the first answer, may trail the answer by a moment.
+  await page.waitForFunction(() => window.__hearthBench.status?.marks?.firstAnswer !== undefined, { timeout: 2000, polling: 20 }).catch(() => {})
   return page.evaluate(() => {
     const b = window.__hearthBench
     const marks = {}
@@ -136,6 +143,8 @@ function phases ({ total, marks: m }) {
   out.compile = span('downloadDone', 'compiled')
   out['storage-open'] = span('storageOpenStarted', 'storageOpened')
   out['go-start'] = span('goStarted', 'ready')
+  out['first-answer'] = span('ready', 'firstAnswer')
+  if (m.firstAnswer !== undefined && m.firstAnswer >= 0) out['page-delay'] = total - m.firstAnswer
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
 }
 
@@ -160,6 +169,8 @@ const NOTES = {
   compile: 'hearth.wasm last byte → compiled',
   'storage-open': 'sql.js + IndexedDB open and replay, the server lock\'s wait included; alongside the download',
   'go-start': 'Go main → ready (Go starts after compile; a storage still opening is waited for inside)',
+  'first-answer': 'ready → the worker\'s first answer left it (the requests that waited for the start; the page\'s own may come first)',
+  'page-delay': 'the worker\'s first answer → the page has /versions (the answer\'s trip, and the page\'s main thread busy with its own start)',
   total: 'navigation start → first /_matrix/client/versions answered by the worker'
 }
 
@@ -209,6 +220,12 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
           await page.evaluate(sendAndSync, quick ? 100 : 300, POLL_HEAD_START_MS, 60_000, 'port', MSG)
           log(`round ${round + 1}: sent`)
           for (let i = 0; i < (quick ? 1 : 2); i++) times.add('startup.worker-restart-after-use', phases(await restart()))
+          // As a browser stops a worker: only after ~30 s without events, by
+          // when the storage has taken the snapshot it takes once writes
+          // pause, and the start replays no journal.
+          await page.evaluate(sendAndSync, quick ? 20 : 50, POLL_HEAD_START_MS, 60_000, 'port', MSG)
+          await new Promise((resolve) => setTimeout(resolve, DEFAULT_SNAPSHOT_POLICY.idleMs + IDLE_SNAPSHOT_WRITE_MS))
+          times.add('startup.worker-restart-after-idle', phases(await restart()))
           // Once more, traced (not timed: tracing slows it): what V8 compiled.
           if (Date.now() < deadline - FIRST_VISIT_SIZES_MS - TRACED_RESTART_MS) {
             await page.tracing.start({ categories: TRACE_CATEGORIES })
@@ -254,6 +271,9 @@ export async function startup ({ dist, quick, deadline, log = () => {} }) {
   }
   return rows
 }
+
+/** Time for the snapshot taken once writes pause to be written (startup.worker-restart-after-idle). */
+const IDLE_SNAPSHOT_WRITE_MS = 2000
 
 /** Kept back for the traced worker restart of a round. */
 const TRACED_RESTART_MS = 15_000

@@ -107,6 +107,7 @@
  *     compiled            the module was compiled
  *     goStarted           Go began to run (after compile; it waits for storage when it opens it)
  *     ready               Go said it can serve
+ *     firstAnswer         the first request's answer left the worker (the status is said again then)
  *   Read-only diagnostics (the benchmark reads them); pages may ignore them.
  *   p2p: absent until the server is ready, then the network's status (sw/network.js):
  *     {state: 'starting'|'off'|'connecting'|'online'|'failed', peerId?, relays?: [{addr, online}],

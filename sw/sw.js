@@ -237,6 +237,10 @@ async function answer (request) {
   const received = performance.now()
   const waitedBefore = server.stores?.opened.commitWaitMs()
   const response = await answerUntimed(request)
+  if (server.marks.firstAnswer === undefined) {
+    mark('firstAnswer')
+    setStatus(server.status) // the marks are said with the status
+  }
   addServerTiming(response.headers, 'worker', performance.now() - received)
   // The IndexedDB commits' wait while this request was served (Go's share
   // includes it): exactly the request's own when nothing else commits.
