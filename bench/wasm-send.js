@@ -18,12 +18,18 @@
  *   clientapi.wasm.sync.storage-calls      bridge crossings into hearthStorage per such /sync
  *   clientapi.wasm.sync.wait-storage-calls the same for a long-poll from the newest token
  *                                          before news wakes it: what a waiting /sync costs
+ *   clientapi.wasm.sync.after-receipt      the incremental /sync after a message and the
+ *                                          user's read receipt of it, the user in 20 rooms
+ *   clientapi.wasm.sync.after-receipt.storage-calls  its crossings into hearthStorage
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bootServer, matrixClient } from './node-server.js'
 import { latencyRow, valueRow } from './rows.js'
+
+/** The rooms of the account whose /syncs after a receipt are measured (clientapi.wasm.sync.after-receipt). */
+const RECEIPT_ROOMS = 20
 
 export async function wasmSend ({ dist, quick, deadline }) {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-wasm-send-'))
@@ -85,9 +91,28 @@ export async function wasmSend ({ dist, quick, deadline }) {
       await client.send(roomId, `w${i}`, `message ${i}`)
       since = (await polled).next_batch
     }
+    // The same after the user's read receipt too, in an account of 20 rooms:
+    // a client sends one for each message it shows, and receipts are read
+    // for every joined room.
+    for (let i = 1; i < RECEIPT_ROOMS; i++) await client.createRoom({ name: `quiet ${i}` })
+    since = (await client.ok('GET', `/_matrix/client/v3/sync?timeout=0&since=${encodeURIComponent(since)}`)).next_batch
+    const receiptMs = []
+    const receiptCalls = []
+    for (let i = 0; i < (quick ? 30 : 100) && Date.now() < deadline - 500; i++) {
+      const { event_id: eventId } = await client.send(roomId, `r${i}`, `message ${i}`)
+      await client.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`, {})
+      timing.calls = 0
+      const began = performance.now()
+      since = (await client.ok('GET', `/_matrix/client/v3/sync?timeout=0&since=${encodeURIComponent(since)}`)).next_batch
+      receiptMs.push(performance.now() - began)
+      receiptCalls.push(timing.calls)
+    }
+    const receiptNote = `${receiptMs.length} incremental /syncs, each after one message and the user's read receipt of it, the user in ${RECEIPT_ROOMS} rooms`
     return [
       ...rows,
       latencyRow('clientapi.wasm.sync', syncMs, { note: syncNote }),
+      latencyRow('clientapi.wasm.sync.after-receipt', receiptMs, { note: receiptNote }),
+      valueRow('clientapi.wasm.sync.after-receipt.storage-calls', 'calls', receiptCalls.reduce((a, b) => a + b, 0) / Math.max(1, receiptCalls.length), { samples: receiptCalls.length, note: receiptNote }),
       valueRow('clientapi.wasm.sync.storage-calls', 'calls', syncCalls.reduce((a, b) => a + b, 0) / Math.max(1, syncCalls.length), { samples: syncCalls.length, note: syncNote }),
       valueRow('clientapi.wasm.sync.wait-storage-calls', 'calls', waitCalls.reduce((a, b) => a + b, 0) / Math.max(1, waitCalls.length), {
         samples: waitCalls.length, note: 'bridge crossings into hearthStorage by a /sync long-poll from the newest token in its first 20 ms, before news wakes it'

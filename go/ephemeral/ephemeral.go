@@ -285,31 +285,42 @@ func (e *Ephemeral) ReceiveReceipt(ctx context.Context, roomID, receiptType stri
 	return err
 }
 
-// Receipts returns the m.receipt event content for a room's receipts stored
-// in (after, upTo] of the data stream, as viewer sees them (others' private
-// receipts hidden); ok is false when there are none.
-func (e *Ephemeral) Receipts(ctx context.Context, roomID string, viewer spec.UserID, after, upTo int64) (json.RawMessage, bool, error) {
-	if after >= upTo {
-		return nil, false, nil // nothing can be new; /sync asks this of every joined room
+// Receipts returns the m.receipt event content of each of rooms for its
+// receipts stored in (after, upTo] of the data stream, as viewer sees them
+// (others' private receipts hidden); a room without any has none. One
+// statement for them all: /sync asks it of every joined room, and a
+// statement per room was one storage crossing per room in wasm.
+func (e *Ephemeral) Receipts(ctx context.Context, rooms []string, viewer spec.UserID, after, upTo int64) (map[string]json.RawMessage, error) {
+	if after >= upTo || len(rooms) == 0 {
+		return nil, nil // nothing can be new
+	}
+	roomList, err := json.Marshal(rooms)
+	if err != nil {
+		return nil, fmt.Errorf("load receipts: %w", err)
 	}
 	rows, err := e.db.Query(ctx,
-		`SELECT receipt_type, user_id, event_id, thread_id, ts FROM receipts
-		 WHERE room_id = ? AND stream_pos > ? AND stream_pos <= ? AND (receipt_type != ? OR user_id = ?)
+		`SELECT room_id, receipt_type, user_id, event_id, thread_id, ts FROM receipts
+		 WHERE room_id IN (SELECT value FROM json_each(?)) AND stream_pos > ? AND stream_pos <= ? AND (receipt_type != ? OR user_id = ?)
 		 ORDER BY stream_pos`,
-		roomID, after, upTo, ReceiptReadPrivate, viewer.String())
+		string(roomList), after, upTo, ReceiptReadPrivate, viewer.String())
 	if err != nil {
-		return nil, false, fmt.Errorf("load receipts: %w", err)
+		return nil, fmt.Errorf("load receipts: %w", err)
 	}
 	defer rows.Close()
-	// event ID → receipt type → user ID → {ts, thread_id}. One user's
-	// receipts of one type in two threads at the same event share a key:
-	// the newer one is shown.
-	content := map[string]map[string]map[string]map[string]any{}
+	// room ID → event ID → receipt type → user ID → {ts, thread_id}. One
+	// user's receipts of one type in two threads at the same event share a
+	// key: the newer one is shown.
+	contents := map[string]map[string]map[string]map[string]map[string]any{}
 	for rows.Next() {
-		var rtype, uid, eventID, threadID string
+		var roomID, rtype, uid, eventID, threadID string
 		var ts int64
-		if err := rows.Scan(&rtype, &uid, &eventID, &threadID, &ts); err != nil {
-			return nil, false, fmt.Errorf("load receipts: %w", err)
+		if err := rows.Scan(&roomID, &rtype, &uid, &eventID, &threadID, &ts); err != nil {
+			return nil, fmt.Errorf("load receipts: %w", err)
+		}
+		content := contents[roomID]
+		if content == nil {
+			content = map[string]map[string]map[string]map[string]any{}
+			contents[roomID] = content
 		}
 		byType := content[eventID]
 		if byType == nil {
@@ -326,14 +337,15 @@ func (e *Ephemeral) Receipts(ctx context.Context, roomID string, viewer spec.Use
 		byType[rtype][uid] = r
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("load receipts: %w", err)
+		return nil, fmt.Errorf("load receipts: %w", err)
 	}
-	if len(content) == 0 {
-		return nil, false, nil
+	out := make(map[string]json.RawMessage, len(contents))
+	for roomID, content := range contents {
+		raw, err := json.Marshal(content)
+		if err != nil {
+			return nil, fmt.Errorf("marshal receipts: %w", err)
+		}
+		out[roomID] = raw
 	}
-	raw, err := json.Marshal(content)
-	if err != nil {
-		return nil, false, fmt.Errorf("marshal receipts: %w", err)
-	}
-	return raw, true, nil
+	return out, nil
 }

@@ -16,6 +16,9 @@ import (
 type besideTimelines struct {
 	// roomData is per-room account data events, by room.
 	roomData map[string][]any
+	// receipts is the m.receipt content of the joined rooms with receipts
+	// in the range, by room (joinedReceipts).
+	receipts map[string]json.RawMessage
 	// dataUpTo is the data position the response covers: latest's, unless
 	// to-device messages were held back for the next sync.
 	dataUpTo int64
@@ -98,28 +101,36 @@ func (s *Syncer) userParts(ctx context.Context, req Request, since, latest Token
 	return ex, nil
 }
 
-// roomEphemeral returns a joined room's typing and receipt events that
-// changed between since and latest.
-func (s *Syncer) roomEphemeral(ctx context.Context, req Request, roomID string, since, latest Token) ([]any, error) {
-	eph := s.src.Ephemeral
+// roomEphemeral returns a joined room's typing events that changed between
+// since and latest, and its receipts from joinedReceipts.
+func (s *Syncer) roomEphemeral(req Request, roomID string, since Token, receipts json.RawMessage) []any {
 	out := []any{}
-	if eph == nil {
-		return out, nil
-	}
-	f := req.Filter.Room.Ephemeral
-	if users, ok := eph.Typing(roomID, since.Ephemeral); ok && f.allowsType("m.typing") {
-		out = append(out, map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
-	}
-	if f.allowsType("m.receipt") {
-		content, ok, err := eph.Receipts(ctx, roomID, req.User, since.Data, latest.Data)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, map[string]any{"type": "m.receipt", "content": content})
+	if eph := s.src.Ephemeral; eph != nil {
+		if users, ok := eph.Typing(roomID, since.Ephemeral); ok && req.Filter.Room.Ephemeral.allowsType("m.typing") {
+			out = append(out, map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
 		}
 	}
-	return out, nil
+	if receipts != nil {
+		out = append(out, map[string]any{"type": "m.receipt", "content": receipts})
+	}
+	return out
+}
+
+// joinedReceipts reads the receipts stored between since and latest in every
+// room of memberships the user is joined to (that the filter shows), for
+// roomEphemeral.
+func (s *Syncer) joinedReceipts(ctx context.Context, req Request, memberships map[string]room.Membership, since, latest Token) (map[string]json.RawMessage, error) {
+	eph := s.src.Ephemeral
+	if eph == nil || since.Data >= latest.Data || !req.Filter.Room.Ephemeral.allowsType("m.receipt") {
+		return nil, nil
+	}
+	var joined []string
+	for roomID, m := range memberships {
+		if m.Membership == spec.Join && m.Pos <= latest.Events && req.Filter.Room.allowsRoom(roomID) {
+			joined = append(joined, roomID)
+		}
+	}
+	return eph.Receipts(ctx, joined, req.User, since.Data, latest.Data)
 }
 
 // maxHeroes is how many members a room summary names (client-server API,

@@ -237,6 +237,9 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	} else if memberships, err = s.rooms.Memberships(ctx, req.User); err != nil {
 		return nil, err
 	}
+	if outside.receipts, err = s.joinedReceipts(ctx, req, memberships, since, latest); err != nil {
+		return nil, err
+	}
 	var ignored map[string]bool // loaded with the first invite to show
 	for roomID, m := range memberships {
 		if m.Pos > latest.Events || !req.Filter.Room.allowsRoom(roomID) {
@@ -257,7 +260,7 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 					read = []room.Event{}
 				}
 			}
-			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, quiet, read, since, latest, outside.roomData[roomID])
+			jr, ok, err := s.joinedRoom(ctx, req, roomID, from, quiet, read, since, latest, outside)
 			if err != nil {
 				return nil, err
 			}
@@ -308,8 +311,9 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 // joinedRoom shows a joined room's news between since and latest; from is
 // where its state starts (0 for the whole state), and quiet says the room
 // has no events after from. read is its timeline when the new events
-// brought it (NewEvents.Timelines), else nil. ok is false when nothing changed.
-func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from room.StreamPos, quiet bool, read []room.Event, since, latest Token, accountData []any) (JoinedRoom, bool, error) {
+// brought it (NewEvents.Timelines), else nil; outside holds its account
+// data and receipts. ok is false when nothing changed.
+func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, from room.StreamPos, quiet bool, read []room.Event, since, latest Token, outside besideTimelines) (JoinedRoom, bool, error) {
 	f := req.Filter.Room
 	events := read
 	var limited bool
@@ -319,10 +323,8 @@ func (s *Syncer) joinedRoom(ctx context.Context, req Request, roomID string, fro
 			return JoinedRoom{}, false, err
 		}
 	}
-	ephemeral, err := s.roomEphemeral(ctx, req, roomID, since, latest)
-	if err != nil {
-		return JoinedRoom{}, false, err
-	}
+	ephemeral := s.roomEphemeral(req, roomID, since, outside.receipts[roomID])
+	accountData := outside.roomData[roomID]
 	if len(events) == 0 && from == since.Events && len(ephemeral) == 0 && len(accountData) == 0 {
 		return JoinedRoom{}, false, nil
 	}
