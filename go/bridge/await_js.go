@@ -84,7 +84,11 @@ func await(ctx context.Context, p js.Value) (js.Value, error) {
 		onFulfilled.Release()
 		onRejected.Release()
 	}
-	js.Global().Get("Promise").Call("resolve", p).Call("then", onFulfilled, onRejected)
+	// The catch is for a settling after Go has exited (a call it stopped
+	// waiting for): the callbacks then throw, and the promise they make
+	// would be an unhandled rejection (in a headless peer's process, fatal).
+	// Boolean is a JS function that ignores it; a Go one would call into Go.
+	js.Global().Get("Promise").Call("resolve", p).Call("then", onFulfilled, onRejected).Call("catch", js.Global().Get("Boolean"))
 	select {
 	case s := <-settled:
 		release()

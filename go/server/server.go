@@ -216,9 +216,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	upkeep := &sync.WaitGroup{}
 	upkeep.Go(func() { rooms.RunColdMover(upkeepCtx, cfg.ColdEvents) })
 	upkeep.Go(func() { rooms.RunSearchIndexer(upkeepCtx, 0) })
-	// Not cut short by Close, which waits for it: it is brief, and a storage
-	// call abandoned half way would answer a Go that may have exited.
-	upkeep.Go(func() { recoverMedia(context.WithoutCancel(upkeepCtx), mediaStore) })
+	upkeep.Go(func() { recoverMedia(upkeepCtx, mediaStore) })
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{
