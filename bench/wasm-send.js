@@ -10,6 +10,7 @@
  *   clientapi.wasm.send.storage-calls      bridge crossings into hearthStorage per send
  *   clientapi.wasm.send.storage-ms         time inside those calls per send (sql.js
  *                                          statements and their encoding), commit excluded
+ *   clientapi.wasm.send.recompiles         statement runs per send that SQLite compiled again first
  *   clientapi.wasm.send.commit-ms          commit per send: journal append + fdatasync
  *   clientapi.wasm.send.go-ms              the rest: Go (event building, signing, auth, JSON)
  *                                          and the serve crossing
@@ -48,7 +49,7 @@ export async function wasmSend ({ dist, quick, deadline }) {
     let counted = 0
     for (let i = 0; i < messages && Date.now() < deadline - 2_000; i++) {
       // The first sends warm the caches (statements, auth events, JIT): not counted.
-      if (i === 20) Object.assign(timing, { calls: 0, storageMs: 0, commitMs: 0 })
+      if (i === 20) Object.assign(timing, { calls: 0, storageMs: 0, commitMs: 0, recompiled: server.storage.storage.stats().statementsRecompiled })
       const began = performance.now()
       await client.send(roomId, `t${i}`, `message ${i}`)
       const took = performance.now() - began
@@ -57,12 +58,14 @@ export async function wasmSend ({ dist, quick, deadline }) {
         counted++
       }
     }
+    const recompiled = server.storage.storage.stats().statementsRecompiled - timing.recompiled
     const per = (x) => x / Math.max(1, counted)
     const total = sendMs.reduce((a, b) => a + b, 0)
     const note = `${counted} sends after 20 to warm up; file journal in a temporary directory`
     const rows = [
       latencyRow('clientapi.wasm.send', sendMs, { note: 'PUT /send through callServe, real wasm under Node, file journal' }),
       valueRow('clientapi.wasm.send.storage-calls', 'calls', per(timing.calls), { samples: counted, note }),
+      valueRow('clientapi.wasm.send.recompiles', 'statements', per(recompiled), { samples: counted, note: 'statement runs SQLite compiled again first (js/storage statementsRecompiled); ' + note }),
       valueRow('clientapi.wasm.send.storage-ms', 'ms', per(timing.storageMs), { samples: counted, note: 'inside hearthStorage calls, commit excluded; ' + note }),
       valueRow('clientapi.wasm.send.commit-ms', 'ms', per(timing.commitMs), { samples: counted, note: 'commit: journal append + fdatasync; ' + note }),
       valueRow('clientapi.wasm.send.go-ms', 'ms', per(total - timing.storageMs - timing.commitMs), { samples: counted, note: 'the rest: Go and the serve crossing (mean); ' + note })
