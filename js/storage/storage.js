@@ -312,7 +312,7 @@ export class Storage {
       /** the database image's size (page_count × page_size): what sql.js holds */
       databaseBytes: this.closedReason === null ? this.databaseSize() : 0,
       openStatements: this.statements.openStatements,
-      /** statement runs that SQLite compiled again first (a schema change; see statements.js) */
+      /** statement runs that SQLite compiled again first (after a schema change; statements.js says what else did it) */
       statementsRecompiled: this.statements.recompiled,
       handles: this.statements.handles.size,
       inTransaction: this.inTransaction,

@@ -218,9 +218,10 @@ test('a journaled VACUUM (go/storage GiveBackFreedPages) replays at open, outsid
 })
 
 // SQLite 3.54 marks a statement expired when its bindings are cleared, if
-// its plan looked at a bound value; once a schema change had it compiled
-// again (with the old bindings at hand), such statements were compiled again
-// on every run after (a send's room read cost 248 µs in wasm, not 80).
+// its plan looked at a bound value. Once compiled again with bindings at hand
+// (here after a schema change; in the server also without one), such a
+// statement was compiled again on every run (a send's room read cost 248 µs
+// in wasm, not 80).
 test('a statement compiled again after a schema change is not compiled again on every run after it', async () => {
   const s = await createStorage({ persistence: 'memory' })
   try {
