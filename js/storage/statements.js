@@ -19,7 +19,10 @@
  * Bindings are not cleared between runs (sqlite3_clear_bindings): SQLite
  * marks a statement expired when it clears the bindings of one whose plan
  * looked at a bound value (its expmask), and the next step compiles it
- * again. With SQLite 3.54 that happened to 2.4 of the ~10 statements of a
+ * again. Since SQLite 3.54 a `col = ?` term of a join or of an ORDER BY
+ * query is such a value (the plan depends on whether it is 0 or 1; the
+ * native driver, modernc.org/sqlite, stopped clearing for the same reason).
+ * That happened to 2.4 of the ~10 statements of a
  * built-in client's send and /sync, every time, 50–360 µs each in wasm (a
  * send's room read took 248 µs instead of 80). Instead a run binds every
  * parameter it has and binds NULL to those only the last run bound, which
