@@ -22,12 +22,12 @@
  * again. Since SQLite 3.54 a `col = ?` term of a join or of an ORDER BY
  * query is such a value (the plan depends on whether it is 0 or 1; the
  * native driver, modernc.org/sqlite, stopped clearing for the same reason).
- * That happened to 2.4 of the ~10 statements of a
- * built-in client's send and /sync, every time, 50–360 µs each in wasm (a
- * send's room read took 248 µs instead of 80). Instead a run binds every
- * parameter it has and binds NULL to those only the last run bound, which
- * leaves the same values; after a run that bound large values they are
- * cleared, so that a cached statement does not hold them.
+ * That happened to 2.4 of the ~10 statements of a built-in client's send
+ * and /sync, every time, 50–360 µs each in wasm (a send's room read took
+ * 248 µs instead of 80). Instead a run binds every parameter it has and binds
+ * NULL to those only the last run bound, which leaves the same values; after
+ * a run that bound large values they are cleared, so that a cached statement
+ * does not hold them.
  *
  * Lifetimes: a compiled statement lives as long as a handle refers to it, and
  * then in a small idle cache (so one-shot queries do not re-prepare); every
