@@ -117,7 +117,7 @@ func (s *Syncer) roomEphemeral(req Request, roomID string, since Token, receipts
 }
 
 // joinedReceipts reads the receipts stored between since and latest in every
-// room of memberships the user is joined to (that the filter shows), for
+// room of memberships the user is joined to and the response shows, for
 // roomEphemeral.
 func (s *Syncer) joinedReceipts(ctx context.Context, req Request, memberships map[string]room.Membership, since, latest Token) (map[string]json.RawMessage, error) {
 	eph := s.src.Ephemeral
@@ -126,7 +126,7 @@ func (s *Syncer) joinedReceipts(ctx context.Context, req Request, memberships ma
 	}
 	var joined []string
 	for roomID, m := range memberships {
-		if m.Membership == spec.Join && m.Pos <= latest.Events && req.Filter.Room.allowsRoom(roomID) {
+		if m.Membership == spec.Join && showsMembership(req, latest, roomID, m) {
 			joined = append(joined, roomID)
 		}
 	}

@@ -242,8 +242,8 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 	}
 	var ignored map[string]bool // loaded with the first invite to show
 	for roomID, m := range memberships {
-		if m.Pos > latest.Events || !req.Filter.Room.allowsRoom(roomID) {
-			continue // committed after this response's snapshot: the next sync shows it
+		if !showsMembership(req, latest, roomID, m) {
+			continue
 		}
 		switch m.Membership {
 		case spec.Join:
@@ -306,6 +306,13 @@ func (s *Syncer) build(ctx context.Context, req Request, since, latest Token, in
 		}
 	}
 	return resp, nil
+}
+
+// showsMembership reports whether a response up to latest shows the room of
+// membership m: the membership was committed by then (a later one is the
+// next sync's) and the filter lets the room through.
+func showsMembership(req Request, latest Token, roomID string, m room.Membership) bool {
+	return m.Pos <= latest.Events && req.Filter.Room.allowsRoom(roomID)
 }
 
 // joinedRoom shows a joined room's news between since and latest; from is
