@@ -88,6 +88,9 @@ func (r *core) insertEvent(ctx context.Context, w *writeTx, row eventRow) (inser
 		return out, fmt.Errorf("stream position of %s: %w", ev.EventID(), err)
 	}
 	out.pos = StreamPos(inserted)
+	if !ev.Redacted() { // as loadEvent parses it
+		parsed.remember(ev)
+	}
 	if rel, err := indexRelation(ctx, w.tx, ev); err != nil {
 		return out, err
 	} else if !row.outlier && row.rejected == "" {

@@ -270,12 +270,17 @@ func (r reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql
 // row rather than recomputed: gomatrixserverlib derives it by redacting,
 // canonicalising and hashing the JSON (AddAuthEvents asks each loaded auth
 // event for its ID), which was 10 % of all CPU in hearth-bench's profile.
-// Rows hold only events this server checked and hashed.
+// Rows hold only events this server checked and hashed. Events recently
+// loaded or stored are not parsed again (parsedEvents).
 func loadEvent(v gomatrixserverlib.IRoomVersion, id string, raw []byte) (gomatrixserverlib.PDU, error) {
+	if ev := parsed.lookup(v.Version(), id, raw); ev != nil {
+		return ev, nil
+	}
 	ev, err := v.NewEventFromTrustedJSONWithEventID(id, raw, false)
 	if err != nil {
 		return nil, fmt.Errorf("parse stored event: %w", err)
 	}
+	parsed.remember(ev)
 	return ev, nil
 }
 
