@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthBlobs, version 5 (set by JS: js/blobs, createBlobStore, before Go starts, or a promise of it)
+// # hearthBlobs, version 6 (set by JS: js/blobs, createBlobStore, before Go starts, or a promise of it)
 //
 //	{
-//	  version: 5,
+//	  version: 6,
 //	  put(key: string, bytes: Uint8Array) => Promise<void>,
 //	  get(key: string) => Promise<Uint8Array | null>,
 //	  delete(key: string) => Promise<void>,

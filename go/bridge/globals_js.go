@@ -3,7 +3,7 @@
 // Package bridge is the one place where Go meets JavaScript: nothing else in
 // Hearth imports syscall/js or touches globalThis.
 //
-// # The contract, version 5
+// # The contract, version 6
 //
 // Go and JS share exactly these globals on globalThis. The JS side of the same
 // list is js/bridge/globals.js; change both together and bump Version when a
@@ -36,20 +36,26 @@
 //
 //	signal, when given, cancels the handler's context as it aborts.
 //
-// head     = JSON {"method", "url" (absolute, or path and query), "headers": [[name, value], …],
+// head     = lines joined by "\n": the method, the url (absolute, or path and
 //
-//	"peer" (optional: the libp2p peer ID a federation request came from)}
+//	query), the libp2p peer ID a federation request came from ("" for a
+//	local one), then each header's name and value, a line each
 //
 // response = {head: string, body: Uint8Array}
-// head     = JSON {"status", "headers": [[name, value], …]}
+// head     = lines joined by "\n": the status, then each header's name and value
 //
-// Bodies always cross as bytes, never as text, and each crossing reads a
-// request with a handful of js.Value calls: the head is one string.
+// No line holds CR, LF or NUL: JS refuses such a request head (fetch and
+// libp2p heads never need one), and Go turns them into spaces in a response's
+// header values, as net/http's server does. Bodies always cross as bytes,
+// never as text, and each crossing reads a request with a handful of
+// js.Value calls: the head is one string, lines rather than JSON, as
+// encoding/json in wasm cost 40–70 µs a head (servehead.go).
 //
 // Version 2 added hearthP2P.deposit and hearthMailbox (offline delivery);
 // version 3 added hearthBlobs (media out of the database); version 4 added
 // hearthPush (notifications to push gateways); version 5 has hearthP2P.peers
-// take the peers to watch (presence limited to them). hearthP2P, hearthMailbox,
+// take the peers to watch (presence limited to them); version 6 has
+// hearthServe's heads in lines instead of JSON. hearthP2P, hearthMailbox,
 // hearthBlobs and hearthPush carry this same version; hearthStorage has its
 // own (storageVersion).
 package bridge
@@ -60,7 +66,7 @@ import (
 )
 
 // Version of the contract above. JS checks it against its own.
-const Version = 5
+const Version = 6
 
 const (
 	globalServe   = "hearthServe"

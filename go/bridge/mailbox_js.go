@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthMailbox, version 5 (set by Go: ServeMailbox, before hearthReady resolves)
+// # hearthMailbox, version 6 (set by Go: ServeMailbox, before hearthReady resolves)
 //
 //	{
-//	  version: 5,
+//	  version: 6,
 //	  receive(from: string, sealed: Uint8Array) => Promise<void>,
 //	  notice(kind: 'delivered' | 'expired', to: string, ref: string) => Promise<void>,
 //	}

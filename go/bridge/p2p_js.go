@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthP2P, version 5 (set by JS: js/p2p/bridge.js, before Go starts)
+// # hearthP2P, version 6 (set by JS: js/p2p/bridge.js, before Go starts)
 //
 //	{
-//	  version: 5,
+//	  version: 6,
 //	  roundTrip(peerId: string, request: {head, body}, options?: {signal: AbortSignal})
 //	      => Promise<{head, body}>,
 //	  peers(watch?: string[]) => string[],
@@ -14,9 +14,10 @@ package bridge
 //	}
 //
 // roundTrip sends one federation request to the server whose name is peerId
-// (a libp2p peer ID, "12D3KooW…") and resolves with its response. Heads and
-// bodies are those of hearthServe (globals_js.go); the request head's url is
-// path and query only, the destination being peerId. Aborting the signal
+// (a libp2p peer ID, "12D3KooW…") and resolves with its response. Bodies are
+// bytes, as hearthServe's; heads are the JSON the peers exchange
+// (requestHead, responseHead), the request head's url path and query only,
+// the destination being peerId. Aborting the signal
 // abandons the request. It rejects with an Error whose name is one of
 //
 //	PeerUnreachableError  the peer is not on the relay, or went away mid-request (fails fast)
@@ -59,6 +60,19 @@ import (
 
 	"hearth/go/mailbox"
 )
+
+// requestHead and responseHead are the JSON heads of a round trip, as the
+// wire between peers carries them (js/p2p/framing.js).
+type requestHead struct {
+	Method  string      `json:"method"`
+	URL     string      `json:"url"`
+	Headers [][2]string `json:"headers"`
+}
+
+type responseHead struct {
+	Status  int         `json:"status"`
+	Headers [][2]string `json:"headers"`
+}
 
 // MaxP2PBodyBytes is the largest request body P2PTransport sends; the JS
 // side refuses bigger ones too (js/p2p/constants.js MAX_BODY_BYTES).

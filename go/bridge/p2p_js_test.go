@@ -28,7 +28,7 @@ func installFakeP2P(t *testing.T, source string) {
 const echoP2P = `
 globalThis.lastP2PRequest = null
 return {
-  version: 5,
+  version: 6,
   peers: () => ['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB'],
   roundTrip: async (peerId, request, options) => {
     globalThis.lastP2PRequest = { peerId, head: JSON.parse(request.head), body: request.body }
@@ -67,7 +67,7 @@ func TestP2PTransportCarriesBytesBothWays(t *testing.T) {
 
 func TestP2PTransportNamedErrors(t *testing.T) {
 	installFakeP2P(t, `return {
-  version: 5, peers: () => [],
+  version: 6, peers: () => [],
   roundTrip: async () => { const e = new Error('peer X is unreachable'); e.name = 'PeerUnreachableError'; throw e }
 }`)
 	req, _ := http.NewRequest("GET", "matrix://12D3KooWX/_matrix/key/v2/server", nil)
@@ -81,7 +81,7 @@ func TestP2PTransportNamedErrors(t *testing.T) {
 func TestP2PTransportContextAbortsJS(t *testing.T) {
 	installFakeP2P(t, `globalThis.p2pAborted = false
 return {
-  version: 5, peers: () => [],
+  version: 6, peers: () => [],
   roundTrip: (peerId, request, options) => new Promise((resolve, reject) => {
     options.signal.addEventListener('abort', () => { globalThis.p2pAborted = true; reject(new Error('aborted')) })
   })
@@ -126,7 +126,7 @@ func TestKnownPeers(t *testing.T) {
 // returns its answer; KnownPeers leaves the watch list alone (no argument).
 func TestWatchedPeers(t *testing.T) {
 	installFakeP2P(t, `globalThis.lastWatch = 'unset'
-return { version: 5, roundTrip: async () => {}, peers: (watch) => { globalThis.lastWatch = watch; return Array.isArray(watch) ? watch.slice(1) : [] } }`)
+return { version: 6, roundTrip: async () => {}, peers: (watch) => { globalThis.lastWatch = watch; return Array.isArray(watch) ? watch.slice(1) : [] } }`)
 	peers := WatchedPeers([]string{"12D3KooWA", "12D3KooWB"})
 	if len(peers) != 1 || peers[0] != "12D3KooWB" {
 		t.Fatalf("peers = %v", peers)
@@ -145,7 +145,7 @@ return { version: 5, roundTrip: async () => {}, peers: (watch) => { globalThis.l
 func TestP2PDepositorCarriesTheEnvelope(t *testing.T) {
 	installFakeP2P(t, `globalThis.lastDeposit = null
 return {
-  version: 5, peers: () => [], roundTrip: async () => {},
+  version: 6, peers: () => [], roundTrip: async () => {},
   deposit: async (peerId, ref, sealed, options) => {
     globalThis.lastDeposit = { peerId, ref, sealed, hasSignal: options.signal instanceof AbortSignal }
     return { relay: '12D3KooWRelay', expiresAt: 1767225600000 }
@@ -181,7 +181,7 @@ func TestP2PDepositorNamedErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			installFakeP2P(t, `return {
-  version: 5, peers: () => [], roundTrip: async () => {},
+  version: 6, peers: () => [], roundTrip: async () => {},
   deposit: async () => { const e = new Error('refused'); e.name = '`+tc.name+`'; throw e }
 }`)
 			_, err := P2PDepositor{}.Deposit(context.Background(), "12D3KooWBob", "1-1", []byte{1})
@@ -197,7 +197,7 @@ func TestP2PDepositorNamedErrors(t *testing.T) {
 		}
 	})
 	t.Run("no deposit", func(t *testing.T) {
-		installFakeP2P(t, `return { version: 5, peers: () => [], roundTrip: async () => {} }`)
+		installFakeP2P(t, `return { version: 6, peers: () => [], roundTrip: async () => {} }`)
 		if _, err := (P2PDepositor{}).Deposit(context.Background(), "12D3KooWBob", "1-1", []byte{1}); !errors.Is(err, mailbox.ErrNoMailbox) {
 			t.Fatalf("err = %v", err)
 		}

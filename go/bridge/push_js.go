@@ -2,10 +2,10 @@
 
 package bridge
 
-// # hearthPush, version 5 (set by JS: js/push, createPushGateway, before Go starts)
+// # hearthPush, version 6 (set by JS: js/push, createPushGateway, before Go starts)
 //
 //	{
-//	  version: 5,
+//	  version: 6,
 //	  notify(url: string, body: Uint8Array, options?: {signal: AbortSignal})
 //	      => Promise<{status: number, body: Uint8Array}>,
 //	}

@@ -16,7 +16,7 @@ func TestPushGatewayCarriesTheNotification(t *testing.T) {
 	obj := js.Global().Get("Function").New(`
 globalThis.lastPush = null
 return {
-  version: 5,
+  version: 6,
   notify: async (url, body, options) => {
     if (url.includes('unreachable')) { const e = new Error('connection refused'); e.name = 'PushNetworkError'; throw e }
     if (url.includes('hang')) return new Promise((resolve, reject) => options.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))))

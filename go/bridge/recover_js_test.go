@@ -30,22 +30,22 @@ func TestServeSurvivesPanickingHandler(t *testing.T) {
 	})
 	// Bare, the panic rejects its promise only.
 	Serve(handler)
-	req := js.ValueOf(map[string]any{"head": `{"method":"GET","url":"/boom","headers":[]}`, "body": js.Null()})
+	req := js.ValueOf(map[string]any{"head": "GET\n/boom\n", "body": js.Null()})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := await(ctx, js.Global().Call(globalServe, req)); err == nil || !strings.Contains(err.Error(), "panic") {
 		t.Fatalf("panicking handler: %v", err)
 	}
-	if head, _ := callServe(t, requestHead{Method: "GET", URL: "/fine"}, nil); head.Status != http.StatusNoContent {
-		t.Fatalf("after the panic: %d", head.Status)
+	if head, _ := callServe(t, testHead{method: "GET", url: "/fine"}, nil); head.status != http.StatusNoContent {
+		t.Fatalf("after the panic: %d", head.status)
 	}
 
 	// As the server wires it (errcode.Recover), the panic is a 500 M_UNKNOWN.
 	Serve(errcode.Recover(handler, logrus.WithField("test", t.Name())))
-	head, body := callServe(t, requestHead{Method: "GET", URL: "/boom"}, nil)
+	head, body := callServe(t, testHead{method: "GET", url: "/boom"}, nil)
 	var e errcode.Error
-	if err := json.Unmarshal(body, &e); err != nil || head.Status != 500 || e.ErrCode != "M_UNKNOWN" {
-		t.Fatalf("got %d %s", head.Status, body)
+	if err := json.Unmarshal(body, &e); err != nil || head.status != 500 || e.ErrCode != "M_UNKNOWN" {
+		t.Fatalf("got %d %s", head.status, body)
 	}
 }
 
@@ -62,7 +62,7 @@ func TestServeCancelsContextOnAbort(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	controller := js.Global().Get("AbortController").New()
-	req := js.ValueOf(map[string]any{"head": `{"method":"GET","url":"/_matrix/client/v3/sync","headers":[]}`, "body": js.Null(), "signal": controller.Get("signal")})
+	req := js.ValueOf(map[string]any{"head": "GET\n/_matrix/client/v3/sync\n", "body": js.Null(), "signal": controller.Get("signal")})
 	promise := js.Global().Call(globalServe, req)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -79,7 +79,7 @@ func TestServeCancelsContextOnAbort(t *testing.T) {
 
 	// A signal aborted before the call cancels at once.
 	aborted := js.Global().Get("AbortSignal").Call("abort")
-	req = js.ValueOf(map[string]any{"head": `{"method":"GET","url":"/x","headers":[]}`, "body": js.Null(), "signal": aborted})
+	req = js.ValueOf(map[string]any{"head": "GET\n/x\n", "body": js.Null(), "signal": aborted})
 	if _, err := await(ctx, js.Global().Call(globalServe, req)); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ return { version: 1, prepare: fail, run: fail, query: fail, exec: fail, begin: f
 	}
 	s.Finalize(1) // logged, not raised
 
-	installFakeP2P(t, `return { version: 5, peers: () => { throw new Error('no') }, roundTrip: () => { throw new TypeError('bad') } }`)
+	installFakeP2P(t, `return { version: 6, peers: () => { throw new Error('no') }, roundTrip: () => { throw new TypeError('bad') } }`)
 	req, _ := http.NewRequest("GET", "matrix://12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB/_matrix/key/v2/server", nil)
 	if _, err := (P2PTransport{}).RoundTrip(req); !errors.As(err, &jsErr) || jsErr.Name != "TypeError" {
 		t.Fatalf("round trip: %v", err)

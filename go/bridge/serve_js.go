@@ -59,17 +59,13 @@ func contextFromSignal(signal js.Value) (context.Context, func()) {
 	}
 }
 
-func serveOne(ctx context.Context, h http.Handler, headJSON string, body []byte) (js.Value, error) {
-	req, err := decodeRequest(ctx, headJSON, body)
+func serveOne(ctx context.Context, h http.Handler, head string, body []byte) (js.Value, error) {
+	req, err := decodeRequest(ctx, head, body)
 	if err != nil {
 		return js.Value{}, err
 	}
 	status, header, respBody := httpmem.Serve(h, req)
-	respHead, err := encodeResponseHead(status, header)
-	if err != nil {
-		return js.Value{}, err
-	}
-	return js.ValueOf(map[string]any{"head": string(respHead), "body": bytesToJS(respBody)}), nil
+	return js.ValueOf(map[string]any{"head": encodeResponseHead(status, header), "body": bytesToJS(respBody)}), nil
 }
 
 var uint8Array = js.Global().Get("Uint8Array")

@@ -5,7 +5,6 @@ package bridge
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"syscall/js"
@@ -14,13 +13,9 @@ import (
 )
 
 // callServe calls the installed hearthServe global as JS would.
-func callServe(t *testing.T, head requestHead, body []byte) (responseHead, []byte) {
+func callServe(t *testing.T, head testHead, body []byte) (testAnswer, []byte) {
 	t.Helper()
-	h, err := json.Marshal(head)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := js.ValueOf(map[string]any{"head": string(h), "body": js.Null()})
+	req := js.ValueOf(map[string]any{"head": head.String(), "body": js.Null()})
 	if body != nil {
 		req.Set("body", bytesToJS(body))
 	}
@@ -30,11 +25,7 @@ func callServe(t *testing.T, head requestHead, body []byte) (responseHead, []byt
 	if err != nil {
 		t.Fatalf("hearthServe: %v", err)
 	}
-	var rh responseHead
-	if err := json.Unmarshal([]byte(res.Get("head").String()), &rh); err != nil {
-		t.Fatal(err)
-	}
-	return rh, bytesFromJS(res.Get("body"))
+	return parseAnswerHead(t, res.Get("head").String()), bytesFromJS(res.Get("body"))
 }
 
 // Bodies cross both ways as bytes: every byte value arrives intact, and the
@@ -54,19 +45,19 @@ func TestServeIsBinarySafe(t *testing.T) {
 		w.WriteHeader(http.StatusTeapot)
 		w.Write(got)
 	}))
-	head, body := callServe(t, requestHead{
-		Method: "PUT", URL: "http://example.test:8080/_matrix/x?y=1",
-		Headers: [][2]string{{"x-test", "héllo"}}, Peer: "12D3KooWpeer",
+	head, body := callServe(t, testHead{
+		method: "PUT", url: "http://example.test:8080/_matrix/x?y=1",
+		headers: [][2]string{{"x-test", "héllo"}}, peer: "12D3KooWpeer",
 	}, all)
-	if head.Status != http.StatusTeapot {
-		t.Fatalf("status %d", head.Status)
+	if head.status != http.StatusTeapot {
+		t.Fatalf("status %d", head.status)
 	}
 	if !bytes.Equal(body, all) {
 		t.Fatalf("body changed crossing the bridge: %d bytes back, want %d", len(body), len(all))
 	}
 	want := map[string]string{"x-method": "PUT", "x-path": "/_matrix/x?y=1", "x-host": "example.test:8080", "x-peer": "12D3KooWpeer", "x-echo": "héllo"}
 	got := map[string]string{}
-	for _, kv := range head.Headers {
+	for _, kv := range head.headers {
 		got[kv[0]] = kv[1]
 	}
 	for k, v := range want {
@@ -75,19 +66,21 @@ func TestServeIsBinarySafe(t *testing.T) {
 		}
 	}
 	// No body at all is an empty body, not an error.
-	head, body = callServe(t, requestHead{Method: "GET", URL: "/_matrix/empty"}, nil)
-	if head.Status != http.StatusTeapot || len(body) != 0 {
-		t.Fatalf("empty request: %d, %d bytes", head.Status, len(body))
+	head, body = callServe(t, testHead{method: "GET", url: "/_matrix/empty"}, nil)
+	if head.status != http.StatusTeapot || len(body) != 0 {
+		t.Fatalf("empty request: %d, %d bytes", head.status, len(body))
 	}
 }
 
 // A malformed head rejects the promise instead of crashing the server.
 func TestServeRejectsBadHead(t *testing.T) {
 	Serve(http.NotFoundHandler())
-	req := js.ValueOf(map[string]any{"head": "{not json", "body": js.Null()})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := await(ctx, js.Global().Call(globalServe, req)); err == nil {
-		t.Fatal("a malformed head was served")
+	for _, head := range []string{`{"method":"GET","url":"/x","headers":[]}`, "GET\n/x", "GET\n/x\n\nx-only-a-name", "NOT A METHOD\n/x\n"} {
+		req := js.ValueOf(map[string]any{"head": head, "body": js.Null()})
+		if _, err := await(ctx, js.Global().Call(globalServe, req)); err == nil {
+			t.Fatalf("the malformed head %q was served", head)
+		}
 	}
 }

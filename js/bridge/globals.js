@@ -1,9 +1,10 @@
 /**
- * The contract between Go (compiled to wasm) and the JS layer, version 5
+ * The contract between Go (compiled to wasm) and the JS layer, version 6
  * (2 added hearthP2P.deposit and hearthMailbox: mail through the relays;
  * 3 added hearthBlobs: media bytes out of the database; 4 added hearthPush:
  * notifications to push gateways; 5 has hearthP2P.peers take the peers to
- * watch: presence limited to them). hearthP2P, hearthMailbox, hearthBlobs and
+ * watch: presence limited to them; 6 has hearthServe's heads in lines, not
+ * JSON). hearthP2P, hearthMailbox, hearthBlobs and
  * hearthPush carry BRIDGE_VERSION; hearthStorage has its own.
  *
  * Go and JS share exactly these globals on globalThis; the Go side of the
@@ -30,10 +31,14 @@
  * waits for that): a headless peer inside a larger program ends its Go with
  * it. A later addition to version 5: JS that never calls it is unaffected.
  *
- * head     = JSON {method, url (absolute, or path + query), headers: [[name, value], ...],
- *                  peer?: libp2p peer ID a federation request came from}
+ * head     = lines joined by "\n": method, url (absolute, or path + query), the libp2p
+ *            peer ID a federation request came from ("" for a local one), then each
+ *            header's name and value, a line each (encodeServeHead)
  * response = {head: string, body: Uint8Array}
- * head     = JSON {status, headers: [[name, value], ...]}
+ * head     = lines joined by "\n": status, then each header's name and value
+ * No line holds CR, LF or NUL: encodeServeHead refuses such a request head,
+ * and Go makes them spaces in response header values. Lines, not JSON: Go's
+ * encoding/json in wasm cost 40–70 µs a head (go/bridge/servehead.go).
  *
  * ## hearthStorage (version 1, set by JS before Go starts)
  *
@@ -78,9 +83,9 @@
  *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
  *            u32 rows, rows × columns × value
  *
- * ## hearthP2P (version 5, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
+ * ## hearthP2P (version 6, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
  *
- *   {version: 5,
+ *   {version: 6,
  *    roundTrip(peerId: string, request, options?: {signal: AbortSignal}) => Promise<response>,
  *    deposit(peerId: string, ref: string, sealed: Uint8Array, options?: {signal: AbortSignal})
  *      => Promise<{relay: string, expiresAt: number}>,
@@ -108,9 +113,9 @@
  *   recipient, or none answered), MailboxBadRequestError (bad ref) or
  *   P2PNotRunningError. All mean "keep it queued and retry with back-off".
  *
- * ## hearthMailbox (version 5, set by Go like hearthServe; called through deliverMail / deliverNotice)
+ * ## hearthMailbox (version 6, set by Go like hearthServe; called through deliverMail / deliverNotice)
  *
- *   {version: 5,
+ *   {version: 6,
  *    receive(from: string, sealed: Uint8Array) => Promise<void>,
  *    notice(kind: 'delivered'|'expired', to: string, ref: string) => Promise<void>}
  *   receive: one mail from our mailbox on a relay; from = the depositing peer
@@ -123,9 +128,9 @@
  *   (the recipient acked it) or expired (dropped unread after the relay's TTL).
  *   Resolve = recorded; JS acks it and the relay forgets it.
  *
- * ## hearthBlobs (version 5, set by JS before Go starts; createBlobStore() in js/blobs)
+ * ## hearthBlobs (version 6, set by JS before Go starts; createBlobStore() in js/blobs)
  *
- *   {version: 5,
+ *   {version: 6,
  *    put(key: string, bytes: Uint8Array) => Promise<void>,
  *    get(key: string) => Promise<Uint8Array | null>,
  *    delete(key: string) => Promise<void>,
@@ -146,9 +151,9 @@
  *   Rejections are Errors named StorageQuotaError (full: Go answers
  *   M_RESOURCE_LIMIT_EXCEEDED), BlobKeyError or StoragePersistError.
  *
- * ## hearthPush (version 5, set by JS before Go starts; createPushGateway() in js/push)
+ * ## hearthPush (version 6, set by JS before Go starts; createPushGateway() in js/push)
  *
- *   {version: 5,
+ *   {version: 6,
  *    notify(url: string, body: Uint8Array, options?: {signal: AbortSignal})
  *      => Promise<{status: number, body: Uint8Array}>}
  *   POSTs body (the push gateway API's JSON notification) to an HTTP pusher's
@@ -159,7 +164,7 @@
  *   gateway rejects. Absent: Go pushes nothing (it still counts and lists).
  */
 
-export const BRIDGE_VERSION = 5
+export const BRIDGE_VERSION = 6
 
 export const GLOBALS = Object.freeze({
   serve: 'hearthServe',
@@ -186,10 +191,31 @@ export async function callServe (head, body, { signal } = {}) {
   if (typeof serve !== 'function') {
     throw new BridgeError('the Go server is not running (hearthServe is not set)')
   }
-  const res = await serve({ head: JSON.stringify(head), body: body ?? null, signal })
-  const parsed = JSON.parse(res.head)
-  return { status: parsed.status, headers: parsed.headers, body: res.body }
+  const res = await serve({ head: encodeServeHead(head), body: body ?? null, signal })
+  const lines = res.head.split('\n')
+  const headers = []
+  for (let i = 1; i + 1 < lines.length; i += 2) headers.push([lines[i], lines[i + 1]])
+  return { status: Number(lines[0]), headers, body: res.body }
 }
+
+/**
+ * hearthServe's request head (the contract above); throws a BridgeError
+ * when a line would hold a line break (CR, LF or NUL).
+ * @param {{method: string, url: string, headers: Array<[string, string]>, peer?: string}} head
+ * @returns {string}
+ */
+export function encodeServeHead ({ method, url, headers, peer = '' }) {
+  const lines = [method, url, peer]
+  for (const [name, value] of headers) lines.push(name, value)
+  for (const line of lines) {
+    if (typeof line !== 'string' || LINE_BREAK.test(line)) {
+      throw new BridgeError(`a request head line is not a string without line breaks: ${JSON.stringify(line)}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+const LINE_BREAK = /[\r\n\0]/
 
 /**
  * Hands one mail from a relay mailbox to Go (createP2P's onMail calls it).

@@ -1,12 +1,12 @@
 // The JS helpers that hand requests, mail and notices to Go's globals.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { GLOBALS, addServerTiming, deliverMail, deliverNotice, serveFetch } from './globals.js'
+import { GLOBALS, addServerTiming, callServe, deliverMail, deliverNotice, serveFetch } from './globals.js'
 
 test('deliverMail and deliverNotice call hearthMailbox and pass its outcome on', async (t) => {
   const calls = []
   globalThis[GLOBALS.mailbox] = {
-    version: 5,
+    version: 6,
     receive: async (from, sealed) => { calls.push(['receive', from, sealed]); if (from === 'busy') throw new Error('storage is busy') },
     notice: async (...args) => { calls.push(['notice', ...args]) }
   }
@@ -27,10 +27,12 @@ test('without hearthMailbox, delivering is refused with a named error (the mail 
 test('serveFetch answers with Go\'s bytes as they are (a streamed body keeps the fetch event pending until drained, holding off a new build)', async (t) => {
   const seen = []
   globalThis[GLOBALS.serve] = async ({ head, body }) => {
-    const { method, url, headers } = JSON.parse(head)
-    seen.push({ method, url, headers, body })
+    const [method, url, peer, ...lines] = head.split('\n')
+    const headers = []
+    for (let i = 0; i < lines.length; i += 2) headers.push([lines[i], lines[i + 1]])
+    seen.push({ method, url, peer, headers, body })
     const status = url.endsWith('/empty') ? 204 : 200
-    return { head: JSON.stringify({ status, headers: [['content-type', 'application/json']] }), body: new TextEncoder().encode('{"ok":true}') }
+    return { head: `${status}\ncontent-type\napplication/json`, body: new TextEncoder().encode('{"ok":true}') }
   }
   const realResponse = globalThis.Response
   const bodies = []
@@ -51,11 +53,27 @@ test('serveFetch answers with Go\'s bytes as they are (a streamed body keeps the
   assert.match(res.headers.get('server-timing'), /^go;dur=\d+\.\d$/, 'Go\'s time is in Server-Timing')
   assert.ok(bodies[0] instanceof Uint8Array, `the body was handed to Response as ${bodies[0]?.constructor?.name}`)
   assert.equal(await res.text(), '{"ok":true}')
-  assert.deepEqual(seen[0], { method: 'PUT', url: 'http://hearth.test/_matrix/client/v3/x', headers: [['content-type', 'text/plain;charset=UTF-8'], ['x-a', 'b']], body: new TextEncoder().encode('hi') })
+  assert.deepEqual(seen[0], { method: 'PUT', url: 'http://hearth.test/_matrix/client/v3/x', peer: '', headers: [['content-type', 'text/plain;charset=UTF-8'], ['x-a', 'b']], body: new TextEncoder().encode('hi') })
 
   // No body where Fetch allows none: HEAD, and null body statuses.
   assert.equal((await serveFetch(new Request('http://hearth.test/_matrix/client/v3/x', { method: 'HEAD' }))).body, null)
   assert.equal((await serveFetch(new Request('http://hearth.test/_matrix/client/v3/empty'))).status, 204)
+})
+
+test('callServe hands Go a head of lines and refuses one a line break would split', async (t) => {
+  const heads = []
+  globalThis[GLOBALS.serve] = async ({ head }) => {
+    heads.push(head)
+    return { head: '201\nx-a\n1\nx-b\n', body: new Uint8Array(0) }
+  }
+  t.after(() => { delete globalThis[GLOBALS.serve] })
+  const answer = await callServe({ method: 'PUT', url: '/_matrix/federation/v1/send/1', headers: [['x-c', 'd']], peer: '12D3KooWA' }, null)
+  assert.deepEqual(heads, ['PUT\n/_matrix/federation/v1/send/1\n12D3KooWA\nx-c\nd'])
+  assert.deepEqual({ status: answer.status, headers: answer.headers }, { status: 201, headers: [['x-a', '1'], ['x-b', '']] })
+  for (const bad of [{ headers: [['x-c', 'd\n12D3KooWB']] }, { url: '/a\rb' }, { method: 'GET\0' }, { headers: [['x-c', 5]] }]) {
+    await assert.rejects(callServe({ method: 'GET', url: '/x', headers: [], ...bad }, null), { name: 'BridgeError' }, JSON.stringify(bad))
+  }
+  assert.equal(heads.length, 1, 'no refused head reached Go')
 })
 
 test('addServerTiming keeps every metric in one Server-Timing value (Chromium passes on only the first of repeated headers)', () => {

@@ -13,7 +13,7 @@ test('hearthP2P forwards to the node and carries the bridge version', async () =
   }
   const global = hearthP2P(fake)
   assert.equal(global.version, BRIDGE_VERSION)
-  assert.equal(BRIDGE_VERSION, 5)
+  assert.equal(BRIDGE_VERSION, 6)
   assert.deepEqual(global.peers(), fake.peers())
   assert.deepEqual(calls, [], 'peers() without a list leaves the watched set alone')
   assert.deepEqual(global.peers(['12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB']), fake.peers())

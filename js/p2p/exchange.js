@@ -163,10 +163,16 @@ function parseRequestHead (text) {
   } catch {
     return null
   }
-  if (head === null || typeof head !== 'object' || typeof head.method !== 'string' ||
-      typeof head.url !== 'string' || !Array.isArray(head.headers)) return null
+  if (head === null || typeof head !== 'object' || !isHeadLine(head.method) ||
+      typeof head.url !== 'string' || !Array.isArray(head.headers) ||
+      !head.headers.every((h) => Array.isArray(h) && h.length === 2 && isHeadLine(h[0]) && isHeadLine(h[1]))) return null
   const parsed = new URL(head.url, 'http://hearth.invalid')
   return { method: head.method, url: parsed.pathname + parsed.search, headers: head.headers }
+}
+
+/** Whether s may be a line of Go's request head: a string without CR, LF or NUL (js/bridge/globals.js encodeServeHead). */
+function isHeadLine (s) {
+  return typeof s === 'string' && !/[\r\n\0]/.test(s)
 }
 
 function checkResponseHead (text) {

@@ -73,6 +73,21 @@ test('the client API cannot be reached over a direct link either', async () => {
   assert.equal(JSON.parse(new TextDecoder().decode(res.body)).errcode, 'M_FORBIDDEN')
 })
 
+test('a head with a header that is not a pair of one-line strings is refused before Go sees it', async () => {
+  for (const headers of [[['x-a', 'one\nhost'], ['x-b', 'b']], [['x-a']], [['x-a', 7]], ['x-a: b']]) {
+    const [asker, answerer] = channelPair()
+    let served = false
+    const answering = answer(channelStream(answerer), 'PEER_A', { serve: async () => { served = true }, timeouts, budget })
+    const res = await ask(channelStream(asker), {
+      head: JSON.stringify({ method: 'GET', url: '/_matrix/key/v2/server', headers }), body: null
+    }, { peerId: 'PEER_B', timeoutMs: 5000 })
+    await answering
+    assert.equal(JSON.parse(res.head).status, 400, JSON.stringify(headers))
+    assert.equal(JSON.parse(new TextDecoder().decode(res.body)).errcode, 'M_BAD_JSON')
+    assert.equal(served, false)
+  }
+})
+
 test('a channel closed mid-response is a named error, not a hang', async () => {
   const [asker, answerer] = channelPair()
   const reading = (async () => {

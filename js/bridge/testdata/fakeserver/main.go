@@ -28,7 +28,7 @@ func main() {
 	}
 	promise := js.Global().Get("Promise")
 	info := js.Global().Get("Object").New()
-	info.Set("version", 5) // the bridge contract version (go/bridge.Version)
+	info.Set("version", 6) // the bridge contract version (go/bridge.Version)
 	info.Set("serverName", "fake.test")
 	info.Set("storageSeen", js.Global().Get("hearthStorage").Truthy())
 	// Whether Go runs while storage is still opening (a promise of it).
@@ -56,7 +56,7 @@ func main() {
 		}
 		js.Global().Set("hearthServe", js.FuncOf(func(this js.Value, args []js.Value) any {
 			res := js.Global().Get("Object").New()
-			res.Set("head", `{"status":200,"headers":[["Content-Type","application/json"]]}`)
+			res.Set("head", "200\ncontent-type\napplication/json")
 			body := js.Global().Get("Uint8Array").New(2)
 			js.CopyBytesToJS(body, []byte("{}"))
 			res.Set("body", body)
