@@ -18,6 +18,7 @@ type eventLoop struct {
 	receive js.Value
 	mu      sync.Mutex
 	waiting []chan struct{} // in the order their messages were posted; guarded by mu
+	stopped bool            // guarded by mu
 }
 
 var loop eventLoop
@@ -26,14 +27,43 @@ var loop eventLoop
 // run a task of its own. Go in wasm runs on JS's one thread and returns to JS
 // only when no goroutine can run: what JS has queued by then (the reactions
 // to answers Go has resolved, which are microtasks) runs before that task.
-func YieldToEventLoop() {
-	loop.once.Do(loop.open)
+// After StopEventLoop it returns at once.
+func YieldToEventLoop() { loop.yield() }
+
+// StopEventLoop is called as Go exits: the messages of yields still waiting
+// are dropped, since a message reaching an exited Go throws in the host
+// (fatal in a Node process that runs a headless peer). Their goroutines stay
+// blocked; Go is ending.
+func StopEventLoop() { loop.stop() }
+
+func (l *eventLoop) yield() {
+	if done := l.post(); done != nil {
+		<-done
+	}
+}
+
+// post queues a task's message and returns what its arrival closes; nil
+// once stopped.
+func (l *eventLoop) post() <-chan struct{} {
+	l.once.Do(l.open)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return nil
+	}
 	done := make(chan struct{})
-	loop.mu.Lock()
-	loop.waiting = append(loop.waiting, done)
-	loop.mu.Unlock()
-	loop.port.Call("postMessage", nil)
-	<-done
+	l.waiting = append(l.waiting, done)
+	l.port.Call("postMessage", nil)
+	return done
+}
+
+func (l *eventLoop) stop() {
+	l.once.Do(l.open)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	l.receive.Set("onmessage", js.Null())
+	l.receive.Call("close")
 }
 
 func (l *eventLoop) open() {

@@ -51,3 +51,20 @@ func TestYieldToEventLoopReturnsToEveryCaller(t *testing.T) {
 		t.Fatal("a goroutine that yielded was never resumed")
 	}
 }
+
+// A yield whose message is still queued when Go stops is never resumed: its
+// message must not call into Go, which has exited by the time it arrives.
+func TestStopEventLoopDropsTheYieldsStillWaiting(t *testing.T) {
+	var l eventLoop
+	arrived := l.post()
+	l.stop()
+	time.Sleep(50 * time.Millisecond) // JS runs its tasks meanwhile
+	select {
+	case <-arrived:
+		t.Fatal("a message queued at stop reached Go")
+	default:
+	}
+	if l.post() != nil {
+		t.Fatal("a yield after stop posted a message")
+	}
+}

@@ -73,9 +73,7 @@ func main() {
 	startup.Ready(bridge.ReadyInfo{ServerName: string(srv.Identity.ServerName), SigningKey: srv.Identity.Key})
 	// Said once the requests that waited for the start have had their turn:
 	// a start-up's first log line cost it 6-17 ms in the browser.
-	readySaid := make(chan struct{})
 	go func() {
-		defer close(readySaid)
 		bridge.YieldToEventLoop()
 		logrus.WithField("server_name", srv.Identity.ServerName).Info("homeserver ready")
 	}()
@@ -83,8 +81,7 @@ func main() {
 	// headless peer stopping inside a larger program): then main returns and
 	// Go exits.
 	<-startup.StopRequested()
-	// The yield's message must not reach a Go that has exited (it would throw).
-	<-readySaid
+	defer bridge.StopEventLoop()
 	cancel()
 	srv.Close()
 	logrus.Info("homeserver stopped")
