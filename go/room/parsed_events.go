@@ -22,7 +22,8 @@ const parsedGeneration = 512
 // ID and JSON bytes it was made from, and the parse is a function of those
 // alone. So it is shared by every server in the process and never goes
 // stale: a redaction rewrites the row's JSON, which then no longer matches.
-// Events are shared read-only: the ID is set when they are made, and
+// Events are shared read-only: their ID is set before they are remembered
+// (loadEvent passes it; insertEvent has asked for it), and
 // gomatrixserverlib's mutators (Redact, SetUnsignedField) are never called on
 // a stored event.
 type parsedEvents struct {
