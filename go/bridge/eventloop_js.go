@@ -16,6 +16,8 @@ type eventLoop struct {
 	// side refers to it, and a collected listener would leave every waiter
 	// blocked for good.
 	receive js.Value
+	// refs: the port can hold Node's process alive (ref/unref; not in browsers).
+	refs    bool
 	mu      sync.Mutex
 	waiting []chan struct{} // in the order their messages were posted; guarded by mu
 	stopped bool            // guarded by mu
@@ -52,6 +54,9 @@ func (l *eventLoop) post() <-chan struct{} {
 		return nil
 	}
 	done := make(chan struct{})
+	if len(l.waiting) == 0 && l.refs {
+		l.receive.Call("ref") // or Node may end, the message undelivered
+	}
 	l.waiting = append(l.waiting, done)
 	l.port.Call("postMessage", nil)
 	return done
@@ -75,13 +80,17 @@ func (l *eventLoop) open() {
 		l.mu.Lock()
 		done := l.waiting[0]
 		l.waiting = l.waiting[1:]
+		if len(l.waiting) == 0 && l.refs {
+			l.receive.Call("unref")
+		}
 		l.mu.Unlock()
 		close(done)
 		return nil
 	})
 	receive.Set("onmessage", onReceive)
-	// Under Node a port that listens keeps the process alive; this one must not.
-	if unref := receive.Get("unref"); unref.Type() == js.TypeFunction {
+	// Under Node a port that listens keeps the process alive: this one does
+	// only while a yield waits for its message.
+	if l.refs = receive.Get("unref").Type() == js.TypeFunction; l.refs {
 		receive.Call("unref")
 	}
 	l.port = channel.Get("port2")

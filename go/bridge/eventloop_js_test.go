@@ -68,3 +68,25 @@ func TestStopEventLoopDropsTheYieldsStillWaiting(t *testing.T) {
 		t.Fatal("a yield after stop posted a message")
 	}
 }
+
+// Under Node the port keeps the process alive while a yield waits, and only
+// then: with nothing else pending Node would end, the message undelivered,
+// and Go would report a deadlock.
+func TestYieldHoldsNodeAliveWhileItWaits(t *testing.T) {
+	var l eventLoop
+	l.once.Do(l.open)
+	if !l.refs {
+		t.Skip("not under Node")
+	}
+	if l.receive.Call("hasRef").Bool() {
+		t.Fatal("an idle event loop holds the process alive")
+	}
+	arrived := l.post()
+	if !l.receive.Call("hasRef").Bool() {
+		t.Fatal("a waiting yield does not hold the process alive")
+	}
+	<-arrived
+	if l.receive.Call("hasRef").Bool() {
+		t.Fatal("the process is still held once the yield is over")
+	}
+}
