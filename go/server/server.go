@@ -86,6 +86,13 @@ type Config struct {
 	// blob store (go/room cold_events.go); zero: none. For databases held
 	// in memory (sql.js); it also makes the database give back freed pages.
 	ColdEvents room.ColdOptions
+	// UpkeepAfter holds back the background upkeep (media recovery, the cold
+	// event mover, the search indexer) until it is closed; nil: it starts
+	// with the server. The wasm build opens it once the browser has seen the
+	// server ready: sql.js answers synchronously, so Go gives the thread
+	// back only when every goroutine waits, and upkeep that could run first
+	// made every start-up that much later.
+	UpkeepAfter <-chan struct{}
 	// Media sets the media limits (one file, quota, remote cache); zero
 	// values are the defaults. Its Now, Random and FetchRemote come from here.
 	Media media.Options
@@ -214,9 +221,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	upkeepCtx, stopUpkeep := context.WithCancel(context.WithoutCancel(ctx))
 	upkeep := &sync.WaitGroup{}
-	upkeep.Go(func() { rooms.RunColdMover(upkeepCtx, cfg.ColdEvents) })
-	upkeep.Go(func() { rooms.RunSearchIndexer(upkeepCtx, 0) })
-	upkeep.Go(func() { recoverMedia(upkeepCtx, mediaStore) })
+	for _, work := range []func(context.Context){
+		func(ctx context.Context) { rooms.RunColdMover(ctx, cfg.ColdEvents) },
+		func(ctx context.Context) { rooms.RunSearchIndexer(ctx, 0) },
+		func(ctx context.Context) { recoverMedia(ctx, mediaStore) },
+	} {
+		upkeep.Go(func() {
+			if cfg.UpkeepAfter != nil {
+				select {
+				case <-cfg.UpkeepAfter:
+				case <-upkeepCtx.Done():
+					return
+				}
+			}
+			work(upkeepCtx)
+		})
+	}
 	// Every request, on every platform, is answered even if its handler panics.
 	recovered := logrus.WithField("component", "server")
 	return &Server{

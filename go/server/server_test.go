@@ -101,3 +101,70 @@ func TestCloseWaitsForTheColdEventMover(t *testing.T) {
 		t.Fatal("Close did not return once the cold event mover could end")
 	}
 }
+
+// listedBlobs closes listed when the blobs are first listed: media
+// recovery's sweep, the upkeep's first work at start-up.
+type listedBlobs struct {
+	media.BlobStore
+	once   sync.Once
+	listed chan struct{}
+}
+
+func (b *listedBlobs) Keys(ctx context.Context, prefix string) ([]string, error) {
+	b.once.Do(func() { close(b.listed) })
+	return b.BlobStore.Keys(ctx, prefix)
+}
+
+// The upkeep starts only once UpkeepAfter closes (in the browser it ran
+// before JS saw the server ready), and a server closed before that still
+// closes.
+func TestUpkeepWaitsForUpkeepAfter(t *testing.T) {
+	ctx := context.Background()
+	start := func(t *testing.T) (*server.Server, *listedBlobs, chan struct{}) {
+		db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		blobs := &listedBlobs{BlobStore: media.NewMemoryBlobs(), listed: make(chan struct{})}
+		after := make(chan struct{})
+		srv, err := server.New(ctx, server.Config{DB: db, BcryptCost: bcrypt.MinCost, Blobs: blobs, UpkeepAfter: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv, blobs, after
+	}
+	t.Run("held back until closed", func(t *testing.T) {
+		srv, blobs, after := start(t)
+		defer srv.Close()
+		select {
+		case <-blobs.listed:
+			t.Fatal("media recovery ran before UpkeepAfter closed")
+		case <-time.After(100 * time.Millisecond):
+		}
+		close(after)
+		select {
+		case <-blobs.listed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("media recovery never ran after UpkeepAfter closed")
+		}
+	})
+	t.Run("closed before it starts", func(t *testing.T) {
+		srv, blobs, _ := start(t)
+		closed := make(chan struct{})
+		go func() {
+			srv.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close did not return while the upkeep waited to start")
+		}
+		select {
+		case <-blobs.listed:
+			t.Fatal("media recovery ran after Close")
+		default:
+		}
+	})
+}
