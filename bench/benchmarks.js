@@ -20,6 +20,7 @@ export const BENCHMARKS = Object.freeze([
   { name: 'size', module: './size.js', fn: 'size', timeoutMs: 45_000 },
   { name: 'build-flags', module: './build-flags.js', fn: 'buildFlags', timeoutMs: 80_000 },
   { name: 'startup', module: './browser.js', fn: 'startup', timeoutMs: 240_000 },
+  { name: 'startup.node', module: './node-startup.js', fn: 'nodeStartup', timeoutMs: 60_000 },
   { name: 'client', module: './client.js', fn: 'client', timeoutMs: 240_000 },
   { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 70_000 },
   { name: 'clientapi.worker-cpu', module: './worker-profile.js', fn: 'workerProfile', timeoutMs: 60_000 },

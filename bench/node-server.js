@@ -6,8 +6,12 @@
  * Also a tiny Matrix client over callServe, so benchmarks can drive the
  * server exactly as the service worker does, minus the worker.
  *
- *   node --stack-size=8192 bench/node-server.js --startup WASM
- *     boots WASM with in-memory storage and prints {compileMs, goStartMs}
+ *   node --stack-size=8192 bench/node-server.js --startup WASM [DIR]
+ *     boots WASM with in-memory storage (or the file journal in DIR) and
+ *     prints {compileMs, goStartMs}
+ *   node --stack-size=8192 bench/node-server.js --fill WASM DIR COUNT
+ *     boots WASM on the file journal in DIR, sends COUNT messages to a new
+ *     room of a new user, and stops
  */
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -82,8 +86,22 @@ export function matrixClient () {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--startup') {
-  const started = await bootServer({ wasm: process.argv[3] })
-  console.log(JSON.stringify({ compileMs: started.compileMs, goStartMs: started.goStartMs }))
-  process.exit(0)
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [mode, wasm, dir, count] = process.argv.slice(2)
+  const storageOptions = dir ? { persistence: 'file', dir } : undefined
+  if (mode === '--startup') {
+    const started = await bootServer({ wasm, storageOptions })
+    console.log(JSON.stringify({ compileMs: started.compileMs, goStartMs: started.goStartMs }))
+    process.exit(0)
+  }
+  if (mode === '--fill') {
+    const started = await bootServer({ wasm, storageOptions })
+    const client = matrixClient()
+    await client.register('filler', 'filler-password')
+    const { room_id: roomId } = await client.createRoom({})
+    for (let i = 0; i < Number(count); i++) await client.send(roomId, `fill-${i}`, `message ${i}`)
+    await started.info.stop()
+    await started.storage.close()
+    process.exit(0)
+  }
 }
