@@ -84,11 +84,7 @@ func TestCloseWaitsForTheColdEventMover(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the cold event mover never stored an event")
 	}
-	closed := make(chan struct{})
-	go func() {
-		srv.Close()
-		close(closed)
-	}()
+	closed := closeInBackground(srv)
 	select {
 	case <-closed:
 		t.Fatal("Close returned while the cold event mover was storing an event")
@@ -100,6 +96,17 @@ func TestCloseWaitsForTheColdEventMover(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return once the cold event mover could end")
 	}
+}
+
+// closeInBackground calls srv.Close and returns a channel closed once it
+// has returned.
+func closeInBackground(srv *server.Server) <-chan struct{} {
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	return closed
 }
 
 // listedBlobs closes listed when the blobs are first listed: media
@@ -151,11 +158,7 @@ func TestUpkeepWaitsForUpkeepAfter(t *testing.T) {
 	})
 	t.Run("closed before it starts", func(t *testing.T) {
 		srv, blobs, _ := start(t)
-		closed := make(chan struct{})
-		go func() {
-			srv.Close()
-			close(closed)
-		}()
+		closed := closeInBackground(srv)
 		select {
 		case <-closed:
 		case <-time.After(10 * time.Second):
