@@ -15,6 +15,8 @@
  *     .go-start              Go main → ready (storage.Open, which waits for storage to open, migrations, identity)
  *     .first-answer          ready → the worker's first answer left it
  *     .page-delay            that answer → the page has /versions (its trip, the page's own start-up)
+ *     .page-script           navigation start → the page has its page.js (in Chromium it does
+ *                            not wait for the worker: sw/static-routes.js)
  *     .total
  *   startup.warm-reload.total      reload, worker still running
  *   startup.worker-restart.*       worker stopped (as browsers do to idle
@@ -130,12 +132,13 @@ export async function measureLoad (page) {
     const b = window.__hearthBench
     const marks = {}
     for (const [k, v] of Object.entries(b.status?.marks ?? {})) marks[k] = v - performance.timeOrigin
-    return { total: b.versionsAt, marks }
+    const pageScript = performance.getEntriesByType('resource').find((e) => new URL(e.name).pathname === '/page.js')
+    return { total: b.versionsAt, marks, pageScript: pageScript?.responseEnd }
   })
 }
 
 /** The phase split from the worker's marks, where the marks cover this load. */
-function phases ({ total, marks: m }) {
+function phases ({ total, marks: m, pageScript }) {
   const out = { total }
   const span = (from, to) => (m[from] !== undefined && m[to] !== undefined && m[from] >= 0 ? m[to] - m[from] : undefined)
   if (m.bootRequested !== undefined && m.bootRequested >= 0) out['worker-install'] = m.bootRequested
@@ -145,6 +148,7 @@ function phases ({ total, marks: m }) {
   out['go-start'] = span('goStarted', 'ready')
   out['first-answer'] = span('ready', 'firstAnswer')
   if (m.firstAnswer !== undefined && m.firstAnswer >= 0) out['page-delay'] = total - m.firstAnswer
+  if (pageScript !== undefined) out['page-script'] = pageScript
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
 }
 
@@ -171,6 +175,7 @@ const NOTES = {
   'go-start': 'Go main → ready (Go starts after compile; a storage still opening is waited for inside)',
   'first-answer': 'ready → the worker\'s first answer left it (the requests that waited for the start; the page\'s own may come first)',
   'page-delay': 'the worker\'s first answer → the page has /versions (the answer\'s trip, and the page\'s main thread busy with its own start)',
+  'page-script': 'navigation start → the page has page.js (the page\'s own start; in Chromium not through the worker)',
   total: 'navigation start → first /_matrix/client/versions answered by the worker'
 }
 

@@ -14,6 +14,20 @@ import { steps } from './steps.js'
 import { register, createRoom, openRoom, waitForMessages, STEP_TIMEOUT, BOOT_TIMEOUT } from './ui.js'
 import { waitForStatus } from './deploy.js'
 
+/**
+ * The static route each response of the page took, by path (Chromium's
+ * serviceWorkerRouterInfo.matchedSourceType; 'none' when no route matched).
+ */
+async function watchRoutes (page) {
+  const cdp = await page.createCDPSession()
+  await cdp.send('Network.enable')
+  const taken = new Map()
+  cdp.on('Network.responseReceived', ({ response }) => {
+    taken.set(new URL(response.url).pathname, response.serviceWorkerRouterInfo?.matchedSourceType ?? 'none')
+  })
+  return { taken, stop: () => cdp.detach().catch(() => {}) }
+}
+
 test('first visit, register, create a room, message; reloads, worker restarts and browser restarts keep it all', { timeout: 300000 }, async (t) => {
   const env = await openBrowser({ name: 'skeleton' })
   // If the test runner gives up (timeout), the browser must not outlive it.
@@ -89,11 +103,22 @@ test('first visit, register, create a room, message; reloads, worker restarts an
     })
 
     await run('the worker is stopped, as when idle: it boots again from storage', async () => {
+      const routes = await watchRoutes(page)
       await env.stopWorkers(page)
       await page.reload({ waitUntil: 'domcontentloaded' })
       await page.waitForSelector('[data-testid=server-status][data-phase=ready]', { timeout: BOOT_TIMEOUT })
       await page.waitForSelector('[data-testid=app]:not([hidden])', { timeout: STEP_TIMEOUT })
       await waitForMessages(page, messages)
+      // The worker's static routes (sw/static-routes.js): the page's own
+      // files did not wait for the starting worker; what it answers, and the
+      // navigation that starts it, went to it.
+      await page.evaluate(() => Promise.all(['/_matrix/client/versions', '/_hearth/backup/download/no-such-ticket']
+        .map((path) => fetch(path).then((r) => r.arrayBuffer()))))
+      await routes.stop()
+      for (const path of ['/page.js', '/style.css']) assert.equal(routes.taken.get(path), 'network', `${path}'s route`)
+      for (const path of ['/', '/_matrix/client/versions', '/_hearth/backup/download/no-such-ticket']) {
+        assert.equal(routes.taken.get(path), 'fetch-event', `${path}'s route`)
+      }
     })
 
     await run('a stopped worker boots when the browser starts it, before any page asks', async () => {

@@ -31,7 +31,9 @@ import { BackupTargetNotEmptyError, backupContents, readBackup, writeBackup } fr
 import { restoreSnapshot } from '../js/storage/index.js'
 import { request as idbRequest } from '../js/storage/indexeddb-persistence.js'
 
-export const BACKUP_PATHS = Object.freeze({ export: '/_hearth/backup/export', download: '/_hearth/backup/download/', import: '/_hearth/backup/import' })
+/** Every backup path starts so. */
+export const BACKUP_PATH_PREFIX = '/_hearth/backup/'
+export const BACKUP_PATHS = Object.freeze({ export: `${BACKUP_PATH_PREFIX}export`, download: `${BACKUP_PATH_PREFIX}download/`, import: `${BACKUP_PATH_PREFIX}import` })
 /** Chunks queued for the reader (the download) before the writer waits for it. */
 const QUEUED_CHUNKS = 8
 /** How long an export's download link stays valid: the page opens it at once. */

@@ -152,7 +152,10 @@ export function isNewerStatus (previous, next) {
   return next.seq > previous.seq
 }
 
+/** Path prefixes on the worker's own origin that the Go server answers. */
+export const SERVER_PATH_PREFIXES = Object.freeze(['/_matrix/', '/.well-known/matrix/'])
+
 /** Paths on the worker's own origin that the Go server answers. */
 export function isServerPath (pathname) {
-  return pathname.startsWith('/_matrix/') || pathname.startsWith('/.well-known/matrix/')
+  return SERVER_PATH_PREFIXES.some((prefix) => pathname.startsWith(prefix))
 }

@@ -1,7 +1,7 @@
 /**
  * The service worker: runs the Go server and answers /_matrix/* and
  * /.well-known/matrix/* on its own origin with it. Everything else goes to the
- * network untouched.
+ * network untouched: in Chromium without a fetch event (static-routes.js).
  *
  * Life cycle. The browser may stop an idle worker at any time (Firefox after
  * about 30 s without events) and start it again for the next fetch, so the
@@ -32,8 +32,9 @@ import { createStorage } from '../js/storage/index.js'
 import { createBlobStore } from '../js/blobs/index.js'
 import { createNetwork } from './network.js'
 import { createHandover } from './handover.js'
-import { CHANNEL, MSG, isServerPath, lifeLockName } from './protocol.js'
-import { createBackupRoutes, isBackupPath } from './backup.js'
+import { CHANNEL, MSG, SERVER_PATH_PREFIXES, isServerPath, lifeLockName } from './protocol.js'
+import { BACKUP_PATH_PREFIX, createBackupRoutes, isBackupPath } from './backup.js'
+import { addStaticRoutes, staticRoutes } from './static-routes.js'
 import { createClientPorts } from './client-port.js'
 
 /** Where the static files are, relative to this script (dist/ root). */
@@ -302,7 +303,9 @@ const backupRoutes = createBackupRoutes({
 })
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(self.skipWaiting())
+  // Requests for anything but these paths go straight to the network (static-routes.js).
+  const routed = addStaticRoutes(event, staticRoutes([...SERVER_PATH_PREFIXES, BACKUP_PATH_PREFIX]))
+  event.waitUntil(Promise.all([self.skipWaiting(), routed]))
 })
 
 self.addEventListener('activate', (event) => {
