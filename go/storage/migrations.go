@@ -644,30 +644,23 @@ INSERT INTO search_index_position (id, indexed_to) VALUES (0, (SELECT COALESCE(M
 // SchemaVersion is the version a fully migrated database has.
 func SchemaVersion() int { return len(migrations) }
 
-// migrate brings the schema to SchemaVersion, each step in its own transaction
-// so that a failure leaves the database at the last complete version.
+// migrate brings the schema to SchemaVersion in one transaction: a new
+// database is one durable commit, not one per version (each an IndexedDB
+// transaction in the browser, a first visit's 24 of them), and a failure
+// leaves the database as it was.
 func (db *DB) migrate(ctx context.Context) error {
 	return db.migrateTo(ctx, len(migrations))
 }
 
 func (db *DB) migrateTo(ctx context.Context, target int) error {
 	// Read first: at a warm start the table is there, and a write would be a
-	// durable commit (an IndexedDB transaction in the browser) for nothing.
+	// durable commit for nothing.
 	var exists bool
 	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')`).Scan(&exists); err != nil {
 		return fmt.Errorf("look for schema_version: %w", err)
 	}
-	if !exists {
-		err := db.Write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("create schema_version: %w", err)
-		}
-	}
-	for {
-		var current int
+	current := 0
+	if exists {
 		if err := db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
@@ -677,17 +670,23 @@ func (db *DB) migrateTo(ctx context.Context, target int) error {
 		if current >= target {
 			return nil
 		}
-		err := db.Write(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, migrations[current]); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, current+1)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate schema to version %d: %w", current+1, err)
-		}
 	}
+	return db.Write(ctx, func(tx *sql.Tx) error {
+		if !exists {
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+				return fmt.Errorf("create schema_version: %w", err)
+			}
+		}
+		for version := current + 1; version <= target; version++ {
+			if _, err := tx.ExecContext(ctx, migrations[version-1]); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", version, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, version); err != nil {
+				return fmt.Errorf("record schema version %d: %w", version, err)
+			}
+		}
+		return nil
+	})
 }
 
 // OpenAtVersion opens (creating if needed) the database at path migrated
