@@ -58,7 +58,9 @@ export class NetworkConfigError extends Error {
 
 /**
  * @param {object} options
- * @param {string} options.configURL the site's config.json
+ * @param {string} options.configURL the site's config.json, read at start
+ * @param {Promise<{relays: string[], debug: string|null}>} [options.config] config.json
+ *   already being read (readNetworkConfig): start uses it instead
  * @param {Uint8Array} options.signingKey Go's 64-byte ed25519 key: the libp2p identity
  * @param {string} options.serverName Go's server name, which must equal the peer ID
  * @param {(status: NetworkStatus) => void} options.onStatus every change
@@ -99,7 +101,7 @@ export function createNetwork (options, components = {}) {
       if (p2p !== null) return
       report({ state: 'starting' })
       try {
-        const config = await loadConfig(options.configURL, fetchConfig)
+        const config = await (options.config ?? readNetworkConfig(options.configURL, fetchConfig))
         if (config.debug) enableLibp2pLogs(config.debug)
         if (options.debug) enableLibp2pLogs(options.debug)
         if (config.relays.length === 0) {
@@ -172,9 +174,10 @@ export function createNetwork (options, components = {}) {
 
 /**
  * config.json's network fields, checked: relay (string, list or null) becomes
- * relays (a list of multiaddrs each naming the relay's peer ID).
+ * relays (a list of multiaddrs each naming the relay's peer ID). Rejects with
+ * a NetworkConfigError.
  */
-async function loadConfig (url, fetchConfig) {
+export async function readNetworkConfig (url, fetchConfig = (...args) => fetch(...args)) {
   let config
   try {
     // no-store: a deployer's edit must win at the next worker start, not after a cache expiry

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createRelay } from '../js/relay/index.js'
-import { createNetwork } from './network.js'
+import { createNetwork, readNetworkConfig } from './network.js'
 
 const quiet = { info () {}, warn () {} }
 
@@ -35,6 +35,22 @@ test('config.json decides: no relay is off; unreadable or bad relay is failed, w
   const bad = (await startWith(serving({ relay: '/ip4/127.0.0.1/tcp/8081/ws' }), id)).network.status()
   assert.equal(bad.state, 'failed')
   assert.match(bad.error, /not a multiaddr ending in \/p2p\/<relay peer ID>/)
+})
+
+test('a config.json read before start is used as read: nothing is fetched again, and its failure is the status', async () => {
+  const id = await identity()
+  const fetched = []
+  const fetch = async (url) => { fetched.push(url); return new Response('{}') }
+  const start = async (config) => {
+    const network = createNetwork({ configURL: 'https://hearth.invalid/config.json', config, ...id, logger: quiet, onStatus () {} }, { fetch })
+    await network.start()
+    return network.status()
+  }
+  assert.equal((await start(readNetworkConfig('https://hearth.invalid/config.json', serving({ relay: null })))).state, 'off')
+  const failed = readNetworkConfig('https://hearth.invalid/config.json', serving({}, 404))
+  failed.catch(() => {})
+  assert.deepEqual(await start(failed), { state: 'failed', error: 'cannot read config.json: HTTP 404' })
+  assert.deepEqual(fetched, [])
 })
 
 test('a relay in config.json: online as the server name, with the peers Go watches there', { timeout: 20_000 }, async (t) => {

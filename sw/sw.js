@@ -30,7 +30,7 @@ import { startServer } from '../js/bridge/boot.js'
 import { addServerTiming, serveFetch } from '../js/bridge/globals.js'
 import { createStorage } from '../js/storage/index.js'
 import { createBlobStore } from '../js/blobs/index.js'
-import { createNetwork } from './network.js'
+import { createNetwork, readNetworkConfig } from './network.js'
 import { createHandover } from './handover.js'
 import { CHANNEL, MSG, SERVER_PATH_PREFIXES, isServerPath, lifeLockName } from './protocol.js'
 import { BACKUP_PATH_PREFIX, createBackupRoutes, isBackupPath } from './backup.js'
@@ -148,6 +148,11 @@ function boot () {
     const sqlJs = { locateFile: () => assetURL(`sql-wasm.wasm?v=${SQL_WASM}`), immutable: SQL_WASM !== 'dev' }
     const locked = takeServerLock()
     locked.then(() => mark('serverLocked'), () => {})
+    // The network joins once Go is ready; its config.json (never from the
+    // HTTP cache) is read meanwhile, not after. A failure is the network's
+    // to report when it starts.
+    const networkConfig = readNetworkConfig(assetURL('config.json'))
+    networkConfig.catch(() => {})
     mark('storageOpenStarted')
     const storage = createStorage({
       ...sqlJs, // the brief's shape: sql.js options at the top level
@@ -186,6 +191,7 @@ function boot () {
     // The key stays in this worker: it becomes the libp2p identity right here.
     server.network = createNetwork({
       configURL: assetURL('config.json'),
+      config: networkConfig,
       signingKey: info.signingKey,
       serverName: info.serverName,
       debug: server.debug,
