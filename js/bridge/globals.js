@@ -208,14 +208,17 @@ export function encodeServeHead ({ method, url, headers, peer = '' }) {
   const lines = [method, url, peer]
   for (const [name, value] of headers) lines.push(name, value)
   for (const line of lines) {
-    if (typeof line !== 'string' || LINE_BREAK.test(line)) {
+    if (!isServeHeadLine(line)) {
       throw new BridgeError(`a request head line is not a string without line breaks: ${JSON.stringify(line)}`)
     }
   }
   return lines.join('\n')
 }
 
-const LINE_BREAK = /[\r\n\0]/
+/** Whether s may be a line of hearthServe's request head: a string without CR, LF or NUL. */
+export function isServeHeadLine (s) {
+  return typeof s === 'string' && !/[\r\n\0]/.test(s)
+}
 
 /**
  * Hands one mail from a relay mailbox to Go (createP2P's onMail calls it).

@@ -7,6 +7,7 @@
  * (index.js) or a WebRTC data channel between two browsers (direct/channel.js),
  * so both paths apply the same limits, checks and error names.
  */
+import { isServeHeadLine } from '../bridge/globals.js'
 import { FEDERATION_PATH_PREFIXES } from './constants.js'
 import { P2PProtocolError, P2PTimeoutError, P2PTooLargeError, PeerUnreachableError } from './errors.js'
 import { openMessage, readMessage, writeMessage } from './framing.js'
@@ -163,16 +164,11 @@ function parseRequestHead (text) {
   } catch {
     return null
   }
-  if (head === null || typeof head !== 'object' || !isHeadLine(head.method) ||
+  if (head === null || typeof head !== 'object' || !isServeHeadLine(head.method) ||
       typeof head.url !== 'string' || !Array.isArray(head.headers) ||
-      !head.headers.every((h) => Array.isArray(h) && h.length === 2 && isHeadLine(h[0]) && isHeadLine(h[1]))) return null
+      !head.headers.every((h) => Array.isArray(h) && h.length === 2 && isServeHeadLine(h[0]) && isServeHeadLine(h[1]))) return null
   const parsed = new URL(head.url, 'http://hearth.invalid')
   return { method: head.method, url: parsed.pathname + parsed.search, headers: head.headers }
-}
-
-/** Whether s may be a line of Go's request head: a string without CR, LF or NUL (js/bridge/globals.js encodeServeHead). */
-function isHeadLine (s) {
-  return typeof s === 'string' && !/[\r\n\0]/.test(s)
 }
 
 function checkResponseHead (text) {
