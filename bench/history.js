@@ -512,7 +512,8 @@ export async function headlessHistory ({ quick, deadline, log = () => {}, emit }
  */
 async function copyMessages (createStorage, dir, target) {
   const opened = await createStorage({ persistence: 'file', dir })
-  const db = opened.storage
+  const { withBytes } = await import('../js/storage/index.js')
+  const db = withBytes(opened.storage)
   const { decodeResult } = await import('../js/storage/codec.js')
   const check = (r) => {
     if (r instanceof Uint8Array || r === undefined) return r

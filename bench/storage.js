@@ -36,7 +36,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadSqlJs } from '../js/storage/sqljs.js'
-import { createStorage } from '../js/storage/index.js'
+import { createStorage, withBytes } from '../js/storage/index.js'
 import { encodeParams, TAG_BLOB, TAG_INTEGER, TAG_TEXT } from '../js/storage/codec.js'
 import { filePersistence, writeFileDurably } from '../js/storage/file-persistence.js'
 import { percentile, valueRow } from './rows.js'
@@ -114,11 +114,11 @@ async function journal (rows, COMMITS) {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-'))
   try {
     const s = await createStorage({ persistence: 'file', dir, name: 'bench' })
-    check(s.storage.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
+    check(withBytes(s.storage).exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
     await s.storage.commit()
     const insert = s.storage.prepare('INSERT INTO events (id, body) VALUES (?, ?)')
     check(s.storage.begin())
-    for (let i = 1; i <= rows; i++) check(s.storage.run(insert, encodeParams([int(i), text(row(i))])))
+    for (let i = 1; i <= rows; i++) check(withBytes(s.storage).run(insert, encodeParams([int(i), text(row(i))])))
     await s.storage.commit()
     // Let the snapshot the bulk load triggers finish outside the measurement.
     await new Promise(resolve => setTimeout(resolve, 1000))
@@ -127,12 +127,12 @@ async function journal (rows, COMMITS) {
     for (let i = rows + 1; i <= rows + COMMITS; i++) {
       const t0 = performance.now()
       check(s.storage.begin())
-      check(s.storage.run(insert, encodeParams([int(i), text(row(i))])))
+      check(withBytes(s.storage).run(insert, encodeParams([int(i), text(row(i))])))
       await s.storage.commit()
       latencies.push(performance.now() - t0)
     }
     const after = s.stats()
-    const readUs = readsOutsideTransactions(s.storage, rows)
+    const readUs = readsOutsideTransactions(withBytes(s.storage), rows)
     await s.close()
     const bytes = (after.journalBytesWritten - before.journalBytesWritten) + (after.snapshotBytesWritten - before.snapshotBytesWritten)
     return { ...summary('journal', rows, latencies, bytes), read_us: readUs }
@@ -239,12 +239,12 @@ async function benchOpen ({ sizes = SIZES, rounds = 3, tail = 100, onRow = () =>
 
 async function fill (dir, rows, tail) {
   const s = await createStorage({ persistence: 'file', dir, name: 'bench' })
-  check(s.storage.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
+  check(withBytes(s.storage).exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
   await s.storage.commit()
   const insert = s.storage.prepare('INSERT INTO events (id, body) VALUES (?, ?)')
   const commitRows = async (from, to) => {
     check(s.storage.begin())
-    for (let i = from; i <= to; i++) check(s.storage.run(insert, encodeParams([int(i), text(row(i))])))
+    for (let i = from; i <= to; i++) check(withBytes(s.storage).run(insert, encodeParams([int(i), text(row(i))])))
     await s.storage.commit()
   }
   for (let from = 1; from <= rows; from += 1000) await commitRows(from, Math.min(rows, from + 999))
@@ -324,8 +324,8 @@ async function benchRestarts ({ sizes = RESTART_SIZES, lives = 12, writes = 100,
         for (let i = 0; i < n; i++) {
           const p = eventParams(next++)
           check(s.storage.begin())
-          check(s.storage.run(insert[0], encodeParams(p.event.map(toParam))))
-          check(s.storage.run(insert[1], encodeParams(p.edges.map(toParam))))
+          check(withBytes(s.storage).run(insert[0], encodeParams(p.event.map(toParam))))
+          check(withBytes(s.storage).run(insert[1], encodeParams(p.edges.map(toParam))))
           await s.storage.commit()
         }
       }

@@ -22,17 +22,45 @@
  *   clientapi.wasm.sync.after-receipt      the incremental /sync after a message and the
  *                                          user's read receipt of it, the user in 20 rooms
  *   clientapi.wasm.sync.after-receipt.storage-calls  its crossings into hearthStorage
+ *   clientapi.wasm.storage-call            one prepared one-row read through database/sql
+ *                                          and hearthStorage (go/storage/sqljs
+ *                                          BenchmarkReadThroughBridge, wasm under Node)
  */
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { bootServer, matrixClient } from './node-server.js'
-import { latencyRow, valueRow } from './rows.js'
+import { errorRow, latencyRow, valueRow } from './rows.js'
 
 /** The rooms of the account whose /syncs after a receipt are measured (clientapi.wasm.sync.after-receipt). */
 const RECEIPT_ROOMS = 20
 
-export async function wasmSend ({ dist, quick, deadline }) {
+export async function wasmSend ({ root, dist, quick, deadline }) {
+  const rows = await sendAndSyncRows({ dist, quick, deadline: deadline - 45_000 })
+  return [...rows, await storageCallRow({ root, quick, deadline })]
+}
+
+/** Runs BenchmarkReadThroughBridge compiled to wasm (its test binary takes most of the time). */
+async function storageCallRow ({ root, quick, deadline }) {
+  const reads = quick ? 5_000 : 20_000
+  try {
+    const { stdout } = await promisify(execFile)('go', [
+      'test', '-run', '^$', '-bench', '^BenchmarkReadThroughBridge$', '-benchtime', `${reads}x`,
+      `-exec=node ${join(root, 'js', 'testing', 'go_wasm_exec.js')}`, './go/storage/sqljs/'
+    ], { cwd: root, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' }, timeout: Math.max(10_000, deadline - Date.now() - 1_000) })
+    const ns = Number(/BenchmarkReadThroughBridge\S*\s+\d+\s+([\d.]+) ns\/op/.exec(stdout)?.[1])
+    if (!Number.isFinite(ns)) throw new Error(`no result in: ${stdout.slice(-300)}`)
+    return valueRow('clientapi.wasm.storage-call', 'µs', ns / 1000, {
+      samples: reads, note: 'one prepared read of one row through database/sql and hearthStorage (sql.js under Node), Go compiled to wasm: go/storage/sqljs BenchmarkReadThroughBridge'
+    })
+  } catch (err) {
+    return errorRow('clientapi.wasm.storage-call', err)
+  }
+}
+
+async function sendAndSyncRows ({ dist, quick, deadline }) {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-wasm-send-'))
   try {
     const timing = { calls: 0, storageMs: 0, commitMs: 0 }
@@ -62,7 +90,7 @@ export async function wasmSend ({ dist, quick, deadline }) {
     const per = (x) => x / Math.max(1, counted)
     const total = sendMs.reduce((a, b) => a + b, 0)
     const note = `${counted} sends after 20 to warm up; file journal in a temporary directory`
-    const rows = [
+    const sendRows = [
       latencyRow('clientapi.wasm.send', sendMs, { note: 'PUT /send through callServe, real wasm under Node, file journal' }),
       valueRow('clientapi.wasm.send.storage-calls', 'calls', per(timing.calls), { samples: counted, note }),
       valueRow('clientapi.wasm.send.recompiles', 'statements', per(recompiled), { samples: counted, note: 'statement runs SQLite compiled again first (js/storage statementsRecompiled); ' + note }),
@@ -112,7 +140,7 @@ export async function wasmSend ({ dist, quick, deadline }) {
     }
     const receiptNote = `${receiptMs.length} incremental /syncs, each after one message and the user's read receipt of it, the user in ${RECEIPT_ROOMS} rooms`
     return [
-      ...rows,
+      ...sendRows,
       latencyRow('clientapi.wasm.sync', syncMs, { note: syncNote }),
       latencyRow('clientapi.wasm.sync.after-receipt', receiptMs, { note: receiptNote }),
       valueRow('clientapi.wasm.sync.after-receipt.storage-calls', 'calls', receiptCalls.reduce((a, b) => a + b, 0) / Math.max(1, receiptCalls.length), { samples: receiptCalls.length, note: receiptNote }),

@@ -93,14 +93,17 @@ func TestServeCancelsContextOnAbort(t *testing.T) {
 func TestThrowingJSCallsBecomeErrors(t *testing.T) {
 	throwing := js.Global().Get("Function").New(`
 const fail = () => { const e = new Error('disk on fire'); e.name = 'StoragePersistError'; throw e }
-return { version: 1, prepare: fail, run: fail, query: fail, exec: fail, begin: fail, rollback: fail, commit: fail, finalize: fail }`).Invoke()
-	s := &Storage{v: throwing, uint8Array: js.Global().Get("Uint8Array")}
+return { version: 2, prepare: fail, paramsBuffer: fail, resultBuffer: fail, run: fail, query: fail, exec: fail, begin: fail, rollback: fail, commit: fail, finalize: fail }`).Invoke()
+	s := &Storage{v: throwing}
 	var jsErr *Error
 	if _, err := s.Prepare("SELECT 1"); !errors.As(err, &jsErr) || jsErr.Name != "StoragePersistError" {
 		t.Fatalf("prepare: %v", err)
 	}
 	if _, err := s.Query("SELECT 1", nil); err == nil {
 		t.Fatal("query: no error")
+	}
+	if _, err := s.Run(1, []Param{{Value: int64(1)}}); err == nil {
+		t.Fatal("run with params: no error")
 	}
 	if err := s.Begin(); err == nil {
 		t.Fatal("begin: no error")

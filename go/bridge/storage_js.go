@@ -9,7 +9,7 @@ import (
 	"syscall/js"
 )
 
-// # hearthStorage, version 1
+// # hearthStorage, version 2
 //
 // JS (js/storage, createStorage) sets hearthStorage before the wasm starts,
 // or a promise of it while it still opens: OpenStorage waits for that.
@@ -17,12 +17,16 @@ import (
 //
 //	version                    number, storageVersion below
 //	prepare(sql)               → handle (number) | {name, message}
-//	run(handle, params)        → result (Uint8Array) | {name, message}
-//	query(sql, params)         → result | {name, message}
+//	paramsBuffer(size)         → a Uint8Array of at least size bytes, the
+//	                             one that run and query read params from
+//	resultBuffer()             → the Uint8Array that results are written to
+//	run(handle, paramsLength)  → result length (number) | {name, message}
+//	query(sql, paramsLength)   → result length | {name, message}
 //	                             (prepare + run + finalize in one crossing;
 //	                             JS caches the compiled statement)
-//	exec(sql)                  → result without rows | {name, message}
-//	                             (a script of statements, no parameters)
+//	exec(sql)                  → result length (a result without rows) |
+//	                             {name, message} (a script of statements,
+//	                             no parameters)
 //	finalize(handle)           → undefined (unknown handles are ignored)
 //	begin()                    → undefined | {name, message}
 //	rollback()                 → undefined | {name, message}
@@ -72,18 +76,27 @@ import (
 //	         columns × (u32 length, UTF-8 name), u32 row count,
 //	         rows × columns × value
 //
-// So one statement execution is one call with one Uint8Array each way,
-// whatever the number of rows and cells.
+// So one statement execution is one call, whatever the number of rows and
+// cells. The bytes cross in two buffers that live as long as hearthStorage:
+// Go writes params to the start of the params buffer and passes their length
+// (-1 for none); JS writes the result to the start of the result buffer and
+// returns its length. JS replaces the result buffer only by a larger one, in
+// a call whose result no longer fits the old one, so a length above the
+// buffer Go holds means Go must ask for the new one. No JS object is made or
+// referenced per statement: each js.Value that refers to one costs Go a
+// finalizer, and each new Uint8Array a JS allocation.
 
-const storageVersion = 1
+const storageVersion = 2
 
 // Storage is Go's handle on hearthStorage. Its methods must be called from
 // one goroutine at a time (the database/sql driver in go/storage/sqljs
 // guarantees that); Commit blocks on a JS promise, so it must not be called
 // from a js.FuncOf callback.
 type Storage struct {
-	v          js.Value
-	uint8Array js.Value
+	v js.Value
+	// params and result are JS's exchange buffers, with their lengths.
+	params, result       js.Value
+	paramsCap, resultCap int
 }
 
 // StmtHandle names a statement prepared in JS; Finalize frees it.
@@ -117,7 +130,7 @@ func OpenStorage() (*Storage, error) {
 	if got := v.Get("version"); got.Type() != js.TypeNumber || got.Int() != storageVersion {
 		return nil, fmt.Errorf("%w in version %d (got %v)", ErrNoStorage, storageVersion, got)
 	}
-	return &Storage{v: v, uint8Array: js.Global().Get("Uint8Array")}, nil
+	return &Storage{v: v}, nil
 }
 
 // Prepare compiles sql and returns its handle.
@@ -141,25 +154,25 @@ func (s *Storage) Finalize(h StmtHandle) {
 
 // Run executes a prepared statement to its end and returns every row.
 func (s *Storage) Run(h StmtHandle, params []Param) (*Result, error) {
-	p, err := s.paramsToJS(params)
+	n, err := s.writeParams(params)
 	if err != nil {
 		return nil, err
 	}
-	return s.resultFromJS(callJS(s.v, "run", int(h), p))
+	return s.readResult(callJS(s.v, "run", int(h), n))
 }
 
 // Query executes sql once (one crossing) and returns every row.
 func (s *Storage) Query(sql string, params []Param) (*Result, error) {
-	p, err := s.paramsToJS(params)
+	n, err := s.writeParams(params)
 	if err != nil {
 		return nil, err
 	}
-	return s.resultFromJS(callJS(s.v, "query", sql, p))
+	return s.readResult(callJS(s.v, "query", sql, n))
 }
 
 // Exec runs a script of statements without parameters.
 func (s *Storage) Exec(sql string) (*Result, error) {
-	return s.resultFromJS(callJS(s.v, "exec", sql))
+	return s.readResult(callJS(s.v, "exec", sql))
 }
 
 // Begin opens a transaction.
@@ -196,27 +209,49 @@ func (s *Storage) Stats() StorageStats {
 	}
 }
 
-func (s *Storage) paramsToJS(params []Param) (js.Value, error) {
+// writeParams encodes params into JS's params buffer and returns their
+// length, -1 for none.
+func (s *Storage) writeParams(params []Param) (int, error) {
 	b, err := encodeParams(params)
 	if err != nil || b == nil {
-		return js.Null(), err
+		return -1, err
 	}
-	arr := s.uint8Array.New(len(b))
-	js.CopyBytesToJS(arr, b)
-	return arr, nil
+	if len(b) > s.paramsCap {
+		buf, err := callJS(s.v, "paramsBuffer", len(b))
+		if err != nil {
+			return 0, err
+		}
+		if buf.Get("length").Int() < len(b) {
+			return 0, fmt.Errorf("hearthStorage.paramsBuffer(%d) is too small", len(b))
+		}
+		s.params, s.paramsCap = buf, buf.Get("length").Int()
+	}
+	js.CopyBytesToJS(s.params, b)
+	return len(b), nil
 }
 
-// resultFromJS takes callJS's answer: a result, an {name, message}, or a thrown error.
-func (s *Storage) resultFromJS(v js.Value, err error) (*Result, error) {
+// readResult takes callJS's answer: the length of the result in JS's result
+// buffer, an {name, message}, or a thrown error.
+func (s *Storage) readResult(v js.Value, err error) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := v.Get("length")
-	if n.Type() != js.TypeNumber {
+	if v.Type() != js.TypeNumber {
 		return nil, errorFromJS(v)
 	}
-	b := make([]byte, n.Int())
-	js.CopyBytesToGo(b, v)
+	n := v.Int()
+	if n > s.resultCap {
+		buf, err := callJS(s.v, "resultBuffer")
+		if err != nil {
+			return nil, err
+		}
+		s.result, s.resultCap = buf, buf.Get("length").Int()
+		if n > s.resultCap {
+			return nil, fmt.Errorf("a result of %d bytes in hearthStorage's result buffer of %d", n, s.resultCap)
+		}
+	}
+	b := make([]byte, n)
+	js.CopyBytesToGo(b, s.result)
 	return decodeResult(b)
 }
 

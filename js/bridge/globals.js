@@ -40,7 +40,7 @@
  * and Go makes them spaces in response header values. Lines, not JSON: Go's
  * encoding/json in wasm cost 40–70 µs a head (go/bridge/servehead.go).
  *
- * ## hearthStorage (version 1, set by JS before Go starts)
+ * ## hearthStorage (version 2, set by JS before Go starts)
  *
  * Made by createStorage() in js/storage and installed with
  * provide(GLOBALS.storage, storage). One SQLite database (sql.js) with commit
@@ -48,11 +48,13 @@
  * promise of the object while it still opens (boot.js does): Go waits for it
  * when it opens it, and a rejection is Go's start-up error. So may hearthBlobs.
  *
- *   version                 1
+ *   version                 2
  *   prepare(sql)            → handle: number | {name, message}
- *   run(handle, params)     → result: Uint8Array | {name, message}
- *   query(sql, params)      → result | {name, message}   (one-shot run)
- *   exec(sql)               → result without rows | {name, message}
+ *   paramsBuffer(size)      → the Uint8Array params are read from, at least size long
+ *   resultBuffer()          → the Uint8Array results are written to
+ *   run(handle, paramsLength) → the result's length: number | {name, message}
+ *   query(sql, paramsLength)  → the result's length | {name, message}   (one-shot run)
+ *   exec(sql)               → the length of a result without rows | {name, message}
  *                             (a script of statements, no params)
  *   finalize(handle)        → undefined
  *   begin()                 → undefined | {name, message}
@@ -82,6 +84,11 @@
  *   result = u8 flags (bit 0: commit required), i64 changes,
  *            i64 last insert rowid, u32 columns, columns × (u32 length, name),
  *            u32 rows, rows × columns × value
+ * They cross in the two buffers, which outlive the calls: Go writes params to
+ * the start of paramsBuffer and passes their length (-1 for none), and reads
+ * the result from the start of resultBuffer. A statement makes no JS object
+ * (each one Go refers to costs it a finalizer). resultBuffer is replaced only
+ * by a larger one, in the call whose result did not fit the old one.
  *
  * ## hearthP2P (version 6, set by JS; js/p2p/bridge.js makes it from a js/p2p node)
  *

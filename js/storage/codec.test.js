@@ -5,7 +5,7 @@
 // (js/testing/seeded-random.js).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createStorage } from './index.js'
+import { createStorage, withBytes } from './index.js'
 import { property } from '../testing/seeded-random.js'
 import { decodeParams, decodeResult, encodeParams, ResultWriter, TAG_BLOB, TAG_INTEGER, TAG_NULL, TAG_REAL, TAG_TEXT } from './codec.js'
 
@@ -64,7 +64,8 @@ test('random results round-trip through ResultWriter and decodeResult', () => pr
 }))
 
 test('random values round-trip through sql.js: SELECT of bound parameters gives them back', async () => {
-  const { storage, close } = await createStorage()
+  const { storage: raw, close } = await createStorage()
+  const storage = withBytes(raw)
   try {
     await property(rand => {
       const params = Array.from({ length: 1 + rand.int(6) }, () => ({ name: '', ...randomValue(rand) }))

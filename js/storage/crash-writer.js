@@ -11,7 +11,7 @@
  * STEP (file-persistence.js onSnapshotStep), so a kill lands exactly there.
  */
 
-import { createStorage } from './index.js'
+import { createStorage, withBytes } from './index.js'
 import { encodeParams, TAG_INTEGER, TAG_BLOB } from './codec.js'
 
 const [dir, killStep, killAt] = process.argv.slice(2)
@@ -19,7 +19,7 @@ let stepsSeen = 0
 const onSnapshotStep = step => {
   if (step === killStep && ++stepsSeen === Number(killAt)) process.kill(process.pid, 'SIGKILL')
 }
-const { storage } = await createStorage({
+const { storage: raw } = await createStorage({
   persistence: 'file',
   dir,
   name: 'crash',
@@ -27,6 +27,7 @@ const { storage } = await createStorage({
   snapshotChunkBytes: 4096,
   onSnapshotStep
 })
+const storage = withBytes(raw)
 check(storage.exec('CREATE TABLE IF NOT EXISTS acked (id INTEGER PRIMARY KEY, payload BLOB)'))
 await storage.commit()
 const [start] = decode(storage.query('SELECT coalesce(max(id), 0) FROM acked', null))

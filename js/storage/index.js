@@ -14,7 +14,7 @@ export { StorageError, SQLiteError, SQLiteConstraintError, StorageQuotaError, St
 export { DEFAULT_SNAPSHOT_POLICY } from './snapshot-policy.js'
 
 /** Version of the hearthStorage shape; Go checks it. */
-export const STORAGE_VERSION = 1
+export const STORAGE_VERSION = 2
 
 /**
  * @param {object} [options]
@@ -135,9 +135,35 @@ async function choosePersistence (options) {
 }
 
 /**
+ * hearthStorage called as Go calls it, with params and results as whole
+ * byte arrays (codec.js's encodings): run, query and exec answer a
+ * Uint8Array or {name, message}; the other methods are the storage's own.
+ * For JS tests and benchmarks.
+ * @param {object} storage the hearthStorage shape
+ */
+export function withBytes (storage) {
+  const put = (params) => {
+    if (params == null) return -1
+    storage.paramsBuffer(params.length).set(params)
+    return params.length
+  }
+  const take = (length) => typeof length === 'number' ? storage.resultBuffer().slice(0, length) : length
+  return {
+    ...storage,
+    run: (handle, params) => take(storage.run(handle, put(params))),
+    query: (sql, params) => take(storage.query(sql, put(params))),
+    exec: (sql) => take(storage.exec(sql))
+  }
+}
+
+/**
  * The object Go sees as hearthStorage. Synchronous methods never throw: a
  * failure is returned as a plain {name, message}; commit's promise rejects
- * with the named Error itself.
+ * with the named Error itself. Params and results cross in two buffers that
+ * outlive the calls (go/bridge/storage_js.go says why): run and query read
+ * their params from the start of `params`, and every result is copied to the
+ * start of `result` and answered by its length. `result` is replaced only by
+ * a larger one, in the call whose result did not fit.
  */
 function bridgeShape (db) {
   const guard = fn => (...args) => {
@@ -147,12 +173,25 @@ function bridgeShape (db) {
       return errorShape(err)
     }
   }
+  let params = new Uint8Array(4096)
+  let result = new Uint8Array(16384)
+  const paramsOf = length => length >= 0 ? params.subarray(0, length) : null
+  const answer = bytes => {
+    if (bytes.length > result.length) result = new Uint8Array(Math.max(bytes.length, 2 * result.length))
+    result.set(bytes)
+    return bytes.length
+  }
   return Object.freeze({
     version: STORAGE_VERSION,
     prepare: guard(sql => db.prepare(sql)),
-    run: guard((handle, params) => db.run(handle, params)),
-    query: guard((sql, params) => db.query(sql, params)),
-    exec: guard(sql => db.exec(sql)),
+    paramsBuffer: guard(size => {
+      if (size > params.length) params = new Uint8Array(Math.max(size, 2 * params.length))
+      return params
+    }),
+    resultBuffer: () => result,
+    run: guard((handle, paramsLength) => answer(db.run(handle, paramsOf(paramsLength)))),
+    query: guard((sql, paramsLength) => answer(db.query(sql, paramsOf(paramsLength)))),
+    exec: guard(sql => answer(db.exec(sql))),
     finalize: guard(handle => { db.finalize(handle) }),
     begin: guard(() => { db.begin() }),
     rollback: guard(() => { db.rollback() }),

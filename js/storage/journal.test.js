@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
-import { createStorage } from './index.js'
+import { createStorage, withBytes } from './index.js'
 import { ids, insertId } from './testkit.js'
 import { crc32, decodeRecords, encodeRecord, KIND_STATEMENT } from './journal.js'
 
@@ -32,7 +32,7 @@ test('file journal: torn tails are ignored and later writes still replay', async
   const options = { persistence: 'file', dir, name: 'j' }
   try {
     let s = await createStorage(options)
-    s.storage.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+    withBytes(s.storage).exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
     await s.storage.commit()
     for (const id of [1, 2, 3]) await insertId(s.storage, id)
     await s.close()
@@ -61,7 +61,7 @@ for (const kind of ['file', 'indexeddb']) {
       : { persistence: 'indexeddb', name: 's', indexedDB: new IDBFactory(), IDBKeyRange, snapshotPolicy: { maxBytes: 512 } }
     try {
       let s = await createStorage(options)
-      s.storage.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
+      withBytes(s.storage).exec('CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
       await s.storage.commit()
       for (let id = 1; id <= 400; id++) await insertId(s.storage, id)
       const stats = s.stats()

@@ -430,7 +430,8 @@ export class Storage {
       wantsChanges: !readonly
     })
     if (!readonly) {
-      const write = { kind: KIND_STATEMENT, sql: entry.sql, params: paramBytes ?? null }
+      // A copy: the bytes may be a view of a buffer the caller fills again (hearthStorage's).
+      const write = { kind: KIND_STATEMENT, sql: entry.sql, params: paramBytes ? paramBytes.slice() : null }
       if (this.inTransaction) this.transactionWrites.push(write)
       else this.pendingWrites.push(write)
     }

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
-import { createStorage } from './index.js'
+import { createStorage, withBytes } from './index.js'
 import { execCommit, ids, insertId, int as intParam, rows, withStore } from './testkit.js'
 import { encodeParams, decodeResult, TAG_INTEGER, TAG_TEXT, FLAG_COMMIT_REQUIRED } from './codec.js'
 
@@ -13,7 +13,7 @@ const int = v => ({ name: '', tag: TAG_INTEGER, value: BigInt(v) })
 
 /** Runs sql through the bridge shape and decodes the answer, throwing named errors. */
 function query (storage, sql, params = []) {
-  const res = storage.query(sql, params.length ? encodeParams(params) : null)
+  const res = withBytes(storage).query(sql, params.length ? encodeParams(params) : null)
   if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
   return decodeResult(res)
 }
@@ -26,7 +26,7 @@ async function write (storage, id, value) {
 
 async function persistenceRoundTrip (options) {
   let s = await createStorage(options)
-  assert.equal(s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)') instanceof Uint8Array, true)
+  assert.equal(withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)') instanceof Uint8Array, true)
   await s.storage.commit()
   await write(s.storage, 1, 'one')
   await write(s.storage, 2 ** 40, 'big')
@@ -86,7 +86,7 @@ test('indexeddb persistence with readAfter: the connection opens at once, the da
 
 test('memory persistence starts empty each time', async () => {
   let s = await createStorage()
-  s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+  withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
   await s.storage.commit()
   await s.close()
   s = await createStorage()
@@ -97,11 +97,11 @@ test('memory persistence starts empty each time', async () => {
 test('errors cross as {name, message}', async () => {
   const s = await createStorage()
   assert.deepEqual(s.storage.prepare('SELEC 1'), { name: 'SQLiteError', message: 'near "SELEC": syntax error' })
-  s.storage.exec('CREATE TABLE u (x UNIQUE)')
+  withBytes(s.storage).exec('CREATE TABLE u (x UNIQUE)')
   await s.storage.commit()
   query(s.storage, 'INSERT INTO u VALUES (1)')
   await s.storage.commit()
-  assert.equal(s.storage.query('INSERT INTO u VALUES (1)', null).name, 'SQLiteConstraintError')
+  assert.equal(withBytes(s.storage).query('INSERT INTO u VALUES (1)', null).name, 'SQLiteConstraintError')
   assert.equal(s.storage.rollback().name, 'StorageTransactionError')
   assert.equal(s.storage.begin(), undefined)
   assert.equal(s.storage.begin().name, 'StorageTransactionError')
@@ -114,7 +114,7 @@ test('a quota error on persist undoes the commit and is named StorageQuotaError'
   const factory = new IDBFactory()
   {
     const s = await createStorage({ persistence: 'indexeddb', name: 'quota', indexedDB: factory, IDBKeyRange })
-    s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+    withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
     await s.storage.commit()
     await write(s.storage, 1, 'kept')
     // Make the next IndexedDB write fail like a full quota does.
@@ -141,7 +141,7 @@ test('a quota error on persist undoes the commit and is named StorageQuotaError'
 
 test('writes are refused while a commit is being persisted', async () => {
   const s = await createStorage()
-  s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+  withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
   const pending = s.storage.commit()
   assert.equal(s.storage.begin().name, 'StorageTransactionError')
   assert.ok(query(s.storage, 'SELECT count(*) FROM kv'), 'reads are allowed')
@@ -155,7 +155,7 @@ test('commitWaitMs adds up how long commits waited for durability, and stats() s
   await withStore('file', {}, async (options) => {
     const s = await createStorage(options)
     assert.equal(s.commitWaitMs(), 0)
-    s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+    withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
     const started = performance.now()
     await s.storage.commit() // an append and an fdatasync
     const took = performance.now() - started
@@ -174,7 +174,7 @@ test('stats().databaseBytes follows the database as it grows', async () => {
   const s = await createStorage()
   const size = () => Number(query(s.storage, 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size').rows[0][0])
   assert.equal(s.storage.stats().databaseBytes, size())
-  s.storage.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
+  withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
   await s.storage.commit()
   const before = s.storage.stats().databaseBytes
   s.storage.begin()
@@ -228,7 +228,7 @@ test('a statement compiled again after a schema change is not compiled again on 
     await execCommit(s.storage, `CREATE TABLE data (user_id TEXT NOT NULL, pos INTEGER NOT NULL, content TEXT);
       CREATE INDEX data_by_user ON data (user_id, pos)`)
     const handle = s.storage.prepare('SELECT pos, content FROM data WHERE user_id = ? AND pos > ? AND pos <= ? ORDER BY pos')
-    const read = (after) => decodeResult(s.storage.run(handle, encodeParams([text('@alice:example.org'), int(after), int(after + 5)])))
+    const read = (after) => decodeResult(withBytes(s.storage).run(handle, encodeParams([text('@alice:example.org'), int(after), int(after + 5)])))
     read(0)
     await execCommit(s.storage, 'CREATE TABLE other (x)')
     const before = s.storage.stats().statementsRecompiled
@@ -236,7 +236,7 @@ test('a statement compiled again after a schema change is not compiled again on 
     assert.equal(s.storage.stats().statementsRecompiled - before, 1, 'compiled again after the schema change only')
     // Bindings stay between runs: one a run leaves out is NULL again, as it was.
     const named = s.storage.prepare('SELECT :a, :b')
-    const values = (params) => decodeResult(s.storage.run(named, encodeParams(params))).rows[0]
+    const values = (params) => decodeResult(withBytes(s.storage).run(named, encodeParams(params))).rows[0]
     assert.deepEqual(values([{ ...int(1), name: 'a' }, { ...int(2), name: 'b' }]), [1n, 2n])
     assert.deepEqual(values([{ ...int(3), name: 'a' }]), [3n, null])
   } finally {
@@ -249,7 +249,7 @@ test('a prepared statement names its columns as they are after a schema change (
   try {
     await execCommit(s.storage, 'CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
     const handle = s.storage.prepare('SELECT * FROM kv')
-    const columns = () => decodeResult(s.storage.run(handle, null)).columns
+    const columns = () => decodeResult(withBytes(s.storage).run(handle, null)).columns
     assert.deepEqual(columns(), ['id', 'v'])
     assert.deepEqual(columns(), ['id', 'v'])
     await execCommit(s.storage, 'ALTER TABLE kv RENAME COLUMN v TO value')

@@ -8,12 +8,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { encodeParams, decodeResult, TAG_INTEGER } from './codec.js'
+import { withBytes } from './index.js'
+import { Storage } from './storage.js'
 
 export const int = v => ({ name: '', tag: TAG_INTEGER, value: BigInt(v) })
 
-/** Runs sql through the bridge shape; returns the rows, throwing named errors. */
+/** The bridge shape called with bytes; a Storage (storage.js) is called so already. */
+const withBytesOf = storage => storage instanceof Storage ? storage : withBytes(storage)
+
+/** Runs sql through the bridge shape (or a Storage); returns the rows, throwing named errors. */
 export function rows (storage, sql, params = []) {
-  const res = storage.query(sql, params.length ? encodeParams(params) : null)
+  const res = withBytesOf(storage).query(sql, params.length ? encodeParams(params) : null)
   if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
   return decodeResult(res).rows
 }
@@ -30,7 +35,7 @@ export const ids = storage => rows(storage, 'SELECT id FROM t ORDER BY id').map(
 
 /** Runs a script and commits it. */
 export async function execCommit (storage, sql) {
-  const res = storage.exec(sql)
+  const res = withBytesOf(storage).exec(sql)
   if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
   await storage.commit()
 }

@@ -484,3 +484,35 @@ func TestOnlyOneConnection(t *testing.T) {
 	}
 	second.Close()
 }
+
+// Params and results cross in two buffers that JS replaces by larger ones
+// when a statement's bytes do not fit (go/bridge/storage_js.go): values of
+// every size, before and after each replacement, and after a failed
+// statement, must come back exactly.
+func TestValuesOfEverySizeCrossTheBuffers(t *testing.T) {
+	db, _ := openDB(t)
+	mustExec(t, db, "CREATE TABLE sizes (id INTEGER PRIMARY KEY, v BLOB)")
+	sizes := []int{0, 10, 4 << 10, 20 << 10, 3, 300 << 10, 17, 1 << 20, 5}
+	want := map[int][]byte{}
+	for id, size := range sizes {
+		v := make([]byte, size)
+		for i := range v {
+			v[i] = byte(id*31 + i*7)
+		}
+		want[id] = v
+		mustExec(t, db, "INSERT INTO sizes (id, v) VALUES (?, ?)", id, v)
+		if _, err := db.Exec("INSERT INTO sizes (id, v) VALUES (?, ?)", id, v); err == nil {
+			t.Fatalf("a duplicate id %d was inserted", id)
+		}
+		// Every row so far, each read alone: small reads after large ones.
+		for prev := 0; prev <= id; prev++ {
+			var got []byte
+			if err := db.QueryRow("SELECT v FROM sizes WHERE id = ?", prev).Scan(&got); err != nil {
+				t.Fatalf("read %d after writing %d: %v", prev, id, err)
+			}
+			if !bytes.Equal(got, want[prev]) && !(len(got) == 0 && len(want[prev]) == 0) {
+				t.Fatalf("row %d (%d bytes) read back as %d different bytes after writing row %d", prev, len(want[prev]), len(got), id)
+			}
+		}
+	}
+}
