@@ -120,7 +120,7 @@ func start(ctx context.Context, upkeep <-chan struct{}) (*server.Server, error) 
 		Client: clientPolicyFromEnv(),
 		// The database is held in memory whole: old messages' JSON waits in
 		// the blob store instead, read when scrolled back to.
-		ColdEvents:  coldEventsFromEnv(),
+		ColdEvents: coldEventsFromEnv(),
 		// Media recovery, the cold mover and the search indexer wait until
 		// JS has seen the server ready (main).
 		UpkeepAfter: upkeep,
