@@ -43,7 +43,8 @@
  * time send → the poll answering with it; before that, GET /versions alone (the
  * cost of the hop). go/cmd/hearth-bench does the same natively. The .worker,
  * .go and .commit rows split versions and send by the answers' Server-Timing; then
- * the hop's floor on a site of its own (fetch-floor, port-floor: hopFloors).
+ * the hop's floor on a site of its own (fetch-floor, port-floor: hopFloors),
+ * and the IndexedDB floor again in the service worker, where the journal commits.
  * clientapi.browser.port.*: the same again, in the same browser, with the
  * requests on the worker's client port as the built-in client sends them.
  * Chromium's timer is coarsened to 0.1 ms in pages.
@@ -527,7 +528,13 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
       const { send, arrival, versions, versionsSplit, sendSplit } = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget / 2, 'fetch', MSG)
       const port = await page.evaluate(sendAndSync, quick ? 100 : 500, POLL_HEAD_START_MS, budget - (Date.now() - started) - 3_000, 'port', MSG)
       const floors = await hopFloors(browser, quick ? 100 : 300)
+      // The same floor where the journal commits: in the service worker.
+      const ours = (t) => t.type() === 'service_worker' && new URL(t.url()).origin === new URL(site.url).origin
+      const worker = await (await browser.waitForTarget(ours, { timeout: 10_000 })).worker()
+      const workerFloor = await worker.evaluate(indexedDBCommits, quick ? 50 : 200)
+      const workerIdleFloor = await worker.evaluate(indexedDBCommits, quick ? 20 : 100, 10)
       const floorRow = latencyRow('clientapi.browser.indexeddb-commit', floor, { note: "the floor: one readwrite transaction putting 200 bytes, durability 'strict', from the page, same run" })
+      const workerFloorRow = latencyRow('clientapi.browser.indexeddb-commit.worker', workerFloor, { note: 'the same from the service worker, where the journal commits, same run' })
       const ratio = (name, row) => valueRow(`${name}.floor-ratio`, 'ratio', row.p50 / floorRow.p50, {
         samples: row.samples, note: `${name} p50 / IndexedDB commit p50 of the same run (issue 13: ≤ 5)`
       })
@@ -550,6 +557,11 @@ export async function clientapiBrowser ({ dist, quick, deadline }) {
         sendRow,
         ratio('clientapi.browser.port.send', portSendRow),
         ratio('clientapi.browser.port.send-sync', portArrivalRow),
+        workerFloorRow,
+        latencyRow('clientapi.browser.indexeddb-commit.worker-after-idle', workerIdleFloor, { note: 'the worker\'s, each after 10 ms idle' }),
+        valueRow('clientapi.browser.port.send.worker-floor-ratio', 'ratio', portSendRow.p50 / workerFloorRow.p50, {
+          samples: portSendRow.samples, note: 'clientapi.browser.port.send p50 / the service worker\'s IndexedDB commit p50, same run'
+        }),
         latencyRow('clientapi.browser.port.versions', port.versions, { note: 'GET /_matrix/client/versions as a message event answered on a port: the page → worker → Go hop without fetch' }),
         portArrivalRow,
         portSendRow,
