@@ -86,9 +86,9 @@ type Config struct {
 	// blob store (go/room cold_events.go); zero: none. For databases held
 	// in memory (sql.js); it also makes the database give back freed pages.
 	ColdEvents room.ColdOptions
-	// UpkeepAfter holds back the background upkeep (media recovery, the cold
-	// event mover, the search indexer) until it is closed; nil: it starts
-	// with the server. The wasm build closes it once JS has seen the server
+	// UpkeepAfter holds back the background upkeep (resuming the outgoing
+	// federation queue, media recovery, the cold event mover, the search
+	// indexer) until it is closed; nil: it starts with the server. The wasm build closes it once JS has seen the server
 	// ready: sql.js answers synchronously, so Go gives the thread back only
 	// when every goroutine waits, and upkeep that could run first made every
 	// start-up that much later.
@@ -210,9 +210,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return roomID, err == nil, err
 		},
 	})
-	if err := queue.Start(ctx); err != nil {
-		return nil, err
-	}
 
 	api := clientapi.New(id.ServerName, clientapi.Deps{
 		Accounts: accounts, Perform: rooms.Perform, Query: rooms.Query, Syncer: syncer, Filters: syncapi.NewFilters(cfg.DB),
@@ -222,6 +219,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	upkeepCtx, stopUpkeep := context.WithCancel(context.WithoutCancel(ctx))
 	upkeep := &sync.WaitGroup{}
 	for _, work := range []func(context.Context){
+		func(ctx context.Context) {
+			// If this fails, what waits for a server goes once more is queued
+			// for it or it is seen online.
+			if err := queue.Start(ctx); err != nil {
+				logrus.WithError(err).Error("federation: resuming the outgoing queue failed")
+			}
+		},
 		func(ctx context.Context) { rooms.RunColdMover(ctx, cfg.ColdEvents) },
 		func(ctx context.Context) { rooms.RunSearchIndexer(ctx, 0) },
 		func(ctx context.Context) { recoverMedia(ctx, mediaStore) },

@@ -5,7 +5,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,51 +124,86 @@ func (b *listedBlobs) Keys(ctx context.Context, prefix string) ([]string, error)
 	return b.BlobStore.Keys(ctx, prefix)
 }
 
-// The upkeep starts only once UpkeepAfter closes (in the browser it ran
+// recordedTransport fails every request, telling requested at the first.
+type recordedTransport struct {
+	once      sync.Once
+	requested chan struct{}
+}
+
+func (r *recordedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.once.Do(func() { close(r.requested) })
+	return nil, errors.New("unreachable in this test")
+}
+
+// The upkeep, and the outgoing queue's resumption of what waits for other
+// servers, start only once UpkeepAfter closes (in the browser they ran
 // before JS saw the server ready), and a server closed before that still
 // closes.
 func TestUpkeepWaitsForUpkeepAfter(t *testing.T) {
 	ctx := context.Background()
-	start := func(t *testing.T) (*server.Server, *listedBlobs, chan struct{}) {
+	type started struct {
+		srv       *server.Server
+		blobs     *listedBlobs
+		transport *recordedTransport
+		after     chan struct{}
+	}
+	start := func(t *testing.T) started {
 		db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		blobs := &listedBlobs{BlobStore: media.NewMemoryBlobs(), listed: make(chan struct{})}
-		after := make(chan struct{})
-		srv, err := server.New(ctx, server.Config{DB: db, BcryptCost: bcrypt.MinCost, Blobs: blobs, UpkeepAfter: after})
+		// A receipt left queued for a server by an earlier run.
+		if err := db.Write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO federation_queue (destination, kind, json) VALUES ('away.example', 'edu', ?)`,
+				[]byte(`{"edu_type":"m.receipt","content":{}}`))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s := started{
+			blobs:     &listedBlobs{BlobStore: media.NewMemoryBlobs(), listed: make(chan struct{})},
+			transport: &recordedTransport{requested: make(chan struct{})},
+			after:     make(chan struct{}),
+		}
+		s.srv, err = server.New(ctx, server.Config{DB: db, BcryptCost: bcrypt.MinCost, Blobs: s.blobs, Transport: s.transport, UpkeepAfter: s.after})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return srv, blobs, after
+		return s
 	}
 	t.Run("held back until closed", func(t *testing.T) {
-		srv, blobs, after := start(t)
-		defer srv.Close()
+		s := start(t)
+		defer s.srv.Close()
 		select {
-		case <-blobs.listed:
+		case <-s.blobs.listed:
 			t.Fatal("media recovery ran before UpkeepAfter closed")
+		case <-s.transport.requested:
+			t.Fatal("the queue sent before UpkeepAfter closed")
 		case <-time.After(100 * time.Millisecond):
 		}
-		close(after)
-		select {
-		case <-blobs.listed:
-		case <-time.After(10 * time.Second):
-			t.Fatal("media recovery never ran after UpkeepAfter closed")
+		close(s.after)
+		for what, done := range map[string]chan struct{}{"media recovery": s.blobs.listed, "the queue": s.transport.requested} {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s never ran after UpkeepAfter closed", what)
+			}
 		}
 	})
 	t.Run("closed before it starts", func(t *testing.T) {
-		srv, blobs, _ := start(t)
-		closed := closeInBackground(srv)
+		s := start(t)
+		closed := closeInBackground(s.srv)
 		select {
 		case <-closed:
 		case <-time.After(10 * time.Second):
 			t.Fatal("Close did not return while the upkeep waited to start")
 		}
 		select {
-		case <-blobs.listed:
+		case <-s.blobs.listed:
 			t.Fatal("media recovery ran after Close")
+		case <-s.transport.requested:
+			t.Fatal("the queue sent after Close")
 		default:
 		}
 	})
