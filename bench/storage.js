@@ -114,11 +114,12 @@ async function journal (rows, COMMITS) {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-bench-'))
   try {
     const s = await createStorage({ persistence: 'file', dir, name: 'bench' })
-    check(withBytes(s.storage).exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
+    const db = withBytes(s.storage)
+    check(db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
     await s.storage.commit()
     const insert = s.storage.prepare('INSERT INTO events (id, body) VALUES (?, ?)')
     check(s.storage.begin())
-    for (let i = 1; i <= rows; i++) check(withBytes(s.storage).run(insert, encodeParams([int(i), text(row(i))])))
+    for (let i = 1; i <= rows; i++) check(db.run(insert, encodeParams([int(i), text(row(i))])))
     await s.storage.commit()
     // Let the snapshot the bulk load triggers finish outside the measurement.
     await new Promise(resolve => setTimeout(resolve, 1000))
@@ -127,12 +128,12 @@ async function journal (rows, COMMITS) {
     for (let i = rows + 1; i <= rows + COMMITS; i++) {
       const t0 = performance.now()
       check(s.storage.begin())
-      check(withBytes(s.storage).run(insert, encodeParams([int(i), text(row(i))])))
+      check(db.run(insert, encodeParams([int(i), text(row(i))])))
       await s.storage.commit()
       latencies.push(performance.now() - t0)
     }
     const after = s.stats()
-    const readUs = readsOutsideTransactions(withBytes(s.storage), rows)
+    const readUs = readsOutsideTransactions(db, rows)
     await s.close()
     const bytes = (after.journalBytesWritten - before.journalBytesWritten) + (after.snapshotBytesWritten - before.snapshotBytesWritten)
     return { ...summary('journal', rows, latencies, bytes), read_us: readUs }
@@ -239,12 +240,13 @@ async function benchOpen ({ sizes = SIZES, rounds = 3, tail = 100, onRow = () =>
 
 async function fill (dir, rows, tail) {
   const s = await createStorage({ persistence: 'file', dir, name: 'bench' })
-  check(withBytes(s.storage).exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
+  const db = withBytes(s.storage)
+  check(db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)'))
   await s.storage.commit()
   const insert = s.storage.prepare('INSERT INTO events (id, body) VALUES (?, ?)')
   const commitRows = async (from, to) => {
     check(s.storage.begin())
-    for (let i = from; i <= to; i++) check(withBytes(s.storage).run(insert, encodeParams([int(i), text(row(i))])))
+    for (let i = from; i <= to; i++) check(db.run(insert, encodeParams([int(i), text(row(i))])))
     await s.storage.commit()
   }
   for (let from = 1; from <= rows; from += 1000) await commitRows(from, Math.min(rows, from + 999))
@@ -320,12 +322,13 @@ async function benchRestarts ({ sizes = RESTART_SIZES, lives = 12, writes = 100,
       let livesPauseMs = 0
       let livesCopied = 0
       const writeEvents = async (s, n) => {
+        const db = withBytes(s.storage)
         const insert = [s.storage.prepare(INSERT_EVENT), s.storage.prepare(INSERT_EDGES)]
         for (let i = 0; i < n; i++) {
           const p = eventParams(next++)
           check(s.storage.begin())
-          check(withBytes(s.storage).run(insert[0], encodeParams(p.event.map(toParam))))
-          check(withBytes(s.storage).run(insert[1], encodeParams(p.edges.map(toParam))))
+          check(db.run(insert[0], encodeParams(p.event.map(toParam))))
+          check(db.run(insert[1], encodeParams(p.edges.map(toParam))))
           await s.storage.commit()
         }
       }

@@ -88,10 +88,11 @@ type Config struct {
 	ColdEvents room.ColdOptions
 	// UpkeepAfter holds back the background upkeep (resuming the outgoing
 	// federation queue, media recovery, the cold event mover, the search
-	// indexer) until it is closed; nil: it starts with the server. The wasm build closes it once JS has seen the server
-	// ready: sql.js answers synchronously, so Go gives the thread back only
-	// when every goroutine waits, and upkeep that could run first made every
-	// start-up that much later.
+	// indexer) until it is closed; nil: it starts with the server. The wasm
+	// build closes it once JS has seen the server ready: sql.js answers
+	// synchronously, so Go gives the thread back only when every goroutine
+	// waits, and upkeep that could run first made every start-up that much
+	// later.
 	UpkeepAfter <-chan struct{}
 	// Media sets the media limits (one file, quota, remote cache); zero
 	// values are the defaults. Its Now, Random and FetchRemote come from here.

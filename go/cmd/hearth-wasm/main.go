@@ -121,8 +121,9 @@ func start(ctx context.Context, upkeep <-chan struct{}) (*server.Server, error) 
 		// The database is held in memory whole: old messages' JSON waits in
 		// the blob store instead, read when scrolled back to.
 		ColdEvents: coldEventsFromEnv(),
-		// Media recovery, the cold mover and the search indexer wait until
-		// JS has seen the server ready (main).
+		// The outgoing queue's resumption, media recovery, the cold mover
+		// and the search indexer wait until JS has seen the server ready
+		// (main).
 		UpkeepAfter: upkeep,
 	}
 	// Notifications reach HTTP pushers through JS's fetch (hearthPush);
