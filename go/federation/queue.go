@@ -121,9 +121,13 @@ func (q *Queue) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the workers and waits for them.
+// Close stops the workers and waits for them. It cancels under q.mu, which
+// signal holds while it checks and counts a new worker, so no worker is
+// started once Close waits (Start may run beside it, with the upkeep).
 func (q *Queue) Close() {
+	q.mu.Lock()
 	q.cancel()
+	q.mu.Unlock()
 	q.wg.Wait()
 }
 

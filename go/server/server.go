@@ -223,7 +223,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		func(ctx context.Context) {
 			// If this fails, what waits for a server goes once more is queued
 			// for it or it is seen online.
-			if err := queue.Start(ctx); err != nil {
+			if err := queue.Start(ctx); err != nil && ctx.Err() == nil {
 				logrus.WithError(err).Error("federation: resuming the outgoing queue failed")
 			}
 		},
