@@ -151,7 +151,8 @@ function boot () {
     // The network joins once Go is ready; its config.json (never from the
     // HTTP cache) is read meanwhile, not after. A failure is the network's
     // to report when it starts.
-    const networkConfig = readNetworkConfig(assetURL('config.json'))
+    const configURL = assetURL('config.json')
+    const networkConfig = readNetworkConfig(configURL)
     networkConfig.catch(() => {})
     mark('storageOpenStarted')
     const storage = createStorage({
@@ -190,7 +191,7 @@ function boot () {
       (err) => fail(err, 'ready'))
     // The key stays in this worker: it becomes the libp2p identity right here.
     server.network = createNetwork({
-      configURL: assetURL('config.json'),
+      configURL,
       config: networkConfig,
       signingKey: info.signingKey,
       serverName: info.serverName,

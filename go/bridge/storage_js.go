@@ -221,10 +221,11 @@ func (s *Storage) writeParams(params []Param) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if buf.Get("length").Int() < len(b) {
+		size := buf.Get("length").Int()
+		if size < len(b) {
 			return 0, fmt.Errorf("hearthStorage.paramsBuffer(%d) is too small", len(b))
 		}
-		s.params, s.paramsCap = buf, buf.Get("length").Int()
+		s.params, s.paramsCap = buf, size
 	}
 	js.CopyBytesToJS(s.params, b)
 	return len(b), nil

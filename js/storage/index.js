@@ -173,11 +173,12 @@ function bridgeShape (db) {
       return errorShape(err)
     }
   }
+  const atLeast = (buffer, size) => size > buffer.length ? new Uint8Array(Math.max(size, 2 * buffer.length)) : buffer
   let params = new Uint8Array(4096)
   let result = new Uint8Array(16384)
   const paramsOf = length => length >= 0 ? params.subarray(0, length) : null
   const answer = bytes => {
-    if (bytes.length > result.length) result = new Uint8Array(Math.max(bytes.length, 2 * result.length))
+    result = atLeast(result, bytes.length)
     result.set(bytes)
     return bytes.length
   }
@@ -185,7 +186,7 @@ function bridgeShape (db) {
     version: STORAGE_VERSION,
     prepare: guard(sql => db.prepare(sql)),
     paramsBuffer: guard(size => {
-      if (size > params.length) params = new Uint8Array(Math.max(size, 2 * params.length))
+      params = atLeast(params, size)
       return params
     }),
     resultBuffer: () => result,
