@@ -105,127 +105,138 @@ const (
 	authed               // a valid access token or M_MISSING_TOKEN / M_UNKNOWN_TOKEN
 )
 
-// Handler returns the client-server API, with the policy's CORS, as an http.Handler.
-// One route table: each line shows its method, path and whether it needs a token.
-func (a *API) Handler() http.Handler {
-	mux := http.NewServeMux()
-	client := func(method, path string, acc access, h handler) {
-		httproute.Handle(mux, method+" /_matrix/client/v3"+path, a.serve(acc, h))
-	}
-	// r0, v3's name before spec 1.1, is answered as v3.
-	httproute.Alias(mux, "/_matrix/client/r0/", "/_matrix/client/v3/")
-	clientV1 := func(method, path string, acc access, h handler) {
-		httproute.Handle(mux, method+" /_matrix/client/v1"+path, a.serve(acc, h))
-	}
-	httproute.Handle(mux, "GET /_matrix/client/versions", a.serve(public, a.versions))
-	httproute.Handle(mux, "GET /.well-known/matrix/client", a.serve(public, a.wellKnown))
+// The API's prefixes: v3 (r0, its name before spec 1.1, is answered as v3),
+// v1 for what the spec added under it, and the content repository's.
+const (
+	v3 = "/_matrix/client/v3"
+	v1 = "/_matrix/client/v1"
 
-	client("GET", "/login", public, a.loginFlows)
-	client("POST", "/login", public, a.login)
-	client("POST", "/register", public, a.register)
-	client("GET", "/register/available", public, a.usernameAvailable)
-	client("GET", "/account/whoami", authed, a.whoami)
-	client("POST", "/account/password", authed, a.changePassword)
-	client("POST", "/account/deactivate", authed, a.deactivate)
-	client("POST", "/logout", authed, a.logout)
-	client("POST", "/logout/all", authed, a.logoutAll)
-	client("GET", "/capabilities", authed, a.capabilities)
+	mediaV3 = "/_matrix/media/v3"
+	mediaR0 = "/_matrix/media/r0"
+	mediaV1 = v1 + "/media"
+)
 
-	client("POST", "/createRoom", authed, a.createRoom)
-	client("GET", "/joined_rooms", authed, a.joinedRooms)
-	client("PUT", "/rooms/{roomId}/send/{eventType}/{txnId}", authed, a.sendMessage)
-	client("GET", "/rooms/{roomId}/state", authed, a.roomState)
-	client("GET", "/rooms/{roomId}/state/{eventType}", authed, a.getState)
-	client("GET", "/rooms/{roomId}/state/{eventType}/{stateKey...}", authed, a.getState)
-	client("PUT", "/rooms/{roomId}/state/{eventType}", authed, a.putState)
-	client("PUT", "/rooms/{roomId}/state/{eventType}/{stateKey...}", authed, a.putState)
-	client("GET", "/rooms/{roomId}/messages", authed, a.messages)
-	client("POST", "/rooms/{roomId}/join", authed, a.join)
-	client("POST", "/join/{roomIdOrAlias}", authed, a.join)
-	client("POST", "/rooms/{roomId}/leave", authed, a.leave)
-	client("POST", "/rooms/{roomId}/invite", authed, a.invite)
-	client("POST", "/rooms/{roomId}/kick", authed, a.kick)
-	client("POST", "/rooms/{roomId}/ban", authed, a.ban)
-	client("POST", "/rooms/{roomId}/unban", authed, a.unban)
-	client("GET", "/publicRooms", public, a.publicRooms)
-	client("POST", "/publicRooms", authed, a.publicRooms)
-	client("GET", "/directory/list/room/{roomId}", public, a.directoryVisibility)
-	client("PUT", "/directory/list/room/{roomId}", authed, a.setDirectoryVisibility)
-	client("GET", "/sync", authed, a.sync)
+// route is one line of the route table: method, path, whether it needs a
+// token, and the method that answers.
+type route struct {
+	method, path string
+	acc          access
+	answer       func(*API, *request) (any, error)
+}
 
-	client("GET", "/profile/{userId}", public, a.getProfile)
-	client("GET", "/profile/{userId}/{field}", public, a.getProfileField)
-	client("PUT", "/profile/{userId}/{field}", authed, a.putProfileField)
-	client("POST", "/user_directory/search", authed, a.searchUsers)
-	client("POST", "/search", authed, a.search)
+// routes is the client-server API's route table, one route a line. It is
+// data, not a function of ~150 calls: in wasm, V8 optimises a long function
+// that runs once at start as if it were hot, on the cores the start needs.
+var routes = [...]route{
+	{"GET", "/_matrix/client/versions", public, (*API).versions},
+	{"GET", "/.well-known/matrix/client", public, (*API).wellKnown},
 
-	client("PUT", "/directory/room/{alias}", authed, a.putAlias)
-	client("GET", "/directory/room/{alias}", public, a.getAlias)
-	client("DELETE", "/directory/room/{alias}", authed, a.deleteAlias)
-	client("GET", "/rooms/{roomId}/aliases", authed, a.roomAliases)
+	{"GET", v3 + "/login", public, (*API).loginFlows},
+	{"POST", v3 + "/login", public, (*API).login},
+	{"POST", v3 + "/register", public, (*API).register},
+	{"GET", v3 + "/register/available", public, (*API).usernameAvailable},
+	{"GET", v3 + "/account/whoami", authed, (*API).whoami},
+	{"POST", v3 + "/account/password", authed, (*API).changePassword},
+	{"POST", v3 + "/account/deactivate", authed, (*API).deactivate},
+	{"POST", v3 + "/logout", authed, (*API).logout},
+	{"POST", v3 + "/logout/all", authed, (*API).logoutAll},
+	{"GET", v3 + "/capabilities", authed, (*API).capabilities},
 
-	client("PUT", "/rooms/{roomId}/redact/{eventId}/{txnId}", authed, a.redact)
-	client("GET", "/rooms/{roomId}/context/{eventId}", authed, a.eventContext)
-	client("GET", "/rooms/{roomId}/event/{eventId}", authed, a.getEvent)
-	client("GET", "/rooms/{roomId}/members", authed, a.members)
-	client("GET", "/rooms/{roomId}/joined_members", authed, a.joinedMembers)
-	clientV1("GET", "/rooms/{roomId}/relations/{eventId}", authed, a.relations)
-	clientV1("GET", "/rooms/{roomId}/relations/{eventId}/{relType}", authed, a.relations)
-	clientV1("GET", "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", authed, a.relations)
-	clientV1("GET", "/rooms/{roomId}/threads", authed, a.threads)
-	client("POST", "/rooms/{roomId}/forget", authed, a.forget)
-	client("POST", "/rooms/{roomId}/upgrade", authed, a.upgradeRoom)
+	{"POST", v3 + "/createRoom", authed, (*API).createRoom},
+	{"GET", v3 + "/joined_rooms", authed, (*API).joinedRooms},
+	{"PUT", v3 + "/rooms/{roomId}/send/{eventType}/{txnId}", authed, (*API).sendMessage},
+	{"GET", v3 + "/rooms/{roomId}/state", authed, (*API).roomState},
+	{"GET", v3 + "/rooms/{roomId}/state/{eventType}", authed, (*API).getState},
+	{"GET", v3 + "/rooms/{roomId}/state/{eventType}/{stateKey...}", authed, (*API).getState},
+	{"PUT", v3 + "/rooms/{roomId}/state/{eventType}", authed, (*API).putState},
+	{"PUT", v3 + "/rooms/{roomId}/state/{eventType}/{stateKey...}", authed, (*API).putState},
+	{"GET", v3 + "/rooms/{roomId}/messages", authed, (*API).messages},
+	{"POST", v3 + "/rooms/{roomId}/join", authed, (*API).join},
+	{"POST", v3 + "/join/{roomIdOrAlias}", authed, (*API).join},
+	{"POST", v3 + "/rooms/{roomId}/leave", authed, (*API).leave},
+	{"POST", v3 + "/rooms/{roomId}/invite", authed, (*API).invite},
+	{"POST", v3 + "/rooms/{roomId}/kick", authed, (*API).kick},
+	{"POST", v3 + "/rooms/{roomId}/ban", authed, (*API).ban},
+	{"POST", v3 + "/rooms/{roomId}/unban", authed, (*API).unban},
+	{"GET", v3 + "/publicRooms", public, (*API).publicRooms},
+	{"POST", v3 + "/publicRooms", authed, (*API).publicRooms},
+	{"GET", v3 + "/directory/list/room/{roomId}", public, (*API).directoryVisibility},
+	{"PUT", v3 + "/directory/list/room/{roomId}", authed, (*API).setDirectoryVisibility},
+	{"GET", v3 + "/sync", authed, (*API).sync},
 
-	client("PUT", "/rooms/{roomId}/typing/{userId}", authed, a.typing)
-	client("POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}", authed, a.receipt)
-	client("POST", "/rooms/{roomId}/read_markers", authed, a.readMarkers)
-	client("GET", "/presence/{userId}/status", authed, a.getPresence)
-	client("PUT", "/presence/{userId}/status", authed, a.putPresence)
+	{"GET", v3 + "/profile/{userId}", public, (*API).getProfile},
+	{"GET", v3 + "/profile/{userId}/{field}", public, (*API).getProfileField},
+	{"PUT", v3 + "/profile/{userId}/{field}", authed, (*API).putProfileField},
+	{"POST", v3 + "/user_directory/search", authed, (*API).searchUsers},
+	{"POST", v3 + "/search", authed, (*API).search},
 
-	client("GET", "/user/{userId}/account_data/{type}", authed, a.getAccountData)
-	client("PUT", "/user/{userId}/account_data/{type}", authed, a.putAccountData)
-	client("GET", "/user/{userId}/rooms/{roomId}/account_data/{type}", authed, a.getAccountData)
-	client("PUT", "/user/{userId}/rooms/{roomId}/account_data/{type}", authed, a.putAccountData)
-	client("POST", "/user/{userId}/filter", authed, a.createFilter)
-	client("GET", "/user/{userId}/filter/{filterId}", authed, a.getFilter)
-	client("GET", "/pushrules/", authed, a.pushRules)
-	client("GET", "/pushrules/global/", authed, a.pushRules)
-	client("GET", "/pushrules/global/{kind}/{ruleId}", authed, a.pushRule)
-	client("PUT", "/pushrules/global/{kind}/{ruleId}", authed, a.putPushRule)
-	client("DELETE", "/pushrules/global/{kind}/{ruleId}", authed, a.deletePushRule)
-	client("GET", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.pushRuleAttr)
-	client("PUT", "/pushrules/global/{kind}/{ruleId}/{attr}", authed, a.putPushRuleAttr)
-	client("GET", "/pushers", authed, a.pushers)
-	client("POST", "/pushers/set", authed, a.setPusher)
-	client("GET", "/notifications", authed, a.notifications)
+	{"PUT", v3 + "/directory/room/{alias}", authed, (*API).putAlias},
+	{"GET", v3 + "/directory/room/{alias}", public, (*API).getAlias},
+	{"DELETE", v3 + "/directory/room/{alias}", authed, (*API).deleteAlias},
+	{"GET", v3 + "/rooms/{roomId}/aliases", authed, (*API).roomAliases},
 
-	client("GET", "/devices", authed, a.devices)
-	client("GET", "/devices/{deviceId}", authed, a.device)
-	client("PUT", "/devices/{deviceId}", authed, a.renameDevice)
-	client("DELETE", "/devices/{deviceId}", authed, a.deleteDevice)
-	client("POST", "/delete_devices", authed, a.deleteDevices)
+	{"PUT", v3 + "/rooms/{roomId}/redact/{eventId}/{txnId}", authed, (*API).redact},
+	{"GET", v3 + "/rooms/{roomId}/context/{eventId}", authed, (*API).eventContext},
+	{"GET", v3 + "/rooms/{roomId}/event/{eventId}", authed, (*API).getEvent},
+	{"GET", v3 + "/rooms/{roomId}/members", authed, (*API).members},
+	{"GET", v3 + "/rooms/{roomId}/joined_members", authed, (*API).joinedMembers},
+	{"GET", v1 + "/rooms/{roomId}/relations/{eventId}", authed, (*API).relations},
+	{"GET", v1 + "/rooms/{roomId}/relations/{eventId}/{relType}", authed, (*API).relations},
+	{"GET", v1 + "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", authed, (*API).relations},
+	{"GET", v1 + "/rooms/{roomId}/threads", authed, (*API).threads},
+	{"POST", v3 + "/rooms/{roomId}/forget", authed, (*API).forget},
+	{"POST", v3 + "/rooms/{roomId}/upgrade", authed, (*API).upgradeRoom},
 
-	client("POST", "/keys/upload", authed, a.uploadKeys)
-	client("POST", "/keys/query", authed, a.queryKeys)
-	client("POST", "/keys/claim", authed, a.claimKeys)
-	client("GET", "/keys/changes", authed, a.keyChanges)
-	client("POST", "/keys/device_signing/upload", authed, a.uploadCrossSigning)
-	client("POST", "/keys/signatures/upload", authed, a.uploadSignatures)
-	client("PUT", "/sendToDevice/{eventType}/{txnId}", authed, a.sendToDevice)
-	client("POST", "/room_keys/version", authed, a.createBackup)
-	client("GET", "/room_keys/version", authed, a.backup)
-	client("GET", "/room_keys/version/{version}", authed, a.backup)
-	client("PUT", "/room_keys/version/{version}", authed, a.updateBackup)
-	client("DELETE", "/room_keys/version/{version}", authed, a.deleteBackup)
-	client("PUT", "/room_keys/keys", authed, a.putRoomKeys)
-	client("GET", "/room_keys/keys", authed, a.roomKeys)
-	client("DELETE", "/room_keys/keys", authed, a.deleteRoomKeys)
-	client("PUT", "/room_keys/keys/{roomId}", authed, a.putRoomKeys)
-	client("GET", "/room_keys/keys/{roomId}", authed, a.roomKeys)
-	client("DELETE", "/room_keys/keys/{roomId}", authed, a.deleteRoomKeys)
-	client("PUT", "/room_keys/keys/{roomId}/{sessionId}", authed, a.putRoomKeys)
-	client("GET", "/room_keys/keys/{roomId}/{sessionId}", authed, a.roomKeys)
-	client("DELETE", "/room_keys/keys/{roomId}/{sessionId}", authed, a.deleteRoomKeys)
+	{"PUT", v3 + "/rooms/{roomId}/typing/{userId}", authed, (*API).typing},
+	{"POST", v3 + "/rooms/{roomId}/receipt/{receiptType}/{eventId}", authed, (*API).receipt},
+	{"POST", v3 + "/rooms/{roomId}/read_markers", authed, (*API).readMarkers},
+	{"GET", v3 + "/presence/{userId}/status", authed, (*API).getPresence},
+	{"PUT", v3 + "/presence/{userId}/status", authed, (*API).putPresence},
+
+	{"GET", v3 + "/user/{userId}/account_data/{type}", authed, (*API).getAccountData},
+	{"PUT", v3 + "/user/{userId}/account_data/{type}", authed, (*API).putAccountData},
+	{"GET", v3 + "/user/{userId}/rooms/{roomId}/account_data/{type}", authed, (*API).getAccountData},
+	{"PUT", v3 + "/user/{userId}/rooms/{roomId}/account_data/{type}", authed, (*API).putAccountData},
+	{"POST", v3 + "/user/{userId}/filter", authed, (*API).createFilter},
+	{"GET", v3 + "/user/{userId}/filter/{filterId}", authed, (*API).getFilter},
+	{"GET", v3 + "/pushrules/", authed, (*API).pushRules},
+	{"GET", v3 + "/pushrules/global/", authed, (*API).pushRules},
+	{"GET", v3 + "/pushrules/global/{kind}/{ruleId}", authed, (*API).pushRule},
+	{"PUT", v3 + "/pushrules/global/{kind}/{ruleId}", authed, (*API).putPushRule},
+	{"DELETE", v3 + "/pushrules/global/{kind}/{ruleId}", authed, (*API).deletePushRule},
+	{"GET", v3 + "/pushrules/global/{kind}/{ruleId}/{attr}", authed, (*API).pushRuleAttr},
+	{"PUT", v3 + "/pushrules/global/{kind}/{ruleId}/{attr}", authed, (*API).putPushRuleAttr},
+	{"GET", v3 + "/pushers", authed, (*API).pushers},
+	{"POST", v3 + "/pushers/set", authed, (*API).setPusher},
+	{"GET", v3 + "/notifications", authed, (*API).notifications},
+
+	{"GET", v3 + "/devices", authed, (*API).devices},
+	{"GET", v3 + "/devices/{deviceId}", authed, (*API).device},
+	{"PUT", v3 + "/devices/{deviceId}", authed, (*API).renameDevice},
+	{"DELETE", v3 + "/devices/{deviceId}", authed, (*API).deleteDevice},
+	{"POST", v3 + "/delete_devices", authed, (*API).deleteDevices},
+
+	{"POST", v3 + "/keys/upload", authed, (*API).uploadKeys},
+	{"POST", v3 + "/keys/query", authed, (*API).queryKeys},
+	{"POST", v3 + "/keys/claim", authed, (*API).claimKeys},
+	{"GET", v3 + "/keys/changes", authed, (*API).keyChanges},
+	{"POST", v3 + "/keys/device_signing/upload", authed, (*API).uploadCrossSigning},
+	{"POST", v3 + "/keys/signatures/upload", authed, (*API).uploadSignatures},
+	{"PUT", v3 + "/sendToDevice/{eventType}/{txnId}", authed, (*API).sendToDevice},
+	{"POST", v3 + "/room_keys/version", authed, (*API).createBackup},
+	{"GET", v3 + "/room_keys/version", authed, (*API).backup},
+	{"GET", v3 + "/room_keys/version/{version}", authed, (*API).backup},
+	{"PUT", v3 + "/room_keys/version/{version}", authed, (*API).updateBackup},
+	{"DELETE", v3 + "/room_keys/version/{version}", authed, (*API).deleteBackup},
+	{"PUT", v3 + "/room_keys/keys", authed, (*API).putRoomKeys},
+	{"GET", v3 + "/room_keys/keys", authed, (*API).roomKeys},
+	{"DELETE", v3 + "/room_keys/keys", authed, (*API).deleteRoomKeys},
+	{"PUT", v3 + "/room_keys/keys/{roomId}", authed, (*API).putRoomKeys},
+	{"GET", v3 + "/room_keys/keys/{roomId}", authed, (*API).roomKeys},
+	{"DELETE", v3 + "/room_keys/keys/{roomId}", authed, (*API).deleteRoomKeys},
+	{"PUT", v3 + "/room_keys/keys/{roomId}/{sessionId}", authed, (*API).putRoomKeys},
+	{"GET", v3 + "/room_keys/keys/{roomId}/{sessionId}", authed, (*API).roomKeys},
+	{"DELETE", v3 + "/room_keys/keys/{roomId}/{sessionId}", authed, (*API).deleteRoomKeys},
 
 	// Hearth's delivery state extension (unstable): where the sender's own
 	// events are on their way to the room's other servers.
@@ -238,30 +249,49 @@ func (a *API) Handler() http.Handler {
 	// over). An event of another server is "delivered": this one sends it to
 	// no one. 400 M_INVALID_PARAM for a missing, malformed or 51st event_id,
 	// 403 M_FORBIDDEN unless joined, 404 M_NOT_FOUND for an event not in the room.
-	httproute.Handle(mux, "GET /_matrix/client/unstable/org.hearth.delivery/rooms/{roomId}/events", a.serve(authed, a.deliveryState))
+	{"GET", "/_matrix/client/unstable/org.hearth.delivery/rooms/{roomId}/events", authed, (*API).deliveryState},
 
 	// The content repository: the deprecated unauthenticated v3 forms, which
 	// clients still use, and the authenticated v1 forms of spec 1.11.
-	for _, p := range []struct {
-		prefix string
-		acc    access
-	}{{"/_matrix/media/v3", public}, {"/_matrix/media/r0", public}, {"/_matrix/client/v1/media", authed}} {
-		httproute.Handle(mux, "GET "+p.prefix+"/config", a.serve(p.acc, a.mediaConfig))
-		httproute.Handle(mux, "GET "+p.prefix+"/download/{serverName}/{mediaId}", a.serve(p.acc, a.download))
-		httproute.Handle(mux, "GET "+p.prefix+"/download/{serverName}/{mediaId}/{fileName}", a.serve(p.acc, a.download))
-		httproute.Handle(mux, "GET "+p.prefix+"/thumbnail/{serverName}/{mediaId}", a.serve(p.acc, a.thumbnail))
-		httproute.Handle(mux, "GET "+p.prefix+"/preview_url", a.serve(p.acc, a.previewURL))
+	{"GET", mediaV3 + "/config", public, (*API).mediaConfig},
+	{"GET", mediaV3 + "/download/{serverName}/{mediaId}", public, (*API).download},
+	{"GET", mediaV3 + "/download/{serverName}/{mediaId}/{fileName}", public, (*API).download},
+	{"GET", mediaV3 + "/thumbnail/{serverName}/{mediaId}", public, (*API).thumbnail},
+	{"GET", mediaV3 + "/preview_url", public, (*API).previewURL},
+	{"GET", mediaR0 + "/config", public, (*API).mediaConfig},
+	{"GET", mediaR0 + "/download/{serverName}/{mediaId}", public, (*API).download},
+	{"GET", mediaR0 + "/download/{serverName}/{mediaId}/{fileName}", public, (*API).download},
+	{"GET", mediaR0 + "/thumbnail/{serverName}/{mediaId}", public, (*API).thumbnail},
+	{"GET", mediaR0 + "/preview_url", public, (*API).previewURL},
+	{"GET", mediaV1 + "/config", authed, (*API).mediaConfig},
+	{"GET", mediaV1 + "/download/{serverName}/{mediaId}", authed, (*API).download},
+	{"GET", mediaV1 + "/download/{serverName}/{mediaId}/{fileName}", authed, (*API).download},
+	{"GET", mediaV1 + "/thumbnail/{serverName}/{mediaId}", authed, (*API).thumbnail},
+	{"GET", mediaV1 + "/preview_url", authed, (*API).previewURL},
+	{"POST", mediaV3 + "/upload", authed, (*API).upload},
+	{"POST", mediaR0 + "/upload", authed, (*API).upload},
+	{"POST", "/_matrix/media/v1/create", authed, (*API).createMedia},
+	{"PUT", mediaV3 + "/upload/{serverName}/{mediaId}", authed, (*API).uploadCreated},
+}
+
+// Handler returns the client-server API, with the policy's CORS, as an http.Handler.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	httproute.Alias(mux, "/_matrix/client/r0/", v3+"/")
+	for _, r := range routes {
+		httproute.Handle(mux, r.method+" "+r.path, a.serve(r.acc, a.bind(r.answer)))
 	}
-	httproute.Handle(mux, "POST /_matrix/media/v3/upload", a.serve(authed, a.upload))
-	httproute.Handle(mux, "POST /_matrix/media/r0/upload", a.serve(authed, a.upload))
-	httproute.Handle(mux, "POST /_matrix/media/v1/create", a.serve(authed, a.createMedia))
-	httproute.Handle(mux, "PUT /_matrix/media/v3/upload/{serverName}/{mediaId}", a.serve(authed, a.uploadCreated))
 
 	httproute.Handle(mux, "/_matrix/", a.serve(public, unrecognized))
 	httproute.Handle(mux, "/.well-known/matrix/", a.serve(public, func(req *request) (any, error) {
 		return nil, notFound("no such well-known document: " + req.URL.Path)
 	}))
 	return cors(a.policy.CORSOrigins, mux)
+}
+
+// bind makes a route's method a handler of this API.
+func (a *API) bind(answer func(*API, *request) (any, error)) handler {
+	return func(req *request) (any, error) { return answer(a, req) }
 }
 
 // serve adapts a handler: authentication, then JSON in and out.

@@ -129,43 +129,60 @@ func (f *Federation) PeerOnline(server spec.ServerName) {
 // closed by its owner.
 func (f *Federation) Close() { f.catchUp.close() }
 
+// route is one line of the route table: method, path, whether the request
+// must be signed (X-Matrix) by its origin, and the method that answers.
+type route struct {
+	method, path string
+	acc          access
+	answer       func(*Federation, *request) (any, error)
+}
+
+// routes is the federation API's route table, one route a line (data, as the
+// client API's is: a function of many calls is what V8 optimises at start).
+var routes = [...]route{
+	{"GET", "/_matrix/key/v2/server", public, (*Federation).serverKeys},
+	{"GET", "/_matrix/federation/v1/version", public, (*Federation).version},
+
+	{"PUT", "/_matrix/federation/v1/send/{txnId}", signed, (*Federation).send},
+	{"GET", "/_matrix/federation/v1/make_join/{roomId}/{userId}", signed, (*Federation).makeJoin},
+	{"PUT", "/_matrix/federation/v2/send_join/{roomId}/{eventId}", signed, (*Federation).sendJoin},
+	{"GET", "/_matrix/federation/v1/make_leave/{roomId}/{userId}", signed, (*Federation).makeLeave},
+	{"PUT", "/_matrix/federation/v2/send_leave/{roomId}/{eventId}", signed, (*Federation).sendLeave},
+	{"PUT", "/_matrix/federation/v2/invite/{roomId}/{eventId}", signed, (*Federation).invite},
+
+	{"POST", "/_matrix/federation/v1/get_missing_events/{roomId}", signed, (*Federation).getMissingEvents},
+	{"GET", "/_matrix/federation/v1/backfill/{roomId}", signed, (*Federation).backfill},
+	{"GET", "/_matrix/federation/v1/state/{roomId}", signed, (*Federation).state},
+	{"GET", "/_matrix/federation/v1/state_ids/{roomId}", signed, (*Federation).stateIDs},
+	{"GET", "/_matrix/federation/v1/event/{eventId}", signed, (*Federation).event},
+	{"GET", "/_matrix/federation/v1/event_auth/{roomId}/{eventId}", signed, (*Federation).eventAuth},
+	{"GET", catchUpPath + "/{roomId}", signed, (*Federation).latestEvents},
+
+	{"POST", "/_matrix/federation/v1/user/keys/query", signed, (*Federation).userKeysQuery},
+	{"POST", "/_matrix/federation/v1/user/keys/claim", signed, (*Federation).userKeysClaim},
+	{"GET", "/_matrix/federation/v1/media/download/{mediaId}", signed, (*Federation).mediaDownload},
+	{"GET", "/_matrix/federation/v1/query/profile", signed, (*Federation).queryProfile},
+
+	{"GET", "/_matrix/federation/v1/query/directory", signed, (*Federation).queryDirectory},
+	{"GET", "/_matrix/federation/v1/publicRooms", signed, (*Federation).publicRooms},
+	{"POST", "/_matrix/federation/v1/publicRooms", signed, (*Federation).publicRooms},
+}
+
 // Handler returns the federation and key APIs (/_matrix/federation/*,
-// /_matrix/key/*). One route table; each line shows whether the request must
-// be signed (X-Matrix) by its origin.
+// /_matrix/key/*), routes and what no route names.
 func (f *Federation) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, acc access, h handler) { httproute.Handle(mux, pattern, f.serve(acc, h)) }
-
-	route("GET /_matrix/key/v2/server", public, f.serverKeys)
-	route("GET /_matrix/federation/v1/version", public, f.version)
-
-	route("PUT /_matrix/federation/v1/send/{txnId}", signed, f.send)
-	route("GET /_matrix/federation/v1/make_join/{roomId}/{userId}", signed, f.makeJoin)
-	route("PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}", signed, f.sendJoin)
-	route("GET /_matrix/federation/v1/make_leave/{roomId}/{userId}", signed, f.makeLeave)
-	route("PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}", signed, f.sendLeave)
-	route("PUT /_matrix/federation/v2/invite/{roomId}/{eventId}", signed, f.invite)
-
-	route("POST /_matrix/federation/v1/get_missing_events/{roomId}", signed, f.getMissingEvents)
-	route("GET /_matrix/federation/v1/backfill/{roomId}", signed, f.backfill)
-	route("GET /_matrix/federation/v1/state/{roomId}", signed, f.state)
-	route("GET /_matrix/federation/v1/state_ids/{roomId}", signed, f.stateIDs)
-	route("GET /_matrix/federation/v1/event/{eventId}", signed, f.event)
-	route("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", signed, f.eventAuth)
-	route("GET "+catchUpPath+"/{roomId}", signed, f.latestEvents)
-
-	route("POST /_matrix/federation/v1/user/keys/query", signed, f.userKeysQuery)
-	route("POST /_matrix/federation/v1/user/keys/claim", signed, f.userKeysClaim)
-	route("GET /_matrix/federation/v1/media/download/{mediaId}", signed, f.mediaDownload)
-	route("GET /_matrix/federation/v1/query/profile", signed, f.queryProfile)
-
-	route("GET /_matrix/federation/v1/query/directory", signed, f.queryDirectory)
-	route("GET /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
-	route("POST /_matrix/federation/v1/publicRooms", signed, f.publicRooms)
-
-	route("/_matrix/federation/", public, unrecognized)
-	route("/_matrix/key/", public, unrecognized)
+	for _, r := range routes {
+		httproute.Handle(mux, r.method+" "+r.path, f.serve(r.acc, f.bind(r.answer)))
+	}
+	httproute.Handle(mux, "/_matrix/federation/", f.serve(public, unrecognized))
+	httproute.Handle(mux, "/_matrix/key/", f.serve(public, unrecognized))
 	return mux
+}
+
+// bind makes a route's method a handler of this server.
+func (f *Federation) bind(answer func(*Federation, *request) (any, error)) handler {
+	return func(req *request) (any, error) { return answer(f, req) }
 }
 
 func (f *Federation) version(*request) (any, error) {
