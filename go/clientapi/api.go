@@ -125,8 +125,9 @@ type route struct {
 }
 
 // routes is the client-server API's route table, one route a line. It is
-// data, not a function of ~150 calls: in wasm, V8 optimises a long function
-// that runs once at start as if it were hot, on the cores the start needs.
+// data, not a function of ~150 calls: in wasm every call site is a resumption
+// point of the function's loop, so V8 took such a function, run once at
+// start, for hot and optimised it at every start without cached code.
 var routes = [...]route{
 	{"GET", "/_matrix/client/versions", public, (*API).versions},
 	{"GET", "/.well-known/matrix/client", public, (*API).wellKnown},

@@ -138,7 +138,7 @@ type route struct {
 }
 
 // routes is the federation API's route table, one route a line (data, as the
-// client API's is: a function of many calls is what V8 optimises at start).
+// client API's is, for the same reason).
 var routes = [...]route{
 	{"GET", "/_matrix/key/v2/server", public, (*Federation).serverKeys},
 	{"GET", "/_matrix/federation/v1/version", public, (*Federation).version},
