@@ -4,8 +4,8 @@ import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
-import { createStorage, withBytes } from './index.js'
-import { ids, insertId } from './testkit.js'
+import { createStorage } from './index.js'
+import { execCommit, ids, insertId } from './testkit.js'
 import { crc32, decodeRecords, encodeRecord, KIND_STATEMENT } from './journal.js'
 
 test('crc32 matches the standard check value', () => {
@@ -32,8 +32,7 @@ test('file journal: torn tails are ignored and later writes still replay', async
   const options = { persistence: 'file', dir, name: 'j' }
   try {
     let s = await createStorage(options)
-    withBytes(s.storage).exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
-    await s.storage.commit()
+    await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY)')
     for (const id of [1, 2, 3]) await insertId(s.storage, id)
     await s.close()
     // A crash in the middle of an append: half a record at the end of the segment.
@@ -61,8 +60,7 @@ for (const kind of ['file', 'indexeddb']) {
       : { persistence: 'indexeddb', name: 's', indexedDB: new IDBFactory(), IDBKeyRange, snapshotPolicy: { maxBytes: 512 } }
     try {
       let s = await createStorage(options)
-      withBytes(s.storage).exec('CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
-      await s.storage.commit()
+      await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)')
       for (let id = 1; id <= 400; id++) await insertId(s.storage, id)
       const stats = s.stats()
       await s.close()

@@ -5,22 +5,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createStorage, withBytes } from './index.js'
-import { execCommit, ids, insertId, int as intParam, rows, withStore } from './testkit.js'
+import { execCommit, ids, insertId, int as intParam, result, rows, withStore } from './testkit.js'
 import { encodeParams, decodeResult, TAG_INTEGER, TAG_TEXT, FLAG_COMMIT_REQUIRED } from './codec.js'
 
 const text = s => ({ name: '', tag: TAG_TEXT, value: new TextEncoder().encode(s) })
 const int = v => ({ name: '', tag: TAG_INTEGER, value: BigInt(v) })
 
-/** Runs sql through the bridge shape and decodes the answer, throwing named errors. */
-function query (storage, sql, params = []) {
-  const res = withBytes(storage).query(sql, params.length ? encodeParams(params) : null)
-  if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
-  return decodeResult(res)
-}
-
 async function write (storage, id, value) {
   storage.begin()
-  query(storage, 'INSERT INTO kv (id, v) VALUES (?, ?)', [int(id), text(value)])
+  result(storage, 'INSERT INTO kv (id, v) VALUES (?, ?)', [int(id), text(value)])
   await storage.commit()
 }
 
@@ -31,18 +24,17 @@ async function persistenceRoundTrip (options) {
   await write(s.storage, 1, 'one')
   await write(s.storage, 2 ** 40, 'big')
   // An autocommitted write reports that it needs a commit.
-  const res = query(s.storage, 'INSERT INTO kv (id, v) VALUES (3, ?)', [text('three')])
+  const res = result(s.storage, 'INSERT INTO kv (id, v) VALUES (3, ?)', [text('three')])
   assert.equal(res.flags & FLAG_COMMIT_REQUIRED, FLAG_COMMIT_REQUIRED)
   await s.storage.commit()
   // A rolled back write must not come back.
   s.storage.begin()
-  query(s.storage, 'INSERT INTO kv (id, v) VALUES (4, ?)', [text('rolled back')])
+  result(s.storage, 'INSERT INTO kv (id, v) VALUES (4, ?)', [text('rolled back')])
   s.storage.rollback()
   await s.close()
 
   s = await createStorage(options)
-  const rows = query(s.storage, 'SELECT id, v FROM kv ORDER BY id').rows
-  assert.deepEqual(rows, [[1n, 'one'], [3n, 'three'], [2n ** 40n, 'big']])
+  assert.deepEqual(rows(s.storage, 'SELECT id, v FROM kv ORDER BY id'), [[1n, 'one'], [3n, 'three'], [2n ** 40n, 'big']])
   await s.close()
 }
 
@@ -86,20 +78,18 @@ test('indexeddb persistence with readAfter: the connection opens at once, the da
 
 test('memory persistence starts empty each time', async () => {
   let s = await createStorage()
-  withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
-  await s.storage.commit()
+  await execCommit(s.storage, 'CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
   await s.close()
   s = await createStorage()
-  assert.deepEqual(query(s.storage, "SELECT count(*) FROM sqlite_master WHERE name = 'kv'").rows, [[0n]])
+  assert.deepEqual(rows(s.storage, "SELECT count(*) FROM sqlite_master WHERE name = 'kv'"), [[0n]])
   await s.close()
 })
 
 test('errors cross as {name, message}', async () => {
   const s = await createStorage()
   assert.deepEqual(s.storage.prepare('SELEC 1'), { name: 'SQLiteError', message: 'near "SELEC": syntax error' })
-  withBytes(s.storage).exec('CREATE TABLE u (x UNIQUE)')
-  await s.storage.commit()
-  query(s.storage, 'INSERT INTO u VALUES (1)')
+  await execCommit(s.storage, 'CREATE TABLE u (x UNIQUE)')
+  result(s.storage, 'INSERT INTO u VALUES (1)')
   await s.storage.commit()
   assert.equal(withBytes(s.storage).query('INSERT INTO u VALUES (1)', null).name, 'SQLiteConstraintError')
   assert.equal(s.storage.rollback().name, 'StorageTransactionError')
@@ -114,8 +104,7 @@ test('a quota error on persist undoes the commit and is named StorageQuotaError'
   const factory = new IDBFactory()
   {
     const s = await createStorage({ persistence: 'indexeddb', name: 'quota', indexedDB: factory, IDBKeyRange })
-    withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
-    await s.storage.commit()
+    await execCommit(s.storage, 'CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
     await write(s.storage, 1, 'kept')
     // Make the next IndexedDB write fail like a full quota does.
     const { IDBObjectStore } = await import('fake-indexeddb')
@@ -125,15 +114,15 @@ test('a quota error on persist undoes the commit and is named StorageQuotaError'
     }
     try {
       s.storage.begin()
-      query(s.storage, 'INSERT INTO kv (id, v) VALUES (2, ?)', [text('lost')])
+      result(s.storage, 'INSERT INTO kv (id, v) VALUES (2, ?)', [text('lost')])
       await assert.rejects(s.storage.commit(), err => err.name === 'StorageQuotaError')
     } finally {
       IDBObjectStore.prototype.put = put
     }
     // The failed commit is undone in memory too, and the storage still works.
-    assert.deepEqual(query(s.storage, 'SELECT id FROM kv ORDER BY id').rows, [[1n]])
+    assert.deepEqual(rows(s.storage, 'SELECT id FROM kv ORDER BY id'), [[1n]])
     await write(s.storage, 3, 'after')
-    assert.deepEqual(query(s.storage, 'SELECT id FROM kv ORDER BY id').rows, [[1n], [3n]])
+    assert.deepEqual(rows(s.storage, 'SELECT id FROM kv ORDER BY id'), [[1n], [3n]])
     assert.equal(s.stats().reloads, 1)
     await s.close()
   }
@@ -144,7 +133,7 @@ test('writes are refused while a commit is being persisted', async () => {
   withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
   const pending = s.storage.commit()
   assert.equal(s.storage.begin().name, 'StorageTransactionError')
-  assert.ok(query(s.storage, 'SELECT count(*) FROM kv'), 'reads are allowed')
+  assert.ok(result(s.storage, 'SELECT count(*) FROM kv'), 'reads are allowed')
   await pending
   assert.equal(s.storage.begin(), undefined)
   s.storage.rollback()
@@ -172,13 +161,12 @@ test('commitWaitMs adds up how long commits waited for durability, and stats() s
 
 test('stats().databaseBytes follows the database as it grows', async () => {
   const s = await createStorage()
-  const size = () => Number(query(s.storage, 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size').rows[0][0])
+  const size = () => Number(rows(s.storage, 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size')[0][0])
   assert.equal(s.storage.stats().databaseBytes, size())
-  withBytes(s.storage).exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
-  await s.storage.commit()
+  await execCommit(s.storage, 'CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)')
   const before = s.storage.stats().databaseBytes
   s.storage.begin()
-  for (let i = 0; i < 200; i++) query(s.storage, 'INSERT INTO kv (id, v) VALUES (?, ?)', [int(i), text('x'.repeat(1000))])
+  for (let i = 0; i < 200; i++) result(s.storage, 'INSERT INTO kv (id, v) VALUES (?, ?)', [int(i), text('x'.repeat(1000))])
   await s.storage.commit()
   const after = s.storage.stats().databaseBytes
   assert.ok(after > before, `${after} > ${before}`)

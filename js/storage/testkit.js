@@ -16,12 +16,19 @@ export const int = v => ({ name: '', tag: TAG_INTEGER, value: BigInt(v) })
 /** The bridge shape called with bytes; a Storage (storage.js) is called so already. */
 const withBytesOf = storage => storage instanceof Storage ? storage : withBytes(storage)
 
-/** Runs sql through the bridge shape (or a Storage); returns the rows, throwing named errors. */
-export function rows (storage, sql, params = []) {
-  const res = withBytesOf(storage).query(sql, params.length ? encodeParams(params) : null)
+/** A call's encoded result, or its {name, message} thrown as a named Error. */
+function succeeded (res) {
   if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
-  return decodeResult(res).rows
+  return res
 }
+
+/** Runs sql through the bridge shape (or a Storage); returns the decoded result, throwing named errors. */
+export function result (storage, sql, params = []) {
+  return decodeResult(succeeded(withBytesOf(storage).query(sql, params.length ? encodeParams(params) : null)))
+}
+
+/** result's rows. */
+export const rows = (storage, sql, params) => result(storage, sql, params).rows
 
 /** Inserts id into table t (id INTEGER PRIMARY KEY) in a transaction of its own. */
 export async function insertId (storage, id) {
@@ -35,8 +42,7 @@ export const ids = storage => rows(storage, 'SELECT id FROM t ORDER BY id').map(
 
 /** Runs a script and commits it. */
 export async function execCommit (storage, sql) {
-  const res = withBytesOf(storage).exec(sql)
-  if (!(res instanceof Uint8Array)) throw Object.assign(new Error(res.message), { name: res.name })
+  succeeded(withBytesOf(storage).exec(sql))
   await storage.commit()
 }
 
