@@ -25,7 +25,7 @@ export const BENCHMARKS = Object.freeze([
   { name: 'clientapi.browser', module: './browser.js', fn: 'clientapiBrowser', timeoutMs: 70_000 },
   { name: 'clientapi.worker-cpu', module: './worker-profile.js', fn: 'workerProfile', timeoutMs: 60_000 },
   { name: 'clientapi.native', module: './native.js', fn: 'clientapiNative', timeoutMs: 40_000 },
-  { name: 'clientapi.wasm', module: './wasm-send.js', fn: 'wasmSend', timeoutMs: 100_000 },
+  { name: 'clientapi.wasm', module: './wasm-send.js', fn: 'wasmSend', timeoutMs: 140_000 },
   { name: 'sync', module: './native.js', fn: 'initialSync', timeoutMs: 90_000 },
   { name: 'boundary', module: './boundary.js', fn: 'boundary', timeoutMs: 15_000 },
   { name: 'memory', module: './memory.js', fn: 'memory', timeoutMs: 75_000 },

@@ -25,6 +25,10 @@
  *   clientapi.wasm.storage-call            one prepared one-row read through database/sql
  *                                          and hearthStorage (go/storage/sqljs
  *                                          BenchmarkReadThroughBridge, wasm under Node)
+ *   clientapi.wasm.event-build             gomatrixserverlib's share of a send: building,
+ *                                          hashing and signing a message and its event ID
+ *                                          (go/room BenchmarkBuildMessage, wasm under Node);
+ *                                          the same natively is BenchmarkBuildMessage's own output
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -38,25 +42,52 @@ import { errorRow, latencyRow, valueRow } from './rows.js'
 const RECEIPT_ROOMS = 20
 
 export async function wasmSend ({ root, dist, quick, deadline }) {
-  const rows = await sendAndSyncRows({ dist, quick, deadline: deadline - 45_000 })
-  return [...rows, await storageCallRow({ root, quick, deadline })]
+  const rows = await sendAndSyncRows({ dist, quick, deadline: deadline - 80_000 })
+  const goBench = (options) => goBenchRow({ root, deadline, ...options })
+  return [
+    ...rows,
+    await goBench({
+      name: 'clientapi.wasm.storage-call',
+      pkg: './go/storage/sqljs/',
+      bench: 'BenchmarkReadThroughBridge',
+      count: quick ? 5_000 : 20_000,
+      note: 'one prepared read of one row through database/sql and hearthStorage (sql.js under Node), Go compiled to wasm: go/storage/sqljs BenchmarkReadThroughBridge'
+    }),
+    await goBench({
+      name: 'clientapi.wasm.event-build',
+      pkg: './go/room/',
+      bench: 'BenchmarkBuildMessage',
+      count: quick ? 1_000 : 3_000,
+      note: "gomatrixserverlib's share of a send (build: content hash, signature, canonical JSON; then the event ID), Go compiled to wasm under Node, after 500 untimed: go/room BenchmarkBuildMessage"
+    }),
+    await goBench({
+      name: 'clientapi.wasm.event-build.native',
+      pkg: './go/room/',
+      bench: 'BenchmarkBuildMessage',
+      count: quick ? 1_000 : 3_000,
+      native: true,
+      note: 'the same, compiled natively: how much slower wasm makes it'
+    })
+  ]
 }
 
-/** Runs BenchmarkReadThroughBridge compiled to wasm (its test binary takes most of the time). */
-async function storageCallRow ({ root, quick, deadline }) {
-  const reads = quick ? 5_000 : 20_000
+/**
+ * Runs one Go benchmark compiled to wasm under Node (or natively: native)
+ * and answers a row of its µs per operation. Building the test binary takes
+ * most of the time.
+ */
+async function goBenchRow ({ root, deadline, name, pkg, bench, count, native = false, note }) {
+  const wasm = native ? [] : [`-exec=node ${join(root, 'js', 'testing', 'go_wasm_exec.js')}`]
+  const env = native ? process.env : { ...process.env, GOOS: 'js', GOARCH: 'wasm' }
   try {
     const { stdout } = await promisify(execFile)('go', [
-      'test', '-run', '^$', '-bench', '^BenchmarkReadThroughBridge$', '-benchtime', `${reads}x`,
-      `-exec=node ${join(root, 'js', 'testing', 'go_wasm_exec.js')}`, './go/storage/sqljs/'
-    ], { cwd: root, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' }, timeout: Math.max(10_000, deadline - Date.now() - 1_000) })
-    const ns = Number(/BenchmarkReadThroughBridge\S*\s+\d+\s+([\d.]+) ns\/op/.exec(stdout)?.[1])
+      'test', '-run', '^$', '-bench', `^${bench}$`, '-benchtime', `${count}x`, ...wasm, pkg
+    ], { cwd: root, env, timeout: Math.max(10_000, deadline - Date.now() - 1_000) })
+    const ns = Number(new RegExp(`${bench}\\S*\\s+\\d+\\s+([\\d.]+) ns/op`).exec(stdout)?.[1])
     if (!Number.isFinite(ns)) throw new Error(`no result in: ${stdout.slice(-300)}`)
-    return valueRow('clientapi.wasm.storage-call', 'µs', ns / 1000, {
-      samples: reads, note: 'one prepared read of one row through database/sql and hearthStorage (sql.js under Node), Go compiled to wasm: go/storage/sqljs BenchmarkReadThroughBridge'
-    })
+    return valueRow(name, 'µs', ns / 1000, { samples: count, note })
   } catch (err) {
-    return errorRow('clientapi.wasm.storage-call', err)
+    return errorRow(name, err)
   }
 }
 
