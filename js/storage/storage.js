@@ -239,6 +239,7 @@ export class Storage {
     this.inTransaction = true
     this.transactionWrites = []
     this.transactionScriptMs = 0
+    this.persistence.prepareAppend?.()
   }
 
   rollback () {

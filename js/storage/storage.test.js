@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { IDBFactory, IDBKeyRange } from 'fake-indexeddb'
+import { IDBDatabase, IDBFactory, IDBKeyRange } from 'fake-indexeddb'
 import { createStorage, withBytes } from './index.js'
 import { execCommit, ids, insertId, int as intParam, result, rows, withStore } from './testkit.js'
 import { encodeParams, decodeResult, TAG_INTEGER, TAG_TEXT, FLAG_COMMIT_REQUIRED } from './codec.js'
@@ -49,6 +49,59 @@ test('file persistence: written data is there after close and reopen', async () 
 
 test('indexeddb persistence: written data is there after close and reopen', async () => {
   await persistenceRoundTrip({ persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory(), IDBKeyRange })
+})
+
+// A write transaction's journal transaction is opened when it begins
+// (prepareAppend), so that the browser sets it up while the writes run.
+test('indexeddb persistence: a commit uses the journal transaction opened at begin when in its task, its own otherwise', async () => {
+  const options = { persistence: 'indexeddb', name: 'test', indexedDB: new IDBFactory(), IDBKeyRange }
+  let s = await createStorage(options)
+  await execCommit(s.storage, 'CREATE TABLE t (id INTEGER PRIMARY KEY)')
+  const opened = []
+  const transaction = IDBDatabase.prototype.transaction
+  IDBDatabase.prototype.transaction = function (...args) {
+    opened.push(String(args[0]))
+    return transaction.apply(this, args)
+  }
+  const insert = (id) => result(s.storage, 'INSERT INTO t (id) VALUES (?)', [int(id)])
+  const journal = () => opened.filter((store) => store === 'journal').length
+  /** journal transactions opened by a write: before its commit, and in all */
+  const transactionsOf = async (write) => {
+    opened.length = 0
+    let beforeCommit
+    await write(() => {
+      beforeCommit = journal()
+      return s.storage.commit()
+    })
+    return [beforeCommit, journal()]
+  }
+  try {
+    assert.deepEqual(await transactionsOf(async (commit) => {
+      s.storage.begin()
+      insert(1)
+      await commit()
+    }), [1, 1], 'begun and committed in one task: the transaction opened at begin takes the record')
+    assert.deepEqual(await transactionsOf(async (commit) => {
+      s.storage.begin()
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      insert(2)
+      await commit()
+    }), [1, 2], 'the one opened at begin has ended: the commit opens its own')
+    s.storage.begin()
+    insert(3)
+    s.storage.rollback()
+    assert.deepEqual(await transactionsOf(async (commit) => {
+      s.storage.begin()
+      insert(4)
+      await commit()
+    }), [1, 1], 'after a rollback, the next write opens a fresh one at begin and uses it')
+  } finally {
+    IDBDatabase.prototype.transaction = transaction
+  }
+  await s.close()
+  s = await createStorage(options)
+  assert.deepEqual(ids(s.storage), [1, 2, 4])
+  await s.close()
 })
 
 // sw.js opens storage while it waits for the server lock: the previous
