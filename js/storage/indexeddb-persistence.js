@@ -156,11 +156,10 @@ export function indexedDBPersistence ({ name = 'hearth', indexedDB = globalThis.
     /**
      * Opens the next append's transaction now, as a write transaction
      * begins: the browser sets it up while the writes run, and an append
-     * that puts its record in the same task commits ~0.1 ms sooner
-     * (bench/results: clientapi.browser.port.send.commit). An append in a
-     * later task finds it ended (a transaction with no request commits empty
-     * at the end of its task) and opens its own, as does one after a
-     * rolled-back write's.
+     * that puts its record in the same task commits ~0.1 ms sooner (README,
+     * "where a browser send's time is"). An append in a later task finds it
+     * ended (a transaction with no request commits empty at the end of its
+     * task) and opens its own, as does one after a rolled-back write's.
      */
     prepareAppend () {
       if (db !== null) ahead = db.transaction(JOURNAL, 'readwrite', { durability: 'strict' })
