@@ -44,6 +44,7 @@ const RECEIPT_ROOMS = 20
 export async function wasmSend ({ root, dist, quick, deadline }) {
   const rows = await sendAndSyncRows({ dist, quick, deadline: deadline - 80_000 })
   const goBench = (options) => goBenchRow({ root, deadline, ...options })
+  const buildMessage = { pkg: './go/room/', bench: 'BenchmarkBuildMessage', count: quick ? 1_000 : 3_000 }
   return [
     ...rows,
     await goBench({
@@ -54,20 +55,11 @@ export async function wasmSend ({ root, dist, quick, deadline }) {
       note: 'one prepared read of one row through database/sql and hearthStorage (sql.js under Node), Go compiled to wasm: go/storage/sqljs BenchmarkReadThroughBridge'
     }),
     await goBench({
+      ...buildMessage,
       name: 'clientapi.wasm.event-build',
-      pkg: './go/room/',
-      bench: 'BenchmarkBuildMessage',
-      count: quick ? 1_000 : 3_000,
       note: "gomatrixserverlib's share of a send (build: content hash, signature, canonical JSON; then the event ID), Go compiled to wasm under Node, after 500 untimed: go/room BenchmarkBuildMessage"
     }),
-    await goBench({
-      name: 'clientapi.wasm.event-build.native',
-      pkg: './go/room/',
-      bench: 'BenchmarkBuildMessage',
-      count: quick ? 1_000 : 3_000,
-      native: true,
-      note: 'the same, compiled natively: how much slower wasm makes it'
-    })
+    await goBench({ ...buildMessage, name: 'clientapi.wasm.event-build.native', native: true, note: 'the same, compiled natively: how much slower wasm makes it' })
   ]
 }
 
