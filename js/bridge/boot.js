@@ -291,18 +291,31 @@ async function compileBytes (bytes) {
   }
 }
 
+/**
+ * The shortest time between two download progress reports. Each report
+ * reaches every page (sw.js says it on a BroadcastChannel, and pages redraw
+ * their progress): from the HTTP cache, at a worker restart, a report per
+ * 1 % was ~100 of them in a few hundred milliseconds, while the worker's
+ * thread and the page's compete for the same cores.
+ */
+const PROGRESS_INTERVAL_MS = 100
+
 /** A Response with the same body that reports download progress, then 'compiling'. */
 function countBytes (response, total, report) {
   if (response.body === null) return response
   let loaded = 0
   let lastReport = 0
+  let lastReportAt = -Infinity
   const counter = new TransformStream({
     transform (chunk, controller) {
       loaded += chunk.byteLength
-      // At most one report per 1 % (or 256 KiB when the total is unknown).
+      // At most one report per 1 % (or 256 KiB when the total is unknown)
+      // and per PROGRESS_INTERVAL_MS.
       const step = total ? total / 100 : 256 * 1024
-      if (loaded - lastReport >= step) {
+      const now = performance.now()
+      if (loaded - lastReport >= step && now - lastReportAt >= PROGRESS_INTERVAL_MS) {
         lastReport = loaded
+        lastReportAt = now
         report('downloading', { loaded, total })
       }
       controller.enqueue(chunk)

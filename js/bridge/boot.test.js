@@ -116,6 +116,30 @@ test('an immutable wasm URL is fetched from the HTTP cache without revalidating'
   }
 })
 
+// Each progress report is a message to every open page; from a cache the
+// bytes arrive in a few hundred milliseconds, and a report per 1 % was ~100
+// messages competing with the start for the same cores.
+test('download progress is reported at most every 100 ms, and the last report has every byte', async () => {
+  const { startSite } = await import('../site/serve.js')
+  const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
+  try {
+    const timed = "onPhase: (e) => phases.push(e.phase === 'downloading' ? [performance.now(), e.loaded, e.total] : e.phase)"
+    const r = await boot('ready', `${site.url}fake.wasm`, undefined, timed)
+    assert.equal(r.ok, true, r.message)
+    // The first report, before any byte, says the download began.
+    const reports = r.phases.filter(Array.isArray).filter(([, loaded]) => loaded > 0)
+    const size = (await readFile(wasm)).length
+    assert.deepEqual(reports.at(-1).slice(1), [size, size], 'the last report, as the download ends, has it all')
+    const during = reports.slice(0, -1)
+    assert.ok(during.length >= 1, 'the download reports progress before it ends')
+    for (let i = 1; i < during.length; i++) {
+      assert.ok(during[i][0] - during[i - 1][0] >= 100, `reports ${i - 1} and ${i} came ${(during[i][0] - during[i - 1][0]).toFixed(1)} ms apart`)
+    }
+  } finally {
+    await site.close()
+  }
+})
+
 test('Go runs while storage is still opening, with a promise of it in hearthStorage', async () => {
   const r = await boot('ready', 'file', 'new Promise((resolve) => setTimeout(() => resolve({ fake: true }), 300))')
   assert.equal(r.ok, true, r.message)
