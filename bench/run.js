@@ -4,7 +4,7 @@
  * process and within its own time limit, and writes ONE JSON document to
  * stdout and to bench/results/latest.json:
  *
- *   {date, machine: {cores, loadavg, cpuModel, memory, node, go, chromium, commit},
+ *   {date, machine: {cores, loadavg, cpuModel, yardstickMs, memory, node, go, chromium, commit},
  *    loadavgAtEnd, durationMs, rows: [{name, unit, p50?, p99?, value?, samples, cores, note?, error?}]}
  *
  * and a short table on stderr. It measures; it never judges: a benchmark that
@@ -162,12 +162,42 @@ function describeMachine () {
     // Other work on the machine skews every figure: 1, 5 and 15 minute load averages when the run began.
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
+    yardstickMs: yardstick(),
     memory: os.totalmem(),
     node: process.version,
     go: tryRun('go', ['env', 'GOVERSION']),
     chromium: tryRun(process.env.CHROMIUM_PATH || '/usr/bin/chromium', ['--version']),
     commit: tryRun('git', ['rev-parse', '--short', 'HEAD'])
   }
+}
+
+/**
+ * The same CPU work on every run (encoding and parsing Matrix-event-sized
+ * JSON in one thread, as much of a send is), timed: the median of 7 rounds,
+ * in ms. The machines differ from day to day (one gave every figure twice
+ * the evening before's), which the model name and the load do not show;
+ * runs whose yardsticks differ are not comparable.
+ */
+function yardstick () {
+  const event = {
+    type: 'm.room.message',
+    room_id: '!room:hearth.test',
+    sender: '@someone:hearth.test',
+    origin_server_ts: 1764806400000,
+    content: { msgtype: 'm.text', body: 'x'.repeat(200), 'm.relates_to': { rel_type: 'm.thread', event_id: '$root' } },
+    prev_events: ['$a', '$b'],
+    auth_events: ['$c', '$d', '$e'],
+    hashes: { sha256: 'y'.repeat(43) },
+    signatures: { 'hearth.test': { 'ed25519:a': 'z'.repeat(86) } }
+  }
+  const rounds = []
+  for (let round = 0; round < 7; round++) {
+    const began = performance.now()
+    for (let i = 0; i < 4000; i++) JSON.parse(JSON.stringify({ ...event, depth: i }))
+    rounds.push(performance.now() - began)
+  }
+  rounds.sort((a, b) => a - b)
+  return round(rounds[3])
 }
 
 function printTable (doc) {
@@ -182,7 +212,7 @@ function printTable (doc) {
   }
   const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)))
   const out = lines.map((l) => l.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join('  '))
-  console.error(`\n${doc.machine.cpuModel}, ${doc.machine.cores} cores, ${doc.date}, ${(doc.durationMs / 1000).toFixed(0)} s, load average ${doc.machine.loadavg[0]} → ${doc.loadavgAtEnd[0]}`)
+  console.error(`\n${doc.machine.cpuModel}, ${doc.machine.cores} cores, ${doc.date}, ${(doc.durationMs / 1000).toFixed(0)} s, load average ${doc.machine.loadavg[0]} → ${doc.loadavgAtEnd[0]}, yardstick ${doc.machine.yardstickMs} ms`)
   console.error(out.join('\n'))
   for (const r of doc.rows.filter((r) => r.error !== undefined)) console.error(`\nERROR ${r.name}: ${r.error}`)
 }
