@@ -119,18 +119,18 @@ test('an immutable wasm URL is fetched from the HTTP cache without revalidating'
 // Each progress report is a message to every open page; from a cache the
 // bytes arrive in a few hundred milliseconds, and a report per 1 % was ~100
 // messages competing with the start for the same cores.
-test('download progress is reported at most every 100 ms, and the last report has every byte', async () => {
+test('download progress is reported at most every 100 ms', async () => {
   const { startSite } = await import('../site/serve.js')
   const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
   try {
-    const timed = "onPhase: (e) => phases.push(e.phase === 'downloading' ? [performance.now(), e.loaded, e.total] : e.phase)"
+    const timed = "onPhase: (e) => phases.push(e.phase === 'downloading' ? [performance.now(), e.loaded] : e.phase)"
     const r = await boot('ready', `${site.url}fake.wasm`, undefined, timed)
     assert.equal(r.ok, true, r.message)
-    // The first report, before any byte, says the download began.
-    const reports = r.phases.filter(Array.isArray).filter(([, loaded]) => loaded > 0)
+    // Not the first report, before any byte (the download began), nor the
+    // one as the last byte passes (it ended; it may come after 'compiling'
+    // and is then left out).
     const size = (await readFile(wasm)).length
-    assert.deepEqual(reports.at(-1).slice(1), [size, size], 'the last report, as the download ends, has it all')
-    const during = reports.slice(0, -1)
+    const during = r.phases.filter(Array.isArray).filter(([, loaded]) => loaded > 0 && loaded < size)
     assert.ok(during.length >= 1, 'the download reports progress before it ends')
     for (let i = 1; i < during.length; i++) {
       assert.ok(during[i][0] - during[i - 1][0] >= 100, `reports ${i - 1} and ${i} came ${(during[i][0] - during[i - 1][0]).toFixed(1)} ms apart`)
