@@ -277,8 +277,10 @@ export async function serveFetch (request, { signal = request.signal } = {}) {
   const goMs = performance.now() - called
   // Bytes, not a stream, though a stream reached the page ~1 ms sooner (bench
   // clientapi.browser.fetch-floor): with streamed bodies one full CI run in three
-  // saw a new build never activate (e2e/update.test.js), likely because Chromium
-  // keeps a worker's fetch event pending until its streamed body is drained.
+  // saw a new build never activate (e2e/update.test.js). A page holding an unread
+  // streamed answer, even of 8 KiB, sometimes left the next worker waiting
+  // (a probe, 2026-12-04: 1 of 7 trials; none with bytes): a race in Chromium,
+  // not a pipe that fills.
   const responseBody = NULL_BODY_STATUS.has(res.status) || request.method === 'HEAD' ? null : res.body
   const response = new Response(responseBody, { status: res.status, headers: res.headers })
   addServerTiming(response.headers, 'go', goMs)
