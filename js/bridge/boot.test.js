@@ -116,9 +116,7 @@ test('an immutable wasm URL is fetched from the HTTP cache without revalidating'
   }
 })
 
-// Each progress report is a message to every open page; from a cache the
-// bytes arrive in a few hundred milliseconds, and a report per 1 % was ~100
-// messages competing with the start for the same cores.
+// boot.js PROGRESS_INTERVAL_MS says why.
 test('download progress is reported at most every 100 ms', async () => {
   const { startSite } = await import('../site/serve.js')
   const site = await startSite({ dir, port: 0, host: '127.0.0.1' })
