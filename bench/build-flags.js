@@ -51,7 +51,7 @@ export async function buildFlags ({ root, quick, deadline, emit }) {
         continue
       }
       try {
-        const wasm = await build(v, { root, dir, deadline })
+        const wasm = await buildWasm(v, { root, dir, deadline })
         for (const row of await startTimes(v, wasm, { root, boots, deadline })) emit(row)
         built.push([v, wasm])
       } catch (err) {
@@ -75,7 +75,8 @@ function describe (v) {
   return `go build ${v.flags.join(' ')}${env}`.replace(/\s+/g, ' ').trim()
 }
 
-async function build (v, { root, dir, deadline }) {
+/** Builds ./go/cmd/hearth-wasm with variant v's flags as dir/<v.name>.wasm; returns its path. */
+export async function buildWasm (v, { root, dir, deadline }) {
   const out = join(dir, `${v.name}.wasm`)
   await run('go', ['build', ...v.flags, '-o', out, './go/cmd/hearth-wasm'], {
     cwd: root,
